@@ -1,0 +1,25 @@
+import type { Command } from "commander";
+import type { Progress } from "./progress.js";
+
+/** What every command action returns: data for --json, a renderer for people, an exit code for scripts. */
+export interface CommandResult<T = unknown> {
+  data: T;
+  /** Human-readable rendering (lives in src/report/); omitted → the data is printed as JSON. */
+  render?: (data: T) => string;
+  /** Exit status when the command succeeded but a script asked to fail (e.g. --fail-on). Default 0. */
+  exitCode?: number;
+}
+
+export interface CommandContext {
+  /** True when --json was given: stdout gets exactly one JSON document. */
+  json: boolean;
+  progress: Progress;
+}
+
+/**
+ * A command module: `define` adds arguments/options to the commander `Command` and returns the action.
+ * Commands never print to stdout themselves; they return data and main.ts renders it.
+ */
+export interface CommandModule {
+  define(cmd: Command): (ctx: CommandContext, ...args: unknown[]) => Promise<CommandResult>;
+}

@@ -1,0 +1,135 @@
+import { Command, CommanderError } from "commander";
+import { EXIT, exitCodeFor, PedigreeError, toPedigreeError } from "../errors.js";
+import { VERSION } from "../version.js";
+import type { CommandContext, CommandResult } from "./command.js";
+import { commands } from "./commands/index.js";
+import { createProgress } from "./progress.js";
+
+/**
+ * The one entry point and the one catch: every outcome becomes either rendered output or the JSON
+ * envelope of DESIGN §5 (`{"ok":true,"data":…}` / `{"ok":false,"error":{code,message,details,hint}}`),
+ * and every error code maps to an exit code here.
+ */
+export async function main(argv: string[], io: CliIo = defaultIo): Promise<number> {
+  const json = argv.includes("--json");
+  try {
+    const result = await dispatch(argv, json, io);
+    if (result === null) return EXIT.ok;
+    if (json) io.out(`${JSON.stringify({ ok: true, data: result.data }, jsonReplacer)}\n`);
+    else io.out(result.render ? ensureNewline(result.render(result.data)) : `${JSON.stringify(result.data, jsonReplacer, 2)}\n`);
+    return result.exitCode ?? EXIT.ok;
+  } catch (e) {
+    const err = toPedigreeError(e);
+    if (json) io.out(`${JSON.stringify({ ok: false, error: err.toJSON() }, jsonReplacer)}\n`);
+    else io.err(`pedigree: ${err.describe()}\n`);
+    if (err.code === "INTERNAL_UNEXPECTED" && process.env.PEDIGREE_DEBUG) io.err(`${(err.cause as Error)?.stack}\n`);
+    return exitCodeFor(err);
+  }
+}
+
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const defaultIo: CliIo = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+};
+
+async function dispatch(argv: string[], json: boolean, io: CliIo): Promise<CommandResult | null> {
+  const name = argv[0];
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    io.out(usage());
+    return null;
+  }
+  if (name === "--version" || name === "-V") {
+    io.out(`${VERSION}\n`);
+    return null;
+  }
+  const entry = commands.find((c) => c.name === name);
+  if (!entry) {
+    throw new PedigreeError("USAGE_UNKNOWN_COMMAND", `Unknown command "${name}"`, {
+      details: { command: name, known: commands.map((c) => c.name) },
+      hint: `Run "pedigree --help" for the list of commands`,
+    });
+  }
+  const mod = await entry.load();
+  const program = new Command("pedigree").exitOverride().configureOutput({
+    writeOut: (s) => io.out(s),
+    writeErr: () => {},
+  });
+  const cmd = program.command(entry.name).description(entry.summary);
+  const ctx: CommandContext = { json, progress: createProgress({ quiet: argv.includes("--quiet") }) };
+  let result: CommandResult | null = null;
+  const action = mod.define(cmd);
+  addCommonOptions(cmd);
+  // Subcommands defined by the module get the common options and the same action wrapper.
+  for (const leaf of leavesOf(cmd)) {
+    if (leaf !== cmd) addCommonOptions(leaf);
+    const leafAction = leaf === cmd ? action : ((leaf as Command & { pedigreeAction?: typeof action }).pedigreeAction ?? action);
+    leaf.action(async (...args: unknown[]) => {
+      result = await leafAction(ctx, ...args);
+    });
+  }
+  try {
+    await program.parseAsync(["node", "pedigree", ...argv]);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return null;
+      throw new PedigreeError("USAGE_INVALID_OPTION", e.message.replace(/^error: /, ""), {
+        details: { commanderCode: e.code },
+        hint: `Run "pedigree ${entry.name} --help" for usage`,
+      });
+    }
+    throw e;
+  }
+  return result;
+}
+
+/**
+ * Lets a command module attach a distinct action to each subcommand (e.g. `registry add`), while
+ * main.ts keeps the one place that runs actions and renders results.
+ */
+export function subcommandAction(
+  sub: Command,
+  action: (ctx: CommandContext, ...args: unknown[]) => Promise<CommandResult>,
+): Command {
+  (sub as Command & { pedigreeAction?: typeof action }).pedigreeAction = action;
+  return sub;
+}
+
+function leavesOf(cmd: Command): Command[] {
+  return cmd.commands.length ? cmd.commands.flatMap((c) => leavesOf(c as Command)) : [cmd];
+}
+
+function addCommonOptions(cmd: Command): void {
+  if (!cmd.options.some((o) => o.long === "--json")) cmd.option("--json", "print one JSON document on stdout");
+  if (!cmd.options.some((o) => o.long === "--quiet")) cmd.option("--quiet", "no progress on stderr");
+}
+
+function usage(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    `pedigree ${VERSION}: establish the lineage of language models from their weights`,
+    "",
+    "Usage: pedigree <command> [options]   (pedigree <command> --help for details)",
+    "",
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    "",
+    "Every command takes --json (one JSON document on stdout; progress and logs on stderr).",
+    "",
+  ].join("\n");
+}
+
+function ensureNewline(s: string): string {
+  return s.endsWith("\n") ? s : `${s}\n`;
+}
+
+/** JSON for results: bigint as number when safe, typed arrays as plain arrays, -Infinity kept visible. */
+export function jsonReplacer(_key: string, value: unknown): unknown {
+  if (typeof value === "bigint") return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return Array.from(value as unknown as ArrayLike<number>);
+  if (value instanceof Map) return Object.fromEntries(value);
+  return value;
+}
