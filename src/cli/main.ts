@@ -16,13 +16,19 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     const result = await dispatch(argv, json, io);
     if (result === null) return EXIT.ok;
     if (json) io.out(`${JSON.stringify({ ok: true, data: result.data }, jsonReplacer)}\n`);
-    else io.out(result.render ? ensureNewline(result.render(result.data)) : `${JSON.stringify(result.data, jsonReplacer, 2)}\n`);
+    else
+      io.out(
+        result.render
+          ? ensureNewline(result.render(result.data))
+          : `${JSON.stringify(result.data, jsonReplacer, 2)}\n`,
+      );
     return result.exitCode ?? EXIT.ok;
   } catch (e) {
     const err = toPedigreeError(e);
     if (json) io.out(`${JSON.stringify({ ok: false, error: err.toJSON() }, jsonReplacer)}\n`);
     else io.err(`pedigree: ${err.describe()}\n`);
-    if (err.code === "INTERNAL_UNEXPECTED" && process.env.PEDIGREE_DEBUG) io.err(`${(err.cause as Error)?.stack}\n`);
+    if (err.code === "INTERNAL_UNEXPECTED" && process.env.PEDIGREE_DEBUG)
+      io.err(`${(err.cause as Error)?.stack}\n`);
     return exitCodeFor(err);
   }
 }
@@ -67,7 +73,10 @@ async function dispatch(argv: string[], json: boolean, io: CliIo): Promise<Comma
   // Subcommands defined by the module get the common options and the same action wrapper.
   for (const leaf of leavesOf(cmd)) {
     if (leaf !== cmd) addCommonOptions(leaf);
-    const leafAction = leaf === cmd ? action : ((leaf as Command & { pedigreeAction?: typeof action }).pedigreeAction ?? action);
+    const leafAction =
+      leaf === cmd
+        ? action
+        : ((leaf as Command & { pedigreeAction?: typeof action }).pedigreeAction ?? action);
     leaf.action(async (...args: unknown[]) => {
       result = await leafAction(ctx, ...args);
     });
@@ -76,7 +85,12 @@ async function dispatch(argv: string[], json: boolean, io: CliIo): Promise<Comma
     await program.parseAsync(["node", "pedigree", ...argv]);
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return null;
+      if (
+        e.code === "commander.helpDisplayed" ||
+        e.code === "commander.version" ||
+        e.code === "commander.help"
+      )
+        return null;
       throw new PedigreeError("USAGE_INVALID_OPTION", e.message.replace(/^error: /, ""), {
         details: { commanderCode: e.code },
         hint: `Run "pedigree ${entry.name} --help" for usage`,
@@ -104,7 +118,8 @@ function leavesOf(cmd: Command): Command[] {
 }
 
 function addCommonOptions(cmd: Command): void {
-  if (!cmd.options.some((o) => o.long === "--json")) cmd.option("--json", "print one JSON document on stdout");
+  if (!cmd.options.some((o) => o.long === "--json"))
+    cmd.option("--json", "print one JSON document on stdout");
   if (!cmd.options.some((o) => o.long === "--quiet")) cmd.option("--quiet", "no progress on stderr");
 }
 
@@ -128,8 +143,10 @@ function ensureNewline(s: string): string {
 
 /** JSON for results: bigint as number when safe, typed arrays as plain arrays, -Infinity kept visible. */
 export function jsonReplacer(_key: string, value: unknown): unknown {
-  if (typeof value === "bigint") return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return Array.from(value as unknown as ArrayLike<number>);
+  if (typeof value === "bigint")
+    return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView))
+    return Array.from(value as unknown as ArrayLike<number>);
   if (value instanceof Map) return Object.fromEntries(value);
   return value;
 }

@@ -26,7 +26,10 @@ function barProgress(stream: NodeJS.WriteStream): Progress {
     start(label, total, unit = "") {
       bar?.stop();
       bar = new cliProgress.SingleBar(
-        { stream, format: `${label} [{bar}] {percentage}% {value}/{total}${unit ? ` ${unit}` : ""} eta {eta_formatted}` },
+        {
+          stream,
+          format: `${label} [{bar}] {percentage}% {value}/{total}${unit ? ` ${unit}` : ""} eta {eta_formatted}`,
+        },
         cliProgress.Presets.shades_classic,
       );
       bar.start(total, 0);

@@ -2,10 +2,32 @@ import type { ByteSource, ModelLocation } from "../io/types.js";
 
 /** Element types of safetensors, PyTorch and GGUF, under one naming (safetensors' where it has one). */
 export type DType =
-  | "BOOL" | "U8" | "I8" | "I16" | "I32" | "I64" | "U16" | "U32" | "U64"
-  | "F16" | "BF16" | "F32" | "F64" | "F8_E4M3" | "F8_E5M2"
+  | "BOOL"
+  | "U8"
+  | "I8"
+  | "I16"
+  | "I32"
+  | "I64"
+  | "U16"
+  | "U32"
+  | "U64"
+  | "F16"
+  | "BF16"
+  | "F32"
+  | "F64"
+  | "F8_E4M3"
+  | "F8_E5M2"
   // GGUF block-quantised types (dequantised on read)
-  | "Q4_0" | "Q4_1" | "Q5_0" | "Q5_1" | "Q8_0" | "Q2_K" | "Q3_K" | "Q4_K" | "Q5_K" | "Q6_K";
+  | "Q4_0"
+  | "Q4_1"
+  | "Q5_0"
+  | "Q5_1"
+  | "Q8_0"
+  | "Q2_K"
+  | "Q3_K"
+  | "Q4_K"
+  | "Q5_K"
+  | "Q6_K";
 
 export type CheckpointFormat = "safetensors" | "gguf" | "pytorch";
 

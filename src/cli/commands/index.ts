@@ -11,12 +11,44 @@ export interface CommandEntry {
 }
 
 export const commands: CommandEntry[] = [
-  { name: "inspect", summary: "Show a checkpoint's architecture, sizes, dtypes and files", load: () => import("./inspect.js") },
-  { name: "fingerprint", summary: "Stream a checkpoint into a compact fingerprint file", load: () => import("./fingerprint.js") },
-  { name: "compare", summary: "Decide whether B derives from A, with p-values and a map of reuse", load: () => import("./compare.js") },
-  { name: "synth", summary: "Write seeded synthetic checkpoints and derived copies (tests, benchmarks)", load: () => import("./synth.js") },
-  { name: "tokenizer", summary: "Tokenizer forensics: compare, audit, efficiency", load: () => import("./tokenizer.js") },
-  { name: "registry", summary: "Lineage registry with verified declarations and a tamper-evident log", load: () => import("./registry.js") },
-  { name: "identify", summary: "Rank registered models likely to be a checkpoint's ancestors", load: () => import("./identify.js") },
-  { name: "trainlog", summary: "Training-log forensics: loss spikes, rollback points, from-scratch check", load: () => import("./trainlog.js") },
+  {
+    name: "inspect",
+    summary: "Show a checkpoint's architecture, sizes, dtypes and files",
+    load: () => import("./inspect.js"),
+  },
+  {
+    name: "fingerprint",
+    summary: "Stream a checkpoint into a compact fingerprint file",
+    load: () => import("./fingerprint.js"),
+  },
+  {
+    name: "compare",
+    summary: "Decide whether B derives from A, with p-values and a map of reuse",
+    load: () => import("./compare.js"),
+  },
+  {
+    name: "synth",
+    summary: "Write seeded synthetic checkpoints and derived copies (tests, benchmarks)",
+    load: () => import("./synth.js"),
+  },
+  {
+    name: "tokenizer",
+    summary: "Tokenizer forensics: compare, audit, efficiency",
+    load: () => import("./tokenizer.js"),
+  },
+  {
+    name: "registry",
+    summary: "Lineage registry with verified declarations and a tamper-evident log",
+    load: () => import("./registry.js"),
+  },
+  {
+    name: "identify",
+    summary: "Rank registered models likely to be a checkpoint's ancestors",
+    load: () => import("./identify.js"),
+  },
+  {
+    name: "trainlog",
+    summary: "Training-log forensics: loss spikes, rollback points, from-scratch check",
+    load: () => import("./trainlog.js"),
+  },
 ];

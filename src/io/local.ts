@@ -1,0 +1,179 @@
+import { constants as fsc } from "node:fs";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { PedigreeError } from "../errors.js";
+import type { ByteSource, LocationFile, ModelLocation } from "./types.js";
+
+/** Default chunk for sequential scans: large enough for throughput, small enough to bound memory. */
+export const DEFAULT_CHUNK_BYTES = 8 << 20;
+
+/** A local file read with positional `read(2)` calls; no mmap, so memory stays bounded. */
+export class LocalByteSource implements ByteSource {
+  readonly stats = { bytesRead: 0, requests: 0 };
+
+  private constructor(
+    readonly name: string,
+    readonly size: number,
+    private readonly handle: fs.FileHandle,
+  ) {}
+
+  static async open(file: string): Promise<LocalByteSource> {
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(file, fsc.O_RDONLY);
+    } catch (e) {
+      throw ioError(e, file);
+    }
+    const { size } = await handle.stat();
+    return new LocalByteSource(file, size, handle);
+  }
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    if (offset < 0 || length < 0 || offset + length > this.size) {
+      throw new PedigreeError(
+        "FORMAT_TRUNCATED",
+        `${this.name}: read of ${length} bytes at offset ${offset} goes past the end of the file (${this.size} bytes)`,
+        {
+          details: { file: this.name, offset, length, size: this.size },
+          hint: "The file may be incomplete; download it again",
+        },
+      );
+    }
+    const buf = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await this.handle.read(buf, done, length - done, offset + done);
+      if (bytesRead === 0) {
+        throw new PedigreeError(
+          "FORMAT_TRUNCATED",
+          `${this.name}: file shrank while reading at offset ${offset + done}`,
+          {
+            details: { file: this.name, offset: offset + done },
+          },
+        );
+      }
+      done += bytesRead;
+    }
+    this.stats.bytesRead += length;
+    this.stats.requests += 1;
+    return buf;
+  }
+
+  async *stream(offset: number, length: number, chunkSize = DEFAULT_CHUNK_BYTES): AsyncIterable<Uint8Array> {
+    for (let pos = offset; pos < offset + length; pos += chunkSize) {
+      yield await this.read(pos, Math.min(chunkSize, offset + length - pos));
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
+  }
+}
+
+/** A local folder (all regular files below it) or a single local file. */
+export class LocalLocation implements ModelLocation {
+  readonly kind = "local" as const;
+
+  private constructor(
+    readonly spec: string,
+    private readonly root: string,
+    private readonly single: string | null,
+  ) {}
+
+  static async open(spec: string): Promise<LocalLocation> {
+    const abs = path.resolve(spec);
+    let stat: Awaited<ReturnType<typeof fs.stat>>;
+    try {
+      stat = await fs.stat(abs);
+    } catch (e) {
+      throw ioError(e, spec);
+    }
+    if (stat.isDirectory()) return new LocalLocation(spec, abs, null);
+    return new LocalLocation(spec, path.dirname(abs), path.basename(abs));
+  }
+
+  async list(): Promise<LocationFile[]> {
+    if (this.single) {
+      const { size } = await fs.stat(path.join(this.root, this.single));
+      return [{ path: this.single, size }];
+    }
+    const out: LocationFile[] = [];
+    await walk(this.root, "", out);
+    return out.sort((a, b) => a.path.localeCompare(b.path));
+  }
+
+  open(rel: string): Promise<ByteSource> {
+    return LocalByteSource.open(this.resolve(rel));
+  }
+
+  async readText(rel: string): Promise<string> {
+    const file = this.resolve(rel);
+    const { size } = await fs.stat(file).catch((e) => {
+      throw ioError(e, file);
+    });
+    if (size > MAX_TEXT_FILE_BYTES) {
+      throw new PedigreeError(
+        "IO_FILE_TOO_LARGE",
+        `${file} is ${size} bytes; text files above ${MAX_TEXT_FILE_BYTES} are refused`,
+        {
+          details: { file, size, limit: MAX_TEXT_FILE_BYTES },
+        },
+      );
+    }
+    return fs.readFile(file, "utf8");
+  }
+
+  bytesTransferred(): number {
+    return 0;
+  }
+
+  async close(): Promise<void> {}
+
+  /** Keeps reads inside the location: "../" in a shard name from an index file must not escape. */
+  private resolve(rel: string): string {
+    const file = path.resolve(this.root, rel);
+    if (file !== this.root && !file.startsWith(this.root + path.sep)) {
+      throw new PedigreeError("IO_PATH_OUTSIDE_LOCATION", `"${rel}" points outside ${this.root}`, {
+        details: { path: rel, root: this.root },
+        hint: "An index file names a shard outside the model folder; the file may be hostile",
+      });
+    }
+    return file;
+  }
+}
+
+/** config.json, tokenizer.json, index files: 512 MB is far above any real one (tokenizer.json ~ 30 MB). */
+export const MAX_TEXT_FILE_BYTES = 512 << 20;
+
+async function walk(root: string, rel: string, out: LocationFile[]): Promise<void> {
+  const entries = await fs.readdir(path.join(root, rel), { withFileTypes: true });
+  for (const e of entries) {
+    const child = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) {
+      if (!e.name.startsWith(".")) await walk(root, child, out);
+    } else if (e.isFile()) {
+      const { size } = await fs.stat(path.join(root, child));
+      out.push({ path: child, size });
+    }
+  }
+}
+
+function ioError(e: unknown, file: string): PedigreeError {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code === "ENOENT") {
+    return new PedigreeError("IO_NOT_FOUND", `${file}: no such file or folder`, {
+      details: { file },
+      cause: e,
+    });
+  }
+  if (code === "EACCES") {
+    return new PedigreeError("IO_PERMISSION_DENIED", `${file}: permission denied`, {
+      details: { file },
+      cause: e,
+    });
+  }
+  return new PedigreeError("IO_READ_FAILED", `${file}: ${(e as Error)?.message ?? e}`, {
+    details: { file, code },
+    cause: e,
+  });
+}
