@@ -1,12 +1,79 @@
 import { PedigreeError } from "../errors.js";
+import { openLocation } from "../io/location.js";
 import type { ModelLocation } from "../io/types.js";
+import { chooseWeights, classifyFiles, findTokenizer } from "./detect.js";
+import { openGgufCheckpoint } from "./gguf/index.js";
+import { openPytorchCheckpoint } from "./pytorch/index.js";
+import type { OpenContext } from "./safetensors/read.js";
+import { openSafetensorsCheckpoint } from "./safetensors/read.js";
 import type { Checkpoint } from "./types.js";
 
 /**
  * Opens a checkpoint from a source spec (path, https URL, hf://…) or an already opened location:
- * detects the format from the files present (safetensors single/sharded, GGUF, PyTorch zip) and reads
- * only headers. (Placeholder; implemented by the formats work.)
+ * detects the format from the files present (see `chooseWeights`) and reads only headers, config.json
+ * and the index. A location opened here is closed with the checkpoint; a passed-in one is not.
  */
-export async function openCheckpoint(_source: string | ModelLocation): Promise<Checkpoint> {
-  throw new PedigreeError("UNSUPPORTED_NOT_YET", "checkpoint readers are not implemented yet");
+export async function openCheckpoint(source: string | ModelLocation): Promise<Checkpoint> {
+  const owns = typeof source === "string";
+  const location = owns ? await openLocation(source) : source;
+  try {
+    return await openFromLocation(location, owns);
+  } catch (e) {
+    if (owns) await location.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+async function openFromLocation(location: ModelLocation, ownsLocation: boolean): Promise<Checkpoint> {
+  const listing = await location.list();
+  const choice = chooseWeights(listing, location.spec);
+  if (choice.format === "gguf") return openGgufCheckpoint(location, choice.files[0] as string);
+  const files = classifyFiles(listing, new Set(choice.files), choice.indexFile);
+  const hasConfig = listing.some((f) => f.path === "config.json");
+  const ctx: OpenContext = {
+    location,
+    files,
+    config: hasConfig ? await readConfig(location) : null,
+    tokenizer: findTokenizer(listing),
+    ownsLocation,
+  };
+  const ckpt =
+    choice.format === "safetensors"
+      ? await openSafetensorsCheckpoint(ctx, choice.files, choice.indexFile)
+      : await openPytorchCheckpoint(ctx, choice.files, choice.indexFile);
+  await completeFileRoles(ckpt);
+  return ckpt;
+}
+
+/** Shards named by an index become "weights"; sizes unknown from the listing come from the opened source. */
+async function completeFileRoles(ckpt: Checkpoint): Promise<void> {
+  const weightFiles = new Set([...ckpt.tensors.values()].map((t) => t.file));
+  for (const f of ckpt.files) {
+    if (weightFiles.has(f.path)) f.role = "weights";
+    if (f.size < 0 && f.role === "weights") f.size = (await ckpt.openFile(f.path)).size;
+  }
+}
+
+async function readConfig(location: ModelLocation): Promise<Record<string, unknown>> {
+  const text = await location.readText("config.json");
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new PedigreeError(
+      "FORMAT_BAD_CONFIG",
+      `${location.spec}: config.json is not valid JSON: ${(e as Error).message}`,
+      {
+        details: { source: location.spec, file: "config.json" },
+        hint: "Fix or re-download config.json",
+      },
+    );
+  }
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    throw new PedigreeError("FORMAT_BAD_CONFIG", `${location.spec}: config.json is not a JSON object`, {
+      details: { source: location.spec, file: "config.json" },
+      hint: "Fix or re-download config.json",
+    });
+  }
+  return json as Record<string, unknown>;
 }

@@ -1,0 +1,116 @@
+import { PedigreeError } from "../errors.js";
+import type { LocationFile } from "../io/types.js";
+import type { CheckpointFile, CheckpointFormat, TokenizerRef } from "./types.js";
+
+/** The weights a location holds, chosen by a fixed precedence (never by trial and error). */
+export interface WeightsChoice {
+  format: CheckpointFormat;
+  /** Weight files (for an index: resolved later from the index). */
+  files: string[];
+  indexFile: string | null;
+}
+
+const SAFETENSORS_INDEX = /(^|\/)[^/]*\.safetensors\.index\.json$/;
+const PYTORCH_INDEX = /(^|\/)[^/]*\.bin\.index\.json$/;
+const PYTORCH_WEIGHTS = /\.(bin|pt|pth)$/;
+const TOKENIZER_FILES = new Set([
+  "tokenizer.json",
+  "tokenizer.model",
+  "tokenizer_config.json",
+  "special_tokens_map.json",
+  "vocab.json",
+  "merges.txt",
+  "added_tokens.json",
+  "vocab.txt",
+]);
+
+const base = (p: string) => p.slice(p.lastIndexOf("/") + 1);
+/** Detection looks at the location's top level: `original/` copies (Llama 3 ships .pth there) are other files. */
+const topLevel = (files: readonly LocationFile[]) =>
+  files.filter((f) => !f.path.includes("/")).map((f) => f.path);
+
+function pickOne(candidates: string[], preferred: string): string[] {
+  return candidates.includes(preferred) ? [preferred] : candidates;
+}
+
+/**
+ * Precedence: safetensors index > model.safetensors > other *.safetensors > a single *.gguf >
+ * PyTorch index > pytorch_model.bin > a single *.bin/*.pt/*.pth. Several GGUF or PyTorch files without
+ * an index are ambiguous (different quantisations, training state) and need the user to pick one.
+ */
+export function chooseWeights(listing: readonly LocationFile[], spec: string): WeightsChoice {
+  const top = topLevel(listing);
+  const stIndex = top.filter((p) => SAFETENSORS_INDEX.test(p));
+  if (stIndex.length > 0)
+    return {
+      format: "safetensors",
+      files: [],
+      indexFile: pickOne(stIndex, "model.safetensors.index.json")[0] as string,
+    };
+  const st = top.filter((p) => p.endsWith(".safetensors"));
+  if (st.length > 0)
+    return { format: "safetensors", files: pickOne(st, "model.safetensors"), indexFile: null };
+  const gguf = top.filter((p) => p.endsWith(".gguf"));
+  if (gguf.length === 1) return { format: "gguf", files: gguf, indexFile: null };
+  if (gguf.length > 1) throw ambiguous(spec, gguf);
+  const ptIndex = top.filter((p) => PYTORCH_INDEX.test(p));
+  if (ptIndex.length > 0)
+    return {
+      format: "pytorch",
+      files: [],
+      indexFile: pickOne(ptIndex, "pytorch_model.bin.index.json")[0] as string,
+    };
+  const pt = pickOne(
+    top.filter((p) => PYTORCH_WEIGHTS.test(p) && p !== "training_args.bin"),
+    "pytorch_model.bin",
+  );
+  if (pt.length === 1) return { format: "pytorch", files: pt, indexFile: null };
+  if (pt.length > 1) throw ambiguous(spec, pt);
+  throw new PedigreeError(
+    "FORMAT_NO_WEIGHTS",
+    `${spec}: no weights found (safetensors, GGUF or PyTorch files)`,
+    {
+      details: { source: spec, files: listing.slice(0, 20).map((f) => f.path) },
+      hint: "Point Pedigree at a model folder, a weights file, or a Hub repository",
+    },
+  );
+}
+
+function ambiguous(spec: string, files: string[]): PedigreeError {
+  return new PedigreeError(
+    "USAGE_AMBIGUOUS_SOURCE",
+    `${spec} holds ${files.length} weight files and no index: ${files.join(", ")}`,
+    {
+      details: { source: spec, files },
+      hint: "Pass one of the files directly",
+    },
+  );
+}
+
+/** tokenizer.json > tokenizer.model > *.tiktoken, at the top level. (GGUF: the GGUF reader sets it.) */
+export function findTokenizer(listing: readonly LocationFile[]): TokenizerRef | null {
+  const top = topLevel(listing);
+  if (top.includes("tokenizer.json")) return { kind: "hf-tokenizer-json", file: "tokenizer.json" };
+  if (top.includes("tokenizer.model")) return { kind: "sentencepiece", file: "tokenizer.model" };
+  const tk = top.find((p) => p.endsWith(".tiktoken"));
+  return tk ? { kind: "tiktoken", file: tk } : null;
+}
+
+/** Roles: the chosen weights (and their shards), index, config.json, tokenizer files, the rest "other". */
+export function classifyFiles(
+  listing: readonly LocationFile[],
+  weights: ReadonlySet<string>,
+  indexFile: string | null,
+): CheckpointFile[] {
+  return listing.map((f) => {
+    const name = base(f.path);
+    let role: CheckpointFile["role"] = "other";
+    if (weights.has(f.path)) role = "weights";
+    else if (f.path === indexFile) role = "index";
+    else if (f.path === "config.json") role = "config";
+    else if (!f.path.includes("/") && (TOKENIZER_FILES.has(name) || name.endsWith(".tiktoken")))
+      role = "tokenizer";
+    // -1: unknown until opened (remote listings may lack sizes); open.ts fills it in for weights.
+    return { path: f.path, size: f.size ?? -1, role };
+  });
+}

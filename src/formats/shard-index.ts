@@ -1,0 +1,150 @@
+import { PedigreeError } from "../errors.js";
+import { findDuplicateJsonKey } from "./json-keys.js";
+import type { TensorInfo } from "./types.js";
+
+/**
+ * Sharded checkpoints (`model.safetensors.index.json`, `pytorch_model.bin.index.json`):
+ * `{"metadata": {...}, "weight_map": {"tensor": "shard file"}}`, shard paths relative to the index.
+ */
+export interface ShardIndex {
+  indexFile: string;
+  /** tensor → shard path relative to the location root. */
+  weightMap: Map<string, string>;
+  /** Distinct shards in first-mention order. */
+  shards: string[];
+  metadata: Record<string, unknown>;
+}
+
+function indexError(
+  code:
+    | "FORMAT_BAD_INDEX"
+    | "FORMAT_SHARD_PATH_ESCAPES"
+    | "FORMAT_SHARD_MISSING"
+    | "FORMAT_INDEX_MISMATCH"
+    | "FORMAT_DUPLICATE_TENSOR",
+  file: string,
+  msg: string,
+  details: Record<string, unknown> = {},
+): PedigreeError {
+  return new PedigreeError(code, `${file}: ${msg}`, {
+    details: { file, ...details },
+    hint: "The shard index does not match the shards; re-download the model or regenerate the index",
+  });
+}
+
+/** Parses an index and resolves its shard paths; every shard must be a listed file inside the location. */
+export function parseShardIndex(text: string, indexFile: string, listed: ReadonlySet<string>): ShardIndex {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw indexError("FORMAT_BAD_INDEX", indexFile, `not valid JSON: ${(e as Error).message}`);
+  }
+  const wm = (json as { weight_map?: unknown } | null)?.weight_map;
+  if (
+    json === null ||
+    typeof json !== "object" ||
+    Array.isArray(json) ||
+    !wm ||
+    typeof wm !== "object" ||
+    Array.isArray(wm)
+  ) {
+    throw indexError("FORMAT_BAD_INDEX", indexFile, "no weight_map object");
+  }
+  const dup = findDuplicateJsonKey(text);
+  if (dup)
+    throw indexError("FORMAT_DUPLICATE_TENSOR", indexFile, `names ${dup.join(" → ")} twice`, { key: dup });
+  const dir = indexFile.includes("/") ? indexFile.slice(0, indexFile.lastIndexOf("/") + 1) : "";
+  const weightMap = new Map<string, string>();
+  const shards: string[] = [];
+  for (const [tensor, shard] of Object.entries(wm)) {
+    if (typeof shard !== "string") {
+      throw indexError("FORMAT_BAD_INDEX", indexFile, `weight_map["${tensor}"] is not a file name`, {
+        tensor,
+      });
+    }
+    const path = resolveShardPath(dir, shard, indexFile);
+    if (!listed.has(path)) {
+      throw indexError(
+        "FORMAT_SHARD_MISSING",
+        indexFile,
+        `shard "${shard}" of tensor "${tensor}" is not in the model folder`,
+        { tensor, shard },
+      );
+    }
+    if (!shards.includes(path)) shards.push(path);
+    weightMap.set(tensor, path);
+  }
+  const meta = (json as { metadata?: unknown }).metadata;
+  const metadata =
+    meta && typeof meta === "object" && !Array.isArray(meta) ? (meta as Record<string, unknown>) : {};
+  return { indexFile, weightMap, shards, metadata };
+}
+
+/** A shard path may not be absolute, climb with "..", or use backslashes (Windows separators smuggle "..\\"). */
+function resolveShardPath(dir: string, shard: string, indexFile: string): string {
+  const parts = shard.split("/");
+  if (
+    shard === "" ||
+    shard.startsWith("/") ||
+    shard.includes("\\") ||
+    shard.includes("\0") ||
+    /^[A-Za-z]:/.test(shard) ||
+    parts.some((p) => p === ".." || p === "." || p === "")
+  ) {
+    throw indexError(
+      "FORMAT_SHARD_PATH_ESCAPES",
+      indexFile,
+      `shard path "${shard}" is not a plain relative path inside the model folder`,
+      { shard },
+    );
+  }
+  return dir + shard;
+}
+
+/**
+ * Every indexed tensor must be in its named shard, and every shard tensor in the index: a
+ * tensor found in two shards, or one the index does not name, is an error, never a silent pick.
+ */
+export function crossCheckShardIndex(
+  index: ShardIndex,
+  perShard: Map<string, TensorInfo[]>,
+): Map<string, TensorInfo> {
+  const all = new Map<string, TensorInfo>();
+  for (const shard of index.shards) {
+    for (const t of perShard.get(shard) ?? []) {
+      const prev = all.get(t.name);
+      if (prev) {
+        throw indexError(
+          "FORMAT_DUPLICATE_TENSOR",
+          index.indexFile,
+          `tensor "${t.name}" is in both ${prev.file} and ${t.file}`,
+          { tensor: t.name, files: [prev.file, t.file] },
+        );
+      }
+      const want = index.weightMap.get(t.name);
+      if (want !== t.file) {
+        throw indexError(
+          "FORMAT_INDEX_MISMATCH",
+          index.indexFile,
+          want
+            ? `tensor "${t.name}" is in ${t.file}, but the index says ${want}`
+            : `tensor "${t.name}" in ${t.file} is not in the index`,
+          { tensor: t.name, file: t.file, indexed: want ?? null },
+        );
+      }
+      all.set(t.name, t);
+    }
+  }
+  for (const [tensor, shard] of index.weightMap) {
+    if (!all.has(tensor)) {
+      throw indexError(
+        "FORMAT_INDEX_MISMATCH",
+        index.indexFile,
+        `tensor "${tensor}" is indexed in ${shard} but that shard does not hold it`,
+        { tensor, file: shard },
+      );
+    }
+  }
+  return all;
+}

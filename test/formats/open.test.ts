@@ -1,0 +1,154 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { openCheckpoint } from "../../src/formats/open.js";
+import { bf16Bytes, buildSafetensors, f32Bytes, writeTempModel } from "../helpers/build-safetensors.js";
+import { HAS_SHARED, KINSHIP_DIR } from "../shared.js";
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await fs.rm(d, { recursive: true, force: true });
+});
+async function model(files: Record<string, Uint8Array | string>): Promise<string> {
+  const d = await writeTempModel(files);
+  dirs.push(d);
+  return d;
+}
+
+describe("openCheckpoint on built folders", () => {
+  it("opens a single-file model with config and tokenizer, reading element ranges", async () => {
+    const w = buildSafetensors(
+      [
+        { name: "a", dtype: "F32", shape: [2, 3], data: f32Bytes([1, 2, 3, 4, 5, 6]) },
+        { name: "b", dtype: "BF16", shape: [4], data: bf16Bytes([0.5, -2, 1024, -0.125]) },
+      ],
+      { metadata: { format: "pt" } },
+    );
+    const dir = await model({
+      "model.safetensors": w,
+      "config.json": '{"model_type":"llama"}',
+      "tokenizer.model": "x",
+      "README.md": "hi",
+    });
+    const c = await openCheckpoint(dir);
+    expect(c.format).toBe("safetensors");
+    expect([...c.tensors.keys()]).toEqual(["a", "b"]);
+    expect(c.config).toEqual({ model_type: "llama" });
+    expect(c.metadata).toEqual({ format: "pt" });
+    expect(c.tokenizer).toEqual({ kind: "sentencepiece", file: "tokenizer.model" });
+    expect(Object.fromEntries(c.files.map((f) => [f.path, f.role]))).toEqual({
+      "README.md": "other",
+      "config.json": "config",
+      "model.safetensors": "weights",
+      "tokenizer.model": "tokenizer",
+    });
+    expect(Array.from(await c.readTensorFloat32("a", 2, 3))).toEqual([3, 4, 5]);
+    expect(Array.from(await c.readTensorFloat32("b"))).toEqual([0.5, -2, 1024, -0.125]);
+    expect(Array.from(await c.readTensorBytes("a", 4, 8))).toEqual(Array.from(f32Bytes([2])));
+    await expect(c.readTensorFloat32("a", 5, 2)).rejects.toMatchObject({ code: "USAGE_RANGE_OUT_OF_BOUNDS" });
+    await expect(c.readTensorBytes("a", 0, 25)).rejects.toMatchObject({ code: "USAGE_RANGE_OUT_OF_BOUNDS" });
+    await expect(c.readTensorFloat32("zzz")).rejects.toMatchObject({ code: "MODEL_TENSOR_NOT_FOUND" });
+    await c.close();
+  });
+
+  it("opens a single file given directly, and a tiktoken tokenizer is detected", async () => {
+    const w = buildSafetensors([{ name: "x", dtype: "F32", shape: [1], data: f32Bytes([7]) }]);
+    const dir = await model({ "weights.safetensors": w, "cl100k.tiktoken": "YQ== 0\n" });
+    const c = await openCheckpoint(dir);
+    expect(c.tokenizer).toEqual({ kind: "tiktoken", file: "cl100k.tiktoken" });
+    await c.close();
+    const one = await openCheckpoint(path.join(dir, "weights.safetensors"));
+    expect(one.files).toEqual([{ path: "weights.safetensors", size: w.length, role: "weights" }]);
+    expect(one.config).toBeNull();
+    expect(Array.from(await one.readTensorFloat32("x"))).toEqual([7]);
+    await one.close();
+  });
+
+  it("opens sharded safetensors through the index and cross-checks it", async () => {
+    const s1 = buildSafetensors([{ name: "a", dtype: "F32", shape: [1], data: f32Bytes([1]) }]);
+    const s2 = buildSafetensors([{ name: "b", dtype: "F32", shape: [2], data: f32Bytes([2, 3]) }]);
+    const index = {
+      metadata: { total_size: 12 },
+      weight_map: { a: "m-1.safetensors", b: "m-2.safetensors" },
+    };
+    const dir = await model({
+      "m-1.safetensors": s1,
+      "m-2.safetensors": s2,
+      "model.safetensors.index.json": JSON.stringify(index),
+    });
+    const c = await openCheckpoint(dir);
+    expect(c.tensors.get("b")?.file).toBe("m-2.safetensors");
+    expect(Array.from(await c.readTensorFloat32("b"))).toEqual([2, 3]);
+    expect(c.files.find((f) => f.path.endsWith("index.json"))?.role).toBe("index");
+    expect(c.files.filter((f) => f.role === "weights").map((f) => f.path)).toEqual([
+      "m-1.safetensors",
+      "m-2.safetensors",
+    ]);
+    expect(c.metadata.index).toEqual({ total_size: 12 });
+    await c.close();
+  });
+
+  it("refuses folders without weights, and several unindexed GGUF files", async () => {
+    await expect(openCheckpoint(await model({ "config.json": "{}" }))).rejects.toMatchObject({
+      code: "FORMAT_NO_WEIGHTS",
+    });
+    await expect(openCheckpoint(await model({ "a.gguf": "x", "b.gguf": "y" }))).rejects.toMatchObject({
+      code: "USAGE_AMBIGUOUS_SOURCE",
+    });
+    const w = buildSafetensors([{ name: "x", dtype: "F32", shape: [1], data: f32Bytes([7]) }]);
+    await expect(
+      openCheckpoint(await model({ "model.safetensors": w, "config.json": "[1]" })),
+    ).rejects.toMatchObject({
+      code: "FORMAT_BAD_CONFIG",
+    });
+  });
+});
+
+interface Manifest {
+  models: { id: string; path: string }[];
+}
+
+describe.skipIf(!HAS_SHARED)("openCheckpoint on kinship-dev", () => {
+  it("opens every model: 57 tensors of a 6- or 8-layer llama, BF16 except one F16", async () => {
+    const manifest = JSON.parse(
+      await fs.readFile(path.join(KINSHIP_DIR, "manifest.json"), "utf8"),
+    ) as Manifest;
+    const dtypes: string[] = [];
+    for (const m of manifest.models) {
+      const c = await openCheckpoint(path.join(KINSHIP_DIR, m.path));
+      const layers = c.config?.num_hidden_layers as number;
+      const perLayer = new Set([...c.tensors.keys()].filter((n) => n.startsWith("model.layers.0.")));
+      expect(c.tensors.size - 3).toBe(layers * perLayer.size);
+      expect(c.tokenizer?.kind).toBe("hf-tokenizer-json");
+      const kinds = new Set([...c.tensors.values()].map((t) => t.dtype));
+      expect(kinds.size).toBe(1);
+      dtypes.push([...kinds][0] as string);
+      // Independent bf16/f16 decode of the first embedding row from the raw bytes.
+      const e = c.tensors.get("model.embed_tokens.weight");
+      expect(e?.shape[1]).toBe(c.config?.hidden_size);
+      const raw = await c.readTensorBytes("model.embed_tokens.weight", 0, 16);
+      const got = await c.readTensorFloat32("model.embed_tokens.weight", 0, 8);
+      const dv = new DataView(raw.buffer, raw.byteOffset);
+      for (let i = 0; i < 8; i++) {
+        const h = dv.getUint16(i * 2, true);
+        const want = e?.dtype === "BF16" ? bf16Ref(h) : f16Ref(h);
+        expect(got[i]).toBe(want);
+      }
+      await c.close();
+    }
+    expect(dtypes.filter((d) => d === "F16")).toHaveLength(1);
+    expect(dtypes.filter((d) => d === "BF16")).toHaveLength(manifest.models.length - 1);
+  });
+});
+
+function bf16Ref(h: number): number {
+  const dv = new DataView(new ArrayBuffer(4));
+  dv.setUint16(0, h);
+  return dv.getFloat32(0);
+}
+function f16Ref(h: number): number {
+  const e = (h >> 10) & 31;
+  const m = h & 1023;
+  const s = h & 0x8000 ? -1 : 1;
+  return e === 0 ? s * m * 2 ** -24 : s * (1 + m / 1024) * 2 ** (e - 15);
+}
