@@ -1,21 +1,19 @@
-import { PedigreeError } from "../errors.js";
 import type { TokenizerRef } from "../formats/types.js";
 import type { ModelLocation } from "../io/types.js";
+import { loadTokenizerAt } from "./source.js";
+import type { Vocabulary } from "./types.js";
 
 /**
- * A vocabulary in canonical form: each token id's string with byte-level (Ġ…) and metaspace (▁)
- * spellings normalised to the token's raw bytes, held as a "binary string" (one char per byte,
- * code 0–255), so tokens from different tokenizer families compare equal exactly when their bytes do.
+ * The canonical form (details in types.ts and bytes.ts): every token is its raw bytes held as a
+ * "binary string" (one char per byte, codes 0–255). GPT-2 byte-level spellings (Ġ = 0x20, Ċ = 0x0A…),
+ * metaspace (▁ = space), SentencePiece byte fallback (<0xNN>) and tiktoken's base64 all normalise to
+ * bytes, so tokens of different families compare equal exactly when their bytes do. Added / special
+ * tokens are the UTF-8 bytes of their content.
  */
-export interface Vocabulary {
-  kind: TokenizerRef["kind"];
-  /** Canonical token by id; null where an id is unused. */
-  tokens: (string | null)[];
-  /** Ids of special / added control tokens. */
-  specialIds: number[];
-}
+export type { Vocabulary } from "./types.js";
 
-/** Loads the vocabulary of a model's tokenizer. (Placeholder; implemented by the tokenizer work.) */
-export async function loadVocabulary(_location: ModelLocation, _ref: TokenizerRef): Promise<Vocabulary> {
-  throw new PedigreeError("TOKENIZER_NOT_YET", "tokenizer loading is not implemented yet");
+/** Loads the vocabulary of a model's tokenizer in canonical form. */
+export async function loadVocabulary(location: ModelLocation, ref: TokenizerRef): Promise<Vocabulary> {
+  const tok = await loadTokenizerAt(location, ref);
+  return { kind: tok.kind, tokens: tok.tokens, specialIds: tok.specialIds };
 }

@@ -1,0 +1,97 @@
+import { PedigreeError } from "../errors.js";
+import { base64ToBinary, byteLevelToBinary, metaspaceToBinary, textToBinary } from "./bytes.js";
+import type { AddedTokenInfo, IdCollision, PieceSpelling } from "./types.js";
+
+/**
+ * Highest token id accepted. The largest public vocabularies have ~260k entries; 2^24 keeps the
+ * per-id arrays under ~200 MB even for a hostile file that claims a huge id (CWE-789).
+ */
+export const MAX_TOKEN_ID = 1 << 24;
+
+/** Ids, pieces and canonical tokens being assembled by a loader; collisions are recorded, not dropped. */
+export class VocabBuilder {
+  readonly pieces: (string | null)[] = [];
+  readonly tokens: (string | null)[] = [];
+  readonly collisions = new Map<number, string[]>();
+  readonly undecodable = new Set<number>();
+
+  constructor(
+    private readonly spelling: PieceSpelling,
+    private readonly opts: { byteFallback?: boolean; continuingPrefix?: string } = {},
+    private readonly source = "tokenizer",
+  ) {}
+
+  /** Adds a model piece at `id`, spelled as in the file. */
+  addPiece(id: number, piece: string): void {
+    this.put(id, piece, this.canonical(id, piece));
+  }
+
+  /** Adds an added/special token: its content is plain text whatever the model's spelling. */
+  addAdded(token: AddedTokenInfo): void {
+    this.put(token.id, token.content, textToBinary(token.content));
+  }
+
+  private put(id: number, piece: string, canonical: string): void {
+    checkId(id, this.source);
+    const prev = this.tokens[id];
+    if (prev !== undefined && prev !== null && prev !== canonical) {
+      const list = this.collisions.get(id) ?? [this.pieces[id] ?? ""];
+      list.push(piece);
+      this.collisions.set(id, list);
+      return; // the first claim keeps the id; the collision is reported by audit
+    }
+    while (this.tokens.length < id) {
+      this.tokens.push(null);
+      this.pieces.push(null);
+    }
+    this.tokens[id] = canonical;
+    this.pieces[id] = piece;
+  }
+
+  private canonical(id: number, piece: string): string {
+    switch (this.spelling) {
+      case "byte-level": {
+        const bin = byteLevelToBinary(piece);
+        if (bin !== null) return bin;
+        this.undecodable.add(id);
+        return textToBinary(piece);
+      }
+      case "metaspace":
+        return this.opts.byteFallback || !piece.startsWith("<0x")
+          ? metaspaceToBinary(piece)
+          : textToBinary(piece.split("\u2581").join(" "));
+      case "wordpiece": {
+        const prefix = this.opts.continuingPrefix ?? "##";
+        // A word-initial WordPiece piece follows a word boundary: spell it like "Ġx" / "▁x" would be.
+        return piece.startsWith(prefix) && piece.length > prefix.length
+          ? textToBinary(piece.slice(prefix.length))
+          : textToBinary(` ${piece}`);
+      }
+      case "base64": {
+        const bin = base64ToBinary(piece);
+        if (bin !== null) return bin;
+        this.undecodable.add(id);
+        return textToBinary(piece);
+      }
+      default:
+        return textToBinary(piece);
+    }
+  }
+
+  collisionList(): IdCollision[] {
+    return [...this.collisions].map(([id, pieces]) => ({ id, pieces })).sort((a, b) => a.id - b.id);
+  }
+}
+
+export function checkId(id: number, source: string): void {
+  if (!Number.isInteger(id) || id < 0 || id >= MAX_TOKEN_ID) {
+    throw new PedigreeError(
+      "TOKENIZER_BAD_ID",
+      `${source}: token id ${id} is not an integer in [0, ${MAX_TOKEN_ID})`,
+      {
+        details: { source, id, limit: MAX_TOKEN_ID },
+        hint: "The tokenizer file is corrupt or not a tokenizer",
+      },
+    );
+  }
+}

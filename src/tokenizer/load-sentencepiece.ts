@@ -1,0 +1,206 @@
+import protobuf from "protobufjs";
+import { PedigreeError } from "../errors.js";
+import { VocabBuilder } from "./build.js";
+import type { AddedTokenInfo, LoadedTokenizer } from "./types.js";
+
+/**
+ * The subset of SentencePiece's `sentencepiece_model.proto` (proto2) Pedigree reads: the pieces with
+ * score and type, the trainer's model type / byte fallback / special ids, and the normaliser flags.
+ * Field numbers follow the public schema; unknown fields are skipped by the decoder.
+ */
+const MODEL_PROTO = `
+syntax = "proto2";
+message TrainerSpec {
+  optional int32 model_type = 3;
+  optional int32 vocab_size = 4;
+  optional bool byte_fallback = 35;
+  optional int32 unk_id = 40;
+  optional int32 bos_id = 41;
+  optional int32 eos_id = 42;
+  optional int32 pad_id = 43;
+}
+message NormalizerSpec {
+  optional string name = 1;
+  optional bool add_dummy_prefix = 3 [default = true];
+  optional bool remove_extra_whitespaces = 4 [default = true];
+  optional bool escape_whitespaces = 5 [default = true];
+}
+message SentencePiece {
+  optional string piece = 1;
+  optional float score = 2;
+  optional int32 type = 3 [default = 1];
+}
+message ModelProto {
+  repeated SentencePiece pieces = 1;
+  optional TrainerSpec trainer_spec = 2;
+  optional NormalizerSpec normalizer_spec = 3;
+}
+`;
+
+/** SentencePiece piece types (ModelProto.SentencePiece.Type). */
+export const SP_TYPE = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
+/** TrainerSpec.ModelType. */
+const SP_MODEL = { UNIGRAM: 1, BPE: 2, WORD: 3, CHAR: 4 } as const;
+
+let modelProto: protobuf.Type | null = null;
+export function sentencePieceSchema(): protobuf.Type {
+  modelProto ??= protobuf.parse(MODEL_PROTO).root.lookupType("ModelProto");
+  return modelProto;
+}
+
+export interface SpModel {
+  pieces: { piece?: string; score?: number; type?: number }[];
+  trainerSpec?: { modelType?: number; byteFallback?: boolean };
+  normalizerSpec?: { addDummyPrefix?: boolean; name?: string };
+}
+
+/** Decodes a SentencePiece `.model` file. */
+export function loadSentencePiece(bytes: Uint8Array, name: string): LoadedTokenizer {
+  let m: SpModel;
+  try {
+    const msg = sentencePieceSchema().decode(bytes);
+    m = sentencePieceSchema().toObject(msg, { defaults: true }) as SpModel;
+  } catch (e) {
+    throw new PedigreeError(
+      "TOKENIZER_MALFORMED",
+      `${name}: not a SentencePiece model (${(e as Error).message})`,
+      {
+        details: { file: name },
+        cause: e,
+        hint: "A SentencePiece .model file is a ModelProto protobuf; the file may be truncated",
+      },
+    );
+  }
+  return fromSpModel(m, name, "sentencepiece");
+}
+
+/** Builds a LoadedTokenizer from SentencePiece-shaped data (a .model file, or a GGUF "llama" tokenizer). */
+export function fromSpModel(
+  m: SpModel,
+  name: string,
+  kind: "sentencepiece" | "gguf-embedded",
+): LoadedTokenizer {
+  if (m.pieces.length === 0) {
+    throw new PedigreeError("TOKENIZER_MALFORMED", `${name}: the tokenizer has no pieces`, {
+      details: { file: name },
+    });
+  }
+  const modelType = m.trainerSpec?.modelType ?? SP_MODEL.UNIGRAM;
+  const byteFallback = m.trainerSpec?.byteFallback === true;
+  const builder = new VocabBuilder("metaspace", { byteFallback }, name);
+  const scores = new Float32Array(m.pieces.length);
+  const added: AddedTokenInfo[] = [];
+  m.pieces.forEach((p, id) => {
+    const piece = p.piece ?? "";
+    const type = p.type ?? SP_TYPE.NORMAL;
+    scores[id] = p.score ?? 0;
+    if (type === SP_TYPE.CONTROL || type === SP_TYPE.UNKNOWN || type === SP_TYPE.USER_DEFINED) {
+      const info = { id, content: piece, special: type !== SP_TYPE.USER_DEFINED };
+      added.push(info);
+      builder.addAdded(info);
+    } else builder.addPiece(id, piece);
+  });
+  const isBpe = modelType === SP_MODEL.BPE;
+  const addPrefix = m.normalizerSpec?.addDummyPrefix !== false;
+  const json = spToHfJson(m, isBpe, byteFallback, addPrefix, builder.pieces, added);
+  return {
+    kind,
+    name,
+    model: isBpe ? "BPE" : "Unigram",
+    spelling: "metaspace",
+    tokens: builder.tokens,
+    pieces: builder.pieces,
+    specialIds: added.filter((a) => a.special).map((a) => a.id),
+    merges: isBpe ? (json.model as { merges: [string, string][] }).merges : null,
+    scores,
+    added,
+    collisions: builder.collisionList(),
+    undecodableIds: [...builder.undecodable],
+    normalizer: json.normalizer,
+    preTokenizer: null,
+    decoder: json.decoder,
+    tokenizerConfig: null,
+    modelConfig: null,
+    encoderSource: { kind: "hf-json", json },
+  };
+}
+
+/**
+ * The tokenizer.json a SentencePiece model converts to (what HF's slow→fast converter produces for
+ * Llama-style models), so the reference JS implementation can encode with it. SentencePiece's
+ * precompiled NFKC charsmap is not applied: text that NFKC would change may encode differently.
+ */
+function spToHfJson(
+  m: SpModel,
+  isBpe: boolean,
+  byteFallback: boolean,
+  addPrefix: boolean,
+  pieces: (string | null)[],
+  added: AddedTokenInfo[],
+): Record<string, unknown> {
+  const unk = m.pieces.findIndex((p) => p.type === SP_TYPE.UNKNOWN);
+  const model = isBpe
+    ? {
+        type: "BPE",
+        vocab: Object.fromEntries(pieces.flatMap((p, i) => (p === null ? [] : [[p, i]]))),
+        merges: mergesFromPieces(m.pieces.map((p) => p.piece ?? "")),
+        unk_token: unk >= 0 ? m.pieces[unk]!.piece : null,
+        byte_fallback: byteFallback,
+        fuse_unk: true,
+      }
+    : {
+        type: "Unigram",
+        unk_id: unk >= 0 ? unk : null,
+        vocab: m.pieces.map((p) => [p.piece ?? "", p.score ?? 0]),
+        byte_fallback: byteFallback,
+      };
+  const normalizers = [
+    ...(addPrefix ? [{ type: "Prepend", prepend: "\u2581" }] : []),
+    { type: "Replace", pattern: { String: " " }, content: "\u2581" },
+  ];
+  return {
+    version: "1.0",
+    added_tokens: added.map((a) => ({
+      ...a,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+    })),
+    normalizer: { type: "Sequence", normalizers },
+    pre_tokenizer: null,
+    post_processor: null,
+    decoder: {
+      type: "Sequence",
+      decoders: [
+        { type: "Replace", pattern: { String: "\u2581" }, content: " " },
+        { type: "ByteFallback" },
+        { type: "Fuse" },
+        ...(addPrefix ? [{ type: "Strip", content: " ", start: 1, stop: 0 }] : []),
+      ],
+    },
+    model,
+  };
+}
+
+/**
+ * BPE merges implied by a SentencePiece BPE vocabulary: every split of a piece into two pieces that
+ * are both in the vocabulary, ordered by the merged piece's id (SentencePiece orders BPE pieces by
+ * merge order), ties by the left then right piece's id.
+ */
+export function mergesFromPieces(pieces: string[]): [string, string][] {
+  const ids = new Map(pieces.map((p, i) => [p, i]));
+  const found: { l: string; r: string; key: [number, number, number] }[] = [];
+  pieces.forEach((piece, id) => {
+    const chars = [...piece];
+    for (let k = 1; k < chars.length; k++) {
+      const l = chars.slice(0, k).join("");
+      const r = chars.slice(k).join("");
+      const li = ids.get(l);
+      const ri = ids.get(r);
+      if (li !== undefined && ri !== undefined) found.push({ l, r, key: [id, li, ri] });
+    }
+  });
+  found.sort((a, b) => a.key[0] - b.key[0] || a.key[1] - b.key[1] || a.key[2] - b.key[2]);
+  return found.map((f) => [f.l, f.r]);
+}
