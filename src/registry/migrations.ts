@@ -1,0 +1,86 @@
+import { type Kysely, type Migration, type MigrationProvider, sql } from "kysely";
+
+export type DialectName = "sqlite" | "postgres";
+
+/**
+ * The one set of migrations for both dialects (kysely Migrator). Only the binary column type differs
+ * (BLOB vs BYTEA). Never edit a released migration; add the next one.
+ */
+export function migrationProvider(dialect: DialectName): MigrationProvider {
+  const binary = dialect === "sqlite" ? sql`blob` : sql`bytea`;
+  const real = sql`double precision`;
+  const v1: Migration = {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("meta")
+        .addColumn("key", "text", (c) => c.primaryKey())
+        .addColumn("value", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("actors")
+        .addColumn("name", "text", (c) => c.primaryKey())
+        .addColumn("public_key", "text", (c) => c.notNull())
+        .addColumn("seq", "integer", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("models")
+        .addColumn("content_id", "text", (c) => c.primaryKey())
+        .addColumn("name", "text", (c) => c.notNull().unique())
+        .addColumn("version", "text")
+        .addColumn("tags", "text", (c) => c.notNull())
+        .addColumn("claims", "text", (c) => c.notNull())
+        .addColumn("fingerprint", binary, (c) => c.notNull())
+        .addColumn("prefilter", "text", (c) => c.notNull())
+        .addColumn("added_at", "text", (c) => c.notNull())
+        .addColumn("seq", "integer", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("edges")
+        .addColumn("child", "text", (c) => c.notNull())
+        .addColumn("parent", "text", (c) => c.notNull())
+        .addColumn("relation", "text", (c) => c.notNull())
+        .addColumn("declared_by", "text", (c) => c.notNull())
+        .addColumn("source", "text", (c) => c.notNull())
+        .addColumn("declared_at", "text", (c) => c.notNull())
+        .addColumn("seq", "integer", (c) => c.notNull())
+        .addPrimaryKeyConstraint("edges_pk", ["child", "parent", "relation"])
+        .execute();
+      await db.schema
+        .createTable("evidence")
+        .addColumn("parent", "text", (c) => c.notNull())
+        .addColumn("child", "text", (c) => c.notNull())
+        .addColumn("tool", "text", (c) => c.notNull())
+        .addColumn("verdict", "text", (c) => c.notNull())
+        .addColumn("log10p", real, (c) => c.notNull())
+        .addColumn("relations", "text", (c) => c.notNull())
+        .addColumn("direction", "text", (c) => c.notNull())
+        .addColumn("checked_at", "text", (c) => c.notNull())
+        .addColumn("seq", "integer", (c) => c.notNull())
+        .addPrimaryKeyConstraint("evidence_pk", ["parent", "child", "tool"])
+        .execute();
+      await db.schema
+        .createTable("trainlogs")
+        .addColumn("model", "text", (c) => c.notNull())
+        .addColumn("sha256", "text", (c) => c.notNull())
+        .addColumn("from_scratch", "text", (c) => c.notNull())
+        .addColumn("summary", "text", (c) => c.notNull())
+        .addColumn("seq", "integer", (c) => c.notNull())
+        .addPrimaryKeyConstraint("trainlogs_pk", ["model", "sha256"])
+        .execute();
+      await db.schema
+        .createTable("log_entries")
+        .addColumn("seq", "integer", (c) => c.primaryKey())
+        .addColumn("leaf", "text", (c) => c.notNull())
+        .addColumn("leaf_hash", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("tree_heads")
+        .addColumn("size", "integer", (c) => c.primaryKey())
+        .addColumn("root", "text", (c) => c.notNull())
+        .addColumn("sth", "text", (c) => c.notNull())
+        .addColumn("frontier", "text", (c) => c.notNull())
+        .execute();
+    },
+  };
+  return { getMigrations: async () => ({ "0001_registry": v1 }) };
+}

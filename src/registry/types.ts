@@ -1,0 +1,73 @@
+import type { CompareResult, Relation } from "../compare/types.js";
+import type { Fingerprint } from "../fingerprint/types.js";
+
+/** DESIGN §5 relation vocabulary: the only relations a declaration may name. */
+export const RELATIONS: readonly Relation[] = [
+  "identical",
+  "continued_training",
+  "depth_upscale",
+  "width_expand",
+  "prune",
+  "vocab_swap",
+  "obfuscation",
+  "partial_freeze",
+  "moe_upcycle",
+  "merge",
+  "quantize",
+  "format_convert",
+];
+
+export interface ModelRecord {
+  /** Merkle root of the model's tensor digests (the fingerprint's contentId), hex. */
+  contentId: string;
+  name: string;
+  version: string | null;
+  tags: string[];
+  /** Free-text claims, e.g. "trained from scratch". */
+  claims: string[];
+  addedAt: string;
+  /** Log entry that added it. */
+  seq: number;
+}
+
+export interface EdgeRecord {
+  /** Content ids. */
+  child: string;
+  parent: string;
+  relation: Relation;
+  declaredBy: string;
+  /** "declared" (registry declare) or "model_card" (imported base_model). */
+  source: "declared" | "model_card";
+  declaredAt: string;
+  seq: number;
+}
+
+export interface EvidenceRecord {
+  parent: string;
+  child: string;
+  verdict: CompareResult["verdict"];
+  log10P: number;
+  relations: Relation[];
+  /** Who the comparison says is the parent: "parent" (as stored), "child" (reversed) or "unknown". */
+  direction: "parent" | "child" | "unknown";
+  checkedAt: string;
+  seq: number;
+}
+
+/**
+ * The comparison the registry runs (dependency injection: tests pass their own, the CLI passes
+ * compare/index.ts). `id` keys the evidence cache: change it when the comparison changes.
+ */
+export interface Comparator {
+  id: string;
+  compare(parent: Fingerprint, child: Fingerprint): CompareResult | Promise<CompareResult>;
+}
+
+export interface RegistryOptions {
+  /** File path or postgres:// URL; default PEDIGREE_DB or ./pedigree.db. */
+  db?: string;
+  /** Folder of actor private keys; default PEDIGREE_KEYS or ~/.pedigree/keys. */
+  keysDir?: string;
+  /** Actor signing writes; default PEDIGREE_ACTOR or the registry's default actor. */
+  actor?: string;
+}
