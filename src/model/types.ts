@@ -23,6 +23,8 @@ export interface TensorRef {
   /** Canonical shape after transforms: [rows, cols] for matrices, [n] for vectors. */
   shape: number[];
   transforms: TensorTransform[];
+  /** The matching bias vector (`….bias`), with the row transforms of the weight; absent when none is stored. */
+  bias?: TensorRef;
 }
 
 export interface MlpView {
@@ -67,6 +69,11 @@ export interface LayerView {
   moe: MoeView | null;
   /** Norm vectors by canonical role: input, post_attention, pre_feedforward, post_feedforward, … */
   norms: Record<string, TensorRef>;
+  /**
+   * Placed tensors outside the common tree, by role: `router_bias` (DeepSeek-V3 e_score_correction_bias),
+   * `shared_expert_gate` (Qwen2-MoE), MTP `eh_proj` / `shared_head` / `embed_tokens`, …
+   */
+  extras?: Record<string, TensorRef>;
 }
 
 export interface ModelDims {
@@ -98,4 +105,11 @@ export interface ModelView {
   mtpLayers: LayerView[];
   /** Tensors the view did not place (reported, never silently dropped). */
   unmapped: string[];
+  /** Placed model-level tensors outside the common tree, by role (`position_embed` for gpt2 / GGUF). */
+  extras?: Record<string, TensorRef>;
+  /**
+   * Stored tensors that are not parameters: FP8 block scales (`*.weight_scale_inv`, consumed by the
+   * reader), causal-mask and rotary buffers. Excluded from parameter counts; listed so nothing is hidden.
+   */
+  auxiliary?: string[];
 }
