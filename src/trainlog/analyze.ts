@@ -28,7 +28,9 @@ export function analyzeTrainLog(log: TrainLog, opts: AnalyzeOptions = {}): Train
     ...detector,
     minRelativeExcess: 0,
     minAbsoluteExcess: GRAD_NORM_MIN_LOG10_EXCESS,
-  }).map(withRollback);
+  })
+    .map(fromLog10)
+    .map(withRollback);
   return {
     source: log.source,
     format: log.format,
@@ -67,6 +69,14 @@ export function rollbackBefore(start: number, steps: Float64Array, checkpoints: 
   let best: number | null = null;
   for (const s of pool) if (s < start && (best === null || s > best)) best = s;
   return best ?? (checkpoints.length ? 0 : (steps[0] as number));
+}
+
+/** Grad-norm anomalies are found in log10 space; report their values as norms again. */
+function fromLog10(s: Omit<Spike, "rollbackStep">): Omit<Spike, "rollbackStep"> {
+  const trend = 10 ** s.trendAtPeak;
+  const value = 10 ** s.valueAtPeak;
+  const r = (x: number) => Math.round(x * 1e4) / 1e4;
+  return { ...s, trendAtPeak: r(trend), valueAtPeak: r(value), relativeExcess: r(value / trend - 1) };
 }
 
 /**
