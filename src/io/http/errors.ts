@@ -1,0 +1,109 @@
+import { PedigreeError } from "../../errors.js";
+import type { AttemptFailure } from "../retry.js";
+import { parseRetryAfter } from "../retry.js";
+import { redactUrl } from "./url.js";
+
+/**
+ * What an HTTP status or a thrown network error means for a read: a final coded error, or a
+ * transient failure worth another attempt. 401/403/404 are never retried: asking again cannot
+ * grant access or create the file, and hammering a gated repository gets a token rate-limited.
+ */
+
+/** 5xx statuses that mean "try again later"; 501/505 say the request can never work. */
+const NOT_TRANSIENT_5XX = new Set([501, 505]);
+
+/** Codes thrown from inside an attempt (body reading) that another attempt may fix. */
+export const RETRYABLE_CODES = new Set(["IO_TRUNCATED_BODY", "HTTP_NETWORK_ERROR", "HTTP_TIMEOUT"]);
+
+export function statusFailure(status: number, headers: Headers, url: URL): AttemptFailure | null {
+  if (status >= 200 && status < 300) return null;
+  const where = redactUrl(url);
+  const details = { url: where, status };
+  if (status === 401) {
+    return final("HTTP_UNAUTHORIZED", `${where}: authentication required (HTTP 401)`, details, {
+      hint: "Set HF_TOKEN to a Hugging Face access token that can read this repository, or check that it is valid",
+    });
+  }
+  if (status === 403) {
+    return final("HTTP_FORBIDDEN", `${where}: access denied (HTTP 403)`, details, {
+      hint: "The token lacks access: for a gated Hub model accept its licence on the model page, and set HF_TOKEN",
+    });
+  }
+  if (status === 404 || status === 410) {
+    return final("HTTP_NOT_FOUND", `${where}: not found (HTTP ${status})`, details, {
+      hint: "Check the URL, or for hf:// the repository name, the @revision and the file path (private repositories also answer 404 without HF_TOKEN)",
+    });
+  }
+  const retryAfterMs = parseRetryAfter(headers.get("retry-after"));
+  if (status === 429) {
+    return {
+      retryable: true,
+      retryAfterMs,
+      error: new PedigreeError("HTTP_RATE_LIMITED", `${where}: rate limited (HTTP 429)`, {
+        details: { ...details, retryAfterMs },
+        hint: "The server asked to slow down; wait and run again, or set HF_TOKEN for a higher Hub quota",
+      }),
+    };
+  }
+  if (status >= 500 && !NOT_TRANSIENT_5XX.has(status)) {
+    return {
+      retryable: true,
+      retryAfterMs,
+      error: new PedigreeError("HTTP_SERVER_ERROR", `${where}: server error (HTTP ${status})`, {
+        details: { ...details, retryAfterMs },
+        hint: "The server failed repeatedly; try again later",
+      }),
+    };
+  }
+  return final("HTTP_BAD_STATUS", `${where}: unexpected HTTP status ${status}`, details, {
+    hint: "The server refused the request; check the URL",
+  });
+}
+
+function final(
+  code: "HTTP_UNAUTHORIZED" | "HTTP_FORBIDDEN" | "HTTP_NOT_FOUND" | "HTTP_BAD_STATUS",
+  message: string,
+  details: Record<string, unknown>,
+  extra: { hint: string },
+): AttemptFailure {
+  return { retryable: false, error: new PedigreeError(code, message, { details, hint: extra.hint }) };
+}
+
+/** Errors whose cause is a certificate or a name that does not resolve: retrying cannot help. */
+const PERMANENT_NETWORK =
+  /^(ENOTFOUND|CERT_|ERR_TLS_|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY|SELF_SIGNED)/;
+
+/** Maps anything thrown during an attempt to a failure; PedigreeErrors keep their code. */
+export function thrownFailure(e: unknown, url: URL, timedOut: boolean): AttemptFailure {
+  if (e instanceof PedigreeError) return { error: e, retryable: RETRYABLE_CODES.has(e.code) };
+  const where = redactUrl(url);
+  if (timedOut) {
+    return {
+      retryable: true,
+      error: new PedigreeError("HTTP_TIMEOUT", `${where}: no data from the server within the time limit`, {
+        details: { url: where },
+        hint: "The server stalled; try again later",
+        cause: e,
+      }),
+    };
+  }
+  const code = networkCode(e);
+  return {
+    retryable: !PERMANENT_NETWORK.test(code),
+    error: new PedigreeError("HTTP_NETWORK_ERROR", `${where}: network error (${code})`, {
+      details: { url: where, cause: code },
+      hint: "Check the connection and the host name",
+      cause: e,
+    }),
+  };
+}
+
+function networkCode(e: unknown): string {
+  let cur: unknown = e;
+  for (let depth = 0; depth < 4 && cur; depth++) {
+    const c = (cur as { code?: unknown }).code;
+    if (typeof c === "string") return c;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return e instanceof Error ? e.message : String(e);
+}
