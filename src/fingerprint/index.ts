@@ -1,30 +1,33 @@
-import { PedigreeError } from "../errors.js";
+import { type FingerprintOptions, runFingerprint } from "./build.js";
+import { hasFingerprintMagic, readFingerprintFile, writeFingerprintFile } from "./file.js";
 import type { Fingerprint } from "./types.js";
 
-export type { Fingerprint } from "./types.js";
+export type { FingerprintOptions, FingerprintRun } from "./build.js";
+export { fingerprintCheckpoint, KERNEL_VERSIONS, runFingerprint } from "./build.js";
+export { decodeFingerprint, encodeFingerprint } from "./file.js";
+export { contentIdOf, merkleRoot } from "./kernels/merkle.js";
+export { QUANTILE_LEVELS } from "./kernels/stats.js";
+export { createExecutor, defaultThreads, type ScanExecutor } from "./pool.js";
+export { scanCheckpoint } from "./scan.js";
+export type { FileDigest, Fingerprint, TensorFingerprint, TensorStats, TokenizerSignature } from "./types.js";
+export { FORMAT_VERSION } from "./validate.js";
 
-export interface FingerprintOptions {
-  /** Worker threads (default: all cores). The output is byte-identical for any count. */
-  threads?: number;
-  onProgress?: (done: number, total: number) => void;
+/** Streams a checkpoint (path, URL, hf://) into a Fingerprint (see runFingerprint for bytesRead/seconds). */
+export async function fingerprintSource(spec: string, opts: FingerprintOptions = {}): Promise<Fingerprint> {
+  return (await runFingerprint(spec, opts)).fingerprint;
 }
 
-/** Streams a checkpoint (path, URL, hf://) into a Fingerprint. (Placeholder; implemented by the fingerprint work.) */
-export async function fingerprintSource(_spec: string, _opts: FingerprintOptions = {}): Promise<Fingerprint> {
-  throw new PedigreeError("FINGERPRINT_NOT_YET", "fingerprinting is not implemented yet");
+/** Writes a fingerprint file (docs/fingerprint-format.md); returns its size in bytes. */
+export function writeFingerprint(fp: Fingerprint, file: string): Promise<number> {
+  return writeFingerprintFile(fp, file);
 }
 
-/** Writes a fingerprint file; returns its size in bytes. */
-export async function writeFingerprint(_fp: Fingerprint, _file: string): Promise<number> {
-  throw new PedigreeError("FINGERPRINT_NOT_YET", "fingerprinting is not implemented yet");
-}
-
-/** Reads and validates a fingerprint file. */
-export async function readFingerprint(_file: string): Promise<Fingerprint> {
-  throw new PedigreeError("FINGERPRINT_NOT_YET", "fingerprinting is not implemented yet");
+/** Reads and validates a fingerprint file; malformed files fail with FINGERPRINT_* codes. */
+export function readFingerprint(file: string): Promise<Fingerprint> {
+  return readFingerprintFile(file);
 }
 
 /** True when the file starts with the fingerprint magic (so `compare` accepts either a model or a fingerprint). */
-export async function isFingerprintFile(_file: string): Promise<boolean> {
-  return false;
+export function isFingerprintFile(file: string): Promise<boolean> {
+  return hasFingerprintMagic(file);
 }

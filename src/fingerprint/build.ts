@@ -1,0 +1,101 @@
+import { openCheckpoint } from "../formats/open.js";
+import type { Checkpoint } from "../formats/types.js";
+import type { ModelLocation } from "../io/types.js";
+import { buildModelView } from "../model/view.js";
+import { loadVocabulary } from "../tokenizer/vocab.js";
+import { VERSION } from "../version.js";
+import { contentIdOf } from "./kernels/merkle.js";
+import { createExecutor, type ScanExecutor } from "./pool.js";
+import { layerProfiles } from "./profiles.js";
+import { type ScanResult, scanCheckpoint } from "./scan.js";
+import { computeSketches } from "./sketch/index.js";
+import { tokenizerSignature } from "./tokenizer-signature.js";
+import type { Fingerprint, TensorStats, TokenizerSignature } from "./types.js";
+import { FORMAT_VERSION } from "./validate.js";
+
+/**
+ * Kernel versions recorded in every fingerprint: a change in any kernel's output (including the
+ * scan chunk size, which fixes float64 summation order) bumps its version.
+ */
+export const KERNEL_VERSIONS: Readonly<Record<string, string>> = {
+  "tensor-sha256": "1",
+  "file-sha256": "1",
+  "merkle-rfc6962": "1",
+  stats: "1",
+  "layer-profiles": "1",
+  "tokenizer-signature": "1",
+};
+
+export interface FingerprintOptions {
+  /** Worker threads (default: all cores; 0 = on the calling thread). The output is byte-identical for any count. */
+  threads?: number;
+  /** A pool to reuse across models (batch mode); `threads` is then ignored. */
+  executor?: ScanExecutor;
+  /** Per-file SHA-256 (default true). */
+  fileDigests?: boolean;
+  onProgress?: (done: number, total: number) => void;
+  /** Called when a phase starts ("scan", "profiles", "sketches"), for progress labels. */
+  onPhase?: (phase: string) => void;
+}
+
+export interface FingerprintRun {
+  fingerprint: Fingerprint;
+  /** Bytes read to compute it: network bytes for remote sources, scan reads for local ones. */
+  bytesRead: number;
+  seconds: number;
+}
+
+export async function runFingerprint(
+  source: string | ModelLocation,
+  opts: FingerprintOptions = {},
+): Promise<FingerprintRun> {
+  const t0 = performance.now();
+  const ckpt = await openCheckpoint(source);
+  const exec = opts.executor ?? createExecutor(opts.threads);
+  try {
+    const { fingerprint, scan } = await fingerprintCheckpoint(ckpt, exec, opts);
+    const remote = ckpt.location.kind !== "local";
+    return {
+      fingerprint,
+      bytesRead: remote ? ckpt.location.bytesTransferred() : scan.bytesRead,
+      seconds: (performance.now() - t0) / 1000,
+    };
+  } finally {
+    if (!opts.executor) await exec.close();
+    await ckpt.close();
+  }
+}
+
+export async function fingerprintCheckpoint(
+  ckpt: Checkpoint,
+  exec: ScanExecutor,
+  opts: FingerprintOptions = {},
+): Promise<{ fingerprint: Fingerprint; scan: ScanResult }> {
+  const view = buildModelView(ckpt); // first: an unknown architecture fails before the long scan
+  const tokenizer: TokenizerSignature | null = ckpt.tokenizer
+    ? tokenizerSignature(await loadVocabulary(ckpt.location, ckpt.tokenizer))
+    : null;
+  opts.onPhase?.("scan");
+  const scan = await scanCheckpoint(ckpt, exec, {
+    fileDigests: opts.fileDigests ?? true,
+    onProgress: opts.onProgress,
+  });
+  const stats = new Map<string, TensorStats>(scan.tensors.map((t) => [t.name, t.stats]));
+  opts.onPhase?.("profiles");
+  const profiles = await layerProfiles(ckpt, view, stats);
+  opts.onPhase?.("sketches");
+  const sketches = await computeSketches({ ckpt, view, tokenizer });
+  const fingerprint: Fingerprint = {
+    formatVersion: FORMAT_VERSION,
+    tool: { name: "pedigree", version: VERSION },
+    kernels: { ...KERNEL_VERSIONS, sketches: sketches.version },
+    source: { spec: ckpt.location.spec, format: ckpt.format, files: scan.files },
+    contentId: contentIdOf(scan.tensors),
+    dims: view.dims,
+    tokenizer,
+    tensors: scan.tensors,
+    layerProfiles: profiles,
+    sketches,
+  };
+  return { fingerprint, scan };
+}

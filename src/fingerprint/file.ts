@@ -1,0 +1,215 @@
+import { createHash } from "node:crypto";
+import fs from "node:fs/promises";
+import os from "node:os";
+import zlib from "node:zlib";
+import { PedigreeError } from "../errors.js";
+import { corrupt, decodeValue, encodeValue } from "./codec.js";
+import type { Fingerprint } from "./types.js";
+import { validateFingerprint } from "./validate.js";
+
+/**
+ * The fingerprint container (docs/fingerprint-format.md):
+ *   0   8  magic "PEDIGFP\x1a"        8  4  u32le container version    12  4  u32le flags (bit 0: deflate)
+ *   16  8  u64le stored payload bytes  24 8  u64le raw payload bytes     32  P  payload
+ *   32+P 32 SHA-256 of bytes [0, 32+P)
+ * Raw payload: u32le JSON length J, JSON (UTF-8), zero padding to a multiple of 8, typed-array blob.
+ * No timestamps or host data: the same fingerprint always gives the same bytes.
+ */
+export const MAGIC = Buffer.from("PEDIGFP\x1a", "latin1");
+export const CONTAINER_VERSION = 1;
+const FLAG_DEFLATE = 1;
+const PRELUDE_BYTES = 32;
+const TRAILER_BYTES = 32;
+/** Fingerprints are ≤ 64 MB by design; 16× headroom before a file is refused as hostile (CWE-400). */
+export const MAX_PAYLOAD_BYTES = 1 << 30;
+/** zlib level: fixed, since the bytes must not depend on defaults. */
+const DEFLATE_LEVEL = 6;
+
+export function encodeFingerprint(fp: Fingerprint): Buffer {
+  assertLittleEndian();
+  const enc = encodeValue(fp);
+  const json = Buffer.from(enc.json, "utf8");
+  const head = Buffer.alloc(4);
+  head.writeUInt32LE(json.length, 0);
+  const pad = Buffer.alloc((8 - ((4 + json.length) % 8)) % 8);
+  const raw = Buffer.concat([head, json, pad, ...enc.blobs]);
+  if (raw.length > MAX_PAYLOAD_BYTES) {
+    throw new PedigreeError(
+      "FINGERPRINT_LIMIT_EXCEEDED",
+      `Fingerprint payload of ${raw.length} bytes exceeds ${MAX_PAYLOAD_BYTES}`,
+      {
+        details: { bytes: raw.length, limit: MAX_PAYLOAD_BYTES },
+      },
+    );
+  }
+  const payload = zlib.deflateRawSync(raw, { level: DEFLATE_LEVEL });
+  const prelude = Buffer.alloc(PRELUDE_BYTES);
+  MAGIC.copy(prelude, 0);
+  prelude.writeUInt32LE(CONTAINER_VERSION, 8);
+  prelude.writeUInt32LE(FLAG_DEFLATE, 12);
+  prelude.writeBigUInt64LE(BigInt(payload.length), 16);
+  prelude.writeBigUInt64LE(BigInt(raw.length), 24);
+  const digest = createHash("sha256").update(prelude).update(payload).digest();
+  return Buffer.concat([prelude, payload, digest]);
+}
+
+export function decodeFingerprint(buf: Uint8Array, name = "fingerprint"): Fingerprint {
+  assertLittleEndian();
+  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  const where = { file: name, size: b.length };
+  if (b.length < MAGIC.length || !b.subarray(0, MAGIC.length).equals(MAGIC)) {
+    throw new PedigreeError("FINGERPRINT_BAD_MAGIC", `${name} is not a Pedigree fingerprint (bad magic)`, {
+      details: where,
+      hint: "Pass a file written by `pedigree fingerprint`, or a model folder/file",
+    });
+  }
+  if (b.length < PRELUDE_BYTES) throw truncated(name, b.length, PRELUDE_BYTES);
+  const version = b.readUInt32LE(8);
+  const flags = b.readUInt32LE(12);
+  if (version !== CONTAINER_VERSION) {
+    throw new PedigreeError(
+      "FINGERPRINT_UNKNOWN_VERSION",
+      `${name} has fingerprint format version ${version}; this Pedigree reads version ${CONTAINER_VERSION}`,
+      {
+        details: { ...where, version, supported: [CONTAINER_VERSION] },
+        hint: "Recompute the fingerprint with this Pedigree, or use the Pedigree version that wrote it",
+      },
+    );
+  }
+  if ((flags & ~FLAG_DEFLATE) !== 0) throw corrupt("prelude", `unknown flags 0x${flags.toString(16)}`);
+  const stored = Number(b.readBigUInt64LE(16));
+  const rawLength = Number(b.readBigUInt64LE(24));
+  for (const [what, n] of [
+    ["stored payload", stored],
+    ["raw payload", rawLength],
+  ] as const) {
+    if (n > MAX_PAYLOAD_BYTES) {
+      throw new PedigreeError(
+        "FINGERPRINT_LIMIT_EXCEEDED",
+        `${name}: ${what} of ${n} bytes exceeds the ${MAX_PAYLOAD_BYTES}-byte limit`,
+        {
+          details: { ...where, what, bytes: n, limit: MAX_PAYLOAD_BYTES },
+          hint: "The file is damaged or hostile; recompute it",
+        },
+      );
+    }
+  }
+  const end = PRELUDE_BYTES + stored + TRAILER_BYTES;
+  if (b.length < end) throw truncated(name, b.length, end);
+  if (b.length > end) throw corrupt("trailer", `${b.length - end} unexpected bytes after the checksum`);
+  const digest = createHash("sha256")
+    .update(b.subarray(0, PRELUDE_BYTES + stored))
+    .digest();
+  if (!digest.equals(b.subarray(PRELUDE_BYTES + stored))) {
+    throw new PedigreeError("FINGERPRINT_CHECKSUM_MISMATCH", `${name}: checksum does not match the content`, {
+      details: where,
+      hint: "The file was modified or damaged; recompute it",
+    });
+  }
+  const raw = inflate(b.subarray(PRELUDE_BYTES, PRELUDE_BYTES + stored), flags, rawLength);
+  return validateFingerprint(parsePayload(raw));
+}
+
+function inflate(payload: Buffer, flags: number, rawLength: number): Buffer {
+  if (!(flags & FLAG_DEFLATE)) {
+    if (payload.length !== rawLength) throw corrupt("payload", "raw length does not match the stored length");
+    return payload;
+  }
+  let raw: Buffer;
+  try {
+    raw = zlib.inflateRawSync(payload, { maxOutputLength: Math.max(rawLength, 1) });
+  } catch (e) {
+    throw corrupt("payload", `deflate stream does not decode (${(e as Error).message})`);
+  }
+  if (raw.length !== rawLength)
+    throw corrupt("payload", `inflated to ${raw.length} bytes, header says ${rawLength}`);
+  return raw;
+}
+
+function parsePayload(raw: Buffer): unknown {
+  if (raw.length < 4) throw corrupt("payload", "shorter than its JSON length field");
+  const jsonLength = raw.readUInt32LE(0);
+  const blobStart = 4 + jsonLength + ((8 - ((4 + jsonLength) % 8)) % 8);
+  if (blobStart > raw.length) throw corrupt("payload", `JSON length ${jsonLength} runs past the payload`);
+  let tree: unknown;
+  try {
+    tree = JSON.parse(raw.toString("utf8", 4, 4 + jsonLength));
+  } catch (e) {
+    throw corrupt("payload", `JSON does not parse (${(e as Error).message})`);
+  }
+  return decodeValue(tree, raw.subarray(blobStart));
+}
+
+function truncated(name: string, size: number, needed: number): PedigreeError {
+  return new PedigreeError(
+    "FINGERPRINT_TRUNCATED",
+    `${name} is ${size} bytes but its header needs ${needed}`,
+    {
+      details: { file: name, size, needed },
+      hint: "The file is incomplete (interrupted copy or download); copy or recompute it",
+    },
+  );
+}
+
+function assertLittleEndian(): void {
+  if (os.endianness() !== "LE") {
+    throw new PedigreeError(
+      "UNSUPPORTED_BIG_ENDIAN",
+      "Fingerprint files are only read and written on little-endian hosts",
+    );
+  }
+}
+
+/** Writes atomically (temp file + rename) so a crash never leaves a half-written fingerprint. */
+export async function writeFingerprintFile(fp: Fingerprint, file: string): Promise<number> {
+  const bytes = encodeFingerprint(fp);
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    await fs.writeFile(tmp, bytes);
+    await fs.rename(tmp, file);
+  } catch (e) {
+    await fs.rm(tmp, { force: true });
+    throw new PedigreeError("IO_WRITE_FAILED", `Cannot write fingerprint ${file}: ${(e as Error).message}`, {
+      details: { file },
+      cause: e,
+    });
+  }
+  return bytes.length;
+}
+
+export async function readFingerprintFile(file: string): Promise<Fingerprint> {
+  let size: number;
+  try {
+    size = (await fs.stat(file)).size;
+  } catch (e) {
+    throw new PedigreeError("IO_NOT_FOUND", `${file}: no such fingerprint file`, {
+      details: { file },
+      cause: e,
+    });
+  }
+  const limit = PRELUDE_BYTES + MAX_PAYLOAD_BYTES + TRAILER_BYTES;
+  if (size > limit) {
+    throw new PedigreeError(
+      "FINGERPRINT_LIMIT_EXCEEDED",
+      `${file} is ${size} bytes; fingerprints above ${limit} are refused`,
+      {
+        details: { file, size, limit },
+      },
+    );
+  }
+  return decodeFingerprint(await fs.readFile(file), file);
+}
+
+export async function hasFingerprintMagic(file: string): Promise<boolean> {
+  let handle: fs.FileHandle | null = null;
+  try {
+    handle = await fs.open(file, "r");
+    const head = Buffer.alloc(MAGIC.length);
+    const { bytesRead } = await handle.read(head, 0, MAGIC.length, 0);
+    return bytesRead === MAGIC.length && head.equals(MAGIC);
+  } catch {
+    return false; // a folder or an unreadable path is not a fingerprint file; the caller opens it as a model
+  } finally {
+    await handle?.close();
+  }
+}

@@ -1,0 +1,158 @@
+import os from "node:os";
+import { Worker } from "node:worker_threads";
+import { PedigreeError } from "../errors.js";
+import type { DType } from "../formats/types.js";
+import { TensorAccumulator, type TensorDigest } from "./kernels/accumulator.js";
+import type { WorkerReply, WorkerRequest } from "./pool-worker.js";
+import { workerEntry } from "./worker-entry.js";
+
+/** Where the scan sends a tensor's bytes; `push` resolves when there is room for another chunk. */
+export interface TensorJob {
+  push(bytes: Uint8Array): Promise<void>;
+  pushValues(values: Float32Array): Promise<void>;
+  end(): Promise<TensorDigest>;
+}
+
+export interface ScanExecutor {
+  readonly threads: number;
+  begin(dtype: DType, byteLength: number): TensorJob;
+  close(): Promise<void>;
+}
+
+/** More threads than this is a typo, not a machine (each holds up to two chunks in flight). */
+export const MAX_THREADS = 256;
+
+export function defaultThreads(): number {
+  return Math.max(1, os.availableParallelism());
+}
+
+/** threads = 0 runs the kernels on the calling thread (same results; for libraries and tests). */
+export function createExecutor(threads: number = defaultThreads()): ScanExecutor {
+  if (!Number.isInteger(threads) || threads < 0 || threads > MAX_THREADS) {
+    throw new PedigreeError(
+      "USAGE_INVALID_OPTION",
+      `--threads must be an integer from 0 to ${MAX_THREADS}, got ${threads}`,
+      {
+        details: { threads },
+      },
+    );
+  }
+  return threads === 0 ? inlineExecutor() : new WorkerPool(threads);
+}
+
+function inlineExecutor(): ScanExecutor {
+  return {
+    threads: 0,
+    begin(dtype) {
+      const acc = new TensorAccumulator(dtype);
+      return {
+        push: async (b) => acc.addBytes(b),
+        pushValues: async (v) => acc.addValues(v),
+        end: async () => acc.finish(),
+      };
+    },
+    close: async () => {},
+  };
+}
+
+interface Slot {
+  worker: Worker;
+  /** Bytes assigned to this worker and not yet acknowledged: the least-loaded worker gets the next tensor. */
+  load: number;
+  jobs: Map<number, { resolve: (d: TensorDigest) => void; reject: (e: unknown) => void; pending: number }>;
+}
+
+/**
+ * Worker pool with transferred buffers. In-flight chunks are bounded by `maxInflight`, so memory is
+ * maxInflight × chunk size whatever the model size (DESIGN §6).
+ */
+class WorkerPool implements ScanExecutor {
+  private readonly slots: Slot[];
+  private nextId = 1;
+  private inflight = 0;
+  private readonly maxInflight: number;
+  private waiters: (() => void)[] = [];
+  private fatal: unknown = null;
+
+  constructor(readonly threads: number) {
+    this.maxInflight = 2 * threads + 2;
+    this.slots = Array.from({ length: threads }, () => this.spawn());
+  }
+
+  private spawn(): Slot {
+    const { url, options } = workerEntry();
+    const slot: Slot = { worker: new Worker(url, options), load: 0, jobs: new Map() };
+    slot.worker.on("message", (m: WorkerReply) => this.onReply(slot, m));
+    slot.worker.on("error", (e) => this.fail(e));
+    slot.worker.on("exit", (code) => {
+      if (code !== 0) this.fail(new Error(`scan worker exited with code ${code}`));
+    });
+    return slot;
+  }
+
+  private onReply(slot: Slot, m: WorkerReply): void {
+    const job = slot.jobs.get(m.id);
+    if (m.op === "ack") {
+      this.inflight--;
+      this.waiters.shift()?.();
+      return;
+    }
+    slot.jobs.delete(m.id);
+    if (m.op === "done") job?.resolve({ sha256: m.sha256, stats: m.stats });
+    else job?.reject(new PedigreeError("FINGERPRINT_SCAN_FAILED", `scan of a tensor failed: ${m.message}`));
+  }
+
+  private fail(e: unknown): void {
+    this.fatal ??= new PedigreeError(
+      "INTERNAL_WORKER_FAILED",
+      `a scan worker failed: ${(e as Error)?.message ?? e}`,
+      { cause: e },
+    );
+    for (const s of this.slots) for (const j of s.jobs.values()) j.reject(this.fatal);
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  begin(dtype: DType, byteLength: number): TensorJob {
+    const slot = this.slots.reduce((a, b) => (b.load < a.load ? b : a));
+    const id = this.nextId++;
+    slot.load += byteLength;
+    const done = new Promise<TensorDigest>((resolve, reject) =>
+      slot.jobs.set(id, { resolve, reject, pending: 0 }),
+    );
+    done.catch(() => {}); // surfaced by end(); avoids an unhandled rejection while chunks still flow
+    this.post(slot, { op: "begin", id, dtype });
+    const send = async (op: "bytes" | "values", view: Uint8Array | Float32Array): Promise<void> => {
+      if (this.fatal) throw this.fatal;
+      while (this.inflight >= this.maxInflight && !this.fatal)
+        await new Promise<void>((r) => this.waiters.push(r));
+      const buf = ownBuffer(view);
+      this.inflight++;
+      slot.load -= op === "bytes" ? view.byteLength : 0;
+      this.post(slot, { op, id, buf }, [buf]);
+    };
+    return {
+      push: (b) => send("bytes", b),
+      pushValues: (v) => send("values", v),
+      end: () => {
+        this.post(slot, { op: "end", id });
+        return done;
+      },
+    };
+  }
+
+  private post(slot: Slot, m: WorkerRequest, transfer: ArrayBuffer[] = []): void {
+    if (this.fatal) throw this.fatal;
+    slot.worker.postMessage(m, transfer);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+}
+
+/** The view's bytes as a whole ArrayBuffer that may be transferred (copied when the view shares one). */
+function ownBuffer(view: Uint8Array | Float32Array): ArrayBuffer {
+  const whole = view.byteOffset === 0 && view.byteLength === view.buffer.byteLength;
+  if (whole && view.buffer instanceof ArrayBuffer) return view.buffer;
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength).slice().buffer;
+}

@@ -1,0 +1,154 @@
+import { createHash, type Hash } from "node:crypto";
+import type { Checkpoint, TensorInfo } from "../formats/types.js";
+import type { ByteSource } from "../io/types.js";
+import type { TensorDigest } from "./kernels/accumulator.js";
+import { scanKindOf } from "./kernels/dtype-tables.js";
+import type { ScanExecutor, TensorJob } from "./pool.js";
+import type { FileDigest, TensorFingerprint } from "./types.js";
+
+/**
+ * Chunk of a streaming scan. Chunks are cut from each tensor's start, so their boundaries (and with
+ * them every float64 sum) depend on this constant only, never on the thread count. Kernel version
+ * "stats" must change with it.
+ */
+export const SCAN_CHUNK_BYTES = 8 << 20;
+
+/** File roles whose digests the fingerprint records (OpenSSF model signing hashes the model's files). */
+const DIGESTED_ROLES = new Set(["weights", "index", "config", "tokenizer"]);
+
+export interface ScanOptions {
+  /** Also compute per-file SHA-256 (default true); the content id needs only per-tensor digests. */
+  fileDigests?: boolean;
+  onProgress?: (doneBytes: number, totalBytes: number) => void;
+}
+
+export interface ScanResult {
+  /** In checkpoint order (files, then offsets). */
+  tensors: TensorFingerprint[];
+  files: FileDigest[];
+  /** Bytes this scan read from its sources. */
+  bytesRead: number;
+}
+
+/** One positional read of the scan plan: a piece of a tensor, or bytes between tensors (file hash only). */
+interface Piece {
+  offset: number;
+  length: number;
+  tensor: number | null;
+}
+
+export async function scanCheckpoint(
+  ckpt: Checkpoint,
+  exec: ScanExecutor,
+  opts: ScanOptions = {},
+): Promise<ScanResult> {
+  const withFiles = opts.fileDigests ?? true;
+  const byFile = new Map<string, TensorInfo[]>();
+  for (const t of ckpt.tensors.values()) byFile.set(t.file, [...(byFile.get(t.file) ?? []), t]);
+  const total = [...ckpt.tensors.values()].reduce((a, t) => a + t.byteLength, 0);
+  const progress = { done: 0, total, report: opts.onProgress };
+  const digests = new Map<string, TensorDigest>();
+  const files: FileDigest[] = [];
+  let bytesRead = 0;
+  for (const f of ckpt.files) {
+    const tensors = byFile.get(f.path) ?? [];
+    if (tensors.length === 0 && !(withFiles && DIGESTED_ROLES.has(f.role))) continue;
+    const src = await ckpt.openFile(f.path);
+    const fileHash = withFiles && DIGESTED_ROLES.has(f.role) ? createHash("sha256") : null;
+    const r = await scanFile(ckpt, src, tensors, exec, fileHash, progress);
+    bytesRead += r.bytesRead;
+    for (const [name, d] of r.digests) digests.set(name, d);
+    if (fileHash) files.push({ path: f.path, size: src.size, sha256: fileHash.digest("hex") });
+  }
+  const out: TensorFingerprint[] = [];
+  for (const t of ckpt.tensors.values()) {
+    const d = digests.get(t.name) as TensorDigest;
+    out.push({ name: t.name, dtype: t.dtype, shape: [...t.shape], sha256: d.sha256, stats: d.stats });
+  }
+  return { tensors: out, files, bytesRead };
+}
+
+/** Reads a file front to back (holes between tensors only when the file hash needs them). */
+function planFile(size: number, tensors: TensorInfo[], withGaps: boolean): Piece[] {
+  const pieces: Piece[] = [];
+  let pos = 0;
+  const gap = (end: number) => {
+    for (; withGaps && pos < end; pos = Math.min(end, pos + SCAN_CHUNK_BYTES)) {
+      pieces.push({ offset: pos, length: Math.min(SCAN_CHUNK_BYTES, end - pos), tensor: null });
+    }
+    pos = Math.max(pos, end);
+  };
+  tensors.forEach((t, i) => {
+    if (t.offset > pos) gap(t.offset);
+    for (let o = 0; o < t.byteLength; o += SCAN_CHUNK_BYTES) {
+      pieces.push({ offset: t.offset + o, length: Math.min(SCAN_CHUNK_BYTES, t.byteLength - o), tensor: i });
+    }
+    if (t.byteLength === 0) pieces.push({ offset: t.offset, length: 0, tensor: i });
+    pos = Math.max(pos, t.offset + t.byteLength);
+  });
+  gap(size);
+  return pieces;
+}
+
+async function scanFile(
+  ckpt: Checkpoint,
+  src: ByteSource,
+  unsorted: TensorInfo[],
+  exec: ScanExecutor,
+  fileHash: Hash | null,
+  progress: { done: number; total: number; report: ScanOptions["onProgress"] },
+): Promise<{ digests: Map<string, TensorDigest>; bytesRead: number }> {
+  const tensors = [...unsorted].sort((a, b) => a.offset - b.offset || a.name.localeCompare(b.name));
+  const pieces = planFile(src.size, tensors, fileHash !== null);
+  const jobs = new Map<number, TensorJob>();
+  const results: Promise<[string, TensorDigest]>[] = [];
+  let hashedTo = 0; // file bytes already fed to the file hash (tensors may overlap or alias)
+  let bytesRead = 0;
+  const read = (p: Piece) =>
+    p.length === 0 ? Promise.resolve(new Uint8Array(0)) : src.read(p.offset, p.length);
+  let next = pieces.length > 0 ? read(pieces[0] as Piece) : null;
+  for (let i = 0; i < pieces.length; i++) {
+    const p = pieces[i] as Piece;
+    const bytes = await (next as Promise<Uint8Array>);
+    next = i + 1 < pieces.length ? read(pieces[i + 1] as Piece) : null; // one read ahead of the kernels
+    bytesRead += bytes.length;
+    if (fileHash && p.offset + p.length > hashedTo) {
+      fileHash.update(bytes.subarray(Math.max(0, hashedTo - p.offset)));
+      hashedTo = p.offset + p.length;
+    }
+    if (p.tensor === null) continue;
+    const t = tensors[p.tensor] as TensorInfo;
+    let job = jobs.get(p.tensor);
+    if (!job) {
+      job = exec.begin(t.dtype, t.byteLength);
+      jobs.set(p.tensor, job);
+    }
+    await job.push(bytes);
+    progress.done += bytes.length;
+    progress.report?.(progress.done, progress.total);
+    if (p.offset + p.length === t.offset + t.byteLength) {
+      jobs.delete(p.tensor);
+      if (scanKindOf(t.dtype) === "external") {
+        // Dequantising reads the tensor again; one tensor at a time keeps memory bounded.
+        results.push(Promise.resolve(await finishTensor(ckpt, t, job)));
+        bytesRead += t.byteLength;
+      } else results.push(finishTensor(ckpt, t, job));
+    }
+  }
+  return { digests: new Map(await Promise.all(results)), bytesRead };
+}
+
+/** Block-quantised tensors: their values come dequantised from the checkpoint, in element chunks. */
+async function finishTensor(
+  ckpt: Checkpoint,
+  t: TensorInfo,
+  job: TensorJob,
+): Promise<[string, TensorDigest]> {
+  if (scanKindOf(t.dtype) === "external") {
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    const per = SCAN_CHUNK_BYTES / 4;
+    for (let s = 0; s < n; s += per)
+      await job.pushValues(await ckpt.readTensorFloat32(t.name, s, Math.min(per, n - s)));
+  }
+  return [t.name, await job.end()];
+}

@@ -1,0 +1,102 @@
+import { corrupt } from "./codec.js";
+import type { Fingerprint } from "./types.js";
+
+/** Schema version of the Fingerprint object (bumped with any field change; equals the container version). */
+export const FORMAT_VERSION = 1;
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const FORMATS = new Set(["safetensors", "gguf", "pytorch"]);
+const STAT_FIELDS = ["count", "mean", "std", "rms", "min", "max", "nanCount", "infCount"] as const;
+const DIM_FIELDS = [
+  "hiddenSize",
+  "intermediateSize",
+  "moeIntermediateSize",
+  "layers",
+  "attentionHeads",
+  "kvHeads",
+  "headDim",
+  "vocabSize",
+  "experts",
+  "expertsPerToken",
+  "sharedExperts",
+] as const;
+
+type Obj = Record<string, unknown>;
+
+function obj(v: unknown, path: string): Obj {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) throw corrupt(path, "expected an object");
+  return v as Obj;
+}
+function str(v: unknown, path: string, re?: RegExp): string {
+  if (typeof v !== "string" || (re && !re.test(v)))
+    throw corrupt(path, re ? `expected a string matching ${re}` : "expected a string");
+  return v;
+}
+function num(v: unknown, path: string): number {
+  if (typeof v !== "number") throw corrupt(path, "expected a number");
+  return v;
+}
+function arr(v: unknown, path: string): unknown[] {
+  if (!Array.isArray(v)) throw corrupt(path, "expected an array");
+  return v;
+}
+
+/**
+ * Structural check of a decoded fingerprint, so that compare/registry code can trust field types.
+ * Unknown extra fields are allowed (forward compatible within a version); missing or mistyped ones are not.
+ */
+export function validateFingerprint(v: unknown): Fingerprint {
+  const fp = obj(v, "$");
+  if (fp.formatVersion !== FORMAT_VERSION) throw corrupt("$.formatVersion", `expected ${FORMAT_VERSION}`);
+  const tool = obj(fp.tool, "$.tool");
+  if (tool.name !== "pedigree") throw corrupt("$.tool.name", 'expected "pedigree"');
+  str(tool.version, "$.tool.version");
+  for (const [k, x] of Object.entries(obj(fp.kernels, "$.kernels"))) str(x, `$.kernels.${k}`);
+  const source = obj(fp.source, "$.source");
+  str(source.spec, "$.source.spec");
+  if (!FORMATS.has(source.format as string)) throw corrupt("$.source.format", "unknown checkpoint format");
+  arr(source.files, "$.source.files").forEach((f, i) => {
+    const o = obj(f, `$.source.files[${i}]`);
+    str(o.path, `$.source.files[${i}].path`);
+    num(o.size, `$.source.files[${i}].size`);
+    str(o.sha256, `$.source.files[${i}].sha256`, HEX64);
+  });
+  str(fp.contentId, "$.contentId", HEX64);
+  const dims = obj(fp.dims, "$.dims");
+  str(dims.architecture, "$.dims.architecture");
+  for (const k of DIM_FIELDS) num(dims[k], `$.dims.${k}`);
+  if (fp.tokenizer !== null) validateTokenizer(obj(fp.tokenizer, "$.tokenizer"));
+  arr(fp.tensors, "$.tensors").forEach((t, i) => {
+    validateTensor(obj(t, `$.tensors[${i}]`), `$.tensors[${i}]`);
+  });
+  for (const [k, x] of Object.entries(obj(fp.layerProfiles, "$.layerProfiles"))) {
+    arr(x, `$.layerProfiles.${k}`).forEach((y, i) => {
+      num(y, `$.layerProfiles.${k}[${i}]`);
+    });
+  }
+  str(obj(fp.sketches, "$.sketches").version, "$.sketches.version");
+  return fp as unknown as Fingerprint;
+}
+
+function validateTokenizer(t: Obj): void {
+  str(t.kind, "$.tokenizer.kind");
+  num(t.vocabSize, "$.tokenizer.vocabSize");
+  str(t.sha256, "$.tokenizer.sha256", HEX64);
+  arr(t.tokens, "$.tokenizer.tokens").forEach((x, i) => {
+    if (x !== null) str(x, `$.tokenizer.tokens[${i}]`);
+  });
+}
+
+function validateTensor(t: Obj, path: string): void {
+  str(t.name, `${path}.name`);
+  str(t.dtype, `${path}.dtype`);
+  arr(t.shape, `${path}.shape`).forEach((d, i) => {
+    num(d, `${path}.shape[${i}]`);
+  });
+  str(t.sha256, `${path}.sha256`, HEX64);
+  const s = obj(t.stats, `${path}.stats`);
+  for (const k of STAT_FIELDS) num(s[k], `${path}.stats.${k}`);
+  arr(s.quantiles, `${path}.stats.quantiles`).forEach((q, i) => {
+    num(q, `${path}.stats.quantiles[${i}]`);
+  });
+}
