@@ -1,0 +1,126 @@
+/**
+ * Quantisers for the GGUF writer: float32 → ggml blocks (little-endian layout, as ggml-common.h).
+ * Q8_0 and Q4_0 follow ggml's reference rounding; Q4_K uses a simple min/max fit per sub-block (ggml
+ * searches harder for the scales, so its error is somewhat lower; the layout is the same).
+ */
+import { PedigreeError } from "../../errors.js";
+import { f16ToF32, f32ToF16 } from "./half.js";
+
+export const QUANTISABLE_TYPES = ["Q8_0", "Q4_0", "Q4_K"] as const;
+export type QuantisableType = (typeof QUANTISABLE_TYPES)[number];
+
+const BLOCK = { Q8_0: [32, 34], Q4_0: [32, 18], Q4_K: [256, 144] } as const;
+
+/** C roundf: halves away from zero. */
+function roundAway(x: number): number {
+  return Math.sign(x) * Math.round(Math.abs(x));
+}
+
+/** Q8_0: d = max|x| / 127, q = round(x / d) in [-127, 127]. */
+function quantQ8_0(x: Float32Array, xo: number, dv: DataView, o: number): void {
+  let amax = 0;
+  for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[xo + j] as number));
+  const d = Math.fround(amax / 127);
+  const id = d ? 1 / d : 0;
+  dv.setUint16(o, f32ToF16(d), true);
+  for (let j = 0; j < 32; j++) dv.setInt8(o + 2 + j, roundAway((x[xo + j] as number) * id));
+}
+
+/** Q4_0: d = (value of largest magnitude) / −8, q = min(15, trunc(x / d + 8.5)). */
+function quantQ4_0(x: Float32Array, xo: number, dv: DataView, o: number): void {
+  let amax = 0;
+  let max = 0;
+  for (let j = 0; j < 32; j++) {
+    const v = x[xo + j] as number;
+    if (Math.abs(v) > amax) {
+      amax = Math.abs(v);
+      max = v;
+    }
+  }
+  const d = Math.fround(max / -8);
+  const id = d ? 1 / d : 0;
+  dv.setUint16(o, f32ToF16(d), true);
+  for (let j = 0; j < 16; j++) {
+    const lo = Math.min(15, Math.trunc((x[xo + j] as number) * id + 8.5));
+    const hi = Math.min(15, Math.trunc((x[xo + j + 16] as number) * id + 8.5));
+    dv.setUint8(o + 2 + j, lo | (hi << 4));
+  }
+}
+
+/** Q4_K: per 32-element sub-block, value ≈ d·sc·q − dmin·m with 6-bit sc, m and 4-bit q. */
+function quantQ4_K(x: Float32Array, xo: number, dv: DataView, o: number): void {
+  const scale = new Float64Array(8);
+  const min = new Float64Array(8);
+  for (let s = 0; s < 8; s++) {
+    let lo = 0; // the min is subtracted, so it must be ≤ 0 (m ≥ 0 is stored)
+    let hi = 0;
+    for (let l = 0; l < 32; l++) {
+      const v = x[xo + 32 * s + l] as number;
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+    scale[s] = (hi - lo) / 15;
+    min[s] = -lo;
+  }
+  const d = f16ToF32(f32ToF16(Math.max(...scale) / 63));
+  const dmin = f16ToF32(f32ToF16(Math.max(...min) / 63));
+  dv.setUint16(o, f32ToF16(d), true);
+  dv.setUint16(o + 2, f32ToF16(dmin), true);
+  const sc = scale.map((v) => (d ? Math.min(63, Math.round(v / d)) : 0));
+  const mn = min.map((v) => (dmin ? Math.min(63, Math.round(v / dmin)) : 0));
+  packScaleMinK4(sc, mn, dv, o + 4);
+  const q = new Uint8Array(256);
+  for (let s = 0; s < 8; s++) {
+    const step = d * (sc[s] as number);
+    const offset = dmin * (mn[s] as number);
+    for (let l = 0; l < 32; l++) {
+      const v = ((x[xo + 32 * s + l] as number) + offset) / (step || 1);
+      q[32 * s + l] = Math.max(0, Math.min(15, Math.round(step ? v : 0)));
+    }
+  }
+  for (let j = 0; j < 4; j++) {
+    for (let l = 0; l < 32; l++)
+      dv.setUint8(o + 16 + 32 * j + l, (q[64 * j + l] as number) | ((q[64 * j + 32 + l] as number) << 4));
+  }
+}
+
+/** Inverse of ggml's get_scale_min_k4: 8 (scale, min) 6-bit pairs into 12 bytes. */
+function packScaleMinK4(sc: Float64Array, mn: Float64Array, dv: DataView, o: number): void {
+  for (let j = 0; j < 4; j++) {
+    const s4 = sc[j + 4] as number;
+    const m4 = mn[j + 4] as number;
+    dv.setUint8(o + j, (sc[j] as number) | ((s4 >> 4) << 6));
+    dv.setUint8(o + j + 4, (mn[j] as number) | ((m4 >> 4) << 6));
+    dv.setUint8(o + j + 8, (s4 & 0xf) | ((m4 & 0xf) << 4));
+  }
+}
+
+const QUANTISERS = { Q8_0: quantQ8_0, Q4_0: quantQ4_0, Q4_K: quantQ4_K };
+
+/** Quantises `x` (length a multiple of the block size) to little-endian ggml blocks of `type`. */
+export function quantize(type: QuantisableType, x: Float32Array): Uint8Array {
+  const [elements, bytes] = BLOCK[type];
+  if (x.length % elements !== 0) {
+    throw new PedigreeError(
+      "GGUF_WRITE_INVALID",
+      `${x.length} values is not a whole number of ${type} blocks of ${elements}`,
+      {
+        details: { type, values: x.length, blockSize: elements },
+        hint: "The innermost dimension of a quantised tensor must be a multiple of its block size",
+      },
+    );
+  }
+  for (const v of x) {
+    if (!Number.isFinite(v)) {
+      throw new PedigreeError("GGUF_WRITE_INVALID", `cannot quantise a non-finite value (${v}) to ${type}`, {
+        details: { type, value: String(v) },
+        hint: "Store tensors holding NaN or Inf as F32 or F16",
+      });
+    }
+  }
+  const out = new Uint8Array((x.length / elements) * bytes);
+  const dv = new DataView(out.buffer);
+  const fn = QUANTISERS[type];
+  for (let b = 0; b < x.length / elements; b++) fn(x, b * elements, dv, b * bytes);
+  return out;
+}
