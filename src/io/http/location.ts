@@ -60,11 +60,11 @@ export class HttpLocation implements ModelLocation {
     return this.listing;
   }
 
-  open(rel: string): Promise<ByteSource> {
+  async open(rel: string): Promise<ByteSource> {
     return HttpByteSource.open(this.client, this.urlOf(rel), { cacheDir: this.options.cacheDir });
   }
 
-  readText(rel: string): Promise<string> {
+  async readText(rel: string): Promise<string> {
     return fetchText(this.client, this.urlOf(rel));
   }
 

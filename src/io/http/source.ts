@@ -49,6 +49,7 @@ export class HttpByteSource implements ByteSource {
   private target: URL;
   private readonly validator: Validator;
   private cached: Promise<LocalByteSource> | null = null;
+  private cacheLookup: Promise<boolean> | null = null;
 
   private constructor(
     private readonly client: HttpClient,
@@ -87,6 +88,7 @@ export class HttpByteSource implements ByteSource {
   async read(offset: number, length: number): Promise<Uint8Array> {
     this.checkBounds(offset, length);
     if (length === 0) return new Uint8Array(0);
+    if (this.cached || (await this.inCache())) return (await this.wholeFile()).read(offset, length);
     if (this.rangeIgnoredReads > 0) return this.readWithoutRange(offset, length);
     const headers: Record<string, string> = { range: `bytes=${offset}-${offset + length - 1}` };
     const ifRange = ifRangeValue(this.validator);
@@ -159,16 +161,13 @@ export class HttpByteSource implements ByteSource {
     const h = x.res.headers;
     const etag = h.get("etag");
     const pinned = this.validator;
-    if (pinned.etag) {
-      // A full body without any ETag cannot be proven to be the pinned version.
-      if (etag === null ? fullBody : !sameEtag(etag, pinned.etag)) {
-        throw this.changed(x, `ETag ${pinned.etag} is now ${etag ?? "absent"}`);
-      }
-    } else if (pinned.lastModified) {
-      const lm = h.get("last-modified");
-      if (lm !== null && lm !== pinned.lastModified) {
-        throw this.changed(x, `Last-Modified ${pinned.lastModified} is now ${lm}`);
-      }
+    // A full body without any ETag cannot be proven to be the pinned version.
+    if (pinned.etag && (etag === null ? fullBody : !sameEtag(etag, pinned.etag))) {
+      throw this.changed(x, `ETag ${pinned.etag} is now ${etag ?? "absent"}`);
+    }
+    const lm = h.get("last-modified");
+    if (pinned.lastModified && lm !== null && lm !== pinned.lastModified) {
+      throw this.changed(x, `Last-Modified ${pinned.lastModified} is now ${lm}`);
     }
     const len = fullBody ? contentLength(h) : null;
     if (len !== null && len !== this.size) throw this.changed(x, `size ${this.size} is now ${len}`);
@@ -223,12 +222,26 @@ export class HttpByteSource implements ByteSource {
     });
   }
 
+  /** Whether an earlier download of exactly this version is in the cache (checked once). */
+  private inCache(): Promise<boolean> {
+    // Without a validator an entry cannot be tied to a version: it serves only this source.
+    const pinned = this.validator.etag !== null || this.validator.lastModified !== null;
+    const file = pinned ? this.cacheFile() : null;
+    this.cacheLookup ??= file ? hasCached(file, this.size) : Promise.resolve(false);
+    return this.cacheLookup;
+  }
+
+  private cacheFile(): string | null {
+    const root = this.options.cacheDir;
+    if (root === null) return null;
+    const version = this.validator.etag ?? this.validator.lastModified ?? `size:${this.size}`;
+    return cachePathFor(root, this.name, version, baseName(this.origin));
+  }
+
   /** Downloads the pinned version once into the cache (streamed to disk) and reads from there. */
   private wholeFile(): Promise<LocalByteSource> {
     if (this.cached) return this.cached;
-    const root = this.options.cacheDir as string;
-    const version = this.validator.etag ?? this.validator.lastModified ?? `size:${this.size}`;
-    const file = cachePathFor(root, this.name, version, baseName(this.origin));
+    const file = this.cacheFile() as string;
     const run = async () => {
       if (!(await hasCached(file, this.size))) {
         await downloadToCache(file, this.size, (sink) =>
