@@ -1,0 +1,31 @@
+import type { GgufValue } from "./types.js";
+
+/** Items of an array shown in summaries: enough to recognise it, small enough for `inspect --json`. */
+export const SUMMARY_ARRAY_ITEMS = 8;
+
+/** JSON-safe scalar: 64-bit integers become numbers when exact, decimal strings otherwise. */
+function scalarOf(v: bigint | number | boolean | string): number | boolean | string {
+  if (typeof v !== "bigint") return v;
+  return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER)
+    ? Number(v)
+    : v.toString();
+}
+
+/** A value for Checkpoint.metadata: scalars as is, arrays as {type, length, first items}. */
+export function summariseValue(v: GgufValue): unknown {
+  if (v.type !== "array") return scalarOf(v.value);
+  const head = Array.from(v.value as ArrayLike<unknown>).slice(0, SUMMARY_ARRAY_ITEMS);
+  return {
+    type: `array<${v.itemType}>`,
+    length: v.value.length,
+    first: head.map((x) =>
+      typeof x === "object" && x !== null ? summariseValue(x as GgufValue) : scalarOf(x as number),
+    ),
+  };
+}
+
+export function summariseMetadata(metadata: Map<string, GgufValue>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of metadata) out[k] = summariseValue(v);
+  return out;
+}
