@@ -118,9 +118,17 @@ export function archConfigFromGguf(meta: Record<string, unknown>, tensorNames: I
 
 /** The normalised config of a checkpoint, or a coded error when there is none to read. */
 export function archConfigOf(ckpt: Checkpoint): ArchConfig {
-  if (ckpt.format === "gguf" && typeof ckpt.metadata["general.architecture"] === "string")
+  const gguf = ckpt.format === "gguf";
+  // The GGUF reader translates its metadata into a config.json equivalent (src/formats/gguf/config.ts);
+  // the metadata keys are read directly only when it could not.
+  if (ckpt.config && typeof ckpt.config.model_type === "string")
+    return {
+      ...archConfigFromHf(ckpt.config),
+      sourceArchitecture: String(ckpt.config.gguf_architecture ?? ckpt.config.model_type),
+      fromGguf: gguf,
+    };
+  if (gguf && typeof ckpt.metadata["general.architecture"] === "string")
     return archConfigFromGguf(ckpt.metadata, ckpt.tensors.keys());
-  if (ckpt.config && typeof ckpt.config.model_type === "string") return archConfigFromHf(ckpt.config);
   if (ckpt.config && typeof ckpt.config["general.architecture"] === "string")
     return archConfigFromGguf(ckpt.config, ckpt.tensors.keys());
   throw new PedigreeError("MODEL_UNKNOWN_ARCHITECTURE", "the checkpoint has no config.json model_type", {

@@ -4,6 +4,5 @@ export { FAMILIES } from "./families.js";
 export { type ArchitectureMapping, loadMappingFile, parseMapping } from "./mapping.js";
 export { countParameters, type ParameterCounts } from "./params.js";
 export { MAX_READ_ELEMENTS, readMatrix } from "./read.js";
-export { ggufRowForHfRow, hfRowForGgufRow } from "./rope.js";
 export type * from "./types.js";
 export { buildModelView } from "./view.js";

@@ -1,5 +1,5 @@
 import { PedigreeError } from "../errors.js";
-import { ggufRowForHfRow } from "./rope.js";
+import { ropeUnpermutationRows } from "../formats/gguf/rope.js";
 import type { TensorTransform } from "./types.js";
 
 /**
@@ -84,9 +84,9 @@ function step(l: IndexedLayout, t: TensorTransform, stored: readonly number[]): 
       return { ...l, rows: rows.length, rowMap: (r) => prev(rows[r] as number) };
     }
     case "unpermuteRope": {
-      const n = l.rows;
-      ggufRowForHfRow(0, n, t.heads); // validates heads against the row count
-      return { ...l, rowMap: (r) => prev(ggufRowForHfRow(r, n, t.heads)) };
+      // Gather indices GGUF → HF (validates heads against the row count); one Int32 per row.
+      const index = ropeUnpermutationRows(l.rows, t.heads);
+      return { ...l, rowMap: (r) => prev(index[r] as number) };
     }
     case "index0":
       throw bad("index0 is only valid as the first transform", { stored });

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { readMatrix } from "../../src/model/read.js";
-import { ggufRowForHfRow, hfRowForGgufRow } from "../../src/model/rope.js";
 import { buildModelView } from "../../src/model/view.js";
 import { type FakeTensor, fakeCheckpoint } from "./fake.js";
 import { llamaCppPermute, mat } from "./reference.js";
@@ -61,19 +60,6 @@ function ggufLlama(o: { experts?: number; output?: boolean; permute?: boolean } 
   return t;
 }
 
-describe("llama.cpp RoPE row permutation", () => {
-  it("index maps are inverse bijections", () => {
-    const rows = 48;
-    const seen = new Set<number>();
-    for (let r = 0; r < rows; r++) {
-      const s = ggufRowForHfRow(r, rows, 3);
-      seen.add(s);
-      expect(hfRowForGgufRow(s, rows, 3)).toBe(r);
-    }
-    expect(seen.size).toBe(rows);
-  });
-});
-
 describe("GGUF llama view", () => {
   it("undoes the q/k permutation so rows match the Hugging Face source", async () => {
     const ckpt = fakeCheckpoint(ggufLlama(), null, { format: "gguf", metadata: meta("llama") });
@@ -96,6 +82,24 @@ describe("GGUF llama view", () => {
     });
     expect(Object.keys(view.layers[0]!.norms).sort()).toEqual(["input", "post_attention"]);
     expect(view.unmapped).toEqual([]);
+  });
+
+  it("uses the config.json equivalent the GGUF reader derives from the metadata", async () => {
+    const config = {
+      model_type: "llama",
+      gguf_architecture: "llama",
+      hidden_size: H,
+      num_hidden_layers: 2,
+      num_attention_heads: HEADS,
+      num_key_value_heads: KV,
+      tie_word_embeddings: false,
+    };
+    const ckpt = fakeCheckpoint(ggufLlama(), config, {
+      format: "gguf",
+      metadata: { "general.architecture": "llama" },
+    });
+    const view = buildModelView(ckpt);
+    expect(Array.from(await readMatrix(ckpt, view.layers[0]!.attention.k!))).toEqual(Array.from(hfK(0).data));
   });
 
   it("falls back to token_embd when output.weight is absent", () => {

@@ -85,7 +85,7 @@ describe("readMatrix against a naive whole-tensor implementation", () => {
     const bad = { tensor: "w", shape: [4, 4], transforms: [{ kind: "rows", start: 4, count: 4 } as const] };
     await expect(readMatrix(ckpt, bad)).rejects.toMatchObject({ code: "MODEL_BAD_TRANSFORM" });
     const odd = { tensor: "w", shape: [6, 4], transforms: [{ kind: "unpermuteRope", heads: 4 } as const] };
-    await expect(readMatrix(ckpt, odd)).rejects.toMatchObject({ code: "MODEL_ROPE_LAYOUT" });
+    await expect(readMatrix(ckpt, odd)).rejects.toMatchObject({ code: "MODEL_BAD_ROPE_GEOMETRY" });
     await expect(readMatrix(ckpt, { tensor: "nope", shape: [1], transforms: [] })).rejects.toMatchObject({
       code: "MODEL_TENSOR_NOT_FOUND",
     });
