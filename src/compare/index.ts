@@ -1,19 +1,124 @@
 import { PedigreeError } from "../errors.js";
+import { SKETCH_VERSION } from "../fingerprint/sketch/build.js";
 import type { Fingerprint } from "../fingerprint/types.js";
-import type { CompareResult } from "./types.js";
+import { fisherCombineLog10 } from "../stats/index.js";
+import { alignHidden } from "./align.js";
+import { tokenizerKinship } from "./baselines.js";
+import {
+  contextEvidence,
+  hiddenEvidence,
+  identityEvidence,
+  layerEvidence,
+  neuronEvidence,
+  round,
+} from "./evidence.js";
+import { featureSpace } from "./features.js";
+import { compareTensors } from "./identity.js";
+import { alignLayers } from "./layers.js";
+import { inferRelations } from "./relations.js";
+import { buildReuse } from "./reuse.js";
+import type { CompareResult, Verdict } from "./types.js";
 
 export type { CompareResult, Evidence, Relation, Verdict } from "./types.js";
+
+/** DESIGN §4: related at combined log10 p ≤ −12. */
+export const DEFAULT_RELATED_LOG10P = -12;
+/** DESIGN §4: unrelated when every test stays at or above log10 p −2. */
+export const UNRELATED_LOG10P = -2;
 
 export interface CompareOptions {
   /** Combined log10 p at or below which the verdict is "related" (DESIGN §4 default −12). */
   relatedThreshold?: number;
 }
 
-/** Compares two fingerprints. (Placeholder; implemented by the compare work.) */
+function checkSketches(fp: Fingerprint, side: "A" | "B"): void {
+  if (fp.sketches?.version !== SKETCH_VERSION)
+    throw new PedigreeError(
+      "COMPARE_SKETCH_VERSION",
+      `${side} (${fp.source?.spec ?? "?"}) carries sketches version ${fp.sketches?.version ?? "none"}, this build reads ${SKETCH_VERSION}`,
+      {
+        details: { side, found: fp.sketches?.version ?? null, expected: SKETCH_VERSION },
+        hint: "Fingerprint the model again with this version of pedigree",
+      },
+    );
+  if (fp.sketches.layers.length === 0)
+    throw new PedigreeError("COMPARE_NO_LAYERS", `${side} has no transformer layers to compare`, {
+      details: { side },
+      hint: "Check that the model view recognised the architecture (pedigree inspect)",
+    });
+}
+
+/** Compares two fingerprints (DESIGN §4, §5): verdict, combined log10 p, relations, layer map, evidence. */
 export function compareFingerprints(
-  _a: Fingerprint,
-  _b: Fingerprint,
-  _opts: CompareOptions = {},
+  a: Fingerprint,
+  b: Fingerprint,
+  opts: CompareOptions = {},
 ): CompareResult {
-  throw new PedigreeError("COMPARE_NOT_YET", "compare is not implemented yet");
+  checkSketches(a, "A");
+  checkSketches(b, "B");
+  const threshold = opts.relatedThreshold ?? DEFAULT_RELATED_LOG10P;
+  if (!(threshold < 0))
+    throw new PedigreeError(
+      "USAGE_INVALID_OPTION",
+      `threshold must be a negative log10 p, got ${threshold}`,
+      {
+        hint: "e.g. --threshold -12",
+      },
+    );
+  const space = featureSpace(a.sketches, b.sketches);
+  const identity = compareTensors(a, b);
+  const layers = alignLayers(a.sketches, b.sketches, space);
+  const reverse =
+    b.sketches.layers.length < a.sketches.layers.length
+      ? alignLayers(b.sketches, a.sketches, featureSpace(b.sketches, a.sketches))
+      : null;
+  const hidden = alignHidden(a.sketches, b.sketches);
+  const tok = tokenizerKinship(a, b);
+  const e3 = neuronEvidence(layers, space);
+  const e0 = identityEvidence(identity);
+  const pValues = [...layers.pairs.map((p) => p.log10P), identity.log10P];
+  const log10P = round(fisherCombineLog10(pValues));
+  const evidence = [e0, e3, layerEvidence(layers), hiddenEvidence(hidden), ...contextEvidence(a, b, layers)];
+  const verdict = decide(log10P, evidence, threshold);
+  const facts = inferRelations({
+    a,
+    b,
+    identity,
+    layers,
+    reverse,
+    hidden,
+    tokenizersDiffer: tok ? !tok.identical : false,
+  });
+  const related = verdict === "related";
+  return {
+    verdict,
+    log10P,
+    relations: related ? facts.relations : [],
+    layerMap: related ? layers.layerMap : null,
+    evidence,
+    direction: related ? facts.direction : { parent: "unknown", reason: "not related" },
+    threshold,
+    drift: related ? round(facts.drift) : null,
+    notes: related ? facts.notes : [],
+    coverage: identity.coverage,
+    reuse: related ? buildReuse(a, b, layers, identity, hidden) : null,
+    models: { a: describe(a), b: describe(b) },
+  };
+}
+
+function decide(log10P: number, evidence: CompareResult["evidence"], threshold: number): Verdict {
+  if (log10P <= threshold) return "related";
+  const all = [log10P, ...evidence.map((e) => e.log10P).filter((p): p is number => p !== null)];
+  return all.every((p) => p >= UNRELATED_LOG10P) ? "unrelated" : "inconclusive";
+}
+
+function describe(fp: Fingerprint) {
+  return {
+    spec: fp.source?.spec,
+    format: fp.source?.format,
+    contentId: fp.contentId,
+    architecture: fp.dims?.architecture,
+    layers: fp.sketches.layers.length,
+    hidden: fp.sketches.hidden,
+  };
 }

@@ -1,10 +1,54 @@
 /**
- * Sketches: basis-free features of neurons, heads and experts, plus anchor-token embedding rows,
- * that the comparison tests of DESIGN §4 need. Values are plain JSON values and typed arrays
- * (Float32Array, Float64Array, Int32Array, Uint8Array, Uint16Array), which the fingerprint file
- * round-trips exactly. (Shape defined by the compare work.)
+ * Sketches: the evidence features a fingerprint carries so that `compare` runs without the weights
+ * (DESIGN §4 E2–E6). Values are plain JSON values and typed arrays (Float32Array, Uint8Array,
+ * Int32Array), which the fingerprint file round-trips exactly. Documented in docs/compare.md.
+ *
+ * Anchor tokens are chosen by a hash of their canonical byte string, below a threshold scaled by the
+ * vocabulary size, so two models pick the same anchors for every token string they share, and the
+ * anchor sets of different vocabularies are nested (see anchors.ts).
  */
 export interface Sketches {
+  /** SKETCH_VERSION of the kernels that made them; compare refuses a version it does not know. */
   version: string;
-  [key: string]: unknown;
+  /** Hidden size d. */
+  hidden: number;
+  /** Tokens whose embedding rows are kept (alignment set), sorted by anchor hash. */
+  alignTokens: string[];
+  /** Embedding rows of alignTokens: alignTokens.length × d, row-major, float32. */
+  alignEmbed: Float32Array;
+  /** The first `featureTokens.length` entries of alignTokens (hash below the feature threshold). */
+  featureTokens: string[];
+  /** Columns of the native (basis-identity) features: a seeded Gaussian projection of each row. */
+  nativeCols: number;
+  /** Seed of that projection; both sides must use the same one. */
+  nativeSeed: number;
+  layers: LayerSketch[];
+}
+
+/** One gated MLP (dense FFN or one expert) as per-neuron features. */
+export interface MlpSketch {
+  neurons: number;
+  /**
+   * Anchor features: row ⊙ (pre-MLP norm weight) projected on each feature token's embedding,
+   * neurons × featureTokens.length, quantised per row to uint8 (x ↦ round(127·x/max|x|) + 128).
+   * Basis-free: invariant to any rotation or permutation of the hidden basis.
+   */
+  gate: Uint8Array | null;
+  up: Uint8Array;
+  /** Native features, neurons × nativeCols, same quantisation; valid only when both hidden bases agree. */
+  gateNative: Uint8Array | null;
+  upNative: Uint8Array;
+}
+
+export interface LayerSketch {
+  index: number;
+  kind: "dense" | "moe" | "other";
+  /** Dense: one entry. MoE: one per expert (the shared expert is not included). */
+  mlps: MlpSketch[];
+  /**
+   * HuRef-style invariant (E6 baseline): Σ_heads (E·Wq_hᵀ)(E·Wk_gᵀ)ᵀ over the first `invariantTokens`
+   * feature tokens, invariantTokens² values, row-major; null when q/k are not plain projections.
+   */
+  qk: Float32Array | null;
+  invariantTokens: number;
 }

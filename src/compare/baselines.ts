@@ -1,0 +1,95 @@
+import type { LayerSketch } from "../fingerprint/sketch/types.js";
+import type { Fingerprint } from "../fingerprint/types.js";
+
+/**
+ * Context evidence that never decides a verdict (DESIGN §4 E1, E6):
+ * - E1 tokenizer kinship: Jaccard overlap of the canonical vocabularies. A prior only: unrelated
+ *   model families share tokenizers (Llama 3 and Qwen both start from cl100k_base).
+ * - E6 std-profile correlation (HonestAGI 2025): Pearson correlation of per-layer weight std curves.
+ *   Smooth curves correlate for independent same-shape models (0.84 on kinship-dev's independent pair).
+ * - E6 HuRef-style invariant: correlation of Σ_h E·Wq_hᵀ·Wk_h·Eᵀ on shared anchor tokens, per layer.
+ *   Invariant to hidden permutations and q/k rescaling, but fades under heavy continued training.
+ */
+
+export function pearson(x: readonly number[], y: readonly number[]): number {
+  const n = Math.min(x.length, y.length);
+  if (n < 2) return Number.NaN;
+  let mx = 0;
+  let my = 0;
+  for (let i = 0; i < n; i++) {
+    mx += x[i]!;
+    my += y[i]!;
+  }
+  mx /= n;
+  my /= n;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    const dx = x[i]! - mx;
+    const dy = y[i]! - my;
+    sxy += dx * dy;
+    sxx += dx * dx;
+    syy += dy * dy;
+  }
+  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : Number.NaN;
+}
+
+export function tokenizerKinship(a: Fingerprint, b: Fingerprint) {
+  if (!a.tokenizer || !b.tokenizer) return null;
+  const sa = new Set(a.tokenizer.tokens.filter((t): t is string => t !== null));
+  const sb = new Set(b.tokenizer.tokens.filter((t): t is string => t !== null));
+  let shared = 0;
+  for (const t of sa) if (sb.has(t)) shared++;
+  let sameId = 0;
+  const n = Math.min(a.tokenizer.tokens.length, b.tokenizer.tokens.length);
+  for (let i = 0; i < n; i++)
+    if (a.tokenizer.tokens[i] !== null && a.tokenizer.tokens[i] === b.tokenizer.tokens[i]) sameId++;
+  return {
+    identical: a.tokenizer.sha256 === b.tokenizer.sha256,
+    vocabA: sa.size,
+    vocabB: sb.size,
+    shared,
+    jaccard: shared / (sa.size + sb.size - shared || 1),
+    sameIdFraction: sameId / Math.max(sa.size, sb.size, 1),
+  };
+}
+
+/** Pearson correlation of each common per-layer profile, when both have the same number of layers. */
+export function stdProfileCorrelation(a: Fingerprint, b: Fingerprint) {
+  const roles: Record<string, number> = {};
+  for (const [role, pa] of Object.entries(a.layerProfiles ?? {})) {
+    const pb = b.layerProfiles?.[role];
+    if (!pb || pb.length !== pa.length || pa.length < 3) continue;
+    const r = pearson(pa, pb);
+    if (Number.isFinite(r)) roles[role] = r;
+  }
+  const values = Object.values(roles);
+  return { roles, mean: values.length ? values.reduce((s, x) => s + x, 0) / values.length : Number.NaN };
+}
+
+/** HuRef-style invariant correlation per aligned layer pair, on the invariant tokens both sides share. */
+export function qkInvariantCorrelation(
+  featureTokensA: string[],
+  featureTokensB: string[],
+  la: LayerSketch,
+  lb: LayerSketch,
+): number {
+  if (!la.qk || !lb.qk) return Number.NaN;
+  const ta = featureTokensA.slice(0, la.invariantTokens);
+  const idxB = new Map(featureTokensB.slice(0, lb.invariantTokens).map((t, i) => [t, i] as const));
+  const pairs: [number, number][] = [];
+  ta.forEach((t, i) => {
+    const j = idxB.get(t);
+    if (j !== undefined) pairs.push([i, j]);
+  });
+  if (pairs.length < 4) return Number.NaN;
+  const x: number[] = [];
+  const y: number[] = [];
+  for (const [i1, j1] of pairs)
+    for (const [i2, j2] of pairs) {
+      x.push(la.qk[i1 * la.invariantTokens + i2]!);
+      y.push(lb.qk[j1 * lb.invariantTokens + j2]!);
+    }
+  return pearson(x, y);
+}

@@ -1,0 +1,140 @@
+import type { Fingerprint } from "../fingerprint/types.js";
+import { fisherCombineLog10 } from "../stats/index.js";
+import type { HiddenAlignment } from "./align.js";
+import { qkInvariantCorrelation, stdProfileCorrelation, tokenizerKinship } from "./baselines.js";
+import type { FeatureSpace } from "./features.js";
+import type { IdentityResult } from "./identity.js";
+import type { LayerAlignment } from "./layers.js";
+import type { Evidence } from "./types.js";
+
+/** Evidence rows of the §5 contract, one per method (E0–E6). Only E0 and E3 carry p-values. */
+
+export function neuronEvidence(layers: LayerAlignment, space: FeatureSpace): Evidence {
+  const perLayer = layers.pairs.map((p) => ({
+    b: p.b,
+    a: p.a,
+    log10P: round(p.log10P),
+    mlps: p.tests.map((t) => ({
+      bMlp: t.bMlp,
+      aMlp: t.aMlp,
+      family: t.test.family,
+      agreements: t.test.agreements,
+      compared: t.test.compared,
+      discounted: t.test.discounted,
+      log10P: round(t.test.log10P),
+    })),
+  }));
+  let agree = 0;
+  let compared = 0;
+  for (const p of layers.pairs)
+    for (const t of p.tests) {
+      agree += t.test.agreements;
+      compared += t.test.compared;
+    }
+  return {
+    method: "E3 neuron matching (gate vs up agreement)",
+    log10P: layers.pairs.length ? round(fisherCombineLog10(layers.pairs.map((p) => p.log10P))) : null,
+    statistic: compared ? agree / compared : 0,
+    detail: {
+      null: "agreements of two unrelated matchings ≤ fixed points of a random permutation: P(≥k) ≤ 1/k!, after discounting 5% convergent neurons; Bonferroni over feature families, experts and candidate layers; Fisher across layers",
+      sharedAnchorTokens: space.sharedTokens.length,
+      nativeComparable: space.nativeComparable,
+      perLayer,
+    },
+  };
+}
+
+export function identityEvidence(id: IdentityResult): Evidence {
+  return {
+    method: "E0 bit-identical tensors",
+    log10P: round(id.log10P),
+    statistic: id.identical.length,
+    detail: {
+      null: "independent trainings never produce the same bytes for a non-constant tensor; credited 1 bit per 16 values",
+      identical: id.identical,
+      allIdentical: id.allIdentical,
+      nonConstantA: id.nonConstantA,
+      nonConstantB: id.nonConstantB,
+    },
+  };
+}
+
+export function layerEvidence(layers: LayerAlignment): Evidence {
+  const mapped = layers.layerMap.filter((e) => e.a.length > 0).length;
+  return {
+    method: "E4 layer alignment",
+    log10P: null,
+    statistic: layers.layerMap.length ? mapped / layers.layerMap.length : 0,
+    detail: {
+      note: "p-values of the chosen layer pairs are part of E3",
+      layerMap: layers.layerMap,
+      screen: layers.screen.map((r) => r.map(round)),
+    },
+  };
+}
+
+export function hiddenEvidence(h: HiddenAlignment | null): Evidence {
+  return {
+    method: "E2 hidden-basis alignment",
+    log10P: null,
+    statistic: h ? round(h.quality) : 0,
+    detail: h
+      ? {
+          note: "descriptive: the neuron tests use basis-free anchor features and do not depend on it",
+          sharedTokens: h.sharedTokens,
+          quality: round(h.quality),
+          identityQuality: round(h.identityQuality),
+          identityFraction: round(h.identityFraction),
+          sharedTokenRowCosine: round(h.rowCosine),
+        }
+      : { note: "not computed: hidden sizes differ or too few shared tokens" },
+  };
+}
+
+export function contextEvidence(a: Fingerprint, b: Fingerprint, layers: LayerAlignment): Evidence[] {
+  const tok = tokenizerKinship(a, b);
+  const std = stdProfileCorrelation(a, b);
+  const huref = layers.pairs
+    .map((p) =>
+      qkInvariantCorrelation(
+        a.sketches.featureTokens,
+        b.sketches.featureTokens,
+        a.sketches.layers[p.a]!,
+        b.sketches.layers[p.b]!,
+      ),
+    )
+    .filter(Number.isFinite);
+  return [
+    {
+      method: "E1 tokenizer kinship",
+      log10P: null,
+      statistic: tok ? round(tok.jaccard) : 0,
+      detail: {
+        ...(tok ?? { note: "a tokenizer is missing" }),
+        why: "a prior, never proof: unrelated families share tokenizers",
+      },
+    },
+    {
+      method: "E6 std-profile correlation (HonestAGI 2025)",
+      log10P: null,
+      statistic: round(std.mean),
+      detail: {
+        roles: std.roles,
+        why: "context only: smooth std curves correlate for independent same-shape models (no null)",
+      },
+    },
+    {
+      method: "E6 HuRef-style q·k invariant",
+      log10P: null,
+      statistic: huref.length ? round(huref.reduce((s, x) => s + x, 0) / huref.length) : 0,
+      detail: {
+        perLayer: huref.map(round),
+        why: "context only: no calibrated null, and it fades under heavy continued training",
+      },
+    },
+  ];
+}
+
+export function round(x: number): number {
+  return Number.isFinite(x) ? Math.round(x * 1e4) / 1e4 : x;
+}

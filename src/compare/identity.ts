@@ -1,0 +1,85 @@
+import type { Fingerprint, TensorFingerprint } from "../fingerprint/types.js";
+
+/**
+ * E0 identity (DESIGN §4): bit-identical tensors found by SHA-256, plus the coverage of the comparison
+ * (which tensors exist on both sides with the same shape).
+ *
+ * p-value of a bit-identical tensor under H0: two independent trainings produce the same bytes for a
+ * tensor of N non-constant values with probability far below 2^(−N/BITS_PER_MATCH_DIVISOR); we credit
+ * only one bit per BITS_PER_MATCH_DIVISOR values, a deliberately loose bound (many values are low-entropy).
+ * Constant tensors (std 0: fresh norms, zero biases) are identical by construction and excluded.
+ */
+const BITS_PER_MATCH_DIVISOR = 16;
+
+export interface Coverage {
+  compared: number;
+  /** Names present only in A / only in B (the first MAX_LISTED; counts are exact). */
+  missingInB: string[];
+  missingInA: string[];
+  missingInBCount: number;
+  missingInACount: number;
+  shapeMismatch: { name: string; a: number[]; b: number[] }[];
+}
+
+export interface IdentityResult {
+  coverage: Coverage;
+  /** Non-constant tensors whose bytes are equal (matched by digest, so renamed tensors count). */
+  identical: { a: string; b: string; elements: number }[];
+  /** Non-constant tensors on each side. */
+  nonConstantA: number;
+  nonConstantB: number;
+  /** Every tensor of A has a bit-identical twin in B and vice versa (constant ones included). */
+  allIdentical: boolean;
+  log10P: number;
+}
+
+/** Lists are truncated to keep the JSON small; counts stay exact. */
+const MAX_LISTED = 50;
+
+const isConstant = (t: TensorFingerprint) => !(t.stats.std > 0);
+
+export function compareTensors(a: Fingerprint, b: Fingerprint): IdentityResult {
+  const byNameB = new Map(b.tensors.map((t) => [t.name, t] as const));
+  const namesA = new Set(a.tensors.map((t) => t.name));
+  const missingInB = a.tensors.filter((t) => !byNameB.has(t.name)).map((t) => t.name);
+  const missingInA = b.tensors.filter((t) => !namesA.has(t.name)).map((t) => t.name);
+  const shapeMismatch: Coverage["shapeMismatch"] = [];
+  let compared = 0;
+  for (const t of a.tensors) {
+    const u = byNameB.get(t.name);
+    if (!u) continue;
+    if (t.shape.join("x") === u.shape.join("x")) compared++;
+    else if (shapeMismatch.length < MAX_LISTED) shapeMismatch.push({ name: t.name, a: t.shape, b: u.shape });
+  }
+  const bByDigest = new Map<string, TensorFingerprint>();
+  for (const t of b.tensors) if (!isConstant(t)) bByDigest.set(t.sha256, t);
+  const identical: IdentityResult["identical"] = [];
+  let bits = 0;
+  for (const t of a.tensors) {
+    const u = isConstant(t) ? undefined : bByDigest.get(t.sha256);
+    if (!u) continue;
+    identical.push({ a: t.name, b: u.name, elements: t.stats.count });
+    bits += t.stats.count / BITS_PER_MATCH_DIVISOR;
+  }
+  const digestsB = new Set(b.tensors.map((t) => t.sha256));
+  const digestsA = new Set(a.tensors.map((t) => t.sha256));
+  const allIdentical =
+    a.tensors.length > 0 &&
+    a.tensors.every((t) => digestsB.has(t.sha256)) &&
+    b.tensors.every((t) => digestsA.has(t.sha256));
+  return {
+    coverage: {
+      compared,
+      missingInB: missingInB.slice(0, MAX_LISTED),
+      missingInA: missingInA.slice(0, MAX_LISTED),
+      missingInBCount: missingInB.length,
+      missingInACount: missingInA.length,
+      shapeMismatch,
+    },
+    identical: identical.slice(0, MAX_LISTED),
+    nonConstantA: a.tensors.filter((t) => !isConstant(t)).length,
+    nonConstantB: b.tensors.filter((t) => !isConstant(t)).length,
+    allIdentical,
+    log10P: identical.length ? -bits * Math.log10(2) : 0,
+  };
+}

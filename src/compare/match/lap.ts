@@ -1,0 +1,83 @@
+/**
+ * Dense linear assignment (Hungarian method with shortest augmenting paths and potentials, the
+ * Jonker–Volgenant formulation): O(n²·m) for an n×m cost matrix with n ≤ m. The reference the sparse
+ * matcher is checked against, and the solver for small layers.
+ */
+
+/**
+ * Minimum-cost assignment of every row to a distinct column. `cost` is row-major n×m with n ≤ m.
+ * Returns, for each row, its column.
+ */
+export function solveLapMin(cost: Float64Array | Float32Array, n: number, m: number): Int32Array {
+  if (n > m) throw new RangeError(`solveLapMin needs rows ≤ columns, got ${n}×${m}`);
+  if (cost.length !== n * m) throw new RangeError(`cost has ${cost.length} entries, expected ${n * m}`);
+  // 1-based arrays as in the classic formulation; index 0 is the virtual source.
+  const u = new Float64Array(n + 1);
+  const v = new Float64Array(m + 1);
+  const p = new Int32Array(m + 1); // p[j]: row assigned to column j (0 = none)
+  const way = new Int32Array(m + 1);
+  const minv = new Float64Array(m + 1);
+  const used = new Uint8Array(m + 1);
+  for (let i = 1; i <= n; i++) {
+    p[0] = i;
+    let j0 = 0;
+    minv.fill(Number.POSITIVE_INFINITY);
+    used.fill(0);
+    do {
+      used[j0] = 1;
+      const i0 = p[j0]!;
+      let delta = Number.POSITIVE_INFINITY;
+      let j1 = 0;
+      const rowBase = (i0 - 1) * m;
+      const ui0 = u[i0]!;
+      for (let j = 1; j <= m; j++) {
+        if (used[j]) continue;
+        const cur = cost[rowBase + j - 1]! - ui0 - v[j]!;
+        if (cur < minv[j]!) {
+          minv[j] = cur;
+          way[j] = j0;
+        }
+        if (minv[j]! < delta) {
+          delta = minv[j]!;
+          j1 = j;
+        }
+      }
+      for (let j = 0; j <= m; j++) {
+        if (used[j]) {
+          u[p[j]!] = u[p[j]!]! + delta;
+          v[j] = v[j]! - delta;
+        } else minv[j] = minv[j]! - delta;
+      }
+      j0 = j1;
+    } while (p[j0] !== 0);
+    do {
+      const j1 = way[j0]!;
+      p[j0] = p[j1]!;
+      j0 = j1;
+    } while (j0 !== 0);
+  }
+  const rowToCol = new Int32Array(n).fill(-1);
+  for (let j = 1; j <= m; j++) if (p[j]! > 0) rowToCol[p[j]! - 1] = j - 1;
+  return rowToCol;
+}
+
+/**
+ * Maximum-similarity assignment for any n×m similarity matrix: rows ≤ columns is solved directly,
+ * otherwise on the transpose. Returns for each row its column, −1 where a row stays unassigned
+ * (only when n > m).
+ */
+export function assignMaxSimilarity(sim: Float32Array | Float64Array, n: number, m: number): Int32Array {
+  if (n <= m) {
+    const cost = new Float64Array(n * m);
+    for (let i = 0; i < n * m; i++) cost[i] = -sim[i]!;
+    return solveLapMin(cost, n, m);
+  }
+  const costT = new Float64Array(n * m);
+  for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) costT[j * n + i] = -sim[i * m + j]!;
+  const colToRow = solveLapMin(costT, m, n);
+  const rowToCol = new Int32Array(n).fill(-1);
+  colToRow.forEach((r, c) => {
+    rowToCol[r] = c;
+  });
+  return rowToCol;
+}

@@ -1,0 +1,176 @@
+import { assignMaxSimilarity } from "./lap.js";
+import { type FeatureMatrix, rowDot, similarityMatrix } from "./similarity.js";
+
+/**
+ * Neuron matcher for layers of any width (DESIGN §4 E3): below DENSE_LIMIT the exact assignment,
+ * above it mutual nearest neighbours on top-T candidate lists, then a greedy assignment of the rest
+ * over candidate edges, and the exact assignment once more on whatever is left if that is small.
+ * On derived models almost every neuron is a mutual nearest neighbour, so the result equals the
+ * optimal assignment there (checked in test/compare/matcher.test.ts and bench/compare.ts); under H0
+ * any deterministic matching is valid for the agreement test, optimal or not.
+ */
+
+/** Largest side solved by the dense O(n³) assignment: 1536³ ≈ 3.6e9 steps worst case, a few seconds. */
+export const DENSE_LIMIT = 1536;
+/** Candidates kept per row: enough that the greedy pass rarely runs out on derived models. */
+const TOP_T = 8;
+/** Rows processed per block when scanning similarities (bounds the scratch memory to BLOCK × nA floats). */
+const BLOCK = 256;
+
+export interface MatchResult {
+  /** For each row of B, the matched row of A, or −1. */
+  bToA: Int32Array;
+  /** Similarity of each matched pair (NaN where unmatched). */
+  score: Float32Array;
+  method: "dense" | "sparse";
+  /** Pairs fixed as mutual nearest neighbours (sparse method only). */
+  mutual: number;
+}
+
+/** Matches B's rows to A's rows (unit-norm features) maximising total similarity, one-to-one. */
+export function matchRows(
+  a: FeatureMatrix,
+  b: FeatureMatrix,
+  opts: { denseLimit?: number } = {},
+): MatchResult {
+  const limit = opts.denseLimit ?? DENSE_LIMIT;
+  if (Math.min(a.rows, b.rows) <= limit && Math.max(a.rows, b.rows) <= 2 * limit) return denseMatch(a, b);
+  return sparseMatch(a, b, limit);
+}
+
+function denseMatch(a: FeatureMatrix, b: FeatureMatrix): MatchResult {
+  const sim = similarityMatrix(b, a);
+  const bToA = assignMaxSimilarity(sim, b.rows, a.rows);
+  const score = new Float32Array(b.rows).fill(Number.NaN);
+  bToA.forEach((j, i) => {
+    if (j >= 0) score[i] = sim[i * a.rows + j]!;
+  });
+  return { bToA, score, method: "dense", mutual: 0 };
+}
+
+interface Candidates {
+  idx: Int32Array; // rows × TOP_T, −1 padded
+  val: Float32Array;
+}
+
+/** Top-T most similar A rows for each B row, and the best B row for each A row. */
+function scan(a: FeatureMatrix, b: FeatureMatrix): { cand: Candidates; bestBForA: Int32Array } {
+  const idx = new Int32Array(b.rows * TOP_T).fill(-1);
+  const val = new Float32Array(b.rows * TOP_T).fill(Number.NEGATIVE_INFINITY);
+  const bestBForA = new Int32Array(a.rows).fill(-1);
+  const bestValForA = new Float32Array(a.rows).fill(Number.NEGATIVE_INFINITY);
+  for (let start = 0; start < b.rows; start += BLOCK) {
+    const rows = Math.min(BLOCK, b.rows - start);
+    const block = { data: b.data.subarray(start * b.cols, (start + rows) * b.cols), rows, cols: b.cols };
+    const sim = similarityMatrix(block, a);
+    for (let r = 0; r < rows; r++) {
+      const i = start + r;
+      for (let j = 0; j < a.rows; j++) {
+        const s = sim[r * a.rows + j]!;
+        if (s > bestValForA[j]!) {
+          bestValForA[j] = s;
+          bestBForA[j] = i;
+        }
+        insertTop(idx, val, i * TOP_T, j, s);
+      }
+    }
+  }
+  return { cand: { idx, val }, bestBForA };
+}
+
+/** Keeps the T largest (value, index) pairs of one row sorted descending. */
+function insertTop(idx: Int32Array, val: Float32Array, base: number, j: number, s: number): void {
+  if (s <= val[base + TOP_T - 1]!) return;
+  let p = TOP_T - 1;
+  while (p > 0 && val[base + p - 1]! < s) {
+    val[base + p] = val[base + p - 1]!;
+    idx[base + p] = idx[base + p - 1]!;
+    p--;
+  }
+  val[base + p] = s;
+  idx[base + p] = j;
+}
+
+function sparseMatch(a: FeatureMatrix, b: FeatureMatrix, limit: number): MatchResult {
+  const { cand, bestBForA } = scan(a, b);
+  const bToA = new Int32Array(b.rows).fill(-1);
+  const aTaken = new Uint8Array(a.rows);
+  let mutual = 0;
+  for (let i = 0; i < b.rows; i++) {
+    const j = cand.idx[i * TOP_T]!;
+    if (j >= 0 && bestBForA[j] === i) {
+      bToA[i] = j;
+      aTaken[j] = 1;
+      mutual++;
+    }
+  }
+  greedyOverCandidates(cand, bToA, aTaken);
+  finishRemainder(a, b, bToA, aTaken, limit);
+  const score = new Float32Array(b.rows).fill(Number.NaN);
+  bToA.forEach((j, i) => {
+    if (j >= 0) score[i] = rowDot(b, i, a, j);
+  });
+  return { bToA, score, method: "sparse", mutual };
+}
+
+/** Assigns unmatched rows along candidate edges in order of decreasing similarity. */
+function greedyOverCandidates(cand: Candidates, bToA: Int32Array, aTaken: Uint8Array): void {
+  const edges: number[] = [];
+  for (let i = 0; i < bToA.length; i++) {
+    if (bToA[i]! >= 0) continue;
+    for (let t = 0; t < TOP_T; t++) if (cand.idx[i * TOP_T + t]! >= 0) edges.push(i * TOP_T + t);
+  }
+  edges.sort((x, y) => cand.val[y]! - cand.val[x]! || x - y);
+  for (const e of edges) {
+    const i = Math.floor(e / TOP_T);
+    const j = cand.idx[e]!;
+    if (bToA[i]! >= 0 || aTaken[j]) continue;
+    bToA[i] = j;
+    aTaken[j] = 1;
+  }
+}
+
+/** Rows left without a candidate: exact assignment on the leftover sub-problem when small, else greedy. */
+function finishRemainder(
+  a: FeatureMatrix,
+  b: FeatureMatrix,
+  bToA: Int32Array,
+  aTaken: Uint8Array,
+  limit: number,
+) {
+  const rows: number[] = [];
+  for (let i = 0; i < b.rows; i++) if (bToA[i]! < 0) rows.push(i);
+  const cols: number[] = [];
+  for (let j = 0; j < a.rows; j++) if (!aTaken[j]) cols.push(j);
+  if (rows.length === 0 || cols.length === 0) return;
+  if (Math.min(rows.length, cols.length) <= limit && Math.max(rows.length, cols.length) <= 2 * limit) {
+    const sim = new Float32Array(rows.length * cols.length);
+    rows.forEach((i, r) => {
+      cols.forEach((j, c) => {
+        sim[r * cols.length + c] = rowDot(b, i, a, j);
+      });
+    });
+    const sub = assignMaxSimilarity(sim, rows.length, cols.length);
+    sub.forEach((c, r) => {
+      if (c >= 0) bToA[rows[r]!] = cols[c]!;
+    });
+    return;
+  }
+  // Large leftovers only happen between unrelated layers: each row takes its most similar free column
+  // (never an index-order rule, which would make the gate and up matchings agree by construction).
+  for (const i of rows) {
+    let best = -1;
+    let bestVal = Number.NEGATIVE_INFINITY;
+    for (const j of cols) {
+      if (aTaken[j]) continue;
+      const s = rowDot(b, i, a, j);
+      if (s > bestVal) {
+        bestVal = s;
+        best = j;
+      }
+    }
+    if (best < 0) break;
+    bToA[i] = best;
+    aTaken[best] = 1;
+  }
+}

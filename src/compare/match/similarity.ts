@@ -1,0 +1,77 @@
+/**
+ * Row features as unit vectors and their cosine similarities. Features are small (k ≤ a few hundred
+ * columns), so a blocked dot-product loop in float32/float64 is the whole kernel.
+ */
+
+/** A row-major feature matrix: `rows` × `cols`. */
+export interface FeatureMatrix {
+  data: Float32Array;
+  rows: number;
+  cols: number;
+}
+
+/** Centres each row and scales it to unit length (rows of all zeros stay zero). */
+export function normalizeRows(m: FeatureMatrix): FeatureMatrix {
+  const out = new Float32Array(m.data.length);
+  for (let r = 0; r < m.rows; r++) {
+    const base = r * m.cols;
+    let mean = 0;
+    for (let c = 0; c < m.cols; c++) mean += m.data[base + c]!;
+    mean /= m.cols || 1;
+    let ss = 0;
+    for (let c = 0; c < m.cols; c++) {
+      const x = m.data[base + c]! - mean;
+      out[base + c] = x;
+      ss += x * x;
+    }
+    const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
+    for (let c = 0; c < m.cols; c++) out[base + c] = out[base + c]! * inv;
+  }
+  return { data: out, rows: m.rows, cols: m.cols };
+}
+
+/** Keeps the listed columns, in order. */
+export function selectColumns(m: FeatureMatrix, cols: readonly number[]): FeatureMatrix {
+  const out = new Float32Array(m.rows * cols.length);
+  for (let r = 0; r < m.rows; r++) {
+    const src = r * m.cols;
+    const dst = r * cols.length;
+    for (let c = 0; c < cols.length; c++) out[dst + c] = m.data[src + cols[c]!]!;
+  }
+  return { data: out, rows: m.rows, cols: cols.length };
+}
+
+/** Keeps the listed rows, in order. */
+export function selectRows(m: FeatureMatrix, rows: readonly number[]): FeatureMatrix {
+  const out = new Float32Array(rows.length * m.cols);
+  rows.forEach((r, i) => {
+    out.set(m.data.subarray(r * m.cols, (r + 1) * m.cols), i * m.cols);
+  });
+  return { data: out, rows: rows.length, cols: m.cols };
+}
+
+/** Dense similarity S[i][j] = ⟨b_i, a_j⟩ for unit rows: nB × nA, row-major. */
+export function similarityMatrix(b: FeatureMatrix, a: FeatureMatrix): Float32Array {
+  if (a.cols !== b.cols) throw new RangeError(`feature widths differ: ${b.cols} vs ${a.cols}`);
+  const k = a.cols;
+  const out = new Float32Array(b.rows * a.rows);
+  for (let i = 0; i < b.rows; i++) {
+    const bi = i * k;
+    const oi = i * a.rows;
+    for (let j = 0; j < a.rows; j++) {
+      const aj = j * k;
+      let s = 0;
+      for (let c = 0; c < k; c++) s += b.data[bi + c]! * a.data[aj + c]!;
+      out[oi + j] = s;
+    }
+  }
+  return out;
+}
+
+/** Dot product of row i of x with row j of y (same width). */
+export function rowDot(x: FeatureMatrix, i: number, y: FeatureMatrix, j: number): number {
+  const k = x.cols;
+  let s = 0;
+  for (let c = 0; c < k; c++) s += x.data[i * k + c]! * y.data[j * k + c]!;
+  return s;
+}

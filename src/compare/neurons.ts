@@ -1,0 +1,93 @@
+import type { MlpSketch, Sketches } from "../fingerprint/sketch/types.js";
+import { bonferroniLog10, fixedPointsLog10UpperBound } from "../stats/index.js";
+import { type Family, type FeatureSpace, mlpFeatures } from "./features.js";
+import { matchRows } from "./match/matcher.js";
+
+/**
+ * E3 neuron matching with an exact null (DESIGN §4). B's neurons are matched to A's once with gate
+ * features and once with up features. Under H0 the two matchings are unrelated, so the number of
+ * neurons on which they agree is the number of fixed points of a random permutation, and
+ * P(agreements ≥ k) ≤ 1/k! exactly (tails.ts). Independent models can share a few functionally
+ * convergent ("universal") neurons whose gate and up rows both match — Gurnee et al. (2024) find
+ * 1–5% of GPT-2 neurons universal across seeds — so the test first discounts CONVERGENT_FRACTION of
+ * the neurons: p ≤ 1/(k − c)!, c = ⌈CONVERGENT_FRACTION·n⌉. scripts/null-study.ts checks this margin.
+ */
+export const CONVERGENT_FRACTION = 0.05;
+
+/** Agreements at or above this fraction of the compared neurons: the pair is a near copy. */
+const SAME_NEURONS_FRACTION = 0.5;
+
+export interface NeuronTest {
+  family: Family;
+  /** Neurons compared: the smaller of the two widths. */
+  compared: number;
+  agreements: number;
+  discounted: number;
+  log10P: number;
+  /** For each neuron of B, its A neuron when gate and up agree, else −1. */
+  bToA: Int32Array;
+  /** Mean gate-feature cosine over agreeing neurons (1 = unchanged). */
+  meanCosine: number;
+}
+
+/** One E3 test between two MLPs on one feature family; null when the features are unavailable. */
+export function testNeurons(
+  a: Sketches,
+  ma: MlpSketch,
+  b: Sketches,
+  mb: MlpSketch,
+  space: FeatureSpace,
+  family: Family,
+): NeuronTest | null {
+  if (family === "native" && !space.nativeComparable) return null;
+  const ga = mlpFeatures(a, ma, "gate", family, space.colsA);
+  const gb = mlpFeatures(b, mb, "gate", family, space.colsB);
+  const ua = mlpFeatures(a, ma, "up", family, space.colsA);
+  const ub = mlpFeatures(b, mb, "up", family, space.colsB);
+  if (!ga || !gb || !ua || !ub) return null;
+  const byGate = matchRows(ga, gb);
+  const byUp = matchRows(ua, ub);
+  const bToA = new Int32Array(mb.neurons).fill(-1);
+  let agreements = 0;
+  let cosSum = 0;
+  for (let i = 0; i < mb.neurons; i++) {
+    const j = byGate.bToA[i]!;
+    if (j >= 0 && j === byUp.bToA[i]) {
+      bToA[i] = j;
+      agreements++;
+      cosSum += byGate.score[i]!;
+    }
+  }
+  const compared = Math.min(ma.neurons, mb.neurons);
+  const discounted = Math.ceil(CONVERGENT_FRACTION * compared);
+  return {
+    family,
+    compared,
+    agreements,
+    discounted,
+    log10P: fixedPointsLog10UpperBound(agreements - discounted),
+    bToA,
+    meanCosine: agreements ? cosSum / agreements : 0,
+  };
+}
+
+/** Both families, the better one kept, Bonferroni-corrected for having looked twice. */
+export function bestNeuronTest(
+  a: Sketches,
+  ma: MlpSketch,
+  b: Sketches,
+  mb: MlpSketch,
+  space: FeatureSpace,
+): NeuronTest | null {
+  const tests = (["anchor", "native"] as const)
+    .map((f) => testNeurons(a, ma, b, mb, space, f))
+    .filter((t): t is NeuronTest => t !== null);
+  if (tests.length === 0) return null;
+  const best = tests.reduce((x, y) => (y.log10P < x.log10P ? y : x));
+  return { ...best, log10P: bonferroniLog10(best.log10P, tests.length) };
+}
+
+/** True when most neurons were carried over (used for structure relations, not for the verdict). */
+export function isNearCopy(t: NeuronTest): boolean {
+  return t.agreements >= SAME_NEURONS_FRACTION * t.compared;
+}

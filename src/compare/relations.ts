@@ -1,0 +1,167 @@
+import type { Fingerprint } from "../fingerprint/types.js";
+import type { HiddenAlignment } from "./align.js";
+import type { IdentityResult } from "./identity.js";
+import type { LayerAlignment } from "./layers.js";
+import type { Relation } from "./types.js";
+
+/**
+ * E5 structure → relations (DESIGN §4). Relations describe what would turn A into B; they are only
+ * named for a related pair. Each rule states the structural fact it rests on, and the same facts give
+ * the direction when the structure is asymmetric (growth, up-cycling, quantisation).
+ */
+
+/** Drift (1 − mean cosine of matched neuron features) explained by 8-bit sketch quantisation and bf16/f16 casts. */
+export const CAST_DRIFT = 2e-3;
+/** Drift explained by weight quantisation (GGUF Q4–Q8, int8): measured rows keep cosine ≥ 0.98. */
+export const QUANT_DRIFT = 2e-2;
+/** Fraction of units that must keep their index for a mapping to count as "not permuted". */
+const IDENTITY_KEEP = 0.5;
+/** Hidden alignment quality above which the recovered permutation is trusted. */
+const HIDDEN_TRUST = 0.5;
+
+const QUANT_DTYPES = new Set([
+  "I8",
+  "U8",
+  "F8_E4M3",
+  "F8_E5M2",
+  "Q4_0",
+  "Q4_1",
+  "Q5_0",
+  "Q5_1",
+  "Q8_0",
+  "Q2_K",
+  "Q3_K",
+  "Q4_K",
+  "Q5_K",
+  "Q6_K",
+]);
+
+export interface StructureFacts {
+  relations: Relation[];
+  direction: { parent: "A" | "B" | "unknown"; reason: string };
+  drift: number;
+  notes: string[];
+}
+
+export interface RelationInput {
+  a: Fingerprint;
+  b: Fingerprint;
+  identity: IdentityResult;
+  layers: LayerAlignment;
+  /** Layers of A aligned to B (only computed when B has fewer layers). */
+  reverse: LayerAlignment | null;
+  hidden: HiddenAlignment | null;
+  tokenizersDiffer: boolean;
+}
+
+function dtypes(fp: Fingerprint): Set<string> {
+  return new Set(fp.tensors.filter((t) => t.shape.length === 2).map((t) => t.dtype));
+}
+
+function meanDrift(layers: LayerAlignment): number {
+  const cos: number[] = [];
+  for (const p of layers.pairs)
+    for (const t of p.tests) if (t.test.agreements > 0) cos.push(t.test.meanCosine);
+  return cos.length ? Math.max(0, 1 - cos.reduce((s, x) => s + x, 0) / cos.length) : Number.NaN;
+}
+
+export function inferRelations(x: RelationInput): StructureFacts {
+  const rel = new Set<Relation>();
+  const notes: string[] = [];
+  let direction: StructureFacts["direction"] = { parent: "unknown", reason: "no asymmetric evidence" };
+  const setDir = (parent: "A" | "B", reason: string) => {
+    if (direction.parent === "unknown") direction = { parent, reason };
+  };
+  const drift = meanDrift(x.layers);
+  if (x.identity.allIdentical) {
+    rel.add("identical");
+    return { relations: [...rel], direction, drift: 0, notes: ["every tensor is bit-identical"] };
+  }
+  depthFacts(x, rel, setDir);
+  widthFacts(x, rel, setDir);
+  const quantA = [...dtypes(x.a)].some((d) => QUANT_DTYPES.has(d));
+  const quantB = [...dtypes(x.b)].some((d) => QUANT_DTYPES.has(d));
+  if (quantA !== quantB && drift <= QUANT_DRIFT) {
+    rel.add("quantize");
+    setDir(quantB ? "A" : "B", `${quantB ? "B" : "A"} holds quantised weights of the other's values`);
+  }
+  const sameValues = drift <= (quantA || quantB ? QUANT_DRIFT : CAST_DRIFT);
+  const containerDiffers =
+    x.a.source.format !== x.b.source.format || [...dtypes(x.a)].join() !== [...dtypes(x.b)].join();
+  if (sameValues && containerDiffers && !rel.has("quantize")) rel.add("format_convert");
+  if (!sameValues) rel.add("continued_training");
+  if (x.tokenizersDiffer) rel.add("vocab_swap");
+  if (isObfuscated(x)) rel.add("obfuscation");
+  if (x.identity.identical.length > 0) {
+    rel.add("partial_freeze");
+    notes.push(`${x.identity.identical.length} non-constant tensors are bit-identical while others changed`);
+  }
+  return { relations: [...rel], direction, drift, notes };
+}
+
+type SetDir = (parent: "A" | "B", reason: string) => void;
+
+function depthFacts(x: RelationInput, rel: Set<Relation>, setDir: SetDir): void {
+  const la = x.a.sketches.layers.length;
+  const lb = x.b.sketches.layers.length;
+  const kindA = x.a.sketches.layers.map((l) => l.kind);
+  const kindB = x.b.sketches.layers.map((l) => l.kind);
+  if (kindA.includes("dense") && !kindA.includes("moe") && kindB.includes("moe")) {
+    rel.add("moe_upcycle");
+    setDir("A", "B's experts each match A's dense FFN (a dense model is up-cycled, not the reverse)");
+  } else if (kindB.includes("dense") && !kindB.includes("moe") && kindA.includes("moe")) {
+    rel.add("moe_upcycle");
+    setDir("B", "A's experts each match B's dense FFN");
+  }
+  if (lb > la) {
+    const sources = x.layers.layerMap.flatMap((e) => e.a);
+    const dup = sources.length !== new Set(sources).size;
+    rel.add("depth_upscale");
+    setDir("A", dup ? "B repeats A's layers (duplicated for depth up-scaling)" : "B adds layers to A's");
+  } else if (lb < la) {
+    const sources = (x.reverse?.layerMap ?? []).flatMap((e) => e.a);
+    if (sources.length !== new Set(sources).size) {
+      rel.add("depth_upscale");
+      setDir("B", "A repeats B's layers (duplicated for depth up-scaling)");
+    } else {
+      rel.add("prune");
+      setDir("A", "B keeps a subset of A's layers");
+    }
+  }
+}
+
+function widthFacts(x: RelationInput, rel: Set<Relation>, setDir: SetDir): void {
+  for (const p of x.layers.pairs) {
+    if (p.log10P > -4) continue;
+    const la = x.a.sketches.layers[p.a]!;
+    const lb = x.b.sketches.layers[p.b]!;
+    const na = la.mlps[0]?.neurons ?? 0;
+    const nb = lb.mlps[0]?.neurons ?? 0;
+    if (nb > na) {
+      rel.add("width_expand");
+      setDir("A", "B's FFN contains all of A's neurons plus new ones");
+    } else if (nb < na && nb > 0) {
+      rel.add("prune");
+      setDir("A", "B's FFN keeps a subset of A's neurons");
+    }
+  }
+}
+
+/** Hidden units or neurons of equal-width layers mapped by a non-identity permutation. */
+function isObfuscated(x: RelationInput): boolean {
+  const h = x.hidden;
+  if (h && h.quality >= HIDDEN_TRUST && h.identityFraction < IDENTITY_KEEP) return true;
+  for (const p of x.layers.pairs) {
+    for (const t of p.tests) {
+      const na = x.a.sketches.layers[p.a]!.mlps[t.aMlp]!.neurons;
+      const nb = x.b.sketches.layers[p.b]!.mlps[t.bMlp]!.neurons;
+      if (na !== nb || t.test.agreements < 0.5 * t.test.compared) continue;
+      let kept = 0;
+      t.test.bToA.forEach((j, i) => {
+        if (j === i) kept++;
+      });
+      if (kept < IDENTITY_KEEP * t.test.agreements) return true;
+    }
+  }
+  return false;
+}

@@ -1,0 +1,144 @@
+import type { LayerView, MlpView, ModelView, TensorRef } from "../../model/types.js";
+import { type Anchor, selectAnchors } from "./anchors.js";
+import { gaussianMatrix, projectRows, qkInvariant, quantizeRows } from "./project.js";
+import type { LayerSketch, MlpSketch, Sketches } from "./types.js";
+
+/** Bumped whenever any sketch value would change for the same weights. */
+export const SKETCH_VERSION = "1";
+/** Expected alignment tokens: enough shared rows to fit a d×d map for d up to ~1k, 4 MB at d = 1024. */
+export const ALIGN_EXPECTED = 1024;
+/** Expected feature anchors: the width of the basis-free neuron features (see docs/compare.md). */
+export const FEATURE_EXPECTED = 128;
+/** Native feature width: enough for near-duplicate rows to stand out, a quarter of the anchor width. */
+export const NATIVE_COLS = 32;
+export const NATIVE_SEED = 20_240_601;
+/** Tokens used by the HuRef-style q·k invariant (m² values per layer). */
+export const INVARIANT_TOKENS = 24;
+/** Rows projected per read: bounds memory to ROW_BLOCK × d floats per matrix. */
+const ROW_BLOCK = 2048;
+
+/** Reads rows [rowStart, rowStart+rowCount) of a canonical matrix (or a whole vector) as float32. */
+export type MatrixReader = (ref: TensorRef, rowStart?: number, rowCount?: number) => Promise<Float32Array>;
+
+interface Basis {
+  d: number;
+  feature: Float32Array; // kf × d embedding rows of the feature tokens
+  kf: number;
+  native: Float32Array; // NATIVE_COLS × d
+}
+
+/** Computes the sketches of one model from its canonical view (tokens: canonical strings by id, or null). */
+export async function buildSketches(
+  view: ModelView,
+  tokens: readonly (string | null)[] | null,
+  read: MatrixReader,
+): Promise<Sketches> {
+  const [rows, d] = view.embed.shape as [number, number];
+  const names = tokens ?? Array.from({ length: rows }, (_, i) => `#id:${i}`);
+  const align = selectAnchors(names, ALIGN_EXPECTED).filter((a) => a.id < rows);
+  const alignEmbed = await readRows(read, view.embed, align, d);
+  const featureCount = countBelow(align, names, FEATURE_EXPECTED);
+  const basis: Basis = {
+    d,
+    feature: alignEmbed.subarray(0, featureCount * d),
+    kf: featureCount,
+    native: gaussianMatrix(NATIVE_COLS, d, NATIVE_SEED),
+  };
+  const layers: LayerSketch[] = [];
+  for (const layer of view.layers) layers.push(await sketchLayer(layer, view, basis, read));
+  return {
+    version: SKETCH_VERSION,
+    hidden: d,
+    alignTokens: align.map((a) => a.token),
+    alignEmbed,
+    featureTokens: align.slice(0, featureCount).map((a) => a.token),
+    nativeCols: NATIVE_COLS,
+    nativeSeed: NATIVE_SEED,
+    layers,
+  };
+}
+
+/** The feature anchors are the prefix of the (hash-sorted) alignment anchors below the smaller threshold. */
+function countBelow(align: Anchor[], names: readonly (string | null)[], expected: number): number {
+  const present = names.filter((t) => t !== null).length;
+  const limit = present <= expected ? 2 ** 32 : (expected / present) * 2 ** 32;
+  let n = 0;
+  while (n < align.length && align[n]!.hash < limit) n++;
+  return n;
+}
+
+async function readRows(
+  read: MatrixReader,
+  ref: TensorRef,
+  anchors: Anchor[],
+  d: number,
+): Promise<Float32Array> {
+  const out = new Float32Array(anchors.length * d);
+  for (let i = 0; i < anchors.length; i++) out.set(await read(ref, anchors[i]!.id, 1), i * d);
+  return out;
+}
+
+async function sketchLayer(layer: LayerView, view: ModelView, basis: Basis, read: MatrixReader) {
+  const normRef = layer.norms.post_attention ?? layer.norms.pre_feedforward ?? null;
+  const g = normRef ? await read(normRef) : null;
+  const mlpViews: MlpView[] = layer.mlp ? [layer.mlp] : layer.moe ? layer.moe.experts : [];
+  const mlps: MlpSketch[] = [];
+  for (const m of mlpViews) mlps.push(await sketchMlp(m, g, basis, read));
+  const kind: LayerSketch["kind"] = layer.mlp ? "dense" : layer.moe ? "moe" : "other";
+  const m = Math.min(INVARIANT_TOKENS, basis.kf);
+  return {
+    index: layer.index,
+    kind,
+    mlps,
+    qk: await sketchQk(layer, view, basis, m, read),
+    invariantTokens: m,
+  };
+}
+
+async function sketchMlp(
+  m: MlpView,
+  g: Float32Array | null,
+  basis: Basis,
+  read: MatrixReader,
+): Promise<MlpSketch> {
+  const up = await features(m.up, g, basis, read);
+  const gate = m.gate ? await features(m.gate, g, basis, read) : null;
+  return {
+    neurons: m.up.shape[0]!,
+    gate: gate?.anchor ?? null,
+    up: up.anchor,
+    gateNative: gate?.native ?? null,
+    upNative: up.native,
+  };
+}
+
+async function features(ref: TensorRef, g: Float32Array | null, basis: Basis, read: MatrixReader) {
+  const [n, d] = ref.shape as [number, number];
+  if (d !== basis.d) throw new RangeError(`${ref.tensor}: ${d} input columns, hidden size is ${basis.d}`);
+  const anchor = new Uint8Array(n * basis.kf);
+  const native = new Uint8Array(n * NATIVE_COLS);
+  for (let start = 0; start < n; start += ROW_BLOCK) {
+    const count = Math.min(ROW_BLOCK, n - start);
+    const w = await read(ref, start, count);
+    anchor.set(
+      quantizeRows(projectRows(w, count, d, g, basis.feature, basis.kf), count, basis.kf),
+      start * basis.kf,
+    );
+    const nat = projectRows(w, count, d, g, basis.native, NATIVE_COLS);
+    native.set(quantizeRows(nat, count, NATIVE_COLS), start * NATIVE_COLS);
+  }
+  return { anchor, native };
+}
+
+async function sketchQk(layer: LayerView, view: ModelView, basis: Basis, m: number, read: MatrixReader) {
+  const { q, k } = layer.attention;
+  const { attentionHeads, kvHeads, headDim } = view.dims;
+  if (!q || !k || m < 2 || q.shape[0] !== attentionHeads * headDim || k.shape[0] !== kvHeads * headDim)
+    return null;
+  const gIn = layer.norms.input ? await read(layer.norms.input) : null;
+  const e = new Float32Array(m * basis.d);
+  for (let i = 0; i < m; i++)
+    for (let c = 0; c < basis.d; c++)
+      e[i * basis.d + c] = basis.feature[i * basis.d + c]! * (gIn ? gIn[c]! : 1);
+  return qkInvariant(e, m, basis.d, await read(q), await read(k), attentionHeads, kvHeads, headDim);
+}
