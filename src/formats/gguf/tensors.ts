@@ -98,6 +98,16 @@ export function layoutTensors(
   let expected = 0;
   return infos.map((t) => {
     const details = { file: source.name, tensor: t.name, offset: t.relativeOffset, expected, alignment };
+    if (!Number.isSafeInteger(t.relativeOffset) || dataOffset + t.relativeOffset > source.size) {
+      throw new PedigreeError(
+        "FORMAT_TRUNCATED",
+        `${source.name}: tensor "${t.name}" starts at data offset ${t.relativeOffset}, past the end of the file (${source.size} bytes)`,
+        {
+          details: { ...details, size: source.size },
+          hint: "The GGUF file is incomplete or corrupt; download it again",
+        },
+      );
+    }
     if (t.relativeOffset % alignment !== 0) {
       throw new PedigreeError(
         "GGUF_MISALIGNED_OFFSET",

@@ -5,6 +5,7 @@ import {
   type GgufValueTypeName,
   MAX_ARRAY_DEPTH,
   MAX_ARRAY_LENGTH,
+  MAX_STRING_BYTES,
 } from "./constants.js";
 import type { HeaderCursor } from "./cursor.js";
 import type { GgufArrayItems, GgufArrayValue, GgufNumericArray, GgufValue } from "./types.js";
@@ -87,7 +88,7 @@ export async function readValue(
 ): Promise<GgufValue> {
   switch (t) {
     case "string":
-      return { type: t, value: await readString(c, Number.MAX_SAFE_INTEGER, where) };
+      return { type: t, value: await readString(c, MAX_STRING_BYTES, where) };
     case "array":
       return readArray(c, where, depth + 1);
     case "uint64":
@@ -156,7 +157,7 @@ async function readItems(
 ): Promise<GgufArrayItems> {
   if (t === "string") {
     const out: string[] = new Array(n);
-    for (let i = 0; i < n; i++) out[i] = await readString(c, Number.MAX_SAFE_INTEGER, `${where}[${i}]`);
+    for (let i = 0; i < n; i++) out[i] = await readString(c, MAX_STRING_BYTES, `${where}[${i}]`);
     return out;
   }
   if (t === "array") {
