@@ -149,7 +149,8 @@ export class HttpByteSource implements ByteSource {
       // A 200 to If-Range means "another version" (§13.1.5) unless the validator is unchanged,
       // in which case the server simply ignores Range.
       this.checkVersion(x, true);
-      this.noteRangeIgnored();
+      // A 200 for a range covering the whole file is allowed (§14.2) and is not "ignoring" Range.
+      if (offset > 0 || length < this.size) this.noteRangeIgnored();
       this.windowBytes += offset + length;
       return readWindow(x, offset, length, this.size);
     }
