@@ -1,0 +1,108 @@
+import { compareFingerprints } from "../compare/index.js";
+import type { CompareResult } from "../compare/types.js";
+import { VERSION } from "../version.js";
+import { appendEntries } from "./log.js";
+import type { Registry } from "./registry.js";
+import { evidenceFromRow } from "./rows.js";
+import type { Comparator, EvidenceRecord } from "./types.js";
+
+/** A combined log10 p below this is stored as this (the log holds finite numbers only). */
+const MIN_LOG10P = -1e6;
+
+/** The comparison of src/compare; its id changes with the tool version (new evidence after upgrades). */
+export function defaultComparator(): Comparator {
+  return { id: `pedigree-compare@${VERSION}`, compare: (a, b) => compareFingerprints(a, b) };
+}
+
+export type Pair = { parent: string; child: string };
+const key = (p: Pair) => `${p.parent}|${p.child}`;
+
+/**
+ * Evidence for (parent, child) pairs: cached rows for this comparator id, else the comparison is run
+ * and the new evidence is stored, each as a signed `evidence.record` log entry, in one transaction.
+ */
+export async function evidenceFor(
+  reg: Registry,
+  cmp: Comparator,
+  pairs: readonly Pair[],
+  onProgress?: (done: number, total: number) => void,
+): Promise<Map<string, EvidenceRecord>> {
+  const out = new Map<string, EvidenceRecord>();
+  const wanted = [...new Map(pairs.map((p) => [key(p), p])).values()];
+  const rows = wanted.length
+    ? await reg.db.selectFrom("evidence").selectAll().where("tool", "=", cmp.id).execute()
+    : [];
+  for (const r of rows) out.set(key(r), evidenceFromRow(r));
+  const missing = wanted.filter((p) => !out.has(key(p)));
+  const fresh: { pair: Pair; result: CompareResult }[] = [];
+  for (const [i, pair] of missing.entries()) {
+    const result = await cmp.compare(await reg.fingerprint(pair.parent), await reg.fingerprint(pair.child));
+    fresh.push({ pair, result });
+    onProgress?.(i + 1, missing.length);
+  }
+  if (fresh.length === 0) return out;
+  const stored = await reg.write(async (trx, signer) => {
+    const records = fresh.map(({ pair, result }) => toRecord(pair, result));
+    const { seqs } = await appendEntries(
+      trx,
+      signer,
+      records.map((r) => ({
+        op: "evidence.record" as const,
+        data: {
+          parent: r.parent,
+          child: r.child,
+          tool: cmp.id,
+          verdict: r.verdict,
+          log10P: r.log10P,
+          relations: r.relations,
+          direction: r.direction,
+        },
+      })),
+    );
+    const checkedAt = new Date().toISOString();
+    for (const [i, r] of records.entries()) {
+      r.seq = seqs[i] as number;
+      r.checkedAt = checkedAt;
+      const row = {
+        parent: r.parent,
+        child: r.child,
+        tool: cmp.id,
+        verdict: r.verdict,
+        log10p: r.log10P,
+        relations: JSON.stringify(r.relations),
+        direction: r.direction,
+        checked_at: checkedAt,
+        seq: r.seq,
+      };
+      // Another process may have stored the same pair meanwhile: the newest evidence wins.
+      await trx
+        .deleteFrom("evidence")
+        .where("parent", "=", r.parent)
+        .where("child", "=", r.child)
+        .where("tool", "=", cmp.id)
+        .execute();
+      await trx.insertInto("evidence").values(row).execute();
+    }
+    return records;
+  });
+  for (const r of stored) out.set(key(r), r);
+  return out;
+}
+
+function toRecord(pair: Pair, r: CompareResult): EvidenceRecord {
+  const log10P = Number.isFinite(r.log10P) ? Math.max(MIN_LOG10P, Math.min(0, r.log10P)) : MIN_LOG10P;
+  const dir = r.direction?.parent;
+  return {
+    ...pair,
+    verdict: r.verdict,
+    log10P,
+    relations: [...r.relations],
+    direction: dir === "A" ? "parent" : dir === "B" ? "child" : "unknown",
+    checkedAt: "",
+    seq: -1,
+  };
+}
+
+export function evidenceKey(parent: string, child: string): string {
+  return key({ parent, child });
+}

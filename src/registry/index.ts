@@ -1,0 +1,53 @@
+// The lineage registry (DESIGN §2 use 2–3, §3): models by content, verified declarations, identify,
+// and the append-only signed Merkle log with its proofs.
+
+export { checkProof, type ProofCheck } from "./check-proof.js";
+export { decodeFingerprint, encodeFingerprint } from "./codec.js";
+export { DEFAULT_DB, isPostgresSpec, openRegistryDb, type RegistryDb, resolveDbSpec, writeTx } from "./db.js";
+export { defaultComparator, evidenceFor } from "./evidence.js";
+export { type GraphEdge, type GraphNode, type LineageGraph, lineageGraph } from "./graph.js";
+export {
+  type Candidate,
+  IDENTIFY_SHORTLIST,
+  type IdentifyOptions,
+  type IdentifyResult,
+  identify,
+} from "./identify.js";
+export { type ActorKey, defaultKeysDir, generateActorKey, loadActorKey } from "./keys.js";
+export type { LogEntry, SignedLeaf, SignedTreeHead } from "./log.js";
+export { type LogProblem, type LogVerifyResult, verifyLog } from "./log-verify.js";
+export {
+  consistencyPath,
+  inclusionPath,
+  leafHash,
+  nodeHash,
+  rootOf,
+  verifyConsistency,
+  verifyInclusion,
+} from "./merkle.js";
+export { type CardLineage, parseCardLineage, toHfRelation, writeCardLineage } from "./modelcard.js";
+export {
+  type ConsistencyProofDoc,
+  exportConsistencyProof,
+  exportInclusionProof,
+  type InclusionProofDoc,
+  type ProofDoc,
+} from "./proofs.js";
+export { type AddModelInput, Registry } from "./registry.js";
+export { type AttachedLog, attachTrainLog } from "./trainlog.js";
+export {
+  type Comparator,
+  type EdgeRecord,
+  type EvidenceRecord,
+  type ModelRecord,
+  RELATIONS,
+  type RegistryOptions,
+} from "./types.js";
+export {
+  type Finding,
+  type FindingKind,
+  VERIFY_SHORTLIST,
+  type VerifyOptions,
+  type VerifyResult,
+  verifyLineage,
+} from "./verify.js";

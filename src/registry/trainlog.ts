@@ -1,0 +1,52 @@
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import { analyzeTrainLogFile } from "../trainlog/index.js";
+import type { FromScratchAssessment } from "../trainlog/types.js";
+import { appendEntries } from "./log.js";
+import type { Registry } from "./registry.js";
+
+export interface AttachedLog {
+  model: string;
+  sha256: string;
+  fromScratch: FromScratchAssessment;
+  seq: number;
+}
+
+/**
+ * Attaches a training log to a model: the log is analysed (src/trainlog) with the model's vocabulary
+ * size, and its digest and from-scratch verdict are stored and logged. `verify` reports a "trained
+ * from scratch" claim whose attached log is implausible for a fresh start.
+ */
+export async function attachTrainLog(reg: Registry, modelRef: string, file: string): Promise<AttachedLog> {
+  const model = await reg.resolve(modelRef);
+  const fp = await reg.fingerprint(model.contentId);
+  const { report } = await analyzeTrainLogFile(file, { vocabSize: fp.dims?.vocabSize || null });
+  const sha256 = createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+  const fromScratch = report.fromScratch;
+  const seq = await reg.write(async (trx, key) => {
+    const data = {
+      model: model.contentId,
+      sha256,
+      fromScratch: fromScratch.verdict,
+      reason: fromScratch.reason,
+    };
+    const { seqs } = await appendEntries(trx, key, [{ op: "trainlog.attach", data }]);
+    await trx
+      .deleteFrom("trainlogs")
+      .where("model", "=", model.contentId)
+      .where("sha256", "=", sha256)
+      .execute();
+    await trx
+      .insertInto("trainlogs")
+      .values({
+        model: model.contentId,
+        sha256,
+        from_scratch: fromScratch.verdict,
+        summary: fromScratch.reason,
+        seq: seqs[0] as number,
+      })
+      .execute();
+    return seqs[0] as number;
+  });
+  return { model: model.name, sha256, fromScratch, seq };
+}

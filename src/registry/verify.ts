@@ -1,0 +1,247 @@
+import type { Relation } from "../compare/types.js";
+import { evidenceFor, evidenceKey, type Pair } from "./evidence.js";
+import { Lineage, supportedEdges } from "./lineage.js";
+import type { Registry } from "./registry.js";
+import { loadIndex, shortlist } from "./shortlist.js";
+import type { Comparator, EvidenceRecord, ModelRecord } from "./types.js";
+
+/** Models compared with each model when looking for undeclared kinship (prefilter short list). */
+export const VERIFY_SHORTLIST = 16;
+/** Claims that the weights must show no ancestor for. */
+const FROM_SCRATCH = /from[\s_-]*scratch/i;
+/** log10 p values this close are treated as a tie when choosing which relative to name (decades). */
+const LOG10P_TIE = 1;
+
+export type FindingKind = "unsupported_declaration" | "undeclared_kinship" | "from_scratch_contradicted";
+
+export interface Finding {
+  kind: FindingKind;
+  /** Model names. */
+  child: string;
+  parent: string | null;
+  relation: string | null;
+  log10P: number | null;
+  message: string;
+}
+
+export interface VerifyResult {
+  /** Declared edges + model pairs + claims that were checked. */
+  checked: number;
+  coverage: { edges: number; pairs: number; claims: number; models: number };
+  findings: Finding[];
+  evidence: (EvidenceRecord & { parentName: string; childName: string })[];
+}
+
+export interface VerifyOptions {
+  /** Restrict to one model (name or content id): its edges, its kinship, its claims. */
+  model?: string;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * DESIGN §2 use 2: checks declared lineage against the weights. (a) every declared edge in scope is
+ * compared and must come out `related`; (b) models related by the weights but in different declared
+ * families (joined by supported edges only) are undeclared kinship; (c) "from scratch" claims fail
+ * when the model has a related ancestor-side relative, or an attached training log says implausible.
+ */
+export async function verifyLineage(
+  reg: Registry,
+  cmp: Comparator,
+  opts: VerifyOptions = {},
+): Promise<VerifyResult> {
+  const models = await reg.models();
+  const byId = new Map(models.map((m) => [m.contentId, m]));
+  const scope = opts.model ? [await reg.resolve(opts.model)] : models;
+  const inScope = new Set(scope.map((m) => m.contentId));
+  const edges = (await reg.edges()).filter((e) => inScope.has(e.child) || inScope.has(e.parent));
+  const claimants = scope.filter((m) => m.claims.some((c) => FROM_SCRATCH.test(c)));
+  const edgeEvidence = await evidenceFor(reg, cmp, edges, opts.onProgress);
+  const lineage = new Lineage(
+    [...byId.keys()],
+    supportedEdges(await reg.edges(), await allEvidence(reg, cmp, edgeEvidence)),
+  );
+  const pairs = await candidatePairs(reg, scope, byId, lineage, new Set(claimants.map((c) => c.contentId)));
+  const evidence = await evidenceFor(reg, cmp, pairs, opts.onProgress);
+  for (const [k, v] of edgeEvidence) evidence.set(k, v);
+  const name = (id: string) => byId.get(id)?.name ?? id;
+  const findings = [
+    ...edges.flatMap((e) =>
+      unsupported(e.child, e.parent, e.relation, evidence.get(evidenceKey(e.parent, e.child)), name),
+    ),
+    ...undeclared(pairs, evidence, lineage, byId),
+    ...(await fromScratch(reg, claimants, pairs, evidence, lineage, name)),
+  ];
+  const used = [
+    ...new Set([
+      ...edges.map((e) => evidenceKey(e.parent, e.child)),
+      ...pairs.map((p) => evidenceKey(p.parent, p.child)),
+    ]),
+  ];
+  return {
+    checked: edges.length + pairs.length + claimants.length,
+    coverage: { edges: edges.length, pairs: pairs.length, claims: claimants.length, models: scope.length },
+    findings,
+    evidence: used.flatMap((k) => {
+      const ev = evidence.get(k);
+      return ev ? [{ ...ev, parentName: name(ev.parent), childName: name(ev.child) }] : [];
+    }),
+  };
+}
+
+/** Evidence for every declared edge of the registry (cached rows plus the ones just computed). */
+async function allEvidence(
+  reg: Registry,
+  cmp: Comparator,
+  fresh: Map<string, EvidenceRecord>,
+): Promise<Map<string, EvidenceRecord>> {
+  const all = await evidenceFor(reg, cmp, await reg.edges());
+  for (const [k, v] of fresh) all.set(k, v);
+  return all;
+}
+
+/** Pairs worth comparing: short-listed relatives in another declared family (or any, for claimants). */
+async function candidatePairs(
+  reg: Registry,
+  scope: ModelRecord[],
+  byId: Map<string, ModelRecord>,
+  lineage: Lineage,
+  claimants: Set<string>,
+): Promise<Pair[]> {
+  const index = await loadIndex(reg.db);
+  const pairs = new Map<string, Pair>();
+  for (const m of scope) {
+    const self = index.find((r) => r.contentId === m.contentId);
+    if (!self) continue;
+    for (const { row } of shortlist(self.prefilter, index, VERIFY_SHORTLIST, m.contentId)) {
+      const sameFamily = lineage.family(row.contentId) === lineage.family(m.contentId);
+      if (sameFamily && !claimants.has(m.contentId) && !claimants.has(row.contentId)) continue;
+      // Earlier registration plays the parent; the comparison's own direction can overrule it later.
+      const [a, b] =
+        (byId.get(row.contentId)?.seq ?? 0) < m.seq
+          ? [row.contentId, m.contentId]
+          : [m.contentId, row.contentId];
+      pairs.set(evidenceKey(a, b), { parent: a, child: b });
+    }
+  }
+  return [...pairs.values()];
+}
+
+function unsupported(
+  child: string,
+  parent: string,
+  relation: Relation,
+  ev: EvidenceRecord | undefined,
+  name: (id: string) => string,
+): Finding[] {
+  if (ev?.verdict === "related") return [];
+  const what = ev
+    ? `the weights say ${ev.verdict} (log10 p = ${ev.log10P.toFixed(1)})`
+    : "no evidence could be computed";
+  return [
+    {
+      kind: "unsupported_declaration",
+      child: name(child),
+      parent: name(parent),
+      relation,
+      log10P: ev?.log10P ?? null,
+      message: `${name(child)} is declared ${relation} of ${name(parent)}, but ${what}`,
+    },
+  ];
+}
+
+/** One finding per pair of declared families joined by related weights: the strongest, closest-to-root pair. */
+function undeclared(
+  pairs: Pair[],
+  evidence: Map<string, EvidenceRecord>,
+  lineage: Lineage,
+  byId: Map<string, ModelRecord>,
+): Finding[] {
+  const best = new Map<string, EvidenceRecord>();
+  for (const p of pairs) {
+    const ev = evidence.get(evidenceKey(p.parent, p.child));
+    if (ev?.verdict !== "related" || lineage.family(p.parent) === lineage.family(p.child)) continue;
+    const [child, parent] = ev.direction === "child" ? [p.parent, p.child] : [p.child, p.parent];
+    const k = `${child}|${lineage.family(parent)}`;
+    const cur = best.get(k);
+    if (!cur || better(ev, parent, cur, lineage)) best.set(k, { ...ev, parent, child });
+  }
+  const name = (id: string) => byId.get(id)?.name ?? id;
+  // A pair of families is reported once, from the side of the later-registered child.
+  const seen = new Set<string>();
+  return [...best.values()]
+    .sort((a, b) => a.log10P - b.log10P)
+    .filter((ev) => {
+      const fams = [lineage.family(ev.child), lineage.family(ev.parent)].sort().join("|");
+      if (seen.has(fams)) return false;
+      seen.add(fams);
+      return true;
+    })
+    .map((ev) => ({
+      kind: "undeclared_kinship" as const,
+      child: name(ev.child),
+      parent: name(ev.parent),
+      relation: ev.relations.join("+") || null,
+      log10P: ev.log10P,
+      message: `${name(ev.child)} is related to ${name(ev.parent)} by its weights (log10 p = ${ev.log10P.toFixed(1)}${ev.relations.length ? `; ${ev.relations.join(", ")}` : ""}) but declares no lineage that connects them`,
+    }));
+}
+
+function better(ev: EvidenceRecord, parent: string, cur: EvidenceRecord, lineage: Lineage): boolean {
+  if (Math.abs(ev.log10P - cur.log10P) > LOG10P_TIE) return ev.log10P < cur.log10P;
+  return lineage.depth(parent) < lineage.depth(cur.parent);
+}
+
+async function fromScratch(
+  reg: Registry,
+  claimants: ModelRecord[],
+  pairs: Pair[],
+  evidence: Map<string, EvidenceRecord>,
+  lineage: Lineage,
+  name: (id: string) => string,
+): Promise<Finding[]> {
+  const out: Finding[] = [];
+  for (const m of claimants) {
+    const id = m.contentId;
+    const ancestorSide = pairs
+      .map((p) => evidence.get(evidenceKey(p.parent, p.child)))
+      .filter(
+        (ev): ev is EvidenceRecord => ev?.verdict === "related" && (ev.parent === id || ev.child === id),
+      )
+      .filter((ev) => {
+        const other = ev.parent === id ? ev.child : ev.parent;
+        if (lineage.isAncestor(id, other)) return false; // its own declared descendant
+        const claimantIsParent = ev.parent === id ? ev.direction !== "child" : ev.direction === "child";
+        return !claimantIsParent;
+      })
+      .sort((a, b) => a.log10P - b.log10P);
+    const ev = ancestorSide[0];
+    if (ev) {
+      const other = ev.parent === id ? ev.child : ev.parent;
+      out.push({
+        kind: "from_scratch_contradicted",
+        child: m.name,
+        parent: name(other),
+        relation: ev.relations.join("+") || null,
+        log10P: ev.log10P,
+        message: `${m.name} claims to be trained from scratch, but its weights derive from ${name(other)} (log10 p = ${ev.log10P.toFixed(1)})`,
+      });
+      continue;
+    }
+    const log = await reg.db
+      .selectFrom("trainlogs")
+      .select(["sha256", "summary"])
+      .where("model", "=", id)
+      .where("from_scratch", "=", "implausible")
+      .executeTakeFirst();
+    if (log)
+      out.push({
+        kind: "from_scratch_contradicted",
+        child: m.name,
+        parent: null,
+        relation: null,
+        log10P: null,
+        message: `${m.name} claims to be trained from scratch, but its attached training log (${log.sha256.slice(0, 12)}…) is implausible for a from-scratch run: ${log.summary}`,
+      });
+  }
+  return out;
+}

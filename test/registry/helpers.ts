@@ -1,0 +1,171 @@
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import pg from "pg";
+import type { CompareResult, Relation } from "../../src/compare/types.js";
+import type { Fingerprint } from "../../src/fingerprint/types.js";
+import { Registry } from "../../src/registry/registry.js";
+import type { Comparator } from "../../src/registry/types.js";
+
+/** Set by scripts/start-postgres.sh (sourced by .ci/run). PostgreSQL tests skip visibly without it. */
+export const PG_URL = process.env.PEDIGREE_TEST_PG;
+if (!PG_URL)
+  console.warn("[pedigree tests] PEDIGREE_TEST_PG is not set: registry tests on PostgreSQL are skipped");
+
+export const DIALECTS = [
+  { dialect: "sqlite" as const, skip: false },
+  { dialect: "postgres" as const, skip: !PG_URL },
+];
+
+export interface TestRegistry {
+  registry: Registry;
+  spec: string;
+  keysDir: string;
+  dir: string;
+  cleanup(): Promise<void>;
+}
+
+/** A fresh registry: a temp SQLite file, or a fresh database on the test PostgreSQL server. */
+export async function makeRegistry(dialect: "sqlite" | "postgres", actor = "alice"): Promise<TestRegistry> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pedigree-reg-"));
+  const keysDir = path.join(dir, "keys");
+  let spec = path.join(dir, "registry.db");
+  let dropDb: (() => Promise<void>) | null = null;
+  if (dialect === "postgres") {
+    const name = `pedigree_t_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    await admin.query(`create database ${name}`);
+    await admin.end();
+    const url = new URL(PG_URL as string);
+    url.pathname = `/${name}`;
+    spec = url.toString();
+    dropDb = async () => {
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      await c.query(`drop database if exists ${name} with (force)`);
+      await c.end();
+    };
+  }
+  const { registry } = await Registry.init({ db: spec, keysDir, actor });
+  return {
+    registry,
+    spec,
+    keysDir,
+    dir,
+    cleanup: async () => {
+      await registry.close();
+      await dropDb?.();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const sha = (s: string) => createHash("sha256").update(s).digest("hex");
+
+/** Seeded xorshift32 in [0, 1). */
+export function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+}
+
+export interface SynthSpec {
+  name: string;
+  /** Models of one family are related (the injected comparator's ground truth). */
+  family: string;
+  /** Generation in the family: 0 = base; the comparator names the lower generation as parent. */
+  generation?: number;
+  relation?: Relation;
+  seed?: number;
+  layers?: number;
+  vocab?: string[];
+}
+
+/** A small but complete Fingerprint; the sketches carry the ground truth for `familyComparator`. */
+export function synthFingerprint(s: SynthSpec): Fingerprint {
+  const r = rng(s.seed ?? [...s.name].reduce((a, c) => a * 31 + c.charCodeAt(0), 7));
+  const layers = s.layers ?? 6;
+  const vocab = s.vocab ?? Array.from({ length: 300 }, (_, i) => `tok${i}`);
+  const tensors = Array.from({ length: 4 + layers }, (_, i) => ({
+    name: `t${i}`,
+    dtype: "BF16" as const,
+    shape: [128, 128],
+    sha256: sha(`${s.name}:${i}`),
+    stats: {
+      count: 16384,
+      mean: 0,
+      std: 0.02,
+      rms: 0.02,
+      min: -0.1,
+      max: 0.1,
+      nanCount: 0,
+      infCount: 0,
+      quantiles: [],
+    },
+  }));
+  return {
+    formatVersion: 1,
+    tool: { name: "pedigree", version: "test" },
+    kernels: {},
+    source: { spec: `/models/${s.name}`, format: "safetensors", files: [] },
+    contentId: sha(`content:${s.name}`),
+    dims: {
+      architecture: "llama",
+      hiddenSize: 128,
+      intermediateSize: 352,
+      moeIntermediateSize: 0,
+      layers,
+      attentionHeads: 4,
+      kvHeads: 2,
+      headDim: 32,
+      vocabSize: vocab.length,
+      experts: 0,
+      expertsPerToken: 0,
+      sharedExperts: 0,
+      tiedEmbeddings: false,
+    },
+    tokenizer: { kind: "bpe", vocabSize: vocab.length, sha256: sha(vocab.join("\n")), tokens: vocab },
+    tensors,
+    layerProfiles: {
+      "attn.q": Array.from({ length: layers }, () => r()),
+      "mlp.up": Array.from({ length: layers }, () => r()),
+    },
+    sketches: {
+      version: "test",
+      family: s.family,
+      generation: s.generation ?? 0,
+      relation: s.relation ?? "continued_training",
+      weights: new Float32Array([r(), r(), r()]),
+    },
+  } as unknown as Fingerprint;
+}
+
+/** Injected comparison: related within a family (log10 p −40), unrelated across (−0.4). Counts its calls. */
+export function familyComparator(): Comparator & { calls: number } {
+  const c = {
+    id: "test-family",
+    calls: 0,
+    compare(a: Fingerprint, b: Fingerprint): CompareResult {
+      c.calls++;
+      const sa = a.sketches as unknown as { family: string; generation: number };
+      const sb = b.sketches as unknown as { family: string; generation: number; relation: Relation };
+      const related = sa.family === sb.family;
+      const parent = sa.generation < sb.generation ? "A" : sa.generation > sb.generation ? "B" : "unknown";
+      return {
+        verdict: related ? "related" : "unrelated",
+        log10P: related ? -40 - sb.generation : -0.4,
+        relations: related ? [sb.relation] : [],
+        layerMap: null,
+        evidence: [],
+        direction: { parent: related ? parent : "unknown", reason: "test" },
+      };
+    },
+  };
+  return c;
+}

@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isPedigreeError } from "../../src/errors.js";
+import { identify } from "../../src/registry/identify.js";
+import { verifyLineage } from "../../src/registry/verify.js";
+import { DIALECTS, familyComparator, makeRegistry, synthFingerprint, type TestRegistry } from "./helpers.js";
+
+// A synthetic stand-in for kinship-dev's lineage: two independent bases and seven children of Ap.
+const CHILDREN = [
+  ["cpt_light", "continued_training"],
+  ["cpt_heavy", "continued_training"],
+  ["deep", "depth_upscale"],
+  ["wide", "width_expand"],
+  ["vocab_swap", "vocab_swap"],
+  ["obfuscated", "obfuscation"],
+  ["moe_upcycle", "moe_upcycle"],
+] as const;
+
+const fps = {
+  Ap: synthFingerprint({ name: "Ap", family: "A" }),
+  Bp: synthFingerprint({ name: "Bp", family: "B" }),
+  ...Object.fromEntries(
+    CHILDREN.map(([n, rel]) => [n, synthFingerprint({ name: n, family: "A", generation: 1, relation: rel })]),
+  ),
+};
+
+describe.each(DIALECTS)("registry lineage on $dialect", ({ dialect, skip }) => {
+  let t: TestRegistry;
+  beforeAll(async () => {
+    if (skip) return;
+    t = await makeRegistry(dialect);
+    await t.registry.addModel(fps.Ap, { name: "Ap", claims: ["trained from scratch"] });
+    await t.registry.addModel(fps.Bp, { name: "Bp", claims: ["Trained from scratch on EN-heavy"] });
+    for (const [n] of CHILDREN) await t.registry.addModel(fps[n] as never, { name: n, tags: ["dev"] });
+  });
+  afterAll(async () => t?.cleanup());
+
+  it.skipIf(skip)("true lineage verifies with no findings; evidence is cached by comparator id", async () => {
+    for (const [n, rel] of CHILDREN) await t.registry.declare(n, "Ap", rel);
+    const cmp = familyComparator();
+    const r = await verifyLineage(t.registry, cmp);
+    expect(r.findings).toEqual([]);
+    expect(r.coverage).toMatchObject({ edges: 7, claims: 2, models: 9 });
+    expect(r.checked).toBe(r.coverage.edges + r.coverage.pairs + r.coverage.claims);
+    const again = familyComparator();
+    await verifyLineage(t.registry, again);
+    expect(again.calls).toBe(0);
+  });
+
+  it.skipIf(skip)(
+    "false declarations: exactly the false edges and the undeclared kinship are reported",
+    async () => {
+      // A re-badged copy of cpt_heavy's line, registered with a false parent, plus a false Bp→deep edge.
+      await t.registry.addModel(synthFingerprint({ name: "rebadged", family: "A", generation: 2 }), {
+        name: "rebadged",
+        claims: ["trained from scratch"],
+      });
+      await t.registry.declare("rebadged", "Bp", "continued_training");
+      await t.registry.declare("deep", "Bp", "depth_upscale");
+      const r = await verifyLineage(t.registry, familyComparator());
+      const got = r.findings.map((f) => `${f.kind}:${f.child}<-${f.parent}`).sort();
+      expect(got).toEqual(
+        [
+          "from_scratch_contradicted:rebadged<-Ap",
+          "undeclared_kinship:rebadged<-Ap",
+          "unsupported_declaration:deep<-Bp",
+          "unsupported_declaration:rebadged<-Bp",
+        ].sort(),
+      );
+      const unsupported = r.findings.find((f) => f.kind === "unsupported_declaration" && f.child === "deep");
+      expect(unsupported?.log10P).toBeCloseTo(-0.4, 6);
+      expect(unsupported?.relation).toBe("depth_upscale");
+      const scoped = await verifyLineage(t.registry, familyComparator(), { model: "deep" });
+      // Scoped to deep: its false edge, and its own kinship with the re-badged model (no other pairs).
+      expect(scoped.findings.map((f) => `${f.kind}:${f.child}<-${f.parent}`).sort()).toEqual([
+        "undeclared_kinship:rebadged<-deep",
+        "unsupported_declaration:deep<-Bp",
+      ]);
+      expect(scoped.coverage.models).toBe(1);
+    },
+  );
+
+  it.skipIf(skip)("identify ranks the true parent first for every derived model", async () => {
+    for (const [n] of CHILDREN) {
+      const r = await identify(t.registry, familyComparator(), fps[n] as never);
+      expect(r.registeredAs).toBe(n);
+      expect(r.candidates[0]?.model).toBe("Ap");
+      expect(r.candidates.every((c) => c.verdict !== "unrelated")).toBe(true);
+      expect(r.candidates.map((c) => c.model)).not.toContain("Bp");
+    }
+    const unknown = synthFingerprint({ name: "stranger", family: "Z" });
+    expect((await identify(t.registry, familyComparator(), unknown)).candidates).toEqual([]);
+  });
+
+  it.skipIf(skip)("names resolve by name and content-id prefix; bad input is a coded error", async () => {
+    expect((await t.registry.resolve(fps.Ap.contentId.slice(0, 10))).name).toBe("Ap");
+    const code = async (p: Promise<unknown>) =>
+      p.then(
+        () => "none",
+        (e) => (isPedigreeError(e) ? e.code : String(e)),
+      );
+    expect(await code(t.registry.declare("deep", "Ap", "cousin"))).toBe("USAGE_BAD_RELATION");
+    expect(await code(t.registry.resolve("nobody"))).toBe("REGISTRY_UNKNOWN_MODEL");
+    expect(await code(t.registry.declare("deep", "deep", "identical"))).toBe("USAGE_SELF_EDGE");
+    expect(
+      await code(t.registry.addModel(synthFingerprint({ name: "other", family: "Q" }), { name: "Ap" })),
+    ).toBe("REGISTRY_NAME_TAKEN");
+    expect(await code(t.registry.addModel(fps.Ap, { name: "Ap2" }))).toBe("REGISTRY_MODEL_EXISTS");
+    expect((await t.registry.addModel(fps.Ap)).created).toBe(false);
+    expect((await t.registry.declare("deep", "Ap", "depth_upscale")).created).toBe(false);
+  });
+});
