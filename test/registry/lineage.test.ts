@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isPedigreeError } from "../../src/errors.js";
+import type { Fingerprint } from "../../src/fingerprint/types.js";
 import { identify } from "../../src/registry/identify.js";
 import { verifyLineage } from "../../src/registry/verify.js";
 import { DIALECTS, familyComparator, makeRegistry, synthFingerprint, type TestRegistry } from "./helpers.js";
@@ -15,7 +16,7 @@ const CHILDREN = [
   ["moe_upcycle", "moe_upcycle"],
 ] as const;
 
-const fps = {
+const fps: Record<string, Fingerprint> & { Ap: Fingerprint; Bp: Fingerprint } = {
   Ap: synthFingerprint({ name: "Ap", family: "A" }),
   Bp: synthFingerprint({ name: "Bp", family: "B" }),
   ...Object.fromEntries(
@@ -30,7 +31,7 @@ describe.each(DIALECTS)("registry lineage on $dialect", ({ dialect, skip }) => {
     t = await makeRegistry(dialect);
     await t.registry.addModel(fps.Ap, { name: "Ap", claims: ["trained from scratch"] });
     await t.registry.addModel(fps.Bp, { name: "Bp", claims: ["Trained from scratch on EN-heavy"] });
-    for (const [n] of CHILDREN) await t.registry.addModel(fps[n] as never, { name: n, tags: ["dev"] });
+    for (const [n] of CHILDREN) await t.registry.addModel(fps[n] as Fingerprint, { name: n, tags: ["dev"] });
   });
   afterAll(async () => t?.cleanup());
 
@@ -81,7 +82,7 @@ describe.each(DIALECTS)("registry lineage on $dialect", ({ dialect, skip }) => {
 
   it.skipIf(skip)("identify ranks the true parent first for every derived model", async () => {
     for (const [n] of CHILDREN) {
-      const r = await identify(t.registry, familyComparator(), fps[n] as never);
+      const r = await identify(t.registry, familyComparator(), fps[n] as Fingerprint);
       expect(r.registeredAs).toBe(n);
       expect(r.candidates[0]?.model).toBe("Ap");
       expect(r.candidates.every((c) => c.verdict !== "unrelated")).toBe(true);
