@@ -28,6 +28,12 @@ export class VocabBuilder {
 
   /** Adds an added/special token: its content is plain text whatever the model's spelling. */
   addAdded(token: AddedTokenInfo): void {
+    // The model's own piece re-declared as an added token (Gemma's "▁▁", DeepSeek's "<｜…｜>") is one
+    // token with one embedding row: it keeps the model's canonical bytes.
+    if (this.pieces[token.id] === token.content) {
+      this.undecodable.delete(token.id);
+      return;
+    }
     this.put(token.id, token.content, textToBinary(token.content));
   }
 

@@ -99,7 +99,14 @@ export function base64ToBinary(b64: string): string | null {
 /** A printable rendering of a canonical token for reports: UTF-8 where valid, \xNN escapes elsewhere. */
 export function displayToken(bin: string): string {
   const text = binaryToText(bin);
-  if (text !== null) return JSON.stringify(text).slice(1, -1);
+  // Invisible characters (format, private use, unassigned, odd spaces) are shown as \u{…}.
+  if (text !== null)
+    return JSON.stringify(text)
+      .slice(1, -1)
+      .replace(
+        /[\p{Cf}\p{Co}\p{Cn}\u00a0\u2000-\u200a\u3000]/gu,
+        (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`,
+      );
   let out = "";
   for (let i = 0; i < bin.length; i++) {
     const c = bin.charCodeAt(i);

@@ -1,0 +1,66 @@
+import type { LoadedTokenizer } from "../types.js";
+import { MAX_EXAMPLES } from "./structure.js";
+
+/** Consecutive ids spelled in another family's style needed to call a range foreign (not a stray token). */
+export const MIN_FOREIGN_RUN = 8;
+
+export interface ForeignRange {
+  start: number;
+  /** Exclusive. */
+  end: number;
+  /** The spelling the pieces of the range use. */
+  style: "metaspace" | "byte-level" | "raw";
+}
+
+/**
+ * Id ranges whose pieces are spelled in a different family's style than the tokenizer's own —
+ * "▁" pieces inside a byte-level BPE, "Ġ"/"Ċ" pieces inside a metaspace one, raw spaces or
+ * control characters in either — the mark of a vocabulary assembled from two sources.
+ */
+export function foreignRanges(tok: LoadedTokenizer): ForeignRange[] {
+  if (tok.spelling !== "byte-level" && tok.spelling !== "metaspace") return [];
+  const added = new Set(tok.added.map((a) => a.id));
+  const out: ForeignRange[] = [];
+  let cur: ForeignRange | null = null;
+  tok.pieces.forEach((p, id) => {
+    const style = p === null || added.has(id) ? null : foreignStyle(p, tok.spelling);
+    if (cur && style === cur.style && id === cur.end) {
+      cur.end = id + 1;
+      return;
+    }
+    if (cur && cur.end - cur.start >= MIN_FOREIGN_RUN) out.push(cur);
+    cur = style ? { start: id, end: id + 1, style } : null;
+  });
+  const last = cur as ForeignRange | null;
+  if (last && last.end - last.start >= MIN_FOREIGN_RUN) out.push(last);
+  return out.slice(0, MAX_EXAMPLES);
+}
+
+function foreignStyle(piece: string, spelling: string): ForeignRange["style"] | null {
+  if (/[\u0000-\u0020]/.test(piece)) return "raw";
+  if (spelling === "byte-level" && piece.includes("\u2581")) return "metaspace";
+  // Ġ (space) and Ċ (newline) never occur in metaspace pieces of real text vocabularies.
+  if (spelling === "metaspace" && /[\u0120\u010a]/.test(piece) && !piece.includes("\u2581"))
+    return "byte-level";
+  return null;
+}
+
+/**
+ * Where duplicated strings sit: when the first copy of most duplicates is below some id and the
+ * second above it, the vocabulary is two halves that overlap — the splice point is reported.
+ */
+export function duplicateSplit(tok: LoadedTokenizer): { splitId: number; pairs: number } | null {
+  const special = new Set(tok.specialIds);
+  const first = new Map<string, number>();
+  const seconds: [number, number][] = [];
+  tok.tokens.forEach((t, id) => {
+    if (t === null || special.has(id) || /^<0x[0-9A-Fa-f]{2}>$/.test(tok.pieces[id] ?? "")) return;
+    const f = first.get(t);
+    if (f === undefined) first.set(t, id);
+    else seconds.push([f, id]);
+  });
+  if (seconds.length === 0) return null;
+  const maxFirst = Math.max(...seconds.map(([f]) => f));
+  const minSecond = Math.min(...seconds.map(([, s]) => s));
+  return maxFirst < minSecond ? { splitId: minSecond, pairs: seconds.length } : null;
+}
