@@ -48,9 +48,15 @@ export function checkMerges(tok: LoadedTokenizer): MergeFindings | null {
     seenPairs.add(key);
     const li = idOf.get(l);
     const ri = idOf.get(r);
-    if (li === undefined || ri === undefined) return push(f.missingParts, { index, left: l, right: r });
+    if (li === undefined || ri === undefined) {
+      push(f.missingParts, { index, left: l, right: r });
+      return;
+    }
     const res = idOf.get(l + r);
-    if (res === undefined) return push(f.missingResult, { index, left: l, right: r });
+    if (res === undefined) {
+      push(f.missingResult, { index, left: l, right: r });
+      return;
+    }
     // A token counts as ordered when any merge builds it from lower ids (converted tiktoken
     // vocabularies list every split of a token, not only the one that created it).
     if (res > li && res > ri) ordered.add(res);
