@@ -3,8 +3,8 @@ import { openLocation } from "../io/location.js";
 import type { ModelLocation } from "../io/types.js";
 import { chooseWeights, classifyFiles, findTokenizer } from "./detect.js";
 import { openGgufCheckpoint } from "./gguf/index.js";
+import type { OpenContext } from "./open-files.js";
 import { openPytorchCheckpoint } from "./pytorch/index.js";
-import type { OpenContext } from "./safetensors/read.js";
 import { openSafetensorsCheckpoint } from "./safetensors/read.js";
 import type { Checkpoint } from "./types.js";
 

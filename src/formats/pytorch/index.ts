@@ -1,12 +1,15 @@
-import { PedigreeError } from "../../errors.js";
-import type { OpenContext } from "../safetensors/read.js";
+import { type OpenContext, openTensorFiles } from "../open-files.js";
 import type { Checkpoint } from "../types.js";
+import { indexPytorchFile } from "./read.js";
 
-/** Opens PyTorch zip checkpoints (one file, or the shards of an index). (Being implemented.) */
-export async function openPytorchCheckpoint(
-  _ctx: OpenContext,
-  _files: string[],
-  _indexFile: string | null,
+export { indexPytorchFile } from "./read.js";
+export { unpickle } from "./unpickle.js";
+
+/** Opens PyTorch zip checkpoints: one file, or the shards named by `pytorch_model.bin.index.json`. */
+export function openPytorchCheckpoint(
+  ctx: OpenContext,
+  files: string[],
+  indexFile: string | null,
 ): Promise<Checkpoint> {
-  throw new PedigreeError("UNSUPPORTED_NOT_YET", "PyTorch checkpoints are not supported yet");
+  return openTensorFiles(ctx, "pytorch", files, indexFile, indexPytorchFile);
 }

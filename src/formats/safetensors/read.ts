@@ -1,26 +1,10 @@
-import { PedigreeError } from "../../errors.js";
-import type { ByteSource, ModelLocation } from "../../io/types.js";
-import { type CheckpointParts, TensorFileCheckpoint } from "../checkpoint.js";
-import { crossCheckShardIndex, parseShardIndex } from "../shard-index.js";
-import type { Checkpoint, TensorInfo } from "../types.js";
+import type { ByteSource } from "../../io/types.js";
+import { type FileIndex, type OpenContext, openTensorFiles } from "../open-files.js";
+import type { Checkpoint } from "../types.js";
 import { readSafetensorsHeader } from "./header.js";
 
-/** Headers read at once for sharded models: enough to hide HTTP latency, few enough to stay polite. */
-export const HEADER_READ_CONCURRENCY = 8;
-
-/** What the format detector already knows: files and their roles, config, tokenizer. */
-export type OpenContext = Pick<
-  CheckpointParts,
-  "location" | "files" | "config" | "tokenizer" | "ownsLocation"
->;
-
-export interface SafetensorsFileIndex {
-  tensors: TensorInfo[];
-  metadata: Record<string, string>;
-}
-
 /** Tensor infos of one safetensors file, from its header alone. */
-export async function indexSafetensorsFile(source: ByteSource, file: string): Promise<SafetensorsFileIndex> {
+export async function indexSafetensorsFile(source: ByteSource, file: string): Promise<FileIndex> {
   const h = await readSafetensorsHeader(source);
   const tensors = h.entries.map((e) => ({
     name: e.name,
@@ -33,73 +17,11 @@ export async function indexSafetensorsFile(source: ByteSource, file: string): Pr
   return { tensors, metadata: h.metadata };
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight, results in input order. */
-export async function mapLimited<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (x: T) => Promise<R>,
-): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
-/**
- * Opens safetensors weights: one or more files, or the shards named by `indexFile` (cross-checked).
- * Sources opened for the headers stay open in the checkpoint for later tensor reads.
- */
-export async function openSafetensorsCheckpoint(
+/** Opens safetensors weights: one or more files, or the shards named by `indexFile` (cross-checked). */
+export function openSafetensorsCheckpoint(
   ctx: OpenContext,
   files: string[],
   indexFile: string | null,
 ): Promise<Checkpoint> {
-  const location: ModelLocation = ctx.location;
-  const sources = new Map<string, ByteSource>();
-  try {
-    const index = indexFile
-      ? parseShardIndex(await location.readText(indexFile), indexFile, new Set(ctx.files.map((f) => f.path)))
-      : null;
-    const weightFiles = index ? index.shards : files;
-    const perFile = await mapLimited(weightFiles, HEADER_READ_CONCURRENCY, async (file) => {
-      const src = await location.open(file);
-      sources.set(file, src);
-      return indexSafetensorsFile(src, file);
-    });
-    const perShard = new Map(weightFiles.map((f, i) => [f, (perFile[i] as SafetensorsFileIndex).tensors]));
-    const tensors = index ? crossCheckShardIndex(index, perShard) : mergeUnique(perShard);
-    const metadata: Record<string, unknown> = Object.assign({}, ...perFile.map((p) => p.metadata));
-    if (index) metadata.index = index.metadata;
-    return new TensorFileCheckpoint({ ...ctx, format: "safetensors", tensors, metadata, sources });
-  } catch (e) {
-    await Promise.allSettled([...sources.values()].map((s) => s.close()));
-    throw e;
-  }
-}
-
-function mergeUnique(perFile: Map<string, TensorInfo[]>): Map<string, TensorInfo> {
-  const all = new Map<string, TensorInfo>();
-  for (const list of perFile.values()) {
-    for (const t of list) {
-      const prev = all.get(t.name);
-      if (prev) {
-        throw new PedigreeError(
-          "FORMAT_DUPLICATE_TENSOR",
-          `tensor "${t.name}" is in both ${prev.file} and ${t.file}`,
-          {
-            details: { tensor: t.name, files: [prev.file, t.file] },
-            hint: "Without an index file every tensor must be in exactly one file; open one file directly",
-          },
-        );
-      }
-      all.set(t.name, t);
-    }
-  }
-  return all;
+  return openTensorFiles(ctx, "safetensors", files, indexFile, indexSafetensorsFile);
 }

@@ -23,7 +23,22 @@ export function tensorByteLength(spec: TensorSpec): number {
   return elementCount(spec.shape) * DTYPE_BYTES[spec.dtype];
 }
 
-function writeError(file: string, msg: string, details: Record<string, unknown>): PedigreeError {
+/** Names unique (and not "__metadata__"), dtypes known, shapes of non-negative integers. */
+export function validateTensorSpecs(file: string, entries: readonly TensorSpec[]): void {
+  const seen = new Set<string>();
+  for (const e of entries) {
+    parseElementDType(e.dtype, `${file}: tensor "${e.name}"`);
+    if (seen.has(e.name) || e.name === "__metadata__") {
+      throw writeError(file, `tensor name "${e.name}" is used twice or reserved`, { tensor: e.name });
+    }
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw writeError(file, `tensor "${e.name}" has an invalid shape`, { tensor: e.name, shape: e.shape });
+    }
+    seen.add(e.name);
+  }
+}
+
+export function writeError(file: string, msg: string, details: Record<string, unknown>): PedigreeError {
   return new PedigreeError("USAGE_INVALID_TENSOR_SPEC", `${file}: ${msg}`, { details: { file, ...details } });
 }
 
@@ -35,14 +50,10 @@ export function encodeSafetensorsHeader(
 ): Uint8Array {
   // Null prototype: a tensor named "__proto__" must become a key, not replace the prototype.
   const header: Record<string, unknown> = Object.create(null);
+  validateTensorSpecs(file, entries);
   if (metadata && Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   let pos = 0;
   for (const e of entries) {
-    parseElementDType(e.dtype, `${file}: tensor "${e.name}"`);
-    if (Object.hasOwn(header, e.name) || e.name === "__metadata__")
-      throw writeError(file, `tensor name "${e.name}" is used twice or reserved`, { tensor: e.name });
-    if (!e.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
-      throw writeError(file, `tensor "${e.name}" has an invalid shape`, { tensor: e.name, shape: e.shape });
     const n = tensorByteLength(e);
     header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [pos, pos + n] };
     pos += n;

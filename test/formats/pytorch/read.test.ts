@@ -1,0 +1,212 @@
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { openCheckpoint } from "../../../src/formats/open.js";
+import { PickleWriter } from "../../../src/formats/pytorch/pickle-writer.js";
+import { indexPytorchFile } from "../../../src/formats/pytorch/read.js";
+import { unpickle } from "../../../src/formats/pytorch/unpickle.js";
+import { PyDict } from "../../../src/formats/pytorch/values.js";
+import { stateDictPickle, writePytorchCheckpoint } from "../../../src/formats/pytorch/write.js";
+import { ZipWriter } from "../../../src/formats/pytorch/zip-writer.js";
+import type { TensorSpec } from "../../../src/formats/safetensors/write.js";
+import { buildPytorchZip, buildStateDict } from "../../helpers/build-pytorch.js";
+import { MemoryByteSource, MemoryFile } from "../../helpers/memory-source.js";
+
+const tmp = await fs.mkdtemp(path.join(os.tmpdir(), "pedigree-pt-"));
+afterAll(() => fs.rm(tmp, { recursive: true, force: true }));
+
+const hex = (s: string) => Uint8Array.from(Buffer.from(s, "hex"));
+/** `pickle.dumps({'w': E()}, protocol=p)` by CPython 3.11, where E.__reduce__ returns (os.system, ('touch /tmp/pedigree-pwned',)). */
+const OS_SYSTEM_P2 =
+  "80027d7100580100000077710163706f7369780a73797374656d0a71025819000000746f756368202f746d702f70656469677265652d70776e65647103857104527105732e";
+const OS_SYSTEM_P4 =
+  "8004953b000000000000007d948c0177948c05706f736978948c0673797374656d9493948c19746f756368202f746d702f70656469677265652d70776e65649485945294732e";
+/** `pickle.dumps(OrderedDict([('a', 1)]), protocol=2)` by CPython 3.11. */
+const ORDERED_DICT_P2 =
+  "800263636f6c6c656374696f6e730a4f726465726564446963740a71002952710158010000006171024b01732e";
+
+/** _rebuild_tensor_v2 of storage `key` with a chosen offset, size and stride. */
+function viewPickle(
+  views: { name: string; key: string; numel: number; offset: number; size: number[]; stride: number[] }[],
+): Uint8Array {
+  const p = new PickleWriter().proto(2).emptyDict().mark();
+  for (const v of views) {
+    p.str(v.name).global("torch._utils", "_rebuild_tensor_v2").mark();
+    p.mark()
+      .str("storage")
+      .global("torch", "FloatStorage")
+      .str(v.key)
+      .str("cpu")
+      .int(v.numel)
+      .tuple()
+      .binPersId();
+    p.int(v.offset)
+      .intTuple(v.size)
+      .intTuple(v.stride)
+      .bool(false)
+      .global("collections", "OrderedDict")
+      .emptyTuple()
+      .reduce();
+    p.tuple().reduce();
+  }
+  return p.setItems().stop().bytes();
+}
+const f32 = (xs: number[]) => new Uint8Array(new Float32Array(xs).buffer);
+
+describe("allowlist unpickler", () => {
+  it("refuses os.system pickles (protocols 2 and 4) by name, before anything could run", async () => {
+    for (const h of [OS_SYSTEM_P2, OS_SYSTEM_P4]) {
+      let caught: unknown;
+      try {
+        unpickle(hex(h));
+      } catch (e) {
+        caught = e;
+      }
+      expect(caught).toMatchObject({ code: "PICKLE_GLOBAL_FORBIDDEN", details: { global: "posix.system" } });
+    }
+    await expect(fs.stat("/tmp/pedigree-pwned")).rejects.toThrow();
+    // The same pickle as data.pkl of an archive is refused when the checkpoint is opened.
+    const zip = await buildPytorchZip({ pickle: hex(OS_SYSTEM_P2) });
+    await expect(indexPytorchFile(new MemoryByteSource(zip), "evil.bin")).rejects.toMatchObject({
+      code: "PICKLE_GLOBAL_FORBIDDEN",
+    });
+  });
+
+  it("reads CPython's own OrderedDict pickle", () => {
+    const d = unpickle(hex(ORDERED_DICT_P2));
+    expect(d).toBeInstanceOf(PyDict);
+    expect([...(d as PyDict).map]).toEqual([["a", 1]]);
+  });
+
+  it("reads negative and 64-bit LONG1 integers and refuses ones beyond 2^53", () => {
+    const big = new PickleWriter()
+      .proto(2)
+      .mark()
+      .int(-7)
+      .int(2 ** 40)
+      .int(-(2 ** 40))
+      .int(-1)
+      .tuple()
+      .stop()
+      .bytes();
+    expect(unpickle(big)).toMatchObject({ items: [-7, 2 ** 40, -(2 ** 40), -1] });
+    const huge = new PickleWriter().proto(2).op(0x8a, 8, 0, 0, 0, 0, 0, 0, 0, 0x40).stop().bytes();
+    expect(() => unpickle(huge)).toThrow(expect.objectContaining({ code: "PICKLE_MALFORMED" }));
+  });
+});
+
+describe("PyTorch zip checkpoints", () => {
+  const specs: TensorSpec[] = [
+    { name: "w", dtype: "F16", shape: [2, 2] },
+    { name: "ids", dtype: "I64", shape: [3] },
+    { name: "mask", dtype: "BOOL", shape: [2] },
+  ];
+  const bytes: Record<string, Uint8Array> = {
+    w: new Uint8Array(new Uint16Array([0x3c00, 0xc000, 0x7c00, 0x0001]).buffer),
+    ids: new Uint8Array(new BigInt64Array([-1n, 0n, 2n ** 40n]).buffer),
+    mask: Uint8Array.from([0, 1]),
+  };
+
+  it("round-trips through the writer (plain and ZIP64) with aligned storages", async () => {
+    for (const forceZip64 of [false, true]) {
+      const dir = path.join(tmp, `rt-${forceZip64}`);
+      await writePytorchCheckpoint(
+        path.join(dir, "pytorch_model.bin"),
+        specs,
+        (s) => bytes[s.name] as Uint8Array,
+        { forceZip64 },
+      );
+      const c = await openCheckpoint(dir);
+      expect(c.format).toBe("pytorch");
+      expect([...c.tensors.values()].map((t) => [t.name, t.dtype, t.shape, t.offset % 64])).toEqual([
+        ["w", "F16", [2, 2], 0],
+        ["ids", "I64", [3], 0],
+        ["mask", "BOOL", [2], 0],
+      ]);
+      expect(Array.from(await c.readTensorFloat32("w"))).toEqual([1, -2, Infinity, 2 ** -24]);
+      expect(Array.from(await c.readTensorFloat32("ids"))).toEqual([-1, 0, 2 ** 40]);
+      expect(Array.from(await c.readTensorFloat32("mask"))).toEqual([0, 1]);
+      await c.close();
+    }
+  });
+
+  it("maps storage offsets and shared storages (tied weights) to byte ranges", async () => {
+    const pickle = viewPickle([
+      { name: "tail", key: "s", numel: 6, offset: 2, size: [2, 2], stride: [2, 1] },
+      { name: "all", key: "s", numel: 6, offset: 0, size: [6], stride: [1] },
+      { name: "col", key: "s", numel: 6, offset: 1, size: [3, 1], stride: [1, 7] },
+    ]);
+    const zip = await buildPytorchZip({ pickle, storages: { s: f32([0, 1, 2, 3, 4, 5]) } });
+    const dir = path.join(tmp, "views");
+    await fs.mkdir(dir);
+    await fs.writeFile(path.join(dir, "model.pt"), zip);
+    const c = await openCheckpoint(dir);
+    expect(Array.from(await c.readTensorFloat32("tail"))).toEqual([2, 3, 4, 5]);
+    expect(Array.from(await c.readTensorFloat32("all", 4))).toEqual([4, 5]);
+    // size-1 dimensions may carry any stride and stay contiguous.
+    expect(Array.from(await c.readTensorFloat32("col"))).toEqual([1, 2, 3]);
+    await c.close();
+  });
+
+  it("refuses non-contiguous views and views past their storage", async () => {
+    const transposed = viewPickle([
+      { name: "t", key: "0", numel: 6, offset: 0, size: [3, 2], stride: [1, 3] },
+    ]);
+    const zip1 = await buildPytorchZip({ pickle: transposed, storages: { "0": f32([0, 1, 2, 3, 4, 5]) } });
+    await expect(indexPytorchFile(new MemoryByteSource(zip1), "t.bin")).rejects.toMatchObject({
+      code: "UNSUPPORTED_NONCONTIGUOUS_TENSOR",
+    });
+    const past = viewPickle([{ name: "t", key: "0", numel: 6, offset: 4, size: [3], stride: [1] }]);
+    const zip2 = await buildPytorchZip({ pickle: past, storages: { "0": f32([0, 1, 2, 3, 4, 5]) } });
+    await expect(indexPytorchFile(new MemoryByteSource(zip2), "t.bin")).rejects.toMatchObject({
+      code: "PICKLE_VIEW_OUT_OF_RANGE",
+    });
+  });
+
+  it("accepts a deflated data.pkl and strips a state_dict wrapper", async () => {
+    const inner = stateDictPickle([{ name: "a", dtype: "F32", shape: [2] }]);
+    // {"state_dict": OrderedDict(a=...)}: splice the OrderedDict pickle (minus PROTO and STOP) into a dict.
+    const wrapped = new PickleWriter().proto(2).emptyDict().str("state_dict").bytes();
+    const pickle = Uint8Array.from([...wrapped, ...inner.subarray(2, -1), 0x73, 0x2e]);
+    const mem = new MemoryFile();
+    const zip = new ZipWriter(mem.asHandle());
+    await zip.addDeflated("ckpt/data.pkl", pickle);
+    await zip.add("ckpt/data/0", [f32([5, 6])]);
+    await zip.finish();
+    const idx = await indexPytorchFile(new MemoryByteSource(mem.bytes()), "w.bin");
+    expect(idx.tensors.map((t) => [t.name, t.byteLength])).toEqual([["a", 8]]);
+    expect(idx.metadata).toEqual({ archive: "ckpt" });
+  });
+
+  it("opens sharded PyTorch checkpoints through pytorch_model.bin.index.json", async () => {
+    const dir = path.join(tmp, "sharded");
+    await fs.mkdir(dir);
+    await fs.writeFile(
+      path.join(dir, "p-1.bin"),
+      await buildStateDict([{ name: "a", dtype: "F32", shape: [2] }], 10),
+    );
+    await fs.writeFile(
+      path.join(dir, "p-2.bin"),
+      await buildStateDict([{ name: "b", dtype: "F32", shape: [3] }], 20),
+    );
+    await fs.writeFile(
+      path.join(dir, "pytorch_model.bin.index.json"),
+      JSON.stringify({ weight_map: { a: "p-1.bin", b: "p-2.bin" } }),
+    );
+    await fs.writeFile(path.join(dir, "training_args.bin"), "not weights");
+    const c = await openCheckpoint(dir);
+    expect(Array.from(await c.readTensorFloat32("b"))).toEqual([20, 21, 22]);
+    expect(c.files.find((f) => f.path === "training_args.bin")?.role).toBe("other");
+    await c.close();
+  });
+
+  it("names the legacy (non-zip) format", async () => {
+    const legacy = Uint8Array.from([
+      0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e,
+    ]);
+    await expect(indexPytorchFile(new MemoryByteSource(legacy), "old.bin")).rejects.toMatchObject({
+      code: "UNSUPPORTED_LEGACY_PYTORCH",
+    });
+  });
+});
