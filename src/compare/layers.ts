@@ -38,8 +38,8 @@ export interface LayerAlignment {
 function mlpPairs(la: LayerSketch, lb: LayerSketch): [number, number][] {
   const out: [number, number][] = [];
   if (la.mlps.length === 0 || lb.mlps.length === 0) return out;
-  if (la.mlps.length === 1) lb.mlps.forEach((_, e) => out.push([e, 0]));
-  else if (lb.mlps.length === 1) la.mlps.forEach((_, e) => out.push([0, e]));
+  if (la.mlps.length === 1) for (let e = 0; e < lb.mlps.length; e++) out.push([e, 0]);
+  else if (lb.mlps.length === 1) for (let e = 0; e < la.mlps.length; e++) out.push([0, e]);
   else for (let e = 0; e < Math.min(la.mlps.length, lb.mlps.length); e++) out.push([e, e]);
   return out;
 }

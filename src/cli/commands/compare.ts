@@ -1,11 +1,108 @@
+import fs from "node:fs/promises";
 import type { Command } from "commander";
-import { PedigreeError } from "../../errors.js";
-import type { CommandModule } from "../command.js";
+import { type CompareResult, compareFingerprints, DEFAULT_RELATED_LOG10P } from "../../compare/index.js";
+import { EXIT, PedigreeError } from "../../errors.js";
+import { fingerprintSource, isFingerprintFile, readFingerprint } from "../../fingerprint/index.js";
+import type { Fingerprint } from "../../fingerprint/types.js";
+import { renderCompareHtml } from "../../report/compare-html.js";
+import { renderCompareText } from "../../report/compare-text.js";
+import type { CommandContext, CommandModule } from "../command.js";
 
-// Placeholder until the compare capability lands; replaced by its implementation.
+interface CompareCliOptions {
+  html?: string;
+  failOn?: string;
+  threshold?: string;
+  threads?: string;
+}
+
+/** `pedigree compare <A> <B>`: each side a model source (path, URL, hf://) or a fingerprint file. */
 export const define: CommandModule["define"] = (cmd: Command) => {
-  cmd.argument("[args...]");
-  return async () => {
-    throw new PedigreeError("USAGE_NOT_AVAILABLE", "pedigree compare is not available yet");
+  cmd
+    .description("establish whether B derives from A (or both from a common ancestor), and what was reused")
+    .argument("<a>", "model source or fingerprint file")
+    .argument("<b>", "model source or fingerprint file")
+    .option("--html <file>", "write a self-contained HTML report with plots")
+    .option(
+      "--fail-on <verdict>",
+      "exit with status 1 when the verdict is this (related|unrelated|inconclusive)",
+    )
+    .option(
+      "--threshold <log10p>",
+      `combined log10 p at or below which the verdict is related (default ${DEFAULT_RELATED_LOG10P})`,
+    )
+    .option("--threads <n>", "worker threads for fingerprinting (default: all cores)");
+  return async (ctx: CommandContext, ...args: unknown[]) => {
+    const [a, b, opts] = args as [string, string, CompareCliOptions];
+    const failOn = parseFailOn(opts.failOn);
+    const threshold = parseNumber(opts.threshold, "--threshold") ?? DEFAULT_RELATED_LOG10P;
+    const threads = parseNumber(opts.threads, "--threads");
+    const fa = await loadSide(ctx, a, "A", threads);
+    const fb = await loadSide(ctx, b, "B", threads);
+    ctx.progress.log("comparing");
+    const result = compareFingerprints(fa, fb, { relatedThreshold: threshold });
+    if (opts.html) await writeHtml(opts.html, result, fa, fb);
+    return {
+      data: result,
+      render: (r: unknown) => renderCompareText(r as CompareResult),
+      exitCode: failOn && result.verdict === failOn ? EXIT.failure : EXIT.ok,
+    };
   };
 };
+
+async function loadSide(
+  ctx: CommandContext,
+  spec: string,
+  side: string,
+  threads?: number,
+): Promise<Fingerprint> {
+  if (await isFingerprintFile(spec).catch(() => false)) return readFingerprint(spec);
+  let started = false;
+  try {
+    return await fingerprintSource(spec, {
+      ...(threads !== undefined ? { threads } : {}),
+      onProgress: (done, total) => {
+        if (!started) ctx.progress.start(`fingerprint ${side}`, total, "bytes");
+        started = true;
+        ctx.progress.update(done);
+      },
+    });
+  } finally {
+    ctx.progress.stop();
+  }
+}
+
+function parseFailOn(v: string | undefined): CompareResult["verdict"] | undefined {
+  if (v === undefined) return undefined;
+  if (v === "related" || v === "unrelated" || v === "inconclusive") return v;
+  throw new PedigreeError(
+    "USAGE_INVALID_OPTION",
+    `--fail-on must be related, unrelated or inconclusive, got "${v}"`,
+    {
+      details: { option: "--fail-on", value: v },
+      hint: "e.g. --fail-on related",
+    },
+  );
+}
+
+function parseNumber(v: string | undefined, option: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n))
+    throw new PedigreeError("USAGE_INVALID_OPTION", `${option} must be a number, got "${v}"`, {
+      details: { option, value: v },
+      hint: option === "--threshold" ? "e.g. --threshold -12" : "e.g. --threads 4",
+    });
+  return n;
+}
+
+async function writeHtml(file: string, r: CompareResult, a: Fingerprint, b: Fingerprint): Promise<void> {
+  try {
+    await fs.writeFile(file, renderCompareHtml(r, a, b));
+  } catch (e) {
+    throw new PedigreeError("IO_WRITE_FAILED", `cannot write the HTML report to ${file}`, {
+      details: { file },
+      hint: "Check that the folder exists and is writable",
+      cause: e,
+    });
+  }
+}

@@ -1,0 +1,90 @@
+import type { CompareResult, Evidence } from "../compare/types.js";
+
+/**
+ * The ten-second summary of `pedigree compare` (issue 4): verdict and strength first, then relations,
+ * direction and what was reused, then one line per evidence method.
+ */
+export function renderCompareText(r: CompareResult): string {
+  const lines: string[] = [];
+  lines.push(`${headline(r)}   (combined log10 p = ${fmtP(r.log10P)}; related at ≤ ${r.threshold ?? -12})`);
+  if (r.verdict === "related") {
+    lines.push(`relations:  ${r.relations.length ? r.relations.join(", ") : "(none named)"}`);
+    lines.push(
+      `direction:  ${r.direction.parent === "unknown" ? "unknown" : `parent is ${r.direction.parent}`} — ${r.direction.reason}`,
+    );
+    if (typeof r.drift === "number")
+      lines.push(`drift:      ${r.drift.toFixed(4)} (1 − mean cosine of matched neuron features)`);
+    if (r.layerMap) lines.push(`layers:     ${layerMapText(r.layerMap)}`);
+    lines.push(...reuseLines(r));
+  }
+  lines.push("", "evidence:");
+  for (const e of r.evidence) lines.push(`  ${e.method.padEnd(46)} ${evidenceValue(e)}`);
+  const cov = r.coverage as
+    | { compared: number; missingInACount: number; missingInBCount: number; shapeMismatch: unknown[] }
+    | undefined;
+  if (cov)
+    lines.push(
+      "",
+      `coverage:   ${cov.compared} tensors compared by name; ${cov.missingInBCount} only in A, ${cov.missingInACount} only in B, ${cov.shapeMismatch.length} of another shape`,
+    );
+  lines.push(
+    "baselines (E6) and tokenizer kinship (E1) are context, never the verdict: they have no calibrated null.",
+  );
+  return lines.join("\n");
+}
+
+function headline(r: CompareResult): string {
+  if (r.verdict === "related") return `RELATED — ${strength(r.log10P)}`;
+  if (r.verdict === "unrelated") return "UNRELATED — no test found shared lineage";
+  return "INCONCLUSIVE — some evidence, below the related threshold";
+}
+
+function strength(log10P: number): string {
+  if (log10P <= -100) return "overwhelming evidence";
+  if (log10P <= -30) return "very strong evidence";
+  return "strong evidence";
+}
+
+function fmtP(x: number): string {
+  return Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(1);
+}
+
+function layerMapText(map: { b: number; a: number[] }[]): string {
+  const identity = map.every((e) => e.a.length === 1 && e.a[0] === e.b);
+  if (identity) return `all ${map.length} layers in place`;
+  return map.map((e) => `${e.b}←${e.a.length ? e.a.join("+") : "new"}`).join(" ");
+}
+
+function reuseLines(r: CompareResult): string[] {
+  const reuse = r.reuse as
+    | {
+        neuronMaps: { b: number; matched: number; neuronsA: number; neuronsB: number }[];
+        expertMaps: { b: number; expert: number; agreements: number; compared: number }[];
+        identicalTensors: unknown[];
+        hiddenPermutation: unknown;
+      }
+    | null
+    | undefined;
+  if (!reuse) return [];
+  const out: string[] = [];
+  if (reuse.neuronMaps.length) {
+    const m = reuse.neuronMaps[0]!;
+    out.push(
+      `neurons:    ${reuse.neuronMaps.length} layers change FFN width ${m.neuronsA}→${m.neuronsB}; e.g. layer ${m.b}: ${m.matched} of A's neurons found in B`,
+    );
+  }
+  if (reuse.expertMaps.length) {
+    const strong = reuse.expertMaps.filter((e) => e.agreements >= 0.5 * e.compared).length;
+    out.push(`experts:    ${strong}/${reuse.expertMaps.length} experts carry the other model's FFN neurons`);
+  }
+  if (reuse.identicalTensors.length)
+    out.push(`frozen:     ${reuse.identicalTensors.length} non-constant tensors bit-identical`);
+  if (reuse.hiddenPermutation)
+    out.push("hidden:     the residual stream is permuted (recovered permutation in --json)");
+  return out;
+}
+
+function evidenceValue(e: Evidence): string {
+  const p = e.log10P === null ? "context" : `log10 p ${fmtP(e.log10P)}`;
+  return `${p.padEnd(18)} statistic ${Number.isFinite(e.statistic) ? e.statistic.toFixed(3) : "n/a"}`;
+}
