@@ -86,6 +86,18 @@ describe("hf:// locations on the emulated Hub", () => {
     expect(server.bytesSent(server.hfPath("org/repo", "model.safetensors"))).toBe(50);
   });
 
+  it("pins the commit from the first text file too, so config and weights come from one commit", async () => {
+    const loc = hf("hf://org/repo");
+    await loc.readText("config.json");
+    expect(loc.revision).toBe(COMMIT);
+    await loc.open("model.safetensors");
+    const resolves = server.requests.filter((r) => r.path.includes("/resolve/")).map((r) => r.path);
+    expect(resolves).toEqual([
+      "/org/repo/resolve/main/config.json",
+      `/org/repo/resolve/${COMMIT}/model.safetensors`,
+    ]);
+  });
+
   it("a path naming a file is a single-file location; a folder path roots the location", async () => {
     const one = hf("hf://org/repo/sub/model.safetensors");
     expect(await one.list()).toEqual([{ path: "model.safetensors", size: 2_000 }]);

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { MAX_REDIRECTS } from "../../src/io/http/client.js";
+import { credentialFor, MAX_REDIRECTS, type SourceWarning } from "../../src/io/http/client.js";
 import { HttpLocation } from "../../src/io/http/location.js";
 import { TestHttpServer } from "../helpers/http-server.js";
 import { pattern, testRemote } from "./remote-helpers.js";
@@ -67,5 +67,27 @@ describe("redirects", () => {
     expect(err.code).toBe("HTTP_NOT_FOUND");
     expect(JSON.stringify(err.toJSON())).not.toContain("zzz");
     expect(err.message).toContain("/gone.bin?…");
+  });
+});
+
+describe("credential scoping", () => {
+  const creds = [{ origin: "https://hub.example", authorization: "Bearer t" }];
+  it("matches scheme, host and port exactly", () => {
+    const warned: SourceWarning[] = [];
+    const warn = (w: SourceWarning) => warned.push(w);
+    expect(credentialFor(creds, new URL("https://hub.example/a"), warn)).toBe("Bearer t");
+    expect(credentialFor(creds, new URL("https://hub.example:8443/a"), warn)).toBeNull();
+    expect(credentialFor(creds, new URL("https://cdn.hub.example/a"), warn)).toBeNull();
+    expect(credentialFor(creds, new URL("http://hub.example/a"), warn)).toBeNull();
+    expect(warned).toEqual([]);
+  });
+
+  it("withholds a credential over plain http off loopback, with a warning", () => {
+    const warned: SourceWarning[] = [];
+    const plain = [{ origin: "http://mirror.example", authorization: "Bearer t" }];
+    expect(credentialFor(plain, new URL("http://mirror.example/m"), (w) => warned.push(w))).toBeNull();
+    expect(warned.map((w) => w.code)).toEqual(["HTTP_TOKEN_NOT_SENT"]);
+    const local = [{ origin: "http://127.0.0.1:9", authorization: "Bearer t" }];
+    expect(credentialFor(local, new URL("http://127.0.0.1:9/m"), () => {})).toBe("Bearer t");
   });
 });

@@ -117,7 +117,7 @@ export class HttpClient {
       const headers = new Headers(init.headers);
       // Range offsets refer to the stored bytes; a compressed body would break them.
       headers.set("accept-encoding", "identity");
-      const auth = this.authorizationFor(url);
+      const auth = credentialFor(this.credentials, url, (w) => this.warn(w));
       if (auth) headers.set("authorization", auth);
       const res = await fetch(url, { method: init.method, headers, redirect: "manual", signal: dog.signal });
       this.stats.requests += 1;
@@ -136,21 +136,29 @@ export class HttpClient {
       url = nextHop(url, res, hop);
     }
   }
+}
 
-  /** The credential scoped to exactly this origin; plain http only to loopback (never in clear text). */
-  private authorizationFor(url: URL): string | null {
-    const cred = this.credentials.find((c) => c.origin === url.origin);
-    if (!cred) return null;
-    if (url.protocol === "http:" && !isLoopback(url)) {
-      this.warn({
-        code: "HTTP_TOKEN_NOT_SENT",
-        message: `not sending credentials over plain http to ${url.host}`,
-        url: redactUrl(url),
-      });
-      return null;
-    }
-    return cred.authorization;
+/**
+ * The credential scoped to exactly this URL's origin (scheme, host and port: a redirect to another
+ * host, port or to plain http loses it). Over plain http only loopback gets it, never clear text
+ * on a network; `warn` is told when a credential is withheld for that reason.
+ */
+export function credentialFor(
+  credentials: readonly ScopedCredential[],
+  url: URL,
+  warn: (w: SourceWarning) => void,
+): string | null {
+  const cred = credentials.find((c) => c.origin === url.origin);
+  if (!cred) return null;
+  if (url.protocol === "http:" && !isLoopback(url)) {
+    warn({
+      code: "HTTP_TOKEN_NOT_SENT",
+      message: `not sending credentials over plain http to ${url.host}`,
+      url: redactUrl(url),
+    });
+    return null;
   }
+  return cred.authorization;
 }
 
 function isRedirect(status: number): boolean {

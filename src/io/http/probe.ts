@@ -92,6 +92,29 @@ export function sameEtag(a: string, b: string): boolean {
   return a.replace(/^W\//, "") === b.replace(/^W\//, "");
 }
 
+/**
+ * How an answer differs from the pinned version, or null when it matches. A full body without
+ * any ETag cannot be proven to be the pinned version; a 206 without one is accepted (its
+ * If-Range already made the server check).
+ */
+export function versionMismatch(
+  h: Headers,
+  pinned: Validator,
+  size: number,
+  fullBody: boolean,
+): string | null {
+  const etag = h.get("etag");
+  if (pinned.etag && (etag === null ? fullBody : !sameEtag(etag, pinned.etag))) {
+    return `ETag ${pinned.etag} is now ${etag ?? "absent"}`;
+  }
+  const lm = h.get("last-modified");
+  if (pinned.lastModified && lm !== null && lm !== pinned.lastModified) {
+    return `Last-Modified ${pinned.lastModified} is now ${lm}`;
+  }
+  const len = fullBody ? contentLength(h) : null;
+  return len !== null && len !== size ? `size ${size} is now ${len}` : null;
+}
+
 export interface ContentRange {
   start: number;
   end: number;

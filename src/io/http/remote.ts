@@ -33,11 +33,19 @@ export function makeClient(
   });
 }
 
-/** A whole small remote file as UTF-8 text, one GET, capped like local text files. */
-export async function fetchText(client: HttpClient, url: URL): Promise<string> {
-  const bytes = await client.request(url, { method: "GET" }, (x) =>
-    readCapped(x, MAX_TEXT_FILE_BYTES, redactUrl(url)),
-  );
+/**
+ * A whole small remote file as UTF-8 text, one GET, capped like local text files; `onHeaders`
+ * sees the first hop's headers (the Hub's X-Repo-Commit).
+ */
+export async function fetchText(
+  client: HttpClient,
+  url: URL,
+  onHeaders?: (h: Headers) => void,
+): Promise<string> {
+  const bytes = await client.request(url, { method: "GET" }, (x) => {
+    onHeaders?.(x.firstHeaders);
+    return readCapped(x, MAX_TEXT_FILE_BYTES, redactUrl(url));
+  });
   return new TextDecoder("utf-8").decode(bytes);
 }
 

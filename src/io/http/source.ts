@@ -6,13 +6,12 @@ import { pipeBody, readExact, readWindow } from "./body.js";
 import type { Exchange, HttpClient, RequestInit2 } from "./client.js";
 import {
   badResponse,
-  contentLength,
   ifRangeValue,
   type Probe,
   parseContentRange,
   probe,
-  sameEtag,
   type Validator,
+  versionMismatch,
 } from "./probe.js";
 import { baseName, redactUrl } from "./url.js";
 
@@ -159,19 +158,8 @@ export class HttpByteSource implements ByteSource {
 
   /** Throws IO_ETAG_CHANGED when an answer comes from another version than the pinned one. */
   private checkVersion(x: Exchange, fullBody: boolean): void {
-    const h = x.res.headers;
-    const etag = h.get("etag");
-    const pinned = this.validator;
-    // A full body without any ETag cannot be proven to be the pinned version.
-    if (pinned.etag && (etag === null ? fullBody : !sameEtag(etag, pinned.etag))) {
-      throw this.changed(x, `ETag ${pinned.etag} is now ${etag ?? "absent"}`);
-    }
-    const lm = h.get("last-modified");
-    if (pinned.lastModified && lm !== null && lm !== pinned.lastModified) {
-      throw this.changed(x, `Last-Modified ${pinned.lastModified} is now ${lm}`);
-    }
-    const len = fullBody ? contentLength(h) : null;
-    if (len !== null && len !== this.size) throw this.changed(x, `size ${this.size} is now ${len}`);
+    const what = versionMismatch(x.res.headers, this.validator, this.size, fullBody);
+    if (what) throw this.changed(x, what);
   }
 
   private changed(x: Exchange, what: string): PedigreeError {
