@@ -8,8 +8,13 @@ import { f16ToF32 } from "./half.js";
 
 const f = Math.fround;
 
+/** Scratch for unpacked scales, reused across blocks (decoding is synchronous, so never shared). */
+const Q3K_SCALES = new Int8Array(16);
+/** [sc0..sc7, m0..m7] of the current Q4_K / Q5_K block. */
+const K4_SCALES = new Uint8Array(16);
+
 /** Q2_K (84 B): u8 scales[16] (low nibble scale, high nibble min); u8 qs[64] (2-bit); f16 d; f16 dmin. */
-export const decodeQ2_K: BlockDecoder = (dv, o, le, y, yo) => {
+export const decodeQ2_K: BlockDecoder = (b, dv, o, le, y, yo) => {
   const d = f16ToF32(dv.getUint16(o + 80, le));
   const dmin = f16ToF32(dv.getUint16(o + 82, le));
   let is = 0;
@@ -18,11 +23,11 @@ export const decodeQ2_K: BlockDecoder = (dv, o, le, y, yo) => {
     for (let shift = 0; shift < 8; shift += 2) {
       // Two sub-blocks of 16 per shift: qs[0..15] then qs[16..31] of this 128-element half.
       for (let part = 0; part < 2; part++) {
-        const sc = dv.getUint8(o + is++);
+        const sc = b[o + is++] as number;
         const dl = f(d * (sc & 0xf));
         const ml = f(dmin * (sc >> 4));
         for (let l = 0; l < 16; l++) {
-          y[yo++] = f(f(dl * ((dv.getUint8(q + part * 16 + l) >> shift) & 3)) - ml);
+          y[yo++] = f(f(dl * (((b[q + part * 16 + l] as number) >> shift) & 3)) - ml);
         }
       }
     }
@@ -33,20 +38,19 @@ export const decodeQ2_K: BlockDecoder = (dv, o, le, y, yo) => {
  * Q3_K scales: 16 signed 6-bit values packed in 12 bytes — low 4 bits in bytes 0–7 (nibbles), high
  * 2 bits in bytes 8–11 — stored with a +32 bias.
  */
-function q3kScales(dv: DataView, o: number): Int8Array {
-  const out = new Int8Array(16);
+function q3kScales(b: Uint8Array, o: number, out: Int8Array): Int8Array {
   for (let i = 0; i < 16; i++) {
-    const low = i < 8 ? dv.getUint8(o + i) & 0xf : dv.getUint8(o + i - 8) >> 4;
-    const high = (dv.getUint8(o + 8 + (i & 3)) >> (2 * (i >> 2))) & 3;
+    const low = i < 8 ? (b[o + i] as number) & 0xf : (b[o + i - 8] as number) >> 4;
+    const high = ((b[o + 8 + (i & 3)] as number) >> (2 * (i >> 2))) & 3;
     out[i] = (low | (high << 4)) - 32;
   }
   return out;
 }
 
 /** Q3_K (110 B): u8 hmask[32] (3rd bit); u8 qs[64] (low 2 bits); u8 scales[12]; f16 d. */
-export const decodeQ3_K: BlockDecoder = (dv, o, le, y, yo) => {
+export const decodeQ3_K: BlockDecoder = (b, dv, o, le, y, yo) => {
   const d = f16ToF32(dv.getUint16(o + 108, le));
-  const scales = q3kScales(dv, o + 96);
+  const scales = q3kScales(b, o + 96, Q3K_SCALES);
   let is = 0;
   let m = 1;
   for (let half = 0; half < 2; half++) {
@@ -56,8 +60,8 @@ export const decodeQ3_K: BlockDecoder = (dv, o, le, y, yo) => {
         const dl = f(d * (scales[is++] as number));
         for (let l = 0; l < 16; l++) {
           const k = part * 16 + l;
-          const low = (dv.getUint8(q + k) >> shift) & 3;
-          const hi = dv.getUint8(o + k) & m ? 0 : 4;
+          const low = ((b[q + k] as number) >> shift) & 3;
+          const hi = (b[o + k] as number) & m ? 0 : 4;
           y[yo++] = f(dl * (low - hi));
         }
       }
@@ -71,24 +75,31 @@ export const decodeQ3_K: BlockDecoder = (dv, o, le, y, yo) => {
  * pairs 0–3 in the low 6 bits of bytes 0–3 / 4–7; pairs 4–7 from the nibbles of bytes 8–11 plus the
  * top 2 bits of bytes 0–3 / 4–7.
  */
-function scaleMinK4(dv: DataView, o: number, j: number): [number, number] {
-  const b = (i: number) => dv.getUint8(o + i);
-  if (j < 4) return [b(j) & 63, b(j + 4) & 63];
-  return [(b(j + 4) & 0xf) | ((b(j - 4) >> 6) << 4), (b(j + 4) >> 4) | ((b(j) >> 6) << 4)];
+function scaleMinK4(bytes: Uint8Array, o: number, out: Uint8Array): Uint8Array {
+  const b = (i: number) => bytes[o + i] as number;
+  for (let j = 0; j < 4; j++) {
+    out[j] = b(j) & 63;
+    out[8 + j] = b(j + 4) & 63;
+    out[4 + j] = (b(j + 8) & 0xf) | ((b(j) >> 6) << 4);
+    out[12 + j] = (b(j + 8) >> 4) | ((b(j + 4) >> 6) << 4);
+  }
+  return out;
 }
 
 /** Q4_K (144 B): f16 d; f16 dmin; u8 scales[12]; u8 qs[128]; value d·sc·q − dmin·m per 32-element sub-block. */
-export const decodeQ4_K: BlockDecoder = (dv, o, le, y, yo) => {
+export const decodeQ4_K: BlockDecoder = (b, dv, o, le, y, yo) => {
+  const sm = scaleMinK4(b, o + 4, K4_SCALES);
   const d = f16ToF32(dv.getUint16(o, le));
   const dmin = f16ToF32(dv.getUint16(o + 2, le));
   for (let j = 0; j < 4; j++) {
     const q = o + 16 + j * 32;
     for (let nib = 0; nib < 2; nib++) {
-      const [sc, mn] = scaleMinK4(dv, o + 4, 2 * j + nib);
+      const sc = sm[2 * j + nib] as number;
+      const mn = sm[8 + 2 * j + nib] as number;
       const dl = f(d * sc);
       const ml = f(dmin * mn);
       for (let l = 0; l < 32; l++) {
-        const v = nib ? dv.getUint8(q + l) >> 4 : dv.getUint8(q + l) & 0xf;
+        const v = nib ? (b[q + l] as number) >> 4 : (b[q + l] as number) & 0xf;
         y[yo++] = f(f(dl * v) - ml);
       }
     }
@@ -96,19 +107,21 @@ export const decodeQ4_K: BlockDecoder = (dv, o, le, y, yo) => {
 };
 
 /** Q5_K (176 B): f16 d; f16 dmin; u8 scales[12]; u8 qh[32] (5th bits); u8 qs[128]. */
-export const decodeQ5_K: BlockDecoder = (dv, o, le, y, yo) => {
+export const decodeQ5_K: BlockDecoder = (b, dv, o, le, y, yo) => {
+  const sm = scaleMinK4(b, o + 4, K4_SCALES);
   const d = f16ToF32(dv.getUint16(o, le));
   const dmin = f16ToF32(dv.getUint16(o + 2, le));
   for (let j = 0; j < 4; j++) {
     const q = o + 48 + j * 32;
     for (let nib = 0; nib < 2; nib++) {
-      const [sc, mn] = scaleMinK4(dv, o + 4, 2 * j + nib);
+      const sc = sm[2 * j + nib] as number;
+      const mn = sm[8 + 2 * j + nib] as number;
       const dl = f(d * sc);
       const ml = f(dmin * mn);
       const bit = 1 << (2 * j + nib);
       for (let l = 0; l < 32; l++) {
-        const low = nib ? dv.getUint8(q + l) >> 4 : dv.getUint8(q + l) & 0xf;
-        const v = low + (dv.getUint8(o + 16 + l) & bit ? 16 : 0);
+        const low = nib ? (b[q + l] as number) >> 4 : (b[q + l] as number) & 0xf;
+        const v = low + ((b[o + 16 + l] as number) & bit ? 16 : 0);
         y[yo++] = f(f(dl * v) - ml);
       }
     }
@@ -116,27 +129,28 @@ export const decodeQ5_K: BlockDecoder = (dv, o, le, y, yo) => {
 };
 
 /** Q6_K (210 B): u8 ql[128] (low 4 bits); u8 qh[64] (high 2 bits); i8 scales[16]; f16 d; value d·sc·(q − 32). */
-export const decodeQ6_K: BlockDecoder = (dv, o, le, y, yo) => {
+export const decodeQ6_K: BlockDecoder = (b, dv, o, le, y, yo) => {
   const d = f16ToF32(dv.getUint16(o + 208, le));
+  const int8 = (i: number) => ((b[i] as number) << 24) >> 24;
   for (let half = 0; half < 2; half++) {
     const ql = o + half * 64;
     const qh = o + 128 + half * 32;
     const sc = o + 192 + half * 8;
     const base = yo + half * 128;
-    for (let l = 0; l < 32; l++) {
-      const is = l >> 4;
-      const h = dv.getUint8(qh + l);
-      const a = dv.getUint8(ql + l);
-      const b = dv.getUint8(ql + l + 32);
-      const q = [
-        (a & 0xf) | ((h & 3) << 4),
-        (b & 0xf) | (((h >> 2) & 3) << 4),
-        (a >> 4) | (((h >> 4) & 3) << 4),
-        (b >> 4) | (((h >> 6) & 3) << 4),
-      ];
-      for (let k = 0; k < 4; k++) {
-        const s = dv.getInt8(sc + is + 2 * k);
-        y[base + l + 32 * k] = f(f(d * s) * ((q[k] as number) - 32));
+    // Elements l and l+32k (k = 0..3) use scale sc[l/16 + 2k]: 16-element groups.
+    for (let g = 0; g < 2; g++) {
+      const d0 = f(d * int8(sc + g));
+      const d1 = f(d * int8(sc + g + 2));
+      const d2 = f(d * int8(sc + g + 4));
+      const d3 = f(d * int8(sc + g + 6));
+      for (let l = 16 * g; l < 16 * g + 16; l++) {
+        const h = b[qh + l] as number;
+        const lo = b[ql + l] as number;
+        const hi = b[ql + l + 32] as number;
+        y[base + l] = f(d0 * (((lo & 0xf) | ((h & 3) << 4)) - 32));
+        y[base + l + 32] = f(d1 * (((hi & 0xf) | (((h >> 2) & 3) << 4)) - 32));
+        y[base + l + 64] = f(d2 * (((lo >> 4) | (((h >> 4) & 3) << 4)) - 32));
+        y[base + l + 96] = f(d3 * (((hi >> 4) | (((h >> 6) & 3) << 4)) - 32));
       }
     }
   }

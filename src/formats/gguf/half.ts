@@ -3,7 +3,7 @@
 let table: Float32Array | null = null;
 
 /** All 65536 half values as float32 (256 KB, built once): decoding is then one lookup. */
-function halfTable(): Float32Array {
+export function halfTable(): Float32Array {
   if (table) return table;
   const t = new Float32Array(65536);
   for (let h = 0; h < 65536; h++) t[h] = halfBitsToNumber(h);
