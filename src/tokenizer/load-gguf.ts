@@ -1,12 +1,10 @@
 import { PedigreeError } from "../errors.js";
+import { readGgufMetadata } from "../formats/gguf/index.js";
 import type { ByteSource } from "../io/types.js";
 import { VocabBuilder } from "./build.js";
 import { fromSpModel, SP_TYPE } from "./load-sentencepiece.js";
 import { PRETOKENIZER_REGEX } from "./pretokenizers.js";
 import type { AddedTokenInfo, LoadedTokenizer } from "./types.js";
-
-/** What Pedigree needs from the GGUF reader (src/formats/gguf): full metadata values by key. */
-type GgufMetadataReader = (source: ByteSource) => Promise<{ metadata: unknown }>;
 
 /**
  * Reads the tokenizer embedded in a GGUF file (`tokenizer.ggml.*` keys, GGUF spec "Tokenizer"):
@@ -14,33 +12,14 @@ type GgufMetadataReader = (source: ByteSource) => Promise<{ metadata: unknown }>
  * `merges`, `pre` (the pre-tokenizer name llama.cpp uses).
  */
 export async function loadGgufTokenizer(source: ByteSource): Promise<LoadedTokenizer> {
-  const mod = (await import("../formats/gguf/index.js")) as unknown as {
-    readGgufMetadata?: GgufMetadataReader;
-  };
-  if (typeof mod.readGgufMetadata !== "function") {
-    throw new PedigreeError(
-      "UNSUPPORTED_GGUF_TOKENIZER",
-      "reading GGUF metadata is not available in this build",
-      {
-        details: { file: source.name },
-        hint: "Use the model's tokenizer.json or tokenizer.model instead",
-      },
-    );
-  }
-  const header = await mod.readGgufMetadata(source);
-  return ggufMetadataToTokenizer(metadataGetter(header.metadata), source.name);
-}
-
-function metadataGetter(meta: unknown): (key: string) => unknown {
-  if (meta instanceof Map) return (k) => meta.get(k);
-  if (meta && typeof meta === "object") return (k) => (meta as Record<string, unknown>)[k];
-  return () => undefined;
+  const header = await readGgufMetadata(source);
+  // Values are tagged {type, value}; arrays carry their items (strings or a typed array) in `value`.
+  return ggufMetadataToTokenizer((k) => header.metadata.get(k)?.value, source.name);
 }
 
 function arrayOf<T>(v: unknown): T[] | null {
   if (Array.isArray(v)) return v as T[];
   if (ArrayBuffer.isView(v)) return Array.from(v as unknown as ArrayLike<T>);
-  if (v && typeof v === "object" && "value" in v) return arrayOf((v as { value: unknown }).value);
   return null;
 }
 

@@ -52,10 +52,9 @@ function byDepth(a: string, b: string): number {
 
 /** Loads the tokenizer a ref names, with tokenizer_config.json / config.json from the same folder. */
 export async function loadTokenizerAt(location: ModelLocation, ref: TokenizerRef): Promise<LoadedTokenizer> {
-  const name =
-    location.kind === "local" && location.spec.endsWith(ref.file)
-      ? location.spec
-      : `${location.spec}:${ref.file}`;
+  const name = location.spec.endsWith(ref.file)
+    ? location.spec
+    : `${location.spec.replace(/\/+$/, "")}/${ref.file}`;
   if (ref.kind === "hf-tokenizer-json") {
     const configs = await readSiblingConfigs(location, ref.file);
     return loadHfTokenizerJson(await location.readText(ref.file), name, configs);

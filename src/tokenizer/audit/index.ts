@@ -1,5 +1,6 @@
 import type { Progress } from "../../cli/progress.js";
 import type { LoadedTokenizer } from "../types.js";
+import type { UnderTrainedReport } from "../undertrained.js";
 import { type ConfigFinding, checkConfigs } from "./config.js";
 import { checkMerges, type MergeFindings } from "./merges.js";
 import { checkReachability, type ReachFindings } from "./reach.js";
@@ -46,6 +47,8 @@ export interface AuditReport {
   reachSkipped: string | null;
   config: ConfigFinding[];
   splice: { foreignRanges: ForeignRange[]; duplicateSplit: { splitId: number; pairs: number } | null };
+  /** Filled by the caller when model weights were given (`--model`). */
+  underTrained: UnderTrainedReport | null;
 }
 
 export interface AuditOptions {
@@ -84,6 +87,7 @@ export function auditTokenizer(tok: LoadedTokenizer, opts: AuditOptions = {}): A
     reachSkipped,
     config,
     splice,
+    underTrained: null,
   };
 }
 

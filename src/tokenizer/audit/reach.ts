@@ -14,7 +14,11 @@ export interface ReachFindings {
   /** Tokens whose bytes are not complete UTF-8 (byte-level fragments): reachable only inside longer text, not checked. */
   partialUtf8: number;
   /** Encoding the token's own text (in the contexts below) never yields its id. */
-  unreachable: { count: number; examples: { id: number; token: string; encodedAs: number[] }[] };
+  unreachable: {
+    count: number;
+    ids: number[];
+    examples: { id: number; token: string; encodedAs: number[] }[];
+  };
 }
 
 /**
@@ -34,7 +38,7 @@ export function checkReachability(
     checked: 0,
     byteFallback: 0,
     partialUtf8: 0,
-    unreachable: { count: 0, examples: [] },
+    unreachable: { count: 0, ids: [], examples: [] },
   };
   const regular = tok.tokens.length - skip.size;
   const stride = opts.limit && opts.limit < regular ? regular / opts.limit : 1;
@@ -59,6 +63,7 @@ export function checkReachability(
     if (first.includes(id)) return;
     for (const variant of contexts(tok, text)) if (enc.encode(variant).includes(id)) return;
     out.unreachable.count++;
+    out.unreachable.ids.push(id);
     if (out.unreachable.examples.length < MAX_EXAMPLES)
       out.unreachable.examples.push({ id, token: displayToken(t), encodedAs: first });
   });
