@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { readMatrix } from "../../src/model/read.js";
+import { MAX_READ_ELEMENTS, readMatrix } from "../../src/model/read.js";
 import type { TensorTransform } from "../../src/model/types.js";
 import { fakeCheckpoint } from "./fake.js";
 import { applyNaive } from "./reference.js";
@@ -56,6 +56,24 @@ describe("readMatrix against a naive whole-tensor implementation", () => {
       }),
       { numRuns: 300, seed: 20261129 },
     );
+  });
+
+  it("splits large reads into requests of at most MAX_READ_ELEMENTS", async () => {
+    const cols = 4096;
+    const rows = Math.ceil((1.5 * MAX_READ_ELEMENTS) / cols);
+    const ckpt = fakeCheckpoint([{ name: "w", shape: [rows, cols] }], null);
+    const direct = await readMatrix(ckpt, { tensor: "w", shape: [rows, cols], transforms: [] });
+    expect(direct.length).toBe(rows * cols);
+    const t = await readMatrix(
+      ckpt,
+      { tensor: "w", shape: [cols, rows], transforms: [{ kind: "transpose" }] },
+      0,
+      3000,
+    );
+    // Canonical (r, c) of the transpose is stored (c, r).
+    expect(t[2999 * rows + 5]).toBe(direct[5 * cols + 2999]);
+    expect(ckpt.reads.length).toBeGreaterThanOrEqual(4);
+    expect(Math.max(...ckpt.reads.map((r) => r.count))).toBeLessThanOrEqual(MAX_READ_ELEMENTS);
   });
 
   it("reads a narrow slice of a transposed matrix without fetching whole stored rows", async () => {
