@@ -1,11 +1,6 @@
 import type { Command } from "commander";
-import { PedigreeError } from "../../errors.js";
 import type { CommandModule } from "../command.js";
+import { defineIdentify } from "./registry.js";
 
-// Placeholder until the identify capability lands; replaced by its implementation.
-export const define: CommandModule["define"] = (cmd: Command) => {
-  cmd.argument("[args...]");
-  return async () => {
-    throw new PedigreeError("USAGE_NOT_AVAILABLE", "pedigree identify is not available yet");
-  };
-};
+/** `pedigree identify <source>`: the same command as `pedigree registry identify`. */
+export const define: CommandModule["define"] = (cmd: Command) => defineIdentify(cmd);
