@@ -145,7 +145,9 @@ function decodeTyped(o: Record<string, unknown>, blob: Uint8Array, path: string)
       `typed array [${start}, ${start + byteLength}) lies outside the ${blob.length}-byte blob`,
     );
   }
-  const copy = blob.slice(start, start + byteLength);
+  // A fresh, aligned copy (Buffer#slice would share, and misalign, the payload's memory).
+  const copy = new Uint8Array(byteLength);
+  copy.set(blob.subarray(start, start + byteLength));
   return new Ctor(copy.buffer, 0, n as number);
 }
 
