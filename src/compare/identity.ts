@@ -28,7 +28,7 @@ export interface IdentityResult {
   /** Non-constant tensors on each side. */
   nonConstantA: number;
   nonConstantB: number;
-  /** Every tensor of A has a bit-identical twin in B and vice versa (constant ones included). */
+  /** A and B hold the same multiset of tensor digests (constant tensors included). */
   allIdentical: boolean;
   log10P: number;
 }
@@ -61,12 +61,11 @@ export function compareTensors(a: Fingerprint, b: Fingerprint): IdentityResult {
     identical.push({ a: t.name, b: u.name, elements: t.stats.count });
     bits += t.stats.count / BITS_PER_MATCH_DIVISOR;
   }
-  const digestsB = new Set(b.tensors.map((t) => t.sha256));
-  const digestsA = new Set(a.tensors.map((t) => t.sha256));
+  // Identical = the same multiset of tensor digests (renamed tensors allowed, duplicated ones not).
+  const sortedA = a.tensors.map((t) => t.sha256).sort();
+  const sortedB = b.tensors.map((t) => t.sha256).sort();
   const allIdentical =
-    a.tensors.length > 0 &&
-    a.tensors.every((t) => digestsB.has(t.sha256)) &&
-    b.tensors.every((t) => digestsA.has(t.sha256));
+    sortedA.length > 0 && sortedA.length === sortedB.length && sortedA.every((d, i) => d === sortedB[i]);
   return {
     coverage: {
       compared,

@@ -1,0 +1,169 @@
+/**
+ * Null study for `pedigree compare` (issue 4, docs/null-study.md): runs compare on many pairs with
+ * known lineage and prints the distribution of combined log10 p for unrelated and related pairs,
+ * plus the raw per-layer agreement counts of the E3 test under H0 next to the fixed-point law it
+ * assumes.
+ *
+ *   npx tsx scripts/null-study.ts [--set ../shared/fixtures/kinship-dev] [--seeds 6] [--json out.json]
+ *
+ * Unrelated pairs: kinship-dev's independent pairs (trained on the same data with the same tokenizer,
+ * different seeds: the hardest negatives) and synthetic same-shape models with different seeds
+ * (random, untrained weights: a weak null, stated as such). Related pairs: kinship-dev's related
+ * pairs and synthetic derivations (permuted+noise, widened, duplicated layers, up-cycled).
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { featureSpace } from "../src/compare/features.js";
+import { compareFingerprints } from "../src/compare/index.js";
+import { testNeurons } from "../src/compare/neurons.js";
+import { fingerprintSource } from "../src/fingerprint/index.js";
+import type { Fingerprint } from "../src/fingerprint/types.js";
+import type { SynthModel } from "../src/synth/index.js";
+import {
+  addNoise,
+  duplicateLayers,
+  permuteModel,
+  scaleArch,
+  synthModel,
+  upcycleExperts,
+  widenFfn,
+  writeSynthSafetensors,
+} from "../src/synth/index.js";
+
+interface Row {
+  source: string;
+  a: string;
+  b: string;
+  label: "related" | "unrelated";
+  verdict: string;
+  log10P: number;
+}
+
+const args = Object.fromEntries(
+  process.argv.slice(2).flatMap((x, i, all) => (x.startsWith("--") ? [[x.slice(2), all[i + 1] ?? ""]] : [])),
+);
+const setDir = path.resolve(
+  args.set ?? path.join(import.meta.dirname, "..", "..", "shared", "fixtures", "kinship-dev"),
+);
+const seeds = Number(args.seeds ?? 6);
+const rows: Row[] = [];
+const agreementsH0: number[] = [];
+
+function record(source: string, a: string, b: string, label: Row["label"], fa: Fingerprint, fb: Fingerprint) {
+  const r = compareFingerprints(fa, fb);
+  rows.push({ source, a, b, label, verdict: r.verdict, log10P: r.log10P });
+  if (label === "unrelated" && fa.sketches.layers.length === fb.sketches.layers.length) rawAgreements(fa, fb);
+  console.error(`${source} ${a} ${b} ${label} → ${r.verdict} ${r.log10P}`);
+}
+
+/** Raw E3 agreements of the in-place layer pairs (no layer search, no discount): the H0 calibration data. */
+function rawAgreements(fa: Fingerprint, fb: Fingerprint) {
+  const space = featureSpace(fa.sketches, fb.sketches);
+  fa.sketches.layers.forEach((la, i) => {
+    const lb = fb.sketches.layers[i]!;
+    const ma = la.mlps[0];
+    const mb = lb.mlps[0];
+    if (!ma || !mb) return;
+    for (const fam of ["anchor", "native"] as const) {
+      const t = testNeurons(fa.sketches, ma, fb.sketches, mb, space, fam);
+      if (t) agreementsH0.push(t.agreements);
+    }
+  });
+}
+
+async function kinship() {
+  if (!fs.existsSync(path.join(setDir, "pairs.json"))) {
+    console.error(`no kinship set at ${setDir}: skipping the trained pairs`);
+    return;
+  }
+  const pairs = JSON.parse(fs.readFileSync(path.join(setDir, "pairs.json"), "utf8")) as {
+    a: string;
+    b: string;
+    a_path: string;
+    b_path: string;
+    label: Row["label"];
+  }[];
+  const cache = new Map<string, Fingerprint>();
+  const fp = async (p: string) =>
+    cache.get(p) ?? cache.set(p, await fingerprintSource(path.join(setDir, p))).get(p)!;
+  for (const p of pairs) record("kinship-dev", p.a, p.b, p.label, await fp(p.a_path), await fp(p.b_path));
+}
+
+async function synthetic() {
+  const arch = scaleArch("llama-3.2-1b", { scale: 1 / 16, layers: 4, vocab: 512 });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pedigree-null-"));
+  const fpOf = async (name: string, m: SynthModel) => {
+    const d = path.join(dir, name);
+    fs.mkdirSync(d);
+    await writeSynthSafetensors(m, d);
+    return fingerprintSource(d, { threads: 0 });
+  };
+  try {
+    const bases: Fingerprint[] = [];
+    for (let s = 0; s < seeds; s++) bases.push(await fpOf(`seed${s}`, synthModel(arch, 1000 + s)));
+    for (let i = 0; i < seeds; i++)
+      for (let j = i + 1; j < seeds; j++)
+        record("synthetic", `seed${i}`, `seed${j}`, "unrelated", bases[i]!, bases[j]!);
+    const base = synthModel(arch, 1000);
+    const derived: [string, SynthModel][] = [
+      ["permuted+noise0.5", addNoise(permuteModel(base, 1).model, 0.5, 2)],
+      ["noise1.0", addNoise(base, 1.0, 3)],
+      ["wide", widenFfn(base, arch.intermediate + 96, 4)],
+      ["deep", duplicateLayers(base, [0, 1, 1, 2, 3, 3])],
+      ["moe", upcycleExperts(base, 4, 2, 0.1, 5)],
+    ];
+    for (const [name, m] of derived)
+      record("synthetic", "seed0", name, "related", bases[0]!, await fpOf(name, m));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function quantiles(xs: number[]) {
+  const s = [...xs].sort((x, y) => x - y);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * (s.length - 1)))] ?? Number.NaN;
+  return { n: s.length, min: s[0], q10: q(0.1), median: q(0.5), q90: q(0.9), max: s[s.length - 1] };
+}
+
+function report() {
+  const out: string[] = [
+    "| pairs | source | n | min log10 p | 10% | median | 90% | max log10 p | verdicts |",
+    "|---|---|---|---|---|---|---|---|---|",
+  ];
+  for (const label of ["unrelated", "related"] as const)
+    for (const source of ["kinship-dev", "synthetic"]) {
+      const sel = rows.filter((r) => r.label === label && r.source === source);
+      if (!sel.length) continue;
+      const q = quantiles(sel.map((r) => r.log10P));
+      const verdicts = [...new Set(sel.map((r) => r.verdict))]
+        .map((v) => `${v} ${sel.filter((r) => r.verdict === v).length}`)
+        .join(", ");
+      out.push(
+        `| ${label} | ${source} | ${q.n} | ${q.min} | ${q.q10} | ${q.median} | ${q.q90} | ${q.max} | ${verdicts} |`,
+      );
+    }
+  const hist = new Map<number, number>();
+  for (const k of agreementsH0) hist.set(k, (hist.get(k) ?? 0) + 1);
+  const maxK = Math.max(0, ...agreementsH0);
+  out.push(
+    "",
+    "Raw E3 agreements per in-place layer test under H0 (both feature families), against Poisson(1):",
+    "",
+  );
+  out.push("| agreements k | observed | expected under Poisson(1) |", "|---|---|---|");
+  let fact = 1;
+  for (let k = 0; k <= Math.max(maxK, 4); k++) {
+    if (k > 0) fact *= k;
+    out.push(`| ${k} | ${hist.get(k) ?? 0} | ${((agreementsH0.length * Math.exp(-1)) / fact).toFixed(1)} |`);
+  }
+  const bad = rows.filter((r) => (r.label === "unrelated" ? r.log10P < -2 : r.log10P > -12));
+  out.push("", `pairs: ${rows.length}; unrelated below −2 or related above −12: ${bad.length}`);
+  console.log(out.join("\n"));
+  if (args.json) fs.writeFileSync(args.json, JSON.stringify({ rows, agreementsH0 }, null, 1));
+  return bad.length;
+}
+
+await kinship();
+await synthetic();
+process.exitCode = report() ? 1 : 0;
