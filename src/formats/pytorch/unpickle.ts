@@ -221,7 +221,9 @@ class Unpickler {
       case 0x65 /* APPENDS */:
         {
           const items = this.popMark();
-          this.listOnTop(at).items.push(...items);
+          // A loop, not push(...items): spreading 10^5+ arguments overflows the JS call stack.
+          const list = this.listOnTop(at).items;
+          for (const v of items) list.push(v);
           return;
         }
       default:
