@@ -42,16 +42,20 @@ export class ByteWriter {
   }
 
   u8(v: number): void {
-    this.dv.setUint8(this.grow(1), v);
+    const at = this.grow(1); // grow first: it may replace buf and dv
+    this.dv.setUint8(at, v);
   }
   u32(v: number): void {
-    this.dv.setUint32(this.grow(4), v, this.littleEndian);
+    const at = this.grow(4);
+    this.dv.setUint32(at, v, this.littleEndian);
   }
   u64(v: number | bigint): void {
-    this.dv.setBigUint64(this.grow(8), BigInt(v), this.littleEndian);
+    const at = this.grow(8);
+    this.dv.setBigUint64(at, BigInt(v), this.littleEndian);
   }
   bytes(b: Uint8Array): void {
-    this.buf.set(b, this.grow(b.length));
+    const at = this.grow(b.length);
+    this.buf.set(b, at);
   }
   string(s: string): void {
     const b = UTF8.encode(s);
@@ -67,7 +71,8 @@ export class ByteWriter {
   scalar(type: GgufValueTypeName, v: number | bigint | boolean): void {
     const set = SETTERS[type];
     if (!set) throw new PedigreeError("INTERNAL_BAD_SCALAR", `${type} is not a scalar GGUF type`);
-    set(this.dv, this.grow(GGUF_SCALAR_BYTES[type] ?? 0), v, this.littleEndian);
+    const at = this.grow(GGUF_SCALAR_BYTES[type] ?? 0);
+    set(this.dv, at, v, this.littleEndian);
   }
 
   /** A value without its type tag (the caller writes the tag). */

@@ -110,6 +110,34 @@ describe("GGUF writer → reader round trip", () => {
     expect(source.stats.bytesRead).toBeLessThanOrEqual(HEADER_CHUNK_BYTES);
   });
 
+  it("round-trips a header larger than one read chunk (strings straddle chunk boundaries)", async () => {
+    const tokens = Array.from({ length: 60_000 }, (_, i) => `▁token_${i}_${"x".repeat(i % 23)}`);
+    const scores = Float32Array.from(tokens, (_, i) => -i / 7);
+    const bytes = await encodeGguf({
+      endianness: "big",
+      metadata: [
+        ["tokenizer.ggml.tokens", { type: "array", itemType: "string", value: tokens }],
+        ["tokenizer.ggml.scores", { type: "array", itemType: "float32", value: scores }],
+      ],
+      tensors: tensors(),
+    });
+    expect(bytes.length).toBeGreaterThan(2 * HEADER_CHUNK_BYTES);
+    const source = new MemorySource(bytes);
+    const header = await readGgufMetadata(source);
+    expect(header.metadata.get("tokenizer.ggml.tokens")).toEqual({
+      type: "array",
+      itemType: "string",
+      value: tokens,
+    });
+    expect(header.metadata.get("tokenizer.ggml.scores")).toEqual({
+      type: "array",
+      itemType: "float32",
+      value: scores,
+    });
+    expect(header.tensors.map((t) => t.name)).toEqual(["f32", "f16", "bf16", "q8"]);
+    expect(source.largestRead.bytes).toBeLessThanOrEqual(HEADER_CHUNK_BYTES);
+  });
+
   it("streams tensor data: each tensor's values are produced only when it is written", async () => {
     const order: string[] = [];
     const chunks: number[] = [];
