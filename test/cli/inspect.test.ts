@@ -9,6 +9,7 @@ import { openCheckpoint } from "../../src/formats/open.js";
 import { writeSafetensors } from "../../src/formats/safetensors/write.js";
 import { readMatrix } from "../../src/model/read.js";
 import { buildModelView } from "../../src/model/view.js";
+import { buildStateDict } from "../helpers/build-pytorch.js";
 import { HAS_SHARED, KINSHIP_DIR } from "../shared.js";
 
 function capture() {
@@ -97,6 +98,10 @@ beforeAll(async () => {
     tie_word_embeddings: false,
   };
   fs.writeFileSync(path.join(hf, "config.json"), JSON.stringify(config));
+  fs.mkdirSync(path.join(dir, "pt"));
+  const pt = await buildStateDict(specs.map((s) => ({ ...s, dtype: "F32" as const })));
+  fs.writeFileSync(path.join(dir, "pt", "pytorch_model.bin"), pt);
+  fs.writeFileSync(path.join(dir, "pt", "config.json"), JSON.stringify(config));
   fs.mkdirSync(path.join(dir, "mamba"));
   fs.copyFileSync(path.join(hf, "model.safetensors"), path.join(dir, "mamba", "model.safetensors"));
   fs.writeFileSync(
@@ -192,6 +197,37 @@ describe("pedigree inspect (fixtures built in code)", () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  it("a PyTorch zip checkpoint gives the same view as safetensors", async () => {
+    const st = await inspectJson([path.join(dir, "hf")]);
+    const pt = await inspectJson([path.join(dir, "pt")]);
+    expect(pt.code).toBe(0);
+    const pick = ({
+      architecture,
+      parameters,
+      layers,
+      hiddenSize,
+      kvHeads,
+      dtypes,
+    }: Record<string, unknown>) => ({
+      architecture,
+      parameters,
+      layers,
+      hiddenSize,
+      kvHeads,
+      dtypes,
+    });
+    expect(pick(pt.doc.data)).toEqual(pick(st.doc.data));
+    expect(pt.doc.data.format).toBe("pytorch");
+    const ckpt = await openCheckpoint(path.join(dir, "pt"));
+    try {
+      // buildStateDict stores element j of every tensor as j: rows 2..3 of k start at 2 × 16.
+      const k = await readMatrix(ckpt, buildModelView(ckpt).layers[1]!.attention.k!, 2, 2);
+      expect(Array.from(k)).toEqual(Array.from({ length: 32 }, (_, j) => 32 + j));
+    } finally {
+      await ckpt.close();
     }
   });
 
