@@ -1,7 +1,8 @@
-import type { Relation } from "../compare/types.js";
+import type { CompareResult, Relation } from "../compare/types.js";
 import type { Fingerprint } from "../fingerprint/types.js";
 import { buildPrefilter } from "./prefilter.js";
 import type { Registry } from "./registry.js";
+import { evidenceFromRow } from "./rows.js";
 import { loadIndex, shortlist } from "./shortlist.js";
 import type { Comparator } from "./types.js";
 
@@ -29,6 +30,8 @@ export interface IdentifyResult {
   registeredAs: string | null;
   scanned: number;
   compared: number;
+  /** Comparisons answered from stored evidence (the query is registered and was verified). */
+  cached: number;
   ms: { index: number; compare: number };
 }
 
@@ -55,16 +58,15 @@ export async function identify(
   const short = shortlist(buildPrefilter(fp), index, opts.shortlist ?? IDENTIFY_SHORTLIST, fp.contentId);
   const t1 = performance.now();
   const candidates: Candidate[] = [];
+  let cached = 0;
   for (const { row, score } of short) {
-    const r = await cmp.compare(await reg.fingerprint(row.contentId), fp);
-    const dir = r.direction?.parent;
+    const known = registered ? await storedEvidence(reg, cmp.id, row.contentId, fp.contentId) : null;
+    if (known) cached++;
+    const r = known ?? fresh(await cmp.compare(await reg.fingerprint(row.contentId), fp));
     candidates.push({
       model: row.name,
       contentId: row.contentId,
-      log10P: r.log10P,
-      relations: [...r.relations],
-      verdict: r.verdict,
-      direction: dir === "A" ? "candidate" : dir === "B" ? "query" : "unknown",
+      ...r,
       prefilterScore: Math.round(score * 1000) / 1000,
     });
   }
@@ -74,8 +76,52 @@ export async function identify(
     registeredAs: registered?.name ?? null,
     scanned: index.length,
     compared: short.length,
+    cached,
     ms: { index: Math.round(t1 - t0), compare: Math.round(performance.now() - t1) },
   };
+}
+
+type Judged = Pick<Candidate, "log10P" | "relations" | "verdict" | "direction">;
+
+function fresh(r: CompareResult): Judged {
+  const dir = r.direction?.parent;
+  return {
+    log10P: r.log10P,
+    relations: [...r.relations],
+    verdict: r.verdict,
+    direction: dir === "A" ? "candidate" : dir === "B" ? "query" : "unknown",
+  };
+}
+
+/** Evidence `verify` stored for this pair with the same comparator, in either orientation. */
+async function storedEvidence(
+  reg: Registry,
+  tool: string,
+  candidate: string,
+  query: string,
+): Promise<Judged | null> {
+  const rows = await reg.db
+    .selectFrom("evidence")
+    .selectAll()
+    .where("tool", "=", tool)
+    .where((eb) =>
+      eb.or([
+        eb.and([eb("parent", "=", candidate), eb("child", "=", query)]),
+        eb.and([eb("parent", "=", query), eb("child", "=", candidate)]),
+      ]),
+    )
+    .execute();
+  const row = rows[0];
+  if (!row) return null;
+  const ev = evidenceFromRow(row);
+  const candidateIsPairParent = ev.parent === candidate;
+  const dir =
+    ev.direction === "unknown"
+      ? "unknown"
+      : (ev.direction === "parent") === candidateIsPairParent
+        ? "candidate"
+        : "query";
+  return { log10P: ev.log10P, relations: ev.relations, verdict: ev.verdict, direction: dir };
 }
 
 const VERDICT_ORDER = { related: 0, inconclusive: 1, unrelated: 2 } as const;

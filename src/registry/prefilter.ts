@@ -8,11 +8,19 @@ import type { Fingerprint } from "../fingerprint/types.js";
  *  - `tensors`: 64-bit prefixes of tensor SHA-256 digests (frozen reuse, identical copies; E0);
  *  - `vocab`: a MinHash of the token strings (Jaccard estimate; vocabulary kinship, a prior; E1);
  *  - `profile`: per-layer std profiles by role, which continued training moves slowly (E6, weak);
+ *  - `gram`: centred cosine similarities between the embeddings of the first GRAM_TOKENS anchor
+ *    tokens (sketch alignTokens, matched by token string). Invariant to any rotation or permutation of
+ *    the hidden basis and kept by vocabulary swaps; on kinship-dev it correlates 0.74–0.99 between
+ *    relatives and 0.18–0.26 between the independent bases (the strongest cheap signal here);
  *  - `dims`: width/depth/vocabulary, for a mild same-family bonus.
  * It only ranks; the verdict always comes from the full comparison.
  */
 
-export const PREFILTER_VERSION = 1;
+export const PREFILTER_VERSION = 2;
+/** Anchor tokens in the Gram sketch: 64·63/2 = 2016 similarities, 2 KB as int8. */
+const GRAM_TOKENS = 64;
+/** Fewer shared token pairs than this and the Gram correlation is not used (too noisy). */
+const MIN_GRAM_PAIRS = 45;
 /** MinHash size: standard error of the Jaccard estimate ≈ 1/sqrt(64) = 0.125. */
 const MINHASH_SIZE = 64;
 /** Tensor digests kept; beyond this the prefix set stops growing (large models, same signal). */
@@ -26,6 +34,7 @@ export interface Prefilter {
   tensors: string[];
   vocab: number[] | null;
   profile: number[];
+  gram: { tokens: string[]; sims: string } | null;
 }
 
 export function buildPrefilter(fp: Fingerprint): Prefilter {
@@ -38,7 +47,87 @@ export function buildPrefilter(fp: Fingerprint): Prefilter {
       .slice(0, MAX_TENSOR_DIGESTS),
     vocab: fp.tokenizer ? minHash(fp.tokenizer.tokens.filter((t): t is string => t !== null)) : null,
     profile: flattenProfiles(fp.layerProfiles ?? {}),
+    gram: gramSketch(fp.sketches as unknown as Partial<AnchorSketch> | undefined),
   };
+}
+
+interface AnchorSketch {
+  hidden: number;
+  alignTokens: string[];
+  alignEmbed: Float32Array;
+}
+
+/** Centred, normalised anchor rows → upper-triangle cosines, int8 (x ↦ round(127x)), base64. */
+function gramSketch(s: Partial<AnchorSketch> | undefined): Prefilter["gram"] {
+  const d = s?.hidden ?? 0;
+  const E = s?.alignEmbed;
+  const all = s?.alignTokens ?? [];
+  if (!d || !E || all.length < 2 || E.length < all.length * d) return null;
+  const mean = new Float64Array(d);
+  for (let i = 0; i < all.length; i++)
+    for (let j = 0; j < d; j++) mean[j] = (mean[j] as number) + (E[i * d + j] as number) / all.length;
+  const tokens = all.slice(0, GRAM_TOKENS);
+  const rows = tokens.map((_, i) => {
+    const r = new Float64Array(d);
+    for (let j = 0; j < d; j++) r[j] = (E[i * d + j] as number) - (mean[j] as number);
+    const norm = Math.hypot(...r) || 1;
+    return r.map((x) => x / norm);
+  });
+  const sims = new Int8Array((tokens.length * (tokens.length - 1)) / 2);
+  let k = 0;
+  for (let a = 0; a < rows.length; a++)
+    for (let b = a + 1; b < rows.length; b++) {
+      let dot = 0;
+      for (let j = 0; j < d; j++)
+        dot += ((rows[a] as Float64Array)[j] as number) * ((rows[b] as Float64Array)[j] as number);
+      sims[k++] = Math.round(127 * Math.max(-1, Math.min(1, dot)));
+    }
+  return { tokens, sims: Buffer.from(sims.buffer).toString("base64") };
+}
+
+/** Pearson correlation of the similarities of token pairs both sketches hold. */
+export function gramCorrelation(
+  q: NonNullable<Prefilter["gram"]>,
+  c: NonNullable<Prefilter["gram"]>,
+  qIndex?: Map<string, number>,
+): number {
+  const qi = qIndex ?? new Map(q.tokens.map((t, i) => [t, i]));
+  const qs = new Int8Array(Buffer.from(q.sims, "base64"));
+  const cs = new Int8Array(Buffer.from(c.sims, "base64"));
+  // c's anchors that q also has, as (c index, q index), in c order.
+  const common: [number, number][] = [];
+  c.tokens.forEach((t, i) => {
+    const j = qi.get(t);
+    if (j !== undefined) common.push([i, j]);
+  });
+  let n = 0,
+    sx = 0,
+    sy = 0,
+    sxx = 0,
+    syy = 0,
+    sxy = 0;
+  for (let a = 0; a < common.length; a++)
+    for (let b = a + 1; b < common.length; b++) {
+      const [ca, qa] = common[a] as [number, number];
+      const [cb, qb] = common[b] as [number, number];
+      const x = cs[triIndex(ca, cb, c.tokens.length)] as number;
+      const y = qs[triIndex(Math.min(qa, qb), Math.max(qa, qb), q.tokens.length)] as number;
+      n++;
+      sx += x;
+      sy += y;
+      sxx += x * x;
+      syy += y * y;
+      sxy += x * y;
+    }
+  if (n < MIN_GRAM_PAIRS) return 0;
+  const cov = sxy - (sx * sy) / n;
+  const den = Math.sqrt((sxx - (sx * sx) / n) * (syy - (sy * sy) / n));
+  return den > 0 ? cov / den : 0;
+}
+
+/** Index of (a, b), a < b, in the row-major upper triangle of an n×n matrix without the diagonal. */
+function triIndex(a: number, b: number, n: number): number {
+  return a * n - (a * (a + 1)) / 2 + (b - a - 1);
 }
 
 /** 32-bit slices of SHA-256 under MINHASH_SIZE seeds; the minimum per seed over the set. */
@@ -72,10 +161,15 @@ function zscore(xs: readonly number[]): number[] {
 }
 
 /**
- * Similarity in [0, ~3]: shared-digest fraction (a single shared non-trivial tensor is already strong),
- * vocabulary Jaccard, profile correlation when the profiles line up, and a small bonus for equal dims.
+ * Similarity in [0, ~5.75]: the anchor Gram correlation dominates; shared-digest fraction (frozen or
+ * copied tensors), vocabulary Jaccard and profile correlation (weak priors), a small bonus for equal dims.
  */
-export function prefilterScore(q: Prefilter, c: Prefilter, qDigests?: ReadonlySet<string>): number {
+export function prefilterScore(
+  q: Prefilter,
+  c: Prefilter,
+  qDigests?: ReadonlySet<string>,
+  qGramIndex?: Map<string, number>,
+): number {
   const digests = qDigests ?? new Set(q.tensors);
   let shared = 0;
   for (const t of c.tensors) if (digests.has(t)) shared++;
@@ -86,7 +180,8 @@ export function prefilterScore(q: Prefilter, c: Prefilter, qDigests?: ReadonlySe
       ? Math.max(0, pearson(q.profile, c.profile))
       : 0;
   const dims = q.dims.filter((x, i) => x === c.dims[i]).length / q.dims.length;
-  return 1.5 * reuse + vocab + profile + 0.25 * dims;
+  const gram = q.gram && c.gram ? Math.max(0, gramCorrelation(q.gram, c.gram, qGramIndex)) : 0;
+  return 1.5 * reuse + 3 * gram + 0.5 * vocab + 0.5 * profile + 0.25 * dims;
 }
 
 function jaccard(a: readonly number[], b: readonly number[]): number {

@@ -28,10 +28,11 @@ export function shortlist(
   exclude?: string,
 ): { row: IndexRow; score: number }[] {
   const digests = new Set(query.tensors);
+  const gramIndex = query.gram ? new Map(query.gram.tokens.map((t, i) => [t, i])) : undefined;
   const best: { row: IndexRow; score: number }[] = [];
   for (const row of rows) {
     if (row.contentId === exclude) continue;
-    const score = prefilterScore(query, row.prefilter, digests);
+    const score = prefilterScore(query, row.prefilter, digests, gramIndex);
     if (best.length === k && score <= (best[k - 1] as { score: number }).score) continue;
     let i = best.length;
     while (i > 0 && (best[i - 1] as { score: number }).score < score) i--;
