@@ -14,6 +14,9 @@ import { matchRows } from "./match/matcher.js";
  */
 export const CONVERGENT_FRACTION = 0.05;
 
+/** Below this |cosine| a matched pair is a tie between degenerate rows, not a match. */
+const MIN_SCORE = 1e-6;
+
 /** Agreements at or above this fraction of the compared neurons: the pair is a near copy. */
 const SAME_NEURONS_FRACTION = 0.5;
 
@@ -46,13 +49,22 @@ export function testNeurons(
   const ub = mlpFeatures(b, mb, "up", family, space.colsB);
   if (!ga || !gb || !ua || !ub) return null;
   const byGate = matchRows(ga, gb);
-  const byUp = matchRows(ua, ub);
+  // An up row and its down column can flip sign together without changing the function (SwiGLU is
+  // linear in up), so up rows are matched on |cosine|; gate rows cannot (SiLU is not odd).
+  const byUp = matchRows(ua, ub, { abs: true });
   const bToA = new Int32Array(mb.neurons).fill(-1);
   let agreements = 0;
   let cosSum = 0;
   for (let i = 0; i < mb.neurons; i++) {
     const j = byGate.bToA[i]!;
-    if (j >= 0 && j === byUp.bToA[i]) {
+    // Degenerate rows (all-zero features: dead or zeroed neurons) match by tie-breaking order alone,
+    // identically in both matchings; they never count as agreements.
+    if (
+      j >= 0 &&
+      j === byUp.bToA[i] &&
+      Math.abs(byGate.score[i]!) > MIN_SCORE &&
+      Math.abs(byUp.score[i]!) > MIN_SCORE
+    ) {
       bToA[i] = j;
       agreements++;
       cosSum += byGate.score[i]!;

@@ -27,19 +27,25 @@ export interface MatchResult {
   mutual: number;
 }
 
-/** Matches B's rows to A's rows (unit-norm features) maximising total similarity, one-to-one. */
+/**
+ * Matches B's rows to A's rows (unit-norm features) maximising total similarity, one-to-one; with
+ * `abs`, the similarity is |cosine| (rows whose sign can flip without changing the function).
+ */
 export function matchRows(
   a: FeatureMatrix,
   b: FeatureMatrix,
-  opts: { denseLimit?: number } = {},
+  opts: { denseLimit?: number; abs?: boolean } = {},
 ): MatchResult {
   const limit = opts.denseLimit ?? DENSE_LIMIT;
-  if (Math.min(a.rows, b.rows) <= limit && Math.max(a.rows, b.rows) <= 2 * limit) return denseMatch(a, b);
-  return sparseMatch(a, b, limit);
+  const abs = opts.abs ?? false;
+  if (Math.min(a.rows, b.rows) <= limit && Math.max(a.rows, b.rows) <= 2 * limit)
+    return denseMatch(a, b, abs);
+  return sparseMatch(a, b, limit, abs);
 }
 
-function denseMatch(a: FeatureMatrix, b: FeatureMatrix): MatchResult {
+function denseMatch(a: FeatureMatrix, b: FeatureMatrix, abs: boolean): MatchResult {
   const sim = similarityMatrix(b, a);
+  if (abs) for (let i = 0; i < sim.length; i++) sim[i] = Math.abs(sim[i]!);
   const bToA = assignMaxSimilarity(sim, b.rows, a.rows);
   const score = new Float32Array(b.rows).fill(Number.NaN);
   bToA.forEach((j, i) => {
@@ -54,7 +60,7 @@ interface Candidates {
 }
 
 /** Top-T most similar A rows for each B row, and the best B row for each A row. */
-function scan(a: FeatureMatrix, b: FeatureMatrix): { cand: Candidates; bestBForA: Int32Array } {
+function scan(a: FeatureMatrix, b: FeatureMatrix, abs: boolean): { cand: Candidates; bestBForA: Int32Array } {
   const idx = new Int32Array(b.rows * TOP_T).fill(-1);
   const val = new Float32Array(b.rows * TOP_T).fill(Number.NEGATIVE_INFINITY);
   const bestBForA = new Int32Array(a.rows).fill(-1);
@@ -66,7 +72,7 @@ function scan(a: FeatureMatrix, b: FeatureMatrix): { cand: Candidates; bestBForA
     for (let r = 0; r < rows; r++) {
       const i = start + r;
       for (let j = 0; j < a.rows; j++) {
-        const s = sim[r * a.rows + j]!;
+        const s = abs ? Math.abs(sim[r * a.rows + j]!) : sim[r * a.rows + j]!;
         if (s > bestValForA[j]!) {
           bestValForA[j] = s;
           bestBForA[j] = i;
@@ -91,8 +97,9 @@ function insertTop(idx: Int32Array, val: Float32Array, base: number, j: number, 
   idx[base + p] = j;
 }
 
-function sparseMatch(a: FeatureMatrix, b: FeatureMatrix, limit: number): MatchResult {
-  const { cand, bestBForA } = scan(a, b);
+function sparseMatch(a: FeatureMatrix, b: FeatureMatrix, limit: number, abs: boolean): MatchResult {
+  const { cand, bestBForA } = scan(a, b, abs);
+  const dot = (i: number, j: number) => (abs ? Math.abs(rowDot(b, i, a, j)) : rowDot(b, i, a, j));
   const bToA = new Int32Array(b.rows).fill(-1);
   const aTaken = new Uint8Array(a.rows);
   let mutual = 0;
@@ -105,10 +112,10 @@ function sparseMatch(a: FeatureMatrix, b: FeatureMatrix, limit: number): MatchRe
     }
   }
   greedyOverCandidates(cand, bToA, aTaken);
-  finishRemainder(a, b, bToA, aTaken, limit);
+  finishRemainder(a, b, bToA, aTaken, limit, dot);
   const score = new Float32Array(b.rows).fill(Number.NaN);
   bToA.forEach((j, i) => {
-    if (j >= 0) score[i] = rowDot(b, i, a, j);
+    if (j >= 0) score[i] = dot(i, j);
   });
   return { bToA, score, method: "sparse", mutual };
 }
@@ -137,6 +144,7 @@ function finishRemainder(
   bToA: Int32Array,
   aTaken: Uint8Array,
   limit: number,
+  dot: (i: number, j: number) => number,
 ) {
   const rows: number[] = [];
   for (let i = 0; i < b.rows; i++) if (bToA[i]! < 0) rows.push(i);
@@ -147,7 +155,7 @@ function finishRemainder(
     const sim = new Float32Array(rows.length * cols.length);
     rows.forEach((i, r) => {
       cols.forEach((j, c) => {
-        sim[r * cols.length + c] = rowDot(b, i, a, j);
+        sim[r * cols.length + c] = dot(i, j);
       });
     });
     const sub = assignMaxSimilarity(sim, rows.length, cols.length);
@@ -163,7 +171,7 @@ function finishRemainder(
     let bestVal = Number.NEGATIVE_INFINITY;
     for (const j of cols) {
       if (aTaken[j]) continue;
-      const s = rowDot(b, i, a, j);
+      const s = dot(i, j);
       if (s > bestVal) {
         bestVal = s;
         best = j;
