@@ -87,7 +87,11 @@ export function assembleView(p: Placement, cfg: ArchConfig, opts: AssembleOption
   if (!embedSlot) throw missingError(["embed (token embeddings)"]);
   const embed = refOf(embedSlot);
   const headSlot = p.model.get("head");
-  const tied = !headSlot && (cfg.tiedEmbeddings ?? (cfg.fromGguf || opts.tiedDefault));
+  // Tied when the config says so (some exports also store the tied copy as lm_head), or when no
+  // head is stored and the family (or GGUF, where llama.cpp falls back to token_embd) ties by default.
+  const tied = headSlot
+    ? cfg.tiedEmbeddings === true
+    : (cfg.tiedEmbeddings ?? (cfg.fromGguf || opts.tiedDefault));
   if (!headSlot && !tied) missing.push("head (lm_head: the config says embeddings are not tied)");
   const heads = requireConfig(cfg.heads, "num_attention_heads", cfg);
   const hidden = embed.shape[1] ?? 0;

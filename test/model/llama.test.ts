@@ -45,6 +45,13 @@ describe("llama view", () => {
     expect(v.dims.tiedEmbeddings).toBe(true);
   });
 
+  it("keeps a stored lm_head as the head of a tied model, and reports it tied", () => {
+    const cfg = { ...llamaConfig(DENSE), tie_word_embeddings: true };
+    const v = buildModelView(fakeCheckpoint(llamaTensors(DENSE), cfg));
+    expect(v.head.tensor).toBe("lm_head.weight");
+    expect(v.dims.tiedEmbeddings).toBe(true);
+  });
+
   it("names the missing tensors when the head is absent but the config says untied", () => {
     const tensors = llamaTensors(DENSE).filter((t) => t.name !== "lm_head.weight");
     expect(() => buildModelView(fakeCheckpoint(tensors, llamaConfig(DENSE)))).toThrow(
