@@ -1,5 +1,6 @@
 import { PedigreeError } from "../errors.js";
 import type { LocationFile } from "../io/types.js";
+import { SAFETENSORS_MAX_HEADER_BYTES } from "./safetensors/header.js";
 import type { CheckpointFile, CheckpointFormat, TokenizerRef } from "./types.js";
 
 /** The weights a location holds, chosen by a fixed precedence (never by trial and error). */
@@ -113,4 +114,24 @@ export function classifyFiles(
     // -1: unknown until opened (remote listings may lack sizes); open.ts fills it in for weights.
     return { path: f.path, size: f.size ?? -1, role };
   });
+}
+
+/** File names whose format the extension decides (everything else alone in a location is sniffed). */
+export function hasKnownExtension(path: string): boolean {
+  return /\.(safetensors|gguf|bin|pt|pth|json)$/.test(path);
+}
+
+/**
+ * Format from the first bytes: "GGUF" magic; "PK\x03\x04" (a zip: PyTorch); or a safetensors length
+ * prefix below 100 MB followed by "{". Null when none matches.
+ */
+export function sniffFormat(head: Uint8Array): CheckpointFormat | null {
+  const ascii = String.fromCharCode(...head.subarray(0, 4));
+  if (ascii === "GGUF") return "gguf";
+  if (ascii === "PK\x03\x04") return "pytorch";
+  if (head.length === 9 && head[8] === 0x7b) {
+    const n = new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true);
+    if (n > 0n && n <= BigInt(SAFETENSORS_MAX_HEADER_BYTES)) return "safetensors";
+  }
+  return null;
 }

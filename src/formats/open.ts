@@ -1,7 +1,14 @@
 import { PedigreeError } from "../errors.js";
 import { openLocation } from "../io/location.js";
 import type { ModelLocation } from "../io/types.js";
-import { chooseWeights, classifyFiles, findTokenizer } from "./detect.js";
+import {
+  chooseWeights,
+  classifyFiles,
+  findTokenizer,
+  hasKnownExtension,
+  sniffFormat,
+  type WeightsChoice,
+} from "./detect.js";
 import { openGgufCheckpoint } from "./gguf/index.js";
 import type { OpenContext } from "./open-files.js";
 import { openPytorchCheckpoint } from "./pytorch/index.js";
@@ -26,7 +33,10 @@ export async function openCheckpoint(source: string | ModelLocation): Promise<Ch
 
 async function openFromLocation(location: ModelLocation, ownsLocation: boolean): Promise<Checkpoint> {
   const listing = await location.list();
-  const choice = chooseWeights(listing, location.spec);
+  const choice =
+    listing.length === 1 && !hasKnownExtension(listing[0]?.path ?? "")
+      ? await sniff(location, listing[0]?.path ?? "")
+      : chooseWeights(listing, location.spec);
   if (choice.format === "gguf") return openGgufCheckpoint(location, choice.files[0] as string);
   const files = classifyFiles(listing, new Set(choice.files), choice.indexFile);
   const hasConfig = listing.some((f) => f.path === "config.json");
@@ -76,4 +86,26 @@ async function readConfig(location: ModelLocation): Promise<Record<string, unkno
     });
   }
   return json as Record<string, unknown>;
+}
+
+/** A lone file with an unfamiliar name (`model.ckpt`, a download without extension): decided by its magic bytes. */
+async function sniff(location: ModelLocation, file: string): Promise<WeightsChoice> {
+  const src = await location.open(file);
+  try {
+    const head = await src.read(0, Math.min(src.size, 9));
+    const format = sniffFormat(head);
+    if (!format) {
+      throw new PedigreeError(
+        "FORMAT_NO_WEIGHTS",
+        `${location.spec}: not a safetensors, GGUF or PyTorch zip file`,
+        {
+          details: { source: location.spec, file, magic: Buffer.from(head).toString("hex") },
+          hint: "Pedigree reads safetensors, GGUF and PyTorch zip checkpoints",
+        },
+      );
+    }
+    return { format, files: [file], indexFile: null };
+  } finally {
+    await src.close();
+  }
 }

@@ -1,7 +1,9 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { chooseWeights, sniffFormat } from "../../src/formats/detect.js";
 import { openCheckpoint } from "../../src/formats/open.js";
+import { writePytorchCheckpoint } from "../../src/formats/pytorch/write.js";
 import { bf16Bytes, buildSafetensors, f32Bytes, writeTempModel } from "../helpers/build-safetensors.js";
 import { HAS_SHARED, KINSHIP_DIR } from "../shared.js";
 
@@ -100,6 +102,73 @@ describe("openCheckpoint on built folders", () => {
       openCheckpoint(await model({ "model.safetensors": w, "config.json": "[1]" })),
     ).rejects.toMatchObject({
       code: "FORMAT_BAD_CONFIG",
+    });
+  });
+});
+
+describe("format detection", () => {
+  const L = (...paths: string[]) => paths.map((p) => ({ path: p, size: 1 }));
+  it.each([
+    [
+      ["model.safetensors.index.json", "model.safetensors", "m.gguf"],
+      "safetensors",
+      "model.safetensors.index.json",
+      [],
+    ],
+    [
+      ["consolidated.safetensors", "model.safetensors", "pytorch_model.bin"],
+      "safetensors",
+      null,
+      ["model.safetensors"],
+    ],
+    [["a.safetensors", "b.safetensors"], "safetensors", null, ["a.safetensors", "b.safetensors"]],
+    [["m.Q4_K.gguf", "pytorch_model.bin"], "gguf", null, ["m.Q4_K.gguf"]],
+    [
+      ["pytorch_model.bin.index.json", "pytorch_model-1.bin", "training_args.bin"],
+      "pytorch",
+      "pytorch_model.bin.index.json",
+      [],
+    ],
+    [
+      ["pytorch_model.bin", "training_args.bin", "original/consolidated.00.pth"],
+      "pytorch",
+      null,
+      ["pytorch_model.bin"],
+    ],
+    [["weights.pt", "original/model.safetensors"], "pytorch", null, ["weights.pt"]],
+  ] as const)("%j → %s", (paths, format, indexFile, files) => {
+    expect(chooseWeights(L(...paths), "x")).toEqual({ format, indexFile, files });
+  });
+
+  it("refuses ambiguous PyTorch files and sniffs magic bytes", () => {
+    expect(() => chooseWeights(L("a.pt", "b.pt"), "x")).toThrow(
+      expect.objectContaining({ code: "USAGE_AMBIGUOUS_SOURCE" }),
+    );
+    const st = Uint8Array.from([5, 0, 0, 0, 0, 0, 0, 0, 0x7b]);
+    expect(sniffFormat(st)).toBe("safetensors");
+    expect(sniffFormat(new TextEncoder().encode("GGUF\x03\0\0\0\0"))).toBe("gguf");
+    expect(sniffFormat(Uint8Array.from([0x50, 0x4b, 3, 4, 0, 0, 0, 0, 0]))).toBe("pytorch");
+    expect(sniffFormat(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7b]))).toBeNull();
+  });
+
+  it("opens lone files with unfamiliar names by content", async () => {
+    const dir = await model({
+      "weights.ckpt": buildSafetensors([{ name: "x", dtype: "F32", shape: [1], data: f32Bytes([3]) }]),
+    });
+    await writePytorchCheckpoint(
+      path.join(dir, "sub", "w.model"),
+      [{ name: "y", dtype: "F32", shape: [1] }],
+      () => f32Bytes([4]),
+    );
+    const a = await openCheckpoint(path.join(dir, "weights.ckpt"));
+    expect([a.format, Array.from(await a.readTensorFloat32("x"))]).toEqual(["safetensors", [3]]);
+    await a.close();
+    const b = await openCheckpoint(path.join(dir, "sub", "w.model"));
+    expect([b.format, Array.from(await b.readTensorFloat32("y"))]).toEqual(["pytorch", [4]]);
+    await b.close();
+    await fs.writeFile(path.join(dir, "notes.txt"), "hello world");
+    await expect(openCheckpoint(path.join(dir, "notes.txt"))).rejects.toMatchObject({
+      code: "FORMAT_NO_WEIGHTS",
     });
   });
 });
