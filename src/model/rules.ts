@@ -130,6 +130,10 @@ function ggufBase(ffnNorm: string, ffnUp: string): NameRule[] {
     r(`${GG_L}attn_q_b${WB}`, "mla.q_b"),
     r(`${GG_L}attn_kv_a_mqa${WB}`, "mla.kv_a"),
     r(`${GG_L}attn_kv_b${WB}`, "mla.kv_b"),
+    // Newer converters also write kv_b split per head for absorbed MLA (k_b transposed): placed as
+    // extras; the canonical kv_b must still be stored (it cannot be rebuilt as one TensorRef).
+    r(`${GG_L}attn_k_b${WB}`, "extra.mla_k_b"),
+    r(`${GG_L}attn_v_b${WB}`, "extra.mla_v_b"),
     r(`${GG_L}attn_q_a_norm${W}`, "mla.q_a_norm"),
     r(`${GG_L}attn_kv_a_norm${W}`, "mla.kv_a_norm"),
     r(`${GG_L}ffn_gate${WB}`, "mlp.gate"),
