@@ -131,25 +131,27 @@ export function isDecodable(name: string): name is DecodableGgmlType {
 }
 
 /*
- * Parser limits. Each stops a class of bug found in GGUF parsers (llama.cpp's gguf.c, GHSA advisories
- * and CVE-2024-25664/25665/25666, CVE-2024-21802, CVE-2024-21836: heap overflows from unchecked counts,
- * lengths and products). Counts and lengths are also checked against the bytes left in the file before
- * anything is allocated, so a small file can never make us allocate a lot.
+ * Parser limits. Each stops a class of bug found in GGUF parsers: Cisco Talos' 2024 llama.cpp advisories
+ * (heap overflows from unchecked header.n_tensors, header.n_kv, string lengths and tensor info->ne —
+ * e.g. CVE-2024-21836, CVE-2024-21825, CVE-2024-23496, CVE-2024-21802), later integer-overflow fixes in
+ * gguf_init_from_file_impl (CVE-2025-53630, CVE-2026-27940) and llama.cpp #19856 (string and array
+ * element exhaustion, alignment not a power of two, duplicate keys). Counts and lengths are also
+ * checked against the bytes left in the file before anything is allocated.
  */
 
-/** Tensor count (CVE-2024-21836 class: n_tensors × sizeof(info) overflow). Real files: < 50k (DeepSeek-V3 unfused experts). */
+/** Tensor count (n_tensors × sizeof(info) overflow class). Real files: < 50k (DeepSeek-V3 with unfused experts). */
 export const MAX_TENSOR_COUNT = 1 << 20;
-/** Metadata key/value count (CVE-2024-25665 class: n_kv loop/alloc overflow). Real files: < 100. */
+/** Metadata key/value count (n_kv overflow class). Real files: < 100. */
 export const MAX_KV_COUNT = 1 << 16;
-/** One string's bytes (CVE-2024-25664 class: string length overflow). Chat templates are < 100 KB. */
+/** One string's bytes (string length overflow / exhaustion class). Chat templates are < 100 KB. */
 export const MAX_STRING_BYTES = 16 << 20;
 /** Key and tensor names (gguf.md: keys ≤ 65535 bytes; ggml's GGML_MAX_NAME is 64). */
 export const MAX_NAME_BYTES = 65535;
-/** One array's element count (CVE-2024-25666 class: n × type_size overflow). Largest real: ~300k merges. */
+/** One array's element count (n × type_size overflow class). Largest real: ~300k BPE merges. */
 export const MAX_ARRAY_LENGTH = 1 << 24;
 /** Arrays nested inside arrays (unbounded recursion → stack exhaustion). No real file nests at all. */
 export const MAX_ARRAY_DEPTH = 3;
-/** GGML_MAX_DIMS: ggml tensors have at most 4 dimensions (gguf.c rejects more: out-of-bounds ne[] write). */
+/** GGML_MAX_DIMS: ggml tensors have at most 4 dimensions (more overflows the fixed ne[4]: CVE-2024-21802 class). */
 export const MAX_DIMS = 4;
 /** Element count of one tensor: beyond 2^53 the byte arithmetic in JS doubles stops being exact. */
 export const MAX_TENSOR_ELEMENTS = Number.MAX_SAFE_INTEGER;

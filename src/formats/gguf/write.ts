@@ -1,23 +1,20 @@
 /**
  * GGUF writer (gguf.md layout): header, metadata of every value type, tensor infos, alignment padding,
  * then tensor data streamed tensor by tensor — each tensor's values are requested only when it is
- * written, so memory is bounded by the largest tensor, not the file. Little- or big-endian, v2 or v3.
+ * written, and may arrive in chunks, so memory is bounded by the largest chunk, not the file.
+ * Little- or big-endian, v2 or v3.
  */
 import fs from "node:fs/promises";
-import { PedigreeError } from "../../errors.js";
 import {
   GGUF_DEFAULT_ALIGNMENT,
   GGUF_VALUE_TYPES,
-  type GgmlTypeInfo,
   ggmlTypeByName,
+  MAX_ALIGNMENT,
   MAX_DIMS,
 } from "./constants.js";
 import { ByteWriter } from "./encode.js";
-import { swapTensorBytes } from "./endian.js";
-import { f32ToBf16, f32ToF16 } from "./half.js";
-import { QUANTISABLE_TYPES, type QuantisableType, quantize } from "./quantize.js";
-import { gatherRowBytes, ropePermutationRows } from "./rope.js";
 import type { GgufValue } from "./types.js";
+import { type PlannedTensor, type TensorChunk, writeInvalid, writeTensorData } from "./write-tensor.js";
 
 export interface GgufWriteTensor {
   name: string;
@@ -27,9 +24,10 @@ export interface GgufWriteTensor {
   type: string;
   /**
    * Called when the tensor is written: float values (encoded/quantised here) or raw encoded bytes in
-   * ggml's little-endian block layout (swapped here for big-endian files).
+   * ggml's little-endian block layout (swapped here for big-endian files) — whole, or as an async
+   * iterable of chunks in element order (each a whole number of blocks) for tensors too big to hold.
    */
-  data: () => Float32Array | Uint8Array | Promise<Float32Array | Uint8Array>;
+  data: () => TensorChunk | Promise<TensorChunk> | AsyncIterable<TensorChunk>;
 }
 
 export interface GgufWriteOptions {
@@ -50,25 +48,26 @@ export interface GgufWriteOptions {
 /** Receives the file's bytes in order; may be async (backpressure). */
 export type ByteSink = (chunk: Uint8Array) => void | Promise<void>;
 
-function invalid(message: string, details: Record<string, unknown>): PedigreeError {
-  return new PedigreeError("GGUF_WRITE_INVALID", message, {
-    details,
-    hint: "Fix the tensors or metadata passed to the GGUF writer",
-  });
-}
+const invalid = writeInvalid;
 
-interface Planned {
+interface Planned extends PlannedTensor {
   tensor: GgufWriteTensor;
-  type: GgmlTypeInfo;
-  byteLength: number;
-  elements: number;
-  ropeHeads: number | null;
 }
 
 /** Writes a whole GGUF file to `sink`; returns the number of bytes written. */
 export async function writeGguf(sink: ByteSink, opts: GgufWriteOptions): Promise<number> {
   const le = (opts.endianness ?? "little") === "little";
   const alignment = opts.alignment ?? GGUF_DEFAULT_ALIGNMENT;
+  if (
+    !(
+      Number.isInteger(alignment) &&
+      alignment >= 1 &&
+      alignment <= MAX_ALIGNMENT &&
+      (alignment & (alignment - 1)) === 0
+    )
+  ) {
+    throw invalid(`alignment ${alignment} is not a power of two in [1, ${MAX_ALIGNMENT}]`, { alignment });
+  }
   const metadata = new Map(opts.metadata);
   if (alignment !== GGUF_DEFAULT_ALIGNMENT && !metadata.has("general.alignment")) {
     metadata.set("general.alignment", { type: "uint32", value: alignment });
@@ -78,16 +77,10 @@ export async function writeGguf(sink: ByteSink, opts: GgufWriteOptions): Promise
   await sink(header);
   let written = header.length;
   for (const p of plan) {
-    let bytes = await encodeTensor(p, le);
-    if (p.ropeHeads !== null) {
-      const rows = p.tensor.shape[0] as number;
-      bytes = gatherRowBytes(bytes, bytes.length / rows, ropePermutationRows(rows, p.ropeHeads));
-    }
-    if (!le) bytes = swapTensorBytes(p.type, bytes);
-    await sink(bytes);
+    written += await writeTensorData(sink, p, le);
     const pad = (alignment - (p.byteLength % alignment)) % alignment;
     if (pad) await sink(new Uint8Array(pad));
-    written += bytes.length + pad;
+    written += pad;
   }
   return written;
 }
@@ -130,8 +123,10 @@ function planTensors(opts: GgufWriteOptions, metadata: Map<string, GgufValue>): 
     const byteLength = (elements / type.blockSize) * type.typeSize;
     return {
       tensor,
+      name: tensor.name,
+      shape,
+      data: tensor.data,
       type,
-      elements,
       byteLength,
       ropeHeads: opts.permuteQK ? ropeHeadsFor(tensor.name, metadata) : null,
     };
@@ -185,43 +180,6 @@ function encodeHeader(
   }
   w.padTo(alignment);
   return w.result().slice();
-}
-
-/**
- * Encoded little-endian bytes of one tensor, checked against its planned size. Raw input is copied when
- * it will be byte-swapped in place, so the caller's buffer is never modified.
- */
-async function encodeTensor(p: Planned, le: boolean): Promise<Uint8Array> {
-  const data = await p.tensor.data();
-  const name = p.tensor.name;
-  let bytes: Uint8Array;
-  if (data instanceof Float32Array) {
-    if (data.length !== p.elements)
-      throw invalid(`tensor "${name}": ${data.length} values for ${p.elements} elements`, { tensor: name });
-    bytes = encodeFloats(p.type, data);
-  } else {
-    bytes = le ? data : data.slice();
-  }
-  if (bytes.length !== p.byteLength) {
-    throw invalid(
-      `tensor "${name}": ${bytes.length} bytes of ${p.type.name} data, expected ${p.byteLength}`,
-      { tensor: name },
-    );
-  }
-  return bytes;
-}
-
-function encodeFloats(type: GgmlTypeInfo, x: Float32Array): Uint8Array {
-  if ((QUANTISABLE_TYPES as readonly string[]).includes(type.name))
-    return quantize(type.name as QuantisableType, x);
-  if (type.name === "F32") return new Uint8Array(x.slice().buffer);
-  if (type.name === "F16" || type.name === "BF16") {
-    const conv = type.name === "F16" ? f32ToF16 : f32ToBf16;
-    const out = new Uint16Array(x.length);
-    for (let i = 0; i < x.length; i++) out[i] = conv(x[i] as number);
-    return new Uint8Array(out.buffer);
-  }
-  throw invalid(`cannot encode floats as ${type.name}; pass raw blocks`, { type: type.name });
 }
 
 /** Writes a GGUF file to `path` (streamed: one tensor in memory at a time). */

@@ -165,6 +165,43 @@ describe("GGUF writer → reader round trip", () => {
     expect(Math.max(...chunks)).toBeLessThan(1024);
   });
 
+  it("accepts a tensor as an async stream of chunks, identical to writing it whole", async () => {
+    const values = gaussian(4 * 64, 21);
+    async function* rows(): AsyncIterable<Float32Array> {
+      for (let r = 0; r < 4; r++) yield values.slice(r * 64, (r + 1) * 64);
+    }
+    for (const endianness of ["little", "big"] as const) {
+      const whole = await encodeGguf({
+        endianness,
+        metadata: [],
+        tensors: [{ name: "q", shape: [4, 64], type: "Q8_0", data: () => values }],
+      });
+      const streamed = await encodeGguf({
+        endianness,
+        metadata: [],
+        tensors: [{ name: "q", shape: [4, 64], type: "Q8_0", data: rows }],
+      });
+      expect(Buffer.from(streamed).equals(Buffer.from(whole))).toBe(true);
+    }
+    async function* tooMuch(): AsyncIterable<Float32Array> {
+      yield* rows();
+      yield new Float32Array(32);
+    }
+    async function* partialBlock(): AsyncIterable<Float32Array> {
+      yield new Float32Array(16);
+    }
+    for (const data of [tooMuch, partialBlock]) {
+      await expect(
+        encodeGguf({ metadata: [], tensors: [{ name: "q", shape: [4, 64], type: "Q8_0", data }] }),
+      ).rejects.toMatchObject({
+        code: "GGUF_WRITE_INVALID",
+      });
+    }
+    await expect(encodeGguf({ metadata: [], tensors: [], alignment: 24 })).rejects.toMatchObject({
+      code: "GGUF_WRITE_INVALID",
+    });
+  });
+
   it("refuses inconsistent writer input with GGUF_WRITE_INVALID", async () => {
     const bad: GgufWriteTensor[][] = [
       [{ name: "x", shape: [2, 33], type: "Q8_0", data: () => new Float32Array(66) }],
