@@ -20,7 +20,7 @@ export interface Behaviour {
   truncate?: { times: number; afterBytes: number };
   /** The next `times` requests answer `status` (429, 503…), with Retry-After when given. */
   fail?: { times: number; status: number; retryAfter?: string };
-  /** After this many requests to the path the content changes (a byte flips, so the ETag changes). */
+  /** After this many requests to the path the content changes (all bytes flip; new ETag and Last-Modified). */
   changeAfterRequests?: number;
   /** HEAD answers 405. */
   refuseHead?: boolean;
@@ -77,6 +77,11 @@ export class TestHttpServer {
     const data = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
     const version = (this.files.get(path)?.version ?? 0) + 1;
     this.files.set(path, { bytes: data, version });
+  }
+
+  /** Content version of a path: 1 when first set, +1 per change. */
+  versionOf(path: string): number {
+    return this.files.get(path)?.version ?? 0;
   }
 
   behave(path: string, b: Behaviour): void {
@@ -235,9 +240,11 @@ export class TestHttpServer {
     const file = this.files.get(path);
     if (!file) return void res.writeHead(404).end();
     if (b.changeAfterRequests !== undefined && n > b.changeAfterRequests) {
-      const changed = Uint8Array.from(file.bytes);
-      changed[0] = (changed[0] ?? 0) ^ 0xff;
-      this.setFile(path, changed);
+      // Every byte flips, so bytes of the new version can never pass for the old one.
+      this.setFile(
+        path,
+        file.bytes.map((x) => x ^ 0xff),
+      );
       b.changeAfterRequests = undefined;
     }
     this.sendFile(req, res, path, b, extra);
