@@ -28,6 +28,12 @@ export function loadHfTokenizerJson(
   const scores = readModelVocab(model, type, builder, name);
   const added = readAdded(json.added_tokens, name);
   for (const a of added) builder.addAdded(a);
+  // JSON.parse keeps only the last of duplicate keys, leaving the earlier id unused; when ids are
+  // unused, they are recovered from the text so audit sees the duplicates (a splice done with dict
+  // updates leaves exactly this). Skipped when no id is unused: then no key can have been lost.
+  if (type !== "Unigram" && builder.tokens.includes(null))
+    for (const [piece, id] of duplicateKeyEntries(text, model.vocab as Record<string, unknown>))
+      builder.addPiece(id, piece);
   return {
     kind: "hf-tokenizer-json",
     name,
@@ -106,6 +112,39 @@ function readModelVocab(
     if (typeof id !== "number")
       throw badFile(name, `vocab entry ${JSON.stringify(piece)} has a non-numeric id`);
     builder.addPiece(id, piece);
+  }
+  return null;
+}
+
+/**
+ * Entries of the `"vocab": {…}` object that JSON.parse dropped because their key repeats. Cheap
+ * when there are none: the text's key count is compared with the parsed object's first.
+ */
+function duplicateKeyEntries(text: string, vocab: Record<string, unknown>): [string, number][] {
+  const region = vocabRegion(text);
+  if (region === null) return [];
+  const entry = /"((?:[^"\\]|\\.)*)"\s*:\s*(-?\d+)/g;
+  const all: [string, number][] = [];
+  for (const m of region.matchAll(entry)) all.push([JSON.parse(`"${m[1]}"`) as string, Number(m[2])]);
+  if (all.length <= Object.keys(vocab).length) return [];
+  return all.filter(([piece, id]) => vocab[piece] !== id);
+}
+
+/** The text of the model's vocab object: from `"vocab": {` to its matching brace (strings skipped). */
+function vocabRegion(text: string): string | null {
+  const model = text.indexOf('"model"');
+  const key = /"vocab"\s*:\s*\{/g;
+  key.lastIndex = model < 0 ? 0 : model;
+  const m = key.exec(text);
+  if (!m) return null;
+  const start = m.index + m[0].length;
+  let depth = 1;
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
+    } else if (c === 0x7b) depth++;
+    else if (c === 0x7d && --depth === 0) return text.slice(start, i);
   }
   return null;
 }
