@@ -26,28 +26,32 @@ export interface TestRegistry {
   cleanup(): Promise<void>;
 }
 
-/** A fresh registry: a temp SQLite file, or a fresh database on the test PostgreSQL server. */
-export async function makeRegistry(dialect: "sqlite" | "postgres", actor = "alice"): Promise<TestRegistry> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pedigree-reg-"));
-  const keysDir = path.join(dir, "keys");
-  let spec = path.join(dir, "registry.db");
-  let dropDb: (() => Promise<void>) | null = null;
-  if (dialect === "postgres") {
-    const name = `pedigree_t_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
-    const admin = new pg.Client({ connectionString: PG_URL });
-    await admin.connect();
-    await admin.query(`create database ${name}`);
-    await admin.end();
-    const url = new URL(PG_URL as string);
-    url.pathname = `/${name}`;
-    spec = url.toString();
-    dropDb = async () => {
+/** A fresh, empty database on the test PostgreSQL server; `drop` removes it. */
+export async function makePgDatabase(): Promise<{ spec: string; drop: () => Promise<void> }> {
+  const name = `pedigree_t_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(PG_URL as string);
+  url.pathname = `/${name}`;
+  return {
+    spec: url.toString(),
+    drop: async () => {
       const c = new pg.Client({ connectionString: PG_URL });
       await c.connect();
       await c.query(`drop database if exists ${name} with (force)`);
       await c.end();
-    };
-  }
+    },
+  };
+}
+
+/** A fresh registry: a temp SQLite file, or a fresh database on the test PostgreSQL server. */
+export async function makeRegistry(dialect: "sqlite" | "postgres", actor = "alice"): Promise<TestRegistry> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pedigree-reg-"));
+  const keysDir = path.join(dir, "keys");
+  const pgDb = dialect === "postgres" ? await makePgDatabase() : null;
+  const spec = pgDb?.spec ?? path.join(dir, "registry.db");
   const { registry } = await Registry.init({ db: spec, keysDir, actor });
   return {
     registry,
@@ -56,7 +60,7 @@ export async function makeRegistry(dialect: "sqlite" | "postgres", actor = "alic
     dir,
     cleanup: async () => {
       await registry.close();
-      await dropDb?.();
+      await pgDb?.drop();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
