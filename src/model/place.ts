@@ -21,8 +21,11 @@ export interface Placement {
   auxiliary: string[];
 }
 
-/** Largest layer / expert index accepted from a tensor name (bounds the arrays built from them). */
-export const MAX_INDEX = 1_000_000;
+/**
+ * Largest layer / expert index accepted from a tensor name or config (bounds the arrays and loops
+ * built from them; real models stay far below: ~100 layers, 256 experts in DeepSeek-V3).
+ */
+export const MAX_INDEX = 65_536;
 
 function index(value: string | undefined, what: string, name: string): number | null {
   if (value === undefined) return null;

@@ -5,7 +5,7 @@ import { type ArchConfig, archConfigOf } from "./config.js";
 import { checkAttentionShapes, computeDims, requireConfig } from "./dims.js";
 import { FAMILIES, familyOf, rulesFor } from "./families.js";
 import { type ArchitectureMapping, parseMapping } from "./mapping.js";
-import { type Placement, placeTensors } from "./place.js";
+import { MAX_INDEX, type Placement, placeTensors } from "./place.js";
 import { stripPrefix } from "./rules.js";
 import type { LayerView, ModelView, TensorRef } from "./types.js";
 
@@ -68,6 +68,12 @@ function missingError(missing: string[]): PedigreeError {
 function stackIndices(p: Placement, cfg: ArchConfig, opts: AssembleOptions, missing: string[]) {
   const found = [...p.layers.keys()].sort((a, b) => a - b);
   const count = cfg.layers ?? (found.length ? (found[found.length - 1] as number) + 1 : 0);
+  if (!Number.isInteger(count) || count < 0 || count > MAX_INDEX) {
+    throw new PedigreeError("MODEL_CONFIG_MISMATCH", `the config states ${count} layers`, {
+      details: { layers: count, max: MAX_INDEX },
+      hint: "config.json (or the GGUF block_count) is corrupt",
+    });
+  }
   const extra = found.filter((i) => i >= count);
   if (extra.length > 0 && !opts.hasMtp) {
     throw new PedigreeError(

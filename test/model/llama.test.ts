@@ -93,6 +93,20 @@ describe("llama view", () => {
     );
   });
 
+  it("rejects absurd layer counts and indices instead of looping over them", () => {
+    const huge = { ...llamaConfig(DENSE), num_hidden_layers: 1e9 };
+    expect(() => buildModelView(fakeCheckpoint(llamaTensors(DENSE), huge))).toThrow(
+      expect.objectContaining({ code: "MODEL_CONFIG_MISMATCH" }),
+    );
+    const far = [
+      ...llamaTensors(DENSE),
+      { name: "model.layers.99999999.mlp.up_proj.weight", shape: [40, 16] },
+    ];
+    expect(() => buildModelView(fakeCheckpoint(far, llamaConfig(DENSE)))).toThrow(
+      expect.objectContaining({ code: "MODEL_BAD_TENSOR_NAME" }),
+    );
+  });
+
   it("handles the multimodal language_model.model. prefix", () => {
     const tensors = llamaTensors({ ...DENSE, prefix: "language_model.model." });
     const v = buildModelView(fakeCheckpoint(tensors, llamaConfig(DENSE)));
