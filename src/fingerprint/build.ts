@@ -1,7 +1,7 @@
 import { openCheckpoint } from "../formats/open.js";
 import type { Checkpoint } from "../formats/types.js";
 import type { ModelLocation } from "../io/types.js";
-import { buildModelView } from "../model/view.js";
+import { type ArchitectureMapping, buildModelView } from "../model/view.js";
 import { loadVocabulary } from "../tokenizer/vocab.js";
 import { VERSION } from "../version.js";
 import { contentIdOf } from "./kernels/merkle.js";
@@ -31,6 +31,8 @@ export interface FingerprintOptions {
   threads?: number;
   /** A pool to reuse across models (batch mode); `threads` is then ignored. */
   executor?: ScanExecutor;
+  /** Architecture mapping for models Pedigree does not know (docs/architectures.md). */
+  mapping?: ArchitectureMapping;
   /** Per-file SHA-256 (default true). */
   fileDigests?: boolean;
   onProgress?: (done: number, total: number) => void;
@@ -71,7 +73,7 @@ export async function fingerprintCheckpoint(
   exec: ScanExecutor,
   opts: FingerprintOptions = {},
 ): Promise<{ fingerprint: Fingerprint; scan: ScanResult }> {
-  const view = buildModelView(ckpt); // first: an unknown architecture fails before the long scan
+  const view = buildModelView(ckpt, opts.mapping ? { mapping: opts.mapping } : {}); // first: an unknown architecture fails before the long scan
   const tokenizer: TokenizerSignature | null = ckpt.tokenizer
     ? tokenizerSignature(await loadVocabulary(ckpt.location, ckpt.tokenizer))
     : null;

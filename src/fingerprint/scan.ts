@@ -123,8 +123,9 @@ async function scanFile(
       job = exec.begin(t.dtype, t.byteLength);
       jobs.set(p.tensor, job);
     }
+    const n = bytes.length; // read before push: the buffer is transferred to a worker
     await job.push(bytes);
-    progress.done += bytes.length;
+    progress.done += n;
     progress.report?.(progress.done, progress.total);
     if (p.offset + p.length === t.offset + t.byteLength) {
       jobs.delete(p.tensor);

@@ -119,10 +119,8 @@ export function scaleArch(name: string, opts: ScaleOptions = {}): SynthArch {
   const width = (x: number, q = 32) => Math.max(q, Math.round((x * s) / q) * q);
   const group = base.heads / base.kvHeads;
   const kvHeads = Math.max(1, Math.round(base.kvHeads * s));
-  const headDim =
-    s === 1
-      ? base.headDim
-      : Math.max(16, Math.min(base.headDim, Math.round((base.headDim * Math.sqrt(s)) / 8) * 8));
+  // Head dims stay real down to scale 0.1 (so q/o widths stay multiples of GGUF's 256-wide blocks).
+  const headDim = s >= 0.1 ? base.headDim : Math.max(16, Math.round((base.headDim * Math.sqrt(s)) / 8) * 8);
   const heads = kvHeads * group;
   const hidden = s === 1 ? base.hidden : width(base.hidden);
   const scaled: SynthArch = {
