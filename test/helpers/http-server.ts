@@ -145,7 +145,7 @@ export class TestHttpServer {
     }
     const rev = m[2] ?? "";
     const commit = rev === repo.commit ? rev : repo.refs[rev];
-    if (!commit) return reply(res, 404);
+    if (!commit) return reply(res, 404, { "x-error-code": "RevisionNotFound" });
     if (tree) {
       this.treePage(res, repo, Number(url.searchParams.get("cursor") ?? "0"));
       return true;
@@ -153,7 +153,7 @@ export class TestHttpServer {
     const file = m[3] ?? "";
     const target = cdnPath(repo, file);
     const meta = { "x-repo-commit": repo.commit };
-    if (!this.files.has(target)) return reply(res, 404, meta);
+    if (!this.files.has(target)) return reply(res, 404, { ...meta, "x-error-code": "EntryNotFound" });
     if (!repo.cdn) {
       this.serve(req, res, target, meta);
       return true;

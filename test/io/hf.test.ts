@@ -108,9 +108,17 @@ describe("hf:// locations on the emulated Hub", () => {
     await expect(missing.list()).rejects.toMatchObject({ code: "HTTP_NOT_FOUND" });
   });
 
-  it("an unknown revision is HTTP_NOT_FOUND, not retried", async () => {
-    await expect(hf("hf://org/repo@nope").list()).rejects.toMatchObject({ code: "HTTP_NOT_FOUND" });
+  it("an unknown revision or file is HTTP_NOT_FOUND with the Hub's reason, not retried", async () => {
+    const err = await hf("hf://org/repo@nope")
+      .list()
+      .catch((e) => e);
+    expect(err).toMatchObject({ code: "HTTP_NOT_FOUND", details: { hubErrorCode: "RevisionNotFound" } });
+    expect(err.hint).toMatch(/@revision/);
     expect(server.requests).toHaveLength(1);
+    const missing = await hf("hf://org/repo")
+      .readText("nope.json")
+      .catch((e) => e);
+    expect(missing).toMatchObject({ code: "HTTP_NOT_FOUND", details: { hubErrorCode: "EntryNotFound" } });
   });
 
   it("a private repository needs HF_TOKEN; the token never reaches the CDN host", async () => {

@@ -12,26 +12,45 @@ import { redactUrl } from "./url.js";
 /** 5xx statuses that mean "try again later"; 501/505 say the request can never work. */
 const NOT_TRANSIENT_5XX = new Set([501, 505]);
 
+/** Hints for the Hub's X-Error-Code values. */
+const HUB_HINTS: Record<string, string> = {
+  GatedRepo:
+    "The model is gated: accept its licence on its Hub page, then set HF_TOKEN to a token of that account",
+  RepoNotFound: "No such repository, or it is private: check org/repo, and set HF_TOKEN for a private one",
+  RevisionNotFound: "No such branch, tag or commit: check the @revision",
+  EntryNotFound:
+    "The repository has no such file at this revision: check the path (list it with hf://org/repo)",
+};
+
 /** Codes thrown from inside an attempt (body reading) that another attempt may fix. */
 export const RETRYABLE_CODES = new Set(["IO_TRUNCATED_BODY", "HTTP_NETWORK_ERROR", "HTTP_TIMEOUT"]);
 
 export function statusFailure(status: number, headers: Headers, url: URL): AttemptFailure | null {
   if (status >= 200 && status < 300) return null;
   const where = redactUrl(url);
-  const details = { url: where, status };
+  // The Hub names the reason of a 401/403/404 in X-Error-Code (huggingface_hub reads the same).
+  const hubCode = headers.get("x-error-code");
+  const details = { url: where, status, ...(hubCode ? { hubErrorCode: hubCode } : {}) };
+  const hubHint = hubCode ? HUB_HINTS[hubCode] : undefined;
   if (status === 401) {
     return final("HTTP_UNAUTHORIZED", `${where}: authentication required (HTTP 401)`, details, {
-      hint: "Set HF_TOKEN to a Hugging Face access token that can read this repository, or check that it is valid",
+      hint:
+        hubHint ??
+        "Set HF_TOKEN to a Hugging Face access token that can read this repository, or check that it is valid",
     });
   }
   if (status === 403) {
     return final("HTTP_FORBIDDEN", `${where}: access denied (HTTP 403)`, details, {
-      hint: "The token lacks access: for a gated Hub model accept its licence on the model page, and set HF_TOKEN",
+      hint:
+        hubHint ??
+        "The token lacks access: for a gated Hub model accept its licence on the model page, and set HF_TOKEN",
     });
   }
   if (status === 404 || status === 410) {
     return final("HTTP_NOT_FOUND", `${where}: not found (HTTP ${status})`, details, {
-      hint: "Check the URL, or for hf:// the repository name, the @revision and the file path (private repositories also answer 404 without HF_TOKEN)",
+      hint:
+        hubHint ??
+        "Check the URL, or for hf:// the repository name, the @revision and the file path (private repositories also answer 404 without HF_TOKEN)",
     });
   }
   const retryAfterMs = parseRetryAfter(headers.get("retry-after"));
