@@ -34,8 +34,13 @@ const COMMON_KEYS: [string, string][] = [
 export function numberOf(v: GgufValue | undefined): number | undefined {
   if (v === undefined) return undefined;
   if (v.type === "array") {
-    const xs = Array.from(v.value as ArrayLike<number | bigint>, Number).filter(Number.isFinite);
-    return xs.length ? Math.max(...xs) : undefined;
+    // A loop, not Math.max(...xs): a hostile file's million-entry array must not blow the stack.
+    let max: number | undefined;
+    for (const x of v.value as ArrayLike<unknown> & Iterable<unknown>) {
+      const n = Number(x);
+      if (Number.isFinite(n) && (max === undefined || n > max)) max = n;
+    }
+    return max;
   }
   if (v.type === "string" || v.type === "bool") return undefined;
   return Number(v.value);

@@ -14,7 +14,8 @@ function scalarOf(v: bigint | number | boolean | string): number | boolean | str
 /** A value for Checkpoint.metadata: scalars as is, arrays as {type, length, first items}. */
 export function summariseValue(v: GgufValue): unknown {
   if (v.type !== "array") return scalarOf(v.value);
-  const head = Array.from(v.value as ArrayLike<unknown>).slice(0, SUMMARY_ARRAY_ITEMS);
+  const items = v.value as ArrayLike<unknown>;
+  const head = Array.from({ length: Math.min(items.length, SUMMARY_ARRAY_ITEMS) }, (_, i) => items[i]);
   return {
     type: `array<${v.itemType}>`,
     length: v.value.length,

@@ -140,4 +140,11 @@ describe("config.json synthesised from GGUF metadata", () => {
     expect(c).toMatchObject({ model_type: "qwen3", num_attention_heads: 8, rope_theta: 1000000 });
     expect(c?.rms_norm_eps).toBeCloseTo(1e-6, 12);
   });
+
+  it("a hostile per-layer array of millions of entries is handled without exhausting the stack", () => {
+    const huge = new Int32Array(3_000_000).fill(2);
+    huge[1_234_567] = 9;
+    const c = config("llama", { "attention.head_count": { type: "array", itemType: "int32", value: huge } });
+    expect(c?.num_attention_heads).toBe(9);
+  });
 });
