@@ -2,7 +2,7 @@ import { inflateRawSync } from "node:zlib";
 import { PedigreeError } from "../../errors.js";
 import type { ByteSource } from "../../io/types.js";
 import { DTYPE_BYTES } from "../dtypes.js";
-import type { FileIndex } from "../open-files.js";
+import { type FileIndex, HEADER_READ_CONCURRENCY, mapLimited } from "../open-files.js";
 import type { TensorInfo } from "../types.js";
 import { collectTensors } from "./tensors.js";
 import { PICKLE_MAX_BYTES, unpickle } from "./unpickle.js";
@@ -30,17 +30,18 @@ export async function indexPytorchFile(src: ByteSource, file: string): Promise<F
   await checkByteOrder(src, entries.get(`${prefix}byteorder`));
   const root = unpickle(await readPickle(src, main), `${file}:${main.name}`);
   const views = collectTensors(root, file);
-  const tensors: TensorInfo[] = [];
-  const storageStart = new Map<string, number>();
-  for (const [name, view] of views) {
-    const entry = storageEntry(entries, prefix, view, file);
-    let start = storageStart.get(view.storage.key);
-    if (start === undefined) {
-      start = await entryDataOffset(src, entry, src.size);
-      storageStart.set(view.storage.key, start);
-    }
-    tensors.push(tensorInfo(name, view, file, start));
-  }
+  // One local-header read per distinct storage (tied weights share one), a few in flight for remote sources.
+  const keys = [...new Set([...views.values()].map((v) => v.storage.key))];
+  const entryOf = new Map(
+    [...views.values()].map((v) => [v.storage.key, storageEntry(entries, prefix, v, file)]),
+  );
+  const starts = await mapLimited(keys, HEADER_READ_CONCURRENCY, (k) =>
+    entryDataOffset(src, entryOf.get(k) as ZipEntry, src.size),
+  );
+  const startOf = new Map(keys.map((k, i) => [k, starts[i] as number]));
+  const tensors = [...views].map(([name, v]) =>
+    tensorInfo(name, v, file, startOf.get(v.storage.key) as number),
+  );
   tensors.sort((a, b) => a.offset - b.offset || a.name.localeCompare(b.name));
   return { tensors, metadata: { archive: prefix.slice(0, -1) } };
 }

@@ -62,22 +62,37 @@ interface DirectoryLocation {
   end: number;
 }
 
+/**
+ * The end record sits in the last 22 bytes unless the archive has a comment (PyTorch's never do), so
+ * read just those (plus room for the ZIP64 locator) first, and scan up to 64 KiB back only if needed:
+ * remote sources then fetch 42 bytes, not 64 KiB.
+ */
 async function findEocd(src: ByteSource): Promise<DirectoryLocation> {
-  const file = src.name;
-  if (src.size < EOCD_BYTES)
-    throw zipError("FORMAT_ZIP_NO_DIRECTORY", file, `${src.size} bytes is too small for a zip archive`);
-  const tailLen = Math.min(src.size, EOCD_BYTES + MAX_COMMENT_BYTES);
+  if (src.size < EOCD_BYTES) {
+    throw zipError("FORMAT_ZIP_NO_DIRECTORY", src.name, `${src.size} bytes is too small for a zip archive`);
+  }
+  const quick = await scanTail(src, Math.min(src.size, EOCD_BYTES + ZIP64_LOCATOR_BYTES));
+  const found =
+    quick ?? (await scanTail(src, Math.min(src.size, EOCD_BYTES + MAX_COMMENT_BYTES + ZIP64_LOCATOR_BYTES)));
+  if (!found)
+    throw zipError(
+      "FORMAT_ZIP_NO_DIRECTORY",
+      src.name,
+      "no end-of-central-directory record (not a zip archive, or truncated)",
+    );
+  return found;
+}
+
+async function scanTail(src: ByteSource, tailLen: number): Promise<DirectoryLocation | null> {
   const tailStart = src.size - tailLen;
-  const tail = await src.read(tailStart, tailLen);
-  const t = dv(tail);
+  const t = dv(await src.read(tailStart, tailLen));
   for (let i = tailLen - EOCD_BYTES; i >= 0; i--) {
     if (t.getUint32(i, true) !== EOCD_SIG) continue;
     // The comment must run exactly to the end of the file; otherwise this is a stray signature.
     if (i + EOCD_BYTES + t.getUint16(i + 20, true) !== tailLen) continue;
-    const disk = t.getUint16(i + 4, true);
-    const cdDisk = t.getUint16(i + 6, true);
-    if (disk !== 0 || cdDisk !== 0)
-      throw zipError("FORMAT_ZIP_UNSUPPORTED", file, "multi-volume archives are not supported");
+    if (t.getUint16(i + 4, true) !== 0 || t.getUint16(i + 6, true) !== 0) {
+      throw zipError("FORMAT_ZIP_UNSUPPORTED", src.name, "multi-volume archives are not supported");
+    }
     const loc = {
       entries: t.getUint16(i + 10, true),
       cdSize: t.getUint32(i + 12, true),
@@ -87,11 +102,7 @@ async function findEocd(src: ByteSource): Promise<DirectoryLocation> {
     const needs64 = loc.entries === 0xffff || loc.cdSize === 0xffffffff || loc.cdOffset === 0xffffffff;
     return needs64 || hasZip64Locator(t, i) ? readZip64(src, tailStart + i) : loc;
   }
-  throw zipError(
-    "FORMAT_ZIP_NO_DIRECTORY",
-    file,
-    "no end-of-central-directory record (not a zip archive, or truncated)",
-  );
+  return null;
 }
 
 function hasZip64Locator(t: DataView, eocdAt: number): boolean {

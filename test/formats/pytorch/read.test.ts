@@ -201,6 +201,19 @@ describe("PyTorch zip checkpoints", () => {
     await c.close();
   });
 
+  it("indexes from the directory, the pickle and local headers only: a few hundred bytes of 4 MB", async () => {
+    const big = await buildStateDict([
+      { name: "a", dtype: "F32", shape: [512, 1024] },
+      { name: "b", dtype: "F32", shape: [512, 1024] },
+    ]);
+    const src = new MemoryByteSource(big);
+    const idx = await indexPytorchFile(src, "big.bin");
+    expect(idx.tensors).toHaveLength(2);
+    expect(big.length).toBeGreaterThan(4_000_000);
+    expect(src.stats.bytesRead).toBeLessThan(1500);
+    expect(src.stats.requests).toBeLessThanOrEqual(6);
+  });
+
   it("names the legacy (non-zip) format", async () => {
     const legacy = Uint8Array.from([
       0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e,
