@@ -1,0 +1,118 @@
+/**
+ * `npm run bench:fingerprint` (issue 3, DESIGN §6): on the same page-cached ≈2.5 GB BF16
+ * llama-3.2-1b-shaped checkpoint, in one run: raw sequential read throughput (the ceiling),
+ * Pedigree's scan (statistics + per-tensor SHA-256 + Merkle root) and whole fingerprint, a NumPy
+ * reference doing the same scan, their ratios, and peak RSS for this checkpoint and an ≈8 GB one.
+ * Checkpoints are generated with `synth` into bench/out/ when absent.
+ *   tsx bench/fingerprint.ts [--threads N] [--skip-8gb]
+ */
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { scaleArch, synthModel, writeSynthSafetensors } from "../src/synth/index.js";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const OUT = path.join(ROOT, "bench", "out");
+const PYTHON = "/usr/bin/python3"; // Debian's, where python3-numpy installs (a pyenv python3 may lack it)
+const args = process.argv.slice(2);
+const threadsArg = args.includes("--threads") ? args[args.indexOf("--threads") + 1] : undefined;
+
+interface Run {
+  mode: string;
+  seconds: number;
+  maxRssMB: number;
+  bytes: number;
+  contentId?: string;
+  fingerprintBytes?: number;
+}
+
+/** The named shape, seed 1, BF16; regenerated if the marker does not match. */
+async function ensure(name: string, shape: string, layers: number | undefined): Promise<string> {
+  const dir = path.join(OUT, name);
+  const marker = JSON.stringify({ shape, layers: layers ?? null, seed: 1, dtype: "BF16" });
+  const markerFile = path.join(dir, "synth.json");
+  if (fs.existsSync(markerFile) && fs.readFileSync(markerFile, "utf8") === marker) return dir;
+  process.stderr.write(`generating ${name} with synth (one time)…\n`);
+  const t0 = performance.now();
+  await writeSynthSafetensors(synthModel(scaleArch(shape, layers ? { layers } : {}), 1), dir, {
+    dtype: "BF16",
+  });
+  fs.writeFileSync(markerFile, marker);
+  process.stderr.write(`  ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+  return dir;
+}
+
+function child(mode: string, dir: string): Run {
+  const argv = [
+    path.join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"),
+    path.join(ROOT, "bench", "fingerprint-child.ts"),
+    mode,
+    dir,
+  ];
+  if (threadsArg) argv.push(threadsArg);
+  const out = execFileSync(process.execPath, argv, {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return JSON.parse(out.trim().split("\n").pop() as string) as Run;
+}
+
+function numpy(dir: string): Run | null {
+  try {
+    execFileSync(PYTHON, ["-c", "import numpy"], { stdio: "ignore" });
+  } catch {
+    process.stderr.write(`NumPy missing for ${PYTHON}: apt-get install -y python3-numpy\n`);
+    return null;
+  }
+  const file = path.join(dir, "model.safetensors");
+  const out = execFileSync(PYTHON, [path.join(ROOT, "bench", "fingerprint_numpy.py"), file], {
+    encoding: "utf8",
+  });
+  return {
+    mode: "numpy",
+    maxRssMB: Number.NaN,
+    ...(JSON.parse(out) as { seconds: number; bytes: number; contentId: string }),
+  };
+}
+
+const gbps = (r: Run) => r.bytes / r.seconds / 1e9;
+const row = (label: string, r: Run) =>
+  `${label.padEnd(34)} ${r.seconds.toFixed(2).padStart(7)} s ${gbps(r).toFixed(3).padStart(7)} GB/s  peak RSS ${Number.isNaN(r.maxRssMB) ? "   -" : r.maxRssMB.toFixed(0).padStart(4)} MB`;
+
+const small = await ensure("llama-3.2-1b-bf16", "llama-3.2-1b", undefined);
+const size = fs.statSync(path.join(small, "model.safetensors")).size;
+child("read", small); // warm the page cache
+const read = child("read", small);
+const ref = numpy(small);
+const scan = child("scan", small);
+const whole = child("fingerprint", small);
+const lines = [
+  `checkpoint: ${small} (${(size / 1e9).toFixed(2)} GB, BF16, page-cached), threads: ${threadsArg ?? "all cores"}`,
+  row("raw sequential read", read),
+  ...(ref ? [row("NumPy reference scan", ref)] : []),
+  row("Pedigree scan (stats+sha256+merkle)", scan),
+  row("Pedigree whole fingerprint", whole),
+  `fingerprint file: ${whole.fingerprintBytes} bytes = ${((100 * (whole.fingerprintBytes ?? 0)) / size).toFixed(3)}% of the checkpoint`,
+  `scan / raw read:           ${(gbps(scan) / gbps(read)).toFixed(3)}  (target ≥ 0.15)`,
+];
+if (ref) {
+  lines.push(`scan / NumPy:              ${(gbps(scan) / gbps(ref)).toFixed(2)}  (target ≥ 2)`);
+  lines.push(`fingerprint time / NumPy:  ${(whole.seconds / ref.seconds).toFixed(2)}  (target ≤ 2)`);
+  lines.push(
+    `content id agrees with NumPy: ${ref.contentId === scan.contentId && scan.contentId === whole.contentId}`,
+  );
+}
+if (!args.includes("--skip-8gb")) {
+  const big = await ensure("qwen2.5-7b-12l-bf16", "qwen2.5-7b", 12);
+  const bigSize = fs.statSync(path.join(big, "model.safetensors")).size;
+  child("read", big);
+  const bigScan = child("scan", big);
+  const bigWhole = child("fingerprint", big);
+  lines.push(`checkpoint: ${big} (${(bigSize / 1e9).toFixed(2)} GB)`);
+  lines.push(row("Pedigree scan", bigScan), row("Pedigree whole fingerprint", bigWhole));
+  lines.push(
+    `fingerprint file: ${bigWhole.fingerprintBytes} bytes = ${((100 * (bigWhole.fingerprintBytes ?? 0)) / bigSize).toFixed(3)}%`,
+  );
+}
+console.log(lines.join("\n"));
