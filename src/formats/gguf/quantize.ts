@@ -1,15 +1,15 @@
 /**
  * Quantisers for the GGUF writer: float32 → ggml blocks (little-endian layout, as ggml-common.h).
- * Q8_0 and Q4_0 follow ggml's reference rounding; Q4_K uses a simple min/max fit per sub-block (ggml
- * searches harder for the scales, so its error is somewhat lower; the layout is the same).
+ * Q8_0 and Q4_0 follow ggml's reference rounding; Q4_K and Q6_K use a simple min/max fit per
+ * sub-block (ggml searches harder for the scales, so its error is somewhat lower; the layout is the same).
  */
 import { PedigreeError } from "../../errors.js";
 import { f16ToF32, f32ToF16 } from "./half.js";
 
-export const QUANTISABLE_TYPES = ["Q8_0", "Q4_0", "Q4_K"] as const;
+export const QUANTISABLE_TYPES = ["Q8_0", "Q4_0", "Q4_K", "Q6_K"] as const;
 export type QuantisableType = (typeof QUANTISABLE_TYPES)[number];
 
-const BLOCK = { Q8_0: [32, 34], Q4_0: [32, 18], Q4_K: [256, 144] } as const;
+const BLOCK = { Q8_0: [32, 34], Q4_0: [32, 18], Q4_K: [256, 144], Q6_K: [256, 210] } as const;
 
 /** C roundf: halves away from zero. */
 function roundAway(x: number): number {
@@ -95,7 +95,45 @@ function packScaleMinK4(sc: Float64Array, mn: Float64Array, dv: DataView, o: num
   }
 }
 
-const QUANTISERS = { Q8_0: quantQ8_0, Q4_0: quantQ4_0, Q4_K: quantQ4_K };
+/**
+ * Q6_K: 16 sub-blocks of 16 with int8 scales under one f16 d; value d·sc·(q − 32), q 6-bit. Low 4 bits
+ * in ql, high 2 bits in qh, interleaved as the decoder reads them (dequant-k.ts).
+ */
+function quantQ6_K(x: Float32Array, xo: number, dv: DataView, o: number): void {
+  const sub = new Float64Array(16); // per-sub-block step: max|x| / 31 (q − 32 spans −32…31)
+  for (let s = 0; s < 16; s++) {
+    let amax = 0;
+    for (let l = 0; l < 16; l++) amax = Math.max(amax, Math.abs(x[xo + 16 * s + l] as number));
+    sub[s] = amax / 31;
+  }
+  const d = f16ToF32(f32ToF16(Math.max(...sub) / 127));
+  dv.setUint16(o + 208, f32ToF16(d), true);
+  const q = new Uint8Array(256);
+  for (let s = 0; s < 16; s++) {
+    const sc = d ? Math.min(127, Math.round((sub[s] as number) / d)) : 0;
+    dv.setInt8(o + 192 + s, sc);
+    const step = Math.fround(d * sc);
+    for (let l = 0; l < 16; l++) {
+      const v = step ? Math.round((x[xo + 16 * s + l] as number) / step) : 0;
+      q[16 * s + l] = Math.max(-32, Math.min(31, v)) + 32;
+    }
+  }
+  for (let h = 0; h < 2; h++) {
+    for (let l = 0; l < 32; l++) {
+      const [q1, q2, q3, q4] = [0, 32, 64, 96].map((k) => q[128 * h + k + l] as number) as [
+        number,
+        number,
+        number,
+        number,
+      ];
+      dv.setUint8(o + 64 * h + l, (q1 & 0xf) | ((q3 & 0xf) << 4));
+      dv.setUint8(o + 64 * h + l + 32, (q2 & 0xf) | ((q4 & 0xf) << 4));
+      dv.setUint8(o + 128 + 32 * h + l, (q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6));
+    }
+  }
+}
+
+const QUANTISERS = { Q8_0: quantQ8_0, Q4_0: quantQ4_0, Q4_K: quantQ4_K, Q6_K: quantQ6_K };
 
 /** Quantises `x` (length a multiple of the block size) to little-endian ggml blocks of `type`. */
 export function quantize(type: QuantisableType, x: Float32Array): Uint8Array {

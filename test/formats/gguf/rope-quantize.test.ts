@@ -85,6 +85,7 @@ describe("quantisers", () => {
     ["Q8_0", 0.01],
     ["Q4_0", 0.12],
     ["Q4_K", 0.12],
+    ["Q6_K", 0.03],
   ] as const)("%s round trip stays within its error bound", (type, bound) => {
     const q = quantize(type, x);
     const info = ggmlTypeByName(type)!;
