@@ -26,6 +26,23 @@ const OS_SYSTEM_P4 =
 const ORDERED_DICT_P2 =
   "800263636f6c6c656374696f6e730a4f726465726564446963740a71002952710158010000006171024b01732e";
 
+/**
+ * A state dict pickled by CPython 3.11's own Pickler (protocol 2) with stand-ins for torch's globals and
+ * persistent ids, as torch.save does: memo opcodes, two tensors sharing storage "0" (tied weights),
+ * a BF16 storage "1", and `_metadata` set by BUILD after SETITEMS.
+ */
+const CPYTHON_STATE_DICT = [
+  "800263636f6c6c656374696f6e730a4f726465726564446963740a7100295271012858120000006d6f64656c2e656d626564",
+  "2e776569676874710263746f7263682e5f7574696c730a5f72656275696c645f74656e736f725f76320a7103282858070000",
+  "0073746f72616765710463746f7263680a466c6f617453746f726167650a7105580100000030710658030000006370757107",
+  "4b06747108514b004b024b038671094b034b0186710a8968002952710b74710c52710d580e0000006c6d5f686561642e7765",
+  "69676874710e6803282868046805680668074b0674710f514b006809680a89680029527110747111527112580b0000006e6f",
+  "726d2e776569676874711368032828680463746f7263680a42466c6f6174313653746f726167650a71145801000000317115",
+  "68074b04747116514b004b048571174b018571188968002952711974711a52711b757d711c58090000005f6d657461646174",
+  "61711d68002952711e285800000000711f7d7120580700000076657273696f6e71214b017358050000006d6f64656c71227d",
+  "712368214b02737573622e",
+].join("");
+
 /** _rebuild_tensor_v2 of storage `key` with a chosen offset, size and stride. */
 function viewPickle(
   views: { name: string; key: string; numel: number; offset: number; size: number[]; stride: number[] }[],
@@ -77,6 +94,24 @@ describe("allowlist unpickler", () => {
     const d = unpickle(hex(ORDERED_DICT_P2));
     expect(d).toBeInstanceOf(PyDict);
     expect([...(d as PyDict).map]).toEqual([["a", 1]]);
+  });
+
+  it("reads a state dict written by CPython's pickler (memo, tied storage, _metadata)", async () => {
+    const zip = await buildPytorchZip({
+      pickle: hex(CPYTHON_STATE_DICT),
+      storages: {
+        "0": f32([1, 2, 3, 4, 5, 6]),
+        "1": new Uint8Array(new Uint16Array([0x3f80, 0x4000, 0xc040, 0x4080]).buffer),
+      },
+    });
+    const idx = await indexPytorchFile(new MemoryByteSource(zip), "cpython.bin");
+    expect(idx.tensors.map((t) => [t.name, t.dtype, t.shape])).toEqual([
+      ["lm_head.weight", "F32", [2, 3]],
+      ["model.embed.weight", "F32", [2, 3]],
+      ["norm.weight", "BF16", [4]],
+    ]);
+    const [head, embed] = idx.tensors;
+    expect(head?.offset).toBe(embed?.offset);
   });
 
   it("reads negative and 64-bit LONG1 integers and refuses ones beyond 2^53", () => {
