@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -25,6 +26,7 @@ let server: TestHttpServer;
 let modelBytes = 0;
 let weightBytes = 0;
 let shardNames: string[] = [];
+const sha256 = new Map<string, string>();
 const saved = { ...process.env };
 
 beforeAll(async () => {
@@ -46,8 +48,10 @@ beforeAll(async () => {
   await fs.writeFile(path.join(dir, "config.json"), JSON.stringify(llamaConfig(DIMS)));
   const served: Record<string, Uint8Array> = {};
   for (const name of [...files, indexFile as string, "config.json"]) {
-    served[name] = await fs.readFile(path.join(dir, name));
-    modelBytes += served[name].byteLength;
+    const bytes = await fs.readFile(path.join(dir, name));
+    served[name] = bytes;
+    sha256.set(name, createHash("sha256").update(bytes).digest("hex"));
+    modelBytes += bytes.byteLength;
   }
   await fs.rm(dir, { recursive: true, force: true });
   server = await TestHttpServer.start();
@@ -111,5 +115,22 @@ describe("remote inspect transfers < 1% of the model", () => {
     for (const shard of shardNames) {
       expect(server.bytesSent(server.hfPath("org/repo", shard))).toBeLessThan(16 << 10);
     }
+  });
+
+  it("--digests streams every file over HTTP and matches the local SHA-256", async () => {
+    server.resetCounters();
+    const out: string[] = [];
+    await main(["inspect", "hf://org/repo", "--digests", "--json"], {
+      out: (t) => out.push(t),
+      err: () => {},
+    });
+    const doc = JSON.parse(out.join(""));
+    expect(doc.ok, JSON.stringify(doc.error)).toBe(true);
+    const files = doc.data.files as { path: string; sha256?: string }[];
+    expect(files.map((f) => f.path).sort()).toEqual([...sha256.keys()].sort());
+    for (const f of files) expect(f.sha256).toBe(sha256.get(f.path));
+    // Now every byte was needed, and each crossed the network about once.
+    expect(server.bytesSent()).toBeGreaterThanOrEqual(modelBytes);
+    expect(server.bytesSent()).toBeLessThan(modelBytes * 1.01);
   });
 });

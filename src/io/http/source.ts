@@ -27,6 +27,9 @@ export const MAX_WINDOW_PREFIX_BYTES = 64 << 20;
 /** Without a cache, streaming windows may cost at most this many whole-file transfers in total. */
 export const MAX_UNCACHED_PASSES = 2;
 
+/** What a pre-signed redirect target answers once its signature expired. */
+const STALE_TARGET_CODES = ["HTTP_UNAUTHORIZED", "HTTP_FORBIDDEN", "HTTP_NOT_FOUND"] as const;
+
 export interface HttpSourceOptions {
   /** Cache root for whole-file downloads (null: none; then a Range-ignoring server may fail). */
   cacheDir: string | null;
@@ -103,6 +106,15 @@ export class HttpByteSource implements ByteSource {
     chunkSize = DEFAULT_HTTP_CHUNK_BYTES,
   ): AsyncIterable<Uint8Array> {
     this.checkBounds(offset, length);
+    if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) {
+      throw new PedigreeError(
+        "INTERNAL_BAD_ARGUMENT",
+        `stream chunk size must be a positive integer, got ${chunkSize}`,
+        {
+          details: { chunkSize },
+        },
+      );
+    }
     for (let pos = offset; pos < offset + length; pos += chunkSize) {
       yield await this.read(pos, Math.min(chunkSize, offset + length - pos));
     }
@@ -119,9 +131,7 @@ export class HttpByteSource implements ByteSource {
     try {
       return await this.client.request(this.target, init, consume);
     } catch (e) {
-      const stale = ["HTTP_UNAUTHORIZED", "HTTP_FORBIDDEN", "HTTP_NOT_FOUND"].some((c) =>
-        isPedigreeError(e, c as "HTTP_NOT_FOUND"),
-      );
+      const stale = STALE_TARGET_CODES.some((c) => isPedigreeError(e, c));
       if (!stale || this.target.href === this.origin.href) throw e;
       this.target = this.origin;
       return this.client.request(this.origin, init, async (x) => {
