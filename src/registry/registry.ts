@@ -153,64 +153,25 @@ export class Registry {
     fp: Fingerprint,
     input: AddModelInput = {},
   ): Promise<{ model: ModelRecord; created: boolean }> {
-    const contentId = checkContentId(fp.contentId);
-    const name = checkModelName(input.name ?? defaultModelName(fp));
-    const blob = encodeFingerprint(fp);
-    const prefilter = JSON.stringify(buildPrefilter(fp));
+    const [r] = await this.addModels([{ fp, input }]);
+    return r as { model: ModelRecord; created: boolean };
+  }
+
+  /** Registers several models in one transaction (one fsync, one tree head): bulk imports, benchmarks. */
+  async addModels(
+    items: readonly { fp: Fingerprint; input?: AddModelInput }[],
+  ): Promise<{ model: ModelRecord; created: boolean }[]> {
+    const prepared = items.map(({ fp, input = {} }) => ({
+      contentId: checkContentId(fp.contentId),
+      name: checkModelName(input.name ?? defaultModelName(fp)),
+      input,
+      blob: encodeFingerprint(fp),
+      prefilter: JSON.stringify(buildPrefilter(fp)),
+    }));
     return this.write(async (trx, key) => {
-      const same = await trx
-        .selectFrom("models")
-        .select(MODEL_COLUMNS)
-        .where("content_id", "=", contentId)
-        .executeTakeFirst();
-      if (same) {
-        if (input.name === undefined || input.name === same.name)
-          return { model: modelFromRow(same), created: false };
-        throw new PedigreeError(
-          "REGISTRY_MODEL_EXISTS",
-          `This model is already registered as "${same.name}"`,
-          {
-            details: { contentId, name: same.name },
-            hint: `Refer to it as "${same.name}" or by its content id`,
-          },
-        );
-      }
-      const taken = await trx
-        .selectFrom("models")
-        .select("content_id")
-        .where("name", "=", name)
-        .executeTakeFirst();
-      if (taken)
-        throw new PedigreeError(
-          "REGISTRY_NAME_TAKEN",
-          `The name "${name}" belongs to another model (${taken.content_id.slice(0, 12)}…)`,
-          {
-            details: { name, contentId: taken.content_id },
-            hint: "Pass another --name",
-          },
-        );
-      const data = {
-        contentId,
-        name,
-        version: input.version ?? null,
-        tags: input.tags ?? [],
-        claims: input.claims ?? [],
-      };
-      const { seqs } = await appendEntries(trx, key, [{ op: "model.add", data }]);
-      const row = {
-        content_id: contentId,
-        name,
-        version: data.version,
-        tags: JSON.stringify(data.tags),
-        claims: JSON.stringify(data.claims),
-        added_at: new Date().toISOString(),
-        seq: seqs[0] as number,
-      };
-      await trx
-        .insertInto("models")
-        .values({ ...row, fingerprint: blob, prefilter })
-        .execute();
-      return { model: modelFromRow(row), created: true };
+      const out: { model: ModelRecord; created: boolean }[] = [];
+      for (const p of prepared) out.push(await insertModel(trx, key, p));
+      return out;
     });
   }
 
@@ -278,6 +239,64 @@ export class Registry {
     this.fingerprints.set(contentId, fp);
     return fp;
   }
+}
+
+/** One model row and its `model.add` entry, inside the caller's write transaction. */
+async function insertModel(
+  trx: Kysely<RegistryTables>,
+  key: ActorKey,
+  p: { contentId: string; name: string; input: AddModelInput; blob: Buffer; prefilter: string },
+): Promise<{ model: ModelRecord; created: boolean }> {
+  const { contentId, name, input, blob, prefilter } = p;
+  const same = await trx
+    .selectFrom("models")
+    .select(MODEL_COLUMNS)
+    .where("content_id", "=", contentId)
+    .executeTakeFirst();
+  if (same) {
+    if (input.name === undefined || input.name === same.name)
+      return { model: modelFromRow(same), created: false };
+    throw new PedigreeError("REGISTRY_MODEL_EXISTS", `This model is already registered as "${same.name}"`, {
+      details: { contentId, name: same.name },
+      hint: `Refer to it as "${same.name}" or by its content id`,
+    });
+  }
+  const taken = await trx
+    .selectFrom("models")
+    .select("content_id")
+    .where("name", "=", name)
+    .executeTakeFirst();
+  if (taken)
+    throw new PedigreeError(
+      "REGISTRY_NAME_TAKEN",
+      `The name "${name}" belongs to another model (${taken.content_id.slice(0, 12)}…)`,
+      {
+        details: { name, contentId: taken.content_id },
+        hint: "Pass another --name",
+      },
+    );
+  const data = {
+    contentId,
+    name,
+    version: input.version ?? null,
+    tags: input.tags ?? [],
+    claims: input.claims ?? [],
+  };
+  const { seqs } = await appendEntries(trx, key, [{ op: "model.add", data }]);
+  const row = {
+    content_id: contentId,
+    name,
+    version: data.version,
+    tags: JSON.stringify(data.tags),
+    claims: JSON.stringify(data.claims),
+    added_at: new Date().toISOString(),
+    seq: seqs[0] as number,
+  };
+  await trx
+    .insertInto("models")
+    .values({ ...row, fingerprint: blob, prefilter })
+    .execute();
+  return { model: modelFromRow(row), created: true };
 }
 
 function keyExists(dir: string, actor: string): boolean {
