@@ -46,8 +46,17 @@ export function layoutOf(stored: readonly number[], transforms: readonly TensorT
     baseOffset = first.index * shape.reduce((a, b) => a * b, 1);
     rest = transforms.slice(1);
   }
-  if (shape.length === 0 || shape.length > 2)
-    throw bad(`a ${shape.length}-D tensor is not a matrix or vector`, { stored, transforms });
+  if (shape.length === 0 || shape.length > 2) {
+    // The stored tensor has the wrong rank for its role (e.g. a 3-D tensor where a matrix belongs).
+    throw new PedigreeError(
+      "MODEL_SHAPE_MISMATCH",
+      `a tensor of shape [${stored.join(", ")}] is not a matrix or vector after ${transforms.length} transform(s)`,
+      {
+        details: { stored, transforms },
+        hint: "The tensor does not have the shape its role needs; check the mapping",
+      },
+    );
+  }
   const storedRows = shape[0] ?? 0;
   const storedCols = shape.length === 2 ? (shape[1] ?? 0) : 1;
   let l: IndexedLayout = {
