@@ -23,6 +23,11 @@ export type { CompareResult, Evidence, Relation, Verdict } from "./types.js";
 
 /** DESIGN §4: related at combined log10 p ≤ −12. */
 export const DEFAULT_RELATED_LOG10P = -12;
+/**
+ * Vocabularies sharing at least this Jaccard fraction are "the same tokenizer" (a GGUF copy may add a
+ * few padding or control tokens); below it a related pair is named vocab_swap.
+ */
+const SAME_VOCAB_JACCARD = 0.98;
 /** DESIGN §4: unrelated when every test stays at or above log10 p −2. */
 export const UNRELATED_LOG10P = -2;
 
@@ -79,7 +84,7 @@ export function compareFingerprints(
   const pValues = [...layers.pairs.map((p) => p.log10P), identity.log10P];
   const log10P = round(fisherCombineLog10(pValues));
   const evidence = [e0, e3, layerEvidence(layers), hiddenEvidence(hidden), ...contextEvidence(a, b, layers)];
-  const verdict = decide(log10P, evidence, threshold);
+  const verdict = decide(log10P, evidence, threshold, layers.pairs.length > 0);
   const facts = inferRelations({
     a,
     b,
@@ -87,7 +92,7 @@ export function compareFingerprints(
     layers,
     reverse,
     hidden,
-    tokenizersDiffer: tok ? !tok.identical : false,
+    tokenizersDiffer: tok ? tok.jaccard < SAME_VOCAB_JACCARD : false,
   });
   const related = verdict === "related";
   return {
@@ -106,8 +111,15 @@ export function compareFingerprints(
   };
 }
 
-function decide(log10P: number, evidence: CompareResult["evidence"], threshold: number): Verdict {
+function decide(
+  log10P: number,
+  evidence: CompareResult["evidence"],
+  threshold: number,
+  tested: boolean,
+): Verdict {
   if (log10P <= threshold) return "related";
+  // "unrelated" claims that tests ran and found nothing; with no neuron test possible it cannot be said.
+  if (!tested) return "inconclusive";
   const all = [log10P, ...evidence.map((e) => e.log10P).filter((p): p is number => p !== null)];
   return all.every((p) => p >= UNRELATED_LOG10P) ? "unrelated" : "inconclusive";
 }

@@ -73,21 +73,28 @@ export function inferRelations(x: RelationInput): StructureFacts {
     if (direction.parent === "unknown") direction = { parent, reason };
   };
   const drift = meanDrift(x.layers);
+  const quantA = [...dtypes(x.a)].some((d) => QUANT_DTYPES.has(d));
+  const quantB = [...dtypes(x.b)].some((d) => QUANT_DTYPES.has(d));
+  const containerDiffers =
+    x.a.source.format !== x.b.source.format ||
+    [...dtypes(x.a)].sort().join() !== [...dtypes(x.b)].sort().join();
   if (x.identity.allIdentical) {
     rel.add("identical");
+    // Same bytes in another container (e.g. a PyTorch .bin copy of a safetensors file).
+    if (x.a.source.format !== x.b.source.format) rel.add("format_convert");
     return { relations: [...rel], direction, drift: 0, notes: ["every tensor is bit-identical"] };
   }
   depthFacts(x, rel, setDir);
   widthFacts(x, rel, setDir);
-  const quantA = [...dtypes(x.a)].some((d) => QUANT_DTYPES.has(d));
-  const quantB = [...dtypes(x.b)].some((d) => QUANT_DTYPES.has(d));
-  if (quantA !== quantB && drift <= QUANT_DRIFT) {
+  if (quantA !== quantB) {
     rel.add("quantize");
-    setDir(quantB ? "A" : "B", `${quantB ? "B" : "A"} holds quantised weights of the other's values`);
+    setDir(
+      quantB ? "A" : "B",
+      `${quantB ? "B" : "A"} holds quantised weights (${[...dtypes(quantB ? x.b : x.a)].join(", ")})`,
+    );
   }
-  const sameValues = drift <= (quantA || quantB ? QUANT_DRIFT : CAST_DRIFT);
-  const containerDiffers =
-    x.a.source.format !== x.b.source.format || [...dtypes(x.a)].join() !== [...dtypes(x.b)].join();
+  // Drift beyond what the dtypes explain is training; within it, only the container/dtype changed.
+  const sameValues = !(drift > (quantA || quantB ? QUANT_DRIFT : CAST_DRIFT));
   if (sameValues && containerDiffers && !rel.has("quantize")) rel.add("format_convert");
   if (!sameValues) rel.add("continued_training");
   if (x.tokenizersDiffer) rel.add("vocab_swap");

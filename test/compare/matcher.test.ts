@@ -83,11 +83,11 @@ describe("sparse matcher", () => {
     const r = rng(11);
     const a = randomFeatures(r, 2000, 48);
     const { b, truth } = permutedNoisy(a, r, 0.05);
-    const sparse = matchRows(a, b, { denseLimit: 64 });
+    const sparse = matchRows(a, b);
     expect(sparse.method).toBe("sparse");
     const correct = truth.filter((t, i) => sparse.bToA[i] === t).length;
     expect(correct / truth.length).toBeGreaterThanOrEqual(0.999);
-    const dense = matchRows(a, b, { denseLimit: 4000 });
+    const dense = matchRows(a, b, { exact: true });
     expect(dense.method).toBe("dense");
     const agree = Array.from(dense.bToA).filter((j, i) => sparse.bToA[i] === j).length;
     expect(agree / truth.length).toBeGreaterThanOrEqual(0.999);
@@ -96,7 +96,7 @@ describe("sparse matcher", () => {
     const r = rng(12);
     const a = randomFeatures(r, 300, 32);
     const { b, truth } = permutedNoisy(a, r, 0.05, 150);
-    const m = matchRows(a, b, { denseLimit: 64 });
+    const m = matchRows(a, b);
     const hits = truth.filter((t, i) => t >= 0 && m.bToA[i] === t).length;
     expect(hits).toBeGreaterThanOrEqual(297);
     const used = Array.from(m.bToA).filter((j) => j >= 0);

@@ -2,16 +2,24 @@ import { assignMaxSimilarity } from "./lap.js";
 import { type FeatureMatrix, rowDot, similarityMatrix } from "./similarity.js";
 
 /**
- * Neuron matcher for layers of any width (DESIGN §4 E3): below DENSE_LIMIT the exact assignment,
- * above it mutual nearest neighbours on top-T candidate lists, then a greedy assignment of the rest
- * over candidate edges, and the exact assignment once more on whatever is left if that is small.
+ * Neuron matcher for layers of any width (DESIGN §4 E3): mutual nearest neighbours on top-T candidate
+ * lists, then a greedy assignment of the rest over candidate edges, and the exact assignment on
+ * whatever is left if that is small. `exact: true` runs the dense O(n³) assignment instead (the
+ * reference).
  * On derived models almost every neuron is a mutual nearest neighbour, so the result equals the
  * optimal assignment there (checked in test/compare/matcher.test.ts and bench/compare.ts); under H0
  * any deterministic matching is valid for the agreement test, optimal or not.
  */
 
-/** Largest side solved by the dense O(n³) assignment: 1536³ ≈ 3.6e9 steps worst case, a few seconds. */
+/** Largest leftover solved exactly: 1536³ ≈ 3.6e9 steps worst case, a few seconds. */
 export const DENSE_LIMIT = 1536;
+/**
+ * The leftover after mutual nearest neighbours and the candidate pass is solved exactly when it is at
+ * most this fraction of the rows (or EXACT_REMAINDER_MIN rows): derived layers leave a few stragglers,
+ * unrelated layers leave most rows, and there an exact assignment would cost O(n³) for nothing.
+ */
+const EXACT_REMAINDER_FRACTION = 0.1;
+const EXACT_REMAINDER_MIN = 64;
 /** Candidates kept per row: enough that the greedy pass rarely runs out on derived models. */
 const TOP_T = 8;
 /** Rows processed per block when scanning similarities (bounds the scratch memory to BLOCK × nA floats). */
@@ -34,13 +42,10 @@ export interface MatchResult {
 export function matchRows(
   a: FeatureMatrix,
   b: FeatureMatrix,
-  opts: { denseLimit?: number; abs?: boolean } = {},
+  opts: { exact?: boolean; abs?: boolean } = {},
 ): MatchResult {
-  const limit = opts.denseLimit ?? DENSE_LIMIT;
   const abs = opts.abs ?? false;
-  if (Math.min(a.rows, b.rows) <= limit && Math.max(a.rows, b.rows) <= 2 * limit)
-    return denseMatch(a, b, abs);
-  return sparseMatch(a, b, limit, abs);
+  return opts.exact ? denseMatch(a, b, abs) : sparseMatch(a, b, abs);
 }
 
 function denseMatch(a: FeatureMatrix, b: FeatureMatrix, abs: boolean): MatchResult {
@@ -97,7 +102,7 @@ function insertTop(idx: Int32Array, val: Float32Array, base: number, j: number, 
   idx[base + p] = j;
 }
 
-function sparseMatch(a: FeatureMatrix, b: FeatureMatrix, limit: number, abs: boolean): MatchResult {
+function sparseMatch(a: FeatureMatrix, b: FeatureMatrix, abs: boolean): MatchResult {
   const { cand, bestBForA } = scan(a, b, abs);
   const dot = (i: number, j: number) => (abs ? Math.abs(rowDot(b, i, a, j)) : rowDot(b, i, a, j));
   const bToA = new Int32Array(b.rows).fill(-1);
@@ -112,7 +117,7 @@ function sparseMatch(a: FeatureMatrix, b: FeatureMatrix, limit: number, abs: boo
     }
   }
   greedyOverCandidates(cand, bToA, aTaken);
-  finishRemainder(a, b, bToA, aTaken, limit, dot);
+  finishRemainder(a, b, bToA, aTaken, dot);
   const score = new Float32Array(b.rows).fill(Number.NaN);
   bToA.forEach((j, i) => {
     if (j >= 0) score[i] = dot(i, j);
@@ -143,7 +148,6 @@ function finishRemainder(
   b: FeatureMatrix,
   bToA: Int32Array,
   aTaken: Uint8Array,
-  limit: number,
   dot: (i: number, j: number) => number,
 ) {
   const rows: number[] = [];
@@ -151,7 +155,11 @@ function finishRemainder(
   const cols: number[] = [];
   for (let j = 0; j < a.rows; j++) if (!aTaken[j]) cols.push(j);
   if (rows.length === 0 || cols.length === 0) return;
-  if (Math.min(rows.length, cols.length) <= limit && Math.max(rows.length, cols.length) <= 2 * limit) {
+  const small = Math.max(EXACT_REMAINDER_MIN, EXACT_REMAINDER_FRACTION * b.rows);
+  if (
+    Math.min(rows.length, cols.length) <= Math.min(small, DENSE_LIMIT) &&
+    Math.max(rows.length, cols.length) <= 2 * DENSE_LIMIT
+  ) {
     const sim = new Float32Array(rows.length * cols.length);
     rows.forEach((i, r) => {
       cols.forEach((j, c) => {
@@ -164,7 +172,7 @@ function finishRemainder(
     });
     return;
   }
-  // Large leftovers only happen between unrelated layers: each row takes its most similar free column
+  // Large leftovers only happen between unrelated layers (where optimality does not matter): each row takes its most similar free column
   // (never an index-order rule, which would make the gate and up matchings agree by construction).
   for (const i of rows) {
     let best = -1;
