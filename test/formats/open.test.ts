@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { chooseWeights, sniffFormat } from "../../src/formats/detect.js";
 import { openCheckpoint } from "../../src/formats/open.js";
 import { writePytorchCheckpoint } from "../../src/formats/pytorch/write.js";
+import { writeSafetensors } from "../../src/formats/safetensors/write.js";
 import { bf16Bytes, buildSafetensors, f32Bytes, writeTempModel } from "../helpers/build-safetensors.js";
 import { HAS_SHARED, KINSHIP_DIR } from "../shared.js";
 
@@ -103,6 +104,37 @@ describe("openCheckpoint on built folders", () => {
     ).rejects.toMatchObject({
       code: "FORMAT_BAD_CONFIG",
     });
+  });
+});
+
+describe("positional reads", () => {
+  it("reads only the bytes of the requested elements, and decodes across slice boundaries", async () => {
+    // 9M BF16 elements = 18 MB: more than one DECODE_SLICE_BYTES slice. Element i holds bf16(i mod 256).
+    const n = 9 << 20;
+    const dir = await model({});
+    const pattern = bf16Bytes(Array.from({ length: 256 }, (_, i) => i));
+    await writeSafetensors(
+      path.join(dir, "model.safetensors"),
+      [{ name: "big", dtype: "BF16", shape: [n] }],
+      function* () {
+        const block = new Uint8Array(1 << 20);
+        for (let i = 0; i < block.length; i += pattern.length) block.set(pattern, i);
+        for (let done = 0; done < n * 2; done += block.length) yield block;
+      },
+    );
+    const c = await openCheckpoint(dir);
+    const src = await c.openFile("model.safetensors");
+    const before = src.stats.bytesRead;
+    const few = await c.readTensorFloat32("big", 1000, 3);
+    expect(Array.from(few)).toEqual([1000 % 256, 1001 % 256, 1002 % 256]);
+    expect(src.stats.bytesRead - before).toBe(6);
+    const start = (8 << 20) - 5; // the first slice ends at element 8M
+    const all = await c.readTensorFloat32("big", start, 10);
+    expect(Array.from(all)).toEqual(Array.from({ length: 10 }, (_, i) => (start + i) % 256));
+    const whole = await c.readTensorFloat32("big");
+    expect(whole.length).toBe(n);
+    expect([whole[0], whole[(8 << 20) + 1], whole[n - 1]]).toEqual([0, 1, (n - 1) % 256]);
+    await c.close();
   });
 });
 
