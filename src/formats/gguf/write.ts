@@ -8,6 +8,7 @@ import fs from "node:fs/promises";
 import {
   GGUF_DEFAULT_ALIGNMENT,
   GGUF_VALUE_TYPES,
+  type GgmlTypeInfo,
   ggmlTypeByName,
   MAX_ALIGNMENT,
   MAX_DIMS,
@@ -20,7 +21,7 @@ export interface GgufWriteTensor {
   name: string;
   /** PyTorch / Hugging Face order, outermost first (written reversed, as ggml `ne`). */
   shape: number[];
-  /** ggml type name to store: F32, F16, BF16, Q8_0, Q4_0, Q4_K from floats; any type from raw blocks. */
+  /** ggml type name to store: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K from floats; any type from raw blocks. */
   type: string;
   /**
    * Called when the tensor is written: float values (encoded/quantised here) or raw encoded bytes in
@@ -98,27 +99,7 @@ function planTensors(opts: GgufWriteOptions, metadata: Map<string, GgufValue>): 
       throw invalid(`tensor "${tensor.name}" is given twice`, { tensor: tensor.name });
     names.add(tensor.name);
     const { shape } = tensor;
-    if (
-      shape.length < 1 ||
-      shape.length > MAX_DIMS ||
-      !shape.every((d) => Number.isSafeInteger(d) && d >= 1)
-    ) {
-      throw invalid(`tensor "${tensor.name}": shape [${shape}] needs 1–${MAX_DIMS} positive dimensions`, {
-        tensor: tensor.name,
-        shape,
-      });
-    }
-    const inner = shape[shape.length - 1] as number;
-    if (inner % type.blockSize !== 0) {
-      throw invalid(
-        `tensor "${tensor.name}": innermost dimension ${inner} is not a multiple of the ${type.name} block size ${type.blockSize}`,
-        {
-          tensor: tensor.name,
-          shape,
-          blockSize: type.blockSize,
-        },
-      );
-    }
+    checkShape(tensor.name, shape, type);
     const elements = shape.reduce((a, b) => a * b, 1);
     const byteLength = (elements / type.blockSize) * type.typeSize;
     return {
@@ -131,6 +112,27 @@ function planTensors(opts: GgufWriteOptions, metadata: Map<string, GgufValue>): 
       ropeHeads: opts.permuteQK ? ropeHeadsFor(tensor.name, metadata) : null,
     };
   });
+}
+
+/** 1–4 positive dims whose innermost is a whole number of blocks (what the reader will demand). */
+function checkShape(name: string, shape: number[], type: GgmlTypeInfo): void {
+  if (shape.length < 1 || shape.length > MAX_DIMS || !shape.every((d) => Number.isSafeInteger(d) && d >= 1)) {
+    throw invalid(`tensor "${name}": shape [${shape}] needs 1–${MAX_DIMS} positive dimensions`, {
+      tensor: name,
+      shape,
+    });
+  }
+  const inner = shape[shape.length - 1] as number;
+  if (inner % type.blockSize !== 0) {
+    throw invalid(
+      `tensor "${name}": innermost dimension ${inner} is not a multiple of the ${type.name} block size ${type.blockSize}`,
+      {
+        tensor: name,
+        shape,
+        blockSize: type.blockSize,
+      },
+    );
+  }
 }
 
 /** Heads for llama.cpp's q/k permutation, or null for tensors it leaves alone. */
