@@ -59,6 +59,20 @@ describe("http Range reads", () => {
     expect(Buffer.concat(parts).equals(DATA.subarray(10, 300_010))).toBe(true);
   });
 
+  it("reads one chunk ahead, and a caller that stops early costs at most that chunk", async () => {
+    const p = fresh();
+    const { src } = await openFile(p);
+    for await (const c of src.stream(0, 4 * 65_536, 65_536)) {
+      expect(c.byteLength).toBe(65_536);
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    expect(server.requestsFor(p, "GET").map((r) => r.headers.range)).toEqual([
+      "bytes=0-65535",
+      "bytes=65536-131071",
+    ]);
+  });
+
   it("refuses reads outside the file before sending anything", async () => {
     const p = fresh();
     const { src } = await openFile(p);

@@ -115,8 +115,19 @@ export class HttpByteSource implements ByteSource {
         },
       );
     }
-    for (let pos = offset; pos < offset + length; pos += chunkSize) {
-      yield await this.read(pos, Math.min(chunkSize, offset + length - pos));
+    // One chunk of read-ahead: the next request is in flight while the caller works on this
+    // chunk, hiding the round trip; memory stays at two chunks.
+    const end = offset + length;
+    const fetchAt = (pos: number) => {
+      const p = this.read(pos, Math.min(chunkSize, end - pos));
+      p.catch(() => undefined); // a caller that stops early must not leave an unhandled rejection
+      return p;
+    };
+    let next = offset < end ? fetchAt(offset) : null;
+    for (let pos = offset; next; pos += chunkSize) {
+      const current = await next;
+      next = pos + chunkSize < end ? fetchAt(pos + chunkSize) : null;
+      yield current;
     }
   }
 
