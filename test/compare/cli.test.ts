@@ -1,0 +1,93 @@
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { main } from "../../src/cli/main.js";
+import { fingerprintSource, writeFingerprint } from "../../src/fingerprint/index.js";
+import { addNoise, scaleArch, synthModel, writeSynthSafetensors } from "../../src/synth/index.js";
+
+/** `pedigree compare` end to end on tiny synthetic models: JSON contract, --fail-on, fingerprint sides, --html. */
+const arch = scaleArch("llama-3.2-1b", { scale: 1 / 32, layers: 2, vocab: 256 });
+let dir = "";
+
+async function run(...argv: string[]) {
+  let out = "";
+  let err = "";
+  const code = await main(argv, { out: (t) => (out += t), err: (t) => (err += t) });
+  return { code, out, err };
+}
+
+beforeAll(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), "pedigree-compare-cli-"));
+  const base = synthModel(arch, 5);
+  for (const [name, m] of [
+    ["parent", base],
+    ["child", addNoise(base, 0.2, 6)],
+    ["other", synthModel(arch, 7)],
+  ] as const) {
+    await fs.mkdir(path.join(dir, name));
+    await writeSynthSafetensors(m, path.join(dir, name));
+  }
+  await writeFingerprint(
+    await fingerprintSource(path.join(dir, "parent"), { threads: 0 }),
+    path.join(dir, "parent.pfp"),
+  );
+}, 120_000);
+
+afterAll(async () => {
+  if (dir) await fs.rm(dir, { recursive: true, force: true });
+});
+
+describe("pedigree compare (CLI)", () => {
+  it("prints the §5 JSON contract for a related pair, from a fingerprint file and a model folder", async () => {
+    const r = await run(
+      "compare",
+      path.join(dir, "parent.pfp"),
+      path.join(dir, "child"),
+      "--json",
+      "--quiet",
+    );
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.out);
+    expect(doc.ok).toBe(true);
+    expect(doc.data.verdict).toBe("related");
+    expect(doc.data.log10P).toBeLessThan(-12);
+    expect(doc.data.relations).toContain("continued_training");
+    expect(doc.data.layerMap).toEqual([
+      { b: 0, a: [0] },
+      { b: 1, a: [1] },
+    ]);
+    for (const e of doc.data.evidence) {
+      expect(typeof e.method).toBe("string");
+      expect(e.log10P === null || e.log10P <= 0).toBe(true);
+    }
+  }, 60_000);
+
+  it("--fail-on sets the exit status and --html writes a self-contained page", async () => {
+    const html = path.join(dir, "report.html");
+    const r = await run(
+      "compare",
+      path.join(dir, "parent"),
+      path.join(dir, "other"),
+      "--fail-on",
+      "unrelated",
+      "--html",
+      html,
+      "--quiet",
+    );
+    expect(r.code).toBe(1);
+    expect(r.out).toContain("UNRELATED");
+    const page = await fs.readFile(html, "utf8");
+    expect(page).toContain("<svg");
+    expect(page).not.toContain("<script");
+  }, 60_000);
+
+  it("rejects bad options with usage codes", async () => {
+    const a = path.join(dir, "parent.pfp");
+    const bad = await run("compare", a, a, "--fail-on", "maybe", "--json");
+    expect(bad.code).toBe(2);
+    expect(JSON.parse(bad.out).error.code).toBe("USAGE_INVALID_OPTION");
+    const thr = await run("compare", a, a, "--threshold", "5", "--json");
+    expect(JSON.parse(thr.out).error.code).toBe("USAGE_INVALID_OPTION");
+  }, 60_000);
+});
