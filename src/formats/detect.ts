@@ -53,7 +53,8 @@ export function chooseWeights(listing: readonly LocationFile[], spec: string): W
     return { format: "safetensors", files: pickOne(st, "model.safetensors"), indexFile: null };
   const gguf = top.filter((p) => p.endsWith(".gguf"));
   if (gguf.length === 1) return { format: "gguf", files: gguf, indexFile: null };
-  if (gguf.length > 1) throw ambiguous(spec, gguf);
+  if (gguf.length > 1)
+    throw gguf.every((p) => SPLIT_GGUF.test(p)) ? splitGguf(spec, gguf) : ambiguous(spec, gguf);
   const ptIndex = top.filter((p) => PYTORCH_INDEX.test(p));
   if (ptIndex.length > 0)
     return {
@@ -73,6 +74,20 @@ export function chooseWeights(listing: readonly LocationFile[], spec: string): W
     {
       details: { source: spec, files: listing.slice(0, 20).map((f) => f.path) },
       hint: "Point Pedigree at a model folder, a weights file, or a Hub repository",
+    },
+  );
+}
+
+/** llama.cpp's gguf-split names its parts `<name>-00001-of-00003.gguf`. */
+const SPLIT_GGUF = /-\d{5}-of-\d{5}\.gguf$/;
+
+function splitGguf(spec: string, files: string[]): PedigreeError {
+  return new PedigreeError(
+    "UNSUPPORTED_SPLIT_GGUF",
+    `${spec} holds a GGUF split into ${files.length} parts`,
+    {
+      details: { source: spec, files },
+      hint: "Merge the parts first: llama-gguf-split --merge <first part> merged.gguf",
     },
   );
 }
