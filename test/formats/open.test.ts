@@ -176,6 +176,10 @@ describe("format detection", () => {
     expect(() => chooseWeights(L("a.pt", "b.pt"), "x")).toThrow(
       expect.objectContaining({ code: "USAGE_AMBIGUOUS_SOURCE" }),
     );
+    const parts = L("m-00001-of-00002.gguf", "m-00002-of-00002.gguf");
+    expect(() => chooseWeights(parts, "x")).toThrow(
+      expect.objectContaining({ code: "UNSUPPORTED_SPLIT_GGUF" }),
+    );
     const st = Uint8Array.from([5, 0, 0, 0, 0, 0, 0, 0, 0x7b]);
     expect(sniffFormat(st)).toBe("safetensors");
     expect(sniffFormat(new TextEncoder().encode("GGUF\x03\0\0\0\0"))).toBe("gguf");
