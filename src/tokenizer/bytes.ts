@@ -16,8 +16,14 @@ const BYTE_FALLBACK = /^<0x([0-9A-Fa-f]{2})>$/;
 
 /** byte → the code point GPT-2's byte-level alphabet shows for it. */
 export const BYTE_TO_UNICODE: readonly string[] = buildByteTable();
-/** code point (as a one-char string) → byte; the inverse of BYTE_TO_UNICODE. */
-const UNICODE_TO_BYTE: ReadonlyMap<string, number> = new Map(BYTE_TO_UNICODE.map((ch, b) => [ch, b]));
+/** UTF-16 code unit → byte for GPT-2's alphabet (all of it lies below U+0144); -1 elsewhere. */
+const UNIT_TO_BYTE: Int16Array = (() => {
+  const t = new Int16Array(0x144).fill(-1);
+  BYTE_TO_UNICODE.forEach((ch, b) => {
+    t[ch.charCodeAt(0)] = b;
+  });
+  return t;
+})();
 
 function buildByteTable(): string[] {
   const printable = (b: number) =>
@@ -33,13 +39,15 @@ function buildByteTable(): string[] {
 
 /** Byte-level spelling → binary string, or null when a char is outside the 256-symbol alphabet. */
 export function byteLevelToBinary(token: string): string | null {
-  let out = "";
-  for (const ch of token) {
-    const b = UNICODE_TO_BYTE.get(ch);
-    if (b === undefined) return null;
-    out += String.fromCharCode(b);
+  const codes = new Array<number>(token.length);
+  for (let i = 0; i < token.length; i++) {
+    const u = token.charCodeAt(i);
+    const b = u < 0x144 ? UNIT_TO_BYTE[u]! : -1;
+    if (b < 0) return null;
+    codes[i] = b;
   }
-  return out;
+  // Tokens are short (tens of units), well within fromCharCode's argument limit.
+  return String.fromCharCode(...codes);
 }
 
 /** Binary string → GPT-2 byte-level spelling (inverse of byteLevelToBinary). */

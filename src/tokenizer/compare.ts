@@ -66,7 +66,7 @@ export function compareTokenizers(a: TokenizerLike, b: TokenizerLike): Tokenizer
     aDistinct: idInA.size,
     bDistinct: idInB.size,
   };
-  const merge = mergeOrderAgreement(mergeOrder(a), mergeOrder(b));
+  const merge = mergeOrderAgreement(a.tokens, mergeOrder(a), mergeOrder(b), idInB);
   const specialTokens = compareSpecials(a, b);
   const pipeline = comparePipelines(a, b);
   const identical = sameTokens(a, b);
