@@ -30,7 +30,7 @@ async function round(): Promise<{ parse: number; load: number; compare: number }
   return { parse, load, compare };
 }
 
-const results = [];
+const results: Awaited<ReturnType<typeof round>>[] = [];
 for (let i = 0; i < ROUNDS; i++) results.push(await round());
 const best = (k: "parse" | "load" | "compare") => Math.min(...results.map((r) => r[k]));
 const parse = best("parse");
