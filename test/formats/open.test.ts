@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -135,6 +136,31 @@ describe("positional reads", () => {
     expect(whole.length).toBe(n);
     expect([whole[0], whole[(8 << 20) + 1], whole[n - 1]]).toEqual([0, 1, (n - 1) % 256]);
     await c.close();
+  });
+});
+
+describe.skipIf(!existsSync("/proc/self/fd"))("file handles", () => {
+  it("are all closed after failed opens and after close()", async () => {
+    const good = buildSafetensors([{ name: "a", dtype: "F32", shape: [1], data: f32Bytes([1]) }]);
+    const bad = buildSafetensors([{ name: "b", dtype: "F32", shape: [1], data: f32Bytes([1]) }], {
+      trailing: new Uint8Array(1),
+    });
+    const index = JSON.stringify({ weight_map: { a: "s1.safetensors", b: "s2.safetensors" } });
+    const broken = await model({
+      "s1.safetensors": good,
+      "s2.safetensors": bad,
+      "model.safetensors.index.json": index,
+    });
+    const fine = await model({ "model.safetensors": good });
+    const fds = async () => (await fs.readdir("/proc/self/fd")).length;
+    const before = await fds();
+    for (let i = 0; i < 20; i++) {
+      await expect(openCheckpoint(broken)).rejects.toMatchObject({ code: "SAFETENSORS_TRAILING_BYTES" });
+      const c = await openCheckpoint(fine);
+      await c.readTensorFloat32("a");
+      await c.close();
+    }
+    expect(await fds()).toBe(before);
   });
 });
 
