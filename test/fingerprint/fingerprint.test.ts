@@ -114,15 +114,21 @@ describe.skipIf(!HAS_SHARED)("fingerprints of kinship-dev models", () => {
   it("are byte-identical with 1 and 2 threads and round-trip through files", async () => {
     const models = (await fs.readdir(path.join(KINSHIP_DIR, "models"))).sort();
     expect(models.length).toBeGreaterThan(0);
-    for (const m of models) {
-      const dir = path.join(KINSHIP_DIR, "models", m);
-      const one = await bytesWith(dir, 1);
-      const fp = (await runFingerprint(dir, { threads: 2 })).fingerprint;
-      expect(encodeFingerprint(fp).equals(one), m).toBe(true);
-      const file = path.join(root, `${m}.pfp`);
-      await writeFingerprint(fp, file);
-      expect(await readFingerprint(file)).toEqual(fp);
-      expect(fp.tokenizer?.vocabSize).toBeGreaterThan(0);
+    // One pool per thread count for all models (batch mode), as `pedigree fingerprint --batch` does.
+    const [one, two] = [createExecutor(1), createExecutor(2)];
+    try {
+      for (const m of models) {
+        const dir = path.join(KINSHIP_DIR, "models", m);
+        const a = (await runFingerprint(dir, { executor: one })).fingerprint;
+        const b = (await runFingerprint(dir, { executor: two })).fingerprint;
+        expect(encodeFingerprint(b).equals(encodeFingerprint(a)), m).toBe(true);
+        const file = path.join(root, `${m}.pfp`);
+        await writeFingerprint(b, file);
+        expect(await readFingerprint(file)).toEqual(b);
+        expect(b.tokenizer?.vocabSize).toBeGreaterThan(0);
+      }
+    } finally {
+      await Promise.all([one.close(), two.close()]);
     }
-  }, 300_000);
+  }, 600_000);
 });
