@@ -56,7 +56,7 @@ export function parseShardIndex(text: string, indexFile: string, listed: Readonl
     throw indexError("FORMAT_DUPLICATE_TENSOR", indexFile, `names ${dup.join(" → ")} twice`, { key: dup });
   const dir = indexFile.includes("/") ? indexFile.slice(0, indexFile.lastIndexOf("/") + 1) : "";
   const weightMap = new Map<string, string>();
-  const shards: string[] = [];
+  const shards = new Set<string>(); // insertion-ordered: first mention first
   for (const [tensor, shard] of Object.entries(wm)) {
     if (typeof shard !== "string") {
       throw indexError("FORMAT_BAD_INDEX", indexFile, `weight_map["${tensor}"] is not a file name`, {
@@ -72,13 +72,13 @@ export function parseShardIndex(text: string, indexFile: string, listed: Readonl
         { tensor, shard },
       );
     }
-    if (!shards.includes(path)) shards.push(path);
+    shards.add(path);
     weightMap.set(tensor, path);
   }
   const meta = (json as { metadata?: unknown }).metadata;
   const metadata =
     meta && typeof meta === "object" && !Array.isArray(meta) ? (meta as Record<string, unknown>) : {};
-  return { indexFile, weightMap, shards, metadata };
+  return { indexFile, weightMap, shards: [...shards], metadata };
 }
 
 /** A shard path may not be absolute, climb with "..", or use backslashes (Windows separators smuggle "..\\"). */
