@@ -4,12 +4,19 @@ import type { Checkpoint, CheckpointFile, DType, TensorInfo, TokenizerRef } from
 import { ggufConfig } from "./config.js";
 import { isDecodable } from "./constants.js";
 import { dequantize, unsupportedType } from "./dequant.js";
+import type { GgufShard } from "./split.js";
 import { summariseMetadata } from "./summary.js";
 import type { GgufHeader, GgufTensorInfo } from "./types.js";
 
+interface Located {
+  info: GgufTensorInfo;
+  shard: GgufShard;
+}
+
 /**
- * One GGUF file as a Checkpoint. Shapes are in PyTorch order (ggml `ne` reversed); element order is
- * row-major in that shape, so element ranges map to whole ggml blocks of the innermost dimension.
+ * A GGUF model (one file, or the shards of a split model) as a Checkpoint. Shapes are in PyTorch order
+ * (ggml `ne` reversed); element order is row-major in that shape, so element ranges map to whole ggml
+ * blocks of the innermost dimension. Metadata, config and tokenizer come from the first shard.
  */
 export class GgufCheckpoint implements Checkpoint {
   readonly format = "gguf" as const;
@@ -18,33 +25,46 @@ export class GgufCheckpoint implements Checkpoint {
   readonly config: Record<string, unknown> | null;
   readonly metadata: Record<string, unknown>;
   readonly tokenizer: TokenizerRef | null;
-  private readonly byName: Map<string, GgufTensorInfo>;
+  /** The first shard's header, metadata values in full (tokenizer tables, …). */
+  readonly header: GgufHeader;
+  private readonly byName = new Map<string, Located>();
 
   constructor(
     readonly location: ModelLocation,
-    readonly file: string,
-    private readonly source: ByteSource,
-    readonly header: GgufHeader,
+    private readonly shards: GgufShard[],
   ) {
-    this.files = [{ path: file, size: source.size, role: "weights" }];
-    this.byName = new Map(header.tensors.map((t) => [t.name, t]));
-    this.tensors = new Map(header.tensors.map((t) => [t.name, toTensorInfo(t, file)]));
-    this.config = ggufConfig(header.metadata, header.tensors);
+    const first = shards[0];
+    if (!first) throw new PedigreeError("INTERNAL_NO_SHARDS", "a GGUF checkpoint needs at least one file");
+    this.header = first.header;
+    this.files = shards.map((s) => ({ path: s.file, size: s.source.size, role: "weights" as const }));
+    const infos = new Map<string, TensorInfo>();
+    for (const shard of shards) {
+      for (const info of shard.header.tensors) {
+        const other = this.byName.get(info.name);
+        if (other) throw duplicateAcrossShards(info.name, other.shard.file, shard.file);
+        this.byName.set(info.name, { info, shard });
+        infos.set(info.name, toTensorInfo(info, shard.file));
+      }
+    }
+    this.tensors = infos;
+    const allTensors = [...this.byName.values()].map((l) => l.info);
+    this.config = ggufConfig(first.header.metadata, allTensors);
     this.metadata = {
-      "gguf.version": header.version,
-      "gguf.endianness": header.endianness,
-      "gguf.alignment": header.alignment,
-      ...summariseMetadata(header.metadata),
+      "gguf.version": first.header.version,
+      "gguf.endianness": first.header.endianness,
+      "gguf.alignment": first.header.alignment,
+      ...summariseMetadata(first.header.metadata),
     };
-    const hasTokenizer = [...header.metadata.keys()].some((k) => k.startsWith("tokenizer.ggml."));
-    this.tokenizer = hasTokenizer ? { kind: "gguf-embedded", file } : null;
+    const hasTokenizer = [...first.header.metadata.keys()].some((k) => k.startsWith("tokenizer.ggml."));
+    this.tokenizer = hasTokenizer ? { kind: "gguf-embedded", file: first.file } : null;
   }
 
-  private info(name: string): GgufTensorInfo {
+  private locate(name: string): Located {
     const t = this.byName.get(name);
     if (!t) {
-      throw new PedigreeError("FORMAT_TENSOR_NOT_FOUND", `${this.file}: no tensor named "${name}"`, {
-        details: { file: this.file, tensor: name },
+      const file = this.files[0]?.path;
+      throw new PedigreeError("FORMAT_TENSOR_NOT_FOUND", `${file}: no tensor named "${name}"`, {
+        details: { file, tensor: name },
         hint: "List the tensors with `pedigree inspect`",
       });
     }
@@ -52,14 +72,14 @@ export class GgufCheckpoint implements Checkpoint {
   }
 
   async readTensorBytes(name: string, byteStart = 0, byteEnd?: number): Promise<Uint8Array> {
-    const t = this.info(name);
+    const { info: t, shard } = this.locate(name);
     const end = byteEnd ?? t.byteLength;
     checkRange(name, byteStart, end - byteStart, t.byteLength, "byte");
-    return this.source.read(t.offset + byteStart, end - byteStart);
+    return shard.source.read(t.offset + byteStart, end - byteStart);
   }
 
   async readTensorFloat32(name: string, elementStart = 0, count?: number): Promise<Float32Array> {
-    const t = this.info(name);
+    const { info: t, shard } = this.locate(name);
     const n = count ?? t.elements - elementStart;
     checkRange(name, elementStart, n, t.elements, "element");
     if (!isDecodable(t.type.name)) throw unsupportedType(t.type, name);
@@ -68,19 +88,19 @@ export class GgufCheckpoint implements Checkpoint {
     const { blockSize, typeSize } = t.type;
     const first = Math.floor(elementStart / blockSize);
     const last = Math.ceil((elementStart + n) / blockSize);
-    const bytes = await this.source.read(t.offset + first * typeSize, (last - first) * typeSize);
-    const values = dequantize(t.type, bytes, this.header.endianness === "little");
+    const bytes = await shard.source.read(t.offset + first * typeSize, (last - first) * typeSize);
+    const values = dequantize(t.type, bytes, shard.header.endianness === "little");
     const skip = elementStart - first * blockSize;
     return skip === 0 && values.length === n ? values : values.slice(skip, skip + n);
   }
 
   openFile(path: string): Promise<ByteSource> {
-    if (path !== this.file) {
+    if (!this.shards.some((s) => s.file === path)) {
       throw new PedigreeError(
         "FORMAT_FILE_NOT_IN_CHECKPOINT",
         `${path} is not a weights file of this checkpoint`,
         {
-          details: { path, files: [this.file] },
+          details: { path, files: this.files.map((f) => f.path) },
         },
       );
     }
@@ -88,7 +108,7 @@ export class GgufCheckpoint implements Checkpoint {
   }
 
   async close(): Promise<void> {
-    await this.source.close();
+    for (const s of this.shards) await s.source.close();
   }
 }
 
@@ -106,6 +126,13 @@ function toTensorInfo(t: GgufTensorInfo, file: string): TensorInfo {
     offset: t.offset,
     byteLength: t.byteLength,
   };
+}
+
+function duplicateAcrossShards(name: string, a: string, b: string): PedigreeError {
+  return new PedigreeError("GGUF_DUPLICATE_TENSOR", `tensor "${name}" is in both ${a} and ${b}`, {
+    details: { tensor: name, files: [a, b] },
+    hint: "Each tensor of a split GGUF model is in exactly one shard; the shards may be from different models",
+  });
 }
 
 function checkRange(name: string, start: number, count: number, total: number, unit: string): void {

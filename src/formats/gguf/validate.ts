@@ -35,6 +35,10 @@ const GENERAL_RULES: Record<string, KeyRule> = {
   "tokenizer.ggml.unknown_token_id": { scalar: UINT },
   "tokenizer.ggml.padding_token_id": { scalar: UINT },
   "tokenizer.chat_template": { scalar: ["string"] },
+  // gguf-split writes uint16 / uint16 / int32; any integer type is accepted.
+  "split.no": { scalar: INT },
+  "split.count": { scalar: INT },
+  "split.tensors.count": { scalar: INT },
 };
 
 /** `{arch}.*` keys: counts may be per-layer arrays (llama.cpp's `get_key_or_arr`). */

@@ -19,7 +19,7 @@ async function parseAll(bytes: Uint8Array): Promise<"ok" | PedigreeError | unkno
   try {
     const source = new MemorySource(bytes);
     const header = await readGgufMetadata(source);
-    const ckpt = new GgufCheckpoint(location, "fuzz.gguf", source, header);
+    const ckpt = new GgufCheckpoint(location, [{ file: "fuzz.gguf", source, header }]);
     JSON.stringify(ckpt.metadata);
     for (const name of ckpt.tensors.keys()) {
       await ckpt.readTensorFloat32(name).catch((e: unknown) => {

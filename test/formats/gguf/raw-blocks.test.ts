@@ -28,12 +28,8 @@ describe("pre-quantised blocks written raw and read back through a Checkpoint", 
       });
       const bytes = await encodeGguf({ endianness, metadata: [], tensors });
       const source = new MemorySource(bytes);
-      const ckpt = new GgufCheckpoint(
-        {} as ModelLocation,
-        "raw.gguf",
-        source,
-        await readGgufMetadata(source),
-      );
+      const header = await readGgufMetadata(source);
+      const ckpt = new GgufCheckpoint({} as ModelLocation, [{ file: "raw.gguf", source, header }]);
       for (const c of sane) {
         const expected = Buffer.from(c.expected, "hex");
         const values = await ckpt.readTensorFloat32(`t.${c.type}`);
