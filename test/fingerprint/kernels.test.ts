@@ -3,6 +3,8 @@ import { describe, expect, it } from "vitest";
 import { TensorAccumulator } from "../../src/fingerprint/kernels/accumulator.js";
 import { codeTable } from "../../src/fingerprint/kernels/dtype-tables.js";
 import {
+  accumulateCodes,
+  accumulateCodes16,
   accumulateFloats,
   finalizeFloat,
   type Moments,
@@ -163,6 +165,17 @@ describe("statistics kernels", () => {
         pos = Math.min(c, bytes.length);
       }
       expect(acc.finish()).toEqual(expected);
+    }
+  });
+
+  it("the paired 16-bit histogram loop counts like the plain one for any alignment and length", () => {
+    const codes = gaussianBf16(1001, 9);
+    for (const view of [codes, codes.subarray(1), codes.subarray(1, 998), codes.subarray(2, 2)]) {
+      const plain = new Uint32Array(65536);
+      accumulateCodes(view, plain);
+      const [a, b] = [new Uint32Array(65536), new Uint32Array(65536)];
+      accumulateCodes16(view, a, b);
+      expect(a.map((x, i) => x + (b[i] as number))).toEqual(plain);
     }
   });
 

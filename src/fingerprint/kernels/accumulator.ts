@@ -4,6 +4,7 @@ import type { TensorStats } from "../types.js";
 import { elementBytes, type ScanKind, scanKindOf } from "./dtype-tables.js";
 import {
   accumulateCodes,
+  accumulateCodes16,
   accumulateFloats,
   emptyFloatPartial,
   type FloatPartial,
@@ -32,6 +33,8 @@ export class TensorAccumulator {
   private readonly hash: Hash;
   private carry = new Uint8Array(0);
   private codes: Uint32Array | null = null;
+  /** Second histogram for odd positions of 16-bit codes (see accumulateCodes16). */
+  private codesOdd: Uint32Array | null = null;
   private codeTotals: Float64Array | null = null;
   private sinceFlush = 0;
   private floats: FloatPartial = emptyFloatPartial();
@@ -44,6 +47,7 @@ export class TensorAccumulator {
     if (this.kind === "code16" || this.kind === "code8") {
       const bins = this.kind === "code16" ? 65536 : 256;
       this.codes = new Uint32Array(bins);
+      this.codesOdd = new Uint32Array(bins);
       this.codeTotals = new Float64Array(bins);
     }
   }
@@ -87,7 +91,8 @@ export class TensorAccumulator {
     const n = bytes.length / this.width;
     if (this.codes) {
       if (this.sinceFlush + n > FLUSH_EVERY_ELEMENTS) this.flushCodes();
-      accumulateCodes(this.kind === "code16" ? view16(bytes) : bytes, this.codes);
+      if (this.kind === "code16") accumulateCodes16(view16(bytes), this.codes, this.codesOdd as Uint32Array);
+      else accumulateCodes(bytes, this.codes);
       this.sinceFlush += n;
       return;
     }
@@ -96,10 +101,13 @@ export class TensorAccumulator {
   }
 
   private flushCodes(): void {
-    if (!this.codes || !this.codeTotals) return;
-    for (let c = 0; c < this.codes.length; c++)
-      this.codeTotals[c] = (this.codeTotals[c] as number) + (this.codes[c] as number);
+    if (!this.codes || !this.codeTotals || !this.codesOdd) return;
+    for (let c = 0; c < this.codes.length; c++) {
+      const both = (this.codes[c] as number) + (this.codesOdd[c] as number);
+      this.codeTotals[c] = (this.codeTotals[c] as number) + both;
+    }
     this.codes.fill(0);
+    this.codesOdd.fill(0);
     this.sinceFlush = 0;
   }
 }
