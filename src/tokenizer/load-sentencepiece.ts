@@ -143,7 +143,10 @@ function spToHfJson(
     ? {
         type: "BPE",
         vocab: Object.fromEntries(pieces.flatMap((p, i) => (p === null ? [] : [[p, i]]))),
-        merges: mergesFromPieces(m.pieces.map((p) => p.piece ?? "")),
+        merges: mergesFromPieces(
+          m.pieces.map((p) => p.piece ?? ""),
+          m.pieces.map((p) => p.score ?? 0),
+        ),
         unk_token: unk >= 0 ? m.pieces[unk]!.piece : null,
         byte_fallback: byteFallback,
         fuse_unk: true,
@@ -184,13 +187,17 @@ function spToHfJson(
 }
 
 /**
- * BPE merges implied by a SentencePiece BPE vocabulary: every split of a piece into two pieces that
- * are both in the vocabulary, ordered by the merged piece's id (SentencePiece orders BPE pieces by
- * merge order), ties by the left then right piece's id.
+ * BPE merges implied by a SentencePiece BPE vocabulary, as Hugging Face's converter derives them:
+ * every split of a piece into two pieces that are both in the vocabulary, ordered by the merged
+ * piece's score (higher first — SentencePiece BPE scores are merge priorities), then by the merged
+ * piece's id, then by the left and right pieces' ids.
  */
-export function mergesFromPieces(pieces: string[]): [string, string][] {
-  const ids = new Map(pieces.map((p, i) => [p, i]));
-  const found: { l: string; r: string; key: [number, number, number] }[] = [];
+export function mergesFromPieces(pieces: string[], scores: ArrayLike<number>): [string, string][] {
+  const ids = new Map<string, number>();
+  pieces.forEach((p, i) => {
+    if (!ids.has(p)) ids.set(p, i);
+  });
+  const found: { l: string; r: string; key: [number, number, number, number] }[] = [];
   pieces.forEach((piece, id) => {
     const chars = [...piece];
     for (let k = 1; k < chars.length; k++) {
@@ -198,9 +205,11 @@ export function mergesFromPieces(pieces: string[]): [string, string][] {
       const r = chars.slice(k).join("");
       const li = ids.get(l);
       const ri = ids.get(r);
-      if (li !== undefined && ri !== undefined) found.push({ l, r, key: [id, li, ri] });
+      if (li !== undefined && ri !== undefined) found.push({ l, r, key: [-(scores[id] ?? 0), id, li, ri] });
     }
   });
-  found.sort((a, b) => a.key[0] - b.key[0] || a.key[1] - b.key[1] || a.key[2] - b.key[2]);
+  found.sort(
+    (a, b) => a.key[0] - b.key[0] || a.key[1] - b.key[1] || a.key[2] - b.key[2] || a.key[3] - b.key[3],
+  );
   return found.map((f) => [f.l, f.r]);
 }
