@@ -1,7 +1,8 @@
 import type { MlpSketch, Sketches } from "../fingerprint/sketch/types.js";
 import { bonferroniLog10, fixedPointsLog10UpperBound } from "../stats/index.js";
-import { type Family, type FeatureSpace, mlpFeatures } from "./features.js";
+import { type Family, type FeatureSpace, MIN_SHARED_ANCHORS, mlpFeatures } from "./features.js";
 import { matchRows } from "./match/matcher.js";
+import { selectRows } from "./match/similarity.js";
 
 /**
  * E3 neuron matching with an exact null (DESIGN §4). B's neurons are matched to A's once with gate
@@ -48,29 +49,31 @@ export function testNeurons(
   const ua = mlpFeatures(a, ma, "up", family, space.colsA);
   const ub = mlpFeatures(b, mb, "up", family, space.colsB);
   if (!ga || !gb || !ua || !ub) return null;
-  const byGate = matchRows(ga, gb);
+  const sample = sampleRows(ma.neurons, mb.neurons);
+  const byGate = matchRows(ga, sample ? selectRows(gb, sample) : gb);
   // An up row and its down column can flip sign together without changing the function (SwiGLU is
   // linear in up), so up rows are matched on |cosine|; gate rows cannot (SiLU is not odd).
-  const byUp = matchRows(ua, ub, { abs: true });
+  const byUp = matchRows(ua, sample ? selectRows(ub, sample) : ub, { abs: true });
   const bToA = new Int32Array(mb.neurons).fill(-1);
   let agreements = 0;
   let cosSum = 0;
-  for (let i = 0; i < mb.neurons; i++) {
-    const j = byGate.bToA[i]!;
+  for (let r = 0; r < byGate.bToA.length; r++) {
+    const i = sample ? sample[r]! : r;
+    const j = byGate.bToA[r]!;
     // Degenerate rows (all-zero features: dead or zeroed neurons) match by tie-breaking order alone,
     // identically in both matchings; they never count as agreements.
     if (
       j >= 0 &&
-      j === byUp.bToA[i] &&
-      Math.abs(byGate.score[i]!) > MIN_SCORE &&
-      Math.abs(byUp.score[i]!) > MIN_SCORE
+      j === byUp.bToA[r] &&
+      Math.abs(byGate.score[r]!) > MIN_SCORE &&
+      Math.abs(byUp.score[r]!) > MIN_SCORE
     ) {
       bToA[i] = j;
       agreements++;
-      cosSum += byGate.score[i]!;
+      cosSum += byGate.score[r]!;
     }
   }
-  const compared = Math.min(ma.neurons, mb.neurons);
+  const compared = sample ? sample.length : Math.min(ma.neurons, mb.neurons);
   const discounted = Math.ceil(CONVERGENT_FRACTION * compared);
   return {
     family,
@@ -83,7 +86,25 @@ export function testNeurons(
   };
 }
 
-/** Both families, the better one kept, Bonferroni-corrected for having looked twice. */
+/**
+ * Equal-width layers wider than SAMPLE_ABOVE neurons are tested on SAMPLE_SIZE evenly spaced B neurons
+ * (all of A's as candidates). The bound stays valid: two unrelated injections of m of B's neurons
+ * into A's n agree on k with probability ≤ C(m,k)·(n−k)!/n! ≤ 1/k!. A derived layer still agrees on
+ * ~SAMPLE_SIZE neurons (log10 p ≈ −5,000), and the cost drops from n²·k to SAMPLE_SIZE·n·k.
+ * Width changes are always matched in full, so the neuron map covers every neuron.
+ */
+export const SAMPLE_ABOVE = 4096;
+export const SAMPLE_SIZE = 2048;
+
+function sampleRows(na: number, nb: number): number[] | null {
+  if (na !== nb || nb <= SAMPLE_ABOVE) return null;
+  return Array.from({ length: SAMPLE_SIZE }, (_, s) => Math.floor((s * nb) / SAMPLE_SIZE));
+}
+
+/** A test this strong on the first family needs no second look (saves the native pass on derived pairs). */
+const DECISIVE_LOG10P = -50;
+
+/** Both families (the second skipped when the first is decisive), the better kept, Bonferroni ×2. */
 export function bestNeuronTest(
   a: Sketches,
   ma: MlpSketch,
@@ -91,12 +112,17 @@ export function bestNeuronTest(
   mb: MlpSketch,
   space: FeatureSpace,
 ): NeuronTest | null {
-  const tests = (["anchor", "native"] as const)
-    .map((f) => testNeurons(a, ma, b, mb, space, f))
-    .filter((t): t is NeuronTest => t !== null);
+  const tests: NeuronTest[] = [];
+  for (const f of ["anchor", "native"] as const) {
+    const t = testNeurons(a, ma, b, mb, space, f);
+    if (t) tests.push(t);
+    if (t && t.log10P <= DECISIVE_LOG10P) break;
+  }
   if (tests.length === 0) return null;
   const best = tests.reduce((x, y) => (y.log10P < x.log10P ? y : x));
-  return { ...best, log10P: bonferroniLog10(best.log10P, tests.length) };
+  // Both families count as looks whenever both were available, even if the second was skipped.
+  const looks = space.nativeComparable && space.colsA.length >= MIN_SHARED_ANCHORS ? 2 : 1;
+  return { ...best, log10P: bonferroniLog10(best.log10P, Math.max(looks, tests.length)) };
 }
 
 /** True when most neurons were carried over (used for structure relations, not for the verdict). */
