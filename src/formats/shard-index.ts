@@ -1,5 +1,5 @@
 import { PedigreeError } from "../errors.js";
-import { findDuplicateJsonKey } from "./json-keys.js";
+import { duplicateKeyPath } from "./json-keys.js";
 import type { TensorInfo } from "./types.js";
 
 /**
@@ -51,7 +51,7 @@ export function parseShardIndex(text: string, indexFile: string, listed: Readonl
   ) {
     throw indexError("FORMAT_BAD_INDEX", indexFile, "no weight_map object");
   }
-  const dup = findDuplicateJsonKey(text);
+  const dup = duplicateKeyPath(text, json);
   if (dup)
     throw indexError("FORMAT_DUPLICATE_TENSOR", indexFile, `names ${dup.join(" → ")} twice`, { key: dup });
   const dir = indexFile.includes("/") ? indexFile.slice(0, indexFile.lastIndexOf("/") + 1) : "";

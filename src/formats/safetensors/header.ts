@@ -1,7 +1,7 @@
 import { type ErrorCode, PedigreeError } from "../../errors.js";
 import type { ByteSource } from "../../io/types.js";
 import { DTYPE_BYTES, type ElementDType, parseElementDType } from "../dtypes.js";
-import { findDuplicateJsonKey } from "../json-keys.js";
+import { duplicateKeyPath } from "../json-keys.js";
 
 /**
  * safetensors layout (huggingface/safetensors, `safetensors/src/tensor.rs`): an 8-byte little-endian
@@ -116,7 +116,7 @@ function decodeHeaderJson(raw: Uint8Array, file: string): Record<string, unknown
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
     throw headerError("SAFETENSORS_HEADER_NOT_OBJECT", file, "header is not a JSON object");
   }
-  const dup = findDuplicateJsonKey(text);
+  const dup = duplicateKeyPath(text, json);
   if (dup) {
     throw headerError("SAFETENSORS_DUPLICATE_KEY", file, `header repeats the key ${dup.join(" → ")}`, {
       key: dup,

@@ -1,6 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { findDuplicateJsonKey } from "../../../src/formats/json-keys.js";
+import {
+  countJsonKeys,
+  countParsedKeys,
+  duplicateKeyPath,
+  findDuplicateJsonKey,
+} from "../../../src/formats/json-keys.js";
 
 /** A JSON text built piece by piece, knowing whether any object in it repeats a key. */
 interface Built {
@@ -45,8 +50,11 @@ describe("duplicate JSON key scanner", () => {
   it("finds a repeated key in any object at any depth, and only then", () => {
     fc.assert(
       fc.property(value, (b) => {
-        JSON.parse(b.text); // the generator only makes valid JSON
+        const parsed = JSON.parse(b.text); // the generator only makes valid JSON
         expect(findDuplicateJsonKey(b.text) !== null).toBe(b.dup);
+        // The allocation-free fast path agrees with the full scan.
+        expect(countJsonKeys(b.text) !== countParsedKeys(parsed)).toBe(b.dup);
+        expect(duplicateKeyPath(b.text, parsed)).toEqual(findDuplicateJsonKey(b.text));
       }),
       { numRuns: 500 },
     );
