@@ -17,8 +17,6 @@ export const MAX_CANDIDATES = 50;
  */
 export const LOW_NORM_REFERENCE_SHARE = 0.001;
 export const MIN_REFERENCE = 8;
-/** A candidate scores at least this quantile of the reference rows' own scores (empirical threshold). */
-export const REFERENCE_QUANTILE = 0.1;
 
 export interface UnderTrainedReport {
   indicator: string;
@@ -174,8 +172,9 @@ function summarise(
   from: UnderTrainedReport["reference"]["from"],
   where: { matrix: "head" | "embed"; tensor: string; rows: number },
 ): UnderTrainedReport {
-  const refScores = refIds.map((i) => scores[i]!).sort((a, b) => a - b);
-  const threshold = refScores[Math.floor(REFERENCE_QUANTILE * (refScores.length - 1))] ?? 1;
+  // A candidate is closer to the reference rows' typical score than to the bulk's: the threshold
+  // is midway between the two medians (empirical, from this matrix; no constant to tune).
+  const threshold = (median(refIds.map((i) => scores[i]!)) + median(Array.from(scores))) / 2;
   const refSet = new Set(refIds);
   const above = Array.from(scores.keys())
     .filter((i) => scores[i]! >= threshold)
@@ -196,6 +195,13 @@ function summarise(
       };
     }),
   };
+}
+
+function median(v: number[]): number {
+  if (v.length === 0) return 1;
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function badShape(ref: TensorRef): PedigreeError {
