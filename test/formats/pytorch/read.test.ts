@@ -214,6 +214,43 @@ describe("PyTorch zip checkpoints", () => {
     expect(idx.metadata).toEqual({ archive: "ckpt" });
   });
 
+  it("keeps flat keys that all start with model. (tied head: no lm_head.weight)", async () => {
+    const zip = await buildStateDict([
+      { name: "model.embed_tokens.weight", dtype: "F32", shape: [2] },
+      { name: "model.norm.weight", dtype: "F32", shape: [2] },
+    ]);
+    const idx = await indexPytorchFile(new MemoryByteSource(zip), "tied.bin");
+    expect(idx.tensors.map((t) => t.name)).toEqual(["model.embed_tokens.weight", "model.norm.weight"]);
+  });
+
+  it("takes the model out of a training checkpoint beside optimizer tensors", async () => {
+    // {"optimizer": {"m": tensor}, "model": {"w": tensor}, "epoch": 3}
+    const rebuild = (p: PickleWriter, key: string) => {
+      p.global("torch._utils", "_rebuild_tensor_v2").mark();
+      p.mark().str("storage").global("torch", "FloatStorage").str(key).str("cpu").int(2).tuple().binPersId();
+      p.int(0)
+        .intTuple([2])
+        .intTuple([1])
+        .bool(false)
+        .global("collections", "OrderedDict")
+        .emptyTuple()
+        .reduce();
+      p.tuple().reduce();
+    };
+    const p = new PickleWriter().proto(2).emptyDict().mark();
+    p.str("optimizer").emptyDict().str("m");
+    rebuild(p, "0");
+    p.op(0x73).str("model").emptyDict().str("w");
+    rebuild(p, "1");
+    p.op(0x73).str("epoch").int(3).setItems().stop();
+    const zip = await buildPytorchZip({
+      pickle: p.bytes(),
+      storages: { "0": f32([1, 2]), "1": f32([3, 4]) },
+    });
+    const idx = await indexPytorchFile(new MemoryByteSource(zip), "train.pt");
+    expect(idx.tensors.map((t) => t.name)).toEqual(["w"]);
+  });
+
   it("opens sharded PyTorch checkpoints through pytorch_model.bin.index.json", async () => {
     const dir = path.join(tmp, "sharded");
     await fs.mkdir(dir);
