@@ -93,7 +93,11 @@ export function renderTokenizerAudit(r: AuditReport): string {
     );
   if (r.underTrained) {
     const u = r.underTrained;
-    lines.push("", `under-trained token candidates (${u.indicator}): ${u.candidates.length} listed`);
+    lines.push(
+      "",
+      `under-trained token candidates in ${u.tensor} (${u.indicator}; reference: ${u.reference.count} ${u.reference.from} rows): ${u.count}`,
+    );
+    if (u.caveat) lines.push(`  note: ${u.caveat}`);
     for (const c of u.candidates.slice(0, 10))
       lines.push(`  ${c.id} "${c.token}"  score ${c.score.toFixed(3)}`);
   }

@@ -25,6 +25,8 @@ export interface UnderTrainedReport {
   rows: number;
   reference: { from: "unreachable" | "no-token" | "lowest-norm"; count: number; threshold: number };
   count: number;
+  /** Set when the reference is weak (lowest-norm rows: frequent tokens can have small unembedding rows too). */
+  caveat: string | null;
   candidates: { id: number; token: string; score: number; norm: number; reference: boolean }[];
 }
 
@@ -184,6 +186,10 @@ function summarise(
     ...where,
     reference: { from, count: refIds.length, threshold },
     count: above.length,
+    caveat:
+      from === "lowest-norm"
+        ? "no known-unused tokens: the reference is the lowest-norm rows, which can be frequent, well-trained tokens; treat candidates as leads to check by encoding, not findings"
+        : null,
     candidates: above.slice(0, MAX_CANDIDATES).map((id) => {
       const t = tok.tokens[id];
       return {
