@@ -59,7 +59,9 @@ interface Slot {
   worker: Worker;
   /** Bytes assigned to this worker and not yet acknowledged: the least-loaded worker gets the next tensor. */
   load: number;
-  jobs: Map<number, { resolve: (d: TensorDigest) => void; reject: (e: unknown) => void; pending: number }>;
+  /** Sizes of sent, unacknowledged chunks (a worker acknowledges in order). */
+  sent: number[];
+  jobs: Map<number, { resolve: (d: TensorDigest) => void; reject: (e: unknown) => void }>;
 }
 
 /**
@@ -73,6 +75,7 @@ class WorkerPool implements ScanExecutor {
   private readonly maxInflight: number;
   private waiters: (() => void)[] = [];
   private fatal: unknown = null;
+  private closed = false;
 
   constructor(readonly threads: number) {
     this.maxInflight = 2 * threads + 2;
@@ -81,11 +84,11 @@ class WorkerPool implements ScanExecutor {
 
   private spawn(): Slot {
     const { url, options } = workerEntry();
-    const slot: Slot = { worker: new Worker(url, options), load: 0, jobs: new Map() };
+    const slot: Slot = { worker: new Worker(url, options), load: 0, sent: [], jobs: new Map() };
     slot.worker.on("message", (m: WorkerReply) => this.onReply(slot, m));
     slot.worker.on("error", (e) => this.fail(e));
     slot.worker.on("exit", (code) => {
-      if (code !== 0) this.fail(new Error(`scan worker exited with code ${code}`));
+      if (!this.closed) this.fail(new Error(`scan worker exited with code ${code}`));
     });
     return slot;
   }
@@ -93,6 +96,7 @@ class WorkerPool implements ScanExecutor {
   private onReply(slot: Slot, m: WorkerReply): void {
     const job = slot.jobs.get(m.id);
     if (m.op === "ack") {
+      slot.load -= slot.sent.shift() ?? 0;
       this.inflight--;
       this.waiters.shift()?.();
       return;
@@ -116,9 +120,7 @@ class WorkerPool implements ScanExecutor {
     const slot = this.slots.reduce((a, b) => (b.load < a.load ? b : a));
     const id = this.nextId++;
     slot.load += byteLength;
-    const done = new Promise<TensorDigest>((resolve, reject) =>
-      slot.jobs.set(id, { resolve, reject, pending: 0 }),
-    );
+    const done = new Promise<TensorDigest>((resolve, reject) => slot.jobs.set(id, { resolve, reject }));
     done.catch(() => {}); // surfaced by end(); avoids an unhandled rejection while chunks still flow
     this.post(slot, { op: "begin", id, dtype });
     const send = async (op: "bytes" | "values", view: Uint8Array | Float32Array): Promise<void> => {
@@ -127,7 +129,7 @@ class WorkerPool implements ScanExecutor {
         await new Promise<void>((r) => this.waiters.push(r));
       const buf = ownBuffer(view);
       this.inflight++;
-      slot.load -= op === "bytes" ? view.byteLength : 0;
+      slot.sent.push(op === "bytes" ? view.byteLength : 0);
       this.post(slot, { op, id, buf }, [buf]);
     };
     return {
@@ -146,6 +148,7 @@ class WorkerPool implements ScanExecutor {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 }
