@@ -7,6 +7,8 @@ against. Run once; its output is committed as test/formats/gguf/fixtures/dequant
 
     python3 scripts/gguf-reference/dequant_reference.py > test/formats/gguf/fixtures/dequant-reference.json
 
+`bench TYPE FILE OFFSET NBYTES` times the numpy decoder on bytes of a file (used by bench-dequant.ts).
+
 Input blocks are random bytes from a seeded generator, with the f16 scale fields drawn from a sane
 range (plus one all-random case per type, which may hold Inf/NaN scales). Values are stored as the
 hex of little-endian float32 so NaN and -0 survive JSON.
@@ -180,5 +182,22 @@ def main():
     sys.stdout.write("\n")
 
 
+def bench(name, path, offset, nbytes):
+    """Seconds to dequantise `nbytes` of `name` blocks at `offset` of `path` (best of 3)."""
+    import time
+    with open(path, "rb") as f:
+        f.seek(offset)
+        raw = f.read(nbytes)
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        dequant(name, raw)
+        best = min(best, time.perf_counter() - t0)
+    print(json.dumps({"type": name, "seconds": best}))
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 6 and sys.argv[1] == "bench":
+        bench(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+    else:
+        main()

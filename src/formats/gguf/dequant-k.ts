@@ -93,16 +93,14 @@ export const decodeQ4_K: BlockDecoder = (b, dv, o, le, y, yo) => {
   const dmin = f16ToF32(dv.getUint16(o + 2, le));
   for (let j = 0; j < 4; j++) {
     const q = o + 16 + j * 32;
-    for (let nib = 0; nib < 2; nib++) {
-      const sc = sm[2 * j + nib] as number;
-      const mn = sm[8 + 2 * j + nib] as number;
-      const dl = f(d * sc);
-      const ml = f(dmin * mn);
-      for (let l = 0; l < 32; l++) {
-        const v = nib ? (b[q + l] as number) >> 4 : (b[q + l] as number) & 0xf;
-        y[yo++] = f(f(dl * v) - ml);
-      }
-    }
+    const out = yo + 64 * j;
+    // Low nibbles are sub-block 2j, high nibbles sub-block 2j+1 (two loops: no branch per element).
+    const d1 = f(d * (sm[2 * j] as number));
+    const m1 = f(dmin * (sm[8 + 2 * j] as number));
+    const d2 = f(d * (sm[2 * j + 1] as number));
+    const m2 = f(dmin * (sm[9 + 2 * j] as number));
+    for (let l = 0; l < 32; l++) y[out + l] = f(f(d1 * ((b[q + l] as number) & 0xf)) - m1);
+    for (let l = 0; l < 32; l++) y[out + 32 + l] = f(f(d2 * ((b[q + l] as number) >> 4)) - m2);
   }
 };
 
@@ -113,17 +111,17 @@ export const decodeQ5_K: BlockDecoder = (b, dv, o, le, y, yo) => {
   const dmin = f16ToF32(dv.getUint16(o + 2, le));
   for (let j = 0; j < 4; j++) {
     const q = o + 48 + j * 32;
-    for (let nib = 0; nib < 2; nib++) {
-      const sc = sm[2 * j + nib] as number;
-      const mn = sm[8 + 2 * j + nib] as number;
-      const dl = f(d * sc);
-      const ml = f(dmin * mn);
-      const bit = 1 << (2 * j + nib);
-      for (let l = 0; l < 32; l++) {
-        const low = nib ? (b[q + l] as number) >> 4 : (b[q + l] as number) & 0xf;
-        const v = low + ((b[o + 16 + l] as number) & bit ? 16 : 0);
-        y[yo++] = f(f(dl * v) - ml);
-      }
+    const out = yo + 64 * j;
+    // Sub-block s = 2j (low nibbles) and 2j+1 (high nibbles); its 5th bits are bit s of qh[l].
+    const d1 = f(d * (sm[2 * j] as number));
+    const m1 = f(dmin * (sm[8 + 2 * j] as number));
+    const d2 = f(d * (sm[2 * j + 1] as number));
+    const m2 = f(dmin * (sm[9 + 2 * j] as number));
+    for (let l = 0; l < 32; l++) {
+      const h = (b[o + 16 + l] as number) >> (2 * j);
+      const lo = b[q + l] as number;
+      y[out + l] = f(f(d1 * ((lo & 0xf) | ((h & 1) << 4))) - m1);
+      y[out + 32 + l] = f(f(d2 * ((lo >> 4) | ((h & 2) << 3))) - m2);
     }
   }
 };
