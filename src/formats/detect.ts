@@ -30,6 +30,13 @@ const base = (p: string) => p.slice(p.lastIndexOf("/") + 1);
 const topLevel = (files: readonly LocationFile[]) =>
   files.filter((f) => !f.path.includes("/")).map((f) => f.path);
 
+/** The preferred index, the only one, or an ambiguity error (two indexes describe two models). */
+function onlyIndex(candidates: string[], preferred: string, spec: string): string {
+  const picked = pickOne(candidates, preferred);
+  if (picked.length > 1) throw ambiguous(spec, picked);
+  return picked[0] as string;
+}
+
 function pickOne(candidates: string[], preferred: string): string[] {
   return candidates.includes(preferred) ? [preferred] : candidates;
 }
@@ -46,7 +53,7 @@ export function chooseWeights(listing: readonly LocationFile[], spec: string): W
     return {
       format: "safetensors",
       files: [],
-      indexFile: pickOne(stIndex, "model.safetensors.index.json")[0] as string,
+      indexFile: onlyIndex(stIndex, "model.safetensors.index.json", spec),
     };
   const st = top.filter((p) => p.endsWith(".safetensors"));
   if (st.length > 0)
@@ -60,7 +67,7 @@ export function chooseWeights(listing: readonly LocationFile[], spec: string): W
     return {
       format: "pytorch",
       files: [],
-      indexFile: pickOne(ptIndex, "pytorch_model.bin.index.json")[0] as string,
+      indexFile: onlyIndex(ptIndex, "pytorch_model.bin.index.json", spec),
     };
   const pt = pickOne(
     top.filter((p) => PYTORCH_WEIGHTS.test(p) && p !== "training_args.bin"),

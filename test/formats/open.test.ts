@@ -202,6 +202,10 @@ describe("format detection", () => {
     expect(() => chooseWeights(L("a.pt", "b.pt"), "x")).toThrow(
       expect.objectContaining({ code: "USAGE_AMBIGUOUS_SOURCE" }),
     );
+    const twoIndexes = L("a.safetensors.index.json", "b.safetensors.index.json");
+    expect(() => chooseWeights(twoIndexes, "x")).toThrow(
+      expect.objectContaining({ code: "USAGE_AMBIGUOUS_SOURCE" }),
+    );
     const parts = L("m-00001-of-00002.gguf", "m-00002-of-00002.gguf");
     expect(() => chooseWeights(parts, "x")).toThrow(
       expect.objectContaining({ code: "UNSUPPORTED_SPLIT_GGUF" }),
