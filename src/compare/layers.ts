@@ -34,14 +34,19 @@ export interface LayerAlignment {
   layerMap: { b: number; a: number[] }[];
 }
 
-/** Pairs of (B mlp, A mlp) to test between two layers: dense↔dense, every expert ↔ dense, expert e ↔ expert e. */
-function mlpPairs(la: LayerSketch, lb: LayerSketch): [number, number][] {
-  const out: [number, number][] = [];
-  if (la.mlps.length === 0 || lb.mlps.length === 0) return out;
-  if (la.mlps.length === 1) for (let e = 0; e < lb.mlps.length; e++) out.push([e, 0]);
-  else if (lb.mlps.length === 1) for (let e = 0; e < la.mlps.length; e++) out.push([0, e]);
-  else for (let e = 0; e < Math.min(la.mlps.length, lb.mlps.length); e++) out.push([e, e]);
-  return out;
+/**
+ * For each B mlp (dense FFN or expert), the A mlps it may come from: dense ↔ dense, every expert ↔ the
+ * dense FFN (up-cycling), expert e ↔ expert e first and, when that fails and A has at most
+ * MAX_EXPERT_SEARCH experts, every A expert (experts may have been permuted).
+ */
+const MAX_EXPERT_SEARCH = 16;
+
+function candidatesFor(la: LayerSketch, lb: LayerSketch, e: number): number[][] {
+  if (la.mlps.length === 1) return [[0]];
+  if (lb.mlps.length === 1) return [la.mlps.map((_, k) => k)];
+  const all = la.mlps.map((_, k) => k);
+  const first = e < la.mlps.length ? [[e]] : [];
+  return la.mlps.length <= MAX_EXPERT_SEARCH ? [...first, all.filter((k) => k !== e)] : first;
 }
 
 export function testLayerPair(
@@ -54,10 +59,22 @@ export function testLayerPair(
 ): LayerPairResult | null {
   const la = a.layers[i]!;
   const lb = b.layers[j]!;
+  if (la.mlps.length === 0 || lb.mlps.length === 0) return null;
   const tests: LayerPairResult["tests"] = [];
-  for (const [bm, am] of mlpPairs(la, lb)) {
-    const t = bestNeuronTest(a, la.mlps[am]!, b, lb.mlps[bm]!, space);
-    if (t) tests.push({ bMlp: bm, aMlp: am, test: t });
+  const bList = lb.mlps.length === 1 && la.mlps.length > 1 ? [0] : lb.mlps.map((_, e) => e);
+  for (const bm of bList) {
+    let best: LayerPairResult["tests"][number] | null = null;
+    let looked = 0;
+    for (const group of candidatesFor(la, lb, bm)) {
+      for (const am of group) {
+        const t = bestNeuronTest(a, la.mlps[am]!, b, lb.mlps[bm]!, space);
+        looked++;
+        if (t && (!best || t.log10P < best.test.log10P)) best = { bMlp: bm, aMlp: am, test: t };
+      }
+      if (best && bonferroniLog10(best.test.log10P, looked) <= LAYER_MATCH_LOG10P) break;
+    }
+    if (best)
+      tests.push({ ...best, test: { ...best.test, log10P: bonferroniLog10(best.test.log10P, looked) } });
   }
   if (tests.length === 0) return null;
   const min = Math.min(...tests.map((t) => t.test.log10P));

@@ -158,6 +158,11 @@ function widthFacts(x: RelationInput, rel: Set<Relation>, setDir: SetDir): void 
 function isObfuscated(x: RelationInput): boolean {
   const h = x.hidden;
   if (h && h.quality >= HIDDEN_TRUST && h.identityFraction < IDENTITY_KEEP) return true;
+  // A rotated basis: no signed permutation fits the embeddings and the identity does not either, yet
+  // the basis-free anchor features match (re-initialised embeddings would need the native ones).
+  const fams = x.layers.pairs.flatMap((p) => p.tests.map((t) => t.test.family));
+  const anchorWins = fams.length > 0 && fams.filter((f) => f === "anchor").length > fams.length / 2;
+  if (h && h.quality < HIDDEN_TRUST && h.identityQuality < HIDDEN_TRUST && anchorWins) return true;
   for (const p of x.layers.pairs) {
     for (const t of p.tests) {
       const na = x.a.sketches.layers[p.a]!.mlps[t.aMlp]!.neurons;
