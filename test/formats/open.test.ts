@@ -244,7 +244,10 @@ interface Manifest {
 }
 
 describe.skipIf(!HAS_SHARED)("openCheckpoint on kinship-dev", () => {
-  it("opens every model: 57 tensors of a 6- or 8-layer llama, BF16 except one F16", async () => {
+  /** Tensor counts from the README: 6 layers × 9 + 3; deep has 8 layers; moe_upcycle 4 experts × 3 + router. */
+  const COUNTS: Record<string, number> = { deep: 75, moe_upcycle: 117 };
+
+  it("opens every model with its tensor count; BF16 except obfuscated, stored F16", async () => {
     const manifest = JSON.parse(
       await fs.readFile(path.join(KINSHIP_DIR, "manifest.json"), "utf8"),
     ) as Manifest;
@@ -254,10 +257,13 @@ describe.skipIf(!HAS_SHARED)("openCheckpoint on kinship-dev", () => {
       const layers = c.config?.num_hidden_layers as number;
       const perLayer = new Set([...c.tensors.keys()].filter((n) => n.startsWith("model.layers.0.")));
       expect(c.tensors.size - 3).toBe(layers * perLayer.size);
+      expect(c.tensors.size, m.id).toBe(COUNTS[m.id] ?? 57);
+      expect(c.files.filter((f) => f.role === "weights").map((f) => f.path)).toEqual(["model.safetensors"]);
       expect(c.tokenizer?.kind).toBe("hf-tokenizer-json");
       const kinds = new Set([...c.tensors.values()].map((t) => t.dtype));
       expect(kinds.size).toBe(1);
       dtypes.push([...kinds][0] as string);
+      expect([...kinds][0], m.id).toBe(m.id === "obfuscated" ? "F16" : "BF16");
       // Independent bf16/f16 decode of the first embedding row from the raw bytes.
       const e = c.tensors.get("model.embed_tokens.weight");
       expect(e?.shape[1]).toBe(c.config?.hidden_size);
