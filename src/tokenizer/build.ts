@@ -32,6 +32,8 @@ export class VocabBuilder {
     // token with one embedding row: it keeps the model's canonical bytes.
     if (this.pieces[token.id] === token.content) {
       this.undecodable.delete(token.id);
+      // WordPiece's word-initial space does not apply to control tokens like "[CLS]".
+      if (this.spelling === "wordpiece") this.tokens[token.id] = textToBinary(token.content);
       return;
     }
     this.put(token.id, token.content, textToBinary(token.content));

@@ -27,10 +27,32 @@ export function createEncoder(tok: LoadedTokenizer): Encoder {
 function build(tok: LoadedTokenizer): Encoder {
   const src = tok.encoderSource;
   if (src.kind === "hf-json") {
-    const t = TokenizerLoader.fromPreTrained({
-      tokenizerJSON: src.json as never,
-      tokenizerConfig: (tok.tokenizerConfig ?? {}) as never,
-    });
+    // Absent pipeline steps mean "none" in tokenizer.json; the library wants them spelled out.
+    const json = {
+      added_tokens: [],
+      normalizer: null,
+      pre_tokenizer: null,
+      post_processor: null,
+      decoder: null,
+      ...src.json,
+    };
+    let t: ReturnType<typeof TokenizerLoader.fromPreTrained>;
+    try {
+      t = TokenizerLoader.fromPreTrained({
+        tokenizerJSON: json as never,
+        tokenizerConfig: (tok.tokenizerConfig ?? {}) as never,
+      });
+    } catch (e) {
+      throw new PedigreeError(
+        "TOKENIZER_ENCODER_FAILED",
+        `${tok.name}: the reference tokenizer library rejected it (${(e as Error).message})`,
+        {
+          details: { tokenizer: tok.name },
+          cause: e,
+          hint: "The tokenizer.json uses a feature @lenml/tokenizers does not support, or is malformed",
+        },
+      );
+    }
     return {
       encode: (text) => t.encode(text, { add_special_tokens: false }),
       decode: (ids) => t.decode(ids, { skip_special_tokens: false }),

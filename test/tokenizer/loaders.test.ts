@@ -11,6 +11,8 @@ import {
   metaspaceToBinary,
   textToBinary,
 } from "../../src/tokenizer/bytes.js";
+import { createEncoder } from "../../src/tokenizer/encode.js";
+import { loadHfTokenizerJson } from "../../src/tokenizer/load-hf.js";
 import { loadSentencePiece, SP_TYPE, sentencePieceSchema } from "../../src/tokenizer/load-sentencepiece.js";
 import { loadTokenizer } from "../../src/tokenizer/source.js";
 import { CORPUS_A, toyJson, trainBpe, writeFolder } from "./builders.js";
@@ -60,6 +62,57 @@ describe("loaders", () => {
     expect(tok.specialIds).toEqual([276]);
     expect(tok.modelConfig).toEqual({ vocab_size: 277 });
     expect(tok.tokenizerConfig).toBeNull();
+  });
+
+  it("tokenizer.json Unigram (metaspace) and WordPiece load and encode through the reference library", () => {
+    const meta = { type: "Metaspace", replacement: "▁", add_prefix_space: true, prepend_scheme: "always" };
+    const unk = { single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };
+    const unigram = {
+      added_tokens: [{ id: 0, content: "<unk>", ...unk }],
+      pre_tokenizer: meta,
+      decoder: meta,
+      model: {
+        type: "Unigram",
+        unk_id: 0,
+        vocab: [
+          ["<unk>", 0],
+          ["▁the", -1],
+          ["▁cat", -2],
+          ["▁", -3],
+          ["s", -4],
+        ],
+      },
+    };
+    const u = loadHfTokenizerJson(JSON.stringify(unigram), "uni", {
+      tokenizerConfig: null,
+      modelConfig: null,
+    });
+    expect([u.model, u.spelling]).toEqual(["Unigram", "metaspace"]);
+    expect(u.tokens).toEqual(["<unk>", " the", " cat", " ", "s"]);
+    expect(createEncoder(u).encode("the cats")).toEqual([1, 2, 4]);
+    const wordpiece = {
+      added_tokens: [{ id: 0, content: "[UNK]", ...unk }],
+      normalizer: {
+        type: "BertNormalizer",
+        clean_text: true,
+        handle_chinese_chars: true,
+        strip_accents: null,
+        lowercase: true,
+      },
+      pre_tokenizer: { type: "BertPreTokenizer" },
+      model: {
+        type: "WordPiece",
+        unk_token: "[UNK]",
+        continuing_subword_prefix: "##",
+        vocab: { "[UNK]": 0, the: 1, cat: 2, "##s": 3 },
+      },
+    };
+    const w = loadHfTokenizerJson(JSON.stringify(wordpiece), "wp", {
+      tokenizerConfig: null,
+      modelConfig: null,
+    });
+    expect(w.tokens).toEqual(["[UNK]", " the", " cat", "s"]);
+    expect(createEncoder(w).encode("The cats")).toEqual([1, 2, 3]);
   });
 
   it("SentencePiece .model: pieces, control tokens, byte fallback, metaspace to bytes", async () => {
