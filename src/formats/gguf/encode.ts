@@ -21,6 +21,37 @@ const SETTERS: Partial<Record<GgufValueTypeName, Setter>> = {
   int64: (dv, at, v, le) => dv.setBigInt64(at, BigInt(v), le),
 };
 
+/** Integer ranges per type: a value outside is refused, never wrapped by the DataView setter. */
+const INT_RANGES: Partial<Record<GgufValueTypeName, [bigint, bigint]>> = {
+  uint8: [0n, 255n],
+  int8: [-128n, 127n],
+  uint16: [0n, 65535n],
+  int16: [-32768n, 32767n],
+  uint32: [0n, 4294967295n],
+  int32: [-2147483648n, 2147483647n],
+  uint64: [0n, 2n ** 64n - 1n],
+  int64: [-(2n ** 63n), 2n ** 63n - 1n],
+};
+
+function checkScalar(type: GgufValueTypeName, v: number | bigint | boolean): void {
+  const range = INT_RANGES[type];
+  const ok = range
+    ? (typeof v === "bigint" || Number.isInteger(v)) && BigInt(v) >= range[0] && BigInt(v) <= range[1]
+    : type === "bool"
+      ? typeof v === "boolean"
+      : typeof v === "number";
+  if (!ok) {
+    throw new PedigreeError(
+      "GGUF_WRITE_INVALID",
+      `metadata value ${String(v)} does not fit GGUF type ${type}`,
+      {
+        details: { type, value: String(v) },
+        hint: "Give each metadata value a type that can hold it",
+      },
+    );
+  }
+}
+
 /** Growable byte buffer with typed little/big-endian writers, for the GGUF header. */
 export class ByteWriter {
   private buf = new Uint8Array(4096);
@@ -71,6 +102,7 @@ export class ByteWriter {
   scalar(type: GgufValueTypeName, v: number | bigint | boolean): void {
     const set = SETTERS[type];
     if (!set) throw new PedigreeError("INTERNAL_BAD_SCALAR", `${type} is not a scalar GGUF type`);
+    checkScalar(type, v);
     const at = this.grow(GGUF_SCALAR_BYTES[type] ?? 0);
     set(this.dv, at, v, this.littleEndian);
   }

@@ -197,6 +197,20 @@ describe("GGUF writer → reader round trip", () => {
         code: "GGUF_WRITE_INVALID",
       });
     }
+    for (const bad of [
+      { type: "uint8", value: 256 },
+      { type: "uint32", value: -1 },
+      { type: "int16", value: 1.5 },
+      { type: "uint64", value: -1n },
+      { type: "int64", value: 2n ** 63n },
+    ] as GgufValue[]) {
+      await expect(
+        encodeGguf({ metadata: [["k", bad]], tensors: [] }),
+        JSON.stringify(String(bad.value)),
+      ).rejects.toMatchObject({
+        code: "GGUF_WRITE_INVALID",
+      });
+    }
     await expect(encodeGguf({ metadata: [], tensors: [], alignment: 24 })).rejects.toMatchObject({
       code: "GGUF_WRITE_INVALID",
     });
