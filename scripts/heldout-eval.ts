@@ -1,0 +1,172 @@
+/**
+ * Held-out evaluation of `pedigree compare` (issue 4): builds derived families that kinship-dev does
+ * not contain — quantised GGUF and .bin copies, depth/width pruning, merges, frozen reuse, rotation
+ * obfuscation, chains, noise-washed copies — from the REAL trained kinship-dev parents, runs compare
+ * on every pair and prints a table + "N passed, M failed".
+ *
+ *   npx tsx scripts/heldout-eval.ts [--markdown] [--only substring] [--keep]
+ *
+ * Expectations come from DESIGN §4/§5 (what a correct comparison must say), never from what compare
+ * currently answers. Exit code 1 when any pair fails.
+ */
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { type CompareResult, compareFingerprints } from "../src/compare/index.js";
+import { fingerprintSource } from "../src/fingerprint/index.js";
+import type { Fingerprint } from "../src/fingerprint/types.js";
+import { HeldoutFamily } from "../test/helpers/derive.js";
+import { KINSHIP_DIR, kinshipModel } from "../test/shared.js";
+
+/** DESIGN §4 thresholds: related at combined log10 p ≤ −12, unrelated when ≥ −2. */
+const RELATED_MAX = -12;
+const UNRELATED_MIN = -2;
+
+interface HeldoutCase {
+  a: string;
+  b: string;
+  verdict: "related" | "unrelated";
+  /** Relations a correct answer must contain (DESIGN §5 vocabulary). */
+  relations?: string[];
+  /** Expected source layers in A of each layer of B. */
+  layerMap?: number[][];
+}
+
+const pos = (a: string, b: string, relations: string[] = [], layerMap?: number[][]): HeldoutCase => ({
+  a,
+  b,
+  verdict: "related",
+  relations,
+  ...(layerMap ? { layerMap } : {}),
+});
+const neg = (a: string, b: string): HeldoutCase => ({ a, b, verdict: "unrelated" });
+
+/** Every Ap-derived child (Bp must stay unrelated to each). */
+const AP_CHILDREN = [
+  "ap_q8",
+  "ap_q4k",
+  "ap_gguf_f16",
+  "ap_bin",
+  "cptl_bin",
+  "ap_depth_pruned",
+  "ap_width_pruned",
+  "merge_55",
+  "merge_73",
+  "freeze_rand",
+  "ap_rotated",
+  "wide_obf",
+  "deep_pruned",
+  "ap_noise50",
+  "ap_noise100",
+];
+
+export const CASES: HeldoutCase[] = [
+  pos("Ap", "ap_q8", ["quantize"]),
+  pos("Ap", "ap_q4k", ["quantize"]),
+  pos("Ap", "ap_gguf_f16", ["format_convert"]),
+  pos("Ap", "ap_bin", ["format_convert"]),
+  pos("cpt_light", "cptl_bin", ["format_convert"]),
+  pos("Ap", "cptl_bin", ["continued_training", "format_convert"]),
+  pos("Ap", "ap_depth_pruned", ["prune"], [[0], [1], [3], [5]]),
+  pos("Ap", "ap_width_pruned", ["prune"]),
+  pos("Ap", "merge_55", ["merge"]),
+  pos("cpt_heavy", "merge_55", ["merge"]),
+  pos("Ap", "merge_73", ["merge"]),
+  pos("cpt_heavy", "merge_73", ["merge"]),
+  pos("Ap", "freeze_rand", ["partial_freeze"]),
+  pos("Ap", "freeze_bp", ["partial_freeze"]),
+  pos("Bp", "freeze_bp", ["partial_freeze"]),
+  pos("Ap", "ap_rotated", ["obfuscation"]),
+  pos("wide", "wide_obf", ["obfuscation"]),
+  pos("Ap", "wide_obf", ["width_expand", "obfuscation"]),
+  pos("Ap", "deep_pruned", [], [[0], [2], [3], [2], [4], [4]]),
+  pos("Ap", "ap_noise50", []),
+  pos("Ap", "ap_noise100", []),
+  ...AP_CHILDREN.map((c) => neg("Bp", c)),
+  neg("rand1", "rand2"),
+  neg("Ap", "rand1"),
+];
+
+/** What a correct answer must say (DESIGN §4/§5); returns the unmet expectations. */
+function judge(c: HeldoutCase, r: CompareResult): string[] {
+  const out: string[] = [];
+  if (r.verdict !== c.verdict) out.push(`verdict ${r.verdict}`);
+  if (c.verdict === "related" && r.log10P > RELATED_MAX) out.push(`log10P ${r.log10P} > ${RELATED_MAX}`);
+  if (c.verdict === "unrelated" && r.log10P < UNRELATED_MIN)
+    out.push(`log10P ${r.log10P} < ${UNRELATED_MIN}`);
+  const missing = (c.relations ?? []).filter((x) => !r.relations.includes(x as never));
+  if (missing.length) out.push(`missing ${missing.join(",")}`);
+  if (c.layerMap) {
+    const got = r.layerMap?.map((e) => e.a) ?? null;
+    if (JSON.stringify(got) !== JSON.stringify(c.layerMap)) out.push(`layerMap ${JSON.stringify(got)}`);
+  }
+  return out;
+}
+
+const args = process.argv.slice(2);
+const only = args.includes("--only") ? (args[args.indexOf("--only") + 1] ?? "") : "";
+const markdown = args.includes("--markdown");
+
+interface Row {
+  c: HeldoutCase;
+  r: CompareResult;
+  failures: string[];
+  seconds: number;
+}
+
+async function main(): Promise<void> {
+  await fs.access(path.join(KINSHIP_DIR, "manifest.json")).catch(() => {
+    throw new Error(`${KINSHIP_DIR} not found: the held-out families are derived from kinship-dev`);
+  });
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "pedigree-heldout-"));
+  const cases = CASES.filter((c) => `${c.a} vs ${c.b}`.includes(only));
+  const family = new HeldoutFamily(dir, kinshipModel);
+  const fps = new Map<string, Fingerprint>();
+  for (const id of new Set(cases.flatMap((c) => [c.a, c.b]))) {
+    const t = Date.now();
+    fps.set(id, await fingerprintSource(await family.path(id), { threads: 0 }));
+    process.stderr.write(`built + fingerprinted ${id} (${((Date.now() - t) / 1000).toFixed(1)} s)\n`);
+  }
+  const rows: Row[] = [];
+  for (const c of cases) {
+    const t = Date.now();
+    const r = compareFingerprints(fps.get(c.a) as Fingerprint, fps.get(c.b) as Fingerprint);
+    rows.push({ c, r, failures: judge(c, r), seconds: (Date.now() - t) / 1000 });
+    process.stderr.write(`compared ${c.a} vs ${c.b} (${rows.at(-1)?.seconds.toFixed(1)} s)\n`);
+  }
+  print(rows);
+  if (!args.includes("--keep")) await fs.rm(dir, { recursive: true, force: true });
+  else process.stderr.write(`models kept in ${dir}\n`);
+  process.exitCode = rows.some((x) => x.failures.length > 0) ? 1 : 0;
+}
+
+function expected(c: HeldoutCase): string {
+  const rel = c.relations?.length ? ` +${c.relations.join(",")}` : "";
+  const lm = c.layerMap ? ` map ${JSON.stringify(c.layerMap)}` : "";
+  return `${c.verdict}${rel}${lm}`;
+}
+
+function print(rows: Row[]): void {
+  const failed = rows.filter((x) => x.failures.length > 0).length;
+  const line = (cells: string[]) => (markdown ? `| ${cells.join(" | ")} |` : cells.join("  "));
+  console.log(line(["pair", "expected", "verdict", "log10P", "relations", "layerMap", "result"]));
+  if (markdown) console.log(line(Array(7).fill("---")));
+  for (const { c, r, failures } of rows) {
+    const map = r.layerMap ? JSON.stringify(r.layerMap.map((e) => e.a)) : "null";
+    const res = failures.length ? `FAIL: ${failures.join("; ")}` : "pass";
+    console.log(
+      line([
+        `${c.a} vs ${c.b}`,
+        expected(c),
+        r.verdict,
+        String(r.log10P),
+        r.relations.join(",") || "—",
+        map,
+        res,
+      ]),
+    );
+  }
+  console.log(`${rows.length - failed} passed, ${failed} failed`);
+}
+
+await main();
