@@ -81,7 +81,7 @@ export function parseShardIndex(text: string, indexFile: string, listed: Readonl
   return { indexFile, weightMap, shards: [...shards], metadata };
 }
 
-/** A shard path may not be absolute, climb with "..", or use backslashes (Windows separators smuggle "..\\"). */
+/** A shard path may not be absolute, climb with "..", or use backslashes (CWE-22 path traversal; "..\\" on Windows). */
 function resolveShardPath(dir: string, shard: string, indexFile: string): string {
   const parts = shard.split("/");
   if (

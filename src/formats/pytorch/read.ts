@@ -102,7 +102,7 @@ async function readPickle(src: ByteSource, e: ZipEntry): Promise<Uint8Array> {
       method: e.method,
     });
   try {
-    // maxOutputLength stops a deflate bomb at the declared size.
+    // maxOutputLength stops a deflate bomb at the declared size (CWE-409).
     const out = inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) });
     if (out.length !== e.size) throw new Error(`inflated to ${out.length} bytes, ${e.size} declared`);
     return new Uint8Array(out.buffer, out.byteOffset, out.length);

@@ -7,12 +7,13 @@ import { PyDict, PyGlobal, type PyKey, PyList, PyTuple, type PyValue, TensorView
  * An allowlist unpickler (pickle protocols 2–5, semantics from CPython `Lib/pickletools.py`). It
  * knows only the opcodes a PyTorch state dict uses; any other opcode is PICKLE_OPCODE_FORBIDDEN and
  * any global outside the allowlist is PICKLE_GLOBAL_FORBIDDEN the moment it is named. It builds plain
- * records (values.ts) and never calls anything. Every opcode consumes ≥ 1 byte, so it cannot hang.
+ * records (values.ts) and never calls anything (CWE-502: deserialisation of untrusted data). Every
+ * opcode consumes ≥ 1 byte, so it cannot hang.
  */
 
-/** data.pkl of a 671B model is a few MB; 256 MB bounds a hostile one. */
+/** data.pkl of a 671B model is a few MB; 256 MB bounds a hostile one (CWE-789). */
 export const PICKLE_MAX_BYTES = 256 << 20;
-/** Bounds the value stack and the memo (each entry costs memory before anything is checked). */
+/** Bound the value stack and the memo: each entry costs memory before anything is checked (CWE-400). */
 export const PICKLE_MAX_STACK = 1 << 20;
 export const PICKLE_MAX_MEMO = 1 << 22;
 

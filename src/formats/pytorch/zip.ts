@@ -25,7 +25,7 @@ const EOCD_BYTES = 22;
 const ZIP64_LOCATOR_BYTES = 20;
 const ZIP64_EOCD_BYTES = 56;
 const MAX_COMMENT_BYTES = 0xffff;
-/** A checkpoint has one entry per storage plus a few; 1M is far above any real model (DeepSeek-V3: ~92k tensors). */
+/** A checkpoint has one entry per storage plus a few; 1M is far above any real model (DeepSeek-V3: ~92k tensors). CWE-789. */
 export const ZIP_MAX_ENTRIES = 1_000_000;
 /** Central directory read in one go; 256 MB holds ~2.5M entries with PyTorch's long names. */
 export const ZIP_MAX_CENTRAL_DIRECTORY_BYTES = 256 << 20;

@@ -9,7 +9,7 @@ import { duplicateKeyPath } from "../json-keys.js";
  * "__metadata__": {str: str}}`, then the data section. Offsets are relative to the data section.
  */
 
-/** The reference implementation's MAX_HEADER_SIZE: refuse before allocating a hostile length. */
+/** The reference implementation's MAX_HEADER_SIZE: refuse before allocating a hostile length (CWE-789). */
 export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000;
 /** The length prefix. */
 export const SAFETENSORS_PREFIX_BYTES = 8;
