@@ -14,9 +14,12 @@ afterAll(async () => {
   await fs.rm(root, { recursive: true, force: true });
 });
 
+// biome-ignore lint/suspicious/noExplicitAny: JSON documents of several commands, checked field by field
+type Json = any;
+
 async function run(
   ...argv: string[]
-): Promise<{ code: number; doc: { ok: boolean; data: any; error: any } }> {
+): Promise<{ code: number; doc: { ok: boolean; data: Json; error: Json } }> {
   const out: string[] = [];
   const code = await main([...argv, "--json", "--quiet"], { out: (t) => out.push(t), err: () => {} });
   return { code, doc: JSON.parse(out.join("")) };
