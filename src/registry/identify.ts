@@ -10,7 +10,7 @@ import type { Comparator } from "./types.js";
  * Full comparisons run per query: the prefilter short list. The 1 s budget for 10,000 registered
  * models (bench/identify.ts) is the index scan plus this many comparisons.
  */
-export const IDENTIFY_SHORTLIST = 8;
+export const IDENTIFY_SHORTLIST = 4;
 
 export interface Candidate {
   model: string;

@@ -36,6 +36,14 @@ export class Lineage {
     return this.find(id);
   }
 
+  /** Models in the same declared family (1 for a model that declares and is declared by nothing). */
+  familySize(id: string): number {
+    const f = this.find(id);
+    let n = 0;
+    for (const x of this.root.keys()) if (this.find(x) === f) n++;
+    return n;
+  }
+
   /** Declared ancestors (transitive), nearest first. */
   ancestors(id: string): string[] {
     const seen = new Set<string>();

@@ -160,7 +160,7 @@ function undeclared(
   for (const p of pairs) {
     const ev = evidence.get(evidenceKey(p.parent, p.child));
     if (ev?.verdict !== "related" || lineage.family(p.parent) === lineage.family(p.child)) continue;
-    const [child, parent] = ev.direction === "child" ? [p.parent, p.child] : [p.child, p.parent];
+    const [child, parent] = orient(p, ev, lineage);
     const k = `${child}|${lineage.family(parent)}`;
     const cur = best.get(k);
     if (!cur || better(ev, parent, cur, lineage)) best.set(k, { ...ev, parent, child });
@@ -184,6 +184,19 @@ function undeclared(
       log10P: ev.log10P,
       message: `${name(ev.child)} is related to ${name(ev.parent)} by its weights (log10 p = ${ev.log10P.toFixed(1)}${ev.relations.length ? `; ${ev.relations.join(", ")}` : ""}) but declares no lineage that connects them`,
     }));
+}
+
+/**
+ * Who lacks the declaration: the comparison's direction when it has one; else the side that stands
+ * alone (its family has no other member) against an established family; else the later registration.
+ */
+function orient(p: Pair, ev: EvidenceRecord, lineage: Lineage): [child: string, parent: string] {
+  if (ev.direction === "child") return [p.parent, p.child];
+  if (ev.direction === "parent") return [p.child, p.parent];
+  const aloneParent = lineage.familySize(p.parent) === 1;
+  const aloneChild = lineage.familySize(p.child) === 1;
+  if (aloneParent && !aloneChild) return [p.parent, p.child];
+  return [p.child, p.parent];
 }
 
 function better(ev: EvidenceRecord, parent: string, cur: EvidenceRecord, lineage: Lineage): boolean {

@@ -91,9 +91,22 @@ export interface SynthSpec {
   vocab?: string[];
 }
 
+const seedOf = (s: string) => [...s].reduce((a, c) => (a * 31 + c.charCodeAt(0)) >>> 0, 7);
+
+/** Anchor embeddings: the family's base rows, plus 0.3·N(0,1) noise per generation (derived models drift). */
+function anchorEmbed(s: SynthSpec, tokens: number, hidden: number): Float32Array {
+  const base = rng(seedOf(`family:${s.family}`));
+  const own = rng(seedOf(`model:${s.name}`));
+  const normal = (u: () => number) => Math.sqrt(-2 * Math.log(u() || 1e-12)) * Math.cos(2 * Math.PI * u());
+  return Float32Array.from(
+    { length: tokens * hidden },
+    () => normal(base) + 0.3 * (s.generation ?? 0) * normal(own),
+  );
+}
+
 /** A small but complete Fingerprint; the sketches carry the ground truth for `familyComparator`. */
 export function synthFingerprint(s: SynthSpec): Fingerprint {
-  const r = rng(s.seed ?? [...s.name].reduce((a, c) => a * 31 + c.charCodeAt(0), 7));
+  const r = rng(s.seed ?? seedOf(s.name));
   const layers = s.layers ?? 6;
   const vocab = s.vocab ?? Array.from({ length: 300 }, (_, i) => `tok${i}`);
   const tensors = Array.from({ length: 4 + layers }, (_, i) => ({
@@ -142,6 +155,9 @@ export function synthFingerprint(s: SynthSpec): Fingerprint {
     },
     sketches: {
       version: "test",
+      hidden: 32,
+      alignTokens: vocab.slice(0, 64),
+      alignEmbed: anchorEmbed(s, 64, 32),
       family: s.family,
       generation: s.generation ?? 0,
       relation: s.relation ?? "continued_training",

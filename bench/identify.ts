@@ -1,0 +1,135 @@
+/**
+ * identify against a large registry (issue 6: ≤ 1 s against 10,000 registered fingerprints).
+ * Registers N synthetic models (random anchor embeddings, vocabularies and digests: the index cost
+ * is what they measure), plus the kinship-dev models when ../shared is there, then identifies every
+ * derived dev model. Prints the index scan time against a reference measured in the same run (a
+ * plain read of the same index column), the time of the full comparisons, and whether the true
+ * parent ranks first.
+ *
+ *   npx tsx bench/identify.ts [--n 10000] [--kinship-db registry-with-dev-models.db]
+ */
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { Fingerprint } from "../src/fingerprint/types.js";
+import { defaultComparator } from "../src/registry/evidence.js";
+import { identify } from "../src/registry/identify.js";
+import { Registry } from "../src/registry/registry.js";
+import { HAS_SHARED, KINSHIP_DIR } from "../test/shared.js";
+
+const BATCH = 500;
+const HIDDEN = 64;
+const ANCHORS = 64;
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+}
+
+function gaussian(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  const u = () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return ((x >>> 0) + 1) / 2 ** 32;
+  };
+  return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
+}
+
+function synthetic(i: number): Fingerprint {
+  const g = gaussian(i + 1);
+  const h = (s: string) => createHash("sha256").update(s).digest("hex");
+  const tokens = Array.from({ length: 400 }, (_, k) => `w${(i * 7 + k * 13) % 5000}`);
+  return {
+    formatVersion: 1,
+    tool: { name: "pedigree", version: "bench" },
+    kernels: {},
+    source: { spec: `synthetic-${i}`, format: "safetensors", files: [] },
+    contentId: h(`bench:${i}`),
+    dims: {
+      architecture: "llama",
+      hiddenSize: HIDDEN * (1 + (i % 4)),
+      intermediateSize: 256,
+      moeIntermediateSize: 0,
+      layers: 4 + (i % 8),
+      attentionHeads: 4,
+      kvHeads: 2,
+      headDim: 16,
+      vocabSize: tokens.length,
+      experts: 0,
+      expertsPerToken: 0,
+      sharedExperts: 0,
+      tiedEmbeddings: false,
+    },
+    tokenizer: { kind: "bpe", vocabSize: tokens.length, sha256: h(tokens.join()), tokens },
+    tensors: Array.from({ length: 12 }, (_, k) => ({
+      name: `t${k}`,
+      dtype: "BF16",
+      shape: [HIDDEN, HIDDEN],
+      sha256: h(`${i}:${k}`),
+      stats: { count: 1, mean: 0, std: 1, rms: 1, min: 0, max: 0, nanCount: 0, infCount: 0, quantiles: [] },
+    })),
+    layerProfiles: { "attn.q": Array.from({ length: 4 + (i % 8) }, () => Math.abs(g())) },
+    sketches: {
+      version: "bench",
+      hidden: HIDDEN,
+      alignTokens: tokens.slice(0, ANCHORS),
+      alignEmbed: Float32Array.from({ length: ANCHORS * HIDDEN }, g),
+    },
+  } as unknown as Fingerprint;
+}
+
+async function devFingerprints(kinshipDb: string | undefined): Promise<Map<string, Fingerprint>> {
+  const out = new Map<string, Fingerprint>();
+  if (kinshipDb) {
+    const src = await Registry.open({ db: kinshipDb });
+    for (const m of await src.models()) out.set(m.name, await src.fingerprint(m.contentId));
+    await src.close();
+    return out;
+  }
+  if (!HAS_SHARED) return out;
+  const { fingerprintSource } = await import("../src/fingerprint/index.js");
+  const manifest = JSON.parse(fs.readFileSync(path.join(KINSHIP_DIR, "manifest.json"), "utf8")) as {
+    models: { id: string; path: string }[];
+  };
+  for (const m of manifest.models) out.set(m.id, await fingerprintSource(path.join(KINSHIP_DIR, m.path)));
+  return out;
+}
+
+const n = Number(arg("--n", "10000"));
+const kinshipDb = process.argv.includes("--kinship-db") ? arg("--kinship-db", "") : undefined;
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pedigree-bench-identify-"));
+const db = path.join(dir, "bench.db");
+const { registry: reg } = await Registry.init({ db, keysDir: path.join(dir, "keys"), actor: "bench" });
+let t = performance.now();
+for (let i = 0; i < n; i += BATCH)
+  await reg.addModels(
+    Array.from({ length: Math.min(BATCH, n - i) }, (_, k) => ({
+      fp: synthetic(i + k),
+      input: { name: `synthetic-${i + k}` },
+    })),
+  );
+const addMs = performance.now() - t;
+const dev = await devFingerprints(kinshipDb);
+for (const [name, fp] of dev) await reg.addModel(fp, { name });
+t = performance.now();
+const raw = await reg.db.selectFrom("models").select(["content_id", "prefilter"]).execute();
+const rawMs = performance.now() - t;
+const lines = [
+  `registered ${n} synthetic + ${dev.size} dev models in ${(addMs / 1000).toFixed(1)} s; reference: plain read of the index column ${rawMs.toFixed(0)} ms (${raw.length} rows)`,
+];
+const cmp = defaultComparator();
+const query = dev.size ? [...dev.keys()].filter((k) => k !== "Ap" && k !== "Bp") : ["synthetic-probe"];
+for (const name of query) {
+  const fp = dev.get(name) ?? synthetic(n + 1);
+  const r = await identify(reg, cmp, fp);
+  const first = r.candidates[0];
+  lines.push(
+    `${name.padEnd(12)} index ${r.ms.index} ms (${(r.ms.index / rawMs).toFixed(2)}× reference)  compare ${r.compared}× ${r.ms.compare} ms  total ${r.ms.index + r.ms.compare} ms  first: ${first?.model ?? "-"}${dev.size ? (first?.model === "Ap" ? " (true parent)" : " (WRONG)") : ""}`,
+  );
+}
+process.stdout.write(`${lines.join("\n")}\n`);
+await reg.close();
+fs.rmSync(dir, { recursive: true, force: true });
