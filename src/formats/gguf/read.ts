@@ -8,7 +8,7 @@ import {
   MAX_TENSOR_COUNT,
 } from "./constants.js";
 import { HeaderCursor } from "./cursor.js";
-import { layoutTensors, readTensorInfo } from "./tensors.js";
+import { layoutTensors, type RawTensorInfo, readTensorInfo } from "./tensors.js";
 import type { GgufEndianness, GgufHeader, GgufValue } from "./types.js";
 import { checkKnownKeys, readAlignment } from "./validate.js";
 import { limitError, readString, readValue, readValueType } from "./values.js";
@@ -32,32 +32,43 @@ export async function readGgufMetadata(source: ByteSource): Promise<GgufHeader> 
   checkCount("tensor count", tensorCount, MAX_TENSOR_COUNT, MIN_TENSOR_INFO_BYTES, c);
   checkCount("metadata key/value count", kvCount, MAX_KV_COUNT, MIN_KV_BYTES, c);
 
+  const metadata = await readMetadata(c, kvCount);
+  checkKnownKeys(metadata, source.name);
+  const alignment = readAlignment(metadata, source.name);
+  const infos = await readTensorInfos(c, tensorCount);
+  const dataOffset = Math.ceil(c.pos / alignment) * alignment;
+  const tensors = layoutTensors(infos, dataOffset, alignment, source);
+  return { version, endianness, metadata, tensors, alignment, dataOffset, fileSize: source.size };
+}
+
+async function readMetadata(c: HeaderCursor, count: number): Promise<Map<string, GgufValue>> {
   const metadata = new Map<string, GgufValue>();
-  for (let i = 0; i < kvCount; i++) {
+  for (let i = 0; i < count; i++) {
     const keyAt = c.pos;
     const key = await readString(c, MAX_NAME_BYTES, `metadata key #${i}`);
     if (metadata.has(key)) {
-      throw new PedigreeError("GGUF_DUPLICATE_KEY", `${source.name}: metadata key "${key}" appears twice`, {
-        details: { file: source.name, key, offset: keyAt },
+      throw new PedigreeError("GGUF_DUPLICATE_KEY", `${c.source.name}: metadata key "${key}" appears twice`, {
+        details: { file: c.source.name, key, offset: keyAt },
         hint: "GGUF keys are unique; the file is corrupt or was written by a faulty tool",
       });
     }
     const type = await readValueType(c, key);
     metadata.set(key, await readValue(c, type, key));
   }
-  checkKnownKeys(metadata, source.name);
-  const alignment = readAlignment(metadata, source.name);
+  return metadata;
+}
 
-  const infos = [];
+async function readTensorInfos(c: HeaderCursor, count: number): Promise<RawTensorInfo[]> {
+  const infos: RawTensorInfo[] = [];
   const names = new Set<string>();
-  for (let i = 0; i < tensorCount; i++) {
+  for (let i = 0; i < count; i++) {
     const info = await readTensorInfo(c, i);
     if (names.has(info.name)) {
       throw new PedigreeError(
         "GGUF_DUPLICATE_TENSOR",
-        `${source.name}: tensor "${info.name}" appears twice`,
+        `${c.source.name}: tensor "${info.name}" appears twice`,
         {
-          details: { file: source.name, tensor: info.name },
+          details: { file: c.source.name, tensor: info.name },
           hint: "Tensor names in a GGUF file are unique; the file is corrupt",
         },
       );
@@ -65,14 +76,12 @@ export async function readGgufMetadata(source: ByteSource): Promise<GgufHeader> 
     names.add(info.name);
     infos.push(info);
   }
-  const dataOffset = Math.ceil(c.pos / alignment) * alignment;
-  const tensors = layoutTensors(infos, dataOffset, alignment, source);
-  return { version, endianness, metadata, tensors, alignment, dataOffset, fileSize: source.size };
+  return infos;
 }
 
 /** Magic and version; the byte order is the one under which the version is a supported number. */
 async function readPreamble(c: HeaderCursor): Promise<{ version: number; endianness: GgufEndianness }> {
-  await c.need(8, "GGUF magic and version");
+  await c.need(4, "GGUF magic");
   const magic = c.u32();
   if (magic !== GGUF_MAGIC) {
     const seen = Buffer.from(new Uint32Array([magic]).buffer).toString("latin1");
@@ -85,6 +94,7 @@ async function readPreamble(c: HeaderCursor): Promise<{ version: number; endiann
       },
     );
   }
+  await c.need(4, "GGUF version");
   const at = c.pos;
   const le = c.u32();
   c.pos = at;

@@ -26,6 +26,12 @@ const cases: [string, () => Uint8Array, string][] = [
   ["empty file", () => new Uint8Array(0), "FORMAT_TRUNCATED"],
   ["3 bytes", () => new RawGguf().raw([0x47, 0x47, 0x55]).build(), "FORMAT_TRUNCATED"],
   ["magic GGML", () => new RawGguf().header(0, 0, 3, "GGML").build(), "GGUF_BAD_MAGIC"],
+  [
+    "just 4 bytes of another magic",
+    () => new RawGguf().raw([0x50, 0x4b, 0x03, 0x04]).build(),
+    "GGUF_BAD_MAGIC",
+  ],
+  ["magic and nothing else", () => new RawGguf().raw([0x47, 0x47, 0x55, 0x46]).build(), "FORMAT_TRUNCATED"],
   ["safetensors header", () => new RawGguf().u64(2).raw([0x7b, 0x7d]).zeros(8).build(), "GGUF_BAD_MAGIC"],
   ["version 1", () => new RawGguf().header(0, 0, 1).build(), "GGUF_UNSUPPORTED_VERSION"],
   ["version 4", () => new RawGguf().header(0, 0, 4).build(), "GGUF_UNSUPPORTED_VERSION"],
