@@ -143,8 +143,11 @@ export function isDecodable(name: string): name is DecodableGgmlType {
 export const MAX_TENSOR_COUNT = 1 << 20;
 /** Metadata key/value count (n_kv overflow class). Real files: < 100. */
 export const MAX_KV_COUNT = 1 << 16;
-/** One string's bytes (string length overflow / exhaustion class). Chat templates are < 100 KB. */
-export const MAX_STRING_BYTES = 16 << 20;
+/**
+ * One string's bytes (string length overflow / exhaustion class). The largest legitimate strings are
+ * `tokenizer.huggingface.json` (a whole tokenizer.json: Gemma 3's is ~33 MB); V8 strings stop near 512 M.
+ */
+export const MAX_STRING_BYTES = 256 << 20;
 /** Key and tensor names (gguf.md: keys ≤ 65535 bytes; ggml's GGML_MAX_NAME is 64). */
 export const MAX_NAME_BYTES = 65535;
 /** One array's element count (n × type_size overflow class). Largest real: ~300k BPE merges. */
