@@ -1,6 +1,7 @@
 import { PedigreeError } from "../errors.js";
 import type { ByteSource, ModelLocation } from "../io/types.js";
 import { dequantizeBlockScaled, scaleTensorName } from "./block-scales.js";
+import { channelScaleName, dequantizeChannelScaled } from "./channel-scales.js";
 import { DTYPE_BYTES, decodeToFloat32, isElementDType } from "./dtypes.js";
 import type { Checkpoint, CheckpointFile, CheckpointFormat, TensorInfo, TokenizerRef } from "./types.js";
 
@@ -104,12 +105,7 @@ export class TensorFileCheckpoint implements Checkpoint {
       );
     }
     const values = await this.decodeRange(t, elementStart, n);
-    const scale = this.tensors.get(scaleTensorName(name));
-    if (scale && (t.dtype === "F8_E4M3" || t.dtype === "F8_E5M2")) {
-      await dequantizeBlockScaled(values, t, scale, elementStart, this.config, (s, c) =>
-        this.readTensorFloat32(scale.name, s, c),
-      );
-    }
+    if (t.dtype === "F8_E4M3" || t.dtype === "F8_E5M2") await this.applyFp8Scales(t, values, elementStart);
     return values;
   }
 
@@ -120,6 +116,21 @@ export class TensorFileCheckpoint implements Checkpoint {
     if (this.ownsLocation) await this.location.close();
     const failed = results.find((r) => r.status === "rejected");
     if (failed) throw failed.reason;
+  }
+
+  /** Block scales (`_scale_inv`, DeepSeek) or per-tensor/channel scales (`_scale`); raw FP8 when neither exists. */
+  private async applyFp8Scales(t: TensorInfo, values: Float32Array, start: number): Promise<void> {
+    const block = this.tensors.get(scaleTensorName(t.name));
+    const channel = this.tensors.get(channelScaleName(t.name));
+    if (block) {
+      await dequantizeBlockScaled(values, t, block, start, this.config, (s, c) =>
+        this.readTensorFloat32(block.name, s, c),
+      );
+    } else if (channel) {
+      await dequantizeChannelScaled(values, t, channel, start, (s, c) =>
+        this.readTensorFloat32(channel.name, s, c),
+      );
+    }
   }
 
   private tensor(name: string): TensorInfo {

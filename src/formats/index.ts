@@ -1,6 +1,7 @@
 // Checkpoint formats: opening (format detection, safetensors, PyTorch zip; GGUF in ./gguf), dtype
 // decoding, and writers used by tests and the synthetic generator.
 export { DEFAULT_FP8_BLOCK, fp8BlockSize, scaleTensorName } from "./block-scales.js";
+export { channelScaleName } from "./channel-scales.js";
 export { elementCount, TensorFileCheckpoint } from "./checkpoint.js";
 export { chooseWeights, findTokenizer, type WeightsChoice } from "./detect.js";
 export {

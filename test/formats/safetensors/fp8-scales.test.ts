@@ -87,3 +87,44 @@ describe("FP8 block-scaled weights", () => {
     await c.close();
   });
 });
+
+describe("FP8 weights with per-tensor and per-channel scales (compressed-tensors)", () => {
+  /** w [3, 4] with element (r, c) = 2^((r + c) % 3); `w.weight_scale` of the given shape and values. */
+  async function channelModel(scaleShape: number[], scales: number[]) {
+    const dir = await fs.mkdtemp(path.join(tmp, "c-"));
+    const w = Uint8Array.from(
+      { length: 12 },
+      (_, i) => E4M3_POW2[(Math.floor(i / 4) + (i % 4)) % 3] as number,
+    );
+    const specs = [
+      { name: "w.weight", dtype: "F8_E4M3" as const, shape: [3, 4] },
+      { name: "w.weight_scale", dtype: "F32" as const, shape: scaleShape },
+    ];
+    await writeSafetensors(path.join(dir, "model.safetensors"), specs, (s) =>
+      s.name === "w.weight" ? w : new Uint8Array(new Float32Array(scales).buffer),
+    );
+    return openCheckpoint(dir);
+  }
+  const raw = (i: number) => 2 ** ((Math.floor(i / 4) + (i % 4)) % 3);
+
+  it("multiplies by one scale per tensor", async () => {
+    const c = await channelModel([], [0.5]);
+    expect(Array.from(await c.readTensorFloat32("w.weight"))).toEqual(
+      Array.from({ length: 12 }, (_, i) => raw(i) * 0.5),
+    );
+    await c.close();
+  });
+
+  it("multiplies by one scale per output row, for ranges crossing rows", async () => {
+    const c = await channelModel([3, 1], [1, 10, 100]);
+    const part = await c.readTensorFloat32("w.weight", 3, 6);
+    expect(Array.from(part)).toEqual([3, 4, 5, 6, 7, 8].map((i) => raw(i) * 10 ** Math.floor(i / 4)));
+    await c.close();
+  });
+
+  it("refuses a scale that is neither per tensor nor per row", async () => {
+    const c = await channelModel([2, 2], [1, 2, 3, 4]);
+    await expect(c.readTensorFloat32("w.weight")).rejects.toMatchObject({ code: "FORMAT_BAD_SCALE_SHAPE" });
+    await c.close();
+  });
+});
