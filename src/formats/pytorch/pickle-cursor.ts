@@ -17,7 +17,7 @@ export function pickleError(
 ): PedigreeError {
   const hint =
     code === "PICKLE_GLOBAL_FORBIDDEN" || code === "PICKLE_OPCODE_FORBIDDEN"
-      ? "The pickle asks for code Pedigree never runs; the file may be hostile. Prefer safetensors"
+      ? "Pedigree reads only state dicts (tensors, OrderedDict, dtypes) and never runs pickled code; this file pickles other objects (a whole module, training state) or is hostile. Save model.state_dict(), or convert to safetensors"
       : "The pickle is corrupt or not a PyTorch state dict";
   return new PedigreeError(code, msg, { details, hint });
 }
