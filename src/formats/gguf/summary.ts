@@ -3,8 +3,17 @@ import type { GgufValue } from "./types.js";
 /** Items of an array shown in summaries: enough to recognise it, small enough for `inspect --json`. */
 export const SUMMARY_ARRAY_ITEMS = 8;
 
-/** JSON-safe scalar: 64-bit integers become numbers when exact, decimal strings otherwise. */
+/**
+ * Characters of a string kept in summaries: whole chat templates (typically < 10k) but not an
+ * embedded 30 MB tokenizer.huggingface.json.
+ */
+export const SUMMARY_STRING_CHARS = 16384;
+
+/** JSON-safe scalar: 64-bit integers become numbers when exact, decimal strings otherwise; long strings cut. */
 function scalarOf(v: bigint | number | boolean | string): number | boolean | string {
+  if (typeof v === "string" && v.length > SUMMARY_STRING_CHARS) {
+    return `${v.slice(0, SUMMARY_STRING_CHARS)}… [${v.length} characters in all]`;
+  }
   if (typeof v !== "bigint") return v;
   return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER)
     ? Number(v)

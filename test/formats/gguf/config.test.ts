@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ggufConfig } from "../../../src/formats/gguf/config.js";
 import { ggmlTypeByName } from "../../../src/formats/gguf/constants.js";
+import { SUMMARY_STRING_CHARS, summariseMetadata } from "../../../src/formats/gguf/summary.js";
 import type { GgufTensorInfo, GgufValue } from "../../../src/formats/gguf/types.js";
 
 const u32 = (value: number): GgufValue => ({ type: "uint32", value });
@@ -146,5 +147,28 @@ describe("config.json synthesised from GGUF metadata", () => {
     huge[1_234_567] = 9;
     const c = config("llama", { "attention.head_count": { type: "array", itemType: "int32", value: huge } });
     expect(c?.num_attention_heads).toBe(9);
+  });
+});
+
+describe("metadata summaries", () => {
+  it("keep scalars, cut long strings, summarise arrays with their first items", () => {
+    const long = "x".repeat(SUMMARY_STRING_CHARS + 5);
+    const m = summariseMetadata(
+      new Map<string, GgufValue>([
+        ["a", u32(7)],
+        ["big", { type: "uint64", value: 2n ** 60n }],
+        ["small", { type: "int64", value: -5n }],
+        ["s", str(long)],
+        ["arr", { type: "array", itemType: "uint64", value: BigUint64Array.of(1n, 2n ** 63n) }],
+      ]),
+    );
+    expect(m.a).toBe(7);
+    expect(m.big).toBe("1152921504606846976");
+    expect(m.small).toBe(-5);
+    expect(String(m.s)).toMatch(
+      new RegExp(`^x{${SUMMARY_STRING_CHARS}}… \\[${long.length} characters in all\\]$`),
+    );
+    expect(m.arr).toEqual({ type: "array<uint64>", length: 2, first: [1, "9223372036854775808"] });
+    expect(() => JSON.stringify(m)).not.toThrow();
   });
 });
