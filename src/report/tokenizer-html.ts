@@ -82,10 +82,49 @@ export function renderEfficiencyHtml(r: EfficiencyReport): string {
   );
 }
 
+/**
+ * Where the vocabularies line up: each shared id block as a segment from (A id, B id) of its first
+ * token to its last. Blocks on the diagonal keep their ids; a parallel offset is a shifted block.
+ */
+export function blockPlot(c: TokenizerComparison, size = 420): string {
+  const m = 48;
+  const x = scaleLinear()
+    .domain([0, Math.max(1, c.a.vocabSize)])
+    .range([m, size - 12]);
+  const y = scaleLinear()
+    .domain([0, Math.max(1, c.b.vocabSize)])
+    .range([size - m, 12]);
+  const seg = line<[number, number]>()
+    .x(([a]) => x(a))
+    .y(([, b]) => y(b));
+  const n = Math.min(c.a.vocabSize, c.b.vocabSize);
+  const parts = [
+    `<rect x="${m}" y="12" width="${f(size - 12 - m)}" height="${f(size - m - 12)}" fill="none" stroke="#ccc"/>`,
+    `<path d="${seg([
+      [0, 0],
+      [n, n],
+    ])}" stroke="#ddd" stroke-dasharray="4 4"/>`,
+  ];
+  for (const b of c.sharedIdBlocks) {
+    const d = seg([
+      [b.aStart, b.bStart],
+      [b.aStart + b.length, b.bStart + b.length],
+    ]);
+    parts.push(
+      `<path d="${d}" stroke="#d62728" stroke-width="3"><title>${esc(`A ${b.aStart}… ↔ B ${b.bStart}…: ${b.length} tokens`)}</title></path>`,
+    );
+  }
+  parts.push(
+    `<text x="${f(size / 2)}" y="${size - 14}" text-anchor="middle" font-size="11">A token id (${c.a.vocabSize})</text>`,
+    `<text x="14" y="${f(size / 2)}" transform="rotate(-90 14 ${f(size / 2)})" text-anchor="middle" font-size="11">B token id (${c.b.vocabSize})</text>`,
+  );
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}" viewBox="0 0 ${size} ${size}" font-family="system-ui,sans-serif">${parts.join("")}</svg>`;
+}
+
 export function renderCompareHtml(c: TokenizerComparison): string {
   return htmlPage(
     "Tokenizer comparison",
-    `<h1>Tokenizer comparison</h1><pre>${esc(renderTokenizerCompare(c))}</pre>`,
+    `<h1>Tokenizer comparison: ${esc(c.relation)}</h1>${blockPlot(c)}<p class="muted">Shared id blocks in red; the dashed diagonal is "same id".</p><pre>${esc(renderTokenizerCompare(c))}</pre>`,
   );
 }
 

@@ -52,8 +52,8 @@ export interface SideSummary {
  * Linear in the vocabulary sizes plus one sort of the shared merges.
  */
 export function compareTokenizers(a: TokenizerLike, b: TokenizerLike): TokenizerComparison {
-  const specialA = new Set(a.specialIds);
-  const specialB = new Set(b.specialIds);
+  const specialA = new Set(a.specialIds ?? []);
+  const specialB = new Set(b.specialIds ?? []);
   const idInB = firstIds(b.tokens, specialB);
   const idInA = firstIds(a.tokens, specialA);
   let shared = 0;
@@ -144,14 +144,14 @@ function idBlocks(
 function sameTokens(a: TokenizerLike, b: TokenizerLike): boolean {
   if (a.tokens.length !== b.tokens.length) return false;
   for (let i = 0; i < a.tokens.length; i++) if (a.tokens[i] !== b.tokens[i]) return false;
-  const sa = [...a.specialIds].sort((x, y) => x - y).join();
-  return sa === [...b.specialIds].sort((x, y) => x - y).join();
+  const sa = [...(a.specialIds ?? [])].sort((x, y) => x - y).join();
+  return sa === [...(b.specialIds ?? [])].sort((x, y) => x - y).join();
 }
 
 function compareSpecials(a: TokenizerLike, b: TokenizerLike): TokenizerComparison["specialTokens"] {
   const byContent = (t: TokenizerLike) => {
     const m = new Map<string, number>();
-    for (const id of t.specialIds) {
+    for (const id of t.specialIds ?? []) {
       const tok = t.tokens[id];
       if (tok !== null && tok !== undefined && !m.has(tok)) m.set(tok, id);
     }

@@ -1,6 +1,13 @@
 import type { LoadedTokenizer, Vocabulary } from "./types.js";
 
-export type TokenizerLike = Vocabulary & Partial<LoadedTokenizer>;
+/**
+ * What compare accepts: a loaded tokenizer, a `Vocabulary`, or a fingerprint's tokenizer signature
+ * ({kind, tokens}; special ids then unknown, so every token counts as regular).
+ */
+export type TokenizerLike = Pick<Vocabulary, "tokens"> & {
+  kind: string;
+  specialIds?: number[];
+} & Partial<Omit<LoadedTokenizer, "kind" | "tokens" | "specialIds">>;
 
 /**
  * The order in which a BPE tokenizer created its merged tokens, by token id: the index of the first
@@ -23,7 +30,7 @@ export function mergeOrder(tok: TokenizerLike): Int32Array | null {
     return order;
   }
   if (tok.kind === "tiktoken") {
-    const special = new Set(tok.specialIds);
+    const special = new Set(tok.specialIds ?? []);
     tok.tokens.forEach((t, id) => {
       if (t !== null && t.length > 1 && !special.has(id)) order[id] = id;
     });

@@ -104,5 +104,13 @@ describe.skipIf(!HAS_SHARED)("compare on kinship-dev (the vocab_swap pair)", () 
     expect(c.relation).toBe("identical");
     expect(c.mergeOrder.spearman).toBeNull();
     expect(c.pipeline.normalizerEqual).toBeNull();
+    // A fingerprint's tokenizer signature ({kind, tokens}, no special ids) is accepted as is.
+    const t2p = await tok(`${KINSHIP_DIR}/tokenizers/T2p.json`);
+    const sig = compareTokenizers(
+      { kind: "hf-tokenizer-json", tokens: va.tokens },
+      { kind: "x", tokens: t2p.tokens },
+    );
+    expect(sig.relation).toBe("independent");
+    expect(sig.overlap.shared).toBe(1141 + 2); // the two special tokens now count as shared strings
   });
 });
