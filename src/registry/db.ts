@@ -42,8 +42,9 @@ export function isPostgresSpec(spec: string): boolean {
 export async function openRegistryDb(spec: string, opts: { create?: boolean } = {}): Promise<RegistryDb> {
   const handle = isPostgresSpec(spec) ? openPostgres(spec) : openSqlite(spec, opts.create === true);
   try {
-    if (opts.create) await migrate(handle);
-    else await requireInitialised(handle);
+    if (!opts.create) await requireInitialised(handle);
+    // Also on open: a registry made by an older version gains the newer migrations.
+    await migrate(handle);
   } catch (e) {
     await handle.close();
     throw e;

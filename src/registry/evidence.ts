@@ -54,6 +54,7 @@ export async function evidenceFor(
           tool: cmp.id,
           verdict: r.verdict,
           log10P: r.log10P,
+          drift: r.drift,
           relations: r.relations,
           direction: r.direction,
         },
@@ -69,6 +70,7 @@ export async function evidenceFor(
         tool: cmp.id,
         verdict: r.verdict,
         log10p: r.log10P,
+        drift: r.drift,
         relations: JSON.stringify(r.relations),
         direction: r.direction,
         checked_at: checkedAt,
@@ -96,11 +98,16 @@ function toRecord(pair: Pair, r: CompareResult): EvidenceRecord {
     ...pair,
     verdict: r.verdict,
     log10P,
+    drift: finiteOrNull(r.drift),
     relations: [...r.relations],
     direction: dir === "A" ? "parent" : dir === "B" ? "child" : "unknown",
     checkedAt: "",
     seq: -1,
   };
+}
+
+export function finiteOrNull(x: unknown): number | null {
+  return typeof x === "number" && Number.isFinite(x) ? x : null;
 }
 
 export function evidenceKey(parent: string, child: string): string {

@@ -1,5 +1,6 @@
 import type { CompareResult, Relation } from "../compare/types.js";
 import type { Fingerprint } from "../fingerprint/types.js";
+import { finiteOrNull } from "./evidence.js";
 import { buildPrefilter } from "./prefilter.js";
 import type { Registry } from "./registry.js";
 import { evidenceFromRow } from "./rows.js";
@@ -16,6 +17,8 @@ export interface Candidate {
   model: string;
   contentId: string;
   log10P: number;
+  /** compare's drift from the candidate (1 − mean cosine of matched neurons); the nearest relative ranks first. */
+  drift: number | null;
   relations: Relation[];
   verdict: "related" | "unrelated" | "inconclusive";
   /** Who the comparison says is the parent: the candidate, the query, or unknown. */
@@ -43,8 +46,7 @@ export interface IdentifyOptions {
 
 /**
  * DESIGN §2 use 3: which registered models is this one derived from? The compact index ranks every
- * registered model, the comparison decides on the short list. Ranking: related before the rest, then
- * the stronger evidence; within a tie, a candidate the comparison names as parent before one it does not.
+ * registered model, the comparison decides on the short list; `rank` orders the candidates.
  */
 export async function identify(
   reg: Registry,
@@ -81,12 +83,13 @@ export async function identify(
   };
 }
 
-type Judged = Pick<Candidate, "log10P" | "relations" | "verdict" | "direction">;
+type Judged = Pick<Candidate, "log10P" | "drift" | "relations" | "verdict" | "direction">;
 
 function fresh(r: CompareResult): Judged {
   const dir = r.direction?.parent;
   return {
     log10P: r.log10P,
+    drift: finiteOrNull(r.drift),
     relations: [...r.relations],
     verdict: r.verdict,
     direction: dir === "A" ? "candidate" : dir === "B" ? "query" : "unknown",
@@ -121,19 +124,24 @@ async function storedEvidence(
       : (ev.direction === "parent") === candidateIsPairParent
         ? "candidate"
         : "query";
-  return { log10P: ev.log10P, relations: ev.relations, verdict: ev.verdict, direction: dir };
+  return { log10P: ev.log10P, drift: ev.drift, relations: ev.relations, verdict: ev.verdict, direction: dir };
 }
 
 const VERDICT_ORDER = { related: 0, inconclusive: 1, unrelated: 2 } as const;
 const DIRECTION_ORDER = { candidate: 0, unknown: 1, query: 2 } as const;
-/** Evidence within this many decades counts as a tie (saturated tests all reach their floor). */
-const RANK_TIE = 1;
 
+/**
+ * Among related candidates: one the comparison names as parent first, one it names as the query's
+ * child last; then the smallest drift, since a sibling or a grandparent is farther from the query
+ * than its parent (their drifts add up), whereas the log10 p of every close relative saturates.
+ */
 function rank(a: Candidate, b: Candidate): number {
   const v = VERDICT_ORDER[a.verdict] - VERDICT_ORDER[b.verdict];
   if (v !== 0) return v;
-  if (Math.abs(a.log10P - b.log10P) > RANK_TIE) return a.log10P - b.log10P;
-  const d = DIRECTION_ORDER[a.direction] - DIRECTION_ORDER[b.direction];
-  if (d !== 0) return d;
+  if (a.verdict === "related") {
+    const d = DIRECTION_ORDER[a.direction] - DIRECTION_ORDER[b.direction];
+    if (d !== 0) return d;
+    if (a.drift !== null && b.drift !== null && a.drift !== b.drift) return a.drift - b.drift;
+  }
   return a.log10P - b.log10P || b.prefilterScore - a.prefilterScore;
 }

@@ -82,5 +82,11 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
         .execute();
     },
   };
-  return { getMigrations: async () => ({ "0001_registry": v1 }) };
+  // 0002: compare's drift (1 − mean cosine of matched neurons) ranks relatives: the parent is the nearest.
+  const v2: Migration = {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable("evidence").addColumn("drift", real).execute();
+    },
+  };
+  return { getMigrations: async () => ({ "0001_registry": v1, "0002_evidence_drift": v2 }) };
 }

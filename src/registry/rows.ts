@@ -37,6 +37,7 @@ export function evidenceFromRow(r: Selectable<RegistryTables["evidence"]>): Evid
     child: r.child,
     verdict: r.verdict as EvidenceRecord["verdict"],
     log10P: Number(r.log10p),
+    drift: r.drift === null || r.drift === undefined ? null : Number(r.drift),
     relations: JSON.parse(r.relations) as Relation[],
     direction: r.direction as EvidenceRecord["direction"],
     checkedAt: r.checked_at,

@@ -34,6 +34,7 @@ export interface RegistryTables {
     tool: string;
     verdict: string;
     log10p: number;
+    drift: number | null;
     relations: string;
     direction: string;
     checked_at: string;

@@ -48,6 +48,8 @@ export interface EvidenceRecord {
   verdict: CompareResult["verdict"];
   log10P: number;
   relations: Relation[];
+  /** compare's drift: 1 − mean cosine of matched neurons (0 = unchanged); null when not related. */
+  drift: number | null;
   /** Who the comparison says is the parent: "parent" (as stored), "child" (reversed) or "unknown". */
   direction: "parent" | "child" | "unknown";
   checkedAt: string;

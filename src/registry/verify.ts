@@ -199,7 +199,9 @@ function orient(p: Pair, ev: EvidenceRecord, lineage: Lineage): [child: string, 
   return [p.child, p.parent];
 }
 
+/** The nearer relative (smaller drift), else the stronger evidence, else the one closer to its family root. */
 function better(ev: EvidenceRecord, parent: string, cur: EvidenceRecord, lineage: Lineage): boolean {
+  if (ev.drift !== null && cur.drift !== null && ev.drift !== cur.drift) return ev.drift < cur.drift;
   if (Math.abs(ev.log10P - cur.log10P) > LOG10P_TIE) return ev.log10P < cur.log10P;
   return lineage.depth(parent) < lineage.depth(cur.parent);
 }

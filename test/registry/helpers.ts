@@ -180,6 +180,8 @@ export function familyComparator(): Comparator & { calls: number } {
       return {
         verdict: related ? "related" : "unrelated",
         log10P: related ? -40 - sb.generation : -0.4,
+        // Drift adds up along the tree: parent→child 0.1, siblings 0.2 (through their common base).
+        drift: related ? 0.1 * (sa.generation + sb.generation) : null,
         relations: related ? [sb.relation] : [],
         layerMap: null,
         evidence: [],
