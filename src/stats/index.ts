@@ -1,4 +1,5 @@
 export { fisherCombineLog10 } from "./fisher.js";
+export { dotRows } from "./linalg.js";
 export {
   bonferroniLog10,
   lnChoose,

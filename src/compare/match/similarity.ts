@@ -1,3 +1,5 @@
+import { dotRows } from "../../stats/linalg.js";
+
 /**
  * Row features as unit vectors and their cosine similarities. Features are small (k ≤ a few hundred
  * columns), so a blocked dot-product loop in float32/float64 is the whole kernel.
@@ -53,18 +55,8 @@ export function selectRows(m: FeatureMatrix, rows: readonly number[]): FeatureMa
 /** Dense similarity S[i][j] = ⟨b_i, a_j⟩ for unit rows: nB × nA, row-major. */
 export function similarityMatrix(b: FeatureMatrix, a: FeatureMatrix): Float32Array {
   if (a.cols !== b.cols) throw new RangeError(`feature widths differ: ${b.cols} vs ${a.cols}`);
-  const k = a.cols;
   const out = new Float32Array(b.rows * a.rows);
-  for (let i = 0; i < b.rows; i++) {
-    const bi = i * k;
-    const oi = i * a.rows;
-    for (let j = 0; j < a.rows; j++) {
-      const aj = j * k;
-      let s = 0;
-      for (let c = 0; c < k; c++) s += b.data[bi + c]! * a.data[aj + c]!;
-      out[oi + j] = s;
-    }
-  }
+  dotRows(b.data, b.rows, a.data, a.rows, a.cols, out);
   return out;
 }
 

@@ -1,3 +1,4 @@
+import { dotRows } from "../../stats/linalg.js";
 /**
  * Pure kernels that turn weight rows into per-neuron features (no I/O; see STYLE "kernels are pure").
  */
@@ -20,15 +21,7 @@ export function projectRows(
   const pg = g ? new Float32Array(k * d) : p;
   if (g) for (let r = 0; r < k; r++) for (let c = 0; c < d; c++) pg[r * d + c] = p[r * d + c]! * g[c]!;
   const out = new Float32Array(n * k);
-  for (let i = 0; i < n; i++) {
-    const wi = i * d;
-    for (let r = 0; r < k; r++) {
-      const pr = r * d;
-      let s = 0;
-      for (let c = 0; c < d; c++) s += w[wi + c]! * pg[pr + c]!;
-      out[i * k + r] = s;
-    }
-  }
+  dotRows(w, n, pg, k, d, out);
   return out;
 }
 
