@@ -12,7 +12,9 @@ export {
   upcycleExperts,
   widenFfn,
 } from "./derive.js";
+export { writeSynthGguf } from "./gguf.js";
 export { colsOf, rowsOf, type SynthModel, type SynthTensor } from "./model.js";
 export { GaussianStream, inverseNormal, Xoshiro128 } from "./random.js";
+export { applyRecipe } from "./recipe.js";
 export { configJson, type ScaleOptions, SHAPES, type SynthArch, scaleArch, shapeNames } from "./shapes.js";
-export { SYNTH_DTYPES, type SynthDType, writeSynthSafetensors } from "./write.js";
+export { SYNTH_DTYPES, type SynthDType, writeSynthPytorch, writeSynthSafetensors } from "./write.js";

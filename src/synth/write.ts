@@ -2,6 +2,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { PedigreeError } from "../errors.js";
 import { f32ToF16 } from "../formats/gguf/half.js";
+import { writePytorchCheckpoint } from "../formats/pytorch/write.js";
 import { type TensorSpec, writeShardedSafetensors } from "../formats/safetensors/write.js";
 import { colsOf, rowsOf, type SynthModel, type SynthTensor } from "./model.js";
 import { float32ToBf16 } from "./random.js";
@@ -41,16 +42,7 @@ export async function writeSynthSafetensors(
   dir: string,
   opts: SafetensorsOptions = {},
 ): Promise<string[]> {
-  const dtype = opts.dtype ?? "BF16";
-  if (!SYNTH_DTYPES.includes(dtype)) {
-    throw new PedigreeError(
-      "USAGE_INVALID_OPTION",
-      `synth writes safetensors as ${SYNTH_DTYPES.join("/")}, not ${dtype}`,
-      {
-        details: { dtype },
-      },
-    );
-  }
+  const dtype = checkDtype(opts.dtype ?? "BF16");
   await writeConfig(model, dir, dtype);
   const byName = new Map(model.tensors.map((t) => [t.name, t]));
   const specs: TensorSpec[] = model.tensors.map((t) => ({ name: t.name, dtype, shape: [...t.shape] }));
@@ -66,6 +58,36 @@ export async function writeSynthSafetensors(
     },
   );
   return files;
+}
+
+/** Writes config.json and `pytorch_model.bin` (torch.save zip, streamed tensor by tensor). */
+export async function writeSynthPytorch(
+  model: SynthModel,
+  dir: string,
+  opts: { dtype?: SynthDType } = {},
+): Promise<string[]> {
+  const dtype = checkDtype(opts.dtype ?? "BF16");
+  await writeConfig(model, dir, dtype);
+  const byName = new Map(model.tensors.map((t) => [t.name, t]));
+  const specs: TensorSpec[] = model.tensors.map((t) => ({ name: t.name, dtype, shape: [...t.shape] }));
+  const file = "pytorch_model.bin";
+  await writePytorchCheckpoint(path.join(dir, file), specs, function* (spec) {
+    for (const block of rowBlocks(byName.get(spec.name) as SynthTensor)) yield encodeValues(block, dtype);
+  });
+  return [file];
+}
+
+function checkDtype(dtype: SynthDType): SynthDType {
+  if (!SYNTH_DTYPES.includes(dtype)) {
+    throw new PedigreeError(
+      "USAGE_INVALID_OPTION",
+      `synth writes ${SYNTH_DTYPES.join("/")} tensors, not ${dtype}`,
+      {
+        details: { dtype },
+      },
+    );
+  }
+  return dtype;
 }
 
 export async function writeConfig(model: SynthModel, dir: string, dtype: string): Promise<void> {

@@ -11,7 +11,14 @@ import {
   writeFingerprint,
 } from "../../src/fingerprint/index.js";
 import { openCheckpoint } from "../../src/formats/open.js";
-import { permuteModel, scaleArch, synthModel, writeSynthSafetensors } from "../../src/synth/index.js";
+import {
+  permuteModel,
+  scaleArch,
+  synthModel,
+  writeSynthGguf,
+  writeSynthPytorch,
+  writeSynthSafetensors,
+} from "../../src/synth/index.js";
 import { HAS_SHARED, KINSHIP_DIR } from "../shared.js";
 
 let root = "";
@@ -89,6 +96,25 @@ describe("fingerprints of synthetic checkpoints", () => {
       expect(p?.stats).toEqual(t.stats);
       if (t.name.includes("mlp.up_proj")) expect(p?.sha256).not.toBe(t.sha256);
     }
+  });
+
+  it("the same tensors in a PyTorch zip keep the content id; GGUF Q8_0 keeps the statistics", async () => {
+    const small = synthModel(scaleArch("llama-3.2-1b", { scale: 0.125, layers: 2, vocab: 256 }), 4);
+    await writeSynthSafetensors(small, path.join(root, "st"));
+    await writeSynthPytorch(small, path.join(root, "pt"));
+    await writeSynthGguf(small, path.join(root, "gguf"), { type: "Q8_0" });
+    const [st, pt, gg] = await Promise.all(
+      ["st", "pt", "gguf"].map(
+        async (d) => (await runFingerprint(path.join(root, d), { threads: 1 })).fingerprint,
+      ),
+    );
+    expect(pt?.contentId).toBe(st?.contentId);
+    expect(pt?.source.format).toBe("pytorch");
+    expect(gg?.source.format).toBe("gguf");
+    const a = st?.tensors.find((t) => t.name === "model.layers.1.mlp.up_proj.weight")?.stats;
+    const b = gg?.tensors.find((t) => t.name === "blk.1.ffn_up.weight")?.stats;
+    expect(b?.count).toBe(a?.count);
+    expect((b?.std as number) / (a?.std as number)).toBeCloseTo(1, 2); // Q8_0 error ≪ 1% of σ
   });
 
   it("a reused pool fingerprints several models (batch mode)", async () => {

@@ -8,6 +8,7 @@ import {
   scaleArch,
   shapeNames,
   synthModel,
+  writeSynthPytorch,
   writeSynthSafetensors,
 } from "../../synth/index.js";
 import { applyRecipe } from "../../synth/recipe.js";
@@ -37,7 +38,7 @@ export const define: CommandModule["define"] = (cmd: Command) => {
     .option("--vocab <n>", "vocabulary size")
     .option("--experts <n>", "routed experts (MoE shapes)")
     .option("--seed <n>", "seed: same seed, same bytes", "1")
-    .option("--format <f>", "safetensors | gguf", "safetensors")
+    .option("--format <f>", "safetensors | gguf | pytorch", "safetensors")
     .option(
       "--dtype <t>",
       `safetensors: ${SYNTH_DTYPES.join("|")}; gguf: ${GGUF_SYNTH_TYPES.join("|")}`,
@@ -72,13 +73,15 @@ async function synth(ctx: CommandContext, shape: string, o: Options): Promise<Co
   let files: string[];
   const dtype = (o.dtype ?? "BF16").toUpperCase();
   if (o.format === "gguf") files = await writeSynthGguf(model, dir, { type: dtype });
+  else if (o.format === "pytorch")
+    files = await writeSynthPytorch(model, dir, { dtype: dtype as SynthDType });
   else if (o.format === undefined || o.format === "safetensors") {
     if (!SYNTH_DTYPES.includes(dtype as SynthDType)) throw invalid("--dtype", dtype, SYNTH_DTYPES.join(", "));
     files = await writeSynthSafetensors(model, dir, {
       dtype: dtype as SynthDType,
       ...(o.shardBytes ? { maxShardBytes: num("--shard-bytes", o.shardBytes) } : {}),
     });
-  } else throw invalid("--format", o.format, "safetensors, gguf");
+  } else throw invalid("--format", o.format, "safetensors, gguf, pytorch");
   const params = model.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
   const data: SynthData = {
     shape,
