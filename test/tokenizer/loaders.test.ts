@@ -165,6 +165,35 @@ describe("loaders", () => {
     expect(fromGguf.kind).toBe("gguf-embedded");
     expect(fromGguf.tokens).toEqual(fromJson.tokens);
     expect(fromGguf.merges).toEqual(fromJson.merges);
+    const text = `${CORPUS_A.slice(0, 200)} 12345 ok?!`;
+    expect(createEncoder(fromGguf).encode(text)).toEqual(createEncoder(fromJson).encode(text));
+  });
+
+  it("GGUF-embedded SentencePiece (tokenizer.ggml.model = llama): control and byte pieces", async () => {
+    const tokens = ["<unk>", "<s>", "</s>", "<0x41>", "▁t", "he", "▁the", "▁", "t", "h", "e"];
+    const types = [SP_TYPE.UNKNOWN, SP_TYPE.CONTROL, SP_TYPE.CONTROL, SP_TYPE.BYTE, 1, 1, 1, 1, 1, 1, 1];
+    const meta: [string, GgufValue][] = [
+      ["general.architecture", { type: "string", value: "llama" }],
+      ["tokenizer.ggml.model", { type: "string", value: "llama" }],
+      ["tokenizer.ggml.tokens", { type: "array", itemType: "string", value: tokens }],
+      [
+        "tokenizer.ggml.scores",
+        { type: "array", itemType: "float32", value: Float32Array.from(tokens, (_, i) => -i) },
+      ],
+      ["tokenizer.ggml.token_type", { type: "array", itemType: "int32", value: Int32Array.from(types) }],
+    ];
+    const dir = await writeFolder({ "sp.gguf": await encodeGguf({ metadata: meta, tensors: [] }) });
+    const tok = await loadTokenizer(dir);
+    expect(tok.kind).toBe("gguf-embedded");
+    expect(tok.tokens).toEqual(["<unk>", "<s>", "</s>", "A", " t", "he", " the", " ", "t", "h", "e"]);
+    expect(tok.specialIds).toEqual([0, 1, 2]);
+    expect(tok.merges).toEqual([
+      ["▁", "t"],
+      ["h", "e"],
+      ["▁t", "he"],
+    ]);
+    // "A" has no piece of its own: SentencePiece byte fallback emits <0x41>.
+    expect(createEncoder(tok).encode("the A")).toEqual([6, 7, 3]);
   });
 
   it("a model folder prefers tokenizer.json; built-in names load from js-tiktoken", async () => {
