@@ -48,17 +48,18 @@ const setDir = path.resolve(
 );
 const seeds = Number(args.seeds ?? 6);
 const rows: Row[] = [];
-const agreementsH0: number[] = [];
+const agreementsH0: { source: string; layer: number; family: string; k: number; n: number }[] = [];
 
 function record(source: string, a: string, b: string, label: Row["label"], fa: Fingerprint, fb: Fingerprint) {
   const r = compareFingerprints(fa, fb);
   rows.push({ source, a, b, label, verdict: r.verdict, log10P: r.log10P });
-  if (label === "unrelated" && fa.sketches.layers.length === fb.sketches.layers.length) rawAgreements(fa, fb);
+  if (label === "unrelated" && fa.sketches.layers.length === fb.sketches.layers.length)
+    rawAgreements(source, fa, fb);
   console.error(`${source} ${a} ${b} ${label} → ${r.verdict} ${r.log10P}`);
 }
 
 /** Raw E3 agreements of the in-place layer pairs (no layer search, no discount): the H0 calibration data. */
-function rawAgreements(fa: Fingerprint, fb: Fingerprint) {
+function rawAgreements(source: string, fa: Fingerprint, fb: Fingerprint) {
   const space = featureSpace(fa.sketches, fb.sketches);
   fa.sketches.layers.forEach((la, i) => {
     const lb = fb.sketches.layers[i]!;
@@ -67,7 +68,7 @@ function rawAgreements(fa: Fingerprint, fb: Fingerprint) {
     if (!ma || !mb) return;
     for (const fam of ["anchor", "native"] as const) {
       const t = testNeurons(fa.sketches, ma, fb.sketches, mb, space, fam);
-      if (t) agreementsH0.push(t.agreements);
+      if (t) agreementsH0.push({ source, layer: i, family: fam, k: t.agreements, n: t.compared });
     }
   });
 }
@@ -143,20 +144,28 @@ function report() {
         `| ${label} | ${source} | ${q.n} | ${q.min} | ${q.q10} | ${q.median} | ${q.q90} | ${q.max} | ${verdicts} |`,
       );
     }
-  const hist = new Map<number, number>();
-  for (const k of agreementsH0) hist.set(k, (hist.get(k) ?? 0) + 1);
-  const maxK = Math.max(0, ...agreementsH0);
+  const ks = agreementsH0.map((x) => x.k);
+  const maxK = Math.max(4, ...ks);
+  out.push("", "Raw E3 agreements per in-place layer test under H0 (no discount), against Poisson(1):", "");
+  const sources = [...new Set(agreementsH0.map((x) => `${x.source}/${x.family}`))].sort();
+  out.push(
+    `| agreements k | ${sources.join(" | ")} | all | expected under Poisson(1) |`,
+    `|---|${sources.map(() => "---|").join("")}---|---|`,
+  );
+  let fact = 1;
+  for (let k = 0; k <= maxK; k++) {
+    if (k > 0) fact *= k;
+    const by = sources.map(
+      (s) => agreementsH0.filter((x) => `${x.source}/${x.family}` === s && x.k === k).length,
+    );
+    const all = ks.filter((x) => x === k).length;
+    out.push(`| ${k} | ${by.join(" | ")} | ${all} | ${((ks.length * Math.exp(-1)) / fact).toFixed(1)} |`);
+  }
+  const worst = [...agreementsH0].sort((x, y) => y.k - x.k).slice(0, 5);
   out.push(
     "",
-    "Raw E3 agreements per in-place layer test under H0 (both feature families), against Poisson(1):",
-    "",
+    `largest: ${worst.map((w) => `${w.k}/${w.n} (${w.source} layer ${w.layer}, ${w.family})`).join("; ")}`,
   );
-  out.push("| agreements k | observed | expected under Poisson(1) |", "|---|---|---|");
-  let fact = 1;
-  for (let k = 0; k <= Math.max(maxK, 4); k++) {
-    if (k > 0) fact *= k;
-    out.push(`| ${k} | ${hist.get(k) ?? 0} | ${((agreementsH0.length * Math.exp(-1)) / fact).toFixed(1)} |`);
-  }
   const bad = rows.filter((r) => (r.label === "unrelated" ? r.log10P < -2 : r.log10P > -12));
   out.push("", `pairs: ${rows.length}; unrelated below −2 or related above −12: ${bad.length}`);
   console.log(out.join("\n"));
