@@ -60,8 +60,11 @@ export function chooseWeights(listing: readonly LocationFile[], spec: string): W
     return { format: "safetensors", files: pickOne(st, "model.safetensors"), indexFile: null };
   const gguf = top.filter((p) => p.endsWith(".gguf"));
   if (gguf.length === 1) return { format: "gguf", files: gguf, indexFile: null };
-  if (gguf.length > 1)
+  if (gguf.length > 1) {
+    const first = firstPartOfOneSplit(gguf);
+    if (first) return { format: "gguf", files: [first], indexFile: null };
     throw gguf.every((p) => SPLIT_GGUF.test(p)) ? splitGguf(spec, gguf) : ambiguous(spec, gguf);
+  }
   const ptIndex = top.filter((p) => PYTORCH_INDEX.test(p));
   if (ptIndex.length > 0)
     return {
@@ -87,6 +90,22 @@ export function chooseWeights(listing: readonly LocationFile[], spec: string): W
 
 /** llama.cpp's gguf-split names its parts `<name>-00001-of-00003.gguf`. */
 const SPLIT_GGUF = /-\d{5}-of-\d{5}\.gguf$/;
+
+/**
+ * When the GGUF files are exactly the parts 1..n of one split model, its first part: the GGUF reader
+ * opens every part from it. Anything else (two models, a missing part) is refused, not guessed.
+ */
+function firstPartOfOneSplit(files: string[]): string | null {
+  const parts = files.map((f) => SPLIT_GGUF_PARTS.exec(f));
+  const head = parts[0];
+  if (!head || parts.some((m) => !m || m[1] !== head[1] || m[3] !== head[3])) return null;
+  const count = Number(head[3]);
+  const seen = new Set(parts.map((m) => Number(m?.[2])));
+  if (seen.size !== files.length || files.length !== count) return null;
+  return files[parts.findIndex((m) => Number(m?.[2]) === 1)] ?? null;
+}
+
+const SPLIT_GGUF_PARTS = /^(.*)-(\d{5})-of-(\d{5})\.gguf$/;
 
 function splitGguf(spec: string, files: string[]): PedigreeError {
   return new PedigreeError(

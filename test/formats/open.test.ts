@@ -206,8 +206,15 @@ describe("format detection", () => {
     expect(() => chooseWeights(twoIndexes, "x")).toThrow(
       expect.objectContaining({ code: "USAGE_AMBIGUOUS_SOURCE" }),
     );
-    const parts = L("m-00001-of-00002.gguf", "m-00002-of-00002.gguf");
-    expect(() => chooseWeights(parts, "x")).toThrow(
+    // One complete split model opens from its first part; a part missing is refused, not guessed.
+    const parts = L("m-00002-of-00002.gguf", "m-00001-of-00002.gguf");
+    expect(chooseWeights(parts, "x")).toEqual({
+      format: "gguf",
+      indexFile: null,
+      files: ["m-00001-of-00002.gguf"],
+    });
+    const incomplete = L("m-00001-of-00003.gguf", "m-00002-of-00003.gguf");
+    expect(() => chooseWeights(incomplete, "x")).toThrow(
       expect.objectContaining({ code: "UNSUPPORTED_SPLIT_GGUF" }),
     );
     const st = Uint8Array.from([5, 0, 0, 0, 0, 0, 0, 0, 0x7b]);
