@@ -52,7 +52,10 @@ export function decideRelation(x: RelationInput): RelationDecision {
     `${x.overlap.shared} shared token strings: ${pct(x.overlap.aInB)} of A's, ${pct(x.overlap.bInA)} of B's`,
   ];
   if (x.identical)
-    return { relation: "identical", evidence: ["same token bytes at every id, same special ids"] };
+    return {
+      relation: "identical",
+      evidence: [...evidence, "same token bytes at every id, same special ids"],
+    };
   const longest = x.blocks[0];
   if (longest) {
     const shift = longest.bStart - longest.aStart;
