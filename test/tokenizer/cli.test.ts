@@ -2,6 +2,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
+import { HAS_SHARED, kinshipModel } from "../shared.js";
 import { CORPUS_A, CORPUS_B, toyJson, trainBpe, writeFolder } from "./builders.js";
 
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -75,6 +76,16 @@ describe("pedigree tokenizer", async () => {
     const page = await fs.readFile(html, "utf8");
     expect(page).toContain("<svg");
     expect(page.match(/<path d="M/g)?.length).toBe(2);
+  });
+
+  it.skipIf(!HAS_SHARED)("audit --model adds under-trained token candidates from the weights", async () => {
+    const dir = kinshipModel("Ap");
+    const r = await run(["tokenizer", "audit", dir, "--model", dir, "--no-reach", "--json", "--quiet"]);
+    expect(r.code).toBe(0);
+    const u = JSON.parse(r.out).data.underTrained;
+    expect(u).toMatchObject({ matrix: "head", tensor: "lm_head.weight", rows: 1536 });
+    expect(u.reference.from).toBe("lowest-norm");
+    expect(u.caveat).toContain("lowest-norm");
   });
 
   it("usage errors are coded", async () => {
