@@ -1,9 +1,9 @@
 import { PedigreeError } from "../errors.js";
 import { e4m3Table, e5m2Table, f16Table } from "./fp8.js";
-import type { DType } from "./types.js";
+import type { DType, UndecodedGgufType } from "./types.js";
 
 /** Element-wise dtypes (one value per fixed number of bytes); GGUF block types are decoded by the GGUF reader. */
-export type ElementDType = Exclude<DType, `Q${string}`>;
+export type ElementDType = Exclude<DType, `Q${string}` | UndecodedGgufType>;
 
 /** Bytes per element of the element-wise dtypes (safetensors `Dtype::bitsize() / 8`). */
 export const DTYPE_BYTES: Readonly<Record<ElementDType, number>> = {

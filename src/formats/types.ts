@@ -27,7 +27,26 @@ export type DType =
   | "Q3_K"
   | "Q4_K"
   | "Q5_K"
-  | "Q6_K";
+  | "Q6_K"
+  // GGUF types listed (inspect shows them) but not decoded: reading them is UNSUPPORTED_DTYPE
+  | UndecodedGgufType;
+
+/** ggml types Pedigree recognises by name but cannot dequantise. */
+export type UndecodedGgufType =
+  | "Q8_1"
+  | "Q8_K"
+  | "IQ1_S"
+  | "IQ1_M"
+  | "IQ2_XXS"
+  | "IQ2_XS"
+  | "IQ2_S"
+  | "IQ3_XXS"
+  | "IQ3_S"
+  | "IQ4_NL"
+  | "IQ4_XS"
+  | "TQ1_0"
+  | "TQ2_0"
+  | "MXFP4";
 
 export type CheckpointFormat = "safetensors" | "gguf" | "pytorch";
 
