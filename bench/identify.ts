@@ -19,6 +19,11 @@ import { Registry } from "../src/registry/registry.js";
 import { HAS_SHARED, KINSHIP_DIR } from "../test/shared.js";
 
 const BATCH = 500;
+/** kinship-dev manifest relation names → DESIGN §5 relations. */
+const RELATION: Record<string, string> = {
+  continued_pretraining: "continued_training",
+  finetune: "continued_training",
+};
 const HIDDEN = 64;
 const ANCHORS = 64;
 
@@ -114,6 +119,15 @@ for (let i = 0; i < n; i += BATCH)
 const addMs = performance.now() - t;
 const dev = await devFingerprints(kinshipDb);
 for (const [name, fp] of dev) await reg.addModel(fp, { name });
+// The registry knows the dev models' declared lineage (identify breaks near-ties with it).
+if (dev.size && HAS_SHARED) {
+  const manifest = JSON.parse(fs.readFileSync(path.join(KINSHIP_DIR, "manifest.json"), "utf8")) as {
+    models: { id: string; parents: { id: string; relation: string }[] }[];
+  };
+  for (const m of manifest.models)
+    for (const p of m.parents)
+      if (dev.has(m.id) && dev.has(p.id)) await reg.declare(m.id, p.id, RELATION[p.relation] ?? p.relation);
+}
 t = performance.now();
 const raw = await reg.db.selectFrom("models").select(["content_id", "prefilter"]).execute();
 const rawMs = performance.now() - t;

@@ -1,6 +1,7 @@
 import type { CompareResult, Relation } from "../compare/types.js";
 import type { Fingerprint } from "../fingerprint/types.js";
 import { finiteOrNull } from "./evidence.js";
+import { declaredLineage, type Lineage } from "./lineage.js";
 import { buildPrefilter } from "./prefilter.js";
 import type { Registry } from "./registry.js";
 import { evidenceFromRow } from "./rows.js";
@@ -55,7 +56,7 @@ export async function identify(
   opts: IdentifyOptions = {},
 ): Promise<IdentifyResult> {
   const t0 = performance.now();
-  const index = await loadIndex(reg.db);
+  const index = await loadIndex(reg);
   const registered = index.find((r) => r.contentId === fp.contentId);
   const short = shortlist(buildPrefilter(fp), index, opts.shortlist ?? IDENTIFY_SHORTLIST, fp.contentId);
   const t1 = performance.now();
@@ -72,7 +73,7 @@ export async function identify(
       prefilterScore: Math.round(score * 1000) / 1000,
     });
   }
-  candidates.sort(rank);
+  candidates.sort(ranker(await declaredLineage(reg, cmp.id)));
   return {
     candidates: opts.all ? candidates : candidates.filter((c) => c.verdict !== "unrelated"),
     registeredAs: registered?.name ?? null,
@@ -128,20 +129,32 @@ async function storedEvidence(
 }
 
 const VERDICT_ORDER = { related: 0, inconclusive: 1, unrelated: 2 } as const;
-const DIRECTION_ORDER = { candidate: 0, unknown: 1, query: 2 } as const;
+/** Drifts within this relative difference are a near-tie (measured drift is not exactly additive). */
+export const DRIFT_TIE = 0.25;
 
 /**
- * Among related candidates: one the comparison names as parent first, one it names as the query's
- * child last; then the smallest drift, since a sibling or a grandparent is farther from the query
- * than its parent (their drifts add up), whereas the log10 p of every close relative saturates.
+ * Among related candidates: one the comparison names as the query's child goes last; then the
+ * clearly smaller drift (a sibling or grandparent is farther than the parent: drifts add up, while
+ * the log10 p of every close relative saturates). In a near-tie, a candidate that is the other's
+ * declared ancestor first: the younger one inherited its kinship with the query from it.
  */
-function rank(a: Candidate, b: Candidate): number {
-  const v = VERDICT_ORDER[a.verdict] - VERDICT_ORDER[b.verdict];
-  if (v !== 0) return v;
-  if (a.verdict === "related") {
-    const d = DIRECTION_ORDER[a.direction] - DIRECTION_ORDER[b.direction];
-    if (d !== 0) return d;
-    if (a.drift !== null && b.drift !== null && a.drift !== b.drift) return a.drift - b.drift;
-  }
-  return a.log10P - b.log10P || b.prefilterScore - a.prefilterScore;
+function ranker(lineage: Lineage): (a: Candidate, b: Candidate) => number {
+  return (a, b) => {
+    const v = VERDICT_ORDER[a.verdict] - VERDICT_ORDER[b.verdict];
+    if (v !== 0) return v;
+    if (a.verdict === "related") {
+      const q = Number(a.direction === "query") - Number(b.direction === "query");
+      if (q !== 0) return q;
+      if (
+        a.drift !== null &&
+        b.drift !== null &&
+        Math.abs(a.drift - b.drift) > DRIFT_TIE * Math.max(a.drift, b.drift)
+      )
+        return a.drift - b.drift;
+      if (lineage.isAncestor(a.contentId, b.contentId)) return -1;
+      if (lineage.isAncestor(b.contentId, a.contentId)) return 1;
+      if (a.drift !== null && b.drift !== null && a.drift !== b.drift) return a.drift - b.drift;
+    }
+    return a.log10P - b.log10P || b.prefilterScore - a.prefilterScore;
+  };
 }

@@ -1,3 +1,4 @@
+import type { Registry } from "./registry.js";
 import type { EdgeRecord, EvidenceRecord } from "./types.js";
 
 /**
@@ -82,4 +83,24 @@ export function supportedEdges(
   evidence: ReadonlyMap<string, EvidenceRecord>,
 ): EdgeRecord[] {
   return edges.filter((e) => evidence.get(`${e.parent}|${e.child}`)?.verdict === "related");
+}
+
+/**
+ * The declared lineage for ranking: every declared edge except those the weights were found not to
+ * support (under comparator `tool`). Unchecked declarations count: they only break near-ties.
+ */
+export async function declaredLineage(reg: Registry, tool: string): Promise<Lineage> {
+  const edges = await reg.edges();
+  const bad = await reg.db
+    .selectFrom("evidence")
+    .select(["parent", "child"])
+    .where("tool", "=", tool)
+    .where("verdict", "!=", "related")
+    .execute();
+  const refuted = new Set(bad.map((b) => `${b.parent}|${b.child}`));
+  const ids = (await reg.models()).map((m) => m.contentId);
+  return new Lineage(
+    ids,
+    edges.filter((e) => !refuted.has(`${e.parent}|${e.child}`)),
+  );
 }

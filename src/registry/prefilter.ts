@@ -16,15 +16,22 @@ import type { Fingerprint } from "../fingerprint/types.js";
  * It only ranks; the verdict always comes from the full comparison.
  */
 
-export const PREFILTER_VERSION = 2;
-/** Anchor tokens in the Gram sketch: 64·63/2 = 2016 similarities, 2 KB as int8. */
-const GRAM_TOKENS = 64;
+export const PREFILTER_VERSION = 3;
+/** Anchor tokens in the Gram sketch: 48·47/2 = 1128 similarities, 1.1 KB as int8. */
+const GRAM_TOKENS = 48;
 /** Fewer shared token pairs than this and the Gram correlation is not used (too noisy). */
 const MIN_GRAM_PAIRS = 45;
 /** MinHash size: standard error of the Jaccard estimate ≈ 1/sqrt(64) = 0.125. */
 const MINHASH_SIZE = 64;
-/** Tensor digests kept; beyond this the prefix set stops growing (large models, same signal). */
-const MAX_TENSOR_DIGESTS = 512;
+/**
+ * Tensor digests kept: the smallest ones (a bottom-k sketch of the digest set, so two models keep
+ * the same digests for the tensors they share); keeps the index row small for 1,000-tensor models.
+ */
+const MAX_TENSOR_DIGESTS = 64;
+/** Each role's per-layer profile is resampled to this many points, so different depths compare. */
+const PROFILE_POINTS = 16;
+/** At most this many roles in the profile (sorted by name): bounds the row size. */
+const MAX_PROFILE_ROLES = 12;
 /** Digits of each tensor digest kept: 64 bits, collisions negligible at registry scale. */
 const DIGEST_PREFIX = 16;
 
@@ -145,11 +152,24 @@ function minHash(tokens: readonly string[]): number[] {
   return mins;
 }
 
-/** Roles sorted by name, each profile z-scored so scale changes (e.g. q/k rescaling) do not matter. */
+/** Roles sorted by name, each profile resampled and z-scored so scale changes (e.g. q/k rescaling) do not matter. */
 function flattenProfiles(profiles: Record<string, number[]>): number[] {
   const out: number[] = [];
-  for (const role of Object.keys(profiles).sort()) out.push(...zscore(profiles[role] ?? []));
-  return out.map((x) => Math.round(x * 1000) / 1000);
+  for (const role of Object.keys(profiles).sort().slice(0, MAX_PROFILE_ROLES))
+    out.push(...zscore(resample(profiles[role] ?? [], PROFILE_POINTS)));
+  return out.map((x) => Math.round(x * 100) / 100);
+}
+
+/** Linear interpolation of a per-layer profile onto `n` evenly spaced depths (0 … 1). */
+function resample(xs: readonly number[], n: number): number[] {
+  if (xs.length === 0) return new Array<number>(n).fill(0);
+  if (xs.length === 1) return new Array<number>(n).fill(xs[0] as number);
+  return Array.from({ length: n }, (_, i) => {
+    const at = (i / (n - 1)) * (xs.length - 1);
+    const lo = Math.floor(at);
+    const hi = Math.min(xs.length - 1, lo + 1);
+    return (xs[lo] as number) * (1 - (at - lo)) + (xs[hi] as number) * (at - lo);
+  });
 }
 
 function zscore(xs: readonly number[]): number[] {

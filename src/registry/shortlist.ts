@@ -1,6 +1,6 @@
-import type { Kysely } from "kysely";
-import { type Prefilter, prefilterScore } from "./prefilter.js";
-import type { RegistryTables } from "./schema.js";
+import { writeTx } from "./db.js";
+import { buildPrefilter, PREFILTER_VERSION, type Prefilter, prefilterScore } from "./prefilter.js";
+import type { Registry } from "./registry.js";
 
 export interface IndexRow {
   contentId: string;
@@ -9,15 +9,25 @@ export interface IndexRow {
   prefilter: Prefilter;
 }
 
-/** The identify index of every registered model (a few hundred bytes each). */
-export async function loadIndex(db: Kysely<RegistryTables>): Promise<IndexRow[]> {
-  const rows = await db.selectFrom("models").select(["content_id", "name", "seq", "prefilter"]).execute();
-  return rows.map((r) => ({
-    contentId: r.content_id,
-    name: r.name,
-    seq: Number(r.seq),
-    prefilter: JSON.parse(r.prefilter) as Prefilter,
-  }));
+/**
+ * The identify index of every registered model (about 2 KB each). Rows written by an older index
+ * version are rebuilt from the stored fingerprint and saved (derived data: no log entry needed).
+ */
+export async function loadIndex(reg: Registry): Promise<IndexRow[]> {
+  const rows = await reg.db.selectFrom("models").select(["content_id", "name", "seq", "prefilter"]).execute();
+  const out: IndexRow[] = [];
+  for (const r of rows) {
+    let prefilter = JSON.parse(r.prefilter) as Prefilter;
+    if (prefilter.v !== PREFILTER_VERSION) {
+      prefilter = buildPrefilter(await reg.fingerprint(r.content_id));
+      const text = JSON.stringify(prefilter);
+      await writeTx(reg.handle, (trx) =>
+        trx.updateTable("models").set({ prefilter: text }).where("content_id", "=", r.content_id).execute(),
+      );
+    }
+    out.push({ contentId: r.content_id, name: r.name, seq: Number(r.seq), prefilter });
+  }
+  return out;
 }
 
 /** The `k` best-scoring rows for `query` (excluding `exclude`), best first; O(n log k) without a full sort. */

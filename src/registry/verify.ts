@@ -1,5 +1,6 @@
 import type { Relation } from "../compare/types.js";
 import { evidenceFor, evidenceKey, type Pair } from "./evidence.js";
+import { DRIFT_TIE } from "./identify.js";
 import { Lineage, supportedEdges } from "./lineage.js";
 import type { Registry } from "./registry.js";
 import { loadIndex, shortlist } from "./shortlist.js";
@@ -107,7 +108,7 @@ async function candidatePairs(
   lineage: Lineage,
   claimants: Set<string>,
 ): Promise<Pair[]> {
-  const index = await loadIndex(reg.db);
+  const index = await loadIndex(reg);
   const pairs = new Map<string, Pair>();
   for (const m of scope) {
     const self = index.find((r) => r.contentId === m.contentId);
@@ -199,11 +200,17 @@ function orient(p: Pair, ev: EvidenceRecord, lineage: Lineage): [child: string, 
   return [p.child, p.parent];
 }
 
-/** The nearer relative (smaller drift), else the stronger evidence, else the one closer to its family root. */
+/** The clearly nearer relative (smaller drift), else the one closer to its family root, else the stronger evidence. */
 function better(ev: EvidenceRecord, parent: string, cur: EvidenceRecord, lineage: Lineage): boolean {
-  if (ev.drift !== null && cur.drift !== null && ev.drift !== cur.drift) return ev.drift < cur.drift;
-  if (Math.abs(ev.log10P - cur.log10P) > LOG10P_TIE) return ev.log10P < cur.log10P;
-  return lineage.depth(parent) < lineage.depth(cur.parent);
+  if (
+    ev.drift !== null &&
+    cur.drift !== null &&
+    Math.abs(ev.drift - cur.drift) > DRIFT_TIE * Math.max(ev.drift, cur.drift)
+  )
+    return ev.drift < cur.drift;
+  const d = lineage.depth(parent) - lineage.depth(cur.parent);
+  if (d !== 0) return d < 0;
+  return ev.log10P < cur.log10P - LOG10P_TIE;
 }
 
 async function fromScratch(
