@@ -134,7 +134,7 @@ function duplicateKeyEntries(text: string, vocab: Record<string, unknown>): [str
 function vocabRegion(text: string): string | null {
   const model = text.indexOf('"model"');
   const key = /"vocab"\s*:\s*\{/g;
-  key.lastIndex = model < 0 ? 0 : model;
+  key.lastIndex = Math.max(model, 0);
   const m = key.exec(text);
   if (!m) return null;
   const start = m.index + m[0].length;
