@@ -82,6 +82,42 @@ describe("pedigree compare (CLI)", () => {
     expect(page).not.toContain("<script");
   }, 60_000);
 
+  it("names quantize for a GGUF Q8_0 copy and identical + format_convert for a PyTorch copy", async () => {
+    const synth = (out: string, ...extra: string[]) =>
+      run(
+        "synth",
+        "llama-3.2-1b",
+        "--scale",
+        "0.0625",
+        "--layers",
+        "2",
+        "--vocab",
+        "256",
+        "--seed",
+        "9",
+        "-o",
+        path.join(dir, out),
+        "--quiet",
+        ...extra,
+      );
+    for (const [out, extra] of [
+      ["st", []],
+      ["q8", ["--format", "gguf", "--dtype", "Q8_0"]],
+      ["pt", ["--format", "pytorch"]],
+    ] as const)
+      expect((await synth(out, ...extra)).code).toBe(0);
+    const q8 = JSON.parse(
+      (await run("compare", path.join(dir, "st"), path.join(dir, "q8"), "--json", "--quiet")).out,
+    ).data;
+    expect(q8.verdict).toBe("related");
+    expect(q8.relations).toEqual(["quantize"]);
+    expect(q8.direction.parent).toBe("A");
+    const pt = JSON.parse(
+      (await run("compare", path.join(dir, "st"), path.join(dir, "pt"), "--json", "--quiet")).out,
+    ).data;
+    expect(pt.relations).toEqual(["identical", "format_convert"]);
+  }, 120_000);
+
   it("rejects bad options with usage codes", async () => {
     const a = path.join(dir, "parent.pfp");
     const bad = await run("compare", a, a, "--fail-on", "maybe", "--json");
