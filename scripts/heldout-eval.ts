@@ -25,7 +25,10 @@ const UNRELATED_MIN = -2;
 interface HeldoutCase {
   a: string;
   b: string;
-  verdict: "related" | "unrelated";
+  /** "measure": no expectation DESIGN fixes (how far noise-washing can go); reported, not judged. */
+  verdict: "related" | "unrelated" | "measure";
+  /** Expected parent when the structure is asymmetric (quantisation, pruning, growth). */
+  direction?: "A" | "B";
   /** Relations a correct answer must contain (DESIGN §5 vocabulary). */
   relations?: string[];
   /** Expected source layers in A of each layer of B. */
@@ -40,6 +43,7 @@ const pos = (a: string, b: string, relations: string[] = [], layerMap?: number[]
   ...(layerMap ? { layerMap } : {}),
 });
 const neg = (a: string, b: string): HeldoutCase => ({ a, b, verdict: "unrelated" });
+const fromA = (c: HeldoutCase): HeldoutCase => ({ ...c, direction: "A" });
 
 /** Every Ap-derived child (Bp must stay unrelated to each). */
 const AP_CHILDREN = [
@@ -58,31 +62,59 @@ const AP_CHILDREN = [
   "deep_pruned",
   "ap_noise50",
   "ap_noise100",
+  "ap_rescaled",
+  "ap_layer_swap",
+  "ap_upscaled",
+  "freeze_cpt",
+  "rot_q4k",
 ];
 
 export const CASES: HeldoutCase[] = [
-  pos("Ap", "ap_q8", ["quantize"]),
-  pos("Ap", "ap_q4k", ["quantize"]),
+  // quantised and converted copies
+  fromA(pos("Ap", "ap_q8", ["quantize"])),
+  fromA(pos("Ap", "ap_q4k", ["quantize"])),
   pos("Ap", "ap_gguf_f16", ["format_convert"]),
   pos("Ap", "ap_bin", ["format_convert"]),
   pos("cpt_light", "cptl_bin", ["format_convert"]),
   pos("Ap", "cptl_bin", ["continued_training", "format_convert"]),
-  pos("Ap", "ap_depth_pruned", ["prune"], [[0], [1], [3], [5]]),
-  pos("Ap", "ap_width_pruned", ["prune"]),
+  fromA(pos("synth_base", "synth_q4k", ["quantize"])),
+  // pruning
+  fromA(pos("Ap", "ap_depth_pruned", ["prune"], [[0], [1], [3], [5]])),
+  fromA(pos("Ap", "ap_width_pruned", ["prune"])),
+  fromA(pos("synth_base", "synth_pruned_q4k", ["prune", "quantize"])),
+  // layer surgery without training
+  pos("Ap", "ap_layer_swap", [], [[0], [1], [3], [2], [4], [5]]),
+  fromA(pos("Ap", "ap_upscaled", ["depth_upscale"], [[0], [1], [2], [2], [3], [4], [5], [5]])),
+  // merges
   pos("Ap", "merge_55", ["merge"]),
   pos("cpt_heavy", "merge_55", ["merge"]),
   pos("Ap", "merge_73", ["merge"]),
   pos("cpt_heavy", "merge_73", ["merge"]),
-  pos("Ap", "freeze_rand", ["partial_freeze"]),
-  pos("Ap", "freeze_bp", ["partial_freeze"]),
-  pos("Bp", "freeze_bp", ["partial_freeze"]),
+  pos("Ap", "merge_ab", ["merge"]),
+  pos("Bp", "merge_ab", ["merge"]),
+  // frozen reuse
+  pos("Ap", "freeze_rand", ["partial_freeze"], [[0], [1], [2], [], [], []]),
+  pos("Ap", "freeze_bp", ["partial_freeze"], [[0], [1], [2], [], [], []]),
+  pos("Bp", "freeze_bp", ["partial_freeze"], [[], [], [], [3], [4], [5]]),
+  pos("Ap", "freeze_cpt", ["partial_freeze", "continued_training"]),
+  pos("cpt_heavy", "freeze_cpt", ["partial_freeze"]),
+  // function-preserving obfuscation
   pos("Ap", "ap_rotated", ["obfuscation"]),
+  pos("Ap", "ap_rescaled", ["obfuscation"]),
+  // chains (grandchildren)
   pos("wide", "wide_obf", ["obfuscation"]),
-  pos("Ap", "wide_obf", ["width_expand", "obfuscation"]),
-  pos("Ap", "deep_pruned", [], [[0], [2], [3], [2], [4], [4]]),
-  pos("Ap", "ap_noise50", []),
-  pos("Ap", "ap_noise100", []),
+  fromA(pos("Ap", "wide_obf", ["width_expand", "obfuscation"])),
+  pos("Ap", "deep_pruned", ["depth_upscale", "prune"], [[0], [2], [3], [2], [4], [4]]),
+  fromA(pos("Ap", "rot_q4k", ["obfuscation", "quantize"])),
+  // noise-washed
+  pos("Ap", "ap_noise50", ["continued_training"]),
+  pos("Ap", "ap_noise100", ["continued_training"]),
+  { a: "Ap", b: "ap_noise200", verdict: "measure" },
+  { a: "Ap", b: "ap_noise400", verdict: "measure" },
+  // negatives
   ...AP_CHILDREN.map((c) => neg("Bp", c)),
+  neg("synth_other", "synth_q4k"),
+  neg("synth_other", "synth_pruned_q4k"),
   neg("rand1", "rand2"),
   neg("Ap", "rand1"),
 ];
@@ -90,6 +122,8 @@ export const CASES: HeldoutCase[] = [
 /** What a correct answer must say (DESIGN §4/§5); returns the unmet expectations. */
 function judge(c: HeldoutCase, r: CompareResult): string[] {
   const out: string[] = [];
+  if (c.verdict === "measure") return out;
+  if (c.direction && r.direction.parent !== c.direction) out.push(`direction ${r.direction.parent}`);
   if (r.verdict !== c.verdict) out.push(`verdict ${r.verdict}`);
   if (c.verdict === "related" && r.log10P > RELATED_MAX) out.push(`log10P ${r.log10P} > ${RELATED_MAX}`);
   if (c.verdict === "unrelated" && r.log10P < UNRELATED_MIN)
@@ -143,14 +177,18 @@ async function main(): Promise<void> {
 function expected(c: HeldoutCase): string {
   const rel = c.relations?.length ? ` +${c.relations.join(",")}` : "";
   const lm = c.layerMap ? ` map ${JSON.stringify(c.layerMap)}` : "";
-  return `${c.verdict}${rel}${lm}`;
+  const dir = c.direction ? ` parent ${c.direction}` : "";
+  return `${c.verdict}${rel}${lm}${dir}`;
 }
 
 function print(rows: Row[]): void {
   const failed = rows.filter((x) => x.failures.length > 0).length;
+  const measured = rows.filter((x) => x.c.verdict === "measure").length;
   const line = (cells: string[]) => (markdown ? `| ${cells.join(" | ")} |` : cells.join("  "));
-  console.log(line(["pair", "expected", "verdict", "log10P", "relations", "layerMap", "result"]));
-  if (markdown) console.log(line(Array(7).fill("---")));
+  console.log(
+    line(["pair", "expected", "verdict", "log10P", "relations", "layerMap", "parent", "s", "result"]),
+  );
+  if (markdown) console.log(line(Array(9).fill("---")));
   for (const { c, r, failures } of rows) {
     const map = r.layerMap ? JSON.stringify(r.layerMap.map((e) => e.a)) : "null";
     const res = failures.length ? `FAIL: ${failures.join("; ")}` : "pass";

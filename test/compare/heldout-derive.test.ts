@@ -16,9 +16,11 @@ import {
   mergeModels,
   moments,
   permuteFfn,
+  pickLayers,
   pruneFfn,
   randomLike,
   randomOrthogonal,
+  rescaleNeurons,
   rotateHidden,
   tensorOf,
   writeDenseGguf,
@@ -162,6 +164,41 @@ describe("held-out derivation builders", () => {
   it("FFN neuron shuffling preserves the logits", () => {
     const p = permuteFfn(base, 9);
     expect(maxAbsDiff(logits1(p, 5), logits1(base, 5))).toBeLessThan(1e-9);
+  });
+
+  it("neuron and KV-group rescaling preserves the logits and attention scores", () => {
+    const r = rescaleNeurons(base, 12);
+    expect(maxAbsDiff(logits1(r, 9), logits1(base, 9))).toBeLessThan(1e-4);
+    const x = Float64Array.from({ length: 32 }, (_, i) => Math.cos(i));
+    const y = Float64Array.from({ length: 32 }, (_, i) => Math.sin(2 * i));
+    const score = (m: DenseModel, head: number) => {
+      const q = matVec(tensorOf(m, "model.layers.0.self_attn.q_proj.weight"), x);
+      const k = matVec(tensorOf(m, "model.layers.0.self_attn.k_proj.weight"), y);
+      const kvHead = Math.floor(head / 2); // 4 heads, 2 KV heads: heads 0,1 read KV head 0
+      let s = 0;
+      for (let i = 0; i < 8; i++) s += (q[head * 8 + i] as number) * (k[kvHead * 8 + i] as number);
+      return s;
+    };
+    for (const h of [0, 1, 2, 3]) expect(score(r, h)).toBeCloseTo(score(base, h), 4);
+    const up = tensorOf(r, "model.layers.0.mlp.up_proj.weight").data;
+    expect(maxAbsDiff(up, tensorOf(base, "model.layers.0.mlp.up_proj.weight").data)).toBeGreaterThan(0.05);
+  });
+
+  it("layer surgery copies, repeats and reorders layers", () => {
+    const m = pickLayers(base, [0, 2, 2, 1]);
+    expect(m.config.num_hidden_layers).toBe(4);
+    expect(tensorOf(m, "model.layers.2.self_attn.v_proj.weight")).toBe(
+      tensorOf(base, "model.layers.2.self_attn.v_proj.weight"),
+    );
+    expect(tensorOf(m, "model.layers.3.self_attn.v_proj.weight")).toBe(
+      tensorOf(base, "model.layers.1.self_attn.v_proj.weight"),
+    );
+    expect(() => pickLayers(base, [0, 3])).toThrow(/outside/);
+  });
+
+  it("refuses to rotate a tied model (the head cannot absorb the final norm)", () => {
+    const tied = { ...base, config: { ...base.config, tie_word_embeddings: true } };
+    expect(() => rotateHidden(tied, 1)).toThrow(expect.objectContaining({ code: "UNSUPPORTED_TIED" }));
   });
 
   it("depth pruning renumbers the kept layers", () => {

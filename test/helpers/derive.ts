@@ -7,7 +7,9 @@ import { type GgufWriteTensor, writeGgufFile } from "../../src/formats/gguf/writ
 import { openCheckpoint } from "../../src/formats/open.js";
 import { writePytorchCheckpoint } from "../../src/formats/pytorch/write.js";
 import { type TensorSpec, writeSafetensors } from "../../src/formats/safetensors/write.js";
+import { rowsOf, type SynthArch, scaleArch, synthModel } from "../../src/synth/index.js";
 import { float32ToBf16, Xoshiro128 } from "../../src/synth/random.js";
+import { configJson } from "../../src/synth/shapes.js";
 
 /**
  * Builders of derived checkpoints from REAL ones (held-out evaluation of `pedigree compare`, issue 4).
@@ -83,18 +85,38 @@ export function moments(x: Float32Array): { mean: number; std: number } {
   return { mean, std: Math.sqrt(Math.max(0, s2 / Math.max(1, x.length) - mean * mean)) };
 }
 
-/** Depth pruning: removes the listed layers; survivors are renumbered in order (child j ← parent kept[j]). */
-export function dropLayers(m: DenseModel, drop: readonly number[]): { model: DenseModel; kept: number[] } {
+/**
+ * Layer surgery: child layer j is a copy of parent layer `sources[j]` (repeats = depth up-scaling
+ * without training, omissions = depth pruning, reordering = transplant). Copies share the parent's
+ * arrays, so they are bit-identical.
+ */
+export function pickLayers(m: DenseModel, sources: readonly number[]): DenseModel {
   const n = cfgInt(m, "num_hidden_layers");
-  const kept = [...Array(n).keys()].filter((i) => !drop.includes(i));
-  const newIndex = new Map(kept.map((p, j) => [p, j]));
+  if (sources.some((s) => !Number.isInteger(s) || s < 0 || s >= n))
+    throw new PedigreeError(
+      "USAGE_INVALID_OPTION",
+      `layer sources ${sources.join(",")} outside 0..${n - 1}`,
+      {
+        details: { sources, layers: n },
+      },
+    );
   const out = new Map<string, DenseTensor>();
+  const perLayer = new Map<number, [string, DenseTensor][]>();
   for (const [name, t] of m.tensors) {
     const g = LAYER.exec(name);
     if (!g) out.set(name, t);
-    else if (newIndex.has(Number(g[1]))) out.set(`model.layers.${newIndex.get(Number(g[1]))}.${g[2]}`, t);
+    else perLayer.set(Number(g[1]), [...(perLayer.get(Number(g[1])) ?? []), [g[2] as string, t]]);
   }
-  return { model: withTensors(m, out, { num_hidden_layers: kept.length }), kept };
+  sources.forEach((src, j) => {
+    for (const [rest, t] of perLayer.get(src) ?? []) out.set(`model.layers.${j}.${rest}`, t);
+  });
+  return withTensors(m, out, { num_hidden_layers: sources.length });
+}
+
+/** Depth pruning: removes the listed layers; survivors keep their order (child j ← parent kept[j]). */
+export function dropLayers(m: DenseModel, drop: readonly number[]): { model: DenseModel; kept: number[] } {
+  const kept = [...Array(cfgInt(m, "num_hidden_layers")).keys()].filter((i) => !drop.includes(i));
+  return { model: pickLayers(m, kept), kept };
 }
 
 /** Rows `idx` of a [rows, cols] matrix. */
@@ -159,6 +181,55 @@ export function permuteFfn(m: DenseModel, seed: number): DenseModel {
   return selectNeurons(m, () => rng.permutation(cfgInt(m, "intermediate_size")));
 }
 
+/**
+ * Rescaling obfuscation (function-preserving): up_proj row i × s_i and down_proj column i ÷ s_i (the
+ * SwiGLU product is linear in up), and per KV group q rows × t_g, k rows ÷ t_g (scores unchanged),
+ * with s, t log-uniform in [1/maxScale, maxScale].
+ */
+export function rescaleNeurons(m: DenseModel, seed: number, maxScale = 4): DenseModel {
+  const rng = new Xoshiro128(seed);
+  const draw = () => Math.exp((2 * rng.uniform() - 1) * Math.log(maxScale));
+  const out = new Map(m.tensors);
+  const heads = cfgInt(m, "num_attention_heads");
+  const kvHeads = cfgInt(m, "num_key_value_heads");
+  for (let l = 0; l < cfgInt(m, "num_hidden_layers"); l++) {
+    const p = `model.layers.${l}`;
+    const up = tensorOf(m, `${p}.mlp.up_proj.weight`);
+    const down = tensorOf(m, `${p}.mlp.down_proj.weight`);
+    const s = Float64Array.from({ length: up.shape[0] as number }, draw);
+    const upCols = up.shape[1] as number;
+    const downCols = down.shape[1] as number;
+    out.set(`${p}.mlp.up_proj.weight`, {
+      shape: [...up.shape],
+      data: up.data.map((v, i) => v * (s[Math.floor(i / upCols)] as number)),
+    });
+    out.set(`${p}.mlp.down_proj.weight`, {
+      shape: [...down.shape],
+      data: down.data.map((v, i) => v / (s[i % downCols] as number)),
+    });
+    const q = tensorOf(m, `${p}.self_attn.q_proj.weight`);
+    const k = tensorOf(m, `${p}.self_attn.k_proj.weight`);
+    const t = Float64Array.from({ length: kvHeads }, draw);
+    // Rows per KV group: q has heads/kvHeads heads per group, k one head per group.
+    const qRows = (q.shape[0] as number) / kvHeads;
+    const kRows = (k.shape[0] as number) / kvHeads;
+    const qc = q.shape[1] as number;
+    out.set(`${p}.self_attn.q_proj.weight`, {
+      shape: [...q.shape],
+      data: q.data.map((v, i) => v * (t[Math.floor(i / qc / qRows)] as number)),
+    });
+    out.set(`${p}.self_attn.k_proj.weight`, {
+      shape: [...k.shape],
+      data: k.data.map((v, i) => v / (t[Math.floor(i / qc / kRows)] as number)),
+    });
+    if (heads % kvHeads !== 0)
+      throw new PedigreeError("MODEL_CONFIG_INVALID", "attention heads are not a multiple of KV heads", {
+        details: { heads, kvHeads },
+      });
+  }
+  return withTensors(m, out);
+}
+
 /** Element-wise merge `wA·A + (1−wA)·B` of two models with the same tensors and shapes (model soup). */
 export function mergeModels(a: DenseModel, b: DenseModel, wA: number): DenseModel {
   const out = new Map<string, DenseTensor>();
@@ -217,6 +288,14 @@ export function randomLike(m: DenseModel, seed: number): DenseModel {
     out.set(name, { shape: [...t.shape], data });
   }
   return { config: { ...m.config }, tensors: out, tokenizerFrom: m.tokenizerFrom };
+}
+
+/** A synthetic (random-weight, src/synth) model materialised as a DenseModel: other sizes than kinship-dev. */
+export function synthDense(arch: SynthArch, seed: number): DenseModel {
+  const model = synthModel(arch, seed);
+  const tensors = new Map<string, DenseTensor>();
+  for (const t of model.tensors) tensors.set(t.name, { shape: [...t.shape], data: t.rows(0, rowsOf(t)) });
+  return { config: configJson(arch), tensors, tokenizerFrom: null };
 }
 
 // ---------------------------------------------------------------- rotation obfuscation
@@ -282,6 +361,15 @@ function scaleCols(t: DenseTensor, g: Float32Array): DenseTensor {
  */
 export function rotateHidden(m: DenseModel, seed: number): { model: DenseModel; rotation: Float64Array } {
   const d = cfgInt(m, "hidden_size");
+  if (m.config.tie_word_embeddings === true || !m.tensors.has("lm_head.weight"))
+    throw new PedigreeError(
+      "UNSUPPORTED_TIED",
+      "rotateHidden needs an untied lm_head to fold the final norm into",
+      {
+        details: { tied: m.config.tie_word_embeddings },
+        hint: "Rotate untied models only: a tied head shares the embedding and cannot absorb the norm",
+      },
+    );
   const r = randomOrthogonal(d, seed);
   const out = new Map<string, DenseTensor>();
   const ones = (): DenseTensor => ({ shape: [d], data: new Float32Array(d).fill(1) });
@@ -424,6 +512,7 @@ export async function writeDenseGguf(m: DenseModel, dir: string, type: string): 
   const u32 = (value: number): GgufValue => ({ type: "uint32", value });
   const heads = cfgInt(m, "num_attention_heads");
   const hidden = cfgInt(m, "hidden_size");
+  const headDim = typeof m.config.head_dim === "number" ? m.config.head_dim : hidden / heads;
   const metadata: [string, GgufValue][] = [
     ["general.architecture", { type: "string", value: "llama" }],
     ["general.name", { type: "string", value: "pedigree-heldout" }],
@@ -433,7 +522,9 @@ export async function writeDenseGguf(m: DenseModel, dir: string, type: string): 
     ["llama.feed_forward_length", u32(cfgInt(m, "intermediate_size"))],
     ["llama.attention.head_count", u32(heads)],
     ["llama.attention.head_count_kv", u32(cfgInt(m, "num_key_value_heads"))],
-    ["llama.rope.dimension_count", u32(hidden / heads)],
+    ["llama.attention.key_length", u32(headDim)],
+    ["llama.attention.value_length", u32(headDim)],
+    ["llama.rope.dimension_count", u32(headDim)],
     [
       "llama.attention.layer_norm_rms_epsilon",
       { type: "float32", value: Number(m.config.rms_norm_eps ?? 1e-5) },
@@ -464,6 +555,9 @@ export interface Recipe {
   /** On-disk form (default BF16 safetensors). */
   write?: { format: "safetensors" | "pytorch" | "gguf"; type?: string };
 }
+
+/** A size kinship-dev does not have, with widths that are whole Q4_K super-blocks. */
+const SYNTH_ARCH = scaleArch("llama-3.2-1b", { scale: 1 / 8, layers: 4, vocab: 512 });
 
 /** Seeds are fixed so every run builds the same bytes. */
 export const HELDOUT_RECIPES: Readonly<Record<string, Recipe>> = {
@@ -557,6 +651,69 @@ export const HELDOUT_RECIPES: Readonly<Record<string, Recipe>> = {
     from: ["Ap"],
     what: "Ap + N(0, std_t²) on every tensor",
     make: async (g) => addRelativeNoise(await g("Ap"), 1.0, 72),
+  },
+  ap_rescaled: {
+    from: ["Ap"],
+    what: "Ap with up rows ×s / down columns ÷s per neuron and q ×t / k ÷t per KV group (s, t in [¼, 4])",
+    make: async (g) => rescaleNeurons(await g("Ap"), 64),
+  },
+  ap_layer_swap: {
+    from: ["Ap"],
+    what: "Ap with layers 2 and 3 swapped (transplant, no training)",
+    make: async (g) => pickLayers(await g("Ap"), [0, 1, 3, 2, 4, 5]),
+  },
+  ap_upscaled: {
+    from: ["Ap"],
+    what: "Ap up-scaled to 8 layers [0,1,2,2,3,4,5,5] (bit-identical copies, no training)",
+    make: async (g) => pickLayers(await g("Ap"), [0, 1, 2, 2, 3, 4, 5, 5]),
+  },
+  freeze_cpt: {
+    from: ["Ap", "cpt_heavy"],
+    what: "embeddings + layers 0–2 bit-identical from Ap, the rest from cpt_heavy (frozen bottom, trained top)",
+    make: async (g) => freezeBottom(await g("Ap"), await g("cpt_heavy"), 3),
+  },
+  merge_ab: {
+    from: ["Ap", "Bp"],
+    what: "0.5·Ap + 0.5·Bp (independent bases, unaligned)",
+    make: async (g) => mergeModels(await g("Ap"), await g("Bp"), 0.5),
+  },
+  rot_q4k: {
+    from: ["ap_rotated"],
+    what: "grandchild: ap_rotated as GGUF Q4_K (→ Q4_0 fallback at these widths)",
+    make: (g) => g("ap_rotated"),
+    write: { format: "gguf", type: "Q4_K" },
+  },
+  ap_noise200: {
+    from: ["Ap"],
+    what: "Ap + N(0, (2·std_t)²) on every tensor",
+    make: async (g) => addRelativeNoise(await g("Ap"), 2.0, 73),
+  },
+  ap_noise400: {
+    from: ["Ap"],
+    what: "Ap + N(0, (4·std_t)²) on every tensor",
+    make: async (g) => addRelativeNoise(await g("Ap"), 4.0, 74),
+  },
+  synth_base: {
+    from: [],
+    what: "synthetic llama-3.2-1b shape at 1/8 (hidden 256, FFN 1024, 4 layers, tied, vocab 512), seed 91",
+    make: async () => synthDense(SYNTH_ARCH, 91),
+  },
+  synth_other: {
+    from: [],
+    what: "same synthetic shape, seed 92 (independent)",
+    make: async () => synthDense(SYNTH_ARCH, 92),
+  },
+  synth_q4k: {
+    from: ["synth_base"],
+    what: "GGUF Q4_K of synth_base (true Q4_K: rows are whole 256-blocks)",
+    make: (g) => g("synth_base"),
+    write: { format: "gguf", type: "Q4_K" },
+  },
+  synth_pruned_q4k: {
+    from: ["synth_base"],
+    what: "grandchild: synth_base with 75% of FFN neurons kept (1024→768), then GGUF Q4_K",
+    make: async (g) => pruneFfn(await g("synth_base"), 0.75, 93).model,
+    write: { format: "gguf", type: "Q4_K" },
   },
   rand1: {
     from: [],
