@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { auditTokenizer } from "../../src/tokenizer/audit/index.js";
 import { loadHfTokenizerJson } from "../../src/tokenizer/load-hf.js";
+import { loadSentencePiece, SP_TYPE, sentencePieceSchema } from "../../src/tokenizer/load-sentencepiece.js";
 import { loadTokenizer } from "../../src/tokenizer/source.js";
 import { HAS_SHARED, KINSHIP_DIR } from "../shared.js";
 import {
@@ -99,6 +100,43 @@ describe("audit of a spliced vocabulary with planted defects", async () => {
       const copies = [A.pieces.indexOf(p), s.bStart + s.kept.indexOf(p)];
       expect(copies.filter((id) => ids.has(id))).toHaveLength(1);
     }
+  });
+});
+
+describe("audit of a spliced SentencePiece model", () => {
+  const spm = (pieces: string[]) => {
+    const schema = sentencePieceSchema();
+    const list = [
+      { piece: "<unk>", score: 0, type: SP_TYPE.UNKNOWN },
+      ...pieces.map((piece, i) => ({ piece, score: -i, type: SP_TYPE.NORMAL })),
+    ];
+    // Scores restart where the second list begins when `pieces` is two lists joined.
+    return schema.encode(schema.fromObject({ pieces: list, trainerSpec: { modelType: 1 } })).finish();
+  };
+  // Two vocabularies of 202 pieces sharing "▁the" and "s" (one score rise in 403 pairs is < 1%).
+  const first = ["▁the", "s", ...Array.from({ length: 200 }, (_, i) => `▁a${i}`)];
+  const second = ["▁the", "s", ...Array.from({ length: 200 }, (_, i) => `▁b${i}`)];
+
+  it("finds where the scores restart and the strings duplicated across the halves", () => {
+    const joined = spm([...first, ...second]);
+    // Rescore the second half as its own model did: from 0 down again.
+    const schema = sentencePieceSchema();
+    const msg = schema.toObject(schema.decode(joined)) as { pieces: { score: number }[] };
+    msg.pieces.forEach((p, i) => {
+      if (i > first.length) p.score = -(i - first.length - 1);
+    });
+    const tok = loadSentencePiece(schema.encode(schema.fromObject(msg)).finish(), "spliced.model");
+    const r = auditTokenizer(tok, { reach: false });
+    const codes = r.findings.map((f) => f.code);
+    expect(r.splice.scoreResets.map((x) => x.id)).toEqual([first.length + 1]);
+    expect(codes).toContain("SCORE_RESET");
+    expect(r.structure.duplicates.count).toBe(2); // "▁the" and "s"
+    expect(r.splice.duplicateSplit).toEqual({ splitId: first.length + 1, pairs: 2 });
+  });
+
+  it("a model scored in one piece has no score reset", () => {
+    const r = auditTokenizer(loadSentencePiece(spm(first), "clean.model"), { reach: false });
+    expect(r.findings).toEqual([]);
   });
 });
 

@@ -4,7 +4,7 @@ import type { UnderTrainedReport } from "../undertrained.js";
 import { type ConfigFinding, checkConfigs } from "./config.js";
 import { checkMerges, type MergeFindings } from "./merges.js";
 import { checkReachability, type ReachFindings } from "./reach.js";
-import { duplicateSplit, type ForeignRange, foreignRanges } from "./splice.js";
+import { duplicateSplit, type ForeignRange, foreignRanges, scoreResets } from "./splice.js";
 import { checkStructure, type StructureFindings } from "./structure.js";
 
 export type FindingCode =
@@ -20,6 +20,7 @@ export type FindingCode =
   | "SHIFTED_ID_RANGE"
   | "FOREIGN_SPELLING_RANGE"
   | "SPLICED_DUPLICATES"
+  | "SCORE_RESET"
   | "UNREACHABLE_TOKEN"
   | "SPECIAL_TOKEN_CONFIG";
 
@@ -46,7 +47,12 @@ export interface AuditReport {
   /** Why the reachability check did not run, when it did not. */
   reachSkipped: string | null;
   config: ConfigFinding[];
-  splice: { foreignRanges: ForeignRange[]; duplicateSplit: { splitId: number; pairs: number } | null };
+  splice: {
+    foreignRanges: ForeignRange[];
+    duplicateSplit: { splitId: number; pairs: number } | null;
+    /** Ids where the piece score rises in a vocabulary otherwise ordered by score. */
+    scoreResets: { id: number; from: number; to: number }[];
+  };
   /** Filled by the caller when model weights were given (`--model`). */
   underTrained: UnderTrainedReport | null;
 }
@@ -70,7 +76,11 @@ export function auditTokenizer(tok: LoadedTokenizer, opts: AuditOptions = {}): A
     else reach = checkReachability(tok, { limit: opts.reachLimit, progress: opts.progress });
   }
   const config = checkConfigs(tok);
-  const splice = { foreignRanges: foreignRanges(tok), duplicateSplit: duplicateSplit(tok) };
+  const splice = {
+    foreignRanges: foreignRanges(tok),
+    duplicateSplit: duplicateSplit(tok),
+    scoreResets: scoreResets(tok),
+  };
   return {
     tokenizer: {
       name: tok.name,
@@ -161,6 +171,12 @@ function summarise(
     "warning",
     splice.foreignRanges.length,
     `id ranges spelled in another tokenizer family's style: ${splice.foreignRanges.map((x) => `[${x.start}, ${x.end}) ${x.style}`).join(", ")}`,
+  );
+  add(
+    "SCORE_RESET",
+    "error",
+    splice.scoreResets.length,
+    `piece scores rise again at id ${splice.scoreResets.map((r) => r.id).join(", ")} in a vocabulary ordered by score: a second vocabulary appended there`,
   );
   if (splice.duplicateSplit)
     add(

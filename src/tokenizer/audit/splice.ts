@@ -64,3 +64,28 @@ export function duplicateSplit(tok: LoadedTokenizer): { splitId: number; pairs: 
   const minSecond = Math.min(...seconds.map(([, s]) => s));
   return maxFirst < minSecond ? { splitId: minSecond, pairs: seconds.length } : null;
 }
+
+/**
+ * SentencePiece orders pieces by score, highest first, so among normal pieces the score never rises
+ * with the id. A rise marks where a second vocabulary, scored on its own, was appended. Only
+ * checked where scores exist (SentencePiece .model, GGUF "llama", Unigram tokenizer.json) and at
+ * least SCORE_ORDER_MIN_SHARE of consecutive pairs are in order (otherwise ids do not follow scores).
+ */
+export const SCORE_ORDER_MIN_SHARE = 0.99;
+
+export function scoreResets(tok: LoadedTokenizer): { id: number; from: number; to: number }[] {
+  if (!tok.scores) return [];
+  const skip = new Set([...tok.specialIds, ...tok.added.map((a) => a.id)]);
+  const ids: number[] = [];
+  tok.pieces.forEach((p, id) => {
+    if (p !== null && !skip.has(id) && !/^<0x[0-9A-Fa-f]{2}>$/.test(p)) ids.push(id);
+  });
+  const rises: { id: number; from: number; to: number }[] = [];
+  for (let k = 1; k < ids.length; k++) {
+    const from = tok.scores[ids[k - 1]!]!;
+    const to = tok.scores[ids[k]!]!;
+    if (to > from) rises.push({ id: ids[k]!, from, to });
+  }
+  const inOrder = ids.length > 1 ? 1 - rises.length / (ids.length - 1) : 1;
+  return inOrder >= SCORE_ORDER_MIN_SHARE ? rises.slice(0, MAX_EXAMPLES) : [];
+}
