@@ -189,22 +189,23 @@ function print(rows: Row[]): void {
     line(["pair", "expected", "verdict", "log10P", "relations", "layerMap", "parent", "s", "result"]),
   );
   if (markdown) console.log(line(Array(9).fill("---")));
-  for (const { c, r, failures } of rows) {
+  for (const { c, r, failures, seconds } of rows) {
     const map = r.layerMap ? JSON.stringify(r.layerMap.map((e) => e.a)) : "null";
-    const res = failures.length ? `FAIL: ${failures.join("; ")}` : "pass";
-    console.log(
-      line([
-        `${c.a} vs ${c.b}`,
-        expected(c),
-        r.verdict,
-        String(r.log10P),
-        r.relations.join(",") || "—",
-        map,
-        res,
-      ]),
-    );
+    const res =
+      c.verdict === "measure" ? "measured" : failures.length ? `FAIL: ${failures.join("; ")}` : "pass";
+    const rel = r.relations.join(",") || "—";
+    const cells = [
+      `${c.a} vs ${c.b}`,
+      expected(c),
+      r.verdict,
+      String(r.log10P),
+      rel,
+      map,
+      r.direction.parent,
+    ];
+    console.log(line([...cells, seconds.toFixed(1), res]));
   }
-  console.log(`${rows.length - failed} passed, ${failed} failed`);
+  console.log(`${rows.length - failed - measured} passed, ${failed} failed, ${measured} measured only`);
 }
 
 await main();
