@@ -7,9 +7,11 @@ import { writeFingerprint } from "../../src/fingerprint/index.js";
 import { synthFingerprint } from "./helpers.js";
 
 /** Runs the CLI in-process with --json; returns exit code and the parsed envelope. */
+// biome-ignore lint/suspicious/noExplicitAny: envelopes of many commands, asserted field by field below
+type Json = any;
 async function run(
   ...argv: string[]
-): Promise<{ code: number; doc: { ok: boolean; data: any; error: any }; text: string }> {
+): Promise<{ code: number; doc: { ok: boolean; data: Json; error: Json }; text: string }> {
   const out: string[] = [];
   const code = await main([...argv, "--json"], { out: (t) => out.push(t), err: () => {} });
   return { code, doc: JSON.parse(out.join("")), text: out.join("") };
