@@ -27,12 +27,19 @@ export async function loadTokenizer(spec: string): Promise<LoadedTokenizer> {
   }
 }
 
+/** JSON files that sit beside tokenizers but are never one (a lone one is "no tokenizer found"). */
+const NOT_TOKENIZER_JSON = new Set(["config.json", "tokenizer_config.json", "generation_config.json"]);
+
 /** Picks the tokenizer file of a location; the preference order follows what runtimes load first. */
 export async function findTokenizer(location: ModelLocation): Promise<TokenizerRef> {
   const files = (await location.list()).map((f) => f.path);
   const byBase = (base: string) => files.filter((f) => path.posix.basename(f) === base).sort(byDepth)[0];
   const byExt = (ext: string) => files.filter((f) => f.endsWith(ext)).sort(byDepth)[0];
-  const json = byBase("tokenizer.json") ?? (files.length === 1 ? byExt(".json") : undefined);
+  const json =
+    byBase("tokenizer.json") ??
+    (files.length === 1 && !NOT_TOKENIZER_JSON.has(path.posix.basename(files[0]!))
+      ? byExt(".json")
+      : undefined);
   if (json) return { kind: "hf-tokenizer-json", file: json };
   const spm = byBase("tokenizer.model") ?? byExt(".model");
   if (spm) return { kind: "sentencepiece", file: spm };
