@@ -4,7 +4,8 @@
  * Pedigree's scan (statistics + per-tensor SHA-256 + Merkle root) and whole fingerprint, a NumPy
  * reference doing the same scan, their ratios, and peak RSS for this checkpoint and an ≈8 GB one.
  * Checkpoints are generated with `synth` into bench/out/ when absent.
- *   tsx bench/fingerprint.ts [--threads N] [--skip-8gb]
+ *   tsx bench/fingerprint.ts [--threads N] [--skip-8gb] [--quick]
+ * --quick skips the whole fingerprint of the 8 GB checkpoint (its sketches dominate: minutes of CPU).
  */
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
