@@ -109,4 +109,43 @@ describe.each(DIALECTS)("registry lineage on $dialect", ({ dialect, skip }) => {
     expect((await t.registry.addModel(fps.Ap)).created).toBe(false);
     expect((await t.registry.declare("deep", "Ap", "depth_upscale")).created).toBe(false);
   });
+
+  it.skipIf(skip)(
+    "a near-tie in drift goes to the declared elder (a near-copy of the parent is not the parent)",
+    async () => {
+      // twin: generation 0 of family A (as close to the children as Ap is), declared a copy of Ap.
+      await t.registry.addModel(synthFingerprint({ name: "twin", family: "A" }), { name: "twin" });
+      await t.registry.declare("twin", "Ap", "obfuscation");
+      const r = await identify(t.registry, familyComparator(), fps.cpt_light as Fingerprint);
+      const names = r.candidates.map((c) => c.model);
+      expect(names).toContain("twin");
+      expect(names[0]).toBe("Ap");
+      expect(r.candidates[0]?.drift).toBe(r.candidates[names.indexOf("twin")]?.drift);
+    },
+  );
+
+  it.skipIf(skip)(
+    "a from-scratch claim is contradicted by an attached training log that starts trained",
+    async () => {
+      const fs = await import("node:fs");
+      const path = await import("node:path");
+      await t.registry.addModel(synthFingerprint({ name: "loner", family: "L" }), {
+        name: "loner",
+        claims: ["trained from scratch"],
+      });
+      // Vocabulary 300 → a fresh model starts near ln 300 ≈ 5.7 nats; this log starts at 2.0.
+      const file = path.join(t.dir, "train_log.jsonl");
+      fs.writeFileSync(
+        file,
+        Array.from({ length: 40 }, (_, i) => JSON.stringify({ step: i + 1, loss: 2 - i * 0.01 })).join("\n"),
+      );
+      const { attachTrainLog } = await import("../../src/registry/trainlog.js");
+      const att = await attachTrainLog(t.registry, "loner", file);
+      expect(att.fromScratch.verdict).toBe("implausible");
+      const r = await verifyLineage(t.registry, familyComparator(), { model: "loner" });
+      expect(r.findings.map((f) => [f.kind, f.child, f.parent])).toEqual([
+        ["from_scratch_contradicted", "loner", null],
+      ]);
+    },
+  );
 });
