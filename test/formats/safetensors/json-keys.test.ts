@@ -14,9 +14,9 @@ interface Built {
 }
 
 /** Keys from a tiny alphabet so repeats are common; some characters written as \uXXXX escapes. */
-const key = fc.tuple(fc.constantFrom("a", "b", "ab", 'q"', "é", ""), fc.boolean()).map(([k, escape]) => ({
+const key = fc.tuple(fc.constantFrom("a", "b", "ab", 'q"', "é", ""), fc.boolean()).map(([k, escaped]) => ({
   k,
-  text: escape
+  text: escaped
     ? `"${[...k].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`).join("")}"`
     : JSON.stringify(k),
 }));
