@@ -96,10 +96,10 @@ function gramSketch(s: Partial<AnchorSketch> | undefined): Prefilter["gram"] {
 export function gramCorrelation(
   q: NonNullable<Prefilter["gram"]>,
   c: NonNullable<Prefilter["gram"]>,
-  qIndex?: Map<string, number>,
+  prepared?: PreparedQuery,
 ): number {
-  const qi = qIndex ?? new Map(q.tokens.map((t, i) => [t, i]));
-  const qs = new Int8Array(Buffer.from(q.sims, "base64"));
+  const qi = prepared?.gramIndex ?? new Map(q.tokens.map((t, i) => [t, i]));
+  const qs = prepared?.gramSims ?? new Int8Array(Buffer.from(q.sims, "base64"));
   const cs = new Int8Array(Buffer.from(c.sims, "base64"));
   // c's anchors that q also has, as (c index, q index), in c order.
   const common: [number, number][] = [];
@@ -184,13 +184,27 @@ function zscore(xs: readonly number[]): number[] {
  * Similarity in [0, ~5.75]: the anchor Gram correlation dominates; shared-digest fraction (frozen or
  * copied tensors), vocabulary Jaccard and profile correlation (weak priors), a small bonus for equal dims.
  */
+/** The query's decoded parts, built once per scan instead of once per registered model. */
+export interface PreparedQuery {
+  digests: ReadonlySet<string>;
+  gramIndex: Map<string, number>;
+  gramSims: Int8Array;
+}
+
+export function prepareQuery(q: Prefilter): PreparedQuery {
+  return {
+    digests: new Set(q.tensors),
+    gramIndex: new Map((q.gram?.tokens ?? []).map((t, i) => [t, i])),
+    gramSims: new Int8Array(q.gram ? Buffer.from(q.gram.sims, "base64") : []),
+  };
+}
+
 export function prefilterScore(
   q: Prefilter,
   c: Prefilter,
-  qDigests?: ReadonlySet<string>,
-  qGramIndex?: Map<string, number>,
+  prepared: PreparedQuery = prepareQuery(q),
 ): number {
-  const digests = qDigests ?? new Set(q.tensors);
+  const digests = prepared.digests;
   let shared = 0;
   for (const t of c.tensors) if (digests.has(t)) shared++;
   const reuse = shared / Math.max(1, Math.min(q.tensors.length, c.tensors.length));
@@ -200,7 +214,7 @@ export function prefilterScore(
       ? Math.max(0, pearson(q.profile, c.profile))
       : 0;
   const dims = q.dims.filter((x, i) => x === c.dims[i]).length / q.dims.length;
-  const gram = q.gram && c.gram ? Math.max(0, gramCorrelation(q.gram, c.gram, qGramIndex)) : 0;
+  const gram = q.gram && c.gram ? Math.max(0, gramCorrelation(q.gram, c.gram, prepared)) : 0;
   return 1.5 * reuse + 3 * gram + 0.5 * vocab + 0.5 * profile + 0.25 * dims;
 }
 

@@ -1,5 +1,11 @@
 import { writeTx } from "./db.js";
-import { buildPrefilter, PREFILTER_VERSION, type Prefilter, prefilterScore } from "./prefilter.js";
+import {
+  buildPrefilter,
+  PREFILTER_VERSION,
+  type Prefilter,
+  prefilterScore,
+  prepareQuery,
+} from "./prefilter.js";
 import type { Registry } from "./registry.js";
 
 export interface IndexRow {
@@ -37,12 +43,11 @@ export function shortlist(
   k: number,
   exclude?: string,
 ): { row: IndexRow; score: number }[] {
-  const digests = new Set(query.tensors);
-  const gramIndex = query.gram ? new Map(query.gram.tokens.map((t, i) => [t, i])) : undefined;
+  const prepared = prepareQuery(query);
   const best: { row: IndexRow; score: number }[] = [];
   for (const row of rows) {
     if (row.contentId === exclude) continue;
-    const score = prefilterScore(query, row.prefilter, digests, gramIndex);
+    const score = prefilterScore(query, row.prefilter, prepared);
     if (best.length === k && score <= (best[k - 1] as { score: number }).score) continue;
     let i = best.length;
     while (i > 0 && (best[i - 1] as { score: number }).score < score) i--;
