@@ -1,8 +1,25 @@
-// Public library API: named exports by concept. The CLI (src/cli) stays private.
-
+/**
+ * Pedigree's public library API: the main entry points by concept, following the data flow
+ * (source → checkpoint → model view → fingerprint → compare). Each concept also has a subpath export
+ * with its full surface (`pedigree/formats`, `pedigree/compare`, …). The CLI stays private.
+ */
+export type { CompareOptions, CompareResult, Evidence, Relation, Verdict } from "./compare/index.js";
+export { compareFingerprints } from "./compare/index.js";
 export type { ErrorCode } from "./errors.js";
 export { isPedigreeError, PedigreeError } from "./errors.js";
+export type { Fingerprint, FingerprintOptions } from "./fingerprint/index.js";
+export {
+  fingerprintSource,
+  isFingerprintFile,
+  readFingerprint,
+  writeFingerprint,
+} from "./fingerprint/index.js";
+export { openCheckpoint } from "./formats/open.js";
 export type { Checkpoint, CheckpointFormat, DType, TensorInfo, TokenizerRef } from "./formats/types.js";
+export { openLocation } from "./io/location.js";
 export type { ByteSource, LocationFile, ModelLocation } from "./io/types.js";
+export { buildModelView, countParameters, readMatrix } from "./model/index.js";
 export type { LayerView, ModelDims, ModelView, TensorRef } from "./model/types.js";
+export { compareTokenizers, loadTokenizer } from "./tokenizer/index.js";
+export { analyzeTrainLog, analyzeTrainLogFile, readTrainLog } from "./trainlog/index.js";
 export { VERSION } from "./version.js";
