@@ -104,8 +104,11 @@ async function scanFile(
   const results: Promise<[string, TensorDigest]>[] = [];
   let hashedTo = 0; // file bytes already fed to the file hash (tensors may overlap or alias)
   let bytesRead = 0;
-  const read = (p: Piece) =>
-    p.length === 0 ? Promise.resolve(new Uint8Array(0)) : src.read(p.offset, p.length);
+  const read = (p: Piece) => {
+    const r = p.length === 0 ? Promise.resolve(new Uint8Array(0)) : src.read(p.offset, p.length);
+    r.catch(() => {}); // awaited below; this only keeps an abandoned read-ahead from crashing the process
+    return r;
+  };
   let next = pieces.length > 0 ? read(pieces[0] as Piece) : null;
   for (let i = 0; i < pieces.length; i++) {
     const p = pieces[i] as Piece;
@@ -133,7 +136,11 @@ async function scanFile(
         // Dequantising reads the tensor again; one tensor at a time keeps memory bounded.
         results.push(Promise.resolve(await finishTensor(ckpt, t, job)));
         bytesRead += t.byteLength;
-      } else results.push(finishTensor(ckpt, t, job));
+      } else {
+        const r = finishTensor(ckpt, t, job);
+        r.catch(() => {}); // surfaced by Promise.all below, or by the error that ended the loop
+        results.push(r);
+      }
     }
   }
   return { digests: new Map(await Promise.all(results)), bytesRead };
