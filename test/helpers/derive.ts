@@ -503,11 +503,58 @@ export function ggufTypeFor(shape: readonly number[], wanted: string): string {
   return wanted;
 }
 
+/** GGUF token types (llama.cpp `llama_token_type`): 1 normal, 3 control. */
+const TOKEN_NORMAL = 1;
+const TOKEN_CONTROL = 3;
+
+/**
+ * `tokenizer.ggml.*` keys for a byte-level BPE tokenizer.json, as convert_hf_to_gguf.py writes them
+ * ("gpt2" model: tokens by id, token types, merges as "a b" strings). Null when there is none.
+ */
+export async function ggufTokenizerMetadata(fromDir: string | null): Promise<[string, GgufValue][] | null> {
+  if (!fromDir) return null;
+  const text = await fs.readFile(path.join(fromDir, "tokenizer.json"), "utf8").catch(() => null);
+  if (text === null) return null;
+  const tj = JSON.parse(text) as {
+    model: { type: string; vocab: Record<string, number>; merges?: (string | [string, string])[] };
+    added_tokens?: { id: number; content: string; special?: boolean }[];
+  };
+  if (tj.model.type !== "BPE")
+    throw new PedigreeError(
+      "UNSUPPORTED_TOKENIZER",
+      `cannot embed a ${tj.model.type} tokenizer in GGUF here`,
+      {
+        details: { type: tj.model.type },
+      },
+    );
+  const tokens: string[] = [];
+  for (const [tok, id] of Object.entries(tj.model.vocab)) tokens[id] = tok;
+  const types = new Int32Array(tokens.length).fill(TOKEN_NORMAL);
+  for (const a of tj.added_tokens ?? []) {
+    tokens[a.id] = a.content;
+    if (a.special) types[a.id] = TOKEN_CONTROL;
+  }
+  const merges = (tj.model.merges ?? []).map((x) => (typeof x === "string" ? x : x.join(" ")));
+  const strings = (value: string[]): GgufValue => ({ type: "array", itemType: "string", value });
+  return [
+    ["tokenizer.ggml.model", { type: "string", value: "gpt2" }],
+    ["tokenizer.ggml.tokens", strings(Array.from(tokens, (t, i) => t ?? `<unused${i}>`))],
+    ["tokenizer.ggml.token_type", { type: "array", itemType: "int32", value: types }],
+    ["tokenizer.ggml.merges", strings(merges)],
+  ];
+}
+
 /**
  * `<dir>/model.gguf` (GGUF v3, llama.cpp names and `llama.*` metadata, q/k rows permuted for RoPE as
- * convert_hf_to_gguf.py does). No tokenizer is embedded. Returns the ggml type used per tensor.
+ * convert_hf_to_gguf.py does), with the parent's tokenizer embedded unless `embedTokenizer` is false.
+ * Returns the ggml type used per tensor.
  */
-export async function writeDenseGguf(m: DenseModel, dir: string, type: string): Promise<Map<string, string>> {
+export async function writeDenseGguf(
+  m: DenseModel,
+  dir: string,
+  type: string,
+  embedTokenizer = true,
+): Promise<Map<string, string>> {
   await fs.mkdir(dir, { recursive: true });
   const u32 = (value: number): GgufValue => ({ type: "uint32", value });
   const heads = cfgInt(m, "num_attention_heads");
@@ -532,6 +579,8 @@ export async function writeDenseGguf(m: DenseModel, dir: string, type: string): 
     ["llama.rope.freq_base", { type: "float32", value: Number(m.config.rope_theta ?? 10000) }],
     ["llama.vocab_size", u32(cfgInt(m, "vocab_size"))],
   ];
+  const tok = embedTokenizer ? await ggufTokenizerMetadata(m.tokenizerFrom) : null;
+  if (tok) metadata.push(...tok);
   const used = new Map<string, string>();
   const tensors: GgufWriteTensor[] = [...m.tensors].map(([name, t]) => {
     const ty = ggufTypeFor(t.shape, type);
@@ -553,7 +602,7 @@ export interface Recipe {
   what: string;
   make?: (get: (id: string) => Promise<DenseModel>) => Promise<DenseModel>;
   /** On-disk form (default BF16 safetensors). */
-  write?: { format: "safetensors" | "pytorch" | "gguf"; type?: string };
+  write?: { format: "safetensors" | "pytorch" | "gguf"; type?: string; noTokenizer?: boolean };
 }
 
 /** A size kinship-dev does not have, with widths that are whole Q4_K super-blocks. */
@@ -683,6 +732,18 @@ export const HELDOUT_RECIPES: Readonly<Record<string, Recipe>> = {
     make: (g) => g("ap_rotated"),
     write: { format: "gguf", type: "Q4_K" },
   },
+  rot_gguf_notok: {
+    from: ["ap_rotated"],
+    what: "grandchild: ap_rotated as GGUF F16 with NO embedded tokenizer",
+    make: (g) => g("ap_rotated"),
+    write: { format: "gguf", type: "F16", noTokenizer: true },
+  },
+  ap_q8_notok: {
+    from: ["Ap"],
+    what: "GGUF Q8_0 of Ap with NO embedded tokenizer",
+    make: (g) => g("Ap"),
+    write: { format: "gguf", type: "Q8_0", noTokenizer: true },
+  },
   ap_noise200: {
     from: ["Ap"],
     what: "Ap + N(0, (2·std_t)²) on every tensor",
@@ -777,7 +838,7 @@ export class HeldoutFamily {
     const dir = path.join(this.root, id);
     const w = r.write ?? { format: "safetensors" };
     if (w.format === "pytorch") await writeDensePytorch(m, dir);
-    else if (w.format === "gguf") await writeDenseGguf(m, dir, w.type ?? "F16");
+    else if (w.format === "gguf") await writeDenseGguf(m, dir, w.type ?? "F16", !w.noTokenizer);
     else await writeDenseSafetensors(m, dir);
     return dir;
   }
