@@ -95,7 +95,9 @@ export function inferRelations(x: RelationInput): StructureFacts {
   }
   // Drift beyond what the dtypes explain is training; within it, only the container/dtype changed.
   const sameValues = !(drift > (quantA || quantB ? QUANT_DRIFT : CAST_DRIFT));
-  if (sameValues && containerDiffers && !rel.has("quantize")) rel.add("format_convert");
+  // Another container or dtype is a conversion whether or not the values also moved (a .bin of a
+  // fine-tuned child is continued_training + format_convert).
+  if (containerDiffers && !rel.has("quantize")) rel.add("format_convert");
   if (!sameValues) rel.add("continued_training");
   if (x.tokenizersDiffer) rel.add("vocab_swap");
   if (isObfuscated(x)) rel.add("obfuscation");
@@ -120,20 +122,25 @@ function depthFacts(x: RelationInput, rel: Set<Relation>, setDir: SetDir): void 
     rel.add("moe_upcycle");
     setDir("B", "A's experts each match B's dense FFN");
   }
-  if (lb > la) {
-    const sources = x.layers.layerMap.flatMap((e) => e.a);
-    const dup = sources.length !== new Set(sources).size;
+  const map = x.layers.layerMap;
+  const sources = map.flatMap((e) => e.a);
+  const dup = sources.length !== new Set(sources).size;
+  const newLayers = map.filter((e) => e.a.length === 0).length;
+  const unused = sources.length ? la - new Set(sources).size : 0;
+  const reverseSources = (x.reverse?.layerMap ?? []).flatMap((e) => e.a);
+  if (lb < la && !dup && reverseSources.length !== new Set(reverseSources).size) {
+    rel.add("depth_upscale");
+    setDir("B", "A repeats B's layers (duplicated for depth up-scaling)");
+    return;
+  }
+  if (dup || lb > la) {
     rel.add("depth_upscale");
     setDir("A", dup ? "B repeats A's layers (duplicated for depth up-scaling)" : "B adds layers to A's");
-  } else if (lb < la) {
-    const sources = (x.reverse?.layerMap ?? []).flatMap((e) => e.a);
-    if (sources.length !== new Set(sources).size) {
-      rel.add("depth_upscale");
-      setDir("B", "A repeats B's layers (duplicated for depth up-scaling)");
-    } else {
-      rel.add("prune");
-      setDir("A", "B keeps a subset of A's layers");
-    }
+  }
+  // Net removal of A's layers (layers replaced by new ones are not a prune: the count is kept).
+  if (unused > newLayers) {
+    rel.add("prune");
+    setDir("A", `B keeps ${la - unused} of A's ${la} layers`);
   }
 }
 
