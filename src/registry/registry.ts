@@ -8,18 +8,12 @@ import { decodeFingerprint, encodeFingerprint } from "./codec.js";
 import { openRegistryDb, type RegistryDb, resolveDbSpec, writeTx } from "./db.js";
 import { type ActorKey, checkActorName, defaultKeysDir, generateActorKey, loadActorKey } from "./keys.js";
 import { appendEntries, type SignedTreeHead } from "./log.js";
+import { type AddModelInput, checkContentId, defaultModelName, insertModel } from "./models.js";
 import { checkModelName, checkRelation, resolveModel } from "./names.js";
 import { buildPrefilter } from "./prefilter.js";
 import { edgeFromRow, MODEL_COLUMNS, modelFromRow } from "./rows.js";
 import type { RegistryTables } from "./schema.js";
 import type { EdgeRecord, ModelRecord, RegistryOptions } from "./types.js";
-
-export interface AddModelInput {
-  name?: string;
-  version?: string;
-  tags?: string[];
-  claims?: string[];
-}
 
 /**
  * The registry: models by content, declared edges, evidence and training-log verdicts, each change
@@ -241,64 +235,6 @@ export class Registry {
   }
 }
 
-/** One model row and its `model.add` entry, inside the caller's write transaction. */
-async function insertModel(
-  trx: Kysely<RegistryTables>,
-  key: ActorKey,
-  p: { contentId: string; name: string; input: AddModelInput; blob: Buffer; prefilter: string },
-): Promise<{ model: ModelRecord; created: boolean }> {
-  const { contentId, name, input, blob, prefilter } = p;
-  const same = await trx
-    .selectFrom("models")
-    .select(MODEL_COLUMNS)
-    .where("content_id", "=", contentId)
-    .executeTakeFirst();
-  if (same) {
-    if (input.name === undefined || input.name === same.name)
-      return { model: modelFromRow(same), created: false };
-    throw new PedigreeError("REGISTRY_MODEL_EXISTS", `This model is already registered as "${same.name}"`, {
-      details: { contentId, name: same.name },
-      hint: `Refer to it as "${same.name}" or by its content id`,
-    });
-  }
-  const taken = await trx
-    .selectFrom("models")
-    .select("content_id")
-    .where("name", "=", name)
-    .executeTakeFirst();
-  if (taken)
-    throw new PedigreeError(
-      "REGISTRY_NAME_TAKEN",
-      `The name "${name}" belongs to another model (${taken.content_id.slice(0, 12)}…)`,
-      {
-        details: { name, contentId: taken.content_id },
-        hint: "Pass another --name",
-      },
-    );
-  const data = {
-    contentId,
-    name,
-    version: input.version ?? null,
-    tags: input.tags ?? [],
-    claims: input.claims ?? [],
-  };
-  const { seqs } = await appendEntries(trx, key, [{ op: "model.add", data }]);
-  const row = {
-    content_id: contentId,
-    name,
-    version: data.version,
-    tags: JSON.stringify(data.tags),
-    claims: JSON.stringify(data.claims),
-    added_at: new Date().toISOString(),
-    seq: seqs[0] as number,
-  };
-  await trx
-    .insertInto("models")
-    .values({ ...row, fingerprint: blob, prefilter })
-    .execute();
-  return { model: modelFromRow(row), created: true };
-}
-
 function keyExists(dir: string, actor: string): boolean {
   try {
     loadActorKey(dir, actor);
@@ -314,27 +250,4 @@ function defaultActorName(): string {
   return /^[A-Za-z0-9]/.test(user) ? user.slice(0, 64) : "local";
 }
 
-function defaultModelName(fp: Fingerprint): string {
-  const spec = fp.source?.spec ?? "";
-  const base =
-    spec
-      .replace(/[\\/]+$/, "")
-      .split(/[\\/]/)
-      .pop() ?? "";
-  return base.replace(/[^A-Za-z0-9._:@+-]/g, "_") || `model-${fp.contentId.slice(0, 12)}`;
-}
-
-function checkContentId(id: unknown): string {
-  if (typeof id !== "string" || !/^[0-9a-f]{64}$/.test(id))
-    throw new PedigreeError(
-      "REGISTRY_BAD_CONTENT_ID",
-      "The fingerprint has no valid content id (64 hex digits)",
-      {
-        details: { contentId: id },
-        hint: "Re-create the fingerprint with this version of pedigree",
-      },
-    );
-  return id;
-}
-
-export type { Relation };
+export type { AddModelInput, Relation };
