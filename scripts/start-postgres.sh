@@ -9,7 +9,7 @@
 
 _pedigree_start_pg() {
   local bindir port dir run_as=()
-  bindir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+  bindir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
   if [ -z "$bindir" ] || [ ! -x "$bindir/initdb" ]; then
     echo "start-postgres: no PostgreSQL server installed; PostgreSQL tests will be skipped" >&2
     return 0
@@ -24,12 +24,18 @@ _pedigree_start_pg() {
   if "$bindir/pg_isready" -q -h 127.0.0.1 -p "$port" 2>/dev/null; then
     echo "start-postgres: port $port busy; reusing the server already listening there" >&2
   else
-    "${run_as[@]}" "$bindir/initdb" -D "$dir/data" -U postgres -A trust --no-sync >/dev/null || return 1
-    "${run_as[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off" start >/dev/null || {
+    # A failure here is reported and leaves PEDIGREE_TEST_PG unset (those tests then skip), rather
+    # than aborting a CI run that sources this file under `set -e`.
+    if ! "${run_as[@]}" "$bindir/initdb" -D "$dir/data" -U postgres -A trust --no-sync >/dev/null; then
+      echo "start-postgres: initdb failed; PostgreSQL tests will be skipped" >&2
+      return 0
+    fi
+    if ! "${run_as[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off" start >/dev/null; then
       cat "$dir/server.log" >&2
-      return 1
-    }
+      echo "start-postgres: the server did not start; PostgreSQL tests will be skipped" >&2
+      return 0
+    fi
   fi
   "$bindir/createdb" -h 127.0.0.1 -p "$port" -U postgres pedigree_test 2>/dev/null || true
   export PEDIGREE_TEST_PG="postgres://postgres@127.0.0.1:$port/pedigree_test"
