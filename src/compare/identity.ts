@@ -36,7 +36,17 @@ export interface IdentityResult {
 /** Lists are truncated to keep the JSON small; counts stay exact. */
 const MAX_LISTED = 50;
 
-const isConstant = (t: TensorFingerprint) => !(t.stats.std > 0);
+/**
+ * Tensors whose bytes are fixed by the architecture, not by training, and so are equal between
+ * independent models: rotary inverse frequencies, causal-mask buffers, position ids, FP8 scales.
+ */
+const DETERMINISTIC_BUFFER = /(inv_freq|rotary_emb|masked_bias|\.attn\.bias$|position_ids|_scale_inv$)/;
+/** Smaller tensors carry too little entropy to count (a handful of equal values proves nothing). */
+const MIN_E0_ELEMENTS = 1024;
+
+/** A tensor that can testify under E0: trained values, not a constant or a deterministic buffer. */
+const cannotTestify = (t: TensorFingerprint) =>
+  !(t.stats.std > 0) || t.stats.count < MIN_E0_ELEMENTS || DETERMINISTIC_BUFFER.test(t.name);
 
 export function compareTensors(a: Fingerprint, b: Fingerprint): IdentityResult {
   const byNameB = new Map(b.tensors.map((t) => [t.name, t] as const));
@@ -52,11 +62,11 @@ export function compareTensors(a: Fingerprint, b: Fingerprint): IdentityResult {
     else if (shapeMismatch.length < MAX_LISTED) shapeMismatch.push({ name: t.name, a: t.shape, b: u.shape });
   }
   const bByDigest = new Map<string, TensorFingerprint>();
-  for (const t of b.tensors) if (!isConstant(t)) bByDigest.set(t.sha256, t);
+  for (const t of b.tensors) if (!cannotTestify(t)) bByDigest.set(t.sha256, t);
   const identical: IdentityResult["identical"] = [];
   let bits = 0;
   for (const t of a.tensors) {
-    const u = isConstant(t) ? undefined : bByDigest.get(t.sha256);
+    const u = cannotTestify(t) ? undefined : bByDigest.get(t.sha256);
     if (!u) continue;
     identical.push({ a: t.name, b: u.name, elements: t.stats.count });
     bits += t.stats.count / BITS_PER_MATCH_DIVISOR;
@@ -76,8 +86,8 @@ export function compareTensors(a: Fingerprint, b: Fingerprint): IdentityResult {
       shapeMismatch,
     },
     identical: identical.slice(0, MAX_LISTED),
-    nonConstantA: a.tensors.filter((t) => !isConstant(t)).length,
-    nonConstantB: b.tensors.filter((t) => !isConstant(t)).length,
+    nonConstantA: a.tensors.filter((t) => !cannotTestify(t)).length,
+    nonConstantB: b.tensors.filter((t) => !cannotTestify(t)).length,
     allIdentical,
     log10P: identical.length ? -bits * Math.log10(2) : 0,
   };
