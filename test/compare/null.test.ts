@@ -1,0 +1,106 @@
+import { describe, expect, it } from "vitest";
+import { featureSpace } from "../../src/compare/features.js";
+import { compareFingerprints } from "../../src/compare/index.js";
+import { testNeurons } from "../../src/compare/neurons.js";
+import { buildSketches } from "../../src/fingerprint/sketch/build.js";
+import { gaussianMatrix } from "../../src/fingerprint/sketch/project.js";
+import type { Sketches } from "../../src/fingerprint/sketch/types.js";
+import type { Fingerprint } from "../../src/fingerprint/types.js";
+import type { ModelView, TensorRef } from "../../src/model/types.js";
+
+/**
+ * The E3 null, checked by simulation on in-memory models (no I/O): independent random models must
+ * give Poisson(1)-like agreement counts and never a verdict; a noisy copy must be found.
+ */
+const D = 64;
+const N = 160;
+const V = 300;
+const LAYERS = 2;
+
+type Weights = Map<string, Float32Array>;
+
+function randomWeights(seed: number): Weights {
+  const w: Weights = new Map();
+  w.set("embed", gaussianMatrix(V, D, seed * 101 + 1));
+  for (let l = 0; l < LAYERS; l++) {
+    w.set(`g${l}`, gaussianMatrix(N, D, seed * 101 + 2 + l * 3));
+    w.set(`u${l}`, gaussianMatrix(N, D, seed * 101 + 3 + l * 3));
+    w.set(`n${l}`, new Float32Array(D).fill(1));
+  }
+  return w;
+}
+
+function noisyCopy(w: Weights, rel: number, seed: number): Weights {
+  const out: Weights = new Map();
+  let k = 0;
+  for (const [name, x] of w) {
+    const noise = gaussianMatrix(1, x.length, seed * 7 + k++);
+    out.set(name, name.startsWith("n") ? x : x.map((v, i) => v + rel * noise[i]!));
+  }
+  return out;
+}
+
+const ref = (tensor: string, shape: number[]): TensorRef => ({ tensor, shape, transforms: [] });
+
+function view(): ModelView {
+  const layers = Array.from({ length: LAYERS }, (_, l) => ({
+    index: l,
+    attention: { q: null, k: null, v: null, o: ref("o", [D, D]), mla: null, qNorm: null, kNorm: null },
+    mlp: { gate: ref(`g${l}`, [N, D]), up: ref(`u${l}`, [N, D]), down: ref("d", [D, N]) },
+    moe: null,
+    norms: { post_attention: ref(`n${l}`, [D]) },
+  }));
+  return { dims: { hiddenSize: D }, embed: ref("embed", [V, D]), layers } as unknown as ModelView;
+}
+
+async function sketch(w: Weights): Promise<Sketches> {
+  return buildSketches(view(), null, async (r, start = 0, count) => {
+    const x = w.get(r.tensor)!;
+    const cols = r.shape[1] ?? x.length;
+    return x.subarray(start * cols, (start + (count ?? (r.shape[0] ?? 1) - start)) * cols);
+  });
+}
+
+const fingerprint = (s: Sketches) =>
+  ({
+    sketches: s,
+    tensors: [],
+    layerProfiles: {},
+    tokenizer: null,
+    source: { format: "safetensors" },
+  }) as unknown as Fingerprint;
+
+describe("E3 under H0 (simulation)", () => {
+  it("agreement counts of independent models look like Poisson(1) and never reach a verdict", async () => {
+    const models = await Promise.all(Array.from({ length: 8 }, (_, s) => sketch(randomWeights(s + 1))));
+    const counts: number[] = [];
+    for (let i = 0; i < models.length; i++)
+      for (let j = i + 1; j < models.length; j++) {
+        const a = models[i]!;
+        const b = models[j]!;
+        const space = featureSpace(a, b);
+        for (let l = 0; l < LAYERS; l++)
+          for (const fam of ["anchor", "native"] as const) {
+            const t = testNeurons(a, a.layers[l]!.mlps[0]!, b, b.layers[l]!.mlps[0]!, space, fam);
+            counts.push(t!.agreements);
+          }
+        const r = compareFingerprints(fingerprint(a), fingerprint(b));
+        expect(r.verdict).toBe("unrelated");
+        expect(r.log10P).toBeGreaterThan(-2);
+      }
+    const mean = counts.reduce((s, x) => s + x, 0) / counts.length;
+    expect(counts.length).toBe(28 * LAYERS * 2);
+    expect(mean).toBeGreaterThan(0.5);
+    expect(mean).toBeLessThan(1.6);
+    expect(Math.max(...counts)).toBeLessThanOrEqual(7);
+  }, 120_000);
+
+  it("finds a copy buried in noise as strong as the weights themselves", async () => {
+    const w = randomWeights(42);
+    const a = await sketch(w);
+    const b = await sketch(noisyCopy(w, 1.0, 3));
+    const r = compareFingerprints(fingerprint(a), fingerprint(b));
+    expect(r.verdict).toBe("related");
+    expect(r.log10P).toBeLessThan(-12);
+  }, 60_000);
+});
