@@ -1,5 +1,6 @@
 import { compareFingerprints } from "../compare/index.js";
 import type { CompareResult } from "../compare/types.js";
+import { PedigreeError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { appendEntries } from "./log.js";
 import type { Registry } from "./registry.js";
@@ -15,6 +16,7 @@ export function defaultComparator(): Comparator {
 }
 
 export type Pair = { parent: string; child: string };
+export type CompareFailure = Pair & { code: string; message: string };
 const key = (p: Pair) => `${p.parent}|${p.child}`;
 
 /**
@@ -26,6 +28,7 @@ export async function evidenceFor(
   cmp: Comparator,
   pairs: readonly Pair[],
   onProgress?: (done: number, total: number) => void,
+  failures?: CompareFailure[],
 ): Promise<Map<string, EvidenceRecord>> {
   const out = new Map<string, EvidenceRecord>();
   const wanted = [...new Map(pairs.map((p) => [key(p), p])).values()];
@@ -36,9 +39,18 @@ export async function evidenceFor(
   const missing = wanted.filter((p) => !out.has(key(p)));
   const fresh: { pair: Pair; result: CompareResult }[] = [];
   for (const [i, pair] of missing.entries()) {
-    const result = await cmp.compare(await reg.fingerprint(pair.parent), await reg.fingerprint(pair.child));
-    fresh.push({ pair, result });
     onProgress?.(i + 1, missing.length);
+    try {
+      fresh.push({
+        pair,
+        result: await cmp.compare(await reg.fingerprint(pair.parent), await reg.fingerprint(pair.child)),
+      });
+    } catch (e) {
+      // A pair the comparison cannot handle (e.g. no common tensors) is reported, not fatal, and
+      // not stored: it stays without evidence, which verify reports for declared edges.
+      if (!(e instanceof PedigreeError) || !failures) throw e;
+      failures.push({ ...pair, code: e.code, message: e.message });
+    }
   }
   if (fresh.length === 0) return out;
   const stored = await reg.write(async (trx, signer) => {

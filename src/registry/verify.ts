@@ -1,9 +1,8 @@
-import type { Relation } from "../compare/types.js";
-import { evidenceFor, evidenceKey, type Pair } from "./evidence.js";
+import { type CompareFailure, evidenceFor, evidenceKey, type Pair } from "./evidence.js";
 import { Lineage, supportedEdges } from "./lineage.js";
 import type { Registry } from "./registry.js";
 import { loadIndex, shortlist } from "./shortlist.js";
-import type { Comparator, EvidenceRecord, ModelRecord } from "./types.js";
+import type { Comparator, EdgeRecord, EvidenceRecord, ModelRecord } from "./types.js";
 import { undeclared } from "./undeclared.js";
 
 /** Models compared with each model when looking for undeclared kinship (prefilter short list). */
@@ -29,6 +28,8 @@ export interface VerifyResult {
   coverage: { edges: number; pairs: number; claims: number; models: number };
   findings: Finding[];
   evidence: (EvidenceRecord & { parentName: string; childName: string })[];
+  /** Pairs the comparison could not handle (content ids), with its error code. */
+  failures: CompareFailure[];
 }
 
 export interface VerifyOptions {
@@ -54,19 +55,18 @@ export async function verifyLineage(
   const inScope = new Set(scope.map((m) => m.contentId));
   const edges = (await reg.edges()).filter((e) => inScope.has(e.child) || inScope.has(e.parent));
   const claimants = scope.filter((m) => m.claims.some((c) => FROM_SCRATCH.test(c)));
-  const edgeEvidence = await evidenceFor(reg, cmp, edges, opts.onProgress);
+  const failures: CompareFailure[] = [];
+  const edgeEvidence = await evidenceFor(reg, cmp, edges, opts.onProgress, failures);
   const lineage = new Lineage(
     [...byId.keys()],
-    supportedEdges(await reg.edges(), await allEvidence(reg, cmp, edgeEvidence)),
+    supportedEdges(await reg.edges(), await allEvidence(reg, cmp, edgeEvidence, failures)),
   );
   const pairs = await candidatePairs(reg, scope, byId, lineage, new Set(claimants.map((c) => c.contentId)));
-  const evidence = await evidenceFor(reg, cmp, pairs, opts.onProgress);
+  const evidence = await evidenceFor(reg, cmp, pairs, opts.onProgress, failures);
   for (const [k, v] of edgeEvidence) evidence.set(k, v);
   const name = (id: string) => byId.get(id)?.name ?? id;
   const findings = [
-    ...edges.flatMap((e) =>
-      unsupported(e.child, e.parent, e.relation, evidence.get(evidenceKey(e.parent, e.child)), name),
-    ),
+    ...edges.flatMap((e) => unsupported(e, evidence.get(evidenceKey(e.parent, e.child)), failures, name)),
     ...undeclared(pairs, evidence, lineage, byId),
     ...(await fromScratch(reg, claimants, pairs, evidence, lineage, name)),
   ];
@@ -84,6 +84,7 @@ export async function verifyLineage(
       const ev = evidence.get(k);
       return ev ? [{ ...ev, parentName: name(ev.parent), childName: name(ev.child) }] : [];
     }),
+    failures: [...new Map(failures.map((f) => [evidenceKey(f.parent, f.child), f])).values()],
   };
 }
 
@@ -92,8 +93,11 @@ async function allEvidence(
   reg: Registry,
   cmp: Comparator,
   fresh: Map<string, EvidenceRecord>,
+  failures: CompareFailure[],
 ): Promise<Map<string, EvidenceRecord>> {
-  const all = await evidenceFor(reg, cmp, await reg.edges());
+  const tried = new Set(failures.map((f) => evidenceKey(f.parent, f.child)));
+  const edges = (await reg.edges()).filter((e) => !tried.has(evidenceKey(e.parent, e.child)));
+  const all = await evidenceFor(reg, cmp, edges, undefined, failures);
   for (const [k, v] of fresh) all.set(k, v);
   return all;
 }
@@ -126,24 +130,24 @@ async function candidatePairs(
 }
 
 function unsupported(
-  child: string,
-  parent: string,
-  relation: Relation,
+  e: EdgeRecord,
   ev: EvidenceRecord | undefined,
+  failures: CompareFailure[],
   name: (id: string) => string,
 ): Finding[] {
   if (ev?.verdict === "related") return [];
+  const failed = failures.find((f) => f.parent === e.parent && f.child === e.child);
   const what = ev
     ? `the weights say ${ev.verdict} (log10 p = ${ev.log10P.toFixed(1)})`
-    : "no evidence could be computed";
+    : `the comparison could not run${failed ? ` (${failed.code}: ${failed.message})` : ""}`;
   return [
     {
       kind: "unsupported_declaration",
-      child: name(child),
-      parent: name(parent),
-      relation,
+      child: name(e.child),
+      parent: name(e.parent),
+      relation: e.relation,
       log10P: ev?.log10P ?? null,
-      message: `${name(child)} is declared ${relation} of ${name(parent)}, but ${what}`,
+      message: `${name(e.child)} is declared ${e.relation} of ${name(e.parent)}, but ${what}`,
     },
   ];
 }

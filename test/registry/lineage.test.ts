@@ -148,4 +148,22 @@ describe.each(DIALECTS)("registry lineage on $dialect", ({ dialect, skip }) => {
       ]);
     },
   );
+
+  it.skipIf(skip)("a pair the comparison cannot handle is reported with its code, not fatal", async () => {
+    const { PedigreeError } = await import("../../src/errors.js");
+    const base = familyComparator();
+    const picky = {
+      id: "picky",
+      compare: (a: Fingerprint, b: Fingerprint) => {
+        if (a.contentId === fps.Ap.contentId && b.contentId === fps.wide?.contentId)
+          throw new PedigreeError("COMPARE_NO_COMMON_TENSORS", "no common tensors");
+        return base.compare(a, b);
+      },
+    };
+    const r = await verifyLineage(t.registry, picky, { model: "wide" });
+    const f = r.findings.find((x) => x.kind === "unsupported_declaration" && x.child === "wide");
+    expect(f?.message).toContain("COMPARE_NO_COMMON_TENSORS");
+    expect(f?.log10P).toBeNull();
+    expect(r.failures.map((x) => x.code)).toEqual(["COMPARE_NO_COMMON_TENSORS"]);
+  });
 });
