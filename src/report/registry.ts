@@ -93,12 +93,19 @@ export function renderShow(d: ShowData): string {
 
 export function renderVerify(r: VerifyResult): string {
   const head = `checked ${r.coverage.edges} declared edge(s), ${r.coverage.pairs} model pair(s), ${r.coverage.claims} claim(s) over ${r.coverage.models} model(s)`;
+  const failed = r.failures.map(
+    (f) =>
+      `  could not compare ${f.parent.slice(0, 12)}… → ${f.child.slice(0, 12)}…: ${f.message} (${f.code})`,
+  );
+  if (r.findings.length === 0 && failed.length)
+    return [head, "no findings, but some pairs could not be compared:", ...failed].join("\n");
   if (r.findings.length === 0)
     return `${head}\nOK: the weights support every declaration; no undeclared kinship; no contradicted claim`;
   return [
     head,
     `${r.findings.length} finding(s):`,
     ...r.findings.map((f) => `  [${f.kind}] ${f.message}`),
+    ...(failed.length ? ["pairs that could not be compared:", ...failed] : []),
   ].join("\n");
 }
 
