@@ -5,6 +5,7 @@
  * on every pair and prints a table + "N passed, M failed".
  *
  *   npx tsx scripts/heldout-eval.ts [--markdown] [--only substring] [--keep]
+ *   npx tsx scripts/heldout-eval.ts --recipes     (the family as a markdown table, nothing built)
  *
  * Expectations come from DESIGN §4/§5 (what a correct comparison must say), never from what compare
  * currently answers. Exit code 1 when any pair fails.
@@ -15,7 +16,7 @@ import path from "node:path";
 import { type CompareResult, compareFingerprints } from "../src/compare/index.js";
 import { fingerprintSource } from "../src/fingerprint/index.js";
 import type { Fingerprint } from "../src/fingerprint/types.js";
-import { HeldoutFamily } from "../test/helpers/derive.js";
+import { cfgInt, type DenseModel, HELDOUT_RECIPES, HeldoutFamily, tensorOf } from "../test/helpers/derive.js";
 import { KINSHIP_DIR, kinshipModel } from "../test/shared.js";
 
 /** DESIGN §4 thresholds: related at combined log10 p ≤ −12, unrelated when ≥ −2. */
@@ -179,6 +180,7 @@ async function main(): Promise<void> {
     process.stderr.write(`compared ${c.a} vs ${c.b} (${rows.at(-1)?.seconds.toFixed(1)} s)\n`);
   }
   print(rows);
+  await printRawReference(family, only);
   if (!args.includes("--keep")) await fs.rm(dir, { recursive: true, force: true });
   else process.stderr.write(`models kept in ${dir}\n`);
   process.exitCode = rows.some((x) => x.failures.length > 0) ? 1 : 0;
@@ -220,4 +222,74 @@ function print(rows: Row[]): void {
   console.log(`${rows.length - failed - measured} passed, ${failed} failed, ${measured} measured only`);
 }
 
-await main();
+/**
+ * Reference for the noise sweep: the E3 statistic computed on the raw weights in the identity basis
+ * (nearest neighbour of each B neuron among A's by full gate rows, and by full up rows with |cos|;
+ * agreements = both pick the same A neuron). Shows how much evidence the weights still hold, next to
+ * what compare extracts from its sketches. Valid only for same-shape, same-basis pairs.
+ */
+const RAW_PAIRS: [string, string][] = [
+  ["Ap", "ap_noise100"],
+  ["Ap", "ap_noise200"],
+  ["Ap", "ap_noise400"],
+  ["Bp", "Ap"],
+];
+
+function nearest(a: Float32Array, b: Float32Array, n: number, d: number, abs: boolean): Int32Array {
+  const norms = (x: Float32Array) =>
+    Float64Array.from({ length: n }, (_, i) => Math.hypot(...x.subarray(i * d, (i + 1) * d)));
+  const na = norms(a);
+  const nb = norms(b);
+  const out = new Int32Array(n);
+  for (let j = 0; j < n; j++) {
+    let best = -Infinity;
+    for (let i = 0; i < n; i++) {
+      let dot = 0;
+      for (let k = 0; k < d; k++) dot += (a[i * d + k] as number) * (b[j * d + k] as number);
+      const c = dot / ((na[i] as number) * (nb[j] as number));
+      const score = abs ? Math.abs(c) : c;
+      if (score > best) {
+        best = score;
+        out[j] = i;
+      }
+    }
+  }
+  return out;
+}
+
+function rawAgreements(a: DenseModel, b: DenseModel): number[] {
+  const n = cfgInt(a, "intermediate_size");
+  const d = cfgInt(a, "hidden_size");
+  return [...Array(cfgInt(a, "num_hidden_layers")).keys()].map((l) => {
+    const w = (m: DenseModel, t: string) => tensorOf(m, `model.layers.${l}.mlp.${t}_proj.weight`).data;
+    const g = nearest(w(a, "gate"), w(b, "gate"), n, d, false);
+    const u = nearest(w(a, "up"), w(b, "up"), n, d, true);
+    return g.reduce((acc, x, j) => acc + (x === u[j] ? 1 : 0), 0);
+  });
+}
+
+async function printRawReference(family: HeldoutFamily, filter: string): Promise<void> {
+  const pairs = RAW_PAIRS.filter(([a, b]) => `${a} vs ${b}`.includes(filter));
+  if (pairs.length === 0) return;
+  console.log("\nraw-weight E3 reference (identity basis, agreements per layer of intermediate_size):");
+  for (const [a, b] of pairs) {
+    const n = cfgInt(await family.model(a), "intermediate_size");
+    const agree = rawAgreements(await family.model(a), await family.model(b));
+    console.log(`${markdown ? "- " : ""}${a} vs ${b}: [${agree.join(", ")}] of ${n}`);
+  }
+}
+
+function printRecipes(): void {
+  console.log("| id | from | how it is made | on disk |\n| --- | --- | --- | --- |");
+  for (const [id, r] of Object.entries(HELDOUT_RECIPES)) {
+    const w = r.real
+      ? "kinship-dev folder"
+      : r.write
+        ? `${r.write.format} ${r.write.type ?? "BF16"}`
+        : "safetensors BF16";
+    console.log(`| ${id} | ${r.real ? "—" : (r.from ?? []).join(", ") || "—"} | ${r.what} | ${w} |`);
+  }
+}
+
+if (args.includes("--recipes")) printRecipes();
+else await main();
