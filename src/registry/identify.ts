@@ -1,4 +1,5 @@
 import type { CompareResult, Relation } from "../compare/types.js";
+import { PedigreeError } from "../errors.js";
 import type { Fingerprint } from "../fingerprint/types.js";
 import { finiteOrNull } from "./evidence.js";
 import { declaredLineage, type Lineage } from "./lineage.js";
@@ -30,6 +31,8 @@ export interface Candidate {
 export interface IdentifyResult {
   /** Most likely ancestor first; `unrelated` ones only with `all`. */
   candidates: Candidate[];
+  /** Short-listed models the comparison could not handle (re-add them to refresh old fingerprints). */
+  failures: { model: string; code: string; message: string }[];
   /** Set when the query itself is registered (it is never its own candidate). */
   registeredAs: string | null;
   scanned: number;
@@ -62,10 +65,19 @@ export async function identify(
   const t1 = performance.now();
   const candidates: Candidate[] = [];
   let cached = 0;
+  const failures: IdentifyResult["failures"] = [];
   for (const { row, score } of short) {
     const known = registered ? await storedEvidence(reg, cmp.id, row.contentId, fp.contentId) : null;
     if (known) cached++;
-    const r = known ?? fresh(await cmp.compare(await reg.fingerprint(row.contentId), fp));
+    let r = known;
+    try {
+      r ??= fresh(await cmp.compare(await reg.fingerprint(row.contentId), fp));
+    } catch (e) {
+      // e.g. a fingerprint stored by an older version (COMPARE_SKETCH_VERSION): report, go on.
+      if (!(e instanceof PedigreeError)) throw e;
+      failures.push({ model: row.name, code: e.code, message: e.message });
+      continue;
+    }
     candidates.push({
       model: row.name,
       contentId: row.contentId,
@@ -77,6 +89,7 @@ export async function identify(
   return {
     candidates: opts.all ? candidates : candidates.filter((c) => c.verdict !== "unrelated"),
     registeredAs: registered?.name ?? null,
+    failures,
     scanned: index.length,
     compared: short.length,
     cached,

@@ -19,7 +19,7 @@ export async function insertModel(
   trx: Kysely<RegistryTables>,
   key: ActorKey,
   p: { contentId: string; name: string; input: AddModelInput; blob: Buffer; prefilter: string },
-): Promise<{ model: ModelRecord; created: boolean }> {
+): Promise<{ model: ModelRecord; created: boolean; refreshed?: boolean }> {
   const { contentId, name, input, blob, prefilter } = p;
   const same = await trx
     .selectFrom("models")
@@ -27,8 +27,23 @@ export async function insertModel(
     .where("content_id", "=", contentId)
     .executeTakeFirst();
   if (same) {
-    if (input.name === undefined || input.name === same.name)
-      return { model: modelFromRow(same), created: false };
+    if (input.name === undefined || input.name === same.name) {
+      // Same weights, newer fingerprint (e.g. new sketch kernels): refresh the stored derived data.
+      // Identity and log are unchanged: the content id is the Merkle root of the weights themselves.
+      const stored = await trx
+        .selectFrom("models")
+        .select("fingerprint")
+        .where("content_id", "=", contentId)
+        .executeTakeFirstOrThrow();
+      const refreshed = !Buffer.from(stored.fingerprint).equals(blob);
+      if (refreshed)
+        await trx
+          .updateTable("models")
+          .set({ fingerprint: blob, prefilter })
+          .where("content_id", "=", contentId)
+          .execute();
+      return { model: modelFromRow(same), created: false, refreshed };
+    }
     throw new PedigreeError("REGISTRY_MODEL_EXISTS", `This model is already registered as "${same.name}"`, {
       details: { contentId, name: same.name },
       hint: `Refer to it as "${same.name}" or by its content id`,

@@ -146,15 +146,15 @@ export class Registry {
   async addModel(
     fp: Fingerprint,
     input: AddModelInput = {},
-  ): Promise<{ model: ModelRecord; created: boolean }> {
+  ): Promise<{ model: ModelRecord; created: boolean; refreshed?: boolean }> {
     const [r] = await this.addModels([{ fp, input }]);
-    return r as { model: ModelRecord; created: boolean };
+    return r as { model: ModelRecord; created: boolean; refreshed?: boolean };
   }
 
   /** Registers several models in one transaction (one fsync, one tree head): bulk imports, benchmarks. */
   async addModels(
     items: readonly { fp: Fingerprint; input?: AddModelInput }[],
-  ): Promise<{ model: ModelRecord; created: boolean }[]> {
+  ): Promise<{ model: ModelRecord; created: boolean; refreshed?: boolean }[]> {
     const prepared = items.map(({ fp, input = {} }) => ({
       contentId: checkContentId(fp.contentId),
       name: checkModelName(input.name ?? defaultModelName(fp)),
@@ -163,8 +163,11 @@ export class Registry {
       prefilter: JSON.stringify(buildPrefilter(fp)),
     }));
     return this.write(async (trx, key) => {
-      const out: { model: ModelRecord; created: boolean }[] = [];
+      const out: { model: ModelRecord; created: boolean; refreshed?: boolean }[] = [];
       for (const p of prepared) out.push(await insertModel(trx, key, p));
+      return out;
+    }).then((out) => {
+      for (const r of out) if (r.refreshed) this.fingerprints.delete(r.model.contentId);
       return out;
     });
   }

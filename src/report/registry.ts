@@ -16,8 +16,13 @@ export function renderInit(d: { created: boolean; registryId: string; actor: str
   return `${d.created ? "created" : "already initialised"}: registry ${d.registryId} at ${d.db} (actor ${d.actor})`;
 }
 
-export function renderAdd(d: { model: ModelRecord; created: boolean }): string {
-  return `${d.created ? "added" : "already registered"}: ${d.model.name} ${short(d.model.contentId)} (entry ${d.model.seq})`;
+export function renderAdd(d: { model: ModelRecord; created: boolean; refreshed?: boolean }): string {
+  const what = d.created
+    ? "added"
+    : d.refreshed
+      ? "already registered; stored fingerprint refreshed"
+      : "already registered";
+  return `${what}: ${d.model.name} ${short(d.model.contentId)} (entry ${d.model.seq})`;
 }
 
 export function renderList(d: { models: ModelRecord[] }): string {
@@ -114,6 +119,7 @@ export function renderIdentify(r: IdentifyResult): string {
     `scanned ${r.scanned} registered model(s), compared ${r.compared} in full (${r.ms.index} ms index, ${r.ms.compare} ms compare)${r.registeredAs ? `; the query is registered as ${r.registeredAs}` : ""}`,
   ];
   if (r.candidates.length === 0) lines.push("no registered model is related to it");
+  for (const f of r.failures) lines.push(`could not compare with ${f.model}: ${f.message} (${f.code})`);
   for (const [i, c] of r.candidates.entries())
     lines.push(
       `${String(i + 1).padStart(2)}. ${c.model}  ${c.verdict}  log10 p ${p(c.log10P)}  ${c.relations.join(", ") || "-"}${c.direction === "candidate" ? "  (parent)" : c.direction === "query" ? "  (the query looks like its parent)" : ""}`,

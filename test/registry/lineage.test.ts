@@ -106,7 +106,11 @@ describe.each(DIALECTS)("registry lineage on $dialect", ({ dialect, skip }) => {
       await code(t.registry.addModel(synthFingerprint({ name: "other", family: "Q" }), { name: "Ap" })),
     ).toBe("REGISTRY_NAME_TAKEN");
     expect(await code(t.registry.addModel(fps.Ap, { name: "Ap2" }))).toBe("REGISTRY_MODEL_EXISTS");
-    expect((await t.registry.addModel(fps.Ap)).created).toBe(false);
+    expect(await t.registry.addModel(fps.Ap)).toMatchObject({ created: false, refreshed: false });
+    // Same weights, re-fingerprinted by a newer version: the stored fingerprint is refreshed in place.
+    const newer = { ...fps.Ap, kernels: { sketch: "next" } } as Fingerprint;
+    expect(await t.registry.addModel(newer)).toMatchObject({ created: false, refreshed: true });
+    expect((await t.registry.fingerprint(fps.Ap.contentId)).contentId).toBe(fps.Ap.contentId);
     expect((await t.registry.declare("deep", "Ap", "depth_upscale")).created).toBe(false);
   });
 
