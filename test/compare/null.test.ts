@@ -104,3 +104,19 @@ describe("E3 under H0 (simulation)", () => {
     expect(r.log10P).toBeLessThan(-12);
   }, 60_000);
 });
+
+describe("compare input checks", () => {
+  it("refuses sketches of another version with a coded error", async () => {
+    const a = await sketch(randomWeights(1));
+    const old = { ...a, version: "0" };
+    expect(() => compareFingerprints(fingerprint(a), fingerprint(old))).toThrowError(
+      expect.objectContaining({ code: "COMPARE_SKETCH_VERSION" }),
+    );
+  });
+  it("rejects a non-negative threshold", async () => {
+    const a = await sketch(randomWeights(1));
+    expect(() => compareFingerprints(fingerprint(a), fingerprint(a), { relatedThreshold: 0 })).toThrowError(
+      expect.objectContaining({ code: "USAGE_INVALID_OPTION" }),
+    );
+  });
+});
