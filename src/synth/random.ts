@@ -126,7 +126,7 @@ export function float32ToBf16(src: Float32Array, dst: Uint16Array): void {
  * Bulk Gaussian source for large tensors. Box–Muller costs a log, a sqrt and a sin/cos per pair
  * (measured ≈ 20 M values/s here), too slow for multi-GB checkpoints. Instead each value takes 32
  * random bits: the top 16 pick one of 2^16 equal-probability bins of N(0,1) and the low 16 place
- * it linearly inside the bin (a piecewise-linear inverse CDF: continuous, tails cut at ±4.17σ).
+ * it linearly inside the bin (a piecewise-linear inverse CDF: continuous, tails cut at ±4.33σ).
  */
 export class GaussianStream {
   private static edges: Float64Array | null = null;
