@@ -4,7 +4,7 @@ import { gaussianMatrix, projectRows, qkInvariant, quantizeRows } from "./projec
 import type { LayerSketch, MlpSketch, Sketches } from "./types.js";
 
 /** Bumped whenever any sketch value would change for the same weights. */
-export const SKETCH_VERSION = "1";
+export const SKETCH_VERSION = "2";
 /** Expected alignment tokens: enough shared rows to fit a d×d map for d up to ~1k, 4 MB at d = 1024. */
 export const ALIGN_EXPECTED = 1024;
 /** Expected feature anchors: the width of the basis-free neuron features (see docs/compare.md). */

@@ -45,30 +45,37 @@ export function dequantizeRows(q: Uint8Array): Float32Array {
 }
 
 /**
- * A seeded Gaussian k×d matrix (xorshift128+ → Box–Muller). Same seed, same matrix on every platform:
- * the native features of two models are only comparable when they share it.
+ * A seeded Gaussian k×d matrix: xoshiro128** (seeded by splitmix32) → Box–Muller. Same seed, same
+ * matrix on every platform: the native features of two models are only comparable when they share it.
  */
 export function gaussianMatrix(k: number, d: number, seed: number): Float32Array {
-  let s0 = (seed ^ 0x9e3779b9) >>> 0 || 1;
-  let s1 = (Math.imul(seed, 0x85ebca6b) ^ 0x27d4eb2f) >>> 0 || 2;
+  let x = seed >>> 0;
+  const splitmix = (): number => {
+    x = (x + 0x9e3779b9) >>> 0;
+    let z = x;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+    return (z ^ (z >>> 16)) >>> 0;
+  };
+  const s = [splitmix(), splitmix(), splitmix(), splitmix()];
+  const rotl = (v: number, r: number) => ((v << r) | (v >>> (32 - r))) >>> 0;
   const next = (): number => {
-    // xorshift64 on two 32-bit halves; 53 bits of output via two draws is unnecessary at float32.
-    let x = s0;
-    const y = s1;
-    s0 = y;
-    x ^= x << 23;
-    x ^= x >>> 17;
-    x ^= y ^ (y >>> 26);
-    s1 = x >>> 0;
-    return ((s0 + s1) >>> 0) / 2 ** 32;
+    const result = Math.imul(rotl(Math.imul(s[1]!, 5) >>> 0, 7), 9) >>> 0;
+    const t = (s[1]! << 9) >>> 0;
+    s[2] = (s[2]! ^ s[0]!) >>> 0;
+    s[3] = (s[3]! ^ s[1]!) >>> 0;
+    s[1] = (s[1]! ^ s[2]!) >>> 0;
+    s[0] = (s[0]! ^ s[3]!) >>> 0;
+    s[2] = (s[2]! ^ t) >>> 0;
+    s[3] = rotl(s[3]!, 11);
+    return (result + 0.5) / 2 ** 32;
   };
   const out = new Float32Array(k * d);
   for (let i = 0; i < out.length; i += 2) {
-    const u1 = Math.max(next(), 1e-12);
-    const u2 = next();
-    const r = Math.sqrt(-2 * Math.log(u1));
-    out[i] = r * Math.cos(2 * Math.PI * u2);
-    if (i + 1 < out.length) out[i + 1] = r * Math.sin(2 * Math.PI * u2);
+    const r = Math.sqrt(-2 * Math.log(next()));
+    const a = 2 * Math.PI * next();
+    out[i] = r * Math.cos(a);
+    if (i + 1 < out.length) out[i + 1] = r * Math.sin(a);
   }
   return out;
 }
