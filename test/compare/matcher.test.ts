@@ -92,6 +92,14 @@ describe("sparse matcher", () => {
     const agree = Array.from(dense.bToA).filter((j, i) => sparse.bToA[i] === j).length;
     expect(agree / truth.length).toBeGreaterThanOrEqual(0.999);
   });
+  it("recovers a permuted copy of a large layer through the subspace prefilter (5,000 rows)", () => {
+    const r = rng(13);
+    const a = randomFeatures(r, 5000, 128);
+    const { b, truth } = permutedNoisy(a, r, 0.3 / Math.sqrt(128));
+    const m = matchRows(a, b, { abs: true });
+    const correct = truth.filter((t, i) => m.bToA[i] === t).length;
+    expect(correct / truth.length).toBeGreaterThanOrEqual(0.999);
+  });
   it("keeps a one-to-one map when B is wider (width expansion)", () => {
     const r = rng(12);
     const a = randomFeatures(r, 300, 32);

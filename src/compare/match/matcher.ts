@@ -1,5 +1,5 @@
 import { assignMaxSimilarity } from "./lap.js";
-import { type FeatureMatrix, rowDot, similarityMatrix } from "./similarity.js";
+import { type FeatureMatrix, normalizeRows, rowDot, selectColumns, similarityMatrix } from "./similarity.js";
 
 /**
  * Neuron matcher for layers of any width (DESIGN §4 E3): mutual nearest neighbours on top-T candidate
@@ -20,6 +20,10 @@ export const DENSE_LIMIT = 1536;
  */
 const EXACT_REMAINDER_FRACTION = 0.1;
 const EXACT_REMAINDER_MIN = 64;
+/** Prefilter for large layers: pairs above which it runs, subspace width, candidates it keeps per row. */
+const PREFILTER_MIN_PAIRS = 16 * 1024 * 1024;
+const PREFILTER_COLS = 32;
+const PREFILTER_T = 24;
 /** Candidates kept per row: enough that the greedy pass rarely runs out on derived models. */
 const TOP_T = 8;
 /** Rows processed per block when scanning similarities (bounds the scratch memory to BLOCK × nA floats). */
@@ -66,8 +70,14 @@ interface Candidates {
 
 /** Top-T most similar A rows for each B row, and the best B row for each A row. */
 function scan(a: FeatureMatrix, b: FeatureMatrix, abs: boolean): { cand: Candidates; bestBForA: Int32Array } {
-  const idx = new Int32Array(b.rows * TOP_T).fill(-1);
-  const val = new Float32Array(b.rows * TOP_T).fill(Number.NEGATIVE_INFINITY);
+  if (a.rows * b.rows >= PREFILTER_MIN_PAIRS && a.cols >= 2 * PREFILTER_COLS)
+    return prefilteredScan(a, b, abs);
+  return scanTop(a, b, abs, TOP_T);
+}
+
+function scanTop(a: FeatureMatrix, b: FeatureMatrix, abs: boolean, t: number) {
+  const idx = new Int32Array(b.rows * t).fill(-1);
+  const val = new Float32Array(b.rows * t).fill(Number.NEGATIVE_INFINITY);
   const bestBForA = new Int32Array(a.rows).fill(-1);
   const bestValForA = new Float32Array(a.rows).fill(Number.NEGATIVE_INFINITY);
   for (let start = 0; start < b.rows; start += BLOCK) {
@@ -82,17 +92,51 @@ function scan(a: FeatureMatrix, b: FeatureMatrix, abs: boolean): { cand: Candida
           bestValForA[j] = s;
           bestBForA[j] = i;
         }
-        insertTop(idx, val, i * TOP_T, j, s);
+        insertTop(idx, val, i * t, t, j, s);
       }
     }
   }
   return { cand: { idx, val }, bestBForA };
 }
 
-/** Keeps the T largest (value, index) pairs of one row sorted descending. */
-function insertTop(idx: Int32Array, val: Float32Array, base: number, j: number, s: number): void {
-  if (s <= val[base + TOP_T - 1]!) return;
-  let p = TOP_T - 1;
+/**
+ * Large layers: candidates from the first PREFILTER_COLS feature columns (a random subspace: anchor
+ * tokens are ordered by hash, native columns are random projections), PREFILTER_T per row, then
+ * re-scored on all columns. Cuts the n² scan by cols/PREFILTER_COLS; a true partner of a derived
+ * neuron stays in the top PREFILTER_T of the subspace (checked against the exact assignment in tests).
+ */
+function prefilteredScan(a: FeatureMatrix, b: FeatureMatrix, abs: boolean) {
+  const cols = Array.from({ length: PREFILTER_COLS }, (_, c) => c);
+  const pre = scanTop(
+    normalizeRows(selectColumns(a, cols)),
+    normalizeRows(selectColumns(b, cols)),
+    abs,
+    PREFILTER_T,
+  );
+  const idx = new Int32Array(b.rows * TOP_T).fill(-1);
+  const val = new Float32Array(b.rows * TOP_T).fill(Number.NEGATIVE_INFINITY);
+  const bestBForA = new Int32Array(a.rows).fill(-1);
+  const bestValForA = new Float32Array(a.rows).fill(Number.NEGATIVE_INFINITY);
+  for (let i = 0; i < b.rows; i++) {
+    for (let t = 0; t < PREFILTER_T; t++) {
+      const j = pre.cand.idx[i * PREFILTER_T + t]!;
+      if (j < 0) continue;
+      const d = rowDot(b, i, a, j);
+      const s = abs ? Math.abs(d) : d;
+      if (s > bestValForA[j]!) {
+        bestValForA[j] = s;
+        bestBForA[j] = i;
+      }
+      insertTop(idx, val, i * TOP_T, TOP_T, j, s);
+    }
+  }
+  return { cand: { idx, val }, bestBForA };
+}
+
+/** Keeps the t largest (value, index) pairs of one row sorted descending. */
+function insertTop(idx: Int32Array, val: Float32Array, base: number, t: number, j: number, s: number): void {
+  if (s <= val[base + t - 1]!) return;
+  let p = t - 1;
   while (p > 0 && val[base + p - 1]! < s) {
     val[base + p] = val[base + p - 1]!;
     idx[base + p] = idx[base + p - 1]!;
