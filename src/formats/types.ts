@@ -99,7 +99,10 @@ export interface Checkpoint {
    * Applies dequantisation (GGUF blocks, FP8 with `*_scale_inv` block scales).
    */
   readTensorFloat32(name: string, elementStart?: number, count?: number): Promise<Float32Array>;
-  /** The ByteSource of one weights file (for streaming scans and hashing). */
+  /**
+   * The ByteSource of one file of the checkpoint (for streaming scans and hashing). It is owned by the
+   * checkpoint: callers never close it; `close()` closes them all.
+   */
   openFile(path: string): Promise<ByteSource>;
   close(): Promise<void>;
 }

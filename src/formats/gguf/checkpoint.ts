@@ -94,8 +94,10 @@ export class GgufCheckpoint implements Checkpoint {
     return skip === 0 && values.length === n ? values : values.slice(skip, skip + n);
   }
 
-  openFile(path: string): Promise<ByteSource> {
-    if (!this.shards.some((s) => s.file === path)) {
+  /** The shard's own source, owned (and closed) by the checkpoint, as for the other formats. */
+  async openFile(path: string): Promise<ByteSource> {
+    const shard = this.shards.find((s) => s.file === path);
+    if (!shard) {
       throw new PedigreeError(
         "FORMAT_FILE_NOT_IN_CHECKPOINT",
         `${path} is not a weights file of this checkpoint`,
@@ -104,7 +106,7 @@ export class GgufCheckpoint implements Checkpoint {
         },
       );
     }
-    return this.location.open(path);
+    return shard.source;
   }
 
   async close(): Promise<void> {
