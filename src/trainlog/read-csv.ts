@@ -1,7 +1,7 @@
 import { parse } from "csv-parse/sync";
 import { PedigreeError } from "../errors.js";
-import { METRICS, resolveColumns } from "./columns.js";
-import { type Row, toNumber, toSeries } from "./series.js";
+import { resolveColumns } from "./columns.js";
+import { rowsOf, toSeries } from "./series.js";
 import type { ColumnOverrides, TrainLog } from "./types.js";
 
 /** CSV or TSV with a header row (delimiter sniffed from the header line). */
@@ -24,14 +24,5 @@ export function parseCsv(text: string, source: string, overrides: ColumnOverride
   }
   const names = records.length ? Object.keys(records[0] ?? {}) : [];
   const columns = resolveColumns(names, overrides);
-  const rows = records.map((rec) => {
-    const row: Row = {};
-    for (const m of METRICS) {
-      const col = columns[m];
-      const v = col === null ? undefined : toNumber(rec[col]);
-      if (v !== undefined) row[m] = v;
-    }
-    return row;
-  });
-  return toSeries(rows, source, "csv", columns);
+  return toSeries(rowsOf(records, columns), source, "csv", columns);
 }

@@ -1,6 +1,6 @@
 import { PedigreeError } from "../errors.js";
-import { METRICS, resolveColumns } from "./columns.js";
-import { type Row, toNumber, toSeries } from "./series.js";
+import { resolveColumns } from "./columns.js";
+import { rowsOf, toSeries } from "./series.js";
 import type { ColumnOverrides, TrainLog } from "./types.js";
 
 /**
@@ -32,16 +32,7 @@ export function parseJsonl(text: string, source: string, overrides: ColumnOverri
     records.push(flat);
   });
   const columns = resolveColumns(keys, overrides);
-  const rows = records.map((rec) => {
-    const row: Row = {};
-    for (const m of METRICS) {
-      const col = columns[m];
-      const v = col === null ? undefined : toNumber(rec[col]);
-      if (v !== undefined) row[m] = v;
-    }
-    return row;
-  });
-  return toSeries(rows, source, "jsonl", columns);
+  return toSeries(rowsOf(records, columns), source, "jsonl", columns);
 }
 
 function flatten(obj: Record<string, unknown>): Record<string, unknown> {

@@ -51,6 +51,19 @@ export function toSeries(
   };
 }
 
+/** Picks each metric's column out of parsed records (JSONL objects, CSV rows). */
+export function rowsOf(records: Record<string, unknown>[], columns: TrainLog["columns"]): Row[] {
+  return records.map((rec) => {
+    const row: Row = {};
+    for (const m of METRICS) {
+      const col = columns[m];
+      const v = col === null ? undefined : toNumber(rec[col]);
+      if (v !== undefined) row[m] = v;
+    }
+    return row;
+  });
+}
+
 /** Numbers as trainers log them: numbers, numeric strings, "nan"/"inf". Anything else is absent. */
 export function toNumber(v: unknown): number | undefined {
   if (typeof v === "number") return v;
