@@ -1,6 +1,7 @@
 import { openCheckpoint } from "../formats/open.js";
 import type { Checkpoint } from "../formats/types.js";
 import type { ModelLocation } from "../io/types.js";
+import type { ModelView } from "../model/types.js";
 import { type ArchitectureMapping, buildModelView } from "../model/view.js";
 import { loadVocabulary } from "../tokenizer/vocab.js";
 import { VERSION } from "../version.js";
@@ -8,7 +9,8 @@ import { contentIdOf } from "./kernels/merkle.js";
 import { createExecutor, type ScanExecutor } from "./pool.js";
 import { layerProfiles } from "./profiles.js";
 import { type ScanResult, scanCheckpoint } from "./scan.js";
-import { computeSketches } from "./sketch/index.js";
+import { computeSketches, type Sketches } from "./sketch/index.js";
+import { sketchesInParallel } from "./sketch-layers.js";
 import { tokenizerSignature } from "./tokenizer-signature.js";
 import type { Fingerprint, TensorStats, TokenizerSignature } from "./types.js";
 import { FORMAT_VERSION } from "./validate.js";
@@ -36,6 +38,11 @@ export interface FingerprintOptions {
   /** Per-file SHA-256 (default true). */
   fileDigests?: boolean;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * A local path the pool's workers may reopen to sketch layers in parallel (set by runFingerprint
+   * for local sources; remote ones are sketched on the calling thread so each byte is fetched once).
+   */
+  sketchSource?: string;
   /** Called when a phase starts ("scan", "profiles", "sketches"), for progress labels. */
   onPhase?: (phase: string) => void;
 }
@@ -55,7 +62,12 @@ export async function runFingerprint(
   const ckpt = await openCheckpoint(source);
   const exec = opts.executor ?? createExecutor(opts.threads);
   try {
-    const { fingerprint, scan } = await fingerprintCheckpoint(ckpt, exec, opts);
+    const local = typeof source === "string" && ckpt.location.kind === "local";
+    const { fingerprint, scan } = await fingerprintCheckpoint(
+      ckpt,
+      exec,
+      local ? { ...opts, sketchSource: source } : opts,
+    );
     const remote = ckpt.location.kind !== "local";
     return {
       fingerprint,
@@ -86,7 +98,7 @@ export async function fingerprintCheckpoint(
   opts.onPhase?.("profiles");
   const profiles = await layerProfiles(ckpt, view, stats);
   opts.onPhase?.("sketches");
-  const sketches = await computeSketches({ ckpt, view, tokenizer });
+  const sketches = await sketchAll(ckpt, view, tokenizer, exec, opts);
   const fingerprint: Fingerprint = {
     formatVersion: FORMAT_VERSION,
     tool: { name: "pedigree", version: VERSION },
@@ -100,4 +112,24 @@ export async function fingerprintCheckpoint(
     sketches,
   };
   return { fingerprint, scan };
+}
+
+/** In parallel on the pool when it has several workers and they can reopen the source; else inline. */
+function sketchAll(
+  ckpt: Checkpoint,
+  view: ModelView,
+  tokenizer: TokenizerSignature | null,
+  exec: ScanExecutor,
+  opts: FingerprintOptions,
+): Promise<Sketches> {
+  if (!exec.sketchLayers || exec.threads < 2 || !opts.sketchSource)
+    return computeSketches({ ckpt, view, tokenizer });
+  const base = { spec: opts.sketchSource, mapping: opts.mapping ?? null, tokenizer };
+  return sketchesInParallel(
+    ckpt,
+    view,
+    base,
+    exec.threads,
+    (req, w) => exec.sketchLayers?.(req, w) ?? Promise.resolve([]),
+  );
 }

@@ -1,6 +1,8 @@
 import { parentPort } from "node:worker_threads";
 import type { DType } from "../formats/types.js";
 import { TensorAccumulator } from "./kernels/accumulator.js";
+import type { LayerSketch } from "./sketch/index.js";
+import { type SketchLayersRequest, sketchLayersFromSpec } from "./sketch-layers.js";
 
 /**
  * Pool worker: owns the accumulators of the tensors assigned to it. Messages of one worker arrive
@@ -11,12 +13,14 @@ export type WorkerRequest =
   | { op: "begin"; id: number; dtype: DType }
   | { op: "bytes"; id: number; buf: ArrayBuffer }
   | { op: "values"; id: number; buf: ArrayBuffer }
-  | { op: "end"; id: number };
+  | { op: "end"; id: number }
+  | { op: "sketch"; id: number; req: SketchLayersRequest };
 
 export type WorkerReply =
   | { op: "ack"; id: number }
   | { op: "done"; id: number; sha256: string; stats: import("./types.js").TensorStats }
-  | { op: "error"; id: number; message: string };
+  | { op: "error"; id: number; message: string; code?: string }
+  | { op: "sketched"; id: number; layers: LayerSketch[] };
 
 const port = parentPort;
 if (!port) throw new Error("pool-worker must run in a worker thread");
@@ -24,6 +28,20 @@ const open = new Map<number, TensorAccumulator>();
 const failed = new Set<number>();
 
 port.on("message", (m: WorkerRequest) => {
+  if (m.op === "sketch") {
+    sketchLayersFromSpec(m.req).then(
+      (layers) =>
+        port.postMessage({ op: "sketched", id: m.id, layers } satisfies WorkerReply, transferables(layers)),
+      (e) =>
+        port.postMessage({
+          op: "error",
+          id: m.id,
+          message: (e as Error).message,
+          code: (e as { code?: string }).code,
+        }),
+    );
+    return;
+  }
   if (failed.has(m.id)) {
     if (m.op === "end") failed.delete(m.id);
     if (m.op === "bytes" || m.op === "values")
@@ -59,4 +77,13 @@ function handle(m: WorkerRequest): void {
     const { sha256, stats } = acc.finish();
     port?.postMessage({ op: "done", id: m.id, sha256, stats } satisfies WorkerReply);
   }
+}
+
+/** The typed arrays' buffers of a sketch result (moved, not copied, back to the main thread). */
+function transferables(v: unknown, out: ArrayBuffer[] = []): ArrayBuffer[] {
+  if (ArrayBuffer.isView(v)) {
+    if (v.buffer instanceof ArrayBuffer && !out.includes(v.buffer)) out.push(v.buffer);
+  } else if (Array.isArray(v)) for (const x of v) transferables(x, out);
+  else if (v !== null && typeof v === "object") for (const x of Object.values(v)) transferables(x, out);
+  return out;
 }

@@ -1,9 +1,11 @@
 import os from "node:os";
 import { Worker } from "node:worker_threads";
-import { PedigreeError } from "../errors.js";
+import { type ErrorCode, PedigreeError } from "../errors.js";
 import type { DType } from "../formats/types.js";
 import { TensorAccumulator, type TensorDigest } from "./kernels/accumulator.js";
 import type { WorkerReply, WorkerRequest } from "./pool-worker.js";
+import type { LayerSketch } from "./sketch/index.js";
+import type { SketchLayersRequest } from "./sketch-layers.js";
 import { workerEntry } from "./worker-entry.js";
 
 /** Where the scan sends a tensor's bytes; `push` resolves when there is room for another chunk. */
@@ -16,6 +18,8 @@ export interface TensorJob {
 export interface ScanExecutor {
   readonly threads: number;
   begin(dtype: DType, byteLength: number): TensorJob;
+  /** Present on worker pools: sketches of some layers on one worker. */
+  sketchLayers?: (req: SketchLayersRequest, worker: number) => Promise<LayerSketch[]>;
   close(): Promise<void>;
 }
 
@@ -61,7 +65,8 @@ interface Slot {
   load: number;
   /** Sizes of sent, unacknowledged chunks (a worker acknowledges in order). */
   sent: number[];
-  jobs: Map<number, { resolve: (d: TensorDigest) => void; reject: (e: unknown) => void }>;
+  /** Pending tensor digests and sketch requests by id. */
+  jobs: Map<number, { resolve: (d: unknown) => void; reject: (e: unknown) => void }>;
 }
 
 /**
@@ -103,6 +108,9 @@ class WorkerPool implements ScanExecutor {
     }
     slot.jobs.delete(m.id);
     if (m.op === "done") job?.resolve({ sha256: m.sha256, stats: m.stats });
+    else if (m.op === "sketched") job?.resolve(m.layers);
+    else if (m.code)
+      job?.reject(new PedigreeError(m.code as ErrorCode, m.message)); // a coded error from a worker keeps its code
     else job?.reject(new PedigreeError("FINGERPRINT_SCAN_FAILED", `scan of a tensor failed: ${m.message}`));
   }
 
@@ -120,7 +128,9 @@ class WorkerPool implements ScanExecutor {
     const slot = this.slots.reduce((a, b) => (b.load < a.load ? b : a));
     const id = this.nextId++;
     slot.load += byteLength;
-    const done = new Promise<TensorDigest>((resolve, reject) => slot.jobs.set(id, { resolve, reject }));
+    const done = new Promise<TensorDigest>((resolve, reject) =>
+      slot.jobs.set(id, { resolve: resolve as (d: unknown) => void, reject }),
+    );
     done.catch(() => {}); // surfaced by end(); avoids an unhandled rejection while chunks still flow
     this.post(slot, { op: "begin", id, dtype });
     const send = async (op: "bytes" | "values", view: Uint8Array | Float32Array): Promise<void> => {
@@ -145,6 +155,17 @@ class WorkerPool implements ScanExecutor {
   private post(slot: Slot, m: WorkerRequest, transfer: ArrayBuffer[] = []): void {
     if (this.fatal) throw this.fatal;
     slot.worker.postMessage(m, transfer);
+  }
+
+  /** Sketches of some layers on worker `w` (see sketch-layers.ts). */
+  sketchLayers(req: SketchLayersRequest, w: number): Promise<LayerSketch[]> {
+    const slot = this.slots[w % this.slots.length] as Slot;
+    const id = this.nextId++;
+    const done = new Promise<LayerSketch[]>((resolve, reject) =>
+      slot.jobs.set(id, { resolve: resolve as (d: unknown) => void, reject }),
+    );
+    this.post(slot, { op: "sketch", id, req });
+    return done;
   }
 
   async close(): Promise<void> {
