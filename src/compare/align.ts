@@ -13,6 +13,11 @@ import type { FeatureMatrix } from "./match/similarity.js";
 
 /** Fewer shared tokens than this and a d-column correlation is mostly noise. */
 const MIN_SHARED_TOKENS = 32;
+/**
+ * Shared tokens used per column: enough for a clear signed-permutation signal (derived bases
+ * correlate > 0.9, independent ones < 0.2) while the d × 2d column match stays O(d²·256).
+ */
+const MAX_ALIGN_TOKENS = 256;
 
 export interface HiddenAlignment {
   sharedTokens: number;
@@ -58,7 +63,7 @@ export function alignHidden(a: Sketches, b: Sketches): HiddenAlignment | null {
   const rowsB: number[] = [];
   a.alignTokens.forEach((t, i) => {
     const j = indexB.get(t);
-    if (j === undefined) return;
+    if (j === undefined || rowsA.length >= MAX_ALIGN_TOKENS) return;
     rowsA.push(i);
     rowsB.push(j);
   });
