@@ -2,7 +2,6 @@
 // and the append-only signed Merkle log with its proofs.
 
 export { checkProof, type ProofCheck } from "./check-proof.js";
-export { decodeFingerprint, encodeFingerprint } from "./codec.js";
 export { DEFAULT_DB, isPostgresSpec, openRegistryDb, type RegistryDb, resolveDbSpec, writeTx } from "./db.js";
 export { defaultComparator, evidenceFor } from "./evidence.js";
 export { type GraphEdge, type GraphNode, type LineageGraph, lineageGraph } from "./graph.js";

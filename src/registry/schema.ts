@@ -12,7 +12,7 @@ export interface RegistryTables {
     version: string | null;
     tags: string;
     claims: string;
-    /** Fingerprint in the registry's own codec (codec.ts): gzip of tagged JSON. */
+    /** The fingerprint file's bytes (docs/fingerprint-format.md), so a stored row is a valid fingerprint file. */
     fingerprint: Buffer;
     /** Compact identify index (prefilter.ts), JSON. */
     prefilter: string;
