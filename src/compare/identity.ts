@@ -71,11 +71,20 @@ export function compareTensors(a: Fingerprint, b: Fingerprint): IdentityResult {
     identical.push({ a: t.name, b: u.name, elements: t.stats.count });
     bits += t.stats.count / BITS_PER_MATCH_DIVISOR;
   }
-  // Identical = the same multiset of tensor digests (renamed tensors allowed, duplicated ones not).
+  // Identical = the same multiset of tensor digests (renamed tensors allowed, duplicated ones not),
+  // and no tensor name shared by both holding other bytes: swapping two layers keeps the multiset
+  // but is a different model (another content id).
   const sortedA = a.tensors.map((t) => t.sha256).sort();
   const sortedB = b.tensors.map((t) => t.sha256).sort();
+  const sameNameDiffers = a.tensors.some((t) => {
+    const u = byNameB.get(t.name);
+    return u !== undefined && u.sha256 !== t.sha256;
+  });
   const allIdentical =
-    sortedA.length > 0 && sortedA.length === sortedB.length && sortedA.every((d, i) => d === sortedB[i]);
+    !sameNameDiffers &&
+    sortedA.length > 0 &&
+    sortedA.length === sortedB.length &&
+    sortedA.every((d, i) => d === sortedB[i]);
   return {
     coverage: {
       compared,
