@@ -37,7 +37,7 @@ afterAll(async () => {
 });
 
 const bytesWith = async (dir: string, threads: number) =>
-  encodeFingerprint((await runFingerprint(dir, { threads })).fingerprint);
+  encodeFingerprint((await runFingerprint(dir, { threads, parallelSketches: threads > 1 })).fingerprint);
 
 describe("fingerprints of synthetic checkpoints", () => {
   it("are byte-identical for 0 (inline), 1 and 2 worker threads, BF16 and F32", async () => {
@@ -146,7 +146,8 @@ describe.skipIf(!HAS_SHARED)("fingerprints of kinship-dev models", () => {
       for (const m of models) {
         const dir = path.join(KINSHIP_DIR, "models", m);
         const a = (await runFingerprint(dir, { executor: one })).fingerprint;
-        const b = (await runFingerprint(dir, { executor: two })).fingerprint;
+        // Two workers with layer-parallel sketches against one worker with inline sketches.
+        const b = (await runFingerprint(dir, { executor: two, parallelSketches: true })).fingerprint;
         expect(encodeFingerprint(b).equals(encodeFingerprint(a)), m).toBe(true);
         const file = path.join(root, `${m}.pfp`);
         await writeFingerprint(b, file);

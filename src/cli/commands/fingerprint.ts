@@ -23,6 +23,7 @@ interface Options {
   batch?: boolean;
   fileDigests?: boolean;
   mapping?: string;
+  parallelSketches?: boolean;
 }
 
 /** File name suffix of fingerprint files written by default. */
@@ -42,6 +43,10 @@ export const define: CommandModule["define"] = (cmd: Command) => {
     )
     .option("--threads <n>", "worker threads (default: all cores; the output is identical for any count)")
     .option("--batch", "each source is a folder whose entries are models")
+    .option(
+      "--parallel-sketches",
+      "sketch layers on every worker (faster, more memory: docs/fingerprint-format.md)",
+    )
     .option("--no-file-digests", "skip per-file SHA-256 (tensor digests and the content id are kept)")
     .option(
       "--mapping <file>",
@@ -64,9 +69,12 @@ async function fingerprint(ctx: CommandContext, sources: string[], opts: Options
         ? path.join(opts.output ?? ".", defaultName(source))
         : (opts.output ?? defaultName(source));
       if (batch) await fs.mkdir(path.dirname(output), { recursive: true });
-      results.push(
-        await one(ctx, source, output, exec, { mapping, fileDigests: opts.fileDigests !== false }),
-      );
+      const o = {
+        mapping,
+        fileDigests: opts.fileDigests !== false,
+        parallelSketches: opts.parallelSketches === true,
+      };
+      results.push(await one(ctx, source, output, exec, o));
     }
     if (!batch)
       return { data: results[0] as FingerprintData, render: (d) => renderFingerprint(d as FingerprintData) };
@@ -87,7 +95,11 @@ async function one(
   source: string,
   output: string,
   exec: ScanExecutor,
-  o: { mapping: Awaited<ReturnType<typeof loadMappingFile>> | undefined; fileDigests: boolean },
+  o: {
+    mapping: Awaited<ReturnType<typeof loadMappingFile>> | undefined;
+    fileDigests: boolean;
+    parallelSketches: boolean;
+  },
 ): Promise<FingerprintData> {
   let run: FingerprintRun;
   let started = false;
@@ -95,6 +107,7 @@ async function one(
     run = await runFingerprint(source, {
       executor: exec,
       fileDigests: o.fileDigests,
+      parallelSketches: o.parallelSketches,
       ...(o.mapping ? { mapping: o.mapping } : {}),
       onPhase: (phase) => {
         ctx.progress.stop();
