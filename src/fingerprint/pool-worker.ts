@@ -2,7 +2,7 @@ import { parentPort } from "node:worker_threads";
 import type { DType } from "../formats/types.js";
 import { TensorAccumulator } from "./kernels/accumulator.js";
 import type { LayerSketch } from "./sketch/index.js";
-import { type SketchLayersRequest, sketchLayersFromSpec } from "./sketch-layers.js";
+import type { SketchLayersRequest } from "./sketch-layers.js";
 
 /**
  * Pool worker: owns the accumulators of the tensors assigned to it. Messages of one worker arrive
@@ -29,17 +29,20 @@ const failed = new Set<number>();
 
 port.on("message", (m: WorkerRequest) => {
   if (m.op === "sketch") {
-    sketchLayersFromSpec(m.req).then(
-      (layers) =>
-        port.postMessage({ op: "sketched", id: m.id, layers } satisfies WorkerReply, transferables(layers)),
-      (e) =>
-        port.postMessage({
-          op: "error",
-          id: m.id,
-          message: (e as Error).message,
-          code: (e as { code?: string }).code,
-        }),
-    );
+    // Loaded on first use: a scan-only worker never loads the readers and sketch kernels.
+    import("./sketch-layers.js")
+      .then((mod) => mod.sketchLayersFromSpec(m.req))
+      .then(
+        (layers) =>
+          port.postMessage({ op: "sketched", id: m.id, layers } satisfies WorkerReply, transferables(layers)),
+        (e) =>
+          port.postMessage({
+            op: "error",
+            id: m.id,
+            message: (e as Error).message,
+            code: (e as { code?: string }).code,
+          }),
+      );
     return;
   }
   if (failed.has(m.id)) {
