@@ -1,3 +1,4 @@
+import { pearson } from "../stats/correlation.js";
 import type { LoadedTokenizer, Vocabulary } from "./types.js";
 
 /**
@@ -63,7 +64,9 @@ export function mergeOrderAgreement(
     }
   }
   if (xs.length < 3) return { sharedMerges: xs.length, spearman: null };
-  return { sharedMerges: xs.length, spearman: pearson(ranks(xs), ranks(ys)) };
+  // Spearman = Pearson on ranks; a side with a single rank has no order to agree with (0).
+  const rho = pearson(ranks(xs), ranks(ys));
+  return { sharedMerges: xs.length, spearman: Number.isNaN(rho) ? 0 : rho };
 }
 
 /** Ranks 0..n-1 (merge indices are distinct per side, so there are no ties to average). */
@@ -74,27 +77,4 @@ function ranks(v: number[]): Float64Array {
     r[i] = k;
   });
   return r;
-}
-
-function pearson(x: Float64Array, y: Float64Array): number {
-  const n = x.length;
-  let mx = 0;
-  let my = 0;
-  for (let i = 0; i < n; i++) {
-    mx += x[i]!;
-    my += y[i]!;
-  }
-  mx /= n;
-  my /= n;
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  for (let i = 0; i < n; i++) {
-    const dx = x[i]! - mx;
-    const dy = y[i]! - my;
-    sxy += dx * dy;
-    sxx += dx * dx;
-    syy += dy * dy;
-  }
-  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : 0;
 }
