@@ -1,4 +1,5 @@
 import type { Sketches } from "../fingerprint/sketch/types.js";
+import { type AnchorMode, idEmbedding } from "./features.js";
 import { matchRows } from "./match/matcher.js";
 import type { FeatureMatrix } from "./match/similarity.js";
 
@@ -33,6 +34,19 @@ export interface HiddenAlignment {
   identityFraction: number;
   /** Mean cosine between A's and B's rows of the shared tokens after the alignment. */
   rowCosine: number;
+  /** "token": tokens matched by string; "id": by token id (a side has no tokenizer). */
+  mode: "token" | "id";
+  /**
+   * Pearson correlation of the two cosine-similarity (Gram) matrices of the shared tokens' rows: basis
+   * free (any rotation), so it checks that the paired tokens are the same tokens (≈1 for a copy, ≈0
+   * for mismatched ids) even when no signed permutation fits.
+   */
+  gramCorrelation: number;
+}
+
+interface Rows {
+  tokens: string[];
+  embed: Float32Array;
 }
 
 /** Column matrix of the shared tokens' embedding rows: d rows (units) × t columns (tokens), standardised. */
@@ -55,25 +69,45 @@ function unitColumns(embed: Float32Array, d: number, rows: number[], negate = fa
   return { data: out, rows: d, cols: t };
 }
 
-export function alignHidden(a: Sketches, b: Sketches): HiddenAlignment | null {
-  if (a.hidden !== b.hidden) return null;
-  const d = a.hidden;
-  const indexB = new Map(b.alignTokens.map((t, i) => [t, i] as const));
+/** The shared tokens' rows on each side (at most MAX_ALIGN_TOKENS), paired by string or by id. */
+function sharedRows(a: Sketches, b: Sketches, mode: "token" | "id") {
+  const src = (sk: Sketches): Rows =>
+    mode === "id" ? idEmbedding(sk) : { tokens: sk.alignTokens, embed: sk.alignEmbed };
+  const ea = src(a);
+  const eb = src(b);
+  const indexB = new Map(eb.tokens.map((t, i) => [t, i] as const));
   const rowsA: number[] = [];
   const rowsB: number[] = [];
-  a.alignTokens.forEach((t, i) => {
+  ea.tokens.forEach((t, i) => {
     const j = indexB.get(t);
     if (j === undefined || rowsA.length >= MAX_ALIGN_TOKENS) return;
     rowsA.push(i);
     rowsB.push(j);
   });
+  return { ea, eb, rowsA, rowsB };
+}
+
+/**
+ * Basis-free check of an id pairing (any hidden sizes): the Gram correlation of the id-paired rows,
+ * or null when fewer than MIN_SHARED_TOKENS ids are shared.
+ */
+export function idPairingCorrelation(a: Sketches, b: Sketches): number | null {
+  const { ea, eb, rowsA, rowsB } = sharedRows(a, b, "id");
   if (rowsA.length < MIN_SHARED_TOKENS) return null;
-  const ca = unitColumns(a.alignEmbed, d, rowsA);
-  const cn = unitColumns(a.alignEmbed, d, rowsA, true);
+  return gramCorrelation(ea.embed, a.hidden, eb.embed, b.hidden, rowsA, rowsB);
+}
+
+export function alignHidden(a: Sketches, b: Sketches, mode: AnchorMode = "token"): HiddenAlignment | null {
+  if (a.hidden !== b.hidden || mode === "none") return null;
+  const d = a.hidden;
+  const { ea, eb, rowsA, rowsB } = sharedRows(a, b, mode);
+  if (rowsA.length < MIN_SHARED_TOKENS) return null;
+  const ca = unitColumns(ea.embed, d, rowsA);
+  const cn = unitColumns(ea.embed, d, rowsA, true);
   const both = { data: new Float32Array(2 * d * ca.cols), rows: 2 * d, cols: ca.cols };
   both.data.set(ca.data);
   both.data.set(cn.data, d * ca.cols);
-  const cb = unitColumns(b.alignEmbed, d, rowsB);
+  const cb = unitColumns(eb.embed, d, rowsB);
   const m = matchRows(both, cb);
   const perm = new Int32Array(d);
   const sign = new Int8Array(d);
@@ -90,7 +124,7 @@ export function alignHidden(a: Sketches, b: Sketches): HiddenAlignment | null {
     identityQuality += Math.abs(s);
     if (perm[u] === u && sign[u] === 1) identity++;
   }
-  const rowCosine = alignedRowCosine(a, b, rowsA, rowsB, perm, sign);
+  const rowCosine = alignedRowCosine(ea.embed, eb.embed, d, rowsA, rowsB, perm, sign);
   return {
     sharedTokens: rowsA.length,
     perm,
@@ -99,18 +133,62 @@ export function alignHidden(a: Sketches, b: Sketches): HiddenAlignment | null {
     identityQuality: identityQuality / d,
     identityFraction: identity / d,
     rowCosine,
+    mode,
+    gramCorrelation: gramCorrelation(ea.embed, d, eb.embed, d, rowsA, rowsB),
   };
 }
 
+/** Cosine-similarity matrix (upper triangle) of the given embedding rows. */
+function gramUpper(embed: Float32Array, d: number, rows: number[]): number[] {
+  const norms = rows.map((r) => {
+    let s = 0;
+    for (let u = 0; u < d; u++) s += embed[r * d + u]! ** 2;
+    return Math.sqrt(s) || 1;
+  });
+  const out: number[] = [];
+  for (let i = 0; i < rows.length; i++)
+    for (let j = i + 1; j < rows.length; j++) {
+      let s = 0;
+      for (let u = 0; u < d; u++) s += embed[rows[i]! * d + u]! * embed[rows[j]! * d + u]!;
+      out.push(s / (norms[i]! * norms[j]!));
+    }
+  return out;
+}
+
+export function gramCorrelation(
+  ea: Float32Array,
+  da: number,
+  eb: Float32Array,
+  db: number,
+  rowsA: number[],
+  rowsB: number[],
+): number {
+  const x = gramUpper(ea, da, rowsA);
+  const y = gramUpper(eb, db, rowsB);
+  const n = x.length;
+  if (n < 2) return 0;
+  const mx = x.reduce((s, v) => s + v, 0) / n;
+  const my = y.reduce((s, v) => s + v, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (x[i]! - mx) * (y[i]! - my);
+    sxx += (x[i]! - mx) ** 2;
+    syy += (y[i]! - my) ** 2;
+  }
+  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : 0;
+}
+
 function alignedRowCosine(
-  a: Sketches,
-  b: Sketches,
+  ea: Float32Array,
+  eb: Float32Array,
+  d: number,
   rowsA: number[],
   rowsB: number[],
   perm: Int32Array,
   sign: Int8Array,
 ) {
-  const d = a.hidden;
   let total = 0;
   rowsA.forEach((ra, k) => {
     const rb = rowsB[k]!;
@@ -118,8 +196,8 @@ function alignedRowCosine(
     let na = 0;
     let nb = 0;
     for (let u = 0; u < d; u++) {
-      const x = a.alignEmbed[ra * d + perm[u]!]!;
-      const y = sign[u]! * b.alignEmbed[rb * d + u]!;
+      const x = ea[ra * d + perm[u]!]!;
+      const y = sign[u]! * eb[rb * d + u]!;
       dot += x * y;
       na += x * x;
       nb += y * y;

@@ -38,6 +38,15 @@ export function neuronEvidence(layers: LayerAlignment, space: FeatureSpace): Evi
     detail: {
       null: "agreements of two unrelated matchings ≤ fixed points of a random permutation: P(≥k) ≤ 1/k!, after discounting 5% convergent neurons; Bonferroni over feature families, experts and candidate layers; Fisher across layers",
       sharedAnchorTokens: space.sharedTokens.length,
+      anchorMode: space.mode,
+      ...(space.mode === "id"
+        ? {
+            assumption:
+              "a side has no tokenizer and both vocabularies have the same size: token id i is assumed to be token id i (E2 gramCorrelation checks it)",
+          }
+        : space.mode === "none"
+          ? { assumption: "no tokenizer on a side and vocabulary sizes differ: no anchor features" }
+          : {}),
       nativeComparable: space.nativeComparable,
       perLayer,
     },
@@ -86,6 +95,8 @@ export function hiddenEvidence(h: HiddenAlignment | null): Evidence {
           identityQuality: round(h.identityQuality),
           identityFraction: round(h.identityFraction),
           sharedTokenRowCosine: round(h.rowCosine),
+          tokensPairedBy: h.mode,
+          gramCorrelation: round(h.gramCorrelation),
         }
       : { note: "not computed: hidden sizes differ or too few shared tokens" },
   };

@@ -2,7 +2,7 @@ import { PedigreeError } from "../errors.js";
 import { SKETCH_VERSION } from "../fingerprint/sketch/build.js";
 import type { Fingerprint } from "../fingerprint/types.js";
 import { fisherCombineLog10 } from "../stats/index.js";
-import { alignHidden } from "./align.js";
+import { alignHidden, idPairingCorrelation } from "./align.js";
 import { tokenizerKinship } from "./baselines.js";
 import {
   contextEvidence,
@@ -12,7 +12,7 @@ import {
   neuronEvidence,
   round,
 } from "./evidence.js";
-import { featureSpace } from "./features.js";
+import { anchorsUsable, type FeatureSpace, featureSpace } from "./features.js";
 import { compareTensors } from "./identity.js";
 import { alignLayers } from "./layers.js";
 import { inferRelations } from "./relations.js";
@@ -30,6 +30,12 @@ export const DEFAULT_RELATED_LOG10P = -12;
 const SAME_VOCAB_JACCARD = 0.98;
 /** DESIGN §4: unrelated when every test stays at or above log10 p −2. */
 export const UNRELATED_LOG10P = -2;
+/**
+ * An id pairing (a side without tokenizer) counts as confirmed when the Gram correlation of the
+ * id-paired embedding rows reaches this: mismatched pairings score 0 ± 0.05 at the 32-token minimum
+ * (3 sd), a rotated copy 1.0, kinship-dev's independent same-tokenizer bases 0.32.
+ */
+export const ID_PAIRING_CONFIRMED = 0.15;
 
 export interface CompareOptions {
   /** Combined log10 p at or below which the verdict is "related" (DESIGN §4 default −12). */
@@ -77,14 +83,20 @@ export function compareFingerprints(
     b.sketches.layers.length < a.sketches.layers.length
       ? alignLayers(b.sketches, a.sketches, featureSpace(b.sketches, a.sketches))
       : null;
-  const hidden = alignHidden(a.sketches, b.sketches);
+  const hidden = alignHidden(a.sketches, b.sketches, space.mode);
   const tok = tokenizerKinship(a, b);
   const e3 = neuronEvidence(layers, space);
   const e0 = identityEvidence(identity);
   const pValues = [...layers.pairs.map((p) => p.log10P), identity.log10P];
   const log10P = round(fisherCombineLog10(pValues));
   const evidence = [e0, e3, layerEvidence(layers), hiddenEvidence(hidden), ...contextEvidence(a, b, layers)];
-  const verdict = decide(log10P, evidence, threshold, layers.pairs.length > 0);
+  const pairing = space.mode === "id" ? idPairingCorrelation(a.sketches, b.sketches) : null;
+  if (space.mode === "id") e3.detail.idPairingGramCorrelation = pairing === null ? null : round(pairing);
+  // The pairing must be confirmed when it replaces a real tokenizer's strings (one side has one); two
+  // tokenizer-less models have nothing else to pair by, and random embeddings carry no Gram structure.
+  const fallback = space.mode === "id" && (a.sketches.tokenized || b.sketches.tokenized);
+  const ran = invariantTestRan(space, layers, fallback ? pairing : 1);
+  const { verdict, reason } = decide(log10P, evidence, threshold, ran);
   const facts = inferRelations({
     a,
     b,
@@ -104,24 +116,49 @@ export function compareFingerprints(
     direction: related ? facts.direction : { parent: "unknown", reason: "not related" },
     threshold,
     drift: related ? round(facts.drift) : null,
-    notes: related ? facts.notes : [],
+    notes: related ? facts.notes : reason ? [reason] : [],
     coverage: identity.coverage,
     reuse: related ? buildReuse(a, b, layers, identity, hidden) : null,
     models: { a: describe(a), b: describe(b) },
   };
 }
 
+/**
+ * Whether a neuron test that survives the transformations compare considers (hidden permutation or
+ * rotation, neuron permutation) ran: the anchor family on enough shared tokens, on at least one layer
+ * pair. Native features and E0 are basis-dependent: finding nothing with them proves nothing.
+ */
+function invariantTestRan(
+  space: FeatureSpace,
+  layers: ReturnType<typeof alignLayers>,
+  idPairing: number | null,
+): boolean {
+  // With tokens paired by id, the test only has power when the pairing is right: check it.
+  const pairingOk = space.mode !== "id" || (idPairing ?? 0) >= ID_PAIRING_CONFIRMED;
+  return anchorsUsable(space) && layers.pairs.length > 0 && pairingOk;
+}
+
 function decide(
   log10P: number,
   evidence: CompareResult["evidence"],
   threshold: number,
-  tested: boolean,
-): Verdict {
-  if (log10P <= threshold) return "related";
-  // "unrelated" claims that tests ran and found nothing; with no neuron test possible it cannot be said.
-  if (!tested) return "inconclusive";
+  invariantRan: boolean,
+): { verdict: Verdict; reason: string | null } {
+  if (log10P <= threshold) return { verdict: "related", reason: null };
   const all = [log10P, ...evidence.map((e) => e.log10P).filter((p): p is number => p !== null)];
-  return all.every((p) => p >= UNRELATED_LOG10P) ? "unrelated" : "inconclusive";
+  if (!all.every((p) => p >= UNRELATED_LOG10P))
+    return {
+      verdict: "inconclusive",
+      reason: "some test is below log10 p −2 but the combination does not reach the threshold",
+    };
+  // "unrelated" claims that a test able to see through a re-based copy ran and found nothing.
+  if (!invariantRan)
+    return {
+      verdict: "inconclusive",
+      reason:
+        "no basis-invariant test could run (no shared anchor tokens, an unconfirmed token-id pairing, or no gated MLP): basis-dependent evidence finding nothing does not exclude a rotated or permuted copy",
+    };
+  return { verdict: "unrelated", reason: null };
 }
 
 function describe(fp: Fingerprint) {

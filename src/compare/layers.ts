@@ -102,10 +102,10 @@ function screenFamily(
   space: FeatureSpace,
   f: Family,
 ) {
-  const ga = mlpFeatures(a, ma, "gate", f, space.colsA);
-  const gb = mlpFeatures(b, mb, "gate", f, space.colsB);
-  const ua = mlpFeatures(a, ma, "up", f, space.colsA);
-  const ub = mlpFeatures(b, mb, "up", f, space.colsB);
+  const ga = mlpFeatures(a, ma, "gate", f, space, "a");
+  const gb = mlpFeatures(b, mb, "gate", f, space, "b");
+  const ua = mlpFeatures(a, ma, "up", f, space, "a");
+  const ub = mlpFeatures(b, mb, "up", f, space, "b");
   if (!ga || !gb || !ua || !ub) return 0;
   const m = Math.min(SCREEN_SAMPLE, gb.rows);
   let agree = 0;

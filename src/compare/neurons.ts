@@ -44,10 +44,10 @@ export function testNeurons(
   family: Family,
 ): NeuronTest | null {
   if (family === "native" && !space.nativeComparable) return null;
-  const ga = mlpFeatures(a, ma, "gate", family, space.colsA);
-  const gb = mlpFeatures(b, mb, "gate", family, space.colsB);
-  const ua = mlpFeatures(a, ma, "up", family, space.colsA);
-  const ub = mlpFeatures(b, mb, "up", family, space.colsB);
+  const ga = mlpFeatures(a, ma, "gate", family, space, "a");
+  const gb = mlpFeatures(b, mb, "gate", family, space, "b");
+  const ua = mlpFeatures(a, ma, "up", family, space, "a");
+  const ub = mlpFeatures(b, mb, "up", family, space, "b");
   if (!ga || !gb || !ua || !ub) return null;
   const sample = sampleRows(ma.neurons, mb.neurons);
   const byGate = matchRows(ga, sample ? selectRows(gb, sample) : gb);

@@ -186,10 +186,16 @@ describe.skipIf(!HAS_SHARED)("compare on held-out derivations of real kinship-de
   });
 
   describe("chains and noise", () => {
-    it.fails(
-      "KNOWN GAP: a rotated copy in a GGUF without tokenizer is called unrelated (no anchors, no id fallback)",
+    it(
+      "a rotated copy in a GGUF without tokenizer is found through id-paired anchors (obfuscation)",
       () => {
-        expect(cmp("Ap", "rot_gguf_notok").verdict).toBe("related");
+        const r = cmp("Ap", "rot_gguf_notok");
+        expectRelated(r);
+        expect(r.relations).toContain("obfuscation");
+        const e3 = r.evidence.find((e) => e.method.startsWith("E3"));
+        expect(e3?.detail.anchorMode).toBe("id");
+        // The id pairing is confirmed basis-free: the Gram matrices of id-paired rows agree.
+        expect(e3?.detail.idPairingGramCorrelation as number).toBeGreaterThan(0.9);
       },
       COMPARE_TIMEOUT_MS,
     );
@@ -221,6 +227,7 @@ describe.skipIf(!HAS_SHARED)("compare on held-out derivations of real kinship-de
   describe("negatives stay unrelated", () => {
     const negatives: [string, string][] = [
       ["Bp", "ap_rotated"],
+      ["Bp", "rot_gguf_notok"],
       ["Bp", "merge_73"],
       ["Bp", "ap_noise100"],
       ["Bp", "freeze_rand"],

@@ -4,11 +4,17 @@ import { gaussianMatrix, projectRows, qkInvariant, quantizeRows } from "./projec
 import type { LayerSketch, MlpSketch, Sketches } from "./types.js";
 
 /** Bumped whenever any sketch value would change for the same weights. */
-export const SKETCH_VERSION = "2";
+export const SKETCH_VERSION = "3";
 /** Expected alignment tokens: enough shared rows to fit a d×d map for d up to ~1k, 4 MB at d = 1024. */
 export const ALIGN_EXPECTED = 1024;
 /** Expected feature anchors: the width of the basis-free neuron features (see docs/compare.md). */
 export const FEATURE_EXPECTED = 128;
+/**
+ * Expected id anchors of a tokenized model: half of FEATURE_EXPECTED, so the set is nested in the
+ * feature anchors a tokenizer-less model of the same size picks; 64 columns cost 40% more projection
+ * than the 160 stored already and keep ≥ 32 shared rows for E2 with high probability (sd ≈ 8).
+ */
+export const ID_EXPECTED = 64;
 /** Native feature width: enough for near-duplicate rows to stand out, a quarter of the anchor width. */
 export const NATIVE_COLS = 32;
 export const NATIVE_SEED = 20_240_601;
@@ -25,6 +31,13 @@ interface Basis {
   feature: Float32Array; // kf × d embedding rows of the feature tokens
   kf: number;
   native: Float32Array; // NATIVE_COLS × d
+  id: Float32Array; // ki × d embedding rows of the id anchors (ki = 0 without a tokenizer)
+  ki: number;
+}
+
+/** The id name of token i, used for anchors when a model has no tokenizer. */
+export function idName(i: number): string {
+  return `#id:${i}`;
 }
 
 /** Computes the sketches of one model from its canonical view (tokens: canonical strings by id, or null). */
@@ -34,21 +47,30 @@ export async function buildSketches(
   read: MatrixReader,
 ): Promise<Sketches> {
   const [rows, d] = view.embed.shape as [number, number];
-  const names = tokens ?? Array.from({ length: rows }, (_, i) => `#id:${i}`);
+  const idNames = Array.from({ length: rows }, (_, i) => idName(i));
+  const names = tokens ?? idNames;
   const align = selectAnchors(names, ALIGN_EXPECTED).filter((a) => a.id < rows);
   const alignEmbed = await readRows(read, view.embed, align, d);
   const featureCount = countBelow(align, names, FEATURE_EXPECTED);
+  const ids = tokens ? selectAnchors(idNames, ID_EXPECTED) : [];
+  const idEmbed = await readRows(read, view.embed, ids, d);
   const basis: Basis = {
     d,
     feature: alignEmbed.subarray(0, featureCount * d),
     kf: featureCount,
     native: gaussianMatrix(NATIVE_COLS, d, NATIVE_SEED),
+    id: idEmbed,
+    ki: ids.length,
   };
   const layers: LayerSketch[] = [];
   for (const layer of view.layers) layers.push(await sketchLayer(layer, view, basis, read));
   return {
     version: SKETCH_VERSION,
     hidden: d,
+    vocabSize: rows,
+    tokenized: tokens !== null,
+    idTokens: ids.map((a) => a.token),
+    idEmbed,
     alignTokens: align.map((a) => a.token),
     alignEmbed,
     featureTokens: align.slice(0, featureCount).map((a) => a.token),
@@ -109,6 +131,8 @@ async function sketchMlp(
     up: up.anchor,
     gateNative: gate?.native ?? null,
     upNative: up.native,
+    gateId: gate?.id ?? null,
+    upId: up.id,
   };
 }
 
@@ -117,6 +141,7 @@ async function features(ref: TensorRef, g: Float32Array | null, basis: Basis, re
   if (d !== basis.d) throw new RangeError(`${ref.tensor}: ${d} input columns, hidden size is ${basis.d}`);
   const anchor = new Uint8Array(n * basis.kf);
   const native = new Uint8Array(n * NATIVE_COLS);
+  const id = basis.ki > 0 ? new Uint8Array(n * basis.ki) : null;
   for (let start = 0; start < n; start += ROW_BLOCK) {
     const count = Math.min(ROW_BLOCK, n - start);
     const w = await read(ref, start, count);
@@ -126,8 +151,9 @@ async function features(ref: TensorRef, g: Float32Array | null, basis: Basis, re
     );
     const nat = projectRows(w, count, d, g, basis.native, NATIVE_COLS);
     native.set(quantizeRows(nat, count, NATIVE_COLS), start * NATIVE_COLS);
+    id?.set(quantizeRows(projectRows(w, count, d, g, basis.id, basis.ki), count, basis.ki), start * basis.ki);
   }
-  return { anchor, native };
+  return { anchor, native, id };
 }
 
 async function sketchQk(layer: LayerView, view: ModelView, basis: Basis, m: number, read: MatrixReader) {

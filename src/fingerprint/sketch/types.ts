@@ -12,6 +12,21 @@ export interface Sketches {
   version: string;
   /** Hidden size d. */
   hidden: number;
+  /** Embedding rows (the model's vocabulary size as stored). */
+  vocabSize: number;
+  /**
+   * False when the model came without a tokenizer: its anchor tokens are then id names "#id:<i>"
+   * (selected by the hash of that name), and its anchor features double as id features.
+   */
+  tokenized: boolean;
+  /**
+   * Id anchors of a tokenized model: "#id:<i>" names selected exactly as a tokenizer-less model of the
+   * same vocabulary size selects its feature anchors, at ID_EXPECTED (a subset of that set). They let
+   * compare align token id i with id i when the other side has no tokenizer. Empty when !tokenized.
+   */
+  idTokens: string[];
+  /** Embedding rows of idTokens: idTokens.length × d, float32. */
+  idEmbed: Float32Array;
   /** Tokens whose embedding rows are kept (alignment set), sorted by anchor hash. */
   alignTokens: string[];
   /** Embedding rows of alignTokens: alignTokens.length × d, row-major, float32. */
@@ -38,6 +53,9 @@ export interface MlpSketch {
   /** Native features, neurons × nativeCols, same quantisation; valid only when both hidden bases agree. */
   gateNative: Uint8Array | null;
   upNative: Uint8Array;
+  /** Gate/up rows projected on the idTokens embeddings (tokenized models only, else null), same quantisation. */
+  gateId: Uint8Array | null;
+  upId: Uint8Array | null;
 }
 
 export interface LayerSketch {
