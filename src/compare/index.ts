@@ -15,6 +15,7 @@ import {
 import { anchorsUsable, type FeatureSpace, featureSpace } from "./features.js";
 import { compareTensors } from "./identity.js";
 import { alignLayers } from "./layers.js";
+import { type MergeTest, testMerge } from "./merge.js";
 import { inferRelations } from "./relations.js";
 import { buildReuse } from "./reuse.js";
 import type { CompareResult, Verdict } from "./types.js";
@@ -40,6 +41,11 @@ export const ID_PAIRING_CONFIRMED = 0.15;
 export interface CompareOptions {
   /** Combined log10 p at or below which the verdict is "related" (DESIGN §4 default −12). */
   relatedThreshold?: number;
+  /**
+   * A candidate second parent C: B is also tested as an element-wise merge αA + (1−α)C (merge.ts), and
+   * `merge` is named when the mix explains B much better than A or C alone.
+   */
+  mergeWith?: Fingerprint;
 }
 
 function checkSketches(fp: Fingerprint, side: "A" | "B"): void {
@@ -107,6 +113,16 @@ export function compareFingerprints(
     tokenizersDiffer: tok ? tok.jaccard < SAME_VOCAB_JACCARD : false,
   });
   const related = verdict === "related";
+  if (opts.mergeWith) {
+    const merge = mergeCheck(a, b, opts.mergeWith, layers, space);
+    evidence.push(mergeEvidence(merge));
+    if (related && merge?.merge && !facts.relations.includes("merge")) {
+      facts.relations.push("merge");
+      facts.notes.push(
+        `B ≈ ${round(merge.alpha)}·A + ${round(1 - merge.alpha)}·C (residual ×${round(merge.ratio)} of the best single parent)`,
+      );
+    }
+  }
   return {
     verdict,
     log10P,
@@ -159,6 +175,43 @@ function decide(
         "no basis-invariant test could run (no shared anchor tokens, an unconfirmed token-id pairing, or no gated MLP): basis-dependent evidence finding nothing does not exclude a rotated or permuted copy",
     };
   return { verdict: "unrelated", reason: null };
+}
+
+function mergeCheck(
+  a: Fingerprint,
+  b: Fingerprint,
+  c: Fingerprint,
+  layers: ReturnType<typeof alignLayers>,
+  space: FeatureSpace,
+): MergeTest | null {
+  checkSketches(c, "A");
+  const spaceC = featureSpace(c.sketches, b.sketches);
+  const layersC = alignLayers(c.sketches, b.sketches, spaceC);
+  return testMerge(a.sketches, b.sketches, c.sketches, { layers, space }, { layers: layersC, space: spaceC });
+}
+
+function mergeEvidence(m: MergeTest | null): CompareResult["evidence"][number] {
+  return {
+    method: "E5 merge test (B ≈ αA + (1−α)C)",
+    log10P: null,
+    statistic: m ? round(m.ratio) : 1,
+    detail: m
+      ? {
+          alpha: round(m.alpha),
+          residualMix: round(m.residualMix),
+          residualA: round(m.residualA),
+          residualC: round(m.residualC),
+          ratio: round(m.ratio),
+          neurons: m.neurons,
+          layers: m.layers,
+          perLayer: m.perLayer.map((l) => ({ ...l, alpha: round(l.alpha), ratio: round(l.ratio) })),
+          merge: m.merge,
+          rule: "merge when 0.1 ≤ α ≤ 0.9 and the mix leaves ≤ 0.5 of the better single parent's residual (native gate/up features of neurons matched in both), overall and in ≥ 75% of the layers",
+        }
+      : {
+          note: "not computed: C is not aligned to B (no matched neurons) or the native features are not comparable",
+        },
+  };
 }
 
 function describe(fp: Fingerprint) {

@@ -4,7 +4,13 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { fingerprintSource, writeFingerprint } from "../../src/fingerprint/index.js";
-import { addNoise, scaleArch, synthModel, writeSynthSafetensors } from "../../src/synth/index.js";
+import {
+  addNoise,
+  type SynthModel,
+  scaleArch,
+  synthModel,
+  writeSynthSafetensors,
+} from "../../src/synth/index.js";
 
 /** `pedigree compare` end to end on tiny synthetic models: JSON contract, --fail-on, fingerprint sides, --html. */
 const arch = scaleArch("llama-3.2-1b", { scale: 1 / 32, layers: 2, vocab: 256 });
@@ -24,6 +30,7 @@ beforeAll(async () => {
     ["parent", base],
     ["child", addNoise(base, 0.2, 6)],
     ["other", synthModel(arch, 7)],
+    ["soup", mix(base, synthModel(arch, 7), 0.6)],
   ] as const) {
     await fs.mkdir(path.join(dir, name));
     await writeSynthSafetensors(m, path.join(dir, name));
@@ -33,6 +40,22 @@ beforeAll(async () => {
     path.join(dir, "parent.pfp"),
   );
 }, 120_000);
+
+/** Element-wise merge α·x + (1−α)·y of two same-shape synthetic models (a "model soup"). */
+function mix(x: SynthModel, y: SynthModel, alpha: number): SynthModel {
+  return {
+    ...x,
+    tensors: x.tensors.map((t, i) => ({
+      ...t,
+      rows(start: number, count: number) {
+        const u = t.rows(start, count);
+        const v = (y.tensors[i] as SynthModel["tensors"][number]).rows(start, count);
+        for (let k = 0; k < u.length; k++) u[k] = alpha * u[k]! + (1 - alpha) * v[k]!;
+        return u;
+      },
+    })),
+  };
+}
 
 afterAll(async () => {
   if (dir) await fs.rm(dir, { recursive: true, force: true });
@@ -125,5 +148,24 @@ describe("pedigree compare (CLI)", () => {
     expect(JSON.parse(bad.out).error.code).toBe("USAGE_INVALID_OPTION");
     const thr = await run("compare", a, a, "--threshold", "5", "--json");
     expect(JSON.parse(thr.out).error.code).toBe("USAGE_INVALID_OPTION");
+  }, 60_000);
+
+  it("--merge-with C tests B as an element-wise merge of A and C", async () => {
+    const r = await run(
+      "compare",
+      path.join(dir, "parent"),
+      path.join(dir, "soup"),
+      "--merge-with",
+      path.join(dir, "other"),
+      "--json",
+      "--quiet",
+    );
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.out);
+    expect(doc.data.verdict).toBe("related");
+    expect(doc.data.relations).toContain("merge");
+    const m = doc.data.evidence.find((e: { method: string }) => e.method.startsWith("E5 merge"));
+    expect(m.detail.alpha).toBeGreaterThan(0.45);
+    expect(m.detail.alpha).toBeLessThan(0.75);
   }, 60_000);
 });

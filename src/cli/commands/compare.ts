@@ -13,6 +13,7 @@ interface CompareCliOptions {
   failOn?: string;
   threshold?: string;
   threads?: string;
+  mergeWith?: string;
 }
 
 /** `pedigree compare <A> <B>`: each side a model source (path, URL, hf://) or a fingerprint file. */
@@ -30,7 +31,11 @@ export const define: CommandModule["define"] = (cmd: Command) => {
       "--threshold <log10p>",
       `combined log10 p at or below which the verdict is related (default ${DEFAULT_RELATED_LOG10P})`,
     )
-    .option("--threads <n>", "worker threads for fingerprinting (default: all cores)");
+    .option("--threads <n>", "worker threads for fingerprinting (default: all cores)")
+    .option(
+      "--merge-with <c>",
+      "also test B as an element-wise merge of A and this model (source or fingerprint file)",
+    );
   return async (ctx: CommandContext, ...args: unknown[]) => {
     const [a, b, opts] = args as [string, string, CompareCliOptions];
     const failOn = parseFailOn(opts.failOn);
@@ -38,8 +43,12 @@ export const define: CommandModule["define"] = (cmd: Command) => {
     const threads = parseNumber(opts.threads, "--threads");
     const fa = await loadSide(ctx, a, "A", threads);
     const fb = await loadSide(ctx, b, "B", threads);
+    const fc = opts.mergeWith ? await loadSide(ctx, opts.mergeWith, "C", threads) : undefined;
     ctx.progress.log("comparing");
-    const result = compareFingerprints(fa, fb, { relatedThreshold: threshold });
+    const result = compareFingerprints(fa, fb, {
+      relatedThreshold: threshold,
+      ...(fc ? { mergeWith: fc } : {}),
+    });
     if (opts.html) await writeHtml(opts.html, result, fa, fb);
     return {
       data: result,
