@@ -68,7 +68,7 @@ export function linePlot(series: PlotSeries[], opts: PlotOptions): string {
     axes(
       x.ticks(8),
       (v) => x(v),
-      y.ticks(6),
+      opts.logY ? logTicks(y.ticks(6)) : y.ticks(6),
       (v) => y(v),
       width,
       height,
@@ -121,6 +121,11 @@ function legend(series: PlotSeries[], width: number): string {
       return `<rect x="${x}" y="${y - 8}" width="10" height="3" fill="${s.color}"/><text x="${x + 14}" y="${y - 4}" font-size="10">${esc(s.label)}</text>`;
     })
     .join("");
+}
+
+/** d3 gives a log axis ticks 1–9 per decade; keep 1, 2 and 5 so the labels don't collide. */
+function logTicks(ticks: number[]): number[] {
+  return ticks.filter((t) => [1, 2, 5].includes(Math.round(t / 10 ** Math.floor(Math.log10(t) + 1e-9))));
 }
 
 function extent(v: number[]): [number, number] {
