@@ -17,6 +17,7 @@ import { compareTensors } from "./identity.js";
 import { alignLayers } from "./layers.js";
 import { type MergeTest, testMerge } from "./merge.js";
 import { inferRelations } from "./relations.js";
+import { detectRescaling } from "./rescale.js";
 import { buildReuse } from "./reuse.js";
 import type { CompareResult, Verdict } from "./types.js";
 
@@ -103,7 +104,10 @@ export function compareFingerprints(
   const fallback = space.mode === "id" && (a.sketches.tokenized || b.sketches.tokenized);
   const ran = invariantTestRan(space, layers, fallback ? pairing : 1);
   const { verdict, reason } = decide(log10P, evidence, threshold, ran);
+  const rescale = detectRescaling(a.sketches, b.sketches, layers);
+  evidence.push(rescaleEvidence(rescale));
   const facts = inferRelations({
+    rescale,
     a,
     b,
     identity,
@@ -175,6 +179,24 @@ function decide(
         "no basis-invariant test could run (no shared anchor tokens, an unconfirmed token-id pairing, or no gated MLP): basis-dependent evidence finding nothing does not exclude a rotated or permuted copy",
     };
   return { verdict: "unrelated", reason: null };
+}
+
+function rescaleEvidence(r: ReturnType<typeof detectRescaling>): CompareResult["evidence"][number] {
+  return {
+    method: "E5 function-preserving rescaling (stored norms)",
+    log10P: null,
+    statistic: round(r.upSpread),
+    detail: {
+      upLogRatioSd: round(r.upSpread),
+      upTimesDownLogRatioSd: round(r.productSpread),
+      neurons: r.neurons,
+      qkGroupsRescaled: r.qkGroupsRescaled,
+      qkGroups: r.qkGroups,
+      ffnRescaled: r.ffnRescaled,
+      qkRescaled: r.qkRescaled,
+      rule: "matched neurons: sd ln(|up_B|/|up_A|) ≥ 0.3 while ln of the up·down product keeps ≤ 0.35 of it; or ≥ 25% of KV groups (≥ 2) with q ×t, k ÷t (|ln t| ≥ ln 1.35)",
+    },
+  };
 }
 
 function mergeCheck(

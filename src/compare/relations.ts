@@ -2,6 +2,7 @@ import type { Fingerprint } from "../fingerprint/types.js";
 import type { HiddenAlignment } from "./align.js";
 import type { IdentityResult } from "./identity.js";
 import type { LayerAlignment } from "./layers.js";
+import type { RescaleFacts } from "./rescale.js";
 import type { Relation } from "./types.js";
 
 /**
@@ -52,6 +53,8 @@ export interface RelationInput {
   reverse: LayerAlignment | null;
   hidden: HiddenAlignment | null;
   tokenizersDiffer: boolean;
+  /** Function-preserving norm pattern (rescale.ts), or null when not computed. */
+  rescale?: RescaleFacts | null;
 }
 
 function dtypes(fp: Fingerprint): Set<string> {
@@ -101,6 +104,12 @@ export function inferRelations(x: RelationInput): StructureFacts {
   if (!sameValues) rel.add("continued_training");
   if (x.tokenizersDiffer) rel.add("vocab_swap");
   if (isObfuscated(x)) rel.add("obfuscation");
+  if (x.rescale?.ffnRescaled || x.rescale?.qkRescaled) {
+    rel.add("obfuscation");
+    notes.push(
+      `function-preserving rescaling: ${x.rescale.ffnRescaled ? `up ×s / down ÷s on neurons (sd ln s ${x.rescale.upSpread.toFixed(2)})` : ""}${x.rescale.ffnRescaled && x.rescale.qkRescaled ? "; " : ""}${x.rescale.qkRescaled ? `q ×t / k ÷t on ${x.rescale.qkGroupsRescaled} of ${x.rescale.qkGroups} KV groups` : ""}`,
+    );
+  }
   if (x.identity.identical.length > 0) {
     rel.add("partial_freeze");
     notes.push(`${x.identity.identical.length} non-constant tensors are bit-identical while others changed`);

@@ -27,6 +27,8 @@ function randomWeights(seed: number): Weights {
     w.set(`u${l}`, gaussianMatrix(N, D, seed * 101 + 3 + l * 3));
     w.set(`n${l}`, new Float32Array(D).fill(1));
   }
+  // Shared down_proj (the sketch stores its column norms; E3 does not read it).
+  w.set("d", gaussianMatrix(D, N, seed * 101 + 1));
   return w;
 }
 

@@ -1,10 +1,18 @@
 import type { LayerView, MlpView, ModelView, TensorRef } from "../../model/types.js";
 import { type Anchor, selectAnchors } from "./anchors.js";
-import { gaussianMatrix, projectRows, qkInvariant, quantizeRows } from "./project.js";
+import {
+  addColumnSquares,
+  float16Array,
+  gaussianMatrix,
+  projectRows,
+  qkInvariant,
+  quantizeRows,
+  rowNorms,
+} from "./project.js";
 import type { LayerSketch, MlpSketch, Sketches } from "./types.js";
 
 /** Bumped whenever any sketch value would change for the same weights. */
-export const SKETCH_VERSION = "3";
+export const SKETCH_VERSION = "4";
 /** Expected alignment tokens: enough shared rows to fit a d×d map for d up to ~1k, 4 MB at d = 1024. */
 export const ALIGN_EXPECTED = 1024;
 /** Expected feature anchors: the width of the basis-free neuron features (see docs/compare.md). */
@@ -114,6 +122,7 @@ async function sketchLayer(layer: LayerView, view: ModelView, basis: Basis, read
     mlps,
     qk: await sketchQk(layer, view, basis, m, read),
     invariantTokens: m,
+    qkNorms: await sketchQkNorms(layer, view, read),
   };
 }
 
@@ -133,6 +142,7 @@ async function sketchMlp(
     upNative: up.native,
     gateId: gate?.id ?? null,
     upId: up.id,
+    norms: { gate: gate?.norms ?? null, up: up.norms, down: await columnNorms(m.down, read) },
   };
 }
 
@@ -142,9 +152,11 @@ async function features(ref: TensorRef, g: Float32Array | null, basis: Basis, re
   const anchor = new Uint8Array(n * basis.kf);
   const native = new Uint8Array(n * NATIVE_COLS);
   const id = basis.ki > 0 ? new Uint8Array(n * basis.ki) : null;
+  const norms = new Float32Array(n);
   for (let start = 0; start < n; start += ROW_BLOCK) {
     const count = Math.min(ROW_BLOCK, n - start);
     const w = await read(ref, start, count);
+    norms.set(rowNorms(w, count, d), start);
     anchor.set(
       quantizeRows(projectRows(w, count, d, g, basis.feature, basis.kf), count, basis.kf),
       start * basis.kf,
@@ -153,7 +165,28 @@ async function features(ref: TensorRef, g: Float32Array | null, basis: Basis, re
     native.set(quantizeRows(nat, count, NATIVE_COLS), start * NATIVE_COLS);
     id?.set(quantizeRows(projectRows(w, count, d, g, basis.id, basis.ki), count, basis.ki), start * basis.ki);
   }
-  return { anchor, native, id };
+  return { anchor, native, id, norms: float16Array(norms) };
+}
+
+/** Column norms of a canonical [out, in] matrix (down_proj: one per FFN neuron), read by row blocks. */
+async function columnNorms(ref: TensorRef, read: MatrixReader): Promise<Uint16Array> {
+  const [rows, cols] = ref.shape as [number, number];
+  const acc = new Float64Array(cols);
+  for (let start = 0; start < rows; start += ROW_BLOCK) {
+    const count = Math.min(ROW_BLOCK, rows - start);
+    addColumnSquares(await read(ref, start, count), count, cols, acc);
+  }
+  return float16Array(acc.map(Math.sqrt));
+}
+
+async function sketchQkNorms(layer: LayerView, view: ModelView, read: MatrixReader) {
+  const { q, k } = layer.attention;
+  const { attentionHeads: heads, kvHeads, headDim } = view.dims;
+  if (!q || !k || q.shape[0] !== heads * headDim || k.shape[0] !== kvHeads * headDim) return null;
+  const d = q.shape[1]!;
+  const qn = rowNorms(await read(q), heads * headDim, d);
+  const kn = rowNorms(await read(k), kvHeads * headDim, k.shape[1]!);
+  return { q: float16Array(qn), k: float16Array(kn), heads, kvHeads, headDim };
 }
 
 async function sketchQk(layer: LayerView, view: ModelView, basis: Basis, m: number, read: MatrixReader) {

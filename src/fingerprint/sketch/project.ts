@@ -107,3 +107,69 @@ export function qkInvariant(
   }
   return out;
 }
+
+/** Euclidean norm of each of the n rows of an n×d row-major matrix. */
+export function rowNorms(w: Float32Array, n: number, d: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let c = 0; c < d; c++) s += w[i * d + c]! ** 2;
+    out[i] = Math.sqrt(s);
+  }
+  return out;
+}
+
+/** Adds the squares of each column of an n×d block into acc (length d): column norms by row blocks. */
+export function addColumnSquares(w: Float32Array, n: number, d: number, acc: Float64Array): void {
+  for (let i = 0; i < n; i++) for (let c = 0; c < d; c++) acc[c] = acc[c]! + w[i * d + c]! ** 2;
+}
+
+const F32 = new Float32Array(1);
+const U32 = new Uint32Array(F32.buffer);
+
+/**
+ * IEEE 754 binary16 bits of x, round to nearest even; overflow → ±Inf, tiny → subnormal/0. Norms are
+ * stored this way (2 bytes, 3 significant digits: ratios to 0.1%, far below the ×¼–×4 being looked for).
+ */
+export function toFloat16(x: number): number {
+  F32[0] = x;
+  const b = U32[0]!;
+  const sign = (b >>> 16) & 0x8000;
+  const exp = (b >>> 23) & 0xff;
+  let mant = b & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    const half = 1 << (shift - 1);
+    const rounded = (mant + half - 1 + ((mant >>> shift) & 1)) >>> shift;
+    return sign | rounded;
+  }
+  const rounded = mant + 0xfff + ((mant >>> 13) & 1);
+  // A carry out of the mantissa bumps the exponent, which is the correct rounding.
+  return (sign | (e << 10)) + (rounded >>> 13);
+}
+
+export function fromFloat16(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 0x1f) return mant ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+export function float16Array(x: Float32Array | Float64Array): Uint16Array {
+  const out = new Uint16Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = toFloat16(x[i]!);
+  return out;
+}
+
+export function fromFloat16Array(u: Uint16Array): Float32Array {
+  const out = new Float32Array(u.length);
+  for (let i = 0; i < u.length; i++) out[i] = fromFloat16(u[i]!);
+  return out;
+}

@@ -56,6 +56,11 @@ export interface MlpSketch {
   /** Gate/up rows projected on the idTokens embeddings (tokenized models only, else null), same quantisation. */
   gateId: Uint8Array | null;
   upId: Uint8Array | null;
+  /**
+   * Per-neuron Euclidean norms as IEEE float16 bits (the features above keep directions only): gate
+   * and up rows, down columns. A function-preserving rescaling (up ×s, down ÷s) shows only here.
+   */
+  norms: { gate: Uint16Array | null; up: Uint16Array; down: Uint16Array };
 }
 
 export interface LayerSketch {
@@ -69,4 +74,6 @@ export interface LayerSketch {
    */
   qk: Float32Array | null;
   invariantTokens: number;
+  /** Row norms of q (heads·headDim rows) and k (kvHeads·headDim rows), float16 bits; null without plain q/k. */
+  qkNorms: { q: Uint16Array; k: Uint16Array; heads: number; kvHeads: number; headDim: number } | null;
 }
