@@ -1,5 +1,6 @@
 import type { LayerSketch } from "../fingerprint/sketch/types.js";
 import type { Fingerprint } from "../fingerprint/types.js";
+import { compareTokenizers } from "../tokenizer/index.js";
 
 /**
  * Context evidence that never decides a verdict (DESIGN §4 E1, E6):
@@ -35,23 +36,29 @@ export function pearson(x: readonly number[], y: readonly number[]): number {
   return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : Number.NaN;
 }
 
+/** Longest shared id blocks shown in the E1 detail (the totals cover all). */
+const E1_BLOCKS_SHOWN = 5;
+
+/**
+ * E1 from the tokenizer module's comparison (src/tokenizer/compare.ts: overlap, shared id blocks,
+ * relation), on the canonical vocabularies the fingerprints carry; null when a side has none.
+ * `jaccard` of the distinct non-special strings drives the vocab_swap relation.
+ */
 export function tokenizerKinship(a: Fingerprint, b: Fingerprint) {
   if (!a.tokenizer || !b.tokenizer) return null;
-  const sa = new Set(a.tokenizer.tokens.filter((t): t is string => t !== null));
-  const sb = new Set(b.tokenizer.tokens.filter((t): t is string => t !== null));
-  let shared = 0;
-  for (const t of sa) if (sb.has(t)) shared++;
-  let sameId = 0;
-  const n = Math.min(a.tokenizer.tokens.length, b.tokenizer.tokens.length);
-  for (let i = 0; i < n; i++)
-    if (a.tokenizer.tokens[i] !== null && a.tokenizer.tokens[i] === b.tokenizer.tokens[i]) sameId++;
+  const c = compareTokenizers(
+    { kind: a.tokenizer.kind, tokens: a.tokenizer.tokens },
+    { kind: b.tokenizer.kind, tokens: b.tokenizer.tokens },
+  );
+  const { shared, aDistinct, bDistinct } = c.overlap;
   return {
     identical: a.tokenizer.sha256 === b.tokenizer.sha256,
-    vocabA: sa.size,
-    vocabB: sb.size,
-    shared,
-    jaccard: shared / (sa.size + sb.size - shared || 1),
-    sameIdFraction: sameId / Math.max(sa.size, sb.size, 1),
+    relation: c.relation,
+    jaccard: shared / (aDistinct + bDistinct - shared || 1),
+    overlap: c.overlap,
+    blockTotals: c.blockTotals,
+    sharedIdBlocks: c.sharedIdBlocks.slice(0, E1_BLOCKS_SHOWN),
+    evidence: c.evidence,
   };
 }
 

@@ -1,7 +1,8 @@
 import type { Fingerprint } from "../fingerprint/types.js";
 import { fisherCombineLog10 } from "../stats/index.js";
 import type { HiddenAlignment } from "./align.js";
-import { qkInvariantCorrelation, stdProfileCorrelation, tokenizerKinship } from "./baselines.js";
+import type { tokenizerKinship } from "./baselines.js";
+import { qkInvariantCorrelation, stdProfileCorrelation } from "./baselines.js";
 import type { FeatureSpace } from "./features.js";
 import type { IdentityResult } from "./identity.js";
 import type { LayerAlignment } from "./layers.js";
@@ -102,8 +103,12 @@ export function hiddenEvidence(h: HiddenAlignment | null): Evidence {
   };
 }
 
-export function contextEvidence(a: Fingerprint, b: Fingerprint, layers: LayerAlignment): Evidence[] {
-  const tok = tokenizerKinship(a, b);
+export function contextEvidence(
+  a: Fingerprint,
+  b: Fingerprint,
+  layers: LayerAlignment,
+  tok: ReturnType<typeof tokenizerKinship>,
+): Evidence[] {
   const std = stdProfileCorrelation(a, b);
   const huref = layers.pairs
     .map((p) =>
@@ -122,6 +127,7 @@ export function contextEvidence(a: Fingerprint, b: Fingerprint, layers: LayerAli
       statistic: tok ? round(tok.jaccard) : 0,
       detail: {
         ...(tok ?? { note: "a tokenizer is missing" }),
+        statisticMeans: "Jaccard overlap of the distinct non-special canonical tokens",
         why: "a prior, never proof: unrelated families share tokenizers",
       },
     },

@@ -96,7 +96,13 @@ export function compareFingerprints(
   const e0 = identityEvidence(identity);
   const pValues = [...layers.pairs.map((p) => p.log10P), identity.log10P];
   const log10P = round(fisherCombineLog10(pValues));
-  const evidence = [e0, e3, layerEvidence(layers), hiddenEvidence(hidden), ...contextEvidence(a, b, layers)];
+  const evidence = [
+    e0,
+    e3,
+    layerEvidence(layers),
+    hiddenEvidence(hidden),
+    ...contextEvidence(a, b, layers, tok),
+  ];
   const pairing = space.mode === "id" ? idPairingCorrelation(a.sketches, b.sketches) : null;
   if (space.mode === "id") e3.detail.idPairingGramCorrelation = pairing === null ? null : round(pairing);
   // The pairing must be confirmed when it replaces a real tokenizer's strings (one side has one); two

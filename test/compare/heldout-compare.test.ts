@@ -285,6 +285,25 @@ describe.skipIf(!HAS_SHARED)("compare on held-out derivations of real kinship-de
     );
   });
 
+  describe("E1 tokenizer kinship (context only)", () => {
+    it("comes from the tokenizer module: Ap and Bp share one tokenizer, yet the verdict is unrelated", () => {
+      const r = cmp("Bp", "ap_rotated");
+      const e1 = r.evidence.find((e) => e.method.startsWith("E1"));
+      if (!e1) throw new Error("no E1 row");
+      expect(e1.log10P).toBeNull();
+      expect(e1.statistic).toBe(1);
+      expect(e1.detail.relation).toBe("identical");
+      expect((e1.detail.blockTotals as { sameIdTokens: number }).sameIdTokens).toBe(
+        (e1.detail.overlap as { shared: number }).shared,
+      );
+      expect(r.verdict).toBe("unrelated");
+    });
+    it("says so when a side has no tokenizer", () => {
+      const e1 = cmp("Ap", "rot_gguf_notok").evidence.find((e) => e.method.startsWith("E1"));
+      expect(e1?.detail.note).toBe("a tokenizer is missing");
+    });
+  });
+
   describe("negatives stay unrelated", () => {
     const negatives: [string, string][] = [
       ["Bp", "ap_rotated"],
