@@ -2,24 +2,27 @@ import { PedigreeError } from "../errors.js";
 import { SKETCH_VERSION } from "../fingerprint/sketch/build.js";
 import type { Fingerprint } from "../fingerprint/types.js";
 import { fisherCombineLog10 } from "../stats/index.js";
-import { alignHidden, idPairingCorrelation } from "./align.js";
+import { alignHidden } from "./align.js";
 import { tokenizerKinship } from "./baselines.js";
 import {
   contextEvidence,
   hiddenEvidence,
   identityEvidence,
   layerEvidence,
+  mergeEvidence,
   neuronEvidence,
+  rescaleEvidence,
   round,
 } from "./evidence.js";
-import { anchorsUsable, type FeatureSpace, featureSpace } from "./features.js";
+import { featureSpace } from "./features.js";
 import { compareTensors } from "./identity.js";
 import { alignLayers } from "./layers.js";
-import { type MergeTest, testMerge } from "./merge.js";
+import { mergeWithCandidate } from "./merge.js";
 import { inferRelations } from "./relations.js";
 import { detectRescaling } from "./rescale.js";
 import { buildReuse } from "./reuse.js";
-import type { CompareResult, Verdict } from "./types.js";
+import type { CompareResult } from "./types.js";
+import { verdictOf } from "./verdict.js";
 
 export type { CompareResult, Evidence, Relation, Verdict } from "./types.js";
 
@@ -30,15 +33,8 @@ export const DEFAULT_RELATED_LOG10P = -12;
  * few padding or control tokens); below it a related pair is named vocab_swap.
  */
 const SAME_VOCAB_JACCARD = 0.98;
-/** DESIGN §4: unrelated when every test stays at or above log10 p −2. */
-export const UNRELATED_LOG10P = -2;
-/**
- * An id pairing (a side without tokenizer) counts as confirmed when the Gram correlation of the
- * id-paired embedding rows reaches this: mismatched pairings score 0 ± 0.05 at the 32-token minimum
- * (3 sd), a rotated copy 1.0, kinship-dev's independent same-tokenizer bases 0.32.
- */
-export const ID_PAIRING_CONFIRMED = 0.15;
 
+export { ID_PAIRING_CONFIRMED, UNRELATED_LOG10P } from "./verdict.js";
 export interface CompareOptions {
   /** Combined log10 p at or below which the verdict is "related" (DESIGN §4 default −12). */
   relatedThreshold?: number;
@@ -49,7 +45,7 @@ export interface CompareOptions {
   mergeWith?: Fingerprint;
 }
 
-function checkSketches(fp: Fingerprint, side: "A" | "B"): void {
+function checkSketches(fp: Fingerprint, side: "A" | "B" | "C"): void {
   if (fp.sketches?.version !== SKETCH_VERSION)
     throw new PedigreeError(
       "COMPARE_SKETCH_VERSION",
@@ -103,13 +99,7 @@ export function compareFingerprints(
     hiddenEvidence(hidden),
     ...contextEvidence(a, b, layers, tok),
   ];
-  const pairing = space.mode === "id" ? idPairingCorrelation(a.sketches, b.sketches) : null;
-  if (space.mode === "id") e3.detail.idPairingGramCorrelation = pairing === null ? null : round(pairing);
-  // The pairing must be confirmed when it replaces a real tokenizer's strings (one side has one); two
-  // tokenizer-less models have nothing else to pair by, and random embeddings carry no Gram structure.
-  const fallback = space.mode === "id" && (a.sketches.tokenized || b.sketches.tokenized);
-  const ran = invariantTestRan(space, layers, fallback ? pairing : 1);
-  const { verdict, reason } = decide(log10P, evidence, threshold, ran);
+  const { verdict, reason } = verdictOf(a.sketches, b.sketches, space, layers, log10P, evidence, threshold);
   const rescale = detectRescaling(a.sketches, b.sketches, layers);
   evidence.push(rescaleEvidence(rescale));
   const facts = inferRelations({
@@ -124,7 +114,8 @@ export function compareFingerprints(
   });
   const related = verdict === "related";
   if (opts.mergeWith) {
-    const merge = mergeCheck(a, b, opts.mergeWith, layers, space);
+    checkSketches(opts.mergeWith, "C");
+    const merge = mergeWithCandidate(a.sketches, b.sketches, opts.mergeWith.sketches, layers, space);
     evidence.push(mergeEvidence(merge));
     if (related && merge?.merge && !facts.relations.includes("merge")) {
       facts.relations.push("merge");
@@ -146,99 +137,6 @@ export function compareFingerprints(
     coverage: identity.coverage,
     reuse: related ? buildReuse(a, b, layers, identity, hidden) : null,
     models: { a: describe(a), b: describe(b) },
-  };
-}
-
-/**
- * Whether a neuron test that survives the transformations compare considers (hidden permutation or
- * rotation, neuron permutation) ran: the anchor family on enough shared tokens, on at least one layer
- * pair. Native features and E0 are basis-dependent: finding nothing with them proves nothing.
- */
-function invariantTestRan(
-  space: FeatureSpace,
-  layers: ReturnType<typeof alignLayers>,
-  idPairing: number | null,
-): boolean {
-  // With tokens paired by id, the test only has power when the pairing is right: check it.
-  const pairingOk = space.mode !== "id" || (idPairing ?? 0) >= ID_PAIRING_CONFIRMED;
-  return anchorsUsable(space) && layers.pairs.length > 0 && pairingOk;
-}
-
-function decide(
-  log10P: number,
-  evidence: CompareResult["evidence"],
-  threshold: number,
-  invariantRan: boolean,
-): { verdict: Verdict; reason: string | null } {
-  if (log10P <= threshold) return { verdict: "related", reason: null };
-  const all = [log10P, ...evidence.map((e) => e.log10P).filter((p): p is number => p !== null)];
-  if (!all.every((p) => p >= UNRELATED_LOG10P))
-    return {
-      verdict: "inconclusive",
-      reason: "some test is below log10 p −2 but the combination does not reach the threshold",
-    };
-  // "unrelated" claims that a test able to see through a re-based copy ran and found nothing.
-  if (!invariantRan)
-    return {
-      verdict: "inconclusive",
-      reason:
-        "no basis-invariant test could run (no shared anchor tokens, an unconfirmed token-id pairing, or no gated MLP): basis-dependent evidence finding nothing does not exclude a rotated or permuted copy",
-    };
-  return { verdict: "unrelated", reason: null };
-}
-
-function rescaleEvidence(r: ReturnType<typeof detectRescaling>): CompareResult["evidence"][number] {
-  return {
-    method: "E5 function-preserving rescaling (stored norms)",
-    log10P: null,
-    statistic: round(r.upSpread),
-    detail: {
-      upLogRatioSd: round(r.upSpread),
-      upTimesDownLogRatioSd: round(r.productSpread),
-      neurons: r.neurons,
-      qkGroupsRescaled: r.qkGroupsRescaled,
-      qkGroups: r.qkGroups,
-      ffnRescaled: r.ffnRescaled,
-      qkRescaled: r.qkRescaled,
-      rule: "matched neurons: sd ln(|up_B|/|up_A|) ≥ 0.3 while ln of the up·down product keeps ≤ 0.35 of it; or ≥ 25% of KV groups (≥ 2) with q ×t, k ÷t (|ln t| ≥ ln 1.35)",
-    },
-  };
-}
-
-function mergeCheck(
-  a: Fingerprint,
-  b: Fingerprint,
-  c: Fingerprint,
-  layers: ReturnType<typeof alignLayers>,
-  space: FeatureSpace,
-): MergeTest | null {
-  checkSketches(c, "A");
-  const spaceC = featureSpace(c.sketches, b.sketches);
-  const layersC = alignLayers(c.sketches, b.sketches, spaceC);
-  return testMerge(a.sketches, b.sketches, c.sketches, { layers, space }, { layers: layersC, space: spaceC });
-}
-
-function mergeEvidence(m: MergeTest | null): CompareResult["evidence"][number] {
-  return {
-    method: "E5 merge test (B ≈ αA + (1−α)C)",
-    log10P: null,
-    statistic: m ? round(m.ratio) : 1,
-    detail: m
-      ? {
-          alpha: round(m.alpha),
-          residualMix: round(m.residualMix),
-          residualA: round(m.residualA),
-          residualC: round(m.residualC),
-          ratio: round(m.ratio),
-          neurons: m.neurons,
-          layers: m.layers,
-          perLayer: m.perLayer.map((l) => ({ ...l, alpha: round(l.alpha), ratio: round(l.ratio) })),
-          merge: m.merge,
-          rule: "merge when 0.1 ≤ α ≤ 0.9 and the mix leaves ≤ 0.5 of the better single parent's residual (native gate/up features of neurons matched in both), overall and in ≥ 75% of the layers",
-        }
-      : {
-          note: "not computed: C is not aligned to B (no matched neurons) or the native features are not comparable",
-        },
   };
 }
 

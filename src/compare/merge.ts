@@ -1,6 +1,6 @@
 import type { Sketches } from "../fingerprint/sketch/types.js";
-import { type FeatureSpace, mlpFeatures } from "./features.js";
-import type { LayerAlignment } from "./layers.js";
+import { type FeatureSpace, featureSpace, mlpFeatures } from "./features.js";
+import { alignLayers, type LayerAlignment } from "./layers.js";
 import type { FeatureMatrix } from "./match/similarity.js";
 
 /**
@@ -176,4 +176,17 @@ function solve(s: Sums) {
     alpha <= 1 - MIN_ALPHA &&
     ratio <= MERGE_RESIDUAL_RATIO;
   return { alpha, residualMix, residualA, residualC, ratio, mixed };
+}
+
+/** Aligns the candidate C to B (E4/E3, as for A) and runs testMerge with A's alignment to B. */
+export function mergeWithCandidate(
+  a: Sketches,
+  b: Sketches,
+  c: Sketches,
+  layers: LayerAlignment,
+  space: FeatureSpace,
+): MergeTest | null {
+  const spaceC = featureSpace(c, b);
+  const layersC = alignLayers(c, b, spaceC);
+  return testMerge(a, b, c, { layers, space }, { layers: layersC, space: spaceC });
 }
