@@ -1,4 +1,5 @@
-import type { Sketches } from "../fingerprint/sketch/types.js";
+import { fromFloat16Array } from "../fingerprint/sketch/project.js";
+import type { MlpSketch, Sketches } from "../fingerprint/sketch/types.js";
 import { type FeatureSpace, featureSpace, mlpFeatures } from "./features.js";
 import { alignLayers, type LayerAlignment } from "./layers.js";
 import type { FeatureMatrix } from "./match/similarity.js";
@@ -7,9 +8,9 @@ import type { FeatureMatrix } from "./match/similarity.js";
  * Three-model merge test (DESIGN §4 E5, `compare A B --merge-with C`). Pairwise evidence cannot name a
  * second parent: a soup of A and a fine-tune of A looks like continued training of A. Given a candidate
  * second parent C, B's neurons are aligned to A's and to C's (the E3 matchings of A→B and C→B), and B's
- * native gate/up features are fitted as b ≈ x·a + y·c by least squares over every neuron matched on
- * both sides (one x, y for the whole model: an element-wise merge uses one mixing weight). α = x/(x+y).
- * The fit is compared with the best single parent (b ≈ x·a or b ≈ y·c). Native features are used
+ * native gate/up features, scaled back by the stored row norms, are fitted as b ≈ x·a + y·c by least
+ * squares over every neuron matched on both sides (one x, y per fit: an element-wise merge uses one
+ * mixing weight). α = x/(x+y). The fit is compared with the best single parent (b ≈ x·a or b ≈ y·c). Native features are used
  * because a merge is element-wise in the stored basis, where they are linear in the weights (up to the
  * folded norm weight, itself mixed); anchor features project on each model's own embeddings.
  */
@@ -21,7 +22,7 @@ export const MIN_ALPHA = 0.1;
 /**
  * Fraction of fitted layers that must each be a mix on their own: an element-wise merge mixes every
  * layer, while a layer-wise splice (bottom layers frozen from A, top from C) fits a global mix
- * (ratio ≈ 0.54 on held-out freeze_cpt) with no single layer mixed.
+ * (ratio 0.71 on held-out freeze_cpt) with no single layer mixed.
  */
 export const MIXED_LAYER_FRACTION = 0.75;
 /** Fewer neurons matched in both A and C than this and the fit is not attempted. */
@@ -75,6 +76,7 @@ function accumulate(
   b: FeatureMatrix,
   ib: number,
   abs: boolean,
+  scale: [number, number, number],
 ) {
   const k = b.cols;
   let ab = 0;
@@ -83,12 +85,12 @@ function accumulate(
     ab += a.data[ia * k + t]! * b.data[ib * k + t]!;
     cb += c.data[ic * k + t]! * b.data[ib * k + t]!;
   }
-  const sa = abs && ab < 0 ? -1 : 1;
-  const sc = abs && cb < 0 ? -1 : 1;
+  const sa = (abs && ab < 0 ? -1 : 1) * scale[0];
+  const sc = (abs && cb < 0 ? -1 : 1) * scale[1];
   for (let t = 0; t < k; t++) {
     const x = sa * a.data[ia * k + t]!;
     const y = sc * c.data[ic * k + t]!;
-    const z = b.data[ib * k + t]!;
+    const z = scale[2] * b.data[ib * k + t]!;
     s.aa += x * x;
     s.cc += y * y;
     s.ac += x * y;
@@ -97,6 +99,16 @@ function accumulate(
     s.bb += z * z;
   }
   s.rows++;
+}
+
+/**
+ * Stored row norms of gate or up (sketch v4): the features are unit directions, and a mix of two rows
+ * weights each parent by α times its own row norm, so without them α would be biased towards the
+ * parent with the larger rows.
+ */
+function rowScale(m: MlpSketch, which: "gate" | "up"): Float32Array {
+  const q = which === "gate" ? m.norms.gate : m.norms.up;
+  return q ? fromFloat16Array(q) : new Float32Array(m.neurons).fill(1);
 }
 
 /** For each B layer, the A layer and the B→A neuron map of the best (dense) test; null when none. */
@@ -133,10 +145,14 @@ export function testMerge(
       const fb = mlpFeatures(b, lb, which, "native", ab.space, "b");
       const fc = mlpFeatures(c, lc, which, "native", cb.space, "a");
       if (!fa || !fb || !fc) continue;
+      const na = rowScale(la, which);
+      const nb = rowScale(lb, which);
+      const nc = rowScale(lc, which);
       for (let i = 0; i < lb.neurons; i++) {
         const ia = ma.bToA[i]!;
         const ic = mc.bToA[i]!;
-        if (ia >= 0 && ic >= 0) accumulate(s, fa, ia, fc, ic, fb, i, which === "up");
+        if (ia >= 0 && ic >= 0)
+          accumulate(s, fa, ia, fc, ic, fb, i, which === "up", [na[ia]!, nc[ic]!, nb[i]!]);
       }
     }
     if (s.rows === 0) continue;

@@ -165,7 +165,7 @@ describe("pedigree compare (CLI)", () => {
     expect(doc.data.verdict).toBe("related");
     expect(doc.data.relations).toContain("merge");
     const m = doc.data.evidence.find((e: { method: string }) => e.method.startsWith("E5 merge"));
-    expect(m.detail.alpha).toBeGreaterThan(0.45);
-    expect(m.detail.alpha).toBeLessThan(0.75);
+    expect(m.detail.alpha).toBeGreaterThan(0.55);
+    expect(m.detail.alpha).toBeLessThan(0.65);
   }, 60_000);
 });

@@ -153,10 +153,10 @@ describe.skipIf(!HAS_SHARED)("compare on held-out derivations of real kinship-de
           ratio: number;
           perLayer: { mixed: boolean }[];
         };
-        // The folded norm weights are mixed too, so α is estimated, not exact (0.63 measured).
-        expect(m.alpha).toBeGreaterThan(0.55);
-        expect(m.alpha).toBeLessThan(0.8);
-        expect(m.ratio).toBeLessThan(0.1);
+        // Features re-scaled by the stored row norms: α 0.701 measured (0.63 from unit directions alone).
+        expect(m.alpha).toBeGreaterThan(0.67);
+        expect(m.alpha).toBeLessThan(0.73);
+        expect(m.ratio).toBeLessThan(0.05);
         expect(m.perLayer.every((l) => l.mixed)).toBe(true);
       },
       COMPARE_TIMEOUT_MS,
