@@ -261,6 +261,31 @@ describe.skipIf(!HAS_SHARED)("compare on held-out derivations of real kinship-de
       COMPARE_TIMEOUT_MS,
     );
     it(
+      "an id pairing the embeddings contradict (ids reordered) gives inconclusive, not unrelated",
+      () => {
+        // rot_gguf_notok with its anchor ids relabelled among themselves: the paired rows are other tokens.
+        const fb = fps.get("rot_gguf_notok") as Fingerprint;
+        const names = fb.sketches.featureTokens;
+        const relabel = new Map(names.map((t, i) => [t, names[(i + 1) % names.length]!] as const));
+        const shuffled: Fingerprint = {
+          ...fb,
+          sketches: {
+            ...fb.sketches,
+            featureTokens: names.map((t) => relabel.get(t) ?? t),
+            alignTokens: fb.sketches.alignTokens.map((t) => relabel.get(t) ?? t),
+          },
+        };
+        const r = compareFingerprints(fps.get("Ap") as Fingerprint, shuffled);
+        const e3 = r.evidence.find((e) => e.method.startsWith("E3"));
+        expect(e3?.detail.anchorMode).toBe("id");
+        expect(e3?.detail.idPairingGramCorrelation as number).toBeLessThan(0.15);
+        expect(r.log10P).toBeGreaterThan(-2);
+        expect(r.verdict).toBe("inconclusive");
+        expect(String(r.notes)).toMatch(/unconfirmed token-id pairing/);
+      },
+      COMPARE_TIMEOUT_MS,
+    );
+    it(
       "a grandchild (Ap → deep → deep without layers 1, 6) maps to Ap's layers [0,2,3,2,4,4]",
       () => {
         const r = cmp("Ap", "deep_pruned");
