@@ -116,13 +116,14 @@ async function sketchLayer(layer: LayerView, view: ModelView, basis: Basis, read
   for (const m of mlpViews) mlps.push(await sketchMlp(m, g, basis, read));
   const kind: LayerSketch["kind"] = layer.mlp ? "dense" : layer.moe ? "moe" : "other";
   const m = Math.min(INVARIANT_TOKENS, basis.kf);
+  const qk = await readQk(layer, view, read);
   return {
     index: layer.index,
     kind,
     mlps,
-    qk: await sketchQk(layer, view, basis, m, read),
+    qk: qk && m >= 2 ? await sketchQk(layer, view, basis, m, qk, read) : null,
     invariantTokens: m,
-    qkNorms: await sketchQkNorms(layer, view, read),
+    qkNorms: qk ? sketchQkNorms(view, qk) : null,
   };
 }
 
@@ -179,25 +180,41 @@ async function columnNorms(ref: TensorRef, read: MatrixReader): Promise<Uint16Ar
   return float16Array(acc.map(Math.sqrt));
 }
 
-async function sketchQkNorms(layer: LayerView, view: ModelView, read: MatrixReader) {
+/** q and k of a layer, each read once for both q/k sketches; null without separate q/k of the expected shapes. */
+async function readQk(layer: LayerView, view: ModelView, read: MatrixReader): Promise<QkWeights | null> {
   const { q, k } = layer.attention;
+  const { attentionHeads, kvHeads, headDim } = view.dims;
+  if (!q || !k || q.shape[0] !== attentionHeads * headDim || k.shape[0] !== kvHeads * headDim) return null;
+  return { q: await read(q), k: await read(k), qCols: q.shape[1]!, kCols: k.shape[1]! };
+}
+
+interface QkWeights {
+  q: Float32Array;
+  k: Float32Array;
+  qCols: number;
+  kCols: number;
+}
+
+function sketchQkNorms(view: ModelView, w: QkWeights) {
   const { attentionHeads: heads, kvHeads, headDim } = view.dims;
-  if (!q || !k || q.shape[0] !== heads * headDim || k.shape[0] !== kvHeads * headDim) return null;
-  const d = q.shape[1]!;
-  const qn = rowNorms(await read(q), heads * headDim, d);
-  const kn = rowNorms(await read(k), kvHeads * headDim, k.shape[1]!);
+  const qn = rowNorms(w.q, heads * headDim, w.qCols);
+  const kn = rowNorms(w.k, kvHeads * headDim, w.kCols);
   return { q: float16Array(qn), k: float16Array(kn), heads, kvHeads, headDim };
 }
 
-async function sketchQk(layer: LayerView, view: ModelView, basis: Basis, m: number, read: MatrixReader) {
-  const { q, k } = layer.attention;
+async function sketchQk(
+  layer: LayerView,
+  view: ModelView,
+  basis: Basis,
+  m: number,
+  w: QkWeights,
+  read: MatrixReader,
+) {
   const { attentionHeads, kvHeads, headDim } = view.dims;
-  if (!q || !k || m < 2 || q.shape[0] !== attentionHeads * headDim || k.shape[0] !== kvHeads * headDim)
-    return null;
   const gIn = layer.norms.input ? await read(layer.norms.input) : null;
   const e = new Float32Array(m * basis.d);
   for (let i = 0; i < m; i++)
     for (let c = 0; c < basis.d; c++)
       e[i * basis.d + c] = basis.feature[i * basis.d + c]! * (gIn ? gIn[c]! : 1);
-  return qkInvariant(e, m, basis.d, await read(q), await read(k), attentionHeads, kvHeads, headDim);
+  return qkInvariant(e, m, basis.d, w.q, w.k, attentionHeads, kvHeads, headDim);
 }
