@@ -17,6 +17,10 @@ export function renderCompareText(r: CompareResult): string {
     if (r.layerMap) lines.push(`layers:     ${layerMapText(r.layerMap)}`);
     lines.push(...reuseLines(r));
   }
+  // Why a verdict is inconclusive, the merge fit, partial freezes…: the comparison's own notes.
+  const notes = Array.isArray(r.notes) ? (r.notes as string[]) : [];
+  for (const [i, note] of notes.slice(0, MAX_NOTES).entries())
+    lines.push(`${i === 0 ? "notes:     " : "           "} ${note}`);
   lines.push("", "evidence:");
   for (const e of r.evidence) lines.push(`  ${e.method.padEnd(46)} ${evidenceValue(e)}`);
   const cov = r.coverage as
@@ -33,10 +37,13 @@ export function renderCompareText(r: CompareResult): string {
   return lines.join("\n");
 }
 
+/** Notes shown in the terminal; the JSON carries them all. */
+const MAX_NOTES = 5;
+
 function headline(r: CompareResult): string {
   if (r.verdict === "related") return `RELATED — ${strength(r.log10P)}`;
   if (r.verdict === "unrelated") return "UNRELATED — no test found shared lineage";
-  return "INCONCLUSIVE — some evidence, below the related threshold";
+  return "INCONCLUSIVE — neither related nor cleared (see notes)";
 }
 
 function strength(log10P: number): string {
