@@ -36,6 +36,8 @@ interface HeldoutCase {
   forbid?: string[];
   /** Expected source layers in A of each layer of B. */
   layerMap?: number[][];
+  /** The other parent of a merge: passed as `mergeWith` (pairwise evidence cannot name a merge). */
+  mergeWith?: string;
 }
 
 const pos = (a: string, b: string, relations: string[] = [], layerMap?: number[][]): HeldoutCase => ({
@@ -94,12 +96,12 @@ export const CASES: HeldoutCase[] = [
   { ...pos("Ap", "ap_layer_swap", [], [[0], [1], [3], [2], [4], [5]]), forbid: ["identical"] },
   fromA(pos("Ap", "ap_upscaled", ["depth_upscale"], [[0], [1], [2], [2], [3], [4], [5], [5]])),
   // merges
-  pos("Ap", "merge_55", ["merge"]),
-  pos("cpt_heavy", "merge_55", ["merge"]),
-  pos("Ap", "merge_73", ["merge"]),
-  pos("cpt_heavy", "merge_73", ["merge"]),
-  pos("Ap", "merge_ab", ["merge"]),
-  pos("Bp", "merge_ab", ["merge"]),
+  { ...pos("Ap", "merge_55", ["merge"]), mergeWith: "cpt_heavy" },
+  { ...pos("cpt_heavy", "merge_55", ["merge"]), mergeWith: "Ap" },
+  { ...pos("Ap", "merge_73", ["merge"]), mergeWith: "cpt_heavy" },
+  { ...pos("cpt_heavy", "merge_73", ["merge"]), mergeWith: "Ap" },
+  { ...pos("Ap", "merge_ab", ["merge"]), mergeWith: "Bp" },
+  { ...pos("Bp", "merge_ab", ["merge"]), mergeWith: "Ap" },
   // frozen reuse
   pos("Ap", "freeze_rand", ["partial_freeze"], [[0], [1], [2], [], [], []]),
   pos("Ap", "freeze_bp", ["partial_freeze"], [[0], [1], [2], [], [], []]),
@@ -167,7 +169,7 @@ async function main(): Promise<void> {
   const cases = CASES.filter((c) => `${c.a} vs ${c.b}`.includes(only));
   const family = new HeldoutFamily(dir, kinshipModel);
   const fps = new Map<string, Fingerprint>();
-  for (const id of new Set(cases.flatMap((c) => [c.a, c.b]))) {
+  for (const id of new Set(cases.flatMap((c) => [c.a, c.b, ...(c.mergeWith ? [c.mergeWith] : [])]))) {
     const t = Date.now();
     fps.set(id, await fingerprintSource(await family.path(id), { threads: 0 }));
     process.stderr.write(`built + fingerprinted ${id} (${((Date.now() - t) / 1000).toFixed(1)} s)\n`);
@@ -175,7 +177,12 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   for (const c of cases) {
     const t = Date.now();
-    const r = compareFingerprints(fps.get(c.a) as Fingerprint, fps.get(c.b) as Fingerprint);
+    const mergeWith = c.mergeWith ? fps.get(c.mergeWith) : undefined;
+    const r = compareFingerprints(
+      fps.get(c.a) as Fingerprint,
+      fps.get(c.b) as Fingerprint,
+      mergeWith ? { mergeWith } : {},
+    );
     rows.push({ c, r, failures: judge(c, r), seconds: (Date.now() - t) / 1000 });
     process.stderr.write(`compared ${c.a} vs ${c.b} (${rows.at(-1)?.seconds.toFixed(1)} s)\n`);
   }
