@@ -1,5 +1,6 @@
 import type { LayerSketch } from "../fingerprint/sketch/types.js";
 import type { Fingerprint } from "../fingerprint/types.js";
+import { pearson } from "../stats/correlation.js";
 import { compareTokenizers } from "../tokenizer/index.js";
 
 /**
@@ -11,30 +12,6 @@ import { compareTokenizers } from "../tokenizer/index.js";
  * - E6 HuRef-style invariant: correlation of Σ_h E·Wq_hᵀ·Wk_h·Eᵀ on shared anchor tokens, per layer.
  *   Invariant to hidden permutations and q/k rescaling, but fades under heavy continued training.
  */
-
-export function pearson(x: readonly number[], y: readonly number[]): number {
-  const n = Math.min(x.length, y.length);
-  if (n < 2) return Number.NaN;
-  let mx = 0;
-  let my = 0;
-  for (let i = 0; i < n; i++) {
-    mx += x[i]!;
-    my += y[i]!;
-  }
-  mx /= n;
-  my /= n;
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  for (let i = 0; i < n; i++) {
-    const dx = x[i]! - mx;
-    const dy = y[i]! - my;
-    sxy += dx * dy;
-    sxx += dx * dx;
-    syy += dy * dy;
-  }
-  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : Number.NaN;
-}
 
 /** Longest shared id blocks shown in the E1 detail (the totals cover all). */
 const E1_BLOCKS_SHOWN = 5;
