@@ -1,13 +1,11 @@
 import fc from "fast-check";
 import { describe, it } from "vitest";
 import { PedigreeError } from "../../../src/errors.js";
-import { TensorFileCheckpoint } from "../../../src/formats/checkpoint.js";
 import { indexPytorchFile } from "../../../src/formats/pytorch/read.js";
 import { unpickle } from "../../../src/formats/pytorch/unpickle.js";
 import { stateDictPickle } from "../../../src/formats/pytorch/write.js";
-import type { ModelLocation } from "../../../src/io/types.js";
 import { buildStateDict } from "../../helpers/build-pytorch.js";
-import { MemoryByteSource } from "../../helpers/memory-source.js";
+import { parseAndRead as parseAndReadWith } from "../../helpers/parse-and-read.js";
 
 const RUNS = { numRuns: 300, interruptAfterTimeLimit: 15_000 };
 
@@ -15,29 +13,8 @@ function onlyPedigree(e: unknown): void {
   if (!(e instanceof PedigreeError)) throw e;
 }
 
-async function parseAndRead(bytes: Uint8Array): Promise<void> {
-  const src = new MemoryByteSource(bytes, "fuzz.bin");
-  try {
-    const idx = await indexPytorchFile(src, "fuzz.bin");
-    const location = {
-      spec: "fuzz",
-      open: async () => src,
-      close: async () => {},
-    } as unknown as ModelLocation;
-    const c = new TensorFileCheckpoint({
-      location,
-      format: "pytorch",
-      files: [],
-      tensors: new Map(idx.tensors.map((t) => [t.name, t])),
-      config: null,
-      metadata: idx.metadata,
-      tokenizer: null,
-    });
-    for (const t of idx.tensors) await c.readTensorFloat32(t.name);
-  } catch (e) {
-    onlyPedigree(e);
-  }
-}
+/** Index then decode everything; only PedigreeError may escape (test/helpers/parse-and-read.ts). */
+const parseAndRead = (bytes: Uint8Array) => parseAndReadWith(bytes, "pytorch", indexPytorchFile, "fuzz.bin");
 
 /** Opcodes the unpickler knows, weighted so random programs get past the first few bytes. */
 const KNOWN_OPS = [

@@ -1,39 +1,15 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { PedigreeError } from "../../../src/errors.js";
-import { TensorFileCheckpoint } from "../../../src/formats/checkpoint.js";
 import { indexSafetensorsFile } from "../../../src/formats/safetensors/read.js";
-import type { ModelLocation } from "../../../src/io/types.js";
 import { bf16Bytes, buildSafetensors, f32Bytes } from "../../helpers/build-safetensors.js";
-import { MemoryByteSource } from "../../helpers/memory-source.js";
+import { parseAndRead as parseAndReadWith } from "../../helpers/parse-and-read.js";
 
 /** Per property: enough runs to hit every header branch, capped in time so CI stays fast. */
 const RUNS = { numRuns: 300, interruptAfterTimeLimit: 15_000 };
 
-/** Parses, then (if the header passed) decodes every tensor: only PedigreeError may escape. */
-async function parseAndRead(bytes: Uint8Array): Promise<void> {
-  const src = new MemoryByteSource(bytes, "fuzz.safetensors");
-  try {
-    const idx = await indexSafetensorsFile(src, "fuzz.safetensors");
-    const location = {
-      spec: "fuzz",
-      open: async () => src,
-      close: async () => {},
-    } as unknown as ModelLocation;
-    const c = new TensorFileCheckpoint({
-      location,
-      format: "safetensors",
-      files: [],
-      tensors: new Map(idx.tensors.map((t) => [t.name, t])),
-      config: null,
-      metadata: idx.metadata,
-      tokenizer: null,
-    });
-    for (const t of idx.tensors) await c.readTensorFloat32(t.name);
-  } catch (e) {
-    if (!(e instanceof PedigreeError)) throw e;
-  }
-}
+/** Index then decode everything; only PedigreeError may escape (test/helpers/parse-and-read.ts). */
+const parseAndRead = (bytes: Uint8Array) =>
+  parseAndReadWith(bytes, "safetensors", indexSafetensorsFile, "fuzz.safetensors");
 
 const VALID = buildSafetensors(
   [
