@@ -1,4 +1,5 @@
 import type { Fingerprint } from "../fingerprint/types.js";
+import { GGML_TYPES } from "../formats/gguf/constants.js";
 import type { HiddenAlignment } from "./align.js";
 import type { IdentityResult } from "./identity.js";
 import type { LayerAlignment } from "./layers.js";
@@ -20,21 +21,13 @@ const IDENTITY_KEEP = 0.5;
 /** Hidden alignment quality above which the recovered permutation is trusted. */
 const HIDDEN_TRUST = 0.5;
 
-const QUANT_DTYPES = new Set([
+/** Storage types that change values by quantisation: every ggml block type, plus 8-bit integers and floats. */
+const QUANT_DTYPES = new Set<string>([
   "I8",
   "U8",
   "F8_E4M3",
   "F8_E5M2",
-  "Q4_0",
-  "Q4_1",
-  "Q5_0",
-  "Q5_1",
-  "Q8_0",
-  "Q2_K",
-  "Q3_K",
-  "Q4_K",
-  "Q5_K",
-  "Q6_K",
+  ...GGML_TYPES.filter((t) => t.blockSize > 1).map((t) => t.name),
 ]);
 
 export interface StructureFacts {
