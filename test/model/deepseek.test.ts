@@ -1,5 +1,12 @@
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { main } from "../../src/cli/main.js";
+import { openCheckpoint } from "../../src/formats/open.js";
+import { type TensorSpec, writeSafetensors } from "../../src/formats/safetensors/write.js";
 import { countParameters } from "../../src/model/params.js";
+import { readMatrix } from "../../src/model/read.js";
 import { buildModelView } from "../../src/model/view.js";
 import { type FakeTensor, fakeCheckpoint } from "./fake.js";
 
@@ -198,5 +205,43 @@ describe("deepseek_v2 view (q_proj without q LoRA)", () => {
     expect(mla.qA).toBeNull();
     expect(view.mtpLayers).toEqual([]);
     expect(view.dims.architecture).toBe("deepseek_v2");
+  });
+});
+
+describe("a real DeepSeek-V3-shaped FP8 safetensors file, end to end", () => {
+  it("inspects from the file and dequantises FP8 weights with their block scales", async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "pedigree-dsv3-"));
+    try {
+      const specs = deepseekTensors().map((t) => ({
+        name: t.name,
+        shape: t.shape,
+        dtype: t.dtype ?? "BF16",
+      }));
+      // FP8 E4M3 byte 0x38 = 1.0; scales 0.5, so every dequantised FP8 weight is 0.5.
+      await writeSafetensors(path.join(dir, "model.safetensors"), specs as TensorSpec[], (s) => {
+        const n = s.shape.reduce((a, b) => a * b, 1);
+        if (s.dtype === "F8_E4M3") return new Uint8Array(n).fill(0x38);
+        if (s.dtype === "F32") return new Uint8Array(new Float32Array(n).fill(0.5).buffer);
+        return new Uint8Array(new Uint16Array(n).fill(0x3f80).buffer); // BF16 1.0
+      });
+      await fs.writeFile(path.join(dir, "config.json"), JSON.stringify(config()));
+      const out: string[] = [];
+      expect(await main(["inspect", dir, "--json"], { out: (t) => out.push(t), err: () => {} })).toBe(0);
+      const data = JSON.parse(out.join("")).data;
+      expect(data).toMatchObject({ architecture: "deepseek_v3", layers: C.layers, experts: C.experts });
+      expect(data.dtypes.F8_E4M3).toBeGreaterThan(0);
+      const ckpt = await openCheckpoint(dir);
+      try {
+        const view = buildModelView(ckpt);
+        const qa = view.layers[1]?.attention.mla?.qA;
+        expect(qa).toBeTruthy();
+        const rows = await readMatrix(ckpt, qa as NonNullable<typeof qa>, 0, 2);
+        expect([...rows]).toEqual(new Array(2 * C.hidden).fill(0.5));
+      } finally {
+        await ckpt.close();
+      }
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 });
