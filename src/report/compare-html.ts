@@ -33,7 +33,7 @@ function stdProfiles(a: Fingerprint, b: Fingerprint): string {
     const y = fp.layerProfiles[role]!;
     return { label: i ? "B" : "A", x: y.map((_, k) => k), y, color: COLORS[i]! };
   });
-  return `<h2>Std profiles (${esc(role)})</h2>${linePlot(series, { title: `per-layer std of ${role}`, xLabel: "layer", yLabel: "std" })}
+  return `<h2>Std profiles (${esc(role)})</h2>${linePlot(series, { title: `per-layer std of ${role}`, xLabel: "layer", yLabel: "std", integerX: true })}
 <p>Context only (HonestAGI 2025): smooth curves correlate between independent models of the same shape.</p>`;
 }
 

@@ -22,7 +22,7 @@ export function renderCompareText(r: CompareResult): string {
   for (const [i, note] of notes.slice(0, MAX_NOTES).entries())
     lines.push(`${i === 0 ? "notes:     " : "           "} ${note}`);
   lines.push("", "evidence:");
-  for (const e of r.evidence) lines.push(`  ${e.method.padEnd(46)} ${evidenceValue(e)}`);
+  for (const e of r.evidence) lines.push(`  ${e.method.padEnd(50)} ${evidenceValue(e)}`);
   const cov = r.coverage as
     | { compared: number; missingInACount: number; missingInBCount: number; shapeMismatch: unknown[] }
     | undefined;

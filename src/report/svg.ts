@@ -19,6 +19,8 @@ export interface PlotOptions {
   width?: number;
   height?: number;
   logY?: boolean;
+  /** x counts whole things (layers): ticks on integers only. */
+  integerX?: boolean;
   /** Shaded x ranges (e.g. spikes). */
   bands?: { from: number; to: number; color: string; label?: string }[];
   /** Vertical marker lines (e.g. rollback points). */
@@ -66,7 +68,7 @@ export function linePlot(series: PlotSeries[], opts: PlotOptions): string {
   }
   parts.push(
     axes(
-      x.ticks(8),
+      opts.integerX ? x.ticks(8).filter(Number.isInteger) : x.ticks(8),
       (v) => x(v),
       opts.logY ? logTicks(y.ticks(6)) : y.ticks(6),
       (v) => y(v),
