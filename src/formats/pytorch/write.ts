@@ -2,6 +2,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import type { ElementDType } from "../dtypes.js";
 import {
+  chunksOf,
   type TensorProducer,
   type TensorSpec,
   tensorByteLength,
@@ -62,11 +63,6 @@ export function stateDictPickle(entries: readonly TensorSpec[]): Uint8Array {
   }
   if (entries.length > 0) p.setItems();
   return p.stop().bytes();
-}
-
-async function* chunksOf(value: Awaited<ReturnType<TensorProducer>>): AsyncIterable<Uint8Array> {
-  if (value instanceof Uint8Array) yield value;
-  else yield* value as AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 }
 
 /**

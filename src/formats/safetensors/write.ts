@@ -73,7 +73,8 @@ export function encodeSafetensorsHeader(
   return out;
 }
 
-async function* chunksOf(value: Awaited<ReturnType<TensorProducer>>): AsyncIterable<Uint8Array> {
+/** A producer's result as a stream of chunks (shared by the safetensors and PyTorch writers). */
+export async function* chunksOf(value: Awaited<ReturnType<TensorProducer>>): AsyncIterable<Uint8Array> {
   if (value instanceof Uint8Array) yield value;
   else yield* value as AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 }
