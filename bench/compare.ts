@@ -77,8 +77,8 @@ function layerCheck(pair: Awaited<ReturnType<typeof makePair>>) {
   const k = 128;
   const p = gaussianMatrix(k, d, 7);
   const [ours, sOurs] = timed(() => {
-    const fa = normalizeRows({ data: projectRows(rowsA, n, d, null, p, k), rows: n, cols: k });
-    const fb = normalizeRows({ data: projectRows(rowsB, n, d, null, p, k), rows: n, cols: k });
+    const fa = normalizeRows({ data: projectRows(rowsA, n, d, p, k), rows: n, cols: k });
+    const fb = normalizeRows({ data: projectRows(rowsB, n, d, p, k), rows: n, cols: k });
     return matchRows(fa, fb, { abs: true });
   });
   const ref = JSON.parse(

@@ -1,5 +1,5 @@
+export { dotRows } from "../kernels/dot-rows.js";
 export { fisherCombineLog10 } from "./fisher.js";
-export { dotRows } from "./linalg.js";
 export {
   bonferroniLog10,
   lnChoose,

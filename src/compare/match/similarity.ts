@@ -1,4 +1,4 @@
-import { dotRows } from "../../stats/linalg.js";
+import { dotRows } from "../../kernels/dot-rows.js";
 
 /**
  * Row features as unit vectors and their cosine similarities. Features are small (k ≤ a few hundred

@@ -8,11 +8,12 @@ import {
   qkInvariant,
   quantizeRows,
   rowNorms,
+  scaleColumns,
 } from "./project.js";
 import type { LayerSketch, MlpSketch, Sketches } from "./types.js";
 
 /** Bumped whenever any sketch value would change for the same weights. */
-export const SKETCH_VERSION = "4";
+export const SKETCH_VERSION = "5";
 /** Expected alignment tokens: enough shared rows to fit a d×d map for d up to ~1k, 4 MB at d = 1024. */
 export const ALIGN_EXPECTED = 1024;
 /** Expected feature anchors: the width of the basis-free neuron features (see docs/compare.md). */
@@ -28,8 +29,8 @@ export const NATIVE_COLS = 32;
 export const NATIVE_SEED = 20_240_601;
 /** Tokens used by the HuRef-style q·k invariant (m² values per layer). */
 export const INVARIANT_TOKENS = 24;
-/** Rows projected per read: bounds memory to ROW_BLOCK × d floats per matrix. */
-const ROW_BLOCK = 2048;
+/** Rows projected per read: bounds memory to ROW_BLOCK × d floats per matrix (4 MB at d = 2048). */
+const ROW_BLOCK = 512;
 
 /** Reads rows [rowStart, rowStart+rowCount) of a canonical matrix (or a whole vector) as float32. */
 export type MatrixReader = (ref: TensorRef, rowStart?: number, rowCount?: number) => Promise<Float32Array>;
@@ -38,9 +39,10 @@ interface Basis {
   d: number;
   feature: Float32Array; // kf × d embedding rows of the feature tokens
   kf: number;
-  native: Float32Array; // NATIVE_COLS × d
   id: Float32Array; // ki × d embedding rows of the id anchors (ki = 0 without a tokenizer)
   ki: number;
+  /** [feature; native (NATIVE_COLS × d); id]: every direction a row is projected on, in one pass. */
+  all: Float32Array;
 }
 
 /** The id name of token i, used for anchors when a model has no tokenizer. */
@@ -62,14 +64,12 @@ export async function buildSketches(
   const featureCount = countBelow(align, names, FEATURE_EXPECTED);
   const ids = tokens ? selectAnchors(idNames, ID_EXPECTED) : [];
   const idEmbed = await readRows(read, view.embed, ids, d);
-  const basis: Basis = {
-    d,
-    feature: alignEmbed.subarray(0, featureCount * d),
-    kf: featureCount,
-    native: gaussianMatrix(NATIVE_COLS, d, NATIVE_SEED),
-    id: idEmbed,
-    ki: ids.length,
-  };
+  const feature = alignEmbed.subarray(0, featureCount * d);
+  const all = new Float32Array((featureCount + NATIVE_COLS + ids.length) * d);
+  all.set(feature);
+  all.set(gaussianMatrix(NATIVE_COLS, d, NATIVE_SEED), feature.length);
+  all.set(idEmbed, feature.length + NATIVE_COLS * d);
+  const basis: Basis = { d, feature, kf: featureCount, id: idEmbed, ki: ids.length, all };
   const layers: LayerSketch[] = [];
   for (const layer of view.layers) layers.push(await sketchLayer(layer, view, basis, read));
   return {
@@ -112,8 +112,9 @@ async function sketchLayer(layer: LayerView, view: ModelView, basis: Basis, read
   const normRef = layer.norms.post_attention ?? layer.norms.pre_feedforward ?? null;
   const g = normRef ? await read(normRef) : null;
   const mlpViews: MlpView[] = layer.mlp ? [layer.mlp] : layer.moe ? layer.moe.experts : [];
+  const directions = scaleColumns(basis.all, basis.all.length / basis.d, basis.d, g);
   const mlps: MlpSketch[] = [];
-  for (const m of mlpViews) mlps.push(await sketchMlp(m, g, basis, read));
+  for (const m of mlpViews) mlps.push(await sketchMlp(m, directions, basis, read));
   const kind: LayerSketch["kind"] = layer.mlp ? "dense" : layer.moe ? "moe" : "other";
   const m = Math.min(INVARIANT_TOKENS, basis.kf);
   const qk = await readQk(layer, view, read);
@@ -127,14 +128,15 @@ async function sketchLayer(layer: LayerView, view: ModelView, basis: Basis, read
   };
 }
 
+/** `directions`: basis.all with the pre-MLP norm weight folded in (see scaleColumns). */
 async function sketchMlp(
   m: MlpView,
-  g: Float32Array | null,
+  directions: Float32Array,
   basis: Basis,
   read: MatrixReader,
 ): Promise<MlpSketch> {
-  const up = await features(m.up, g, basis, read);
-  const gate = m.gate ? await features(m.gate, g, basis, read) : null;
+  const up = await features(m.up, directions, basis, read);
+  const gate = m.gate ? await features(m.gate, directions, basis, read) : null;
   return {
     neurons: m.up.shape[0]!,
     gate: gate?.anchor ?? null,
@@ -147,24 +149,22 @@ async function sketchMlp(
   };
 }
 
-async function features(ref: TensorRef, g: Float32Array | null, basis: Basis, read: MatrixReader) {
+async function features(ref: TensorRef, directions: Float32Array, basis: Basis, read: MatrixReader) {
   const [n, d] = ref.shape as [number, number];
   if (d !== basis.d) throw new RangeError(`${ref.tensor}: ${d} input columns, hidden size is ${basis.d}`);
   const anchor = new Uint8Array(n * basis.kf);
   const native = new Uint8Array(n * NATIVE_COLS);
   const id = basis.ki > 0 ? new Uint8Array(n * basis.ki) : null;
   const norms = new Float32Array(n);
+  const width = basis.kf + NATIVE_COLS + basis.ki;
   for (let start = 0; start < n; start += ROW_BLOCK) {
     const count = Math.min(ROW_BLOCK, n - start);
     const w = await read(ref, start, count);
     norms.set(rowNorms(w, count, d), start);
-    anchor.set(
-      quantizeRows(projectRows(w, count, d, g, basis.feature, basis.kf), count, basis.kf),
-      start * basis.kf,
-    );
-    const nat = projectRows(w, count, d, g, basis.native, NATIVE_COLS);
-    native.set(quantizeRows(nat, count, NATIVE_COLS), start * NATIVE_COLS);
-    id?.set(quantizeRows(projectRows(w, count, d, g, basis.id, basis.ki), count, basis.ki), start * basis.ki);
+    const all = projectRows(w, count, d, directions, width);
+    anchor.set(quantizeRows(all, count, width, 0, basis.kf), start * basis.kf);
+    native.set(quantizeRows(all, count, width, basis.kf, NATIVE_COLS), start * NATIVE_COLS);
+    id?.set(quantizeRows(all, count, width, basis.kf + NATIVE_COLS, basis.ki), start * basis.ki);
   }
   return { anchor, native, id, norms: float16Array(norms) };
 }

@@ -1,38 +1,40 @@
-import { dotRows } from "../../stats/linalg.js";
+import { dotRows } from "../../kernels/dot-rows.js";
 /**
  * Pure kernels that turn weight rows into per-neuron features (no I/O; see STYLE "kernels are pure").
  */
 
-/**
- * Features F = (W ⊙ g) · Pᵀ: W is n×d (rows = neurons), g the length-d norm weight folded into the
- * input (or null), P is k×d (one projection direction per row). Returns n×k float32.
- */
-export function projectRows(
-  w: Float32Array,
-  n: number,
-  d: number,
-  g: Float32Array | null,
-  p: Float32Array,
-  k: number,
-): Float32Array {
+/** Features F = W · Pᵀ: W is n×d (rows = neurons), P is k×d (one direction per row). Returns n×k float32. */
+export function projectRows(w: Float32Array, n: number, d: number, p: Float32Array, k: number): Float32Array {
   if (w.length !== n * d) throw new RangeError(`weights have ${w.length} values, expected ${n}×${d}`);
   if (p.length !== k * d) throw new RangeError(`projection has ${p.length} values, expected ${k}×${d}`);
-  // Fold g into P once (k·d work) instead of into every row (n·d).
-  const pg = g ? new Float32Array(k * d) : p;
-  if (g) for (let r = 0; r < k; r++) for (let c = 0; c < d; c++) pg[r * d + c] = p[r * d + c]! * g[c]!;
   const out = new Float32Array(n * k);
-  dotRows(w, n, pg, k, d, out);
+  dotRows(w, n, p, k, d, out);
   return out;
 }
 
-/** Per-row uint8 quantisation x ↦ round(127·x/max|x|) + 128; only each row's direction is kept. */
-export function quantizeRows(x: Float32Array, n: number, k: number): Uint8Array {
-  const out = new Uint8Array(n * k);
+/**
+ * P with column c scaled by g[c] (k×d): folding a norm weight g into the directions once gives
+ * (W ⊙ g)·Pᵀ = W·(P ⊙ g)ᵀ at k·d cost instead of n·d for every matrix that g feeds.
+ */
+export function scaleColumns(p: Float32Array, k: number, d: number, g: Float32Array | null): Float32Array {
+  if (!g) return p;
+  const out = new Float32Array(k * d);
+  for (let r = 0; r < k; r++) for (let c = 0; c < d; c++) out[r * d + c] = p[r * d + c]! * g[c]!;
+  return out;
+}
+
+/**
+ * Per-row uint8 quantisation x ↦ round(127·x/max|x|) + 128 of columns [from, from+width) of an n×k
+ * matrix (all of them by default); only each row's direction is kept. Returns n×width.
+ */
+export function quantizeRows(x: Float32Array, n: number, k: number, from = 0, width = k - from): Uint8Array {
+  const out = new Uint8Array(n * width);
   for (let i = 0; i < n; i++) {
+    const row = i * k + from;
     let m = 0;
-    for (let c = 0; c < k; c++) m = Math.max(m, Math.abs(x[i * k + c]!));
+    for (let c = 0; c < width; c++) m = Math.max(m, Math.abs(x[row + c]!));
     const s = m > 0 ? 127 / m : 0;
-    for (let c = 0; c < k; c++) out[i * k + c] = Math.round(x[i * k + c]! * s) + 128;
+    for (let c = 0; c < width; c++) out[i * width + c] = Math.round(x[row + c]! * s) + 128;
   }
   return out;
 }
@@ -91,8 +93,8 @@ export function qkInvariant(
   kvHeads: number,
   headDim: number,
 ): Float32Array {
-  const q = projectRows(e, m, d, null, wq, heads * headDim); // m × (heads·hd)
-  const k = projectRows(e, m, d, null, wk, kvHeads * headDim); // m × (kv·hd)
+  const q = projectRows(e, m, d, wq, heads * headDim); // m × (heads·hd)
+  const k = projectRows(e, m, d, wk, kvHeads * headDim); // m × (kv·hd)
   const out = new Float32Array(m * m);
   const group = Math.max(1, Math.floor(heads / Math.max(1, kvHeads)));
   for (let h = 0; h < heads; h++) {
