@@ -39,10 +39,9 @@ export interface FingerprintOptions {
   fileDigests?: boolean;
   onProgress?: (done: number, total: number) => void;
   /**
-   * Sketch layers on the pool's workers too (local sources only: remote ones are sketched on the
-   * calling thread so each byte is fetched once). ≈ threads× faster sketches, but each worker holds
-   * its own matrix blocks: measured 545 MB peak RSS instead of ≈ 390 MB on a 2.5 GB model, so it
-   * is off by default (DESIGN §6 bounded memory first).
+   * Sketch layers on the pool's workers too (default true; local sources only: remote ones are
+   * sketched on the calling thread so each byte is fetched once). ≈ threads× faster sketches; each
+   * worker holds its own row blocks (a few MB). False sketches on the calling thread.
    */
   parallelSketches?: boolean;
   /** Set by runFingerprint: the local path workers reopen for parallel sketches. */
@@ -67,7 +66,7 @@ export async function runFingerprint(
   const exec = opts.executor ?? createExecutor(opts.threads);
   try {
     const local =
-      typeof source === "string" && ckpt.location.kind === "local" && opts.parallelSketches === true;
+      typeof source === "string" && ckpt.location.kind === "local" && opts.parallelSketches !== false;
     const { fingerprint, scan } = await fingerprintCheckpoint(
       ckpt,
       exec,

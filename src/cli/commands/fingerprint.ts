@@ -43,10 +43,7 @@ export const define: CommandModule["define"] = (cmd: Command) => {
     )
     .option("--threads <n>", "worker threads (default: all cores; the output is identical for any count)")
     .option("--batch", "each source is a folder whose entries are models")
-    .option(
-      "--parallel-sketches",
-      "sketch layers on every worker (faster, more memory: docs/fingerprint-format.md)",
-    )
+    .option("--no-parallel-sketches", "sketch layers on the main thread only (slower; for comparison runs)")
     .option("--no-file-digests", "skip per-file SHA-256 (tensor digests and the content id are kept)")
     .option(
       "--mapping <file>",
@@ -72,7 +69,7 @@ async function fingerprint(ctx: CommandContext, sources: string[], opts: Options
       const o = {
         mapping,
         fileDigests: opts.fileDigests !== false,
-        parallelSketches: opts.parallelSketches === true,
+        parallelSketches: opts.parallelSketches !== false,
       };
       results.push(await one(ctx, source, output, exec, o));
     }
