@@ -5,12 +5,14 @@
  * reference doing the same scan, their ratios, and peak RSS for this checkpoint and an ≈8 GB one.
  * Checkpoints are generated with `synth` into bench/out/ when absent.
  *   tsx bench/fingerprint.ts [--threads N] [--skip-8gb] [--quick]
- * --quick skips the whole fingerprint of the 8 GB checkpoint (its sketches dominate: minutes of CPU).
+ * --quick skips the whole fingerprint of the 8 GB checkpoint. Runs the compiled dist/ (npm run build first;
+ * `npm run bench:fingerprint` does).
  */
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { MALLOC_ENV } from "../src/cli/malloc.js";
 import { scaleArch, synthModel, writeSynthSafetensors } from "../src/synth/index.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -44,17 +46,14 @@ async function ensure(name: string, shape: string, layers: number | undefined): 
   return dir;
 }
 
+/** A measured run in its own process, with the allocator setting bin/pedigree.js starts the CLI with. */
 function child(mode: string, dir: string): Run {
-  const argv = [
-    path.join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"),
-    path.join(ROOT, "bench", "fingerprint-child.ts"),
-    mode,
-    dir,
-  ];
+  const argv = [path.join(ROOT, "bench", "fingerprint-child.mjs"), mode, dir];
   if (threadsArg) argv.push(threadsArg);
   const out = execFileSync(process.execPath, argv, {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, ...MALLOC_ENV },
   });
   return JSON.parse(out.trim().split("\n").pop() as string) as Run;
 }

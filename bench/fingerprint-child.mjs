@@ -1,6 +1,7 @@
 /**
- * One measured run for bench/fingerprint.ts, in its own process so its peak RSS is its own:
- *   tsx bench/fingerprint-child.ts scan|fingerprint|read <model dir> [threads]
+ * One measured run for bench/fingerprint.ts, in its own process so its peak RSS is its own. Plain
+ * JavaScript on the compiled dist/ (what `pedigree` runs; tsx would add ≈ 50 MB and its own startup):
+ *   node bench/fingerprint-child.mjs scan|fingerprint|read <model dir> [threads]
  * Prints one JSON line: {seconds, bytes, maxRssMB, contentId?, fingerprintBytes?}.
  */
 import fs from "node:fs/promises";
@@ -12,13 +13,13 @@ import {
   runFingerprint,
   scanCheckpoint,
   writeFingerprint,
-} from "../src/fingerprint/index.js";
-import { openCheckpoint } from "../src/formats/open.js";
+} from "../dist/fingerprint/index.js";
+import { openCheckpoint } from "../dist/formats/open.js";
 
-const [mode, dir, threadsArg] = process.argv.slice(2) as [string, string, string | undefined];
+const [mode, dir, threadsArg] = process.argv.slice(2);
 const threads = threadsArg === undefined ? undefined : Number(threadsArg);
 const t0 = performance.now();
-let out: Record<string, unknown> = {};
+let out = {};
 
 if (mode === "read") {
   // Raw sequential read of the weights file(s): the ceiling for any scan of the same bytes.
