@@ -1,7 +1,7 @@
 import type { LayerSketch, MlpSketch, Sketches } from "../fingerprint/sketch/types.js";
 import { bonferroniLog10 } from "../stats/index.js";
 import { type Family, type FeatureSpace, mlpFeatures } from "./features.js";
-import { rowDot } from "./match/similarity.js";
+import { selectRows, similarityMatrix } from "./match/similarity.js";
 import { bestNeuronTest, type NeuronTest } from "./neurons.js";
 
 /**
@@ -81,52 +81,59 @@ export function testLayerPair(
   return { a: i, b: j, log10P: bonferroniLog10(min, tests.length * candidates), tests };
 }
 
-/** Screen score of (A layer i, B layer j) on the first MLP of each, with the first usable feature family. */
-function screenScore(a: Sketches, b: Sketches, i: number, j: number, space: FeatureSpace): number {
-  const ma = a.layers[i]!.mlps[0];
-  const mb = b.layers[j]!.mlps[0];
-  if (!ma || !mb) return 0;
-  let best = 0;
-  for (const family of ["anchor", "native"] as Family[]) {
-    if (family === "native" && !space.nativeComparable) continue;
-    best = Math.max(best, screenFamily(a, ma, b, mb, space, family));
-  }
-  return best;
+/**
+ * Screen scores of every (A layer i, B layer j) pair, on the first MLP of each: the fraction of
+ * SCREEN_SAMPLE evenly spaced B neurons whose nearest A neuron is the same by gate and by up
+ * features, best over the usable feature families. Each side's features are prepared once (B: the
+ * sampled rows only; A: one layer at a time), so the cost is La·Lb·SCREEN_SAMPLE·nA·k in the dot
+ * kernel rather than La·Lb feature decodings.
+ */
+function screenScores(a: Sketches, b: Sketches, space: FeatureSpace): number[][] {
+  const families: Family[] = space.nativeComparable ? ["anchor", "native"] : ["anchor"];
+  const screen = b.layers.map(() => a.layers.map(() => 0));
+  const samples = b.layers.map((l) => families.map((f) => sampledRows(b, l.mlps[0], f, space)));
+  a.layers.forEach((la, i) => {
+    const ma = la.mlps[0];
+    if (!ma) return;
+    families.forEach((f, fi) => {
+      const ga = mlpFeatures(a, ma, "gate", f, space, "a");
+      const ua = mlpFeatures(a, ma, "up", f, space, "a");
+      if (!ga || !ua) return;
+      samples.forEach((perFamily, j) => {
+        const s = perFamily[fi];
+        if (!s) return;
+        const byGate = rowArgmax(similarityMatrix(s.gate, ga), s.gate.rows, ga.rows);
+        const byUp = rowArgmax(similarityMatrix(s.up, ua), s.up.rows, ua.rows);
+        let agree = 0;
+        for (let r = 0; r < byGate.length; r++) if (byGate[r] === byUp[r]) agree++;
+        const row = screen[j]!;
+        row[i] = Math.max(row[i]!, agree / byGate.length);
+      });
+    });
+  });
+  return screen;
 }
 
-function screenFamily(
-  a: Sketches,
-  ma: MlpSketch,
-  b: Sketches,
-  mb: MlpSketch,
-  space: FeatureSpace,
-  f: Family,
-) {
-  const ga = mlpFeatures(a, ma, "gate", f, space, "a");
-  const gb = mlpFeatures(b, mb, "gate", f, space, "b");
-  const ua = mlpFeatures(a, ma, "up", f, space, "a");
-  const ub = mlpFeatures(b, mb, "up", f, space, "b");
-  if (!ga || !gb || !ua || !ub) return 0;
-  const m = Math.min(SCREEN_SAMPLE, gb.rows);
-  let agree = 0;
-  for (let s = 0; s < m; s++) {
-    const r = Math.floor((s * gb.rows) / m);
-    if (argmaxRow(gb, r, ga) === argmaxRow(ub, r, ua)) agree++;
-  }
-  return agree / m;
+/** SCREEN_SAMPLE evenly spaced rows of an MLP's gate and up features, or null when unavailable. */
+function sampledRows(sk: Sketches, m: MlpSketch | undefined, f: Family, space: FeatureSpace) {
+  if (!m) return null;
+  const gate = mlpFeatures(sk, m, "gate", f, space, "b");
+  const up = mlpFeatures(sk, m, "up", f, space, "b");
+  if (!gate || !up || gate.rows === 0) return null;
+  const count = Math.min(SCREEN_SAMPLE, gate.rows);
+  const rows = Array.from({ length: count }, (_, s) => Math.floor((s * gate.rows) / count));
+  return { gate: selectRows(gate, rows), up: selectRows(up, rows) };
 }
 
-function argmaxRow(x: ReturnType<typeof mlpFeatures> & object, r: number, y: typeof x): number {
-  let best = -1;
-  let val = Number.NEGATIVE_INFINITY;
-  for (let j = 0; j < y.rows; j++) {
-    const s = rowDot(x, r, y, j);
-    if (s > val) {
-      val = s;
-      best = j;
-    }
+/** Column of the largest value in each row of an n×m matrix (first one on ties). */
+function rowArgmax(sim: Float32Array, n: number, m: number): Int32Array {
+  const out = new Int32Array(n);
+  for (let r = 0; r < n; r++) {
+    let best = 0;
+    for (let c = 1; c < m; c++) if (sim[r * m + c]! > sim[r * m + best]!) best = c;
+    out[r] = best;
   }
-  return best;
+  return out;
 }
 
 /** Aligns B's layers to A's. */
@@ -140,7 +147,7 @@ export function alignLayers(a: Sketches, b: Sketches, space: FeatureSpace): Laye
       return { screen: [], pairs, layerMap: pairs.map((p) => ({ b: p.b, a: [p.a] })) };
     }
   }
-  const screen = b.layers.map((_, j) => a.layers.map((_, i) => screenScore(a, b, i, j, space)));
+  const screen = screenScores(a, b, space);
   const pairs: LayerPairResult[] = [];
   const layerMap = b.layers.map((_, j) => {
     const row = screen[j]!;
