@@ -73,27 +73,55 @@
           (local.set $a32 (f32x4.add (local.get $a32) (f32x4.mul (local.get $vx3) (local.get $vy2))))
           (local.set $c (i32.add (local.get $c) (i32.const 16)))
           (br $dot)))
-        (call $store (local.get $out) (i32.add (local.get $i) (i32.const 0)) (local.get $m) (i32.add (local.get $j) (i32.const 0)) (local.get $a00))
-        (call $store (local.get $out) (i32.add (local.get $i) (i32.const 0)) (local.get $m) (i32.add (local.get $j) (i32.const 1)) (local.get $a01))
-        (call $store (local.get $out) (i32.add (local.get $i) (i32.const 0)) (local.get $m) (i32.add (local.get $j) (i32.const 2)) (local.get $a02))
-        (call $store (local.get $out) (i32.add (local.get $i) (i32.const 1)) (local.get $m) (i32.add (local.get $j) (i32.const 0)) (local.get $a10))
-        (call $store (local.get $out) (i32.add (local.get $i) (i32.const 1)) (local.get $m) (i32.add (local.get $j) (i32.const 1)) (local.get $a11))
-        (call $store (local.get $out) (i32.add (local.get $i) (i32.const 1)) (local.get $m) (i32.add (local.get $j) (i32.const 2)) (local.get $a12))
-        (call $store (local.get $out) (i32.add (local.get $i) (i32.const 2)) (local.get $m) (i32.add (local.get $j) (i32.const 0)) (local.get $a20))
-        (call $store (local.get $out) (i32.add (local.get $i) (i32.const 2)) (local.get $m) (i32.add (local.get $j) (i32.const 1)) (local.get $a21))
-        (call $store (local.get $out) (i32.add (local.get $i) (i32.const 2)) (local.get $m) (i32.add (local.get $j) (i32.const 2)) (local.get $a22))
-        (call $store (local.get $out) (i32.add (local.get $i) (i32.const 3)) (local.get $m) (i32.add (local.get $j) (i32.const 0)) (local.get $a30))
-        (call $store (local.get $out) (i32.add (local.get $i) (i32.const 3)) (local.get $m) (i32.add (local.get $j) (i32.const 1)) (local.get $a31))
-        (call $store (local.get $out) (i32.add (local.get $i) (i32.const 3)) (local.get $m) (i32.add (local.get $j) (i32.const 2)) (local.get $a32))
+        (local.set $o (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (i32.add (local.get $i) (i32.const 0)) (local.get $m)) (i32.add (local.get $j) (i32.const 0))) (i32.const 2))))
+        (f32.store (local.get $o) (f32.add
+          (f32.add (f32x4.extract_lane 0 (local.get $a00)) (f32x4.extract_lane 1 (local.get $a00)))
+          (f32.add (f32x4.extract_lane 2 (local.get $a00)) (f32x4.extract_lane 3 (local.get $a00)))))
+        (local.set $o (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (i32.add (local.get $i) (i32.const 0)) (local.get $m)) (i32.add (local.get $j) (i32.const 1))) (i32.const 2))))
+        (f32.store (local.get $o) (f32.add
+          (f32.add (f32x4.extract_lane 0 (local.get $a01)) (f32x4.extract_lane 1 (local.get $a01)))
+          (f32.add (f32x4.extract_lane 2 (local.get $a01)) (f32x4.extract_lane 3 (local.get $a01)))))
+        (local.set $o (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (i32.add (local.get $i) (i32.const 0)) (local.get $m)) (i32.add (local.get $j) (i32.const 2))) (i32.const 2))))
+        (f32.store (local.get $o) (f32.add
+          (f32.add (f32x4.extract_lane 0 (local.get $a02)) (f32x4.extract_lane 1 (local.get $a02)))
+          (f32.add (f32x4.extract_lane 2 (local.get $a02)) (f32x4.extract_lane 3 (local.get $a02)))))
+        (local.set $o (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (i32.add (local.get $i) (i32.const 1)) (local.get $m)) (i32.add (local.get $j) (i32.const 0))) (i32.const 2))))
+        (f32.store (local.get $o) (f32.add
+          (f32.add (f32x4.extract_lane 0 (local.get $a10)) (f32x4.extract_lane 1 (local.get $a10)))
+          (f32.add (f32x4.extract_lane 2 (local.get $a10)) (f32x4.extract_lane 3 (local.get $a10)))))
+        (local.set $o (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (i32.add (local.get $i) (i32.const 1)) (local.get $m)) (i32.add (local.get $j) (i32.const 1))) (i32.const 2))))
+        (f32.store (local.get $o) (f32.add
+          (f32.add (f32x4.extract_lane 0 (local.get $a11)) (f32x4.extract_lane 1 (local.get $a11)))
+          (f32.add (f32x4.extract_lane 2 (local.get $a11)) (f32x4.extract_lane 3 (local.get $a11)))))
+        (local.set $o (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (i32.add (local.get $i) (i32.const 1)) (local.get $m)) (i32.add (local.get $j) (i32.const 2))) (i32.const 2))))
+        (f32.store (local.get $o) (f32.add
+          (f32.add (f32x4.extract_lane 0 (local.get $a12)) (f32x4.extract_lane 1 (local.get $a12)))
+          (f32.add (f32x4.extract_lane 2 (local.get $a12)) (f32x4.extract_lane 3 (local.get $a12)))))
+        (local.set $o (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (i32.add (local.get $i) (i32.const 2)) (local.get $m)) (i32.add (local.get $j) (i32.const 0))) (i32.const 2))))
+        (f32.store (local.get $o) (f32.add
+          (f32.add (f32x4.extract_lane 0 (local.get $a20)) (f32x4.extract_lane 1 (local.get $a20)))
+          (f32.add (f32x4.extract_lane 2 (local.get $a20)) (f32x4.extract_lane 3 (local.get $a20)))))
+        (local.set $o (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (i32.add (local.get $i) (i32.const 2)) (local.get $m)) (i32.add (local.get $j) (i32.const 1))) (i32.const 2))))
+        (f32.store (local.get $o) (f32.add
+          (f32.add (f32x4.extract_lane 0 (local.get $a21)) (f32x4.extract_lane 1 (local.get $a21)))
+          (f32.add (f32x4.extract_lane 2 (local.get $a21)) (f32x4.extract_lane 3 (local.get $a21)))))
+        (local.set $o (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (i32.add (local.get $i) (i32.const 2)) (local.get $m)) (i32.add (local.get $j) (i32.const 2))) (i32.const 2))))
+        (f32.store (local.get $o) (f32.add
+          (f32.add (f32x4.extract_lane 0 (local.get $a22)) (f32x4.extract_lane 1 (local.get $a22)))
+          (f32.add (f32x4.extract_lane 2 (local.get $a22)) (f32x4.extract_lane 3 (local.get $a22)))))
+        (local.set $o (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (i32.add (local.get $i) (i32.const 3)) (local.get $m)) (i32.add (local.get $j) (i32.const 0))) (i32.const 2))))
+        (f32.store (local.get $o) (f32.add
+          (f32.add (f32x4.extract_lane 0 (local.get $a30)) (f32x4.extract_lane 1 (local.get $a30)))
+          (f32.add (f32x4.extract_lane 2 (local.get $a30)) (f32x4.extract_lane 3 (local.get $a30)))))
+        (local.set $o (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (i32.add (local.get $i) (i32.const 3)) (local.get $m)) (i32.add (local.get $j) (i32.const 1))) (i32.const 2))))
+        (f32.store (local.get $o) (f32.add
+          (f32.add (f32x4.extract_lane 0 (local.get $a31)) (f32x4.extract_lane 1 (local.get $a31)))
+          (f32.add (f32x4.extract_lane 2 (local.get $a31)) (f32x4.extract_lane 3 (local.get $a31)))))
+        (local.set $o (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (i32.add (local.get $i) (i32.const 3)) (local.get $m)) (i32.add (local.get $j) (i32.const 2))) (i32.const 2))))
+        (f32.store (local.get $o) (f32.add
+          (f32.add (f32x4.extract_lane 0 (local.get $a32)) (f32x4.extract_lane 1 (local.get $a32)))
+          (f32.add (f32x4.extract_lane 2 (local.get $a32)) (f32x4.extract_lane 3 (local.get $a32)))))
         (local.set $j (i32.add (local.get $j) (i32.const 3)))
         (br $cols)))
       (local.set $i (i32.add (local.get $i) (i32.const 4)))
-      (br $rows))))
-  ;; out[row][col] = (l0 + l1) + (l2 + l3) of the accumulator v.
-  (func $store (param $out i32) (param $row i32) (param $m i32) (param $col i32) (param $v v128)
-    (f32.store
-      (i32.add (local.get $out)
-        (i32.shl (i32.add (i32.mul (local.get $row) (local.get $m)) (local.get $col)) (i32.const 2)))
-      (f32.add
-        (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
-        (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))))
+      (br $rows)))))
