@@ -1,7 +1,7 @@
 import type { LayerSketch, MlpSketch, Sketches } from "../fingerprint/sketch/types.js";
 import { bonferroniLog10 } from "../stats/index.js";
 import { type Family, type FeatureSpace, mlpFeatures } from "./features.js";
-import { selectRows, similarityMatrix } from "./match/similarity.js";
+import { type FeatureMatrix, selectRows, similarityMatrix } from "./match/similarity.js";
 import { bestNeuronTest, type NeuronTest } from "./neurons.js";
 
 /**
@@ -84,45 +84,69 @@ export function testLayerPair(
 /**
  * Screen scores of every (A layer i, B layer j) pair, on the first MLP of each: the fraction of
  * SCREEN_SAMPLE evenly spaced B neurons whose nearest A neuron is the same by gate and by up
- * features, best over the usable feature families. Each side's features are prepared once (B: the
- * sampled rows only; A: one layer at a time), so the cost is La·Lb·SCREEN_SAMPLE·nA·k in the dot
- * kernel rather than La·Lb feature decodings.
+ * features, best over the usable feature families. B's sampled rows of all layers are stacked into
+ * one matrix per family, so each A layer's features are decoded once and meet every B layer in one
+ * call of the dot kernel.
  */
 function screenScores(a: Sketches, b: Sketches, space: FeatureSpace): number[][] {
   const families: Family[] = space.nativeComparable ? ["anchor", "native"] : ["anchor"];
   const screen = b.layers.map(() => a.layers.map(() => 0));
-  const samples = b.layers.map((l) => families.map((f) => sampledRows(b, l.mlps[0], f, space)));
-  a.layers.forEach((la, i) => {
-    const ma = la.mlps[0];
-    if (!ma) return;
-    families.forEach((f, fi) => {
-      const ga = mlpFeatures(a, ma, "gate", f, space, "a");
-      const ua = mlpFeatures(a, ma, "up", f, space, "a");
+  for (const f of families) {
+    const stack = stackedSamples(b, f, space);
+    if (!stack) continue;
+    a.layers.forEach((la, i) => {
+      const ma = la.mlps[0];
+      const ga = ma ? mlpFeatures(a, ma, "gate", f, space, "a") : null;
+      const ua = ma ? mlpFeatures(a, ma, "up", f, space, "a") : null;
       if (!ga || !ua) return;
-      samples.forEach((perFamily, j) => {
-        const s = perFamily[fi];
-        if (!s) return;
-        const byGate = rowArgmax(similarityMatrix(s.gate, ga), s.gate.rows, ga.rows);
-        const byUp = rowArgmax(similarityMatrix(s.up, ua), s.up.rows, ua.rows);
+      const byGate = rowArgmax(similarityMatrix(stack.gate, ga), stack.gate.rows, ga.rows);
+      const byUp = rowArgmax(similarityMatrix(stack.up, ua), stack.up.rows, ua.rows);
+      for (const { layer, from, count } of stack.spans) {
         let agree = 0;
-        for (let r = 0; r < byGate.length; r++) if (byGate[r] === byUp[r]) agree++;
-        const row = screen[j]!;
-        row[i] = Math.max(row[i]!, agree / byGate.length);
-      });
+        for (let r = from; r < from + count; r++) if (byGate[r] === byUp[r]) agree++;
+        const row = screen[layer]!;
+        row[i] = Math.max(row[i]!, agree / count);
+      }
     });
-  });
+  }
   return screen;
 }
 
-/** SCREEN_SAMPLE evenly spaced rows of an MLP's gate and up features, or null when unavailable. */
-function sampledRows(sk: Sketches, m: MlpSketch | undefined, f: Family, space: FeatureSpace) {
-  if (!m) return null;
-  const gate = mlpFeatures(sk, m, "gate", f, space, "b");
-  const up = mlpFeatures(sk, m, "up", f, space, "b");
-  if (!gate || !up || gate.rows === 0) return null;
-  const count = Math.min(SCREEN_SAMPLE, gate.rows);
-  const rows = Array.from({ length: count }, (_, s) => Math.floor((s * gate.rows) / count));
-  return { gate: selectRows(gate, rows), up: selectRows(up, rows) };
+/**
+ * SCREEN_SAMPLE evenly spaced rows of each B layer's first MLP, gate and up features, stacked layer
+ * after layer; `spans` says which rows belong to which layer. Null when no layer has the family.
+ */
+function stackedSamples(b: Sketches, f: Family, space: FeatureSpace) {
+  const gates: FeatureMatrix[] = [];
+  const ups: FeatureMatrix[] = [];
+  const spans: { layer: number; from: number; count: number }[] = [];
+  let from = 0;
+  b.layers.forEach((l, j) => {
+    const m = l.mlps[0];
+    const gate = m ? mlpFeatures(b, m, "gate", f, space, "b") : null;
+    const up = m ? mlpFeatures(b, m, "up", f, space, "b") : null;
+    if (!gate || !up || gate.rows === 0) return;
+    const count = Math.min(SCREEN_SAMPLE, gate.rows);
+    const rows = Array.from({ length: count }, (_, s) => Math.floor((s * gate.rows) / count));
+    gates.push(selectRows(gate, rows));
+    ups.push(selectRows(up, rows));
+    spans.push({ layer: j, from, count });
+    from += count;
+  });
+  if (spans.length === 0) return null;
+  return { gate: stackRows(gates), up: stackRows(ups), spans };
+}
+
+function stackRows(parts: FeatureMatrix[]): FeatureMatrix {
+  const cols = parts[0]!.cols;
+  const rows = parts.reduce((n, p) => n + p.rows, 0);
+  const data = new Float32Array(rows * cols);
+  let at = 0;
+  for (const p of parts) {
+    data.set(p.data, at);
+    at += p.data.length;
+  }
+  return { data, rows, cols };
 }
 
 /** Column of the largest value in each row of an n×m matrix (first one on ties). */
