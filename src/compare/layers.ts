@@ -1,4 +1,4 @@
-import type { LayerSketch, MlpSketch, Sketches } from "../fingerprint/sketch/types.js";
+import type { LayerSketch, Sketches } from "../fingerprint/sketch/types.js";
 import { bonferroniLog10 } from "../stats/index.js";
 import { type Family, type FeatureSpace, mlpFeatures } from "./features.js";
 import { type FeatureMatrix, selectRows, similarityMatrix } from "./match/similarity.js";
