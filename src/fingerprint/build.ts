@@ -48,6 +48,8 @@ export interface FingerprintOptions {
   sketchSource?: string;
   /** Called when a phase starts ("scan", "profiles", "sketches"), for progress labels. */
   onPhase?: (phase: string) => void;
+  /** Byte budget of the neuron sketches (default FEATURE_BUDGET_BYTES; smaller values are for tests). */
+  sketchBudgetBytes?: number;
 }
 
 export interface FingerprintRun {
@@ -126,9 +128,10 @@ function sketchAll(
   exec: ScanExecutor,
   opts: FingerprintOptions,
 ): Promise<Sketches> {
+  const budgetBytes = opts.sketchBudgetBytes;
   if (!exec.sketchLayers || exec.threads < 2 || !opts.sketchSource)
-    return computeSketches({ ckpt, view, tokenizer });
-  const base = { spec: opts.sketchSource, mapping: opts.mapping ?? null, tokenizer };
+    return computeSketches({ ckpt, view, tokenizer, budgetBytes });
+  const base = { spec: opts.sketchSource, mapping: opts.mapping ?? null, tokenizer, budgetBytes };
   return sketchesInParallel(
     ckpt,
     view,

@@ -17,6 +17,8 @@ export interface SketchLayersRequest {
   mapping: ArchitectureMapping | null;
   tokenizer: TokenizerSignature | null;
   layers: number[];
+  /** Sketch byte budget (undefined = the default); the fraction is taken over the whole view. */
+  budgetBytes?: number | undefined;
 }
 
 /** Worker side: opens the checkpoint itself (handles cannot cross threads) and sketches `layers`. */
@@ -24,8 +26,10 @@ export async function sketchLayersFromSpec(req: SketchLayersRequest): Promise<La
   const ckpt = await openCheckpoint(req.spec);
   try {
     const view = buildModelView(ckpt, req.mapping ? { mapping: req.mapping } : {});
-    return (await computeSketches({ ckpt, view: restrict(view, req.layers), tokenizer: req.tokenizer }))
-      .layers;
+    const sub = restrict(view, req.layers);
+    // The neuron budget counts every layer of the model, not just this worker's share.
+    const opts = { budgetBytes: req.budgetBytes, budgetLayers: view.layers };
+    return (await computeSketches({ ckpt, view: sub, tokenizer: req.tokenizer, ...opts })).layers;
   } finally {
     await ckpt.close();
   }

@@ -74,8 +74,63 @@ export function validateFingerprint(v: unknown): Fingerprint {
       num(y, `$.layerProfiles.${k}[${i}]`);
     });
   }
-  str(obj(fp.sketches, "$.sketches").version, "$.sketches.version");
+  validateSketches(obj(fp.sketches, "$.sketches"));
   return fp as unknown as Fingerprint;
+}
+
+/**
+ * The sketch fields compare indexes by: every MLP's per-neuron arrays must have one row per stored
+ * neuron (all `neurons`, or the ascending subset `rows`), so a reader never indexes past an array.
+ * `rows` absent is an older sketch version (compare refuses it by version, not here).
+ */
+function validateSketches(sk: Obj): void {
+  str(sk.version, "$.sketches.version");
+  if (!Array.isArray(sk.layers)) return;
+  const widths = {
+    anchor: Array.isArray(sk.featureTokens) ? sk.featureTokens.length : null,
+    native: typeof sk.nativeCols === "number" ? sk.nativeCols : null,
+    id: Array.isArray(sk.idTokens) ? sk.idTokens.length : null,
+  };
+  sk.layers.forEach((l, i) => {
+    const mlps = obj(l, `$.sketches.layers[${i}]`).mlps;
+    arr(mlps, `$.sketches.layers[${i}].mlps`).forEach((m, e) => {
+      validateMlp(obj(m, `$.sketches.layers[${i}].mlps[${e}]`), `$.sketches.layers[${i}].mlps[${e}]`, widths);
+    });
+  });
+}
+
+function validateMlp(m: Obj, path: string, widths: Record<"anchor" | "native" | "id", number | null>): void {
+  const neurons = num(m.neurons, `${path}.neurons`);
+  if (!Number.isSafeInteger(neurons) || neurons < 0) throw corrupt(`${path}.neurons`, "expected a count");
+  let stored = neurons;
+  if (m.rows !== undefined && m.rows !== null) {
+    if (!(m.rows instanceof Int32Array)) throw corrupt(`${path}.rows`, "expected an Int32Array or null");
+    const rows = m.rows;
+    if (rows.length > neurons) throw corrupt(`${path}.rows`, `${rows.length} rows for ${neurons} neurons`);
+    for (let r = 0; r < rows.length; r++)
+      if (rows[r]! < 0 || rows[r]! >= neurons || (r > 0 && rows[r]! <= rows[r - 1]!))
+        throw corrupt(`${path}.rows[${r}]`, `expected strictly ascending neuron indices in [0, ${neurons})`);
+    stored = rows.length;
+  }
+  const fields: [string, number | null][] = [
+    ["gate", widths.anchor],
+    ["up", widths.anchor],
+    ["gateNative", widths.native],
+    ["upNative", widths.native],
+    ["gateId", widths.id],
+    ["upId", widths.id],
+  ];
+  for (const [k, cols] of fields) rowsOf(m[k], stored, cols, `${path}.${k}`);
+  const norms = obj(m.norms, `${path}.norms`);
+  for (const k of ["gate", "up", "down"]) rowsOf(norms[k], stored, 1, `${path}.norms.${k}`);
+}
+
+/** A per-neuron typed array (or null) must hold stored × cols values. */
+function rowsOf(v: unknown, stored: number, cols: number | null, path: string): void {
+  if (v === null || v === undefined || cols === null) return;
+  if (!ArrayBuffer.isView(v)) throw corrupt(path, "expected a typed array or null");
+  const n = (v as Uint8Array).length;
+  if (n !== stored * cols) throw corrupt(path, `${n} values, expected ${stored} stored rows × ${cols}`);
 }
 
 function validateTokenizer(t: Obj): void {

@@ -1,5 +1,6 @@
 import type { LayerView, MlpView, ModelView, TensorRef } from "../../model/types.js";
 import { type Anchor, selectAnchors } from "./anchors.js";
+import { keepThreshold, keptNeurons, type NeuronBudget, pick, selectRows } from "./budget.js";
 import {
   addColumnSquares,
   float16Array,
@@ -12,10 +13,21 @@ import {
 } from "./project.js";
 import type { LayerSketch, MlpSketch, Sketches } from "./types.js";
 
-/** Bumped whenever any sketch value would change for the same weights. */
-export const SKETCH_VERSION = "5";
+/**
+ * Bumped whenever any sketch value would change for the same weights. "6": MLP sketches carry `rows`
+ * (a neuron subset above FEATURE_BUDGET_BYTES) and alignment anchors are capped by
+ * ALIGN_EMBED_MAX_BYTES; a version-5 reader must refuse such files rather than misread them.
+ */
+export const SKETCH_VERSION = "6";
 /** Expected alignment tokens: enough shared rows to fit a d×d map for d up to ~1k, 4 MB at d = 1024. */
 export const ALIGN_EXPECTED = 1024;
+/**
+ * Cap on alignEmbed (alignTokens × d float32): above d = 2048 only a prefix of the hash-sorted
+ * alignment anchors is kept (585 tokens at d = 3584, 256 at d = 8192). Prefixes of one hash order
+ * keep two models' sets nested, and E2 uses at most 256 shared tokens (compare/align.ts); the
+ * feature anchors are always kept whole (they define the anchor feature width).
+ */
+export const ALIGN_EMBED_MAX_BYTES = 8 * 2 ** 20;
 /** Expected feature anchors: the width of the basis-free neuron features (see docs/compare.md). */
 export const FEATURE_EXPECTED = 128;
 /**
@@ -50,18 +62,32 @@ export function idName(i: number): string {
   return `#id:${i}`;
 }
 
+export interface SketchOptions {
+  /** Byte budget of all neuron features and norms (default FEATURE_BUDGET_BYTES, see budget.ts). */
+  budgetBytes?: number;
+  /**
+   * The layers whose neurons count towards the budget (default: the view's). A layer-parallel run
+   * sketches views restricted to a few layers and passes the whole model's here, so every worker
+   * keeps the same fraction of neurons as a single in-process run.
+   */
+  budgetLayers?: readonly LayerView[];
+}
+
 /** Computes the sketches of one model from its canonical view (tokens: canonical strings by id, or null). */
 export async function buildSketches(
   view: ModelView,
   tokens: readonly (string | null)[] | null,
   read: MatrixReader,
+  opts: SketchOptions = {},
 ): Promise<Sketches> {
   const [rows, d] = view.embed.shape as [number, number];
   const idNames = Array.from({ length: rows }, (_, i) => idName(i));
   const names = tokens ?? idNames;
-  const align = selectAnchors(names, ALIGN_EXPECTED).filter((a) => a.id < rows);
+  const anchors = selectAnchors(names, ALIGN_EXPECTED).filter((a) => a.id < rows);
+  const featureCount = countBelow(anchors, names, FEATURE_EXPECTED);
+  const alignCap = Math.max(featureCount, Math.floor(ALIGN_EMBED_MAX_BYTES / (4 * d)));
+  const align = anchors.slice(0, alignCap);
   const alignEmbed = await readRows(read, view.embed, align, d);
-  const featureCount = countBelow(align, names, FEATURE_EXPECTED);
   const ids = tokens ? selectAnchors(idNames, ID_EXPECTED) : [];
   const idEmbed = await readRows(read, view.embed, ids, d);
   const feature = alignEmbed.subarray(0, featureCount * d);
@@ -70,8 +96,10 @@ export async function buildSketches(
   all.set(gaussianMatrix(NATIVE_COLS, d, NATIVE_SEED), feature.length);
   all.set(idEmbed, feature.length + NATIVE_COLS * d);
   const basis: Basis = { d, feature, kf: featureCount, id: idEmbed, ki: ids.length, all };
+  const cols = featureCount + NATIVE_COLS + ids.length;
+  const budget = keepThreshold(opts.budgetLayers ?? view.layers, cols, opts.budgetBytes);
   const layers: LayerSketch[] = [];
-  for (const layer of view.layers) layers.push(await sketchLayer(layer, view, basis, read));
+  for (const layer of view.layers) layers.push(await sketchLayer(layer, view, basis, budget, read));
   return {
     version: SKETCH_VERSION,
     hidden: d,
@@ -108,13 +136,19 @@ async function readRows(
   return out;
 }
 
-async function sketchLayer(layer: LayerView, view: ModelView, basis: Basis, read: MatrixReader) {
+async function sketchLayer(
+  layer: LayerView,
+  view: ModelView,
+  basis: Basis,
+  budget: NeuronBudget,
+  read: MatrixReader,
+) {
   const normRef = layer.norms.post_attention ?? layer.norms.pre_feedforward ?? null;
   const g = normRef ? await read(normRef) : null;
   const mlpViews: MlpView[] = layer.mlp ? [layer.mlp] : layer.moe ? layer.moe.experts : [];
   const directions = scaleColumns(basis.all, basis.all.length / basis.d, basis.d, g);
   const mlps: MlpSketch[] = [];
-  for (const m of mlpViews) mlps.push(await sketchMlp(m, directions, basis, read));
+  for (const m of mlpViews) mlps.push(await sketchMlp(m, directions, basis, budget, read));
   const kind: LayerSketch["kind"] = layer.mlp ? "dense" : layer.moe ? "moe" : "other";
   const m = Math.min(INVARIANT_TOKENS, basis.kf);
   const qk = await readQk(layer, view, read);
@@ -133,38 +167,59 @@ async function sketchMlp(
   m: MlpView,
   directions: Float32Array,
   basis: Basis,
+  budget: NeuronBudget,
   read: MatrixReader,
 ): Promise<MlpSketch> {
-  const up = await features(m.up, directions, basis, read);
-  const gate = m.gate ? await features(m.gate, directions, basis, read) : null;
+  const neurons = m.up.shape[0]!;
+  const rows = keptNeurons(neurons, budget);
+  const up = await features(m.up, directions, basis, rows, read);
+  const gate = m.gate ? await features(m.gate, directions, basis, rows, read) : null;
+  const down = await columnNorms(m.down, read);
   return {
-    neurons: m.up.shape[0]!,
+    neurons,
+    rows,
     gate: gate?.anchor ?? null,
     up: up.anchor,
     gateNative: gate?.native ?? null,
     upNative: up.native,
     gateId: gate?.id ?? null,
     upId: up.id,
-    norms: { gate: gate?.norms ?? null, up: up.norms, down: await columnNorms(m.down, read) },
+    norms: { gate: gate?.norms ?? null, up: up.norms, down: rows ? pick(down, rows) : down },
   };
 }
 
-async function features(ref: TensorRef, directions: Float32Array, basis: Basis, read: MatrixReader) {
+/**
+ * Features of the stored rows of a gate or up matrix: all rows, or the ascending subset `rows`.
+ * Blocks are still read whole (sequential reads), but only the kept rows are projected, which is
+ * where the time goes.
+ */
+async function features(
+  ref: TensorRef,
+  directions: Float32Array,
+  basis: Basis,
+  rows: Int32Array | null,
+  read: MatrixReader,
+) {
   const [n, d] = ref.shape as [number, number];
   if (d !== basis.d) throw new RangeError(`${ref.tensor}: ${d} input columns, hidden size is ${basis.d}`);
-  const anchor = new Uint8Array(n * basis.kf);
-  const native = new Uint8Array(n * NATIVE_COLS);
-  const id = basis.ki > 0 ? new Uint8Array(n * basis.ki) : null;
-  const norms = new Float32Array(n);
+  const stored = rows ? rows.length : n;
+  const anchor = new Uint8Array(stored * basis.kf);
+  const native = new Uint8Array(stored * NATIVE_COLS);
+  const id = basis.ki > 0 ? new Uint8Array(stored * basis.ki) : null;
+  const norms = new Float32Array(stored);
   const width = basis.kf + NATIVE_COLS + basis.ki;
+  let at = 0; // stored rows written so far
   for (let start = 0; start < n; start += ROW_BLOCK) {
     const count = Math.min(ROW_BLOCK, n - start);
-    const w = await read(ref, start, count);
-    norms.set(rowNorms(w, count, d), start);
-    const all = projectRows(w, count, d, directions, width);
-    anchor.set(quantizeRows(all, count, width, 0, basis.kf), start * basis.kf);
-    native.set(quantizeRows(all, count, width, basis.kf, NATIVE_COLS), start * NATIVE_COLS);
-    id?.set(quantizeRows(all, count, width, basis.kf + NATIVE_COLS, basis.ki), start * basis.ki);
+    const block = await read(ref, start, count);
+    const { w, count: m } = rows ? selectRows(block, d, rows, start, count) : { w: block, count };
+    if (m === 0) continue;
+    norms.set(rowNorms(w, m, d), at);
+    const all = projectRows(w, m, d, directions, width);
+    anchor.set(quantizeRows(all, m, width, 0, basis.kf), at * basis.kf);
+    native.set(quantizeRows(all, m, width, basis.kf, NATIVE_COLS), at * NATIVE_COLS);
+    id?.set(quantizeRows(all, m, width, basis.kf + NATIVE_COLS, basis.ki), at * basis.ki);
+    at += m;
   }
   return { anchor, native, id, norms: float16Array(norms) };
 }

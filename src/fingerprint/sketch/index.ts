@@ -2,13 +2,14 @@ import type { Checkpoint } from "../../formats/types.js";
 import { readMatrix } from "../../model/read.js";
 import type { ModelView } from "../../model/types.js";
 import type { TokenizerSignature } from "../types.js";
-import { buildSketches } from "./build.js";
+import { buildSketches, type SketchOptions } from "./build.js";
 import type { Sketches } from "./types.js";
 
-export { SKETCH_VERSION } from "./build.js";
+export { FEATURE_BUDGET_BYTES } from "./budget.js";
+export { ALIGN_EMBED_MAX_BYTES, SKETCH_VERSION, type SketchOptions } from "./build.js";
 export type { LayerSketch, MlpSketch, Sketches } from "./types.js";
 
-export interface SketchInput {
+export interface SketchInput extends SketchOptions {
   ckpt: Checkpoint;
   view: ModelView;
   tokenizer: TokenizerSignature | null;
@@ -16,8 +17,11 @@ export interface SketchInput {
 
 /** Computes the evidence sketches of one model (anchor embeddings, neuron features, q·k invariants). */
 export async function computeSketches(input: SketchInput): Promise<Sketches> {
-  const { ckpt, view, tokenizer } = input;
-  return buildSketches(view, tokenizer?.tokens ?? null, (ref, rowStart, rowCount) =>
-    readMatrix(ckpt, ref, rowStart, rowCount),
+  const { ckpt, view, tokenizer, budgetBytes, budgetLayers } = input;
+  return buildSketches(
+    view,
+    tokenizer?.tokens ?? null,
+    (ref, rowStart, rowCount) => readMatrix(ckpt, ref, rowStart, rowCount),
+    { budgetBytes, budgetLayers },
   );
 }

@@ -27,7 +27,10 @@ export interface Sketches {
   idTokens: string[];
   /** Embedding rows of idTokens: idTokens.length × d, float32. */
   idEmbed: Float32Array;
-  /** Tokens whose embedding rows are kept (alignment set), sorted by anchor hash. */
+  /**
+   * Tokens whose embedding rows are kept (alignment set), sorted by anchor hash; for a large hidden size
+   * only a prefix (alignEmbed ≤ ALIGN_EMBED_MAX_BYTES), never shorter than featureTokens.
+   */
   alignTokens: string[];
   /** Embedding rows of alignTokens: alignTokens.length × d, row-major, float32. */
   alignEmbed: Float32Array;
@@ -40,17 +43,28 @@ export interface Sketches {
   layers: LayerSketch[];
 }
 
-/** One gated MLP (dense FFN or one expert) as per-neuron features. */
+/**
+ * One gated MLP (dense FFN or one expert) as per-neuron features. Every per-neuron array below has one
+ * row per **stored** neuron: all `neurons` of them, or, for a model above the sketch byte budget
+ * (budget.ts), the subset listed in `rows`.
+ */
 export interface MlpSketch {
+  /** The MLP's full width (FFN neurons), whether or not all of them are stored. */
   neurons: number;
   /**
+   * The stored neuron indices, strictly ascending, each < neurons; null = all neurons, in order. Chosen
+   * by a hash of the index alone (the same fraction for every MLP of the model), so models that keep
+   * neuron indices keep the same rows; stored row r describes neuron rows[r].
+   */
+  rows: Int32Array | null;
+  /**
    * Anchor features: row ⊙ (pre-MLP norm weight) projected on each feature token's embedding,
-   * neurons × featureTokens.length, quantised per row to uint8 (x ↦ round(127·x/max|x|) + 128).
+   * stored rows × featureTokens.length, quantised per row to uint8 (x ↦ round(127·x/max|x|) + 128).
    * Basis-free: invariant to any rotation or permutation of the hidden basis.
    */
   gate: Uint8Array | null;
   up: Uint8Array;
-  /** Native features, neurons × nativeCols, same quantisation; valid only when both hidden bases agree. */
+  /** Native features, stored rows × nativeCols, same quantisation; valid only when both hidden bases agree. */
   gateNative: Uint8Array | null;
   upNative: Uint8Array;
   /** Gate/up rows projected on the idTokens embeddings (tokenized models only, else null), same quantisation. */
@@ -58,7 +72,7 @@ export interface MlpSketch {
   upId: Uint8Array | null;
   /**
    * Per-neuron Euclidean norms as IEEE float16 bits (the features above keep directions only): gate
-   * and up rows, down columns. A function-preserving rescaling (up ×s, down ÷s) shows only here.
+   * and up rows, down columns; one per stored neuron. A function-preserving rescaling (up ×s, down ÷s) shows only here.
    */
   norms: { gate: Uint16Array | null; up: Uint16Array; down: Uint16Array };
 }

@@ -1,0 +1,131 @@
+import type { LayerView } from "../../model/types.js";
+
+/**
+ * The neuron budget (issue #3): a fingerprint must stay ≤ 64 MB and ≤ 2 % of the checkpoint for any
+ * model, and the per-neuron features are what grows with the model (layers × FFN width × experts).
+ * Above the budget every MLP (dense FFN and each expert) stores the same deterministic subset of its
+ * neuron indices: neuron i is kept iff neuronHash(i) < fraction·2³², with one fraction for the whole
+ * model (budget / need). The rule sees only the index, never the layer or the weights, so an
+ * unpermuted derived model keeps exactly its parent's neurons (or a nested subset when it is larger:
+ * thresholds of one hash are nested), and a permuted one still overlaps in ≈ fraction² of the neurons,
+ * which E3 detects: its null, P(agreements ≥ k) ≤ 1/k!, holds for any candidate sets.
+ */
+
+/**
+ * Byte budget of all neuron features, norms and stored indices of one model, uncompressed.
+ * Arithmetic for the whole file (decimal MB): this 48 + alignment embeddings ≤ 8.4
+ * (ALIGN_EMBED_MAX_BYTES) + id-anchor embeddings 64·d·4 (1.0 at d = 4096, 4.2 at d = 16384) + q/k
+ * row norms (≈ 1.5 for an 80-layer d = 8192 model) + q·k invariants (2.3 kB a layer) + the tokenizer's
+ * strings (≈ 2–3 for a 150k vocabulary) + ≈ 0.3 kB per tensor record ≈ 62–64 for any dense model even
+ * if deflate saved nothing. It saves ≈ 40 % on the 8-bit features (measured on the qwen2.5-7b shape:
+ * 48 MB of features → ≈ 30 MB in the file), which is the margin that also covers MoE checkpoints with
+ * 10⁵ tensor records (DeepSeek-V3: ≈ 30 MB of JSON that deflates to about half).
+ */
+export const FEATURE_BUDGET_BYTES = 48_000_000;
+
+/** Bytes of an index in `rows` (Int32Array), counted against the budget once a subset is stored. */
+const INDEX_BYTES = 4;
+
+/** Which neurons every MLP of one model keeps: hash(i) < limit; limit = 2³² keeps all (rows = null). */
+export interface NeuronBudget {
+  /** Threshold on neuronHash, in [0, 2³²]. */
+  limit: number;
+  /** limit / 2³²: the expected fraction of each MLP's neurons stored. */
+  fraction: number;
+}
+
+/**
+ * Stored bytes per neuron of one MLP: `cols` uint8 feature columns (anchor + native + id) and one
+ * float16 norm for each of gate and up, plus the float16 down-column norm.
+ */
+export function featureBytesPerNeuron(gated: boolean, cols: number): number {
+  return (gated ? 2 : 1) * (cols + 2) + 2;
+}
+
+/** The model's neuron budget: all neurons when they fit, else fraction = budget / need for every MLP. */
+export function keepThreshold(
+  layers: readonly LayerView[],
+  cols: number,
+  budgetBytes = FEATURE_BUDGET_BYTES,
+): NeuronBudget {
+  let need = 0;
+  let neurons = 0;
+  for (const layer of layers) {
+    const mlps = layer.mlp ? [layer.mlp] : (layer.moe?.experts ?? []);
+    for (const m of mlps) {
+      const n = m.up.shape[0]!;
+      need += n * featureBytesPerNeuron(m.gate !== null, cols);
+      neurons += n;
+    }
+  }
+  if (need <= budgetBytes) return { limit: 2 ** 32, fraction: 1 };
+  // The indices are only stored once a subset is, so they count only here.
+  const fraction = Math.max(0, budgetBytes) / (need + INDEX_BYTES * neurons);
+  const limit = Math.floor(fraction * 2 ** 32);
+  return { limit, fraction: limit / 2 ** 32 };
+}
+
+/** Seed of the neuron hash: fixed forever for a sketch version (two models must share it). */
+const NEURON_SEED = 0x5eed_0003;
+
+/**
+ * 32-bit hash of a neuron index: the murmur3 finaliser of the seeded, golden-ratio-spread index. A
+ * bijection of 32-bit integers, so the kept indices look like a uniform random subset of each width.
+ */
+export function neuronHash(i: number): number {
+  let h = (Math.imul(i + 1, 0x9e3779b1) ^ NEURON_SEED) >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** The stored neuron indices of an MLP of width n, ascending; null when the budget keeps all of them. */
+export function keptNeurons(n: number, budget: NeuronBudget): Int32Array | null {
+  if (budget.limit >= 2 ** 32) return null;
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) if (neuronHash(i) < budget.limit) out.push(i);
+  return Int32Array.from(out);
+}
+
+/** First position p in ascending `rows` with rows[p] ≥ x (binary search). */
+function lowerBound(rows: Int32Array, x: number): number {
+  let lo = 0;
+  let hi = rows.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (rows[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The kept rows of a block holding matrix rows [start, start+count), each `d` wide, packed in order:
+ * the stored subset of the block, ready to project.
+ */
+export function selectRows(
+  block: Float32Array,
+  d: number,
+  rows: Int32Array,
+  start: number,
+  count: number,
+): { w: Float32Array; count: number } {
+  const from = lowerBound(rows, start);
+  const to = lowerBound(rows, start + count);
+  const w = new Float32Array((to - from) * d);
+  for (let p = from; p < to; p++) {
+    const r = rows[p]! - start;
+    w.set(block.subarray(r * d, (r + 1) * d), (p - from) * d);
+  }
+  return { w, count: to - from };
+}
+
+/** Values at the stored indices (e.g. the down-column norms of the kept neurons). */
+export function pick(values: Uint16Array, rows: Int32Array): Uint16Array {
+  const out = new Uint16Array(rows.length);
+  for (let p = 0; p < rows.length; p++) out[p] = values[rows[p]!]!;
+  return out;
+}
