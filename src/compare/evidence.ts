@@ -23,12 +23,14 @@ export function neuronEvidence(layers: LayerAlignment, space: FeatureSpace): Evi
       family: t.test.family,
       agreements: t.test.agreements,
       compared: t.test.compared,
+      ...(t.test.sampled ? { expectedOverlap: round(t.test.overlap) } : {}),
       discounted: t.test.discounted,
       log10P: round(t.test.log10P),
     })),
   }));
   let agree = 0;
   let compared = 0;
+  const sampled = layers.pairs.some((p) => p.tests.some((t) => t.test.sampled));
   for (const p of layers.pairs)
     for (const t of p.tests) {
       agree += t.test.agreements;
@@ -51,6 +53,12 @@ export function neuronEvidence(layers: LayerAlignment, space: FeatureSpace): Evi
           ? { assumption: "no tokenizer on a side and vocabulary sizes differ: no anchor features" }
           : {}),
       nativeComparable: space.nativeComparable,
+      ...(sampled
+        ? {
+            neuronSubset:
+              "a sketch stores a hash-selected subset of neuron indices (byte budget): compared counts stored rows; a permuted child can only agree on the ≈ fraction of them whose parent the other side stored (expectedOverlap)",
+          }
+        : {}),
       perLayer,
     },
   };

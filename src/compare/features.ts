@@ -1,6 +1,7 @@
 import { dequantizeRows } from "../fingerprint/sketch/project.js";
 import type { MlpSketch, Sketches } from "../fingerprint/sketch/types.js";
 import { type FeatureMatrix, normalizeRows, selectColumns } from "./match/similarity.js";
+import { storedCount } from "./rows.js";
 
 /**
  * Puts the two models' neuron features in one coordinate system: anchor features restricted to the
@@ -82,7 +83,10 @@ export function anchorsUsable(space: FeatureSpace): boolean {
 
 export type Family = "anchor" | "native";
 
-/** Unit-row features of one MLP's gate or up rows, in the shared space; null when unavailable. */
+/**
+ * Unit-row features of one MLP's gate or up rows, in the shared space; null when unavailable. One row
+ * per stored neuron (rows.ts maps a row to its neuron index when the sketch keeps a subset).
+ */
 export function mlpFeatures(
   sk: Sketches,
   mlp: MlpSketch,
@@ -97,12 +101,12 @@ export function mlpFeatures(
     const q = useId ? (which === "gate" ? mlp.gateId : mlp.upId) : which === "gate" ? mlp.gate : mlp.up;
     if (!q || cols.length < MIN_SHARED_ANCHORS) return null;
     const width = useId ? sk.idTokens.length : sk.featureTokens.length;
-    const full = { data: dequantizeRows(q), rows: mlp.neurons, cols: width };
+    const full = { data: dequantizeRows(q), rows: storedCount(mlp), cols: width };
     return normalizeRows(selectColumns(full, cols));
   }
   const q = which === "gate" ? mlp.gateNative : mlp.upNative;
   if (!q) return null;
-  return normalizeRows({ data: dequantizeRows(q), rows: mlp.neurons, cols: sk.nativeCols });
+  return normalizeRows({ data: dequantizeRows(q), rows: storedCount(mlp), cols: sk.nativeCols });
 }
 
 /** Embedding rows of a side's id anchors (for E2 in id mode): names and rows × d values. */

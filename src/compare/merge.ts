@@ -3,6 +3,7 @@ import type { MlpSketch, Sketches } from "../fingerprint/sketch/types.js";
 import { type FeatureSpace, featureSpace, mlpFeatures } from "./features.js";
 import { alignLayers, type LayerAlignment } from "./layers.js";
 import type { FeatureMatrix } from "./match/similarity.js";
+import { neuronOf, storedCount, storedRowOf } from "./rows.js";
 
 /**
  * Three-model merge test (DESIGN §4 E5, `compare A B --merge-with C`). Pairwise evidence cannot name a
@@ -102,13 +103,13 @@ function accumulate(
 }
 
 /**
- * Stored row norms of gate or up (sketch v4): the features are unit directions, and a mix of two rows
+ * Stored row norms of gate or up (sketch v4), one per stored row: the features are unit directions, and a mix of two rows
  * weights each parent by α times its own row norm, so without them α would be biased towards the
  * parent with the larger rows.
  */
 function rowScale(m: MlpSketch, which: "gate" | "up"): Float32Array {
   const q = which === "gate" ? m.norms.gate : m.norms.up;
-  return q ? fromFloat16Array(q) : new Float32Array(m.neurons).fill(1);
+  return q ? fromFloat16Array(q) : new Float32Array(storedCount(m)).fill(1);
 }
 
 /** For each B layer, the A layer and the B→A neuron map of the best (dense) test; null when none. */
@@ -148,11 +149,15 @@ export function testMerge(
       const na = rowScale(la, which);
       const nb = rowScale(lb, which);
       const nc = rowScale(lc, which);
-      for (let i = 0; i < lb.neurons; i++) {
-        const ia = ma.bToA[i]!;
-        const ic = mc.bToA[i]!;
+      // Features and norms are indexed by stored row, the neuron maps by neuron index.
+      const rowA = storedRowOf(la);
+      const rowC = storedRowOf(lc);
+      for (let r = 0; r < storedCount(lb); r++) {
+        const i = neuronOf(lb, r);
+        const ia = ma.bToA[i]! < 0 ? -1 : rowA[ma.bToA[i]!]!;
+        const ic = mc.bToA[i]! < 0 ? -1 : rowC[mc.bToA[i]!]!;
         if (ia >= 0 && ic >= 0)
-          accumulate(s, fa, ia, fc, ic, fb, i, which === "up", [na[ia]!, nc[ic]!, nb[i]!]);
+          accumulate(s, fa, ia, fc, ic, fb, r, which === "up", [na[ia]!, nc[ic]!, nb[r]!]);
       }
     }
     if (s.rows === 0) continue;

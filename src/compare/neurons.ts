@@ -3,6 +3,7 @@ import { bonferroniLog10, fixedPointsLog10UpperBound } from "../stats/index.js";
 import { type Family, type FeatureSpace, MIN_SHARED_ANCHORS, mlpFeatures } from "./features.js";
 import { matchRows } from "./match/matcher.js";
 import { selectRows } from "./match/similarity.js";
+import { isSubset, neuronOf, storedCount, storedRowOf } from "./rows.js";
 
 /**
  * E3 neuron matching with an exact null (DESIGN §4). B's neurons are matched to A's once with gate
@@ -12,23 +13,43 @@ import { selectRows } from "./match/similarity.js";
  * convergent ("universal") neurons whose gate and up rows both match — Gurnee et al. (2024) find
  * 1–5% of GPT-2 neurons universal across seeds — so the test first discounts CONVERGENT_FRACTION of
  * the neurons: p ≤ 1/(k − c)!, c = ⌈CONVERGENT_FRACTION·n⌉. scripts/null-study.ts checks this margin.
+ *
+ * When A's sketch stores a subset of its neurons (fraction f_A = stored/width, chosen by index), a
+ * convergent partner of one of B's compared neurons is among A's stored rows with probability f_A
+ * under H0 (independent trainings give neuron indices no shared meaning): the stored partners are at
+ * most Binomial(CONVERGENT_FRACTION·n, f_A), mean μ = CONVERGENT_FRACTION·n·f_A, and the discount is
+ * c = ⌈μ + 3√μ⌉ (three standard deviations above it). Without this a permuted child of a model
+ * stored at f_A < CONVERGENT_FRACTION (≈ 0.046 for a 70B dense model) could never clear the discount:
+ * it agrees on only ≈ f_A·n neurons.
  */
 export const CONVERGENT_FRACTION = 0.05;
 
 /** Below this |cosine| a matched pair is a tie between degenerate rows, not a match. */
 const MIN_SCORE = 1e-6;
 
-/** Agreements at or above this fraction of the compared neurons: the pair is a near copy. */
+/** Agreements at or above this fraction of the expected overlap: the pair is a near copy. */
 const SAME_NEURONS_FRACTION = 0.5;
+/** Agreements that mostly keep their neuron index (at least this fraction): no permutation was found. */
+const INDEX_KEPT = 0.5;
 
 export interface NeuronTest {
   family: Family;
-  /** Neurons compared: the smaller of the two widths. */
+  /**
+   * Neurons compared: the smaller of the two stored row counts (B's tested rows when sampled) — the
+   * most agreements possible; the smaller width when both sides store every neuron.
+   */
   compared: number;
+  /**
+   * Of the compared B neurons, how many can have their parent among A's stored rows (= compared when
+   * no side stores a subset): the denominator of "most neurons were carried over" (see expectedOverlap).
+   */
+  overlap: number;
+  /** True when a side stores a neuron subset: bToA then covers a sample of B's neurons. */
+  sampled: boolean;
   agreements: number;
   discounted: number;
   log10P: number;
-  /** For each neuron of B, its A neuron when gate and up agree, else −1. */
+  /** For each neuron of B (full width), its A neuron when gate and up agree, else −1; real indices. */
   bToA: Int32Array;
   /** Mean gate-feature cosine over agreeing neurons (1 = unchanged). */
   meanCosine: number;
@@ -49,17 +70,20 @@ export function testNeurons(
   const ua = mlpFeatures(a, ma, "up", family, space, "a");
   const ub = mlpFeatures(b, mb, "up", family, space, "b");
   if (!ga || !gb || !ua || !ub) return null;
-  const sample = sampleRows(ma.neurons, mb.neurons);
+  const sample = sampleRows(ma, mb);
   const byGate = matchRows(ga, sample ? selectRows(gb, sample) : gb);
   // An up row and its down column can flip sign together without changing the function (SwiGLU is
   // linear in up), so up rows are matched on |cosine|; gate rows cannot (SiLU is not odd).
   const byUp = matchRows(ua, sample ? selectRows(ub, sample) : ub, { abs: true });
   const bToA = new Int32Array(mb.neurons).fill(-1);
+  const tested: number[] = []; // neuron indices of the B rows tested
   let agreements = 0;
+  let kept = 0;
   let cosSum = 0;
   for (let r = 0; r < byGate.bToA.length; r++) {
-    const i = sample ? sample[r]! : r;
+    const i = neuronOf(mb, sample ? sample[r]! : r);
     const j = byGate.bToA[r]!;
+    tested.push(i);
     // Degenerate rows (all-zero features: dead or zeroed neurons) match by tie-breaking order alone,
     // identically in both matchings; they never count as agreements.
     if (
@@ -68,16 +92,21 @@ export function testNeurons(
       Math.abs(byGate.score[r]!) > MIN_SCORE &&
       Math.abs(byUp.score[r]!) > MIN_SCORE
     ) {
-      bToA[i] = j;
+      const parent = neuronOf(ma, j);
+      bToA[i] = parent;
+      if (parent === i) kept++;
       agreements++;
       cosSum += byGate.score[r]!;
     }
   }
-  const compared = sample ? sample.length : Math.min(ma.neurons, mb.neurons);
-  const discounted = Math.ceil(CONVERGENT_FRACTION * compared);
+  const compared = Math.min(storedCount(ma), tested.length);
+  const discounted = convergentDiscount(ma, compared);
+  const permuted = agreements > 0 && kept < INDEX_KEPT * agreements;
   return {
     family,
     compared,
+    overlap: isSubset(ma, mb) ? expectedOverlap(ma, tested, compared, permuted) : compared,
+    sampled: isSubset(ma, mb),
     agreements,
     discounted,
     log10P: fixedPointsLog10UpperBound(agreements - discounted),
@@ -86,18 +115,48 @@ export function testNeurons(
   };
 }
 
+/** Agreements discounted as convergent neurons (see the top of this file); ⌈0.05·n⌉ without a subset. */
+function convergentDiscount(ma: MlpSketch, compared: number): number {
+  if (!ma.rows) return Math.ceil(CONVERGENT_FRACTION * compared);
+  const mu = (CONVERGENT_FRACTION * compared * storedCount(ma)) / Math.max(1, ma.neurons);
+  return Math.ceil(mu + 3 * Math.sqrt(mu));
+}
+
+/**
+ * How many of the tested B neurons (indices `tested`) can find their parent among A's stored rows,
+ * when a side stores a subset. Neurons are kept by index, so:
+ * - no permutation found (most agreements map i → i, or none agree): B's neuron i descends from A's
+ *   neuron i, and the overlap is the count of tested indices A also stores. Two subsets of the same
+ *   width and fraction (continued training, quantisation) overlap fully; a larger child (widened,
+ *   deeper, up-cycled: a smaller fraction, nested sets) overlaps on the indices < A's width;
+ * - permuted (or re-indexed, as a width prune is): a B neuron's parent is any of A's neurons, stored
+ *   with probability storedA / widthA, so the expected overlap is tested × storedA / widthA (a permuted
+ *   child of the same fraction f shows ≈ f of its stored rows, f² of its neurons, as agreements).
+ * Capped by `compared`, the most agreements a one-to-one matching can have.
+ */
+function expectedOverlap(ma: MlpSketch, tested: number[], compared: number, permuted: boolean): number {
+  if (permuted) return Math.min(compared, (tested.length * storedCount(ma)) / Math.max(1, ma.neurons));
+  const rowOfA = storedRowOf(ma);
+  let n = 0;
+  for (const i of tested) if (i < ma.neurons && rowOfA[i]! >= 0) n++;
+  return Math.min(compared, n);
+}
+
 /**
  * Equal-width layers wider than SAMPLE_ABOVE neurons are tested on SAMPLE_SIZE evenly spaced B neurons
  * (all of A's as candidates). The bound stays valid: two unrelated injections of m of B's neurons
  * into A's n agree on k with probability ≤ C(m,k)·(n−k)!/n! ≤ 1/k!. A derived layer still agrees on
  * ~SAMPLE_SIZE neurons (log10 p ≈ −5,000), and the cost drops from n²·k to SAMPLE_SIZE·n·k.
- * Width changes are always matched in full, so the neuron map covers every neuron.
+ * Width changes are always matched in full, so the neuron map covers every (stored) neuron. Widths
+ * are the full `neurons`; the sample is taken among B's stored rows when its sketch keeps a subset.
  */
 export const SAMPLE_ABOVE = 4096;
 export const SAMPLE_SIZE = 2048;
 
-function sampleRows(na: number, nb: number): number[] | null {
-  if (na !== nb || nb <= SAMPLE_ABOVE) return null;
+/** Stored B rows to test (evenly spaced), or null for all of them. */
+function sampleRows(ma: MlpSketch, mb: MlpSketch): number[] | null {
+  const nb = storedCount(mb);
+  if (ma.neurons !== mb.neurons || nb <= SAMPLE_ABOVE) return null;
   return Array.from({ length: SAMPLE_SIZE }, (_, s) => Math.floor((s * nb) / SAMPLE_SIZE));
 }
 
@@ -125,7 +184,11 @@ export function bestNeuronTest(
   return { ...best, log10P: bonferroniLog10(best.log10P, Math.max(looks, tests.length)) };
 }
 
-/** True when most neurons were carried over (used for structure relations, not for the verdict). */
+/**
+ * True when most neurons that could be carried over were (used for structure relations, not for the
+ * verdict): agreements against the expected overlap, so a permuted child of a neuron subset, which
+ * can only agree on the ≈ fraction of its stored rows whose parent A also stored, still counts.
+ */
 export function isNearCopy(t: NeuronTest): boolean {
-  return t.agreements >= SAME_NEURONS_FRACTION * t.compared;
+  return t.agreements > 0 && t.agreements >= SAME_NEURONS_FRACTION * t.overlap;
 }

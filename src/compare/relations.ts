@@ -3,6 +3,7 @@ import { GGML_TYPES } from "../formats/gguf/constants.js";
 import type { HiddenAlignment } from "./align.js";
 import type { IdentityResult } from "./identity.js";
 import type { LayerAlignment } from "./layers.js";
+import { isNearCopy } from "./neurons.js";
 import type { RescaleFacts } from "./rescale.js";
 import type { Relation } from "./types.js";
 
@@ -176,7 +177,9 @@ function isObfuscated(x: RelationInput): boolean {
     for (const t of p.tests) {
       const na = x.a.sketches.layers[p.a]!.mlps[t.aMlp]!.neurons;
       const nb = x.b.sketches.layers[p.b]!.mlps[t.bMlp]!.neurons;
-      if (na !== nb || t.test.agreements < 0.5 * t.test.compared) continue;
+      // Widths are the full `neurons`; "most neurons carried over" counts against the expected overlap,
+      // which differs from `compared` when a sketch stores a neuron subset (neurons.ts).
+      if (na !== nb || !isNearCopy(t.test)) continue;
       let kept = 0;
       t.test.bToA.forEach((j, i) => {
         if (j === i) kept++;

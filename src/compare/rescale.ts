@@ -1,6 +1,7 @@
 import { fromFloat16Array } from "../fingerprint/sketch/project.js";
 import type { LayerSketch, Sketches } from "../fingerprint/sketch/types.js";
 import type { LayerAlignment } from "./layers.js";
+import { storedRowOf } from "./rows.js";
 
 /**
  * Function-preserving rescaling (DESIGN §4 E5, obfuscation). SwiGLU is linear in up, so up row i ×s
@@ -48,8 +49,13 @@ function ffnLogRatios(la: LayerSketch, lb: LayerSketch, bToA: Int32Array, up: nu
   const ub = fromFloat16Array(mb.norms.up);
   const da = fromFloat16Array(ma.norms.down);
   const db = fromFloat16Array(mb.norms.down);
-  bToA.forEach((i, j) => {
-    if (i < 0 || !(ua[i]! > 0 && ub[j]! > 0 && da[i]! > 0 && db[j]! > 0)) return;
+  // bToA holds neuron indices; norms are stored per stored row (a subset when the sketch has `rows`).
+  const rowA = storedRowOf(ma);
+  const rowB = storedRowOf(mb);
+  bToA.forEach((neuronA, neuronB) => {
+    const i = neuronA < 0 ? -1 : rowA[neuronA]!;
+    const j = rowB[neuronB]!;
+    if (i < 0 || j < 0 || !(ua[i]! > 0 && ub[j]! > 0 && da[i]! > 0 && db[j]! > 0)) return;
     const lu = Math.log(ub[j]! / ua[i]!);
     up.push(lu);
     sum.push(lu + Math.log(db[j]! / da[i]!));

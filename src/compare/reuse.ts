@@ -1,7 +1,9 @@
 import type { Fingerprint } from "../fingerprint/types.js";
 import type { HiddenAlignment } from "./align.js";
+import { round } from "./evidence.js";
 import type { IdentityResult } from "./identity.js";
 import type { LayerAlignment } from "./layers.js";
+import { storedCount } from "./rows.js";
 
 /** Neuron lists longer than this are summarised (counts only) to keep the JSON bounded. */
 const MAX_NEURON_LIST = 65_536;
@@ -9,7 +11,9 @@ const MAX_NEURON_LIST = 65_536;
 /**
  * What B reused from A: layers, neurons (where widths differ), experts ← dense FFN, bit-identical
  * tensors and the hidden permutation. Index conventions: `parentToChild[i]` = B's neuron carrying A's
- * neuron i (−1 = not found).
+ * neuron i (−1 = not found). When a sketch stores a neuron subset (fingerprint/sketch/budget.ts) the
+ * maps are partial: `sample: true`, only stored neurons can be matched, and `overlap` is how many of
+ * the compared B neurons could find their parent among A's stored ones (neurons.ts).
  */
 export function buildReuse(
   a: Fingerprint,
@@ -25,6 +29,7 @@ export function buildReuse(
     neuronsB: number;
     matched: number;
     parentToChild?: number[];
+    sample?: { storedA: number; storedB: number; compared: number; overlap: number };
   }[] = [];
   const expertMaps: {
     b: number;
@@ -33,13 +38,17 @@ export function buildReuse(
     aMlp: number;
     agreements: number;
     compared: number;
+    overlap?: number;
   }[] = [];
   for (const p of layers.pairs) {
     const la = a.sketches.layers[p.a]!;
     const lb = b.sketches.layers[p.b]!;
     for (const t of p.tests) {
-      const na = la.mlps[t.aMlp]!.neurons;
-      const nb = lb.mlps[t.bMlp]!.neurons;
+      const ma = la.mlps[t.aMlp]!;
+      const mb = lb.mlps[t.bMlp]!;
+      const na = ma.neurons;
+      const nb = mb.neurons;
+      const { sampled, compared, overlap } = t.test;
       if (lb.mlps.length > 1 || la.mlps.length > 1)
         expertMaps.push({
           b: p.b,
@@ -47,7 +56,8 @@ export function buildReuse(
           a: p.a,
           aMlp: t.aMlp,
           agreements: t.test.agreements,
-          compared: t.test.compared,
+          compared,
+          ...(sampled ? { overlap: round(overlap) } : {}),
         });
       if (na === nb) continue;
       const parentToChild = new Array<number>(na).fill(-1);
@@ -61,6 +71,16 @@ export function buildReuse(
         neuronsB: nb,
         matched: t.test.agreements,
         ...(na <= MAX_NEURON_LIST ? { parentToChild } : {}),
+        ...(sampled
+          ? {
+              sample: {
+                storedA: storedCount(ma),
+                storedB: storedCount(mb),
+                compared,
+                overlap: round(overlap),
+              },
+            }
+          : {}),
       });
     }
   }
