@@ -6,6 +6,7 @@ import { decodeFingerprint, encodeFingerprint, runFingerprint } from "../../src/
 import { anchorHash } from "../../src/fingerprint/sketch/anchors.js";
 import {
   FEATURE_BUDGET_BYTES,
+  featureBudget,
   featureBytesPerNeuron,
   keepThreshold,
   keptNeurons,
@@ -90,6 +91,14 @@ describe("neuron budget rule", () => {
     expect(keptNeurons(1000, { limit: 2 ** 32, fraction: 1 })).toBeNull();
     expect(keepThreshold(layers, cols).fraction).toBe(1); // 0.9 MB ≤ FEATURE_BUDGET_BYTES
     expect(FEATURE_BUDGET_BYTES).toBe(48_000_000);
+  });
+
+  it("gives tensor records beyond 2 MB (120 bytes each) their share of the budget", () => {
+    expect(featureBudget(723)).toBe(FEATURE_BUDGET_BYTES); // a 70B dense checkpoint
+    expect(featureBudget(16_000)).toBe(FEATURE_BUDGET_BYTES);
+    // DeepSeek-V3 with FP8 scales: ≈ 92k tensors, 11.04 MB of records, 9.04 MB beyond the allowance.
+    expect(featureBudget(92_000)).toBe(48_000_000 - 9_040_000);
+    expect(featureBudget(100, 1000)).toBe(1000);
   });
 
   it("selects by index alone: nested across fractions, the same for every width's common prefix", () => {

@@ -13,15 +13,31 @@ import type { LayerView } from "../../model/types.js";
 
 /**
  * Byte budget of all neuron features, norms and stored indices of one model, uncompressed.
- * Arithmetic for the whole file (decimal MB): this 48 + alignment embeddings ≤ 8.4
- * (ALIGN_EMBED_MAX_BYTES) + id-anchor embeddings 64·d·4 (1.0 at d = 4096, 4.2 at d = 16384) + q/k
- * row norms (≈ 1.5 for an 80-layer d = 8192 model) + q·k invariants (2.3 kB a layer) + the tokenizer's
- * strings (≈ 2–3 for a 150k vocabulary) + ≈ 0.3 kB per tensor record ≈ 62–64 for any dense model even
- * if deflate saved nothing. It saves ≈ 40 % on the 8-bit features (measured on the qwen2.5-7b shape:
- * 48 MB of features → ≈ 30 MB in the file), which is the margin that also covers MoE checkpoints with
- * 10⁵ tensor records (DeepSeek-V3: ≈ 30 MB of JSON that deflates to about half).
+ * Arithmetic for the whole file (decimal MB, measured on the qwen2.5-7b shape): the 8-bit features
+ * barely deflate (48.0 → 45.1), float32 embeddings of bf16 weights do (alignment rows 8.4 → 3.7).
+ * The file is ≈ 45.1 for the features + ≤ 8.4 alignment rows (ALIGN_EMBED_MAX_BYTES) + 64·d·4
+ * id-anchor rows (2.1 at d = 8192) + q/k row norms (1.5 for 80 layers at d = 8192) + q·k invariants
+ * (2.3 kB a layer) + tokenizer strings (≈ 1–2) + tensor records (≈ 110 bytes each): ≈ 59 for a
+ * 70B-shaped dense model even if the embeddings did not deflate; the 126-layer d = 16384 shape is
+ * ≈ 64.5 before and ≈ 57 after they deflate as measured. Measured whole file of the 7.8 GB model: 49.
+ * Tensor records only matter for MoE checkpoints with 10⁵ tensors; featureBudget takes them out of
+ * this budget.
  */
 export const FEATURE_BUDGET_BYTES = 48_000_000;
+
+/** Deflated bytes of one tensor record (name, dtype, shape, SHA-256, statistics): measured 108. */
+export const TENSOR_RECORD_BYTES = 120;
+/** Records any model may have before they eat into the neuron budget: ≈ 16,700 tensors. */
+const RECORD_ALLOWANCE_BYTES = 2_000_000;
+
+/**
+ * The neuron budget of a checkpoint with `tensors` tensors: `budgetBytes` less what the tensor records
+ * take beyond RECORD_ALLOWANCE_BYTES, so a DeepSeek-V3-sized MoE (≈ 92k tensors with FP8 scales: 9 MB
+ * less) or a 384-expert one (≈ 140k: 15 MB less) stays ≤ 64 MB too. Dense models keep the whole budget.
+ */
+export function featureBudget(tensors: number, budgetBytes = FEATURE_BUDGET_BYTES): number {
+  return budgetBytes - Math.max(0, tensors * TENSOR_RECORD_BYTES - RECORD_ALLOWANCE_BYTES);
+}
 
 /** Bytes of an index in `rows` (Int32Array), counted against the budget once a subset is stored. */
 const INDEX_BYTES = 4;

@@ -1,6 +1,6 @@
 import type { LayerView, MlpView, ModelView, TensorRef } from "../../model/types.js";
 import { type Anchor, selectAnchors } from "./anchors.js";
-import { keepThreshold, keptNeurons, type NeuronBudget, pick, selectRows } from "./budget.js";
+import { featureBudget, keepThreshold, keptNeurons, type NeuronBudget, pick, selectRows } from "./budget.js";
 import {
   addColumnSquares,
   float16Array,
@@ -71,6 +71,8 @@ export interface SketchOptions {
    * keeps the same fraction of neurons as a single in-process run.
    */
   budgetLayers?: readonly LayerView[];
+  /** Tensors in the checkpoint: their records' share of the file comes out of the budget (featureBudget). */
+  tensorCount?: number;
 }
 
 /** Computes the sketches of one model from its canonical view (tokens: canonical strings by id, or null). */
@@ -97,7 +99,8 @@ export async function buildSketches(
   all.set(idEmbed, feature.length + NATIVE_COLS * d);
   const basis: Basis = { d, feature, kf: featureCount, id: idEmbed, ki: ids.length, all };
   const cols = featureCount + NATIVE_COLS + ids.length;
-  const budget = keepThreshold(opts.budgetLayers ?? view.layers, cols, opts.budgetBytes);
+  const bytes = featureBudget(opts.tensorCount ?? 0, opts.budgetBytes);
+  const budget = keepThreshold(opts.budgetLayers ?? view.layers, cols, bytes);
   const layers: LayerSketch[] = [];
   for (const layer of view.layers) layers.push(await sketchLayer(layer, view, basis, budget, read));
   return {

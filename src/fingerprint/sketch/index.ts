@@ -22,6 +22,6 @@ export async function computeSketches(input: SketchInput): Promise<Sketches> {
     view,
     tokenizer?.tokens ?? null,
     (ref, rowStart, rowCount) => readMatrix(ckpt, ref, rowStart, rowCount),
-    { budgetBytes, budgetLayers },
+    { budgetBytes, budgetLayers, tensorCount: ckpt.tensors.size },
   );
 }
