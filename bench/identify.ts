@@ -6,18 +6,22 @@
  * plain read of the same index column), the time of the full comparisons, and whether the true
  * parent ranks first.
  *
- *   npx tsx bench/identify.ts [--n 10000] [--kinship-db registry-with-dev-models.db]
+ *   npx tsx bench/identify.ts [--n 10000] [--kinship-db registry-with-dev-models.db] [--inline]
+ * Each identify runs in a child process on the compiled build (npm run build first; `npm run
+ * bench:identify` does), with a comparator pool started per query as the CLI does (--inline: none).
  */
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { encodeFingerprint } from "../src/fingerprint/file.js";
 import type { Fingerprint } from "../src/fingerprint/types.js";
-import { defaultComparator } from "../src/registry/evidence.js";
-import { identify } from "../src/registry/identify.js";
 import { Registry } from "../src/registry/registry.js";
 import { HAS_SHARED, KINSHIP_DIR } from "../test/shared.js";
 
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BATCH = 500;
 /** kinship-dev manifest relation names → DESIGN §5 relations. */
 const RELATION: Record<string, string> = {
@@ -134,16 +138,25 @@ const rawMs = performance.now() - t;
 const lines = [
   `registered ${n} synthetic + ${dev.size} dev models in ${(addMs / 1000).toFixed(1)} s; reference: plain read of the index column ${rawMs.toFixed(0)} ms (${raw.length} rows)`,
 ];
-const cmp = defaultComparator();
+// Each query runs in a child process on the compiled build (bench/identify-child.mjs), as the CLI would.
 const query = dev.size ? [...dev.keys()].filter((k) => k !== "Ap" && k !== "Bp") : ["synthetic-probe"];
 for (const name of query) {
-  const fp = dev.get(name) ?? synthetic(n + 1);
-  const r = await identify(reg, cmp, fp);
-  const first = r.candidates[0];
+  const file = path.join(dir, `${name}.pfp`);
+  fs.writeFileSync(file, encodeFingerprint(dev.get(name) ?? synthetic(n + 1)));
+  const argv = [path.join(ROOT, "bench", "identify-child.mjs"), db, file];
+  if (process.argv.includes("--inline")) argv.push("--inline");
+  const r = JSON.parse(execFileSync(process.execPath, argv, { encoding: "utf8" })) as {
+    ms: number;
+    index: number;
+    compare: number;
+    compared: number;
+    first: string | null;
+  };
   lines.push(
-    `${name.padEnd(12)} index ${r.ms.index} ms (${(r.ms.index / rawMs).toFixed(2)}× reference)  compare ${r.compared}× ${r.ms.compare} ms  total ${r.ms.index + r.ms.compare} ms  first: ${first?.model ?? "-"}${dev.size ? (first?.model === "Ap" ? " (true parent)" : " (WRONG)") : ""}`,
+    `${name.padEnd(12)} index ${r.index} ms (${(r.index / rawMs).toFixed(2)}× reference)  compare ${r.compared}× ${r.compare} ms  total ${r.ms.toFixed(0)} ms${r.ms <= 1000 ? "" : " (over 1 s)"}  first: ${r.first ?? "-"}${dev.size ? (r.first === "Ap" ? " (true parent)" : " (WRONG)") : ""}`,
   );
 }
 process.stdout.write(`${lines.join("\n")}\n`);
 await reg.close();
-fs.rmSync(dir, { recursive: true, force: true });
+if (!process.argv.includes("--keep")) fs.rmSync(dir, { recursive: true, force: true });
+else process.stdout.write(`kept ${dir}\n`);

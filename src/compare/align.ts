@@ -1,4 +1,6 @@
 import type { Sketches } from "../fingerprint/sketch/types.js";
+import { dotRows } from "../kernels/dot-rows.js";
+import { pearson } from "../stats/correlation.js";
 import { type AnchorMode, idEmbedding } from "./features.js";
 import { matchRows } from "./match/matcher.js";
 import type { FeatureMatrix } from "./match/similarity.js";
@@ -138,23 +140,23 @@ export function alignHidden(a: Sketches, b: Sketches, mode: AnchorMode = "token"
   };
 }
 
-/** Cosine-similarity matrix (upper triangle) of the given embedding rows. */
-function gramUpper(embed: Float32Array, d: number, rows: number[]): number[] {
-  const norms = rows.map((r) => {
-    let s = 0;
-    for (let u = 0; u < d; u++) s += embed[r * d + u]! ** 2;
-    return Math.sqrt(s) || 1;
+/** Cosine-similarity matrix (upper triangle, row by row) of the given embedding rows. */
+function gramUpper(embed: Float32Array, d: number, rows: number[]): Float64Array {
+  const t = rows.length;
+  const x = new Float32Array(t * d);
+  rows.forEach((r, i) => {
+    x.set(embed.subarray(r * d, (r + 1) * d), i * d);
   });
-  const out: number[] = [];
-  for (let i = 0; i < rows.length; i++)
-    for (let j = i + 1; j < rows.length; j++) {
-      let s = 0;
-      for (let u = 0; u < d; u++) s += embed[rows[i]! * d + u]! * embed[rows[j]! * d + u]!;
-      out.push(s / (norms[i]! * norms[j]!));
-    }
+  const g = new Float32Array(t * t);
+  dotRows(x, t, x, t, d, g);
+  const norm = (i: number) => Math.sqrt(g[i * t + i]!) || 1;
+  const out = new Float64Array((t * (t - 1)) / 2);
+  let k = 0;
+  for (let i = 0; i < t; i++) for (let j = i + 1; j < t; j++) out[k++] = g[i * t + j]! / (norm(i) * norm(j));
   return out;
 }
 
+/** Pearson correlation of the two sides' Gram matrices over paired rows (0 when undefined). */
 export function gramCorrelation(
   ea: Float32Array,
   da: number,
@@ -163,21 +165,8 @@ export function gramCorrelation(
   rowsA: number[],
   rowsB: number[],
 ): number {
-  const x = gramUpper(ea, da, rowsA);
-  const y = gramUpper(eb, db, rowsB);
-  const n = x.length;
-  if (n < 2) return 0;
-  const mx = x.reduce((s, v) => s + v, 0) / n;
-  const my = y.reduce((s, v) => s + v, 0) / n;
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  for (let i = 0; i < n; i++) {
-    sxy += (x[i]! - mx) * (y[i]! - my);
-    sxx += (x[i]! - mx) ** 2;
-    syy += (y[i]! - my) ** 2;
-  }
-  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : 0;
+  const r = pearson(gramUpper(ea, da, rowsA), gramUpper(eb, db, rowsB));
+  return Number.isNaN(r) ? 0 : r;
 }
 
 function alignedRowCosine(

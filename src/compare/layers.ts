@@ -17,6 +17,8 @@ import { bestNeuronTest, type NeuronTest } from "./neurons.js";
 export const LAYER_MATCH_LOG10P = -4;
 /** B neurons sampled per layer pair by the screen: cost is SCREEN_SAMPLE × nA × k per pair. */
 const SCREEN_SAMPLE = 96;
+/** A screen score this high names a B layer's source clearly (unrelated layers score ≈ 1/width). */
+const SCREEN_CLEAR = 0.5;
 
 export interface LayerPairResult {
   a: number;
@@ -86,12 +88,14 @@ export function testLayerPair(
  * SCREEN_SAMPLE evenly spaced B neurons whose nearest A neuron is the same by gate and by up
  * features, best over the usable feature families. B's sampled rows of all layers are stacked into
  * one matrix per family, so each A layer's features are decoded once and meet every B layer in one
- * call of the dot kernel.
+ * call of the dot kernel. The native family is screened only when the anchor family leaves a B layer
+ * without a clear source (it can only raise scores, and a clear source is all the screen is for).
  */
 function screenScores(a: Sketches, b: Sketches, space: FeatureSpace): number[][] {
   const families: Family[] = space.nativeComparable ? ["anchor", "native"] : ["anchor"];
   const screen = b.layers.map(() => a.layers.map(() => 0));
   for (const f of families) {
+    if (f === "native" && screen.every((row) => Math.max(...row) >= SCREEN_CLEAR)) break;
     const stack = stackedSamples(b, f, space);
     if (!stack) continue;
     a.layers.forEach((la, i) => {

@@ -2,11 +2,11 @@ import os from "node:os";
 import { Worker } from "node:worker_threads";
 import { type ErrorCode, PedigreeError } from "../errors.js";
 import type { DType } from "../formats/types.js";
+import { workerEntry } from "../workers/entry.js";
 import { TensorAccumulator, type TensorDigest } from "./kernels/accumulator.js";
 import type { WorkerReply, WorkerRequest } from "./pool-worker.js";
 import type { LayerSketch } from "./sketch/index.js";
 import type { SketchLayersRequest } from "./sketch-layers.js";
-import { workerEntry } from "./worker-entry.js";
 
 /** Where the scan sends a tensor's bytes; `push` resolves when there is room for another chunk. */
 export interface TensorJob {
@@ -88,7 +88,7 @@ class WorkerPool implements ScanExecutor {
   }
 
   private spawn(): Slot {
-    const { url, options } = workerEntry();
+    const { url, options } = workerEntry(import.meta.url, "pool-worker");
     const slot: Slot = { worker: new Worker(url, options), load: 0, sent: [], jobs: new Map() };
     slot.worker.on("message", (m: WorkerReply) => this.onReply(slot, m));
     slot.worker.on("error", (e) => this.fail(e));

@@ -1,4 +1,5 @@
 import { compareFingerprints } from "../compare/index.js";
+import { createComparePool } from "../compare/pool.js";
 import type { CompareResult } from "../compare/types.js";
 import { PedigreeError } from "../errors.js";
 import { VERSION } from "../version.js";
@@ -13,6 +14,15 @@ const MIN_LOG10P = -1e6;
 /** The comparison of src/compare; its id changes with the tool version (new evidence after upgrades). */
 export function defaultComparator(): Comparator {
   return { id: `pedigree-compare@${VERSION}`, compare: (a, b) => compareFingerprints(a, b) };
+}
+
+/**
+ * defaultComparator on worker threads (src/compare/pool.ts): same id, same results, several pairs at
+ * once. Close it when done.
+ */
+export function pooledComparator(threads?: number): Comparator & { close(): Promise<void> } {
+  const pool = createComparePool(threads);
+  return { id: defaultComparator().id, compare: (a, b) => pool.compare(a, b), close: () => pool.close() };
 }
 
 export type Pair = { parent: string; child: string };

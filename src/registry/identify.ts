@@ -63,28 +63,29 @@ export async function identify(
   const registered = index.find((r) => r.contentId === fp.contentId);
   const short = shortlist(buildPrefilter(fp), index, opts.shortlist ?? IDENTIFY_SHORTLIST, fp.contentId);
   const t1 = performance.now();
-  const candidates: Candidate[] = [];
-  let cached = 0;
-  const failures: IdentifyResult["failures"] = [];
-  for (const { row, score } of short) {
-    const known = registered ? await storedEvidence(reg, cmp.id, row.contentId, fp.contentId) : null;
-    if (known) cached++;
-    let r = known;
-    try {
-      r ??= fresh(await cmp.compare(await reg.fingerprint(row.contentId), fp));
-    } catch (e) {
-      // e.g. a fingerprint stored by an older version (COMPARE_SKETCH_VERSION): report, go on.
-      if (!(e instanceof PedigreeError)) throw e;
-      failures.push({ model: row.name, code: e.code, message: e.message });
-      continue;
-    }
-    candidates.push({
-      model: row.name,
-      contentId: row.contentId,
-      ...r,
-      prefilterScore: Math.round(score * 1000) / 1000,
-    });
-  }
+  // All short-listed comparisons at once: a pooled comparator runs them on its workers in parallel.
+  const judged = await Promise.all(
+    short.map(async ({ row, score }) => {
+      const known = registered ? await storedEvidence(reg, cmp.id, row.contentId, fp.contentId) : null;
+      try {
+        const r = known ?? fresh(await cmp.compare(await reg.fingerprint(row.contentId), fp));
+        const candidate: Candidate = {
+          model: row.name,
+          contentId: row.contentId,
+          ...r,
+          prefilterScore: Math.round(score * 1000) / 1000,
+        };
+        return { candidate, cached: known !== null };
+      } catch (e) {
+        // e.g. a fingerprint stored by an older version (COMPARE_SKETCH_VERSION): report, go on.
+        if (!(e instanceof PedigreeError)) throw e;
+        return { failure: { model: row.name, code: e.code, message: e.message } };
+      }
+    }),
+  );
+  const candidates = judged.flatMap((j) => (j.candidate ? [j.candidate] : []));
+  const failures = judged.flatMap((j) => (j.failure ? [j.failure] : []));
+  const cached = judged.filter((j) => j.cached).length;
   candidates.sort(ranker(await declaredLineage(reg, cmp.id)));
   return {
     candidates: opts.all ? candidates : candidates.filter((c) => c.verdict !== "unrelated"),

@@ -3,7 +3,7 @@
 
 export { checkProof, type ProofCheck } from "./check-proof.js";
 export { DEFAULT_DB, isPostgresSpec, openRegistryDb, type RegistryDb, resolveDbSpec, writeTx } from "./db.js";
-export { defaultComparator, evidenceFor } from "./evidence.js";
+export { defaultComparator, evidenceFor, pooledComparator } from "./evidence.js";
 export { type GraphEdge, type GraphNode, type LineageGraph, lineageGraph } from "./graph.js";
 export {
   type Candidate,

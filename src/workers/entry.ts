@@ -3,13 +3,14 @@ import { pathToFileURL } from "node:url";
 import type { WorkerOptions } from "node:worker_threads";
 
 /**
- * How to start pool-worker: the compiled `.js` beside this file in dist/, or — when Pedigree runs
- * from TypeScript sources (tests, tsx) — the `.ts` file behind tsx's ESM loader, registered inside
- * the worker because Node 20 does not pass loader hooks on to worker threads.
+ * How to start a worker module `name` (no extension) that sits beside the module at `callerUrl`:
+ * the compiled `.js` in dist/, or — when Pedigree runs from TypeScript sources (tests, tsx) — the
+ * `.ts` file behind tsx's ESM loader, registered inside the worker because Node 20 does not pass
+ * loader hooks on to worker threads.
  */
-export function workerEntry(): { url: URL | string; options: WorkerOptions } {
-  const fromSources = import.meta.url.endsWith(".ts");
-  const target = new URL(`./pool-worker.${fromSources ? "ts" : "js"}`, import.meta.url);
+export function workerEntry(callerUrl: string, name: string): { url: URL | string; options: WorkerOptions } {
+  const fromSources = callerUrl.endsWith(".ts");
+  const target = new URL(`./${name}.${fromSources ? "ts" : "js"}`, callerUrl);
   if (!fromSources) return { url: target, options: {} };
   const api = createRequire(import.meta.url)
     .resolve("tsx/esm/api")

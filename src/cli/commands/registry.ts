@@ -12,6 +12,7 @@ import {
   identify,
   lineageGraph,
   parseCardLineage,
+  pooledComparator,
   Registry,
   resolveDbSpec,
   verifyLineage,
@@ -318,10 +319,15 @@ async function identifyAction(ctx: CommandContext, ...a: unknown[]): Promise<Com
   const [spec, o] = a as [string, DbOpts & { all?: boolean; shortlist?: string }];
   const fp = await loadFingerprint(spec, progressOf(ctx, "fingerprint"));
   const shortlist = intOpt(o.shortlist, "--shortlist");
-  const data = await withRegistry(o, (reg) =>
-    identify(reg, defaultComparator(), fp, { all: o.all === true, ...(shortlist ? { shortlist } : {}) }),
-  );
-  return result(data, report.renderIdentify);
+  const cmp = pooledComparator(); // its workers start while the index is read
+  try {
+    const data = await withRegistry(o, (reg) =>
+      identify(reg, cmp, fp, { all: o.all === true, ...(shortlist ? { shortlist } : {}) }),
+    );
+    return result(data, report.renderIdentify);
+  } finally {
+    await cmp.close();
+  }
 }
 
 /** `pedigree identify` = `pedigree registry identify` (same options). */
