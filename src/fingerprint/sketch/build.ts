@@ -154,14 +154,12 @@ async function sketchLayer(
   for (const m of mlpViews) mlps.push(await sketchMlp(m, directions, basis, budget, read));
   const kind: LayerSketch["kind"] = layer.mlp ? "dense" : layer.moe ? "moe" : "other";
   const m = Math.min(INVARIANT_TOKENS, basis.kf);
-  const qk = await readQk(layer, view, read);
   return {
     index: layer.index,
     kind,
     mlps,
-    qk: qk && m >= 2 ? await sketchQk(layer, view, basis, m, qk, read) : null,
+    ...(await sketchAttention(layer, view, basis, m, read)),
     invariantTokens: m,
-    qkNorms: qk ? sketchQkNorms(view, qk) : null,
   };
 }
 
@@ -238,41 +236,47 @@ async function columnNorms(ref: TensorRef, read: MatrixReader): Promise<Uint16Ar
   return float16Array(acc.map(Math.sqrt));
 }
 
-/** q and k of a layer, each read once for both q/k sketches; null without separate q/k of the expected shapes. */
-async function readQk(layer: LayerView, view: ModelView, read: MatrixReader): Promise<QkWeights | null> {
-  const { q, k } = layer.attention;
-  const { attentionHeads, kvHeads, headDim } = view.dims;
-  if (!q || !k || q.shape[0] !== attentionHeads * headDim || k.shape[0] !== kvHeads * headDim) return null;
-  return { q: await read(q), k: await read(k), qCols: q.shape[1]!, kCols: k.shape[1]! };
-}
-
-interface QkWeights {
-  q: Float32Array;
-  k: Float32Array;
-  qCols: number;
-  kCols: number;
-}
-
-function sketchQkNorms(view: ModelView, w: QkWeights) {
-  const { attentionHeads: heads, kvHeads, headDim } = view.dims;
-  const qn = rowNorms(w.q, heads * headDim, w.qCols);
-  const kn = rowNorms(w.k, kvHeads * headDim, w.kCols);
-  return { q: float16Array(qn), k: float16Array(kn), heads, kvHeads, headDim };
-}
-
-async function sketchQk(
+/**
+ * The q·k invariant and the q/k row norms of a layer, from q and k read once each by row blocks (so
+ * memory stays at ROW_BLOCK rows whatever the model's width); both null without separate q/k of the
+ * expected shapes, the invariant null with fewer than 2 invariant tokens.
+ */
+async function sketchAttention(
   layer: LayerView,
   view: ModelView,
   basis: Basis,
   m: number,
-  w: QkWeights,
   read: MatrixReader,
-) {
-  const { attentionHeads, kvHeads, headDim } = view.dims;
-  const gIn = layer.norms.input ? await read(layer.norms.input) : null;
-  const e = new Float32Array(m * basis.d);
-  for (let i = 0; i < m; i++)
-    for (let c = 0; c < basis.d; c++)
-      e[i * basis.d + c] = basis.feature[i * basis.d + c]! * (gIn ? gIn[c]! : 1);
-  return qkInvariant(e, m, basis.d, w.q, w.k, attentionHeads, kvHeads, headDim);
+): Promise<Pick<LayerSketch, "qk" | "qkNorms">> {
+  const { q, k } = layer.attention;
+  const { attentionHeads: heads, kvHeads, headDim } = view.dims;
+  if (!q || !k || q.shape[0] !== heads * headDim || k.shape[0] !== kvHeads * headDim)
+    return { qk: null, qkNorms: null };
+  let e: Float32Array | null = null;
+  if (m >= 2) {
+    const gIn = layer.norms.input ? await read(layer.norms.input) : null;
+    e = scaleColumns(basis.feature.subarray(0, m * basis.d), m, basis.d, gIn);
+  }
+  const qs = await projectStreamed(q, e, m, read);
+  const ks = await projectStreamed(k, e, m, read);
+  return {
+    qk: qs.proj && ks.proj ? qkInvariant(qs.proj, ks.proj, m, heads, kvHeads, headDim) : null,
+    qkNorms: { q: float16Array(qs.norms), k: float16Array(ks.norms), heads, kvHeads, headDim },
+  };
+}
+
+/** Row norms of a matrix W and, when e (m × d) is given, E·Wᵀ (m × rows), by row blocks of W. */
+async function projectStreamed(ref: TensorRef, e: Float32Array | null, m: number, read: MatrixReader) {
+  const [rows, cols] = ref.shape as [number, number];
+  const norms = new Float32Array(rows);
+  const proj = e ? new Float32Array(m * rows) : null;
+  for (let start = 0; start < rows; start += ROW_BLOCK) {
+    const count = Math.min(ROW_BLOCK, rows - start);
+    const w = await read(ref, start, count);
+    norms.set(rowNorms(w, count, cols), start);
+    if (!proj || !e) continue;
+    const part = projectRows(e, m, cols, w, count); // m × count
+    for (let i = 0; i < m; i++) proj.set(part.subarray(i * count, (i + 1) * count), i * rows + start);
+  }
+  return { proj, norms };
 }

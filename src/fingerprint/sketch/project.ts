@@ -82,19 +82,18 @@ export function gaussianMatrix(k: number, d: number, seed: number): Float32Array
   return out;
 }
 
-/** HuRef-style invariant Σ_h (E Wq_hᵀ)(E Wk_{g(h)}ᵀ)ᵀ for m anchor rows E (m×d); heads share kv groups. */
+/**
+ * HuRef-style invariant Σ_h (E Wq_hᵀ)(E Wk_{g(h)}ᵀ)ᵀ for m anchor rows E, from the projections
+ * q = E·Wqᵀ (m × heads·headDim) and k = E·Wkᵀ (m × kvHeads·headDim); heads share kv groups.
+ */
 export function qkInvariant(
-  e: Float32Array,
+  q: Float32Array,
+  k: Float32Array,
   m: number,
-  d: number,
-  wq: Float32Array,
-  wk: Float32Array,
   heads: number,
   kvHeads: number,
   headDim: number,
 ): Float32Array {
-  const q = projectRows(e, m, d, wq, heads * headDim); // m × (heads·hd)
-  const k = projectRows(e, m, d, wk, kvHeads * headDim); // m × (kv·hd)
   const out = new Float32Array(m * m);
   const group = Math.max(1, Math.floor(heads / Math.max(1, kvHeads)));
   for (let h = 0; h < heads; h++) {
