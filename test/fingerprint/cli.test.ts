@@ -72,23 +72,14 @@ describe("pedigree synth + fingerprint", () => {
     expect(single.doc.data.bytesRead).toBeGreaterThan(0);
     expect(single.doc.data.seconds).toBeGreaterThan(0);
 
-    const batch = await run(
-      "fingerprint",
-      models,
-      "--batch",
-      "-o",
-      path.join(root, "fps"),
-      "--threads",
-      "2",
-      "--parallel-sketches",
-    );
+    const batch = await run("fingerprint", models, "--batch", "-o", path.join(root, "fps"), "--threads", "2");
     expect(batch.code).toBe(0);
     expect(batch.doc.data.models.map((m: { output: string }) => path.basename(m.output))).toEqual([
       "a.pfp",
       "b.pfp",
     ]);
     expect(batch.doc.data.models[0].contentId).toBe(single.doc.data.contentId);
-    // 1 thread inline vs 2 threads with layer-parallel sketches: the same file, byte for byte.
+    // 1 thread inline vs 2 threads with layer-parallel sketches (the default): the same file, byte for byte.
     const [one, two] = await Promise.all([
       fs.readFile(path.join(root, "a.pfp")),
       fs.readFile(path.join(root, "fps", "a.pfp")),
