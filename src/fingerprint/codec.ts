@@ -73,7 +73,8 @@ function encodeTyped(v: ArrayBufferView, st: Encoded, path: string): unknown {
   if (!(name in TYPED_ARRAYS))
     throw unencodable(path, `${v.constructor.name} is not a supported typed array`);
   const ta = v as AnyTyped;
-  const bytes = new Uint8Array(ta.buffer, ta.byteOffset, ta.byteLength).slice(); // hosts are little-endian (checked in file.ts)
+  // A view, not a copy (the caller concatenates the blobs once); hosts are little-endian (checked in file.ts).
+  const bytes = new Uint8Array(ta.buffer, ta.byteOffset, ta.byteLength);
   const offset = st.blobBytes;
   const padded = (bytes.length + 7) & ~7;
   st.blobs.push(bytes);

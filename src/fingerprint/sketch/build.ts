@@ -41,8 +41,13 @@ export const NATIVE_COLS = 32;
 export const NATIVE_SEED = 20_240_601;
 /** Tokens used by the HuRef-style q·k invariant (m² values per layer). */
 export const INVARIANT_TOKENS = 24;
-/** Rows projected per read: bounds memory to ROW_BLOCK × d floats per matrix (4 MB at d = 2048). */
-const ROW_BLOCK = 512;
+/**
+ * Values per read of a matrix (4 MiB as float32): a block is BLOCK_VALUES / columns rows, so memory
+ * per worker stays the same for a 2048-wide q and an 18944-wide down_proj. Results do not depend on
+ * it: every dot product and every column sum runs over whole rows in row order.
+ */
+const BLOCK_VALUES = 1 << 20;
+const blockRows = (cols: number) => Math.max(1, Math.floor(BLOCK_VALUES / Math.max(1, cols)));
 
 /** Reads rows [rowStart, rowStart+rowCount) of a canonical matrix (or a whole vector) as float32. */
 export type MatrixReader = (ref: TensorRef, rowStart?: number, rowCount?: number) => Promise<Float32Array>;
@@ -210,8 +215,8 @@ async function features(
   const norms = new Float32Array(stored);
   const width = basis.kf + NATIVE_COLS + basis.ki;
   let at = 0; // stored rows written so far
-  for (let start = 0; start < n; start += ROW_BLOCK) {
-    const count = Math.min(ROW_BLOCK, n - start);
+  for (let start = 0; start < n; start += blockRows(d)) {
+    const count = Math.min(blockRows(d), n - start);
     const block = await read(ref, start, count);
     const { w, count: m } = rows ? selectRows(block, d, rows, start, count) : { w: block, count };
     if (m === 0) continue;
@@ -229,8 +234,8 @@ async function features(
 async function columnNorms(ref: TensorRef, read: MatrixReader): Promise<Uint16Array> {
   const [rows, cols] = ref.shape as [number, number];
   const acc = new Float64Array(cols);
-  for (let start = 0; start < rows; start += ROW_BLOCK) {
-    const count = Math.min(ROW_BLOCK, rows - start);
+  for (let start = 0; start < rows; start += blockRows(cols)) {
+    const count = Math.min(blockRows(cols), rows - start);
     addColumnSquares(await read(ref, start, count), count, cols, acc);
   }
   return float16Array(acc.map(Math.sqrt));
@@ -238,7 +243,7 @@ async function columnNorms(ref: TensorRef, read: MatrixReader): Promise<Uint16Ar
 
 /**
  * The q·k invariant and the q/k row norms of a layer, from q and k read once each by row blocks (so
- * memory stays at ROW_BLOCK rows whatever the model's width); both null without separate q/k of the
+ * memory stays at one block whatever the model's width); both null without separate q/k of the
  * expected shapes, the invariant null with fewer than 2 invariant tokens.
  */
 async function sketchAttention(
@@ -270,8 +275,8 @@ async function projectStreamed(ref: TensorRef, e: Float32Array | null, m: number
   const [rows, cols] = ref.shape as [number, number];
   const norms = new Float32Array(rows);
   const proj = e ? new Float32Array(m * rows) : null;
-  for (let start = 0; start < rows; start += ROW_BLOCK) {
-    const count = Math.min(ROW_BLOCK, rows - start);
+  for (let start = 0; start < rows; start += blockRows(cols)) {
+    const count = Math.min(blockRows(cols), rows - start);
     const w = await read(ref, start, count);
     norms.set(rowNorms(w, count, cols), start);
     if (!proj || !e) continue;
