@@ -17,7 +17,8 @@ export type WorkerRequest =
   | { op: "sketch"; id: number; req: SketchLayersRequest };
 
 export type WorkerReply =
-  | { op: "ack"; id: number }
+  /** `buf`: the chunk's buffer, handed back for the next read (the scan recycles its buffers). */
+  | { op: "ack"; id: number; buf?: ArrayBuffer }
   | { op: "done"; id: number; sha256: string; stats: import("./types.js").TensorStats }
   | { op: "error"; id: number; message: string; code?: string }
   | { op: "sketched"; id: number; layers: LayerSketch[] };
@@ -47,8 +48,7 @@ port.on("message", (m: WorkerRequest) => {
   }
   if (failed.has(m.id)) {
     if (m.op === "end") failed.delete(m.id);
-    if (m.op === "bytes" || m.op === "values")
-      port.postMessage({ op: "ack", id: m.id } satisfies WorkerReply);
+    if (m.op === "bytes" || m.op === "values") ack(m.id, m.buf);
     return;
   }
   try {
@@ -56,8 +56,7 @@ port.on("message", (m: WorkerRequest) => {
   } catch (e) {
     open.delete(m.id);
     if (m.op !== "end") failed.add(m.id);
-    if (m.op === "bytes" || m.op === "values")
-      port.postMessage({ op: "ack", id: m.id } satisfies WorkerReply);
+    if (m.op === "bytes" || m.op === "values") ack(m.id, m.buf);
     port.postMessage({ op: "error", id: m.id, message: (e as Error).message } satisfies WorkerReply);
   }
 });
@@ -70,16 +69,22 @@ function handle(m: WorkerRequest): void {
   const acc = open.get(m.id);
   if (!acc) throw new Error(`no open tensor ${m.id}`);
   if (m.op === "bytes") {
-    acc.addBytes(new Uint8Array(m.buf));
-    port?.postMessage({ op: "ack", id: m.id } satisfies WorkerReply);
+    acc.addBytes(new Uint8Array(m.buf)); // keeps no reference to the chunk: its buffer can go back
+    ack(m.id, m.buf);
   } else if (m.op === "values") {
     acc.addValues(new Float32Array(m.buf));
-    port?.postMessage({ op: "ack", id: m.id } satisfies WorkerReply);
+    ack(m.id, m.buf);
   } else {
     open.delete(m.id);
     const { sha256, stats } = acc.finish();
     port?.postMessage({ op: "done", id: m.id, sha256, stats } satisfies WorkerReply);
   }
+}
+
+function ack(id: number, buf: ArrayBuffer | undefined): void {
+  if (buf && buf.byteLength > 0 && !(buf as { detached?: boolean }).detached)
+    port?.postMessage({ op: "ack", id, buf } satisfies WorkerReply, [buf]);
+  else port?.postMessage({ op: "ack", id } satisfies WorkerReply);
 }
 
 /** The typed arrays' buffers of a sketch result (moved, not copied, back to the main thread). */

@@ -18,6 +18,12 @@ export interface TensorJob {
 export interface ScanExecutor {
   readonly threads: number;
   begin(dtype: DType, byteLength: number): TensorJob;
+  /**
+   * A buffer of exactly `byteLength` bytes that a pushed chunk no longer needs, for the next read
+   * (none yet: allocate). Recycling keeps the scan from allocating, zeroing and faulting in a fresh
+   * 8 MiB buffer per chunk.
+   */
+  spareBuffer(byteLength: number): Uint8Array | undefined;
   /** Present on worker pools: sketches of some layers on one worker. */
   sketchLayers?: (req: SketchLayersRequest, worker: number) => Promise<LayerSketch[]>;
   close(): Promise<void>;
@@ -44,13 +50,32 @@ export function createExecutor(threads: number = defaultThreads()): ScanExecutor
   return threads === 0 ? inlineExecutor() : new WorkerPool(threads);
 }
 
+/** Buffers given back by consumed chunks, handed out again by exact size; at most `max` kept. */
+class SpareBuffers {
+  private readonly free: ArrayBuffer[] = [];
+  constructor(private readonly max: number) {}
+  put(buf: ArrayBuffer): void {
+    if (this.free.length < this.max) this.free.push(buf);
+  }
+  take(byteLength: number): Uint8Array | undefined {
+    const i = this.free.findIndex((b) => b.byteLength === byteLength);
+    return i < 0 ? undefined : new Uint8Array(this.free.splice(i, 1)[0] as ArrayBuffer);
+  }
+}
+
 function inlineExecutor(): ScanExecutor {
+  const spare = new SpareBuffers(2);
   return {
     threads: 0,
+    spareBuffer: (n) => spare.take(n),
     begin(dtype) {
       const acc = new TensorAccumulator(dtype);
       return {
-        push: async (b) => acc.addBytes(b),
+        push: async (b) => {
+          acc.addBytes(b);
+          if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer)
+            spare.put(b.buffer);
+        },
         pushValues: async (v) => acc.addValues(v),
         end: async () => acc.finish(),
       };
@@ -79,11 +104,13 @@ class WorkerPool implements ScanExecutor {
   private inflight = 0;
   private readonly maxInflight: number;
   private waiters: (() => void)[] = [];
+  private readonly spare: SpareBuffers;
   private fatal: unknown = null;
   private closed = false;
 
   constructor(readonly threads: number) {
     this.maxInflight = 2 * threads + 2;
+    this.spare = new SpareBuffers(this.maxInflight + 1);
     this.slots = Array.from({ length: threads }, () => this.spawn());
   }
 
@@ -101,6 +128,7 @@ class WorkerPool implements ScanExecutor {
   private onReply(slot: Slot, m: WorkerReply): void {
     const job = slot.jobs.get(m.id);
     if (m.op === "ack") {
+      if (m.buf) this.spare.put(m.buf);
       slot.load -= slot.sent.shift() ?? 0;
       this.inflight--;
       this.waiters.shift()?.();
@@ -150,6 +178,10 @@ class WorkerPool implements ScanExecutor {
         return done;
       },
     };
+  }
+
+  spareBuffer(byteLength: number): Uint8Array | undefined {
+    return this.spare.take(byteLength);
   }
 
   private post(slot: Slot, m: WorkerRequest, transfer: ArrayBuffer[] = []): void {

@@ -105,7 +105,8 @@ async function scanFile(
   let hashedTo = 0; // file bytes already fed to the file hash (tensors may overlap or alias)
   let bytesRead = 0;
   const read = (p: Piece) => {
-    const r = p.length === 0 ? Promise.resolve(new Uint8Array(0)) : src.read(p.offset, p.length);
+    const r =
+      p.length === 0 ? Promise.resolve(new Uint8Array(0)) : src.read(p.offset, p.length, exec.spareBuffer(p.length));
     r.catch(() => {}); // awaited below; this only keeps an abandoned read-ahead from crashing the process
     return r;
   };

@@ -28,7 +28,7 @@ export class LocalByteSource implements ByteSource {
     return new LocalByteSource(file, size, handle);
   }
 
-  async read(offset: number, length: number): Promise<Uint8Array> {
+  async read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     if (offset < 0 || length < 0 || offset + length > this.size) {
       throw new PedigreeError(
         "FORMAT_TRUNCATED",
@@ -39,7 +39,7 @@ export class LocalByteSource implements ByteSource {
         },
       );
     }
-    const buf = new Uint8Array(length);
+    const buf = into && into.byteLength >= length ? into.subarray(0, length) : new Uint8Array(length);
     let done = 0;
     while (done < length) {
       const { bytesRead } = await this.handle.read(buf, done, length - done, offset + done);

@@ -10,8 +10,10 @@ export interface ByteSource {
   /**
    * Exactly `length` bytes starting at `offset`. Throws a coded PedigreeError when the range is
    * outside the file (FORMAT_TRUNCATED / IO_OUT_OF_RANGE), when a remote file changed (IO_ETAG_CHANGED)…
+   * `into`: a buffer the source may fill and return a view of, instead of allocating (a streaming
+   * scan recycles its chunk buffers); sources that cannot read in place ignore it.
    */
-  read(offset: number, length: number): Promise<Uint8Array>;
+  read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   /** Sequential chunks of [offset, offset+length) for streaming scans; each chunk is a fresh buffer. */
   stream(offset: number, length: number, chunkSize?: number): AsyncIterable<Uint8Array>;
   /** Bytes transferred so far (for remote sources: bytes that crossed the network). */
