@@ -16,7 +16,7 @@ import { bestNeuronTest, type NeuronTest } from "./neurons.js";
 /** A B layer counts as derived from an A layer at this corrected log10 p or below. */
 export const LAYER_MATCH_LOG10P = -4;
 /** B neurons sampled per layer pair by the screen: cost is SCREEN_SAMPLE × nA × k per pair. */
-const SCREEN_SAMPLE = 96;
+const SCREEN_SAMPLE = 48;
 /** A screen score this high names a B layer's source clearly (unrelated layers score ≈ 1/width). */
 const SCREEN_CLEAR = 0.5;
 
