@@ -146,12 +146,12 @@ function expectedOverlap(ma: MlpSketch, tested: number[], compared: number, perm
  * Equal-width layers wider than SAMPLE_ABOVE neurons are tested on SAMPLE_SIZE evenly spaced B neurons
  * (all of A's as candidates). The bound stays valid: two unrelated injections of m of B's neurons
  * into A's n agree on k with probability ≤ C(m,k)·(n−k)!/n! ≤ 1/k!. A derived layer still agrees on
- * ~SAMPLE_SIZE neurons (log10 p ≈ −5,000), and the cost drops from n²·k to SAMPLE_SIZE·n·k.
+ * ~SAMPLE_SIZE neurons (log10 p ≈ −2,500 per layer), and the cost drops from n²·k to SAMPLE_SIZE·n·k.
  * Width changes are always matched in full, so the neuron map covers every (stored) neuron. Widths
  * are the full `neurons`; the sample is taken among B's stored rows when its sketch keeps a subset.
  */
 export const SAMPLE_ABOVE = 4096;
-export const SAMPLE_SIZE = 2048;
+export const SAMPLE_SIZE = 1024;
 
 /** Stored B rows to test (evenly spaced), or null for all of them. */
 function sampleRows(ma: MlpSketch, mb: MlpSketch): number[] | null {

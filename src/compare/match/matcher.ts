@@ -21,13 +21,13 @@ export const DENSE_LIMIT = 1536;
 const EXACT_REMAINDER_FRACTION = 0.1;
 const EXACT_REMAINDER_MIN = 64;
 /** Prefilter for large layers: pairs above which it runs, subspace width, candidates it keeps per row. */
-const PREFILTER_MIN_PAIRS = 16 * 1024 * 1024;
+const PREFILTER_MIN_PAIRS = 4 * 1024 * 1024;
 const PREFILTER_COLS = 32;
 const PREFILTER_T = 24;
 /** Candidates kept per row: enough that the greedy pass rarely runs out on derived models. */
 const TOP_T = 8;
 /** Rows processed per block when scanning similarities (bounds the scratch memory to BLOCK × nA floats). */
-const BLOCK = 256;
+const BLOCK = 32;
 
 export interface MatchResult {
   /** For each row of B, the matched row of A, or −1. */
@@ -76,27 +76,64 @@ function scan(a: FeatureMatrix, b: FeatureMatrix, abs: boolean): { cand: Candida
 }
 
 function scanTop(a: FeatureMatrix, b: FeatureMatrix, abs: boolean, t: number) {
+  const na = a.rows;
   const idx = new Int32Array(b.rows * t).fill(-1);
   const val = new Float32Array(b.rows * t).fill(Number.NEGATIVE_INFINITY);
-  const bestBForA = new Int32Array(a.rows).fill(-1);
-  const bestValForA = new Float32Array(a.rows).fill(Number.NEGATIVE_INFINITY);
+  const bestBForA = new Int32Array(na).fill(-1);
+  const bestValForA = new Float32Array(na).fill(Number.NEGATIVE_INFINITY);
   for (let start = 0; start < b.rows; start += BLOCK) {
     const rows = Math.min(BLOCK, b.rows - start);
     const block = { data: b.data.subarray(start * b.cols, (start + rows) * b.cols), rows, cols: b.cols };
     const sim = similarityMatrix(block, a);
-    for (let r = 0; r < rows; r++) {
-      const i = start + r;
-      for (let j = 0; j < a.rows; j++) {
-        const s = abs ? Math.abs(sim[r * a.rows + j]!) : sim[r * a.rows + j]!;
-        if (s > bestValForA[j]!) {
-          bestValForA[j] = s;
-          bestBForA[j] = i;
-        }
-        insertTop(idx, val, i * t, t, j, s);
+    if (abs) for (let q = 0; q < sim.length; q++) sim[q] = Math.abs(sim[q]!);
+    for (let r = 0; r < rows; r++) topOfRow(sim, r * na, na, idx, val, (start + r) * t, t);
+    columnMaxima(sim, rows, na, start, bestValForA, bestBForA);
+  }
+  return { cand: { idx, val }, bestBForA };
+}
+
+/**
+ * The hot loops of the scan (rows × na values per block), kept as small monomorphic functions: the
+ * row's current t-th best stays in a local, so most values cost one comparison.
+ */
+function topOfRow(
+  sim: Float32Array,
+  off: number,
+  na: number,
+  idx: Int32Array,
+  val: Float32Array,
+  base: number,
+  t: number,
+): void {
+  let threshold = val[base + t - 1]!;
+  for (let j = 0; j < na; j++) {
+    const s = sim[off + j]!;
+    if (s > threshold) {
+      insertTop(idx, val, base, t, j, s);
+      threshold = val[base + t - 1]!;
+    }
+  }
+}
+
+/** For each column j, the first row (in order) with the largest value, merged into best/bestRow. */
+function columnMaxima(
+  sim: Float32Array,
+  rows: number,
+  na: number,
+  start: number,
+  best: Float32Array,
+  bestRow: Int32Array,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const off = r * na;
+    for (let j = 0; j < na; j++) {
+      const s = sim[off + j]!;
+      if (s > best[j]!) {
+        best[j] = s;
+        bestRow[j] = start + r;
       }
     }
   }
-  return { cand: { idx, val }, bestBForA };
 }
 
 /**
