@@ -106,7 +106,9 @@ async function scanFile(
   let bytesRead = 0;
   const read = (p: Piece) => {
     const r =
-      p.length === 0 ? Promise.resolve(new Uint8Array(0)) : src.read(p.offset, p.length, exec.spareBuffer(p.length));
+      p.length === 0
+        ? Promise.resolve(new Uint8Array(0))
+        : src.read(p.offset, p.length, exec.spareBuffer(p.length));
     r.catch(() => {}); // awaited below; this only keeps an abandoned read-ahead from crashing the process
     return r;
   };
