@@ -1,6 +1,7 @@
+import { createHash, type Hash } from "node:crypto";
 import { parentPort } from "node:worker_threads";
 import type { DType } from "../formats/types.js";
-import { TensorAccumulator } from "./kernels/accumulator.js";
+import { CodeShare, TensorAccumulator } from "./kernels/accumulator.js";
 import type { LayerSketch } from "./sketch/index.js";
 import type { SketchLayersRequest } from "./sketch-layers.js";
 
@@ -8,25 +9,40 @@ import type { SketchLayersRequest } from "./sketch-layers.js";
  * Pool worker: owns the accumulators of the tensors assigned to it. Messages of one worker arrive
  * in order, so each tensor sees its chunks in file order and the result does not depend on which
  * worker (or how many) ran it. Every chunk is acknowledged so the main thread can bound memory.
+ *
+ * 16- and 8-bit tensors are split (pool.ts): their owner only hashes ("hash", in order), and the
+ * pattern counts of each chunk ("count") go to whichever worker is least busy, reading the same
+ * shared buffer; each worker keeps its share of a tensor's counts until "countEnd". Each "hash",
+ * "count" and "countEnd" gets exactly one "chunk" reply, in the order received.
  */
 export type WorkerRequest =
   | { op: "begin"; id: number; dtype: DType }
   | { op: "bytes"; id: number; buf: ArrayBuffer }
   | { op: "values"; id: number; buf: ArrayBuffer }
   | { op: "end"; id: number }
-  | { op: "sketch"; id: number; req: SketchLayersRequest };
+  | { op: "sketch"; id: number; req: SketchLayersRequest }
+  | { op: "hashBegin"; id: number }
+  | { op: "hash"; id: number; sab: SharedArrayBuffer; length: number }
+  | { op: "count"; id: number; dtype: DType; sab: SharedArrayBuffer; length: number }
+  | { op: "countEnd"; id: number }
+  | { op: "hashEnd"; id: number };
 
 export type WorkerReply =
   /** `buf`: the chunk's buffer, handed back for the next read (the scan recycles its buffers). */
   | { op: "ack"; id: number; buf?: ArrayBuffer }
   | { op: "done"; id: number; sha256: string; stats: import("./types.js").TensorStats }
   | { op: "error"; id: number; message: string; code?: string }
-  | { op: "sketched"; id: number; layers: LayerSketch[] };
+  | { op: "sketched"; id: number; layers: LayerSketch[] }
+  | { op: "chunk"; id: number; counts?: Uint32Array; error?: string }
+  | { op: "digest"; id: number; sha256: string };
 
 const port = parentPort;
 if (!port) throw new Error("pool-worker must run in a worker thread");
 const open = new Map<number, TensorAccumulator>();
 const failed = new Set<number>();
+const hashes = new Map<number, Hash>();
+/** This worker's share of split tensors' pattern counts, by tensor id. */
+const shares = new Map<number, CodeShare>();
 
 port.on("message", (m: WorkerRequest) => {
   if (m.op === "sketch") {
@@ -44,6 +60,16 @@ port.on("message", (m: WorkerRequest) => {
             code: (e as { code?: string }).code,
           }),
       );
+    return;
+  }
+  if (
+    m.op === "hashBegin" ||
+    m.op === "hash" ||
+    m.op === "count" ||
+    m.op === "countEnd" ||
+    m.op === "hashEnd"
+  ) {
+    splitOp(m);
     return;
   }
   if (failed.has(m.id)) {
@@ -78,6 +104,49 @@ function handle(m: WorkerRequest): void {
     open.delete(m.id);
     const { sha256, stats } = acc.finish();
     port?.postMessage({ op: "done", id: m.id, sha256, stats } satisfies WorkerReply);
+  }
+}
+
+/** The split protocol's operations; a failure is reported on the chunk it happened to. */
+function splitOp(
+  m: Extract<WorkerRequest, { op: "hashBegin" | "hash" | "count" | "countEnd" | "hashEnd" }>,
+): void {
+  if (m.op === "hashBegin") {
+    hashes.set(m.id, createHash("sha256"));
+    return;
+  }
+  if (m.op === "hashEnd") {
+    const h = hashes.get(m.id);
+    hashes.delete(m.id);
+    if (h) port?.postMessage({ op: "digest", id: m.id, sha256: h.digest("hex") } satisfies WorkerReply);
+    else port?.postMessage({ op: "error", id: m.id, message: `no open hash ${m.id}` } satisfies WorkerReply);
+    return;
+  }
+  try {
+    const bytes = m.op === "countEnd" ? new Uint8Array(0) : new Uint8Array(m.sab, 0, m.length);
+    if (m.op === "hash") {
+      const h = hashes.get(m.id);
+      if (!h) throw new Error(`no open hash ${m.id}`);
+      h.update(bytes);
+      port?.postMessage({ op: "chunk", id: m.id } satisfies WorkerReply);
+    } else if (m.op === "count") {
+      let share = shares.get(m.id);
+      if (!share) {
+        share = new CodeShare(m.dtype);
+        shares.set(m.id, share);
+      }
+      share.add(bytes);
+      port?.postMessage({ op: "chunk", id: m.id } satisfies WorkerReply);
+    } else {
+      const counts = shares.get(m.id)?.total();
+      shares.delete(m.id);
+      if (!counts) throw new Error(`no counts for tensor ${m.id}`);
+      port?.postMessage({ op: "chunk", id: m.id, counts } satisfies WorkerReply, [
+        counts.buffer as ArrayBuffer,
+      ]);
+    }
+  } catch (e) {
+    port?.postMessage({ op: "chunk", id: m.id, error: (e as Error).message } satisfies WorkerReply);
   }
 }
 

@@ -3,8 +3,10 @@ import { Worker } from "node:worker_threads";
 import { type ErrorCode, PedigreeError } from "../errors.js";
 import type { DType } from "../formats/types.js";
 import { workerEntry } from "../workers/entry.js";
-import { TensorAccumulator, type TensorDigest } from "./kernels/accumulator.js";
+import { CodeCounts, TensorAccumulator, type TensorDigest } from "./kernels/accumulator.js";
+import { scanKindOf } from "./kernels/dtype-tables.js";
 import type { WorkerReply, WorkerRequest } from "./pool-worker.js";
+import { SCAN_CHUNK_BYTES } from "./scan.js";
 import type { LayerSketch } from "./sketch/index.js";
 import type { SketchLayersRequest } from "./sketch-layers.js";
 
@@ -92,6 +94,8 @@ interface Slot {
   sent: number[];
   /** Pending tensor digests and sketch requests by id. */
   jobs: Map<number, { resolve: (d: unknown) => void; reject: (e: unknown) => void }>;
+  /** Handlers of sent "hash"/"count" operations: a worker answers each once, in order. */
+  chunkReplies: ((m: Extract<WorkerReply, { op: "chunk" }>) => void)[];
 }
 
 /**
@@ -105,6 +109,11 @@ class WorkerPool implements ScanExecutor {
   private readonly maxInflight: number;
   private waiters: (() => void)[] = [];
   private readonly spare: SpareBuffers;
+  /** Shared chunk buffers (split tensors): free ones, and how many exist (at most maxInflight + 2). */
+  private readonly shared: SharedArrayBuffer[] = [];
+  private sharedCount = 0;
+  /** Wake-ups of split tensors waiting for their last chunk replies (also called on failure). */
+  private drains: (() => void)[] = [];
   private fatal: unknown = null;
   private closed = false;
 
@@ -116,7 +125,13 @@ class WorkerPool implements ScanExecutor {
 
   private spawn(): Slot {
     const { url, options } = workerEntry(import.meta.url, "pool-worker");
-    const slot: Slot = { worker: new Worker(url, options), load: 0, sent: [], jobs: new Map() };
+    const slot: Slot = {
+      worker: new Worker(url, options),
+      load: 0,
+      sent: [],
+      jobs: new Map(),
+      chunkReplies: [],
+    };
     slot.worker.on("message", (m: WorkerReply) => this.onReply(slot, m));
     slot.worker.on("error", (e) => this.fail(e));
     slot.worker.on("exit", (code) => {
@@ -126,6 +141,10 @@ class WorkerPool implements ScanExecutor {
   }
 
   private onReply(slot: Slot, m: WorkerReply): void {
+    if (m.op === "chunk") {
+      slot.chunkReplies.shift()?.(m);
+      return;
+    }
     const job = slot.jobs.get(m.id);
     if (m.op === "ack") {
       if (m.buf) this.spare.put(m.buf);
@@ -136,6 +155,7 @@ class WorkerPool implements ScanExecutor {
     }
     slot.jobs.delete(m.id);
     if (m.op === "done") job?.resolve({ sha256: m.sha256, stats: m.stats });
+    else if (m.op === "digest") job?.resolve(m.sha256);
     else if (m.op === "sketched") job?.resolve(m.layers);
     else if (m.code)
       job?.reject(new PedigreeError(m.code as ErrorCode, m.message)); // a coded error from a worker keeps its code
@@ -150,9 +170,14 @@ class WorkerPool implements ScanExecutor {
     );
     for (const s of this.slots) for (const j of s.jobs.values()) j.reject(this.fatal);
     for (const w of this.waiters.splice(0)) w();
+    for (const d of this.drains.splice(0)) d();
   }
 
   begin(dtype: DType, byteLength: number): TensorJob {
+    const kind = scanKindOf(dtype);
+    const elements = byteLength / (kind === "code16" ? 2 : 1);
+    if ((kind === "code16" || kind === "code8") && elements < 2 ** 32)
+      return this.beginSplit(dtype, byteLength);
     const slot = this.slots.reduce((a, b) => (b.load < a.load ? b : a));
     const id = this.nextId++;
     slot.load += byteLength;
@@ -166,6 +191,7 @@ class WorkerPool implements ScanExecutor {
       while (this.inflight >= this.maxInflight && !this.fatal)
         await new Promise<void>((r) => this.waiters.push(r));
       const buf = ownBuffer(view);
+      if (view.buffer instanceof SharedArrayBuffer) this.shared.push(view.buffer); // copied out: free again
       this.inflight++;
       slot.sent.push(op === "bytes" ? view.byteLength : 0);
       this.post(slot, { op, id, buf }, [buf]);
@@ -180,8 +206,99 @@ class WorkerPool implements ScanExecutor {
     };
   }
 
+  /**
+   * A shared chunk buffer (split tensors read into it in place and both workers read it there), or a
+   * recycled transferable one.
+   */
   spareBuffer(byteLength: number): Uint8Array | undefined {
-    return this.spare.take(byteLength);
+    const sab = byteLength <= SCAN_CHUNK_BYTES ? this.takeShared(false) : undefined;
+    return sab ? new Uint8Array(sab, 0, byteLength) : this.spare.take(byteLength);
+  }
+
+  private takeShared(force: boolean): SharedArrayBuffer | undefined {
+    const free = this.shared.pop();
+    if (free || (!force && this.sharedCount >= this.maxInflight + 2)) return free;
+    this.sharedCount++;
+    return new SharedArrayBuffer(SCAN_CHUNK_BYTES);
+  }
+
+  /**
+   * 16/8-bit tensors: the owner (least-loaded worker) hashes every chunk in order, while each chunk's
+   * pattern counts go to the worker with the fewest pending operations — so a long tensor keeps every
+   * worker busy instead of one. Each worker sums its share; "countEnd" collects the shares. Counts are
+   * exact integers, summed in any order (CodeCounts), so the result is the same for any thread count.
+   */
+  private beginSplit(dtype: DType, byteLength: number): TensorJob {
+    const owner = this.slots.reduce((a, b) => (b.load < a.load ? b : a));
+    const id = this.nextId++;
+    owner.load += byteLength;
+    const digest = new Promise<string>((resolve, reject) =>
+      owner.jobs.set(id, { resolve: resolve as (d: unknown) => void, reject }),
+    );
+    digest.catch(() => {}); // surfaced by end()
+    this.post(owner, { op: "hashBegin", id });
+    const counts = new CodeCounts(dtype);
+    let pending = 0;
+    let failure: string | null = null;
+    const counters = new Set<Slot>(); // workers holding a share of the counts
+    const settle = (m: Extract<WorkerReply, { op: "chunk" }>) => {
+      if (m.error) failure ??= m.error;
+      if (m.counts) counts.add(m.counts);
+      if (--pending === 0) for (const d of this.drains.splice(0)) d();
+    };
+    return {
+      push: async (bytes) => {
+        if (this.fatal) throw this.fatal;
+        while (this.inflight >= this.maxInflight && !this.fatal)
+          await new Promise<void>((r) => this.waiters.push(r));
+        if (this.fatal) throw this.fatal;
+        const sab = this.sharedOf(bytes);
+        this.inflight++;
+        pending += 2;
+        let refs = 2;
+        const release = (m: Extract<WorkerReply, { op: "chunk" }>) => {
+          settle(m);
+          if (--refs > 0) return;
+          this.shared.push(sab);
+          this.inflight--;
+          this.waiters.shift()?.();
+        };
+        const counter = this.slots.reduce((a, b) => (b.chunkReplies.length < a.chunkReplies.length ? b : a));
+        counters.add(counter);
+        owner.chunkReplies.push((m) => {
+          owner.load -= bytes.length;
+          release(m);
+        });
+        this.post(owner, { op: "hash", id, sab, length: bytes.length });
+        counter.chunkReplies.push(release);
+        this.post(counter, { op: "count", id, dtype, sab, length: bytes.length });
+      },
+      pushValues: async () => {
+        throw new Error(`${dtype} tensors are scanned from their bytes`);
+      },
+      end: async () => {
+        for (const slot of counters) {
+          pending++;
+          slot.chunkReplies.push(settle);
+          this.post(slot, { op: "countEnd", id });
+        }
+        while (pending > 0 && !this.fatal) await new Promise<void>((r) => this.drains.push(r));
+        if (this.fatal) throw this.fatal;
+        this.post(owner, { op: "hashEnd", id });
+        const sha256 = await digest;
+        if (failure)
+          throw new PedigreeError("FINGERPRINT_SCAN_FAILED", `scan of a tensor failed: ${failure}`);
+        return { sha256, stats: counts.finish() };
+      },
+    };
+  }
+
+  /** The chunk's shared buffer: its own when it was read into one from spareBuffer, else a copy. */
+  private sharedOf(bytes: Uint8Array): SharedArrayBuffer {
+    if (bytes.buffer instanceof SharedArrayBuffer && bytes.byteOffset === 0) return bytes.buffer;
+    const sab = this.takeShared(true) as SharedArrayBuffer;
+    new Uint8Array(sab).set(bytes);
+    return sab;
   }
 
   private post(slot: Slot, m: WorkerRequest, transfer: ArrayBuffer[] = []): void {

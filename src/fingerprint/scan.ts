@@ -108,7 +108,8 @@ async function scanFile(
     const r =
       p.length === 0
         ? Promise.resolve(new Uint8Array(0))
-        : src.read(p.offset, p.length, exec.spareBuffer(p.length));
+        : // Only tensor pieces are pushed (and so give their buffer back); gaps get a fresh one.
+          src.read(p.offset, p.length, p.tensor === null ? undefined : exec.spareBuffer(p.length));
     r.catch(() => {}); // awaited below; this only keeps an abandoned read-ahead from crashing the process
     return r;
   };

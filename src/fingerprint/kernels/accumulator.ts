@@ -135,3 +135,46 @@ function decodeWide(bytes: Uint8Array, dtype: DType): Float32Array | Float64Arra
   }
   return out;
 }
+
+/**
+ * A pool worker's share of the pattern counts of a 16- or 8-bit tensor whose owner hashes it in
+ * order (pool.ts): chunks (whole elements) are added as they come, the total is sent at the end.
+ * Callers split only tensors under 2³² elements, so no bin can overflow.
+ */
+export class CodeShare {
+  private readonly even: Uint32Array;
+  private readonly odd: Uint32Array;
+  constructor(private readonly dtype: DType) {
+    const bins = scanKindOf(dtype) === "code16" ? 65536 : 256;
+    this.even = new Uint32Array(bins);
+    this.odd = new Uint32Array(bins);
+  }
+  add(bytes: Uint8Array): void {
+    if (scanKindOf(this.dtype) === "code16") accumulateCodes16(view16(bytes), this.even, this.odd);
+    else accumulateCodes(bytes, this.even);
+  }
+  total(): Uint32Array {
+    for (let c = 0; c < this.even.length; c++)
+      this.even[c] = (this.even[c] as number) + (this.odd[c] as number);
+    return this.even;
+  }
+}
+
+/**
+ * A tensor's pattern counts summed from its chunks' counts. Sums of integers below 2⁵³ are exact in
+ * float64, so the totals — and the statistics — do not depend on the order chunks arrive in, and
+ * equal TensorAccumulator's for the same bytes.
+ */
+export class CodeCounts {
+  private readonly totals: Float64Array;
+  constructor(private readonly dtype: DType) {
+    this.totals = new Float64Array(scanKindOf(dtype) === "code16" ? 65536 : 256);
+  }
+  add(counts: Uint32Array): void {
+    for (let c = 0; c < this.totals.length; c++)
+      this.totals[c] = (this.totals[c] as number) + (counts[c] as number);
+  }
+  finish(): TensorStats {
+    return finalizeCodes(this.totals, this.dtype);
+  }
+}

@@ -1,0 +1,80 @@
+import fs from "node:fs/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createExecutor, scanCheckpoint } from "../../src/fingerprint/index.js";
+import { SCAN_CHUNK_BYTES } from "../../src/fingerprint/scan.js";
+import type { TensorFingerprint } from "../../src/fingerprint/types.js";
+import { openCheckpoint } from "../../src/formats/open.js";
+import { buildSafetensors, writeTempModel } from "../helpers/build-safetensors.js";
+
+/**
+ * 16- and 8-bit tensors longer than one chunk are split in the pool: their owner hashes, any worker
+ * counts (pool.ts). Whatever the thread count, digests and statistics must equal the inline scan's.
+ */
+let dir: string;
+
+/** Seeded bytes shaped like weights: BF16 codes of a narrow Gaussian, plus a run of equal values. */
+function weightBytes(elements: number, seed: number, width: 1 | 2): Uint8Array {
+  const out = new Uint8Array(elements * width);
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  let s = seed >>> 0;
+  const uniform = () => {
+    s = (Math.imul(s, 1_664_525) + 1_013_904_223) >>> 0;
+    return (s + 0.5) / 2 ** 32;
+  };
+  for (let i = 0; i < elements; i++) {
+    f[0] = i % 4099 < 64 ? 0 : 0.02 * Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+    const code = u[0]! >>> 16;
+    if (width === 2) {
+      out[2 * i] = code & 0xff;
+      out[2 * i + 1] = code >>> 8;
+    } else out[i] = code >>> 8;
+  }
+  return out;
+}
+
+beforeAll(async () => {
+  const big = (2.5 * SCAN_CHUNK_BYTES) / 2; // 2.5 chunks of BF16
+  dir = await writeTempModel({
+    "model.safetensors": buildSafetensors([
+      { name: "a.bf16", dtype: "BF16", shape: [big / 1024, 1024], data: weightBytes(big, 1, 2) },
+      {
+        name: "b.f8",
+        dtype: "F8_E4M3",
+        shape: [3 * SCAN_CHUNK_BYTES + 7],
+        data: weightBytes(3 * SCAN_CHUNK_BYTES + 7, 2, 1),
+      },
+      { name: "c.small", dtype: "BF16", shape: [3, 5], data: weightBytes(15, 3, 2) },
+      {
+        name: "d.f32",
+        dtype: "F32",
+        shape: [4],
+        data: new Uint8Array(new Float32Array([1, -2, 3.5, 0]).buffer),
+      },
+    ]),
+  });
+}, 60_000);
+
+afterAll(() => fs.rm(dir, { recursive: true, force: true }));
+
+async function scan(threads: number): Promise<TensorFingerprint[]> {
+  const ckpt = await openCheckpoint(dir);
+  const exec = createExecutor(threads);
+  try {
+    return (await scanCheckpoint(ckpt, exec)).tensors;
+  } finally {
+    await exec.close();
+    await ckpt.close();
+  }
+}
+
+describe("split scan of long 16/8-bit tensors", () => {
+  it("gives the inline scan's digests and statistics for 1, 2 and 3 workers", async () => {
+    const inline = await scan(0);
+    expect(inline.map((t) => t.name)).toEqual(["a.bf16", "b.f8", "c.small", "d.f32"]);
+    expect(inline[0]!.stats.count).toBe((2.5 * SCAN_CHUNK_BYTES) / 2);
+    expect(inline[0]!.stats.std).toBeGreaterThan(0.015);
+    expect(inline[0]!.stats.std).toBeLessThan(0.025);
+    for (const threads of [1, 2, 3]) expect(await scan(threads)).toEqual(inline);
+  }, 120_000);
+});
