@@ -319,7 +319,7 @@ async function identifyAction(ctx: CommandContext, ...a: unknown[]): Promise<Com
   const [spec, o] = a as [string, DbOpts & { all?: boolean; shortlist?: string }];
   const fp = await loadFingerprint(spec, progressOf(ctx, "fingerprint"));
   const shortlist = intOpt(o.shortlist, "--shortlist");
-  const cmp = pooledComparator(); // its workers start while the index is read
+  const cmp = pooledComparator();
   try {
     const data = await withRegistry(o, (reg) =>
       identify(reg, cmp, fp, { all: o.all === true, ...(shortlist ? { shortlist } : {}) }),
