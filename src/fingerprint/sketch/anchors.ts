@@ -12,7 +12,13 @@ export function anchorHash(token: string): number {
     h ^= token.charCodeAt(i) & 0xff;
     h = Math.imul(h, 0x01000193);
   }
-  // One extra avalanche round (murmur3 finaliser) so short tokens spread over the whole range.
+  // One extra avalanche round so short tokens spread over the whole range.
+  return mix32(h);
+}
+
+/** The murmur3 32-bit finaliser: a bijection of 32-bit integers that spreads every input bit. */
+export function mix32(x: number): number {
+  let h = x;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

@@ -1,4 +1,5 @@
 import type { LayerView } from "../../model/types.js";
+import { mix32 } from "./anchors.js";
 
 /**
  * The neuron budget (issue #3): a fingerprint must stay ≤ 64 MB and ≤ 2 % of the checkpoint for any
@@ -89,13 +90,7 @@ const NEURON_SEED = 0x5eed_0003;
  * bijection of 32-bit integers, so the kept indices look like a uniform random subset of each width.
  */
 export function neuronHash(i: number): number {
-  let h = (Math.imul(i + 1, 0x9e3779b1) ^ NEURON_SEED) >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return mix32((Math.imul(i + 1, 0x9e3779b1) ^ NEURON_SEED) >>> 0);
 }
 
 /** The stored neuron indices of an MLP of width n, ascending; null when the budget keeps all of them. */
