@@ -119,6 +119,9 @@ function validateMlp(m: Obj, path: string, widths: Record<"anchor" | "native" | 
     ["upNative", widths.native],
     ["gateId", widths.id],
     ["upId", widths.id],
+    ["down", widths.anchor],
+    ["downNative", widths.native],
+    ["downId", widths.id],
   ];
   for (const [k, cols] of fields) rowsOf(m[k], stored, cols, `${path}.${k}`);
   const norms = obj(m.norms, `${path}.norms`);

@@ -52,11 +52,12 @@ export interface NeuronBudget {
 }
 
 /**
- * Stored bytes per neuron of one MLP: `cols` uint8 feature columns (anchor + native + id) and one
- * float16 norm for each of gate and up, plus the float16 down-column norm.
+ * Stored bytes per neuron of one MLP: two feature views of `cols` uint8 columns each (anchor + native
+ * + id) — gate and up rows for a gated MLP, up rows and down columns for a non-gated one (sketch
+ * version 7) — and float16 norms: gate, up and down for a gated MLP, up and down otherwise.
  */
 export function featureBytesPerNeuron(gated: boolean, cols: number): number {
-  return (gated ? 2 : 1) * (cols + 2) + 2;
+  return 2 * cols + (gated ? 3 : 2) * 2;
 }
 
 /** The model's neuron budget: all neurons when they fit, else fraction = budget / need for every MLP. */

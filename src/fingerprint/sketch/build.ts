@@ -17,8 +17,10 @@ import type { LayerSketch, MlpSketch, Sketches } from "./types.js";
  * Bumped whenever any sketch value would change for the same weights. "6": MLP sketches carry `rows`
  * (a neuron subset above FEATURE_BUDGET_BYTES) and alignment anchors are capped by
  * ALIGN_EMBED_MAX_BYTES; a version-5 reader must refuse such files rather than misread them.
+ * "7": non-gated MLPs (gpt2, gpt_neox) also carry down-column features (`down`, `downNative`,
+ * `downId`); gated MLPs are unchanged byte for byte.
  */
-export const SKETCH_VERSION = "6";
+export const SKETCH_VERSION = "7";
 /** Expected alignment tokens: enough shared rows to fit a d×d map for d up to ~1k, 4 MB at d = 1024. */
 export const ALIGN_EXPECTED = 1024;
 /**
@@ -179,18 +181,41 @@ async function sketchMlp(
   const neurons = m.up.shape[0]!;
   const rows = keptNeurons(neurons, budget);
   const up = await features(m.up, directions, basis, rows, read);
-  const gate = m.gate ? await features(m.gate, directions, basis, rows, read) : null;
+  if (!m.gate) {
+    // Non-gated MLP: the down column is the neuron's second view (E3 matches it against the up row).
+    // Projected on the plain directions (basis.all), with no norm weight folded in: the column is
+    // written straight into the residual stream, the space the embedding rows themselves live in.
+    // The next layer's norm weight shapes what that layer reads, not the stream; a copy whose hidden
+    // basis was rotated has that weight folded into the next layer's matrices (set to 1), so folding
+    // it here would make the feature depend on the basis. ⟨down column, e⟩ is rotation-invariant as is.
+    const down = await downFeatures(m.down, basis, rows, read);
+    return {
+      neurons,
+      rows,
+      gate: null,
+      up: up.anchor,
+      gateNative: null,
+      upNative: up.native,
+      gateId: null,
+      upId: up.id,
+      down: down.anchor,
+      downNative: down.native,
+      downId: down.id,
+      norms: { gate: null, up: up.norms, down: down.norms },
+    };
+  }
+  const gate = await features(m.gate, directions, basis, rows, read);
   const down = await columnNorms(m.down, read);
   return {
     neurons,
     rows,
-    gate: gate?.anchor ?? null,
+    gate: gate.anchor,
     up: up.anchor,
-    gateNative: gate?.native ?? null,
+    gateNative: gate.native,
     upNative: up.native,
-    gateId: gate?.id ?? null,
+    gateId: gate.id,
     upId: up.id,
-    norms: { gate: gate?.norms ?? null, up: up.norms, down: rows ? pick(down, rows) : down },
+    norms: { gate: gate.norms, up: up.norms, down: rows ? pick(down, rows) : down },
   };
 }
 
@@ -208,26 +233,77 @@ async function features(
 ) {
   const [n, d] = ref.shape as [number, number];
   if (d !== basis.d) throw new RangeError(`${ref.tensor}: ${d} input columns, hidden size is ${basis.d}`);
-  const stored = rows ? rows.length : n;
-  const anchor = new Uint8Array(stored * basis.kf);
-  const native = new Uint8Array(stored * NATIVE_COLS);
-  const id = basis.ki > 0 ? new Uint8Array(stored * basis.ki) : null;
-  const norms = new Float32Array(stored);
-  const width = basis.kf + NATIVE_COLS + basis.ki;
+  const out = featureRows(rows ? rows.length : n, basis);
   let at = 0; // stored rows written so far
   for (let start = 0; start < n; start += blockRows(d)) {
     const count = Math.min(blockRows(d), n - start);
     const block = await read(ref, start, count);
     const { w, count: m } = rows ? selectRows(block, d, rows, start, count) : { w: block, count };
     if (m === 0) continue;
-    norms.set(rowNorms(w, m, d), at);
-    const all = projectRows(w, m, d, directions, width);
+    out.norms.set(rowNorms(w, m, d), at);
+    out.put(projectRows(w, m, d, directions, out.width), m, at);
+    at += m;
+  }
+  return out.done();
+}
+
+/**
+ * Output of a feature pass over `stored` neurons: the anchor, native and id column groups of one
+ * projection on basis.all, each quantised per row, and the float32 norms (float16 when done).
+ */
+function featureRows(stored: number, basis: Basis) {
+  const width = basis.kf + NATIVE_COLS + basis.ki;
+  const anchor = new Uint8Array(stored * basis.kf);
+  const native = new Uint8Array(stored * NATIVE_COLS);
+  const id = basis.ki > 0 ? new Uint8Array(stored * basis.ki) : null;
+  const norms = new Float32Array(stored);
+  /** Stores m projected rows (m × width) from stored row `at` on. */
+  const put = (all: Float32Array, m: number, at: number) => {
     anchor.set(quantizeRows(all, m, width, 0, basis.kf), at * basis.kf);
     native.set(quantizeRows(all, m, width, basis.kf, NATIVE_COLS), at * NATIVE_COLS);
     id?.set(quantizeRows(all, m, width, basis.kf + NATIVE_COLS, basis.ki), at * basis.ki);
-    at += m;
+  };
+  const done = () => ({ anchor, native, id, norms: float16Array(norms) });
+  return { width, norms, put, done };
+}
+
+/**
+ * Features of the stored columns of a down matrix (canonical [hidden, neurons]): column j projected
+ * on basis.all, F = W_downᵀ·Pᵀ, plus the column norms. A GPT-2 Conv1D down is stored [neurons,
+ * hidden], so its columns are stored rows: undoing the transpose reads them as rows, in order, and
+ * the up-row pass applies. Otherwise the matrix is read in row blocks (hidden units h) and each
+ * block's share P[:, h]·W[h, stored] is summed into a stored × width float32 accumulator, so memory is
+ * that result plus one block, whatever the model size.
+ */
+async function downFeatures(ref: TensorRef, basis: Basis, rows: Int32Array | null, read: MatrixReader) {
+  const [d, n] = ref.shape as [number, number];
+  if (d !== basis.d) throw new RangeError(`${ref.tensor}: ${d} output rows, hidden size is ${basis.d}`);
+  if (ref.transforms.length === 1 && ref.transforms[0]!.kind === "transpose")
+    return features({ tensor: ref.tensor, shape: [n, d], transforms: [] }, basis.all, basis, rows, read);
+  const stored = rows ? rows.length : n;
+  const out = featureRows(stored, basis);
+  const k = out.width;
+  const acc = new Float32Array(stored * k);
+  const squares = new Float64Array(stored);
+  for (let start = 0; start < d; start += blockRows(n)) {
+    const count = Math.min(blockRows(n), d - start);
+    const block = await read(ref, start, count); // count × n
+    // The stored columns as rows (stored × count) and the directions' matching columns (k × count).
+    const cols = new Float32Array(stored * count);
+    for (let h = 0; h < count; h++)
+      for (let r = 0; r < stored; r++) {
+        const v = block[h * n + (rows ? rows[r]! : r)]!;
+        cols[r * count + h] = v;
+        squares[r] = squares[r]! + v * v;
+      }
+    const p = new Float32Array(k * count);
+    for (let c = 0; c < k; c++) p.set(basis.all.subarray(c * d + start, c * d + start + count), c * count);
+    const part = projectRows(cols, stored, count, p, k);
+    for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! + part[i]!;
   }
-  return { anchor, native, id, norms: float16Array(norms) };
+  out.norms.set(squares.map(Math.sqrt));
+  out.put(acc, stored, 0);
+  return out.done();
 }
 
 /** Column norms of a canonical [out, in] matrix (down_proj: one per FFN neuron), read by row blocks. */

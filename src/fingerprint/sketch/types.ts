@@ -44,9 +44,10 @@ export interface Sketches {
 }
 
 /**
- * One gated MLP (dense FFN or one expert) as per-neuron features. Every per-neuron array below has one
- * row per **stored** neuron: all `neurons` of them, or, for a model above the sketch byte budget
- * (budget.ts), the subset listed in `rows`.
+ * One MLP (dense FFN or one expert) as per-neuron features, two views of every neuron: a gated MLP
+ * stores gate and up rows, a non-gated one (gpt2, gpt_neox: act(x·Wupᵀ)·Wdownᵀ) up rows and down
+ * columns. Every per-neuron array below has one row per **stored** neuron: all `neurons` of them, or,
+ * for a model above the sketch byte budget (budget.ts), the subset listed in `rows`.
  */
 export interface MlpSketch {
   /** The MLP's full width (FFN neurons), whether or not all of them are stored. */
@@ -70,6 +71,17 @@ export interface MlpSketch {
   /** Gate/up rows projected on the idTokens embeddings (tokenized models only, else null), same quantisation. */
   gateId: Uint8Array | null;
   upId: Uint8Array | null;
+  /**
+   * Non-gated MLPs only (sketch version 7; the keys are absent on gated MLPs, whose bytes are those of
+   * version 6): down column j projected on the same directions as the rows above — anchor (`down`),
+   * native (`downNative`) and id (`downId`, tokenized models only, else null) — same layout and
+   * quantisation, one row per stored neuron. No norm weight is folded in: the column is written into
+   * the residual stream, where the embedding rows live (build.ts). Basis-free like the rows: a hidden
+   * rotation R maps the column to R·col and the embeddings to E·R, leaving ⟨col, e⟩ unchanged.
+   */
+  down?: Uint8Array | null;
+  downNative?: Uint8Array | null;
+  downId?: Uint8Array | null;
   /**
    * Per-neuron Euclidean norms as IEEE float16 bits (the features above keep directions only): gate
    * and up rows, down columns; one per stored neuron. A function-preserving rescaling (up ×s, down ÷s) shows only here.
