@@ -21,6 +21,7 @@ export function neuronEvidence(layers: LayerAlignment, space: FeatureSpace): Evi
       bMlp: t.bMlp,
       aMlp: t.aMlp,
       family: t.test.family,
+      views: t.test.views,
       agreements: t.test.agreements,
       compared: t.test.compared,
       ...(t.test.sampled ? { expectedOverlap: round(t.test.overlap) } : {}),
@@ -36,12 +37,20 @@ export function neuronEvidence(layers: LayerAlignment, space: FeatureSpace): Evi
       agree += t.test.agreements;
       compared += t.test.compared;
     }
+  // Gated MLPs are matched on gate rows vs up rows, non-gated ones (gpt2, gpt_neox) on down columns vs
+  // up rows; the method names the pairs that ran (gate/up when none did, as before).
+  const kinds = [...new Set(layers.pairs.flatMap((p) => p.tests.map((t) => t.test.views)))].sort((x, y) =>
+    x === "gate/up" ? -1 : y === "gate/up" ? 1 : 0,
+  );
+  const views = kinds.length ? kinds : (["gate/up"] as const);
+  const named = views.map((k) => (k === "gate/up" ? "gate vs up" : "down vs up")).join(", ");
   return {
-    method: "E3 neuron matching (gate vs up agreement)",
+    method: `E3 neuron matching (${named} agreement)`,
     log10P: layers.pairs.length ? round(fisherCombineLog10(layers.pairs.map((p) => p.log10P))) : null,
     statistic: compared ? agree / compared : 0,
     detail: {
-      null: "agreements of two unrelated matchings ≤ fixed points of a random permutation: P(≥k) ≤ 1/k!, after discounting 5% convergent neurons; Bonferroni over feature families, experts and candidate layers; Fisher across layers",
+      null: `B's neurons matched to A's twice, on two views of each neuron (${views.map(viewsText).join("; ")}); agreements of two unrelated matchings ≤ fixed points of a random permutation: P(≥k) ≤ 1/k!, after discounting 5% convergent neurons; Bonferroni over feature families, experts and candidate layers; Fisher across layers`,
+      views,
       sharedAnchorTokens: space.sharedTokens.length,
       anchorMode: space.mode,
       ...(space.mode === "id"
@@ -62,6 +71,12 @@ export function neuronEvidence(layers: LayerAlignment, space: FeatureSpace): Evi
       perLayer,
     },
   };
+}
+
+function viewsText(kind: string): string {
+  return kind === "gate/up"
+    ? "gated MLPs: gate rows (signed cosine) vs up rows (|cosine|: SwiGLU is linear in up)"
+    : "non-gated MLPs: down columns vs up rows, both signed cosine (GELU/ReLU are not odd)";
 }
 
 export function identityEvidence(id: IdentityResult): Evidence {
@@ -196,7 +211,7 @@ export function mergeEvidence(m: MergeTest | null): Evidence {
           layers: m.layers,
           perLayer: m.perLayer.map((l) => ({ ...l, alpha: round(l.alpha), ratio: round(l.ratio) })),
           merge: m.merge,
-          rule: "merge when 0.1 ≤ α ≤ 0.9 and the mix leaves ≤ 0.5 of the better single parent's residual (native gate/up features of neurons matched in both), overall and in ≥ 75% of the layers",
+          rule: "merge when 0.1 ≤ α ≤ 0.9 and the mix leaves ≤ 0.5 of the better single parent's residual (native features of both E3 views — gate/up, or down/up when non-gated — of neurons matched in both), overall and in ≥ 75% of the layers",
         }
       : {
           note: "not computed: C is not aligned to B (no matched neurons) or the native features are not comparable",

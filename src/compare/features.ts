@@ -83,30 +83,89 @@ export function anchorsUsable(space: FeatureSpace): boolean {
 
 export type Family = "anchor" | "native";
 
+/** One of a neuron's stored views: gate row, up row, down column. */
+export type View = "gate" | "up" | "down";
+
 /**
- * Unit-row features of one MLP's gate or up rows, in the shared space; null when unavailable. One row
- * per stored neuron (rows.ts maps a row to its neuron index when the sketch keeps a subset).
+ * The two views of each neuron E3 matches on, both sides alike. Gated MLPs: gate rows and up rows.
+ * Non-gated MLPs (gpt2, gpt_neox): down columns and up rows — what a neuron writes and what it reads.
+ */
+export interface NeuronViews {
+  kind: "gate/up" | "down/up";
+  /** First view (its cosine is the drift measure), second view. */
+  views: readonly [View, View];
+  /**
+   * Per view, whether rows are matched on |cosine|: only for a view whose sign can flip without
+   * changing the function. In SwiGLU, silu(g)·u is linear in u, so an up row and its down column
+   * may flip sign together; silu is not odd, so gate rows keep their sign. In act(x·upᵀ)·downᵀ with
+   * GELU or ReLU, act is not odd: negating an up row (with its bias) changes which inputs the neuron
+   * fires on, and negating a down column alone changes the output, so both views are signed there.
+   * The choice does not touch the null (any fixed rule on independent features); signed cosines
+   * only sharpen the match of derived neurons.
+   */
+  abs: readonly [boolean, boolean];
+}
+
+const GATED: NeuronViews = { kind: "gate/up", views: ["gate", "up"], abs: [false, true] };
+const NON_GATED: NeuronViews = { kind: "down/up", views: ["down", "up"], abs: [false, false] };
+
+/** The view pair an MLP sketch carries: gate/up when gated, down/up when it stores down columns. */
+export function viewsOf(m: MlpSketch): NeuronViews | null {
+  if (m.gate) return GATED;
+  return m.down ? NON_GATED : null;
+}
+
+/** The pair both MLPs carry; null when they differ (a gated MLP against a non-gated one). */
+export function commonViews(a: MlpSketch, b: MlpSketch): NeuronViews | null {
+  const va = viewsOf(a);
+  return va && va === viewsOf(b) ? va : null;
+}
+
+/**
+ * A note when no MLP of A carries the same view pair as any MLP of B (one model gated, the other
+ * not): E3 has no common test then, and the note says why it did not run. Null otherwise.
+ */
+export function viewMismatch(a: Sketches, b: Sketches): string | null {
+  const kinds = (sk: Sketches) =>
+    new Set(sk.layers.flatMap((l) => l.mlps.map((m) => viewsOf(m)?.kind).filter((k) => k !== undefined)));
+  const ka = kinds(a);
+  const kb = kinds(b);
+  if (ka.size === 0 || kb.size === 0 || [...ka].some((k) => kb.has(k))) return null;
+  const say = (k: Set<string>) => (k.has("gate/up") ? "gated (gate/up views)" : "non-gated (down/up views)");
+  return `A's MLPs are ${say(ka)}, B's are ${say(kb)}: a gated and a non-gated MLP share no pair of neuron views, so no E3 neuron test ran`;
+}
+
+/** The stored anchor / native / id features of one view of an MLP. */
+function viewArrays(m: MlpSketch, which: View) {
+  if (which === "gate") return { anchor: m.gate, native: m.gateNative, id: m.gateId };
+  if (which === "up") return { anchor: m.up, native: m.upNative, id: m.upId };
+  return { anchor: m.down ?? null, native: m.downNative ?? null, id: m.downId ?? null };
+}
+
+/**
+ * Unit-row features of one view of an MLP's neurons, in the shared space; null when unavailable. One
+ * row per stored neuron (rows.ts maps a row to its neuron index when the sketch keeps a subset).
  */
 export function mlpFeatures(
   sk: Sketches,
   mlp: MlpSketch,
-  which: "gate" | "up",
+  which: View,
   family: Family,
   space: FeatureSpace,
   side: "a" | "b",
 ): FeatureMatrix | null {
+  const stored = viewArrays(mlp, which);
   if (family === "anchor") {
     const cols = side === "a" ? space.colsA : space.colsB;
     const useId = side === "a" ? space.useIdA : space.useIdB;
-    const q = useId ? (which === "gate" ? mlp.gateId : mlp.upId) : which === "gate" ? mlp.gate : mlp.up;
+    const q = useId ? stored.id : stored.anchor;
     if (!q || cols.length < MIN_SHARED_ANCHORS) return null;
     const width = useId ? sk.idTokens.length : sk.featureTokens.length;
     const full = { data: dequantizeRows(q), rows: storedCount(mlp), cols: width };
     return normalizeRows(selectColumns(full, cols));
   }
-  const q = which === "gate" ? mlp.gateNative : mlp.upNative;
-  if (!q) return null;
-  return normalizeRows({ data: dequantizeRows(q), rows: storedCount(mlp), cols: sk.nativeCols });
+  if (!stored.native) return null;
+  return normalizeRows({ data: dequantizeRows(stored.native), rows: storedCount(mlp), cols: sk.nativeCols });
 }
 
 /** Embedding rows of a side's id anchors (for E2 in id mode): names and rows × d values. */

@@ -14,7 +14,7 @@ import {
   rescaleEvidence,
   round,
 } from "./evidence.js";
-import { featureSpace } from "./features.js";
+import { featureSpace, viewMismatch } from "./features.js";
 import { compareTensors } from "./identity.js";
 import { alignLayers } from "./layers.js";
 import { mergeWithCandidate } from "./merge.js";
@@ -113,6 +113,7 @@ export function compareFingerprints(
     tokenizersDiffer: tok ? tok.jaccard < SAME_VOCAB_JACCARD : false,
   });
   const related = verdict === "related";
+  const mismatch = viewMismatch(a.sketches, b.sketches);
   if (opts.mergeWith) {
     checkSketches(opts.mergeWith, "C");
     const merge = mergeWithCandidate(a.sketches, b.sketches, opts.mergeWith.sketches, layers, space);
@@ -133,7 +134,7 @@ export function compareFingerprints(
     direction: related ? facts.direction : { parent: "unknown", reason: "not related" },
     threshold,
     drift: related ? round(facts.drift) : null,
-    notes: related ? facts.notes : reason ? [reason] : [],
+    notes: [...(mismatch ? [mismatch] : []), ...(related ? facts.notes : reason ? [reason] : [])],
     coverage: identity.coverage,
     reuse: related ? buildReuse(a, b, layers, identity, hidden) : null,
     models: { a: describe(a), b: describe(b) },

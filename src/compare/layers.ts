@@ -1,12 +1,13 @@
 import type { LayerSketch, Sketches } from "../fingerprint/sketch/types.js";
 import { bonferroniLog10 } from "../stats/index.js";
-import { type Family, type FeatureSpace, mlpFeatures } from "./features.js";
+import { type Family, type FeatureSpace, mlpFeatures, type NeuronViews, viewsOf } from "./features.js";
 import { type FeatureMatrix, selectRows, similarityMatrix } from "./match/similarity.js";
 import { bestNeuronTest, type NeuronTest } from "./neurons.js";
 
 /**
  * E4 layer alignment (DESIGN §4). For every layer j of B, find the layer of A its FFN came from: a cheap
- * screen (sampled neurons, nearest-neighbour gate/up agreement) ranks A's layers, then the full E3
+ * screen (sampled neurons, nearest-neighbour agreement of the E3 views: gate/up, or down/up for
+ * non-gated MLPs) ranks A's layers, then the full E3
  * test on the best candidate decides, Bonferroni-corrected for the number of candidates screened.
  * One A layer may feed several B layers (depth up-scaling), a B layer may have no source (new layer:
  * []), and A layers may go unused (pruning). No monotonicity is imposed: duplicated layers are often
@@ -30,7 +31,7 @@ export interface LayerPairResult {
 }
 
 export interface LayerAlignment {
-  /** screen[j][i]: fraction of sampled B neurons of layer j whose gate and up nearest neighbours in A layer i agree. */
+  /** screen[j][i]: fraction of sampled B neurons of layer j whose nearest neighbours in A layer i agree on both views. */
   screen: number[][];
   pairs: LayerPairResult[];
   layerMap: { b: number; a: number[] }[];
@@ -85,29 +86,35 @@ export function testLayerPair(
 
 /**
  * Screen scores of every (A layer i, B layer j) pair, on the first MLP of each: the fraction of
- * SCREEN_SAMPLE evenly spaced B neurons whose nearest A neuron is the same by gate and by up
- * features, best over the usable feature families. B's sampled rows of all layers are stacked into
- * one matrix per family, so each A layer's features are decoded once and meet every B layer in one
- * call of the dot kernel. The native family is screened only when the anchor family leaves a B layer
- * without a clear source (it can only raise scores, and a clear source is all the screen is for).
+ * SCREEN_SAMPLE evenly spaced B neurons whose nearest A neuron is the same by both E3 views (gate and
+ * up, or down and up; a pair of layers with different views scores 0), best over the usable feature
+ * families. B's sampled rows of all layers are stacked into one matrix per family and view pair, so
+ * each A layer's features are decoded once and meet every B layer in one call of the dot kernel. The
+ * native family is screened only when the anchor family leaves a B layer without a clear source (it
+ * can only raise scores, and a clear source is all the screen is for). Both views are ranked by signed
+ * cosine (in non-gated MLPs, as in the full test; a gated child with sign-flipped up rows only scores
+ * lower here and is still tested on its best candidate).
  */
 function screenScores(a: Sketches, b: Sketches, space: FeatureSpace): number[][] {
   const families: Family[] = space.nativeComparable ? ["anchor", "native"] : ["anchor"];
   const screen = b.layers.map(() => a.layers.map(() => 0));
   for (const f of families) {
     if (f === "native" && screen.every((row) => Math.max(...row) >= SCREEN_CLEAR)) break;
-    const stack = stackedSamples(b, f, space);
-    if (!stack) continue;
+    const stacks = new Map<NeuronViews["kind"], ReturnType<typeof stackedSamples>>();
     a.layers.forEach((la, i) => {
       const ma = la.mlps[0];
-      const ga = ma ? mlpFeatures(a, ma, "gate", f, space, "a") : null;
-      const ua = ma ? mlpFeatures(a, ma, "up", f, space, "a") : null;
-      if (!ga || !ua) return;
-      const byGate = rowArgmax(similarityMatrix(stack.gate, ga), stack.gate.rows, ga.rows);
-      const byUp = rowArgmax(similarityMatrix(stack.up, ua), stack.up.rows, ua.rows);
+      const pair = ma ? viewsOf(ma) : null;
+      if (!ma || !pair) return;
+      if (!stacks.has(pair.kind)) stacks.set(pair.kind, stackedSamples(b, f, space, pair));
+      const stack = stacks.get(pair.kind);
+      const fa = mlpFeatures(a, ma, pair.views[0], f, space, "a");
+      const sa = mlpFeatures(a, ma, pair.views[1], f, space, "a");
+      if (!stack || !fa || !sa) return;
+      const byFirst = rowArgmax(similarityMatrix(stack.first, fa), stack.first.rows, fa.rows);
+      const bySecond = rowArgmax(similarityMatrix(stack.second, sa), stack.second.rows, sa.rows);
       for (const { layer, from, count } of stack.spans) {
         let agree = 0;
-        for (let r = from; r < from + count; r++) if (byGate[r] === byUp[r]) agree++;
+        for (let r = from; r < from + count; r++) if (byFirst[r] === bySecond[r]) agree++;
         const row = screen[layer]!;
         row[i] = Math.max(row[i]!, agree / count);
       }
@@ -117,28 +124,30 @@ function screenScores(a: Sketches, b: Sketches, space: FeatureSpace): number[][]
 }
 
 /**
- * SCREEN_SAMPLE evenly spaced rows of each B layer's first MLP, gate and up features, stacked layer
- * after layer; `spans` says which rows belong to which layer. Null when no layer has the family.
+ * SCREEN_SAMPLE evenly spaced rows of each B layer's first MLP, both views of `pair`, stacked layer
+ * after layer; `spans` says which rows belong to which layer. Layers whose MLP carries another view
+ * pair are left out. Null when no layer has the family.
  */
-function stackedSamples(b: Sketches, f: Family, space: FeatureSpace) {
-  const gates: FeatureMatrix[] = [];
-  const ups: FeatureMatrix[] = [];
+function stackedSamples(b: Sketches, f: Family, space: FeatureSpace, pair: NeuronViews) {
+  const firsts: FeatureMatrix[] = [];
+  const seconds: FeatureMatrix[] = [];
   const spans: { layer: number; from: number; count: number }[] = [];
   let from = 0;
   b.layers.forEach((l, j) => {
     const m = l.mlps[0];
-    const gate = m ? mlpFeatures(b, m, "gate", f, space, "b") : null;
-    const up = m ? mlpFeatures(b, m, "up", f, space, "b") : null;
-    if (!gate || !up || gate.rows === 0) return;
-    const count = Math.min(SCREEN_SAMPLE, gate.rows);
-    const rows = Array.from({ length: count }, (_, s) => Math.floor((s * gate.rows) / count));
-    gates.push(selectRows(gate, rows));
-    ups.push(selectRows(up, rows));
+    if (!m || viewsOf(m) !== pair) return;
+    const first = mlpFeatures(b, m, pair.views[0], f, space, "b");
+    const second = mlpFeatures(b, m, pair.views[1], f, space, "b");
+    if (!first || !second || first.rows === 0) return;
+    const count = Math.min(SCREEN_SAMPLE, first.rows);
+    const rows = Array.from({ length: count }, (_, s) => Math.floor((s * first.rows) / count));
+    firsts.push(selectRows(first, rows));
+    seconds.push(selectRows(second, rows));
     spans.push({ layer: j, from, count });
     from += count;
   });
   if (spans.length === 0) return null;
-  return { gate: stackRows(gates), up: stackRows(ups), spans };
+  return { first: stackRows(firsts), second: stackRows(seconds), spans };
 }
 
 function stackRows(parts: FeatureMatrix[]): FeatureMatrix {

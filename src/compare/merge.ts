@@ -1,6 +1,6 @@
 import { fromFloat16Array } from "../fingerprint/sketch/project.js";
 import type { MlpSketch, Sketches } from "../fingerprint/sketch/types.js";
-import { type FeatureSpace, featureSpace, mlpFeatures } from "./features.js";
+import { commonViews, type FeatureSpace, featureSpace, mlpFeatures, type View } from "./features.js";
 import { alignLayers, type LayerAlignment } from "./layers.js";
 import type { FeatureMatrix } from "./match/similarity.js";
 import { neuronOf, storedCount, storedRowOf } from "./rows.js";
@@ -9,7 +9,8 @@ import { neuronOf, storedCount, storedRowOf } from "./rows.js";
  * Three-model merge test (DESIGN §4 E5, `compare A B --merge-with C`). Pairwise evidence cannot name a
  * second parent: a soup of A and a fine-tune of A looks like continued training of A. Given a candidate
  * second parent C, B's neurons are aligned to A's and to C's (the E3 matchings of A→B and C→B), and B's
- * native gate/up features, scaled back by the stored row norms, are fitted as b ≈ x·a + y·c by least
+ * native features of both E3 views (gate/up rows, or down columns/up rows for non-gated MLPs), scaled
+ * back by the stored norms, are fitted as b ≈ x·a + y·c by least
  * squares over every neuron matched on both sides (one x, y per fit: an element-wise merge uses one
  * mixing weight). α = x/(x+y). The fit is compared with the best single parent (b ≈ x·a or b ≈ y·c). Native features are used
  * because a merge is element-wise in the stored basis, where they are linear in the weights (up to the
@@ -67,7 +68,7 @@ interface Sums {
   rows: number;
 }
 
-/** Adds one aligned row triple to the normal-equation sums; up rows may flip sign with their down column. */
+/** Adds one aligned row triple to the normal-equation sums; `abs`: the view may flip sign (SwiGLU up rows). */
 function accumulate(
   s: Sums,
   a: FeatureMatrix,
@@ -103,12 +104,12 @@ function accumulate(
 }
 
 /**
- * Stored row norms of gate or up (sketch v4), one per stored row: the features are unit directions, and a mix of two rows
- * weights each parent by α times its own row norm, so without them α would be biased towards the
- * parent with the larger rows.
+ * Stored norms of gate rows, up rows or down columns (sketch v4), one per stored row: the features are
+ * unit directions, and a mix of two rows weights each parent by α times its own row norm, so without
+ * them α would be biased towards the parent with the larger rows.
  */
-function rowScale(m: MlpSketch, which: "gate" | "up"): Float32Array {
-  const q = which === "gate" ? m.norms.gate : m.norms.up;
+function rowScale(m: MlpSketch, which: View): Float32Array {
+  const q = m.norms[which];
   return q ? fromFloat16Array(q) : new Float32Array(storedCount(m)).fill(1);
 }
 
@@ -140,8 +141,11 @@ export function testMerge(
     const la = a.layers[ma.a]?.mlps[0];
     const lc = mc ? c.layers[mc.a]?.mlps[0] : undefined;
     if (!mc || !lb || !la || !lc) continue;
+    // All three must carry the same views (a gated parent of a non-gated child fits nothing).
+    const pair = commonViews(la, lb);
+    if (!pair || commonViews(lc, lb) !== pair) continue;
     const s = zeroSums();
-    for (const which of ["gate", "up"] as const) {
+    for (const [v, which] of pair.views.entries()) {
       const fa = mlpFeatures(a, la, which, "native", ab.space, "a");
       const fb = mlpFeatures(b, lb, which, "native", ab.space, "b");
       const fc = mlpFeatures(c, lc, which, "native", cb.space, "a");
@@ -157,7 +161,7 @@ export function testMerge(
         const ia = ma.bToA[i]! < 0 ? -1 : rowA[ma.bToA[i]!]!;
         const ic = mc.bToA[i]! < 0 ? -1 : rowC[mc.bToA[i]!]!;
         if (ia >= 0 && ic >= 0)
-          accumulate(s, fa, ia, fc, ic, fb, r, which === "up", [na[ia]!, nc[ic]!, nb[r]!]);
+          accumulate(s, fa, ia, fc, ic, fb, r, pair.abs[v]!, [na[ia]!, nc[ic]!, nb[r]!]);
       }
     }
     if (s.rows === 0) continue;

@@ -1,16 +1,24 @@
 import type { MlpSketch, Sketches } from "../fingerprint/sketch/types.js";
 import { bonferroniLog10, fixedPointsLog10UpperBound } from "../stats/index.js";
-import { type Family, type FeatureSpace, MIN_SHARED_ANCHORS, mlpFeatures } from "./features.js";
+import {
+  commonViews,
+  type Family,
+  type FeatureSpace,
+  MIN_SHARED_ANCHORS,
+  mlpFeatures,
+  type NeuronViews,
+} from "./features.js";
 import { matchRows } from "./match/matcher.js";
 import { selectRows } from "./match/similarity.js";
 import { isSubset, neuronOf, storedCount, storedRowOf } from "./rows.js";
 
 /**
- * E3 neuron matching with an exact null (DESIGN §4). B's neurons are matched to A's once with gate
- * features and once with up features. Under H0 the two matchings are unrelated, so the number of
- * neurons on which they agree is the number of fixed points of a random permutation, and
- * P(agreements ≥ k) ≤ 1/k! exactly (tails.ts). Independent models can share a few functionally
- * convergent ("universal") neurons whose gate and up rows both match — Gurnee et al. (2024) find
+ * E3 neuron matching with an exact null (DESIGN §4). B's neurons are matched to A's twice, on two
+ * views of each neuron: gate rows and up rows in a gated MLP, down columns and up rows in a non-gated
+ * one (features.ts `NeuronViews`; both sides must carry the same pair). Under H0 the two matchings
+ * are unrelated, so the number of neurons on which they agree is the number of fixed points of a
+ * random permutation, and P(agreements ≥ k) ≤ 1/k! exactly (tails.ts). Independent models can share a
+ * few functionally convergent ("universal") neurons whose two views both match — Gurnee et al. (2024) find
  * 1–5% of GPT-2 neurons universal across seeds — so the test first discounts CONVERGENT_FRACTION of
  * the neurons: p ≤ 1/(k − c)!, c = ⌈CONVERGENT_FRACTION·n⌉. scripts/null-study.ts checks this margin.
  *
@@ -34,6 +42,8 @@ const INDEX_KEPT = 0.5;
 
 export interface NeuronTest {
   family: Family;
+  /** The two views matched: "gate/up" (gated MLPs) or "down/up" (non-gated). */
+  views: NeuronViews["kind"];
   /**
    * Neurons compared: the smaller of the two stored row counts (B's tested rows when sampled) — the
    * most agreements possible; the smaller width when both sides store every neuron.
@@ -49,13 +59,16 @@ export interface NeuronTest {
   agreements: number;
   discounted: number;
   log10P: number;
-  /** For each neuron of B (full width), its A neuron when gate and up agree, else −1; real indices. */
+  /** For each neuron of B (full width), its A neuron when both views agree, else −1; real indices. */
   bToA: Int32Array;
-  /** Mean gate-feature cosine over agreeing neurons (1 = unchanged). */
+  /** Mean first-view (gate, or down) feature cosine over agreeing neurons (1 = unchanged). */
   meanCosine: number;
 }
 
-/** One E3 test between two MLPs on one feature family; null when the features are unavailable. */
+/**
+ * One E3 test between two MLPs on one feature family; null when the features are unavailable or the
+ * MLPs carry different view pairs (gated against non-gated: no common test).
+ */
 export function testNeurons(
   a: Sketches,
   ma: MlpSketch,
@@ -65,38 +78,40 @@ export function testNeurons(
   family: Family,
 ): NeuronTest | null {
   if (family === "native" && !space.nativeComparable) return null;
-  const ga = mlpFeatures(a, ma, "gate", family, space, "a");
-  const gb = mlpFeatures(b, mb, "gate", family, space, "b");
-  const ua = mlpFeatures(a, ma, "up", family, space, "a");
-  const ub = mlpFeatures(b, mb, "up", family, space, "b");
-  if (!ga || !gb || !ua || !ub) return null;
+  const pair = commonViews(ma, mb);
+  if (!pair) return null;
+  const [first, second] = pair.views;
+  const fa = mlpFeatures(a, ma, first, family, space, "a");
+  const fb = mlpFeatures(b, mb, first, family, space, "b");
+  const sa = mlpFeatures(a, ma, second, family, space, "a");
+  const sb = mlpFeatures(b, mb, second, family, space, "b");
+  if (!fa || !fb || !sa || !sb) return null;
   const sample = sampleRows(ma, mb);
-  const byGate = matchRows(ga, sample ? selectRows(gb, sample) : gb);
-  // An up row and its down column can flip sign together without changing the function (SwiGLU is
-  // linear in up), so up rows are matched on |cosine|; gate rows cannot (SiLU is not odd).
-  const byUp = matchRows(ua, sample ? selectRows(ub, sample) : ub, { abs: true });
+  // Signed or |cosine| per view: see NeuronViews.abs (only SwiGLU's up rows may flip sign).
+  const byFirst = matchRows(fa, sample ? selectRows(fb, sample) : fb, { abs: pair.abs[0] });
+  const bySecond = matchRows(sa, sample ? selectRows(sb, sample) : sb, { abs: pair.abs[1] });
   const bToA = new Int32Array(mb.neurons).fill(-1);
   const tested: number[] = []; // neuron indices of the B rows tested
   let agreements = 0;
   let kept = 0;
   let cosSum = 0;
-  for (let r = 0; r < byGate.bToA.length; r++) {
+  for (let r = 0; r < byFirst.bToA.length; r++) {
     const i = neuronOf(mb, sample ? sample[r]! : r);
-    const j = byGate.bToA[r]!;
+    const j = byFirst.bToA[r]!;
     tested.push(i);
     // Degenerate rows (all-zero features: dead or zeroed neurons) match by tie-breaking order alone,
     // identically in both matchings; they never count as agreements.
     if (
       j >= 0 &&
-      j === byUp.bToA[r] &&
-      Math.abs(byGate.score[r]!) > MIN_SCORE &&
-      Math.abs(byUp.score[r]!) > MIN_SCORE
+      j === bySecond.bToA[r] &&
+      Math.abs(byFirst.score[r]!) > MIN_SCORE &&
+      Math.abs(bySecond.score[r]!) > MIN_SCORE
     ) {
       const parent = neuronOf(ma, j);
       bToA[i] = parent;
       if (parent === i) kept++;
       agreements++;
-      cosSum += byGate.score[r]!;
+      cosSum += byFirst.score[r]!;
     }
   }
   const compared = Math.min(storedCount(ma), tested.length);
@@ -104,6 +119,7 @@ export function testNeurons(
   const permuted = agreements > 0 && kept < INDEX_KEPT * agreements;
   return {
     family,
+    views: pair.kind,
     compared,
     overlap: isSubset(ma, mb) ? expectedOverlap(ma, tested, compared, permuted) : compared,
     sampled: isSubset(ma, mb),

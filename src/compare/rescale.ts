@@ -10,6 +10,11 @@ import { storedRowOf } from "./rows.js";
  * stored norms: for the neurons E3 matched, log-ratios ℓ_up = ln(|up_B|/|up_A|) and ℓ_down likewise.
  * A rescaling spreads ℓ_up widely while ℓ_up + ℓ_down stays near 0 (the product is kept); training
  * moves both little and not in opposition; a folded norm weight moves up alone.
+ *
+ * Non-gated MLPs carry the same norms (up rows, down columns) and are read the same way. There the
+ * pattern is function-preserving for ReLU (relu(s·z) = s·relu(z) for s > 0, with the up bias scaled
+ * too) and only approximately for GELU; training does not produce it either way, so naming it stays
+ * a statement about the weights, not a guess.
  */
 
 /** Spread (sd of ℓ_up) above which neuron scales changed by design: ≈ ×1.35; training moves < ×1.1. */

@@ -43,7 +43,7 @@ function decide(
     return {
       verdict: "inconclusive",
       reason:
-        "no basis-invariant test could run (no shared anchor tokens, an unconfirmed token-id pairing, or no gated MLP): basis-dependent evidence finding nothing does not exclude a rotated or permuted copy",
+        "no basis-invariant test could run (no shared anchor tokens, an unconfirmed token-id pairing, or no MLPs with a common pair of neuron views): basis-dependent evidence finding nothing does not exclude a rotated or permuted copy",
     };
   return { verdict: "unrelated", reason: null };
 }
