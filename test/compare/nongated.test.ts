@@ -40,8 +40,10 @@ const shapeOf = (family: NgFamily): NgShape => ({
   vocab: 512,
   heads: 4,
 });
-/** Independent seeds compared with seed 1: six unrelated pairs per family. */
+/** Independent seeds compared with the base seed: six unrelated pairs per family. */
 const OTHER_SEEDS = [2, 3, 4, 5, 6, 7];
+/** Per-family seed offset, so the two families' null samples are independent of each other. */
+const seedOf = (family: NgFamily, s: number) => s + (family === "gpt2" ? 0 : 1000);
 
 const dirs: string[] = [];
 const fps = new Map<string, Fingerprint>();
@@ -55,11 +57,14 @@ async function fingerprint(m: NgModel, opts: { sketchBudgetBytes?: number } = {}
 
 beforeAll(async () => {
   for (const family of ["gpt2", "gpt_neox"] as const) {
-    const base = buildModel(shapeOf(family), 1);
+    const base = buildModel(shapeOf(family), seedOf(family, 1));
     models.set(family, base);
     const variants: [string, NgModel][] = [
       ["base", base],
-      ...OTHER_SEEDS.map((s): [string, NgModel] => [`seed${s}`, buildModel(shapeOf(family), s)]),
+      ...OTHER_SEEDS.map((s): [string, NgModel] => [
+        `seed${s}`,
+        buildModel(shapeOf(family), seedOf(family, s)),
+      ]),
       ["noisy", addNoise(base, 0.3, 11)],
       ["neuronPermuted", addNoise(permuteNeurons(base, 12), 0.3, 13)],
       ["rotated", addNoise(rotateHidden(base, randomRotation(HIDDEN, 14)), 0.1, 15)],
@@ -186,6 +191,29 @@ describe.each(["gpt2", "gpt_neox"] as const)("%s: E3 on down columns vs up rows"
     const a = decodeFingerprint(encodeFingerprint(fps.get(`${family}/base`)!));
     const b = decodeFingerprint(encodeFingerprint(fps.get(`${family}/neuronPermuted`)!));
     expect(compareFingerprints(a, b).log10P).toBe(cmp(family, "base", "neuronPermuted").log10P);
+  });
+});
+
+describe("the two down read paths", () => {
+  it("agree: GPT-2's Conv1D columns read as rows and NeoX's row-block accumulation", async () => {
+    // The same weights written in both layouts (buildModel draws the MLPs before the family's extras).
+    // 320 hidden rows of 5,000 neurons: NeoX reads down in two row blocks (2²⁰ values each).
+    const shape = { ...shapeOf("gpt2"), hidden: 320, neurons: 5000, layers: 1 };
+    const [g, n] = [buildModel(shape, 21), buildModel({ ...shape, family: "gpt_neox" }, 21)];
+    expect(n.layers[0]!.down.data).toEqual(g.layers[0]!.down.data);
+    const [fg, fn] = [await fingerprint(g), await fingerprint(n)];
+    const mg = fg.sketches.layers[0]!.mlps[0]!;
+    const mn = fn.sketches.layers[0]!.mlps[0]!;
+    const k = fg.sketches.featureTokens.length;
+    const a = dequantizeRows(mg.down!);
+    const b = dequantizeRows(mn.down!);
+    let worst = 1;
+    for (let j = 0; j < shape.neurons; j++) {
+      const row = Array.from(b.subarray(j * k, (j + 1) * k));
+      worst = Math.min(worst, cosine(a.subarray(j * k, (j + 1) * k), row));
+    }
+    expect(worst).toBeGreaterThan(0.9999);
+    expect(mn.norms.down).toEqual(mg.norms.down);
   });
 });
 
