@@ -77,7 +77,7 @@ export interface MlpSketch {
    * native (`downNative`) and id (`downId`, tokenized models only, else null) — same layout and
    * quantisation, one row per stored neuron. No norm weight is folded in: the column is written into
    * the residual stream, where the embedding rows live (build.ts). Basis-free like the rows: a hidden
-   * rotation R maps the column to R·col and the embeddings to E·R, leaving ⟨col, e⟩ unchanged.
+   * rotation R (rows ↦ rows·R) maps the embeddings to E·R and the column to Rᵀ·col, leaving ⟨col, e⟩ unchanged.
    */
   down?: Uint8Array | null;
   downNative?: Uint8Array | null;
