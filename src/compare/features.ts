@@ -154,6 +154,43 @@ export function mlpFeatures(
   space: FeatureSpace,
   side: "a" | "b",
 ): FeatureMatrix | null {
+  // One comparison asks for the same matrix several times (the layer screen, the test of each B
+  // expert against one dense A FFN, the merge fit): small ones are kept for as long as the space
+  // object lives. Large ones (a 1B model's layers are 4 MB each) are recomputed, to bound memory.
+  const key = `${which}|${family}|${side}`;
+  const cached = cacheOf(space, mlp).get(key);
+  if (cached !== undefined) return cached;
+  const m = computeMlpFeatures(sk, mlp, which, family, space, side);
+  if (!m || m.data.length <= CACHE_MAX_VALUES) cacheOf(space, mlp).set(key, m);
+  return m;
+}
+
+/** Largest feature matrix kept by mlpFeatures' cache (1 MB of float32). */
+const CACHE_MAX_VALUES = 1 << 18;
+const featureCache = new WeakMap<FeatureSpace, WeakMap<MlpSketch, Map<string, FeatureMatrix | null>>>();
+
+function cacheOf(space: FeatureSpace, mlp: MlpSketch): Map<string, FeatureMatrix | null> {
+  let bySpace = featureCache.get(space);
+  if (!bySpace) {
+    bySpace = new WeakMap();
+    featureCache.set(space, bySpace);
+  }
+  let byMlp = bySpace.get(mlp);
+  if (!byMlp) {
+    byMlp = new Map();
+    bySpace.set(mlp, byMlp);
+  }
+  return byMlp;
+}
+
+function computeMlpFeatures(
+  sk: Sketches,
+  mlp: MlpSketch,
+  which: View,
+  family: Family,
+  space: FeatureSpace,
+  side: "a" | "b",
+): FeatureMatrix | null {
   const stored = viewArrays(mlp, which);
   if (family === "anchor") {
     const cols = side === "a" ? space.colsA : space.colsB;

@@ -70,7 +70,7 @@ export function testLayerPair(
     let looked = 0;
     for (const group of candidatesFor(la, lb, bm)) {
       for (const am of group) {
-        const t = bestNeuronTest(a, la.mlps[am]!, b, lb.mlps[bm]!, space);
+        const t = bestNeuronTest(a, la.mlps[am]!, b, lb.mlps[bm]!, space, { expert: lb.mlps.length > 1 });
         looked++;
         if (t && (!best || t.log10P < best.test.log10P)) best = { bMlp: bm, aMlp: am, test: t };
       }
