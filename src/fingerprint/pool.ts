@@ -21,11 +21,11 @@ export interface ScanExecutor {
   readonly threads: number;
   begin(dtype: DType, byteLength: number): TensorJob;
   /**
-   * A buffer of exactly `byteLength` bytes that a pushed chunk no longer needs, for the next read
-   * (none yet: allocate). Recycling keeps the scan from allocating, zeroing and faulting in a fresh
-   * 8 MiB buffer per chunk.
+   * A buffer of exactly `byteLength` bytes, for the next read of a chunk of a `dtype` tensor, that a
+   * pushed chunk no longer needs (none yet: allocate). Recycling keeps the scan from allocating,
+   * zeroing and faulting in a fresh 8 MiB buffer per chunk.
    */
-  spareBuffer(byteLength: number): Uint8Array | undefined;
+  spareBuffer(byteLength: number, dtype: DType): Uint8Array | undefined;
   /** Present on worker pools: sketches of some layers on one worker. */
   sketchLayers?: (req: SketchLayersRequest, worker: number) => Promise<LayerSketch[]>;
   close(): Promise<void>;
@@ -50,6 +50,12 @@ export function createExecutor(threads: number = defaultThreads()): ScanExecutor
     );
   }
   return threads === 0 ? inlineExecutor() : new WorkerPool(threads);
+}
+
+/** 16- and 8-bit dtypes: their tensors are hashed by an owner and counted by any worker (beginSplit). */
+function isSplitKind(dtype: DType): boolean {
+  const kind = scanKindOf(dtype);
+  return kind === "code16" || kind === "code8";
 }
 
 /** Buffers given back by consumed chunks, handed out again by exact size; at most `max` kept. */
@@ -207,12 +213,13 @@ class WorkerPool implements ScanExecutor {
   }
 
   /**
-   * A shared chunk buffer (split tensors read into it in place and both workers read it there), or a
-   * recycled transferable one.
+   * A shared chunk buffer for a split dtype (read into in place, then read there by both workers),
+   * else a recycled transferable one (other dtypes' chunks are moved to their worker).
    */
-  spareBuffer(byteLength: number): Uint8Array | undefined {
+  spareBuffer(byteLength: number, dtype: DType): Uint8Array | undefined {
+    if (!isSplitKind(dtype)) return this.spare.take(byteLength);
     const sab = byteLength <= SCAN_CHUNK_BYTES ? this.takeShared(false) : undefined;
-    return sab ? new Uint8Array(sab, 0, byteLength) : this.spare.take(byteLength);
+    return sab ? new Uint8Array(sab, 0, byteLength) : undefined;
   }
 
   private takeShared(force: boolean): SharedArrayBuffer | undefined {

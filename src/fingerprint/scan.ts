@@ -109,7 +109,13 @@ async function scanFile(
       p.length === 0
         ? Promise.resolve(new Uint8Array(0))
         : // Only tensor pieces are pushed (and so give their buffer back); gaps get a fresh one.
-          src.read(p.offset, p.length, p.tensor === null ? undefined : exec.spareBuffer(p.length));
+          src.read(
+            p.offset,
+            p.length,
+            p.tensor === null
+              ? undefined
+              : exec.spareBuffer(p.length, (tensors[p.tensor] as TensorInfo).dtype),
+          );
     r.catch(() => {}); // awaited below; this only keeps an abandoned read-ahead from crashing the process
     return r;
   };
