@@ -5,6 +5,7 @@
  */
 export type { CompareOptions, CompareResult, Evidence, Relation, Verdict } from "./compare/index.js";
 export { compareFingerprints } from "./compare/index.js";
+export { type ComparePool, createComparePool } from "./compare/pool.js";
 export type { ErrorCode } from "./errors.js";
 export { isPedigreeError, PedigreeError } from "./errors.js";
 export type { Fingerprint, FingerprintOptions } from "./fingerprint/index.js";
