@@ -1,29 +1,20 @@
 /**
  * One error type for the whole toolkit. Every failure a user can meet carries a stable `code`
  * (tests and scripts assert on it, never on wording), structured `details`, and a `hint` that says
- * how to fix it. The CLI maps codes to exit codes in one place (`exitCodeFor`).
+ * how to fix it (the code's default hint from `ERROR_CODES` when the thrower gives none). The CLI maps
+ * codes to exit codes in one place (`exitCodeFor`, from the same table).
  */
 
-/** Code families. A code is `<FAMILY>_<WHAT>`, e.g. FORMAT_TRUNCATED, IO_RANGE_IGNORED. */
-export type ErrorFamily =
-  | "USAGE"
-  | "IO"
-  | "HTTP"
-  | "FORMAT"
-  | "PICKLE"
-  | "GGUF"
-  | "SAFETENSORS"
-  | "UNSUPPORTED"
-  | "MODEL"
-  | "FINGERPRINT"
-  | "COMPARE"
-  | "TOKENIZER"
-  | "TRAINLOG"
-  | "REGISTRY"
-  | "LOG"
-  | "INTERNAL";
+import { ERROR_CODES, type ErrorCode, EXIT } from "./error-codes.js";
 
-export type ErrorCode = `${ErrorFamily}_${string}`;
+export {
+  ERROR_CODES,
+  type ErrorCode,
+  type ErrorCodeInfo,
+  type ErrorFamily,
+  EXIT,
+  isErrorCode,
+} from "./error-codes.js";
 
 export interface PedigreeErrorInit {
   details?: Record<string, unknown>;
@@ -41,7 +32,7 @@ export class PedigreeError extends Error {
     this.name = "PedigreeError";
     this.code = code;
     this.details = init.details ?? {};
-    this.hint = init.hint;
+    this.hint = init.hint ?? ERROR_CODES[code].hint;
   }
 
   /** Message as shown to a person: what failed, the code, and how to fix it. */
@@ -58,14 +49,9 @@ export function isPedigreeError(e: unknown, code?: ErrorCode): e is PedigreeErro
   return e instanceof PedigreeError && (code === undefined || e.code === code);
 }
 
-/** Exit codes (STYLE.md): 0 ok, 1 failure, 2 usage, 70 internal. */
-export const EXIT = { ok: 0, failure: 1, usage: 2, internal: 70 } as const;
-
 export function exitCodeFor(e: unknown): number {
   if (!(e instanceof PedigreeError)) return EXIT.internal;
-  if (e.code.startsWith("USAGE_")) return EXIT.usage;
-  if (e.code.startsWith("INTERNAL_")) return EXIT.internal;
-  return EXIT.failure;
+  return ERROR_CODES[e.code]?.exit ?? EXIT.internal;
 }
 
 /** Wraps anything thrown into a PedigreeError so the one catch per entry point can report it. */
@@ -74,6 +60,5 @@ export function toPedigreeError(e: unknown): PedigreeError {
   const message = e instanceof Error ? e.message : String(e);
   return new PedigreeError("INTERNAL_UNEXPECTED", `Unexpected internal error: ${message}`, {
     cause: e,
-    hint: "This is a bug in Pedigree; please report it with the command you ran.",
   });
 }

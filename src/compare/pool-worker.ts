@@ -1,4 +1,5 @@
 import { parentPort } from "node:worker_threads";
+import { PedigreeError } from "../errors.js";
 import type { Fingerprint } from "../fingerprint/types.js";
 import { type CompareOptions, compareFingerprints } from "./index.js";
 
@@ -15,7 +16,8 @@ export type CompareReply =
   | { id: number; ok: false; message: string; code?: string; details?: unknown; hint?: string };
 
 const port = parentPort;
-if (!port) throw new Error("compare pool-worker must run in a worker thread");
+if (!port)
+  throw new PedigreeError("INTERNAL_WORKER_FAILED", "compare pool-worker must run in a worker thread");
 port.on("message", (m: CompareRequest) => {
   try {
     port.postMessage({

@@ -51,13 +51,18 @@ class WorkerComparePool implements ComparePool {
     w.on("message", (m: CompareReply) => this.onReply(w, m));
     w.on("error", (e) => this.onFailure(w, e));
     w.on("exit", (code) => {
-      if (!this.closed) this.onFailure(w, new Error(`compare worker exited with code ${code}`));
+      if (!this.closed)
+        this.onFailure(
+          w,
+          new PedigreeError("INTERNAL_WORKER_FAILED", `compare worker exited with code ${code}`),
+        );
     });
     return w;
   }
 
   compare(a: Fingerprint, b: Fingerprint, opts: CompareOptions = {}): Promise<CompareResult> {
-    if (this.closed) return Promise.reject(new Error("compare pool is closed"));
+    if (this.closed)
+      return Promise.reject(new PedigreeError("INTERNAL_WORKER_FAILED", "compare pool is closed"));
     return new Promise((resolve, reject) => {
       this.queue.push({ req: { id: this.nextId++, a, b, opts }, resolve, reject });
       this.dispatch();
@@ -112,7 +117,8 @@ class WorkerComparePool implements ComparePool {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const job of this.queue.splice(0)) job.reject(new Error("compare pool closed"));
+    for (const job of this.queue.splice(0))
+      job.reject(new PedigreeError("INTERNAL_WORKER_FAILED", "compare pool closed"));
     await Promise.all([...this.idle, ...this.running.keys()].map((w) => w.terminate()));
   }
 }

@@ -1,5 +1,6 @@
 import { createHash, type Hash } from "node:crypto";
 import { parentPort } from "node:worker_threads";
+import { PedigreeError } from "../errors.js";
 import type { DType } from "../formats/types.js";
 import { CodeShare, TensorAccumulator } from "./kernels/accumulator.js";
 import type { LayerSketch } from "./sketch/index.js";
@@ -37,7 +38,7 @@ export type WorkerReply =
   | { op: "digest"; id: number; sha256: string };
 
 const port = parentPort;
-if (!port) throw new Error("pool-worker must run in a worker thread");
+if (!port) throw new PedigreeError("INTERNAL_WORKER_FAILED", "pool-worker must run in a worker thread");
 const open = new Map<number, TensorAccumulator>();
 const failed = new Set<number>();
 const hashes = new Map<number, Hash>();
@@ -93,7 +94,7 @@ function handle(m: WorkerRequest): void {
     return;
   }
   const acc = open.get(m.id);
-  if (!acc) throw new Error(`no open tensor ${m.id}`);
+  if (!acc) throw new PedigreeError("INTERNAL_WORKER_FAILED", `no open tensor ${m.id}`);
   if (m.op === "bytes") {
     acc.addBytes(new Uint8Array(m.buf)); // keeps no reference to the chunk: its buffer can go back
     ack(m.id, m.buf);
@@ -126,7 +127,7 @@ function splitOp(
     const bytes = m.op === "countEnd" ? new Uint8Array(0) : new Uint8Array(m.sab, 0, m.length);
     if (m.op === "hash") {
       const h = hashes.get(m.id);
-      if (!h) throw new Error(`no open hash ${m.id}`);
+      if (!h) throw new PedigreeError("INTERNAL_WORKER_FAILED", `no open hash ${m.id}`);
       h.update(bytes);
       port?.postMessage({ op: "chunk", id: m.id } satisfies WorkerReply);
     } else if (m.op === "count") {
@@ -140,7 +141,7 @@ function splitOp(
     } else {
       const counts = shares.get(m.id)?.total();
       shares.delete(m.id);
-      if (!counts) throw new Error(`no counts for tensor ${m.id}`);
+      if (!counts) throw new PedigreeError("INTERNAL_WORKER_FAILED", `no counts for tensor ${m.id}`);
       port?.postMessage({ op: "chunk", id: m.id, counts } satisfies WorkerReply, [
         counts.buffer as ArrayBuffer,
       ]);

@@ -141,7 +141,8 @@ class WorkerPool implements ScanExecutor {
     slot.worker.on("message", (m: WorkerReply) => this.onReply(slot, m));
     slot.worker.on("error", (e) => this.fail(e));
     slot.worker.on("exit", (code) => {
-      if (!this.closed) this.fail(new Error(`scan worker exited with code ${code}`));
+      if (!this.closed)
+        this.fail(new PedigreeError("INTERNAL_WORKER_FAILED", `scan worker exited with code ${code}`));
     });
     return slot;
   }
@@ -281,7 +282,7 @@ class WorkerPool implements ScanExecutor {
         this.post(counter, { op: "count", id, dtype, sab, length: bytes.length });
       },
       pushValues: async () => {
-        throw new Error(`${dtype} tensors are scanned from their bytes`);
+        throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `${dtype} tensors are scanned from their bytes`);
       },
       end: async () => {
         for (const slot of counters) {

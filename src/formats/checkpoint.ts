@@ -136,7 +136,7 @@ export class TensorFileCheckpoint implements Checkpoint {
   private tensor(name: string): TensorInfo {
     const t = this.tensors.get(name);
     if (!t) {
-      throw new PedigreeError("MODEL_TENSOR_NOT_FOUND", `no tensor "${name}" in ${this.location.spec}`, {
+      throw new PedigreeError("FORMAT_TENSOR_NOT_FOUND", `no tensor "${name}" in ${this.location.spec}`, {
         details: { tensor: name, source: this.location.spec },
         hint: "List the tensors with `pedigree inspect --json`",
       });

@@ -1,3 +1,4 @@
+import { PedigreeError } from "../errors.js";
 import { WASM_BASE64 } from "./dot-rows.wasm.js";
 
 /**
@@ -59,7 +60,10 @@ export function dotRows(
   out: Float32Array,
 ): void {
   if (x.length < n * k || y.length < m * k || out.length < n * m)
-    throw new RangeError(`dotRows: buffers smaller than ${n}×${k}, ${m}×${k}, ${n}×${m}`);
+    throw new PedigreeError(
+      "INTERNAL_BAD_ARGUMENT",
+      `dotRows: buffers smaller than ${n}×${k}, ${m}×${k}, ${n}×${m}`,
+    );
   if (n === 0 || m === 0) return;
   const { memory, dotRows: run } = load();
   const k4 = roundUp(Math.max(k, 1), 4); // the kernel reads whole f32x4 vectors

@@ -1,3 +1,4 @@
+import { PedigreeError } from "../errors.js";
 import { LN10 } from "./logspace.js";
 import { chiSquareEvenLnUpperTail } from "./tails.js";
 
@@ -11,7 +12,7 @@ export function fisherCombineLog10(log10Ps: readonly number[]): number {
   if (ps.length === 0) return 0;
   let x = 0;
   for (const l of ps) {
-    if (l > 0) throw new RangeError(`a log10 p-value must be ≤ 0, got ${l}`);
+    if (l > 0) throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `a log10 p-value must be ≤ 0, got ${l}`);
     x += -2 * l * LN10;
   }
   if (!Number.isFinite(x)) return Number.NEGATIVE_INFINITY;

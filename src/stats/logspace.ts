@@ -2,6 +2,7 @@
  * Log-space arithmetic for p-values. Every p-value in Pedigree is carried as a natural log (ln p) or a
  * log10 p, never as a probability that could underflow to 0 (DESIGN §4: "never an underflowed 0").
  */
+import { PedigreeError } from "../errors.js";
 
 export const LN10 = Math.LN10;
 
@@ -33,7 +34,7 @@ const LANCZOS = [
 
 /** ln Γ(x) for x > 0. */
 export function lnGamma(x: number): number {
-  if (!(x > 0)) throw new RangeError(`lnGamma needs x > 0, got ${x}`);
+  if (!(x > 0)) throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `lnGamma needs x > 0, got ${x}`);
   if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - lnGamma(1 - x);
   const z = x - 1;
   let a = LANCZOS[0]!;
@@ -51,7 +52,8 @@ const LN_FACT_TABLE: number[] = (() => {
 
 /** ln n! for integer n ≥ 0. */
 export function lnFactorial(n: number): number {
-  if (!Number.isInteger(n) || n < 0) throw new RangeError(`lnFactorial needs an integer ≥ 0, got ${n}`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `lnFactorial needs an integer ≥ 0, got ${n}`);
   return n < LN_FACT_TABLE.length ? LN_FACT_TABLE[n]! : lnGamma(n + 1);
 }
 

@@ -1,3 +1,4 @@
+import { PedigreeError } from "../errors.js";
 import { lnChoose, lnFactorial, lnToLog10, logSumExp } from "./logspace.js";
 
 /**
@@ -56,7 +57,10 @@ export function binomialLnUpperTail(k: number, n: number, p: number): number {
  */
 export function chiSquareEvenLnUpperTail(x: number, df: number): number {
   if (df <= 0 || df % 2 !== 0)
-    throw new RangeError(`chiSquareEvenLnUpperTail needs an even df > 0, got ${df}`);
+    throw new PedigreeError(
+      "INTERNAL_BAD_ARGUMENT",
+      `chiSquareEvenLnUpperTail needs an even df > 0, got ${df}`,
+    );
   if (x <= 0) return 0;
   return poissonLnLowerTail(df / 2 - 1, x / 2);
 }

@@ -198,7 +198,7 @@ describe("held-out derivation builders", () => {
 
   it("refuses to rotate a tied model (the head cannot absorb the final norm)", () => {
     const tied = { ...base, config: { ...base.config, tie_word_embeddings: true } };
-    expect(() => rotateHidden(tied, 1)).toThrow(expect.objectContaining({ code: "UNSUPPORTED_TIED" }));
+    expect(() => rotateHidden(tied, 1)).toThrow(expect.objectContaining({ code: "USAGE_INVALID_OPTION" }));
   });
 
   it("depth pruning renumbers the kept layers", () => {

@@ -51,7 +51,7 @@ describe("openCheckpoint on built folders", () => {
     expect(Array.from(await c.readTensorBytes("a", 4, 8))).toEqual(Array.from(f32Bytes([2])));
     await expect(c.readTensorFloat32("a", 5, 2)).rejects.toMatchObject({ code: "USAGE_RANGE_OUT_OF_BOUNDS" });
     await expect(c.readTensorBytes("a", 0, 25)).rejects.toMatchObject({ code: "USAGE_RANGE_OUT_OF_BOUNDS" });
-    await expect(c.readTensorFloat32("zzz")).rejects.toMatchObject({ code: "MODEL_TENSOR_NOT_FOUND" });
+    await expect(c.readTensorFloat32("zzz")).rejects.toMatchObject({ code: "FORMAT_TENSOR_NOT_FOUND" });
     await c.close();
   });
 

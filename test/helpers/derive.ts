@@ -38,7 +38,7 @@ export async function loadDense(dir: string): Promise<DenseModel> {
   const ckpt = await openCheckpoint(dir);
   try {
     if (!ckpt.config)
-      throw new PedigreeError("MODEL_NO_CONFIG", `${dir} has no config.json`, {
+      throw new PedigreeError("MODEL_CONFIG_MISSING", `${dir} has no config.json`, {
         details: { dir },
         hint: "derive.ts builds children of Hugging Face folders only",
       });
@@ -54,7 +54,7 @@ export async function loadDense(dir: string): Promise<DenseModel> {
 export function cfgInt(m: DenseModel, key: string): number {
   const v = m.config[key];
   if (typeof v !== "number" || !Number.isInteger(v))
-    throw new PedigreeError("MODEL_CONFIG_INVALID", `config.${key} is not an integer`, {
+    throw new PedigreeError("FORMAT_BAD_CONFIG", `config.${key} is not an integer`, {
       details: { key, value: v },
     });
   return v;
@@ -223,7 +223,7 @@ export function rescaleNeurons(m: DenseModel, seed: number, maxScale = 4): Dense
       data: k.data.map((v, i) => v / (t[Math.floor(i / qc / kRows)] as number)),
     });
     if (heads % kvHeads !== 0)
-      throw new PedigreeError("MODEL_CONFIG_INVALID", "attention heads are not a multiple of KV heads", {
+      throw new PedigreeError("MODEL_CONFIG_MISMATCH", "attention heads are not a multiple of KV heads", {
         details: { heads, kvHeads },
       });
   }
@@ -363,7 +363,7 @@ export function rotateHidden(m: DenseModel, seed: number): { model: DenseModel; 
   const d = cfgInt(m, "hidden_size");
   if (m.config.tie_word_embeddings === true || !m.tensors.has("lm_head.weight"))
     throw new PedigreeError(
-      "UNSUPPORTED_TIED",
+      "USAGE_INVALID_OPTION",
       "rotateHidden needs an untied lm_head to fold the final norm into",
       {
         details: { tied: m.config.tie_word_embeddings },
@@ -389,7 +389,7 @@ export function rotateHidden(m: DenseModel, seed: number): { model: DenseModel; 
       const norm = readsNorm(name);
       const folded = norm ? scaleCols(t, tensorOf(m, norm).data) : t;
       if (t.shape.length !== 2 || t.shape[1] !== d)
-        throw new PedigreeError("UNSUPPORTED_TENSOR", `rotateHidden: no rule for ${name}`, {
+        throw new PedigreeError("USAGE_INVALID_OPTION", `rotateHidden: no rule for ${name}`, {
           details: { tensor: name, shape: t.shape },
           hint: "Only bias-free LLaMA layouts are handled",
         });
@@ -481,7 +481,7 @@ function ggufName(hf: string): string {
   const g = LAYER.exec(hf);
   const name = top[hf] ?? (g ? `blk.${g[1]}.${GGUF_LAYER_NAMES[g[2] as string] ?? ""}` : "");
   if (!name || name.endsWith("."))
-    throw new PedigreeError("UNSUPPORTED_TENSOR", `no GGUF name for ${hf}`, { details: { tensor: hf } });
+    throw new PedigreeError("UNSUPPORTED_SYNTH_GGUF", `no GGUF name for ${hf}`, { details: { tensor: hf } });
   return name;
 }
 
@@ -521,7 +521,7 @@ export async function ggufTokenizerMetadata(fromDir: string | null): Promise<[st
   };
   if (tj.model.type !== "BPE")
     throw new PedigreeError(
-      "UNSUPPORTED_TOKENIZER",
+      "UNSUPPORTED_SYNTH_GGUF",
       `cannot embed a ${tj.model.type} tokenizer in GGUF here`,
       {
         details: { type: tj.model.type },
@@ -803,7 +803,7 @@ export class HeldoutFamily {
   recipe(id: string): Recipe {
     const r = HELDOUT_RECIPES[id];
     if (!r)
-      throw new PedigreeError("USAGE_UNKNOWN_MODEL", `no held-out recipe "${id}"`, {
+      throw new PedigreeError("USAGE_UNKNOWN_SHAPE", `no held-out recipe "${id}"`, {
         details: { id, known: Object.keys(HELDOUT_RECIPES) },
       });
     return r;

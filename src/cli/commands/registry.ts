@@ -255,7 +255,7 @@ export const define: CommandModule["define"] = (cmd: Command) => {
   );
   defineLog(cmd.command("log").description("the signed append-only Merkle log"));
   return async () => {
-    throw new PedigreeError("USAGE_MISSING_COMMAND", "pedigree registry needs a subcommand", {
+    throw new PedigreeError("USAGE_MISSING_SUBCOMMAND", "pedigree registry needs a subcommand", {
       hint: 'Run "pedigree registry --help"',
     });
   };

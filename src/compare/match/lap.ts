@@ -3,14 +3,17 @@
  * Jonker–Volgenant formulation): O(n²·m) for an n×m cost matrix with n ≤ m. The reference the sparse
  * matcher is checked against, and the solver for small layers.
  */
+import { PedigreeError } from "../../errors.js";
 
 /**
  * Minimum-cost assignment of every row to a distinct column. `cost` is row-major n×m with n ≤ m.
  * Returns, for each row, its column.
  */
 export function solveLapMin(cost: Float64Array | Float32Array, n: number, m: number): Int32Array {
-  if (n > m) throw new RangeError(`solveLapMin needs rows ≤ columns, got ${n}×${m}`);
-  if (cost.length !== n * m) throw new RangeError(`cost has ${cost.length} entries, expected ${n * m}`);
+  if (n > m)
+    throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `solveLapMin needs rows ≤ columns, got ${n}×${m}`);
+  if (cost.length !== n * m)
+    throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `cost has ${cost.length} entries, expected ${n * m}`);
   // 1-based arrays as in the classic formulation; index 0 is the virtual source.
   const u = new Float64Array(n + 1);
   const v = new Float64Array(m + 1);

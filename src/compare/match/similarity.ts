@@ -1,3 +1,4 @@
+import { PedigreeError } from "../../errors.js";
 import { dotRows } from "../../kernels/dot-rows.js";
 
 /**
@@ -54,7 +55,8 @@ export function selectRows(m: FeatureMatrix, rows: readonly number[]): FeatureMa
 
 /** Dense similarity S[i][j] = ⟨b_i, a_j⟩ for unit rows: nB × nA, row-major. */
 export function similarityMatrix(b: FeatureMatrix, a: FeatureMatrix): Float32Array {
-  if (a.cols !== b.cols) throw new RangeError(`feature widths differ: ${b.cols} vs ${a.cols}`);
+  if (a.cols !== b.cols)
+    throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `feature widths differ: ${b.cols} vs ${a.cols}`);
   const out = new Float32Array(b.rows * a.rows);
   dotRows(b.data, b.rows, a.data, a.rows, a.cols, out);
   return out;

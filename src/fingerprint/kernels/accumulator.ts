@@ -1,4 +1,5 @@
 import { createHash, type Hash } from "node:crypto";
+import { PedigreeError } from "../../errors.js";
 import type { DType } from "../../formats/types.js";
 import type { TensorStats } from "../types.js";
 import { elementBytes, type ScanKind, scanKindOf } from "./dtype-tables.js";
@@ -75,7 +76,8 @@ export class TensorAccumulator {
 
   finish(): TensorDigest {
     if (this.carry.length > 0 && this.kind !== "external") {
-      throw new Error(
+      throw new PedigreeError(
+        "INTERNAL_MISALIGNED_DECODE",
         `tensor bytes end inside an element (${this.carry.length} stray bytes of ${this.dtype})`,
       );
     }

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { PedigreeError } from "../../errors.js";
 
 /**
  * The model's content id (DESIGN §4 E0): an RFC 6962 (Certificate Transparency) Merkle tree over the
@@ -22,7 +23,10 @@ export function leafBytes(leaf: MerkleLeaf): Uint8Array {
   const dtype = Buffer.from(leaf.dtype, "ascii");
   const digest = Buffer.from(leaf.sha256, "hex");
   if (digest.length !== 32 || dtype.length > 255 || leaf.shape.length > 255) {
-    throw new Error(`invalid Merkle leaf for tensor ${leaf.name}`);
+    throw new PedigreeError("FINGERPRINT_UNENCODABLE", `invalid Merkle leaf for tensor ${leaf.name}`, {
+      details: { tensor: leaf.name, dtype: leaf.dtype, dims: leaf.shape.length },
+      hint: "A Merkle leaf holds a SHA-256 digest, a dtype name of up to 255 bytes and up to 255 dimensions",
+    });
   }
   const out = Buffer.alloc(4 + name.length + 1 + dtype.length + 1 + 8 * leaf.shape.length + 32);
   let p = out.writeUInt32BE(name.length, 0);

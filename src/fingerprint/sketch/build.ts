@@ -1,3 +1,4 @@
+import { PedigreeError } from "../../errors.js";
 import type { LayerView, MlpView, ModelView, TensorRef } from "../../model/types.js";
 import { type Anchor, selectAnchors } from "./anchors.js";
 import { featureBudget, keepThreshold, keptNeurons, type NeuronBudget, pick, selectRows } from "./budget.js";
@@ -232,7 +233,11 @@ async function features(
   read: MatrixReader,
 ) {
   const [n, d] = ref.shape as [number, number];
-  if (d !== basis.d) throw new RangeError(`${ref.tensor}: ${d} input columns, hidden size is ${basis.d}`);
+  if (d !== basis.d)
+    throw new PedigreeError(
+      "MODEL_SHAPE_MISMATCH",
+      `${ref.tensor}: ${d} input columns, hidden size is ${basis.d}`,
+    );
   const out = featureRows(rows ? rows.length : n, basis);
   let at = 0; // stored rows written so far
   for (let start = 0; start < n; start += blockRows(d)) {
@@ -277,7 +282,11 @@ function featureRows(stored: number, basis: Basis) {
  */
 async function downFeatures(ref: TensorRef, basis: Basis, rows: Int32Array | null, read: MatrixReader) {
   const [d, n] = ref.shape as [number, number];
-  if (d !== basis.d) throw new RangeError(`${ref.tensor}: ${d} output rows, hidden size is ${basis.d}`);
+  if (d !== basis.d)
+    throw new PedigreeError(
+      "MODEL_SHAPE_MISMATCH",
+      `${ref.tensor}: ${d} output rows, hidden size is ${basis.d}`,
+    );
   if (ref.transforms.length === 1 && ref.transforms[0]!.kind === "transpose")
     return features({ tensor: ref.tensor, shape: [n, d], transforms: [] }, basis.all, basis, rows, read);
   const stored = rows ? rows.length : n;

@@ -1,3 +1,4 @@
+import { PedigreeError } from "../../errors.js";
 import { dotRows } from "../../kernels/dot-rows.js";
 /**
  * Pure kernels that turn weight rows into per-neuron features (no I/O; see STYLE "kernels are pure").
@@ -5,8 +6,10 @@ import { dotRows } from "../../kernels/dot-rows.js";
 
 /** Features F = W · Pᵀ: W is n×d (rows = neurons), P is k×d (one direction per row). Returns n×k float32. */
 export function projectRows(w: Float32Array, n: number, d: number, p: Float32Array, k: number): Float32Array {
-  if (w.length !== n * d) throw new RangeError(`weights have ${w.length} values, expected ${n}×${d}`);
-  if (p.length !== k * d) throw new RangeError(`projection has ${p.length} values, expected ${k}×${d}`);
+  if (w.length !== n * d)
+    throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `weights have ${w.length} values, expected ${n}×${d}`);
+  if (p.length !== k * d)
+    throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `projection has ${p.length} values, expected ${k}×${d}`);
   const out = new Float32Array(n * k);
   dotRows(w, n, p, k, d, out);
   return out;

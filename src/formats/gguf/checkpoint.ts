@@ -34,7 +34,7 @@ export class GgufCheckpoint implements Checkpoint {
     private readonly shards: GgufShard[],
   ) {
     const first = shards[0];
-    if (!first) throw new PedigreeError("INTERNAL_NO_SHARDS", "a GGUF checkpoint needs at least one file");
+    if (!first) throw new PedigreeError("INTERNAL_BAD_ARGUMENT", "a GGUF checkpoint needs at least one file");
     this.header = first.header;
     this.files = shards.map((s) => ({ path: s.file, size: s.source.size, role: "weights" as const }));
     const infos = new Map<string, TensorInfo>();
@@ -146,7 +146,7 @@ function checkRange(name: string, start: number, count: number, total: number, u
     start + count > total
   ) {
     throw new PedigreeError(
-      "FORMAT_RANGE_OUT_OF_BOUNDS",
+      "USAGE_RANGE_OUT_OF_BOUNDS",
       `tensor "${name}": ${unit} range [${start}, ${start + count}) is outside [0, ${total})`,
       {
         details: { tensor: name, start, count, total, unit },

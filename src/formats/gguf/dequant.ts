@@ -103,7 +103,7 @@ export function dequantize(
   if (!isDecodable(type.name)) throw unsupportedType(type);
   if (bytes.length % type.typeSize !== 0) {
     throw new PedigreeError(
-      "INTERNAL_PARTIAL_BLOCK",
+      "INTERNAL_MISALIGNED_DECODE",
       `${bytes.length} bytes is not a whole number of ${type.name} blocks`,
       {
         details: { type: type.name, bytes: bytes.length, blockBytes: type.typeSize },

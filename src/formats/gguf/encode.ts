@@ -101,7 +101,7 @@ export class ByteWriter {
 
   scalar(type: GgufValueTypeName, v: number | bigint | boolean): void {
     const set = SETTERS[type];
-    if (!set) throw new PedigreeError("INTERNAL_BAD_SCALAR", `${type} is not a scalar GGUF type`);
+    if (!set) throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `${type} is not a scalar GGUF type`);
     checkScalar(type, v);
     const at = this.grow(GGUF_SCALAR_BYTES[type] ?? 0);
     set(this.dv, at, v, this.littleEndian);

@@ -3,7 +3,7 @@
  * GGUF file holding some tensors, with `split.no` (0-based), `split.count` and `split.tensors.count`
  * (all tensors over all shards) in every shard; the model's metadata lives in the first one.
  */
-import { PedigreeError } from "../../errors.js";
+import { type ErrorCode, PedigreeError } from "../../errors.js";
 import type { ByteSource, ModelLocation } from "../../io/types.js";
 import { numberOf } from "./config.js";
 import { readGgufMetadata } from "./read.js";
@@ -22,7 +22,7 @@ const SPLIT_NAME = /^(.*)-(\d{5})-of-(\d{5})\.gguf$/;
 export const MAX_SPLIT_COUNT = 9999;
 
 function splitError(
-  code: `GGUF_${string}`,
+  code: Extract<ErrorCode, `GGUF_${string}`>,
   message: string,
   details: Record<string, unknown>,
 ): PedigreeError {

@@ -104,7 +104,8 @@ async function readPickle(src: ByteSource, e: ZipEntry): Promise<Uint8Array> {
   try {
     // maxOutputLength stops a deflate bomb at the declared size (CWE-409).
     const out = inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) });
-    if (out.length !== e.size) throw new Error(`inflated to ${out.length} bytes, ${e.size} declared`);
+    if (out.length !== e.size)
+      throw new PedigreeError("FORMAT_ZIP_BAD_RECORD", `inflated to ${out.length} bytes, ${e.size} declared`);
     return new Uint8Array(out.buffer, out.byteOffset, out.length);
   } catch (cause) {
     throw new PedigreeError(

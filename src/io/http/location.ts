@@ -112,21 +112,21 @@ function shardNames(text: string, index: string): string[] {
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw new PedigreeError("FORMAT_INVALID_INDEX", `${index} is not valid JSON`, {
+    throw new PedigreeError("FORMAT_BAD_INDEX", `${index} is not valid JSON`, {
       details: { file: index },
       cause: e,
     });
   }
   const map = (doc as { weight_map?: unknown })?.weight_map;
   if (typeof map !== "object" || map === null || Array.isArray(map)) {
-    throw new PedigreeError("FORMAT_INVALID_INDEX", `${index} has no "weight_map" object`, {
+    throw new PedigreeError("FORMAT_BAD_INDEX", `${index} has no "weight_map" object`, {
       details: { file: index },
     });
   }
   const names = new Set<string>();
   for (const v of Object.values(map)) {
     if (typeof v !== "string") {
-      throw new PedigreeError("FORMAT_INVALID_INDEX", `${index}: a weight_map value is not a file name`, {
+      throw new PedigreeError("FORMAT_BAD_INDEX", `${index}: a weight_map value is not a file name`, {
         details: { file: index, value: String(v) },
       });
     }

@@ -191,7 +191,7 @@ describe("a quantised tiny llama GGUF as a Checkpoint", () => {
       }
     }
     await expect(c.readTensorFloat32("blk.0.attn_q.weight", H * H - 1, 2)).rejects.toMatchObject({
-      code: "FORMAT_RANGE_OUT_OF_BOUNDS",
+      code: "USAGE_RANGE_OUT_OF_BOUNDS",
     });
     await expect(c.readTensorFloat32("nope")).rejects.toMatchObject({ code: "FORMAT_TENSOR_NOT_FOUND" });
   });
