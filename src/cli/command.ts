@@ -21,5 +21,25 @@ export interface CommandContext {
  * Commands never print to stdout themselves; they return data and main.ts renders it.
  */
 export interface CommandModule {
-  define(cmd: Command): (ctx: CommandContext, ...args: unknown[]) => Promise<CommandResult>;
+  define(cmd: Command): CommandAction;
+}
+
+export type CommandAction = (ctx: CommandContext, ...args: unknown[]) => Promise<CommandResult>;
+
+/** Where a subcommand's own action is kept until main.ts wires it (commander has no slot for it). */
+const SUBCOMMAND_ACTION = Symbol("pedigree.subcommandAction");
+
+/**
+ * Lets a command module attach a distinct action to each subcommand (e.g. `registry add`), while
+ * main.ts keeps the one place that runs actions and renders results. Lives here, not in main.ts, so
+ * that command modules never import the entry point (no import cycle).
+ */
+export function subcommandAction(sub: Command, action: CommandAction): Command {
+  (sub as Command & { [SUBCOMMAND_ACTION]?: CommandAction })[SUBCOMMAND_ACTION] = action;
+  return sub;
+}
+
+/** The action `subcommandAction` attached to `sub`, if any. */
+export function subcommandActionOf(sub: Command): CommandAction | undefined {
+  return (sub as Command & { [SUBCOMMAND_ACTION]?: CommandAction })[SUBCOMMAND_ACTION];
 }

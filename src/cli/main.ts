@@ -1,7 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { EXIT, exitCodeFor, PedigreeError, toPedigreeError } from "../errors.js";
 import { VERSION } from "../version.js";
-import type { CommandContext, CommandResult } from "./command.js";
+import { type CommandContext, type CommandResult, subcommandActionOf } from "./command.js";
 import { commands } from "./commands/index.js";
 import { createProgress } from "./progress.js";
 
@@ -73,10 +73,7 @@ async function dispatch(argv: string[], json: boolean, io: CliIo): Promise<Comma
   // Subcommands defined by the module get the common options and the same action wrapper.
   for (const leaf of leavesOf(cmd)) {
     if (leaf !== cmd) addCommonOptions(leaf);
-    const leafAction =
-      leaf === cmd
-        ? action
-        : ((leaf as Command & { pedigreeAction?: typeof action }).pedigreeAction ?? action);
+    const leafAction = leaf === cmd ? action : (subcommandActionOf(leaf) ?? action);
     leaf.action(async (...args: unknown[]) => {
       result = await leafAction(ctx, ...args);
     });
@@ -99,18 +96,6 @@ async function dispatch(argv: string[], json: boolean, io: CliIo): Promise<Comma
     throw e;
   }
   return result;
-}
-
-/**
- * Lets a command module attach a distinct action to each subcommand (e.g. `registry add`), while
- * main.ts keeps the one place that runs actions and renders results.
- */
-export function subcommandAction(
-  sub: Command,
-  action: (ctx: CommandContext, ...args: unknown[]) => Promise<CommandResult>,
-): Command {
-  (sub as Command & { pedigreeAction?: typeof action }).pedigreeAction = action;
-  return sub;
 }
 
 function leavesOf(cmd: Command): Command[] {

@@ -22,6 +22,21 @@ const MIN_SHARED_TOKENS = 32;
  */
 const MAX_ALIGN_TOKENS = 256;
 
+/** Hidden alignment quality at or above which the recovered permutation is trusted. */
+export const HIDDEN_TRUST = 0.5;
+/** Fraction of units that must keep their index for a mapping to count as "not permuted". */
+export const IDENTITY_KEEP = 0.5;
+
+/**
+ * The one definition of "B's hidden units are a permutation of A's": the alignment is trusted and
+ * fewer than `keep` of the units map to themselves. The obfuscation relation needs most units moved
+ * (the default, IDENTITY_KEEP); reuse maps report any trusted permutation that is not the identity
+ * (keep = 1).
+ */
+export function isHiddenPermuted(h: HiddenAlignment, keep: number = IDENTITY_KEEP): boolean {
+  return h.quality >= HIDDEN_TRUST && h.identityFraction < keep;
+}
+
 export interface HiddenAlignment {
   sharedTokens: number;
   /** For each hidden unit of B: the unit of A it maps to. */

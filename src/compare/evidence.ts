@@ -6,8 +6,8 @@ import { qkInvariantCorrelation, stdProfileCorrelation } from "./baselines.js";
 import type { FeatureSpace } from "./features.js";
 import type { IdentityResult } from "./identity.js";
 import type { LayerAlignment } from "./layers.js";
-import type { MergeTest } from "./merge.js";
-import type { RescaleFacts } from "./rescale.js";
+import { MERGE_RULE, type MergeTest } from "./merge.js";
+import { RESCALE_RULE, type RescaleFacts } from "./rescale.js";
 import type { Evidence } from "./types.js";
 
 /** Evidence rows of the §5 contract, one per method (E0–E6). Only E0 and E3 carry p-values. */
@@ -190,7 +190,7 @@ export function rescaleEvidence(r: RescaleFacts): Evidence {
       qkGroups: r.qkGroups,
       ffnRescaled: r.ffnRescaled,
       qkRescaled: r.qkRescaled,
-      rule: "matched neurons: sd ln(|up_B|/|up_A|) ≥ 0.3 while ln of the up·down product keeps ≤ 0.35 of it; or ≥ 25% of KV groups (≥ 2) with q ×t, k ÷t (|ln t| ≥ ln 1.35)",
+      rule: RESCALE_RULE,
     },
   };
 }
@@ -211,7 +211,7 @@ export function mergeEvidence(m: MergeTest | null): Evidence {
           layers: m.layers,
           perLayer: m.perLayer.map((l) => ({ ...l, alpha: round(l.alpha), ratio: round(l.ratio) })),
           merge: m.merge,
-          rule: "merge when 0.1 ≤ α ≤ 0.9 and the mix leaves ≤ 0.5 of the better single parent's residual (native features of both E3 views — gate/up, or down/up when non-gated — of neurons matched in both), overall and in ≥ 75% of the layers",
+          rule: MERGE_RULE,
         }
       : {
           note: "not computed: C is not aligned to B (no matched neurons) or the native features are not comparable",

@@ -27,6 +27,10 @@ export const MIN_ALPHA = 0.1;
  * (ratio 0.71 on held-out freeze_cpt) with no single layer mixed.
  */
 export const MIXED_LAYER_FRACTION = 0.75;
+/** The decision rule in words, built from the constants above (reported with the E5 evidence). */
+export const MERGE_RULE =
+  `merge when ${MIN_ALPHA} ≤ α ≤ ${1 - MIN_ALPHA} and the mix leaves ≤ ${MERGE_RESIDUAL_RATIO} of the better single parent's residual ` +
+  `(native features of both E3 views — gate/up, or down/up when non-gated — of neurons matched in both), overall and in ≥ ${MIXED_LAYER_FRACTION * 100}% of the layers`;
 /** Fewer neurons matched in both A and C than this and the fit is not attempted. */
 const MIN_MERGE_NEURONS = 32;
 

@@ -1,6 +1,6 @@
 import type { Fingerprint } from "../fingerprint/types.js";
-import { GGML_TYPES } from "../formats/gguf/constants.js";
-import type { HiddenAlignment } from "./align.js";
+import { isQuantisedDType } from "../formats/dtypes.js";
+import { HIDDEN_TRUST, type HiddenAlignment, IDENTITY_KEEP, isHiddenPermuted } from "./align.js";
 import type { IdentityResult } from "./identity.js";
 import type { LayerAlignment } from "./layers.js";
 import { isNearCopy } from "./neurons.js";
@@ -17,19 +17,6 @@ import type { Relation } from "./types.js";
 export const CAST_DRIFT = 2e-3;
 /** Drift explained by weight quantisation (GGUF Q4–Q8, int8): measured rows keep cosine ≥ 0.98. */
 export const QUANT_DRIFT = 2e-2;
-/** Fraction of units that must keep their index for a mapping to count as "not permuted". */
-const IDENTITY_KEEP = 0.5;
-/** Hidden alignment quality above which the recovered permutation is trusted. */
-const HIDDEN_TRUST = 0.5;
-
-/** Storage types that change values by quantisation: every ggml block type, plus 8-bit integers and floats. */
-const QUANT_DTYPES = new Set<string>([
-  "I8",
-  "U8",
-  "F8_E4M3",
-  "F8_E5M2",
-  ...GGML_TYPES.filter((t) => t.blockSize > 1).map((t) => t.name),
-]);
 
 export interface StructureFacts {
   relations: Relation[];
@@ -70,8 +57,8 @@ export function inferRelations(x: RelationInput): StructureFacts {
     if (direction.parent === "unknown") direction = { parent, reason };
   };
   const drift = meanDrift(x.layers);
-  const quantA = [...dtypes(x.a)].some((d) => QUANT_DTYPES.has(d));
-  const quantB = [...dtypes(x.b)].some((d) => QUANT_DTYPES.has(d));
+  const quantA = [...dtypes(x.a)].some((d) => isQuantisedDType(d));
+  const quantB = [...dtypes(x.b)].some((d) => isQuantisedDType(d));
   const containerDiffers =
     x.a.source.format !== x.b.source.format ||
     [...dtypes(x.a)].sort().join() !== [...dtypes(x.b)].sort().join();
@@ -167,7 +154,7 @@ function widthFacts(x: RelationInput, rel: Set<Relation>, setDir: SetDir): void 
 /** Hidden units or neurons of equal-width layers mapped by a non-identity permutation. */
 function isObfuscated(x: RelationInput): boolean {
   const h = x.hidden;
-  if (h && h.quality >= HIDDEN_TRUST && h.identityFraction < IDENTITY_KEEP) return true;
+  if (h && isHiddenPermuted(h)) return true;
   // A rotated basis: no signed permutation fits the embeddings and the identity does not either, yet
   // the basis-free anchor features match (re-initialised embeddings would need the native ones).
   const fams = x.layers.pairs.flatMap((p) => p.tests.map((t) => t.test.family));

@@ -22,11 +22,18 @@ export const RESCALE_SPREAD = 0.3;
 /** ℓ_up + ℓ_down must keep at most this fraction of ℓ_up's spread (the product is preserved). */
 export const PRESERVED_FRACTION = 0.35;
 /** A KV group counts as rescaled when its q rows scale by ≥ ×1.35 on average … */
-const GROUP_SCALE = Math.log(1.35);
+const GROUP_SCALE_FACTOR = 1.35;
+const GROUP_SCALE = Math.log(GROUP_SCALE_FACTOR);
 /** … and its k rows by the inverse, to within this fraction of the q log-scale. */
 const GROUP_PRESERVED = 0.25;
-/** Attention counts as rescaled when this fraction of the tested groups (and at least 2) are. */
+/** Attention counts as rescaled when this fraction of the tested groups (and at least MIN_GROUPS) are. */
 const GROUP_FRACTION = 0.25;
+const MIN_GROUPS = 2;
+
+/** The decision rule in words, built from the constants above (reported with the E5 evidence). */
+export const RESCALE_RULE =
+  `matched neurons: sd ln(|up_B|/|up_A|) ≥ ${RESCALE_SPREAD} while ln of the up·down product keeps ≤ ${PRESERVED_FRACTION} of it; ` +
+  `or ≥ ${GROUP_FRACTION * 100}% of KV groups (≥ ${MIN_GROUPS}) with q ×t, k ÷t (|ln t| ≥ ln ${GROUP_SCALE_FACTOR})`;
 
 export interface RescaleFacts {
   /** FFN: sd of ℓ_up, sd of ℓ_up + ℓ_down, over matched neurons of equal-width layer pairs. */
@@ -119,6 +126,6 @@ export function detectRescaling(a: Sketches, b: Sketches, layers: LayerAlignment
     qkGroupsRescaled: rescaled,
     qkGroups: groups,
     ffnRescaled: upSpread >= RESCALE_SPREAD && productSpread <= PRESERVED_FRACTION * upSpread,
-    qkRescaled: rescaled >= Math.max(2, GROUP_FRACTION * groups),
+    qkRescaled: rescaled >= Math.max(MIN_GROUPS, GROUP_FRACTION * groups),
   };
 }

@@ -1,5 +1,5 @@
 import type { Fingerprint } from "../fingerprint/types.js";
-import type { HiddenAlignment } from "./align.js";
+import { type HiddenAlignment, isHiddenPermuted } from "./align.js";
 import { round } from "./evidence.js";
 import type { IdentityResult } from "./identity.js";
 import type { LayerAlignment } from "./layers.js";
@@ -90,7 +90,7 @@ export function buildReuse(
     expertMaps,
     identicalTensors: identity.identical,
     hiddenPermutation:
-      hidden && hidden.quality >= 0.5 && hidden.identityFraction < 1
+      hidden && isHiddenPermuted(hidden, 1)
         ? { bToA: Array.from(hidden.perm), sign: Array.from(hidden.sign), quality: hidden.quality }
         : null,
   };

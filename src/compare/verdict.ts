@@ -36,7 +36,7 @@ function decide(
   if (!all.every((p) => p >= UNRELATED_LOG10P))
     return {
       verdict: "inconclusive",
-      reason: "some test is below log10 p −2 but the combination does not reach the threshold",
+      reason: `some test is below log10 p ${minusSign(UNRELATED_LOG10P)} but the combination does not reach the threshold`,
     };
   // "unrelated" claims that a test able to see through a re-based copy ran and found nothing.
   if (!invariantRan)
@@ -69,4 +69,9 @@ export function verdictOf(
   // tokenizer-less models have nothing else to pair by, and random embeddings carry no Gram structure.
   const fallback = space.mode === "id" && (a.tokenized || b.tokenized);
   return decide(log10P, evidence, threshold, invariantTestRan(space, layers, fallback ? pairing : 1));
+}
+
+/** −2 with a typographic minus, as the rest of the report writes negative log10 p. */
+function minusSign(x: number): string {
+  return String(x).replace("-", "−");
 }

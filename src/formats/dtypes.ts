@@ -1,5 +1,6 @@
 import { PedigreeError } from "../errors.js";
 import { e4m3Table, e5m2Table, f16Table } from "./fp8.js";
+import { GGML_TYPES } from "./gguf/constants.js";
 import type { DType, UndecodedGgufType } from "./types.js";
 
 /** Element-wise dtypes (one value per fixed number of bytes); GGUF block types are decoded by the GGUF reader. */
@@ -37,6 +38,20 @@ export const UNSUPPORTED_DTYPE_NAMES: ReadonlySet<string> = new Set([
   "C64",
   "C128",
 ]);
+
+/** Storage types that change values by quantisation: every ggml block type, plus 8-bit integers and floats. */
+const QUANTISED_DTYPES: ReadonlySet<string> = new Set([
+  "I8",
+  "U8",
+  "F8_E4M3",
+  "F8_E5M2",
+  ...GGML_TYPES.filter((t) => t.blockSize > 1).map((t) => t.name),
+]);
+
+/** True for a dtype whose values were quantised (int8/fp8 elements or a ggml block type). */
+export function isQuantisedDType(name: string): boolean {
+  return QUANTISED_DTYPES.has(name);
+}
 
 export function isElementDType(name: string): name is ElementDType {
   return Object.hasOwn(DTYPE_BYTES, name);

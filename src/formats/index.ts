@@ -9,6 +9,7 @@ export {
   decodeToFloat32,
   type ElementDType,
   isElementDType,
+  isQuantisedDType,
   parseElementDType,
 } from "./dtypes.js";
 export { openCheckpoint } from "./open.js";

@@ -33,6 +33,7 @@ export {
   type ProofDoc,
 } from "./proofs.js";
 export { type AddModelInput, Registry } from "./registry.js";
+export { type ShowData, showData } from "./show.js";
 export { type AttachedLog, attachTrainLog } from "./trainlog.js";
 export {
   type Comparator,

@@ -1,10 +1,8 @@
 import type { ProofCheck } from "../registry/check-proof.js";
-import { evidenceKey } from "../registry/evidence.js";
 import type { IdentifyResult } from "../registry/identify.js";
 import type { LogVerifyResult } from "../registry/log-verify.js";
-import type { Registry } from "../registry/registry.js";
-import { evidenceFromRow } from "../registry/rows.js";
-import type { EdgeRecord, EvidenceRecord, ModelRecord } from "../registry/types.js";
+import type { ShowData } from "../registry/show.js";
+import type { ModelRecord } from "../registry/types.js";
 import type { VerifyResult } from "../registry/verify.js";
 
 /** Terminal renderings of the registry commands (the --json documents are the command data as is). */
@@ -35,48 +33,6 @@ export function renderList(d: { models: ModelRecord[] }): string {
         `${m.name.padEnd(w)}  ${short(m.contentId)}  ${(m.version ?? "-").padEnd(7)}  ${[...m.tags, ...m.claims.map((c) => `"${c}"`)].join(", ")}`,
     ),
   ].join("\n");
-}
-
-export interface ShowData {
-  model: ModelRecord;
-  parents: (EdgeRecord & { parentName: string; evidence: EvidenceRecord | null })[];
-  children: (EdgeRecord & { childName: string })[];
-  trainLogs: { sha256: string; fromScratch: string; summary: string }[];
-}
-
-export async function showData(reg: Registry, ref: string): Promise<ShowData> {
-  const model = await reg.resolve(ref);
-  const names = new Map((await reg.models()).map((m) => [m.contentId, m.name]));
-  const edges = await reg.edges();
-  const ev = new Map(
-    (
-      await reg.db
-        .selectFrom("evidence")
-        .selectAll()
-        .where("child", "=", model.contentId)
-        .orderBy("seq")
-        .execute()
-    ).map((r) => [evidenceKey(r.parent, r.child), evidenceFromRow(r)]),
-  );
-  const logs = await reg.db
-    .selectFrom("trainlogs")
-    .selectAll()
-    .where("model", "=", model.contentId)
-    .execute();
-  return {
-    model,
-    parents: edges
-      .filter((e) => e.child === model.contentId)
-      .map((e) => ({
-        ...e,
-        parentName: names.get(e.parent) ?? e.parent,
-        evidence: ev.get(evidenceKey(e.parent, e.child)) ?? null,
-      })),
-    children: edges
-      .filter((e) => e.parent === model.contentId)
-      .map((e) => ({ ...e, childName: names.get(e.child) ?? e.child })),
-    trainLogs: logs.map((l) => ({ sha256: l.sha256, fromScratch: l.from_scratch, summary: l.summary })),
-  };
 }
 
 export function renderShow(d: ShowData): string {

@@ -1,4 +1,3 @@
-import type { Progress } from "../cli/progress.js";
 import { PedigreeError } from "../errors.js";
 import { openCheckpoint } from "../formats/open.js";
 import type { Checkpoint } from "../formats/types.js";
@@ -41,7 +40,7 @@ export async function findUnderTrained(
   modelSpec: string,
   tok: LoadedTokenizer,
   unreachable: number[],
-  opts: { progress?: Progress } = {},
+  opts: { onProgress?: (done: number, total: number) => void } = {},
 ): Promise<UnderTrainedReport> {
   const ckpt = await openCheckpoint(modelSpec);
   try {
@@ -50,11 +49,11 @@ export async function findUnderTrained(
     const ref = view[matrix];
     const [rows, cols] = ref.shape as [number, number];
     if (!rows || !cols) throw badShape(ref);
-    opts.progress?.start(`scanning ${ref.tensor}`, rows * 2, "rows");
-    const pass1 = await firstPass(ckpt, ref, rows, cols, opts.progress);
+    // Two passes over the rows: progress counts rows read, out of 2 × rows.
+    const progress = opts.onProgress ? (done: number) => opts.onProgress?.(done, rows * 2) : undefined;
+    const pass1 = await firstPass(ckpt, ref, rows, cols, progress);
     const { ids: refIds, from } = referenceSet(tok, unreachable, rows, pass1.norms);
-    const scores = await scoreRows(ckpt, ref, rows, cols, pass1.mean, refIds, opts.progress);
-    opts.progress?.stop();
+    const scores = await scoreRows(ckpt, ref, rows, cols, pass1.mean, refIds, progress);
     return summarise(tok, scores, pass1.norms, refIds, from, { matrix, tensor: ref.tensor, rows });
   } finally {
     await ckpt.close();
@@ -67,18 +66,24 @@ async function forEachBlock(
   rows: number,
   cols: number,
   fn: (block: Float32Array, start: number, count: number) => void,
-  progress?: Progress,
+  progress?: (rowsDone: number) => void,
   offset = 0,
 ): Promise<void> {
   const per = Math.max(1, Math.floor(MAX_READ_ELEMENTS / cols));
   for (let start = 0; start < rows; start += per) {
     const count = Math.min(per, rows - start);
     fn(await readMatrix(ckpt, ref, start, count), start, count);
-    progress?.update(offset + start + count);
+    progress?.(offset + start + count);
   }
 }
 
-async function firstPass(ckpt: Checkpoint, ref: TensorRef, rows: number, cols: number, progress?: Progress) {
+async function firstPass(
+  ckpt: Checkpoint,
+  ref: TensorRef,
+  rows: number,
+  cols: number,
+  progress?: (rowsDone: number) => void,
+) {
   const sum = new Float64Array(cols);
   const norms = new Float64Array(rows);
   await forEachBlock(
@@ -126,7 +131,7 @@ async function scoreRows(
   cols: number,
   mean: Float64Array,
   refIds: number[],
-  progress?: Progress,
+  progress?: (rowsDone: number) => void,
 ): Promise<Float64Array> {
   const refSet = new Set(refIds);
   const refSum = new Float64Array(cols);

@@ -19,11 +19,11 @@ import {
   verifyLog,
   writeCardLineage,
 } from "../../registry/index.js";
+import { showData } from "../../registry/show.js";
 import { loadFingerprint } from "../../registry/source.js";
 import * as report from "../../report/registry.js";
 import { renderGraph } from "../../report/registry-graph.js";
-import type { CommandContext, CommandModule, CommandResult } from "../command.js";
-import { subcommandAction } from "../main.js";
+import { type CommandContext, type CommandModule, type CommandResult, subcommandAction } from "../command.js";
 
 /** Options every registry subcommand takes (issue 6 contract: --db or PEDIGREE_DB, default ./pedigree.db). */
 interface DbOpts {
@@ -215,7 +215,7 @@ export const define: CommandModule["define"] = (cmd: Command) => {
     "one model: identity, claims, declared edges and evidence",
     async (_ctx, ...a) => {
       const [model, o] = a as [string, DbOpts];
-      const data = await withRegistry(o, (reg) => report.showData(reg, model));
+      const data = await withRegistry(o, (reg) => showData(reg, model));
       return result(data, report.renderShow);
     },
   );

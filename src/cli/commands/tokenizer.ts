@@ -14,8 +14,8 @@ import { measureEfficiency } from "../../tokenizer/efficiency.js";
 import { BUILTIN_SAMPLES, type Sample } from "../../tokenizer/samples/index.js";
 import { loadTokenizer } from "../../tokenizer/source.js";
 import { findUnderTrained } from "../../tokenizer/undertrained.js";
-import type { CommandModule, CommandResult } from "../command.js";
-import { subcommandAction } from "../main.js";
+import { type CommandModule, type CommandResult, subcommandAction } from "../command.js";
+import { progressCallback } from "../progress.js";
 
 /** User sample files are read whole; 16 MB of text is far more than an efficiency estimate needs. */
 export const MAX_SAMPLE_FILE_BYTES = 16 << 20;
@@ -51,11 +51,13 @@ export const define: CommandModule["define"] = (cmd: Command) => {
     const report = auditTokenizer(tok, {
       reach: opts.reach,
       reachLimit: opts.reachLimit === undefined ? undefined : positiveInt(opts.reachLimit, "--reach-limit"),
-      progress: ctx.progress,
+      onProgress: progressCallback(ctx.progress, "encoding every token", "tokens"),
     });
     if (opts.model) {
       const unreachable = report.reach?.unreachable.ids ?? [];
-      report.underTrained = await findUnderTrained(opts.model, tok, unreachable, { progress: ctx.progress });
+      report.underTrained = await findUnderTrained(opts.model, tok, unreachable, {
+        onProgress: progressCallback(ctx.progress, "scanning the embedding rows (two passes)", "rows"),
+      });
     }
     await writeHtml(options, () => renderAuditHtml(report));
     const failed = report.findings.some((f) => f.severity === "error");

@@ -5,8 +5,7 @@ import { PedigreeError } from "../../errors.js";
 import { renderTrainLog, renderTrainLogHtml } from "../../report/trainlog.js";
 import { analyzeTrainLogFile } from "../../trainlog/analyze.js";
 import type { ColumnOverrides, MetricName } from "../../trainlog/types.js";
-import type { CommandModule } from "../command.js";
-import { subcommandAction } from "../main.js";
+import { type CommandModule, subcommandAction } from "../command.js";
 
 interface CheckOptions {
   checkpoints?: string;

@@ -1,4 +1,3 @@
-import type { Progress } from "../../cli/progress.js";
 import type { LoadedTokenizer } from "../types.js";
 import type { UnderTrainedReport } from "../undertrained.js";
 import { type ConfigFinding, checkConfigs } from "./config.js";
@@ -62,7 +61,8 @@ export interface AuditOptions {
   reach?: boolean;
   /** Encode at most this many tokens, spread evenly over the ids (default: all). */
   reachLimit?: number;
-  progress?: Progress;
+  /** Tokens encoded so far, of all tokens (the reachability check). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** Audits one tokenizer; each check's raw result is kept and summarised as coded findings. */
@@ -73,7 +73,7 @@ export function auditTokenizer(tok: LoadedTokenizer, opts: AuditOptions = {}): A
   let reachSkipped: string | null = opts.reach === false ? "disabled (--no-reach)" : null;
   if (opts.reach !== false) {
     if (tok.encoderSource.kind === "none") reachSkipped = tok.encoderSource.reason;
-    else reach = checkReachability(tok, { limit: opts.reachLimit, progress: opts.progress });
+    else reach = checkReachability(tok, { limit: opts.reachLimit, onProgress: opts.onProgress });
   }
   const config = checkConfigs(tok);
   const splice = {

@@ -1,4 +1,3 @@
-import type { Progress } from "../../cli/progress.js";
 import { binaryToText, displayToken, isByteFallbackPiece } from "../bytes.js";
 import { createEncoder } from "../encode.js";
 import type { LoadedTokenizer } from "../types.js";
@@ -28,9 +27,9 @@ export interface ReachFindings {
  */
 export function checkReachability(
   tok: LoadedTokenizer,
-  opts: { limit?: number; progress?: Progress } = {},
+  opts: { limit?: number; onProgress?: (done: number, total: number) => void } = {},
 ): ReachFindings {
-  const { progress } = opts;
+  const { onProgress } = opts;
   const enc = createEncoder(tok);
   const skip = new Set([...tok.specialIds, ...tok.added.map((a) => a.id), ...tok.undecodableIds]);
   const out: ReachFindings = {
@@ -43,9 +42,8 @@ export function checkReachability(
   const regular = tok.tokens.length - skip.size;
   const stride = opts.limit && opts.limit < regular ? regular / opts.limit : 1;
   let next = 0;
-  progress?.start("encoding every token", tok.tokens.length, "tokens");
   tok.tokens.forEach((t, id) => {
-    if (id % 4096 === 0) progress?.update(id);
+    if (id % 4096 === 0) onProgress?.(id, tok.tokens.length);
     if (t === null || skip.has(id)) return;
     if (isByteFallbackPiece(tok.pieces[id] ?? "")) {
       out.byteFallback++;
@@ -67,7 +65,7 @@ export function checkReachability(
     if (out.unreachable.examples.length < MAX_EXAMPLES)
       out.unreachable.examples.push({ id, token: displayToken(t), encodedAs: first });
   });
-  progress?.stop();
+  onProgress?.(tok.tokens.length, tok.tokens.length);
   return out;
 }
 
