@@ -62,3 +62,17 @@ export function toPedigreeError(e: unknown): PedigreeError {
     cause: e,
   });
 }
+
+/**
+ * An error about one input file: the message starts with the file's name and `details.file` holds
+ * it. Without a hint the code's default hint applies (ERROR_CODES).
+ */
+export function fileError(
+  code: ErrorCode,
+  file: string,
+  message: string,
+  details: Record<string, unknown> = {},
+  hint?: string,
+): PedigreeError {
+  return new PedigreeError(code, `${file}: ${message}`, { details: { file, ...details }, hint });
+}

@@ -1,4 +1,5 @@
-import { PedigreeError } from "../errors.js";
+import { ERROR_CODES, fileError } from "../errors.js";
+import { parseWeightMap } from "../io/weight-map.js";
 import { duplicateKeyPath } from "./json-keys.js";
 import type { TensorInfo } from "./types.js";
 
@@ -15,57 +16,28 @@ export interface ShardIndex {
   metadata: Record<string, unknown>;
 }
 
-function indexError(
-  code:
-    | "FORMAT_BAD_INDEX"
-    | "FORMAT_SHARD_PATH_ESCAPES"
-    | "FORMAT_SHARD_MISSING"
-    | "FORMAT_INDEX_MISMATCH"
-    | "FORMAT_DUPLICATE_TENSOR",
-  file: string,
-  msg: string,
-  details: Record<string, unknown> = {},
-): PedigreeError {
-  return new PedigreeError(code, `${file}: ${msg}`, {
-    details: { file, ...details },
-    hint: "The shard index does not match the shards; re-download the model or regenerate the index",
-  });
-}
+/** A tensor named twice in an index is the index's fault, not a loose-files layout's. */
+const INDEX_HINT = ERROR_CODES.FORMAT_BAD_INDEX.hint;
 
 /** Parses an index and resolves its shard paths; every shard must be a listed file inside the location. */
 export function parseShardIndex(text: string, indexFile: string, listed: ReadonlySet<string>): ShardIndex {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw indexError("FORMAT_BAD_INDEX", indexFile, `not valid JSON: ${(e as Error).message}`);
-  }
-  const wm = (json as { weight_map?: unknown } | null)?.weight_map;
-  if (
-    json === null ||
-    typeof json !== "object" ||
-    Array.isArray(json) ||
-    !wm ||
-    typeof wm !== "object" ||
-    Array.isArray(wm)
-  ) {
-    throw indexError("FORMAT_BAD_INDEX", indexFile, "no weight_map object");
-  }
+  const { doc: json, entries } = parseWeightMap(text, indexFile);
   const dup = duplicateKeyPath(text, json);
   if (dup)
-    throw indexError("FORMAT_DUPLICATE_TENSOR", indexFile, `names ${dup.join(" → ")} twice`, { key: dup });
+    throw fileError(
+      "FORMAT_DUPLICATE_TENSOR",
+      indexFile,
+      `names ${dup.join(" → ")} twice`,
+      { key: dup },
+      INDEX_HINT,
+    );
   const dir = indexFile.includes("/") ? indexFile.slice(0, indexFile.lastIndexOf("/") + 1) : "";
   const weightMap = new Map<string, string>();
   const shards = new Set<string>(); // insertion-ordered: first mention first
-  for (const [tensor, shard] of Object.entries(wm)) {
-    if (typeof shard !== "string") {
-      throw indexError("FORMAT_BAD_INDEX", indexFile, `weight_map["${tensor}"] is not a file name`, {
-        tensor,
-      });
-    }
+  for (const [tensor, shard] of entries) {
     const path = resolveShardPath(dir, shard, indexFile);
     if (!listed.has(path)) {
-      throw indexError(
+      throw fileError(
         "FORMAT_SHARD_MISSING",
         indexFile,
         `shard "${shard}" of tensor "${tensor}" is not in the model folder`,
@@ -75,7 +47,7 @@ export function parseShardIndex(text: string, indexFile: string, listed: Readonl
     shards.add(path);
     weightMap.set(tensor, path);
   }
-  const meta = (json as { metadata?: unknown }).metadata;
+  const meta = json.metadata;
   const metadata =
     meta && typeof meta === "object" && !Array.isArray(meta) ? (meta as Record<string, unknown>) : {};
   return { indexFile, weightMap, shards: [...shards], metadata };
@@ -92,7 +64,7 @@ function resolveShardPath(dir: string, shard: string, indexFile: string): string
     /^[A-Za-z]:/.test(shard) ||
     parts.some((p) => p === ".." || p === "." || p === "")
   ) {
-    throw indexError(
+    throw fileError(
       "FORMAT_SHARD_PATH_ESCAPES",
       indexFile,
       `shard path "${shard}" is not a plain relative path inside the model folder`,
@@ -115,16 +87,17 @@ export function crossCheckShardIndex(
     for (const t of perShard.get(shard) ?? []) {
       const prev = all.get(t.name);
       if (prev) {
-        throw indexError(
+        throw fileError(
           "FORMAT_DUPLICATE_TENSOR",
           index.indexFile,
           `tensor "${t.name}" is in both ${prev.file} and ${t.file}`,
           { tensor: t.name, files: [prev.file, t.file] },
+          INDEX_HINT,
         );
       }
       const want = index.weightMap.get(t.name);
       if (want !== t.file) {
-        throw indexError(
+        throw fileError(
           "FORMAT_INDEX_MISMATCH",
           index.indexFile,
           want
@@ -138,7 +111,7 @@ export function crossCheckShardIndex(
   }
   for (const [tensor, shard] of index.weightMap) {
     if (!all.has(tensor)) {
-      throw indexError(
+      throw fileError(
         "FORMAT_INDEX_MISMATCH",
         index.indexFile,
         `tensor "${tensor}" is indexed in ${shard} but that shard does not hold it`,

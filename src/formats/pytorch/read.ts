@@ -1,5 +1,5 @@
 import { inflateRawSync } from "node:zlib";
-import { PedigreeError } from "../../errors.js";
+import { fileError, PedigreeError } from "../../errors.js";
 import type { ByteSource } from "../../io/types.js";
 import { DTYPE_BYTES } from "../dtypes.js";
 import { type FileIndex, HEADER_READ_CONCURRENCY, mapLimited } from "../open-files.js";
@@ -7,7 +7,7 @@ import type { TensorInfo } from "../types.js";
 import { collectTensors } from "./tensors.js";
 import { PICKLE_MAX_BYTES, unpickle } from "./unpickle.js";
 import type { TensorView } from "./values.js";
-import { entryDataOffset, readZipDirectory, type ZipEntry, zipError } from "./zip.js";
+import { entryDataOffset, readZipDirectory, type ZipEntry } from "./zip.js";
 
 /**
  * A PyTorch zip checkpoint (torch.save since 1.6, torch/serialization.py `_save`): entries
@@ -18,7 +18,7 @@ export async function indexPytorchFile(src: ByteSource, file: string): Promise<F
   const entries = await readDirectoryOrExplain(src);
   const pkl = [...entries.values()].filter((e) => /^[^/]+\/data\.pkl$/.test(e.name));
   if (pkl.length !== 1) {
-    throw zipError(
+    throw fileError(
       "FORMAT_NOT_PYTORCH",
       file,
       pkl.length === 0 ? "no <archive>/data.pkl entry" : "several data.pkl entries",
@@ -74,7 +74,7 @@ async function readDirectoryOrExplain(src: ByteSource): Promise<Map<string, ZipE
 async function checkByteOrder(src: ByteSource, entry: ZipEntry | undefined): Promise<void> {
   if (!entry) return; // absent before torch 2.1: little-endian
   if (entry.method !== 0 || entry.size > 16)
-    throw zipError("FORMAT_ZIP_BAD_RECORD", src.name, "unexpected byteorder entry");
+    throw fileError("FORMAT_ZIP_BAD_RECORD", src.name, "unexpected byteorder entry");
   const text = new TextDecoder()
     .decode(await src.read(await entryDataOffset(src, entry, src.size), entry.size))
     .trim();
@@ -88,7 +88,7 @@ async function checkByteOrder(src: ByteSource, entry: ZipEntry | undefined): Pro
 
 async function readPickle(src: ByteSource, e: ZipEntry): Promise<Uint8Array> {
   if (e.size > PICKLE_MAX_BYTES || e.compressedSize > PICKLE_MAX_BYTES) {
-    throw zipError(
+    throw fileError(
       "FORMAT_LIMIT_EXCEEDED",
       src.name,
       `${e.name} is ${e.size} bytes; the limit is ${PICKLE_MAX_BYTES}`,
@@ -98,7 +98,7 @@ async function readPickle(src: ByteSource, e: ZipEntry): Promise<Uint8Array> {
   const raw = await src.read(await entryDataOffset(src, e, src.size), e.compressedSize);
   if (e.method === 0) return raw;
   if (e.method !== 8)
-    throw zipError("FORMAT_ZIP_UNSUPPORTED", src.name, `${e.name} uses compression method ${e.method}`, {
+    throw fileError("FORMAT_ZIP_UNSUPPORTED", src.name, `${e.name} uses compression method ${e.method}`, {
       method: e.method,
     });
   try {
@@ -125,11 +125,11 @@ function storageEntry(
   const s = view.storage;
   const entry = entries.get(`${prefix}data/${s.key}`);
   if (!entry)
-    throw zipError("PICKLE_MISSING_STORAGE", file, `storage ${s.key} is not in the archive`, {
+    throw fileError("PICKLE_MISSING_STORAGE", file, `storage ${s.key} is not in the archive`, {
       storage: s.key,
     });
   if (entry.method !== 0)
-    throw zipError(
+    throw fileError(
       "FORMAT_ZIP_UNSUPPORTED",
       file,
       `storage ${s.key} is compressed (method ${entry.method}); PyTorch stores storages uncompressed`,
@@ -137,7 +137,7 @@ function storageEntry(
     );
   const want = s.numel * DTYPE_BYTES[s.dtype];
   if (entry.size !== want || entry.compressedSize !== want) {
-    throw zipError(
+    throw fileError(
       "PICKLE_STORAGE_SIZE_MISMATCH",
       file,
       `storage ${s.key} holds ${entry.size} bytes; ${s.numel} × ${s.dtype} needs ${want}`,
@@ -152,7 +152,7 @@ function tensorInfo(name: string, v: TensorView, file: string, storageStart: num
   const numel = v.shape.reduce((a, b) => a * b, 1);
   const width = DTYPE_BYTES[v.storage.dtype];
   if (v.stride.length !== v.shape.length)
-    throw zipError(
+    throw fileError(
       "PICKLE_BAD_ARGUMENTS",
       file,
       `tensor "${name}": ${v.shape.length} sizes but ${v.stride.length} strides`,
@@ -174,7 +174,7 @@ function tensorInfo(name: string, v: TensorView, file: string, storageStart: num
     expected *= size;
   }
   if (numel > 0 && v.storageOffset + numel > v.storage.numel) {
-    throw zipError(
+    throw fileError(
       "PICKLE_VIEW_OUT_OF_RANGE",
       file,
       `tensor "${name}" elements [${v.storageOffset}, +${numel}) exceed storage ${v.storage.key} (${v.storage.numel})`,

@@ -1,4 +1,4 @@
-import { type ErrorCode, PedigreeError } from "../../errors.js";
+import { fileError } from "../../errors.js";
 import type { ByteSource } from "../../io/types.js";
 
 /**
@@ -30,18 +30,6 @@ export const ZIP_MAX_ENTRIES = 1_000_000;
 /** Central directory read in one go; 256 MB holds ~2.5M entries with PyTorch's long names. */
 export const ZIP_MAX_CENTRAL_DIRECTORY_BYTES = 256 << 20;
 
-export function zipError(
-  code: ErrorCode,
-  file: string,
-  msg: string,
-  details: Record<string, unknown> = {},
-): PedigreeError {
-  return new PedigreeError(code, `${file}: ${msg}`, {
-    details: { file, ...details },
-    hint: "The archive is corrupt or not a PyTorch zip checkpoint; download it again",
-  });
-}
-
 function dv(b: Uint8Array): DataView {
   return new DataView(b.buffer, b.byteOffset, b.byteLength);
 }
@@ -50,7 +38,7 @@ function dv(b: Uint8Array): DataView {
 function u64(view: DataView, at: number, file: string): number {
   const v = view.getBigUint64(at, true);
   if (v > BigInt(Number.MAX_SAFE_INTEGER))
-    throw zipError("FORMAT_ZIP_BAD_RECORD", file, `64-bit field ${v} is out of range`);
+    throw fileError("FORMAT_ZIP_BAD_RECORD", file, `64-bit field ${v} is out of range`);
   return Number(v);
 }
 
@@ -69,13 +57,13 @@ interface DirectoryLocation {
  */
 async function findEocd(src: ByteSource): Promise<DirectoryLocation> {
   if (src.size < EOCD_BYTES) {
-    throw zipError("FORMAT_ZIP_NO_DIRECTORY", src.name, `${src.size} bytes is too small for a zip archive`);
+    throw fileError("FORMAT_ZIP_NO_DIRECTORY", src.name, `${src.size} bytes is too small for a zip archive`);
   }
   const quick = await scanTail(src, Math.min(src.size, EOCD_BYTES + ZIP64_LOCATOR_BYTES));
   const found =
     quick ?? (await scanTail(src, Math.min(src.size, EOCD_BYTES + MAX_COMMENT_BYTES + ZIP64_LOCATOR_BYTES)));
   if (!found)
-    throw zipError(
+    throw fileError(
       "FORMAT_ZIP_NO_DIRECTORY",
       src.name,
       "no end-of-central-directory record (not a zip archive, or truncated)",
@@ -91,7 +79,7 @@ async function scanTail(src: ByteSource, tailLen: number): Promise<DirectoryLoca
     // The comment must run exactly to the end of the file; otherwise this is a stray signature.
     if (i + EOCD_BYTES + t.getUint16(i + 20, true) !== tailLen) continue;
     if (t.getUint16(i + 4, true) !== 0 || t.getUint16(i + 6, true) !== 0) {
-      throw zipError("FORMAT_ZIP_UNSUPPORTED", src.name, "multi-volume archives are not supported");
+      throw fileError("FORMAT_ZIP_UNSUPPORTED", src.name, "multi-volume archives are not supported");
     }
     const loc = {
       entries: t.getUint16(i + 10, true),
@@ -114,21 +102,21 @@ function hasZip64Locator(t: DataView, eocdAt: number): boolean {
 async function readZip64(src: ByteSource, eocdOffset: number): Promise<DirectoryLocation> {
   const file = src.name;
   if (eocdOffset < ZIP64_LOCATOR_BYTES)
-    throw zipError("FORMAT_ZIP_BAD_RECORD", file, "ZIP64 locator missing");
+    throw fileError("FORMAT_ZIP_BAD_RECORD", file, "ZIP64 locator missing");
   const loc = dv(await src.read(eocdOffset - ZIP64_LOCATOR_BYTES, ZIP64_LOCATOR_BYTES));
   if (loc.getUint32(0, true) !== ZIP64_LOCATOR_SIG)
-    throw zipError("FORMAT_ZIP_BAD_RECORD", file, "ZIP64 locator missing");
+    throw fileError("FORMAT_ZIP_BAD_RECORD", file, "ZIP64 locator missing");
   const at = u64(loc, 8, file);
   if (at + ZIP64_EOCD_BYTES > eocdOffset - ZIP64_LOCATOR_BYTES) {
-    throw zipError("FORMAT_ZIP_BAD_RECORD", file, `ZIP64 record offset ${at} is out of range`, {
+    throw fileError("FORMAT_ZIP_BAD_RECORD", file, `ZIP64 record offset ${at} is out of range`, {
       offset: at,
     });
   }
   const r = dv(await src.read(at, ZIP64_EOCD_BYTES));
   if (r.getUint32(0, true) !== ZIP64_EOCD_SIG)
-    throw zipError("FORMAT_ZIP_BAD_RECORD", file, "ZIP64 end-of-directory record missing");
+    throw fileError("FORMAT_ZIP_BAD_RECORD", file, "ZIP64 end-of-directory record missing");
   if (r.getUint32(16, true) !== 0 || r.getUint32(20, true) !== 0)
-    throw zipError("FORMAT_ZIP_UNSUPPORTED", file, "multi-volume archives are not supported");
+    throw fileError("FORMAT_ZIP_UNSUPPORTED", file, "multi-volume archives are not supported");
   return { entries: u64(r, 32, file), cdSize: u64(r, 40, file), cdOffset: u64(r, 48, file), end: at };
 }
 
@@ -137,19 +125,19 @@ export async function readZipDirectory(src: ByteSource): Promise<Map<string, Zip
   const file = src.name;
   const loc = await findEocd(src);
   if (loc.entries > ZIP_MAX_ENTRIES)
-    throw zipError("FORMAT_LIMIT_EXCEEDED", file, `${loc.entries} entries exceeds ${ZIP_MAX_ENTRIES}`, {
+    throw fileError("FORMAT_LIMIT_EXCEEDED", file, `${loc.entries} entries exceeds ${ZIP_MAX_ENTRIES}`, {
       entries: loc.entries,
       limit: ZIP_MAX_ENTRIES,
     });
   if (loc.cdSize > ZIP_MAX_CENTRAL_DIRECTORY_BYTES)
-    throw zipError(
+    throw fileError(
       "FORMAT_LIMIT_EXCEEDED",
       file,
       `central directory of ${loc.cdSize} bytes exceeds ${ZIP_MAX_CENTRAL_DIRECTORY_BYTES}`,
       { cdSize: loc.cdSize },
     );
   if (loc.cdOffset + loc.cdSize > loc.end)
-    throw zipError(
+    throw fileError(
       "FORMAT_ZIP_BAD_RECORD",
       file,
       `central directory [${loc.cdOffset}, +${loc.cdSize}) overlaps the end records at ${loc.end}`,
@@ -161,21 +149,21 @@ export async function readZipDirectory(src: ByteSource): Promise<Map<string, Zip
   for (let i = 0; i < loc.entries; i++) {
     const { entry, next } = parseCentralEntry(cd, pos, file);
     if (entry.localHeaderOffset >= loc.cdOffset)
-      throw zipError(
+      throw fileError(
         "FORMAT_ZIP_BAD_RECORD",
         file,
         `entry "${entry.name}" starts inside the central directory`,
         { entry: entry.name },
       );
     if (entries.has(entry.name))
-      throw zipError("FORMAT_ZIP_DUPLICATE_ENTRY", file, `entry "${entry.name}" appears twice`, {
+      throw fileError("FORMAT_ZIP_DUPLICATE_ENTRY", file, `entry "${entry.name}" appears twice`, {
         entry: entry.name,
       });
     entries.set(entry.name, entry);
     pos = next;
   }
   if (pos !== cd.length)
-    throw zipError(
+    throw fileError(
       "FORMAT_ZIP_BAD_RECORD",
       file,
       `central directory holds ${cd.length - pos} bytes after its ${loc.entries} entries`,
@@ -187,7 +175,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 function parseCentralEntry(cd: Uint8Array, pos: number, file: string): { entry: ZipEntry; next: number } {
   const bad = (msg: string) =>
-    zipError("FORMAT_ZIP_BAD_RECORD", file, `central directory entry at ${pos}: ${msg}`, { at: pos });
+    fileError("FORMAT_ZIP_BAD_RECORD", file, `central directory entry at ${pos}: ${msg}`, { at: pos });
   if (pos + 46 > cd.length) throw bad("truncated");
   const v = dv(cd);
   if (v.getUint32(pos, true) !== CENTRAL_SIG) throw bad("bad signature");
@@ -204,7 +192,7 @@ function parseCentralEntry(cd: Uint8Array, pos: number, file: string): { entry: 
     throw bad("name is not UTF-8");
   }
   if (flags & 0x1)
-    throw zipError("FORMAT_ZIP_UNSUPPORTED", file, `entry "${name}" is encrypted`, { entry: name });
+    throw fileError("FORMAT_ZIP_UNSUPPORTED", file, `entry "${name}" is encrypted`, { entry: name });
   const entry: ZipEntry = {
     name,
     method: v.getUint16(pos + 10, true),
@@ -224,12 +212,12 @@ function applyZip64Extra(e: ZipEntry, extra: Uint8Array, file: string): void {
     const id = v.getUint16(p, true);
     const len = v.getUint16(p + 2, true);
     if (p + 4 + len > extra.length)
-      throw zipError("FORMAT_ZIP_BAD_RECORD", file, `entry "${e.name}": extra field runs past its record`);
+      throw fileError("FORMAT_ZIP_BAD_RECORD", file, `entry "${e.name}": extra field runs past its record`);
     if (id === 0x0001) {
       let q = p + 4;
       const take = (): number => {
         if (q + 8 > p + 4 + len)
-          throw zipError("FORMAT_ZIP_BAD_RECORD", file, `entry "${e.name}": ZIP64 extra too short`);
+          throw fileError("FORMAT_ZIP_BAD_RECORD", file, `entry "${e.name}": ZIP64 extra too short`);
         const x = u64(v, q, file);
         q += 8;
         return x;
@@ -246,17 +234,17 @@ function applyZip64Extra(e: ZipEntry, extra: Uint8Array, file: string): void {
 export async function entryDataOffset(src: ByteSource, e: ZipEntry, limit: number): Promise<number> {
   const file = src.name;
   if (e.localHeaderOffset + 30 > limit)
-    throw zipError("FORMAT_ZIP_BAD_RECORD", file, `entry "${e.name}": local header out of range`, {
+    throw fileError("FORMAT_ZIP_BAD_RECORD", file, `entry "${e.name}": local header out of range`, {
       entry: e.name,
     });
   const h = dv(await src.read(e.localHeaderOffset, 30));
   if (h.getUint32(0, true) !== LOCAL_SIG)
-    throw zipError("FORMAT_ZIP_BAD_RECORD", file, `entry "${e.name}": bad local header signature`, {
+    throw fileError("FORMAT_ZIP_BAD_RECORD", file, `entry "${e.name}": bad local header signature`, {
       entry: e.name,
     });
   const start = e.localHeaderOffset + 30 + h.getUint16(26, true) + h.getUint16(28, true);
   if (start + e.compressedSize > limit) {
-    throw zipError(
+    throw fileError(
       "FORMAT_TRUNCATED",
       file,
       `entry "${e.name}" data [${start}, +${e.compressedSize}) runs past ${limit}`,

@@ -1,4 +1,4 @@
-import { type ErrorCode, PedigreeError } from "../../errors.js";
+import { fileError, PedigreeError } from "../../errors.js";
 import type { ByteSource } from "../../io/types.js";
 import { DTYPE_BYTES, type ElementDType, parseElementDType } from "../dtypes.js";
 import { duplicateKeyPath } from "../json-keys.js";
@@ -31,13 +31,15 @@ export interface SafetensorsHeader {
   entries: SafetensorsEntry[];
 }
 
+const NOT_SAFETENSORS = "The file is not a valid safetensors file; it may be truncated or corrupt";
+
 /** Reads and validates the header of one safetensors file: two positional reads, never the data. */
 export async function readSafetensorsHeader(source: ByteSource): Promise<SafetensorsHeader> {
-  const fail = (code: ErrorCode, msg: string, details: Record<string, unknown>) =>
-    new PedigreeError(code, `${source.name}: ${msg}`, {
-      details: { file: source.name, ...details },
-      hint: "The file is not a valid safetensors file; it may be truncated or corrupt",
-    });
+  const fail = (
+    code: "FORMAT_TRUNCATED" | "FORMAT_LIMIT_EXCEEDED",
+    msg: string,
+    details: Record<string, unknown>,
+  ) => fileError(code, source.name, msg, details, NOT_SAFETENSORS);
   if (source.size < SAFETENSORS_PREFIX_BYTES) {
     throw fail("FORMAT_TRUNCATED", `${source.size} bytes is too small for a safetensors header`, {
       size: source.size,
@@ -81,44 +83,28 @@ export function parseSafetensorsHeader(raw: Uint8Array, fileSize: number, file: 
   return { dataStart, metadata, entries };
 }
 
-function headerError(
-  code: ErrorCode,
-  file: string,
-  msg: string,
-  details: Record<string, unknown> = {},
-): PedigreeError {
-  return new PedigreeError(code, `${file}: ${msg}`, {
-    details: { file, ...details },
-    hint: "The safetensors header is malformed; the file is corrupt or was not written by a safetensors writer",
-  });
-}
-
 function decodeHeaderJson(raw: Uint8Array, file: string): Record<string, unknown> {
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(raw);
   } catch (e) {
-    throw headerError("SAFETENSORS_HEADER_NOT_UTF8", file, "header is not valid UTF-8", { cause: String(e) });
+    throw fileError("SAFETENSORS_HEADER_NOT_UTF8", file, "header is not valid UTF-8", { cause: String(e) });
   }
   // The reference requires the JSON to start at the first byte; trailing spaces are allowed padding.
   if (!text.startsWith("{"))
-    throw headerError("SAFETENSORS_HEADER_NOT_OBJECT", file, "header does not start with '{'");
+    throw fileError("SAFETENSORS_HEADER_NOT_OBJECT", file, "header does not start with '{'");
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw headerError(
-      "SAFETENSORS_HEADER_NOT_JSON",
-      file,
-      `header is not valid JSON: ${(e as Error).message}`,
-    );
+    throw fileError("SAFETENSORS_HEADER_NOT_JSON", file, `header is not valid JSON: ${(e as Error).message}`);
   }
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
-    throw headerError("SAFETENSORS_HEADER_NOT_OBJECT", file, "header is not a JSON object");
+    throw fileError("SAFETENSORS_HEADER_NOT_OBJECT", file, "header is not a JSON object");
   }
   const dup = duplicateKeyPath(text, json);
   if (dup) {
-    throw headerError("SAFETENSORS_DUPLICATE_KEY", file, `header repeats the key ${dup.join(" → ")}`, {
+    throw fileError("SAFETENSORS_DUPLICATE_KEY", file, `header repeats the key ${dup.join(" → ")}`, {
       key: dup,
     });
   }
@@ -128,11 +114,11 @@ function decodeHeaderJson(raw: Uint8Array, file: string): Record<string, unknown
 function parseMetadata(value: unknown, file: string): Record<string, string> {
   if (value === null) return {};
   if (typeof value !== "object" || Array.isArray(value)) {
-    throw headerError("SAFETENSORS_BAD_METADATA", file, "__metadata__ is not an object of strings");
+    throw fileError("SAFETENSORS_BAD_METADATA", file, "__metadata__ is not an object of strings");
   }
   for (const [k, v] of Object.entries(value)) {
     if (typeof v !== "string") {
-      throw headerError("SAFETENSORS_BAD_METADATA", file, `__metadata__.${k} is ${typeof v}, not a string`, {
+      throw fileError("SAFETENSORS_BAD_METADATA", file, `__metadata__.${k} is ${typeof v}, not a string`, {
         key: k,
       });
     }
@@ -146,12 +132,12 @@ function isIndex(v: unknown): v is number {
 
 function parseEntry(name: string, value: unknown, file: string): SafetensorsEntry {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw headerError("SAFETENSORS_BAD_ENTRY", file, `tensor "${name}" is not an object`, { tensor: name });
+    throw fileError("SAFETENSORS_BAD_ENTRY", file, `tensor "${name}" is not an object`, { tensor: name });
   }
   const v = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
   const dtype = parseElementDType(v.dtype, `${file}: tensor "${name}"`);
   if (!Array.isArray(v.shape) || !v.shape.every(isIndex)) {
-    throw headerError(
+    throw fileError(
       "SAFETENSORS_BAD_SHAPE",
       file,
       `tensor "${name}" shape is not a list of non-negative integers`,
@@ -163,14 +149,14 @@ function parseEntry(name: string, value: unknown, file: string): SafetensorsEntr
   }
   const off = v.data_offsets;
   if (!Array.isArray(off) || off.length !== 2 || !isIndex(off[0]) || !isIndex(off[1])) {
-    throw headerError("SAFETENSORS_BAD_OFFSETS", file, `tensor "${name}" data_offsets is not [begin, end]`, {
+    throw fileError("SAFETENSORS_BAD_OFFSETS", file, `tensor "${name}" data_offsets is not [begin, end]`, {
       tensor: name,
       dataOffsets: off,
     });
   }
   const [begin, end] = off as [number, number];
   if (end < begin) {
-    throw headerError(
+    throw fileError(
       "SAFETENSORS_BAD_OFFSETS",
       file,
       `tensor "${name}" ends (${end}) before it begins (${begin})`,
@@ -184,7 +170,7 @@ function parseEntry(name: string, value: unknown, file: string): SafetensorsEntr
   const shape = v.shape as number[];
   const nbytes = checkedByteLength(shape, DTYPE_BYTES[dtype], name, file);
   if (nbytes !== end - begin) {
-    throw headerError(
+    throw fileError(
       "SAFETENSORS_SIZE_MISMATCH",
       file,
       `tensor "${name}" ${dtype}[${shape.join(",")}] needs ${nbytes} bytes but its offsets span ${end - begin}`,
@@ -200,15 +186,10 @@ function checkedByteLength(shape: number[], width: number, name: string, file: s
   for (const d of shape) {
     n *= d;
     if (!Number.isSafeInteger(n)) {
-      throw headerError(
-        "SAFETENSORS_OVERFLOW",
-        file,
-        `tensor "${name}" size [${shape.join(",")}] overflows`,
-        {
-          tensor: name,
-          shape,
-        },
-      );
+      throw fileError("SAFETENSORS_OVERFLOW", file, `tensor "${name}" size [${shape.join(",")}] overflows`, {
+        tensor: name,
+        shape,
+      });
     }
   }
   return n;
@@ -220,16 +201,11 @@ function checkLayout(entries: SafetensorsEntry[], dataLength: number, file: stri
   for (const e of entries) {
     if (e.begin !== pos) {
       const kind = e.begin < pos ? "overlaps the previous tensor" : `leaves a gap of ${e.begin - pos} bytes`;
-      throw headerError(
-        "SAFETENSORS_NOT_CONTIGUOUS",
-        file,
-        `tensor "${e.name}" at offset ${e.begin} ${kind}`,
-        {
-          tensor: e.name,
-          begin: e.begin,
-          expected: pos,
-        },
-      );
+      throw fileError("SAFETENSORS_NOT_CONTIGUOUS", file, `tensor "${e.name}" at offset ${e.begin} ${kind}`, {
+        tensor: e.name,
+        begin: e.begin,
+        expected: pos,
+      });
     }
     pos = e.end;
   }
@@ -244,13 +220,8 @@ function checkLayout(entries: SafetensorsEntry[], dataLength: number, file: stri
     );
   }
   if (pos < dataLength) {
-    throw headerError(
-      "SAFETENSORS_TRAILING_BYTES",
-      file,
-      `${dataLength - pos} bytes follow the last tensor`,
-      {
-        trailing: dataLength - pos,
-      },
-    );
+    throw fileError("SAFETENSORS_TRAILING_BYTES", file, `${dataLength - pos} bytes follow the last tensor`, {
+      trailing: dataLength - pos,
+    });
   }
 }

@@ -1,5 +1,6 @@
 import { PedigreeError } from "../../errors.js";
 import type { ByteSource, LocationFile, ModelLocation } from "../types.js";
+import { parseWeightMap } from "../weight-map.js";
 import type { HttpClient, SourceWarning } from "./client.js";
 import { fetchText, makeClient, type RemoteOptions, sizeIfExists } from "./remote.js";
 import { HttpByteSource } from "./source.js";
@@ -106,40 +107,13 @@ export class HttpLocation implements ModelLocation {
   }
 }
 
-/** Distinct shard file names of an index's `weight_map` (validated; the format reader cross-checks). */
+/** Distinct shard file names of an index's `weight_map` (the format reader cross-checks them). */
 function shardNames(text: string, index: string): string[] {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (e) {
-    throw new PedigreeError("FORMAT_BAD_INDEX", `${index} is not valid JSON`, {
-      details: { file: index },
-      cause: e,
+  const names = new Set(parseWeightMap(text, index).entries.map(([, shard]) => shard));
+  if (names.size > MAX_INDEX_SHARDS) {
+    throw new PedigreeError("FORMAT_LIMIT_EXCEEDED", `${index} names more than ${MAX_INDEX_SHARDS} shards`, {
+      details: { file: index, limit: MAX_INDEX_SHARDS },
     });
-  }
-  const map = (doc as { weight_map?: unknown })?.weight_map;
-  if (typeof map !== "object" || map === null || Array.isArray(map)) {
-    throw new PedigreeError("FORMAT_BAD_INDEX", `${index} has no "weight_map" object`, {
-      details: { file: index },
-    });
-  }
-  const names = new Set<string>();
-  for (const v of Object.values(map)) {
-    if (typeof v !== "string") {
-      throw new PedigreeError("FORMAT_BAD_INDEX", `${index}: a weight_map value is not a file name`, {
-        details: { file: index, value: String(v) },
-      });
-    }
-    names.add(v);
-    if (names.size > MAX_INDEX_SHARDS) {
-      throw new PedigreeError(
-        "FORMAT_LIMIT_EXCEEDED",
-        `${index} names more than ${MAX_INDEX_SHARDS} shards`,
-        {
-          details: { file: index, limit: MAX_INDEX_SHARDS },
-        },
-      );
-    }
   }
   return [...names];
 }
