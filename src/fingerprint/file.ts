@@ -3,6 +3,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import zlib from "node:zlib";
 import { PedigreeError } from "../errors.js";
+import { writeFileAtomic } from "../io/atomic-write.js";
 import { corrupt, decodeValue, encodeValue } from "./codec.js";
 import type { Fingerprint } from "./types.js";
 import { validateFingerprint } from "./validate.js";
@@ -165,20 +166,14 @@ function assertLittleEndian(): void {
   }
 }
 
-/** Writes atomically (temp file + rename) so a crash never leaves a half-written fingerprint. */
+/** Writes atomically and durably (io/atomic-write.ts) so a crash never leaves a half-written fingerprint. */
 export async function writeFingerprintFile(fp: Fingerprint, file: string): Promise<number> {
   const parts = encodeParts(fp);
-  const tmp = `${file}.tmp-${process.pid}`;
   try {
-    const fh = await fs.open(tmp, "w");
-    try {
+    await writeFileAtomic(file, async (fh) => {
       for (const part of parts) await fh.writeFile(part); // each from the current position, in full
-    } finally {
-      await fh.close();
-    }
-    await fs.rename(tmp, file);
+    });
   } catch (e) {
-    await fs.rm(tmp, { force: true });
     throw new PedigreeError("IO_WRITE_FAILED", `Cannot write fingerprint ${file}: ${(e as Error).message}`, {
       details: { file },
       cause: e,

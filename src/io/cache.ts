@@ -1,8 +1,9 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { PedigreeError } from "../errors.js";
+import { writeFileAtomic } from "./atomic-write.js";
 
 /**
  * The whole-file download cache (docs/sources.md). Used only when a server ignores HTTP Range and
@@ -58,10 +59,8 @@ export async function downloadToCache(
 ): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
   await checkFreeSpace(path.dirname(file), size);
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-  const fh = await fs.open(tmp, "w");
-  let written = 0;
-  try {
+  await writeFileAtomic(file, async (fh) => {
+    let written = 0;
     await fill({
       write: async (chunk) => {
         await fh.write(chunk, 0, chunk.byteLength, written);
@@ -72,25 +71,18 @@ export async function downloadToCache(
         written = 0;
       },
     });
-    await fh.sync();
-    await fh.close();
-    const st = await fs.stat(tmp);
-    if (st.size !== size) {
+    const { size: received } = await fh.stat();
+    if (received !== size) {
       throw new PedigreeError(
         "IO_TRUNCATED_BODY",
-        `cache download of ${path.basename(file)} has ${st.size} of ${size} bytes`,
+        `cache download of ${path.basename(file)} has ${received} of ${size} bytes`,
         {
-          details: { file, expected: size, received: st.size },
+          details: { file, expected: size, received },
           hint: "Run again; the download was incomplete",
         },
       );
     }
-    await fs.rename(tmp, file);
-  } catch (e) {
-    await fh.close().catch(() => undefined);
-    await fs.rm(tmp, { force: true });
-    throw e;
-  }
+  });
 }
 
 async function checkFreeSpace(dir: string, size: number): Promise<void> {

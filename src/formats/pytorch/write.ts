@@ -1,5 +1,4 @@
-import fs from "node:fs/promises";
-import path from "node:path";
+import { writeFileAtomic } from "../../io/atomic-write.js";
 import type { ElementDType } from "../dtypes.js";
 import {
   chunksOf,
@@ -78,10 +77,7 @@ export async function writePytorchCheckpoint(
 ): Promise<void> {
   validateTensorSpecs(file, entries);
   const dir = opts.archiveName ?? "archive";
-  const partial = `${file}.partial`;
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  const fh = await fs.open(partial, "w");
-  try {
+  await writeFileAtomic(file, async (fh) => {
     const zip = new ZipWriter(fh, opts.forceZip64);
     await zip.add(`${dir}/data.pkl`, [stateDictPickle(entries)]);
     await zip.add(`${dir}/byteorder`, [new TextEncoder().encode("little")]);
@@ -103,11 +99,5 @@ export async function writePytorchCheckpoint(
     }
     await zip.add(`${dir}/version`, [new TextEncoder().encode(ARCHIVE_VERSION)]);
     await zip.finish();
-  } catch (e) {
-    await fh.close();
-    await fs.rm(partial, { force: true });
-    throw e;
-  }
-  await fh.close();
-  await fs.rename(partial, file);
+  });
 }

@@ -1,6 +1,6 @@
-import fs from "node:fs/promises";
 import path from "node:path";
 import { PedigreeError } from "../../errors.js";
+import { writeFileAtomic } from "../../io/atomic-write.js";
 import { elementCount } from "../checkpoint.js";
 import { DTYPE_BYTES, type ElementDType, parseElementDType } from "../dtypes.js";
 
@@ -81,8 +81,8 @@ export async function* chunksOf(value: Awaited<ReturnType<TensorProducer>>): Asy
 
 /**
  * Writes a safetensors file tensor by tensor: memory is bounded by what the producer hands over at
- * once. Written to `<file>.partial` and renamed when complete, so a crash never leaves a file that
- * looks valid. A producer that yields the wrong number of bytes is an error.
+ * once. Written atomically and durably (io/atomic-write.ts), so a crash never leaves a file that looks
+ * valid. A producer that yields the wrong number of bytes is an error.
  */
 export async function writeSafetensors(
   file: string,
@@ -91,11 +91,8 @@ export async function writeSafetensors(
   metadata?: Record<string, string>,
 ): Promise<{ bytes: number }> {
   const header = encodeSafetensorsHeader(file, entries, metadata);
-  const partial = `${file}.partial`;
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  const fh = await fs.open(partial, "w");
   let bytes = 0;
-  try {
+  await writeFileAtomic(file, async (fh) => {
     await fh.write(header);
     bytes += header.length;
     for (const e of entries) {
@@ -114,13 +111,7 @@ export async function writeSafetensors(
         });
       bytes += want;
     }
-  } catch (e) {
-    await fh.close();
-    await fs.rm(partial, { force: true });
-    throw e;
-  }
-  await fh.close();
-  await fs.rename(partial, file);
+  });
   return { bytes };
 }
 
@@ -179,9 +170,7 @@ export async function writeShardedSafetensors(
   }
   const totalSize = entries.reduce((a, e) => a + tensorByteLength(e), 0);
   const indexFile = `${prefix}.safetensors.index.json`;
-  await fs.writeFile(
-    path.join(dir, indexFile),
-    `${JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2)}\n`,
-  );
+  const text = `${JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2)}\n`;
+  await writeFileAtomic(path.join(dir, indexFile), (fh) => fh.writeFile(text));
   return { files, indexFile };
 }
