@@ -1,8 +1,8 @@
 import type { CompareResult } from "../compare/types.js";
 import type { Fingerprint } from "../fingerprint/types.js";
-import { agreementBars, esc, heatmap } from "./compare-plots.js";
+import { agreementBars, heatmap } from "./compare-plots.js";
 import { renderCompareText } from "./compare-text.js";
-import { linePlot } from "./svg.js";
+import { esc, htmlPage, linePlot } from "./svg.js";
 
 /**
  * The self-contained HTML page of `pedigree compare --html` (issue 4): std profiles overlaid, the
@@ -18,10 +18,7 @@ export function renderCompareHtml(r: CompareResult, a: Fingerprint, b: Fingerpri
     neuronBars(r),
     evidenceTable(r),
   ];
-  return `<!doctype html><html><head><meta charset="utf-8"><title>pedigree compare</title><style>
-body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}
-pre{background:#f6f8fa;padding:1em;overflow:auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
-</style></head><body>${sections.join("\n")}</body></html>`;
+  return htmlPage("pedigree compare", sections.join("\n"));
 }
 
 const COLORS = ["#1f4e9c", "#e4572e"];

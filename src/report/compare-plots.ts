@@ -1,5 +1,6 @@
 import { scaleBand, scaleLinear } from "d3-scale";
 import { line } from "d3-shape";
+import { esc } from "./svg.js";
 
 /**
  * SVG strings for the compare report: the layer-similarity heatmap with the chosen alignment drawn
@@ -7,10 +8,6 @@ import { line } from "d3-shape";
  */
 
 const M = { top: 30, right: 16, bottom: 44, left: 56 };
-
-export function esc(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 /** cells[j][i] ∈ [0,1] for B layer j (rows) × A layer i (columns); the map is drawn as a polyline of dots. */
 export function heatmap(cells: number[][], map: { b: number; a: number[] }[] | null, title: string): string {

@@ -163,11 +163,12 @@ export function esc(s: string): string {
   );
 }
 
-/** A complete self-contained HTML page (inline CSS, no external resources). */
+/** The one shell of every HTML report: a complete self-contained page (inline CSS, no scripts, no external resources). */
 export function htmlPage(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title><style>
-body{font-family:system-ui,sans-serif;margin:24px auto;max-width:920px;color:#222}
-table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ddd;padding:4px 8px;text-align:left}
+body{font-family:system-ui,sans-serif;margin:24px auto;max-width:960px;color:#222}
+pre{background:#f6f8fa;padding:1em;overflow:auto}
+table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f5f5f5}.ok{color:#1a7f37}.bad{color:#cf222e}.muted{color:#666}
 </style></head><body>${body}</body></html>\n`;
 }

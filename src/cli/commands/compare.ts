@@ -7,6 +7,7 @@ import type { Fingerprint } from "../../fingerprint/types.js";
 import { renderCompareHtml } from "../../report/compare-html.js";
 import { renderCompareText } from "../../report/compare-text.js";
 import type { CommandContext, CommandModule } from "../command.js";
+import { parseIntOption, parseNumberOption } from "../options.js";
 
 interface CompareCliOptions {
   html?: string;
@@ -39,8 +40,11 @@ export const define: CommandModule["define"] = (cmd: Command) => {
   return async (ctx: CommandContext, ...args: unknown[]) => {
     const [a, b, opts] = args as [string, string, CompareCliOptions];
     const failOn = parseFailOn(opts.failOn);
-    const threshold = parseNumber(opts.threshold, "--threshold") ?? DEFAULT_RELATED_LOG10P;
-    const threads = parseNumber(opts.threads, "--threads");
+    const threshold =
+      opts.threshold === undefined
+        ? DEFAULT_RELATED_LOG10P
+        : parseNumberOption(opts.threshold, "--threshold", "e.g. --threshold -12");
+    const threads = opts.threads === undefined ? undefined : parseIntOption(opts.threads, "--threads");
     const fa = await loadSide(ctx, a, "A", threads);
     const fb = await loadSide(ctx, b, "B", threads);
     const fc = opts.mergeWith ? await loadSide(ctx, opts.mergeWith, "C", threads) : undefined;
@@ -91,17 +95,6 @@ function parseFailOn(v: string | undefined): CompareResult["verdict"] | undefine
       hint: "e.g. --fail-on related",
     },
   );
-}
-
-function parseNumber(v: string | undefined, option: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n))
-    throw new PedigreeError("USAGE_INVALID_OPTION", `${option} must be a number, got "${v}"`, {
-      details: { option, value: v },
-      hint: option === "--threshold" ? "e.g. --threshold -12" : "e.g. --threads 4",
-    });
-  return n;
 }
 
 async function writeHtml(file: string, r: CompareResult, a: Fingerprint, b: Fingerprint): Promise<void> {

@@ -16,6 +16,7 @@ import {
   renderFingerprint,
 } from "../../report/fingerprint.js";
 import type { CommandContext, CommandModule, CommandResult } from "../command.js";
+import { parseIntOption } from "../options.js";
 
 interface Options {
   output?: string;
@@ -139,14 +140,9 @@ async function one(
 }
 
 function parseThreads(s: string): number {
-  const n = Number(s);
-  if (!/^\d+$/.test(s) || !Number.isSafeInteger(n)) {
-    throw new PedigreeError("USAGE_INVALID_OPTION", `--threads must be a whole number, got "${s}"`, {
-      details: { threads: s },
-      hint: "Use --threads 0 to run on the main thread, or leave it out to use every core",
-    });
-  }
-  return n;
+  return parseIntOption(s, "--threads", {
+    hint: "Use --threads 0 to run on the main thread, or leave it out to use every core",
+  });
 }
 
 /** Entries of each batch folder (sub-folders and single files), sorted, hidden ones skipped. */

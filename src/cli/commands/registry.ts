@@ -24,6 +24,7 @@ import { loadFingerprint } from "../../registry/source.js";
 import * as report from "../../report/registry.js";
 import { renderGraph } from "../../report/registry-graph.js";
 import { type CommandContext, type CommandModule, type CommandResult, subcommandAction } from "../command.js";
+import { parseIntOption } from "../options.js";
 
 /** Options every registry subcommand takes (issue 6 contract: --db or PEDIGREE_DB, default ./pedigree.db). */
 interface DbOpts {
@@ -354,13 +355,7 @@ function progressOf(ctx: CommandContext, label: string): (done: number, total: n
 }
 
 function intOpt(v: string | undefined, option: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 0)
-    throw new PedigreeError("USAGE_INVALID_OPTION", `${option} must be a non-negative integer, got "${v}"`, {
-      details: { option, value: v },
-    });
-  return n;
+  return v === undefined ? undefined : parseIntOption(v, option);
 }
 
 function parseTrust(items: string[]): Record<string, string> {

@@ -13,6 +13,7 @@ import {
 } from "../../synth/index.js";
 import { applyRecipe } from "../../synth/recipe.js";
 import type { CommandContext, CommandModule, CommandResult } from "../command.js";
+import { parseIntOption, parseNumberOption } from "../options.js";
 
 interface Options {
   output?: string;
@@ -100,10 +101,7 @@ async function synth(ctx: CommandContext, shape: string, o: Options): Promise<Co
 }
 
 function num(flag: string, s: string, integer = true): number {
-  const n = Number(s);
-  if (!Number.isFinite(n) || (integer && (!Number.isSafeInteger(n) || n < 0)))
-    throw invalid(flag, s, integer ? "a whole number" : "a number");
-  return n;
+  return integer ? parseIntOption(s, flag) : parseNumberOption(s, flag);
 }
 
 function invalid(flag: string, value: string, expected: string): PedigreeError {

@@ -15,6 +15,7 @@ import { BUILTIN_SAMPLES, type Sample } from "../../tokenizer/samples/index.js";
 import { loadTokenizer } from "../../tokenizer/source.js";
 import { findUnderTrained } from "../../tokenizer/undertrained.js";
 import { type CommandModule, type CommandResult, subcommandAction } from "../command.js";
+import { parseIntOption } from "../options.js";
 import { progressCallback } from "../progress.js";
 
 /** User sample files are read whole; 16 MB of text is far more than an efficiency estimate needs. */
@@ -50,7 +51,10 @@ export const define: CommandModule["define"] = (cmd: Command) => {
     const tok = await loadTokenizer(source as string);
     const report = auditTokenizer(tok, {
       reach: opts.reach,
-      reachLimit: opts.reachLimit === undefined ? undefined : positiveInt(opts.reachLimit, "--reach-limit"),
+      reachLimit:
+        opts.reachLimit === undefined
+          ? undefined
+          : parseIntOption(opts.reachLimit, "--reach-limit", { min: 1 }),
       onProgress: progressCallback(ctx.progress, "encoding every token", "tokens"),
     });
     if (opts.model) {
@@ -117,11 +121,4 @@ async function readSamples(files: string[]): Promise<Sample[]> {
 async function writeHtml(options: unknown, render: () => string): Promise<void> {
   const file = (options as { html?: string }).html;
   if (file) await fs.writeFile(file, render());
-}
-
-function positiveInt(v: string, flag: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1)
-    throw new PedigreeError("USAGE_INVALID_OPTION", `${flag} must be a positive integer, got "${v}"`);
-  return n;
 }

@@ -6,6 +6,7 @@ import { renderTrainLog, renderTrainLogHtml } from "../../report/trainlog.js";
 import { analyzeTrainLogFile } from "../../trainlog/analyze.js";
 import type { ColumnOverrides, MetricName } from "../../trainlog/types.js";
 import { type CommandModule, subcommandAction } from "../command.js";
+import { parseIntOption } from "../options.js";
 
 interface CheckOptions {
   checkpoints?: string;
@@ -50,11 +51,7 @@ async function resolveVocab(
   opts: CheckOptions,
 ): Promise<{ size: number | null; from: string | null }> {
   if (opts.vocab !== undefined) {
-    const n = Number(opts.vocab);
-    if (!Number.isInteger(n) || n < 2) {
-      throw new PedigreeError("USAGE_INVALID_OPTION", `--vocab must be an integer ≥ 2, got "${opts.vocab}"`);
-    }
-    return { size: n, from: "--vocab" };
+    return { size: parseIntOption(opts.vocab, "--vocab", { min: 2 }), from: "--vocab" };
   }
   const configPath = path.join(opts.model ?? path.dirname(path.resolve(logFile)), "config.json");
   try {
