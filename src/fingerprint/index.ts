@@ -27,6 +27,15 @@ export function readFingerprint(file: string): Promise<Fingerprint> {
   return readFingerprintFile(file);
 }
 
+/**
+ * A model argument as the commands take it: a fingerprint file is read as is; anything else (path,
+ * URL, hf://) is fingerprinted. The one place that decides between the two.
+ */
+export async function loadFingerprint(spec: string, opts: FingerprintOptions = {}): Promise<Fingerprint> {
+  if (await isFingerprintFile(spec).catch(() => false)) return readFingerprint(spec);
+  return fingerprintSource(spec, opts);
+}
+
 /** True when the file starts with the fingerprint magic (so `compare` accepts either a model or a fingerprint). */
 export function isFingerprintFile(file: string): Promise<boolean> {
   return hasFingerprintMagic(file);

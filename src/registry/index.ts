@@ -48,6 +48,7 @@ export {
   type FindingKind,
   VERIFY_SHORTLIST,
   type VerifyOptions,
+  type VerifyPhase,
   type VerifyResult,
   verifyLineage,
 } from "./verify.js";

@@ -35,8 +35,11 @@ export interface VerifyResult {
 export interface VerifyOptions {
   /** Restrict to one model (name or content id): its edges, its kinship, its claims. */
   model?: string;
-  onProgress?: (done: number, total: number) => void;
+  /** Comparisons done of those needed, per phase: the declared edges first, then candidate pairs. */
+  onProgress?: (done: number, total: number, phase: VerifyPhase) => void;
 }
+
+export type VerifyPhase = "declared edges" | "candidate pairs";
 
 /**
  * DESIGN §2 use 2: checks declared lineage against the weights. (a) every declared edge in scope is
@@ -56,13 +59,15 @@ export async function verifyLineage(
   const edges = (await reg.edges()).filter((e) => inScope.has(e.child) || inScope.has(e.parent));
   const claimants = scope.filter((m) => m.claims.some((c) => FROM_SCRATCH.test(c)));
   const failures: CompareFailure[] = [];
-  const edgeEvidence = await evidenceFor(reg, cmp, edges, opts.onProgress, failures);
+  const progress = (phase: VerifyPhase) =>
+    opts.onProgress && ((done: number, total: number) => opts.onProgress?.(done, total, phase));
+  const edgeEvidence = await evidenceFor(reg, cmp, edges, progress("declared edges"), failures);
   const lineage = new Lineage(
     [...byId.keys()],
     supportedEdges(await reg.edges(), await allEvidence(reg, cmp, edgeEvidence, failures)),
   );
   const pairs = await candidatePairs(reg, scope, byId, lineage, new Set(claimants.map((c) => c.contentId)));
-  const evidence = await evidenceFor(reg, cmp, pairs, opts.onProgress, failures);
+  const evidence = await evidenceFor(reg, cmp, pairs, progress("candidate pairs"), failures);
   for (const [k, v] of edgeEvidence) evidence.set(k, v);
   const name = (id: string) => byId.get(id)?.name ?? id;
   const findings = [

@@ -2,12 +2,13 @@ import fs from "node:fs/promises";
 import type { Command } from "commander";
 import { type CompareResult, compareFingerprints, DEFAULT_RELATED_LOG10P } from "../../compare/index.js";
 import { EXIT, PedigreeError } from "../../errors.js";
-import { fingerprintSource, isFingerprintFile, readFingerprint } from "../../fingerprint/index.js";
+import { loadFingerprint } from "../../fingerprint/index.js";
 import type { Fingerprint } from "../../fingerprint/types.js";
 import { renderCompareHtml } from "../../report/compare-html.js";
 import { renderCompareText } from "../../report/compare-text.js";
 import type { CommandContext, CommandModule } from "../command.js";
 import { parseIntOption, parseNumberOption } from "../options.js";
+import { progressCallback } from "../progress.js";
 
 interface CompareCliOptions {
   html?: string;
@@ -68,16 +69,10 @@ async function loadSide(
   side: string,
   threads?: number,
 ): Promise<Fingerprint> {
-  if (await isFingerprintFile(spec).catch(() => false)) return readFingerprint(spec);
-  let started = false;
   try {
-    return await fingerprintSource(spec, {
+    return await loadFingerprint(spec, {
       ...(threads !== undefined ? { threads } : {}),
-      onProgress: (done, total) => {
-        if (!started) ctx.progress.start(`fingerprint ${side}`, total, "bytes");
-        started = true;
-        ctx.progress.update(done);
-      },
+      onProgress: progressCallback(ctx.progress, `fingerprint ${side}`, "bytes"),
     });
   } finally {
     ctx.progress.stop();

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import type { Command } from "commander";
 import { EXIT, PedigreeError } from "../../errors.js";
+import { loadFingerprint } from "../../fingerprint/index.js";
 import {
   attachTrainLog,
   checkProof,
@@ -20,11 +21,11 @@ import {
   writeCardLineage,
 } from "../../registry/index.js";
 import { showData } from "../../registry/show.js";
-import { loadFingerprint } from "../../registry/source.js";
 import * as report from "../../report/registry.js";
 import { renderGraph } from "../../report/registry-graph.js";
 import { type CommandContext, type CommandModule, type CommandResult, subcommandAction } from "../command.js";
 import { parseIntOption } from "../options.js";
+import { progressCallback } from "../progress.js";
 
 /** Options every registry subcommand takes (issue 6 contract: --db or PEDIGREE_DB, default ./pedigree.db). */
 interface DbOpts {
@@ -118,7 +119,7 @@ export const define: CommandModule["define"] = (cmd: Command) => {
         string,
         DbOpts & { name?: string; version?: string; tags?: string[]; claim?: string[] },
       ];
-      const fp = await loadFingerprint(spec, progressOf(ctx, "fingerprint"));
+      const fp = await loadFingerprint(spec, { onProgress: progressOf(ctx, "fingerprint") });
       const r = await withRegistry(o, (reg) =>
         reg.addModel(fp, {
           ...(o.name ? { name: o.name } : {}),
@@ -229,7 +230,7 @@ export const define: CommandModule["define"] = (cmd: Command) => {
       const data = await withRegistry(o, (reg) =>
         verifyLineage(reg, defaultComparator(), {
           ...(model ? { model } : {}),
-          onProgress: (d, t) => ctx.progress.log(`compared ${d}/${t}`),
+          onProgress: verifyProgress(ctx),
         }),
       );
       return result(data, report.renderVerify, data.findings.length ? EXIT.failure : EXIT.ok);
@@ -318,7 +319,7 @@ function defineLog(log: Command): void {
 
 async function identifyAction(ctx: CommandContext, ...a: unknown[]): Promise<CommandResult> {
   const [spec, o] = a as [string, DbOpts & { all?: boolean; shortlist?: string }];
-  const fp = await loadFingerprint(spec, progressOf(ctx, "fingerprint"));
+  const fp = await loadFingerprint(spec, { onProgress: progressOf(ctx, "fingerprint") });
   const shortlist = intOpt(o.shortlist, "--shortlist");
   const cmp = pooledComparator();
   try {
@@ -345,12 +346,16 @@ export function defineIdentify(cmd: Command): Action {
 }
 
 function progressOf(ctx: CommandContext, label: string): (done: number, total: number) => void {
-  let started = false;
-  return (done, total) => {
-    if (!started) ctx.progress.start(label, total, "bytes");
-    started = true;
-    ctx.progress.update(done);
-    if (done >= total) ctx.progress.stop();
+  return progressCallback(ctx.progress, label, "bytes");
+}
+
+/** One labelled bar per verify phase: "comparing declared edges", then "comparing candidate pairs". */
+function verifyProgress(ctx: CommandContext): (done: number, total: number, phase: string) => void {
+  const bars = new Map<string, (done: number, total: number) => void>();
+  return (done, total, phase) => {
+    const bar = bars.get(phase) ?? progressCallback(ctx.progress, `comparing ${phase}`, "pairs");
+    bars.set(phase, bar);
+    bar(done, total);
   };
 }
 
