@@ -103,3 +103,11 @@ export function checkId(id: number, source: string): void {
     );
   }
 }
+
+/**
+ * The `added_tokens` array of a tokenizer.json built from a GGUF or SentencePiece vocabulary, for
+ * the reference encoder: content matched as written (not normalised), no stripping.
+ */
+export function addedTokensJson(added: readonly AddedTokenInfo[]): Record<string, unknown>[] {
+  return added.map((a) => ({ ...a, single_word: false, lstrip: false, rstrip: false, normalized: false }));
+}

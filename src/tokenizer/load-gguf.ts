@@ -1,7 +1,7 @@
 import { PedigreeError } from "../errors.js";
 import { readGgufMetadata } from "../formats/gguf/index.js";
 import type { ByteSource } from "../io/types.js";
-import { VocabBuilder } from "./build.js";
+import { addedTokensJson, VocabBuilder } from "./build.js";
 import { fromSpModel, SP_TYPE } from "./load-sentencepiece.js";
 import { PRETOKENIZER_REGEX } from "./pretokenizers.js";
 import type { AddedTokenInfo, LoadedTokenizer } from "./types.js";
@@ -89,13 +89,7 @@ function ggufByteLevel(
   const vocab = Object.fromEntries(builder.pieces.flatMap((p, i) => (p === null ? [] : [[p, i]])));
   const json = {
     version: "1.0",
-    added_tokens: added.map((a) => ({
-      ...a,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-    })),
+    added_tokens: addedTokensJson(added),
     normalizer: null,
     pre_tokenizer: preTokenizer,
     post_processor: null,

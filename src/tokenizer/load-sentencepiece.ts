@@ -1,6 +1,6 @@
 import protobuf from "protobufjs";
 import { PedigreeError } from "../errors.js";
-import { VocabBuilder } from "./build.js";
+import { addedTokensJson, VocabBuilder } from "./build.js";
 import type { AddedTokenInfo, LoadedTokenizer } from "./types.js";
 
 /**
@@ -163,13 +163,7 @@ function spToHfJson(
   ];
   return {
     version: "1.0",
-    added_tokens: added.map((a) => ({
-      ...a,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-    })),
+    added_tokens: addedTokensJson(added),
     normalizer: { type: "Sequence", normalizers },
     pre_tokenizer: null,
     post_processor: null,
