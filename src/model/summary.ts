@@ -7,7 +7,7 @@ export interface InspectFile extends CheckpointFile {
   sha256?: string;
 }
 
-/** What `pedigree inspect --json` returns in `data` (issue 2, "pedigree inspect"). */
+/** What `pedigree inspect --json` returns in `data`. */
 export interface InspectData {
   source: string;
   format: CheckpointFormat;

@@ -5,7 +5,7 @@ import { renderCompareText } from "./compare-text.js";
 import { esc, htmlPage, linePlot } from "./svg.js";
 
 /**
- * The self-contained HTML page of `pedigree compare --html` (issue 4): std profiles overlaid, the
+ * The self-contained HTML page of `pedigree compare --html`: std profiles overlaid, the
  * layer-similarity heatmap with the chosen alignment, per-layer neuron agreement, the evidence table.
  * No scripts, no external resources.
  */

@@ -1,7 +1,7 @@
 import type { CompareResult, Evidence } from "../compare/types.js";
 
 /**
- * The ten-second summary of `pedigree compare` (issue 4): verdict and strength first, then relations,
+ * The ten-second summary of `pedigree compare`: verdict and strength first, then relations,
  * direction and what was reused, then one line per evidence method.
  */
 export function renderCompareText(r: CompareResult): string {

@@ -4,7 +4,7 @@ import type { LoadedTokenizer } from "./types.js";
 
 /**
  * A probe is flagged when each token covers at most this many units (Han characters, digits,
- * spaces): 1.0 means one token per unit or worse — the pathology the issue names.
+ * spaces): 1.0 means one token per unit or worse — a tokenizer that does not compress this script at all.
  */
 export const PATHOLOGY_MAX_UNITS_PER_TOKEN = 1.0;
 

@@ -27,7 +27,7 @@ import { type CommandContext, type CommandModule, type CommandResult, subcommand
 import { parseIntOption } from "../options.js";
 import { progressCallback } from "../progress.js";
 
-/** Options every registry subcommand takes (issue 6 contract: --db or PEDIGREE_DB, default ./pedigree.db). */
+/** Options every registry subcommand takes (--db or PEDIGREE_DB, default ./pedigree.db, the same for all so scripts need set it once). */
 interface DbOpts {
   db?: string;
   keys?: string;

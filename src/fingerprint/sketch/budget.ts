@@ -2,7 +2,7 @@ import type { LayerView } from "../../model/types.js";
 import { mix32 } from "./anchors.js";
 
 /**
- * The neuron budget (issue #3): a fingerprint must stay ≤ 64 MB and ≤ 2 % of the checkpoint for any
+ * The neuron budget: a fingerprint must stay ≤ 64 MB and ≤ 2 % of the checkpoint for any
  * model, and the per-neuron features are what grows with the model (layers × FFN width × experts).
  * Above the budget every MLP (dense FFN and each expert) stores the same deterministic subset of its
  * neuron indices: neuron i is kept iff neuronHash(i) < fraction·2³², with one fraction for the whole
