@@ -54,17 +54,15 @@ async function dispatch(argv: string[], json: boolean, io: CliIo): Promise<Comma
     return null;
   }
   const entry = commands.find((c) => c.name === name);
-  if (!entry) {
-    throw new PedigreeError("USAGE_UNKNOWN_COMMAND", `Unknown command "${name}"`, {
-      details: { command: name, known: commands.map((c) => c.name) },
-      hint: `Run "pedigree --help" for the list of commands`,
-    });
-  }
+  if (!entry) throw unknownCommand(name);
   const mod = await entry.load();
-  const program = new Command("pedigree").exitOverride().configureOutput({
-    writeOut: (s) => io.out(s),
-    writeErr: () => {},
-  });
+  const program = new Command("pedigree")
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      writeOut: (s) => io.out(s),
+      writeErr: () => {},
+    });
   const cmd = program.command(entry.name).description(entry.summary);
   const ctx: CommandContext = { json, progress: createProgress({ quiet: argv.includes("--quiet") }) };
   let result: CommandResult | null = null;
@@ -81,21 +79,68 @@ async function dispatch(argv: string[], json: boolean, io: CliIo): Promise<Comma
   try {
     await program.parseAsync(["node", "pedigree", ...argv]);
   } catch (e) {
-    if (e instanceof CommanderError) {
-      if (
-        e.code === "commander.helpDisplayed" ||
-        e.code === "commander.version" ||
-        e.code === "commander.help"
-      )
-        return null;
-      throw new PedigreeError("USAGE_INVALID_OPTION", e.message.replace(/^error: /, ""), {
-        details: { commanderCode: e.code },
-        hint: `Run "pedigree ${entry.name} --help" for usage`,
-      });
-    }
+    if (e instanceof CommanderError) return commanderOutcome(e, program, argv);
     throw e;
   }
   return result;
+}
+
+/**
+ * Help and version are successes; everything else commander rejects is a usage error on one line,
+ * its "(Did you mean …?)" moved into the hint. `commander.help` is the help commander shows when a
+ * command that needs a subcommand got none.
+ */
+function commanderOutcome(e: CommanderError, program: Command, argv: string[]): null {
+  const name = argv[0] ?? "";
+  if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return null;
+  const [what = e.message, ...rest] = e.message.replace(/^error: /, "").split("\n");
+  const suggestion = rest.join(" ").trim();
+  if (e.code === "commander.help") {
+    const path = commandPath(program, argv);
+    const at = path.at(-1) ?? program;
+    const words = path.map((c) => c.name()).join(" ");
+    throw new PedigreeError("USAGE_MISSING_SUBCOMMAND", `pedigree ${words} needs a subcommand`, {
+      details: { command: words, subcommands: at.commands.map((c) => c.name()) },
+      hint: `Run "pedigree ${words} --help" for its subcommands`,
+    });
+  }
+  const code = e.code === "commander.unknownCommand" ? "USAGE_UNKNOWN_COMMAND" : "USAGE_INVALID_OPTION";
+  throw new PedigreeError(code, what, {
+    details: { commanderCode: e.code },
+    hint: `${suggestion ? `${suggestion.replace(/^\((.*)\)$/, "$1")} ` : ""}Run "pedigree ${name} --help" for usage`,
+  });
+}
+
+/** The chain of (sub)commands the words of argv name, from the top: `registry log` → [registry, log]. */
+function commandPath(program: Command, argv: string[]): Command[] {
+  const path: Command[] = [];
+  let at: Command = program;
+  for (const word of argv) {
+    const next = at.commands.find((c) => c.name() === word || c.aliases().includes(word));
+    if (!next) break;
+    path.push(next);
+    at = next;
+  }
+  return path;
+}
+
+/** An unknown top-level command, with commander's own "Did you mean …?" over the command table. */
+function unknownCommand(name: string): PedigreeError {
+  const probe = new Command("pedigree")
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .configureOutput({ writeOut: () => {}, writeErr: () => {} });
+  for (const c of commands) probe.command(c.name).action(() => {});
+  let suggestion = "";
+  try {
+    probe.parse(["node", "pedigree", name]);
+  } catch (e) {
+    if (e instanceof CommanderError) suggestion = /\(Did you mean (.*)\?\)/.exec(e.message)?.[1] ?? "";
+  }
+  return new PedigreeError("USAGE_UNKNOWN_COMMAND", `Unknown command "${name}"`, {
+    details: { command: name, known: commands.map((c) => c.name), ...(suggestion ? { suggestion } : {}) },
+    hint: `${suggestion ? `Did you mean ${suggestion}? ` : ""}Run "pedigree --help" for the list of commands`,
+  });
 }
 
 function leavesOf(cmd: Command): Command[] {

@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
@@ -31,4 +32,19 @@ describe("launcher", () => {
     expect((err as { code: number }).code).toBe(1);
     expect(JSON.parse((err as { stdout: string }).stdout).error.code).toBe("IO_NOT_FOUND");
   });
+
+  it.skipIf(!BUILT || process.platform === "win32")(
+    "runs through a symlink, as npm link and npx install it",
+    async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pedigree-link-"));
+      try {
+        const link = path.join(dir, "pedigree");
+        fs.symlinkSync(BIN, link);
+        const { stdout } = await promisify(execFile)(link, ["--version"], { cwd: dir });
+        expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });
