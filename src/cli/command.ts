@@ -43,3 +43,10 @@ export function subcommandAction(sub: Command, action: CommandAction): Command {
 export function subcommandActionOf(sub: Command): CommandAction | undefined {
   return (sub as Command & { [SUBCOMMAND_ACTION]?: CommandAction })[SUBCOMMAND_ACTION];
 }
+
+/** Options every command and subcommand takes. */
+export function addCommonOptions(cmd: Command): void {
+  if (!cmd.options.some((o) => o.long === "--json"))
+    cmd.option("--json", "print one JSON document on stdout");
+  if (!cmd.options.some((o) => o.long === "--quiet")) cmd.option("--quiet", "no progress on stderr");
+}

@@ -1,7 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { EXIT, exitCodeFor, PedigreeError, toPedigreeError } from "../errors.js";
 import { VERSION } from "../version.js";
-import { type CommandContext, type CommandResult, subcommandActionOf } from "./command.js";
+import { addCommonOptions, type CommandContext, type CommandResult, subcommandActionOf } from "./command.js";
 import { commands } from "./commands/index.js";
 import { createProgress } from "./progress.js";
 
@@ -145,12 +145,6 @@ function unknownCommand(name: string): PedigreeError {
 
 function leavesOf(cmd: Command): Command[] {
   return cmd.commands.length ? cmd.commands.flatMap((c) => leavesOf(c as Command)) : [cmd];
-}
-
-function addCommonOptions(cmd: Command): void {
-  if (!cmd.options.some((o) => o.long === "--json"))
-    cmd.option("--json", "print one JSON document on stdout");
-  if (!cmd.options.some((o) => o.long === "--quiet")) cmd.option("--quiet", "no progress on stderr");
 }
 
 function usage(): string {

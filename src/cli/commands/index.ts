@@ -51,4 +51,9 @@ export const commands: CommandEntry[] = [
     summary: "Training-log forensics: loss spikes, rollback points, from-scratch check",
     load: () => import("./trainlog.js"),
   },
+  {
+    name: "completion",
+    summary: "Print a shell completion script (bash, zsh, fish)",
+    load: () => import("./completion.js"),
+  },
 ];
