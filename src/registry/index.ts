@@ -33,6 +33,13 @@ export {
   type ProofDoc,
 } from "./proofs.js";
 export { type AddModelInput, Registry } from "./registry.js";
+export {
+  describeRelations,
+  HF_BASE_MODEL_RELATIONS,
+  parseRelation,
+  RELATION_ALIASES,
+  RELATION_MEANINGS,
+} from "./relations.js";
 export { type ShowData, showData } from "./show.js";
 export { type AttachedLog, attachTrainLog } from "./trainlog.js";
 export {

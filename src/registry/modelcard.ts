@@ -1,5 +1,6 @@
 import type { Relation } from "../compare/types.js";
 import { PedigreeError } from "../errors.js";
+import { HF_BASE_MODEL_RELATIONS, parseRelation } from "./relations.js";
 
 /**
  * Model-card lineage: the Hugging Face README front matter keys `base_model` (a repo id or a list)
@@ -12,12 +13,9 @@ import { PedigreeError } from "../errors.js";
 const MAX_FRONT_MATTER_BYTES = 1 << 20;
 
 /** HF relation → DESIGN §5 vocabulary. An adapter is a parameter-efficient fine-tune. */
-const FROM_HF: Record<string, Relation> = {
-  finetune: "continued_training",
-  adapter: "continued_training",
-  merge: "merge",
-  quantized: "quantize",
-};
+const FROM_HF: Record<string, Relation> = Object.fromEntries(
+  HF_BASE_MODEL_RELATIONS.map((r) => [r, parseRelation(r)]),
+);
 
 /** DESIGN §5 → HF. The HF vocabulary is coarser: every trained derivation is a `finetune` there. */
 export function toHfRelation(r: Relation): "finetune" | "merge" | "quantized" {

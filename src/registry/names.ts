@@ -1,9 +1,10 @@
 import type { Kysely } from "kysely";
 import type { Relation } from "../compare/types.js";
 import { PedigreeError } from "../errors.js";
+import { parseRelation } from "./relations.js";
 import { MODEL_COLUMNS, modelFromRow } from "./rows.js";
 import type { RegistryTables } from "./schema.js";
-import { type ModelRecord, RELATIONS } from "./types.js";
+import type { ModelRecord } from "./types.js";
 
 /** Names appear in graphs, file names and shell commands: printable, no spaces, bounded. */
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._:@+/-]{0,127}$/;
@@ -24,13 +25,9 @@ export function checkModelName(name: string): string {
   return name;
 }
 
+/** The relation word (or alias) a declaration gives, as its vocabulary word. */
 export function checkRelation(relation: string): Relation {
-  if (!(RELATIONS as readonly string[]).includes(relation))
-    throw new PedigreeError("USAGE_BAD_RELATION", `Unknown relation "${relation}"`, {
-      details: { relation, known: RELATIONS },
-      hint: `Use one of: ${RELATIONS.join(", ")}`,
-    });
-  return relation as Relation;
+  return parseRelation(relation);
 }
 
 /** A model by registry name, full content id, or a unique content-id prefix of ≥ 8 hex digits. */

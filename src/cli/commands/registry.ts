@@ -20,6 +20,7 @@ import {
   verifyLog,
   writeCardLineage,
 } from "../../registry/index.js";
+import { describeRelations } from "../../registry/relations.js";
 import { showData } from "../../registry/show.js";
 import * as report from "../../report/registry.js";
 import { renderGraph } from "../../report/registry-graph.js";
@@ -138,16 +139,16 @@ export const define: CommandModule["define"] = (cmd: Command) => {
   leaf(
     cmd,
     "declare <child> <parent> <relation>",
-    "declare that child derives from parent (relation: DESIGN §5 vocabulary)",
+    "declare that child derives from parent by relation (listed in --help; aliases such as finetune accepted)",
     async (_ctx, ...a) => {
       const [child, parent, relation, o] = a as [string, string, string, DbOpts];
       const r = await withRegistry(o, (reg) => reg.declare(child, parent, relation));
       return result(
         r,
-        () => `${r.created ? "declared" : "already declared"}: ${child} ← ${parent} (${relation})`,
+        () => `${r.created ? "declared" : "already declared"}: ${child} ← ${parent} (${r.edge.relation})`,
       );
     },
-  );
+  ).addHelpText("after", `\nRelations:\n${describeRelations()}\n`);
   leaf(
     cmd,
     "import-card <model> <readme>",
