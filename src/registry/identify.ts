@@ -26,6 +26,8 @@ export interface Candidate {
   /** Who the comparison says is the parent: the candidate, the query, or unknown. */
   direction: "candidate" | "query" | "unknown";
   prefilterScore: number;
+  /** The ranking rule that placed it: why it is ahead of the next candidate (the last: behind the one before). */
+  rankReason?: string;
 }
 
 export interface IdentifyResult {
@@ -86,9 +88,12 @@ export async function identify(
   const candidates = judged.flatMap((j) => (j.candidate ? [j.candidate] : []));
   const failures = judged.flatMap((j) => (j.failure ? [j.failure] : []));
   const cached = judged.filter((j) => j.cached).length;
-  candidates.sort(ranker(await declaredLineage(reg, cmp.id)));
+  const lineage = await declaredLineage(reg, cmp.id);
+  candidates.sort(ranker(lineage));
+  const shown = opts.all ? candidates : candidates.filter((c) => c.verdict !== "unrelated");
+  explainRanks(shown, lineage);
   return {
-    candidates: opts.all ? candidates : candidates.filter((c) => c.verdict !== "unrelated"),
+    candidates: shown,
     registeredAs: registered?.name ?? null,
     failures,
     scanned: index.length,
@@ -153,22 +158,49 @@ export const DRIFT_TIE = 0.25;
  * declared ancestor first: the younger one inherited its kinship with the query from it.
  */
 function ranker(lineage: Lineage): (a: Candidate, b: Candidate) => number {
-  return (a, b) => {
-    const v = VERDICT_ORDER[a.verdict] - VERDICT_ORDER[b.verdict];
-    if (v !== 0) return v;
-    if (a.verdict === "related") {
-      const q = Number(a.direction === "query") - Number(b.direction === "query");
-      if (q !== 0) return q;
-      if (
-        a.drift !== null &&
-        b.drift !== null &&
-        Math.abs(a.drift - b.drift) > DRIFT_TIE * Math.max(a.drift, b.drift)
-      )
-        return a.drift - b.drift;
-      if (lineage.isAncestor(a.contentId, b.contentId)) return -1;
-      if (lineage.isAncestor(b.contentId, a.contentId)) return 1;
-      if (a.drift !== null && b.drift !== null && a.drift !== b.drift) return a.drift - b.drift;
-    }
-    return a.log10P - b.log10P || b.prefilterScore - a.prefilterScore;
+  return (a, b) => rankOrder(a, b, lineage).order;
+}
+
+/** The ranking rule that orders a before b (order < 0) or after it, and the rule in words. */
+function rankOrder(a: Candidate, b: Candidate, lineage: Lineage): { order: number; why: string } {
+  const v = VERDICT_ORDER[a.verdict] - VERDICT_ORDER[b.verdict];
+  if (v !== 0) return { order: v, why: `verdict ${a.verdict} vs ${b.verdict}` };
+  const drifts = `drift ${fmt(a.drift)} vs ${fmt(b.drift)}`;
+  if (a.verdict === "related") {
+    const q = Number(a.direction === "query") - Number(b.direction === "query");
+    if (q !== 0) return { order: q, why: "the comparison names the query as the parent of the later one" };
+    if (
+      a.drift !== null &&
+      b.drift !== null &&
+      Math.abs(a.drift - b.drift) > DRIFT_TIE * Math.max(a.drift, b.drift)
+    )
+      return { order: a.drift - b.drift, why: `nearer relative (${drifts})` };
+    if (lineage.isAncestor(a.contentId, b.contentId))
+      return { order: -1, why: `declared ancestor of the other, drifts near-tied (${drifts})` };
+    if (lineage.isAncestor(b.contentId, a.contentId))
+      return { order: 1, why: `the other is its declared ancestor, drifts near-tied (${drifts})` };
+    if (a.drift !== null && b.drift !== null && a.drift !== b.drift)
+      return { order: a.drift - b.drift, why: `near-tie broken by drift (${drifts})` };
+  }
+  const p = a.log10P - b.log10P;
+  if (p !== 0) return { order: p, why: `log10 p ${a.log10P.toFixed(1)} vs ${b.log10P.toFixed(1)}` };
+  return {
+    order: b.prefilterScore - a.prefilterScore,
+    why: `equal evidence; index score ${a.prefilterScore.toFixed(3)} vs ${b.prefilterScore.toFixed(3)}`,
   };
+}
+
+function fmt(x: number | null): string {
+  return x === null ? "unknown" : x.toFixed(4);
+}
+
+/** Why each candidate stands where it does: the rule that put it ahead of the next one (or behind the first). */
+function explainRanks(sorted: Candidate[], lineage: Lineage): void {
+  sorted.forEach((c, i) => {
+    const next = sorted[i + 1];
+    const prev = sorted[i - 1];
+    if (next) c.rankReason = `ahead of ${next.model}: ${rankOrder(c, next, lineage).why}`;
+    else if (prev) c.rankReason = `behind ${prev.model}: ${rankOrder(prev, c, lineage).why}`;
+    else c.rankReason = "the only candidate";
+  });
 }

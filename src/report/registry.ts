@@ -76,10 +76,12 @@ export function renderIdentify(r: IdentifyResult): string {
   ];
   if (r.candidates.length === 0) lines.push("no registered model is related to it");
   for (const f of r.failures) lines.push(`could not compare with ${f.model}: ${f.message} (${f.code})`);
-  for (const [i, c] of r.candidates.entries())
+  for (const [i, c] of r.candidates.entries()) {
     lines.push(
-      `${String(i + 1).padStart(2)}. ${c.model}  ${c.verdict}  log10 p ${p(c.log10P)}  ${c.relations.join(", ") || "-"}${c.direction === "candidate" ? "  (parent)" : c.direction === "query" ? "  (the query looks like its parent)" : ""}`,
+      `${String(i + 1).padStart(2)}. ${c.model}  ${c.verdict}  log10 p ${p(c.log10P)}  drift ${c.drift === null ? "—" : c.drift.toFixed(4)}  ${c.relations.join(", ") || "-"}${c.direction === "candidate" ? "  (parent)" : c.direction === "query" ? "  (the query looks like its parent)" : ""}`,
     );
+    if (c.rankReason && r.candidates.length > 1) lines.push(`    ${c.rankReason}`);
+  }
   return lines.join("\n");
 }
 
