@@ -46,14 +46,19 @@ export const define: CommandModule["define"] = (cmd: Command) => {
         ? DEFAULT_RELATED_LOG10P
         : parseNumberOption(opts.threshold, "--threshold", "e.g. --threshold -12");
     const threads = opts.threads === undefined ? undefined : parseIntOption(opts.threads, "--threads");
+    const sameFile = await isSameFile(a, b);
     const fa = await loadSide(ctx, a, "A", threads);
-    const fb = await loadSide(ctx, b, "B", threads);
+    const fb = sameFile ? fa : await loadSide(ctx, b, "B", threads);
     const fc = opts.mergeWith ? await loadSide(ctx, opts.mergeWith, "C", threads) : undefined;
-    ctx.progress.log("comparing");
+    const t0 = performance.now();
+    ctx.progress.log(`comparing A (${fa.dims.layers} layers) with B (${fb.dims.layers} layers)…`);
     const result = compareFingerprints(fa, fb, {
       relatedThreshold: threshold,
       ...(fc ? { mergeWith: fc } : {}),
     });
+    ctx.progress.log(`compared in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const self = selfNote(sameFile, fa, fb);
+    if (self) result.notes = [self, ...(Array.isArray(result.notes) ? (result.notes as string[]) : [])];
     if (opts.html) await writeHtml(opts.html, result, fa, fb);
     return {
       data: result,
@@ -62,6 +67,21 @@ export const define: CommandModule["define"] = (cmd: Command) => {
     };
   };
 };
+
+/** Both arguments name one local file or folder (after symlinks); URLs and hf:// are never "the same file". */
+async function isSameFile(a: string, b: string): Promise<boolean> {
+  if (a === b) return true;
+  const [ra, rb] = await Promise.all([a, b].map((p) => fs.realpath(p).catch(() => null)));
+  return ra !== null && ra === rb;
+}
+
+/** Says why a comparison finds every tensor identical when that is by construction. */
+function selfNote(sameFile: boolean, a: Fingerprint, b: Fingerprint): string | null {
+  if (sameFile) return "A and B are the same file: a model compared with itself is identical by construction";
+  if (a.contentId && a.contentId === b.contentId)
+    return `A and B have the same content id (${a.contentId.slice(0, 12)}…): byte-identical weights`;
+  return null;
+}
 
 async function loadSide(
   ctx: CommandContext,
