@@ -111,7 +111,11 @@ describe("pedigree synth + fingerprint", () => {
 
   it("names default outputs after the source", () => {
     expect(defaultName("hf://org/Model-7B@main")).toBe("Model-7B.pfp");
-    expect(defaultName("/m/dir/model.safetensors")).toBe("model.pfp");
+    expect(defaultName("/m/dir/model.safetensors")).toBe("dir.pfp");
+    expect(defaultName("m/llama/model-00001-of-00004.safetensors")).toBe("llama.pfp");
+    expect(defaultName("/m/Llama-3-8B.Q4_K_M.gguf")).toBe("Llama-3-8B.Q4_K_M.pfp");
+    expect(defaultName("model.gguf")).toBe("model.pfp");
+    expect(defaultName("hf://org/repo@main/model.safetensors")).toBe("repo.pfp");
     expect(defaultName("./models/m00/")).toBe("m00.pfp");
     expect(defaultName("https://h/x/y.gguf?download=1")).toBe("y.pfp");
   });

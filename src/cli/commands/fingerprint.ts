@@ -40,7 +40,7 @@ export const define: CommandModule["define"] = (cmd: Command) => {
     .argument("<sources...>", "model folder or file, https:// URL, or hf://org/repo[@revision][/path]")
     .option(
       "-o, --output <path>",
-      `fingerprint file (one source) or folder (batch); default ./<name>${FINGERPRINT_SUFFIX}`,
+      `fingerprint file (one source) or folder (batch); default ./<name>${FINGERPRINT_SUFFIX}, <name> being the model folder's (or the weights file's, unless it is a generic model.safetensors, pytorch_model.bin…)`,
     )
     .option("--threads <n>", "worker threads (default: all cores; the output is identical for any count)")
     .option("--batch", "each source is a folder whose entries are models")
@@ -168,13 +168,38 @@ async function expandBatch(dirs: string[]): Promise<string[]> {
   return out;
 }
 
-/** `<last path component>.pfp`: "hf://org/repo@rev" → "repo.pfp", "/m/model.safetensors" → "model.pfp". */
+/**
+ * Weight-file names that many models share (model.safetensors, model-00001-of-00004.safetensors,
+ * pytorch_model.bin, consolidated.00.pth, ggml-model-q4_0.gguf): such a file is named after its folder,
+ * so fingerprinting m1/model.gguf and m2/model.gguf into one folder does not overwrite.
+ */
+const GENERIC_WEIGHTS_STEM =
+  /^(model|pytorch_model|consolidated|weights|checkpoint|adapter_model|ggml-model)([-._].*)?$/i;
+
+/**
+ * The default fingerprint file name: the model's name + `.pfp`. "hf://org/repo@rev" → "repo.pfp",
+ * "./models/m00/" → "m00.pfp", "/m/llama/model.gguf" → "llama.pfp" (generic file name: the folder's),
+ * "/m/Llama-3-8B.Q4_K_M.gguf" → "Llama-3-8B.Q4_K_M.pfp".
+ */
 export function defaultName(source: string): string {
-  const clean = source
+  const parts = source
     .replace(/[?#].*$/, "")
-    .replace(/@[^/]*$/, "")
-    .replace(/\/+$/, "");
-  const last = clean.split("/").pop() ?? "model";
-  const stem = last.replace(/\.(safetensors|gguf|bin|pt|pth)$/i, "").replace(/[^A-Za-z0-9._-]/g, "_");
+    .replace(/\/+$/, "")
+    .split("/")
+    .map((p) => p.replace(/@.*$/, "")); // hf://org/repo@rev/...: the revision is not part of the name
+  const last = parts.at(-1) ?? "";
+  let stem = last.replace(/\.(safetensors|gguf|bin|pt|pth)$/i, "");
+  const isFile = stem !== last;
+  const folder = parts.at(-2) ?? "";
+  if (
+    isFile &&
+    GENERIC_WEIGHTS_STEM.test(stem) &&
+    folder &&
+    folder !== "." &&
+    folder !== ".." &&
+    !folder.endsWith(":")
+  )
+    stem = folder;
+  stem = stem.replace(/[^A-Za-z0-9._-]/g, "_");
   return `${stem || "model"}${FINGERPRINT_SUFFIX}`;
 }
