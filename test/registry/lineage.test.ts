@@ -125,6 +125,9 @@ describe.each(DIALECTS)("registry lineage on $dialect", ({ dialect, skip }) => {
       expect(names).toContain("twin");
       expect(names[0]).toBe("Ap");
       expect(r.candidates[0]?.drift).toBe(r.candidates[names.indexOf("twin")]?.drift);
+      // The rank says why: Ap is ahead because it is twin's declared ancestor, drifts tied.
+      expect(r.candidates[0]?.rankReason).toMatch(/^ahead of \S+: /);
+      expect(r.candidates.every((c) => typeof c.rankReason === "string")).toBe(true);
     },
   );
 
