@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { EXIT, exitCodeFor, PedigreeError, toPedigreeError } from "../errors.js";
+import { parseDuration, withSourceDefaults } from "../io/limits.js";
 import { VERSION } from "../version.js";
 import type { CommandContext, CommandResult } from "./command.js";
 import { commands } from "./commands/index.js";
@@ -78,7 +79,7 @@ async function dispatch(argv: string[], json: boolean, io: CliIo): Promise<Comma
         ? action
         : ((leaf as Command & { pedigreeAction?: typeof action }).pedigreeAction ?? action);
     leaf.action(async (...args: unknown[]) => {
-      result = await leafAction(ctx, ...args);
+      result = await withSourceDefaults(networkOptions(leaf), () => leafAction(ctx, ...args));
     });
   }
   try {
@@ -121,6 +122,25 @@ function addCommonOptions(cmd: Command): void {
   if (!cmd.options.some((o) => o.long === "--json"))
     cmd.option("--json", "print one JSON document on stdout");
   if (!cmd.options.some((o) => o.long === "--quiet")) cmd.option("--quiet", "no progress on stderr");
+  if (!cmd.options.some((o) => o.long === "--timeout"))
+    cmd.option(
+      "--timeout <duration>",
+      "deadline of each remote request, retries included: 90 (s), 30s, 30m, 2h (env PEDIGREE_TIMEOUT; default 15m)",
+    );
+  if (!cmd.options.some((o) => o.long === "--allow-local"))
+    cmd.option(
+      "--allow-local",
+      "let URLs and redirects reach loopback, private and link-local addresses (env PEDIGREE_ALLOW_LOCAL=1)",
+    );
+}
+
+/** --timeout / --allow-local become the defaults of every source the command opens. */
+function networkOptions(cmd: Command): { deadlineMs?: number; allowLocal?: boolean } {
+  const o = cmd.opts() as { timeout?: string; allowLocal?: boolean };
+  return {
+    ...(o.timeout !== undefined ? { deadlineMs: parseDuration(o.timeout, "--timeout") } : {}),
+    ...(o.allowLocal ? { allowLocal: true } : {}),
+  };
 }
 
 function usage(): string {
