@@ -1,4 +1,5 @@
 import cliProgress from "cli-progress";
+import { escapeForTerminal, escapeTerminalText } from "../report/terminal.js";
 
 /**
  * Progress goes to stderr only (stdout is reserved for results). A bar when stderr is a TTY,
@@ -28,7 +29,7 @@ function barProgress(stream: NodeJS.WriteStream): Progress {
       bar = new cliProgress.SingleBar(
         {
           stream,
-          format: `${label} [{bar}] {percentage}% {value}/{total}${unit ? ` ${unit}` : ""} eta {eta_formatted}`,
+          format: `${escapeForTerminal(label)} [{bar}] {percentage}% {value}/{total}${unit ? ` ${unit}` : ""} eta {eta_formatted}`,
         },
         cliProgress.Presets.shades_classic,
       );
@@ -42,7 +43,7 @@ function barProgress(stream: NodeJS.WriteStream): Progress {
       bar = null;
     },
     log(message) {
-      stream.write(`${message}\n`);
+      stream.write(`${escapeTerminalText(message)}\n`);
     },
   };
 }
@@ -55,7 +56,7 @@ function lineProgress(stream: NodeJS.WriteStream): Progress {
   let last = 0;
   return {
     start(l, t) {
-      label = l;
+      label = escapeForTerminal(l);
       total = t;
       last = Date.now();
     },
@@ -67,7 +68,7 @@ function lineProgress(stream: NodeJS.WriteStream): Progress {
     },
     stop() {},
     log(message) {
-      stream.write(`${message}\n`);
+      stream.write(`${escapeTerminalText(message)}\n`);
     },
   };
 }
