@@ -39,7 +39,8 @@ export class Watchdog {
     if (this.rate || this.limits.minBytesPerSecond <= 0) return;
     const need = (this.limits.minBytesPerSecond * this.limits.rateWindowMs) / 1000;
     this.rate = setInterval(() => {
-      if (this.windowBytes < need) this.fire("slow");
+      // A window without any byte is a stall, which the idle timer reports (and retries).
+      if (this.windowBytes > 0 && this.windowBytes < need) this.fire("slow");
       this.windowBytes = 0;
     }, this.limits.rateWindowMs);
   }
