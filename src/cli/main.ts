@@ -1,7 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { EXIT, exitCodeFor, PedigreeError, toPedigreeError } from "../errors.js";
 import { parseDuration, withSourceDefaults } from "../io/limits.js";
-import { escapeTerminalText } from "../report/terminal.js";
+import { escapeTerminalText, jsonForTerminal } from "../report/terminal.js";
 import { VERSION } from "../version.js";
 import type { CommandContext, CommandResult } from "./command.js";
 import { commands } from "./commands/index.js";
@@ -17,18 +17,19 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
   try {
     const result = await dispatch(argv, json, io);
     if (result === null) return EXIT.ok;
-    if (json) io.out(`${JSON.stringify({ ok: true, data: result.data }, jsonReplacer)}\n`);
+    if (json) io.out(`${jsonForTerminal(JSON.stringify({ ok: true, data: result.data }, jsonReplacer))}\n`);
     // Renderings carry names from input files: no control sequence may reach the terminal.
     else
       io.out(
         result.render
           ? ensureNewline(escapeTerminalText(result.render(result.data)))
-          : `${JSON.stringify(result.data, jsonReplacer, 2)}\n`,
+          : `${jsonForTerminal(JSON.stringify(result.data, jsonReplacer, 2))}\n`,
       );
     return result.exitCode ?? EXIT.ok;
   } catch (e) {
     const err = toPedigreeError(e);
-    if (json) io.out(`${JSON.stringify({ ok: false, error: err.toJSON() }, jsonReplacer)}\n`);
+    if (json)
+      io.out(`${jsonForTerminal(JSON.stringify({ ok: false, error: err.toJSON() }, jsonReplacer))}\n`);
     else io.err(`pedigree: ${escapeTerminalText(err.describe())}\n`);
     if (err.code === "INTERNAL_UNEXPECTED" && process.env.PEDIGREE_DEBUG)
       io.err(`${(err.cause as Error)?.stack}\n`);

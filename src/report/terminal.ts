@@ -38,3 +38,14 @@ export function escapeForTerminal(s: string): string {
 export function escapeTerminalText(s: string): string {
   return s.replace(UNSAFE_KEEP_LINES, escapeChar);
 }
+
+/** Characters JSON.stringify leaves raw that a terminal acts on or reorders (it escapes C0 itself). */
+const JSON_UNSAFE = /[\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+
+/**
+ * A JSON document safe to print on a terminal and still the same JSON: DEL, C1 and bidi controls
+ * become \uXXXX escapes, which every JSON reader decodes back to the same characters.
+ */
+export function jsonForTerminal(json: string): string {
+  return json.replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}

@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { writeFingerprint } from "../../src/fingerprint/index.js";
-import { escapeForTerminal } from "../../src/report/terminal.js";
+import { escapeForTerminal, jsonForTerminal } from "../../src/report/terminal.js";
 import { synthFingerprint } from "../registry/helpers.js";
 
 /**
@@ -28,6 +28,15 @@ describe("escapeForTerminal", () => {
     expect(escapeForTerminal(HOSTILE)).toBe("x\\x1b]0;T\\x07\\x1b[2J\\x1b[31mFAKE: verified OK");
     expect(escapeForTerminal("a\u202eb\u2066c\u0085d\u007fe\nf")).toBe("a\\u202eb\\u2066c\\x85d\\x7fe\\nf");
     expect(escapeForTerminal("model.layers.0.mlp ▁Ġ 日本 é")).toBe("model.layers.0.mlp ▁Ġ 日本 é");
+  });
+});
+
+describe("jsonForTerminal", () => {
+  it("escapes DEL, C1 and bidi controls as \\u escapes: the same JSON, nothing raw", () => {
+    const value = { claim: `${HOSTILE}\u202e\u0085\u007f` };
+    const text = jsonForTerminal(JSON.stringify(value));
+    expect(text).not.toMatch(UNSAFE);
+    expect(JSON.parse(text)).toEqual(value);
   });
 });
 
@@ -68,6 +77,9 @@ describe("hostile strings through the CLI", () => {
       expect(r.out).not.toMatch(UNSAFE);
       expect(r.out).toContain("x\\x1b]0;T\\x07\\x1b[2J");
       expect(r.out).toContain("t\\u202eag");
+      const json = await text([...argv, "--json"]);
+      expect(json.out).not.toMatch(UNSAFE);
+      expect(JSON.stringify(JSON.parse(json.out))).toContain("verified OK");
       // The forged line never starts a line of its own.
       expect(r.out.split("\n").some((l) => l.startsWith("FAKE"))).toBe(false);
     }
