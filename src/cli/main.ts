@@ -155,7 +155,9 @@ function usage(): string {
     "",
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     "",
-    "Every command takes --json (one JSON document on stdout; progress and logs on stderr).",
+    "Every command takes --json (one JSON document on stdout; progress and logs on stderr),",
+    "--timeout <duration> (deadline of each remote request) and --allow-local (let URLs reach",
+    "loopback, private and link-local addresses; refused by default).",
     "",
   ].join("\n");
 }
