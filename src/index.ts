@@ -17,7 +17,17 @@ export {
 } from "./fingerprint/index.js";
 export { openCheckpoint } from "./formats/open.js";
 export type { Checkpoint, CheckpointFormat, DType, TensorInfo, TokenizerRef } from "./formats/types.js";
-export { openLocation } from "./io/location.js";
+export type { HttpLimits } from "./io/http/client.js";
+export {
+  type AllowLocal,
+  addressAllowed,
+  assertUrlAllowed,
+  checkUrl,
+  forbiddenReason,
+  guardedLookup,
+} from "./io/http/guard.js";
+export { withSourceDefaults } from "./io/limits.js";
+export { type OpenLocationOptions, openLocation } from "./io/location.js";
 export type { ByteSource, LocationFile, ModelLocation } from "./io/types.js";
 export { buildModelView, countParameters, readMatrix } from "./model/index.js";
 export type { LayerView, ModelDims, ModelView, TensorRef } from "./model/types.js";

@@ -49,4 +49,14 @@ export function addCommonOptions(cmd: Command): void {
   if (!cmd.options.some((o) => o.long === "--json"))
     cmd.option("--json", "print one JSON document on stdout");
   if (!cmd.options.some((o) => o.long === "--quiet")) cmd.option("--quiet", "no progress on stderr");
+  if (!cmd.options.some((o) => o.long === "--timeout"))
+    cmd.option(
+      "--timeout <duration>",
+      "deadline of each remote request, retries included: 90 (s), 30s, 30m, 2h (env PEDIGREE_TIMEOUT; default 15m)",
+    );
+  if (!cmd.options.some((o) => o.long === "--allow-local"))
+    cmd.option(
+      "--allow-local",
+      "let URLs and redirects reach loopback, private and link-local addresses (env PEDIGREE_ALLOW_LOCAL=1)",
+    );
 }

@@ -1,5 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { EXIT, exitCodeFor, PedigreeError, toPedigreeError } from "../errors.js";
+import { parseDuration, withSourceDefaults } from "../io/limits.js";
+import { escapeTerminalText, jsonForTerminal } from "../report/terminal.js";
 import { VERSION } from "../version.js";
 import { addCommonOptions, type CommandContext, type CommandResult, subcommandActionOf } from "./command.js";
 import { commands } from "./commands/index.js";
@@ -15,18 +17,20 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
   try {
     const result = await dispatch(argv, json, io);
     if (result === null) return EXIT.ok;
-    if (json) io.out(`${JSON.stringify({ ok: true, data: result.data }, jsonReplacer)}\n`);
+    if (json) io.out(`${jsonForTerminal(JSON.stringify({ ok: true, data: result.data }, jsonReplacer))}\n`);
+    // Renderings carry names from input files: no control sequence may reach the terminal.
     else
       io.out(
         result.render
-          ? ensureNewline(result.render(result.data))
-          : `${JSON.stringify(result.data, jsonReplacer, 2)}\n`,
+          ? ensureNewline(escapeTerminalText(result.render(result.data)))
+          : `${jsonForTerminal(JSON.stringify(result.data, jsonReplacer, 2))}\n`,
       );
     return result.exitCode ?? EXIT.ok;
   } catch (e) {
     const err = toPedigreeError(e);
-    if (json) io.out(`${JSON.stringify({ ok: false, error: err.toJSON() }, jsonReplacer)}\n`);
-    else io.err(`pedigree: ${err.describe()}\n`);
+    if (json)
+      io.out(`${jsonForTerminal(JSON.stringify({ ok: false, error: err.toJSON() }, jsonReplacer))}\n`);
+    else io.err(`pedigree: ${escapeTerminalText(err.describe())}\n`);
     if (err.code === "INTERNAL_UNEXPECTED" && process.env.PEDIGREE_DEBUG)
       io.err(`${(err.cause as Error)?.stack}\n`);
     return exitCodeFor(err);
@@ -73,7 +77,7 @@ async function dispatch(argv: string[], json: boolean, io: CliIo): Promise<Comma
     if (leaf !== cmd) addCommonOptions(leaf);
     const leafAction = leaf === cmd ? action : (subcommandActionOf(leaf) ?? action);
     leaf.action(async (...args: unknown[]) => {
-      result = await leafAction(ctx, ...args);
+      result = await withSourceDefaults(networkOptions(leaf), () => leafAction(ctx, ...args));
     });
   }
   try {
@@ -147,6 +151,15 @@ function leavesOf(cmd: Command): Command[] {
   return cmd.commands.length ? cmd.commands.flatMap((c) => leavesOf(c as Command)) : [cmd];
 }
 
+/** --timeout / --allow-local become the defaults of every source the command opens. */
+function networkOptions(cmd: Command): { deadlineMs?: number; allowLocal?: boolean } {
+  const o = cmd.opts() as { timeout?: string; allowLocal?: boolean };
+  return {
+    ...(o.timeout !== undefined ? { deadlineMs: parseDuration(o.timeout, "--timeout") } : {}),
+    ...(o.allowLocal ? { allowLocal: true } : {}),
+  };
+}
+
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
   return [
@@ -156,7 +169,9 @@ function usage(): string {
     "",
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     "",
-    "Every command takes --json (one JSON document on stdout; progress and logs on stderr).",
+    "Every command takes --json (one JSON document on stdout; progress and logs on stderr),",
+    "--timeout <duration> (deadline of each remote request) and --allow-local (let URLs reach",
+    "loopback, private and link-local addresses; refused by default).",
     "",
   ].join("\n");
 }

@@ -1,5 +1,6 @@
 import cliProgress from "cli-progress";
 import { bytes } from "../report/inspect.js";
+import { escapeForTerminal, escapeTerminalText } from "../report/terminal.js";
 
 /**
  * Progress goes to stderr only (stdout is reserved for results). A bar when stderr is a TTY,
@@ -73,7 +74,7 @@ function barProgress(stream: NodeJS.WriteStream): Progress {
       total = t;
       startedAt = Date.now();
       bar = new cliProgress.SingleBar(
-        { stream, format: `${label} [{bar}] {percentage}% {amount} {rate} eta {eta_formatted}` },
+        { stream, format: `${escapeForTerminal(label)} [{bar}] {percentage}% {amount} {rate} eta {eta_formatted}` },
         cliProgress.Presets.shades_classic,
       );
       bar.start(t, 0, payload(0));
@@ -86,7 +87,7 @@ function barProgress(stream: NodeJS.WriteStream): Progress {
       bar = null;
     },
     log(message) {
-      stream.write(`${message}\n`);
+      stream.write(`${escapeTerminalText(message)}\n`);
     },
   };
 }
@@ -101,7 +102,7 @@ function lineProgress(stream: NodeJS.WriteStream): Progress {
   let last = 0;
   return {
     start(l, t, u = "") {
-      label = l;
+      label = escapeForTerminal(l);
       total = t;
       unit = u;
       startedAt = last = Date.now();
@@ -116,7 +117,7 @@ function lineProgress(stream: NodeJS.WriteStream): Progress {
     },
     stop() {},
     log(message) {
-      stream.write(`${message}\n`);
+      stream.write(`${escapeTerminalText(message)}\n`);
     },
   };
 }

@@ -1,9 +1,11 @@
 import { createHash } from "node:crypto";
+import { constants as fsc } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import zlib from "node:zlib";
 import { PedigreeError } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic-write.js";
+import { readRegularFile } from "../io/regular.js";
 import { corrupt, decodeValue, encodeValue } from "./codec.js";
 import type { Fingerprint } from "./types.js";
 import { validateFingerprint } from "./validate.js";
@@ -202,13 +204,14 @@ export async function readFingerprintFile(file: string): Promise<Fingerprint> {
       },
     );
   }
-  return decodeFingerprint(await fs.readFile(file), file);
+  return decodeFingerprint(await readRegularFile(file, limit), file);
 }
 
 export async function hasFingerprintMagic(file: string): Promise<boolean> {
   let handle: fs.FileHandle | null = null;
   try {
-    handle = await fs.open(file, "r");
+    // O_NONBLOCK: a FIFO must not block this sniff (it is then refused as a model source).
+    handle = await fs.open(file, fsc.O_RDONLY | fsc.O_NONBLOCK);
     const head = Buffer.alloc(MAGIC.length);
     const { bytesRead } = await handle.read(head, 0, MAGIC.length, 0);
     return bytesRead === MAGIC.length && head.equals(MAGIC);

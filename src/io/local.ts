@@ -1,7 +1,7 @@
-import { constants as fsc } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { PedigreeError } from "../errors.js";
+import { ioError, notRegular, openRegular, readRegularFile } from "./regular.js";
 import type { ByteSource, LocationFile, ModelLocation } from "./types.js";
 
 /** Default chunk for sequential scans: large enough for throughput, small enough to bound memory. */
@@ -17,14 +17,9 @@ export class LocalByteSource implements ByteSource {
     private readonly handle: fs.FileHandle,
   ) {}
 
+  /** Regular files only: a FIFO or device would block or never end (see regular.ts). */
   static async open(file: string): Promise<LocalByteSource> {
-    let handle: fs.FileHandle;
-    try {
-      handle = await fs.open(file, fsc.O_RDONLY);
-    } catch (e) {
-      throw ioError(e, file);
-    }
-    const { size } = await handle.stat();
+    const { handle, size } = await openRegular(file);
     return new LocalByteSource(file, size, handle);
   }
 
@@ -89,13 +84,18 @@ export class LocalLocation implements ModelLocation {
       throw ioError(e, spec);
     }
     if (stat.isDirectory()) return new LocalLocation(spec, abs, null);
+    if (!stat.isFile()) throw notRegular(spec, stat);
     return new LocalLocation(spec, path.dirname(abs), path.basename(abs));
   }
 
   async list(): Promise<LocationFile[]> {
     if (this.single) {
-      const { size } = await fs.stat(path.join(this.root, this.single));
-      return [{ path: this.single, size }];
+      const file = path.join(this.root, this.single);
+      const stat = await fs.stat(file).catch((e) => {
+        throw ioError(e, file);
+      });
+      if (!stat.isFile()) throw notRegular(file, stat);
+      return [{ path: this.single, size: stat.size }];
     }
     const out: LocationFile[] = [];
     await walk(this.root, "", out);
@@ -107,20 +107,8 @@ export class LocalLocation implements ModelLocation {
   }
 
   async readText(rel: string): Promise<string> {
-    const file = this.resolve(rel);
-    const { size } = await fs.stat(file).catch((e) => {
-      throw ioError(e, file);
-    });
-    if (size > MAX_TEXT_FILE_BYTES) {
-      throw new PedigreeError(
-        "IO_FILE_TOO_LARGE",
-        `${file} is ${size} bytes; text files above ${MAX_TEXT_FILE_BYTES} are refused`,
-        {
-          details: { file, size, limit: MAX_TEXT_FILE_BYTES },
-        },
-      );
-    }
-    return fs.readFile(file, "utf8");
+    const bytes = await readRegularFile(this.resolve(rel), MAX_TEXT_FILE_BYTES);
+    return bytes.toString("utf8");
   }
 
   bytesTransferred(): number {
@@ -156,24 +144,4 @@ async function walk(root: string, rel: string, out: LocationFile[]): Promise<voi
       out.push({ path: child, size });
     }
   }
-}
-
-function ioError(e: unknown, file: string): PedigreeError {
-  const code = (e as NodeJS.ErrnoException)?.code;
-  if (code === "ENOENT") {
-    return new PedigreeError("IO_NOT_FOUND", `${file}: no such file or folder`, {
-      details: { file },
-      cause: e,
-    });
-  }
-  if (code === "EACCES") {
-    return new PedigreeError("IO_PERMISSION_DENIED", `${file}: permission denied`, {
-      details: { file },
-      cause: e,
-    });
-  }
-  return new PedigreeError("IO_READ_FAILED", `${file}: ${(e as Error)?.message ?? e}`, {
-    details: { file, code },
-    cause: e,
-  });
 }

@@ -1,20 +1,29 @@
 import { PedigreeError } from "../errors.js";
 import { resolveCacheDir } from "./cache.js";
 import { DEFAULT_HF_ENDPOINT, HfLocation } from "./hf.js";
-import type { SourceWarning } from "./http/client.js";
+import type { HttpLimits, SourceWarning } from "./http/client.js";
 import { HttpLocation } from "./http/location.js";
 import { redactUrl } from "./http/url.js";
+import { resolveLimits } from "./limits.js";
 import { LocalLocation } from "./local.js";
 import type { RetryPolicy } from "./retry.js";
 import type { ModelLocation } from "./types.js";
 
-export interface OpenLocationOptions {
-  /** Environment to read HF_TOKEN, HF_ENDPOINT, PEDIGREE_CACHE, XDG_CACHE_HOME from (default process.env). */
+/**
+ * Network limits (HttpLimits: deadlineMs, idleTimeoutMs, minBytesPerSecond, rateWindowMs,
+ * allowLocal) default to the surrounding `withSourceDefaults`, then PEDIGREE_TIMEOUT and
+ * PEDIGREE_ALLOW_LOCAL (see limits.ts). A server that takes URLs from its users should pass
+ * `allowLocal: false` explicitly so no environment can open the internal network to them.
+ */
+export interface OpenLocationOptions extends HttpLimits {
+  /**
+   * Environment to read HF_TOKEN, HF_ENDPOINT, PEDIGREE_CACHE, XDG_CACHE_HOME, PEDIGREE_TIMEOUT,
+   * PEDIGREE_ALLOW_LOCAL from (default process.env).
+   */
   env?: NodeJS.ProcessEnv;
   /** Cache root override; null turns the whole-file cache off. Default from the environment. */
   cacheDir?: string | null;
   retry?: Partial<RetryPolicy>;
-  idleTimeoutMs?: number;
   onWarning?: (w: SourceWarning) => void;
 }
 
@@ -26,9 +35,9 @@ export interface OpenLocationOptions {
 export async function openLocation(spec: string, options: OpenLocationOptions = {}): Promise<ModelLocation> {
   const env = options.env ?? process.env;
   const remote = {
+    ...resolveLimits(options, env),
     cacheDir: options.cacheDir === undefined ? resolveCacheDir(env) : options.cacheDir,
     retry: options.retry,
-    idleTimeoutMs: options.idleTimeoutMs,
     onWarning: options.onWarning,
   };
   const endpoint = hfEndpoint(env);

@@ -1,6 +1,6 @@
-import { readFile } from "node:fs/promises";
-import { PedigreeError } from "../errors.js";
+import { isPedigreeError, PedigreeError } from "../errors.js";
 import type { Checkpoint } from "../formats/types.js";
+import { readRegularFile } from "../io/regular.js";
 import type { ArchConfig } from "./config.js";
 import { isKnownRole, type NameRule } from "./roles.js";
 import type { AssembleOptions } from "./view.js";
@@ -118,8 +118,9 @@ export function parseMapping(
 export async function loadMappingFile(path: string): Promise<ArchitectureMapping> {
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    text = (await readRegularFile(path, MAX_MAPPING_FILE_BYTES)).toString("utf8");
   } catch (e) {
+    if (isPedigreeError(e) && e.code !== "IO_NOT_FOUND") throw e;
     throw new PedigreeError("IO_NOT_FOUND", `cannot read mapping file ${path}`, {
       cause: e,
       details: { path },

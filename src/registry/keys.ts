@@ -10,6 +10,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { PedigreeError } from "../errors.js";
+import { readRegularFileSync } from "../io/regular.js";
+
+/** PEM keys are a few hundred bytes; anything near this is not a key. */
+const MAX_KEY_FILE_BYTES = 64 << 10;
 
 /**
  * Ed25519 actor keys (node:crypto). Private keys live in files, never in the registry database:
@@ -78,7 +82,8 @@ export function loadActorKey(dir: string, actor: string): ActorKey {
   const file = keyFile(dir, actor);
   let pem: string;
   try {
-    pem = fs.readFileSync(file, "utf8");
+    // A key is a few hundred bytes; a FIFO or device in the key folder must not block the CLI.
+    pem = readRegularFileSync(file, MAX_KEY_FILE_BYTES).toString("utf8");
   } catch (cause) {
     throw new PedigreeError("REGISTRY_NO_KEY", `No private key for actor "${actor}" in ${dir}`, {
       details: { actor, file },

@@ -1,4 +1,5 @@
 import type { CompareResult, Evidence } from "../compare/types.js";
+import { escapeForTerminal as esc } from "./terminal.js";
 
 /**
  * The ten-second summary of `pedigree compare`: verdict and strength first, then relations,
@@ -8,9 +9,9 @@ export function renderCompareText(r: CompareResult): string {
   const lines: string[] = [];
   lines.push(`${headline(r)}   (combined log10 p = ${fmtP(r.log10P)}; related at ≤ ${r.threshold ?? -12})`);
   if (r.verdict === "related") {
-    lines.push(`relations:  ${r.relations.length ? r.relations.join(", ") : "(none named)"}`);
+    lines.push(`relations:  ${r.relations.length ? esc(r.relations.join(", ")) : "(none named)"}`);
     lines.push(
-      `direction:  ${r.direction.parent === "unknown" ? "unknown" : `parent is ${r.direction.parent}`} — ${r.direction.reason}`,
+      `direction:  ${r.direction.parent === "unknown" ? "unknown" : `parent is ${r.direction.parent}`} — ${esc(r.direction.reason)}`,
     );
     if (typeof r.drift === "number")
       lines.push(`drift:      ${r.drift.toFixed(4)} (1 − mean cosine of matched neuron features)`);
@@ -20,7 +21,7 @@ export function renderCompareText(r: CompareResult): string {
   // Why a verdict is inconclusive, the merge fit, partial freezes…: the comparison's own notes.
   const notes = Array.isArray(r.notes) ? (r.notes as string[]) : [];
   for (const [i, note] of notes.slice(0, MAX_NOTES).entries())
-    lines.push(`${i === 0 ? "notes:     " : "           "} ${note}`);
+    lines.push(`${i === 0 ? "notes:     " : "           "} ${esc(note)}`);
   lines.push("", "evidence:");
   for (const e of r.evidence) lines.push(`  ${e.method.padEnd(50)} ${evidenceValue(e)}`);
   const cov = r.coverage as

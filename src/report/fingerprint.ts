@@ -1,3 +1,5 @@
+import { escapeForTerminal as esc } from "./terminal.js";
+
 /** What `pedigree fingerprint --json` returns for one model (DESIGN §5: contentId, output, bytesRead, seconds). */
 export interface FingerprintData {
   source: string;
@@ -30,10 +32,10 @@ function line(d: FingerprintData): string {
   const rate = d.seconds > 0 ? (d.bytesRead / MB / d.seconds).toFixed(0) : "∞";
   const ratio = d.modelBytes > 0 ? ((100 * d.bytes) / d.modelBytes).toFixed(2) : "?";
   return [
-    `${d.source}`,
+    esc(d.source),
     `  content id  ${d.contentId}`,
-    `  model       ${d.architecture}, ${d.layers} layers, ${d.tensors} tensors`,
-    `  written     ${d.output} (${(d.bytes / MB).toFixed(2)} MB, ${ratio}% of ${(d.modelBytes / MB).toFixed(1)} MB)`,
+    `  model       ${esc(d.architecture)}, ${d.layers} layers, ${d.tensors} tensors`,
+    `  written     ${esc(d.output)} (${(d.bytes / MB).toFixed(2)} MB, ${ratio}% of ${(d.modelBytes / MB).toFixed(1)} MB)`,
     `  read        ${(d.bytesRead / MB).toFixed(1)} MB in ${d.seconds.toFixed(2)} s (${rate} MB/s, ${d.threads} threads)`,
   ].join("\n");
 }

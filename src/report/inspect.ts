@@ -1,4 +1,5 @@
 import type { InspectData } from "../model/summary.js";
+import { escapeForTerminal as esc } from "./terminal.js";
 
 /** 1234567 → "1.23 M" (parameters); keeps exact integers below 10 000. */
 export function compactCount(n: number): string {
@@ -29,8 +30,10 @@ export function bytes(n: number): string {
 /** Left-aligned columns separated by two spaces (right-aligned where `right[i]`). */
 function table(rows: string[][], right: boolean[] = []): string[] {
   const widths: number[] = [];
-  for (const r of rows) for (const [i, c] of r.entries()) widths[i] = Math.max(widths[i] ?? 0, c.length);
-  return rows.map((r) =>
+  // Cells carry names from the model's files: escaped before widths are measured.
+  const safe = rows.map((r) => r.map(esc));
+  for (const r of safe) for (const [i, c] of r.entries()) widths[i] = Math.max(widths[i] ?? 0, c.length);
+  return safe.map((r) =>
     r
       .map((c, i) => (right[i] ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
       .join("  ")
@@ -73,7 +76,7 @@ function modelRows(d: InspectData): string[][] {
 
 /** The human rendering of `pedigree inspect`: a model summary, then the files. */
 export function renderInspect(d: InspectData): string {
-  const lines = [d.source, ...table(modelRows(d)).map((l) => `  ${l}`), "", "files"];
+  const lines = [esc(d.source), ...table(modelRows(d)).map((l) => `  ${l}`), "", "files"];
   const digests = d.files.some((f) => f.sha256);
   const rows = d.files.map((f) => [f.path, bytes(f.size), f.role, ...(digests ? [f.sha256 ?? ""] : [])]);
   lines.push(...table(rows, [false, true]).map((l) => `  ${l}`));

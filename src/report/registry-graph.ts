@@ -1,4 +1,5 @@
 import type { GraphEdge, LineageGraph } from "../registry/graph.js";
+import { escapeForTerminal } from "./terminal.js";
 
 /**
  * The lineage DAG as JSON, Mermaid or Graphviz DOT. Declared edges are solid; the weights' verdict
@@ -24,7 +25,7 @@ function label(e: GraphEdge): string {
 }
 
 function mermaid(g: LineageGraph): string {
-  const esc = (s: string) => s.replace(/"/g, "#quot;");
+  const esc = (s: string) => escapeForTerminal(s).replace(/"/g, "#quot;");
   const lines = ["flowchart TD"];
   for (const n of g.nodes) lines.push(`  ${nodeKey(n.id)}["${esc(n.name)}"]`);
   const styles: string[] = [];
@@ -38,7 +39,7 @@ function mermaid(g: LineageGraph): string {
 }
 
 function dot(g: LineageGraph): string {
-  const q = (s: string) => `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+  const q = (s: string) => `"${escapeForTerminal(s).replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
   const lines = ["digraph lineage {", "  rankdir=TB;", "  node [shape=box, style=rounded];"];
   for (const n of g.nodes) lines.push(`  ${nodeKey(n.id)} [label=${q(n.name)}];`);
   for (const e of g.edges) {

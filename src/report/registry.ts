@@ -4,6 +4,7 @@ import type { LogVerifyResult } from "../registry/log-verify.js";
 import type { ShowData } from "../registry/show.js";
 import type { ModelRecord } from "../registry/types.js";
 import type { VerifyResult } from "../registry/verify.js";
+import { escapeForTerminal as esc } from "./terminal.js";
 
 /** Terminal renderings of the registry commands (the --json documents are the command data as is). */
 
@@ -11,7 +12,7 @@ const short = (id: string) => `${id.slice(0, 12)}…`;
 const p = (x: number | null) => (x === null ? "—" : x.toFixed(1));
 
 export function renderInit(d: { created: boolean; registryId: string; actor: string; db: string }): string {
-  return `${d.created ? "created" : "already initialised"}: registry ${d.registryId} at ${d.db} (actor ${d.actor})`;
+  return `${d.created ? "created" : "already initialised"}: registry ${esc(d.registryId)} at ${esc(d.db)} (actor ${esc(d.actor)})`;
 }
 
 export function renderAdd(d: { model: ModelRecord; created: boolean; refreshed?: boolean }): string {
@@ -20,17 +21,18 @@ export function renderAdd(d: { model: ModelRecord; created: boolean; refreshed?:
     : d.refreshed
       ? "already registered; stored fingerprint refreshed"
       : "already registered";
-  return `${what}: ${d.model.name} ${short(d.model.contentId)} (entry ${d.model.seq})`;
+  return `${what}: ${esc(d.model.name)} ${short(d.model.contentId)} (entry ${d.model.seq})`;
 }
 
 export function renderList(d: { models: ModelRecord[] }): string {
   if (d.models.length === 0) return "no models registered";
-  const w = Math.max(4, ...d.models.map((m) => m.name.length));
+  // Names, versions, tags and claims are whatever someone registered: escaped for the terminal.
+  const w = Math.max(4, ...d.models.map((m) => esc(m.name).length));
   return [
     `${"name".padEnd(w)}  content id     version  tags / claims`,
     ...d.models.map(
       (m) =>
-        `${m.name.padEnd(w)}  ${short(m.contentId)}  ${(m.version ?? "-").padEnd(7)}  ${[...m.tags, ...m.claims.map((c) => `"${c}"`)].join(", ")}`,
+        `${esc(m.name).padEnd(w)}  ${short(m.contentId)}  ${esc(m.version ?? "-").padEnd(7)}  ${[...m.tags.map(esc), ...m.claims.map((c) => `"${esc(c)}"`)].join(", ")}`,
     ),
   ].join("\n");
 }
@@ -38,16 +40,16 @@ export function renderList(d: { models: ModelRecord[] }): string {
 export function renderShow(d: ShowData): string {
   const m = d.model;
   return [
-    `${m.name}${m.version ? ` ${m.version}` : ""}  content id ${m.contentId}`,
-    `added ${m.addedAt} (log entry ${m.seq})${m.tags.length ? `; tags ${m.tags.join(", ")}` : ""}`,
-    ...m.claims.map((c) => `claim: "${c}"`),
+    `${esc(m.name)}${m.version ? ` ${esc(m.version)}` : ""}  content id ${m.contentId}`,
+    `added ${esc(m.addedAt)} (log entry ${m.seq})${m.tags.length ? `; tags ${m.tags.map(esc).join(", ")}` : ""}`,
+    ...m.claims.map((c) => `claim: "${esc(c)}"`),
     ...d.parents.map(
       (e) =>
-        `parent: ${e.parentName} (${e.relation}, declared by ${e.declaredBy}${e.source === "model_card" ? " via model card" : ""}) — ${e.evidence ? `${e.evidence.verdict}, log10 p ${p(e.evidence.log10P)}` : "not verified yet"}`,
+        `parent: ${esc(e.parentName)} (${esc(e.relation)}, declared by ${esc(e.declaredBy)}${e.source === "model_card" ? " via model card" : ""}) — ${e.evidence ? `${e.evidence.verdict}, log10 p ${p(e.evidence.log10P)}` : "not verified yet"}`,
     ),
-    ...d.children.map((e) => `child: ${e.childName} (${e.relation})`),
+    ...d.children.map((e) => `child: ${esc(e.childName)} (${esc(e.relation)})`),
     ...d.trainLogs.map(
-      (l) => `training log ${short(l.sha256)}: from scratch ${l.fromScratch} (${l.summary})`,
+      (l) => `training log ${short(l.sha256)}: from scratch ${esc(l.fromScratch)} (${esc(l.summary)})`,
     ),
   ].join("\n");
 }
@@ -56,7 +58,7 @@ export function renderVerify(r: VerifyResult): string {
   const head = `checked ${r.coverage.edges} declared edge(s), ${r.coverage.pairs} model pair(s), ${r.coverage.claims} claim(s) over ${r.coverage.models} model(s)`;
   const failed = r.failures.map(
     (f) =>
-      `  could not compare ${f.parent.slice(0, 12)}… → ${f.child.slice(0, 12)}…: ${f.message} (${f.code})`,
+      `  could not compare ${f.parent.slice(0, 12)}… → ${f.child.slice(0, 12)}…: ${esc(f.message)} (${f.code})`,
   );
   if (r.findings.length === 0 && failed.length)
     return [head, "no findings, but some pairs could not be compared:", ...failed].join("\n");
@@ -65,7 +67,7 @@ export function renderVerify(r: VerifyResult): string {
   return [
     head,
     `${r.findings.length} finding(s):`,
-    ...r.findings.map((f) => `  [${f.kind}] ${f.message}`),
+    ...r.findings.map((f) => `  [${f.kind}] ${esc(f.message)}`),
     ...(failed.length ? ["pairs that could not be compared:", ...failed] : []),
   ].join("\n");
 }
@@ -75,10 +77,10 @@ export function renderIdentify(r: IdentifyResult): string {
     `scanned ${r.scanned} registered model(s), compared ${r.compared} in full (${r.ms.index} ms index, ${r.ms.compare} ms compare)${r.registeredAs ? `; the query is registered as ${r.registeredAs}` : ""}`,
   ];
   if (r.candidates.length === 0) lines.push("no registered model is related to it");
-  for (const f of r.failures) lines.push(`could not compare with ${f.model}: ${f.message} (${f.code})`);
+  for (const f of r.failures) lines.push(`could not compare with ${esc(f.model)}: ${esc(f.message)} (${f.code})`);
   for (const [i, c] of r.candidates.entries()) {
     lines.push(
-      `${String(i + 1).padStart(2)}. ${c.model}  ${c.verdict}  log10 p ${p(c.log10P)}  drift ${c.drift === null ? "—" : c.drift.toFixed(4)}  ${c.relations.join(", ") || "-"}${c.direction === "candidate" ? "  (parent)" : c.direction === "query" ? "  (the query looks like its parent)" : ""}`,
+      `${String(i + 1).padStart(2)}. ${esc(c.model)}  ${c.verdict}  log10 p ${p(c.log10P)}  drift ${c.drift === null ? "—" : c.drift.toFixed(4)}  ${c.relations.join(", ") || "-"}${c.direction === "candidate" ? "  (parent)" : c.direction === "query" ? "  (the query looks like its parent)" : ""}`,
     );
     if (c.rankReason && r.candidates.length > 1) lines.push(`    ${c.rankReason}`);
   }
@@ -91,7 +93,7 @@ export function renderLogVerify(r: LogVerifyResult): string {
   return [
     head,
     `FAILED: first bad entry ${r.firstBadEntry ?? "(none; see heads)"}`,
-    ...r.problems.map((x) => `  [${x.kind}] ${x.message}`),
+    ...r.problems.map((x) => `  [${x.kind}] ${esc(x.message)}`),
   ].join("\n");
 }
 
@@ -104,5 +106,5 @@ export function renderProofCheck(r: ProofCheck): string {
         : "";
   return r.ok
     ? `OK: ${r.type} verifies${trust}`
-    : [`FAILED: ${r.type}`, ...r.problems.map((x) => `  ${x}`)].join("\n");
+    : [`FAILED: ${esc(r.type)}`, ...r.problems.map((x) => `  ${esc(x)}`)].join("\n");
 }

@@ -1,6 +1,7 @@
 import type { AuditReport } from "../tokenizer/audit/index.js";
 import type { TokenizerComparison } from "../tokenizer/compare.js";
 import type { EfficiencyReport } from "../tokenizer/efficiency.js";
+import { escapeForTerminal as esc } from "./terminal.js";
 
 /** Terminal renderings of `pedigree tokenizer compare|audit|efficiency`. */
 
@@ -9,8 +10,10 @@ const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 /** Columns separated by two spaces; numeric columns right-aligned. */
 export function textTable(rows: string[][], right: boolean[] = []): string[] {
   const widths: number[] = [];
-  for (const r of rows) for (const [i, c] of r.entries()) widths[i] = Math.max(widths[i] ?? 0, [...c].length);
-  return rows.map((r) =>
+  // Cells carry tokens and file names: escaped before widths are measured.
+  const safe = rows.map((r) => r.map(esc));
+  for (const r of safe) for (const [i, c] of r.entries()) widths[i] = Math.max(widths[i] ?? 0, [...c].length);
+  return safe.map((r) =>
     r
       .map((c, i) => {
         const padding = " ".repeat((widths[i] ?? 0) - [...c].length);
@@ -23,10 +26,12 @@ export function textTable(rows: string[][], right: boolean[] = []): string[] {
 
 export function renderTokenizerCompare(c: TokenizerComparison): string {
   const side = (label: string, s: TokenizerComparison["a"]) =>
-    `${label}: ${s.name ?? "(vocabulary)"}  ${s.kind}${s.model ? ` ${s.model}` : ""}${s.spelling ? ` ${s.spelling}` : ""}, ${s.vocabSize} ids`;
+    esc(
+      `${label}: ${s.name ?? "(vocabulary)"}  ${s.kind}${s.model ? ` ${s.model}` : ""}${s.spelling ? ` ${s.spelling}` : ""}, ${s.vocabSize} ids`,
+    );
   const lines = [side("A", c.a), side("B", c.b), ""];
   lines.push(`relation: ${c.relation}`);
-  for (const e of c.evidence) lines.push(`  - ${e}`);
+  for (const e of c.evidence) lines.push(`  - ${esc(e)}`);
   lines.push(
     "",
     `overlap: ${c.overlap.shared} shared strings (${pct(c.overlap.aInB)} of A, ${pct(c.overlap.bInA)} of B)`,
@@ -50,8 +55,8 @@ export function renderTokenizerCompare(c: TokenizerComparison): string {
   lines.push(
     `special tokens: ${s.sameId.length} same id, ${s.differentId.length} moved, ${s.onlyA.length} only in A, ${s.onlyB.length} only in B`,
   );
-  for (const d of s.differentId.slice(0, 5)) lines.push(`  ${d.content}: A ${d.aId}, B ${d.bId}`);
-  for (const d of c.pipeline.differences) lines.push(`differs: ${d}`);
+  for (const d of s.differentId.slice(0, 5)) lines.push(`  ${esc(d.content)}: A ${d.aId}, B ${d.bId}`);
+  for (const d of c.pipeline.differences) lines.push(`differs: ${esc(d)}`);
   lines.push("", c.caveat);
   return lines.join("\n");
 }
@@ -59,18 +64,18 @@ export function renderTokenizerCompare(c: TokenizerComparison): string {
 export function renderTokenizerAudit(r: AuditReport): string {
   const t = r.tokenizer;
   const lines = [
-    `${t.name}  ${t.kind} ${t.model} ${t.spelling}, ${t.vocabSize} ids, ${t.specialTokens} special`,
+    esc(`${t.name}  ${t.kind} ${t.model} ${t.spelling}, ${t.vocabSize} ids, ${t.specialTokens} special`),
     "",
   ];
   if (r.findings.length === 0) lines.push("no findings");
-  for (const f of r.findings) lines.push(`${f.severity.padEnd(7)} ${f.code}: ${f.message}`);
+  for (const f of r.findings) lines.push(`${f.severity.padEnd(7)} ${f.code}: ${esc(f.message)}`);
   const ex = r.reach?.unreachable.examples ?? [];
   if (ex.length)
     lines.push(
       "",
       `unreachable, e.g.: ${ex
         .slice(0, 8)
-        .map((e) => `${e.id} "${e.token}"`)
+        .map((e) => `${e.id} "${esc(e.token)}"`)
         .join(", ")}`,
     );
   const dup = r.structure.duplicates.examples;
@@ -78,7 +83,7 @@ export function renderTokenizerAudit(r: AuditReport): string {
     lines.push(
       `duplicates, e.g.: ${dup
         .slice(0, 8)
-        .map((d) => `"${d.token}" ${d.ids.join("/")}`)
+        .map((d) => `"${esc(d.token)}" ${d.ids.join("/")}`)
         .join(", ")}`,
     );
   if (r.reach)
@@ -95,11 +100,11 @@ export function renderTokenizerAudit(r: AuditReport): string {
     const u = r.underTrained;
     lines.push(
       "",
-      `under-trained token candidates in ${u.tensor} (${u.indicator}; reference: ${u.reference.count} ${u.reference.from} rows): ${u.count}`,
+      `under-trained token candidates in ${esc(u.tensor)} (${u.indicator}; reference: ${u.reference.count} ${u.reference.from} rows): ${u.count}`,
     );
     if (u.caveat) lines.push(`  note: ${u.caveat}`);
     for (const c of u.candidates.slice(0, 10))
-      lines.push(`  ${c.id} "${c.token}"  score ${c.score.toFixed(3)}`);
+      lines.push(`  ${c.id} "${esc(c.token)}"  score ${c.score.toFixed(3)}`);
   }
   return lines.join("\n");
 }
@@ -132,7 +137,7 @@ export function renderTokenizerEfficiency(r: EfficiencyReport): string {
     probeRows.push([names[i]!, cell("cjk"), cell("digits"), cell("spaces")]);
   });
   lines.push(...textTable(probeRows, [false, true, true, true]).map((l) => `  ${l}`));
-  if (r.pathologies.length) lines.push("", "pathologies:", ...r.pathologies.map((p) => `  ! ${p}`));
+  if (r.pathologies.length) lines.push("", "pathologies:", ...r.pathologies.map((p) => `  ! ${esc(p)}`));
   return lines.join("\n");
 }
 

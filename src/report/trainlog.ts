@@ -1,13 +1,14 @@
 import type { TrainLog, TrainLogReport } from "../trainlog/types.js";
 import { esc, htmlPage, linePlot } from "./svg.js";
+import { escapeForTerminal as term } from "./terminal.js";
 
 /** The ten-second terminal summary of `pedigree trainlog check`. */
 export function renderTrainLog(r: TrainLogReport): string {
   const lines = [
-    `${r.source} (${r.format}, ${r.points} points, steps ${r.steps.first}–${r.steps.last})`,
+    `${term(r.source)} (${r.format}, ${r.points} points, steps ${r.steps.first}–${r.steps.last})`,
     `columns: ${Object.entries(r.columns)
       .filter(([, c]) => c)
-      .map(([m, c]) => `${m}=${c}`)
+      .map(([m, c]) => `${m}=${term(String(c))}`)
       .join(" ")}`,
     "",
   ];
@@ -31,7 +32,7 @@ export function renderTrainLog(r: TrainLogReport): string {
           .join(", ")}${g.length > 10 ? ", …" : ""})`,
   );
   const fs = r.fromScratch;
-  lines.push("", `from scratch: ${fs.verdict} — ${fs.reason}`);
+  lines.push("", `from scratch: ${fs.verdict} — ${term(fs.reason)}`);
   return lines.join("\n");
 }
 

@@ -1,6 +1,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { PedigreeError } from "../errors.js";
+import { assertRegularFile } from "../io/regular.js";
 import { parseCsv } from "./read-csv.js";
 import { parseJsonl } from "./read-jsonl.js";
 import { parseTfEvents } from "./read-tfevents.js";
@@ -54,6 +55,7 @@ export function detectFormat(file: string, bytes: Uint8Array): TrainLog["format"
 }
 
 async function readCapped(file: string): Promise<Uint8Array> {
+  await assertRegularFile(file);
   const { size } = await fs.stat(file);
   if (size > MAX_LOG_BYTES) {
     throw new PedigreeError(

@@ -83,7 +83,7 @@ afterAll(async () => {
 describe("pedigree inspect on a remote sharded model", () => {
   it("reads headers only: under 1% of the repository's bytes cross the network", async () => {
     const out: string[] = [];
-    const code = await main(["inspect", "hf://org/sharded", "--json"], {
+    const code = await main(["inspect", "hf://org/sharded", "--allow-local", "--json"], {
       out: (t) => out.push(t),
       err: () => {},
     });

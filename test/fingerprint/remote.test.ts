@@ -49,7 +49,7 @@ afterAll(async () => {
 describe("remote fingerprints", () => {
   it("match the local fingerprint and read each byte at most a scan plus a sketch pass", async () => {
     const local = await runFingerprint(path.join(root, "model.gguf"), { threads: 1 });
-    const location = await openLocation(`${base}/model.gguf`, { cacheDir: null });
+    const location = await openLocation(`${base}/model.gguf`, { cacheDir: null, allowLocal: true });
     try {
       served = 0;
       const remote = await runFingerprint(location, { threads: 2 });

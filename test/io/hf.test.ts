@@ -145,7 +145,7 @@ describe("hf:// locations on the emulated Hub", () => {
 describe("openLocation", () => {
   it("dispatches hf:// with HF_ENDPOINT and HF_TOKEN from the environment", async () => {
     const env = { HF_ENDPOINT: server.url(""), HF_TOKEN: "hf_secret", PEDIGREE_CACHE: "off" };
-    const loc = await openLocation("hf://org/private", { env, retry: { maxAttempts: 1 } });
+    const loc = await openLocation("hf://org/private", { env, retry: { maxAttempts: 1 }, allowLocal: true });
     expect(loc.kind).toBe("hf");
     expect(await loc.list()).toEqual([{ path: "model.safetensors", size: 100 }]);
     expect(loc.spec).not.toContain("hf_secret");

@@ -16,6 +16,8 @@ export function testRemote(overrides: Partial<RemoteOptions> = {}): {
   const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), "pedigree-cache-"));
   const options: RemoteOptions = {
     cacheDir,
+    // The test server is on loopback, which the SSRF guard refuses by default.
+    allowLocal: true,
     retry: {
       maxAttempts: 4,
       baseDelayMs: 1,

@@ -74,7 +74,7 @@ describe("remote inspect transfers < 1% of the model", () => {
 
   it("openCheckpoint(hf://org/repo) reads only headers, index and config", async () => {
     server.resetCounters();
-    const loc = await openLocation("hf://org/repo");
+    const loc = await openLocation("hf://org/repo", { allowLocal: true });
     const ckpt = await openCheckpoint(loc);
     expect(ckpt.format).toBe("safetensors");
     expect(ckpt.tensors.size).toBe(llamaTensors(DIMS).length);
@@ -89,7 +89,7 @@ describe("remote inspect transfers < 1% of the model", () => {
   it("pedigree inspect hf://org/repo --json: correct summary, server sent < 1% of the bytes", async () => {
     server.resetCounters();
     const out: string[] = [];
-    const code = await main(["inspect", "hf://org/repo", "--json"], {
+    const code = await main(["inspect", "hf://org/repo", "--allow-local", "--json"], {
       out: (t) => out.push(t),
       err: () => {},
     });
@@ -120,7 +120,7 @@ describe("remote inspect transfers < 1% of the model", () => {
   it("--digests streams every file over HTTP and matches the local SHA-256", async () => {
     server.resetCounters();
     const out: string[] = [];
-    await main(["inspect", "hf://org/repo", "--digests", "--json"], {
+    await main(["inspect", "hf://org/repo", "--digests", "--allow-local", "--json"], {
       out: (t) => out.push(t),
       err: () => {},
     });

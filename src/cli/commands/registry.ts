@@ -1,7 +1,9 @@
 import fs from "node:fs";
 import type { Command } from "commander";
-import { EXIT, PedigreeError } from "../../errors.js";
+import { EXIT, isPedigreeError, PedigreeError } from "../../errors.js";
 import { loadFingerprint } from "../../fingerprint/index.js";
+import { MAX_TEXT_FILE_BYTES } from "../../io/local.js";
+import { readRegularFileSync } from "../../io/regular.js";
 import {
   attachTrainLog,
   checkProof,
@@ -379,8 +381,10 @@ function parseTrust(items: string[]): Record<string, string> {
 
 function readText(file: string): string {
   try {
-    return fs.readFileSync(file, "utf8");
+    return readRegularFileSync(file, MAX_TEXT_FILE_BYTES).toString("utf8");
   } catch (cause) {
+    if (isPedigreeError(cause, "IO_NOT_REGULAR_FILE") || isPedigreeError(cause, "IO_FILE_TOO_LARGE"))
+      throw cause;
     throw new PedigreeError("IO_READ_FAILED", `Cannot read ${file}`, {
       details: { file },
       cause,

@@ -2,6 +2,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
 import { PedigreeError } from "../../errors.js";
+import { readRegularFile } from "../../io/regular.js";
 import {
   renderTokenizerAudit,
   renderTokenizerCompare,
@@ -113,7 +114,11 @@ async function readSamples(files: string[]): Promise<Sample[]> {
         details: { file, size: stat.size, limit: MAX_SAMPLE_FILE_BYTES },
         hint: "Pass a smaller excerpt; a few hundred KB give stable ratios",
       });
-    out.push({ name: path.basename(file), kind: "user", text: await fs.readFile(file, "utf8") });
+    out.push({
+      name: path.basename(file),
+      kind: "user",
+      text: (await readRegularFile(file, MAX_SAMPLE_FILE_BYTES)).toString("utf8"),
+    });
   }
   return out;
 }

@@ -2,6 +2,8 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
 import { PedigreeError } from "../../errors.js";
+import { MAX_TEXT_FILE_BYTES } from "../../io/local.js";
+import { readRegularFile } from "../../io/regular.js";
 import { renderTrainLog, renderTrainLogHtml } from "../../report/trainlog.js";
 import { analyzeTrainLogFile } from "../../trainlog/analyze.js";
 import type { ColumnOverrides, MetricName } from "../../trainlog/types.js";
@@ -55,7 +57,8 @@ async function resolveVocab(
   }
   const configPath = path.join(opts.model ?? path.dirname(path.resolve(logFile)), "config.json");
   try {
-    const config = JSON.parse(await fs.readFile(configPath, "utf8")) as { vocab_size?: unknown };
+    const text = (await readRegularFile(configPath, MAX_TEXT_FILE_BYTES)).toString("utf8");
+    const config = JSON.parse(text) as { vocab_size?: unknown };
     if (typeof config.vocab_size === "number") return { size: config.vocab_size, from: configPath };
   } catch (e) {
     if (opts.model) {

@@ -1,18 +1,48 @@
+import { fetch, type Headers, type Response } from "undici";
 import { PedigreeError } from "../../errors.js";
 import { type RetryPolicy, retryPolicy, withRetry } from "../retry.js";
-import { statusFailure, thrownFailure } from "./errors.js";
+import { deadlineExceeded, statusFailure, thrownFailure } from "./errors.js";
+import { type AllowLocal, assertUrlAllowed } from "./guard.js";
+import { dispatcherFor } from "./transport.js";
 import { isLoopback, redactUrl } from "./url.js";
+import { Watchdog } from "./watchdog.js";
 
 /**
  * One HTTP client per location: fetch (undici) with redirects followed by hand, so credentials are
- * attached per hop only to the origin they were given for; retries with back-off; an idle
- * watchdog; and counters of the body bytes that crossed the network.
+ * attached per hop only to the origin they were given for, and every hop passes the SSRF guard;
+ * retries with back-off; time limits per attempt (idle, minimum rate) and per operation (a
+ * deadline covering redirects, retries, back-off and the body); counters of the body bytes.
  */
 
 /** Redirect chains longer than this are loops or hostile (browsers use 20; Hub → CDN is 1–2 hops). */
 export const MAX_REDIRECTS = 10;
 /** A server that sends nothing for this long (headers or body) is treated as stalled and retried. */
-export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+/**
+ * One operation (a probe, a ranged read of at most a 16 MB chunk, a text file, a whole-file
+ * download) may take this long in all: at the minimum rate below a 16 MB chunk needs far less, so
+ * only a broken or hostile server reaches it; raise it (--timeout) for multi-GB whole-file
+ * downloads from servers that ignore Range on slow links.
+ */
+export const DEFAULT_DEADLINE_MS = 15 * 60_000;
+/** A body slower than this (averaged over a window) is a drip, not a transfer: 1 KiB/s. */
+export const DEFAULT_MIN_BYTES_PER_SECOND = 1024;
+export const DEFAULT_RATE_WINDOW_MS = 30_000;
+/** A server that stalled this many attempts of one operation will not recover within it. */
+export const MAX_STALLED_ATTEMPTS = 2;
+
+/** Time limits and the address policy of a client (all optional; defaults above). */
+export interface HttpLimits {
+  /** Idle limit per attempt: no header or body byte for this long → HTTP_TIMEOUT (retried). */
+  idleTimeoutMs?: number;
+  /** Total time of one operation, redirects, retries and body included → HTTP_DEADLINE_EXCEEDED. */
+  deadlineMs?: number;
+  /** Minimum body rate over each `rateWindowMs` → HTTP_TOO_SLOW (0 turns the check off). */
+  minBytesPerSecond?: number;
+  rateWindowMs?: number;
+  /** Addresses the SSRF guard lets through (default none of the local ones; see guard.ts). */
+  allowLocal?: AllowLocal;
+}
 
 export interface SourceWarning {
   code: "IO_RANGE_IGNORED" | "HTTP_TOKEN_NOT_SENT" | "IO_NO_VALIDATOR";
@@ -26,9 +56,8 @@ export interface ScopedCredential {
   authorization: string;
 }
 
-export interface HttpClientOptions {
+export interface HttpClientOptions extends HttpLimits {
   retry?: Partial<RetryPolicy>;
-  idleTimeoutMs?: number;
   credentials?: ScopedCredential[];
   onWarning?: (w: SourceWarning) => void;
 }
@@ -50,7 +79,7 @@ export interface Exchange {
   firstHeaders: Headers;
   /** Call with every body chunk's size: counts transfer and keeps the idle watchdog quiet. */
   onBytes(n: number): void;
-  /** True once the idle watchdog aborted this attempt (a stall, not a truncation). */
+  /** True once the watchdog aborted this attempt (a stall or a time limit, not a truncation). */
   timedOut(): boolean;
 }
 
@@ -64,13 +93,19 @@ export interface RequestInit2 {
 export class HttpClient {
   readonly stats: TransferStats = { bytesRead: 0, requests: 0, retries: 0 };
   readonly policy: RetryPolicy;
-  private readonly idleMs: number;
+  private readonly limits: Required<HttpLimits>;
   private readonly credentials: ScopedCredential[];
   private readonly warned = new Set<string>();
 
   constructor(readonly options: HttpClientOptions = {}) {
     this.policy = retryPolicy(options.retry);
-    this.idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    this.limits = {
+      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+      deadlineMs: options.deadlineMs ?? DEFAULT_DEADLINE_MS,
+      minBytesPerSecond: options.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND,
+      rateWindowMs: options.rateWindowMs ?? DEFAULT_RATE_WINDOW_MS,
+      allowLocal: options.allowLocal ?? false,
+    };
     this.credentials = options.credentials ?? [];
   }
 
@@ -81,12 +116,27 @@ export class HttpClient {
     this.options.onWarning?.(w);
   }
 
-  /** Sends with retries; `consume` reads the body inside the attempt so truncation is retried too. */
+  /**
+   * Sends with retries; `consume` reads the body inside the attempt so truncation is retried too.
+   * The whole operation, back-off included, ends by its deadline.
+   */
   request<T>(url: URL, init: RequestInit2, consume: (x: Exchange) => Promise<T>): Promise<T> {
+    const { idleTimeoutMs, minBytesPerSecond, rateWindowMs, deadlineMs } = this.limits;
+    const deadlineAt = Date.now() + deadlineMs;
+    const expired = () => deadlineExceeded(url, deadlineMs);
+    const policy: RetryPolicy = {
+      ...this.policy,
+      sleep: async (ms) => {
+        if (Date.now() + ms >= deadlineAt) throw expired();
+        await this.policy.sleep(ms);
+      },
+    };
+    let stalls = 0;
     return withRetry(
-      this.policy,
+      policy,
       async () => {
-        const dog = new Watchdog(this.idleMs);
+        if (Date.now() >= deadlineAt) return { ok: false as const, retryable: false, error: expired() };
+        const dog = new Watchdog({ idleMs: idleTimeoutMs, minBytesPerSecond, rateWindowMs, deadlineAt });
         let x: Exchange | undefined;
         try {
           x = await this.send(url, init, dog);
@@ -98,7 +148,9 @@ export class HttpClient {
           return { ok: true as const, value: await consume(x) };
         } catch (e) {
           await x?.res.body?.cancel().catch(() => undefined);
-          return { ok: false as const, ...thrownFailure(e, url, dog.fired) };
+          const failure = thrownFailure(e, url, dog.reason, this.limits);
+          if (dog.reason === "idle" && ++stalls >= MAX_STALLED_ATTEMPTS) failure.retryable = false;
+          return { ok: false as const, ...failure };
         } finally {
           dog.stop();
         }
@@ -114,23 +166,30 @@ export class HttpClient {
     let url = start;
     let firstHeaders: Headers | null = null;
     for (let hop = 0; ; hop++) {
-      const headers = new Headers(init.headers);
+      assertUrlAllowed(url, this.limits.allowLocal);
+      const headers: Record<string, string> = { ...init.headers };
       // Range offsets refer to the stored bytes; a compressed body would break them.
-      headers.set("accept-encoding", "identity");
+      headers["accept-encoding"] = "identity";
       const auth = credentialFor(this.credentials, url, (w) => this.warn(w));
-      if (auth) headers.set("authorization", auth);
-      const res = await fetch(url, { method: init.method, headers, redirect: "manual", signal: dog.signal });
+      if (auth) headers.authorization = auth;
+      const res = await fetch(url, {
+        method: init.method,
+        headers,
+        redirect: "manual",
+        signal: dog.signal,
+        dispatcher: dispatcherFor(this.limits.allowLocal),
+      });
       this.stats.requests += 1;
       if (init.stats) init.stats.requests += 1;
       firstHeaders ??= res.headers;
       if (!isRedirect(res.status)) {
-        dog.kick();
+        dog.startBody();
         const onBytes = (n: number) => {
           this.stats.bytesRead += n;
           if (init.stats) init.stats.bytesRead += n;
-          dog.kick();
+          dog.kick(n);
         };
-        return { res, url, firstHeaders, onBytes, timedOut: () => dog.fired };
+        return { res, url, firstHeaders, onBytes, timedOut: () => dog.reason !== null };
       }
       await res.body?.cancel().catch(() => undefined);
       url = nextHop(url, res, hop);
@@ -198,30 +257,4 @@ function nextHop(from: URL, res: Response, hop: number): URL {
     });
   }
   return next;
-}
-
-/** Aborts the attempt when no headers or body bytes arrive for `ms`. */
-class Watchdog {
-  private readonly ctrl = new AbortController();
-  private readonly timer: NodeJS.Timeout;
-  fired = false;
-
-  constructor(ms: number) {
-    this.timer = setTimeout(() => {
-      this.fired = true;
-      this.ctrl.abort(new Error(`idle for ${ms} ms`));
-    }, ms);
-  }
-
-  get signal(): AbortSignal {
-    return this.ctrl.signal;
-  }
-
-  kick(): void {
-    this.timer.refresh();
-  }
-
-  stop(): void {
-    clearTimeout(this.timer);
-  }
 }

@@ -2,6 +2,7 @@ import { PedigreeError } from "../../errors.js";
 import type { AttemptFailure } from "../retry.js";
 import { parseRetryAfter } from "../retry.js";
 import { redactUrl } from "./url.js";
+import type { StopReason } from "./watchdog.js";
 
 /**
  * What an HTTP status or a thrown network error means for a read: a final coded error, or a
@@ -92,18 +93,47 @@ function final(
 const PERMANENT_NETWORK =
   /^(ENOTFOUND|CERT_|ERR_TLS_|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY|SELF_SIGNED)/;
 
-/** Maps anything thrown during an attempt to a failure; PedigreeErrors keep their code. */
-export function thrownFailure(e: unknown, url: URL, timedOut: boolean): AttemptFailure {
-  if (e instanceof PedigreeError) return { error: e, retryable: RETRYABLE_CODES.has(e.code) };
+/**
+ * Maps anything thrown during an attempt to a failure; PedigreeErrors keep their code, also when
+ * fetch wraps them (the SSRF guard fails a connection from inside the socket's lookup).
+ */
+export function thrownFailure(
+  e: unknown,
+  url: URL,
+  stopped: StopReason | null,
+  limits: { idleTimeoutMs: number; minBytesPerSecond: number; rateWindowMs: number; deadlineMs: number },
+): AttemptFailure {
+  const own = pedigreeCause(e);
+  if (own) return { error: own, retryable: RETRYABLE_CODES.has(own.code) };
   const where = redactUrl(url);
-  if (timedOut) {
+  if (stopped === "deadline") return { retryable: false, error: deadlineExceeded(url, limits.deadlineMs, e) };
+  if (stopped === "slow") {
+    const { minBytesPerSecond, rateWindowMs } = limits;
+    return {
+      retryable: false,
+      error: new PedigreeError(
+        "HTTP_TOO_SLOW",
+        `${where}: the server sent less than ${minBytesPerSecond} bytes/s over ${rateWindowMs} ms`,
+        {
+          details: { url: where, minBytesPerSecond, windowMs: rateWindowMs },
+          hint: "The server drips data too slowly to ever finish; try again later or another mirror",
+          cause: e,
+        },
+      ),
+    };
+  }
+  if (stopped === "idle") {
     return {
       retryable: true,
-      error: new PedigreeError("HTTP_TIMEOUT", `${where}: no data from the server within the time limit`, {
-        details: { url: where },
-        hint: "The server stalled; try again later",
-        cause: e,
-      }),
+      error: new PedigreeError(
+        "HTTP_TIMEOUT",
+        `${where}: no data from the server for ${limits.idleTimeoutMs} ms`,
+        {
+          details: { url: where, idleTimeoutMs: limits.idleTimeoutMs },
+          hint: "The server stalled; try again later",
+          cause: e,
+        },
+      ),
     };
   }
   const code = networkCode(e);
@@ -115,6 +145,28 @@ export function thrownFailure(e: unknown, url: URL, timedOut: boolean): AttemptF
       cause: e,
     }),
   };
+}
+
+export function deadlineExceeded(url: URL, deadlineMs: number, cause?: unknown): PedigreeError {
+  const where = redactUrl(url);
+  return new PedigreeError(
+    "HTTP_DEADLINE_EXCEEDED",
+    `${where}: the request did not complete within ${deadlineMs} ms (retries included)`,
+    {
+      details: { url: where, deadlineMs },
+      hint: "Raise the limit with --timeout (e.g. --timeout 30m) or PEDIGREE_TIMEOUT, or try again later",
+      cause,
+    },
+  );
+}
+
+function pedigreeCause(e: unknown): PedigreeError | null {
+  let cur: unknown = e;
+  for (let depth = 0; depth < 4 && cur; depth++) {
+    if (cur instanceof PedigreeError) return cur;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return null;
 }
 
 function networkCode(e: unknown): string {

@@ -2,16 +2,15 @@ import { isPedigreeError } from "../../errors.js";
 import { MAX_TEXT_FILE_BYTES } from "../local.js";
 import type { RetryPolicy } from "../retry.js";
 import { readCapped } from "./body.js";
-import { HttpClient, type ScopedCredential, type SourceWarning } from "./client.js";
+import { HttpClient, type HttpLimits, type ScopedCredential, type SourceWarning } from "./client.js";
 import { probe } from "./probe.js";
 import { redactUrl } from "./url.js";
 
 /** Options shared by the https:// and hf:// locations. */
-export interface RemoteOptions {
+export interface RemoteOptions extends HttpLimits {
   /** Whole-file download cache root; null turns it off (see src/io/cache.ts). */
   cacheDir: string | null;
   retry?: Partial<RetryPolicy>;
-  idleTimeoutMs?: number;
   /** Called once per (warning, file): Range ignored, token withheld over http, no validator. */
   onWarning?: (w: SourceWarning) => void;
 }
@@ -25,6 +24,10 @@ export function makeClient(
   return new HttpClient({
     retry: options.retry,
     idleTimeoutMs: options.idleTimeoutMs,
+    deadlineMs: options.deadlineMs,
+    minBytesPerSecond: options.minBytesPerSecond,
+    rateWindowMs: options.rateWindowMs,
+    allowLocal: options.allowLocal,
     credentials,
     onWarning: (w) => {
       sink.push(w);

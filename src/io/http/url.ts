@@ -37,8 +37,8 @@ export function parseHttpUrl(spec: string): ParsedHttpUrl {
   }
   let basicAuth: string | null = null;
   if (url.username || url.password) {
-    const user = decodeURIComponent(url.username);
-    const pass = decodeURIComponent(url.password);
+    const user = decodeComponent(url.username, url);
+    const pass = decodeComponent(url.password, url);
     basicAuth = `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}`;
     url.username = "";
     url.password = "";
@@ -57,7 +57,23 @@ export function isLoopback(url: URL): boolean {
 export function baseName(url: URL): string {
   const segs = url.pathname.split("/").filter((s) => s.length > 0);
   const last = segs[segs.length - 1];
-  return last ? decodeURIComponent(last) : "";
+  return last ? decodeComponent(last, url) : "";
+}
+
+/**
+ * decodeURIComponent that fails with a coded error: a malformed escape (`%E0%A4%A`, a lone `%`)
+ * in a URL someone typed or a server redirected to is bad input, not a crash.
+ */
+export function decodeComponent(s: string, url: URL | string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch (e) {
+    throw new PedigreeError("USAGE_INVALID_URL", `${redactUrl(url)}: malformed percent-escape`, {
+      details: { url: redactUrl(url) },
+      hint: "Every % in a URL must start a valid UTF-8 escape such as %20; write a literal % as %25",
+      cause: e,
+    });
+  }
 }
 
 /** Appends a relative file path to a folder URL, encoding each segment; refuses "..". */
