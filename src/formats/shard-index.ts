@@ -1,4 +1,5 @@
 import { PedigreeError } from "../errors.js";
+import { parseJsonText } from "./json-file.js";
 import { duplicateKeyPath } from "./json-keys.js";
 import type { TensorInfo } from "./types.js";
 
@@ -32,14 +33,25 @@ function indexError(
   });
 }
 
+/**
+ * Entries of `weight_map` (and `metadata`) accepted. DeepSeek-V3 (671B) indexes ~91k tensors; 2^18
+ * leaves ~3× room and keeps the index and its cross-check under ~1 s and ~0.3 GB.
+ */
+export const MAX_SHARD_INDEX_ENTRIES = 1 << 18;
+
 /** Parses an index and resolves its shard paths; every shard must be a listed file inside the location. */
 export function parseShardIndex(text: string, indexFile: string, listed: ReadonlySet<string>): ShardIndex {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw indexError("FORMAT_BAD_INDEX", indexFile, `not valid JSON: ${(e as Error).message}`);
-  }
+  const json = parseJsonText(text, indexFile, {
+    code: "FORMAT_LIMIT_EXCEEDED",
+    syntaxCode: "FORMAT_BAD_INDEX",
+    hint: "The shard index is malformed; re-download the model or regenerate the index",
+    maxKeysAtDepth: {
+      depth: 2,
+      limit: MAX_SHARD_INDEX_ENTRIES,
+      constant: "MAX_SHARD_INDEX_ENTRIES",
+      what: "entries",
+    },
+  });
   const wm = (json as { weight_map?: unknown } | null)?.weight_map;
   if (
     json === null ||

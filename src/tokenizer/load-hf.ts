@@ -1,4 +1,5 @@
 import { PedigreeError } from "../errors.js";
+import { parseJsonText } from "../formats/json-file.js";
 import { VocabBuilder } from "./build.js";
 import type { AddedTokenInfo, LoadedTokenizer, PieceSpelling, TokenizerModelType } from "./types.js";
 
@@ -176,16 +177,11 @@ function readAdded(list: unknown, name: string): AddedTokenInfo[] {
 }
 
 export function parseJsonObject(text: string, name: string): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new PedigreeError("TOKENIZER_BAD_JSON", `${name}: not valid JSON (${(e as Error).message})`, {
-      details: { file: name },
-      cause: e,
-      hint: "The file may be truncated; download it again",
-    });
-  }
+  const v = parseJsonText(text, name, {
+    code: "TOKENIZER_LIMIT_EXCEEDED",
+    syntaxCode: "TOKENIZER_BAD_JSON",
+    hint: "The file may be truncated; download it again",
+  });
   if (!v || typeof v !== "object" || Array.isArray(v)) throw badFile(name, "is not a JSON object");
   return v as Record<string, unknown>;
 }
