@@ -3,7 +3,7 @@ import { readGgufMetadata } from "../formats/gguf/index.js";
 import type { ByteSource } from "../io/types.js";
 import { VocabBuilder } from "./build.js";
 import { fromSpModel, SP_TYPE } from "./load-sentencepiece.js";
-import { PRETOKENIZER_REGEX } from "./pretokenizers.js";
+import { pretokenizerRegex } from "./pretokenizers.js";
 import type { AddedTokenInfo, LoadedTokenizer } from "./types.js";
 
 /**
@@ -76,7 +76,7 @@ function ggufByteLevel(
     return sp > 0 ? [m.slice(0, sp), m.slice(sp + 1)] : [m, ""];
   });
   const pre = String(get("tokenizer.ggml.pre") ?? "default");
-  const regex = PRETOKENIZER_REGEX[pre];
+  const regex = pretokenizerRegex(pre);
   const preTokenizer = regex
     ? {
         type: "Sequence",
