@@ -7,6 +7,13 @@ import type { AddedTokenInfo, IdCollision, PieceSpelling } from "./types.js";
  * per-id arrays under ~200 MB even for a hostile file that claims a huge id (CWE-789).
  */
 export const MAX_TOKEN_ID = 1 << 24;
+/**
+ * Ids may exceed the number of entries a file declares by at most this much. Per-id tables are dense
+ * (length = highest id + 1), so one id of 2^24 − 1 in a 40 KB file would allocate ~0.7 GB; real
+ * vocabularies are dense, with added tokens right after the model's (Llama 3: 256, Qwen: 22), and
+ * padded embedding rows never appear as ids in tokenizer files.
+ */
+export const MAX_ID_SLACK = 1 << 16;
 
 /** Ids, pieces and canonical tokens being assembled by a loader; collisions are recorded, not dropped. */
 export class VocabBuilder {
@@ -14,12 +21,16 @@ export class VocabBuilder {
   readonly tokens: (string | null)[] = [];
   readonly collisions = new Map<number, string[]>();
   readonly undecodable = new Set<number>();
+  /** Ids at or above this are refused: the declared entries plus MAX_ID_SLACK, at most MAX_TOKEN_ID. */
+  private readonly idLimit: number;
 
   constructor(
     private readonly spelling: PieceSpelling,
-    private readonly opts: { byteFallback?: boolean; continuingPrefix?: string } = {},
+    private readonly opts: { byteFallback?: boolean; continuingPrefix?: string; entries?: number } = {},
     private readonly source = "tokenizer",
-  ) {}
+  ) {
+    this.idLimit = Math.min(MAX_TOKEN_ID, (opts.entries ?? MAX_TOKEN_ID) + MAX_ID_SLACK);
+  }
 
   /** Adds a model piece at `id`, spelled as in the file. */
   addPiece(id: number, piece: string): void {
@@ -40,7 +51,7 @@ export class VocabBuilder {
   }
 
   private put(id: number, piece: string, canonical: string): void {
-    checkId(id, this.source);
+    checkId(id, this.source, this.idLimit);
     const prev = this.tokens[id];
     if (prev !== undefined && prev !== null && prev !== canonical) {
       const list = this.collisions.get(id) ?? [this.pieces[id] ?? ""];
@@ -91,14 +102,14 @@ export class VocabBuilder {
   }
 }
 
-export function checkId(id: number, source: string): void {
-  if (!Number.isInteger(id) || id < 0 || id >= MAX_TOKEN_ID) {
+export function checkId(id: number, source: string, limit = MAX_TOKEN_ID): void {
+  if (!Number.isInteger(id) || id < 0 || id >= limit) {
     throw new PedigreeError(
       "TOKENIZER_BAD_ID",
-      `${source}: token id ${id} is not an integer in [0, ${MAX_TOKEN_ID})`,
+      `${source}: token id ${id} is not an integer in [0, ${limit})`,
       {
-        details: { source, id, limit: MAX_TOKEN_ID },
-        hint: "The tokenizer file is corrupt or not a tokenizer",
+        details: { source, id, limit },
+        hint: "The tokenizer file is corrupt or not a tokenizer: ids must be dense, at most MAX_ID_SLACK past its entry count",
       },
     );
   }

@@ -61,7 +61,7 @@ function ggufByteLevel(
   types: number[],
   name: string,
 ): LoadedTokenizer {
-  const builder = new VocabBuilder("byte-level", {}, name);
+  const builder = new VocabBuilder("byte-level", { entries: tokens.length }, name);
   const added: AddedTokenInfo[] = [];
   tokens.forEach((piece, id) => {
     const t = types[id] ?? SP_TYPE.NORMAL;

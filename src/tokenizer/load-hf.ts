@@ -23,6 +23,7 @@ export function loadHfTokenizerJson(
       byteFallback: model.byte_fallback === true,
       continuingPrefix:
         typeof model.continuing_subword_prefix === "string" ? model.continuing_subword_prefix : "##",
+      entries: entryCount(model.vocab) + (Array.isArray(json.added_tokens) ? json.added_tokens.length : 0),
     },
     name,
   );
@@ -54,6 +55,12 @@ export function loadHfTokenizerJson(
     ...configs,
     encoderSource: { kind: "hf-json", json },
   };
+}
+
+/** Entries the vocabulary declares (array or object), before any id is trusted. */
+function entryCount(vocab: unknown): number {
+  if (Array.isArray(vocab)) return vocab.length;
+  return vocab !== null && typeof vocab === "object" ? Object.keys(vocab).length : 0;
 }
 
 function modelType(model: Record<string, unknown>, name: string): TokenizerModelType {

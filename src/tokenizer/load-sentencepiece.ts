@@ -87,7 +87,7 @@ export function fromSpModel(
   }
   const modelType = m.trainerSpec?.modelType ?? SP_MODEL.UNIGRAM;
   const byteFallback = m.trainerSpec?.byteFallback === true;
-  const builder = new VocabBuilder("metaspace", { byteFallback }, name);
+  const builder = new VocabBuilder("metaspace", { byteFallback, entries: m.pieces.length }, name);
   const scores = new Float32Array(m.pieces.length);
   const added: AddedTokenInfo[] = [];
   m.pieces.forEach((p, id) => {
