@@ -42,7 +42,7 @@ export const define: CommandModule["define"] = (cmd: Command) => {
     )
     .argument("<source>", "tokenizer file, model folder, GGUF file or built-in name")
     .option("--no-reach", "skip encoding every token (the slowest check)")
-    .option("--reach-limit <n>", "encode at most n tokens, spread evenly over the ids")
+    .option("--reach-limit <n>", "encode at most n tokens, spread evenly over the ids (default 32768)")
     .option("--model <checkpoint>", "model weights: also list under-trained token candidates")
     .option("--html <file>", "also write a self-contained HTML report");
   subcommandAction(audit, async (ctx, source, options) => {
