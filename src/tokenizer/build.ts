@@ -14,6 +14,32 @@ export const MAX_TOKEN_ID = 1 << 24;
  * padded embedding rows never appear as ids in tokenizer files.
  */
 export const MAX_ID_SLACK = 1 << 16;
+/**
+ * Entries (pieces and added tokens) of one vocabulary. The largest real ones: XLM-V 901k, Gemma 262k.
+ * Measured peak RSS of load + audit: 1M entries 0.83 GB.
+ */
+export const MAX_VOCAB_ENTRIES = 1 << 20;
+/**
+ * Vocabulary entries plus BPE merges: both are built several times over (our tables, the reference
+ * library's maps, the audit's indexes), and 1M entries with 0.5M merges peaked at 1.18 GB. Real
+ * maximum: Gemma 3, 262k + 514k = 0.78 M.
+ */
+export const MAX_MERGES = 1 << 20;
+export const MAX_VOCAB_AND_MERGES = 1 << 20;
+
+/** Refuses a count above its cap before anything of that size is built. */
+export function checkCount(what: string, n: number, limit: number, constant: string, source: string): void {
+  if (n > limit) {
+    throw new PedigreeError(
+      "TOKENIZER_LIMIT_EXCEEDED",
+      `${source}: ${n} ${what} exceed the limit of ${limit} (${constant})`,
+      {
+        details: { source, what, actual: n, limit, constant },
+        hint: "No real tokenizer comes near this; the file is corrupt or hostile",
+      },
+    );
+  }
+}
 
 /** Ids, pieces and canonical tokens being assembled by a loader; collisions are recorded, not dropped. */
 export class VocabBuilder {
@@ -29,6 +55,8 @@ export class VocabBuilder {
     private readonly opts: { byteFallback?: boolean; continuingPrefix?: string; entries?: number } = {},
     private readonly source = "tokenizer",
   ) {
+    if (opts.entries !== undefined)
+      checkCount("vocabulary entries", opts.entries, MAX_VOCAB_ENTRIES, "MAX_VOCAB_ENTRIES", source);
     this.idLimit = Math.min(MAX_TOKEN_ID, (opts.entries ?? MAX_TOKEN_ID) + MAX_ID_SLACK);
   }
 

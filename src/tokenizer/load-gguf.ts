@@ -1,7 +1,7 @@
 import { PedigreeError } from "../errors.js";
 import { readGgufMetadata } from "../formats/gguf/index.js";
 import type { ByteSource } from "../io/types.js";
-import { VocabBuilder } from "./build.js";
+import { checkCount, MAX_MERGES, MAX_VOCAB_AND_MERGES, VocabBuilder } from "./build.js";
 import { fromSpModel, SP_TYPE } from "./load-sentencepiece.js";
 import { pretokenizerRegex } from "./pretokenizers.js";
 import type { AddedTokenInfo, LoadedTokenizer } from "./types.js";
@@ -71,7 +71,11 @@ function ggufByteLevel(
       builder.addAdded(info);
     } else builder.addPiece(id, piece);
   });
-  const merges = (arrayOf<string>(get("tokenizer.ggml.merges")) ?? []).map((m): [string, string] => {
+  const mergeList = arrayOf<string>(get("tokenizer.ggml.merges")) ?? [];
+  checkCount("merges", mergeList.length, MAX_MERGES, "MAX_MERGES", name);
+  const total = tokens.length + mergeList.length;
+  checkCount("entries and merges", total, MAX_VOCAB_AND_MERGES, "MAX_VOCAB_AND_MERGES", name);
+  const merges = mergeList.map((m): [string, string] => {
     const sp = m.indexOf(" ", 1);
     return sp > 0 ? [m.slice(0, sp), m.slice(sp + 1)] : [m, ""];
   });

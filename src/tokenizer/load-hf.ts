@@ -1,6 +1,6 @@
 import { PedigreeError } from "../errors.js";
 import { parseJsonText } from "../formats/json-file.js";
-import { VocabBuilder } from "./build.js";
+import { checkCount, MAX_MERGES, MAX_VOCAB_AND_MERGES, VocabBuilder } from "./build.js";
 import type { AddedTokenInfo, LoadedTokenizer, PieceSpelling, TokenizerModelType } from "./types.js";
 
 /**
@@ -44,7 +44,7 @@ export function loadHfTokenizerJson(
     tokens: builder.tokens,
     pieces: builder.pieces,
     specialIds: added.filter((a) => a.special).map((a) => a.id),
-    merges: type === "BPE" ? readMerges(model.merges, name) : null,
+    merges: type === "BPE" ? readMerges(model.merges, name, builder.tokens.length) : null,
     scores,
     added,
     collisions: builder.collisionList(),
@@ -158,9 +158,17 @@ function vocabRegion(text: string): string | null {
 }
 
 /** Merges are "a b" strings (tokenizers < 0.20) or [a, b] pairs (newer files). */
-function readMerges(merges: unknown, name: string): [string, string][] {
+function readMerges(merges: unknown, name: string, entries: number): [string, string][] {
   if (merges === undefined || merges === null) return [];
   if (!Array.isArray(merges)) throw badFile(name, "`model.merges` is not an array");
+  checkCount("merges", merges.length, MAX_MERGES, "MAX_MERGES", name);
+  checkCount(
+    "entries and merges",
+    entries + merges.length,
+    MAX_VOCAB_AND_MERGES,
+    "MAX_VOCAB_AND_MERGES",
+    name,
+  );
   return merges.map((m, i) => {
     if (Array.isArray(m) && m.length === 2 && typeof m[0] === "string" && typeof m[1] === "string")
       return [m[0], m[1]];
