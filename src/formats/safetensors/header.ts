@@ -83,6 +83,18 @@ export function parseSafetensorsHeader(raw: Uint8Array, fileSize: number, file: 
     if (name === "__metadata__") metadata = parseMetadata(value, file);
     else entries.push(parseEntry(name, value, file));
   }
+  // Exact count (the pre-parse scan allows one more key, for `__metadata__`).
+  if (entries.length > SAFETENSORS_MAX_TENSORS) {
+    throw headerError(
+      "FORMAT_LIMIT_EXCEEDED",
+      file,
+      `${entries.length} tensors exceed ${SAFETENSORS_MAX_TENSORS}`,
+      {
+        tensors: entries.length,
+        limit: SAFETENSORS_MAX_TENSORS,
+      },
+    );
+  }
   entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
   checkLayout(entries, fileSize - dataStart, file);
   return { dataStart, metadata, entries };
