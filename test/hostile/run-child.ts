@@ -4,6 +4,7 @@ import { promisify } from "node:util";
 export interface ChildResult {
   outcome: string;
   ms: number;
+  cpuMs: number;
   maxRssMB: number;
 }
 
