@@ -2,6 +2,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
 import { PedigreeError } from "../../errors.js";
+import { readRegularFile } from "../../formats/json-file.js";
 import {
   renderTokenizerAudit,
   renderTokenizerCompare,
@@ -96,18 +97,9 @@ export const define: CommandModule["define"] = (cmd: Command) => {
 async function readSamples(files: string[]): Promise<Sample[]> {
   const out: Sample[] = [];
   for (const file of files) {
-    const stat = await fs.stat(file).catch((e) => {
-      throw new PedigreeError("IO_NOT_FOUND", `${file}: cannot read the sample file`, {
-        cause: e,
-        details: { file },
-      });
-    });
-    if (stat.size > MAX_SAMPLE_FILE_BYTES)
-      throw new PedigreeError("IO_FILE_TOO_LARGE", `${file} is ${stat.size} bytes`, {
-        details: { file, size: stat.size, limit: MAX_SAMPLE_FILE_BYTES },
-        hint: "Pass a smaller excerpt; a few hundred KB give stable ratios",
-      });
-    out.push({ name: path.basename(file), kind: "user", text: await fs.readFile(file, "utf8") });
+    // fstat, then read: /dev/zero or a FIFO is refused, and the cap holds before a byte is read.
+    const bytes = await readRegularFile(file, MAX_SAMPLE_FILE_BYTES, "IO_FILE_TOO_LARGE");
+    out.push({ name: path.basename(file), kind: "user", text: bytes.toString("utf8") });
   }
   return out;
 }
