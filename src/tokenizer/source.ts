@@ -10,8 +10,8 @@ import { loadSentencePiece } from "./load-sentencepiece.js";
 import { BUILTIN_TIKTOKEN, loadBuiltinTiktoken, loadTiktokenFile } from "./load-tiktoken.js";
 import type { LoadedTokenizer } from "./types.js";
 
-/** SentencePiece models are a few MB; 256 MB bounds a hostile file before it is read whole (CWE-789). */
-export const MAX_SENTENCEPIECE_BYTES = 256 << 20;
+/** SentencePiece models are a few MB (Gemma 3's: 4.7 MB); 64 MB bounds a hostile file before it is read whole (CWE-789). */
+export const MAX_SENTENCEPIECE_BYTES = 64 << 20;
 
 /** o200k_base.tiktoken (200k ranks) is 3.6 MB; a file 8× larger is not a real rank table. */
 export const MAX_TIKTOKEN_BYTES = 32 << 20;

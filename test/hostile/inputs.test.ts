@@ -115,6 +115,16 @@ describe("tokenizers: sparse ids, spreads", () => {
   });
 });
 
+describe("SentencePiece", () => {
+  it("a .model with more pieces than MAX_VOCAB_ENTRIES is refused before protobuf decoding", async () => {
+    const { loadSentencePiece } = await import("../../src/tokenizer/load-sentencepiece.js");
+    const { MAX_VOCAB_ENTRIES } = await import("../../src/tokenizer/build.js");
+    // Field 1 (pieces), length 0: two bytes per piece.
+    const bytes = new Uint8Array(2 * (MAX_VOCAB_ENTRIES + 1)).map((_, i) => (i % 2 === 0 ? 0x0a : 0));
+    expect(await codeOf(() => loadSentencePiece(bytes, "x.model"))).toBe("TOKENIZER_LIMIT_EXCEEDED");
+  });
+});
+
 describe("mapping files", () => {
   it("--mapping /dev/zero is refused as not a regular file before reading", async () => {
     expect(await codeOf(loadMappingFile("/dev/zero"))).toBe("IO_NOT_REGULAR_FILE");
