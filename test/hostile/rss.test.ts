@@ -5,6 +5,7 @@ import path from "node:path";
 import zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAGIC, MAX_PAYLOAD_BYTES } from "../../src/fingerprint/file.js";
+import { MAX_TENSOR_COUNT } from "../../src/formats/gguf/constants.js";
 import { MAX_CONFIG_JSON_BYTES } from "../../src/formats/json-file.js";
 import { SAFETENSORS_MAX_TENSORS } from "../../src/formats/safetensors/header.js";
 import { MAX_VOCAB_ENTRIES } from "../../src/tokenizer/build.js";
@@ -81,6 +82,27 @@ describe("peak RSS < 1 GB and CPU < 10 s for the worst inputs within the caps", 
     );
     // No config.json: inspect reports what it can and fails with a coded error, after parsing everything.
     expectWithin(await runChild("inspect", m), /^(ok|[A-Z]+_[A-Z_]+)$/);
+  }, 120_000);
+
+  it("inspect: a GGUF file of MAX_TENSOR_COUNT tensors", async () => {
+    const u32 = (v: number) => Buffer.from(new Uint32Array([v]).buffer);
+    const u64 = (v: number) => Buffer.from(new BigUint64Array([BigInt(v)]).buffer);
+    const str = (t: string) => Buffer.concat([u64(Buffer.byteLength(t)), Buffer.from(t)]);
+    function* parts(): Generator<Uint8Array> {
+      yield Buffer.concat([Buffer.from("GGUF"), u32(3), u64(MAX_TENSOR_COUNT), u64(1)]);
+      yield Buffer.concat([str("general.architecture"), u32(8), str("llama")]);
+      let bytes = 4 + 4 + 16 + 8 + 20 + 4 + 8 + 5;
+      for (let i = 0; i < MAX_TENSOR_COUNT; i++) {
+        // One F32 element per tensor, each at its own 32-byte aligned offset.
+        const info = Buffer.concat([str(`blk.${i}.ffn_up.weight`), u32(1), u64(8), u32(0), u64(i * 32)]);
+        bytes += info.length;
+        yield info;
+      }
+      yield Buffer.alloc(((32 - (bytes % 32)) % 32) + MAX_TENSOR_COUNT * 32);
+    }
+    const file = path.join(dir, "many.gguf");
+    writeStream(file, parts());
+    expectWithin(await runChild("inspect", file), /^(ok|[A-Z]+_[A-Z_]+)$/);
   }, 120_000);
 
   it("open: a config.json at MAX_CONFIG_JSON_BYTES made of short keys (the costliest JSON shape)", async () => {
