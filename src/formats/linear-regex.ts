@@ -71,16 +71,24 @@ export class LinearGlobalRegExp {
   ) {}
 
   /** [start, end, group texts] of each non-overlapping match, left to right; empty matches advance one code point. */
-  *spans(text: string): Generator<{ index: number; end: number; match: string; groups: (string | undefined)[] }> {
+  *spans(
+    text: string,
+  ): Generator<{ index: number; end: number; match: string; groups: (string | undefined)[] }> {
     const m = this.re.matcher(text);
     let from = 0;
     while (from <= text.length && m.find(from)) {
       const index = m.start();
       let end = m.end();
-      if (this.lookaheadGroup > 0 && m.start(this.lookaheadGroup) >= 0 && end < text.length && end - 1 > index)
+      if (
+        this.lookaheadGroup > 0 &&
+        m.start(this.lookaheadGroup) >= 0 &&
+        end < text.length &&
+        end - 1 > index
+      )
         end -= 1;
       const groups: (string | undefined)[] = [];
-      for (let g = 1; g <= m.groupCount(); g++) if (g !== this.lookaheadGroup) groups.push(m.group(g) ?? undefined);
+      for (let g = 1; g <= m.groupCount(); g++)
+        if (g !== this.lookaheadGroup) groups.push(m.group(g) ?? undefined);
       yield { index, end, match: text.slice(index, end), groups };
       from = end > index ? end : end + (isHighSurrogate(text.charCodeAt(end)) ? 2 : 1);
     }
