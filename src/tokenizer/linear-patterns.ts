@@ -1,5 +1,6 @@
 import { PedigreeError } from "../errors.js";
 import { compileLinear, LinearGlobalRegExp } from "../formats/linear-regex.js";
+import { setOwn } from "../formats/lookup.js";
 import { VETTED_PATTERNS } from "./pretokenizers.js";
 
 /**
@@ -31,7 +32,7 @@ export function swapNovelPatterns(json: Record<string, unknown>, where: string):
     if (depth > MAX_PIPELINE_DEPTH || node === null || typeof node !== "object") return node;
     if (Array.isArray(node)) return node.map((n) => copy(n, depth + 1));
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(node)) out[k] = copy(v, depth + 1);
+    for (const [k, v] of Object.entries(node)) setOwn(out, k, copy(v, depth + 1));
     const regex = (out.pattern as { Regex?: unknown } | undefined)?.Regex;
     if (typeof regex === "string" && !VETTED_PATTERNS.has(regex)) {
       const placeholder = { Regex: PLACEHOLDER };

@@ -135,7 +135,7 @@ function duplicateKeyEntries(text: string, vocab: Record<string, unknown>): [str
   const all: [string, number][] = [];
   for (const m of region.matchAll(entry)) all.push([JSON.parse(`"${m[1]}"`) as string, Number(m[2])]);
   if (all.length <= Object.keys(vocab).length) return [];
-  return all.filter(([piece, id]) => vocab[piece] !== id);
+  return all.filter(([piece, id]) => !Object.hasOwn(vocab, piece) || vocab[piece] !== id);
 }
 
 /** The text of the model's vocab object: from `"vocab": {` to its matching brace (strings skipped). */
