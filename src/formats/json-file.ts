@@ -133,8 +133,8 @@ function limitError(
 
 /**
  * A location's small file as text, its size checked against `maxBytes` before reading. Local files are
- * opened and fstat-ed (no race between the check and the read); remote files are checked against the
- * listed size when the listing has one, and the HTTP client caps the body it reads.
+ * opened and fstat-ed (no race between the check and the read); Hub files are checked against the
+ * listed size; every remote body is capped by the HTTP client while streaming.
  */
 export async function readCappedText(
   location: ModelLocation,
@@ -143,9 +143,15 @@ export async function readCappedText(
   code: ErrorCode,
 ): Promise<string> {
   if (location.kind !== "local") {
-    const listed = (await location.list()).find((f) => f.path === rel);
-    if (listed?.size != null) checkSize(`${location.spec}:${rel}`, listed.size, maxBytes, code);
-    return location.readText(rel);
+    // A Hub listing is fetched once and carries sizes; a plain https folder would re-probe every
+    // candidate, so there the HTTP client's own streaming cap bounds the read and the size is checked after.
+    if (location.kind === "hf") {
+      const listed = (await location.list()).find((f) => f.path === rel);
+      if (listed?.size != null) checkSize(`${location.spec}:${rel}`, listed.size, maxBytes, code);
+    }
+    const text = await location.readText(rel);
+    checkSize(`${location.spec}:${rel}`, text.length, maxBytes, code);
+    return text;
   }
   const src = await location.open(rel);
   try {
