@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { constants as fsConstants } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import zlib from "node:zlib";
@@ -201,7 +202,9 @@ export async function readFingerprintFile(file: string): Promise<Fingerprint> {
 export async function hasFingerprintMagic(file: string): Promise<boolean> {
   let handle: fs.FileHandle | null = null;
   try {
-    handle = await fs.open(file, "r");
+    // O_NONBLOCK: probing a FIFO must not wait for a writer; only regular files can be fingerprints.
+    handle = await fs.open(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    if (!(await handle.stat()).isFile()) return false;
     const head = Buffer.alloc(MAGIC.length);
     const { bytesRead } = await handle.read(head, 0, MAGIC.length, 0);
     return bytesRead === MAGIC.length && head.equals(MAGIC);

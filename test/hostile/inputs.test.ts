@@ -250,6 +250,14 @@ describe(".pfp fingerprint files", () => {
     );
   });
 
+  it("probing a FIFO for the fingerprint magic returns at once (no wait for a writer)", async () => {
+    const { hasFingerprintMagic } = await import("../../src/fingerprint/file.js");
+    const dir = await folder({});
+    const fifo = path.join(dir, "x.pfp");
+    execFileSync("mkfifo", [fifo]);
+    expect(await hasFingerprintMagic(fifo)).toBe(false);
+  });
+
   it("a device given as a fingerprint file is refused without reading", async () => {
     expect(await codeOf(readFingerprintFile("/dev/zero"))).toBe("IO_NOT_REGULAR_FILE");
   });
