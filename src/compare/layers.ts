@@ -80,7 +80,8 @@ export function testLayerPair(
       tests.push({ ...best, test: { ...best.test, log10P: bonferroniLog10(best.test.log10P, looked) } });
   }
   if (tests.length === 0) return null;
-  const min = Math.min(...tests.map((t) => t.test.log10P));
+  // reduce, not Math.min(...xs): the argument list of a spread is bounded by the stack.
+  const min = tests.reduce((m, t) => Math.min(m, t.test.log10P), Number.POSITIVE_INFINITY);
   return { a: i, b: j, log10P: bonferroniLog10(min, tests.length * candidates), tests };
 }
 
@@ -99,7 +100,7 @@ function screenScores(a: Sketches, b: Sketches, space: FeatureSpace): number[][]
   const families: Family[] = space.nativeComparable ? ["anchor", "native"] : ["anchor"];
   const screen = b.layers.map(() => a.layers.map(() => 0));
   for (const f of families) {
-    if (f === "native" && screen.every((row) => Math.max(...row) >= SCREEN_CLEAR)) break;
+    if (f === "native" && screen.every((row) => maxOf(row) >= SCREEN_CLEAR)) break;
     const stacks = new Map<NeuronViews["kind"], ReturnType<typeof stackedSamples>>();
     a.layers.forEach((la, i) => {
       const ma = la.mlps[0];
@@ -188,11 +189,18 @@ export function alignLayers(a: Sketches, b: Sketches, space: FeatureSpace): Laye
   const pairs: LayerPairResult[] = [];
   const layerMap = b.layers.map((_, j) => {
     const row = screen[j]!;
-    const i = row.indexOf(Math.max(...row));
+    const i = row.indexOf(maxOf(row));
     // The diagonal, when it was tried first, is one more look: count it among the candidates.
     const pair = i >= 0 ? testLayerPair(a, b, i, j, space, la + (la === lb ? 1 : 0)) : null;
     if (pair) pairs.push(pair);
     return { b: j, a: pair && pair.log10P <= LAYER_MATCH_LOG10P ? [i] : [] };
   });
   return { screen, pairs, layerMap };
+}
+
+/** Largest element (-Infinity when empty); a loop, since Math.max(...row) overflows the stack on long rows. */
+function maxOf(row: readonly number[]): number {
+  let m = Number.NEGATIVE_INFINITY;
+  for (const v of row) if (v > m) m = v;
+  return m;
 }

@@ -70,7 +70,7 @@ function encodeNumber(v: number): unknown {
 
 function encodeTyped(v: ArrayBufferView, st: Encoded, path: string): unknown {
   const name = v.constructor.name as TypedArrayName;
-  if (!(name in TYPED_ARRAYS))
+  if (!Object.hasOwn(TYPED_ARRAYS, name))
     throw unencodable(path, `${v.constructor.name} is not a supported typed array`);
   const ta = v as AnyTyped;
   // A view, not a copy (the caller concatenates the blobs once); hosts are little-endian (checked in file.ts).
@@ -100,35 +100,52 @@ function fromTree(v: unknown, blob: Uint8Array, path: string, depth: number): un
   if (v === null || typeof v !== "object") return v;
   if (Array.isArray(v)) return v.map((x, i) => fromTree(x, blob, `${path}[${i}]`, depth + 1));
   const o = v as Record<string, unknown>;
-  if (!(MARK in o)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(o)) out[k] = fromTree(x, blob, `${path}.${k}`, depth + 1);
-    return out;
-  }
+  if (!Object.hasOwn(o, MARK)) return objectFrom(o, blob, path, depth);
   if (o[MARK] === "num") return decodeNumber(o.v, path);
   if (o[MARK] === "ta") return decodeTyped(o, blob, path);
   if (o[MARK] === "obj" && o.v !== null && typeof o.v === "object" && !Array.isArray(o.v)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(o.v as object)) out[k] = fromTree(x, blob, `${path}.${k}`, depth + 1);
-    return out;
+    return objectFrom(o.v as Record<string, unknown>, blob, path, depth);
   }
   throw corrupt(path, `unknown ${MARK} marker ${JSON.stringify(o[MARK])}`);
 }
 
+/**
+ * Keys come from the file: defined as own data properties, so "__proto__" stays a plain key instead of
+ * replacing the object's prototype (CWE-1321).
+ */
+function objectFrom(
+  o: Record<string, unknown>,
+  blob: Uint8Array,
+  path: string,
+  depth: number,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(o)) {
+    const value = fromTree(x, blob, `${path}.${k}`, depth + 1);
+    Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+/** Special numbers by their spelling; a Map, so "constructor" or "toString" find nothing. */
+const SPECIAL_NUMBERS = new Map<unknown, number>([
+  ["NaN", Number.NaN],
+  ["Infinity", Number.POSITIVE_INFINITY],
+  ["-Infinity", Number.NEGATIVE_INFINITY],
+  ["-0", -0],
+]);
+
 function decodeNumber(v: unknown, path: string): number {
-  const known: Record<string, number> = {
-    NaN: Number.NaN,
-    Infinity: Infinity,
-    "-Infinity": -Infinity,
-    "-0": -0,
-  };
-  if (typeof v === "string" && v in known) return known[v] as number;
+  const n = SPECIAL_NUMBERS.get(v);
+  if (n !== undefined) return n;
   throw corrupt(path, `bad special number ${JSON.stringify(v)}`);
 }
 
 function decodeTyped(o: Record<string, unknown>, blob: Uint8Array, path: string): AnyTyped {
   const { t, o: offset, n } = o;
-  if (typeof t !== "string" || !(t in TYPED_ARRAYS)) throw corrupt(path, `unknown typed array ${String(t)}`);
+  // Own keys only: "constructor" or "__proto__" must not reach Object.prototype (CWE-1321).
+  if (typeof t !== "string" || !Object.hasOwn(TYPED_ARRAYS, t))
+    throw corrupt(path, `unknown typed array ${String(t)}`);
   const Ctor = TYPED_ARRAYS[t as TypedArrayName];
   if (
     !Number.isSafeInteger(offset) ||

@@ -4,6 +4,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import zlib from "node:zlib";
 import { PedigreeError } from "../errors.js";
+import { parseJsonText } from "../formats/json-file.js";
 import { writeFileAtomic } from "../io/atomic-write.js";
 import { readRegularFile } from "../io/regular.js";
 import { corrupt, decodeValue, encodeValue } from "./codec.js";
@@ -23,8 +24,12 @@ export const CONTAINER_VERSION = 1;
 const FLAG_DEFLATE = 1;
 const PRELUDE_BYTES = 32;
 const TRAILER_BYTES = 32;
-/** Fingerprints are ≤ 64 MB by design; 16× headroom before a file is refused as hostile (CWE-400). */
-export const MAX_PAYLOAD_BYTES = 1 << 30;
+/**
+ * Stored and raw (inflated) payload cap. Fingerprints are ≤ 64 MB by design (≈ 59 MB raw for a 70B
+ * model); 4× headroom, and a decode of the largest accepted file (payload + typed-array copies) stays
+ * well under 1 GB. The raw size is declared in the prelude and inflation stops at it (CWE-409).
+ */
+export const MAX_PAYLOAD_BYTES = 256 << 20;
 /** zlib level: fixed, since the bytes must not depend on defaults. */
 const DEFLATE_LEVEL = 6;
 
@@ -125,6 +130,7 @@ function inflate(payload: Buffer, flags: number, rawLength: number): Buffer {
   }
   let raw: Buffer;
   try {
+    // zlib stops producing output past maxOutputLength: a bomb costs at most the declared (capped) size.
     raw = zlib.inflateRawSync(payload, { maxOutputLength: Math.max(rawLength, 1) });
   } catch (e) {
     throw corrupt("payload", `deflate stream does not decode (${(e as Error).message})`);
@@ -139,12 +145,11 @@ function parsePayload(raw: Buffer): unknown {
   const jsonLength = raw.readUInt32LE(0);
   const blobStart = 4 + jsonLength + ((8 - ((4 + jsonLength) % 8)) % 8);
   if (blobStart > raw.length) throw corrupt("payload", `JSON length ${jsonLength} runs past the payload`);
-  let tree: unknown;
-  try {
-    tree = JSON.parse(raw.toString("utf8", 4, 4 + jsonLength));
-  } catch (e) {
-    throw corrupt("payload", `JSON does not parse (${(e as Error).message})`);
-  }
+  const tree = parseJsonText(raw.toString("utf8", 4, 4 + jsonLength), "fingerprint payload", {
+    code: "FINGERPRINT_LIMIT_EXCEEDED",
+    syntaxCode: "FINGERPRINT_CORRUPT",
+    hint: "Recompute the fingerprint with `pedigree fingerprint <model>`",
+  });
   return decodeValue(tree, raw.subarray(blobStart));
 }
 
@@ -185,33 +190,17 @@ export async function writeFingerprintFile(fp: Fingerprint, file: string): Promi
 }
 
 export async function readFingerprintFile(file: string): Promise<Fingerprint> {
-  let size: number;
-  try {
-    size = (await fs.stat(file)).size;
-  } catch (e) {
-    throw new PedigreeError("IO_NOT_FOUND", `${file}: no such fingerprint file`, {
-      details: { file },
-      cause: e,
-    });
-  }
+  // fstat before reading: a device or FIFO is refused, and the size cap holds before a byte is read.
   const limit = PRELUDE_BYTES + MAX_PAYLOAD_BYTES + TRAILER_BYTES;
-  if (size > limit) {
-    throw new PedigreeError(
-      "FINGERPRINT_LIMIT_EXCEEDED",
-      `${file} is ${size} bytes; fingerprints above ${limit} are refused`,
-      {
-        details: { file, size, limit },
-      },
-    );
-  }
-  return decodeFingerprint(await readRegularFile(file, limit), file);
+  return decodeFingerprint(await readRegularFile(file, limit, "FINGERPRINT_LIMIT_EXCEEDED"), file);
 }
 
 export async function hasFingerprintMagic(file: string): Promise<boolean> {
   let handle: fs.FileHandle | null = null;
   try {
-    // O_NONBLOCK: a FIFO must not block this sniff (it is then refused as a model source).
+    // O_NONBLOCK: probing a FIFO must not wait for a writer; only regular files can be fingerprints.
     handle = await fs.open(file, fsc.O_RDONLY | fsc.O_NONBLOCK);
+    if (!(await handle.stat()).isFile()) return false;
     const head = Buffer.alloc(MAGIC.length);
     const { bytesRead } = await handle.read(head, 0, MAGIC.length, 0);
     return bytesRead === MAGIC.length && head.equals(MAGIC);

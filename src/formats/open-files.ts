@@ -1,6 +1,7 @@
 import { PedigreeError } from "../errors.js";
 import type { ByteSource } from "../io/types.js";
 import { type CheckpointParts, TensorFileCheckpoint } from "./checkpoint.js";
+import { MAX_SHARD_INDEX_BYTES, readCappedText } from "./json-file.js";
 import { crossCheckShardIndex, parseShardIndex } from "./shard-index.js";
 import type { Checkpoint, CheckpointFormat, TensorInfo } from "./types.js";
 
@@ -54,7 +55,13 @@ export async function openTensorFiles(
   const sources = new Map<string, ByteSource>();
   try {
     const listed = new Set(ctx.files.map((f) => f.path));
-    const index = indexFile ? parseShardIndex(await location.readText(indexFile), indexFile, listed) : null;
+    const index = indexFile
+      ? parseShardIndex(
+          await readCappedText(location, indexFile, MAX_SHARD_INDEX_BYTES, "FORMAT_LIMIT_EXCEEDED"),
+          indexFile,
+          listed,
+        )
+      : null;
     const weightFiles = index ? index.shards : files;
     const perFile = await mapLimited(weightFiles, HEADER_READ_CONCURRENCY, async (file) => {
       const src = await location.open(file);

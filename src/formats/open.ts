@@ -10,6 +10,7 @@ import {
   type WeightsChoice,
 } from "./detect.js";
 import { openGgufCheckpoint } from "./gguf/index.js";
+import { MAX_CONFIG_JSON_BYTES, parseJsonText, readCappedText } from "./json-file.js";
 import type { OpenContext } from "./open-files.js";
 import { openPytorchCheckpoint } from "./pytorch/index.js";
 import { openSafetensorsCheckpoint } from "./safetensors/read.js";
@@ -65,24 +66,17 @@ async function completeFileRoles(ckpt: Checkpoint): Promise<void> {
 }
 
 async function readConfig(location: ModelLocation): Promise<Record<string, unknown>> {
-  const text = await location.readText("config.json");
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new PedigreeError(
-      "FORMAT_BAD_CONFIG",
-      `${location.spec}: config.json is not valid JSON: ${(e as Error).message}`,
-      {
-        details: { source: location.spec, file: "config.json" },
-        hint: "Fix or re-download config.json",
-      },
-    );
-  }
+  const hint = "Fix or re-download config.json";
+  const text = await readCappedText(location, "config.json", MAX_CONFIG_JSON_BYTES, "FORMAT_LIMIT_EXCEEDED");
+  const json = parseJsonText(text, `${location.spec}: config.json`, {
+    code: "FORMAT_LIMIT_EXCEEDED",
+    syntaxCode: "FORMAT_BAD_CONFIG",
+    hint,
+  });
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
     throw new PedigreeError("FORMAT_BAD_CONFIG", `${location.spec}: config.json is not a JSON object`, {
       details: { source: location.spec, file: "config.json" },
-      hint: "Fix or re-download config.json",
+      hint,
     });
   }
   return json as Record<string, unknown>;

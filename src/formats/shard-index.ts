@@ -19,6 +19,8 @@ export interface ShardIndex {
 /** A tensor named twice in an index is the index's fault, not a loose-files layout's. */
 const INDEX_HINT = ERROR_CODES.FORMAT_BAD_INDEX.hint;
 
+export { MAX_SHARD_INDEX_ENTRIES } from "../io/weight-map.js";
+
 /** Parses an index and resolves its shard paths; every shard must be a listed file inside the location. */
 export function parseShardIndex(text: string, indexFile: string, listed: ReadonlySet<string>): ShardIndex {
   const { doc: json, entries } = parseWeightMap(text, indexFile);

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import fsp from "node:fs/promises";
-import { PedigreeError } from "../errors.js";
+import { type ErrorCode, PedigreeError } from "../errors.js";
 
 /**
  * Opening a path a user named, for reading, without hanging or reading forever: a FIFO blocks
@@ -29,11 +29,15 @@ export async function openRegular(file: string): Promise<{ handle: fsp.FileHandl
   return { handle, size: stat.size };
 }
 
-/** A whole regular file, refused above `cap` bytes (IO_FILE_TOO_LARGE) before reading. */
-export async function readRegularFile(file: string, cap: number): Promise<Buffer> {
+/** A whole regular file, refused above `cap` bytes (`code`, IO_FILE_TOO_LARGE by default) before reading. */
+export async function readRegularFile(
+  file: string,
+  cap: number,
+  code: ErrorCode = "IO_FILE_TOO_LARGE",
+): Promise<Buffer> {
   const { handle, size } = await openRegular(file);
   try {
-    if (size > cap) throw tooLarge(file, size, cap);
+    if (size > cap) throw tooLarge(file, size, cap, code);
     return await handle.readFile();
   } finally {
     await handle.close();
@@ -83,8 +87,8 @@ export function notRegular(file: string, stat: fs.Stats): PedigreeError {
   });
 }
 
-function tooLarge(file: string, size: number, cap: number): PedigreeError {
-  return new PedigreeError("IO_FILE_TOO_LARGE", `${file} is ${size} bytes; above ${cap} is refused`, {
+function tooLarge(file: string, size: number, cap: number, code: ErrorCode = "IO_FILE_TOO_LARGE"): PedigreeError {
+  return new PedigreeError(code, `${file} is ${size} bytes; above ${cap} is refused`, {
     details: { file, size, limit: cap },
   });
 }

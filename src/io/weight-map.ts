@@ -1,4 +1,11 @@
 import { fileError } from "../errors.js";
+import { parseJsonText } from "./json-text.js";
+
+/**
+ * Entries of `weight_map` (and `metadata`) accepted. DeepSeek-V3 (671B) indexes ~91k tensors; 2^18
+ * leaves ~3× room and keeps the index and its cross-check under ~1 s and ~0.3 GB.
+ */
+export const MAX_SHARD_INDEX_ENTRIES = 1 << 18;
 
 /**
  * The one parser of a sharded checkpoint's index (`model.safetensors.index.json`,
@@ -14,12 +21,12 @@ export interface WeightMapDoc {
 }
 
 export function parseWeightMap(text: string, file: string): WeightMapDoc {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (e) {
-    throw fileError("FORMAT_BAD_INDEX", file, `not valid JSON: ${(e as Error).message}`);
-  }
+  const doc = parseJsonText(text, file, {
+    code: "FORMAT_LIMIT_EXCEEDED",
+    syntaxCode: "FORMAT_BAD_INDEX",
+    hint: "The shard index is malformed; re-download the model or regenerate the index",
+    maxKeysAtDepth: { depth: 2, limit: MAX_SHARD_INDEX_ENTRIES, constant: "MAX_SHARD_INDEX_ENTRIES", what: "entries" },
+  });
   const wm = (doc as { weight_map?: unknown } | null)?.weight_map;
   if (!isObject(doc) || !isObject(wm)) throw fileError("FORMAT_BAD_INDEX", file, "no weight_map object");
   const entries: [string, string][] = [];

@@ -1,4 +1,5 @@
 import { PedigreeError } from "../errors.js";
+import { setOwn } from "../formats/lookup.js";
 import type { LayerBag, Slot } from "./place.js";
 import { canonicalShape } from "./transforms.js";
 import type {
@@ -228,8 +229,9 @@ export function buildLayer(index: number, bag: LayerBag, ctx: AssembleContext): 
   const norms: Record<string, TensorRef> = {};
   const extras: Record<string, TensorRef> = {};
   for (const [role, slot] of bag.roles) {
-    if (role.startsWith("norm.")) norms[role.slice(5)] = refOf(slot);
-    else if (role.startsWith("extra.")) extras[role.slice(6)] = refOf(slot);
+    // Names after "norm." / "extra." may come from a mapping file: own properties only.
+    if (role.startsWith("norm.")) setOwn(norms, role.slice(5), refOf(slot));
+    else if (role.startsWith("extra.")) setOwn(extras, role.slice(6), refOf(slot));
   }
   const layer: LayerView = { index, attention, mlp, moe, norms };
   if (Object.keys(extras).length > 0) layer.extras = extras;

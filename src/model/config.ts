@@ -1,4 +1,5 @@
 import { PedigreeError } from "../errors.js";
+import { own } from "../formats/lookup.js";
 import type { Checkpoint } from "../formats/types.js";
 
 /**
@@ -92,7 +93,7 @@ export function archConfigFromGguf(meta: Record<string, unknown>, tensorNames: I
   const k = (key: string) => num(meta[`${arch}.${key}`]);
   const names = [...tensorNames];
   const experts = k("expert_count");
-  let modelType = GGUF_ARCH_TO_MODEL_TYPE[arch] ?? arch;
+  let modelType = own(GGUF_ARCH_TO_MODEL_TYPE, arch) ?? arch;
   // llama.cpp converts Mixtral as "llama" with experts, and DeepSeek-V3 as "deepseek2" with the
   // V3-only router bias exp_probs_b; name them as their Hugging Face model_type would.
   if (arch === "llama" && experts !== null && experts > 0) modelType = "mixtral";

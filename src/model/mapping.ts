@@ -1,4 +1,6 @@
-import { isPedigreeError, PedigreeError } from "../errors.js";
+import { PedigreeError } from "../errors.js";
+import { MAX_MAPPING_FILE_BYTES, parseJsonText } from "../formats/json-file.js";
+import { linearMatcher } from "../formats/linear-regex.js";
 import type { Checkpoint } from "../formats/types.js";
 import { readRegularFile } from "../io/regular.js";
 import type { ArchConfig } from "./config.js";
@@ -17,7 +19,7 @@ export interface ArchitectureMapping {
 /** Bounds on a mapping file: generous for any real architecture, small enough to reject junk early. */
 export const MAX_MAPPING_RULES = 1000;
 export const MAX_PATTERN_LENGTH = 1000;
-export const MAX_MAPPING_FILE_BYTES = 1 << 20;
+export { MAX_MAPPING_FILE_BYTES };
 
 const DIM_KEYS = [
   "layers",
@@ -47,12 +49,8 @@ function parseRule(raw: unknown, i: number): NameRule {
   const auxiliary = o.auxiliary === true;
   if (!auxiliary && (typeof role !== "string" || !isKnownRole(role)))
     throw invalid(`tensors[${i}].role "${String(role)}" is not a canonical role`, { index: i, role });
-  let re: RegExp;
-  try {
-    re = new RegExp(pattern);
-  } catch (e) {
-    throw invalid(`tensors[${i}].pattern is not a valid regex: ${(e as Error).message}`, { pattern });
-  }
+  // Patterns from a file run on RE2 (linear time): `^(a+)+$` on V8's engine hangs on "aaa…a!".
+  const re = linearMatcher(pattern, "MODEL_MAPPING_INVALID", `mapping file tensors[${i}].pattern`);
   return { re, role: auxiliary ? "aux" : (role as string), transpose: o.transpose === true, auxiliary };
 }
 
@@ -114,27 +112,16 @@ export function parseMapping(
   return { rules: tensors.map(parseRule), config, options };
 }
 
-/** Reads a mapping file (JSON) from disk. */
+/** Reads a mapping file (JSON) from disk: fstat first (regular files only), the size cap before reading. */
 export async function loadMappingFile(path: string): Promise<ArchitectureMapping> {
-  let text: string;
-  try {
-    text = (await readRegularFile(path, MAX_MAPPING_FILE_BYTES)).toString("utf8");
-  } catch (e) {
-    if (isPedigreeError(e) && e.code !== "IO_NOT_FOUND") throw e;
-    throw new PedigreeError("IO_NOT_FOUND", `cannot read mapping file ${path}`, {
-      cause: e,
-      details: { path },
-      hint: "Check the --mapping path",
-    });
-  }
-  if (text.length > MAX_MAPPING_FILE_BYTES)
-    throw invalid(`${path} is larger than ${MAX_MAPPING_FILE_BYTES} bytes`);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw invalid(`${path} is not valid JSON: ${(e as Error).message}`, { path });
-  }
+  const text = (await readRegularFile(path, MAX_MAPPING_FILE_BYTES, "MODEL_MAPPING_INVALID")).toString(
+    "utf8",
+  );
+  const json = parseJsonText(text, `mapping file ${path}`, {
+    code: "MODEL_MAPPING_INVALID",
+    syntaxCode: "MODEL_MAPPING_INVALID",
+    hint: "See docs/architectures.md for the mapping file format",
+  });
   if (typeof json !== "object" || json === null || Array.isArray(json))
     throw invalid(`${path} is not a JSON object`);
   return json as ArchitectureMapping;

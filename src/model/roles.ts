@@ -1,3 +1,4 @@
+import type { NameMatcher } from "../formats/linear-regex.js";
 import type { TensorInfo } from "../formats/types.js";
 
 /**
@@ -72,7 +73,8 @@ export function roleLevel(role: string): "model" | "layer" | "expert" {
  * last component decides). `transpose`: the stored matrix is [in, out] (GPT-2 Conv1D).
  */
 export interface NameRule {
-  re: RegExp;
+  /** Built-in rules are RegExp; rules from a mapping file run on RE2 (see formats/linear-regex.ts). */
+  re: NameMatcher;
   role: string;
   transpose?: boolean;
   /** Not a parameter (causal masks, rotary caches, block scales): listed as auxiliary. */

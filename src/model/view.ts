@@ -1,4 +1,5 @@
 import { PedigreeError } from "../errors.js";
+import { setOwn } from "../formats/lookup.js";
 import type { Checkpoint } from "../formats/types.js";
 import { type AssembleContext, buildLayer, refOf } from "./assemble.js";
 import { type ArchConfig, archConfigOf } from "./config.js";
@@ -133,7 +134,8 @@ export function assembleView(p: Placement, cfg: ArchConfig, opts: AssembleOption
     auxiliary: p.auxiliary,
   };
   const extras: Record<string, TensorRef> = {};
-  for (const [role, slot] of p.model) if (role.startsWith("extra.")) extras[role.slice(6)] = refOf(slot);
+  for (const [role, slot] of p.model)
+    if (role.startsWith("extra.")) setOwn(extras, role.slice(6), refOf(slot));
   if (Object.keys(extras).length > 0) view.extras = extras;
   return view;
 }

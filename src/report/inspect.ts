@@ -79,6 +79,7 @@ export function renderInspect(d: InspectData): string {
   const lines = [esc(d.source), ...table(modelRows(d)).map((l) => `  ${l}`), "", "files"];
   const digests = d.files.some((f) => f.sha256);
   const rows = d.files.map((f) => [f.path, bytes(f.size), f.role, ...(digests ? [f.sha256 ?? ""] : [])]);
-  lines.push(...table(rows, [false, true]).map((l) => `  ${l}`));
+  // A loop, not push(...rows): one row per file, and a spread of ~10^5 arguments overflows the stack.
+  for (const l of table(rows, [false, true])) lines.push(`  ${l}`);
   return `${lines.join("\n")}\n`;
 }

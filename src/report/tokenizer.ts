@@ -90,6 +90,11 @@ export function renderTokenizerAudit(r: AuditReport): string {
     lines.push(
       "",
       `reachability: ${r.reach.checked} of ${r.reach.eligible} text tokens encoded; ${r.reach.partialUtf8} partial-UTF-8 and ${r.reach.byteFallback} byte-fallback tokens not checked`,
+      ...(r.reach.sample
+        ? [
+            `  an even sample: at most ${(100 * r.reach.sample.unreachableShareUpper).toPrecision(2)}% of all text tokens are unreachable (95 % confidence); --reach-limit n checks more`,
+          ]
+        : []),
     );
   else if (r.reachSkipped) lines.push("", `reachability not checked: ${r.reachSkipped}`);
   if (r.merges && !r.merges.creationOrdered)

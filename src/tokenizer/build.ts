@@ -7,6 +7,39 @@ import type { AddedTokenInfo, IdCollision, PieceSpelling } from "./types.js";
  * per-id arrays under ~200 MB even for a hostile file that claims a huge id (CWE-789).
  */
 export const MAX_TOKEN_ID = 1 << 24;
+/**
+ * Ids may exceed the number of entries a file declares by at most this much. Per-id tables are dense
+ * (length = highest id + 1), so one id of 2^24 − 1 in a 40 KB file would allocate ~0.7 GB; real
+ * vocabularies are dense, with added tokens right after the model's (Llama 3: 256, Qwen: 22), and
+ * padded embedding rows never appear as ids in tokenizer files.
+ */
+export const MAX_ID_SLACK = 1 << 16;
+/**
+ * Entries (pieces and added tokens) of one vocabulary. The largest real ones: XLM-V 901k, Gemma 262k.
+ * Measured peak RSS of load + audit: 1M entries 0.83 GB.
+ */
+export const MAX_VOCAB_ENTRIES = 1 << 20;
+/**
+ * Vocabulary entries plus BPE merges: both are built several times over (our tables, the reference
+ * library's maps, the audit's indexes), and 1M entries with 0.5M merges peaked at 1.18 GB. Real
+ * maximum: Gemma 3, 262k + 514k = 0.78 M.
+ */
+export const MAX_MERGES = 1 << 20;
+export const MAX_VOCAB_AND_MERGES = 1 << 20;
+
+/** Refuses a count above its cap before anything of that size is built. */
+export function checkCount(what: string, n: number, limit: number, constant: string, source: string): void {
+  if (n > limit) {
+    throw new PedigreeError(
+      "TOKENIZER_LIMIT_EXCEEDED",
+      `${source}: ${n} ${what} exceed the limit of ${limit} (${constant})`,
+      {
+        details: { source, what, actual: n, limit, constant },
+        hint: "No real tokenizer comes near this; the file is corrupt or hostile",
+      },
+    );
+  }
+}
 
 /** Ids, pieces and canonical tokens being assembled by a loader; collisions are recorded, not dropped. */
 export class VocabBuilder {
@@ -14,12 +47,18 @@ export class VocabBuilder {
   readonly tokens: (string | null)[] = [];
   readonly collisions = new Map<number, string[]>();
   readonly undecodable = new Set<number>();
+  /** Ids at or above this are refused: the declared entries plus MAX_ID_SLACK, at most MAX_TOKEN_ID. */
+  private readonly idLimit: number;
 
   constructor(
     private readonly spelling: PieceSpelling,
-    private readonly opts: { byteFallback?: boolean; continuingPrefix?: string } = {},
+    private readonly opts: { byteFallback?: boolean; continuingPrefix?: string; entries?: number } = {},
     private readonly source = "tokenizer",
-  ) {}
+  ) {
+    if (opts.entries !== undefined)
+      checkCount("vocabulary entries", opts.entries, MAX_VOCAB_ENTRIES, "MAX_VOCAB_ENTRIES", source);
+    this.idLimit = Math.min(MAX_TOKEN_ID, (opts.entries ?? MAX_TOKEN_ID) + MAX_ID_SLACK);
+  }
 
   /** Adds a model piece at `id`, spelled as in the file. */
   addPiece(id: number, piece: string): void {
@@ -40,7 +79,7 @@ export class VocabBuilder {
   }
 
   private put(id: number, piece: string, canonical: string): void {
-    checkId(id, this.source);
+    checkId(id, this.source, this.idLimit);
     const prev = this.tokens[id];
     if (prev !== undefined && prev !== null && prev !== canonical) {
       const list = this.collisions.get(id) ?? [this.pieces[id] ?? ""];
@@ -91,14 +130,14 @@ export class VocabBuilder {
   }
 }
 
-export function checkId(id: number, source: string): void {
-  if (!Number.isInteger(id) || id < 0 || id >= MAX_TOKEN_ID) {
+export function checkId(id: number, source: string, limit = MAX_TOKEN_ID): void {
+  if (!Number.isInteger(id) || id < 0 || id >= limit) {
     throw new PedigreeError(
       "TOKENIZER_BAD_ID",
-      `${source}: token id ${id} is not an integer in [0, ${MAX_TOKEN_ID})`,
+      `${source}: token id ${id} is not an integer in [0, ${limit})`,
       {
-        details: { source, id, limit: MAX_TOKEN_ID },
-        hint: "The tokenizer file is corrupt or not a tokenizer",
+        details: { source, id, limit },
+        hint: "The tokenizer file is corrupt or not a tokenizer: ids must be dense, at most MAX_ID_SLACK past its entry count",
       },
     );
   }

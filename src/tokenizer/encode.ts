@@ -1,6 +1,7 @@
 import { TokenizerLoader } from "@lenml/tokenizers";
 import { Tiktoken } from "js-tiktoken/lite";
 import { PedigreeError } from "../errors.js";
+import { patchPipeline, swapNovelPatterns } from "./linear-patterns.js";
 import type { LoadedTokenizer } from "./types.js";
 
 /**
@@ -28,14 +29,17 @@ function build(tok: LoadedTokenizer): Encoder {
   const src = tok.encoderSource;
   if (src.kind === "hf-json") {
     // Absent pipeline steps mean "none" in tokenizer.json; the library wants them spelled out.
-    const json = {
-      added_tokens: [],
-      normalizer: null,
-      pre_tokenizer: null,
-      post_processor: null,
-      decoder: null,
-      ...src.json,
-    };
+    const { json, swaps } = swapNovelPatterns(
+      {
+        added_tokens: [],
+        normalizer: null,
+        pre_tokenizer: null,
+        post_processor: null,
+        decoder: null,
+        ...src.json,
+      },
+      tok.name,
+    );
     let t: ReturnType<typeof TokenizerLoader.fromPreTrained>;
     try {
       t = TokenizerLoader.fromPreTrained({
@@ -53,6 +57,8 @@ function build(tok: LoadedTokenizer): Encoder {
         },
       );
     }
+    const lib = t as unknown as { normalizer?: unknown; pre_tokenizer?: unknown; decoder?: unknown };
+    patchPipeline([lib.normalizer, lib.pre_tokenizer, lib.decoder], swaps);
     return {
       encode: (text) => t.encode(text, { add_special_tokens: false }),
       decode: (ids) => t.decode(ids, { skip_special_tokens: false }),

@@ -1,9 +1,9 @@
 import { PedigreeError } from "../errors.js";
 import { readGgufMetadata } from "../formats/gguf/index.js";
 import type { ByteSource } from "../io/types.js";
-import { addedTokensJson, VocabBuilder } from "./build.js";
+import { addedTokensJson, checkCount, MAX_MERGES, MAX_VOCAB_AND_MERGES, VocabBuilder } from "./build.js";
 import { fromSpModel, SP_TYPE } from "./load-sentencepiece.js";
-import { PRETOKENIZER_REGEX } from "./pretokenizers.js";
+import { pretokenizerRegex } from "./pretokenizers.js";
 import type { AddedTokenInfo, LoadedTokenizer } from "./types.js";
 
 /**
@@ -61,7 +61,7 @@ function ggufByteLevel(
   types: number[],
   name: string,
 ): LoadedTokenizer {
-  const builder = new VocabBuilder("byte-level", {}, name);
+  const builder = new VocabBuilder("byte-level", { entries: tokens.length }, name);
   const added: AddedTokenInfo[] = [];
   tokens.forEach((piece, id) => {
     const t = types[id] ?? SP_TYPE.NORMAL;
@@ -71,12 +71,16 @@ function ggufByteLevel(
       builder.addAdded(info);
     } else builder.addPiece(id, piece);
   });
-  const merges = (arrayOf<string>(get("tokenizer.ggml.merges")) ?? []).map((m): [string, string] => {
+  const mergeList = arrayOf<string>(get("tokenizer.ggml.merges")) ?? [];
+  checkCount("merges", mergeList.length, MAX_MERGES, "MAX_MERGES", name);
+  const total = tokens.length + mergeList.length;
+  checkCount("entries and merges", total, MAX_VOCAB_AND_MERGES, "MAX_VOCAB_AND_MERGES", name);
+  const merges = mergeList.map((m): [string, string] => {
     const sp = m.indexOf(" ", 1);
     return sp > 0 ? [m.slice(0, sp), m.slice(sp + 1)] : [m, ""];
   });
   const pre = String(get("tokenizer.ggml.pre") ?? "default");
-  const regex = PRETOKENIZER_REGEX[pre];
+  const regex = pretokenizerRegex(pre);
   const preTokenizer = regex
     ? {
         type: "Sequence",

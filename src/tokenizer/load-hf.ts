@@ -1,5 +1,6 @@
 import { PedigreeError } from "../errors.js";
-import { VocabBuilder } from "./build.js";
+import { parseJsonText } from "../formats/json-file.js";
+import { checkCount, MAX_MERGES, MAX_VOCAB_AND_MERGES, VocabBuilder } from "./build.js";
 import type { AddedTokenInfo, LoadedTokenizer, PieceSpelling, TokenizerModelType } from "./types.js";
 
 /**
@@ -22,6 +23,7 @@ export function loadHfTokenizerJson(
       byteFallback: model.byte_fallback === true,
       continuingPrefix:
         typeof model.continuing_subword_prefix === "string" ? model.continuing_subword_prefix : "##",
+      entries: entryCount(model.vocab) + (Array.isArray(json.added_tokens) ? json.added_tokens.length : 0),
     },
     name,
   );
@@ -42,7 +44,7 @@ export function loadHfTokenizerJson(
     tokens: builder.tokens,
     pieces: builder.pieces,
     specialIds: added.filter((a) => a.special).map((a) => a.id),
-    merges: type === "BPE" ? readMerges(model.merges, name) : null,
+    merges: type === "BPE" ? readMerges(model.merges, name, builder.tokens.length) : null,
     scores,
     added,
     collisions: builder.collisionList(),
@@ -53,6 +55,12 @@ export function loadHfTokenizerJson(
     ...configs,
     encoderSource: { kind: "hf-json", json },
   };
+}
+
+/** Entries the vocabulary declares (array or object), before any id is trusted. */
+function entryCount(vocab: unknown): number {
+  if (Array.isArray(vocab)) return vocab.length;
+  return vocab !== null && typeof vocab === "object" ? Object.keys(vocab).length : 0;
 }
 
 function modelType(model: Record<string, unknown>, name: string): TokenizerModelType {
@@ -127,7 +135,7 @@ function duplicateKeyEntries(text: string, vocab: Record<string, unknown>): [str
   const all: [string, number][] = [];
   for (const m of region.matchAll(entry)) all.push([JSON.parse(`"${m[1]}"`) as string, Number(m[2])]);
   if (all.length <= Object.keys(vocab).length) return [];
-  return all.filter(([piece, id]) => vocab[piece] !== id);
+  return all.filter(([piece, id]) => !Object.hasOwn(vocab, piece) || vocab[piece] !== id);
 }
 
 /** The text of the model's vocab object: from `"vocab": {` to its matching brace (strings skipped). */
@@ -150,9 +158,17 @@ function vocabRegion(text: string): string | null {
 }
 
 /** Merges are "a b" strings (tokenizers < 0.20) or [a, b] pairs (newer files). */
-function readMerges(merges: unknown, name: string): [string, string][] {
+function readMerges(merges: unknown, name: string, entries: number): [string, string][] {
   if (merges === undefined || merges === null) return [];
   if (!Array.isArray(merges)) throw badFile(name, "`model.merges` is not an array");
+  checkCount("merges", merges.length, MAX_MERGES, "MAX_MERGES", name);
+  checkCount(
+    "entries and merges",
+    entries + merges.length,
+    MAX_VOCAB_AND_MERGES,
+    "MAX_VOCAB_AND_MERGES",
+    name,
+  );
   return merges.map((m, i) => {
     if (Array.isArray(m) && m.length === 2 && typeof m[0] === "string" && typeof m[1] === "string")
       return [m[0], m[1]];
@@ -176,16 +192,11 @@ function readAdded(list: unknown, name: string): AddedTokenInfo[] {
 }
 
 export function parseJsonObject(text: string, name: string): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new PedigreeError("TOKENIZER_BAD_JSON", `${name}: not valid JSON (${(e as Error).message})`, {
-      details: { file: name },
-      cause: e,
-      hint: "The file may be truncated; download it again",
-    });
-  }
+  const v = parseJsonText(text, name, {
+    code: "TOKENIZER_LIMIT_EXCEEDED",
+    syntaxCode: "TOKENIZER_BAD_JSON",
+    hint: "The file may be truncated; download it again",
+  });
   if (!v || typeof v !== "object" || Array.isArray(v)) throw badFile(name, "is not a JSON object");
   return v as Record<string, unknown>;
 }

@@ -1,6 +1,6 @@
 import protobuf from "protobufjs";
 import { PedigreeError } from "../errors.js";
-import { addedTokensJson, VocabBuilder } from "./build.js";
+import { addedTokensJson, checkCount, MAX_VOCAB_ENTRIES, VocabBuilder } from "./build.js";
 import type { AddedTokenInfo, LoadedTokenizer } from "./types.js";
 
 /**
@@ -56,6 +56,8 @@ export interface SpModel {
 
 /** Decodes a SentencePiece `.model` file. */
 export function loadSentencePiece(bytes: Uint8Array, name: string): LoadedTokenizer {
+  // Counted before protobufjs builds an object per piece (~100 bytes each against ≥ 2 in the file).
+  checkCount("vocabulary entries", countPieces(bytes), MAX_VOCAB_ENTRIES, "MAX_VOCAB_ENTRIES", name);
   let m: SpModel;
   try {
     const msg = sentencePieceSchema().decode(bytes);
@@ -74,6 +76,43 @@ export function loadSentencePiece(bytes: Uint8Array, name: string): LoadedTokeni
   return fromSpModel(m, name, "sentencepiece");
 }
 
+/**
+ * Top-level `pieces` fields (field 1, length-delimited) of a ModelProto, by a flat scan of tags and
+ * lengths; hand-written because it must run before the protobuf library allocates anything. Stops at
+ * the first malformed or group field (the decoder then reports it).
+ */
+export function countPieces(bytes: Uint8Array): number {
+  let n = 0;
+  let i = 0;
+  const varint = (): number => {
+    let v = 0;
+    let mul = 1;
+    for (let k = 0; k < 10 && i < bytes.length; k++) {
+      const b = bytes[i++] as number;
+      v += (b & 0x7f) * mul;
+      if (b < 0x80) return v;
+      mul *= 128;
+    }
+    return -1;
+  };
+  while (i < bytes.length) {
+    const tag = varint();
+    if (tag < 0) break;
+    const wire = tag % 8;
+    if (wire === 2) {
+      const len = varint();
+      if (len < 0) break;
+      if (Math.floor(tag / 8) === 1) n++;
+      i += len;
+    } else if (wire === 0) {
+      if (varint() < 0) break;
+    } else if (wire === 1) i += 8;
+    else if (wire === 5) i += 4;
+    else break;
+  }
+  return n;
+}
+
 /** Builds a LoadedTokenizer from SentencePiece-shaped data (a .model file, or a GGUF "llama" tokenizer). */
 export function fromSpModel(
   m: SpModel,
@@ -87,7 +126,7 @@ export function fromSpModel(
   }
   const modelType = m.trainerSpec?.modelType ?? SP_MODEL.UNIGRAM;
   const byteFallback = m.trainerSpec?.byteFallback === true;
-  const builder = new VocabBuilder("metaspace", { byteFallback }, name);
+  const builder = new VocabBuilder("metaspace", { byteFallback, entries: m.pieces.length }, name);
   const scores = new Float32Array(m.pieces.length);
   const added: AddedTokenInfo[] = [];
   m.pieces.forEach((p, id) => {

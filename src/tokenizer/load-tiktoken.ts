@@ -63,7 +63,7 @@ function fromRanks(
   specials: Record<string, number>,
   pattern: string | null,
 ): LoadedTokenizer {
-  const builder = new VocabBuilder("base64", {}, name);
+  const builder = new VocabBuilder("base64", { entries: ranks.length + Object.keys(specials).length }, name);
   const rankMap = new Map<string, number>();
   for (const [b64, rank] of ranks) {
     builder.addPiece(rank, b64);

@@ -1,5 +1,6 @@
 import path from "node:path";
 import { isPedigreeError, PedigreeError } from "../errors.js";
+import { MAX_CONFIG_JSON_BYTES, MAX_TOKENIZER_JSON_BYTES, readCappedText } from "../formats/json-file.js";
 import type { TokenizerRef } from "../formats/types.js";
 import { openLocation } from "../io/location.js";
 import type { ModelLocation } from "../io/types.js";
@@ -9,8 +10,11 @@ import { loadSentencePiece } from "./load-sentencepiece.js";
 import { BUILTIN_TIKTOKEN, loadBuiltinTiktoken, loadTiktokenFile } from "./load-tiktoken.js";
 import type { LoadedTokenizer } from "./types.js";
 
-/** SentencePiece models are a few MB; 256 MB bounds a hostile file before it is read whole (CWE-789). */
-export const MAX_SENTENCEPIECE_BYTES = 256 << 20;
+/** SentencePiece models are a few MB (Gemma 3's: 4.7 MB); 64 MB bounds a hostile file before it is read whole (CWE-789). */
+export const MAX_SENTENCEPIECE_BYTES = 64 << 20;
+
+/** o200k_base.tiktoken (200k ranks) is 3.6 MB; a file 8× larger is not a real rank table. */
+export const MAX_TIKTOKEN_BYTES = 32 << 20;
 
 /**
  * Loads a tokenizer from what a user typed: a built-in name (`tiktoken:cl100k_base`), a tokenizer
@@ -64,9 +68,18 @@ export async function loadTokenizerAt(location: ModelLocation, ref: TokenizerRef
     : `${location.spec.replace(/\/+$/, "")}/${ref.file}`;
   if (ref.kind === "hf-tokenizer-json") {
     const configs = await readSiblingConfigs(location, ref.file);
-    return loadHfTokenizerJson(await location.readText(ref.file), name, configs);
+    const text = await readCappedText(
+      location,
+      ref.file,
+      MAX_TOKENIZER_JSON_BYTES,
+      "TOKENIZER_FILE_TOO_LARGE",
+    );
+    return loadHfTokenizerJson(text, name, configs);
   }
-  if (ref.kind === "tiktoken") return loadTiktokenFile(await location.readText(ref.file), name);
+  if (ref.kind === "tiktoken") {
+    const text = await readCappedText(location, ref.file, MAX_TIKTOKEN_BYTES, "TOKENIZER_FILE_TOO_LARGE");
+    return loadTiktokenFile(text, name);
+  }
   const source = await location.open(ref.file);
   try {
     if (ref.kind === "gguf-embedded") return await loadGgufTokenizer(source);
@@ -102,7 +115,7 @@ async function readOptionalJson(
 ): Promise<Record<string, unknown> | null> {
   let text: string;
   try {
-    text = await location.readText(file);
+    text = await readCappedText(location, file, MAX_CONFIG_JSON_BYTES, "TOKENIZER_FILE_TOO_LARGE");
   } catch (e) {
     if (isPedigreeError(e, "IO_NOT_FOUND")) return null;
     throw e;

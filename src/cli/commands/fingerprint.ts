@@ -158,7 +158,7 @@ async function expandBatch(dirs: string[]): Promise<string[]> {
         cause: e,
       });
     }
-    out.push(...entries.map((e) => path.join(dir, e)));
+    for (const e of entries) out.push(path.join(dir, e)); // not push(...): a folder may hold 10^5 entries
   }
   if (out.length === 0) {
     throw new PedigreeError("USAGE_EMPTY_BATCH", "no models found in the batch folder(s)", {

@@ -2,6 +2,8 @@
  * A config.json equivalent from GGUF metadata (llama.cpp's `{arch}.*` keys, gguf.md "LLM" section),
  * in Hugging Face terms so the model view treats a GGUF file like its source checkpoint.
  */
+
+import { own } from "../lookup.js";
 import type { GgufTensorInfo, GgufValue } from "./types.js";
 
 /** general.architecture → HF model_type where they differ; others pass through unchanged. */
@@ -53,7 +55,7 @@ export function modelTypeOf(arch: string, get: (k: string) => GgufValue | undefi
   if (arch === "llama" && experts > 0) return "mixtral";
   // DeepSeek-V3 routes with sigmoid gating (expert_gating_func 2); V2 with softmax (1).
   if (arch === "deepseek2" && numberOf(get(`${arch}.expert_gating_func`)) === 2) return "deepseek_v3";
-  return MODEL_TYPES[arch] ?? arch;
+  return own(MODEL_TYPES, arch) ?? arch;
 }
 
 export function ggufConfig(

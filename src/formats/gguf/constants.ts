@@ -139,8 +139,12 @@ export function isDecodable(name: string): name is DecodableGgmlType {
  * checked against the bytes left in the file before anything is allocated.
  */
 
-/** Tensor count (n_tensors × sizeof(info) overflow class). Real files: < 50k (DeepSeek-V3 with unfused experts). */
-export const MAX_TENSOR_COUNT = 1 << 20;
+/**
+ * Tensor count of one file and of all parts of a split model (n_tensors × sizeof(info) overflow class).
+ * Real files: < 50k (DeepSeek-V3 with unfused experts). 2^18, as for safetensors: 2^20 tiny tensors
+ * took 1.23 GB and 6.6 s of CPU to open; 2^18 stay well under 1 GB.
+ */
+export const MAX_TENSOR_COUNT = 1 << 18;
 /** Metadata key/value count (n_kv overflow class). Real files: < 100. */
 export const MAX_KV_COUNT = 1 << 16;
 /**
@@ -154,6 +158,22 @@ export const MAX_NAME_BYTES = 65535;
 export const MAX_ARRAY_LENGTH = 1 << 24;
 /** Arrays nested inside arrays (unbounded recursion → stack exhaustion). No real file nests at all. */
 export const MAX_ARRAY_DEPTH = 3;
+/**
+ * Arrays inside arrays, over the whole header. No real file nests; each inner array costs ~22× its
+ * 12 bytes in the file once built (object + typed array), so their total is capped before allocation
+ * (huggingface.js caps depth only; a flat 16M-element array of empty arrays would take ~4 GB).
+ */
+export const MAX_NESTED_ARRAYS = 1 << 16;
+/**
+ * String and array elements of all metadata arrays together (each a JS value of 16–100 bytes against
+ * ≥ 8 bytes in the file). Real maximum: Gemma 3's 262k tokens + 514k merges ≈ 0.8 M.
+ */
+export const MAX_METADATA_ARRAY_ITEMS = 1 << 22;
+/**
+ * UTF-8 bytes of all metadata strings together. Real maximum: an embedded tokenizer.json (~33 MB) plus
+ * token and merge lists (~15 MB). Bounds the decoded strings to ~0.5 GB whatever the header claims.
+ */
+export const MAX_METADATA_STRING_BYTES = 256 << 20;
 /** GGML_MAX_DIMS: ggml tensors have at most 4 dimensions (more overflows the fixed ne[4]: CVE-2024-21802 class). */
 export const MAX_DIMS = 4;
 /** Element count of one tensor: beyond 2^53 the byte arithmetic in JS doubles stops being exact. */

@@ -10,6 +10,8 @@ import { HEADER_CHUNK_BYTES } from "./constants.js";
 export class HeaderCursor {
   /** Absolute file offset of the next byte to read. */
   pos = 0;
+  /** What the metadata has built so far, against the whole-header caps in constants.ts. */
+  readonly built = { stringBytes: 0, arrayItems: 0, nestedArrays: 0 };
   private window: Uint8Array = new Uint8Array(0);
   private windowStart = 0;
   private view: DataView = new DataView(new ArrayBuffer(0));

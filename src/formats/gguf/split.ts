@@ -6,8 +6,10 @@
 import { type ErrorCode, PedigreeError } from "../../errors.js";
 import type { ByteSource, ModelLocation } from "../../io/types.js";
 import { numberOf } from "./config.js";
+import { MAX_TENSOR_COUNT } from "./constants.js";
 import { readGgufMetadata } from "./read.js";
 import type { GgufHeader } from "./types.js";
+import { limitError } from "./values.js";
 
 /** A shard (or the only file) of a GGUF model. */
 export interface GgufShard {
@@ -71,12 +73,17 @@ export async function openShards(location: ModelLocation, given: GgufShard): Pro
     );
   }
   const shards: GgufShard[] = [];
+  let tensors = 0;
   try {
     for (let i = 0; i < count; i++) {
       const file = shardPath(given.file, i, count);
       if (file === given.file) shards.push(given);
       else shards.push(await openShard(location, file));
       checkShard(shards[i] as GgufShard, i, count);
+      // The per-file cap holds for the whole model too: memory grows with all parts' tensor infos.
+      tensors += (shards[i] as GgufShard).header.tensors.length;
+      if (tensors > MAX_TENSOR_COUNT)
+        throw limitError("tensor count of all parts", tensors, MAX_TENSOR_COUNT, file);
     }
     checkTensorTotal(shards);
     return shards;

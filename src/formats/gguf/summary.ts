@@ -36,6 +36,13 @@ export function summariseValue(v: GgufValue): unknown {
 
 export function summariseMetadata(metadata: Map<string, GgufValue>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of metadata) out[k] = summariseValue(v);
+  // Keys come from the file: "__proto__" must become a plain key, not replace the prototype (CWE-1321).
+  for (const [k, v] of metadata)
+    Object.defineProperty(out, k, {
+      value: summariseValue(v),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   return out;
 }

@@ -1,4 +1,5 @@
 import { PedigreeError } from "../../errors.js";
+import { own } from "../lookup.js";
 import { GGUF_DEFAULT_ALIGNMENT, type GgufValueTypeName, MAX_ALIGNMENT } from "./constants.js";
 import type { GgufValue } from "./types.js";
 
@@ -67,9 +68,9 @@ function describeType(v: GgufValue): string {
 }
 
 function ruleFor(key: string, arch: string | null): KeyRule | undefined {
-  const general = GENERAL_RULES[key];
+  const general = own(GENERAL_RULES, key);
   if (general) return general;
-  if (arch && key.startsWith(`${arch}.`)) return ARCH_RULES[key.slice(arch.length + 1)];
+  if (arch && key.startsWith(`${arch}.`)) return own(ARCH_RULES, key.slice(arch.length + 1));
   return undefined;
 }
 

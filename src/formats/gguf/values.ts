@@ -5,6 +5,9 @@ import {
   type GgufValueTypeName,
   MAX_ARRAY_DEPTH,
   MAX_ARRAY_LENGTH,
+  MAX_METADATA_ARRAY_ITEMS,
+  MAX_METADATA_STRING_BYTES,
+  MAX_NESTED_ARRAYS,
   MAX_STRING_BYTES,
 } from "./constants.js";
 import type { HeaderCursor } from "./cursor.js";
@@ -66,6 +69,9 @@ export async function readString(c: HeaderCursor, maxBytes: number, where: strin
   const n = c.u64Number();
   if (n > maxBytes) throw limitError("string length", n, maxBytes, where);
   if (n > c.remaining) throw truncated(c, `${where} string`, n);
+  c.built.stringBytes += n;
+  if (c.built.stringBytes > MAX_METADATA_STRING_BYTES)
+    throw limitError("metadata string bytes", c.built.stringBytes, MAX_METADATA_STRING_BYTES, where);
   await c.need(n, `${where} string`);
   const at = c.pos;
   try {
@@ -145,7 +151,22 @@ async function readArray(c: HeaderCursor, where: string, depth: number): Promise
   if (n > MAX_ARRAY_LENGTH) throw limitError("array length", n, MAX_ARRAY_LENGTH, where);
   const minBytes = n * minItemBytes(itemType);
   if (minBytes > c.remaining) throw truncated(c, `${where} array of ${n} ${itemType}`, minBytes);
+  chargeItems(c, itemType, n, where);
   return { type: "array", itemType, value: await readItems(c, itemType, n, where, depth) };
+}
+
+/** Counts string and array elements against the whole-header caps before any is allocated. */
+function chargeItems(c: HeaderCursor, t: GgufValueTypeName, n: number, where: string): void {
+  if (t !== "string" && t !== "array") return; // numeric arrays become one typed array: ~1× their bytes
+  const b = c.built;
+  b.arrayItems += n;
+  if (b.arrayItems > MAX_METADATA_ARRAY_ITEMS)
+    throw limitError("metadata array elements", b.arrayItems, MAX_METADATA_ARRAY_ITEMS, where);
+  if (t === "array") {
+    b.nestedArrays += n;
+    if (b.nestedArrays > MAX_NESTED_ARRAYS)
+      throw limitError("arrays nested in arrays", b.nestedArrays, MAX_NESTED_ARRAYS, where);
+  }
 }
 
 async function readItems(

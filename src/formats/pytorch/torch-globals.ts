@@ -1,5 +1,6 @@
 import { PedigreeError } from "../../errors.js";
 import type { ElementDType } from "../dtypes.js";
+import { own } from "../lookup.js";
 import { PyDict, PyGlobal, PyTuple, type PyValue, StorageRef, TensorView } from "./values.js";
 
 /** `torch.<X>Storage` → element dtype (torch/storage.py `_dtype_to_storage_type_map`). */
@@ -146,7 +147,7 @@ export function loadPersistent(pid: PyValue): StorageRef {
       },
     );
   }
-  const dtype = type.module === "torch" ? STORAGE_DTYPES[type.name] : undefined;
+  const dtype = type.module === "torch" ? own(STORAGE_DTYPES, type.name) : undefined;
   if (!dtype) {
     throw new PedigreeError("UNSUPPORTED_DTYPE", `storage type ${type.qualified} is not supported`, {
       details: { dtype: type.qualified },

@@ -60,8 +60,13 @@ export function duplicateSplit(tok: LoadedTokenizer): { splitId: number; pairs: 
     else seconds.push([f, id]);
   });
   if (seconds.length === 0) return null;
-  const maxFirst = Math.max(...seconds.map(([f]) => f));
-  const minSecond = Math.min(...seconds.map(([, s]) => s));
+  // Loops, not Math.max(...xs): 200k duplicates as call arguments overflow the stack (RangeError).
+  let maxFirst = -1;
+  let minSecond = Number.POSITIVE_INFINITY;
+  for (const [f, s] of seconds) {
+    if (f > maxFirst) maxFirst = f;
+    if (s < minSecond) minSecond = s;
+  }
   return maxFirst < minSecond ? { splitId: minSecond, pairs: seconds.length } : null;
 }
 
