@@ -49,7 +49,8 @@ class CsvRows {
     }
     const step = cols.step === null ? this.ordinal : row.step;
     if (step === undefined || !Number.isFinite(step)) return;
-    this.emit({ ...row, step });
+    row.step = step;
+    this.emit(row as Row & { step: number });
   }
 
   info(): ReadInfo {

@@ -48,7 +48,8 @@ class JsonlReader {
     }
     const step = cols.step === null ? this.ordinal : row.step;
     if (step === undefined || !Number.isFinite(step)) return;
-    this.emit({ ...row, step });
+    row.step = step;
+    this.emit(row as Row & { step: number });
   }
 
   info(): ReadInfo {

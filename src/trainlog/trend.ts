@@ -57,7 +57,7 @@ export class TrendWindow {
     for (let k = 0; k < n; k++)
       scratch[k] = Math.abs((ys[k] as number) - (my + slope * ((xs[k] as number) - mx)));
     const sigma = Math.max(1.4826 * medianInPlace(scratch, n), 1e-6 * Math.abs(my), 1e-12);
-    scratch.set(ys.subarray(0, n));
+    for (let k = 0; k < n; k++) scratch[k] = ys[k] as number;
     const centre = medianInPlace(scratch, n);
     return { pred: Math.max(my + slope * (at - mx), centre), sigma };
   }
