@@ -29,12 +29,12 @@ async function writeLog(file: string, n: number): Promise<void> {
         ? `{"step": ${step}, "loss": NaN, "lr": 0.0003, "grad_norm": Infinity}\n`
         : `{"step": ${step}, "loss": ${loss.toFixed(5)}, "lr": 0.0003, "grad_norm": ${(1 + 0.1 * Math.sin(step)).toFixed(4)}}\n`;
     if (chunk.length > 1 << 20) {
-      if (!out.write(chunk)) await new Promise((r) => out.once("drain", r));
+      if (!out.write(chunk)) await new Promise<void>((r) => out.once("drain", () => r()));
       chunk = "";
     }
   }
   out.end(chunk);
-  await new Promise((r) => out.on("finish", r));
+  await new Promise<void>((r) => out.on("finish", () => r()));
 }
 
 /** Runs the CLI with a preload that records each process's peak RSS (the launcher may re-exec once). */
