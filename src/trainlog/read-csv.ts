@@ -15,9 +15,13 @@ function delimiterOf(header: string): string {
   return header.includes("\t") ? "\t" : header.includes(";") && !header.includes(",") ? ";" : ",";
 }
 
-function options(header: string): Options {
+/** csv-parse options; the header row goes to `onHeader` (a header-only file still names its columns). */
+function options(header: string, onHeader: (names: string[]) => void): Options {
   return {
-    columns: true,
+    columns: (names: string[]) => {
+      onHeader(names);
+      return names;
+    },
     delimiter: delimiterOf(header),
     skip_empty_lines: true,
     trim: true,
@@ -38,8 +42,12 @@ class CsvRows {
     this.tracker = new ColumnTracker(source, overrides);
   }
 
+  header(names: string[]): void {
+    this.tracker.observe(names);
+  }
+
   record(rec: Record<string, string>): void {
-    if (this.ordinal++ === 0) this.tracker.observe(Object.keys(rec));
+    this.ordinal++;
     const cols = this.tracker.columns;
     const row: Row = {};
     for (const [m, col] of Object.entries(cols)) {
@@ -75,7 +83,7 @@ export function parseCsv(text: string, source: string, overrides: ColumnOverride
     try {
       records = parse(
         text,
-        options(text.slice(0, text.indexOf("\n") >>> 0 || text.length)),
+        options(text.slice(0, text.indexOf("\n") >>> 0 || text.length), (h) => rows.header(h)),
       ) as unknown as Record<string, string>[];
     } catch (e) {
       throw malformed(source, e);
@@ -96,7 +104,9 @@ export async function streamCsv(
   const rows = new CsvRows(file, overrides, emit);
   const parser = fs
     .createReadStream(file, { highWaterMark: 1 << 20 })
-    .pipe(parseStream(options(text.slice(0, text.indexOf("\n") >>> 0 || text.length))));
+    .pipe(
+      parseStream(options(text.slice(0, text.indexOf("\n") >>> 0 || text.length), (h) => rows.header(h))),
+    );
   try {
     for await (const rec of parser as AsyncIterable<Record<string, string>>) rows.record(rec);
   } catch (e) {
