@@ -106,7 +106,7 @@ export class SeriesKeeper implements RowSink {
       cleanLoss: series.cleanLoss,
       columns,
       downsampled:
-        this.bucketPoints === 1
+        rows.length === this.points
           ? null
           : {
               method: "min-max buckets",
