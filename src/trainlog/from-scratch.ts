@@ -99,8 +99,14 @@ function verdictOf(
   return { verdict: "plausible", reason: `consistent with a random initialisation: ${list(by("pass"))}` };
 }
 
-/** Median of the first START_POINTS finite values among the early steps; null when none. */
+/**
+ * The starting level: the first value when the log starts at step 0 or 1 (the loss of the initial
+ * weights, before any update — for a fresh init ≈ ln V on any batch, as its prediction is uniform;
+ * a fast no-warm-up run has already fallen by the second point), else the median of the first
+ * START_POINTS finite values among the early steps. Null when there are none.
+ */
 function startLevel(steps: number[], values: number[]): number | null {
+  if ((steps[0] as number) <= 1 && Number.isFinite(values[0])) return values[0] as number;
   const xs: number[] = [];
   for (let i = 0; i < values.length && xs.length < START_POINTS; i++) {
     if ((steps[i] as number) > EARLY_STEP_LIMIT) break;
