@@ -45,8 +45,7 @@ function pad(v: unknown, n = 10): string {
   return String(v).padEnd(n);
 }
 
-const fmt = (x: number) =>
-  Math.abs(x) >= 0.01 && Math.abs(x) < 1e4 ? String(Number(x.toPrecision(3))) : x.toExponential(2);
+const fmt = (x: number) => String(Number(x.toPrecision(3)));
 
 /** What a reader should know, in plain sentences (the same list in the terminal and the page). */
 export function findings(r: TrainLogReport): string[] {
