@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { PedigreeError } from "../errors.js";
@@ -53,6 +55,23 @@ export async function readTrainLog(file: string, overrides: ColumnOverrides = {}
   const keeper = new SeriesKeeper();
   const { info } = await streamTrainLog(file, overrides, [keeper]);
   return keeper.toTrainLog(file, info.format, info.columns);
+}
+
+/**
+ * SHA-256 of a log as it is read: the file's bytes, or a folder's event files concatenated in name
+ * order. Streamed, so attaching a large log never holds it in memory.
+ */
+export async function digestTrainLog(file: string): Promise<string> {
+  const stat = await statOf(file);
+  const files = stat.isDirectory() ? await eventFiles(file) : [file];
+  if (!stat.isDirectory()) {
+    checkRegular(file, stat);
+    checkTotal(file, stat.size);
+  }
+  const hash = createHash("sha256");
+  for (const f of files)
+    for await (const chunk of createReadStream(f, { highWaterMark: 1 << 20 })) hash.update(chunk);
+  return hash.digest("hex");
 }
 
 export function detectFormat(file: string, bytes: Uint8Array): TrainLog["format"] {

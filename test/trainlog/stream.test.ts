@@ -1,10 +1,11 @@
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { analyzeTrainLogFile } from "../../src/trainlog/analyze.js";
 import { KEEP_BUCKETS, SeriesKeeper } from "../../src/trainlog/keep.js";
-import { readTrainLog } from "../../src/trainlog/read.js";
+import { digestTrainLog, readTrainLog } from "../../src/trainlog/read.js";
 import { parseJsonl } from "../../src/trainlog/read-jsonl.js";
 import { EventMessage } from "../../src/trainlog/read-tfevents.js";
 import { StepResolver } from "../../src/trainlog/rows.js";
@@ -68,6 +69,12 @@ describe("step order with bounded memory", () => {
     const log = await readTrainLog(run);
     expect(log.steps.length).toBe(80);
     expect([log.loss[39], log.loss[40], log.lr[40]]).toEqual([3, 2, 0.5]);
+    // The digest a registry stores covers the folder's event files in name order, streamed.
+    const whole = createHash("sha256")
+      .update(fs.readFileSync(path.join(run, "events.out.tfevents.1")))
+      .update(fs.readFileSync(path.join(run, "events.out.tfevents.2")))
+      .digest("hex");
+    expect(await digestTrainLog(run)).toBe(whole);
   });
 });
 
