@@ -7,6 +7,7 @@ export class TrendWindow {
   private readonly xs: Float64Array;
   private readonly ys: Float64Array;
   private readonly scratch: Float64Array;
+  private readonly scratch2: Float64Array;
   private head = 0;
   /** Points in the ring (≤ capacity). */
   size = 0;
@@ -15,6 +16,7 @@ export class TrendWindow {
     this.xs = new Float64Array(capacity);
     this.ys = new Float64Array(capacity);
     this.scratch = new Float64Array(capacity);
+    this.scratch2 = new Float64Array(capacity);
   }
 
   push(x: number, y: number): void {
@@ -37,29 +39,33 @@ export class TrendWindow {
    */
   fit(at: number): { pred: number; sigma: number } {
     const n = this.size;
-    const { xs, ys, scratch } = this;
+    const { xs, ys, scratch, scratch2 } = this;
+    // x is centred on one of the window's points so the raw moments stay exact at large steps.
+    const x0 = xs[0] as number;
     let sx = 0;
     let sy = 0;
-    for (let k = 0; k < n; k++) {
-      sx += xs[k] as number;
-      sy += ys[k] as number;
-    }
-    const mx = sx / n;
-    const my = sy / n;
     let sxx = 0;
     let sxy = 0;
     for (let k = 0; k < n; k++) {
-      const dx = (xs[k] as number) - mx;
-      sxx += dx * dx;
-      sxy += dx * ((ys[k] as number) - my);
+      const x = (xs[k] as number) - x0;
+      const y = ys[k] as number;
+      sx += x;
+      sy += y;
+      sxx += x * x;
+      sxy += x * y;
     }
-    const slope = sxx > 0 ? sxy / sxx : 0;
-    for (let k = 0; k < n; k++)
-      scratch[k] = Math.abs((ys[k] as number) - (my + slope * ((xs[k] as number) - mx)));
+    const mx = sx / n;
+    const my = sy / n;
+    const vxx = sxx - n * mx * mx;
+    const slope = vxx > 0 ? (sxy - n * mx * my) / vxx : 0;
+    for (let k = 0; k < n; k++) {
+      const y = ys[k] as number;
+      scratch[k] = Math.abs(y - (my + slope * ((xs[k] as number) - x0 - mx)));
+      scratch2[k] = y;
+    }
     const sigma = Math.max(1.4826 * medianInPlace(scratch, n), 1e-6 * Math.abs(my), 1e-12);
-    for (let k = 0; k < n; k++) scratch[k] = ys[k] as number;
-    const centre = medianInPlace(scratch, n);
-    return { pred: Math.max(my + slope * (at - mx), centre), sigma };
+    const centre = medianInPlace(scratch2, n);
+    return { pred: Math.max(my + slope * (at - x0 - mx), centre), sigma };
   }
 }
 
