@@ -28,7 +28,8 @@ class JsonlReader {
     this.tracker = new ColumnTracker(source, overrides);
   }
 
-  line(text: string, lineNo: number): void {
+  line(raw: string, lineNo: number): void {
+    const text = lineNo === 1 && raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw; // a UTF-8 byte-order mark
     if (text.trim() === "") return;
     const value = parseLine(text, this.source, lineNo);
     if (typeof value !== "object" || value === null || Array.isArray(value)) {

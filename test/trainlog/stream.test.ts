@@ -120,6 +120,11 @@ describe("long series: analysed point by point, kept downsampled", () => {
     expect(report.lrJumps).toMatchObject({ count: 1, listed: [{ step: 29_990, from: 0.001, to: 0.02 }] });
     fs.rmSync(file);
   });
+  it("reads a JSONL file that starts with a byte-order mark", async () => {
+    const file = path.join(dir, "bom.jsonl");
+    fs.writeFileSync(file, `\uFEFF${line(1, 3)}\n${line(2, 2)}\n`);
+    expect([...(await readTrainLog(file)).loss]).toEqual([3, 2]);
+  });
   it("in-memory parsing keeps short logs exactly", () => {
     const log = parseJsonl([line(1, 3), line(2, 2)].join("\n"), "x.jsonl");
     expect(log.downsampled).toBeNull();
