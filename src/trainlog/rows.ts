@@ -52,7 +52,7 @@ export class StepResolver {
     if (row.loss !== undefined) {
       // A resume: everything logged after this step by the run that was abandoned goes.
       const cut = same ? at + 1 : at;
-      this.rolledBack += tail.length - cut;
+      for (let k = cut; k < tail.length; k++) if ((tail[k] as Row).loss !== undefined) this.rolledBack++;
       tail.length = cut;
       if (same) Object.assign(same, row);
       else tail.push(row);
