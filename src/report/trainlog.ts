@@ -38,6 +38,8 @@ export function renderTrainLog(r: TrainLogReport): string {
   if (found.length) lines.push("", "findings:", ...found.map((f) => `  - ${f}`));
   const fs = r.fromScratch;
   lines.push("", `from scratch: ${fs.verdict} — ${fs.reason}`);
+  for (const c of fs.checks)
+    lines.push(`  ${pad(c.name, 11)}${pad(c.outcome.replace("_", " "), 15)}${c.detail}`);
   return lines.join("\n");
 }
 

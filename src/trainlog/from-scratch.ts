@@ -165,7 +165,14 @@ function dropCheck(steps: number[], values: number[], end: number | null, lnV: n
   const drop = (start - median(early.slice(-START_POINTS))) / lnV;
   const total = (start - end) / lnV;
   const share = total > 0 ? drop / total : drop > 0 ? 1 : 0;
-  const detail = `fell ${drop.toFixed(2)}·ln V by step ${COLLAPSE.step}, ${(100 * Math.max(0, share)).toFixed(0)}% of its whole descent (${total.toFixed(2)}·ln V)`;
+  const moved =
+    drop >= 0
+      ? `fell ${drop.toFixed(2)}·ln V by step ${COLLAPSE.step}`
+      : `rose ${(-drop).toFixed(2)}·ln V by step ${COLLAPSE.step}`;
+  const detail =
+    total > 0.01
+      ? `${moved}, ${(100 * Math.max(0, share)).toFixed(0)}% of its whole descent (${total.toFixed(2)}·ln V)`
+      : `${moved}; no descent over the whole log`;
   const collapsed = drop >= COLLAPSE.minDrop && share >= COLLAPSE.share;
   return {
     name: "earlyDrop",
