@@ -24,7 +24,14 @@ export {
   verifyConsistency,
   verifyInclusion,
 } from "./merkle.js";
-export { type CardLineage, parseCardLineage, toHfRelation, writeCardLineage } from "./modelcard.js";
+export {
+  type CardLineage,
+  MAX_CARD_FILE_BYTES,
+  parseCardLineage,
+  readCardFile,
+  toHfRelation,
+  writeCardLineage,
+} from "./modelcard.js";
 export {
   type ConsistencyProofDoc,
   exportConsistencyProof,

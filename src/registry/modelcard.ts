@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import type { Relation } from "../compare/types.js";
 import { PedigreeError } from "../errors.js";
 import { HF_BASE_MODEL_RELATIONS, parseRelation } from "./relations.js";
@@ -11,6 +12,46 @@ import { HF_BASE_MODEL_RELATIONS, parseRelation } from "./relations.js";
 
 /** A README's front matter larger than this is not a model card (and not parsed: CWE-400). */
 const MAX_FRONT_MATTER_BYTES = 1 << 20;
+
+/**
+ * A model card file above this is refused before it is read: cards are KBs to a few MB of Markdown,
+ * and only the front matter is parsed.
+ */
+export const MAX_CARD_FILE_BYTES = MAX_FRONT_MATTER_BYTES * 16;
+
+/**
+ * Reads a model card (README.md): stat first, refuse what is not a regular file (a FIFO or device
+ * would block or never end) and what is above the cap, then read it.
+ */
+export function readCardFile(file: string): string {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch (cause) {
+    throw new PedigreeError("IO_NOT_FOUND", `${file}: no such file`, { details: { file }, cause });
+  }
+  if (!stat.isFile()) {
+    throw new PedigreeError("IO_NOT_REGULAR_FILE", `${file} is not a regular file`, {
+      details: { file },
+      hint: "Pass the model's README.md file",
+    });
+  }
+  if (stat.size > MAX_CARD_FILE_BYTES) {
+    throw new PedigreeError(
+      "FORMAT_CARD_TOO_LARGE",
+      `${file} is ${stat.size} bytes; a model card above ${MAX_CARD_FILE_BYTES} is refused`,
+      {
+        details: { file, size: stat.size, limit: MAX_CARD_FILE_BYTES },
+        hint: "Pass the README.md of the model",
+      },
+    );
+  }
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch (cause) {
+    throw new PedigreeError("IO_READ_FAILED", `Cannot read ${file}`, { details: { file }, cause });
+  }
+}
 
 /** HF relation → DESIGN §5 vocabulary. An adapter is a parameter-efficient fine-tune. */
 const FROM_HF: Record<string, Relation> = Object.fromEntries(
@@ -67,7 +108,7 @@ function readKey(lines: string[], from: number, to: number, key: string): string
 }
 
 export function parseCardLineage(text: string): CardLineage {
-  if (Buffer.byteLength(text) > MAX_FRONT_MATTER_BYTES * 16)
+  if (Buffer.byteLength(text) > MAX_CARD_FILE_BYTES)
     throw new PedigreeError("FORMAT_CARD_TOO_LARGE", "The model card is larger than 16 MiB", {
       hint: "Pass the README.md of the model",
     });

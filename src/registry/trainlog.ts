@@ -1,6 +1,4 @@
-import { createHash } from "node:crypto";
-import fs from "node:fs";
-import { analyzeTrainLogFile } from "../trainlog/index.js";
+import { analyzeTrainLogFile, digestTrainLog } from "../trainlog/index.js";
 import type { FromScratchAssessment } from "../trainlog/types.js";
 import { appendEntries } from "./log.js";
 import type { Registry } from "./registry.js";
@@ -21,7 +19,7 @@ export async function attachTrainLog(reg: Registry, modelRef: string, file: stri
   const model = await reg.resolve(modelRef);
   const fp = await reg.fingerprint(model.contentId);
   const { report } = await analyzeTrainLogFile(file, { vocabSize: fp.dims?.vocabSize || null });
-  const sha256 = createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+  const sha256 = await digestTrainLog(file);
   const fromScratch = report.fromScratch;
   const seq = await reg.write(async (trx, key) => {
     const data = {

@@ -97,6 +97,34 @@ export interface ScaleOptions {
   experts?: number;
 }
 
+/**
+ * Caps on user-chosen dimensions, checked before any tensor is described: every tensor of every
+ * layer is planned up front, so an unbounded count (`--layers 1000000000`) grows memory without
+ * end. Each cap is far above any published model: 126 layers (Llama 3.1 405B), ~262k tokens
+ * (Gemma), 384 routed experts (Kimi K2).
+ */
+export const MAX_SYNTH_LAYERS = 1024;
+export const MAX_SYNTH_VOCAB = 1 << 21;
+export const MAX_SYNTH_EXPERTS = 4096;
+
+function checkCaps(opts: ScaleOptions): void {
+  const caps: [keyof ScaleOptions, number][] = [
+    ["layers", MAX_SYNTH_LAYERS],
+    ["vocab", MAX_SYNTH_VOCAB],
+    ["experts", MAX_SYNTH_EXPERTS],
+  ];
+  for (const [key, limit] of caps) {
+    const v = opts[key];
+    if (v === undefined) continue;
+    if (!(Number.isSafeInteger(v) && v >= 1 && v <= limit)) {
+      throw new PedigreeError("USAGE_LIMIT_EXCEEDED", `--${key} ${v} is outside 1–${limit}`, {
+        details: { option: `--${key}`, value: v, limit },
+        hint: `Synthetic models take at most ${limit} ${key}`,
+      });
+    }
+  }
+}
+
 export function shapeNames(): string[] {
   return Object.keys(SHAPES);
 }
@@ -110,6 +138,7 @@ export function scaleArch(name: string, opts: ScaleOptions = {}): SynthArch {
       hint: `Use one of: ${shapeNames().join(", ")}`,
     });
   }
+  checkCaps(opts);
   const s = opts.scale ?? 1;
   if (!(s > 0 && s <= 1)) {
     throw new PedigreeError("USAGE_INVALID_OPTION", `--scale must be in (0, 1], got ${s}`, {

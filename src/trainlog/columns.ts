@@ -1,3 +1,4 @@
+import { PedigreeError } from "../errors.js";
 import type { ColumnOverrides, MetricName } from "./types.js";
 
 /**
@@ -26,9 +27,53 @@ const ALIASES: Record<MetricName, string[]> = {
     "tokens_seen",
     "num_input_tokens_seen",
   ],
+  // Loss on a clean held-back stream, logged beside the training loss when the data may be polluted.
+  cleanLoss: ["clean_loss", "loss_clean", "train/clean_loss", "clean/loss", "loss/clean", "clean loss"],
 };
 
-export const METRICS: MetricName[] = ["step", "loss", "lr", "gradNorm", "tokens"];
+export const METRICS: MetricName[] = ["step", "loss", "lr", "gradNorm", "tokens", "cleanLoss"];
+
+/**
+ * Distinct column names (JSONL keys, TensorBoard tags) a log may use: a log inventing a new key
+ * on every line would otherwise grow this set, and re-resolve it, with every line.
+ */
+export const MAX_COLUMN_NAMES = 4096;
+
+/**
+ * Column choice for streamed logs: names are observed as they appear and the metric columns are
+ * re-resolved only when a new name shows up (a rare event after the first lines).
+ */
+export class ColumnTracker {
+  private readonly names = new Set<string>();
+  columns: Record<MetricName, string | null>;
+
+  constructor(
+    private readonly source: string,
+    private readonly overrides: ColumnOverrides = {},
+  ) {
+    this.columns = resolveColumns([], overrides);
+  }
+
+  observe(names: Iterable<string>): void {
+    let added = false;
+    for (const n of names) {
+      if (this.names.has(n)) continue;
+      if (this.names.size >= MAX_COLUMN_NAMES) {
+        throw new PedigreeError(
+          "TRAINLOG_LIMIT_EXCEEDED",
+          `${this.source}: more than ${MAX_COLUMN_NAMES} distinct column names`,
+          {
+            details: { source: this.source, limit: MAX_COLUMN_NAMES },
+            hint: "A training log has a fixed set of metric names; this does not look like one",
+          },
+        );
+      }
+      this.names.add(n);
+      added = true;
+    }
+    if (added) this.columns = resolveColumns(this.names, this.overrides);
+  }
+}
 
 /** Picks the source column for each metric from the names present, honouring user overrides. */
 export function resolveColumns(

@@ -1,8 +1,10 @@
+import fs from "node:fs";
 import protobuf from "protobufjs";
 import { PedigreeError } from "../errors.js";
-import { resolveColumns } from "./columns.js";
-import { type Row, toSeries } from "./series.js";
-import { readRecords } from "./tfrecord.js";
+import { ColumnTracker } from "./columns.js";
+import { collect, type ReadInfo } from "./pipeline.js";
+import type { Row } from "./rows.js";
+import { RecordReader } from "./tfrecord.js";
 import type { ColumnOverrides, MetricName, TrainLog } from "./types.js";
 
 /**
@@ -49,47 +51,82 @@ interface DecodedValue {
 const DT_FLOAT = 1;
 const DT_DOUBLE = 2;
 
-export function parseTfEvents(buf: Uint8Array, source: string, overrides: ColumnOverrides = {}): TrainLog {
-  const points: { step: number; tag: string; value: number }[] = [];
-  for (const record of readRecords(buf, source)) {
+type Emit = (row: Row & { step: number }) => void;
+
+/** Event records → rows: one row per scalar of a metric column (the resolver merges a step's rows). */
+export class EventRows {
+  private readonly tracker: ColumnTracker;
+
+  constructor(
+    private readonly source: string,
+    overrides: ColumnOverrides,
+    private readonly emit: Emit,
+  ) {
+    this.tracker = new ColumnTracker(source, overrides);
+  }
+
+  record(data: Uint8Array): void {
     let event: { step?: unknown; summary?: { value?: DecodedValue[] } };
     try {
-      event = EventMessage.toObject(EventMessage.decode(record), { longs: Number }) as typeof event;
+      event = EventMessage.toObject(EventMessage.decode(data), { longs: Number }) as typeof event;
     } catch (e) {
       throw new PedigreeError(
         "TRAINLOG_MALFORMED",
-        `${source}: an event record is not a valid Event message`,
+        `${this.source}: an event record is not a valid Event message`,
         {
-          details: { source },
+          details: { source: this.source },
           cause: e,
         },
       );
     }
     const step = Number(event.step ?? 0);
+    if (!Number.isFinite(step)) return;
     for (const v of event.summary?.value ?? []) {
       const value = scalarOf(v);
-      if (value !== undefined) points.push({ step, tag: v.tag, value });
+      if (value === undefined || typeof v.tag !== "string") continue;
+      this.tracker.observe([v.tag]);
+      const metric = this.metricOf(v.tag);
+      if (metric) this.emit({ step, [metric]: value });
     }
   }
-  const tags = new Set(points.map((p) => p.tag));
-  const columns = resolveColumns(tags, overrides);
-  columns.step = "step";
-  const metricOfTag = new Map<string, MetricName>();
-  for (const [metric, tag] of Object.entries(columns))
-    if (tag && metric !== "step") metricOfTag.set(tag, metric as MetricName);
-  const rows: Row[] = [];
-  for (const p of points) {
-    const metric = metricOfTag.get(p.tag);
-    if (metric) rows.push({ step: p.step, [metric]: p.value });
+
+  private metricOf(tag: string): MetricName | undefined {
+    for (const [metric, col] of Object.entries(this.tracker.columns))
+      if (col === tag && metric !== "step") return metric as MetricName;
+    return undefined;
   }
-  return toSeries(mergeByStep(rows), source, "tfevents", columns);
+
+  info(): ReadInfo {
+    return { format: "tfevents", columns: { ...this.tracker.columns, step: "step" } };
+  }
 }
 
-/** Event files log one tag per event; merge the events of a step into one row (later events win). */
-function mergeByStep(rows: Row[]): Row[] {
-  const byStep = new Map<number, Row>();
-  for (const r of rows) byStep.set(r.step as number, { ...byStep.get(r.step as number), ...r });
-  return [...byStep.values()];
+/** A whole event file held in memory (tests, library callers). */
+export function parseTfEvents(buf: Uint8Array, source: string, overrides: ColumnOverrides = {}): TrainLog {
+  return collect(source, (emit) => {
+    const rows = new EventRows(source, overrides, emit);
+    const reader = new RecordReader(source, (r) => rows.record(r));
+    reader.feed(buf);
+    reader.end();
+    return rows.info();
+  });
+}
+
+/** Streams event files in order, record by record, into one series. */
+export async function streamTfEvents(
+  files: string[],
+  source: string,
+  overrides: ColumnOverrides,
+  emit: Emit,
+): Promise<ReadInfo> {
+  const rows = new EventRows(source, overrides, emit);
+  for (const file of files) {
+    const reader = new RecordReader(file, (r) => rows.record(r));
+    for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>)
+      reader.feed(chunk);
+    reader.end();
+  }
+  return rows.info();
 }
 
 function scalarOf(v: DecodedValue): number | undefined {

@@ -1,3 +1,4 @@
+import { TrendWindow } from "./trend.js";
 import type { Spike } from "./types.js";
 
 /**
@@ -48,9 +49,20 @@ export const DEFAULT_DETECTOR: SpikeDetectorOptions = {
 /** Points of history needed before a trend is trusted. */
 const MIN_HISTORY = 12;
 
+/** One point as the detector saw it; `index` is its position in the log, `prevStep` the step logged before it. */
+interface Seen {
+  step: number;
+  value: number;
+  trend: number;
+  index: number;
+  prevStep: number;
+}
+
 interface Candidate {
-  first: number;
-  peak: number;
+  /** Points from the first abnormal one on, and up to two points before it (for the start rule). */
+  points: Seen[];
+  before: Seen[];
+  peak: Seen;
   maxZ: number;
   run: number;
   longestRun: number;
@@ -59,133 +71,140 @@ interface Candidate {
   sumZ: number;
 }
 
-/** Returns spikes as index ranges resolved to steps; `rollbackStep` is filled by the caller. */
-export function detectSpikes(
-  steps: Float64Array,
-  values: Float64Array,
-  opts: SpikeDetectorOptions = DEFAULT_DETECTOR,
-): Omit<Spike, "rollbackStep">[] {
-  const clean: number[] = []; // indices usable as baseline
-  const spikes: Omit<Spike, "rollbackStep">[] = [];
-  let open: Candidate | null = null;
-  const trendAt = new Float64Array(values.length).fill(Number.NaN);
+/** A spike before its rollback step is chosen; the indices place it among the log's points. */
+export type DetectedSpike = Omit<Spike, "rollbackStep"> & {
+  startIndex: number;
+  peakIndex: number;
+  /** The step logged just before the spike's start (NaN when it starts the log). */
+  prevStep: number;
+};
 
-  for (let i = 0; i < values.length; i++) {
-    const y = values[i] as number;
-    const fit =
-      clean.length >= MIN_HISTORY
-        ? fitTrend(steps, values, clean.slice(-opts.window), steps[i] as number)
-        : null;
+/**
+ * The detector as a stream: points are pushed one by one in step order and only the trailing
+ * window, an open candidate (≤ maxOpenPoints) and the spikes found are kept, so memory does not
+ * grow with the log. Every point is judged.
+ */
+export class SpikeDetector {
+  readonly spikes: DetectedSpike[] = [];
+  private readonly window: TrendWindow;
+  /** Clean points seen since the baseline was last (re)started. */
+  private cleanCount = 0;
+  private open: Candidate | null = null;
+  /** The last two points judged (for the start rule of a new candidate). */
+  private recent: Seen[] = [];
+
+  constructor(private readonly opts: SpikeDetectorOptions = DEFAULT_DETECTOR) {
+    this.window = new TrendWindow(Math.max(1, opts.window));
+  }
+
+  push(step: number, value: number, index: number, prevStep: number): void {
+    const opts = this.opts;
+    const fit = this.cleanCount >= MIN_HISTORY ? this.window.fit(step) : null;
+    const seen: Seen = { step, value, trend: fit ? fit.pred : Number.NaN, index, prevStep };
     if (!fit) {
-      if (Number.isFinite(y)) clean.push(i);
-      continue;
+      if (Number.isFinite(value)) this.addClean(seen);
+      this.remember(seen);
+      return;
     }
-    trendAt[i] = fit.pred;
-    const z = Number.isFinite(y) ? (y - fit.pred) / fit.sigma : Number.POSITIVE_INFINITY;
-    const rel = Number.isFinite(y) ? (y - fit.pred) / Math.abs(fit.pred) : Number.POSITIVE_INFINITY;
+    const finite = Number.isFinite(value);
+    const z = finite ? (value - fit.pred) / fit.sigma : Number.POSITIVE_INFINITY;
+    const rel = finite ? (value - fit.pred) / Math.abs(fit.pred) : Number.POSITIVE_INFINITY;
     const abnormal =
-      z >= opts.enterZ && rel >= opts.minRelativeExcess && !(y - fit.pred < opts.minAbsoluteExcess);
-
+      z >= opts.enterZ && rel >= opts.minRelativeExcess && !(value - fit.pred < opts.minAbsoluteExcess);
+    const open = this.open;
     if (open === null) {
-      if (abnormal) open = { first: i, peak: i, maxZ: z, run: 1, longestRun: 1, calm: 0, sumZ: z };
-      else clean.push(i);
-      continue;
+      if (abnormal) {
+        const before = this.recent.slice(-2);
+        this.open = { points: [seen], before, peak: seen, maxZ: z, run: 1, longestRun: 1, calm: 0, sumZ: z };
+      } else this.addClean(seen);
+      this.remember(seen);
+      return;
     }
+    open.points.push(seen);
+    this.remember(seen);
     if (z > open.maxZ) {
       open.maxZ = z;
-      open.peak = i;
+      open.peak = seen;
     }
     open.run = abnormal ? open.run + 1 : 0;
     if (abnormal) open.sumZ += z;
     open.longestRun = Math.max(open.longestRun, open.run);
     open.calm = z < opts.recoverZ ? open.calm + 1 : 0;
     const recovered = open.calm >= opts.recoverPoints;
-    const tooLong = i - open.first >= opts.maxOpenPoints;
-    if (!recovered && !tooLong) continue;
-    const endIdx = i - open.calm + 1; // first point of the calm run
-    const confirmed = isConfirmed(open, opts);
-    if (confirmed) spikes.push(toSpike(open, recovered ? endIdx : null, steps, values, trendAt));
-    else for (let k = open.first; k < endIdx; k++) clean.push(k); // a lone blip: ordinary noise
-    if (recovered) for (let k = endIdx; k <= i; k++) clean.push(k);
-    else clean.splice(0, clean.length, i); // a lasting level shift: start the baseline afresh from here
-    open = null;
+    const tooLong = open.points.length - 1 >= opts.maxOpenPoints;
+    if (!recovered && !tooLong) return;
+    const endAt = open.points.length - open.calm; // first point of the calm run
+    if (this.isConfirmed(open)) this.spikes.push(toSpike(open, recovered ? open.points[endAt] : undefined));
+    else for (let k = 0; k < endAt; k++) this.addClean(open.points[k] as Seen); // a lone blip: noise
+    if (recovered) for (let k = endAt; k < open.points.length; k++) this.addClean(open.points[k] as Seen);
+    else {
+      // A lasting level shift: start the baseline afresh from here.
+      this.window.reset();
+      this.cleanCount = 0;
+      if (finite) this.addClean(seen);
+    }
+    this.open = null;
   }
-  if (open && isConfirmed(open, opts)) {
-    spikes.push(toSpike(open, null, steps, values, trendAt));
+
+  /** Ends the stream: a confirmed candidate still open is a spike that has not recovered. */
+  finish(): DetectedSpike[] {
+    if (this.open && this.isConfirmed(this.open)) this.spikes.push(toSpike(this.open, undefined));
+    this.open = null;
+    return this.spikes;
   }
-  return spikes;
+
+  private addClean(p: Seen): void {
+    this.window.push(p.step, p.value);
+    this.cleanCount++;
+  }
+
+  private remember(p: Seen): void {
+    this.recent.push(p);
+    if (this.recent.length > 2) this.recent.shift();
+  }
+
+  private isConfirmed(c: Candidate): boolean {
+    const o = this.opts;
+    return c.maxZ >= o.peakZ || (c.longestRun >= o.minRun && c.sumZ >= o.minSumZ);
+  }
 }
 
-function isConfirmed(c: Candidate, opts: SpikeDetectorOptions): boolean {
-  return c.maxZ >= opts.peakZ || (c.longestRun >= opts.minRun && c.sumZ >= opts.minSumZ);
-}
-
-function toSpike(
-  c: Candidate,
-  endIdx: number | null,
+/** Runs the detector over whole arrays (in-memory logs). */
+export function detectSpikes(
   steps: Float64Array,
   values: Float64Array,
-  trend: Float64Array,
-): Omit<Spike, "rollbackStep"> {
+  opts: SpikeDetectorOptions = DEFAULT_DETECTOR,
+): DetectedSpike[] {
+  const d = new SpikeDetector(opts);
+  for (let i = 0; i < values.length; i++)
+    d.push(steps[i] as number, values[i] as number, i, i > 0 ? (steps[i - 1] as number) : Number.NaN);
+  return d.finish();
+}
+
+function toSpike(c: Candidate, end: Seen | undefined): DetectedSpike {
   // The rise often begins a point or two before the first abnormal one: take those in when their
   // excess is at least half of the first abnormal point's.
-  const excess = (k: number) => (values[k] as number) - (trend[k] as number);
-  let first = c.first;
-  while (first > c.first - 2 && first > 0 && excess(first - 1) > 0.5 * excess(c.first)) first--;
-  const trendAtPeak = trend[c.peak] as number;
-  const valueAtPeak = values[c.peak] as number;
+  const firstAbnormal = c.points[0] as Seen;
+  const excess = (p: Seen) => p.value - p.trend;
+  let start = firstAbnormal;
+  for (let k = c.before.length - 1; k >= 0; k--) {
+    const p = c.before[k] as Seen;
+    if (!(excess(p) > 0.5 * excess(firstAbnormal))) break;
+    start = p;
+  }
+  const { trend: trendAtPeak, value: valueAtPeak } = c.peak;
   return {
-    start: steps[first] as number,
-    peak: steps[c.peak] as number,
-    end: endIdx === null ? null : (steps[endIdx] as number),
+    start: start.step,
+    peak: c.peak.step,
+    end: end === undefined ? null : end.step,
     severity: round(c.maxZ),
     relativeExcess: round((valueAtPeak - trendAtPeak) / Math.abs(trendAtPeak)),
     trendAtPeak: round(trendAtPeak),
     valueAtPeak: round(valueAtPeak),
+    startIndex: start.index,
+    peakIndex: c.peak.index,
+    prevStep: start.prevStep,
   };
-}
-
-/**
- * The trend at `at`: the larger of a least-squares line through the window (tracks a rise, e.g. a
- * learning-rate re-warm) and the window's median (does not over-extrapolate a descent that is
- * flattening, which a line would turn into a false spike). Taking the larger is conservative both
- * ways. σ is the robust spread of the window's residuals around the line.
- */
-function fitTrend(
-  steps: Float64Array,
-  values: Float64Array,
-  idx: number[],
-  at: number,
-): { pred: number; sigma: number } {
-  const n = idx.length;
-  let sx = 0;
-  let sy = 0;
-  for (const k of idx) {
-    sx += steps[k] as number;
-    sy += values[k] as number;
-  }
-  const mx = sx / n;
-  const my = sy / n;
-  let sxx = 0;
-  let sxy = 0;
-  for (const k of idx) {
-    const dx = (steps[k] as number) - mx;
-    sxx += dx * dx;
-    sxy += dx * ((values[k] as number) - my);
-  }
-  const slope = sxx > 0 ? sxy / sxx : 0;
-  const residuals = idx.map((k) =>
-    Math.abs((values[k] as number) - (my + slope * ((steps[k] as number) - mx))),
-  );
-  const sigma = Math.max(1.4826 * median(residuals), 1e-6 * Math.abs(my), 1e-12);
-  const centre = median(idx.map((k) => values[k] as number));
-  return { pred: Math.max(my + slope * (at - mx), centre), sigma };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
 function round(x: number): number {

@@ -11,30 +11,66 @@ import { maskedCrc32c } from "./crc32c.js";
 export const MAX_RECORD_BYTES = 64 << 20;
 
 export function* readRecords(buf: Uint8Array, source: string): Generator<Uint8Array> {
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  let pos = 0;
-  while (pos < buf.length) {
-    if (pos + 12 > buf.length) throw truncated(source, pos, "record header");
-    const length = Number(view.getBigUint64(pos, true));
-    if (view.getUint32(pos + 8, true) !== maskedCrc32c(buf.subarray(pos, pos + 8))) {
-      throw corrupt(source, pos, "length CRC mismatch");
+  const records: Uint8Array[] = [];
+  const reader = new RecordReader(source, (r) => records.push(r));
+  reader.feed(buf);
+  reader.end();
+  yield* records;
+}
+
+/**
+ * TFRecord framing as a stream: bytes are fed in chunks and each complete, CRC-checked record is
+ * handed on; only an incomplete record is carried between chunks (≤ MAX_RECORD_BYTES).
+ */
+export class RecordReader {
+  private carry: Uint8Array = new Uint8Array(0);
+  /** File offset of carry[0], for error messages. */
+  private offset = 0;
+
+  constructor(
+    private readonly source: string,
+    private readonly onRecord: (data: Uint8Array) => void,
+  ) {}
+
+  feed(chunk: Uint8Array): void {
+    let buf = chunk;
+    if (this.carry.length) {
+      buf = new Uint8Array(this.carry.length + chunk.length);
+      buf.set(this.carry);
+      buf.set(chunk, this.carry.length);
     }
-    if (length > MAX_RECORD_BYTES) {
-      throw new PedigreeError(
-        "TRAINLOG_LIMIT_EXCEEDED",
-        `${source}: record at byte ${pos} claims ${length} bytes`,
-        {
-          details: { source, offset: pos, length, limit: MAX_RECORD_BYTES },
-        },
-      );
+    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    let pos = 0;
+    while (pos + 12 <= buf.length) {
+      const at = this.offset + pos;
+      const length = Number(view.getBigUint64(pos, true));
+      if (view.getUint32(pos + 8, true) !== maskedCrc32c(buf.subarray(pos, pos + 8))) {
+        throw corrupt(this.source, at, "length CRC mismatch");
+      }
+      if (length > MAX_RECORD_BYTES) {
+        throw new PedigreeError(
+          "TRAINLOG_LIMIT_EXCEEDED",
+          `${this.source}: record at byte ${at} claims ${length} bytes`,
+          { details: { source: this.source, offset: at, length, limit: MAX_RECORD_BYTES } },
+        );
+      }
+      const start = pos + 12;
+      if (start + length + 4 > buf.length) break; // the rest comes with the next chunk
+      const data = buf.subarray(start, start + length);
+      if (view.getUint32(start + length, true) !== maskedCrc32c(data))
+        throw corrupt(this.source, at, "data CRC mismatch");
+      this.onRecord(data);
+      pos = start + length + 4;
     }
-    const start = pos + 12;
-    if (start + length + 4 > buf.length) throw truncated(source, pos, "record body");
-    const data = buf.subarray(start, start + length);
-    if (view.getUint32(start + length, true) !== maskedCrc32c(data))
-      throw corrupt(source, pos, "data CRC mismatch");
-    yield data;
-    pos = start + length + 4;
+    this.carry = buf.slice(pos);
+    this.offset += pos;
+  }
+
+  /** End of input: a record still incomplete was cut short. */
+  end(): void {
+    if (this.carry.length === 0) return;
+    const what = this.carry.length < 12 ? "record header" : "record body";
+    throw truncated(this.source, this.offset, what);
   }
 }
 

@@ -104,8 +104,7 @@ dev("no false alarms on clean logs with extra noise", () => {
 });
 
 dev("clean kinship-dev logs", () => {
-  // describe bodies run while tests are collected, also when skipped: no ../shared read here
-  // unless it is there (a fresh clone has none).
+  // Read only when ../shared is there: a skipped suite's body still runs when tests are collected.
   const manifest = (
     HAS_SHARED ? JSON.parse(fs.readFileSync(path.join(KINSHIP_DIR, "manifest.json"), "utf8")) : { models: [] }
   ) as {

@@ -17,6 +17,7 @@ import {
   parseCardLineage,
   pooledComparator,
   Registry,
+  readCardFile,
   resolveDbSpec,
   verifyLineage,
   verifyLog,
@@ -157,7 +158,7 @@ export const define: CommandModule["define"] = (cmd: Command) => {
     "declare the base_model / base_model_relation of a model card",
     async (_ctx, ...a) => {
       const [model, file, o] = a as [string, string, DbOpts];
-      const card = parseCardLineage(readText(file));
+      const card = parseCardLineage(readCardFile(file));
       const edges = await withRegistry(o, async (reg) => {
         const out = [];
         for (const base of card.baseModels)
@@ -186,7 +187,7 @@ export const define: CommandModule["define"] = (cmd: Command) => {
         };
       });
       const text = writeCardLineage(
-        o.readme && fs.existsSync(o.readme) ? readText(o.readme) : "",
+        o.readme && fs.existsSync(o.readme) ? readCardFile(o.readme) : "",
         names,
         relation,
       );

@@ -26,7 +26,7 @@ export const define: CommandModule["define"] = (cmd: Command) => {
     .option("--checkpoints <steps>", 'checkpoint steps: "100,200,500", "every:500" or "start:end:stride"')
     .option("--vocab <n>", "vocabulary size (expected initial loss is ln n)")
     .option("--model <dir>", "model folder whose config.json gives the vocabulary size")
-    .option("--column <metric=name...>", "column for a metric: step, loss, lr, gradNorm, tokens")
+    .option("--column <metric=name...>", "column for a metric: step, loss, lr, gradNorm, tokens, cleanLoss")
     .option("--html <file>", "write a self-contained HTML page with plots");
   subcommandAction(check, async (_ctx, file, options) => {
     const opts = options as CheckOptions;
@@ -96,7 +96,7 @@ export function parseCheckpoints(spec: string | undefined): number[] {
 }
 
 function parseColumns(specs: string[]): ColumnOverrides {
-  const metrics: MetricName[] = ["step", "loss", "lr", "gradNorm", "tokens"];
+  const metrics: MetricName[] = ["step", "loss", "lr", "gradNorm", "tokens", "cleanLoss"];
   const out: ColumnOverrides = {};
   for (const spec of specs) {
     const eq = spec.indexOf("=");
