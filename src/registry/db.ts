@@ -66,19 +66,28 @@ export function asRegistryError(e: unknown, location: string): unknown {
   if (e instanceof PedigreeError) return e;
   const code = String((e as { code?: unknown } | null)?.code ?? "");
   const message = e instanceof Error ? e.message : String(e);
-  const hint = 'Check the file; restore it from a backup, or "pedigree registry rebuild" when only the tables are damaged';
+  const hint =
+    'Check the file; restore it from a backup, or "pedigree registry rebuild" when only the tables are damaged';
   if (/^SQLITE_(NOTADB|CORRUPT|IOERR)/.test(code) || /malformed|not a database/i.test(message))
-    return new PedigreeError("REGISTRY_CORRUPT", `${location} is not a readable registry database: ${message}`, {
-      details: { db: location, sqlite: code || null },
-      hint,
-      cause: e,
-    });
+    return new PedigreeError(
+      "REGISTRY_CORRUPT",
+      `${location} is not a readable registry database: ${message}`,
+      {
+        details: { db: location, sqlite: code || null },
+        hint,
+        cause: e,
+      },
+    );
   if (/no such table|no such column/i.test(message) || code === "42P01" || code === "42703")
-    return new PedigreeError("REGISTRY_TABLE_MISSING", `${location} lacks part of the registry schema: ${message}`, {
-      details: { db: location },
-      hint: "The database was altered outside Pedigree; restore it from a backup",
-      cause: e,
-    });
+    return new PedigreeError(
+      "REGISTRY_TABLE_MISSING",
+      `${location} lacks part of the registry schema: ${message}`,
+      {
+        details: { db: location },
+        hint: "The database was altered outside Pedigree; restore it from a backup",
+        cause: e,
+      },
+    );
   if (code === "SQLITE_CANTOPEN" || /directory does not exist/i.test(message))
     return new PedigreeError("REGISTRY_NOT_FOUND", `Cannot open or create ${location}: ${message}`, {
       details: { db: location },
@@ -94,10 +103,14 @@ const SQLITE_MMAP_BYTES = 1 << 30;
 function openSqlite(file: string, create: boolean): RegistryDb {
   const dir = path.dirname(path.resolve(file));
   if (!fs.existsSync(dir))
-    throw new PedigreeError("REGISTRY_NOT_FOUND", `The folder ${dir} of the registry ${file} does not exist`, {
-      details: { db: file, dir },
-      hint: "Create the folder first, or pass another --db",
-    });
+    throw new PedigreeError(
+      "REGISTRY_NOT_FOUND",
+      `The folder ${dir} of the registry ${file} does not exist`,
+      {
+        details: { db: file, dir },
+        hint: "Create the folder first, or pass another --db",
+      },
+    );
   if (!create && !fs.existsSync(file))
     throw new PedigreeError("REGISTRY_NOT_FOUND", `No registry database at ${file}`, {
       details: { db: file },

@@ -67,7 +67,10 @@ function checkHead(r: Replay, row: StoredHead, stored: number): void {
   if (frontier === undefined && row.size > 0)
     at("head_unexpected", "no write ended at this size: the head was added outside the registry");
   else if (frontier !== undefined && frontier !== row.frontier)
-    at("head_frontier_mismatch", "its stored frontier is not the entries': the next write would fork the log");
+    at(
+      "head_frontier_mismatch",
+      "its stored frontier is not the entries': the next write would fork the log",
+    );
 }
 
 export type { LogProblem };

@@ -108,7 +108,11 @@ const bad = (i: number, kind: LogProblemKind, message: string): LogProblem => ({
 
 function checkEntry(r: Replay, i: number, row: StoredEntry): LogProblem | null {
   if (row.seq !== i)
-    return bad(i, "entry_missing", `missing (the next stored entry is number ${row.seq}): an entry was dropped`);
+    return bad(
+      i,
+      "entry_missing",
+      `missing (the next stored entry is number ${row.seq}): an entry was dropped`,
+    );
   let leaf: ReturnType<typeof parseLeaf>;
   try {
     leaf = parseLeaf(row.leaf, `entry ${i}`);
@@ -117,7 +121,11 @@ function checkEntry(r: Replay, i: number, row: StoredEntry): LogProblem | null {
   }
   const h = leafHash(row.leaf);
   if (hex(h) !== row.leafHash)
-    return bad(i, "entry_hash_mismatch", "its stored leaf hash does not match its content: the entry was changed");
+    return bad(
+      i,
+      "entry_hash_mismatch",
+      "its stored leaf hash does not match its content: the entry was changed",
+    );
   const e = leaf.entry;
   if (e.seq !== i)
     return bad(i, "entry_out_of_order", `holds entry number ${e.seq}: entries were reordered or dropped`);
@@ -129,9 +137,14 @@ function checkEntry(r: Replay, i: number, row: StoredEntry): LogProblem | null {
     );
   const key =
     e.op === "actor.add" || e.op === "init" ? (selfKey(e) ?? r.actors.get(e.actor)) : r.actors.get(e.actor);
-  if (!key) return bad(i, "entry_unknown_actor", `signed by "${e.actor}", who was never registered in the log`);
+  if (!key)
+    return bad(i, "entry_unknown_actor", `signed by "${e.actor}", who was never registered in the log`);
   if (!verifySignature(key, canonicalJson(e), leaf.sig))
-    return bad(i, "entry_bad_signature", `the signature of "${e.actor}" does not verify: the entry was changed`);
+    return bad(
+      i,
+      "entry_bad_signature",
+      `the signature of "${e.actor}" does not verify: the entry was changed`,
+    );
   if (e.v !== LOG_VERSION)
     return bad(
       i,

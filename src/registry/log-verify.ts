@@ -1,8 +1,8 @@
 import type { Kysely } from "kysely";
-import type { DialectName } from "./migrations.js";
 import { checkHeads } from "./log-heads.js";
 import { type LogProblem, type LogProblemKind, type Replay, replayEntries } from "./log-replay.js";
 import { hex } from "./merkle.js";
+import type { DialectName } from "./migrations.js";
 import { checkSavedHead, type SavedHead } from "./saved-head.js";
 import type { RegistryTables } from "./schema.js";
 import { diffTables, integrityProblems } from "./table-diff.js";
@@ -39,7 +39,10 @@ export interface LogVerifyOptions {
  * (root, frontier, and that one exists where each write ended), and that every row of every table is
  * what a replay of the log produces. With a saved head, also that the log still extends it.
  */
-export async function verifyLog(db: Kysely<RegistryTables>, opts: LogVerifyOptions = {}): Promise<LogVerifyResult> {
+export async function verifyLog(
+  db: Kysely<RegistryTables>,
+  opts: LogVerifyOptions = {},
+): Promise<LogVerifyResult> {
   return (await verifyLogReplay(db, opts)).result;
 }
 
@@ -52,7 +55,8 @@ export async function verifyLogReplay(
   if (opts.checkpoint) replay.problems.push(...checkSavedHead(replay, opts.checkpoint));
   if (replay.goodUntil === entries)
     replay.problems.push(...(await diffTables(db, replay.state, { blobs: opts.blobs !== false })));
-  if (opts.dialect === "sqlite" && opts.integrity !== false) replay.problems.push(...(await integrityProblems(db)));
+  if (opts.dialect === "sqlite" && opts.integrity !== false)
+    replay.problems.push(...(await integrityProblems(db)));
   const problems = replay.problems;
   const seqs = problems.map((p) => p.seq).filter((s): s is number => s !== null);
   const result = {
@@ -74,7 +78,9 @@ export async function replayStored(
 ): Promise<{ replay: Replay; entries: number; heads: number }> {
   const rows = await db.selectFrom("log_entries").selectAll().orderBy("seq").execute();
   const headRows = await db.selectFrom("tree_heads").selectAll().orderBy("size").execute();
-  const replay = replayEntries(rows.map((r) => ({ seq: Number(r.seq), leaf: r.leaf, leafHash: r.leaf_hash })));
+  const replay = replayEntries(
+    rows.map((r) => ({ seq: Number(r.seq), leaf: r.leaf, leafHash: r.leaf_hash })),
+  );
   checkHeads(
     replay,
     headRows.map((h) => ({ size: Number(h.size), root: h.root, sth: h.sth, frontier: h.frontier })),

@@ -57,7 +57,8 @@ export async function insertModel(
     const alias = input.name === undefined ? undefined : await artifactNamed(trx, input.name);
     if (input.name === undefined || input.name === same.name || alias?.content_id === contentId) {
       // Same weights, another fingerprint file (e.g. new sketch kernels): replaced, and logged.
-      if (sha256Hex(same.fingerprint) === digests.fingerprint) return { model, created: false, refreshed: false };
+      if (sha256Hex(same.fingerprint) === digests.fingerprint)
+        return { model, created: false, refreshed: false };
       const { seqs } = await record(trx, key, [
         { op: "model.refresh", data: { contentId, ...digests }, blobs },
       ]);

@@ -41,7 +41,11 @@ export async function resolveModel(db: Kysely<RegistryTables>, ref: string): Pro
     .where("name", "=", ref)
     .executeTakeFirst();
   if (byName) return modelFromRow(byName);
-  const alias = await db.selectFrom("artifacts").select("content_id").where("name", "=", ref).executeTakeFirst();
+  const alias = await db
+    .selectFrom("artifacts")
+    .select("content_id")
+    .where("name", "=", ref)
+    .executeTakeFirst();
   if (alias) return resolveModel(db, alias.content_id);
   if (/^[0-9a-f]+$/i.test(ref) && ref.length >= MIN_ID_PREFIX) {
     const rows = await db

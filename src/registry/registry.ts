@@ -16,8 +16,8 @@ import {
   insertModel,
 } from "./models.js";
 import { checkHfId, checkModelName, checkRelation, resolveArtifact, resolveModel } from "./names.js";
-import { record } from "./record.js";
 import { buildPrefilter } from "./prefilter.js";
+import { record } from "./record.js";
 import { artifactFromRow, edgeFromRow, MODEL_COLUMNS, modelFromRow } from "./rows.js";
 import type { RegistryTables } from "./schema.js";
 import type { ArtifactRecord, EdgeRecord, ModelRecord, RegistryOptions } from "./types.js";
@@ -129,7 +129,11 @@ export class Registry {
    */
   private async requireCurrentLog(): Promise<void> {
     if (this.logChecked) return;
-    const first = await this.db.selectFrom("log_entries").select("leaf").where("seq", "=", 0).executeTakeFirst();
+    const first = await this.db
+      .selectFrom("log_entries")
+      .select("leaf")
+      .where("seq", "=", 0)
+      .executeTakeFirst();
     const v = first ? (parseLeaf(first.leaf, "entry 0").entry.v ?? 1) : LOG_VERSION;
     if (v !== LOG_VERSION)
       throw new PedigreeError(
@@ -172,9 +176,7 @@ export class Registry {
   }
 
   /** Registers several models in one transaction (one fsync, one tree head): bulk imports, benchmarks. */
-  async addModels(
-    items: readonly { fp: Fingerprint; input?: AddModelInput }[],
-  ): Promise<AddModelResult[]> {
+  async addModels(items: readonly { fp: Fingerprint; input?: AddModelInput }[]): Promise<AddModelResult[]> {
     const prepared = items.map(({ fp, input = {} }) => ({
       contentId: checkBoundContentId(fp),
       name: checkModelName(input.name ?? defaultModelName(fp)),
@@ -188,10 +190,12 @@ export class Registry {
       for (const p of prepared) out.push(await insertModel(trx, key, p));
       return out;
     }).then((out) => {
-      for (const r of out)
+      for (const [i, r] of out.entries())
         if (r.refreshed) {
           this.fingerprints.delete(r.model.contentId);
           this.digests.delete(r.model.contentId);
+          // The newly logged file is the one to trust from now on.
+          this.trustedDigests?.set(r.model.contentId, sha256Hex((prepared[i] as { blob: Buffer }).blob));
         }
       return out;
     });

@@ -16,7 +16,10 @@ export function sameWeights(
   for (const m of scope) {
     const aliases = artifacts.filter((a) => a.contentId === m.contentId);
     if (aliases.length === 0) continue;
-    const group = new Map<string, string>([[m.name, m.name], ...aliases.map((a) => [a.name, a.name] as const)]);
+    const group = new Map<string, string>([
+      [m.name, m.name],
+      ...aliases.map((a) => [a.name, a.name] as const),
+    ]);
     const find = (x: string): string => {
       const up = group.get(x) as string;
       return up === x ? x : find(up);

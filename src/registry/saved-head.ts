@@ -22,9 +22,16 @@ export interface SavedHead {
   keys: Record<string, string>;
 }
 
-export async function exportHead(db: Kysely<RegistryTables>, actors: Record<string, string>): Promise<SavedHead> {
+export async function exportHead(
+  db: Kysely<RegistryTables>,
+  actors: Record<string, string>,
+): Promise<SavedHead> {
   const head = await headAt(db);
-  const meta = await db.selectFrom("meta").select("value").where("key", "=", "registry_id").executeTakeFirst();
+  const meta = await db
+    .selectFrom("meta")
+    .select("value")
+    .where("key", "=", "registry_id")
+    .executeTakeFirst();
   const key = actors[head.actor];
   return {
     type: "pedigree.tree-head",
@@ -80,6 +87,9 @@ export function checkSavedHead(r: Replay, saved: SavedHead): LogProblem[] {
     return p("checkpoint_beyond_log", `the log holds only ${n} verifiable entries: it was truncated`);
   const proof = consistencyPath(r.leaves.slice(0, n), head.size);
   if (!verifyConsistency(head.size, head.root, n, hex(r.frontier.root()), proof))
-    return p("checkpoint_inconsistent", `the log does not extend it (a fork or a rewrite at or before entry ${head.size - 1})`);
+    return p(
+      "checkpoint_inconsistent",
+      `the log does not extend it (a fork or a rewrite at or before entry ${head.size - 1})`,
+    );
   return [];
 }

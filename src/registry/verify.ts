@@ -1,9 +1,9 @@
 import { type CompareFailure, evidenceFor, evidenceKey, type Pair } from "./evidence.js";
 import { Lineage, supportedEdges } from "./lineage.js";
 import type { Registry } from "./registry.js";
+import { sameWeights } from "./same-weights.js";
 import { loadIndex, shortlist } from "./shortlist.js";
 import type { Comparator, EdgeRecord, EvidenceRecord, ModelRecord } from "./types.js";
-import { sameWeights } from "./same-weights.js";
 import { undeclared } from "./undeclared.js";
 import { requireVerifiedLog } from "./verify-guard.js";
 
@@ -62,7 +62,10 @@ export async function verifyLineage(
   const claimants = scope.filter((m) => m.claims.some((c) => FROM_SCRATCH.test(c)));
   const failures: CompareFailure[] = [];
   const evOpts = { failures, ...(opts.recompute ? { recompute: true } : {}) };
-  const edgeEvidence = await evidenceFor(reg, cmp, compared(edges), { ...evOpts, onProgress: opts.onProgress });
+  const edgeEvidence = await evidenceFor(reg, cmp, compared(edges), {
+    ...evOpts,
+    onProgress: opts.onProgress,
+  });
   const lineage = new Lineage(
     [...byId.keys()],
     supportedEdges(await reg.edges(), await allEvidence(reg, cmp, edgeEvidence, failures)),

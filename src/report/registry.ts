@@ -2,9 +2,10 @@ import type { ProofCheck } from "../registry/check-proof.js";
 import { evidenceKey } from "../registry/evidence.js";
 import type { IdentifyResult } from "../registry/identify.js";
 import type { LogVerifyResult } from "../registry/log-verify.js";
+import type { AddModelResult } from "../registry/models.js";
 import type { Registry } from "../registry/registry.js";
 import { evidenceFromRow } from "../registry/rows.js";
-import type { EdgeRecord, EvidenceRecord, ModelRecord } from "../registry/types.js";
+import type { ArtifactRecord, EdgeRecord, EvidenceRecord, ModelRecord } from "../registry/types.js";
 import type { VerifyResult } from "../registry/verify.js";
 
 /** Terminal renderings of the registry commands (the --json documents are the command data as is). */
@@ -16,23 +17,27 @@ export function renderInit(d: { created: boolean; registryId: string; actor: str
   return `${d.created ? "created" : "already initialised"}: registry ${d.registryId} at ${d.db} (actor ${d.actor})`;
 }
 
-export function renderAdd(d: { model: ModelRecord; created: boolean; refreshed?: boolean }): string {
+export function renderAdd(d: AddModelResult): string {
+  if (d.alias)
+    return `same weights as ${d.model.name} ${short(d.model.contentId)}: recorded the name ${d.alias.name} as another artifact (entry ${d.alias.seq})`;
   const what = d.created
     ? "added"
     : d.refreshed
-      ? "already registered; stored fingerprint refreshed"
+      ? `already registered; stored fingerprint replaced (entry ${d.seq})`
       : "already registered";
   return `${what}: ${d.model.name} ${short(d.model.contentId)} (entry ${d.model.seq})`;
 }
 
-export function renderList(d: { models: ModelRecord[] }): string {
+export function renderList(d: { models: ModelRecord[]; artifacts?: ArtifactRecord[] }): string {
   if (d.models.length === 0) return "no models registered";
+  const aliases = (id: string) =>
+    (d.artifacts ?? []).filter((a) => a.contentId === id).map((a) => `also "${a.name}"`);
   const w = Math.max(4, ...d.models.map((m) => m.name.length));
   return [
     `${"name".padEnd(w)}  content id     version  tags / claims`,
     ...d.models.map(
       (m) =>
-        `${m.name.padEnd(w)}  ${short(m.contentId)}  ${(m.version ?? "-").padEnd(7)}  ${[...m.tags, ...m.claims.map((c) => `"${c}"`)].join(", ")}`,
+        `${m.name.padEnd(w)}  ${short(m.contentId)}  ${(m.version ?? "-").padEnd(7)}  ${[...m.tags, ...m.claims.map((c) => `"${c}"`), ...aliases(m.contentId)].join(", ")}`,
     ),
   ].join("\n");
 }
@@ -46,7 +51,6 @@ export interface ShowData {
 
 export async function showData(reg: Registry, ref: string): Promise<ShowData> {
   const model = await reg.resolve(ref);
-  const names = new Map((await reg.models()).map((m) => [m.contentId, m.name]));
   const edges = await reg.edges();
   const ev = new Map(
     (
@@ -69,12 +73,9 @@ export async function showData(reg: Registry, ref: string): Promise<ShowData> {
       .filter((e) => e.child === model.contentId)
       .map((e) => ({
         ...e,
-        parentName: names.get(e.parent) ?? e.parent,
         evidence: ev.get(evidenceKey(e.parent, e.child)) ?? null,
       })),
-    children: edges
-      .filter((e) => e.parent === model.contentId)
-      .map((e) => ({ ...e, childName: names.get(e.child) ?? e.child })),
+    children: edges.filter((e) => e.parent === model.contentId).map((e) => ({ ...e })),
     trainLogs: logs.map((l) => ({ sha256: l.sha256, fromScratch: l.from_scratch, summary: l.summary })),
   };
 }
@@ -129,11 +130,14 @@ export function renderIdentify(r: IdentifyResult): string {
 
 export function renderLogVerify(r: LogVerifyResult): string {
   const head = `${r.entries} entries, ${r.heads} signed tree heads, root ${r.root}`;
-  if (r.ok) return `${head}\nOK: every entry, signature and tree head verifies`;
+  const cp = r.checkpoint ? `; extends the saved head at size ${r.checkpoint.size}` : "";
+  if (r.ok)
+    return `${head}\nOK: every entry, signature and tree head verifies; every table row equals the replay${cp}`;
   return [
     head,
     `FAILED: first bad entry ${r.firstBadEntry ?? "(none; see heads)"}`,
     ...r.problems.map((x) => `  [${x.kind}] ${x.message}`),
+    'The tables can be restored from the log with "pedigree registry rebuild" when the log itself verifies.',
   ].join("\n");
 }
 
