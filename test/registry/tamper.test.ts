@@ -2,7 +2,6 @@ import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isPedigreeError } from "../../src/errors.js";
 import { decodeFingerprint, encodeFingerprint } from "../../src/fingerprint/file.js";
-import { generateActorKey } from "../../src/registry/keys.js";
 import { verifyLog } from "../../src/registry/log-verify.js";
 import { rebuildTables } from "../../src/registry/rebuild.js";
 import { Registry } from "../../src/registry/registry.js";
