@@ -144,7 +144,7 @@ export async function evidenceFor(
 }
 
 /** Stored evidence still describes the stored fingerprints: same sketch version, same two files. */
-async function stillValid(reg: Registry, cmp: Comparator, ev: EvidenceRecord): Promise<boolean> {
+export async function stillValid(reg: Registry, cmp: Comparator, ev: EvidenceRecord): Promise<boolean> {
   if (cmp.sketchVersion !== undefined && ev.sketchVersion !== cmp.sketchVersion) return false;
   if (ev.parentFp === null || ev.childFp === null) return false;
   return (

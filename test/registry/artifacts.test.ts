@@ -114,3 +114,29 @@ describe("log head, log verify --checkpoint and rebuild from the CLI (SQLite)", 
     }
   });
 });
+
+describe.each(DIALECTS)("an older log format on $dialect", ({ dialect, skip }) => {
+  it.skipIf(skip)("is readable but refuses writes with a coded error", async () => {
+    const t = await makeRegistry(dialect);
+    try {
+      const first = await t.registry.db
+        .selectFrom("log_entries")
+        .select("leaf")
+        .where("seq", "=", 0)
+        .executeTakeFirstOrThrow();
+      const { Registry } = await import("../../src/registry/registry.js");
+      await t.registry.db
+        .updateTable("log_entries")
+        .set({ leaf: first.leaf.replace('"v":2', '"v":1') })
+        .where("seq", "=", 0)
+        .execute();
+      const old = await Registry.open({ db: t.spec, keysDir: t.keysDir });
+      expect(await old.models()).toEqual([]);
+      const refused = await old.addModel(synthFingerprint({ name: "A", family: "A" })).catch((e) => e);
+      expect(refused.code).toBe("REGISTRY_LOG_OUTDATED");
+      await old.close();
+    } finally {
+      await t.cleanup();
+    }
+  });
+});
