@@ -14,7 +14,13 @@ export {
 } from "./identify.js";
 export { type ActorKey, defaultKeysDir, generateActorKey, loadActorKey } from "./keys.js";
 export type { LogEntry, SignedLeaf, SignedTreeHead } from "./log.js";
-export { type LogProblem, type LogVerifyResult, verifyLog } from "./log-verify.js";
+export {
+  type LogProblem,
+  type LogVerifyOptions,
+  type LogVerifyResult,
+  verifyLog,
+  verifyLogReplay,
+} from "./log-verify.js";
 export {
   consistencyPath,
   inclusionPath,
@@ -32,9 +38,12 @@ export {
   type InclusionProofDoc,
   type ProofDoc,
 } from "./proofs.js";
-export { type AddModelInput, Registry } from "./registry.js";
+export { type RebuildResult, rebuildTables } from "./rebuild.js";
+export { type AddModelInput, type AddModelResult, Registry } from "./registry.js";
+export { checkSavedHead, exportHead, parseSavedHead, type SavedHead } from "./saved-head.js";
 export { type AttachedLog, attachTrainLog } from "./trainlog.js";
 export {
+  type ArtifactRecord,
   type Comparator,
   type EdgeRecord,
   type EvidenceRecord,

@@ -24,8 +24,9 @@ export interface LogVerifyResult {
 }
 
 export interface LogVerifyOptions {
-  /** SQLite: run PRAGMA integrity_check (default true). */
+  /** The database's dialect: on SQLite, PRAGMA integrity_check runs too. */
   dialect?: DialectName;
+  /** Run PRAGMA integrity_check on SQLite (default true). */
   integrity?: boolean;
   /** Hash every stored fingerprint file against the log (default true). */
   blobs?: boolean;

@@ -3,7 +3,7 @@ import os from "node:os";
 import type { Kysely } from "kysely";
 import type { Relation } from "../compare/types.js";
 import { PedigreeError } from "../errors.js";
-import { decodeFingerprint, encodeFingerprint } from "../fingerprint/file.js";
+import { encodeFingerprint } from "../fingerprint/file.js";
 import type { Fingerprint } from "../fingerprint/types.js";
 import { openRegistryDb, type RegistryDb, resolveDbSpec, writeTx } from "./db.js";
 import { type ActorKey, checkActorName, defaultKeysDir, generateActorKey, loadActorKey } from "./keys.js";
@@ -20,6 +20,7 @@ import { buildPrefilter } from "./prefilter.js";
 import { record } from "./record.js";
 import { artifactFromRow, edgeFromRow, MODEL_COLUMNS, modelFromRow } from "./rows.js";
 import type { RegistryTables } from "./schema.js";
+import { StoredFingerprints } from "./stored-fingerprints.js";
 import type { ArtifactRecord, EdgeRecord, ModelRecord, RegistryOptions } from "./types.js";
 import { sha256Hex } from "./view.js";
 
@@ -29,20 +30,23 @@ import { sha256Hex } from "./view.js";
  * disagree after a crash). Reads are plain queries; writes go through `write()`.
  */
 export class Registry {
-  private readonly fingerprints = new Map<string, Fingerprint>();
-  private readonly digests = new Map<string, string>();
+  private readonly stored: StoredFingerprints;
   private key: ActorKey | undefined;
   private logChecked = false;
   /**
    * Content id → SHA-256 of its fingerprint file as the log recorded it. Set by callers that have
    * replayed the log (verify): a stored file that differs is refused instead of compared.
    */
-  trustedDigests: Map<string, string> | undefined;
+  set trustedDigests(digests: Map<string, string> | undefined) {
+    this.stored.trusted = digests;
+  }
 
   private constructor(
     readonly handle: RegistryDb,
     private readonly opts: RegistryOptions,
-  ) {}
+  ) {
+    this.stored = new StoredFingerprints(handle.db);
+  }
 
   get db(): Kysely<RegistryTables> {
     return this.handle.db;
@@ -191,12 +195,8 @@ export class Registry {
       return out;
     }).then((out) => {
       for (const [i, r] of out.entries())
-        if (r.refreshed) {
-          this.fingerprints.delete(r.model.contentId);
-          this.digests.delete(r.model.contentId);
-          // The newly logged file is the one to trust from now on.
-          this.trustedDigests?.set(r.model.contentId, sha256Hex((prepared[i] as { blob: Buffer }).blob));
-        }
+        if (r.refreshed)
+          this.stored.replaced(r.model.contentId, sha256Hex((prepared[i] as { blob: Buffer }).blob));
       return out;
     });
   }
@@ -264,52 +264,12 @@ export class Registry {
 
   /** SHA-256 of the model's fingerprint file: as the log recorded it when known, else as stored. */
   async fingerprintDigest(contentId: string): Promise<string | null> {
-    const trusted = this.trustedDigests?.get(contentId);
-    if (trusted !== undefined) return trusted;
-    const cached = this.digests.get(contentId);
-    if (cached !== undefined) return cached;
-    const row = await this.db
-      .selectFrom("models")
-      .select("fingerprint")
-      .where("content_id", "=", contentId)
-      .executeTakeFirst();
-    const digest = row ? sha256Hex(row.fingerprint) : null;
-    if (digest) this.digests.set(contentId, digest);
-    return digest;
+    return this.stored.digest(contentId);
   }
 
+  /** The model's stored fingerprint, checked (stored-fingerprints.ts) before anything reads it. */
   async fingerprint(contentId: string): Promise<Fingerprint> {
-    const cached = this.fingerprints.get(contentId);
-    if (cached) return cached;
-    const row = await this.db
-      .selectFrom("models")
-      .select("fingerprint")
-      .where("content_id", "=", contentId)
-      .executeTakeFirstOrThrow();
-    const expected = this.trustedDigests?.get(contentId);
-    if (expected !== undefined && sha256Hex(row.fingerprint) !== expected)
-      throw new PedigreeError(
-        "REGISTRY_BLOB_MISMATCH",
-        `The stored fingerprint of ${contentId.slice(0, 12)}… is not the file the log recorded`,
-        {
-          details: { contentId, expected, actual: sha256Hex(row.fingerprint) },
-          hint: 'The database was edited; run "pedigree registry log verify", then "pedigree registry rebuild"',
-        },
-      );
-    const fp = decodeFingerprint(row.fingerprint);
-    // A swapped or forged file: its id must be this row's, and be the root of its own tensor digests.
-    if (fp.contentId !== contentId)
-      throw new PedigreeError(
-        "REGISTRY_BLOB_MISMATCH",
-        `The stored fingerprint of ${contentId.slice(0, 12)}… is the fingerprint of ${String(fp.contentId).slice(0, 12)}…`,
-        {
-          details: { contentId, found: fp.contentId },
-          hint: 'The database was edited; run "pedigree registry log verify", then "pedigree registry rebuild"',
-        },
-      );
-    checkBoundContentId(fp, `the stored fingerprint of ${contentId.slice(0, 12)}…`);
-    this.fingerprints.set(contentId, fp);
-    return fp;
+    return this.stored.load(contentId);
   }
 }
 

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { Kysely } from "kysely";
 import type { LogEntry } from "./log.js";
 import type { RegistryTables } from "./schema.js";
 
@@ -170,11 +171,7 @@ export function applyChange(state: ViewState, c: Change): boolean {
 export type Blobs = Partial<Record<string, Buffer | string>>;
 
 /** Writes a change into the tables; digested columns take their values from `blobs`. */
-export async function applyToDb(
-  trx: import("kysely").Kysely<RegistryTables>,
-  c: Change,
-  blobs: Blobs = {},
-): Promise<void> {
+export async function applyToDb(trx: Kysely<RegistryTables>, c: Change, blobs: Blobs = {}): Promise<void> {
   const spec = specOf(c.table);
   const row: Record<string, unknown> = { ...c.row };
   for (const col of spec.digested) if (col in row) row[col] = blobs[col];
