@@ -260,7 +260,7 @@ describe.each(DIALECTS)("tamper suite on $dialect", ({ dialect, skip }) => {
   );
 
   it.skipIf(skip)("meta edits: changed, added and deleted keys are named", async () => {
-    await onCopy(async (reg) => {
+    await onCopy(async (reg, spec) => {
       await reg.db.updateTable("meta").set({ value: "mallory" }).where("key", "=", "default_actor").execute();
       await reg.db.insertInto("meta").values({ key: "note", value: "x" }).execute();
       await reg.db.deleteFrom("meta").where("key", "=", "registry_id").execute();
@@ -272,6 +272,7 @@ describe.each(DIALECTS)("tamper suite on $dialect", ({ dialect, skip }) => {
           ["meta_changed", "registry_id", null],
         ].sort(),
       );
+      await expectNoFalsePass(spec, fx.keysDir);
     });
   });
 
@@ -311,13 +312,14 @@ describe.each(DIALECTS)("tamper suite on $dialect", ({ dialect, skip }) => {
     async () => {
       await onCopy(async (reg, spec) => {
         const saved = await exportHead(reg.db, (await verify(reg)).actors);
-        // With the real key: history from size 6 on replaced by other writes (tables rebuilt to match).
-        await reg.db.deleteFrom("log_entries").where("seq", ">=", 6).execute();
-        await reg.db.deleteFrom("tree_heads").where("size", ">", 6).execute();
+        // With the real key: history from size 7 on replaced by other writes (tables rebuilt to match).
+        await reg.db.deleteFrom("log_entries").where("seq", ">=", 7).execute();
+        await reg.db.deleteFrom("tree_heads").where("size", ">", 7).execute();
         await rebuildTables(reg);
         for (const rel of ["merge", "prune", "quantize", "vocab_swap", "obfuscation", "width_expand"])
           await reg.declare("B", "C", rel);
         expect((await verify(reg)).ok).toBe(true); // self-consistent
+        await expectNoFalsePass(spec, fx.keysDir); // its evidence dropped: B ← A is compared again
         let r = await verifyLog(reg.db, { dialect, checkpoint: saved });
         expect(r.problems.map((p) => p.kind)).toEqual(["checkpoint_inconsistent"]);
         // Without the key: everything wiped and re-created under a fresh key of the same actor name.
