@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
+import { writeFingerprint } from "../../src/fingerprint/index.js";
 import type { Fingerprint } from "../../src/fingerprint/types.js";
 import { verifyLog } from "../../src/registry/log-verify.js";
 import { verifyLineage } from "../../src/registry/verify.js";
@@ -98,6 +99,8 @@ describe("log head, log verify --checkpoint and rebuild from the CLI (SQLite)", 
         ["row_changed", "models", "claims"],
         ["row_changed", "models", "claims"],
       ]);
+      r = await cli("registry", "log", "head", ...common);
+      expect([r.code, r.doc.error.code]).toEqual([1, "LOG_INVALID"]);
       r = await cli("registry", "rebuild", ...common);
       expect([r.code, r.doc.data.tables.models]).toEqual([0, 2]);
       expect((await cli("registry", "log", "verify", ...common)).code).toBe(0);
@@ -109,6 +112,13 @@ describe("log head, log verify --checkpoint and rebuild from the CLI (SQLite)", 
       expect(r.doc.data.problems.map((p: Json) => p.kind)).toEqual(["checkpoint_beyond_log"]);
       r = await cli("registry", "log", "verify", "--checkpoint", path.join(t.dir, "nope.json"), ...common);
       expect([r.code, r.doc.error.code]).toEqual([1, "IO_READ_FAILED"]);
+      // A fingerprint file whose content id was set to another model's, with a valid file checksum.
+      const a = await t.registry.fingerprint((await t.registry.resolve("A")).contentId);
+      const forged = { ...synthFingerprint({ name: "Z", family: "Z" }), contentId: a.contentId };
+      const file = path.join(t.dir, "forged.pfp");
+      await writeFingerprint(forged, file);
+      r = await cli("registry", "add", file, "--name", "Z", ...common);
+      expect([r.code, r.doc.error.code]).toEqual([1, "REGISTRY_CONTENT_ID_MISMATCH"]);
     } finally {
       await t.cleanup();
     }

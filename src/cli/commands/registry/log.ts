@@ -35,8 +35,14 @@ export function defineLog(cmd: Command): void {
     async (_ctx, ...a) => {
       const o = a[0] as DbOpts & { out?: string };
       const head = await withRegistry(o, async (reg) => {
-        const { actors } = await verifyLog(reg.db, { blobs: false, integrity: false });
-        return exportHead(reg.db, actors);
+        // A head is saved to be trusted later: never one of a registry that does not verify now.
+        const r = await verifyLog(reg.db, { dialect: reg.handle.dialect });
+        if (!r.ok)
+          throw new PedigreeError("LOG_INVALID", `Not saving a head: ${r.problems[0]?.message}`, {
+            details: { problems: r.problems.slice(0, 20) },
+            hint: 'Run "pedigree registry log verify" and repair the registry first',
+          });
+        return exportHead(reg.db, r.actors);
       });
       if (o.out) fs.writeFileSync(o.out, `${JSON.stringify(head, null, 2)}\n`);
       return result(head, (h) =>
