@@ -66,8 +66,7 @@ export function asRegistryError(e: unknown, location: string): unknown {
   if (e instanceof PedigreeError) return e;
   const code = String((e as { code?: unknown } | null)?.code ?? "");
   const message = e instanceof Error ? e.message : String(e);
-  const hint =
-    'Check the file; restore it from a backup, or "pedigree registry rebuild" when only the tables are damaged';
+  const hint = "Check that --db names the registry file; restore a damaged one from a backup";
   if (/^SQLITE_(NOTADB|CORRUPT|IOERR)/.test(code) || /malformed|not a database/i.test(message))
     return new PedigreeError(
       "REGISTRY_CORRUPT",
