@@ -129,7 +129,7 @@ function checkEntry(r: Replay, i: number, row: StoredEntry): LogProblem | null {
   const e = leaf.entry;
   if (e.seq !== i)
     return bad(i, "entry_out_of_order", `holds entry number ${e.seq}: entries were reordered or dropped`);
-  if (e.prev !== hex(r.frontier.root()))
+  if (e.prev !== r.roots.get(i))
     return bad(
       i,
       "entry_chain_broken",
