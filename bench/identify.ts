@@ -17,6 +17,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { encodeFingerprint } from "../src/fingerprint/file.js";
+import { contentIdOf } from "../src/fingerprint/kernels/merkle.js";
 import type { Fingerprint } from "../src/fingerprint/types.js";
 import { Registry } from "../src/registry/registry.js";
 import { HAS_SHARED, KINSHIP_DIR } from "../test/shared.js";
@@ -51,12 +52,20 @@ function synthetic(i: number): Fingerprint {
   const g = gaussian(i + 1);
   const h = (s: string) => createHash("sha256").update(s).digest("hex");
   const tokens = Array.from({ length: 400 }, (_, k) => `w${(i * 7 + k * 13) % 5000}`);
+  const tensors = Array.from({ length: 12 }, (_, k) => ({
+    name: `t${k}`,
+    dtype: "BF16",
+    shape: [HIDDEN, HIDDEN],
+    sha256: h(`${i}:${k}`),
+    stats: { count: 1, mean: 0, std: 1, rms: 1, min: 0, max: 0, nanCount: 0, infCount: 0, quantiles: [] },
+  }));
   return {
     formatVersion: 1,
     tool: { name: "pedigree", version: "bench" },
     kernels: {},
     source: { spec: `synthetic-${i}`, format: "safetensors", files: [] },
-    contentId: h(`bench:${i}`),
+    // The registry recomputes the content id from the tensor digests on add.
+    contentId: contentIdOf(tensors),
     dims: {
       architecture: "llama",
       hiddenSize: HIDDEN * (1 + (i % 4)),
@@ -73,13 +82,7 @@ function synthetic(i: number): Fingerprint {
       tiedEmbeddings: false,
     },
     tokenizer: { kind: "bpe", vocabSize: tokens.length, sha256: h(tokens.join()), tokens },
-    tensors: Array.from({ length: 12 }, (_, k) => ({
-      name: `t${k}`,
-      dtype: "BF16",
-      shape: [HIDDEN, HIDDEN],
-      sha256: h(`${i}:${k}`),
-      stats: { count: 1, mean: 0, std: 1, rms: 1, min: 0, max: 0, nanCount: 0, infCount: 0, quantiles: [] },
-    })),
+    tensors,
     layerProfiles: { "attn.q": Array.from({ length: 4 + (i % 8) }, () => Math.abs(g())) },
     sketches: {
       version: "bench",

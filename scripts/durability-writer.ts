@@ -6,6 +6,7 @@
  *   tsx scripts/durability-writer.ts <db> <keysDir> <actor> <prefix> <count>
  */
 import { createHash } from "node:crypto";
+import { contentIdOf } from "../src/fingerprint/kernels/merkle.js";
 import type { Fingerprint } from "../src/fingerprint/types.js";
 import { Registry } from "../src/registry/registry.js";
 
@@ -16,15 +17,16 @@ if (!db || !keysDir || !actor || !prefix) {
 }
 const count = Number(countArg ?? "1000000");
 
-/** A minimal valid fingerprint: a content id and one tensor digest (the registry stores it as is). */
+/** A minimal valid fingerprint: one tensor digest and the content id it gives (the registry checks it). */
 function tinyFingerprint(name: string): Fingerprint {
   const h = (s: string) => createHash("sha256").update(s).digest("hex");
+  const w = { name: "w", dtype: "F32", shape: [8, 8], sha256: h(`t:${name}`) };
   return {
     formatVersion: 1,
     tool: { name: "pedigree", version: "durability" },
     kernels: {},
     source: { spec: name, format: "safetensors", files: [] },
-    contentId: h(`durability:${name}`),
+    contentId: contentIdOf([w]),
     dims: {
       architecture: "llama",
       hiddenSize: 8,
@@ -43,10 +45,7 @@ function tinyFingerprint(name: string): Fingerprint {
     tokenizer: null,
     tensors: [
       {
-        name: "w",
-        dtype: "F32",
-        shape: [8, 8],
-        sha256: h(`t:${name}`),
+        ...w,
         stats: {
           count: 64,
           mean: 0,

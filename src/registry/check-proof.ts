@@ -112,7 +112,7 @@ function checkConsistencyDoc(d: ConsistencyProofDoc): { problems: string[] } {
   const ok2 = checkHead(d.second, d.keys, "second tree head", problems);
   const path = paths(d.path, problems);
   if (!ok1 || !ok2 || !path) return { problems };
-  if (!verifyConsistency(d.first.size, d.second.size, unhex(d.first.root), unhex(d.second.root), path))
+  if (!verifyConsistency(d.first.size, unhex(d.first.root), d.second.size, unhex(d.second.root), path))
     problems.push(
       `the tree of size ${d.first.size} is not a prefix of the tree of size ${d.second.size}: the log was forked or rewritten`,
     );

@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import path from "node:path";
 import Database from "better-sqlite3";
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from "kysely";
 import pg from "pg";
@@ -40,22 +41,75 @@ export function isPostgresSpec(spec: string): boolean {
  * silently starts an empty one.
  */
 export async function openRegistryDb(spec: string, opts: { create?: boolean } = {}): Promise<RegistryDb> {
-  const handle = isPostgresSpec(spec) ? openPostgres(spec) : openSqlite(spec, opts.create === true);
+  let handle: RegistryDb;
+  try {
+    handle = isPostgresSpec(spec) ? openPostgres(spec) : openSqlite(spec, opts.create === true);
+  } catch (e) {
+    throw asRegistryError(e, spec);
+  }
   try {
     if (!opts.create) await requireInitialised(handle);
     // Also on open: a registry made by an older version gains the newer migrations.
     await migrate(handle);
   } catch (e) {
-    await handle.close();
-    throw e;
+    await handle.close().catch(() => undefined);
+    throw asRegistryError(e, handle.location);
   }
   return handle;
+}
+
+/**
+ * Database failures a user can meet (a damaged or foreign file, a dropped table) as coded errors,
+ * so they never surface as an internal error: SQLite's result codes and PostgreSQL's SQLSTATEs.
+ */
+export function asRegistryError(e: unknown, location: string): unknown {
+  if (e instanceof PedigreeError) return e;
+  const code = String((e as { code?: unknown } | null)?.code ?? "");
+  const message = e instanceof Error ? e.message : String(e);
+  const hint = "Check that --db names the registry file; restore a damaged one from a backup";
+  if (/^SQLITE_(NOTADB|CORRUPT|IOERR)/.test(code) || /malformed|not a database/i.test(message))
+    return new PedigreeError(
+      "REGISTRY_CORRUPT",
+      `${location} is not a readable registry database: ${message}`,
+      {
+        details: { db: location, sqlite: code || null },
+        hint,
+        cause: e,
+      },
+    );
+  if (/no such table|no such column/i.test(message) || code === "42P01" || code === "42703")
+    return new PedigreeError(
+      "REGISTRY_TABLE_MISSING",
+      `${location} lacks part of the registry schema: ${message}`,
+      {
+        details: { db: location },
+        hint: "The database was altered outside Pedigree; restore it from a backup",
+        cause: e,
+      },
+    );
+  if (code === "SQLITE_CANTOPEN" || /directory does not exist/i.test(message))
+    return new PedigreeError("REGISTRY_NOT_FOUND", `Cannot open or create ${location}: ${message}`, {
+      details: { db: location },
+      hint: "Check that the folder exists and is writable",
+      cause: e,
+    });
+  return e;
 }
 
 /** Upper bound of the read-only memory map of the SQLite file (address space, not memory). */
 const SQLITE_MMAP_BYTES = 1 << 30;
 
 function openSqlite(file: string, create: boolean): RegistryDb {
+  const dir = path.dirname(path.resolve(file));
+  if (!fs.existsSync(dir))
+    throw new PedigreeError(
+      "REGISTRY_NOT_FOUND",
+      `The folder ${dir} of the registry ${file} does not exist`,
+      {
+        details: { db: file, dir },
+        hint: "Create the folder first, or pass another --db",
+      },
+    );
   if (!create && !fs.existsSync(file))
     throw new PedigreeError("REGISTRY_NOT_FOUND", `No registry database at ${file}`, {
       details: { db: file },
@@ -103,6 +157,8 @@ async function requireInitialised(handle: RegistryDb): Promise<void> {
       .where("key", "=", "registry_id")
       .executeTakeFirstOrThrow();
   } catch (cause) {
+    const mapped = asRegistryError(cause, handle.location);
+    if (mapped instanceof PedigreeError && mapped.code === "REGISTRY_CORRUPT") throw mapped;
     if (cause instanceof Error && /ECONNREFUSED|ENOTFOUND|password|authentication/i.test(cause.message))
       throw new PedigreeError(
         "REGISTRY_CONNECT_FAILED",

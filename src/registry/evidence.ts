@@ -2,9 +2,10 @@ import { compareFingerprints } from "../compare/index.js";
 import { type ComparePool, createComparePool } from "../compare/pool.js";
 import type { CompareResult } from "../compare/types.js";
 import { PedigreeError } from "../errors.js";
+import { SKETCH_VERSION } from "../fingerprint/sketch/build.js";
 import type { Fingerprint } from "../fingerprint/types.js";
 import { VERSION } from "../version.js";
-import { appendEntries } from "./log.js";
+import { record } from "./record.js";
 import type { Registry } from "./registry.js";
 import { evidenceFromRow } from "./rows.js";
 import type { Comparator, EvidenceRecord } from "./types.js";
@@ -14,7 +15,11 @@ const MIN_LOG10P = -1e6;
 
 /** The comparison of src/compare; its id changes with the tool version (new evidence after upgrades). */
 export function defaultComparator(): Comparator {
-  return { id: `pedigree-compare@${VERSION}`, compare: (a, b) => compareFingerprints(a, b) };
+  return {
+    id: `pedigree-compare@${VERSION}`,
+    sketchVersion: SKETCH_VERSION,
+    compare: (a, b) => compareFingerprints(a, b),
+  };
 }
 
 /**
@@ -28,6 +33,7 @@ export function pooledComparator(threads?: number): Comparator & { close(): Prom
   let pool: ComparePool | null = null;
   return {
     id: defaultComparator().id,
+    sketchVersion: SKETCH_VERSION,
     compare: (a, b) => {
       if (sketchBytes(a) + sketchBytes(b) < POOL_ABOVE_SKETCH_BYTES) return compareFingerprints(a, b);
       pool ??= createComparePool(threads);
@@ -53,43 +59,65 @@ export type Pair = { parent: string; child: string };
 export type CompareFailure = Pair & { code: string; message: string };
 const key = (p: Pair) => `${p.parent}|${p.child}`;
 
+export interface EvidenceOptions {
+  onProgress?: (done: number, total: number) => void;
+  /** Pairs the comparison could not handle are added here (else the first failure throws). */
+  failures?: CompareFailure[];
+  /** Ignore stored evidence: compare every pair again (and log the new evidence). */
+  recompute?: boolean;
+}
+
 /**
- * Evidence for (parent, child) pairs: cached rows for this comparator id, else the comparison is run
- * and the new evidence is stored, each as a signed `evidence.record` log entry, in one transaction.
+ * Evidence for (parent, child) pairs. Stored evidence is used only when it was computed by this
+ * comparator (tool version), on this sketch version and on exactly the fingerprint files stored now
+ * (both SHA-256 digests); anything else is compared again and the new evidence is stored, each as a
+ * signed `evidence.record` entry, in one transaction.
  */
 export async function evidenceFor(
   reg: Registry,
   cmp: Comparator,
   pairs: readonly Pair[],
-  onProgress?: (done: number, total: number) => void,
-  failures?: CompareFailure[],
+  opts: EvidenceOptions = {},
 ): Promise<Map<string, EvidenceRecord>> {
   const out = new Map<string, EvidenceRecord>();
   const wanted = [...new Map(pairs.map((p) => [key(p), p])).values()];
-  const rows = wanted.length
-    ? await reg.db.selectFrom("evidence").selectAll().where("tool", "=", cmp.id).execute()
-    : [];
-  for (const r of rows) out.set(key(r), evidenceFromRow(r));
+  const rows =
+    wanted.length && !opts.recompute
+      ? await reg.db.selectFrom("evidence").selectAll().where("tool", "=", cmp.id).execute()
+      : [];
+  const want = new Set(wanted.map(key));
+  for (const r of rows) {
+    if (!want.has(key(r))) continue;
+    const ev = evidenceFromRow(r);
+    if (await stillValid(reg, cmp, ev)) out.set(key(r), ev);
+  }
   const missing = wanted.filter((p) => !out.has(key(p)));
-  const fresh: { pair: Pair; result: CompareResult }[] = [];
+  const fresh: { pair: Pair; result: CompareResult; sketchVersion: string | null }[] = [];
   for (const [i, pair] of missing.entries()) {
-    onProgress?.(i + 1, missing.length);
+    opts.onProgress?.(i + 1, missing.length);
     try {
-      fresh.push({
-        pair,
-        result: await cmp.compare(await reg.fingerprint(pair.parent), await reg.fingerprint(pair.child)),
-      });
+      const a = await reg.fingerprint(pair.parent);
+      const b = await reg.fingerprint(pair.child);
+      fresh.push({ pair, result: await cmp.compare(a, b), sketchVersion: a.sketches?.version ?? null });
     } catch (e) {
-      // A pair the comparison cannot handle (e.g. no common tensors) is reported, not fatal, and
-      // not stored: it stays without evidence, which verify reports for declared edges.
-      if (!(e instanceof PedigreeError) || !failures) throw e;
-      failures.push({ ...pair, code: e.code, message: e.message });
+      // A pair the comparison cannot handle (e.g. no common tensors, a stored file that is not the
+      // logged one) is reported, not fatal, and not stored: verify reports a declared edge without
+      // evidence as unsupported.
+      if (!(e instanceof PedigreeError) || !opts.failures) throw e;
+      opts.failures.push({ ...pair, code: e.code, message: e.message });
     }
   }
   if (fresh.length === 0) return out;
+  const records: EvidenceRecord[] = [];
+  for (const f of fresh)
+    records.push({
+      ...toRecord(f.pair, f.result),
+      sketchVersion: f.sketchVersion,
+      parentFp: await reg.fingerprintDigest(f.pair.parent),
+      childFp: await reg.fingerprintDigest(f.pair.child),
+    });
   const stored = await reg.write(async (trx, signer) => {
-    const records = fresh.map(({ pair, result }) => toRecord(pair, result));
-    const { seqs } = await appendEntries(
+    const { seqs, time } = await record(
       trx,
       signer,
       records.map((r) => ({
@@ -103,38 +131,26 @@ export async function evidenceFor(
           drift: r.drift,
           relations: r.relations,
           direction: r.direction,
+          sketchVersion: r.sketchVersion,
+          parentFp: r.parentFp,
+          childFp: r.childFp,
         },
       })),
     );
-    const checkedAt = new Date().toISOString();
-    for (const [i, r] of records.entries()) {
-      r.seq = seqs[i] as number;
-      r.checkedAt = checkedAt;
-      const row = {
-        parent: r.parent,
-        child: r.child,
-        tool: cmp.id,
-        verdict: r.verdict,
-        log10p: r.log10P,
-        drift: r.drift,
-        relations: JSON.stringify(r.relations),
-        direction: r.direction,
-        checked_at: checkedAt,
-        seq: r.seq,
-      };
-      // Another process may have stored the same pair meanwhile: the newest evidence wins.
-      await trx
-        .deleteFrom("evidence")
-        .where("parent", "=", r.parent)
-        .where("child", "=", r.child)
-        .where("tool", "=", cmp.id)
-        .execute();
-      await trx.insertInto("evidence").values(row).execute();
-    }
-    return records;
+    return records.map((r, i) => ({ ...r, seq: seqs[i] as number, checkedAt: time }));
   });
   for (const r of stored) out.set(key(r), r);
   return out;
+}
+
+/** Stored evidence still describes the stored fingerprints: same sketch version, same two files. */
+export async function stillValid(reg: Registry, cmp: Comparator, ev: EvidenceRecord): Promise<boolean> {
+  if (cmp.sketchVersion !== undefined && ev.sketchVersion !== cmp.sketchVersion) return false;
+  if (ev.parentFp === null || ev.childFp === null) return false;
+  return (
+    ev.parentFp === (await reg.fingerprintDigest(ev.parent)) &&
+    ev.childFp === (await reg.fingerprintDigest(ev.child))
+  );
 }
 
 function toRecord(pair: Pair, r: CompareResult): EvidenceRecord {
@@ -149,6 +165,9 @@ function toRecord(pair: Pair, r: CompareResult): EvidenceRecord {
     direction: dir === "A" ? "parent" : dir === "B" ? "child" : "unknown",
     checkedAt: "",
     seq: -1,
+    sketchVersion: null,
+    parentFp: null,
+    childFp: null,
   };
 }
 

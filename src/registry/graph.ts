@@ -39,6 +39,7 @@ export async function lineageGraph(reg: Registry, tool?: string): Promise<Lineag
   );
   const declared = new Map<string, GraphEdge>();
   for (const e of edges) {
+    if (e.child === e.parent) continue; // two names of the same weights: one node
     const k = evidenceKey(e.parent, e.child);
     const ev = evidence.get(k);
     const cur = declared.get(k);

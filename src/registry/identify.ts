@@ -1,7 +1,7 @@
 import type { CompareResult, Relation } from "../compare/types.js";
 import { PedigreeError } from "../errors.js";
 import type { Fingerprint } from "../fingerprint/types.js";
-import { finiteOrNull } from "./evidence.js";
+import { finiteOrNull, stillValid } from "./evidence.js";
 import { declaredLineage, type Lineage } from "./lineage.js";
 import { buildPrefilter } from "./prefilter.js";
 import type { Registry } from "./registry.js";
@@ -68,7 +68,7 @@ export async function identify(
   // All short-listed comparisons at once: a pooled comparator runs them on its workers in parallel.
   const judged = await Promise.all(
     short.map(async ({ row, score }) => {
-      const known = registered ? await storedEvidence(reg, cmp.id, row.contentId, fp.contentId) : null;
+      const known = registered ? await storedEvidence(reg, cmp, row.contentId, fp.contentId) : null;
       try {
         const r = known ?? fresh(await cmp.compare(await reg.fingerprint(row.contentId), fp));
         const candidate: Candidate = {
@@ -119,10 +119,11 @@ function fresh(r: CompareResult): Judged {
 /** Evidence `verify` stored for this pair with the same comparator, in either orientation. */
 async function storedEvidence(
   reg: Registry,
-  tool: string,
+  cmp: Comparator,
   candidate: string,
   query: string,
 ): Promise<Judged | null> {
+  const tool = cmp.id;
   const rows = await reg.db
     .selectFrom("evidence")
     .selectAll()
@@ -137,6 +138,8 @@ async function storedEvidence(
   const row = rows[0];
   if (!row) return null;
   const ev = evidenceFromRow(row);
+  // Evidence computed on other fingerprint files (or sketch version) than the stored ones: compare again.
+  if (!(await stillValid(reg, cmp, ev))) return null;
   const candidateIsPairParent = ev.parent === candidate;
   const dir =
     ev.direction === "unknown"

@@ -14,7 +14,13 @@ export {
 } from "./identify.js";
 export { type ActorKey, defaultKeysDir, generateActorKey, loadActorKey } from "./keys.js";
 export type { LogEntry, SignedLeaf, SignedTreeHead } from "./log.js";
-export { type LogProblem, type LogVerifyResult, verifyLog } from "./log-verify.js";
+export {
+  type LogProblem,
+  type LogVerifyOptions,
+  type LogVerifyResult,
+  verifyLog,
+  verifyLogReplay,
+} from "./log-verify.js";
 export {
   consistencyPath,
   inclusionPath,
@@ -39,7 +45,6 @@ export {
   type InclusionProofDoc,
   type ProofDoc,
 } from "./proofs.js";
-export { type AddModelInput, Registry } from "./registry.js";
 export {
   describeRelations,
   HF_BASE_MODEL_RELATIONS,
@@ -48,8 +53,12 @@ export {
   RELATION_MEANINGS,
 } from "./relations.js";
 export { type ShowData, showData } from "./show.js";
+export { type RebuildResult, rebuildTables } from "./rebuild.js";
+export { type AddModelInput, type AddModelResult, Registry } from "./registry.js";
+export { checkSavedHead, exportHead, parseSavedHead, type SavedHead } from "./saved-head.js";
 export { type AttachedLog, attachTrainLog } from "./trainlog.js";
 export {
+  type ArtifactRecord,
   type Comparator,
   type EdgeRecord,
   type EvidenceRecord,

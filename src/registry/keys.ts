@@ -55,7 +55,24 @@ export function publicKeyBase64(key: KeyObject): string {
   return Buffer.from(der.subarray(ED25519_SPKI_PREFIX.length)).toString("base64");
 }
 
+/**
+ * Parsed public keys by base64: parsing one costs ≈ 0.8 ms, ≈ 10× the signature check itself, and a
+ * log is signed by a handful of actors (replaying 2,000 entries, 2 loaded cores: 2.7 → 1.7 s).
+ * Bounded so a hostile log naming many keys cannot grow it without limit.
+ */
+const KEY_CACHE_MAX = 256;
+const keyCache = new Map<string, KeyObject>();
+
 function publicKeyObject(base64: string): KeyObject {
+  const cached = keyCache.get(base64);
+  if (cached) return cached;
+  const key = parsePublicKey(base64);
+  if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
+  keyCache.set(base64, key);
+  return key;
+}
+
+function parsePublicKey(base64: string): KeyObject {
   const raw = Buffer.from(base64, "base64");
   if (raw.length !== 32)
     throw new PedigreeError("LOG_BAD_PUBLIC_KEY", `An Ed25519 public key is 32 bytes, got ${raw.length}`, {

@@ -12,7 +12,8 @@ export class Lineage {
   constructor(ids: readonly string[], edges: readonly EdgeRecord[]) {
     for (const id of ids) this.root.set(id, id);
     for (const e of edges) {
-      if (!this.root.has(e.child) || !this.root.has(e.parent)) continue;
+      // Two names of the same weights: not a generation (verify reports such pairs by name).
+      if (e.child === e.parent || !this.root.has(e.child) || !this.root.has(e.parent)) continue;
       const ps = this.parentOf.get(e.child) ?? new Set<string>();
       ps.add(e.parent);
       this.parentOf.set(e.child, ps);

@@ -13,7 +13,12 @@ import type { RegistryTables } from "./schema.js";
  * a signed tree head (STH) for the new size is stored.
  */
 
-export const LOG_VERSION = 1;
+/**
+ * 2: every entry commits to the full content of the rows it produces (and to the SHA-256 of the
+ * fingerprint files it references), and says whether it ends its write (a signed head follows).
+ * A log written in format 1 cannot be replayed into today's tables: see docs/registry.md "Versioning".
+ */
+export const LOG_VERSION = 2;
 
 export interface LogEntry {
   v: number;
@@ -24,12 +29,16 @@ export interface LogEntry {
   data: Record<string, unknown>;
   /** Root (hex) of the tree of the `seq` entries before this one. */
   prev: string;
+  /** True on the last entry of a write: a signed tree head for size `seq + 1` must exist. */
+  txEnd: boolean;
 }
 
 export type LogOp =
   | "init"
   | "actor.add"
   | "model.add"
+  | "model.refresh"
+  | "model.alias"
   | "edge.declare"
   | "evidence.record"
   | "trainlog.attach";
@@ -88,10 +97,11 @@ export async function appendEntries(
   trx: Kysely<RegistryTables>,
   key: ActorKey,
   ops: readonly PendingOp[],
-): Promise<{ seqs: number[]; head: SignedTreeHead }> {
+): Promise<{ seqs: number[]; head: SignedTreeHead; time: string; entries: LogEntry[] }> {
   const { size, frontier } = await latestHead(trx);
   const time = new Date().toISOString();
   const seqs: number[] = [];
+  const entries: LogEntry[] = [];
   for (const [i, { op, data }] of ops.entries()) {
     const entry: LogEntry = {
       v: LOG_VERSION,
@@ -101,6 +111,7 @@ export async function appendEntries(
       op,
       data,
       prev: hex(frontier.root()),
+      txEnd: i === ops.length - 1,
     };
     const text = leafText({ entry, sig: signBytes(key, canonicalJson(entry)) });
     const h = leafHash(text);
@@ -110,6 +121,7 @@ export async function appendEntries(
       .execute();
     frontier.push(h);
     seqs.push(entry.seq);
+    entries.push(entry);
   }
   const head = signHead(key, frontier.size, hex(frontier.root()), time);
   await trx
@@ -121,7 +133,7 @@ export async function appendEntries(
       frontier: JSON.stringify(frontier.nodes.map(hex)),
     })
     .execute();
-  return { seqs, head };
+  return { seqs, head, time, entries };
 }
 
 export function signHead(key: ActorKey, size: number, root: string, time: string): SignedTreeHead {

@@ -127,14 +127,24 @@ export function verifyInclusion(
   return sn === 0 && r.equals(root);
 }
 
-/** RFC 9162 §2.1.4.2: true when `path` proves the tree of size `m` (root1) is a prefix of size `n` (root2). */
+/**
+ * RFC 9162 §2.1.4.2 (RFC 6962 §2.1.2): true when `proof` shows the tree of `oldSize` leaves with
+ * root `oldRoot` is a prefix of the tree of `newSize` leaves with root `newRoot`. Hashes as 32-byte
+ * Buffers or hex. The one consistency check of the registry: saved tree heads, exported proofs and
+ * checkpoints all go through it.
+ */
 export function verifyConsistency(
-  m: number,
-  n: number,
-  root1: Hash,
-  root2: Hash,
-  path: readonly Hash[],
+  oldSize: number,
+  oldRoot: Hash | string,
+  newSize: number,
+  newRoot: Hash | string,
+  proof: readonly (Hash | string)[],
 ): boolean {
+  const asHash = (h: Hash | string): Hash => (typeof h === "string" ? unhex(h) : h);
+  return consistent(oldSize, newSize, asHash(oldRoot), asHash(newRoot), proof.map(asHash));
+}
+
+function consistent(m: number, n: number, root1: Hash, root2: Hash, path: readonly Hash[]): boolean {
   if (!(Number.isSafeInteger(m) && Number.isSafeInteger(n)) || m < 0 || m > n) return false;
   if (m === n) return path.length === 0 && root1.equals(root2);
   if (m === 0) return path.length === 0 && root1.equals(EMPTY_ROOT);

@@ -88,5 +88,55 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
       await db.schema.alterTable("evidence").addColumn("drift", real).execute();
     },
   };
-  return { getMigrations: async () => ({ "0001_registry": v1, "0002_evidence_drift": v2 }) };
+  const v3 = logBoundTables();
+  return {
+    getMigrations: async () => ({ "0001_registry": v1, "0002_evidence_drift": v2, "0003_log_bound": v3 }),
+  };
+}
+
+/**
+ * 0003: the tables become a pure view of log format 2 (docs/registry.md "Versioning"): models carry
+ * their source and Hugging Face id, evidence the sketch version and the digests of both fingerprint
+ * files it was computed on, further names of the same weights live in `artifacts`, and edges are
+ * keyed by the names they were declared between (two names of one content may declare each other).
+ */
+function logBoundTables(): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable("models").addColumn("source", "text").execute();
+      await db.schema.alterTable("models").addColumn("hf_id", "text").execute();
+      for (const c of ["sketch_version", "parent_fp", "child_fp"])
+        await db.schema.alterTable("evidence").addColumn(c, "text").execute();
+      await db.schema
+        .createTable("artifacts")
+        .addColumn("name", "text", (c) => c.primaryKey())
+        .addColumn("content_id", "text", (c) => c.notNull())
+        .addColumn("source", "text")
+        .addColumn("hf_id", "text")
+        .addColumn("added_at", "text", (c) => c.notNull())
+        .addColumn("seq", "integer", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("edges_named")
+        .addColumn("child", "text", (c) => c.notNull())
+        .addColumn("parent", "text", (c) => c.notNull())
+        .addColumn("child_name", "text", (c) => c.notNull())
+        .addColumn("parent_name", "text", (c) => c.notNull())
+        .addColumn("relation", "text", (c) => c.notNull())
+        .addColumn("declared_by", "text", (c) => c.notNull())
+        .addColumn("source", "text", (c) => c.notNull())
+        .addColumn("declared_at", "text", (c) => c.notNull())
+        .addColumn("seq", "integer", (c) => c.notNull())
+        .addPrimaryKeyConstraint("edges_named_pk", ["child_name", "parent_name", "relation"])
+        .execute();
+      await sql`insert into edges_named
+        select e.child, e.parent, coalesce(c.name, e.child), coalesce(p.name, e.parent), e.relation,
+               e.declared_by, e.source, e.declared_at, e.seq
+        from edges e left join models c on c.content_id = e.child left join models p on p.content_id = e.parent`.execute(
+        db,
+      );
+      await db.schema.dropTable("edges").execute();
+      await db.schema.alterTable("edges_named").renameTo("edges").execute();
+    },
+  };
 }

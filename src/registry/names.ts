@@ -38,6 +38,12 @@ export async function resolveModel(db: Kysely<RegistryTables>, ref: string): Pro
     .where("name", "=", ref)
     .executeTakeFirst();
   if (byName) return modelFromRow(byName);
+  const alias = await db
+    .selectFrom("artifacts")
+    .select("content_id")
+    .where("name", "=", ref)
+    .executeTakeFirst();
+  if (alias) return resolveModel(db, alias.content_id);
   if (/^[0-9a-f]+$/i.test(ref) && ref.length >= MIN_ID_PREFIX) {
     const rows = await db
       .selectFrom("models")
@@ -56,4 +62,30 @@ export async function resolveModel(db: Kysely<RegistryTables>, ref: string): Pro
     details: { ref },
     hint: 'Run "pedigree registry ls" to see registered models, or "pedigree registry add" to register it',
   });
+}
+
+/**
+ * A name (a model's or one of its artifacts') or a content id, with the name it stands for: the
+ * name given, or the model's own name when referred to by content id.
+ */
+export async function resolveArtifact(
+  db: Kysely<RegistryTables>,
+  ref: string,
+): Promise<{ model: ModelRecord; name: string }> {
+  const model = await resolveModel(db, ref);
+  if (model.name === ref) return { model, name: ref };
+  const alias = await db.selectFrom("artifacts").select("name").where("name", "=", ref).executeTakeFirst();
+  return { model, name: alias ? ref : model.name };
+}
+
+/** A Hugging Face repo id: "name" or "org/name" (the Hub's own character set, ≤ 96 per part). */
+const HF_ID = /^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,95}\/)?[A-Za-z0-9][A-Za-z0-9._-]{0,95}$/;
+
+export function checkHfId(id: string): string {
+  if (!HF_ID.test(id))
+    throw new PedigreeError("USAGE_INVALID_OPTION", `--hf-id must be a Hugging Face repo id, got "${id}"`, {
+      details: { option: "--hf-id", value: id },
+      hint: 'e.g. --hf-id meta-llama/Llama-3.1-8B (without "https://huggingface.co/")',
+    });
+  return id;
 }

@@ -3,17 +3,26 @@ import os from "node:os";
 import type { Kysely } from "kysely";
 import type { Relation } from "../compare/types.js";
 import { PedigreeError } from "../errors.js";
-import { decodeFingerprint, encodeFingerprint } from "../fingerprint/file.js";
+import { encodeFingerprint } from "../fingerprint/file.js";
 import type { Fingerprint } from "../fingerprint/types.js";
 import { openRegistryDb, type RegistryDb, resolveDbSpec, writeTx } from "./db.js";
 import { type ActorKey, checkActorName, defaultKeysDir, generateActorKey, loadActorKey } from "./keys.js";
-import { appendEntries, type SignedTreeHead } from "./log.js";
-import { type AddModelInput, checkContentId, defaultModelName, insertModel } from "./models.js";
-import { checkModelName, checkRelation, resolveModel } from "./names.js";
+import { LOG_VERSION, type LogEntry, parseLeaf, type SignedTreeHead } from "./log.js";
+import {
+  type AddModelInput,
+  type AddModelResult,
+  checkBoundContentId,
+  defaultModelName,
+  insertModel,
+} from "./models.js";
+import { checkHfId, checkModelName, checkRelation, resolveArtifact, resolveModel } from "./names.js";
 import { buildPrefilter } from "./prefilter.js";
-import { edgeFromRow, MODEL_COLUMNS, modelFromRow } from "./rows.js";
+import { record } from "./record.js";
+import { artifactFromRow, edgeFromRow, MODEL_COLUMNS, modelFromRow } from "./rows.js";
 import type { RegistryTables } from "./schema.js";
-import type { EdgeRecord, ModelRecord, RegistryOptions } from "./types.js";
+import { StoredFingerprints } from "./stored-fingerprints.js";
+import type { ArtifactRecord, EdgeRecord, ModelRecord, RegistryOptions } from "./types.js";
+import { sha256Hex } from "./view.js";
 
 /**
  * The registry: models by content, declared edges, evidence and training-log verdicts, each change
@@ -21,13 +30,23 @@ import type { EdgeRecord, ModelRecord, RegistryOptions } from "./types.js";
  * disagree after a crash). Reads are plain queries; writes go through `write()`.
  */
 export class Registry {
-  private readonly fingerprints = new Map<string, Fingerprint>();
+  private readonly stored: StoredFingerprints;
   private key: ActorKey | undefined;
+  private logChecked = false;
+  /**
+   * Content id → SHA-256 of its fingerprint file as the log recorded it. Set by callers that have
+   * replayed the log (verify): a stored file that differs is refused instead of compared.
+   */
+  set trustedDigests(digests: Map<string, string> | undefined) {
+    this.stored.trusted = digests;
+  }
 
   private constructor(
     readonly handle: RegistryDb,
     private readonly opts: RegistryOptions,
-  ) {}
+  ) {
+    this.stored = new StoredFingerprints(handle.db);
+  }
 
   get db(): Kysely<RegistryTables> {
     return this.handle.db;
@@ -55,20 +74,7 @@ export class Registry {
           .executeTakeFirst();
         if (existing) return { created: false, registryId: existing.value };
         const registryId = randomUUID();
-        await trx
-          .insertInto("meta")
-          .values([
-            { key: "registry_id", value: registryId },
-            { key: "default_actor", value: actor },
-          ])
-          .execute();
-        const { seqs } = await appendEntries(trx, key, [
-          { op: "init", data: { registryId, actor, publicKey: key.publicKey } },
-        ]);
-        await trx
-          .insertInto("actors")
-          .values({ name: actor, public_key: key.publicKey, seq: seqs[0] as number })
-          .execute();
+        await record(trx, key, [{ op: "init", data: { registryId, actor, publicKey: key.publicKey } }]);
         return { created: true, registryId };
       });
       return { registry, ...result, actor };
@@ -116,14 +122,40 @@ export class Registry {
 
   /** One write transaction with its log entries; `fn` gets the transaction and the signer. */
   async write<T>(fn: (trx: Kysely<RegistryTables>, key: ActorKey) => Promise<T>): Promise<T> {
+    await this.requireCurrentLog();
     const key = await this.signer();
     return writeTx(this.handle, (trx) => fn(trx, key));
+  }
+
+  /**
+   * Entries of an older log format cannot be replayed into today's tables, so appending to such a
+   * log would leave a registry no one can verify: writes are refused (reads still work).
+   */
+  private async requireCurrentLog(): Promise<void> {
+    if (this.logChecked) return;
+    const first = await this.db
+      .selectFrom("log_entries")
+      .select("leaf")
+      .where("seq", "=", 0)
+      .executeTakeFirst();
+    const v = first ? (parseLeaf(first.leaf, "entry 0").entry.v ?? 1) : LOG_VERSION;
+    if (v !== LOG_VERSION)
+      throw new PedigreeError(
+        "REGISTRY_LOG_OUTDATED",
+        `${this.handle.location} was written in log format ${v}; this build writes format ${LOG_VERSION}`,
+        {
+          details: { found: v, expected: LOG_VERSION },
+          hint: 'Create a new registry ("pedigree registry init --db NEW") and register the models again; the old one stays readable (docs/registry.md "Versioning")',
+        },
+      );
+    this.logChecked = true;
   }
 
   /** Registers an actor's public key (self-signed by the new key: proof of possession). */
   async addActor(
     key: ActorKey,
   ): Promise<{ actor: string; publicKey: string; seq: number; head: SignedTreeHead }> {
+    await this.requireCurrentLog();
     return writeTx(this.handle, async (trx) => {
       const exists = await trx
         .selectFrom("actors")
@@ -134,40 +166,37 @@ export class Registry {
         throw new PedigreeError("REGISTRY_ACTOR_EXISTS", `Actor "${key.actor}" is already registered`, {
           details: { actor: key.actor },
         });
-      const { seqs, head } = await appendEntries(trx, key, [
+      const { seqs, head } = await record(trx, key, [
         { op: "actor.add", data: { name: key.actor, publicKey: key.publicKey } },
       ]);
       const seq = seqs[0] as number;
-      await trx.insertInto("actors").values({ name: key.actor, public_key: key.publicKey, seq }).execute();
       return { actor: key.actor, publicKey: key.publicKey, seq, head };
     });
   }
 
-  async addModel(
-    fp: Fingerprint,
-    input: AddModelInput = {},
-  ): Promise<{ model: ModelRecord; created: boolean; refreshed?: boolean }> {
+  async addModel(fp: Fingerprint, input: AddModelInput = {}): Promise<AddModelResult> {
     const [r] = await this.addModels([{ fp, input }]);
-    return r as { model: ModelRecord; created: boolean; refreshed?: boolean };
+    return r as AddModelResult;
   }
 
   /** Registers several models in one transaction (one fsync, one tree head): bulk imports, benchmarks. */
-  async addModels(
-    items: readonly { fp: Fingerprint; input?: AddModelInput }[],
-  ): Promise<{ model: ModelRecord; created: boolean; refreshed?: boolean }[]> {
+  async addModels(items: readonly { fp: Fingerprint; input?: AddModelInput }[]): Promise<AddModelResult[]> {
     const prepared = items.map(({ fp, input = {} }) => ({
-      contentId: checkContentId(fp.contentId),
+      contentId: checkBoundContentId(fp),
       name: checkModelName(input.name ?? defaultModelName(fp)),
-      input,
+      input: input.hfId === undefined ? input : { ...input, hfId: checkHfId(input.hfId) },
       blob: encodeFingerprint(fp),
       prefilter: JSON.stringify(buildPrefilter(fp)),
+      source: fp.source?.spec ?? null,
     }));
     return this.write(async (trx, key) => {
-      const out: { model: ModelRecord; created: boolean; refreshed?: boolean }[] = [];
+      const out: AddModelResult[] = [];
       for (const p of prepared) out.push(await insertModel(trx, key, p));
       return out;
     }).then((out) => {
-      for (const r of out) if (r.refreshed) this.fingerprints.delete(r.model.contentId);
+      for (const [i, r] of out.entries())
+        if (r.refreshed)
+          this.stored.replaced(r.model.contentId, sha256Hex((prepared[i] as { blob: Buffer }).blob));
       return out;
     });
   }
@@ -179,33 +208,36 @@ export class Registry {
     source: EdgeRecord["source"] = "declared",
   ): Promise<{ edge: EdgeRecord; created: boolean }> {
     const rel = checkRelation(relation);
-    const child = await this.resolve(childRef);
-    const parent = await this.resolve(parentRef);
-    if (child.contentId === parent.contentId)
+    const child = await resolveArtifact(this.db, childRef);
+    const parent = await resolveArtifact(this.db, parentRef);
+    if (child.name === parent.name)
       throw new PedigreeError("USAGE_SELF_EDGE", `"${childRef}" and "${parentRef}" are the same model`, {
         hint: "A model cannot be its own parent",
       });
     return this.write(async (trx, key) => {
-      const where = { child: child.contentId, parent: parent.contentId, relation: rel };
       const existing = await trx
         .selectFrom("edges")
         .selectAll()
-        .where("child", "=", where.child)
-        .where("parent", "=", where.parent)
+        .where("child_name", "=", child.name)
+        .where("parent_name", "=", parent.name)
         .where("relation", "=", rel)
         .executeTakeFirst();
       if (existing) return { edge: edgeFromRow(existing), created: false };
-      const { seqs } = await appendEntries(trx, key, [
-        { op: "edge.declare", data: { ...where, by: key.actor, source } },
-      ]);
-      const row = {
-        ...where,
-        declared_by: key.actor,
+      const data = {
+        child: child.model.contentId,
+        parent: parent.model.contentId,
+        childName: child.name,
+        parentName: parent.name,
+        relation: rel,
+        by: key.actor,
         source,
-        declared_at: new Date().toISOString(),
-        seq: seqs[0] as number,
       };
-      await trx.insertInto("edges").values(row).execute();
+      const { entries } = await record(trx, key, [{ op: "edge.declare", data }]);
+      const row = await trx
+        .selectFrom("edges")
+        .selectAll()
+        .where("seq", "=", (entries[0] as LogEntry).seq)
+        .executeTakeFirstOrThrow();
       return { edge: edgeFromRow(row), created: true };
     });
   }
@@ -219,22 +251,25 @@ export class Registry {
     return rows.map(modelFromRow);
   }
 
+  /** Further names of registered weights (re-uploads, format copies), oldest first. */
+  async artifacts(): Promise<ArtifactRecord[]> {
+    const rows = await this.db.selectFrom("artifacts").selectAll().orderBy("seq").execute();
+    return rows.map(artifactFromRow);
+  }
+
   async edges(): Promise<EdgeRecord[]> {
     const rows = await this.db.selectFrom("edges").selectAll().orderBy("seq").execute();
     return rows.map(edgeFromRow);
   }
 
+  /** SHA-256 of the model's fingerprint file: as the log recorded it when known, else as stored. */
+  async fingerprintDigest(contentId: string): Promise<string | null> {
+    return this.stored.digest(contentId);
+  }
+
+  /** The model's stored fingerprint, checked (stored-fingerprints.ts) before anything reads it. */
   async fingerprint(contentId: string): Promise<Fingerprint> {
-    const cached = this.fingerprints.get(contentId);
-    if (cached) return cached;
-    const row = await this.db
-      .selectFrom("models")
-      .select("fingerprint")
-      .where("content_id", "=", contentId)
-      .executeTakeFirstOrThrow();
-    const fp = decodeFingerprint(row.fingerprint);
-    this.fingerprints.set(contentId, fp);
-    return fp;
+    return this.stored.load(contentId);
   }
 }
 
@@ -253,4 +288,4 @@ function defaultActorName(): string {
   return /^[A-Za-z0-9]/.test(user) ? user.slice(0, 64) : "local";
 }
 
-export type { AddModelInput, Relation };
+export type { AddModelInput, AddModelResult, Relation };

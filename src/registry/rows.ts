@@ -1,12 +1,15 @@
 import type { Selectable } from "kysely";
 import type { Relation } from "../compare/types.js";
 import type { RegistryTables } from "./schema.js";
-import type { EdgeRecord, EvidenceRecord, ModelRecord } from "./types.js";
+import type { ArtifactRecord, EdgeRecord, EvidenceRecord, ModelRecord } from "./types.js";
 
 /** Row ↔ record mapping in one place (PostgreSQL returns integers as numbers here: columns are INTEGER). */
 
 export function modelFromRow(
-  r: Omit<Selectable<RegistryTables["models"]>, "fingerprint" | "prefilter">,
+  r: Pick<Selectable<RegistryTables["models"]>, (typeof MODEL_COLUMNS)[number]> & {
+    source?: string | null;
+    hf_id?: string | null;
+  },
 ): ModelRecord {
   return {
     contentId: r.content_id,
@@ -16,6 +19,8 @@ export function modelFromRow(
     claims: JSON.parse(r.claims) as string[],
     addedAt: r.added_at,
     seq: Number(r.seq),
+    source: r.source ?? null,
+    hfId: r.hf_id ?? null,
   };
 }
 
@@ -23,6 +28,8 @@ export function edgeFromRow(r: Selectable<RegistryTables["edges"]>): EdgeRecord 
   return {
     child: r.child,
     parent: r.parent,
+    childName: r.child_name,
+    parentName: r.parent_name,
     relation: r.relation as Relation,
     declaredBy: r.declared_by,
     source: r.source === "model_card" ? "model_card" : "declared",
@@ -42,7 +49,31 @@ export function evidenceFromRow(r: Selectable<RegistryTables["evidence"]>): Evid
     direction: r.direction as EvidenceRecord["direction"],
     checkedAt: r.checked_at,
     seq: Number(r.seq),
+    sketchVersion: r.sketch_version ?? null,
+    parentFp: r.parent_fp ?? null,
+    childFp: r.child_fp ?? null,
   };
 }
 
-export const MODEL_COLUMNS = ["content_id", "name", "version", "tags", "claims", "added_at", "seq"] as const;
+export function artifactFromRow(r: Selectable<RegistryTables["artifacts"]>): ArtifactRecord {
+  return {
+    name: r.name,
+    contentId: r.content_id,
+    source: r.source,
+    hfId: r.hf_id,
+    addedAt: r.added_at,
+    seq: Number(r.seq),
+  };
+}
+
+export const MODEL_COLUMNS = [
+  "content_id",
+  "name",
+  "version",
+  "tags",
+  "claims",
+  "added_at",
+  "seq",
+  "source",
+  "hf_id",
+] as const;

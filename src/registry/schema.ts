@@ -18,10 +18,26 @@ export interface RegistryTables {
     prefilter: string;
     added_at: string;
     seq: number;
+    /** Where it was registered from (path, URL, hf://), as the fingerprint names it. */
+    source: string | null;
+    /** Hugging Face repo id ("org/name"), when known. */
+    hf_id: string | null;
+  };
+  /** Further names of weights already registered (re-uploads, format copies): same content id. */
+  artifacts: {
+    name: string;
+    content_id: string;
+    source: string | null;
+    hf_id: string | null;
+    added_at: string;
+    seq: number;
   };
   edges: {
     child: string;
     parent: string;
+    /** The names (model or artifact) the declaration was made between. */
+    child_name: string;
+    parent_name: string;
     relation: string;
     declared_by: string;
     source: string;
@@ -39,6 +55,11 @@ export interface RegistryTables {
     direction: string;
     checked_at: string;
     seq: number;
+    /** SKETCH_VERSION of both fingerprints the comparison read. */
+    sketch_version: string | null;
+    /** SHA-256 of the stored fingerprint files compared (hex). */
+    parent_fp: string | null;
+    child_fp: string | null;
   };
   trainlogs: { model: string; sha256: string; from_scratch: string; summary: string; seq: number };
   log_entries: { seq: number; leaf: string; leaf_hash: string };

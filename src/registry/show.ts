@@ -13,7 +13,6 @@ export interface ShowData {
 
 export async function showData(reg: Registry, ref: string): Promise<ShowData> {
   const model = await reg.resolve(ref);
-  const names = new Map((await reg.models()).map((m) => [m.contentId, m.name]));
   const edges = await reg.edges();
   const ev = new Map(
     (
@@ -36,12 +35,9 @@ export async function showData(reg: Registry, ref: string): Promise<ShowData> {
       .filter((e) => e.child === model.contentId)
       .map((e) => ({
         ...e,
-        parentName: names.get(e.parent) ?? e.parent,
         evidence: ev.get(evidenceKey(e.parent, e.child)) ?? null,
       })),
-    children: edges
-      .filter((e) => e.parent === model.contentId)
-      .map((e) => ({ ...e, childName: names.get(e.child) ?? e.child })),
+    children: edges.filter((e) => e.parent === model.contentId).map((e) => ({ ...e })),
     trainLogs: logs.map((l) => ({ sha256: l.sha256, fromScratch: l.from_scratch, summary: l.summary })),
   };
 }

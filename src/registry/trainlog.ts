@@ -1,6 +1,6 @@
 import { analyzeTrainLogFile, digestTrainLog } from "../trainlog/index.js";
 import type { FromScratchAssessment } from "../trainlog/types.js";
-import { appendEntries } from "./log.js";
+import { record } from "./record.js";
 import type { Registry } from "./registry.js";
 
 export interface AttachedLog {
@@ -28,22 +28,7 @@ export async function attachTrainLog(reg: Registry, modelRef: string, file: stri
       fromScratch: fromScratch.verdict,
       reason: fromScratch.reason,
     };
-    const { seqs } = await appendEntries(trx, key, [{ op: "trainlog.attach", data }]);
-    await trx
-      .deleteFrom("trainlogs")
-      .where("model", "=", model.contentId)
-      .where("sha256", "=", sha256)
-      .execute();
-    await trx
-      .insertInto("trainlogs")
-      .values({
-        model: model.contentId,
-        sha256,
-        from_scratch: fromScratch.verdict,
-        summary: fromScratch.reason,
-        seq: seqs[0] as number,
-      })
-      .execute();
+    const { seqs } = await record(trx, key, [{ op: "trainlog.attach", data }]);
     return seqs[0] as number;
   });
   return { model: model.name, sha256, fromScratch, seq };

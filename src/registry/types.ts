@@ -28,12 +28,28 @@ export interface ModelRecord {
   addedAt: string;
   /** Log entry that added it. */
   seq: number;
+  /** Where it was registered from, and its Hugging Face repo id, when known. */
+  source: string | null;
+  hfId: string | null;
+}
+
+/** Another name (and source, Hugging Face id) of weights already registered. */
+export interface ArtifactRecord {
+  name: string;
+  contentId: string;
+  source: string | null;
+  hfId: string | null;
+  addedAt: string;
+  seq: number;
 }
 
 export interface EdgeRecord {
   /** Content ids. */
   child: string;
   parent: string;
+  /** The names (model or artifact) the declaration was made between. */
+  childName: string;
+  parentName: string;
   relation: Relation;
   declaredBy: string;
   /** "declared" (registry declare) or "model_card" (imported base_model). */
@@ -54,6 +70,10 @@ export interface EvidenceRecord {
   direction: "parent" | "child" | "unknown";
   checkedAt: string;
   seq: number;
+  /** SKETCH_VERSION of the compared fingerprints, and the SHA-256 of both stored fingerprint files. */
+  sketchVersion: string | null;
+  parentFp: string | null;
+  childFp: string | null;
 }
 
 /**
@@ -62,6 +82,8 @@ export interface EvidenceRecord {
  */
 export interface Comparator {
   id: string;
+  /** SKETCH_VERSION the comparison reads; stored evidence of another version is recomputed. */
+  sketchVersion?: string;
   compare(parent: Fingerprint, child: Fingerprint): CompareResult | Promise<CompareResult>;
 }
 

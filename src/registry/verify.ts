@@ -1,9 +1,11 @@
 import { type CompareFailure, evidenceFor, evidenceKey, type Pair } from "./evidence.js";
 import { Lineage, supportedEdges } from "./lineage.js";
 import type { Registry } from "./registry.js";
+import { sameWeights } from "./same-weights.js";
 import { loadIndex, shortlist } from "./shortlist.js";
 import type { Comparator, EdgeRecord, EvidenceRecord, ModelRecord } from "./types.js";
 import { undeclared } from "./undeclared.js";
+import { requireVerifiedLog } from "./verify-guard.js";
 
 /** Models compared with each model when looking for undeclared kinship (prefilter short list). */
 export const VERIFY_SHORTLIST = 16;
@@ -37,6 +39,8 @@ export interface VerifyOptions {
   model?: string;
   /** Comparisons done of those needed, per phase: the declared edges first, then candidate pairs. */
   onProgress?: (done: number, total: number, phase: VerifyPhase) => void;
+  /** Compare every pair again instead of using stored evidence. */
+  recompute?: boolean;
 }
 
 export type VerifyPhase = "declared edges" | "candidate pairs";
@@ -52,6 +56,7 @@ export async function verifyLineage(
   cmp: Comparator,
   opts: VerifyOptions = {},
 ): Promise<VerifyResult> {
+  await requireVerifiedLog(reg);
   const models = await reg.models();
   const byId = new Map(models.map((m) => [m.contentId, m]));
   const scope = opts.model ? [await reg.resolve(opts.model)] : models;
@@ -61,18 +66,23 @@ export async function verifyLineage(
   const failures: CompareFailure[] = [];
   const progress = (phase: VerifyPhase) =>
     opts.onProgress && ((done: number, total: number) => opts.onProgress?.(done, total, phase));
-  const edgeEvidence = await evidenceFor(reg, cmp, edges, progress("declared edges"), failures);
+  const evOpts = { failures, ...(opts.recompute ? { recompute: true } : {}) };
+  const edgeEvidence = await evidenceFor(reg, cmp, compared(edges), {
+    ...evOpts,
+    onProgress: progress("declared edges"),
+  });
   const lineage = new Lineage(
     [...byId.keys()],
     supportedEdges(await reg.edges(), await allEvidence(reg, cmp, edgeEvidence, failures)),
   );
   const pairs = await candidatePairs(reg, scope, byId, lineage, new Set(claimants.map((c) => c.contentId)));
-  const evidence = await evidenceFor(reg, cmp, pairs, progress("candidate pairs"), failures);
+  const evidence = await evidenceFor(reg, cmp, pairs, { ...evOpts, onProgress: progress("candidate pairs") });
   for (const [k, v] of edgeEvidence) evidence.set(k, v);
   const name = (id: string) => byId.get(id)?.name ?? id;
   const findings = [
     ...edges.flatMap((e) => unsupported(e, evidence.get(evidenceKey(e.parent, e.child)), failures, name)),
     ...undeclared(pairs, evidence, lineage, byId),
+    ...sameWeights(scope, await reg.artifacts(), await reg.edges()),
     ...(await fromScratch(reg, claimants, pairs, evidence, lineage, name)),
   ];
   const used = [
@@ -101,11 +111,14 @@ async function allEvidence(
   failures: CompareFailure[],
 ): Promise<Map<string, EvidenceRecord>> {
   const tried = new Set(failures.map((f) => evidenceKey(f.parent, f.child)));
-  const edges = (await reg.edges()).filter((e) => !tried.has(evidenceKey(e.parent, e.child)));
-  const all = await evidenceFor(reg, cmp, edges, undefined, failures);
+  const edges = compared(await reg.edges()).filter((e) => !tried.has(evidenceKey(e.parent, e.child)));
+  const all = await evidenceFor(reg, cmp, edges, { failures });
   for (const [k, v] of fresh) all.set(k, v);
   return all;
 }
+
+/** Edges between different weights (two names of the same weights need no comparison). */
+const compared = (edges: EdgeRecord[]): EdgeRecord[] => edges.filter((e) => e.child !== e.parent);
 
 /** Pairs worth comparing: short-listed relatives in another declared family (or any, for claimants). */
 async function candidatePairs(
@@ -140,7 +153,8 @@ function unsupported(
   failures: CompareFailure[],
   name: (id: string) => string,
 ): Finding[] {
-  if (ev?.verdict === "related") return [];
+  // Two names of one content id: the weights are identical by construction, nothing to compare.
+  if (ev?.verdict === "related" || e.child === e.parent) return [];
   const failed = failures.find((f) => f.parent === e.parent && f.child === e.child);
   const what = ev
     ? `the weights say ${ev.verdict} (log10 p = ${ev.log10P.toFixed(1)})`

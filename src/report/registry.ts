@@ -1,8 +1,9 @@
 import type { ProofCheck } from "../registry/check-proof.js";
 import type { IdentifyResult } from "../registry/identify.js";
 import type { LogVerifyResult } from "../registry/log-verify.js";
+import type { AddModelResult } from "../registry/models.js";
 import type { ShowData } from "../registry/show.js";
-import type { ModelRecord } from "../registry/types.js";
+import type { ArtifactRecord, ModelRecord } from "../registry/types.js";
 import type { VerifyResult } from "../registry/verify.js";
 import { escapeForTerminal as esc } from "./terminal.js";
 
@@ -15,24 +16,28 @@ export function renderInit(d: { created: boolean; registryId: string; actor: str
   return `${d.created ? "created" : "already initialised"}: registry ${esc(d.registryId)} at ${esc(d.db)} (actor ${esc(d.actor)})`;
 }
 
-export function renderAdd(d: { model: ModelRecord; created: boolean; refreshed?: boolean }): string {
+export function renderAdd(d: AddModelResult): string {
+  if (d.alias)
+    return `same weights as ${esc(d.model.name)} ${short(d.model.contentId)}: recorded the name ${esc(d.alias.name)} as another artifact (entry ${d.alias.seq})`;
   const what = d.created
     ? "added"
     : d.refreshed
-      ? "already registered; stored fingerprint refreshed"
+      ? `already registered; stored fingerprint replaced (entry ${d.seq})`
       : "already registered";
   return `${what}: ${esc(d.model.name)} ${short(d.model.contentId)} (entry ${d.model.seq})`;
 }
 
-export function renderList(d: { models: ModelRecord[] }): string {
+export function renderList(d: { models: ModelRecord[]; artifacts?: ArtifactRecord[] }): string {
   if (d.models.length === 0) return "no models registered";
   // Names, versions, tags and claims are whatever someone registered: escaped for the terminal.
-  const w = Math.max(4, ...d.models.map((m) => esc(m.name).length));
+  const aliases = (id: string) =>
+    (d.artifacts ?? []).filter((a) => a.contentId === id).map((a) => `also "${esc(a.name)}"`);
+  const w = d.models.reduce((m, x) => Math.max(m, esc(x.name).length), 4);
   return [
     `${"name".padEnd(w)}  content id     version  tags / claims`,
     ...d.models.map(
       (m) =>
-        `${esc(m.name).padEnd(w)}  ${short(m.contentId)}  ${esc(m.version ?? "-").padEnd(7)}  ${[...m.tags.map(esc), ...m.claims.map((c) => `"${esc(c)}"`)].join(", ")}`,
+        `${esc(m.name).padEnd(w)}  ${short(m.contentId)}  ${esc(m.version ?? "-").padEnd(7)}  ${[...m.tags.map(esc), ...m.claims.map((c) => `"${esc(c)}"`), ...aliases(m.contentId)].join(", ")}`,
     ),
   ].join("\n");
 }
@@ -89,11 +94,14 @@ export function renderIdentify(r: IdentifyResult): string {
 
 export function renderLogVerify(r: LogVerifyResult): string {
   const head = `${r.entries} entries, ${r.heads} signed tree heads, root ${r.root}`;
-  if (r.ok) return `${head}\nOK: every entry, signature and tree head verifies`;
+  const cp = r.checkpoint ? `; extends the saved head at size ${r.checkpoint.size}` : "";
+  if (r.ok)
+    return `${head}\nOK: every entry, signature and tree head verifies; every table row equals the replay${cp}`;
   return [
     head,
     `FAILED: first bad entry ${r.firstBadEntry ?? "(none; see heads)"}`,
     ...r.problems.map((x) => `  [${x.kind}] ${esc(x.message)}`),
+    'The tables can be restored from the log with "pedigree registry rebuild" when the log itself verifies.',
   ].join("\n");
 }
 

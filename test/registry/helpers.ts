@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import type { CompareResult, Relation } from "../../src/compare/types.js";
+import { contentIdOf } from "../../src/fingerprint/kernels/merkle.js";
 import type { Fingerprint } from "../../src/fingerprint/types.js";
 import { Registry } from "../../src/registry/registry.js";
 import type { Comparator } from "../../src/registry/types.js";
@@ -131,7 +132,8 @@ export function synthFingerprint(s: SynthSpec): Fingerprint {
     tool: { name: "pedigree", version: "test" },
     kernels: {},
     source: { spec: `/models/${s.name}`, format: "safetensors", files: [] },
-    contentId: sha(`content:${s.name}`),
+    // The content id is the Merkle root of the tensor digests, as the registry recomputes it on add.
+    contentId: contentIdOf(tensors),
     dims: {
       architecture: "llama",
       hiddenSize: 128,

@@ -105,11 +105,21 @@ describe.each(DIALECTS)("registry lineage on $dialect", ({ dialect, skip }) => {
     expect(
       await code(t.registry.addModel(synthFingerprint({ name: "other", family: "Q" }), { name: "Ap" })),
     ).toBe("REGISTRY_NAME_TAKEN");
-    expect(await code(t.registry.addModel(fps.Ap, { name: "Ap2" }))).toBe("REGISTRY_MODEL_EXISTS");
+    // Same weights under another name: recorded as another artifact of the same content (logged).
+    expect(await t.registry.addModel(fps.Ap, { name: "Ap2", hfId: "org/ap2" })).toMatchObject({
+      created: false,
+      alias: { name: "Ap2", hfId: "org/ap2" },
+    });
+    expect((await t.registry.resolve("Ap2")).name).toBe("Ap");
     expect(await t.registry.addModel(fps.Ap)).toMatchObject({ created: false, refreshed: false });
-    // Same weights, re-fingerprinted by a newer version: the stored fingerprint is refreshed in place.
+    // Same weights, re-fingerprinted by a newer version: the stored file is replaced by a logged entry.
     const newer = { ...fps.Ap, kernels: { sketch: "next" } } as Fingerprint;
-    expect(await t.registry.addModel(newer)).toMatchObject({ created: false, refreshed: true });
+    const refreshed = await t.registry.addModel(newer);
+    expect(refreshed).toMatchObject({ created: false, refreshed: true });
+    const { verifyLog } = await import("../../src/registry/log-verify.js");
+    const log = await verifyLog(t.registry.db);
+    expect(log.ok).toBe(true);
+    expect(refreshed.seq).toBe(log.entries - 1);
     expect((await t.registry.fingerprint(fps.Ap.contentId)).contentId).toBe(fps.Ap.contentId);
     expect((await t.registry.declare("deep", "Ap", "depth_upscale")).created).toBe(false);
   });

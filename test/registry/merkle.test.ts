@@ -74,11 +74,11 @@ describe("RFC 9162 Merkle tree", () => {
         const path = consistencyPath(tree, m);
         const r1 = rootOf(tree.slice(0, m));
         const r2 = rootOf(tree);
-        expect(verifyConsistency(m, n, r1, r2, path)).toBe(true);
+        expect(verifyConsistency(m, r1, n, r2, path)).toBe(true);
         const forked = rootOf([...tree.slice(0, m - 1), leafHash("forked")]);
-        if (m < n) expect(verifyConsistency(m, n, forked, r2, path)).toBe(false);
+        if (m < n) expect(verifyConsistency(m, forked, n, r2, path)).toBe(false);
         if (m < n)
-          expect(verifyConsistency(m, n, r1, rootOf([...tree.slice(0, n - 1), leafHash("x")]), path)).toBe(
+          expect(verifyConsistency(m, r1, n, rootOf([...tree.slice(0, n - 1), leafHash("x")]), path)).toBe(
             false,
           );
       }

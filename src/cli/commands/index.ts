@@ -39,7 +39,7 @@ export const commands: CommandEntry[] = [
   {
     name: "registry",
     summary: "Lineage registry with verified declarations and a tamper-evident log",
-    load: () => import("./registry.js"),
+    load: () => import("./registry/index.js"),
   },
   {
     name: "identify",
