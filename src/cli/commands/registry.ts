@@ -20,10 +20,12 @@ import {
   writeCardLineage,
 } from "../../registry/index.js";
 import { loadFingerprint } from "../../registry/source.js";
+import { renderLogVerifyWithCheckpoint } from "../../report/c2sp.js";
 import * as report from "../../report/registry.js";
 import { renderGraph } from "../../report/registry-graph.js";
 import type { CommandContext, CommandModule, CommandResult } from "../command.js";
 import { subcommandAction } from "../main.js";
+import { type CheckpointOpts, checkpointOptions, defineC2spLog, withCheckpoint } from "./registry-c2sp.js";
 
 /** Options every registry subcommand takes (issue 6 contract: --db or PEDIGREE_DB, default ./pedigree.db). */
 interface DbOpts {
@@ -262,15 +264,19 @@ export const define: CommandModule["define"] = (cmd: Command) => {
 };
 
 function defineLog(log: Command): void {
-  leaf(
+  const verify = leaf(
     log,
     "verify",
     "recompute every hash, signature and tree head; name the first bad entry",
     async (_ctx, ...a) => {
-      const data = await withRegistry(a[0] as DbOpts, (reg) => verifyLog(reg.db));
-      return result(data, report.renderLogVerify, data.ok ? EXIT.ok : EXIT.failure);
+      const o = a[0] as DbOpts & CheckpointOpts;
+      const data = await withRegistry(o, async (reg) => withCheckpoint(reg, await verifyLog(reg.db), o));
+      const render = renderLogVerifyWithCheckpoint(report.renderLogVerify);
+      return result(data, render, data.ok ? EXIT.ok : EXIT.failure);
     },
   );
+  checkpointOptions(verify);
+  defineC2spLog(log, leaf, withRegistry);
   leaf(
     log,
     "proof",

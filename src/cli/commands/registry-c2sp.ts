@@ -1,0 +1,162 @@
+import fs from "node:fs";
+import type { Command } from "commander";
+import { PedigreeError } from "../../errors.js";
+import { type CheckpointCheck, checkAgainstCheckpoint } from "../../registry/c2sp/consistency.js";
+import { parseWitnessPolicy } from "../../registry/c2sp/cosignature.js";
+import { MAX_NOTE_BYTES } from "../../registry/c2sp/note.js";
+import { currentCheckpoint, writeTiles } from "../../registry/c2sp/publish.js";
+import type { LogVerifyResult } from "../../registry/log-verify.js";
+import type { Registry } from "../../registry/registry.js";
+import { renderPublished } from "../../report/c2sp.js";
+import type { CommandContext, CommandResult } from "../command.js";
+
+/** C2SP publication subcommands of `registry log` (checkpoint, export) and the `verify --checkpoint` hook. */
+
+type Leaf = (
+  parent: Command,
+  spec: string,
+  description: string,
+  action: (ctx: CommandContext, ...args: unknown[]) => Promise<CommandResult>,
+) => Command;
+type WithRegistry = <T>(o: object, fn: (r: Registry) => Promise<T>) => Promise<T>;
+
+export interface CheckpointOpts {
+  checkpoint?: string;
+  witnesses?: string;
+}
+
+export function defineC2spLog(log: Command, leaf: Leaf, withRegistry: WithRegistry): void {
+  leaf(
+    log,
+    "checkpoint",
+    "sign the current tree head as a C2SP checkpoint (signed note)",
+    async (_ctx, ...a) => {
+      const o = a[0] as { out?: string; origin?: string };
+      const cp = await withRegistry(o, async (reg) =>
+        currentCheckpoint(reg.db, await reg.signer(), o.origin),
+      );
+      if (o.out) fs.writeFileSync(o.out, cp.text);
+      const { entries: _entries, ...data } = cp;
+      return { data: { ...data, out: o.out ?? null }, render: renderPublished as (d: unknown) => string };
+    },
+  )
+    .option("-o, --out <file>", "write the checkpoint to a file (default: print it)")
+    .option(
+      "--origin <name>",
+      "checkpoint origin and key name (default pedigree.local/registry/<registry id>)",
+    );
+  leaf(
+    log,
+    "export",
+    "write the log as static C2SP tlog-tiles (checkpoint, tiles, entry bundles)",
+    async (_ctx, ...a) => {
+      const o = a[0] as { tiles?: string; origin?: string };
+      if (!o.tiles)
+        throw new PedigreeError("USAGE_MISSING_OPTION", "log export needs --tiles <dir>", {
+          hint: "e.g. pedigree registry log export --tiles ./public/log",
+        });
+      const dir = o.tiles;
+      const cp = await withRegistry(o, async (reg) =>
+        currentCheckpoint(reg.db, await reg.signer(), o.origin),
+      );
+      const written = writeTiles(dir, cp);
+      const { entries: _e, text: _t, ...head } = cp;
+      return {
+        data: { ...head, dir, ...written },
+        render: ((d: typeof head & { dir: string; files: number }) =>
+          `${d.files} files (checkpoint at size ${d.size}) written to ${d.dir}\nverifier key: ${d.vkey}`) as (
+          d: unknown,
+        ) => string,
+      };
+    },
+  )
+    .option("--tiles <dir>", "folder to write (serve it with any static web server)")
+    .option(
+      "--origin <name>",
+      "checkpoint origin and key name (the URL prefix it will be served under, without scheme)",
+    );
+}
+
+/** Adds `--checkpoint` / `--witnesses` to `registry log verify`. */
+export function checkpointOptions(verify: Command): Command {
+  return verify
+    .option("--checkpoint <file|url>", "also check the log is consistent with this saved C2SP checkpoint")
+    .option(
+      "--witnesses <file>",
+      "witness policy ('witness <vkey>' lines, 'quorum <n>'): cosignatures required",
+    );
+}
+
+/** The log-verify result, extended with the checkpoint check when `--checkpoint` was given. */
+export async function withCheckpoint(
+  reg: Registry,
+  base: LogVerifyResult,
+  o: CheckpointOpts,
+): Promise<LogVerifyResult & { checkpoint?: CheckpointCheck }> {
+  if (!o.checkpoint) return base;
+  const text = await readSource(o.checkpoint);
+  const policy = o.witnesses ? parseWitnessPolicy(readFile(o.witnesses)) : undefined;
+  const checkpoint = await checkAgainstCheckpoint(reg.db, text, base.actors, policy);
+  return { ...base, ok: base.ok && checkpoint.ok, checkpoint };
+}
+
+async function readSource(spec: string): Promise<Buffer> {
+  if (!/^https?:\/\//.test(spec)) return readBytes(spec);
+  let res: Response;
+  try {
+    res = await fetch(spec, { redirect: "follow", signal: AbortSignal.timeout(30_000) });
+  } catch (cause) {
+    throw new PedigreeError("HTTP_NETWORK_ERROR", `Cannot fetch ${spec}`, { cause, details: { url: spec } });
+  }
+  if (!res.ok)
+    throw new PedigreeError("HTTP_BAD_STATUS", `${spec} answered ${res.status}`, {
+      details: { url: spec, status: res.status },
+    });
+  const body = Buffer.from(await res.arrayBuffer());
+  if (body.length > MAX_NOTE_BYTES)
+    throw new PedigreeError(
+      "LOG_CHECKPOINT_MALFORMED",
+      `${spec} is over ${MAX_NOTE_BYTES} bytes: not a checkpoint`,
+      {},
+    );
+  return body;
+}
+
+function readFile(file: string): string {
+  try {
+    const st = fs.statSync(file);
+    if (st.size > MAX_NOTE_BYTES)
+      throw new PedigreeError("LOG_CHECKPOINT_MALFORMED", `${file} is over ${MAX_NOTE_BYTES} bytes`, {
+        details: { file },
+      });
+    return fs.readFileSync(file, "utf8");
+  } catch (cause) {
+    if (cause instanceof PedigreeError) throw cause;
+    throw new PedigreeError("IO_READ_FAILED", `Cannot read ${file}`, {
+      details: { file },
+      cause,
+      hint: "Check the path",
+    });
+  }
+}
+
+function readBytes(file: string): Buffer {
+  const size = (() => {
+    try {
+      return fs.statSync(file).size;
+    } catch (cause) {
+      throw new PedigreeError("IO_READ_FAILED", `Cannot read ${file}`, {
+        details: { file },
+        cause,
+        hint: "Check the path",
+      });
+    }
+  })();
+  if (size > MAX_NOTE_BYTES)
+    throw new PedigreeError(
+      "LOG_CHECKPOINT_MALFORMED",
+      `${file} is over ${MAX_NOTE_BYTES} bytes: not a checkpoint`,
+      { details: { file } },
+    );
+  return fs.readFileSync(file);
+}
