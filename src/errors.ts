@@ -21,6 +21,7 @@ export type ErrorFamily =
   | "TRAINLOG"
   | "REGISTRY"
   | "LOG"
+  | "ATTEST"
   | "INTERNAL";
 
 export type ErrorCode = `${ErrorFamily}_${string}`;
