@@ -21,6 +21,7 @@ interface AttestOpts {
   db?: string;
   keys?: string;
   actor?: string;
+  threads?: string;
 }
 
 /**
@@ -39,7 +40,8 @@ export const define: CommandModule["define"] = (cmd: Command) => {
     .option("--model <dir>", "with verify: recompute the subject digest from this folder")
     .option("--db <file|url>", "registry whose actor key signs (default) or whose actors verify")
     .option("--keys <dir>", "folder of actor private keys")
-    .option("--actor <name>", "registry actor who signs");
+    .option("--actor <name>", "registry actor who signs")
+    .option("--threads <n>", "worker threads for fingerprinting (default: all cores; 0 = inline)");
   return async (ctx: CommandContext, ...args: unknown[]) => {
     const [child, statement, o] = args as [string, string | undefined, AttestOpts];
     if (child === "verify") return verifyAction(statement, o);
@@ -54,7 +56,16 @@ async function attestAction(ctx: CommandContext, child: string, o: AttestOpts): 
     });
   const signer = o.key ? { privateKey: loadPrivateKey(o.key), by: o.key } : await registryKey(o);
   ctx.progress.log("fingerprinting parent and child");
-  const [parentFp, childFp] = [await fingerprintSource(o.parent), await fingerprintSource(child)];
+  const threads = o.threads === undefined ? undefined : Number(o.threads);
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 0))
+    throw new PedigreeError(
+      "USAGE_INVALID_OPTION",
+      `--threads must be a whole number, got "${o.threads}"`,
+      {},
+    );
+  const fpOpts = threads === undefined ? {} : { threads };
+  const parentFp = await fingerprintSource(o.parent, fpOpts);
+  const childFp = await fingerprintSource(child, fpOpts);
   const result = compareFingerprints(parentFp, childFp);
   const [parentM, childM] = [await buildManifest(o.parent), await buildManifest(child)];
   const st = lineageStatement({ child: childM, parent: parentM, childFp, parentFp, result });
