@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import type { Command } from "commander";
 import { EXIT, PedigreeError } from "../../errors.js";
+import { hfTag } from "../../registry/export/data.js";
 import {
   attachTrainLog,
   checkProof,
@@ -26,6 +27,7 @@ import { renderGraph } from "../../report/registry-graph.js";
 import type { CommandContext, CommandModule, CommandResult } from "../command.js";
 import { subcommandAction } from "../main.js";
 import { type CheckpointOpts, checkpointOptions, defineC2spLog, withCheckpoint } from "./registry-c2sp.js";
+import { defineExport } from "./registry-export.js";
 
 /** Options every registry subcommand takes (issue 6 contract: --db or PEDIGREE_DB, default ./pedigree.db). */
 interface DbOpts {
@@ -117,14 +119,14 @@ export const define: CommandModule["define"] = (cmd: Command) => {
     async (ctx, ...a) => {
       const [spec, o] = a as [
         string,
-        DbOpts & { name?: string; version?: string; tags?: string[]; claim?: string[] },
+        DbOpts & { name?: string; version?: string; tags?: string[]; claim?: string[]; hfId?: string },
       ];
       const fp = await loadFingerprint(spec, progressOf(ctx, "fingerprint"));
       const r = await withRegistry(o, (reg) =>
         reg.addModel(fp, {
           ...(o.name ? { name: o.name } : {}),
           ...(o.version ? { version: o.version } : {}),
-          tags: o.tags ?? [],
+          tags: [...(o.tags ?? []), ...(o.hfId ? [hfTag(o.hfId)] : [])],
           claims: o.claim ?? [],
         }),
       );
@@ -134,7 +136,8 @@ export const define: CommandModule["define"] = (cmd: Command) => {
     .option("--name <name>", "registry name (default: the source's folder or file name)")
     .option("--version <v>", "version label")
     .option("--tags <a,b>", "tags (comma-separated, repeatable)", list)
-    .option("--claim <text>", 'free-text claim, e.g. "trained from scratch" (repeatable)', collect);
+    .option("--claim <text>", 'free-text claim, e.g. "trained from scratch" (repeatable)', collect)
+    .option("--hf-id <org/name>", "Hugging Face repo id (stored as the tag hf:<id>; exports prefer it)");
   leaf(
     cmd,
     "declare <child> <parent> <relation>",
@@ -256,6 +259,7 @@ export const define: CommandModule["define"] = (cmd: Command) => {
     "mermaid",
   );
   defineLog(cmd.command("log").description("the signed append-only Merkle log"));
+  defineExport(cmd, leaf, withRegistry);
   return async () => {
     throw new PedigreeError("USAGE_MISSING_COMMAND", "pedigree registry needs a subcommand", {
       hint: 'Run "pedigree registry --help"',
