@@ -2,8 +2,12 @@ import { createHash, generateKeyPairSync, type KeyObject, verify } from "node:cr
 import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import os from "node:os";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { main } from "../../src/cli/main.js";
+import { writeFingerprint } from "../../src/fingerprint/index.js";
 import { parseCheckpoint } from "../../src/registry/c2sp/checkpoint.js";
 import { checkAgainstCheckpoint } from "../../src/registry/c2sp/consistency.js";
 import {
@@ -25,7 +29,7 @@ import {
 } from "../../src/registry/c2sp/note.js";
 import { currentCheckpoint, writeTiles } from "../../src/registry/c2sp/publish.js";
 import { readTiledLog } from "../../src/registry/c2sp/tile-client.js";
-import { tileFiles, tileIndexPath } from "../../src/registry/c2sp/tiles.js";
+import { tileFiles, tileIndexPath, tilePaths } from "../../src/registry/c2sp/tiles.js";
 import { verifyLog } from "../../src/registry/log-verify.js";
 import { Registry } from "../../src/registry/registry.js";
 import { makeRegistry, synthFingerprint, type TestRegistry } from "./helpers.js";
@@ -171,14 +175,23 @@ describe("tlog-tiles layout", () => {
   });
 
   it("a 70 000-leaf tree has the spec's tiles: 273 full + 1 partial (112) at level 0, 1 + 1 (17) at level 1, 1 (1) at level 2", () => {
-    const entries = Array.from({ length: 70_000 }, (_, i) => Buffer.from(String(i)));
-    const files = tileFiles(entries).map((f) => f.path);
+    const files = tilePaths(70_000);
     const at = (l: string) => files.filter((p) => p.startsWith(`tile/${l}/`));
     expect(at("0").filter((p) => !p.includes(".p/"))).toHaveLength(273);
     expect(at("0").filter((p) => p.includes(".p/"))).toEqual(["tile/0/273.p/112"]);
     expect(at("1")).toEqual(["tile/1/000", "tile/1/001.p/17"]);
     expect(at("2")).toEqual(["tile/2/000.p/1"]);
     expect(at("entries")).toHaveLength(274);
+    expect(tilePaths(256)).toEqual(["tile/0/000", "tile/1/000.p/1", "tile/entries/000"]);
+  });
+
+  it("the tiles written for a tree are exactly those its size calls for", () => {
+    const entries = Array.from({ length: 600 }, (_, i) => Buffer.from(String(i)));
+    expect(
+      tileFiles(entries)
+        .map((f) => f.path)
+        .sort(),
+    ).toEqual(tilePaths(600).sort());
   });
 });
 
@@ -327,5 +340,65 @@ describe("C2SP checkpoints of the registry log (SQLite)", () => {
     expect(() => parseWitnessPolicy(`witness ${cp.vkey}\n`)).toThrow(
       expect.objectContaining({ code: "LOG_BAD_WITNESS_POLICY" }),
     );
+  });
+});
+
+describe("registry log checkpoint / export --tiles / verify --checkpoint (CLI)", () => {
+  // biome-ignore lint/suspicious/noExplicitAny: JSON envelopes asserted field by field
+  type Json = any;
+  let dir = "";
+  let common: string[] = [];
+  const run = async (...argv: string[]): Promise<{ code: number; doc: Json }> => {
+    const out: string[] = [];
+    const code = await main([...argv, ...common, "--json"], { out: (t) => out.push(t), err: () => {} });
+    return { code, doc: JSON.parse(out.join("")) };
+  };
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "pedigree-c2sp-cli-"));
+    common = ["--db", path.join(dir, "reg.db"), "--keys", path.join(dir, "keys"), "--actor", "ci"];
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it("a saved checkpoint (file or URL) detects a later truncation with a coded finding", async () => {
+    await run("registry", "init");
+    const add = async (n: string) => {
+      await writeFingerprint(synthFingerprint({ name: n, family: n }), path.join(dir, `${n}.pfp`));
+      expect((await run("registry", "add", path.join(dir, `${n}.pfp`), "--name", n)).code).toBe(0);
+    };
+    await add("a");
+    await add("b");
+    const cp = await run("registry", "log", "checkpoint", "-o", path.join(dir, "cp.txt"));
+    expect(cp.code).toBe(0);
+    expect(cp.doc.data).toMatchObject({ size: 3, signer: "ci" });
+    expect(fs.readFileSync(path.join(dir, "cp.txt"), "utf8")).toBe(cp.doc.data.text);
+    await add("c");
+    const ok = await run("registry", "log", "verify", "--checkpoint", path.join(dir, "cp.txt"));
+    expect(ok.code).toBe(0);
+    expect(ok.doc.data.checkpoint).toMatchObject({ ok: true, checkpointSize: 3, logSize: 4 });
+
+    const tiles = await run("registry", "log", "export", "--tiles", path.join(dir, "tiles"));
+    expect(tiles.code).toBe(0);
+    expect(fs.existsSync(path.join(dir, "tiles", "tile", "0", "000.p", "4"))).toBe(true);
+    expect(fs.existsSync(path.join(dir, "tiles", "tile", "entries", "000.p", "4"))).toBe(true);
+
+    // Drop the last three entries and their heads: the log alone still verifies.
+    const db = new Database(path.join(dir, "reg.db"));
+    db.prepare("delete from log_entries where seq >= 1").run();
+    db.prepare("delete from tree_heads where size > 1").run();
+    db.close();
+    const server = await serveDir(dir);
+    try {
+      const cut = await run("registry", "log", "verify", "--checkpoint", `${server.url}/cp.txt`);
+      expect(cut.code).toBe(1);
+      expect(cut.doc.data.checkpoint.findings.map((f: Json) => f.kind)).toContain("log_truncated");
+    } finally {
+      await server.close();
+    }
+    const missing = await run("registry", "log", "verify", "--checkpoint", path.join(dir, "nope.txt"));
+    expect(missing.doc.error.code).toBe("IO_READ_FAILED");
+    fs.writeFileSync(path.join(dir, "junk.txt"), "not a checkpoint\n");
+    expect(
+      (await run("registry", "log", "verify", "--checkpoint", path.join(dir, "junk.txt"))).doc.error.code,
+    ).toBe("LOG_NOTE_MALFORMED");
   });
 });

@@ -106,3 +106,15 @@ export function parseEntryBundle(bytes: Buffer, expected: number): Buffer[] {
     );
   return out;
 }
+
+/** The paths of every tile and entry bundle of a tree of `size` leaves, from the size alone. */
+export function tilePaths(size: number): string[] {
+  const out: string[] = [];
+  const level = (name: number | "entries", count: number) => {
+    for (let n = 0; n * TILE_WIDTH < count; n++)
+      out.push(tilePath(name, n, Math.min(TILE_WIDTH, count - n * TILE_WIDTH)));
+  };
+  for (let l = 0, c = size; c > 0; l++, c = Math.floor(c / TILE_WIDTH)) level(l, c);
+  level("entries", size);
+  return out;
+}
