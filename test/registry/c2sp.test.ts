@@ -32,7 +32,7 @@ import { readTiledLog } from "../../src/registry/c2sp/tile-client.js";
 import { tileFiles, tileIndexPath, tilePaths } from "../../src/registry/c2sp/tiles.js";
 import { verifyLog } from "../../src/registry/log-verify.js";
 import { Registry } from "../../src/registry/registry.js";
-import { makeRegistry, synthFingerprint, type TestRegistry } from "./helpers.js";
+import { DIALECTS, makeRegistry, synthFingerprint, type TestRegistry } from "./helpers.js";
 
 // Worked examples from the C2SP specifications (c2sp.org, BSD-1-Clause): signed-note §Verifier keys,
 // tlog-checkpoint and tlog-cosignature.
@@ -195,119 +195,139 @@ describe("tlog-tiles layout", () => {
   });
 });
 
-describe("C2SP checkpoints of the registry log (SQLite)", () => {
+describe.each(DIALECTS)("C2SP checkpoints of the registry log on $dialect", ({ dialect, skip }) => {
   let t: TestRegistry;
   beforeEach(async () => {
-    t = await makeRegistry("sqlite");
+    if (skip) return;
+    t = await makeRegistry(dialect);
     for (const n of ["a", "b", "c"])
       await t.registry.addModel(synthFingerprint({ name: n, family: n }), { name: n });
     await t.registry.declare("b", "a", "continued_training");
   });
   afterEach(async () => t?.cleanup());
 
-  it("a checkpoint written by Pedigree verifies with the independent verifier, and its root is the log's", async () => {
-    const key = await t.registry.signer();
-    const cp = await currentCheckpoint(t.registry.db, key);
-    expect(cp.size).toBe(5);
-    const v = independentVerify(cp.text, cp.origin, rawEd25519(key.privateKey));
-    expect(v).not.toBeNull();
-    expect(v?.size).toBe(5);
-    expect(v?.root.equals(mth(cp.entries))).toBe(true);
-    expect(Buffer.from(cp.root, "base64").toString("hex")).toBe((await verifyLog(t.registry.db)).root);
-    expect(parseVerifierKey(cp.vkey)).toMatchObject({ name: cp.origin, type: SIG_ED25519 });
-  });
+  it.skipIf(skip)(
+    "a checkpoint written by Pedigree verifies with the independent verifier, and its root is the log's",
+    async () => {
+      const key = await t.registry.signer();
+      const cp = await currentCheckpoint(t.registry.db, key);
+      expect(cp.size).toBe(5);
+      const v = independentVerify(cp.text, cp.origin, rawEd25519(key.privateKey));
+      expect(v).not.toBeNull();
+      expect(v?.size).toBe(5);
+      expect(v?.root.equals(mth(cp.entries))).toBe(true);
+      expect(Buffer.from(cp.root, "base64").toString("hex")).toBe((await verifyLog(t.registry.db)).root);
+      expect(parseVerifierKey(cp.vkey)).toMatchObject({ name: cp.origin, type: SIG_ED25519 });
+    },
+  );
 
-  it("tiles served by a loopback static HTTP server read back: entries, tiles and root verify", async () => {
-    const key = await t.registry.signer();
-    const cp = await currentCheckpoint(t.registry.db, key);
-    const dir = path.join(t.dir, "tiles");
-    writeTiles(dir, cp);
-    const server = await serveDir(dir);
-    try {
-      const get = httpGet(server.url);
-      const log = await readTiledLog(get, [parseVerifierKey(cp.vkey)]);
-      expect(log.checkpoint.size).toBe(5);
-      expect(log.entries.map((e) => e.toString())).toEqual(cp.entries.map((e) => e.toString()));
-      // Independently: the served checkpoint, the entry bundle and the RFC 6962 root agree.
-      const served = (await get("checkpoint")).toString();
-      const v = independentVerify(served, cp.origin, rawEd25519(key.privateKey));
-      expect(v?.root.equals(mth(bundleEntries(await get("tile/entries/000.p/5"))))).toBe(true);
-      const wrongKey = generateKeyPairSync("ed25519").privateKey;
-      await expect(
-        readTiledLog(get, [parseVerifierKey(formatVerifierKey(cp.origin, 1, rawEd25519(wrongKey)))]),
-      ).rejects.toMatchObject({ code: "LOG_CHECKPOINT_UNVERIFIED" });
-    } finally {
-      await server.close();
-    }
-  });
+  it.skipIf(skip)(
+    "tiles served by a loopback static HTTP server read back: entries, tiles and root verify",
+    async () => {
+      const key = await t.registry.signer();
+      const cp = await currentCheckpoint(t.registry.db, key);
+      const dir = path.join(t.dir, "tiles");
+      writeTiles(dir, cp);
+      const server = await serveDir(dir);
+      try {
+        const get = httpGet(server.url);
+        const log = await readTiledLog(get, [parseVerifierKey(cp.vkey)]);
+        expect(log.checkpoint.size).toBe(5);
+        expect(log.entries.map((e) => e.toString())).toEqual(cp.entries.map((e) => e.toString()));
+        // Independently: the served checkpoint, the entry bundle and the RFC 6962 root agree.
+        const served = (await get("checkpoint")).toString();
+        const v = independentVerify(served, cp.origin, rawEd25519(key.privateKey));
+        expect(v?.root.equals(mth(bundleEntries(await get("tile/entries/000.p/5"))))).toBe(true);
+        const wrongKey = generateKeyPairSync("ed25519").privateKey;
+        await expect(
+          readTiledLog(get, [parseVerifierKey(formatVerifierKey(cp.origin, 1, rawEd25519(wrongKey)))]),
+        ).rejects.toMatchObject({ code: "LOG_CHECKPOINT_UNVERIFIED" });
+      } finally {
+        await server.close();
+      }
+    },
+  );
 
-  it("a larger log (600 entries) round-trips through tiles with partial tiles at two levels", async () => {
-    const priv = generateKeyPairSync("ed25519").privateKey;
-    const entries = Array.from({ length: 600 }, (_, i) => Buffer.from(`entry ${i}`));
-    const { signCheckpoint } = await import("../../src/registry/c2sp/checkpoint.js");
-    const text = signCheckpoint(
-      { origin: "test.example/log", size: 600, root: mth(entries), extensions: [] },
-      priv,
-    );
-    const files = new Map([
-      ["checkpoint", Buffer.from(text)],
-      ...tileFiles(entries).map((f) => [f.path, f.bytes] as const),
-    ]);
-    expect([...files.keys()]).toContain("tile/1/000.p/2");
-    const get = async (p: string) => files.get(p) ?? Buffer.alloc(0);
-    const vkey = parseVerifierKey(formatVerifierKey("test.example/log", SIG_ED25519, rawEd25519(priv)));
-    expect((await readTiledLog(get, [vkey])).entries).toHaveLength(600);
-    files.set("tile/0/001", Buffer.alloc(8192));
-    await expect(readTiledLog(get, [vkey])).rejects.toMatchObject({ code: "LOG_TILE_MISMATCH" });
-  });
+  it.skipIf(skip || dialect !== "sqlite")(
+    "a larger log (600 entries) round-trips through tiles with partial tiles at two levels",
+    async () => {
+      const priv = generateKeyPairSync("ed25519").privateKey;
+      const entries = Array.from({ length: 600 }, (_, i) => Buffer.from(`entry ${i}`));
+      const { signCheckpoint } = await import("../../src/registry/c2sp/checkpoint.js");
+      const text = signCheckpoint(
+        { origin: "test.example/log", size: 600, root: mth(entries), extensions: [] },
+        priv,
+      );
+      const files = new Map([
+        ["checkpoint", Buffer.from(text)],
+        ...tileFiles(entries).map((f) => [f.path, f.bytes] as const),
+      ]);
+      expect([...files.keys()]).toContain("tile/1/000.p/2");
+      const get = async (p: string) => files.get(p) ?? Buffer.alloc(0);
+      const vkey = parseVerifierKey(formatVerifierKey("test.example/log", SIG_ED25519, rawEd25519(priv)));
+      expect((await readTiledLog(get, [vkey])).entries).toHaveLength(600);
+      files.set("tile/0/001", Buffer.alloc(8192));
+      await expect(readTiledLog(get, [vkey])).rejects.toMatchObject({ code: "LOG_TILE_MISMATCH" });
+    },
+  );
 
-  it("a log grown since the checkpoint is consistent; truncation and forks are coded findings", async () => {
-    const key = await t.registry.signer();
-    const saved = (await currentCheckpoint(t.registry.db, key)).text;
-    await t.registry.addModel(synthFingerprint({ name: "d", family: "d" }), { name: "d" });
-    const actors = (await verifyLog(t.registry.db)).actors;
-    const grown = await checkAgainstCheckpoint(t.registry.db, saved, actors);
-    expect(grown).toMatchObject({ ok: true, checkpointSize: 5, logSize: 6, signer: "alice", findings: [] });
-    expect(grown.proof?.length).toBeGreaterThan(0);
-
-    // Truncation: drop the last two entries and their heads (undetectable without a saved checkpoint).
-    await t.registry.db.deleteFrom("log_entries").where("seq", ">=", 4).execute();
-    await t.registry.db.deleteFrom("tree_heads").where("size", ">", 4).execute();
-    const cut = await checkAgainstCheckpoint(t.registry.db, saved, actors);
-    expect(cut.ok).toBe(false);
-    expect(cut.findings.map((f) => f.kind)).toEqual(["log_truncated"]);
-  });
-
-  it("a fork (same key, same size, other history) and a checkpoint of another registry are detected", async () => {
-    const key = await t.registry.signer();
-    // Fork: copy the database, let the two copies diverge by one different entry each.
-    const forkDb = path.join(t.dir, "fork.db");
-    await t.registry.close();
-    fs.copyFileSync(t.spec, forkDb);
-    t.registry = await Registry.open({ db: t.spec, keysDir: t.keysDir, actor: "alice" });
-    await t.registry.addModel(synthFingerprint({ name: "x", family: "x" }), { name: "x" });
-    const fork = await Registry.open({ db: forkDb, keysDir: t.keysDir, actor: "alice" });
-    try {
-      await fork.addModel(synthFingerprint({ name: "y", family: "y" }), { name: "y" });
-      const forkCp = (await currentCheckpoint(fork.db, key)).text;
+  it.skipIf(skip)(
+    "a log grown since the checkpoint is consistent; truncation and forks are coded findings",
+    async () => {
+      const key = await t.registry.signer();
+      const saved = (await currentCheckpoint(t.registry.db, key)).text;
+      await t.registry.addModel(synthFingerprint({ name: "d", family: "d" }), { name: "d" });
       const actors = (await verifyLog(t.registry.db)).actors;
-      const r = await checkAgainstCheckpoint(t.registry.db, forkCp, actors);
-      expect(r.findings.map((f) => f.kind)).toEqual(["log_forked"]);
-      expect(r.signer).toBe("alice");
-    } finally {
-      await fork.close();
-    }
-    const other = await makeRegistry("sqlite", "mallory");
-    try {
-      const foreign = (await currentCheckpoint(other.registry.db, await other.registry.signer())).text;
-      const r = await checkAgainstCheckpoint(t.registry.db, foreign, (await verifyLog(t.registry.db)).actors);
-      expect(r.findings.map((f) => f.kind)).toEqual(["checkpoint_unsigned", "log_forked"]);
-    } finally {
-      await other.cleanup();
-    }
-  });
+      const grown = await checkAgainstCheckpoint(t.registry.db, saved, actors);
+      expect(grown).toMatchObject({ ok: true, checkpointSize: 5, logSize: 6, signer: "alice", findings: [] });
+      expect(grown.proof?.length).toBeGreaterThan(0);
 
-  it("cosignatures are verified against a witness policy with a quorum", async () => {
+      // Truncation: drop the last two entries and their heads (undetectable without a saved checkpoint).
+      await t.registry.db.deleteFrom("log_entries").where("seq", ">=", 4).execute();
+      await t.registry.db.deleteFrom("tree_heads").where("size", ">", 4).execute();
+      const cut = await checkAgainstCheckpoint(t.registry.db, saved, actors);
+      expect(cut.ok).toBe(false);
+      expect(cut.findings.map((f) => f.kind)).toEqual(["log_truncated"]);
+    },
+  );
+
+  it.skipIf(skip || dialect !== "sqlite")(
+    "a fork (same key, same size, other history) and a checkpoint of another registry are detected",
+    async () => {
+      const key = await t.registry.signer();
+      // Fork: copy the database, let the two copies diverge by one different entry each.
+      const forkDb = path.join(t.dir, "fork.db");
+      await t.registry.close();
+      fs.copyFileSync(t.spec, forkDb);
+      t.registry = await Registry.open({ db: t.spec, keysDir: t.keysDir, actor: "alice" });
+      await t.registry.addModel(synthFingerprint({ name: "x", family: "x" }), { name: "x" });
+      const fork = await Registry.open({ db: forkDb, keysDir: t.keysDir, actor: "alice" });
+      try {
+        await fork.addModel(synthFingerprint({ name: "y", family: "y" }), { name: "y" });
+        const forkCp = (await currentCheckpoint(fork.db, key)).text;
+        const actors = (await verifyLog(t.registry.db)).actors;
+        const r = await checkAgainstCheckpoint(t.registry.db, forkCp, actors);
+        expect(r.findings.map((f) => f.kind)).toEqual(["log_forked"]);
+        expect(r.signer).toBe("alice");
+      } finally {
+        await fork.close();
+      }
+      const other = await makeRegistry("sqlite", "mallory");
+      try {
+        const foreign = (await currentCheckpoint(other.registry.db, await other.registry.signer())).text;
+        const r = await checkAgainstCheckpoint(
+          t.registry.db,
+          foreign,
+          (await verifyLog(t.registry.db)).actors,
+        );
+        expect(r.findings.map((f) => f.kind)).toEqual(["checkpoint_unsigned", "log_forked"]);
+      } finally {
+        await other.cleanup();
+      }
+    },
+  );
+
+  it.skipIf(skip)("cosignatures are verified against a witness policy with a quorum", async () => {
     const key = await t.registry.signer();
     const cp = await currentCheckpoint(t.registry.db, key);
     const w = ["w1", "w2", "w3"].map((n) => ({
