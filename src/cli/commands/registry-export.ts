@@ -53,7 +53,9 @@ export function defineExport(cmd: Command, leaf: Leaf, withRegistry: WithRegistr
       return {
         data: doc,
         render: () =>
-          o.out ? `${format} export of ${data.models.length} model(s) written to ${o.out}` : text,
+          o.out
+            ? `${format} export of ${data.models.length} model(s) written to ${o.out}`
+            : text || "no model has declared parents: no model-card metadata to write",
       };
     },
   )
