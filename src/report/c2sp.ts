@@ -1,4 +1,5 @@
 import type { CheckpointCheck } from "../registry/c2sp/consistency.js";
+import type { ServedLogCheck } from "../registry/c2sp/served.js";
 import type { LogVerifyResult } from "../registry/log-verify.js";
 
 export function renderCheckpointCheck(c: CheckpointCheck): string {
@@ -27,4 +28,11 @@ export function renderPublished(d: {
 }): string {
   if (!d.out) return d.text.replace(/\n$/, "");
   return `checkpoint of ${d.origin} at size ${d.size} written to ${d.out}\nverifier key: ${d.vkey}`;
+}
+
+export function renderServedCheck(c: ServedLogCheck): string {
+  const head = `${c.origin}: ${c.size} entries, root ${c.root}; checkpoint, tiles and entries verify`;
+  const saved = c.savedSize === null ? "" : `\nsaved checkpoint at size ${c.savedSize}: `;
+  if (c.ok) return `${head}${saved}${c.savedSize === null ? "" : "the served log extends it"}`;
+  return [`${head}${saved}FAILED`, ...c.findings.map((f) => `  [${f.kind}] ${f.message}`)].join("\n");
 }

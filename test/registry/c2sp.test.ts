@@ -401,16 +401,46 @@ describe("registry log checkpoint / export --tiles / verify --checkpoint (CLI)",
     expect(fs.existsSync(path.join(dir, "tiles", "tile", "0", "000.p", "4"))).toBe(true);
     expect(fs.existsSync(path.join(dir, "tiles", "tile", "entries", "000.p", "4"))).toBe(true);
 
-    // Drop the last three entries and their heads: the log alone still verifies.
+    const vkey = tiles.doc.data.vkey;
+    const third = await run(
+      "registry",
+      "log",
+      "check-tiles",
+      path.join(dir, "tiles"),
+      "--vkey",
+      vkey,
+      "--checkpoint",
+      path.join(dir, "cp.txt"),
+    );
+    expect(third.doc.data.findings).toEqual([]);
+    expect(third.code).toBe(0);
+    expect(third.doc.data).toMatchObject({ ok: true, size: 4, savedSize: 3, findings: [] });
+
+    // Drop the last two entries, their heads and rows: the log alone still verifies.
     const db = new Database(path.join(dir, "reg.db"));
-    db.prepare("delete from log_entries where seq >= 1").run();
-    db.prepare("delete from tree_heads where size > 1").run();
+    db.prepare("delete from log_entries where seq >= 2").run();
+    db.prepare("delete from tree_heads where size > 2").run();
+    db.prepare("delete from models where seq >= 2").run();
     db.close();
     const server = await serveDir(dir);
     try {
       const cut = await run("registry", "log", "verify", "--checkpoint", `${server.url}/cp.txt`);
       expect(cut.code).toBe(1);
       expect(cut.doc.data.checkpoint.findings.map((f: Json) => f.kind)).toContain("log_truncated");
+      // Republished after the truncation: a third party with the saved checkpoint sees it too.
+      expect((await run("registry", "log", "export", "--tiles", path.join(dir, "tiles2"))).code).toBe(0);
+      const served = await run(
+        "registry",
+        "log",
+        "check-tiles",
+        `${server.url}/tiles2`,
+        "--vkey",
+        vkey,
+        "--checkpoint",
+        path.join(dir, "cp.txt"),
+      );
+      expect(served.code).toBe(1);
+      expect(served.doc.data.findings.map((f: Json) => f.kind)).toEqual(["log_truncated"]);
     } finally {
       await server.close();
     }

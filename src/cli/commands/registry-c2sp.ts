@@ -5,9 +5,10 @@ import { type CheckpointCheck, checkAgainstCheckpoint } from "../../registry/c2s
 import { parseWitnessPolicy } from "../../registry/c2sp/cosignature.js";
 import { MAX_NOTE_BYTES } from "../../registry/c2sp/note.js";
 import { currentCheckpoint, writeTiles } from "../../registry/c2sp/publish.js";
+import { checkServedLog, resourceGetter } from "../../registry/c2sp/served.js";
 import type { LogVerifyResult } from "../../registry/log-verify.js";
 import type { Registry } from "../../registry/registry.js";
-import { renderPublished } from "../../report/c2sp.js";
+import { renderPublished, renderServedCheck } from "../../report/c2sp.js";
 import type { CommandContext, CommandResult } from "../command.js";
 
 /** C2SP publication subcommands of `registry log` (checkpoint, export) and the `verify --checkpoint` hook. */
@@ -75,6 +76,27 @@ export function defineC2spLog(log: Command, leaf: Leaf, withRegistry: WithRegist
       "--origin <name>",
       "checkpoint origin and key name (the URL prefix it will be served under, without scheme)",
     );
+  defineCheckTiles(log, leaf);
+}
+
+function defineCheckTiles(log: Command, leaf: Leaf): void {
+  leaf(
+    log,
+    "check-tiles <prefix>",
+    "verify a published tlog-tiles log (URL prefix or folder) without the database",
+    async (_ctx, ...a) => {
+      const [prefix, o] = a as [string, { vkey?: string; checkpoint?: string }];
+      if (!o.vkey)
+        throw new PedigreeError("USAGE_MISSING_OPTION", "check-tiles needs --vkey <verifier key>", {
+          hint: "The verifier key is printed by `registry log checkpoint` and `registry log export`",
+        });
+      const saved = o.checkpoint ? await readSource(o.checkpoint) : undefined;
+      const data = await checkServedLog(resourceGetter(prefix), o.vkey, saved);
+      return { data, render: renderServedCheck as (d: unknown) => string, exitCode: data.ok ? 0 : 1 };
+    },
+  )
+    .option("--vkey <vkey>", "the log's verifier key (name+keyid+base64)")
+    .option("--checkpoint <file|url>", "a checkpoint saved earlier: the served log must extend it");
 }
 
 /** Adds `--checkpoint` / `--witnesses` to `registry log verify`. */

@@ -1,7 +1,7 @@
 import type { Kysely } from "kysely";
-import { consistencyPath, hex, rootOf, verifyConsistency } from "../merkle.js";
+import { consistencyPath, type Hash, hex, rootOf, verifyConsistency } from "../merkle.js";
 import type { RegistryTables } from "../schema.js";
-import { parseCheckpoint } from "./checkpoint.js";
+import { type Checkpoint, parseCheckpoint } from "./checkpoint.js";
 import { type CosignatureCheck, verifyCosignatures, type WitnessPolicy } from "./cosignature.js";
 import { keyIdOf, SIG_ED25519, type Verifier, verifyNote } from "./note.js";
 import { logEntries } from "./publish.js";
@@ -56,21 +56,9 @@ export async function checkAgainstCheckpoint(
     });
   const { leaves } = await logEntries(db);
   const n = leaves.length;
-  let proof: string[] | null = null;
-  if (cp.size > n)
-    findings.push({
-      kind: "log_truncated",
-      message: `the checkpoint commits to ${cp.size} entries but the log holds ${n}: entries ${n}…${cp.size - 1} were dropped`,
-    });
-  else {
-    const path = consistencyPath(leaves, cp.size);
-    proof = path.map(hex);
-    if (!verifyConsistency(cp.size, n, cp.root, rootOf(leaves), path))
-      findings.push({
-        kind: "log_forked",
-        message: `the log's first ${cp.size} entries hash to ${hex(rootOf(leaves.slice(0, cp.size))).slice(0, 16)}…, not the checkpoint's root ${cp.root.toString("hex").slice(0, 16)}…: the log was rewritten`,
-      });
-  }
+  const tree = treeFindings(cp, leaves);
+  findings.push(...tree.findings);
+  const proof = tree.proof;
   return {
     ok: findings.length === 0,
     origin: cp.origin,
@@ -81,6 +69,32 @@ export async function checkAgainstCheckpoint(
     witnesses,
     findings,
   };
+}
+
+/** Truncation and fork findings for a checkpoint against the leaf hashes of a log, with the consistency proof. */
+export function treeFindings(
+  cp: Checkpoint,
+  leaves: readonly Hash[],
+): { findings: CheckpointFinding[]; proof: string[] | null } {
+  const n = leaves.length;
+  if (cp.size > n)
+    return {
+      proof: null,
+      findings: [
+        {
+          kind: "log_truncated",
+          message: `the checkpoint commits to ${cp.size} entries but the log holds ${n}: entries ${n}…${cp.size - 1} were dropped`,
+        },
+      ],
+    };
+  const path = consistencyPath(leaves, cp.size);
+  const findings: CheckpointFinding[] = [];
+  if (!verifyConsistency(cp.size, n, cp.root, rootOf(leaves), path))
+    findings.push({
+      kind: "log_forked",
+      message: `the log's first ${cp.size} entries hash to ${hex(rootOf(leaves.slice(0, cp.size))).slice(0, 16)}…, not the checkpoint's root ${cp.root.toString("hex").slice(0, 16)}…: the log was rewritten`,
+    });
+  return { findings, proof: path.map(hex) };
 }
 
 function checkLogSignature(
