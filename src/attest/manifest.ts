@@ -38,6 +38,11 @@ export interface ManifestOptions {
   /** Files (absolute or relative to cwd) never part of the manifest: the bundle being written or read. */
   exclude?: readonly string[];
   onProgress?: (doneBytes: number) => void;
+  /**
+   * SHA-256 digests already computed for files of this model (by name), e.g. by the fingerprint scan
+   * that just read them: reused when the file still has the same size, so weights are read once.
+   */
+  known?: ReadonlyMap<string, { size: number; sha256: string }>;
 }
 
 export function rootDigest(resources: readonly { digest: string }[]): string {
@@ -129,6 +134,11 @@ export async function buildManifest(root: string, opts: ManifestOptions = {}): P
   const resources: Resource[] = [];
   for (const name of names) {
     const file = single ? root : path.join(root, ...name.split("/"));
+    const k = opts.known?.get(name);
+    if (k && /^[0-9a-f]{64}$/.test(k.sha256) && fs.statSync(file).size === k.size) {
+      resources.push({ name, digest: k.sha256, algorithm: "sha256" });
+      continue;
+    }
     const digest = await hashFile(file, undefined, (n) => {
       done += n;
       opts.onProgress?.(done);

@@ -1,5 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import fs from "node:fs";
+import path from "node:path";
 import type { Command } from "commander";
 import { keyFingerprint, loadPrivateKey, loadPublicKey } from "../../attest/dsse.js";
 import { lineageStatement, parseLineageEnvelope, signLineage, verifyLineage } from "../../attest/lineage.js";
@@ -7,6 +8,7 @@ import { buildManifest } from "../../attest/manifest.js";
 import { compareFingerprints } from "../../compare/index.js";
 import { PedigreeError } from "../../errors.js";
 import { fingerprintSource } from "../../fingerprint/index.js";
+import type { Fingerprint } from "../../fingerprint/types.js";
 import { ed25519PublicKey } from "../../registry/c2sp/note.js";
 import { resolveDbSpec } from "../../registry/db.js";
 import { verifyLog } from "../../registry/log-verify.js";
@@ -67,7 +69,11 @@ async function attestAction(ctx: CommandContext, child: string, o: AttestOpts): 
   const parentFp = await fingerprintSource(o.parent, fpOpts);
   const childFp = await fingerprintSource(child, fpOpts);
   const result = compareFingerprints(parentFp, childFp);
-  const [parentM, childM] = [await buildManifest(o.parent), await buildManifest(child)];
+  // The fingerprint scan already hashed the weight files: the manifests reuse those digests.
+  const known = (fp: Fingerprint) =>
+    new Map(fp.source.files.map((f) => [f.path.split(path.sep).join("/"), f]));
+  const parentM = await buildManifest(o.parent, { known: known(parentFp) });
+  const childM = await buildManifest(child, { known: known(childFp) });
   const st = lineageStatement({ child: childM, parent: parentM, childFp, parentFp, result });
   const env = signLineage(st, signer.privateKey);
   const out = o.out ?? `${child.replace(/[\\/]+$/, "")}.lineage.intoto.json`;
