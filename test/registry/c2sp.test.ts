@@ -452,3 +452,84 @@ describe("registry log checkpoint / export --tiles / verify --checkpoint (CLI)",
     ).toBe("LOG_NOTE_MALFORMED");
   });
 });
+
+describe("registry log witness (CLI): cosigns only logs that extend what it cosigned before", () => {
+  // biome-ignore lint/suspicious/noExplicitAny: JSON envelopes asserted field by field
+  type Json = any;
+  let dir = "";
+  let common: string[] = [];
+  const run = async (...argv: string[]): Promise<{ code: number; doc: Json }> => {
+    const out: string[] = [];
+    const code = await main([...argv, "--json"], { out: (t) => out.push(t), err: () => {} });
+    return { code, doc: JSON.parse(out.join("")) };
+  };
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "pedigree-witness-"));
+    common = ["--db", path.join(dir, "reg.db"), "--keys", path.join(dir, "keys"), "--actor", "ci"];
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it("cosignatures satisfy a witness policy; after a truncation the witness refuses", async () => {
+    await run("registry", "init", ...common);
+    const add = async (n: string) => {
+      await writeFingerprint(synthFingerprint({ name: n, family: n }), path.join(dir, `${n}.pfp`));
+      await run("registry", "add", path.join(dir, `${n}.pfp`), "--name", n, ...common);
+    };
+    await add("a");
+    const tiles = path.join(dir, "tiles");
+    const vkey = (await run("registry", "log", "export", "--tiles", tiles, ...common)).doc.data.vkey;
+    const w = [
+      "--vkey",
+      vkey,
+      "--key",
+      path.join(dir, "w1.pem"),
+      "--name",
+      "witness.test/w1",
+      "--state",
+      path.join(dir, "state"),
+    ];
+    const first = await run("registry", "log", "witness", tiles, ...w, "-o", path.join(dir, "cosigned.txt"));
+    expect(first.code).toBe(0);
+    expect(first.doc.data).toMatchObject({ size: 2, previousSize: null, keyCreated: true });
+    fs.writeFileSync(path.join(dir, "policy.txt"), `witness ${first.doc.data.vkey}\nquorum 1\n`);
+    const policy = [
+      "--checkpoint",
+      path.join(dir, "cosigned.txt"),
+      "--witnesses",
+      path.join(dir, "policy.txt"),
+    ];
+    const v = await run("registry", "log", "verify", ...policy, ...common);
+    expect(v.code).toBe(0);
+    expect(v.doc.data.checkpoint.witnesses).toMatchObject({ ok: true, verified: ["witness.test/w1"] });
+    const unwitnessed = await run(
+      "registry",
+      "log",
+      "verify",
+      "--checkpoint",
+      path.join(tiles, "checkpoint"),
+      "--witnesses",
+      path.join(dir, "policy.txt"),
+      ...common,
+    );
+    expect(unwitnessed.doc.data.checkpoint.findings.map((f: Json) => f.kind)).toEqual([
+      "witness_quorum_not_met",
+    ]);
+
+    await add("b");
+    await run("registry", "log", "export", "--tiles", tiles, ...common);
+    const second = await run("registry", "log", "witness", tiles, ...w);
+    expect(second.doc.data).toMatchObject({ size: 3, previousSize: 2, keyCreated: false });
+
+    const db = new Database(path.join(dir, "reg.db"));
+    db.prepare("delete from log_entries where seq >= 1").run();
+    db.prepare("delete from tree_heads where size > 1").run();
+    db.prepare("delete from models").run();
+    db.close();
+    await add("c"); // grows again from the truncated state, still shorter than what was cosigned
+    await run("registry", "log", "export", "--tiles", path.join(dir, "tiles2"), ...common);
+    const refused = await run("registry", "log", "witness", path.join(dir, "tiles2"), ...w);
+    expect(refused.code).toBe(1);
+    expect(refused.doc.error.code).toBe("LOG_WITNESS_REFUSED");
+    expect(refused.doc.error.details.findings.map((f: Json) => f.kind)).toEqual(["log_truncated"]);
+  });
+});

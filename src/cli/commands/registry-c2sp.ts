@@ -6,6 +6,7 @@ import { parseWitnessPolicy } from "../../registry/c2sp/cosignature.js";
 import { MAX_NOTE_BYTES } from "../../registry/c2sp/note.js";
 import { currentCheckpoint, writeTiles } from "../../registry/c2sp/publish.js";
 import { checkServedLog, resourceGetter } from "../../registry/c2sp/served.js";
+import { witnessCheckpoint, witnessKey } from "../../registry/c2sp/witness.js";
 import type { LogVerifyResult } from "../../registry/log-verify.js";
 import type { Registry } from "../../registry/registry.js";
 import { renderPublished, renderServedCheck } from "../../report/c2sp.js";
@@ -77,6 +78,7 @@ export function defineC2spLog(log: Command, leaf: Leaf, withRegistry: WithRegist
       "checkpoint origin and key name (the URL prefix it will be served under, without scheme)",
     );
   defineCheckTiles(log, leaf);
+  defineWitness(log, leaf);
 }
 
 function defineCheckTiles(log: Command, leaf: Leaf): void {
@@ -91,12 +93,49 @@ function defineCheckTiles(log: Command, leaf: Leaf): void {
           hint: "The verifier key is printed by `registry log checkpoint` and `registry log export`",
         });
       const saved = o.checkpoint ? await readSource(o.checkpoint) : undefined;
-      const data = await checkServedLog(resourceGetter(prefix), o.vkey, saved);
+      const { note: _note, ...data } = await checkServedLog(resourceGetter(prefix), o.vkey, saved);
       return { data, render: renderServedCheck as (d: unknown) => string, exitCode: data.ok ? 0 : 1 };
     },
   )
     .option("--vkey <vkey>", "the log's verifier key (name+keyid+base64)")
     .option("--checkpoint <file|url>", "a checkpoint saved earlier: the served log must extend it");
+}
+
+function defineWitness(log: Command, leaf: Leaf): void {
+  leaf(
+    log,
+    "witness <prefix>",
+    "act as a witness: cosign a published checkpoint if the log extends the last one cosigned",
+    async (_ctx, ...a) => {
+      const [prefix, o] = a as [
+        string,
+        { vkey?: string; key?: string; name?: string; state?: string; out?: string },
+      ];
+      if (!o.vkey || !o.key || !o.name || !o.state)
+        throw new PedigreeError(
+          "USAGE_MISSING_OPTION",
+          "log witness needs --vkey, --key, --name and --state",
+          {
+            hint: "e.g. pedigree registry log witness https://example.org/log --vkey <log vkey> --key w.pem --name example.org/w1 --state ./witness",
+          },
+        );
+      const { key, created } = witnessKey(o.key);
+      const r = await witnessCheckpoint(resourceGetter(prefix), o.vkey, o.name, key, o.state);
+      if (o.out) fs.writeFileSync(o.out, r.cosigned);
+      return {
+        data: { ...r, keyCreated: created, out: o.out ?? null },
+        render: () =>
+          o.out
+            ? `cosigned ${r.origin} at size ${r.size} → ${o.out}\nwitness verifier key: ${r.vkey}`
+            : r.cosigned.replace(/\n$/, ""),
+      };
+    },
+  )
+    .option("--vkey <vkey>", "the log's verifier key")
+    .option("--key <pem>", "the witness's Ed25519 private key (created if the file does not exist)")
+    .option("--name <name>", "the witness's key name, e.g. witness.example.org/w1")
+    .option("--state <dir>", "folder where the witness keeps the last checkpoint it cosigned per log")
+    .option("-o, --out <file>", "write the cosigned checkpoint to a file");
 }
 
 /** Adds `--checkpoint` / `--witnesses` to `registry log verify`. */

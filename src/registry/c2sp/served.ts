@@ -4,7 +4,7 @@ import { PedigreeError } from "../../errors.js";
 import { hex, leafHash, rootOf } from "../merkle.js";
 import { parseCheckpoint } from "./checkpoint.js";
 import { type CheckpointFinding, treeFindings } from "./consistency.js";
-import { MAX_NOTE_BYTES, parseVerifierKey, verifyNote } from "./note.js";
+import { MAX_NOTE_BYTES, type Note, parseVerifierKey, verifyNote } from "./note.js";
 import { readTiledLog } from "./tile-client.js";
 import { MAX_TILE_ENTRY_BYTES, TILE_WIDTH } from "./tiles.js";
 
@@ -26,6 +26,8 @@ export interface ServedLogCheck {
   savedSize: number | null;
   proof: string[] | null;
   findings: CheckpointFinding[];
+  /** The served checkpoint note. */
+  note: Note;
 }
 
 export function resourceGetter(prefix: string): (p: string) => Promise<Buffer> {
@@ -84,6 +86,7 @@ export async function checkServedLog(
     savedSize: null,
     proof: null,
     findings: [],
+    note: log.note,
   };
   if (saved) {
     if (saved.length > MAX_NOTE_BYTES)

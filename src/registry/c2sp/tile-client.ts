@@ -1,7 +1,7 @@
 import { PedigreeError } from "../../errors.js";
 import { type Hash, hex, leafHash, rootOf } from "../merkle.js";
 import { type Checkpoint, parseCheckpoint } from "./checkpoint.js";
-import { type Verifier, verifyNote } from "./note.js";
+import { type Note, type Verifier, verifyNote } from "./note.js";
 import { levelHashes, parseEntryBundle, TILE_WIDTH, tilePath } from "./tiles.js";
 
 /**
@@ -13,6 +13,8 @@ import { levelHashes, parseEntryBundle, TILE_WIDTH, tilePath } from "./tiles.js"
 
 export interface TiledLog {
   checkpoint: Checkpoint;
+  /** The checkpoint note as served (with every signature on it). */
+  note: Note;
   entries: Buffer[];
 }
 
@@ -67,7 +69,7 @@ export async function readTiledLog(
         details: { size: checkpoint.size },
       },
     );
-  return { checkpoint, entries };
+  return { checkpoint, note, entries };
 }
 
 async function checkUpperTiles(get: (path: string) => Promise<Buffer>, leaves: Hash[]): Promise<void> {
