@@ -30,6 +30,7 @@ export type ErrorFamily =
   | "TRAINLOG"
   | "REGISTRY"
   | "LOG"
+  | "ATTEST"
   | "INTERNAL";
 
 export interface ErrorCodeInfo {

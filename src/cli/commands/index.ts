@@ -47,6 +47,21 @@ export const commands: CommandEntry[] = [
     load: () => import("./identify.js"),
   },
   {
+    name: "attest",
+    summary: "Write or verify a signed in-toto lineage attestation (child ← parent)",
+    load: () => import("./attest.js"),
+  },
+  {
+    name: "sign",
+    summary: "Sign a model folder as an OpenSSF Model Signing v1.0 bundle",
+    load: () => import("./sign.js"),
+  },
+  {
+    name: "verify-signature",
+    summary: "Check an OpenSSF Model Signing v1.0 bundle against a model folder",
+    load: () => import("./verify-signature.js"),
+  },
+  {
     name: "trainlog",
     summary: "Training-log forensics: loss spikes, rollback points, from-scratch check",
     load: () => import("./trainlog.js"),

@@ -1,4 +1,5 @@
 import { isPedigreeError } from "../../errors.js";
+import { resolveLimits } from "../limits.js";
 import { MAX_TEXT_FILE_BYTES } from "../local.js";
 import type { RetryPolicy } from "../retry.js";
 import { readCapped } from "./body.js";
@@ -60,4 +61,15 @@ export async function sizeIfExists(client: HttpClient, url: URL): Promise<number
     if (isPedigreeError(e, "HTTP_NOT_FOUND")) return null;
     throw e;
   }
+}
+
+/**
+ * A whole small file from a URL a user named (a checkpoint, a tile), through the guarded client:
+ * the internal-address guard, deadlines and retries of every other remote read, `cap` bytes at most.
+ */
+export async function fetchSmall(spec: string, cap: number, limits: HttpLimits = {}): Promise<Buffer> {
+  const url = new URL(spec);
+  const client = new HttpClient(resolveLimits(limits, process.env));
+  const bytes = await client.request(url, { method: "GET" }, (x) => readCapped(x, cap, redactUrl(url)));
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -2,12 +2,15 @@ import type { Command } from "commander";
 import { PedigreeError } from "../../../errors.js";
 import type { CommandModule } from "../../command.js";
 import { defineDeclare } from "./declare.js";
+import { defineExport } from "./export.js";
 import { defineLog } from "./log.js";
 import { defineModels } from "./models.js";
 import { defineSetup } from "./setup.js";
 import { defineVerify } from "./verify.js";
 
-export { withRegistry } from "./common.js";
+import { leaf, withRegistry } from "./common.js";
+
+export { withRegistry };
 export { defineIdentify } from "./verify.js";
 
 /** `pedigree registry <subcommand>`: one file per group of subcommands. */
@@ -18,6 +21,7 @@ export const define: CommandModule["define"] = (cmd: Command) => {
   defineDeclare(cmd);
   defineVerify(cmd);
   defineLog(cmd);
+  defineExport(cmd, leaf, withRegistry);
   return async () => {
     throw new PedigreeError("USAGE_MISSING_SUBCOMMAND", "pedigree registry needs a subcommand", {
       hint: 'Run "pedigree registry --help"',

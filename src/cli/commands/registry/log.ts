@@ -9,25 +9,32 @@ import {
 } from "../../../registry/index.js";
 import { rebuildTables } from "../../../registry/rebuild.js";
 import { exportHead, parseSavedHead } from "../../../registry/saved-head.js";
+import { renderLogVerifyWithCheckpoint } from "../../../report/c2sp.js";
 import * as report from "../../../report/registry.js";
+import { type CheckpointOpts, checkpointOptions, defineC2spLog, withCheckpoint } from "./c2sp.js";
 import { collect, type DbOpts, intOpt, leaf, readBytes, readText, result, withRegistry } from "./common.js";
 
 /** `registry log …` and `registry rebuild`: the signed log, its proofs, and the tables replayed from it. */
 export function defineLog(cmd: Command): void {
   const log = cmd.command("log").description("the signed append-only Merkle log");
-  leaf(
+  const verify = leaf(
     log,
     "verify",
     "recompute every hash, signature and tree head; prove every table row equals the replay",
     async (_ctx, ...a) => {
-      const o = a[0] as DbOpts & { checkpoint?: string };
-      const checkpoint = o.checkpoint ? parseSavedHead(readText(o.checkpoint), o.checkpoint) : undefined;
-      const data = await withRegistry(o, (reg) =>
-        verifyLog(reg.db, { dialect: reg.handle.dialect, ...(checkpoint ? { checkpoint } : {}) }),
-      );
-      return result(data, report.renderLogVerify, data.ok ? EXIT.ok : EXIT.failure);
+      const o = a[0] as DbOpts & CheckpointOpts;
+      // --checkpoint takes a head saved by `log head --out` (JSON) or a C2SP checkpoint (a signed note, file or URL).
+      const saved = o.checkpoint && isSavedHeadFile(o.checkpoint) ? o.checkpoint : undefined;
+      const checkpoint = saved ? parseSavedHead(readText(saved), saved) : undefined;
+      const data = await withRegistry(o, async (reg) => {
+        const base = await verifyLog(reg.db, { dialect: reg.handle.dialect, ...(checkpoint ? { checkpoint } : {}) });
+        return saved ? base : withCheckpoint(reg, base, o);
+      });
+      return result(data, renderLogVerifyWithCheckpoint(report.renderLogVerify), data.ok ? EXIT.ok : EXIT.failure);
     },
-  ).option("--checkpoint <file>", "a tree head saved earlier (log head --out): the log must extend it");
+  );
+  checkpointOptions(verify);
+  defineC2spLog(log, leaf, withRegistry);
   leaf(
     log,
     "head",
@@ -130,4 +137,10 @@ function parseTrust(items: string[]): Record<string, string> {
       return [s.slice(0, i), s.slice(i + 1)];
     }),
   );
+}
+
+/** A local file whose first non-blank byte is "{" is a head saved by `log head --out`; anything else is read as a C2SP checkpoint. */
+function isSavedHeadFile(spec: string): boolean {
+  if (/^https?:\/\//.test(spec) || !fs.existsSync(spec)) return false;
+  return readText(spec).trimStart().startsWith("{");
 }
