@@ -1,6 +1,6 @@
 import type { Fingerprint } from "../fingerprint/types.js";
 import { fisherCombineLog10 } from "../stats/index.js";
-import type { HiddenAlignment } from "./align.js";
+import type { EmbeddingTest, HiddenAlignment } from "./align.js";
 import type { tokenizerKinship } from "./baselines.js";
 import { qkInvariantCorrelation, stdProfileCorrelation } from "./baselines.js";
 import type { FeatureSpace } from "./features.js";
@@ -108,14 +108,15 @@ export function layerEvidence(layers: LayerAlignment): Evidence {
   };
 }
 
-export function hiddenEvidence(h: HiddenAlignment | null): Evidence {
+export function hiddenEvidence(h: HiddenAlignment | null, t: EmbeddingTest | null): Evidence {
   return {
     method: "E2 hidden-basis alignment",
-    log10P: null,
+    log10P: t ? round(t.log10P) : null,
     statistic: h ? round(h.quality) : 0,
     detail: h
       ? {
-          note: "descriptive: the neuron tests use basis-free anchor features and do not depend on it",
+          null: "hidden units matched (signed) to A's on two disjoint halves of the shared tokens; agreements of two unrelated matchings ≤ fixed points of a random permutation: P(≥k) ≤ 1/k!, after discounting 5% convergent units",
+          ...(t ? { agreements: t.agreements, units: t.units, discounted: t.discounted } : {}),
           sharedTokens: h.sharedTokens,
           quality: round(h.quality),
           identityQuality: round(h.identityQuality),

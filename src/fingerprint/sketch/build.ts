@@ -1,5 +1,6 @@
 import type { LayerView, MlpView, ModelView, TensorRef } from "../../model/types.js";
 import { type Anchor, selectAnchors } from "./anchors.js";
+import { attentionBytesPerLayer, sketchAttentionUnits } from "./attention.js";
 import { featureBudget, keepThreshold, keptNeurons, type NeuronBudget, pick, selectRows } from "./budget.js";
 import {
   addColumnSquares,
@@ -19,8 +20,10 @@ import type { LayerSketch, MlpSketch, Sketches } from "./types.js";
  * ALIGN_EMBED_MAX_BYTES; a version-5 reader must refuse such files rather than misread them.
  * "7": non-gated MLPs (gpt2, gpt_neox) also carry down-column features (`down`, `downNative`,
  * `downId`); gated MLPs are unchanged byte for byte.
+ * "8": native features are 64 columns wide (32 before: a copy washed with 200 % noise kept too
+ * little signal in 32), and every layer carries attention units (`attn`, attention.ts).
  */
-export const SKETCH_VERSION = "7";
+export const SKETCH_VERSION = "8";
 /** Expected alignment tokens: enough shared rows to fit a d×d map for d up to ~1k, 4 MB at d = 1024. */
 export const ALIGN_EXPECTED = 1024;
 /**
@@ -38,8 +41,12 @@ export const FEATURE_EXPECTED = 128;
  * than the 160 stored already and keep ≥ 32 shared rows for E2 with high probability (sd ≈ 8).
  */
 export const ID_EXPECTED = 64;
-/** Native feature width: enough for near-duplicate rows to stand out, a quarter of the anchor width. */
-export const NATIVE_COLS = 32;
+/**
+ * Native feature width: half the anchor width. At 32 columns a copy of kinship-dev's Ap washed with
+ * 200 % Gaussian noise and then trained agreed on 14–32 of 352 neurons per layer (below the 18
+ * discounted as convergent), at 64 on 81–145 (raw 128-wide rows: ≈ 330); an independent pair on 0–4.
+ */
+export const NATIVE_COLS = 64;
 export const NATIVE_SEED = 20_240_601;
 /** Tokens used by the HuRef-style q·k invariant (m² values per layer). */
 export const INVARIANT_TOKENS = 24;
@@ -106,7 +113,11 @@ export async function buildSketches(
   all.set(idEmbed, feature.length + NATIVE_COLS * d);
   const basis: Basis = { d, feature, kf: featureCount, id: idEmbed, ki: ids.length, all };
   const cols = featureCount + NATIVE_COLS + ids.length;
-  const bytes = featureBudget(opts.tensorCount ?? 0, opts.budgetBytes);
+  // Attention units come out of the same byte budget as the neurons (one head layout per model).
+  const { kvHeads, headDim } = view.dims;
+  const attnBytes =
+    (opts.budgetLayers ?? view.layers).length * attentionBytesPerLayer(kvHeads, headDim, cols);
+  const bytes = featureBudget(opts.tensorCount ?? 0, opts.budgetBytes) - attnBytes;
   const budget = keepThreshold(opts.budgetLayers ?? view.layers, cols, bytes);
   const layers: LayerSketch[] = [];
   for (const layer of view.layers) layers.push(await sketchLayer(layer, view, basis, budget, read));
@@ -167,6 +178,7 @@ async function sketchLayer(
     mlps,
     ...(await sketchAttention(layer, view, basis, m, read)),
     invariantTokens: m,
+    attn: await sketchAttentionUnits(layer, view, { ...basis, native: NATIVE_COLS }, read),
   };
 }
 
