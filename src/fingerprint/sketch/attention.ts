@@ -136,3 +136,17 @@ function project(w: Float32Array, units: number, dirs: Float32Array, basis: Proj
     id: basis.ki > 0 ? quantizeRows(all, units, width, basis.kf + basis.native, basis.ki) : null,
   };
 }
+
+/** Bytes a sketch spends on attention units (out of its neuron budget). */
+export function sketchAttentionBytes(sk: {
+  featureTokens: string[];
+  nativeCols: number;
+  idTokens: string[];
+  layers: { attn: AttentionSketch | null }[];
+}): number {
+  const cols = sk.featureTokens.length + sk.nativeCols + sk.idTokens.length;
+  return sk.layers.reduce(
+    (s, l) => s + (l.attn ? attentionBytesPerLayer(l.attn.kvHeads, l.attn.headDim, cols) : 0),
+    0,
+  );
+}
