@@ -221,7 +221,7 @@ function report() {
   const bad = rows.filter((r) => (r.label === "unrelated" ? r.log10P < -2 : r.log10P > -12));
   out.push("", `pairs: ${rows.length}; unrelated below −2 or related above −12: ${bad.length}`);
   console.log(out.join("\n"));
-  if (args.json) fs.writeFileSync(args.json, JSON.stringify({ rows, agreementsH0 }, null, 1));
+  if (args.json) fs.writeFileSync(args.json, JSON.stringify({ rows, agreementsH0, unitsH0 }, null, 1));
   return bad.length;
 }
 
