@@ -49,59 +49,95 @@ export function attentionBytesPerLayer(kvHeads: number, headDim: number, cols: n
 
 type Reader = (ref: TensorRef, rowStart?: number, rowCount?: number) => Promise<Float32Array>;
 
-/** The attention units of one layer; null without plain q/k/v/o of the expected shapes. */
-export async function sketchAttentionUnits(
-  layer: LayerView,
-  view: ModelView,
-  basis: ProjectionBasis,
-  read: Reader,
-): Promise<AttentionSketch | null> {
+/** Which rows of q/k/v (and columns of o) make each unit; null when the layer's shapes do not fit. */
+export interface UnitPlan {
+  dims: Int32Array;
+  units: number;
+  /** k/v rows of unit u: [g·headDim + j]. */
+  own: (u: number) => number[];
+  /** q rows (o columns) of unit u: h·headDim + j over the query heads h of group g. */
+  grouped: (u: number) => number[];
+}
+
+export function unitPlan(layer: LayerView, view: ModelView, d: number): UnitPlan | null {
   const { q, k, v, o } = layer.attention;
   const { attentionHeads: heads, kvHeads, headDim } = view.dims;
   const inner = heads * headDim;
-  const d = basis.d;
-  if (!q || !k || !v || !o || heads % kvHeads !== 0) return null;
+  if (!q || !k || !v || !o || !(kvHeads > 0) || heads % kvHeads !== 0) return null;
   if (q.shape[0] !== inner || k.shape[0] !== kvHeads * headDim || v.shape[0] !== kvHeads * headDim)
     return null;
   if (o.shape[0] !== d || o.shape[1] !== inner || q.shape[1] !== d) return null;
   const dims = attentionDims(kvHeads, headDim);
   const group = heads / kvHeads;
-  const units = kvHeads * dims.length;
-  // Rows of each unit: k/v read row g·headDim + j, q and o the rows/columns h·headDim + j of the group.
-  const own = (u: number) => [Math.floor(u / dims.length) * headDim + dims[u % dims.length]!];
-  const grouped = (u: number) => {
-    const g = Math.floor(u / dims.length);
-    return Array.from({ length: group }, (_, t) => (g * group + t) * headDim + dims[u % dims.length]!);
+  const per = dims.length;
+  return {
+    dims,
+    units: kvHeads * per,
+    own: (u) => [Math.floor(u / per) * headDim + dims[u % per]!],
+    grouped: (u) =>
+      Array.from({ length: group }, (_, t) => (Math.floor(u / per) * group + t) * headDim + dims[u % per]!),
   };
+}
+
+/**
+ * Sums rows of a canonical [rows, d] matrix into units × d while the matrix streams past in row
+ * blocks (so q and k are read once, by the pass that also computes the q·k invariant).
+ */
+export function rowSummer(units: number, rowsOf: (u: number) => number[], d: number) {
+  const out = new Float32Array(units * d);
+  const byRow = new Map<number, number[]>();
+  for (let u = 0; u < units; u++) for (const r of rowsOf(u)) byRow.set(r, [...(byRow.get(r) ?? []), u]);
+  const collect = (block: Float32Array, start: number, count: number) => {
+    for (let r = start; r < start + count; r++)
+      for (const u of byRow.get(r) ?? [])
+        for (let c = 0; c < d; c++) out[u * d + c] = out[u * d + c]! + block[(r - start) * d + c]!;
+  };
+  return { out, collect };
+}
+
+/**
+ * The attention units of one layer from the q and k unit sums (collected while q and k were read) and
+ * v and o, read here by row blocks.
+ */
+export async function sketchAttentionUnits(
+  layer: LayerView,
+  plan: UnitPlan,
+  sums: { q: Float32Array; k: Float32Array },
+  view: ModelView,
+  basis: ProjectionBasis,
+  read: Reader,
+): Promise<AttentionSketch> {
+  const { v, o } = layer.attention as { v: TensorRef; o: TensorRef };
+  const d = basis.d;
   const gIn = layer.norms.input ? await read(layer.norms.input) : null;
   const reading = scaleColumns(basis.all, basis.all.length / d, d, gIn);
+  const vs = rowSummer(plan.units, plan.own, d);
+  await streamRows(v, read, vs.collect);
+  const { attentionHeads: heads, kvHeads, headDim } = view.dims;
   return {
     heads,
     kvHeads,
     headDim,
-    dims,
-    q: project(await sumRows(q, units, grouped, d, read), units, reading, basis),
-    k: project(await sumRows(k, units, own, d, read), units, reading, basis),
-    v: project(await sumRows(v, units, own, d, read), units, reading, basis),
-    o: project(await sumColumns(o, units, grouped, read), units, basis.all, basis),
+    dims: plan.dims,
+    q: project(sums.q, plan.units, reading, basis),
+    k: project(sums.k, plan.units, reading, basis),
+    v: project(vs.out, plan.units, reading, basis),
+    o: project(await sumColumns(o, plan.units, plan.grouped, read), plan.units, basis.all, basis),
   };
 }
 
-/** units × d: for each unit, the sum of the listed rows of a canonical [rows, d] matrix. */
-async function sumRows(
+/** Reads a canonical [rows, cols] matrix in row blocks and hands each block to `use`. */
+async function streamRows(
   ref: TensorRef,
-  units: number,
-  rowsOf: (u: number) => number[],
-  d: number,
   read: Reader,
+  use: (block: Float32Array, start: number, count: number) => void,
 ) {
-  const out = new Float32Array(units * d);
-  for (let u = 0; u < units; u++)
-    for (const r of rowsOf(u)) {
-      const row = await read(ref, r, 1);
-      for (let c = 0; c < d; c++) out[u * d + c] = out[u * d + c]! + row[c]!;
-    }
-  return out;
+  const [rows, cols] = ref.shape as [number, number];
+  const step = Math.max(1, Math.floor(BLOCK_VALUES / Math.max(1, cols)));
+  for (let start = 0; start < rows; start += step) {
+    const count = Math.min(step, rows - start);
+    use(await read(ref, start, count), start, count);
+  }
 }
 
 /** Values per read of o (4 MiB as float32), so memory stays one block whatever the width. */

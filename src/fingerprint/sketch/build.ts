@@ -1,6 +1,6 @@
 import type { LayerView, MlpView, ModelView, TensorRef } from "../../model/types.js";
 import { type Anchor, selectAnchors } from "./anchors.js";
-import { attentionBytesPerLayer, sketchAttentionUnits } from "./attention.js";
+import { attentionBytesPerLayer, rowSummer, sketchAttentionUnits, unitPlan } from "./attention.js";
 import { featureBudget, keepThreshold, keptNeurons, type NeuronBudget, pick, selectRows } from "./budget.js";
 import {
   addColumnSquares,
@@ -178,7 +178,6 @@ async function sketchLayer(
     mlps,
     ...(await sketchAttention(layer, view, basis, m, read)),
     invariantTokens: m,
-    attn: await sketchAttentionUnits(layer, view, { ...basis, native: NATIVE_COLS }, read),
   };
 }
 
@@ -340,26 +339,51 @@ async function sketchAttention(
   basis: Basis,
   m: number,
   read: MatrixReader,
-): Promise<Pick<LayerSketch, "qk" | "qkNorms">> {
+): Promise<Pick<LayerSketch, "qk" | "qkNorms" | "attn">> {
   const { q, k } = layer.attention;
   const { attentionHeads: heads, kvHeads, headDim } = view.dims;
   if (!q || !k || q.shape[0] !== heads * headDim || k.shape[0] !== kvHeads * headDim)
-    return { qk: null, qkNorms: null };
+    return { qk: null, qkNorms: null, attn: null };
   let e: Float32Array | null = null;
   if (m >= 2) {
     const gIn = layer.norms.input ? await read(layer.norms.input) : null;
     e = scaleColumns(basis.feature.subarray(0, m * basis.d), m, basis.d, gIn);
   }
-  const qs = await projectStreamed(q, e, m, read);
-  const ks = await projectStreamed(k, e, m, read);
+  // Attention units (attention.ts): their q and k sums are collected in the same pass over q and k.
+  const plan = unitPlan(layer, view, basis.d);
+  const qSum = plan ? rowSummer(plan.units, plan.grouped, basis.d) : null;
+  const kSum = plan ? rowSummer(plan.units, plan.own, basis.d) : null;
+  const qs = await projectStreamed(q, e, m, read, qSum?.collect);
+  const ks = await projectStreamed(k, e, m, read, kSum?.collect);
+  const attn =
+    plan && qSum && kSum
+      ? await sketchAttentionUnits(
+          layer,
+          plan,
+          { q: qSum.out, k: kSum.out },
+          view,
+          { ...basis, native: NATIVE_COLS },
+          read,
+        )
+      : null;
   return {
     qk: qs.proj && ks.proj ? qkInvariant(qs.proj, ks.proj, m, heads, kvHeads, headDim) : null,
     qkNorms: { q: float16Array(qs.norms), k: float16Array(ks.norms), heads, kvHeads, headDim },
+    attn,
   };
 }
 
-/** Row norms of a matrix W and, when e (m × d) is given, E·Wᵀ (m × rows), by row blocks of W. */
-async function projectStreamed(ref: TensorRef, e: Float32Array | null, m: number, read: MatrixReader) {
+/**
+ * Row norms of a matrix W and, when e (m × d) is given, E·Wᵀ (m × rows), by row blocks of W; each block
+ * is also handed to `collect` (the attention units' row sums).
+ */
+async function projectStreamed(
+  ref: TensorRef,
+  e: Float32Array | null,
+  m: number,
+  read: MatrixReader,
+  collect?: (block: Float32Array, start: number, count: number) => void,
+) {
   const [rows, cols] = ref.shape as [number, number];
   const norms = new Float32Array(rows);
   const proj = e ? new Float32Array(m * rows) : null;
@@ -367,6 +391,7 @@ async function projectStreamed(ref: TensorRef, e: Float32Array | null, m: number
     const count = Math.min(blockRows(cols), rows - start);
     const w = await read(ref, start, count);
     norms.set(rowNorms(w, count, cols), start);
+    collect?.(w, start, count);
     if (!proj || !e) continue;
     const part = projectRows(e, m, cols, w, count); // m × count
     for (let i = 0; i < m; i++) proj.set(part.subarray(i * count, (i + 1) * count), i * rows + start);
