@@ -10,7 +10,7 @@ import type { MergeTest } from "./merge.js";
 import type { RescaleFacts } from "./rescale.js";
 import type { Evidence } from "./types.js";
 
-/** Evidence rows of the §5 contract, one per method (E0–E6). Only E0 and E3 carry p-values. */
+/** Evidence rows of the §5 contract, one per method (E0–E7; E7 in components.ts). E0, E2, E3 and E7 carry p-values. */
 
 export function neuronEvidence(layers: LayerAlignment, space: FeatureSpace): Evidence {
   const perLayer = layers.pairs.map((p) => ({
