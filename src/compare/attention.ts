@@ -24,8 +24,6 @@ import { type FeatureMatrix, normalizeRows, selectColumns } from "./match/simila
 export const CONVERGENT_UNIT_FRACTION = 0.05;
 /** Below this |cosine| a matched pair is a tie between degenerate rows. */
 const MIN_SCORE = 1e-6;
-/** Above this many A layers, an unmapped B layer is tested against its depth-scaled position only. */
-const MAX_LAYER_SEARCH = 16;
 
 export type Circuit = "q/k" | "v/o";
 
@@ -161,16 +159,16 @@ function kvHeadMap(xa: AttentionSketch, xb: AttentionSketch, bToA: Int32Array): 
 
 /**
  * A layers each B layer's attention is tested against: the MLP alignment's source when it found one
- * (attention usually travels with its block), else the same index at equal depth, else every A layer
- * (at most MAX_LAYER_SEARCH) or the depth-scaled position: attention may have been reused while the
- * MLPs were not.
+ * (attention usually travels with its block), else the same index at equal depth, else the
+ * depth-scaled position and its two neighbours (attention may have been reused while the MLPs were
+ * not; a full search would cost A layers × 4 matchings per B layer on every unrelated pair).
  */
 function candidates(j: number, la: number, lb: number, layers: LayerAlignment): number[] {
   const mapped = layers.layerMap.find((e) => e.b === j)?.a ?? [];
   if (mapped.length) return mapped;
   if (la === lb) return [j];
-  if (la <= MAX_LAYER_SEARCH) return [...Array(la).keys()];
-  return [Math.min(la - 1, Math.round((j * la) / Math.max(1, lb)))];
+  const at = Math.min(la - 1, Math.round((j * (la - 1)) / Math.max(1, lb - 1)));
+  return [at - 1, at, at + 1].filter((i) => i >= 0 && i < la);
 }
 
 export function alignAttention(
