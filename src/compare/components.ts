@@ -1,4 +1,5 @@
 import type { Fingerprint } from "../fingerprint/types.js";
+import { fisherCombineLog10 } from "../stats/index.js";
 import type { EmbeddingTest } from "./align.js";
 import { type AttentionAlignment, attentionLog10P } from "./attention.js";
 import { round } from "./evidence.js";
@@ -76,13 +77,18 @@ export interface ComponentInputs {
 const hasMoe = (fp: Fingerprint) => fp.sketches.layers.some((l) => l.kind === "moe");
 const hasMlp = (fp: Fingerprint) => fp.sketches.layers.some((l) => l.mlps.length > 0);
 
-export function componentFindings(x: ComponentInputs): ComponentFinding[] {
-  const frozen = frozenCounts(x.a, x.b);
-  const e3 = x.layers.pairs.flatMap((p) => p.tests);
-  const expertTests = x.layers.pairs.filter((p) => x.b.sketches.layers[p.b]?.kind === "moe");
-  const mlpDrift = e3.length ? 1 - e3.reduce((s, t) => s + t.test.meanCosine, 0) / e3.length : null;
-  const attnKin = x.attention.pairs.filter((p) => p.log10P <= -2);
-  const rows: Omit<ComponentFinding, "state" | "identicalTensors" | "tensorsB" | "kinship">[] = [
+type Row = Omit<ComponentFinding, "state" | "identicalTensors" | "tensorsB" | "kinship">;
+
+const meanDrift = (cosines: number[]) =>
+  cosines.length ? round(1 - cosines.reduce((s, c) => s + c, 0) / cosines.length) : null;
+
+/** The tested classes and their combined log10 p (Fisher over layers, as in the evidence rows). */
+function classRows(x: ComponentInputs): Row[] {
+  const kin = (p: { log10P: number }) => p.log10P <= -2;
+  const mlpKin = x.layers.pairs.filter(kin).flatMap((p) => p.tests.map((t) => t.test.meanCosine));
+  const experts = x.layers.pairs.filter((p) => x.b.sketches.layers[p.b]?.kind === "moe");
+  const fisher = (ps: number[]) => (ps.length ? round(fisherCombineLog10(ps)) : null);
+  const rows: Row[] = [
     {
       class: "embeddings",
       tested: x.embedding !== null,
@@ -95,48 +101,48 @@ export function componentFindings(x: ComponentInputs): ComponentFinding[] {
     {
       class: "attention",
       tested: x.attention.invariantRan,
-      log10P: x.attention.pairs.length ? round(minP(x.attention.pairs.map((p) => p.log10P))) : null,
-      drift: attnKin.length
-        ? round(1 - attnKin.reduce((s, p) => s + p.best.meanCosine, 0) / attnKin.length)
-        : null,
+      log10P: x.attention.pairs.length ? round(attentionLog10P(x.attention)) : null,
+      drift: meanDrift(x.attention.pairs.filter(kin).map((p) => p.best.meanCosine)),
       ...(x.attention.invariantRan
         ? {}
         : { note: "no attention units on a side (fused or latent attention) or no shared anchor tokens" }),
     },
-    {
+  ];
+  if (hasMlp(x.a) && hasMlp(x.b))
+    rows.push({
       class: "mlp",
       tested: x.mlpTested,
-      log10P: e3.length ? round(minP(x.layers.pairs.map((p) => p.log10P))) : null,
-      drift: mlpDrift === null ? null : round(mlpDrift),
-    },
-  ];
+      log10P: fisher(x.layers.pairs.map((p) => p.log10P)),
+      drift: meanDrift(mlpKin),
+    });
   if (hasMoe(x.a) && hasMoe(x.b))
     rows.push({
       class: "experts",
-      tested: x.mlpTested && expertTests.length > 0,
-      log10P: expertTests.length ? round(minP(expertTests.map((p) => p.log10P))) : null,
+      tested: x.mlpTested && experts.length > 0,
+      log10P: fisher(experts.map((p) => p.log10P)),
       drift: null,
     });
-  return rows
-    .filter((r) => r.class !== "mlp" || (hasMlp(x.a) && hasMlp(x.b)))
-    .map((r) => {
-      const f = frozen.get(r.class) ?? { total: 0, same: 0 };
-      const kinship = r.log10P !== null && r.log10P <= -2;
-      const state: ComponentFinding["state"] =
-        f.total > 0 && f.same === f.total
-          ? "frozen"
-          : f.same > 0
-            ? "partly frozen"
-            : kinship
-              ? "changed"
-              : r.tested
-                ? "no kinship"
-                : "untested";
-      return { ...r, kinship, identicalTensors: f.same, tensorsB: f.total, state };
-    });
+  return rows;
 }
 
-const minP = (xs: number[]) => xs.reduce((m, v) => Math.min(m, v), 0);
+export function componentFindings(x: ComponentInputs): ComponentFinding[] {
+  const frozen = frozenCounts(x.a, x.b);
+  return classRows(x).map((r) => {
+    const f = frozen.get(r.class) ?? { total: 0, same: 0 };
+    const kinship = r.log10P !== null && r.log10P <= -2;
+    const state: ComponentFinding["state"] =
+      f.total > 0 && f.same === f.total
+        ? "frozen"
+        : f.same > 0
+          ? "partly frozen"
+          : kinship
+            ? "changed"
+            : r.tested
+              ? "no kinship"
+              : "untested";
+    return { ...r, kinship, identicalTensors: f.same, tensorsB: f.total, state };
+  });
+}
 
 /** Classes both models have that no test with a stated null covered (they block "unrelated"). */
 export function untestedClasses(findings: ComponentFinding[]): ComponentClass[] {
