@@ -252,4 +252,16 @@ describe("validation of rows", () => {
     expect(code(broken((r) => r.slice(1)))).toBe("FINGERPRINT_CORRUPT");
     expect(code(broken((r) => r))).toBe("no error");
   });
+
+  it("refuses attention units whose dims or unit arrays do not fit (sketch version 8)", () => {
+    const edited = (edit: (a: NonNullable<Sketches["layers"][number]["attn"]>) => void) => {
+      const fp = structuredClone(half);
+      edit(fp.sketches.layers[0]!.attn!);
+      return () => decodeFingerprint(encodeFingerprint(fp));
+    };
+    expect(half.sketches.layers[0]!.attn).not.toBeNull();
+    expect(code(edited((a) => a.dims.reverse()))).toBe("FINGERPRINT_CORRUPT");
+    expect(code(edited((a) => (a.k.anchor = a.k.anchor.subarray(1))))).toBe("FINGERPRINT_CORRUPT");
+    expect(code(edited(() => undefined))).toBe("no error");
+  });
 });
