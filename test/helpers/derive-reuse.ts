@@ -1,3 +1,4 @@
+import { PedigreeError } from "../../src/errors.js";
 import { Xoshiro128 } from "../../src/synth/random.js";
 import type { DenseModel, DenseTensor } from "./derive.js";
 
@@ -9,7 +10,10 @@ import type { DenseModel, DenseTensor } from "./derive.js";
 
 function get(m: DenseModel, name: string): DenseTensor {
   const t = m.tensors.get(name);
-  if (!t) throw new RangeError(`tensor ${name} is not in the model`);
+  if (!t)
+    throw new PedigreeError("MODEL_TENSOR_NOT_FOUND", `tensor "${name}" is not in the model`, {
+      details: { tensor: name },
+    });
   return t;
 }
 
