@@ -74,6 +74,9 @@ const AP_CHILDREN = [
   "rot_q4k",
   "rot_gguf_notok",
   "ap_q8_notok",
+  "attn_reuse",
+  "ap_wash200",
+  "pruned_distilled",
 ];
 
 export const CASES: HeldoutCase[] = [
@@ -121,6 +124,14 @@ export const CASES: HeldoutCase[] = [
   pos("Ap", "ap_noise50", ["continued_training"]),
   pos("Ap", "ap_noise100", ["continued_training"]),
   { a: "Ap", b: "ap_noise200", verdict: "measure" },
+  // heavy washing: 200 % noise, then trained (cpt_heavy's update replayed)
+  pos("Ap", "ap_wash200", ["continued_training"]),
+  // attention-only reuse: embeddings + attention kept, MLPs re-initialised, trained on
+  pos("Ap", "attn_reuse"),
+  // pruned and distilled (Minitron-style): related, pruned
+  pos("Ap", "pruned_distilled", ["prune"]),
+  // a student distilled from Ap, weights its own: never related
+  neg("Ap", "distilled_student"),
   { a: "Ap", b: "ap_noise400", verdict: "measure" },
   // negatives
   ...AP_CHILDREN.map((c) => neg("Bp", c)),

@@ -14,6 +14,8 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { embeddingTest } from "../src/compare/align.js";
+import { testUnits } from "../src/compare/attention.js";
 import { featureSpace } from "../src/compare/features.js";
 import { compareFingerprints } from "../src/compare/index.js";
 import { testNeurons } from "../src/compare/neurons.js";
@@ -38,6 +40,10 @@ interface Row {
   label: "related" | "unrelated";
   verdict: string;
   log10P: number;
+  /** Each test's own combined log10 p: E2 embeddings, E3 MLP neurons, E7 attention units. */
+  e2: number | null;
+  e3: number | null;
+  e7: number | null;
 }
 
 const args = Object.fromEntries(
@@ -49,13 +55,46 @@ const setDir = path.resolve(
 const seeds = Number(args.seeds ?? 6);
 const rows: Row[] = [];
 const agreementsH0: { source: string; layer: number; family: string; k: number; n: number }[] = [];
+/** Raw E7 (attention units, per circuit and family) and E2 (hidden units) agreements under H0. */
+const unitsH0: { source: string; test: string; layer: number; k: number; n: number }[] = [];
 
 function record(source: string, a: string, b: string, label: Row["label"], fa: Fingerprint, fb: Fingerprint) {
   const r = compareFingerprints(fa, fb);
-  rows.push({ source, a, b, label, verdict: r.verdict, log10P: r.log10P });
-  if (label === "unrelated" && fa.sketches.layers.length === fb.sketches.layers.length)
+  const byMethod = (m: string) => r.evidence.find((e) => e.method.startsWith(m))?.log10P ?? null;
+  rows.push({
+    source,
+    a,
+    b,
+    label,
+    verdict: r.verdict,
+    log10P: r.log10P,
+    e2: byMethod("E2"),
+    e3: byMethod("E3"),
+    e7: byMethod("E7"),
+  });
+  if (label === "unrelated" && fa.sketches.layers.length === fb.sketches.layers.length) {
     rawAgreements(source, fa, fb);
+    rawUnitAgreements(source, fa, fb);
+  }
   console.error(`${source} ${a} ${b} ${label} → ${r.verdict} ${r.log10P}`);
+}
+
+/** Raw E7 agreements of the in-place layer pairs and the raw E2 agreements (no discount). */
+function rawUnitAgreements(source: string, fa: Fingerprint, fb: Fingerprint) {
+  const space = featureSpace(fa.sketches, fb.sketches);
+  fa.sketches.layers.forEach((la, i) => {
+    const xa = la.attn;
+    const xb = fb.sketches.layers[i]?.attn;
+    if (!xa || !xb) return;
+    for (const circuit of ["q/k", "v/o"] as const)
+      for (const fam of ["anchor", "native"] as const) {
+        const t = testUnits(fa.sketches, xa, fb.sketches, xb, space, circuit, fam);
+        if (t)
+          unitsH0.push({ source, test: `E7 ${circuit} ${fam}`, layer: i, k: t.agreements, n: t.compared });
+      }
+  });
+  const e2 = embeddingTest(fa.sketches, fb.sketches, space.mode);
+  if (e2) unitsH0.push({ source, test: "E2", layer: -1, k: e2.agreements, n: e2.units });
 }
 
 /** Raw E3 agreements of the in-place layer pairs (no layer search, no discount): the H0 calibration data. */
@@ -113,12 +152,23 @@ async function synthetic() {
       ["wide", widenFfn(base, arch.intermediate + 96, 4)],
       ["deep", duplicateLayers(base, [0, 1, 1, 2, 3, 3])],
       ["moe", upcycleExperts(base, 4, 2, 0.1, 5)],
+      ["attn-only+noise0.3", addNoise(replaceMlps(base, synthModel(arch, 2000)), 0.3, 6)],
+      ["noise2.0", addNoise(base, 2.0, 7)],
     ];
     for (const [name, m] of derived)
       record("synthetic", "seed0", name, "related", bases[0]!, await fpOf(name, m));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Every MLP tensor from `mlps`, the rest (embeddings, attention, norms) from `keep`: attention-only reuse. */
+function replaceMlps(keep: SynthModel, mlps: SynthModel): SynthModel {
+  const byName = new Map(mlps.tensors.map((t) => [t.name, t] as const));
+  return {
+    ...keep,
+    tensors: keep.tensors.map((t) => (/\.mlp\./.test(t.name) ? (byName.get(t.name) ?? t) : t)),
+  };
 }
 
 function quantiles(xs: number[]) {
@@ -166,11 +216,51 @@ function report() {
     "",
     `largest: ${worst.map((w) => `${w.k}/${w.n} (${w.source} layer ${w.layer}, ${w.family})`).join("; ")}`,
   );
+  out.push("", ...unitTable());
+  out.push("", ...perTestTable());
   const bad = rows.filter((r) => (r.label === "unrelated" ? r.log10P < -2 : r.log10P > -12));
   out.push("", `pairs: ${rows.length}; unrelated below −2 or related above −12: ${bad.length}`);
   console.log(out.join("\n"));
-  if (args.json) fs.writeFileSync(args.json, JSON.stringify({ rows, agreementsH0 }, null, 1));
+  if (args.json) fs.writeFileSync(args.json, JSON.stringify({ rows, agreementsH0, unitsH0 }, null, 1));
   return bad.length;
+}
+
+/** Raw E7/E2 agreement counts under H0 by test, against Poisson(1). */
+function unitTable(): string[] {
+  const tests = [...new Set(unitsH0.map((x) => x.test))].sort();
+  const ks = unitsH0.map((x) => x.k);
+  const out = [
+    "Raw E7 (attention units, in-place layers) and E2 (hidden units) agreements under H0 (no discount):",
+    "",
+    `| agreements k | ${tests.join(" | ")} | all | expected under Poisson(1) |`,
+    `|---|${tests.map(() => "---|").join("")}---|---|`,
+  ];
+  let fact = 1;
+  for (let k = 0; k <= Math.max(4, ...ks); k++) {
+    if (k > 0) fact *= k;
+    const by = tests.map((t) => unitsH0.filter((x) => x.test === t && x.k === k).length);
+    const all = ks.filter((x) => x === k).length;
+    out.push(`| ${k} | ${by.join(" | ")} | ${all} | ${((ks.length * Math.exp(-1)) / fact).toFixed(1)} |`);
+  }
+  const worst = [...unitsH0].sort((x, y) => y.k - x.k).slice(0, 5);
+  out.push(
+    "",
+    `largest: ${worst.map((w) => `${w.k}/${w.n} (${w.source} ${w.test} layer ${w.layer})`).join("; ")}`,
+  );
+  return out;
+}
+
+/** The lowest (most significant) log10 p of each test on unrelated pairs, the highest on related ones. */
+function perTestTable(): string[] {
+  const out = ["| test | unrelated: min log10 p | related: max log10 p |", "|---|---|---|"];
+  for (const k of ["e2", "e3", "e7"] as const) {
+    const u = rows.filter((r) => r.label === "unrelated" && r[k] !== null).map((r) => r[k] as number);
+    const rel = rows.filter((r) => r.label === "related" && r[k] !== null).map((r) => r[k] as number);
+    out.push(
+      `| ${k.toUpperCase()} | ${u.length ? Math.min(...u) : "—"} | ${rel.length ? Math.max(...rel) : "—"} |`,
+    );
+  }
+  return out;
 }
 
 await kinship();

@@ -1,6 +1,7 @@
 import type { Sketches } from "../fingerprint/sketch/types.js";
 import { dotRows } from "../kernels/dot-rows.js";
 import { pearson } from "../stats/correlation.js";
+import { fixedPointsLog10UpperBound } from "../stats/index.js";
 import { type AnchorMode, idEmbedding } from "./features.js";
 import { matchRows } from "./match/matcher.js";
 import type { FeatureMatrix } from "./match/similarity.js";
@@ -152,6 +153,60 @@ export function alignHidden(a: Sketches, b: Sketches, mode: AnchorMode = "token"
     rowCosine,
     mode,
     gramCorrelation: gramCorrelation(ea.embed, d, eb.embed, d, rowsA, rowsB),
+  };
+}
+
+/** Hidden units discounted as possibly convergent in the embedding test (as E3's neurons). */
+export const CONVERGENT_UNIT_FRACTION = 0.05;
+
+export interface EmbeddingTest {
+  /** Shared tokens used, split into two disjoint halves (alternate tokens in anchor-hash order). */
+  sharedTokens: number;
+  units: number;
+  agreements: number;
+  discounted: number;
+  log10P: number;
+}
+
+/** B's hidden units matched to A's units or their negations on one subset of the shared tokens. */
+function signedMatch(ea: Float32Array, eb: Float32Array, d: number, rowsA: number[], rowsB: number[]) {
+  const ca = unitColumns(ea, d, rowsA);
+  const both = { data: new Float32Array(2 * d * ca.cols), rows: 2 * d, cols: ca.cols };
+  both.data.set(ca.data);
+  both.data.set(unitColumns(ea, d, rowsA, true).data, d * ca.cols);
+  return matchRows(both, unitColumns(eb, d, rowsB));
+}
+
+/**
+ * E2's test with a null: the signed unit matching is computed twice, on two disjoint halves of the
+ * shared tokens (two views of each hidden unit: its values on one half of the vocabulary sample and
+ * on the other). When B's embeddings descend from A's in the same basis (or a signed permutation of
+ * it), both halves map unit u to the same unit and sign; under H0 (independent initialisation and
+ * training) the hidden bases have no common meaning, the two matchings are unrelated, and their
+ * agreements are at most the fixed points of a random signed permutation: P(≥ k) ≤ 1/k! after
+ * discounting CONVERGENT_UNIT_FRACTION of the units (trained residual streams can share a few
+ * outlier directions). Null when the hidden sizes differ or fewer than MIN_SHARED_TOKENS are shared.
+ * A rotated basis agrees on nothing here (the anchor-feature tests cover it).
+ */
+export function embeddingTest(a: Sketches, b: Sketches, mode: AnchorMode = "token"): EmbeddingTest | null {
+  if (a.hidden !== b.hidden || mode === "none") return null;
+  const d = a.hidden;
+  const { ea, eb, rowsA, rowsB } = sharedRows(a, b, mode);
+  if (rowsA.length < MIN_SHARED_TOKENS) return null;
+  const half = (k: number) => [rowsA.filter((_, i) => i % 2 === k), rowsB.filter((_, i) => i % 2 === k)];
+  const [a0, b0] = half(0);
+  const [a1, b1] = half(1);
+  const m0 = signedMatch(ea.embed, eb.embed, d, a0!, b0!);
+  const m1 = signedMatch(ea.embed, eb.embed, d, a1!, b1!);
+  let agreements = 0;
+  for (let u = 0; u < d; u++) if (m0.bToA[u]! >= 0 && m0.bToA[u] === m1.bToA[u]) agreements++;
+  const discounted = Math.ceil(CONVERGENT_UNIT_FRACTION * d);
+  return {
+    sharedTokens: rowsA.length,
+    units: d,
+    agreements,
+    discounted,
+    log10P: fixedPointsLog10UpperBound(agreements - discounted),
   };
 }
 

@@ -1,6 +1,6 @@
 import type { Fingerprint } from "../fingerprint/types.js";
 import { fisherCombineLog10 } from "../stats/index.js";
-import type { HiddenAlignment } from "./align.js";
+import type { EmbeddingTest, HiddenAlignment } from "./align.js";
 import type { tokenizerKinship } from "./baselines.js";
 import { qkInvariantCorrelation, stdProfileCorrelation } from "./baselines.js";
 import type { FeatureSpace } from "./features.js";
@@ -10,7 +10,7 @@ import { MERGE_RULE, type MergeTest } from "./merge.js";
 import { RESCALE_RULE, type RescaleFacts } from "./rescale.js";
 import type { Evidence } from "./types.js";
 
-/** Evidence rows of the §5 contract, one per method (E0–E6). Only E0 and E3 carry p-values. */
+/** Evidence rows of the §5 contract, one per method (E0–E7; E7 in components.ts). E0, E2, E3 and E7 carry p-values. */
 
 export function neuronEvidence(layers: LayerAlignment, space: FeatureSpace): Evidence {
   const perLayer = layers.pairs.map((p) => ({
@@ -108,14 +108,15 @@ export function layerEvidence(layers: LayerAlignment): Evidence {
   };
 }
 
-export function hiddenEvidence(h: HiddenAlignment | null): Evidence {
+export function hiddenEvidence(h: HiddenAlignment | null, t: EmbeddingTest | null): Evidence {
   return {
     method: "E2 hidden-basis alignment",
-    log10P: null,
+    log10P: t ? round(t.log10P) : null,
     statistic: h ? round(h.quality) : 0,
     detail: h
       ? {
-          note: "descriptive: the neuron tests use basis-free anchor features and do not depend on it",
+          null: "hidden units matched (signed) to A's on two disjoint halves of the shared tokens; agreements of two unrelated matchings ≤ fixed points of a random permutation: P(≥k) ≤ 1/k!, after discounting 5% convergent units",
+          ...(t ? { agreements: t.agreements, units: t.units, discounted: t.discounted } : {}),
           sharedTokens: h.sharedTokens,
           quality: round(h.quality),
           identityQuality: round(h.identityQuality),

@@ -2,8 +2,15 @@ import { PedigreeError } from "../errors.js";
 import { SKETCH_VERSION } from "../fingerprint/sketch/build.js";
 import type { Fingerprint } from "../fingerprint/types.js";
 import { fisherCombineLog10 } from "../stats/index.js";
-import { alignHidden } from "./align.js";
+import { alignHidden, embeddingTest } from "./align.js";
+import { alignAttention } from "./attention.js";
 import { tokenizerKinship } from "./baselines.js";
+import {
+  attentionEvidence,
+  type ComponentFinding,
+  componentFindings,
+  untestedClasses,
+} from "./components.js";
 import {
   contextEvidence,
   hiddenEvidence,
@@ -14,7 +21,7 @@ import {
   rescaleEvidence,
   round,
 } from "./evidence.js";
-import { featureSpace, viewMismatch } from "./features.js";
+import { anchorsUsable, featureSpace, viewMismatch } from "./features.js";
 import { compareTensors } from "./identity.js";
 import { alignLayers } from "./layers.js";
 import { mergeWithCandidate } from "./merge.js";
@@ -87,19 +94,48 @@ export function compareFingerprints(
       ? alignLayers(b.sketches, a.sketches, featureSpace(b.sketches, a.sketches))
       : null;
   const hidden = alignHidden(a.sketches, b.sketches, space.mode);
+  const embedding = embeddingTest(a.sketches, b.sketches, space.mode);
+  const attention = alignAttention(a.sketches, b.sketches, space, layers);
   const tok = tokenizerKinship(a, b);
   const e3 = neuronEvidence(layers, space);
   const e0 = identityEvidence(identity);
-  const pValues = [...layers.pairs.map((p) => p.log10P), identity.log10P];
+  // Fisher over every test with a stated null: E3 per layer, E0, E7 per layer, E2.
+  const pValues = [
+    ...layers.pairs.map((p) => p.log10P),
+    identity.log10P,
+    ...attention.pairs.map((p) => p.log10P),
+    ...(embedding ? [embedding.log10P] : []),
+  ];
   const log10P = round(fisherCombineLog10(pValues));
   const evidence = [
     e0,
     e3,
     layerEvidence(layers),
-    hiddenEvidence(hidden),
+    hiddenEvidence(hidden, embedding),
+    attentionEvidence(attention),
     ...contextEvidence(a, b, layers, tok),
   ];
-  const { verdict, reason } = verdictOf(a.sketches, b.sketches, space, layers, log10P, evidence, threshold);
+  const components = componentFindings({
+    a,
+    b,
+    layers,
+    mlpTested: anchorsUsable(space) && layers.pairs.length > 0,
+    attention,
+    embedding,
+    embeddingRowCosine: hidden ? hidden.rowCosine : null,
+  });
+  // The MLP class is checked by verdictOf itself (with the id-pairing confirmation).
+  const untested = untestedClasses(components).filter((c) => c !== "mlp");
+  const { verdict, reason } = verdictOf(
+    a.sketches,
+    b.sketches,
+    space,
+    layers,
+    log10P,
+    evidence,
+    threshold,
+    untested,
+  );
   const rescale = detectRescaling(a.sketches, b.sketches, layers);
   evidence.push(rescaleEvidence(rescale));
   const facts = inferRelations({
@@ -125,6 +161,7 @@ export function compareFingerprints(
       );
     }
   }
+  const notesOnly = componentNote(components, related);
   return {
     verdict,
     log10P,
@@ -134,11 +171,24 @@ export function compareFingerprints(
     direction: related ? facts.direction : { parent: "unknown", reason: "not related" },
     threshold,
     drift: related ? round(facts.drift) : null,
-    notes: [...(mismatch ? [mismatch] : []), ...(related ? facts.notes : reason ? [reason] : [])],
+    notes: [
+      ...(mismatch ? [mismatch] : []),
+      ...(related ? facts.notes : reason ? [reason] : []),
+      ...(notesOnly ? [notesOnly] : []),
+    ],
     coverage: identity.coverage,
+    components,
     reuse: related ? buildReuse(a, b, layers, identity, hidden) : null,
     models: { a: describe(a), b: describe(b) },
   };
+}
+
+/** For a related pair whose MLPs show no kinship: which classes carried it (attention-only reuse). */
+function componentNote(components: ComponentFinding[], related: boolean): string | null {
+  if (!related) return null;
+  const kin = components.filter((c) => c.kinship).map((c) => c.class);
+  if (kin.includes("mlp") || kin.length === 0) return null;
+  return `kinship found in ${kin.join(" and ")} only: the MLPs show none (re-initialised or replaced); see components and the E7 kvHeadMap`;
 }
 
 function describe(fp: Fingerprint) {

@@ -19,7 +19,11 @@ export const ID_PAIRING_CONFIRMED = 0.15;
  * rotation, neuron permutation) ran: the anchor family on enough shared tokens, on at least one layer
  * pair. Native features and E0 are basis-dependent: finding nothing with them proves nothing.
  */
-function invariantTestRan(space: FeatureSpace, layers: LayerAlignment, idPairing: number | null): boolean {
+export function invariantTestRan(
+  space: FeatureSpace,
+  layers: LayerAlignment,
+  idPairing: number | null,
+): boolean {
   // With tokens paired by id, the test only has power when the pairing is right: check it.
   const pairingOk = space.mode !== "id" || (idPairing ?? 0) >= ID_PAIRING_CONFIRMED;
   return anchorsUsable(space) && layers.pairs.length > 0 && pairingOk;
@@ -30,6 +34,7 @@ function decide(
   evidence: Evidence[],
   threshold: number,
   invariantRan: boolean,
+  untested: readonly string[],
 ): { verdict: Verdict; reason: string | null } {
   if (log10P <= threshold) return { verdict: "related", reason: null };
   const all = [log10P, ...evidence.map((e) => e.log10P).filter((p): p is number => p !== null)];
@@ -44,6 +49,13 @@ function decide(
       verdict: "inconclusive",
       reason:
         "no basis-invariant test could run (no shared anchor tokens, an unconfirmed token-id pairing, or no MLPs with a common pair of neuron views): basis-dependent evidence finding nothing does not exclude a rotated or permuted copy",
+    };
+  // Every component class both models have must have been tested: MLP evidence alone cannot clear a
+  // child that kept its parent's attention or embeddings and re-initialised the rest.
+  if (untested.length)
+    return {
+      verdict: "inconclusive",
+      reason: `no test with a stated null covered: ${untested.join(", ")}; nothing found elsewhere does not exclude reuse of those`,
     };
   return { verdict: "unrelated", reason: null };
 }
@@ -60,6 +72,7 @@ export function verdictOf(
   log10P: number,
   evidence: Evidence[],
   threshold: number,
+  untested: readonly string[] = [],
 ): { verdict: Verdict; reason: string | null } {
   const pairing = space.mode === "id" ? idPairingCorrelation(a, b) : null;
   const e3 = evidence.find((e) => e.method.startsWith("E3"));
@@ -68,7 +81,13 @@ export function verdictOf(
   // The pairing must be confirmed when it replaces a real tokenizer's strings (one side has one); two
   // tokenizer-less models have nothing else to pair by, and random embeddings carry no Gram structure.
   const fallback = space.mode === "id" && (a.tokenized || b.tokenized);
-  return decide(log10P, evidence, threshold, invariantTestRan(space, layers, fallback ? pairing : 1));
+  return decide(
+    log10P,
+    evidence,
+    threshold,
+    invariantTestRan(space, layers, fallback ? pairing : 1),
+    untested,
+  );
 }
 
 /** −2 with a typographic minus, as the rest of the report writes negative log10 p. */

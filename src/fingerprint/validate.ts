@@ -92,6 +92,9 @@ function validateSketches(sk: Obj): void {
     id: Array.isArray(sk.idTokens) ? sk.idTokens.length : null,
   };
   sk.layers.forEach((l, i) => {
+    const attn = obj(l, `$.sketches.layers[${i}]`).attn;
+    if (attn !== undefined && attn !== null)
+      validateAttention(obj(attn, `$.sketches.layers[${i}].attn`), `$.sketches.layers[${i}].attn`, widths);
     const mlps = obj(l, `$.sketches.layers[${i}]`).mlps;
     arr(mlps, `$.sketches.layers[${i}].mlps`).forEach((m, e) => {
       validateMlp(obj(m, `$.sketches.layers[${i}].mlps[${e}]`), `$.sketches.layers[${i}].mlps[${e}]`, widths);
@@ -126,6 +129,29 @@ function validateMlp(m: Obj, path: string, widths: Record<"anchor" | "native" | 
   for (const [k, cols] of fields) rowsOf(m[k], stored, cols, `${path}.${k}`);
   const norms = obj(m.norms, `${path}.norms`);
   for (const k of ["gate", "up", "down"]) rowsOf(norms[k], stored, 1, `${path}.norms.${k}`);
+}
+
+/** Attention units (sketch version 8): kvHeads × dims.length rows per view, dims within headDim. */
+function validateAttention(
+  x: Obj,
+  path: string,
+  widths: Record<"anchor" | "native" | "id", number | null>,
+): void {
+  const kv = num(x.kvHeads, `${path}.kvHeads`);
+  const headDim = num(x.headDim, `${path}.headDim`);
+  if (!(x.dims instanceof Int32Array)) throw corrupt(`${path}.dims`, "expected an Int32Array");
+  const dims = x.dims;
+  for (let r = 0; r < dims.length; r++)
+    if (dims[r]! < 0 || dims[r]! >= headDim || (r > 0 && dims[r]! <= dims[r - 1]!))
+      throw corrupt(`${path}.dims[${r}]`, `expected strictly ascending dims in [0, ${headDim})`);
+  if (!Number.isSafeInteger(kv) || kv < 0) throw corrupt(`${path}.kvHeads`, "expected a count");
+  const units = kv * dims.length;
+  for (const v of ["q", "k", "v", "o"]) {
+    const f = obj(x[v], `${path}.${v}`);
+    rowsOf(f.anchor, units, widths.anchor, `${path}.${v}.anchor`);
+    rowsOf(f.native, units, widths.native, `${path}.${v}.native`);
+    rowsOf(f.id, units, widths.id, `${path}.${v}.id`);
+  }
 }
 
 /** A per-neuron typed array (or null) must hold stored × cols values. */

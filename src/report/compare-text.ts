@@ -22,6 +22,8 @@ export function renderCompareText(r: CompareResult): string {
   const notes = Array.isArray(r.notes) ? (r.notes as string[]) : [];
   for (const [i, note] of notes.slice(0, MAX_NOTES).entries())
     lines.push(`${i === 0 ? "notes:     " : "           "} ${esc(note)}`);
+  const parts = componentsText(r);
+  if (parts) lines.push(`components: ${parts}`);
   lines.push("", "evidence:");
   for (const e of r.evidence) lines.push(`  ${e.method.padEnd(50)} ${evidenceValue(e)}`);
   const cov = r.coverage as
@@ -36,6 +38,13 @@ export function renderCompareText(r: CompareResult): string {
     "baselines (E6) and tokenizer kinship (E1) are context, never the verdict: they have no calibrated null.",
   );
   return lines.join("\n");
+}
+
+/** Per component class: its state and, when tested, its log10 p (e.g. "attention changed (−475)"). */
+function componentsText(r: CompareResult): string | null {
+  const c = r.components as { class: string; state: string; log10P: number | null }[] | undefined;
+  if (!Array.isArray(c) || c.length === 0) return null;
+  return c.map((x) => `${x.class} ${x.state}${x.log10P === null ? "" : ` (${fmtP(x.log10P)})`}`).join(" · ");
 }
 
 /** Notes shown in the terminal; the JSON carries them all. */

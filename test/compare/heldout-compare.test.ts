@@ -45,6 +45,8 @@ const MEMBERS = [
   "rot_gguf_notok",
   "ap_rescaled",
   "ap_layer_swap",
+  "attn_reuse",
+  "distilled_student",
 ];
 
 describe.skipIf(!HAS_SHARED)("compare on held-out derivations of real kinship-dev models", () => {
@@ -127,6 +129,38 @@ describe.skipIf(!HAS_SHARED)("compare on held-out derivations of real kinship-de
       },
       COMPARE_TIMEOUT_MS,
     );
+  });
+
+  describe("attention reuse and distillation (every component class tested)", () => {
+    const comp = (r: CompareResult, c: string) =>
+      (r.components as { class: string; state: string; kinship: boolean }[]).find((x) => x.class === c)!;
+    it(
+      "embeddings + attention kept, MLPs re-initialised, trained on: related through E7/E2, not cleared",
+      () => {
+        const r = cmp("Ap", "attn_reuse");
+        expectRelated(r);
+        expect(r.evidence.find((e) => e.method.startsWith("E7"))!.log10P!).toBeLessThan(RELATED_MAX);
+        expect(comp(r, "attention").kinship).toBe(true);
+        expect(comp(r, "mlp").state).toBe("no kinship");
+        expect(cmp("Bp", "attn_reuse").verdict).toBe("unrelated");
+      },
+      COMPARE_TIMEOUT_MS,
+    );
+    it(
+      "a student whose MLPs were fitted to Ap's outputs is not related to Ap",
+      () => {
+        const r = cmp("Ap", "distilled_student");
+        expect(r.verdict).toBe("unrelated");
+        expect(r.log10P).toBeGreaterThan(UNRELATED_MIN);
+      },
+      COMPARE_TIMEOUT_MS,
+    );
+    it("frozen bottom layers show per component: attention partly frozen", () => {
+      expect(comp(cmp("Ap", "freeze_rand"), "attention").state).toBe("partly frozen");
+      // embed_tokens is kept, lm_head (an output embedding) re-initialised.
+      expect(comp(cmp("Ap", "freeze_rand"), "embeddings").state).toBe("partly frozen");
+      expect(comp(cmp("Ap", "attn_reuse"), "attention").state).toBe("changed");
+    });
   });
 
   describe("merges, frozen reuse, obfuscation", () => {

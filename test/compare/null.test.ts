@@ -16,6 +16,7 @@ const D = 64;
 const N = 160;
 const V = 300;
 const LAYERS = 2;
+const HEAD_DIM = 16;
 
 type Weights = Map<string, Float32Array>;
 
@@ -26,6 +27,11 @@ function randomWeights(seed: number): Weights {
     w.set(`g${l}`, gaussianMatrix(N, D, seed * 101 + 2 + l * 3));
     w.set(`u${l}`, gaussianMatrix(N, D, seed * 101 + 3 + l * 3));
     w.set(`n${l}`, new Float32Array(D).fill(1));
+    // Attention (4 query heads, 2 KV heads of 16 dims): every component class must be tested.
+    w.set(`q${l}`, gaussianMatrix(4 * HEAD_DIM, D, seed * 101 + 50 + l * 4));
+    w.set(`k${l}`, gaussianMatrix(2 * HEAD_DIM, D, seed * 101 + 51 + l * 4));
+    w.set(`v${l}`, gaussianMatrix(2 * HEAD_DIM, D, seed * 101 + 52 + l * 4));
+    w.set(`o${l}`, gaussianMatrix(D, 4 * HEAD_DIM, seed * 101 + 53 + l * 4));
   }
   // Shared down_proj (the sketch stores its column norms; E3 does not read it).
   w.set("d", gaussianMatrix(D, N, seed * 101 + 1));
@@ -47,12 +53,21 @@ const ref = (tensor: string, shape: number[]): TensorRef => ({ tensor, shape, tr
 function view(): ModelView {
   const layers = Array.from({ length: LAYERS }, (_, l) => ({
     index: l,
-    attention: { q: null, k: null, v: null, o: ref("o", [D, D]), mla: null, qNorm: null, kNorm: null },
+    attention: {
+      q: ref(`q${l}`, [4 * HEAD_DIM, D]),
+      k: ref(`k${l}`, [2 * HEAD_DIM, D]),
+      v: ref(`v${l}`, [2 * HEAD_DIM, D]),
+      o: ref(`o${l}`, [D, 4 * HEAD_DIM]),
+      mla: null,
+      qNorm: null,
+      kNorm: null,
+    },
     mlp: { gate: ref(`g${l}`, [N, D]), up: ref(`u${l}`, [N, D]), down: ref("d", [D, N]) },
     moe: null,
     norms: { post_attention: ref(`n${l}`, [D]) },
   }));
-  return { dims: { hiddenSize: D }, embed: ref("embed", [V, D]), layers } as unknown as ModelView;
+  const dims = { hiddenSize: D, attentionHeads: 4, kvHeads: 2, headDim: HEAD_DIM };
+  return { dims, embed: ref("embed", [V, D]), layers } as unknown as ModelView;
 }
 
 async function sketch(w: Weights): Promise<Sketches> {

@@ -4,6 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compareFingerprints } from "../../src/compare/index.js";
 import { runFingerprint } from "../../src/fingerprint/index.js";
+import { sketchAttentionBytes } from "../../src/fingerprint/sketch/attention.js";
 import { featureBytesPerNeuron } from "../../src/fingerprint/sketch/budget.js";
 import type { Sketches } from "../../src/fingerprint/sketch/types.js";
 import type { Fingerprint } from "../../src/fingerprint/types.js";
@@ -96,7 +97,9 @@ beforeAll(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), "pedigree-subset-"));
   const base = synthModel(arch, 101);
   const other = synthModel(arch, 202);
-  budget = Math.floor(neuronBytes((await fingerprint("full", base)).sketches) / 2);
+  // Half of the neurons' bytes, plus the attention units (sketch version 8), which come out of the budget first.
+  const full = (await fingerprint("full", base)).sketches;
+  budget = Math.floor(neuronBytes(full) / 2) + sketchAttentionBytes(full);
   await fingerprint("base", base, budget);
   await fingerprint("other", other, budget);
   await fingerprint("cpt", addNoise(base, 0.05, 3), budget);

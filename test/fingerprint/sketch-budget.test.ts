@@ -4,6 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeFingerprint, encodeFingerprint, runFingerprint } from "../../src/fingerprint/index.js";
 import { anchorHash } from "../../src/fingerprint/sketch/anchors.js";
+import { sketchAttentionBytes } from "../../src/fingerprint/sketch/attention.js";
 import {
   FEATURE_BUDGET_BYTES,
   featureBudget,
@@ -56,7 +57,8 @@ let budget = 0;
 beforeAll(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), "pedigree-budget-"));
   full = await fingerprint("base", synthModel(arch, 101), {});
-  budget = Math.floor(neuronBytes(full.sketches) / 2);
+  // Attention units (sketch version 8) come out of the budget first: half of the neurons' bytes remain.
+  budget = Math.floor(neuronBytes(full.sketches) / 2) + sketchAttentionBytes(full.sketches);
   half = await fingerprint("base", synthModel(arch, 101), { sketchBudgetBytes: budget });
 }, 120_000);
 
@@ -130,7 +132,7 @@ describe("sketches above the budget", () => {
   it("store about budget/need of each MLP's neurons, the same indices in every layer", () => {
     const need = neuronBytes(full.sketches);
     const neurons = full.sketches.layers.reduce((s, l) => s + l.mlps[0]!.neurons, 0);
-    const fraction = budget / (need + 4 * neurons);
+    const fraction = (budget - sketchAttentionBytes(full.sketches)) / (need + 4 * neurons);
     const rows0 = half.sketches.layers[0]!.mlps[0]!.rows!;
     expect(rows0).toBeInstanceOf(Int32Array);
     const n = arch.intermediate;
@@ -249,5 +251,17 @@ describe("validation of rows", () => {
     );
     expect(code(broken((r) => r.slice(1)))).toBe("FINGERPRINT_CORRUPT");
     expect(code(broken((r) => r))).toBe("no error");
+  });
+
+  it("refuses attention units whose dims or unit arrays do not fit (sketch version 8)", () => {
+    const edited = (edit: (a: NonNullable<Sketches["layers"][number]["attn"]>) => void) => {
+      const fp = structuredClone(half);
+      edit(fp.sketches.layers[0]!.attn!);
+      return () => decodeFingerprint(encodeFingerprint(fp));
+    };
+    expect(half.sketches.layers[0]!.attn).not.toBeNull();
+    expect(code(edited((a) => a.dims.reverse()))).toBe("FINGERPRINT_CORRUPT");
+    expect(code(edited((a) => (a.k.anchor = a.k.anchor.subarray(1))))).toBe("FINGERPRINT_CORRUPT");
+    expect(code(edited(() => undefined))).toBe("no error");
   });
 });

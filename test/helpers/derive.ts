@@ -10,6 +10,7 @@ import { type TensorSpec, writeSafetensors } from "../../src/formats/safetensors
 import { rowsOf, type SynthArch, scaleArch, synthModel } from "../../src/synth/index.js";
 import { float32ToBf16, Xoshiro128 } from "../../src/synth/random.js";
 import { configJson } from "../../src/synth/shapes.js";
+import { applyUpdate, distilMlps, replaceMlps } from "./derive-reuse.js";
 
 /**
  * Builders of derived checkpoints from REAL ones (held-out evaluation of `pedigree compare`, issue 4).
@@ -753,6 +754,33 @@ export const HELDOUT_RECIPES: Readonly<Record<string, Recipe>> = {
     from: ["Ap"],
     what: "Ap + N(0, (4·std_t)²) on every tensor",
     make: async (g) => addRelativeNoise(await g("Ap"), 4.0, 74),
+  },
+  attn_reuse: {
+    from: ["Ap", "cpt_heavy"],
+    what: "Ap's embeddings, attention and norms kept, every MLP re-initialised (Ap's per-tensor std), then trained (proxy: cpt_heavy − Ap added to every tensor)",
+    make: async (g) =>
+      applyUpdate(
+        replaceMlps(await g("Ap"), randomLike(await g("Ap"), 52)),
+        await g("Ap"),
+        await g("cpt_heavy"),
+      ),
+  },
+  ap_wash200: {
+    from: ["Ap", "cpt_heavy"],
+    what: "Ap + N(0, (2·std_t)²) on every tensor, then trained (proxy: cpt_heavy − Ap added)",
+    make: async (g) =>
+      applyUpdate(addRelativeNoise(await g("Ap"), 2.0, 75), await g("Ap"), await g("cpt_heavy")),
+  },
+  pruned_distilled: {
+    from: ["Ap", "cpt_heavy"],
+    what: "Ap pruned (layers 2 and 4 dropped, 50% of FFN neurons kept) and distilled (proxy: the pruning applied to cpt_heavy, + N(0, (0.3·std_t)²))",
+    make: async (g) =>
+      addRelativeNoise(pruneFfn(dropLayers(await g("cpt_heavy"), [2, 4]).model, 0.5, 43).model, 0.3, 76),
+  },
+  distilled_student: {
+    from: ["Ap", "Bp"],
+    what: "student from scratch (Bp's independent weights) whose MLP down_proj is refitted per layer by ridge regression to reproduce Ap's MLP outputs (layer-wise distillation, 1024 tokens)",
+    make: async (g) => distilMlps(await g("Bp"), await g("Ap"), 1024, 77),
   },
   synth_base: {
     from: [],

@@ -1,6 +1,7 @@
 import { PedigreeError } from "../../errors.js";
 import type { LayerView, MlpView, ModelView, TensorRef } from "../../model/types.js";
 import { type Anchor, selectAnchors } from "./anchors.js";
+import { attentionBytesPerLayer, rowSummer, sketchAttentionUnits, unitPlan } from "./attention.js";
 import { featureBudget, keepThreshold, keptNeurons, type NeuronBudget, pick, selectRows } from "./budget.js";
 import {
   addColumnSquares,
@@ -20,8 +21,10 @@ import type { LayerSketch, MlpSketch, Sketches } from "./types.js";
  * ALIGN_EMBED_MAX_BYTES; a version-5 reader must refuse such files rather than misread them.
  * "7": non-gated MLPs (gpt2, gpt_neox) also carry down-column features (`down`, `downNative`,
  * `downId`); gated MLPs are unchanged byte for byte.
+ * "8": native features are 64 columns wide (32 before: a copy washed with 200 % noise kept too
+ * little signal in 32), and every layer carries attention units (`attn`, attention.ts).
  */
-export const SKETCH_VERSION = "7";
+export const SKETCH_VERSION = "8";
 /** Expected alignment tokens: enough shared rows to fit a d×d map for d up to ~1k, 4 MB at d = 1024. */
 export const ALIGN_EXPECTED = 1024;
 /**
@@ -39,8 +42,12 @@ export const FEATURE_EXPECTED = 128;
  * than the 160 stored already and keep ≥ 32 shared rows for E2 with high probability (sd ≈ 8).
  */
 export const ID_EXPECTED = 64;
-/** Native feature width: enough for near-duplicate rows to stand out, a quarter of the anchor width. */
-export const NATIVE_COLS = 32;
+/**
+ * Native feature width: half the anchor width. At 32 columns a copy of kinship-dev's Ap washed with
+ * 200 % Gaussian noise and then trained agreed on 14–32 of 352 neurons per layer (below the 18
+ * discounted as convergent), at 64 on 81–145 (raw 128-wide rows: ≈ 330); an independent pair on 0–4.
+ */
+export const NATIVE_COLS = 64;
 export const NATIVE_SEED = 20_240_601;
 /** Tokens used by the HuRef-style q·k invariant (m² values per layer). */
 export const INVARIANT_TOKENS = 24;
@@ -107,7 +114,11 @@ export async function buildSketches(
   all.set(idEmbed, feature.length + NATIVE_COLS * d);
   const basis: Basis = { d, feature, kf: featureCount, id: idEmbed, ki: ids.length, all };
   const cols = featureCount + NATIVE_COLS + ids.length;
-  const bytes = featureBudget(opts.tensorCount ?? 0, opts.budgetBytes);
+  // Attention units come out of the same byte budget as the neurons (one head layout per model).
+  const { kvHeads, headDim } = view.dims;
+  const attnBytes =
+    (opts.budgetLayers ?? view.layers).length * attentionBytesPerLayer(kvHeads, headDim, cols);
+  const bytes = featureBudget(opts.tensorCount ?? 0, opts.budgetBytes) - attnBytes;
   const budget = keepThreshold(opts.budgetLayers ?? view.layers, cols, bytes);
   const layers: LayerSketch[] = [];
   for (const layer of view.layers) layers.push(await sketchLayer(layer, view, basis, budget, read));
@@ -337,26 +348,51 @@ async function sketchAttention(
   basis: Basis,
   m: number,
   read: MatrixReader,
-): Promise<Pick<LayerSketch, "qk" | "qkNorms">> {
+): Promise<Pick<LayerSketch, "qk" | "qkNorms" | "attn">> {
   const { q, k } = layer.attention;
   const { attentionHeads: heads, kvHeads, headDim } = view.dims;
   if (!q || !k || q.shape[0] !== heads * headDim || k.shape[0] !== kvHeads * headDim)
-    return { qk: null, qkNorms: null };
+    return { qk: null, qkNorms: null, attn: null };
   let e: Float32Array | null = null;
   if (m >= 2) {
     const gIn = layer.norms.input ? await read(layer.norms.input) : null;
     e = scaleColumns(basis.feature.subarray(0, m * basis.d), m, basis.d, gIn);
   }
-  const qs = await projectStreamed(q, e, m, read);
-  const ks = await projectStreamed(k, e, m, read);
+  // Attention units (attention.ts): their q and k sums are collected in the same pass over q and k.
+  const plan = unitPlan(layer, view, basis.d);
+  const qSum = plan ? rowSummer(plan.units, plan.grouped, basis.d) : null;
+  const kSum = plan ? rowSummer(plan.units, plan.own, basis.d) : null;
+  const qs = await projectStreamed(q, e, m, read, qSum?.collect);
+  const ks = await projectStreamed(k, e, m, read, kSum?.collect);
+  const attn =
+    plan && qSum && kSum
+      ? await sketchAttentionUnits(
+          layer,
+          plan,
+          { q: qSum.out, k: kSum.out },
+          view,
+          { ...basis, native: NATIVE_COLS },
+          read,
+        )
+      : null;
   return {
     qk: qs.proj && ks.proj ? qkInvariant(qs.proj, ks.proj, m, heads, kvHeads, headDim) : null,
     qkNorms: { q: float16Array(qs.norms), k: float16Array(ks.norms), heads, kvHeads, headDim },
+    attn,
   };
 }
 
-/** Row norms of a matrix W and, when e (m × d) is given, E·Wᵀ (m × rows), by row blocks of W. */
-async function projectStreamed(ref: TensorRef, e: Float32Array | null, m: number, read: MatrixReader) {
+/**
+ * Row norms of a matrix W and, when e (m × d) is given, E·Wᵀ (m × rows), by row blocks of W; each block
+ * is also handed to `collect` (the attention units' row sums).
+ */
+async function projectStreamed(
+  ref: TensorRef,
+  e: Float32Array | null,
+  m: number,
+  read: MatrixReader,
+  collect?: (block: Float32Array, start: number, count: number) => void,
+) {
   const [rows, cols] = ref.shape as [number, number];
   const norms = new Float32Array(rows);
   const proj = e ? new Float32Array(m * rows) : null;
@@ -364,6 +400,7 @@ async function projectStreamed(ref: TensorRef, e: Float32Array | null, m: number
     const count = Math.min(blockRows(cols), rows - start);
     const w = await read(ref, start, count);
     norms.set(rowNorms(w, count, cols), start);
+    collect?.(w, start, count);
     if (!proj || !e) continue;
     const part = projectRows(e, m, cols, w, count); // m × count
     for (let i = 0; i < m; i++) proj.set(part.subarray(i * count, (i + 1) * count), i * rows + start);

@@ -102,4 +102,31 @@ export interface LayerSketch {
   invariantTokens: number;
   /** Row norms of q (heads·headDim rows) and k (kvHeads·headDim rows), float16 bits; null without plain q/k. */
   qkNorms: { q: Uint16Array; k: Uint16Array; heads: number; kvHeads: number; headDim: number } | null;
+  /**
+   * Attention units (sketch version 8; attention.ts): per KV head g and stored dim j, the four views
+   * q (summed over the group's query heads), k, v and o (summed columns), projected like MLP rows.
+   * Null when q/k/v/o are not plain projections of the expected shapes.
+   */
+  attn: AttentionSketch | null;
+}
+
+/** Anchor, native and id features of some units, stored rows × width each, 8-bit as MLP features. */
+export interface UnitFeatures {
+  anchor: Uint8Array;
+  native: Uint8Array;
+  /** Tokenized models only (null otherwise), as MlpSketch.upId. */
+  id: Uint8Array | null;
+}
+
+/** One layer's attention units: unit u is KV head ⌊u / dims.length⌋, dimension dims[u % dims.length]. */
+export interface AttentionSketch {
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  /** The stored dims of every KV head, ascending (evenly spaced when headDim·kvHeads > 128). */
+  dims: Int32Array;
+  q: UnitFeatures;
+  k: UnitFeatures;
+  v: UnitFeatures;
+  o: UnitFeatures;
 }

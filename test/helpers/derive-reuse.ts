@@ -1,0 +1,180 @@
+import { PedigreeError } from "../../src/errors.js";
+import { Xoshiro128 } from "../../src/synth/random.js";
+import type { DenseModel, DenseTensor } from "./derive.js";
+
+/**
+ * Derivations for the attention / heavy-washing / distillation held-out cases. There is no training
+ * loop here; "trained" is a stated proxy: the update a real continued pre-training applied to the
+ * same parent (kinship-dev's cpt_heavy − Ap, drift 0.23), added tensor by tensor.
+ */
+
+function get(m: DenseModel, name: string): DenseTensor {
+  const t = m.tensors.get(name);
+  if (!t)
+    throw new PedigreeError("MODEL_TENSOR_NOT_FOUND", `tensor "${name}" is not in the model`, {
+      details: { tensor: name },
+    });
+  return t;
+}
+
+const withTensors = (
+  m: DenseModel,
+  tensors: Map<string, DenseTensor>,
+  cfg: Record<string, unknown> = {},
+) => ({
+  config: { ...m.config, ...cfg },
+  tensors,
+  tokenizerFrom: m.tokenizerFrom,
+});
+
+/** m + (to − from) on every tensor the three share by name and size: a real training update, replayed. */
+export function applyUpdate(m: DenseModel, from: DenseModel, to: DenseModel): DenseModel {
+  const out = new Map<string, DenseTensor>();
+  for (const [name, t] of m.tensors) {
+    const f = from.tensors.get(name);
+    const g = to.tensors.get(name);
+    if (!f || !g || f.data.length !== t.data.length || g.data.length !== t.data.length) {
+      out.set(name, t);
+      continue;
+    }
+    out.set(name, { shape: [...t.shape], data: t.data.map((v, i) => v + g.data[i]! - f.data[i]!) });
+  }
+  return withTensors(m, out);
+}
+
+const isMlp = (name: string) => /\.mlp\./.test(name);
+
+/** Every MLP tensor from `mlps` (a re-initialised model), everything else (embeddings, attention, norms) from `keep`. */
+export function replaceMlps(keep: DenseModel, mlps: DenseModel): DenseModel {
+  const out = new Map<string, DenseTensor>();
+  for (const [name, t] of keep.tensors) out.set(name, isMlp(name) ? get(mlps, name) : t);
+  return withTensors(keep, out);
+}
+
+const silu = (x: number) => x / (1 + Math.exp(-x));
+
+/** RMS-normalised rows of `tokens` embedding rows, scaled by a norm weight g (the MLP's input). */
+function mlpInputs(teacher: DenseModel, layer: number, tokens: Int32Array): Float32Array {
+  const e = get(teacher, "model.embed_tokens.weight");
+  const d = e.shape[1]!;
+  const g = get(teacher, `model.layers.${layer}.post_attention_layernorm.weight`).data;
+  const x = new Float32Array(tokens.length * d);
+  tokens.forEach((tok, r) => {
+    const row = e.data.subarray(tok * d, (tok + 1) * d);
+    const rms = Math.sqrt(row.reduce((s, v) => s + v * v, 0) / d + 1e-5);
+    for (let c = 0; c < d; c++) x[r * d + c] = (row[c]! / rms) * g[c]!;
+  });
+  return x;
+}
+
+/** SwiGLU hidden activations silu(x·Gᵀ) ⊙ (x·Uᵀ): n × width. */
+function hiddenActs(x: Float32Array, n: number, d: number, gate: DenseTensor, up: DenseTensor): Float64Array {
+  const w = gate.shape[0]!;
+  const h = new Float64Array(n * w);
+  for (let r = 0; r < n; r++)
+    for (let j = 0; j < w; j++) {
+      let a = 0;
+      let b = 0;
+      for (let c = 0; c < d; c++) {
+        a += x[r * d + c]! * gate.data[j * d + c]!;
+        b += x[r * d + c]! * up.data[j * d + c]!;
+      }
+      h[r * w + j] = silu(a) * b;
+    }
+  return h;
+}
+
+/** Solves (HᵀH + λI)·D = HᵀY for D (w × d) by Cholesky: ridge regression written by hand (tiny sizes). */
+function ridge(
+  h: Float64Array,
+  y: Float64Array,
+  n: number,
+  w: number,
+  d: number,
+  lambda: number,
+): Float64Array {
+  const a = new Float64Array(w * w);
+  const b = new Float64Array(w * d);
+  for (let r = 0; r < n; r++)
+    for (let i = 0; i < w; i++) {
+      const hi = h[r * w + i]!;
+      for (let j = 0; j <= i; j++) a[i * w + j] = a[i * w + j]! + hi * h[r * w + j]!;
+      for (let c = 0; c < d; c++) b[i * d + c] = b[i * d + c]! + hi * y[r * d + c]!;
+    }
+  let trace = 0;
+  for (let i = 0; i < w; i++) trace += a[i * w + i]!;
+  for (let i = 0; i < w; i++) a[i * w + i] = a[i * w + i]! + (lambda * trace) / w;
+  for (let j = 0; j < w; j++) {
+    let s = a[j * w + j]!;
+    for (let k = 0; k < j; k++) s -= a[j * w + k]! ** 2;
+    const l = Math.sqrt(Math.max(s, 1e-12));
+    a[j * w + j] = l;
+    for (let i = j + 1; i < w; i++) {
+      let t = a[i * w + j]!;
+      for (let k = 0; k < j; k++) t -= a[i * w + k]! * a[j * w + k]!;
+      a[i * w + j] = t / l;
+    }
+  }
+  for (let c = 0; c < d; c++) {
+    for (let i = 0; i < w; i++) {
+      let t = b[i * d + c]!;
+      for (let k = 0; k < i; k++) t -= a[i * w + k]! * b[k * d + c]!;
+      b[i * d + c] = t / a[i * w + i]!;
+    }
+    for (let i = w - 1; i >= 0; i--) {
+      let t = b[i * d + c]!;
+      for (let k = i + 1; k < w; k++) t -= a[k * w + i]! * b[k * d + c]!;
+      b[i * d + c] = t / a[i * w + i]!;
+    }
+  }
+  return b;
+}
+
+/**
+ * A student distilled layer by layer from a teacher: its own (independently trained) weights, except
+ * that each MLP's down_proj is refitted by ridge regression so that the student's MLP, with its own
+ * gate/up rows, reproduces the teacher's MLP outputs on the teacher's normalised embedding rows of
+ * `samples` random tokens. Function copied, weights not: under DESIGN's H0 reading it must not be
+ * "related" (no unit of the student descends from one of the teacher's).
+ */
+export function distilMlps(
+  student: DenseModel,
+  teacher: DenseModel,
+  samples: number,
+  seed: number,
+): DenseModel {
+  const out = new Map(student.tensors);
+  const layers = student.config.num_hidden_layers as number;
+  const vocab = get(teacher, "model.embed_tokens.weight").shape[0]!;
+  const d = get(teacher, "model.embed_tokens.weight").shape[1]!;
+  const rng = new Xoshiro128(seed);
+  for (let l = 0; l < layers; l++) {
+    const p = `model.layers.${l}.mlp`;
+    const tokens = Int32Array.from({ length: samples }, () => Math.floor(rng.uniform() * vocab));
+    const x = mlpInputs(teacher, l, tokens);
+    const ht = hiddenActs(
+      x,
+      samples,
+      d,
+      get(teacher, `${p}.gate_proj.weight`),
+      get(teacher, `${p}.up_proj.weight`),
+    );
+    const down = get(teacher, `${p}.down_proj.weight`);
+    const wt = down.shape[1]!;
+    const y = new Float64Array(samples * d);
+    for (let r = 0; r < samples; r++)
+      for (let c = 0; c < d; c++) {
+        let s = 0;
+        for (let j = 0; j < wt; j++) s += ht[r * wt + j]! * down.data[c * wt + j]!;
+        y[r * d + c] = s;
+      }
+    const gs = get(student, `${p}.gate_proj.weight`);
+    const ws = gs.shape[0]!;
+    const hs = hiddenActs(x, samples, d, gs, get(student, `${p}.up_proj.weight`));
+    const fit = ridge(hs, y, samples, ws, d, 1e-3); // ws × d: row j = down column j
+    const data = new Float32Array(d * ws);
+    for (let c = 0; c < d; c++) for (let j = 0; j < ws; j++) data[c * ws + j] = fit[j * d + c]!;
+    out.set(`${p}.down_proj.weight`, { shape: [d, ws], data });
+  }
+  return withTensors(student, out);
+}
