@@ -28,8 +28,13 @@ interface HeldoutCase {
   b: string;
   /** "measure": no expectation DESIGN fixes (how far noise-washing can go); reported, not judged. */
   verdict: "related" | "unrelated" | "measure";
-  /** Expected parent when the structure is asymmetric (quantisation, pruning, growth). */
+  /** Expected parent when the structure is asymmetric (quantisation, growth). */
   direction?: "A" | "B";
+  /**
+   * A parent that may be named or left "unknown" (never the other side): a pruned copy keeps trained
+   * weights only, which a widening at the trained scale would also give, so no parent is owed.
+   */
+  parentIfNamed?: "A" | "B";
   /** Relations a correct answer must contain (DESIGN §5 vocabulary). */
   relations?: string[];
   /** Relations a correct answer must NOT contain. */
@@ -49,6 +54,7 @@ const pos = (a: string, b: string, relations: string[] = [], layerMap?: number[]
 });
 const neg = (a: string, b: string): HeldoutCase => ({ a, b, verdict: "unrelated" });
 const fromA = (c: HeldoutCase): HeldoutCase => ({ ...c, direction: "A" });
+const maybeFromA = (c: HeldoutCase): HeldoutCase => ({ ...c, parentIfNamed: "A" });
 
 /** Every Ap-derived child (Bp must stay unrelated to each). */
 const AP_CHILDREN = [
@@ -88,8 +94,8 @@ export const CASES: HeldoutCase[] = [
   fromA(pos("Ap", "ap_q8_notok", ["quantize"])),
   fromA(pos("synth_base", "synth_q4k", ["quantize"])),
   // pruning
-  fromA(pos("Ap", "ap_depth_pruned", ["prune"], [[0], [1], [3], [5]])),
-  fromA(pos("Ap", "ap_width_pruned", ["prune"])),
+  maybeFromA(pos("Ap", "ap_depth_pruned", ["prune"], [[0], [1], [3], [5]])),
+  maybeFromA(pos("Ap", "ap_width_pruned", ["prune"])),
   fromA(pos("synth_base", "synth_pruned_q4k", ["prune", "quantize"])),
   // layer surgery without training
   // Bit-identical tensors in another order: a different model, so never "identical" (DESIGN §5).
@@ -135,6 +141,8 @@ function judge(c: HeldoutCase, r: CompareResult): string[] {
   const out: string[] = [];
   if (c.verdict === "measure") return out;
   if (c.direction && r.direction.parent !== c.direction) out.push(`direction ${r.direction.parent}`);
+  const wrongParent = c.parentIfNamed === "A" ? "B" : "A";
+  if (c.parentIfNamed && r.direction.parent === wrongParent) out.push(`direction ${wrongParent}`);
   if (r.verdict !== c.verdict) out.push(`verdict ${r.verdict}`);
   if (c.verdict === "related" && r.log10P > RELATED_MAX) out.push(`log10P ${r.log10P} > ${RELATED_MAX}`);
   if (c.verdict === "unrelated" && r.log10P < UNRELATED_MIN)

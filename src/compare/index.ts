@@ -82,8 +82,12 @@ export function compareFingerprints(
   const space = featureSpace(a.sketches, b.sketches);
   const identity = compareTensors(a, b);
   const layers = alignLayers(a.sketches, b.sketches, space);
+  // A's layers onto B's: the deeper side's map is read whichever was named first (direction.ts); at
+  // equal depth it is only needed when the in-place map did not hold (a layer may repeat another).
+  const la = a.sketches.layers.length;
+  const lb = b.sketches.layers.length;
   const reverse =
-    b.sketches.layers.length < a.sketches.layers.length
+    lb < la || (lb === la && (layers.screen.length > 0 || expertsOnlyInA(a, b)))
       ? alignLayers(b.sketches, a.sketches, featureSpace(b.sketches, a.sketches))
       : null;
   const hidden = alignHidden(a.sketches, b.sketches, space.mode);
@@ -139,6 +143,12 @@ export function compareFingerprints(
     reuse: related ? buildReuse(a, b, layers, identity, hidden) : null,
     models: { a: describe(a), b: describe(b) },
   };
+}
+
+/** A is a mixture of experts and B is dense: B's map onto A's experts is read in the MoE-as-B order. */
+export function expertsOnlyInA(a: Fingerprint, b: Fingerprint): boolean {
+  const moe = (fp: Fingerprint) => fp.sketches.layers.some((l) => l.mlps.length > 1);
+  return moe(a) && !moe(b);
 }
 
 function describe(fp: Fingerprint) {

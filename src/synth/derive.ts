@@ -127,9 +127,10 @@ export function addNoise(model: SynthModel, rel: number, seed: number): SynthMod
 
 /**
  * FFN width expansion: every dense FFN grows to `width` neurons; the parent's neurons keep their
- * index, new gate/up rows and down columns are fresh Gaussian values at the parent's scale.
+ * index, new gate/up rows and down columns are fresh Gaussian values at `freshScale` times the
+ * parent's scale (1 by default; real widenings start new neurons near zero, e.g. 0.05).
  */
-export function widenFfn(model: SynthModel, width: number, seed: number): SynthModel {
+export function widenFfn(model: SynthModel, width: number, seed: number, freshScale = 1): SynthModel {
   const old = model.arch.intermediate;
   if (!Number.isInteger(width) || width <= old) {
     throw new PedigreeError("USAGE_INVALID_OPTION", `new FFN width ${width} must exceed ${old}`, {
@@ -140,13 +141,20 @@ export function widenFfn(model: SynthModel, width: number, seed: number): SynthM
   const tensors = model.tensors.map((t): SynthTensor => {
     const m = dense.exec(t.name);
     if (!m) return t;
-    const fresh = gaussianTensor(seed, `widen:${t.name}`, t.shape, t.scale, null, null);
+    const fresh = gaussianTensor(seed, `widen:${t.name}`, t.shape, t.scale * freshScale, null, null);
     if (m[1] !== "down") {
       const extra = { ...fresh, shape: [width - old, t.shape[1] as number] };
       return { ...t, shape: [width, t.shape[1] as number], rows: (s, n) => concatRows(t, extra, old, s, n) };
     }
     const rows = t.shape[0] as number;
-    const extra = gaussianTensor(seed, `widen:${t.name}`, [rows, width - old], t.scale, null, null);
+    const extra = gaussianTensor(
+      seed,
+      `widen:${t.name}`,
+      [rows, width - old],
+      t.scale * freshScale,
+      null,
+      null,
+    );
     return {
       ...t,
       shape: [rows, width],
