@@ -16,6 +16,13 @@ import { neuronOf, storedCount, storedRowOf } from "./rows.js";
 
 /** At most this many nearest relatives are tried as parents (subsets of 2 and 3 of them). */
 export const MAX_MERGE_CANDIDATES = 6;
+/**
+ * Residual ratio (mix / best single parent) at or below which a merge is named in a set. Stricter than
+ * the pairwise test's 0.5 because in a set the parent of k independently trained children fits their
+ * mean at ratio ≈ 1/k (k ≤ 3 here: ≥ 0.33), while real merges fit at 0.009–0.035 (held-out merge_55,
+ * merge_73, merge_ab, a three-parent soup).
+ */
+export const SET_MERGE_RATIO = 0.2;
 /** A third parent is kept only when it leaves at most this fraction of the best two-parent residual. */
 export const THIRD_PARENT_RATIO = 0.5;
 const MIN_MERGE_NEURONS = 32;
@@ -229,7 +236,8 @@ export function findMerge(b: Sketches, cands: MixCandidate[]): MixFit | null {
     let bestK: MixFit | null = null;
     for (const s of subsets(n, k)) {
       const fit = fitMix(sums, s);
-      if (fit?.merge && (!bestK || fit.residual < bestK.residual)) bestK = fit;
+      if (fit?.merge && fit.ratio <= SET_MERGE_RATIO && (!bestK || fit.residual < bestK.residual))
+        bestK = fit;
     }
     if (bestK && (!best || bestK.residual <= THIRD_PARENT_RATIO * best.residual)) best = bestK;
   }

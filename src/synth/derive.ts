@@ -126,6 +126,45 @@ export function addNoise(model: SynthModel, rel: number, seed: number): SynthMod
 }
 
 /**
+ * Element-wise merge Σ wᵢ·modelᵢ (a model soup) of models with the same tensors and shapes; the
+ * first model's names, axes and arch are kept.
+ */
+export function mixModels(models: SynthModel[], weights: number[]): SynthModel {
+  const first = models[0];
+  if (!first || models.length !== weights.length)
+    throw new PedigreeError("USAGE_INVALID_OPTION", "a merge needs one weight per model", {
+      details: { models: models.length, weights: weights.length },
+    });
+  const byName = models.map((m) => new Map(m.tensors.map((t) => [t.name, t])));
+  return {
+    ...first,
+    tensors: first.tensors.map((t) => {
+      const parts = byName.map((m) => m.get(t.name));
+      if (parts.some((p) => !p || p.shape.join() !== t.shape.join()))
+        throw new PedigreeError(
+          "USAGE_INVALID_OPTION",
+          `cannot merge ${t.name}: missing or of another shape`,
+          {
+            details: { tensor: t.name },
+          },
+        );
+      return {
+        ...t,
+        rows(start, count) {
+          const out = new Float32Array(count * colsOf(t));
+          parts.forEach((p, k) => {
+            const v = p!.rows(start, count);
+            for (let i = 0; i < out.length; i++)
+              out[i] = (out[i] as number) + (weights[k] as number) * (v[i] as number);
+          });
+          return out;
+        },
+      };
+    }),
+  };
+}
+
+/**
  * FFN width expansion: every dense FFN grows to `width` neurons; the parent's neurons keep their
  * index, new gate/up rows and down columns are fresh Gaussian values at `freshScale` times the
  * parent's scale (1 by default; real widenings start new neurons near zero, e.g. 0.05).
