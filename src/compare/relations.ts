@@ -1,10 +1,10 @@
 import type { Fingerprint } from "../fingerprint/types.js";
-import { GGML_TYPES } from "../formats/gguf/constants.js";
 import type { HiddenAlignment } from "./align.js";
 import { type DirectionClue, decideDirection, depthClue, widthClue } from "./direction.js";
 import type { IdentityResult } from "./identity.js";
 import type { LayerAlignment } from "./layers.js";
 import { isNearCopy } from "./neurons.js";
+import { quantisationNote, quantisationOf } from "./quantisation.js";
 import type { RescaleFacts } from "./rescale.js";
 import type { Relation } from "./types.js";
 
@@ -22,15 +22,6 @@ export const QUANT_DRIFT = 2e-2;
 const IDENTITY_KEEP = 0.5;
 /** Hidden alignment quality above which the recovered permutation is trusted. */
 const HIDDEN_TRUST = 0.5;
-
-/** Storage types that change values by quantisation: every ggml block type, plus 8-bit integers and floats. */
-const QUANT_DTYPES = new Set<string>([
-  "I8",
-  "U8",
-  "F8_E4M3",
-  "F8_E5M2",
-  ...GGML_TYPES.filter((t) => t.blockSize > 1).map((t) => t.name),
-]);
 
 export interface StructureFacts {
   relations: Relation[];
@@ -68,8 +59,10 @@ export function inferRelations(x: RelationInput): StructureFacts {
   const notes: string[] = [];
   const clues: DirectionClue[] = [];
   const drift = meanDrift(deeperAlignment(x));
-  const quantA = [...dtypes(x.a)].some((d) => QUANT_DTYPES.has(d));
-  const quantB = [...dtypes(x.b)].some((d) => QUANT_DTYPES.has(d));
+  const qa = quantisationOf(x.a);
+  const qb = quantisationOf(x.b);
+  const quantA = qa !== null;
+  const quantB = qb !== null;
   const containerDiffers =
     x.a.source.format !== x.b.source.format ||
     [...dtypes(x.a)].sort().join() !== [...dtypes(x.b)].sort().join();
@@ -88,11 +81,16 @@ export function inferRelations(x: RelationInput): StructureFacts {
   if (quantA !== quantB) {
     rel.add("quantize");
     const q = quantB ? "B" : "A";
+    const how = (quantB ? qb : qa)!;
     clues.push({
       parent: quantB ? "A" : "B",
-      reason: `${q} holds quantised weights (${[...dtypes(quantB ? x.b : x.a)].join(", ")})`,
+      reason:
+        how.how === "stored"
+          ? `${q} holds quantised weights (${how.scheme})`
+          : `${q}'s values sit on a quantiser's grid (${how.scheme}), the other's do not`,
     });
   }
+  if (quantA || quantB) notes.push(quantisationNote("A", x.a, qa), quantisationNote("B", x.b, qb));
   // Drift beyond what the dtypes explain is training; within it, only the container/dtype changed.
   const sameValues = !(drift > (quantA || quantB ? QUANT_DRIFT : CAST_DRIFT));
   // Another container or dtype is a conversion whether or not the values also moved (a .bin of a
@@ -112,6 +110,12 @@ export function inferRelations(x: RelationInput): StructureFacts {
     notes.push(`${x.identity.identical.length} non-constant tensors are bit-identical while others changed`);
   }
   const direction = decideDirection(clues, DIRECTION_CHECKED);
+  if (rel.size === 0)
+    notes.push(
+      `values equal up to the cast (drift ${drift.toFixed(4)} ≤ ${CAST_DRIFT}) in the same container and dtypes, yet the bytes differ; no structural change`,
+      quantisationNote("A", x.a, qa),
+      quantisationNote("B", x.b, qb),
+    );
   return { relations: [...rel], direction, drift, notes };
 }
 

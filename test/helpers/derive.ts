@@ -248,6 +248,41 @@ export function mergeModels(a: DenseModel, b: DenseModel, wA: number): DenseMode
 }
 
 /**
+ * Round-to-nearest quantisation of every 2-D tensor but the embeddings, written back de-quantised:
+ * `bits`-bit integers per row (block 0) or per `block` consecutive values of a row, symmetric
+ * (q·d, d = max|x|/(2^(bits−1)−1)) or asymmetric (lo + q·d over [lo, hi]).
+ */
+export function quantizeDense(m: DenseModel, bits: number, block: number, symmetric: boolean): DenseModel {
+  const out = new Map<string, DenseTensor>();
+  for (const [name, t] of m.tensors) {
+    if (t.shape.length !== 2 || name.includes("embed_tokens")) {
+      out.set(name, t);
+      continue;
+    }
+    const cols = t.shape[1] as number;
+    const size = block || cols;
+    const data = new Float32Array(t.data.length);
+    for (let s = 0; s < data.length; s += size) {
+      const b = t.data.subarray(s, Math.min(s + size, data.length));
+      let lo = Number.POSITIVE_INFINITY;
+      let hi = Number.NEGATIVE_INFINITY;
+      let amax = 0;
+      for (const x of b) {
+        lo = Math.min(lo, x);
+        hi = Math.max(hi, x);
+        amax = Math.max(amax, Math.abs(x));
+      }
+      const d = symmetric ? amax / (2 ** (bits - 1) - 1) : (hi - lo) / (2 ** bits - 1);
+      b.forEach((x, i) => {
+        data[s + i] = d === 0 ? x : symmetric ? d * Math.round(x / d) : lo + d * Math.round((x - lo) / d);
+      });
+    }
+    out.set(name, { shape: [...t.shape], data });
+  }
+  return withTensors(m, out);
+}
+
+/**
  * Frozen reuse: embeddings and layers < `frozen` are bit-identical copies of `base`, everything else
  * comes from `rest` (another model of the same shape, or a re-initialised one).
  */
