@@ -736,6 +736,22 @@ export const HELDOUT_RECIPES: Readonly<Record<string, Recipe>> = {
     what: "Ap + N(0, std_t²) on every tensor",
     make: async (g) => addRelativeNoise(await g("Ap"), 1.0, 72),
   },
+  ap_int8_row: {
+    from: ["Ap"],
+    what: "Ap quantised to int8 per row (symmetric), written back de-quantised as BF16",
+    make: async (g) => quantizeDense(await g("Ap"), 8, 0, true),
+  },
+  ap_int4_b32a: {
+    from: ["Ap"],
+    what: "Ap quantised to int4 per 32-value block (asymmetric, as Q4_1), written back as BF16",
+    make: async (g) => quantizeDense(await g("Ap"), 4, 32, false),
+  },
+  merge_3p: {
+    from: ["Ap", "cpt_heavy", "ap_noise100"],
+    what: "0.4·Ap + 0.3·cpt_heavy + 0.3·ap_noise100 (a soup of three parents)",
+    make: async (g) =>
+      mergeModels(mergeModels(await g("Ap"), await g("cpt_heavy"), 0.4 / 0.7), await g("ap_noise100"), 0.7),
+  },
   ap_rescaled: {
     from: ["Ap"],
     what: "Ap with up rows ×s / down columns ÷s per neuron and q ×t / k ÷t per KV group (s, t in [¼, 4])",
