@@ -3,8 +3,10 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
+import { fingerprintSource } from "../../src/fingerprint/index.js";
 import { renderTreeText, type TreeData } from "../../src/report/tree-text.js";
 import { addNoise, scaleArch, synthModel, writeSynthSafetensors } from "../../src/synth/index.js";
+import { makeRegistry } from "../registry/helpers.js";
 import { HAS_SHARED, KINSHIP_DIR, kinshipModel } from "../shared.js";
 
 /** `pedigree tree` end to end: JSON contract, terminal tree, HTML page, and the kinship-dev lineage. */
@@ -55,6 +57,26 @@ describe("pedigree tree (models built in code)", () => {
     const page = await fs.readFile(html, "utf8");
     expect(page).toContain("<svg");
     expect(page).toContain("similarity");
+  });
+  it("--registry builds the tree of the registered models", async () => {
+    const t = await makeRegistry("sqlite");
+    try {
+      for (const n of ["base", "tuned", "other"])
+        await t.registry.addModel(await fingerprintSource(path.join(dir, n), { threads: 0 }), { name: n });
+      const r = await run("tree", "--registry", "--db", t.spec, "--json", "--threads", "0");
+      expect(r.code).toBe(0);
+      const data = (JSON.parse(r.out) as { data: TreeData }).data;
+      expect(data.nodes.map((x) => x.source).sort()).toEqual([
+        "registry:base",
+        "registry:other",
+        "registry:tuned",
+      ]);
+      expect(data.edges.map((e) => [e.parent, e.child].sort())).toEqual([
+        ["registry:base", "registry:tuned"],
+      ]);
+    } finally {
+      await t.cleanup();
+    }
   });
   it("refuses fewer than two models with a usage error", async () => {
     const r = await run("tree", path.join(dir, "base"), "--json");
