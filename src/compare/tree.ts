@@ -76,7 +76,21 @@ function pairCost(r: CompareResult): number {
   return events(r) + Math.min(typeof r.drift === "number" ? r.drift : 1, 0.999);
 }
 
-export function lineageForest(nodes: Fingerprint[], pairs: PairResult[], labels: string[]): LineageForest {
+export interface ForestOptions {
+  /**
+   * Models whose own training log starts from scratch (index → why): such a model has no parent, so
+   * every edge from it is directed. Two related models that both claim it contradict each other and
+   * are both ignored.
+   */
+  fromScratch?: Map<number, string>;
+}
+
+export function lineageForest(
+  nodes: Fingerprint[],
+  pairs: PairResult[],
+  labels: string[],
+  opts: ForestOptions = {},
+): LineageForest {
   const n = nodes.length;
   const at = new Map<string, PairResult>();
   for (const p of pairs) {
@@ -88,9 +102,15 @@ export function lineageForest(nodes: Fingerprint[], pairs: PairResult[], labels:
     [...Array(n).keys()]
       .filter((j) => j !== i && related(pairOf(i, j)?.result))
       .sort((x, y) => pairCost(pairOf(i, x)!.result) - pairCost(pairOf(i, y)!.result));
-  const merges = findMerges(nodes, relatives, pairOf);
+  const scratch = new Map(opts.fromScratch ?? []);
+  for (const p of pairs)
+    if (related(p.result) && scratch.has(p.a) && scratch.has(p.b)) {
+      scratch.delete(p.a);
+      scratch.delete(p.b);
+    }
+  const merges = findMerges(nodes, relatives, pairOf).filter((m) => !scratch.has(m.child));
   const mergeOf = new Map(merges.map((m) => [m.child, m]));
-  const parent = spanning(n, pairs, mergeOf, relatives, pairOf);
+  const parent = spanning(n, pairs, mergeOf, relatives, pairOf, scratch);
   adoptByMerges(parent, merges, pairs, pairOf);
   const edges: LineageEdge[] = [];
   const roots: number[] = [];
@@ -101,7 +121,7 @@ export function lineageForest(nodes: Fingerprint[], pairs: PairResult[], labels:
         edges.push(mergeEdge(p, v, m, k, pairOf(p, v)!, labels));
       });
     } else if (parent[v]! < 0) roots.push(v);
-    else edges.push(treeEdge(parent[v]!, v, pairOf(parent[v]!, v)!, nodes, labels));
+    else edges.push(treeEdge(parent[v]!, v, pairOf(parent[v]!, v)!, nodes, labels, scratch.get(parent[v]!)));
   }
   return { edges, roots, merges };
 }
@@ -119,20 +139,21 @@ function spanning(
   mergeOf: Map<number, unknown>,
   relatives: (i: number) => number[],
   pairOf: PairLookup,
+  scratch: Map<number, string>,
 ): number[] {
   const arcs: { from: number; to: number; cost: number }[] = [];
   for (const p of pairs) {
     if (!related(p.result) || mergeOf.has(p.a) || mergeOf.has(p.b)) continue;
     const named = namedParent(p);
-    // An arc P → C is not allowed when the pair names C as the parent.
-    if (named !== p.a) arcs.push({ from: p.b, to: p.a, cost: pairCost(p.result) });
-    if (named !== p.b) arcs.push({ from: p.a, to: p.b, cost: pairCost(p.result) });
+    // An arc P → C is not allowed when the pair names C as the parent, or C started from scratch.
+    if (named !== p.a && !scratch.has(p.a)) arcs.push({ from: p.b, to: p.a, cost: pairCost(p.result) });
+    if (named !== p.b && !scratch.has(p.b)) arcs.push({ from: p.a, to: p.b, cost: pairCost(p.result) });
   }
   for (let i = 0; i < n; i++) {
     if (mergeOf.has(i)) continue;
     const rel = relatives(i).filter((j) => !mergeOf.has(j));
     const central = rel.length ? rel.reduce((s, j) => s + pairCost(pairOf(i, j)!.result), 0) / rel.length : 0;
-    arcs.push({ from: n, to: i, cost: ROOT_COST + central });
+    arcs.push({ from: n, to: i, cost: ROOT_COST + (scratch.has(i) ? 0 : central) });
   }
   const chosen = minArborescence(n + 1, n, arcs);
   return chosen.slice(0, n).map((k) => (k < 0 || arcs[k]!.from === n ? -1 : arcs[k]!.from));
@@ -232,10 +253,12 @@ function treeEdge(
   pair: PairResult,
   nodes: Fingerprint[],
   labels: string[],
+  scratch?: string,
 ): LineageEdge {
   const r = pair.result;
   const named = namedParent(pair);
-  const directed = named === parent;
+  const fromScratch = named === null && scratch !== undefined;
+  const directed = named === parent || fromScratch;
   const sides = `A = ${labels[pair.a]}, B = ${labels[pair.b]}`;
   return {
     parent,
@@ -243,9 +266,11 @@ function treeEdge(
     relations: orient(r.relations, pair.a === parent, nodes[parent]!, nodes[child]!),
     log10P: r.log10P,
     directed,
-    reason: directed
-      ? `${r.direction.reason} (${sides})`
-      : `order unknown: ${r.direction.reason}; drawn under the model nearer its component's root`,
+    reason: fromScratch
+      ? `${labels[parent]} has no parent: ${scratch}`
+      : directed
+        ? `${r.direction.reason} (${sides})`
+        : `order unknown: ${r.direction.reason}; drawn under the model nearer its component's root`,
     drift: typeof r.drift === "number" ? r.drift : null,
   };
 }

@@ -13,7 +13,7 @@ export function renderTreeHtml(d: TreeData): string {
   const body = [
     `<h1>Lineage of ${d.nodes.length} models</h1>`,
     `<p class="muted">fingerprints ${t.fingerprintSeconds.toFixed(1)} s · ${t.pairs} pairs compared in ${t.compareSeconds.toFixed(1)} s · tree ${t.treeSeconds.toFixed(1)} s</p>`,
-    `<div style="display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start">`,
+    `<div style="display:flex;gap:24px;align-items:flex-start;overflow-x:auto">`,
     `<div>${treeSvg(d)}</div>`,
     `<div>${matrixSvg(d)}</div>`,
     "</div>",
@@ -83,7 +83,7 @@ function treeSvg(d: TreeData): string {
     return [
       `<line x1="${x1}" y1="${y1}" x2="${x2}" y2="${y2}" stroke="${color}" stroke-width="1.6"${dash}><title>${esc(`${e.parent} → ${e.child}: ${e.reason}`)}</title></line>`,
       label
-        ? `<text x="${(x1 + x2) / 2 + 4}" y="${(y1 + y2) / 2}" font-size="10" fill="${color}">${esc(label)}</text>`
+        ? `<text x="${x1 + 0.75 * (x2 - x1) + 4}" y="${y1 + 0.75 * (y2 - y1)}" font-size="10" fill="${color}">${esc(label)}</text>`
         : "",
     ].join("");
   });

@@ -1,4 +1,5 @@
 import fs from "node:fs/promises";
+import path from "node:path";
 import type { Command } from "commander";
 import { DEFAULT_RELATED_LOG10P } from "../../compare/index.js";
 import { createComparePool } from "../../compare/pool.js";
@@ -16,6 +17,7 @@ import type { Fingerprint } from "../../fingerprint/types.js";
 import { Registry, resolveDbSpec } from "../../registry/index.js";
 import { renderTreeHtml } from "../../report/tree-html.js";
 import { renderTreeText, type TreeData } from "../../report/tree-text.js";
+import { analyzeTrainLogFile } from "../../trainlog/index.js";
 import type { CommandContext, CommandModule } from "../command.js";
 
 interface TreeCliOptions {
@@ -73,6 +75,7 @@ export const define: CommandModule["define"] = (cmd: Command) => {
       models.map((m) => m.fp),
       pairs,
       models.map((m) => m.source),
+      { fromScratch: await scratchLogs(models) },
     );
     const t3 = performance.now();
     const data = treeData(models, pairs, forest, [t0, t1, t2, t3]);
@@ -108,6 +111,31 @@ async function loadAll(ctx: CommandContext, sources: string[], threads?: number)
 async function loadOne(spec: string, executor: ScanExecutor): Promise<Fingerprint> {
   if (await isFingerprintFile(spec).catch(() => false)) return readFingerprint(spec);
   return fingerprintSource(spec, { executor });
+}
+
+/** Training-log file names looked for in a model folder (the trainer's own log beside the weights). */
+const TRAIN_LOG = /^(train_log|training_log|trainer_log)[^/]*\.(jsonl|csv)$/;
+
+/**
+ * Models whose folder holds a training log that starts from scratch (src/trainlog: first losses at
+ * ln V): such a model has no parent in the set. Logs that cannot be read are ignored (no claim).
+ */
+async function scratchLogs(models: Model[]): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  for (const [i, m] of models.entries()) {
+    const entries = await fs.readdir(m.source).catch(() => [] as string[]);
+    const file = entries.filter((f) => TRAIN_LOG.test(f)).sort()[0];
+    if (!file) continue;
+    try {
+      const vocabSize = m.fp.dims?.vocabSize || null;
+      const { report } = await analyzeTrainLogFile(path.join(m.source, file), { vocabSize });
+      if (report.fromScratch.verdict === "plausible")
+        out.set(i, `its training log ${file} starts from scratch (${report.fromScratch.reason})`);
+    } catch {
+      // An unreadable or unrecognised log makes no claim either way.
+    }
+  }
+  return out;
 }
 
 /** Every registered model, named `registry:<name>` (its fingerprint as stored). */
