@@ -2,7 +2,7 @@ import type { Fingerprint } from "../fingerprint/types.js";
 import type { HiddenAlignment } from "./align.js";
 import { type DirectionClue, decideDirection, depthClue, widthClue } from "./direction.js";
 import type { IdentityResult } from "./identity.js";
-import type { LayerAlignment } from "./layers.js";
+import { LAYER_MATCH_LOG10P, type LayerAlignment } from "./layers.js";
 import { isNearCopy } from "./neurons.js";
 import { quantisationNote, quantisationOf } from "./quantisation.js";
 import type { RescaleFacts } from "./rescale.js";
@@ -47,10 +47,13 @@ function dtypes(fp: Fingerprint): Set<string> {
   return new Set(fp.tensors.filter((t) => t.shape.length === 2).map((t) => t.dtype));
 }
 
+/** Over the layer pairs that matched (a layer with no source, e.g. one a prune dropped, is not drift). */
 function meanDrift(layers: LayerAlignment): number {
   const cos: number[] = [];
-  for (const p of layers.pairs)
+  for (const p of layers.pairs) {
+    if (p.log10P > LAYER_MATCH_LOG10P) continue;
     for (const t of p.tests) if (t.test.agreements > 0) cos.push(t.test.meanCosine);
+  }
   return cos.length ? Math.max(0, 1 - cos.reduce((s, x) => s + x, 0) / cos.length) : Number.NaN;
 }
 
