@@ -45,6 +45,7 @@ const MEMBERS = [
   "rot_gguf_notok",
   "ap_rescaled",
   "ap_layer_swap",
+  "ap_int8_row",
 ];
 
 describe.skipIf(!HAS_SHARED)("compare on held-out derivations of real kinship-dev models", () => {
@@ -96,6 +97,16 @@ describe.skipIf(!HAS_SHARED)("compare on held-out derivations of real kinship-de
       const r = cmp("Ap", "cptl_bin");
       expectRelated(r);
       expect(r.relations).toContain("continued_training");
+    });
+    it("an int8-per-row copy stored as BF16 is named quantize with its scheme, Ap the parent in both orders", () => {
+      const r = cmp("Ap", "ap_int8_row");
+      expectRelated(r);
+      expect(r.relations).toContain("quantize");
+      expect(r.direction.parent).toBe("A");
+      expect((r.notes as string[]).join("\n")).toContain("int8 symmetric per row");
+      const back = cmp("ap_int8_row", "Ap");
+      expect(back.relations).toContain("quantize");
+      expect(back.direction.parent).toBe("B");
     });
     it("a GGUF Q8_0 copy without an embedded tokenizer is still found (identity basis)", () => {
       const r = cmp("Ap", "ap_q8_notok");
