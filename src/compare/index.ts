@@ -24,6 +24,8 @@ import { buildReuse } from "./reuse.js";
 import type { CompareResult } from "./types.js";
 import { verdictOf } from "./verdict.js";
 
+export { mergeAmong } from "./merge-set.js";
+export { type LineageForest, lineageForest, type PairResult } from "./tree.js";
 export type { CompareResult, Evidence, Relation, Verdict } from "./types.js";
 
 /** DESIGN §4: related at combined log10 p ≤ −12. */

@@ -1,4 +1,5 @@
 import type { Sketches } from "../fingerprint/sketch/types.js";
+import type { Fingerprint } from "../fingerprint/types.js";
 import { commonViews, type FeatureSpace, featureSpace, mlpFeatures } from "./features.js";
 import { alignLayers, type LayerAlignment } from "./layers.js";
 import { MERGE_RESIDUAL_RATIO, MIN_ALPHA, MIXED_LAYER_FRACTION, neuronMaps, rowScale } from "./merge.js";
@@ -242,4 +243,33 @@ export function findMerge(b: Sketches, cands: MixCandidate[]): MixFit | null {
     if (bestK && (!best || bestK.residual <= THIRD_PARENT_RATIO * best.residual)) best = bestK;
   }
   return best;
+}
+
+/**
+ * B as a merge of some of `candidates` (fingerprints of models related to B, nearest first), for
+ * callers outside a tree (registry identify / verify): the parents as indices into `candidates`,
+ * their shares of the mix, and the fit. Null when no pair or triple is a merge.
+ */
+export function mergeAmong(
+  b: Fingerprint,
+  candidates: Fingerprint[],
+): { parents: number[]; weights: number[]; residual: number; ratio: number } | null {
+  const usable = candidates
+    .map((c, i) => ({ c, i }))
+    .filter(({ c }) => featureSpace(c.sketches, b.sketches).nativeComparable)
+    .slice(0, MAX_MERGE_CANDIDATES);
+  const fit = findMerge(
+    b.sketches,
+    mixCandidates(
+      b.sketches,
+      usable.map((u) => u.c.sketches),
+    ),
+  );
+  if (!fit) return null;
+  return {
+    parents: fit.parents.map((k) => usable[k]!.i),
+    weights: fit.shares,
+    residual: fit.residual,
+    ratio: fit.ratio,
+  };
 }

@@ -2,7 +2,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { compareFingerprints } from "../../src/compare/index.js";
+import { compareFingerprints, mergeAmong } from "../../src/compare/index.js";
 import { type LineageForest, lineageForest, type PairResult } from "../../src/compare/tree.js";
 import { fingerprintSource } from "../../src/fingerprint/index.js";
 import type { Fingerprint } from "../../src/fingerprint/types.js";
@@ -24,6 +24,7 @@ const arch = scaleArch("llama-3.2-1b", { scale: 1 / 32, layers: 4, vocab: 512 })
 const names = ["parent", "child", "grandchild", "sib1", "sib2", "soup", "deep", "other"];
 let dir = "";
 let forest: LineageForest;
+let fps: Fingerprint[] = [];
 
 async function fingerprint(name: string, model: SynthModel): Promise<Fingerprint> {
   const d = path.join(dir, name);
@@ -48,7 +49,7 @@ beforeAll(async () => {
     deep: duplicateLayers(addNoise(parent, 0.05, 406), [0, 1, 2, 2, 3]),
     other: synthModel(arch, 499),
   };
-  const fps: Fingerprint[] = [];
+  fps = [];
   for (const n of names) fps.push(await fingerprint(n, models[n]!));
   const pairs: PairResult[] = [];
   for (let a = 0; a < fps.length; a++)
@@ -94,6 +95,12 @@ describe("pedigree tree on a family built in code", () => {
     expect(edge("sib1", "soup")?.relations).toEqual(["merge"]);
     expect(edge("sib2", "soup")?.weight).toBeCloseTo(0.4, 1);
     expect(m.residual).toBeLessThan(0.05);
+  });
+  it("finds the same merge among candidate fingerprints outside a tree (mergeAmong)", () => {
+    const at = (n: string) => fps[names.indexOf(n)]!;
+    const m = mergeAmong(at("soup"), [at("parent"), at("sib1"), at("sib2"), at("child")]);
+    expect(m?.parents.sort()).toEqual([1, 2]);
+    expect(mergeAmong(at("grandchild"), [at("child"), at("parent"), at("sib1")])).toBeNull();
   });
   it("gives every model but the roots exactly one parent, the merge two", () => {
     expect(forest.edges).toHaveLength(names.length - 2 + 1);
