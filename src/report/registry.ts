@@ -124,6 +124,10 @@ export function renderIdentify(r: IdentifyResult): string {
     lines.push(
       `${String(i + 1).padStart(2)}. ${c.model}  ${c.verdict}  log10 p ${p(c.log10P)}  ${c.relations.join(", ") || "-"}${c.direction === "candidate" ? "  (parent)" : c.direction === "query" ? "  (the query looks like its parent)" : ""}`,
     );
+  if (r.merge)
+    lines.push(
+      `merge: the query ≈ ${r.merge.parents.map((m, i) => `${r.merge!.weights[i]}·${m}`).join(" + ")} (fit residual ${r.merge.residual}, ${r.merge.ratio} of the best single parent's)`,
+    );
   return lines.join("\n");
 }
 
