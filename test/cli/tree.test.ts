@@ -78,6 +78,11 @@ describe("pedigree tree (models built in code)", () => {
       await t.cleanup();
     }
   });
+  it("refuses more models than MAX_TREE_MODELS before reading any", async () => {
+    const r = await run("tree", ...Array.from({ length: 257 }, (_, i) => `/nonexistent/${i}`), "--json");
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.out).error.code).toBe("USAGE_TOO_MANY_MODELS");
+  });
   it("refuses fewer than two models with a usage error", async () => {
     const r = await run("tree", path.join(dir, "base"), "--json");
     expect(r.code).toBe(2);

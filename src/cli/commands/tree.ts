@@ -28,6 +28,13 @@ interface TreeCliOptions {
   threshold?: string;
 }
 
+/**
+ * Most models in one tree: every pair is compared (n(n−1)/2), 256 models = 32,640 comparisons, about
+ * an hour at kinship-dev sizes on 8 cores and far more for large models. Checked before any model is
+ * read.
+ */
+export const MAX_TREE_MODELS = 256;
+
 /** Models fingerprinted at once: each scan already uses every thread of the shared pool. */
 const FINGERPRINT_CONCURRENCY = 2;
 
@@ -52,8 +59,9 @@ export const define: CommandModule["define"] = (cmd: Command) => {
     const threads = parseNumber(opts.threads, "--threads");
     const threshold = parseNumber(opts.threshold, "--threshold") ?? DEFAULT_RELATED_LOG10P;
     const t0 = performance.now();
-    const models = await loadAll(ctx, sources, threads);
-    if (opts.registry) models.push(...(await registered(opts.db)));
+    checkCount(sources.length);
+    const fromRegistry = opts.registry ? await registered(opts.db, sources.length) : [];
+    const models = [...(await loadAll(ctx, sources, threads)), ...fromRegistry];
     if (models.length < 2)
       throw new PedigreeError(
         "USAGE_TOO_FEW_MODELS",
@@ -139,12 +147,25 @@ async function scratchLogs(models: Model[]): Promise<Map<number, string>> {
 }
 
 /** Every registered model, named `registry:<name>` (its fingerprint as stored). */
-async function registered(db: string | undefined): Promise<Model[]> {
+function checkCount(n: number): void {
+  if (n > MAX_TREE_MODELS)
+    throw new PedigreeError(
+      "USAGE_TOO_MANY_MODELS",
+      `a tree compares every pair: ${n} models is over ${MAX_TREE_MODELS}`,
+      {
+        details: { models: n, limit: MAX_TREE_MODELS },
+        hint: "Build trees of smaller sets (e.g. one family, or the candidates `pedigree identify` short-lists)",
+      },
+    );
+}
+
+async function registered(db: string | undefined, others: number): Promise<Model[]> {
   const reg = await Registry.open({ db: resolveDbSpec(db) });
   try {
     const out: Model[] = [];
-    for (const m of await reg.models())
-      out.push({ source: `registry:${m.name}`, fp: await reg.fingerprint(m.contentId) });
+    const all = await reg.models();
+    checkCount(others + all.length);
+    for (const m of all) out.push({ source: `registry:${m.name}`, fp: await reg.fingerprint(m.contentId) });
     return out;
   } finally {
     await reg.close();
@@ -209,11 +230,16 @@ function treeData(
 function parseNumber(v: string | undefined, option: string): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isFinite(n))
-    throw new PedigreeError("USAGE_INVALID_OPTION", `${option} must be a number, got "${v}"`, {
-      details: { option, value: v },
-      hint: option === "--threshold" ? "e.g. --threshold -12" : "e.g. --threads 4",
-    });
+  const bad = option === "--threads" ? !Number.isSafeInteger(n) || n < 0 : !Number.isFinite(n);
+  if (bad)
+    throw new PedigreeError(
+      "USAGE_INVALID_OPTION",
+      `${option} must be a ${option === "--threads" ? "non-negative integer" : "number"}, got "${v}"`,
+      {
+        details: { option, value: v },
+        hint: option === "--threshold" ? "e.g. --threshold -12" : "e.g. --threads 4",
+      },
+    );
   return n;
 }
 
