@@ -99,6 +99,7 @@ export const CASES: HeldoutCase[] = [
   fromA(pos("Ap", "ap_int4_b32a", ["quantize"])),
   { ...pos("ap_int8_row", "Ap", ["quantize"]), direction: "B" },
   { ...pos("ap_int4_b32a", "Ap", ["quantize"]), direction: "B" },
+  fromA(pos("Ap", "ap_fp8_b128", ["quantize"])),
   // pruning
   maybeFromA(pos("Ap", "ap_depth_pruned", ["prune"], [[0], [1], [3], [5]])),
   maybeFromA(pos("Ap", "ap_width_pruned", ["prune"])),

@@ -282,6 +282,39 @@ export function quantizeDense(m: DenseModel, bits: number, block: number, symmet
   return withTensors(m, out);
 }
 
+/** Nearest FP8 E4M3 value of y (|y| ≤ 448; 3 mantissa bits, subnormals below 2⁻⁶ in steps of 2⁻⁹). */
+function e4m3(y: number): number {
+  const a = Math.min(Math.abs(y), 448);
+  const step = a < 2 ** -6 ? 2 ** -9 : 2 ** (Math.floor(Math.log2(a)) - 3);
+  return Math.sign(y) * Math.round(a / step) * step;
+}
+
+/**
+ * FP8 E4M3 quantisation of every 2-D tensor but the embeddings with one scale per `block` values of a
+ * row (s = max|x|/448, as DeepSeek-V3's 128-blocks), written back de-quantised.
+ */
+export function quantizeFp8Dense(m: DenseModel, block: number): DenseModel {
+  const out = new Map<string, DenseTensor>();
+  for (const [name, t] of m.tensors) {
+    if (t.shape.length !== 2 || name.includes("embed_tokens")) {
+      out.set(name, t);
+      continue;
+    }
+    const data = new Float32Array(t.data.length);
+    for (let s = 0; s < data.length; s += block) {
+      const b = t.data.subarray(s, Math.min(s + block, data.length));
+      let amax = 0;
+      for (const x of b) amax = Math.max(amax, Math.abs(x));
+      const scale = amax / 448;
+      b.forEach((x, i) => {
+        data[s + i] = scale === 0 ? x : scale * e4m3(x / scale);
+      });
+    }
+    out.set(name, { shape: [...t.shape], data });
+  }
+  return withTensors(m, out);
+}
+
 /**
  * Frozen reuse: embeddings and layers < `frozen` are bit-identical copies of `base`, everything else
  * comes from `rest` (another model of the same shape, or a re-initialised one).
@@ -745,6 +778,11 @@ export const HELDOUT_RECIPES: Readonly<Record<string, Recipe>> = {
     from: ["Ap"],
     what: "Ap quantised to int4 per 32-value block (asymmetric, as Q4_1), written back as BF16",
     make: async (g) => quantizeDense(await g("Ap"), 4, 32, false),
+  },
+  ap_fp8_b128: {
+    from: ["Ap"],
+    what: "Ap quantised to FP8 E4M3 with a scale per 128 values, written back as BF16",
+    make: async (g) => quantizeFp8Dense(await g("Ap"), 128),
   },
   merge_3p: {
     from: ["Ap", "cpt_heavy", "ap_noise100"],
