@@ -14,6 +14,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { type CompareResult, compareFingerprints } from "../src/compare/index.js";
+import { type LineageForest, lineageForest, type PairResult } from "../src/compare/tree.js";
 import { fingerprintSource } from "../src/fingerprint/index.js";
 import type { Fingerprint } from "../src/fingerprint/types.js";
 import { cfgInt, type DenseModel, HELDOUT_RECIPES, HeldoutFamily, tensorOf } from "../test/helpers/derive.js";
@@ -28,8 +29,13 @@ interface HeldoutCase {
   b: string;
   /** "measure": no expectation DESIGN fixes (how far noise-washing can go); reported, not judged. */
   verdict: "related" | "unrelated" | "measure";
-  /** Expected parent when the structure is asymmetric (quantisation, pruning, growth). */
+  /** Expected parent when the structure is asymmetric (quantisation, growth). */
   direction?: "A" | "B";
+  /**
+   * A parent that may be named or left "unknown" (never the other side): a pruned copy keeps trained
+   * weights only, which a widening at the trained scale would also give, so no parent is owed.
+   */
+  parentIfNamed?: "A" | "B";
   /** Relations a correct answer must contain (DESIGN §5 vocabulary). */
   relations?: string[];
   /** Relations a correct answer must NOT contain. */
@@ -49,6 +55,7 @@ const pos = (a: string, b: string, relations: string[] = [], layerMap?: number[]
 });
 const neg = (a: string, b: string): HeldoutCase => ({ a, b, verdict: "unrelated" });
 const fromA = (c: HeldoutCase): HeldoutCase => ({ ...c, direction: "A" });
+const maybeFromA = (c: HeldoutCase): HeldoutCase => ({ ...c, parentIfNamed: "A" });
 
 /** Every Ap-derived child (Bp must stay unrelated to each). */
 const AP_CHILDREN = [
@@ -90,9 +97,15 @@ export const CASES: HeldoutCase[] = [
   pos("Ap", "cptl_bin", ["continued_training"]),
   fromA(pos("Ap", "ap_q8_notok", ["quantize"])),
   fromA(pos("synth_base", "synth_q4k", ["quantize"])),
+  // de-quantised grids (values on an int8 / int4 grid, stored as BF16), in both argument orders
+  fromA(pos("Ap", "ap_int8_row", ["quantize"])),
+  fromA(pos("Ap", "ap_int4_b32a", ["quantize"])),
+  { ...pos("ap_int8_row", "Ap", ["quantize"]), direction: "B" },
+  { ...pos("ap_int4_b32a", "Ap", ["quantize"]), direction: "B" },
+  fromA(pos("Ap", "ap_fp8_b128", ["quantize"])),
   // pruning
-  fromA(pos("Ap", "ap_depth_pruned", ["prune"], [[0], [1], [3], [5]])),
-  fromA(pos("Ap", "ap_width_pruned", ["prune"])),
+  maybeFromA(pos("Ap", "ap_depth_pruned", ["prune"], [[0], [1], [3], [5]])),
+  maybeFromA(pos("Ap", "ap_width_pruned", ["prune"])),
   fromA(pos("synth_base", "synth_pruned_q4k", ["prune", "quantize"])),
   // layer surgery without training
   // Bit-identical tensors in another order: a different model, so never "identical" (DESIGN §5).
@@ -141,11 +154,50 @@ export const CASES: HeldoutCase[] = [
   neg("Ap", "rand1"),
 ];
 
+/**
+ * Merges found in a set (`pedigree tree`'s lineageForest): the merge child, its parents and their
+ * weights (± 0.05), with no other merge named.
+ */
+interface SetCase {
+  set: string[];
+  merge: { child: string; weights: Record<string, number> };
+}
+
+export const SET_CASES: SetCase[] = [
+  {
+    set: ["Ap", "cpt_light", "cpt_heavy", "merge_73"],
+    merge: { child: "merge_73", weights: { Ap: 0.7, cpt_heavy: 0.3 } },
+  },
+  {
+    set: ["Ap", "cpt_light", "cpt_heavy", "ap_noise100", "merge_3p"],
+    merge: { child: "merge_3p", weights: { Ap: 0.4, cpt_heavy: 0.3, ap_noise100: 0.3 } },
+  },
+];
+
+function judgeSet(c: SetCase, f: LineageForest): string[] {
+  const named = f.merges.map((m) => ({
+    child: c.set[m.child]!,
+    weights: Object.fromEntries(m.parents.map((p, i) => [c.set[p]!, m.weights[i]!])),
+  }));
+  const m = named.find((x) => x.child === c.merge.child);
+  if (!m) return [`no merge named for ${c.merge.child}`];
+  const out: string[] = [];
+  if (named.length > 1) out.push(`also named: ${named.filter((x) => x !== m).map((x) => x.child)}`);
+  const want = Object.keys(c.merge.weights).sort();
+  if (JSON.stringify(Object.keys(m.weights).sort()) !== JSON.stringify(want))
+    out.push(`parents ${Object.keys(m.weights).join(",")}`);
+  for (const [p, w] of Object.entries(c.merge.weights))
+    if (!(Math.abs((m.weights[p] ?? 0) - w) <= 0.05)) out.push(`weight of ${p} ${m.weights[p]}`);
+  return out;
+}
+
 /** What a correct answer must say (DESIGN §4/§5); returns the unmet expectations. */
 function judge(c: HeldoutCase, r: CompareResult): string[] {
   const out: string[] = [];
   if (c.verdict === "measure") return out;
   if (c.direction && r.direction.parent !== c.direction) out.push(`direction ${r.direction.parent}`);
+  const wrongParent = c.parentIfNamed === "A" ? "B" : "A";
+  if (c.parentIfNamed && r.direction.parent === wrongParent) out.push(`direction ${wrongParent}`);
   if (r.verdict !== c.verdict) out.push(`verdict ${r.verdict}`);
   if (c.verdict === "related" && r.log10P > RELATED_MAX) out.push(`log10P ${r.log10P} > ${RELATED_MAX}`);
   if (c.verdict === "unrelated" && r.log10P < UNRELATED_MIN)
@@ -198,10 +250,41 @@ async function main(): Promise<void> {
     process.stderr.write(`compared ${c.a} vs ${c.b} (${rows.at(-1)?.seconds.toFixed(1)} s)\n`);
   }
   print(rows);
+  const failedSets = await runSets(family, fps);
   await printRawReference(family, only);
   if (!args.includes("--keep")) await fs.rm(dir, { recursive: true, force: true });
   else process.stderr.write(`models kept in ${dir}\n`);
-  process.exitCode = rows.some((x) => x.failures.length > 0) ? 1 : 0;
+  process.exitCode = rows.some((x) => x.failures.length > 0) || failedSets > 0 ? 1 : 0;
+}
+
+/** The set cases: every pair compared once, the forest built, its merges judged. Returns failures. */
+async function runSets(family: HeldoutFamily, fps: Map<string, Fingerprint>): Promise<number> {
+  const sets = SET_CASES.filter((c) => c.set.join(" ").includes(only) || c.merge.child.includes(only));
+  if (sets.length === 0) return 0;
+  console.log("\nmerges found in a set (pedigree tree):");
+  let failed = 0;
+  for (const c of sets) {
+    for (const id of c.set)
+      if (!fps.has(id)) fps.set(id, await fingerprintSource(await family.path(id), { threads: 0 }));
+    const list = c.set.map((id) => fps.get(id) as Fingerprint);
+    const pairs: PairResult[] = [];
+    for (let a = 0; a < list.length; a++)
+      for (let b = a + 1; b < list.length; b++)
+        pairs.push({ a, b, result: compareFingerprints(list[a]!, list[b]!) });
+    const f = lineageForest(list, pairs, c.set);
+    const failures = judgeSet(c, f);
+    if (failures.length) failed++;
+    const got = f.merges
+      .map(
+        (m) =>
+          `${c.set[m.child]} ≈ ${m.parents.map((p, i) => `${m.weights[i]}·${c.set[p]}`).join(" + ")} (residual ${m.residual})`,
+      )
+      .join("; ");
+    console.log(
+      `${markdown ? "- " : ""}{${c.set.join(", ")}}: ${got || "no merge"} — ${failures.length ? `FAIL: ${failures.join("; ")}` : "pass"}`,
+    );
+  }
+  return failed;
 }
 
 function expected(c: HeldoutCase): string {

@@ -31,6 +31,8 @@ import { buildReuse } from "./reuse.js";
 import type { CompareResult } from "./types.js";
 import { verdictOf } from "./verdict.js";
 
+export { mergeAmong } from "./merge-set.js";
+export { type LineageForest, lineageForest, type PairResult } from "./tree.js";
 export type { CompareResult, Evidence, Relation, Verdict } from "./types.js";
 
 /** DESIGN §4: related at combined log10 p ≤ −12. */
@@ -89,8 +91,12 @@ export function compareFingerprints(
   const space = featureSpace(a.sketches, b.sketches);
   const identity = compareTensors(a, b);
   const layers = alignLayers(a.sketches, b.sketches, space);
+  // A's layers onto B's: the deeper side's map is read whichever was named first (direction.ts); at
+  // equal depth it is only needed when the in-place map did not hold (a layer may repeat another).
+  const la = a.sketches.layers.length;
+  const lb = b.sketches.layers.length;
   const reverse =
-    b.sketches.layers.length < a.sketches.layers.length
+    lb < la || (lb === la && (layers.screen.length > 0 || expertsOnlyInA(a, b)))
       ? alignLayers(b.sketches, a.sketches, featureSpace(b.sketches, a.sketches))
       : null;
   const hidden = alignHidden(a.sketches, b.sketches, space.mode);
@@ -189,6 +195,12 @@ function componentNote(components: ComponentFinding[], related: boolean): string
   const kin = components.filter((c) => c.kinship).map((c) => c.class);
   if (kin.includes("mlp") || kin.length === 0) return null;
   return `kinship found in ${kin.join(" and ")} only: the MLPs show none (re-initialised or replaced); see components and the E7 kvHeadMap`;
+}
+
+/** A is a mixture of experts and B is dense: B's map onto A's experts is read in the MoE-as-B order. */
+export function expertsOnlyInA(a: Fingerprint, b: Fingerprint): boolean {
+  const moe = (fp: Fingerprint) => fp.sketches.layers.some((l) => l.mlps.length > 1);
+  return moe(a) && !moe(b);
 }
 
 function describe(fp: Fingerprint) {

@@ -112,13 +112,13 @@ function accumulate(
  * unit directions, and a mix of two rows weights each parent by α times its own row norm, so without
  * them α would be biased towards the parent with the larger rows.
  */
-function rowScale(m: MlpSketch, which: View): Float32Array {
+export function rowScale(m: MlpSketch, which: View): Float32Array {
   const q = m.norms[which];
   return q ? fromFloat16Array(q) : new Float32Array(storedCount(m)).fill(1);
 }
 
 /** For each B layer, the A layer and the B→A neuron map of the best (dense) test; null when none. */
-function neuronMaps(layers: LayerAlignment): Map<number, { a: number; bToA: Int32Array }> {
+export function neuronMaps(layers: LayerAlignment): Map<number, { a: number; bToA: Int32Array }> {
   const out = new Map<number, { a: number; bToA: Int32Array }>();
   for (const p of layers.pairs) {
     const t = p.tests[0];

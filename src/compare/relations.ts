@@ -1,9 +1,10 @@
 import type { Fingerprint } from "../fingerprint/types.js";
-import { isQuantisedDType } from "../formats/dtypes.js";
 import { HIDDEN_TRUST, type HiddenAlignment, IDENTITY_KEEP, isHiddenPermuted } from "./align.js";
+import { type DirectionClue, decideDirection, depthClue, widthClue } from "./direction.js";
 import type { IdentityResult } from "./identity.js";
-import type { LayerAlignment } from "./layers.js";
+import { LAYER_MATCH_LOG10P, type LayerAlignment } from "./layers.js";
 import { isNearCopy } from "./neurons.js";
+import { quantisationNote, quantisationOf } from "./quantisation.js";
 import type { RescaleFacts } from "./rescale.js";
 import type { Relation } from "./types.js";
 
@@ -42,23 +43,25 @@ function dtypes(fp: Fingerprint): Set<string> {
   return new Set(fp.tensors.filter((t) => t.shape.length === 2).map((t) => t.dtype));
 }
 
+/** Over the layer pairs that matched (a layer with no source, e.g. one a prune dropped, is not drift). */
 function meanDrift(layers: LayerAlignment): number {
   const cos: number[] = [];
-  for (const p of layers.pairs)
+  for (const p of layers.pairs) {
+    if (p.log10P > LAYER_MATCH_LOG10P) continue;
     for (const t of p.tests) if (t.test.agreements > 0) cos.push(t.test.meanCosine);
+  }
   return cos.length ? Math.max(0, 1 - cos.reduce((s, x) => s + x, 0) / cos.length) : Number.NaN;
 }
 
 export function inferRelations(x: RelationInput): StructureFacts {
   const rel = new Set<Relation>();
   const notes: string[] = [];
-  let direction: StructureFacts["direction"] = { parent: "unknown", reason: "no asymmetric evidence" };
-  const setDir = (parent: "A" | "B", reason: string) => {
-    if (direction.parent === "unknown") direction = { parent, reason };
-  };
-  const drift = meanDrift(x.layers);
-  const quantA = [...dtypes(x.a)].some((d) => isQuantisedDType(d));
-  const quantB = [...dtypes(x.b)].some((d) => isQuantisedDType(d));
+  const clues: DirectionClue[] = [];
+  const drift = meanDrift(deeperAlignment(x));
+  const qa = quantisationOf(x.a);
+  const qb = quantisationOf(x.b);
+  const quantA = qa !== null;
+  const quantB = qb !== null;
   const containerDiffers =
     x.a.source.format !== x.b.source.format ||
     [...dtypes(x.a)].sort().join() !== [...dtypes(x.b)].sort().join();
@@ -66,17 +69,27 @@ export function inferRelations(x: RelationInput): StructureFacts {
     rel.add("identical");
     // Same bytes in another container (e.g. a PyTorch .bin copy of a safetensors file).
     if (x.a.source.format !== x.b.source.format) rel.add("format_convert");
+    const direction = {
+      parent: "unknown" as const,
+      reason: "every tensor is bit-identical: nothing tells which came first",
+    };
     return { relations: [...rel], direction, drift: 0, notes: ["every tensor is bit-identical"] };
   }
-  depthFacts(x, rel, setDir);
-  widthFacts(x, rel, setDir);
+  depthFacts(x, rel, clues);
+  widthFacts(x, rel, clues);
   if (quantA !== quantB) {
     rel.add("quantize");
-    setDir(
-      quantB ? "A" : "B",
-      `${quantB ? "B" : "A"} holds quantised weights (${[...dtypes(quantB ? x.b : x.a)].join(", ")})`,
-    );
+    const q = quantB ? "B" : "A";
+    const how = (quantB ? qb : qa)!;
+    clues.push({
+      parent: quantB ? "A" : "B",
+      reason:
+        how.how === "stored"
+          ? `${q} holds quantised weights (${how.scheme})`
+          : `${q}'s values sit on a quantiser's grid (${how.scheme}), the other's do not`,
+    });
   }
+  if (quantA || quantB) notes.push(quantisationNote("A", x.a, qa), quantisationNote("B", x.b, qb));
   // Drift beyond what the dtypes explain is training; within it, only the container/dtype changed.
   const sameValues = !(drift > (quantA || quantB ? QUANT_DRIFT : CAST_DRIFT));
   // Another container or dtype is a conversion whether or not the values also moved (a .bin of a
@@ -95,60 +108,102 @@ export function inferRelations(x: RelationInput): StructureFacts {
     rel.add("partial_freeze");
     notes.push(`${x.identity.identical.length} non-constant tensors are bit-identical while others changed`);
   }
+  const direction = decideDirection(clues, DIRECTION_CHECKED);
+  if (rel.size === 0)
+    notes.push(
+      `values equal up to the cast (drift ${drift.toFixed(4)} ≤ ${CAST_DRIFT}) in the same container and dtypes, yet the bytes differ; no structural change`,
+      quantisationNote("A", x.a, qa),
+      quantisationNote("B", x.b, qb),
+    );
   return { relations: [...rel], direction, drift, notes };
 }
 
-type SetDir = (parent: "A" | "B", reason: string) => void;
+/** What the direction rules look at, stated when none applies. */
+const DIRECTION_CHECKED =
+  "duplicated layers, experts copied from a dense FFN, quantised storage on one side, fresh or trained extra FFN neurons";
 
-function depthFacts(x: RelationInput, rel: Set<Relation>, setDir: SetDir): void {
+/**
+ * The alignment of the deeper model's layers onto the shallower one's (the experts of a mixture onto
+ * the dense FFN at equal depth; otherwise B onto A, where agreeing neurons are the same pairs either way): drift is measured on it so it does not depend on
+ * the argument order.
+ */
+function deeperAlignment(x: RelationInput): LayerAlignment {
+  const la = x.a.sketches.layers.length;
+  const lb = x.b.sketches.layers.length;
+  const moe = (fp: Fingerprint) => fp.sketches.layers.some((l) => l.mlps.length > 1);
+  const aFirst = la > lb || (la === lb && moe(x.a) && !moe(x.b));
+  return aFirst && x.reverse ? x.reverse : x.layers;
+}
+
+function depthFacts(x: RelationInput, rel: Set<Relation>, clues: DirectionClue[]): void {
   const la = x.a.sketches.layers.length;
   const lb = x.b.sketches.layers.length;
   const kindA = x.a.sketches.layers.map((l) => l.kind);
   const kindB = x.b.sketches.layers.map((l) => l.kind);
   if (kindA.includes("dense") && !kindA.includes("moe") && kindB.includes("moe")) {
     rel.add("moe_upcycle");
-    setDir("A", "B's experts each match A's dense FFN (a dense model is up-cycled, not the reverse)");
+    clues.push({
+      parent: "A",
+      reason: "B's experts each match A's dense FFN (a dense model is up-cycled, not the reverse)",
+    });
   } else if (kindB.includes("dense") && !kindB.includes("moe") && kindA.includes("moe")) {
     rel.add("moe_upcycle");
-    setDir("B", "A's experts each match B's dense FFN");
+    clues.push({
+      parent: "B",
+      reason: "A's experts each match B's dense FFN (a dense model is up-cycled, not the reverse)",
+    });
   }
-  const map = x.layers.layerMap;
-  const sources = map.flatMap((e) => e.a);
-  const dup = sources.length !== new Set(sources).size;
-  const newLayers = map.filter((e) => e.a.length === 0).length;
-  const unused = sources.length ? la - new Set(sources).size : 0;
-  const reverseSources = (x.reverse?.layerMap ?? []).flatMap((e) => e.a);
-  if (lb < la && !dup && reverseSources.length !== new Set(reverseSources).size) {
-    rel.add("depth_upscale");
-    setDir("B", "A repeats B's layers (duplicated for depth up-scaling)");
-    return;
+  // Relations say what turns A into B, so they invert with the argument order.
+  if (lb > la) rel.add("depth_upscale");
+  if (lb < la) rel.add("prune");
+  if (la === lb) sameDepthSurgery(x, rel);
+  // B's layers onto A's: a repeated source means B duplicated A's layers; A's onto B's, the reverse.
+  if (lb >= la) {
+    const c = depthClue(x.layers.layerMap, "B");
+    if (c) clues.push(c);
   }
-  if (dup || lb > la) {
-    rel.add("depth_upscale");
-    setDir("A", dup ? "B repeats A's layers (duplicated for depth up-scaling)" : "B adds layers to A's");
-  }
-  // Net removal of A's layers (layers replaced by new ones are not a prune: the count is kept).
-  if (unused > newLayers) {
-    rel.add("prune");
-    setDir("A", `B keeps ${la - unused} of A's ${la} layers`);
+  if (la >= lb && x.reverse) {
+    const c = depthClue(x.reverse.layerMap, "A");
+    if (c) clues.push(c);
   }
 }
 
-function widthFacts(x: RelationInput, rel: Set<Relation>, setDir: SetDir): void {
+/**
+ * Equal depth: layers repeated in B (B's map onto A has a source twice) or A's layers missing from B
+ * (net of B's new layers) — and, read from A's map onto B, the inverses — so that swapping the
+ * arguments swaps depth_upscale and prune.
+ */
+function sameDepthSurgery(x: RelationInput, rel: Set<Relation>): void {
+  const n = x.a.sketches.layers.length;
+  const facts = (map: { a: number[] }[]) => {
+    const sources = map.flatMap((e) => e.a);
+    const distinct = new Set(sources).size;
+    const fresh = map.filter((e) => e.a.length === 0).length;
+    return { dup: sources.length !== distinct, dropped: sources.length > 0 && n - distinct > fresh };
+  };
+  const b = facts(x.layers.layerMap);
+  if (b.dup) rel.add("depth_upscale");
+  if (b.dropped) rel.add("prune");
+  if (!x.reverse) return;
+  const a = facts(x.reverse.layerMap);
+  if (a.dup) rel.add("prune");
+  if (a.dropped) rel.add("depth_upscale");
+}
+
+function widthFacts(x: RelationInput, rel: Set<Relation>, clues: DirectionClue[]): void {
   for (const p of x.layers.pairs) {
     if (p.log10P > -4) continue;
-    const la = x.a.sketches.layers[p.a]!;
-    const lb = x.b.sketches.layers[p.b]!;
-    const na = la.mlps[0]?.neurons ?? 0;
-    const nb = lb.mlps[0]?.neurons ?? 0;
-    if (nb > na) {
-      rel.add("width_expand");
-      setDir("A", "B's FFN contains all of A's neurons plus new ones");
-    } else if (nb < na && nb > 0) {
-      rel.add("prune");
-      setDir("A", "B's FFN keeps a subset of A's neurons");
-    }
+    const na = x.a.sketches.layers[p.a]!.mlps[0]?.neurons ?? 0;
+    const nb = x.b.sketches.layers[p.b]!.mlps[0]?.neurons ?? 0;
+    if (nb > na && na > 0) rel.add("width_expand");
+    else if (nb < na && nb > 0) rel.add("prune");
   }
+  const w = widthClue(
+    (i) => x.a.sketches.layers[i]?.mlps[0],
+    (j) => x.b.sketches.layers[j]?.mlps[0],
+    x.layers,
+  );
+  if (w.clue) clues.push(w.clue);
 }
 
 /** Hidden units or neurons of equal-width layers mapped by a non-identity permutation. */

@@ -5,6 +5,7 @@ import type { ModelView } from "../model/types.js";
 import { type ArchitectureMapping, buildModelView } from "../model/view.js";
 import { loadVocabulary } from "../tokenizer/vocab.js";
 import { VERSION } from "../version.js";
+import { GRID_VERSION, measureGrid } from "./grid.js";
 import { contentIdOf } from "./kernels/merkle.js";
 import { createExecutor, type ScanExecutor } from "./pool.js";
 import { layerProfiles } from "./profiles.js";
@@ -26,6 +27,7 @@ export const KERNEL_VERSIONS: Readonly<Record<string, string>> = {
   stats: "1",
   "layer-profiles": "1",
   "tokenizer-signature": "1",
+  "quant-grid": GRID_VERSION,
 };
 
 export interface FingerprintOptions {
@@ -105,6 +107,7 @@ export async function fingerprintCheckpoint(
   const profiles = await layerProfiles(ckpt, view, stats);
   opts.onPhase?.("sketches");
   const sketches = await sketchAll(ckpt, view, tokenizer, exec, opts);
+  const grid = await measureGrid(ckpt, view);
   const fingerprint: Fingerprint = {
     formatVersion: FORMAT_VERSION,
     tool: { name: "pedigree", version: VERSION },
@@ -116,6 +119,7 @@ export async function fingerprintCheckpoint(
     tensors: scan.tensors,
     layerProfiles: profiles,
     sketches,
+    grid,
   };
   return { fingerprint, scan };
 }

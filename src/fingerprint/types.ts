@@ -1,5 +1,6 @@
 import type { CheckpointFormat, DType } from "../formats/types.js";
 import type { ModelDims } from "../model/types.js";
+import type { GridStats } from "./grid.js";
 import type { Sketches } from "./sketch/types.js";
 
 /** Summary statistics of one tensor's values (float64 accumulation, Welford/Chan merge). */
@@ -61,4 +62,9 @@ export interface Fingerprint {
   layerProfiles: Record<string, number[]>;
   /** Evidence sketches for compare (owned by src/fingerprint/sketch). */
   sketches: Sketches;
+  /**
+   * Quantisation-grid statistics of sampled MLP rows (kernel "quant-grid", grid.ts); null when no
+   * matrix could be sampled, absent in fingerprints written before the kernel existed.
+   */
+  grid?: GridStats | null;
 }

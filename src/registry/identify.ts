@@ -1,5 +1,7 @@
+import { mergeAmong } from "../compare/merge-set.js";
 import type { CompareResult, Relation } from "../compare/types.js";
 import { PedigreeError } from "../errors.js";
+import { SKETCH_VERSION } from "../fingerprint/sketch/build.js";
 import type { Fingerprint } from "../fingerprint/types.js";
 import { finiteOrNull, stillValid } from "./evidence.js";
 import { declaredLineage, type Lineage } from "./lineage.js";
@@ -35,6 +37,11 @@ export interface IdentifyResult {
   candidates: Candidate[];
   /** Short-listed models the comparison could not handle (re-add them to refresh old fingerprints). */
   failures: { model: string; code: string; message: string }[];
+  /**
+   * The query as an element-wise merge of related candidates (docs/tree.md "How a parent is chosen"):
+   * parents by name, their shares, the fit's residual and its ratio to the best single parent's.
+   */
+  merge: { parents: string[]; weights: number[]; residual: number; ratio: number } | null;
   /** Set when the query itself is registered (it is never its own candidate). */
   registeredAs: string | null;
   scanned: number;
@@ -94,6 +101,7 @@ export async function identify(
   explainRanks(shown, lineage);
   return {
     candidates: shown,
+    merge: await mergeOf(reg, fp, candidates),
     registeredAs: registered?.name ?? null,
     failures,
     scanned: index.length,
@@ -101,6 +109,39 @@ export async function identify(
     cached,
     ms: { index: Math.round(t1 - t0), compare: Math.round(performance.now() - t1) },
   };
+}
+
+/**
+ * The query as an element-wise merge of two or three related candidates (compare's mergeAmong, on
+ * the registered fingerprints), or null. A candidate the comparison names as the query's child is
+ * not a parent.
+ */
+async function mergeOf(
+  reg: Registry,
+  fp: Fingerprint,
+  candidates: Candidate[],
+): Promise<IdentifyResult["merge"]> {
+  const related = candidates.filter((c) => c.verdict === "related" && c.direction !== "query");
+  if (related.length < 2) return null;
+  try {
+    const fps = await Promise.all(related.map((c) => reg.fingerprint(c.contentId)));
+    // Only sketches this build reads can be fitted (a comparator other than compare may have ranked them).
+    if (![fp, ...fps].every((x) => x.sketches?.version === SKETCH_VERSION && x.sketches.layers?.length))
+      return null;
+    const m = mergeAmong(fp, fps);
+    if (!m) return null;
+    const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
+    return {
+      parents: m.parents.map((i) => related[i]!.model),
+      weights: m.weights.map(r4),
+      residual: r4(m.residual),
+      ratio: r4(m.ratio),
+    };
+  } catch (e) {
+    // A fingerprint of another sketch version cannot be fitted: no merge is claimed.
+    if (e instanceof PedigreeError) return null;
+    throw e;
+  }
 }
 
 type Judged = Pick<Candidate, "log10P" | "drift" | "relations" | "verdict" | "direction">;

@@ -9,7 +9,9 @@ export function renderCompareText(r: CompareResult): string {
   const lines: string[] = [];
   lines.push(`${headline(r)}   (combined log10 p = ${fmtP(r.log10P)}; related at ≤ ${r.threshold ?? -12})`);
   if (r.verdict === "related") {
-    lines.push(`relations:  ${r.relations.length ? esc(r.relations.join(", ")) : "(none named)"}`);
+    lines.push(
+      `relations:  ${r.relations.length ? esc(r.relations.join(", ")) : "no structural change, training, conversion or quantisation found (see notes for what was checked)"}`,
+    );
     lines.push(
       `direction:  ${r.direction.parent === "unknown" ? "unknown" : `parent is ${r.direction.parent}`} — ${esc(r.direction.reason)}`,
     );

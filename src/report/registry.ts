@@ -89,6 +89,10 @@ export function renderIdentify(r: IdentifyResult): string {
     );
     if (c.rankReason && r.candidates.length > 1) lines.push(`    ${c.rankReason}`);
   }
+  if (r.merge)
+    lines.push(
+      `merge: the query ≈ ${r.merge.parents.map((m, i) => `${r.merge!.weights[i]}·${esc(m)}`).join(" + ")} (fit residual ${r.merge.residual}, ${r.merge.ratio} of the best single parent's)`,
+    );
   return lines.join("\n");
 }
 

@@ -126,10 +126,50 @@ export function addNoise(model: SynthModel, rel: number, seed: number): SynthMod
 }
 
 /**
- * FFN width expansion: every dense FFN grows to `width` neurons; the parent's neurons keep their
- * index, new gate/up rows and down columns are fresh Gaussian values at the parent's scale.
+ * Element-wise merge Σ wᵢ·modelᵢ (a model soup) of models with the same tensors and shapes; the
+ * first model's names, axes and arch are kept.
  */
-export function widenFfn(model: SynthModel, width: number, seed: number): SynthModel {
+export function mixModels(models: SynthModel[], weights: number[]): SynthModel {
+  const first = models[0];
+  if (!first || models.length !== weights.length)
+    throw new PedigreeError("USAGE_INVALID_OPTION", "a merge needs one weight per model", {
+      details: { models: models.length, weights: weights.length },
+    });
+  const byName = models.map((m) => new Map(m.tensors.map((t) => [t.name, t])));
+  return {
+    ...first,
+    tensors: first.tensors.map((t) => {
+      const parts = byName.map((m) => m.get(t.name));
+      if (parts.some((p) => !p || p.shape.join() !== t.shape.join()))
+        throw new PedigreeError(
+          "USAGE_INVALID_OPTION",
+          `cannot merge ${t.name}: missing or of another shape`,
+          {
+            details: { tensor: t.name },
+          },
+        );
+      return {
+        ...t,
+        rows(start, count) {
+          const out = new Float32Array(count * colsOf(t));
+          parts.forEach((p, k) => {
+            const v = p!.rows(start, count);
+            for (let i = 0; i < out.length; i++)
+              out[i] = (out[i] as number) + (weights[k] as number) * (v[i] as number);
+          });
+          return out;
+        },
+      };
+    }),
+  };
+}
+
+/**
+ * FFN width expansion: every dense FFN grows to `width` neurons; the parent's neurons keep their
+ * index, new gate/up rows and down columns are fresh Gaussian values at `freshScale` times the
+ * parent's scale (1 by default; real widenings start new neurons near zero, e.g. 0.05).
+ */
+export function widenFfn(model: SynthModel, width: number, seed: number, freshScale = 1): SynthModel {
   const old = model.arch.intermediate;
   if (!Number.isInteger(width) || width <= old) {
     throw new PedigreeError("USAGE_INVALID_OPTION", `new FFN width ${width} must exceed ${old}`, {
@@ -140,13 +180,20 @@ export function widenFfn(model: SynthModel, width: number, seed: number): SynthM
   const tensors = model.tensors.map((t): SynthTensor => {
     const m = dense.exec(t.name);
     if (!m) return t;
-    const fresh = gaussianTensor(seed, `widen:${t.name}`, t.shape, t.scale, null, null);
+    const fresh = gaussianTensor(seed, `widen:${t.name}`, t.shape, t.scale * freshScale, null, null);
     if (m[1] !== "down") {
       const extra = { ...fresh, shape: [width - old, t.shape[1] as number] };
       return { ...t, shape: [width, t.shape[1] as number], rows: (s, n) => concatRows(t, extra, old, s, n) };
     }
     const rows = t.shape[0] as number;
-    const extra = gaussianTensor(seed, `widen:${t.name}`, [rows, width - old], t.scale, null, null);
+    const extra = gaussianTensor(
+      seed,
+      `widen:${t.name}`,
+      [rows, width - old],
+      t.scale * freshScale,
+      null,
+      null,
+    );
     return {
       ...t,
       shape: [rows, width],

@@ -7,6 +7,7 @@ export { synthModel } from "./build.js";
 export {
   addNoise,
   duplicateLayers,
+  mixModels,
   type Permutations,
   permuteModel,
   upcycleExperts,

@@ -39,7 +39,8 @@ beforeAll(async () => {
   await fingerprint("base", base);
   await fingerprint("other", synthModel(arch, 202));
   await fingerprint("permuted", addNoise(permuteModel(base, 7).model, 0.3, 8));
-  await fingerprint("wide", widenFfn(base, arch.intermediate + 128, 9));
+  // New neurons start near zero, as real widenings do: their small norms name the parent.
+  await fingerprint("wide", widenFfn(base, arch.intermediate + 128, 9, 0.05));
   await fingerprint("deep", duplicateLayers(base, [0, 1, 2, 1, 3]));
   await fingerprint("moe", upcycleExperts(base, 4, 2, 0.05, 10));
 }, 240_000);

@@ -106,7 +106,8 @@ beforeAll(async () => {
   const permuted = permuteModel(base, 7);
   perms = permuted.perms;
   await fingerprint("permuted", addNoise(permuted.model, 0.1, 8), budget);
-  await fingerprint("wide", widenFfn(base, N + 128, 9), budget);
+  // New neurons start near zero, as real widenings do: their small norms name the parent.
+  await fingerprint("wide", widenFfn(base, N + 128, 9, 0.05), budget);
   await fingerprint("deep", duplicateLayers(base, [0, 1, 2, 1, 3]), budget);
   await fingerprint("moe", upcycleExperts(base, 4, 2, 0.05, 10), budget);
   await fingerprint("rescaled", rescaleFfn(base), budget);

@@ -249,6 +249,74 @@ export function mergeModels(a: DenseModel, b: DenseModel, wA: number): DenseMode
 }
 
 /**
+ * Round-to-nearest quantisation of every 2-D tensor but the embeddings, written back de-quantised:
+ * `bits`-bit integers per row (block 0) or per `block` consecutive values of a row, symmetric
+ * (q·d, d = max|x|/(2^(bits−1)−1)) or asymmetric (lo + q·d over [lo, hi]).
+ */
+export function quantizeDense(m: DenseModel, bits: number, block: number, symmetric: boolean): DenseModel {
+  const out = new Map<string, DenseTensor>();
+  for (const [name, t] of m.tensors) {
+    if (t.shape.length !== 2 || name.includes("embed_tokens")) {
+      out.set(name, t);
+      continue;
+    }
+    const cols = t.shape[1] as number;
+    const size = block || cols;
+    const data = new Float32Array(t.data.length);
+    for (let s = 0; s < data.length; s += size) {
+      const b = t.data.subarray(s, Math.min(s + size, data.length));
+      let lo = Number.POSITIVE_INFINITY;
+      let hi = Number.NEGATIVE_INFINITY;
+      let amax = 0;
+      for (const x of b) {
+        lo = Math.min(lo, x);
+        hi = Math.max(hi, x);
+        amax = Math.max(amax, Math.abs(x));
+      }
+      const d = symmetric ? amax / (2 ** (bits - 1) - 1) : (hi - lo) / (2 ** bits - 1);
+      b.forEach((x, i) => {
+        data[s + i] = d === 0 ? x : symmetric ? d * Math.round(x / d) : lo + d * Math.round((x - lo) / d);
+      });
+    }
+    out.set(name, { shape: [...t.shape], data });
+  }
+  return withTensors(m, out);
+}
+
+/** Nearest FP8 E4M3 value of y (|y| ≤ 448; 3 mantissa bits, subnormals below 2⁻⁶ in steps of 2⁻⁹). */
+function e4m3(y: number): number {
+  const a = Math.min(Math.abs(y), 448);
+  const step = a < 2 ** -6 ? 2 ** -9 : 2 ** (Math.floor(Math.log2(a)) - 3);
+  return Math.sign(y) * Math.round(a / step) * step;
+}
+
+/**
+ * FP8 E4M3 quantisation of every 2-D tensor but the embeddings with one scale per `block` values of a
+ * row (s = max|x|/448, as DeepSeek-V3's 128-blocks), written back de-quantised.
+ */
+export function quantizeFp8Dense(m: DenseModel, block: number): DenseModel {
+  const out = new Map<string, DenseTensor>();
+  for (const [name, t] of m.tensors) {
+    if (t.shape.length !== 2 || name.includes("embed_tokens")) {
+      out.set(name, t);
+      continue;
+    }
+    const data = new Float32Array(t.data.length);
+    for (let s = 0; s < data.length; s += block) {
+      const b = t.data.subarray(s, Math.min(s + block, data.length));
+      let amax = 0;
+      for (const x of b) amax = Math.max(amax, Math.abs(x));
+      const scale = amax / 448;
+      b.forEach((x, i) => {
+        data[s + i] = scale === 0 ? x : scale * e4m3(x / scale);
+      });
+    }
+    out.set(name, { shape: [...t.shape], data });
+  }
+  return withTensors(m, out);
+}
+
+/**
  * Frozen reuse: embeddings and layers < `frozen` are bit-identical copies of `base`, everything else
  * comes from `rest` (another model of the same shape, or a re-initialised one).
  */
@@ -701,6 +769,27 @@ export const HELDOUT_RECIPES: Readonly<Record<string, Recipe>> = {
     from: ["Ap"],
     what: "Ap + N(0, std_t²) on every tensor",
     make: async (g) => addRelativeNoise(await g("Ap"), 1.0, 72),
+  },
+  ap_int8_row: {
+    from: ["Ap"],
+    what: "Ap quantised to int8 per row (symmetric), written back de-quantised as BF16",
+    make: async (g) => quantizeDense(await g("Ap"), 8, 0, true),
+  },
+  ap_int4_b32a: {
+    from: ["Ap"],
+    what: "Ap quantised to int4 per 32-value block (asymmetric, as Q4_1), written back as BF16",
+    make: async (g) => quantizeDense(await g("Ap"), 4, 32, false),
+  },
+  ap_fp8_b128: {
+    from: ["Ap"],
+    what: "Ap quantised to FP8 E4M3 with a scale per 128 values, written back as BF16",
+    make: async (g) => quantizeFp8Dense(await g("Ap"), 128),
+  },
+  merge_3p: {
+    from: ["Ap", "cpt_heavy", "ap_noise100"],
+    what: "0.4·Ap + 0.3·cpt_heavy + 0.3·ap_noise100 (a soup of three parents)",
+    make: async (g) =>
+      mergeModels(mergeModels(await g("Ap"), await g("cpt_heavy"), 0.4 / 0.7), await g("ap_noise100"), 0.7),
   },
   ap_rescaled: {
     from: ["Ap"],

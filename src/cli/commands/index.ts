@@ -27,6 +27,11 @@ export const commands: CommandEntry[] = [
     load: () => import("./compare.js"),
   },
   {
+    name: "tree",
+    summary: "Reconstruct the lineage forest of a set of models (parents, merges, roots)",
+    load: () => import("./tree.js"),
+  },
+  {
     name: "synth",
     summary: "Write seeded synthetic checkpoints and derived copies (tests, benchmarks)",
     load: () => import("./synth.js"),

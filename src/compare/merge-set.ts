@@ -1,0 +1,275 @@
+import type { Sketches } from "../fingerprint/sketch/types.js";
+import type { Fingerprint } from "../fingerprint/types.js";
+import { commonViews, type FeatureSpace, featureSpace, mlpFeatures } from "./features.js";
+import { alignLayers, type LayerAlignment } from "./layers.js";
+import { MERGE_RESIDUAL_RATIO, MIN_ALPHA, MIXED_LAYER_FRACTION, neuronMaps, rowScale } from "./merge.js";
+import { neuronOf, storedCount, storedRowOf } from "./rows.js";
+
+/**
+ * Merges found in a set: B ≈ Σ wᵢ·Pᵢ over k candidate parents (k = 2 or 3), the k-parent form of
+ * merge.ts's two-parent test, on the same data: native features of both E3 views of every B neuron
+ * matched in all k candidates, scaled back by the stored norms, least squares over all of them (one
+ * weight per parent: an element-wise merge uses one mixing weight per model). A task-vector merge
+ * relative to a common ancestor O (B = O + Σ λᵢ(Pᵢ − O)) is the same linear family with O among the
+ * candidates; its weight is then 1 − Σλᵢ and may be negative, so it is fitted separately
+ * (`ancestor`), without the positivity rule on O.
+ */
+
+/** At most this many nearest relatives are tried as parents (subsets of 2 and 3 of them). */
+export const MAX_MERGE_CANDIDATES = 6;
+/**
+ * Residual ratio (mix / best single parent) at or below which a merge is named in a set. Stricter than
+ * the pairwise test's 0.5 because in a set the parent of k independently trained children fits their
+ * mean at ratio ≈ 1/k (k ≤ 3 here: ≥ 0.33), while real merges fit at 0.009–0.035 (held-out merge_55,
+ * merge_73, merge_ab, a three-parent soup).
+ */
+export const SET_MERGE_RATIO = 0.2;
+/** A third parent is kept only when it leaves at most this fraction of the best two-parent residual. */
+export const THIRD_PARENT_RATIO = 0.5;
+const MIN_MERGE_NEURONS = 32;
+
+export interface MixCandidate {
+  sketches: Sketches;
+  /** The candidate's layers aligned to B (candidate as A, B as B). */
+  layers: LayerAlignment;
+  space: FeatureSpace;
+}
+
+export interface MixFit {
+  /** Indices into the candidate list. */
+  parents: number[];
+  /** Least-squares coefficients, one per parent (normalised: `shares`). */
+  weights: number[];
+  shares: number[];
+  /** Residual sum of squares / Σ|b|² of the mix, and of each parent alone. */
+  residual: number;
+  singles: number[];
+  /** residual / min(singles): 1 = the mix explains nothing more than one parent. */
+  ratio: number;
+  neurons: number;
+  layers: number;
+  mixedLayers: number;
+  merge: boolean;
+  /** Index of a common ancestor fitted with a free weight (task-vector form), when one was given. */
+  ancestor?: number;
+}
+
+interface Sums {
+  g: Float64Array;
+  h: Float64Array;
+  bb: number;
+  rows: number;
+}
+const zero = (k: number): Sums => ({ g: new Float64Array(k * k), h: new Float64Array(k), bb: 0, rows: 0 });
+
+/** Normal-equation sums of B's layer j against each candidate's aligned layer; null when one is missing. */
+function layerSums(b: Sketches, j: number, cands: MixCandidate[]): Sums | null {
+  const maps = cands.map((c) => neuronMaps(c.layers).get(j));
+  const lb = b.layers[j]?.mlps[0];
+  if (!lb || maps.some((m) => !m)) return null;
+  const mlps = cands.map((c, i) => c.sketches.layers[maps[i]!.a]?.mlps[0]);
+  if (mlps.some((m) => !m)) return null;
+  const pair = commonViews(mlps[0]!, lb);
+  if (!pair || mlps.some((m) => commonViews(m!, lb) !== pair)) return null;
+  const k = cands.length;
+  const s = zero(k);
+  const rowsOf = mlps.map((m) => storedRowOf(m!));
+  for (const [v, which] of pair.views.entries()) {
+    const fb = mlpFeatures(b, lb, which, "native", cands[0]!.space, "b");
+    const fs = cands.map((c, i) => mlpFeatures(c.sketches, mlps[i]!, which, "native", c.space, "a"));
+    if (!fb || fs.some((f) => !f)) continue;
+    const nb = rowScale(lb, which);
+    const ns = mlps.map((m) => rowScale(m!, which));
+    const cols = fb.cols;
+    const x = cands.map(() => new Float64Array(cols));
+    for (let r = 0; r < storedCount(lb); r++) {
+      const n = neuronOf(lb, r);
+      const rows = maps.map((m, i) => (m!.bToA[n]! < 0 ? -1 : rowsOf[i]![m!.bToA[n]!]!));
+      if (rows.some((q) => q < 0)) continue;
+      for (let i = 0; i < k; i++) {
+        const f = fs[i]!;
+        let dot = 0;
+        for (let t = 0; t < cols; t++) dot += f.data[rows[i]! * cols + t]! * fb.data[r * cols + t]!;
+        // SwiGLU up rows may flip sign with their down column: align each parent's sign to B's.
+        const sign = (pair.abs[v] && dot < 0 ? -1 : 1) * ns[i]![rows[i]!]!;
+        for (let t = 0; t < cols; t++) x[i]![t] = sign * f.data[rows[i]! * cols + t]!;
+      }
+      for (let t = 0; t < cols; t++) {
+        const z = nb[r]! * fb.data[r * cols + t]!;
+        s.bb += z * z;
+        for (let i = 0; i < k; i++) {
+          s.h[i]! += x[i]![t]! * z;
+          for (let m = 0; m < k; m++) s.g[i * k + m]! += x[i]![t]! * x[m]![t]!;
+        }
+      }
+      s.rows++;
+    }
+  }
+  return s.rows > 0 ? s : null;
+}
+
+/** Solves G w = h (k ≤ 4) by Gaussian elimination with partial pivoting; null when singular. */
+export function solveSmall(g: Float64Array, h: Float64Array, k: number): Float64Array | null {
+  const m = Array.from({ length: k }, (_, i) => [...g.subarray(i * k, i * k + k), h[i]!]);
+  for (let c = 0; c < k; c++) {
+    let p = c;
+    for (let r = c + 1; r < k; r++) if (Math.abs(m[r]![c]!) > Math.abs(m[p]![c]!)) p = r;
+    if (Math.abs(m[p]![c]!) < 1e-12 * Math.max(1, Math.abs(m[c]![c]!))) return null;
+    [m[c], m[p]] = [m[p]!, m[c]!];
+    for (let r = 0; r < k; r++) {
+      if (r === c) continue;
+      const f = m[r]![c]! / m[c]![c]!;
+      for (let q = c; q <= k; q++) m[r]![q]! -= f * m[c]![q]!;
+    }
+  }
+  return Float64Array.from({ length: k }, (_, i) => m[i]![k]! / m[i]![i]!);
+}
+
+function judge(s: Sums, k: number, free: number | null) {
+  const w = solveSmall(s.g, s.h, k);
+  if (!w) return null;
+  let explained = 0;
+  for (let i = 0; i < k; i++) explained += w[i]! * s.h[i]!;
+  const residual = Math.max(0, s.bb - explained) / s.bb;
+  const singles = Array.from({ length: k }, (_, i) => {
+    const gi = s.g[i * k + i]!;
+    return Math.max(0, s.bb - (gi > 0 ? (s.h[i]! * s.h[i]!) / gi : 0)) / s.bb;
+  });
+  const best = Math.min(...singles.filter((_, i) => i !== free));
+  const ratio = best > 0 ? residual / best : 1;
+  const idx = [...w.keys()].filter((i) => i !== free);
+  const sum = idx.reduce((t, i) => t + w[i]!, 0);
+  const shares = idx.map((i) => (sum !== 0 ? w[i]! / sum : Number.NaN));
+  const mixed =
+    idx.every((i) => w[i]! > 0) && shares.every((x) => x >= MIN_ALPHA) && ratio <= MERGE_RESIDUAL_RATIO;
+  return { weights: Array.from(w), shares, residual, singles, ratio, mixed };
+}
+
+/** The normal-equation sums restricted to the candidates in `pick`. */
+function subSums(s: Sums, k: number, pick: number[]): Sums {
+  const m = pick.length;
+  const out = zero(m);
+  pick.forEach((i, r) => {
+    out.h[r] = s.h[i]!;
+    pick.forEach((j, c) => {
+      out.g[r * m + c] = s.g[i * k + j]!;
+    });
+  });
+  out.bb = s.bb;
+  out.rows = s.rows;
+  return out;
+}
+
+/** Per-layer sums of B against every candidate (neurons matched in all of them), and their total. */
+export interface MixSums {
+  k: number;
+  layers: Sums[];
+  total: Sums;
+}
+
+export function mixSums(b: Sketches, cands: MixCandidate[]): MixSums | null {
+  if (cands.some((c) => !c.space.nativeComparable)) return null;
+  const k = cands.length;
+  const total = zero(k);
+  const layers: Sums[] = [];
+  for (let j = 0; j < b.layers.length; j++) {
+    const s = layerSums(b, j, cands);
+    if (!s) continue;
+    layers.push(s);
+    for (let i = 0; i < k * k; i++) total.g[i]! += s.g[i]!;
+    for (let i = 0; i < k; i++) total.h[i]! += s.h[i]!;
+    total.bb += s.bb;
+    total.rows += s.rows;
+  }
+  return total.rows / 2 < MIN_MERGE_NEURONS ? null : { k, layers, total };
+}
+
+/**
+ * Fits B ≈ Σ wᵢ·Pᵢ over the candidates in `parents`. `ancestor`: a position in `parents` whose weight
+ * is free (task-vector form). Merge when every other weight is positive with a share ≥ 0.1, the mix
+ * leaves ≤ 0.5 of the best single parent's residual, overall and in ≥ 75 % of the layers.
+ */
+export function fitMix(sums: MixSums, parents: number[], ancestor?: number): MixFit | null {
+  const free = ancestor ?? null;
+  const fit = judge(subSums(sums.total, sums.k, parents), parents.length, free);
+  if (!fit) return null;
+  const mixedLayers = sums.layers.filter(
+    (l) => judge(subSums(l, sums.k, parents), parents.length, free)?.mixed,
+  ).length;
+  return {
+    parents,
+    ...fit,
+    neurons: sums.total.rows / 2,
+    layers: sums.layers.length,
+    mixedLayers,
+    merge: fit.mixed && mixedLayers >= MIXED_LAYER_FRACTION * sums.layers.length,
+    ...(ancestor !== undefined ? { ancestor } : {}),
+  };
+}
+
+/** Aligns each candidate's layers to B once (candidate as A). */
+export function mixCandidates(b: Sketches, cands: Sketches[]): MixCandidate[] {
+  return cands.map((c) => {
+    const space = featureSpace(c, b);
+    return { sketches: c, space, layers: alignLayers(c, b, space) };
+  });
+}
+
+function subsets(n: number, k: number): number[][] {
+  if (k === 0) return [[]];
+  const out: number[][] = [];
+  for (let i = k - 1; i < n; i++) for (const s of subsets(i, k - 1)) out.push([...s, i]);
+  return out;
+}
+
+/**
+ * The best merge of B among its nearest relatives (already aligned): every pair, then every triple
+ * that beats the best pair's residual by THIRD_PARENT_RATIO. Null when no subset is a merge. The sums
+ * are taken once over the neurons matched in every candidate; each subset's normal equations are a
+ * block of them.
+ */
+export function findMerge(b: Sketches, cands: MixCandidate[]): MixFit | null {
+  const n = Math.min(cands.length, MAX_MERGE_CANDIDATES);
+  const sums = mixSums(b, cands.slice(0, n));
+  if (!sums) return null;
+  let best: MixFit | null = null;
+  for (const k of [2, 3]) {
+    let bestK: MixFit | null = null;
+    for (const s of subsets(n, k)) {
+      const fit = fitMix(sums, s);
+      if (fit?.merge && fit.ratio <= SET_MERGE_RATIO && (!bestK || fit.residual < bestK.residual))
+        bestK = fit;
+    }
+    if (bestK && (!best || bestK.residual <= THIRD_PARENT_RATIO * best.residual)) best = bestK;
+  }
+  return best;
+}
+
+/**
+ * B as a merge of some of `candidates` (fingerprints of models related to B, nearest first), for
+ * callers outside a tree (registry identify / verify): the parents as indices into `candidates`,
+ * their shares of the mix, and the fit. Null when no pair or triple is a merge.
+ */
+export function mergeAmong(
+  b: Fingerprint,
+  candidates: Fingerprint[],
+): { parents: number[]; weights: number[]; residual: number; ratio: number } | null {
+  const usable = candidates
+    .map((c, i) => ({ c, i }))
+    .filter(({ c }) => featureSpace(c.sketches, b.sketches).nativeComparable)
+    .slice(0, MAX_MERGE_CANDIDATES);
+  const fit = findMerge(
+    b.sketches,
+    mixCandidates(
+      b.sketches,
+      usable.map((u) => u.c.sketches),
+    ),
+  );
+  if (!fit) return null;
+  return {
+    parents: fit.parents.map((k) => usable[k]!.i),
+    weights: fit.shares,
+    residual: fit.residual,
+    ratio: fit.ratio,
+  };
+}
