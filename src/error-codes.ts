@@ -54,6 +54,35 @@ const BAD_SHARD_INDEX =
 const BUG = "This is a bug in Pedigree; please report it with the command you ran";
 
 export const ERROR_CODES = {
+  ATTEST_BAD_KEY: { exit: F, hint: "Pass a PEM ECDSA P-256 or Ed25519 key (see docs/attestations.md)" },
+  ATTEST_BAD_SIGNATURE: {
+    exit: F,
+    hint: "The statement or bundle was changed after signing, or signed by another key",
+  },
+  ATTEST_EMPTY_MODEL: { exit: F, hint: "Point at the model folder that holds its weight files" },
+  ATTEST_FILE_MISMATCH: {
+    exit: F,
+    hint: "A model file changed after signing; restore it or sign the folder again",
+  },
+  ATTEST_FILE_MISSING: {
+    exit: F,
+    hint: "A signed file is missing from the model folder; restore it or sign the folder again",
+  },
+  ATTEST_FILE_UNSIGNED: {
+    exit: F,
+    hint: "The folder holds a file the signature does not cover; remove it or sign again",
+  },
+  ATTEST_KEY_MISMATCH: { exit: F, hint: "Verify with the public key that matches the signing key" },
+  ATTEST_SUBJECT_MISMATCH: { exit: F, hint: "The attestation is about other weights than the model given" },
+  ATTEST_SYMLINK: {
+    exit: F,
+    hint: "Model folders are signed without symbolic links; replace them with the files",
+  },
+  ATTEST_TOO_MANY_FILES: { exit: F, hint: "Sign a model folder, not a folder tree of unrelated files" },
+  ATTEST_UNKNOWN_KEY: {
+    exit: F,
+    hint: "Pass the signer's public key with --key, or verify against the registry that logged it",
+  },
   COMPARE_NO_LAYERS: {
     exit: F,
     hint: "Check that the model view recognised the architecture (pedigree inspect)",
@@ -84,6 +113,8 @@ export const ERROR_CODES = {
     hint: "Recompute the fingerprint with this Pedigree, or use the Pedigree version that wrote it",
   },
 
+  FORMAT_ATTESTATION_JSON: { exit: F, hint: "The attestation is not a DSSE envelope; check the file" },
+  FORMAT_ATTESTATION_PAYLOAD: { exit: F, hint: "The envelope's payload is not a Pedigree lineage statement" },
   FORMAT_BAD_CONFIG: { exit: F, hint: "Fix or re-download config.json" },
   FORMAT_BAD_INDEX: { exit: F, hint: BAD_SHARD_INDEX },
   FORMAT_BAD_SCALE_SHAPE: { exit: F, hint: "Check quantization_config.weight_block_size in config.json" },
@@ -108,6 +139,9 @@ export const ERROR_CODES = {
     exit: F,
     hint: "Point Pedigree at a model folder, a weights file, or a Hub repository",
   },
+  FORMAT_OMS_JSON: { exit: F, hint: "The bundle is not valid JSON; check the file" },
+  FORMAT_OMS_PAYLOAD: { exit: F, hint: "The bundle's payload is not an OMS v1.0 in-toto statement" },
+  FORMAT_OMS_SCHEMA: { exit: F, hint: "The bundle does not follow the OMS v1.0 schema" },
   FORMAT_PROOF_JSON: { exit: F, hint: "Pass a file written by `registry log proof --out`" },
   FORMAT_SHARD_MISSING: { exit: F, hint: BAD_SHARD_INDEX },
   FORMAT_SHARD_PATH_ESCAPES: { exit: F, hint: BAD_SHARD_INDEX },
@@ -175,11 +209,19 @@ export const ERROR_CODES = {
   },
   GGUF_WRITE_INVALID: { exit: F, hint: "Fix the tensors or metadata passed to the GGUF writer" },
 
+  HTTP_ADDRESS_FORBIDDEN: {
+    exit: F,
+    hint: "Pedigree does not contact loopback, private, link-local or metadata addresses; pass --allow-local (or set PEDIGREE_ALLOW_LOCAL=1) to read from a local server",
+  },
   HTTP_BAD_RESPONSE: {
     exit: F,
     hint: "The server does not answer as Pedigree needs; download the file and open it locally",
   },
   HTTP_BAD_STATUS: { exit: F, hint: "The server refused the request; check the URL" },
+  HTTP_DEADLINE_EXCEEDED: {
+    exit: F,
+    hint: "Raise the limit with --timeout (e.g. --timeout 30m) or PEDIGREE_TIMEOUT, or try again later",
+  },
   HTTP_FORBIDDEN: {
     exit: F,
     hint: "The token lacks access: for a gated Hub model accept its licence on the model page, and set HF_TOKEN",
@@ -200,15 +242,21 @@ export const ERROR_CODES = {
     hint: "HF_TOKEN is sent only to HF_ENDPOINT's host; download from that host or drop the token",
   },
   HTTP_TOO_MANY_REDIRECTS: { exit: F, hint: "The server redirects in a loop; check the URL" },
+  HTTP_TOO_SLOW: {
+    exit: F,
+    hint: "The server sends data too slowly to ever finish; try again later or another mirror",
+  },
   HTTP_UNAUTHORIZED: {
     exit: F,
     hint: "Set HF_TOKEN to a Hugging Face access token that can read this repository, or check that it is valid",
   },
 
   INTERNAL_BAD_ARGUMENT: { exit: I, hint: BUG },
+  INTERNAL_BAD_ATTESTATION: { exit: I, hint: BUG },
   INTERNAL_DECODE_BUFFER: { exit: I, hint: BUG },
   INTERNAL_JSON_SCAN: { exit: I, hint: BUG },
   INTERNAL_MISALIGNED_DECODE: { exit: I, hint: BUG },
+  INTERNAL_SCHEMA_MISSING: { exit: I, hint: BUG },
   INTERNAL_UNEXPECTED: { exit: I, hint: BUG },
   INTERNAL_WORKER_FAILED: { exit: I, hint: `${BUG}; run again with --threads 0 to see where it fails` },
 
@@ -219,6 +267,10 @@ export const ERROR_CODES = {
   },
   IO_FILE_TOO_LARGE: { exit: F, hint: "Pass a smaller file; the limit protects memory" },
   IO_NOT_FOUND: { exit: F, hint: "Check the path" },
+  IO_NOT_REGULAR_FILE: {
+    exit: F,
+    hint: "Pass a regular file (pipes and devices may never end); save the data to a file first",
+  },
   IO_NO_VALIDATOR: {
     exit: F,
     hint: "The server sends no ETag or Last-Modified, so a changed file cannot be detected; download it and open it locally",
@@ -237,21 +289,60 @@ export const ERROR_CODES = {
   IO_WRITE_FAILED: { exit: F, hint: "Check that the folder exists and is writable" },
 
   LOG_BAD_PUBLIC_KEY: { exit: F, hint: "An Ed25519 public key is 32 bytes (44 characters of base64)" },
+  LOG_BAD_VERIFIER_KEY: {
+    exit: F,
+    hint: "A verifier key is <name>+<hash>+<base64 key>, as `registry log checkpoint` prints it",
+  },
+  LOG_BAD_WITNESS_POLICY: {
+    exit: F,
+    hint: "A witness policy holds 'witness <vkey>' lines and one 'quorum <n>' line",
+  },
+  LOG_CHECKPOINT_MALFORMED: {
+    exit: F,
+    hint: "Pass a checkpoint written by `registry log checkpoint` or a head saved by `registry log head --out`",
+  },
+  LOG_CHECKPOINT_UNVERIFIED: {
+    exit: F,
+    hint: "The checkpoint is not signed by this registry's key; check where it came from",
+  },
   LOG_ENTRY_MALFORMED: {
     exit: F,
     hint: 'The registry log is damaged; run "pedigree registry log verify" to find the damage',
+  },
+  LOG_ENTRY_TOO_LARGE: {
+    exit: F,
+    hint: "The log entry is larger than a tile entry may be; this registry cannot be published as tiles",
   },
   LOG_HEAD_MALFORMED: {
     exit: F,
     hint: 'The registry log is damaged; run "pedigree registry log verify" to find the damage',
   },
   LOG_INCOMPLETE: { exit: F, hint: 'Run "pedigree registry log verify" to find the damage' },
+  LOG_INVALID: {
+    exit: F,
+    hint: 'Run "pedigree registry log verify" and repair or restore the registry first',
+  },
+  LOG_NOTE_MALFORMED: { exit: F, hint: "The file is not a C2SP signed note" },
   LOG_NOT_CANONICAL: { exit: F, hint: "Log entries hold JSON values with finite numbers only" },
+  LOG_NOT_VERIFIED: {
+    exit: F,
+    hint: 'Only a log that verifies is published; run "pedigree registry log verify"',
+  },
   LOG_NO_TREE_HEAD: {
     exit: F,
     hint: "Tree heads exist at the size after each write; list them with `pedigree registry log heads`",
   },
 
+  LOG_TILE_MALFORMED: { exit: F, hint: "The published tile is damaged or not a tlog-tiles resource" },
+  LOG_TILE_MISMATCH: {
+    exit: F,
+    hint: "The published tiles do not hash to the signed checkpoint: the log was changed or forked",
+  },
+  LOG_TREE_TOO_LARGE: { exit: F, hint: "The published tree is larger than this client reads" },
+  LOG_WITNESS_REFUSED: {
+    exit: F,
+    hint: "The new checkpoint does not extend the one this witness cosigned last: the log was rewritten",
+  },
   MODEL_BAD_ROPE_GEOMETRY: {
     exit: F,
     hint: "Check attention.head_count / head_count_kv against the q/k tensor shapes",
@@ -320,11 +411,29 @@ export const ERROR_CODES = {
   REGISTRY_ACTOR_EXISTS: { exit: F, hint: "Use another actor name" },
   REGISTRY_BAD_CONTENT_ID: { exit: F, hint: "Re-create the fingerprint with this version of pedigree" },
   REGISTRY_BAD_KEY: { exit: F, hint: "Pass a key written by `pedigree registry keygen`" },
+  REGISTRY_BLOB_MISMATCH: {
+    exit: F,
+    hint: 'Run "pedigree registry log verify", then "pedigree registry rebuild"',
+  },
+  REGISTRY_BLOB_MISSING: { exit: F, hint: "Pass the logged fingerprint file with --fingerprint" },
   REGISTRY_CONNECT_FAILED: {
     exit: F,
     hint: "Check the PostgreSQL URL, that the server runs, and the credentials",
   },
+  REGISTRY_CONTENT_ID_MISMATCH: {
+    exit: F,
+    hint: "Re-create the fingerprint with `pedigree fingerprint <model>`",
+  },
+  REGISTRY_CORRUPT: { exit: F, hint: "Check --db; restore the registry from a backup" },
   REGISTRY_KEY_EXISTS: { exit: F, hint: "Use another actor name, or keep using the existing key" },
+  REGISTRY_LOG_INVALID: {
+    exit: F,
+    hint: 'Run "pedigree registry log verify"; "pedigree registry rebuild" restores the tables from a log that verifies',
+  },
+  REGISTRY_LOG_OUTDATED: {
+    exit: F,
+    hint: "Create a new registry and register the models again (docs/registry.md, Versioning)",
+  },
   REGISTRY_MIGRATION_FAILED: {
     exit: F,
     hint: "Check that the database is a Pedigree registry and is writable",
@@ -337,6 +446,7 @@ export const ERROR_CODES = {
     exit: F,
     hint: 'Run "pedigree registry keygen --actor <name>" or point --keys / PEDIGREE_KEYS at the key folder',
   },
+  REGISTRY_TABLE_MISSING: { exit: F, hint: "Restore the registry from a backup, or rebuild it from its log" },
   REGISTRY_UNKNOWN_ACTOR: { exit: F, hint: 'Run "pedigree registry actor add" with the actor\'s public key' },
   REGISTRY_UNKNOWN_MODEL: {
     exit: F,
@@ -363,6 +473,10 @@ export const ERROR_CODES = {
     hint: "The tokenizer.json uses a feature @lenml/tokenizers does not support, or is malformed",
   },
   TOKENIZER_FILE_TOO_LARGE: { exit: F, hint: "SentencePiece models are a few MB; this is probably not one" },
+  TOKENIZER_LIMIT_EXCEEDED: {
+    exit: F,
+    hint: "No real tokenizer comes near this; the file is corrupt or hostile",
+  },
   TOKENIZER_MALFORMED: { exit: F, hint: "The tokenizer file is corrupt or not in the format its name says" },
   TOKENIZER_NOT_FOUND: {
     exit: F,
@@ -371,6 +485,10 @@ export const ERROR_CODES = {
   TOKENIZER_NO_ENCODER: {
     exit: F,
     hint: "Vocabulary checks still work; use the model's tokenizer.json for encoding-based checks",
+  },
+  TOKENIZER_PATTERN_UNSUPPORTED: {
+    exit: F,
+    hint: "The pattern uses constructs a linear-time engine cannot run (lookaround, backreferences); rewrite the pattern without them",
   },
   TOKENIZER_UNSUPPORTED_MODEL: { exit: F, hint: "Supported tokenizer.json models: BPE, Unigram, WordPiece" },
 
@@ -407,6 +525,9 @@ export const ERROR_CODES = {
     exit: F,
     hint: "Save the checkpoint with .contiguous() tensors, or convert it to safetensors",
   },
+  UNSUPPORTED_OMS_HASH: { exit: F, hint: "Sign with SHA-256 file hashes (OMS v1.0 default)" },
+  UNSUPPORTED_OMS_METHOD: { exit: F, hint: "Only the OMS `key` method is verified here" },
+  UNSUPPORTED_OMS_SYMLINKS: { exit: F, hint: "Bundles that follow symbolic links are not verified" },
   UNSUPPORTED_SPLIT_GGUF: {
     exit: F,
     hint: "Merge the parts first: llama-gguf-split --merge <first part> merged.gguf",
@@ -420,6 +541,7 @@ export const ERROR_CODES = {
     hint: "Use 1–64 characters: letters, digits, '.', '_', '@', '-' (not starting with a symbol)",
   },
   USAGE_BAD_ENTRY: { exit: U, hint: "Entries are numbered from 0 to the tree size minus one" },
+  USAGE_BAD_IGNORE_PATH: { exit: U, hint: "Ignored paths are relative paths inside the model folder" },
   USAGE_BAD_MODEL_NAME: {
     exit: U,
     hint: "Use 1–128 characters: letters, digits and . _ : @ + / - (starting with a letter or digit)",
@@ -443,6 +565,8 @@ export const ERROR_CODES = {
     exit: U,
     hint: "Use https://host/path/model.safetensors, https://host/folder/ or hf://org/repo",
   },
+  USAGE_LIMIT_EXCEEDED: { exit: U, hint: "Stay within the limits listed in --help" },
+  USAGE_MISSING_ARGUMENT: { exit: U, hint: 'Run "pedigree <command> --help" for usage' },
   USAGE_MISSING_OPTION: { exit: U, hint: 'Run "pedigree <command> --help" for usage' },
   USAGE_MISSING_SUBCOMMAND: { exit: U, hint: 'Run "pedigree <command> --help" for its subcommands' },
   USAGE_NO_SAMPLES: { exit: U, hint: "Drop --no-samples or pass --file" },
@@ -451,6 +575,14 @@ export const ERROR_CODES = {
     hint: "Ranges must lie inside the tensor; this is a bug in the caller",
   },
   USAGE_SELF_EDGE: { exit: U, hint: "A model cannot be its own parent" },
+  USAGE_TOO_FEW_MODELS: {
+    exit: U,
+    hint: "Name two or more model sources or fingerprint files, or use --registry",
+  },
+  USAGE_TOO_MANY_MODELS: {
+    exit: U,
+    hint: "Build trees of smaller sets (e.g. one family, or the candidates `pedigree identify` short-lists)",
+  },
   USAGE_UNKNOWN_COMMAND: { exit: U, hint: 'Run "pedigree --help" for the list of commands' },
   USAGE_UNKNOWN_SHAPE: { exit: U, hint: "Run `pedigree synth --help` for the shapes" },
   USAGE_UNKNOWN_TOKENIZER: { exit: U, hint: "Use tiktoken:<name> for a built-in tokenizer, or a path" },

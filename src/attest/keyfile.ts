@@ -11,7 +11,7 @@ import { loadPrivateKey } from "./dsse.js";
 export const DEFAULT_SIGNING_KEY = "model-signing-p256.pem";
 
 export function publicPemPath(privatePath: string): string {
-  return privatePath.replace(/\.pem$/, "") + ".pub.pem";
+  return `${privatePath.replace(/\.pem$/, "")}.pub.pem`;
 }
 
 export function defaultSigningKey(keysDir: string): {

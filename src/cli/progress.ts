@@ -74,7 +74,10 @@ function barProgress(stream: NodeJS.WriteStream): Progress {
       total = t;
       startedAt = Date.now();
       bar = new cliProgress.SingleBar(
-        { stream, format: `${escapeForTerminal(label)} [{bar}] {percentage}% {amount} {rate} eta {eta_formatted}` },
+        {
+          stream,
+          format: `${escapeForTerminal(label)} [{bar}] {percentage}% {amount} {rate} eta {eta_formatted}`,
+        },
         cliProgress.Presets.shades_classic,
       );
       bar.start(t, 0, payload(0));

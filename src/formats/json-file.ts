@@ -2,7 +2,14 @@ import type { ErrorCode } from "../errors.js";
 import { PedigreeError } from "../errors.js";
 import type { ModelLocation } from "../io/types.js";
 
-export { type JsonLimits, type JsonShape, MAX_JSON_DEPTH, MAX_JSON_ITEMS, parseJsonText, scanJsonShape } from "../io/json-text.js";
+export {
+  type JsonLimits,
+  type JsonShape,
+  MAX_JSON_DEPTH,
+  MAX_JSON_ITEMS,
+  parseJsonText,
+  scanJsonShape,
+} from "../io/json-text.js";
 
 /**
  * Size caps for the JSON files that come with a checkpoint, checked with fstat (or the listing) before

@@ -87,7 +87,12 @@ export function notRegular(file: string, stat: fs.Stats): PedigreeError {
   });
 }
 
-function tooLarge(file: string, size: number, cap: number, code: ErrorCode = "IO_FILE_TOO_LARGE"): PedigreeError {
+function tooLarge(
+  file: string,
+  size: number,
+  cap: number,
+  code: ErrorCode = "IO_FILE_TOO_LARGE",
+): PedigreeError {
   return new PedigreeError(code, `${file} is ${size} bytes; above ${cap} is refused`, {
     details: { file, size, limit: cap },
   });

@@ -25,7 +25,12 @@ export function parseWeightMap(text: string, file: string): WeightMapDoc {
     code: "FORMAT_LIMIT_EXCEEDED",
     syntaxCode: "FORMAT_BAD_INDEX",
     hint: "The shard index is malformed; re-download the model or regenerate the index",
-    maxKeysAtDepth: { depth: 2, limit: MAX_SHARD_INDEX_ENTRIES, constant: "MAX_SHARD_INDEX_ENTRIES", what: "entries" },
+    maxKeysAtDepth: {
+      depth: 2,
+      limit: MAX_SHARD_INDEX_ENTRIES,
+      constant: "MAX_SHARD_INDEX_ENTRIES",
+      what: "entries",
+    },
   });
   const wm = (doc as { weight_map?: unknown } | null)?.weight_map;
   if (!isObject(doc) || !isObject(wm)) throw fileError("FORMAT_BAD_INDEX", file, "no weight_map object");

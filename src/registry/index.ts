@@ -45,6 +45,8 @@ export {
   type InclusionProofDoc,
   type ProofDoc,
 } from "./proofs.js";
+export { type RebuildResult, rebuildTables } from "./rebuild.js";
+export { type AddModelInput, type AddModelResult, Registry } from "./registry.js";
 export {
   describeRelations,
   HF_BASE_MODEL_RELATIONS,
@@ -52,10 +54,8 @@ export {
   RELATION_ALIASES,
   RELATION_MEANINGS,
 } from "./relations.js";
-export { type ShowData, showData } from "./show.js";
-export { type RebuildResult, rebuildTables } from "./rebuild.js";
-export { type AddModelInput, type AddModelResult, Registry } from "./registry.js";
 export { checkSavedHead, exportHead, parseSavedHead, type SavedHead } from "./saved-head.js";
+export { type ShowData, showData } from "./show.js";
 export { type AttachedLog, attachTrainLog } from "./trainlog.js";
 export {
   type ArtifactRecord,

@@ -11,10 +11,10 @@ export function renderCheckpointCheck(c: CheckpointCheck): string {
 
 export function renderLogVerifyWithCheckpoint(
   render: (r: LogVerifyResult) => string,
-): (r: LogVerifyResult & { checkpoint?: CheckpointCheck }) => string {
+): (r: LogVerifyResult & { c2sp?: CheckpointCheck }) => string {
   return (r) => {
     const base = render(r);
-    return r.checkpoint ? `${base}\n${renderCheckpointCheck(r.checkpoint)}` : base;
+    return r.c2sp ? `${base}\n${renderCheckpointCheck(r.c2sp)}` : base;
   };
 }
 

@@ -82,7 +82,8 @@ export function renderIdentify(r: IdentifyResult): string {
     `scanned ${r.scanned} registered model(s), compared ${r.compared} in full (${r.ms.index} ms index, ${r.ms.compare} ms compare)${r.registeredAs ? `; the query is registered as ${r.registeredAs}` : ""}`,
   ];
   if (r.candidates.length === 0) lines.push("no registered model is related to it");
-  for (const f of r.failures) lines.push(`could not compare with ${esc(f.model)}: ${esc(f.message)} (${f.code})`);
+  for (const f of r.failures)
+    lines.push(`could not compare with ${esc(f.model)}: ${esc(f.message)} (${f.code})`);
   for (const [i, c] of r.candidates.entries()) {
     lines.push(
       `${String(i + 1).padStart(2)}. ${esc(c.model)}  ${c.verdict}  log10 p ${p(c.log10P)}  drift ${c.drift === null ? "—" : c.drift.toFixed(4)}  ${c.relations.join(", ") || "-"}${c.direction === "candidate" ? "  (parent)" : c.direction === "query" ? "  (the query looks like its parent)" : ""}`,

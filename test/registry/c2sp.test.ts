@@ -394,7 +394,7 @@ describe("registry log checkpoint / export --tiles / verify --checkpoint (CLI)",
     await add("c");
     const ok = await run("registry", "log", "verify", "--checkpoint", path.join(dir, "cp.txt"));
     expect(ok.code).toBe(0);
-    expect(ok.doc.data.checkpoint).toMatchObject({ ok: true, checkpointSize: 3, logSize: 4 });
+    expect(ok.doc.data.c2sp).toMatchObject({ ok: true, checkpointSize: 3, logSize: 4 });
 
     const tiles = await run("registry", "log", "export", "--tiles", path.join(dir, "tiles"));
     expect(tiles.code).toBe(0);
@@ -426,7 +426,7 @@ describe("registry log checkpoint / export --tiles / verify --checkpoint (CLI)",
     try {
       const cut = await run("registry", "log", "verify", "--checkpoint", `${server.url}/cp.txt`);
       expect(cut.code).toBe(1);
-      expect(cut.doc.data.checkpoint.findings.map((f: Json) => f.kind)).toContain("log_truncated");
+      expect(cut.doc.data.c2sp.findings.map((f: Json) => f.kind)).toContain("log_truncated");
       // Republished after the truncation: a third party with the saved checkpoint sees it too.
       expect((await run("registry", "log", "export", "--tiles", path.join(dir, "tiles2"))).code).toBe(0);
       const served = await run(
@@ -500,7 +500,7 @@ describe("registry log witness (CLI): cosigns only logs that extend what it cosi
     ];
     const v = await run("registry", "log", "verify", ...policy, ...common);
     expect(v.code).toBe(0);
-    expect(v.doc.data.checkpoint.witnesses).toMatchObject({ ok: true, verified: ["witness.test/w1"] });
+    expect(v.doc.data.c2sp.witnesses).toMatchObject({ ok: true, verified: ["witness.test/w1"] });
     const unwitnessed = await run(
       "registry",
       "log",
@@ -511,9 +511,7 @@ describe("registry log witness (CLI): cosigns only logs that extend what it cosi
       path.join(dir, "policy.txt"),
       ...common,
     );
-    expect(unwitnessed.doc.data.checkpoint.findings.map((f: Json) => f.kind)).toEqual([
-      "witness_quorum_not_met",
-    ]);
+    expect(unwitnessed.doc.data.c2sp.findings.map((f: Json) => f.kind)).toEqual(["witness_quorum_not_met"]);
 
     await add("b");
     await run("registry", "log", "export", "--tiles", tiles, ...common);

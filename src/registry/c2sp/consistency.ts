@@ -89,7 +89,7 @@ export function treeFindings(
     };
   const path = consistencyPath(leaves, cp.size);
   const findings: CheckpointFinding[] = [];
-  if (!verifyConsistency(cp.size, n, cp.root, rootOf(leaves), path))
+  if (!verifyConsistency(cp.size, cp.root, n, rootOf(leaves), path))
     findings.push({
       kind: "log_forked",
       message: `the log's first ${cp.size} entries hash to ${hex(rootOf(leaves.slice(0, cp.size))).slice(0, 16)}…, not the checkpoint's root ${cp.root.toString("hex").slice(0, 16)}…: the log was rewritten`,

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
-import { fetchSmall } from "../../io/http/remote.js";
 import { PedigreeError } from "../../errors.js";
+import { fetchSmall } from "../../io/http/remote.js";
 import { hex, leafHash, rootOf } from "../merkle.js";
 import { parseCheckpoint } from "./checkpoint.js";
 import { type CheckpointFinding, treeFindings } from "./consistency.js";

@@ -154,12 +154,12 @@ export async function withCheckpoint(
   reg: Registry,
   base: LogVerifyResult,
   o: CheckpointOpts,
-): Promise<LogVerifyResult & { checkpoint?: CheckpointCheck }> {
+): Promise<LogVerifyResult & { c2sp?: CheckpointCheck }> {
   if (!o.checkpoint) return base;
   const text = await readSource(o.checkpoint);
   const policy = o.witnesses ? parseWitnessPolicy(readFile(o.witnesses)) : undefined;
-  const checkpoint = await checkAgainstCheckpoint(reg.db, text, base.actors, policy);
-  return { ...base, ok: base.ok && checkpoint.ok, checkpoint };
+  const c2sp = await checkAgainstCheckpoint(reg.db, text, base.actors, policy);
+  return { ...base, ok: base.ok && c2sp.ok, c2sp };
 }
 
 async function readSource(spec: string): Promise<Buffer> {

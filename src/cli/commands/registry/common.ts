@@ -1,4 +1,3 @@
-import fs from "node:fs";
 import type { Command } from "commander";
 import { isPedigreeError, PedigreeError } from "../../../errors.js";
 import { MAX_TEXT_FILE_BYTES } from "../../../io/local.js";

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { PedigreeError } from "../../../errors.js";
 import type { CommandModule } from "../../command.js";
+import { leaf, withRegistry } from "./common.js";
 import { defineDeclare } from "./declare.js";
 import { defineExport } from "./export.js";
 import { defineLog } from "./log.js";
@@ -8,10 +9,8 @@ import { defineModels } from "./models.js";
 import { defineSetup } from "./setup.js";
 import { defineVerify } from "./verify.js";
 
-import { leaf, withRegistry } from "./common.js";
-
-export { withRegistry };
 export { defineIdentify } from "./verify.js";
+export { withRegistry };
 
 /** `pedigree registry <subcommand>`: one file per group of subcommands. */
 export const define: CommandModule["define"] = (cmd: Command) => {

@@ -27,10 +27,17 @@ export function defineLog(cmd: Command): void {
       const saved = o.checkpoint && isSavedHeadFile(o.checkpoint) ? o.checkpoint : undefined;
       const checkpoint = saved ? parseSavedHead(readText(saved), saved) : undefined;
       const data = await withRegistry(o, async (reg) => {
-        const base = await verifyLog(reg.db, { dialect: reg.handle.dialect, ...(checkpoint ? { checkpoint } : {}) });
+        const base = await verifyLog(reg.db, {
+          dialect: reg.handle.dialect,
+          ...(checkpoint ? { checkpoint } : {}),
+        });
         return saved ? base : withCheckpoint(reg, base, o);
       });
-      return result(data, renderLogVerifyWithCheckpoint(report.renderLogVerify), data.ok ? EXIT.ok : EXIT.failure);
+      return result(
+        data,
+        renderLogVerifyWithCheckpoint(report.renderLogVerify),
+        data.ok ? EXIT.ok : EXIT.failure,
+      );
     },
   );
   checkpointOptions(verify);

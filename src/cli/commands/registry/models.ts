@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { attachTrainLog } from "../../../registry/index.js";
 import { loadFingerprint } from "../../../fingerprint/index.js";
+import { attachTrainLog } from "../../../registry/index.js";
 import { showData } from "../../../registry/show.js";
 import * as report from "../../../report/registry.js";
 import { collect, type DbOpts, leaf, list, progressOf, result, withRegistry } from "./common.js";

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { EXIT, PedigreeError } from "../../../errors.js";
+import { loadFingerprint } from "../../../fingerprint/index.js";
 import {
   defaultComparator,
   identify,
@@ -7,11 +8,19 @@ import {
   pooledComparator,
   verifyLineage,
 } from "../../../registry/index.js";
-import { loadFingerprint } from "../../../fingerprint/index.js";
 import * as report from "../../../report/registry.js";
 import { renderGraph } from "../../../report/registry-graph.js";
 import type { CommandContext, CommandResult } from "../../command.js";
-import { type Action, type DbOpts, intOpt, leaf, progressOf, result, verifyProgress, withRegistry } from "./common.js";
+import {
+  type Action,
+  type DbOpts,
+  intOpt,
+  leaf,
+  progressOf,
+  result,
+  verifyProgress,
+  withRegistry,
+} from "./common.js";
 
 /** `registry verify`, `identify`, `graph`: lineage judged by the weights. */
 export function defineVerify(cmd: Command): void {
