@@ -438,7 +438,6 @@ export const ERROR_CODES = {
     exit: F,
     hint: "Check that the database is a Pedigree registry and is writable",
   },
-  REGISTRY_MODEL_EXISTS: { exit: F, hint: "Refer to the model by its registered name or content id" },
   REGISTRY_NAME_TAKEN: { exit: F, hint: "Pass another --name" },
   REGISTRY_NOT_FOUND: { exit: F, hint: 'Run "pedigree registry init" first, or pass --db / PEDIGREE_DB' },
   REGISTRY_NOT_INITIALISED: { exit: F, hint: 'Run "pedigree registry init"' },

@@ -153,7 +153,7 @@ function leavesOf(cmd: Command): Command[] {
 
 /** --timeout / --allow-local become the defaults of every source the command opens. */
 function networkOptions(cmd: Command): { deadlineMs?: number; allowLocal?: boolean } {
-  const o = cmd.opts() as { timeout?: string; allowLocal?: boolean };
+  const o = cmd.optsWithGlobals() as { timeout?: string; allowLocal?: boolean };
   return {
     ...(o.timeout !== undefined ? { deadlineMs: parseDuration(o.timeout, "--timeout") } : {}),
     ...(o.allowLocal ? { allowLocal: true } : {}),

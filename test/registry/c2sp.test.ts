@@ -424,7 +424,14 @@ describe("registry log checkpoint / export --tiles / verify --checkpoint (CLI)",
     db.close();
     const server = await serveDir(dir);
     try {
-      const cut = await run("registry", "log", "verify", "--checkpoint", `${server.url}/cp.txt`);
+      const cut = await run(
+        "registry",
+        "log",
+        "verify",
+        "--checkpoint",
+        `${server.url}/cp.txt`,
+        "--allow-local",
+      );
       expect(cut.code).toBe(1);
       expect(cut.doc.data.c2sp.findings.map((f: Json) => f.kind)).toContain("log_truncated");
       // Republished after the truncation: a third party with the saved checkpoint sees it too.
@@ -434,6 +441,7 @@ describe("registry log checkpoint / export --tiles / verify --checkpoint (CLI)",
         "log",
         "check-tiles",
         `${server.url}/tiles2`,
+        "--allow-local",
         "--vkey",
         vkey,
         "--checkpoint",
