@@ -5,7 +5,7 @@ import { PedigreeError } from "../errors.js";
 import { ColumnTracker } from "./columns.js";
 import { collect, type ReadInfo } from "./pipeline.js";
 import { MAX_LINE_BYTES } from "./read-jsonl.js";
-import { type Row, toNumber } from "./rows.js";
+import { type Row, rowOf } from "./rows.js";
 import type { ColumnOverrides, TrainLog } from "./types.js";
 
 type Emit = (row: Row & { step: number }) => void;
@@ -48,17 +48,8 @@ class CsvRows {
 
   record(rec: Record<string, string>): void {
     this.ordinal++;
-    const cols = this.tracker.columns;
-    const row: Row = {};
-    for (const [m, col] of Object.entries(cols)) {
-      if (col === null) continue;
-      const v = toNumber(rec[col]);
-      if (v !== undefined) row[m as keyof Row] = v;
-    }
-    const step = cols.step === null ? this.ordinal : row.step;
-    if (step === undefined || !Number.isFinite(step)) return;
-    row.step = step;
-    this.emit(row as Row & { step: number });
+    const row = rowOf(this.tracker.columns, (c) => rec[c], this.ordinal);
+    if (row) this.emit(row);
   }
 
   info(): ReadInfo {

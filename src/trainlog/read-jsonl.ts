@@ -2,7 +2,7 @@ import fs from "node:fs";
 import { PedigreeError } from "../errors.js";
 import { ColumnTracker } from "./columns.js";
 import { collect, type ReadInfo } from "./pipeline.js";
-import { type Row, toNumber } from "./rows.js";
+import { type Row, rowOf } from "./rows.js";
 import type { ColumnOverrides, TrainLog } from "./types.js";
 
 /** A line longer than this is refused: a logged step is ~100 bytes; this bounds the line buffer. */
@@ -40,17 +40,8 @@ class JsonlReader {
     const flat = flatten(value as Record<string, unknown>);
     this.tracker.observe(Object.keys(flat));
     this.ordinal++;
-    const cols = this.tracker.columns;
-    const row: Row = {};
-    for (const [m, col] of Object.entries(cols)) {
-      if (col === null) continue;
-      const v = toNumber(flat[col]);
-      if (v !== undefined) row[m as keyof Row] = v;
-    }
-    const step = cols.step === null ? this.ordinal : row.step;
-    if (step === undefined || !Number.isFinite(step)) return;
-    row.step = step;
-    this.emit(row as Row & { step: number });
+    const row = rowOf(this.tracker.columns, (c) => flat[c], this.ordinal);
+    if (row) this.emit(row);
   }
 
   info(): ReadInfo {

@@ -97,3 +97,23 @@ export function toNumber(v: unknown): number | undefined {
   }
   return undefined;
 }
+
+/**
+ * One record's metrics by the resolved columns (`get` reads a column of the record), its step from the
+ * step column or else the record's ordinal; null for a record without a finite step.
+ */
+export function rowOf(
+  cols: Record<string, string | null>,
+  get: (col: string) => unknown,
+  ordinal: number,
+): (Row & { step: number }) | null {
+  const row: Row = {};
+  for (const [m, col] of Object.entries(cols)) {
+    if (col === null) continue;
+    const v = toNumber(get(col));
+    if (v !== undefined) row[m as keyof Row] = v;
+  }
+  const step = cols.step === null ? ordinal : row.step;
+  if (step === undefined || !Number.isFinite(step)) return null;
+  return { ...row, step };
+}

@@ -11,30 +11,22 @@ import { witnessCheckpoint, witnessKey } from "../../../registry/c2sp/witness.js
 import type { LogVerifyResult } from "../../../registry/log-verify.js";
 import type { Registry } from "../../../registry/registry.js";
 import { renderPublished, renderServedCheck } from "../../../report/c2sp.js";
-import type { CommandContext, CommandResult } from "../../command.js";
+import { type DbOpts, leaf, withRegistry } from "./common.js";
 
 /** C2SP publication subcommands of `registry log` (checkpoint, export) and the `verify --checkpoint` hook. */
-
-type Leaf = (
-  parent: Command,
-  spec: string,
-  description: string,
-  action: (ctx: CommandContext, ...args: unknown[]) => Promise<CommandResult>,
-) => Command;
-type WithRegistry = <T>(o: object, fn: (r: Registry) => Promise<T>) => Promise<T>;
 
 export interface CheckpointOpts {
   checkpoint?: string;
   witnesses?: string;
 }
 
-export function defineC2spLog(log: Command, leaf: Leaf, withRegistry: WithRegistry): void {
+export function defineC2spLog(log: Command): void {
   leaf(
     log,
     "checkpoint",
     "sign the current tree head as a C2SP checkpoint (signed note)",
     async (_ctx, ...a) => {
-      const o = a[0] as { out?: string; origin?: string };
+      const o = a[0] as DbOpts & { out?: string; origin?: string };
       const cp = await withRegistry(o, async (reg) =>
         currentCheckpoint(reg.db, await reg.signer(), o.origin),
       );
@@ -53,7 +45,7 @@ export function defineC2spLog(log: Command, leaf: Leaf, withRegistry: WithRegist
     "export",
     "write the log as static C2SP tlog-tiles (checkpoint, tiles, entry bundles)",
     async (_ctx, ...a) => {
-      const o = a[0] as { tiles?: string; origin?: string };
+      const o = a[0] as DbOpts & { tiles?: string; origin?: string };
       if (!o.tiles)
         throw new PedigreeError("USAGE_MISSING_OPTION", "log export needs --tiles <dir>", {
           hint: "e.g. pedigree registry log export --tiles ./public/log",
@@ -78,11 +70,11 @@ export function defineC2spLog(log: Command, leaf: Leaf, withRegistry: WithRegist
       "--origin <name>",
       "checkpoint origin and key name (the URL prefix it will be served under, without scheme)",
     );
-  defineCheckTiles(log, leaf);
-  defineWitness(log, leaf);
+  defineCheckTiles(log);
+  defineWitness(log);
 }
 
-function defineCheckTiles(log: Command, leaf: Leaf): void {
+function defineCheckTiles(log: Command): void {
   leaf(
     log,
     "check-tiles <prefix>",
@@ -102,7 +94,7 @@ function defineCheckTiles(log: Command, leaf: Leaf): void {
     .option("--checkpoint <file|url>", "a checkpoint saved earlier: the served log must extend it");
 }
 
-function defineWitness(log: Command, leaf: Leaf): void {
+function defineWitness(log: Command): void {
   leaf(
     log,
     "witness <prefix>",

@@ -5,28 +5,19 @@ import { toCycloneDx } from "../../../registry/export/cyclonedx.js";
 import { exportData } from "../../../registry/export/data.js";
 import { toHfCards } from "../../../registry/export/hfcard.js";
 import { toSpdx } from "../../../registry/export/spdx.js";
-import type { Registry } from "../../../registry/registry.js";
-import type { CommandContext, CommandResult } from "../../command.js";
-
-type Leaf = (
-  parent: Command,
-  spec: string,
-  description: string,
-  action: (ctx: CommandContext, ...args: unknown[]) => Promise<CommandResult>,
-) => Command;
-type WithRegistry = <T>(o: object, fn: (r: Registry) => Promise<T>) => Promise<T>;
+import { type DbOpts, leaf, withRegistry } from "./common.js";
 
 const FORMATS = ["cyclonedx", "spdx", "hf-card"] as const;
 type Format = (typeof FORMATS)[number];
 
 /** `registry export --format cyclonedx|spdx|hf-card [-o file]`: the registry's lineage as a BOM or card metadata. */
-export function defineExport(cmd: Command, leaf: Leaf, withRegistry: WithRegistry): void {
+export function defineExport(cmd: Command): void {
   leaf(
     cmd,
     "export",
     "export declared lineage as a CycloneDX 1.6 ML-BOM, SPDX 3.0.1 or model-card metadata",
     async (_ctx, ...a) => {
-      const o = a[0] as { format?: string; out?: string };
+      const o = a[0] as DbOpts & { format?: string; out?: string };
       const format = o.format as Format;
       if (!FORMATS.includes(format))
         throw new PedigreeError(

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { PedigreeError } from "../../../errors.js";
 import type { CommandModule } from "../../command.js";
-import { leaf, withRegistry } from "./common.js";
+import { withRegistry } from "./common.js";
 import { defineDeclare } from "./declare.js";
 import { defineExport } from "./export.js";
 import { defineLog } from "./log.js";
@@ -20,7 +20,7 @@ export const define: CommandModule["define"] = (cmd: Command) => {
   defineDeclare(cmd);
   defineVerify(cmd);
   defineLog(cmd);
-  defineExport(cmd, leaf, withRegistry);
+  defineExport(cmd);
   return async () => {
     throw new PedigreeError("USAGE_MISSING_SUBCOMMAND", "pedigree registry needs a subcommand", {
       hint: 'Run "pedigree registry --help"',

@@ -41,7 +41,7 @@ export function defineLog(cmd: Command): void {
     },
   );
   checkpointOptions(verify);
-  defineC2spLog(log, leaf, withRegistry);
+  defineC2spLog(log);
   leaf(
     log,
     "head",
