@@ -21,6 +21,8 @@ export type ErrorFamily =
   | "TRAINLOG"
   | "REGISTRY"
   | "LOG"
+  | "SERVER"
+  | "JOB"
   | "INTERNAL";
 
 export type ErrorCode = `${ErrorFamily}_${string}`;

@@ -51,4 +51,9 @@ export const commands: CommandEntry[] = [
     summary: "Training-log forensics: loss spikes, rollback points, from-scratch check",
     load: () => import("./trainlog.js"),
   },
+  {
+    name: "serve",
+    summary: "Serve the registry over HTTP: JSON API, pages, background jobs",
+    load: () => import("./serve.js"),
+  },
 ];

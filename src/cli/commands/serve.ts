@@ -1,0 +1,93 @@
+import type { Command } from "commander";
+import { PedigreeError } from "../../errors.js";
+import { parseAllowLocal } from "../../io/http/guard.js";
+import { resolveDbSpec } from "../../registry/index.js";
+import { escapeTerminalText } from "../../report/terminal.js";
+import { startServer } from "../../server/app.js";
+import { parseRole, TokenStore, tokensPath } from "../../server/tokens.js";
+import type { CommandModule } from "../command.js";
+import { subcommandAction } from "../main.js";
+
+interface ServeOpts {
+  db?: string;
+  port?: string;
+  host?: string;
+  allowLocal?: boolean;
+  anonymousRead?: boolean;
+  keys?: string;
+  actor?: string;
+}
+
+/**
+ * `pedigree serve`: the registry as a web service (API, pages, in-process jobs) until Ctrl-C.
+ * The root command has its own action (main.ts runs subcommand leaves only), so it prints its
+ * address on stderr and returns nothing when stopped.
+ */
+export const define: CommandModule["define"] = (cmd: Command) => {
+  cmd
+    .description("serve the registry over HTTP: JSON API, pages and background jobs")
+    .option("--db <file>", "registry SQLite file (default PEDIGREE_DB or ./pedigree.db)")
+    .option("--port <n>", "TCP port", "8080")
+    .option("--host <addr>", "address to bind", "127.0.0.1")
+    .option("--allow-local", "let model URLs reach loopback, private and link-local addresses")
+    .option("--anonymous-read", "allow reads without a token (loopback binds only)")
+    .option("--keys <dir>", "folder of actor private keys (default PEDIGREE_KEYS or ~/.pedigree/keys)")
+    .option("--actor <name>", "actor who signs registry changes made through the server")
+    .action(async (o: ServeOpts) => {
+      const server = await startServer({
+        db: resolveDbSpec(o.db),
+        port: parsePort(o.port ?? "8080"),
+        host: o.host ?? "127.0.0.1",
+        // Explicit false: PEDIGREE_ALLOW_LOCAL in the server's environment must not open it up.
+        allowLocal: o.allowLocal ? parseAllowLocal("1", "--allow-local") : false,
+        anonymousRead: o.anonymousRead ?? false,
+        ...(o.keys ? { keysDir: o.keys } : {}),
+        ...(o.actor ? { actor: o.actor } : {}),
+      });
+      process.stderr.write(`pedigree serve: listening on ${server.url} (Ctrl-C stops)\n`);
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      await server.close();
+    });
+  const token = cmd.command("token").description("API tokens");
+  subcommandAction(
+    token
+      .command("create")
+      .description("create an API token (printed once; only its SHA-256 is stored)")
+      .requiredOption("--role <role>", "reader | writer | admin")
+      .option("--label <text>", "who or what the token is for")
+      .option("--db <file>", "registry SQLite file (default PEDIGREE_DB or ./pedigree.db)"),
+    async (_ctx, ...a) => {
+      const o = a[0] as { role: string; label?: string; db?: string };
+      const db = resolveDbSpec(o.db);
+      const store = TokenStore.open(db);
+      try {
+        const t = store.create(parseRole(o.role), o.label ?? null);
+        return {
+          data: { ...t, store: tokensPath(db) },
+          render: (d: unknown) => {
+            const x = d as typeof t;
+            return `${x.token}\n${escapeTerminalText(`(${x.role} token ${x.id}; shown once, store it now)`)}`;
+          },
+        };
+      } finally {
+        store.close();
+      }
+    },
+  );
+  return async () => {
+    throw new PedigreeError("INTERNAL_UNREACHABLE", "serve runs from its own action");
+  };
+};
+
+function parsePort(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new PedigreeError("USAGE_INVALID_OPTION", `--port must be 0–65535, got "${v}"`, {
+      details: { option: "--port", value: v },
+      hint: "e.g. --port 8080",
+    });
+  return n;
+}

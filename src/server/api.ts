@@ -1,0 +1,125 @@
+import { Hono } from "hono";
+import { streamSSE } from "hono/streaming";
+import { PedigreeError } from "../errors.js";
+import { type AllowLocal, checkUrl } from "../io/http/guard.js";
+import type { JobEvent, JobQueue } from "../jobs/index.js";
+import { FINISHED } from "../jobs/index.js";
+import type { Registry } from "../registry/index.js";
+import { type AuthEnv, requireRole } from "./auth.js";
+import { publicJob, safeJsonText, sendJson } from "./json.js";
+import { addModelBody, compareBody, jobsQuery, parse, verifyBody } from "./schemas.js";
+import { modelDetail, modelSummaries } from "./views.js";
+
+export interface ApiDeps {
+  registry: Registry;
+  jobs: JobQueue;
+  allowLocal: AllowLocal;
+}
+
+/** SSE keep-alive: proxies close idle streams after 60 s or so; a comment line every 15 s keeps it open. */
+const SSE_PING_MS = 15_000;
+
+/** The JSON API under /api. Reads need `reader`, anything that starts or stops work needs `writer`. */
+export function apiRoutes(deps: ApiDeps): Hono<AuthEnv> {
+  const api = new Hono<AuthEnv>();
+  const read = requireRole("reader");
+  const write = requireRole("writer");
+
+  api.get("/models", read, async (c) => {
+    const q = c.req.query("q") ?? "";
+    return sendJson(c, { ok: true, data: await modelSummaries(deps.registry, q) });
+  });
+  api.get("/models/:name", read, async (c) =>
+    sendJson(c, { ok: true, data: await modelDetail(deps.registry, c.req.param("name")) }),
+  );
+  api.post("/models", write, async (c) => {
+    const body = parse(addModelBody, await jsonBody(c.req.raw));
+    // Refused now when the host is (or resolves to) a forbidden address; the job checks again at
+    // connect time and on every redirect, so DNS rebinding gains nothing.
+    if (/^https?:/i.test(body.source)) await checkUrl(new URL(body.source), deps.allowLocal);
+    const { key, ...payload } = body;
+    return accepted(c, await deps.jobs.enqueue("fingerprint", payload, key ? { key } : {}));
+  });
+  api.post("/compare", write, async (c) => {
+    const { key, ...payload } = parse(compareBody, await jsonBody(c.req.raw));
+    return accepted(c, await deps.jobs.enqueue("compare", payload, key ? { key } : {}));
+  });
+  api.post("/verify", write, async (c) => {
+    const { key, ...payload } = parse(verifyBody, await jsonBody(c.req.raw));
+    return accepted(c, await deps.jobs.enqueue("verify", payload, key ? { key } : {}));
+  });
+
+  api.get("/jobs", read, async (c) => {
+    const filter = parse(jobsQuery, c.req.query());
+    return sendJson(c, { ok: true, data: (await deps.jobs.list(filter)).map(publicJob) });
+  });
+  api.get("/jobs/:id", read, async (c) =>
+    sendJson(c, { ok: true, data: publicJob(await mustGet(deps.jobs, c.req.param("id"))) }),
+  );
+  api.post("/jobs/:id/cancel", write, async (c) =>
+    sendJson(c, { ok: true, data: publicJob(await deps.jobs.cancel(c.req.param("id"))) }),
+  );
+  api.post("/jobs/:id/retry", write, async (c) =>
+    sendJson(c, { ok: true, data: publicJob(await deps.jobs.retry(c.req.param("id"))) }),
+  );
+  api.get("/jobs/:id/events", read, async (c) => {
+    const id = c.req.param("id");
+    const all = id === "all";
+    const first = all ? null : await mustGet(deps.jobs, id);
+    return streamSSE(c, async (stream) => {
+      let wake: () => void = () => {};
+      const queue: JobEvent[] = first ? [{ type: "state", job: first }] : [];
+      const unsubscribe = deps.jobs.subscribe(all ? "*" : id, (e) => {
+        queue.push(e);
+        wake();
+      });
+      stream.onAbort(() => wake());
+      try {
+        while (!stream.aborted) {
+          for (let e = queue.shift(); e; e = queue.shift()) {
+            await stream.writeSSE({ event: e.type, data: safeJsonText(publicJob(e.job)) });
+            if (!all && FINISHED.includes(e.job.state)) return;
+          }
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            setTimeout(resolve, SSE_PING_MS);
+          });
+          if (queue.length === 0 && !stream.aborted) await stream.write(": ping\n\n");
+        }
+      } finally {
+        unsubscribe();
+      }
+    });
+  });
+  api.all("*", () => {
+    throw new PedigreeError("SERVER_NOT_FOUND", "No such API route", {
+      hint: "See docs/serve.md for the API",
+    });
+  });
+  return api;
+}
+
+async function mustGet(jobs: JobQueue, id: string) {
+  const job = await jobs.get(id);
+  if (!job)
+    throw new PedigreeError("JOB_NOT_FOUND", `No job with id ${id}`, {
+      details: { id },
+      hint: "List jobs with GET /api/jobs; jobs are forgotten when the server restarts",
+    });
+  return job;
+}
+
+function accepted(c: Parameters<typeof sendJson>[0], id: string): Response {
+  c.header("location", `/api/jobs/${id}`);
+  return sendJson(c, { ok: true, data: { job: id } }, 202);
+}
+
+async function jsonBody(req: Request): Promise<unknown> {
+  try {
+    return await req.json();
+  } catch {
+    throw new PedigreeError("SERVER_BAD_REQUEST", "The request body is not JSON", {
+      hint: "Send Content-Type: application/json with a JSON object",
+    });
+  }
+}

@@ -1,0 +1,32 @@
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { jsonReplacer } from "../cli/main.js";
+import type { Job } from "../jobs/index.js";
+import { jsonForTerminal } from "../report/terminal.js";
+
+/**
+ * JSON that stays the same document but is safe wherever it lands: control, bidi and DEL/C1
+ * characters (terminal escapes in a model name) and <, >, & (markup, should a client paste it into
+ * HTML or a browser sniff it) become \u escapes that every JSON reader decodes back.
+ */
+export function safeJsonText(value: unknown): string {
+  return jsonForTerminal(JSON.stringify(value, jsonReplacer)).replace(
+    /[<>&]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+export function sendJson(c: Context, value: unknown, status: ContentfulStatusCode = 200): Response {
+  return c.body(safeJsonText(value), status, { "content-type": "application/json; charset=utf-8" });
+}
+
+/** A job as clients see it: uploaded fingerprint bytes are summarised, never echoed back. */
+export function publicJob(job: Job): Job {
+  if (job.kind !== "compare" || typeof job.payload !== "object" || job.payload === null) return job;
+  const p = job.payload as Record<string, unknown>;
+  const side = (s: unknown) =>
+    s && typeof s === "object" && "fingerprint" in s
+      ? { fingerprint: `${String((s as { fingerprint: string }).fingerprint).length} base64 chars` }
+      : s;
+  return { ...job, payload: { a: side(p.a), b: side(p.b) } };
+}

@@ -1,0 +1,111 @@
+import { Hono } from "hono";
+import type { JobQueue } from "../jobs/index.js";
+import type { Registry } from "../registry/index.js";
+import { type AuthEnv, requireRole } from "./auth.js";
+import { badge, type Html, html, page } from "./html.js";
+import { log10pWords, type ModelDetail, modelDetail, modelSummaries } from "./views.js";
+
+export interface PageDeps {
+  registry: Registry;
+  jobs: JobQueue;
+}
+
+/** Server-rendered pages: no build step, no external resources; the jobs page has one small script. */
+export function pageRoutes(deps: PageDeps): Hono<AuthEnv> {
+  const ui = new Hono<AuthEnv>();
+  const read = requireRole("reader");
+  const nonceOf = (c: { get(k: "secureHeadersNonce"): string | undefined }) =>
+    c.get("secureHeadersNonce") ?? "";
+
+  ui.get("/", (c) => c.redirect("/models"));
+  ui.get("/models", read, async (c) => {
+    const q = c.req.query("q") ?? "";
+    const models = await modelSummaries(deps.registry, q);
+    return c.html(page("Models", nonceOf(c), modelsBody(q, models)));
+  });
+  ui.get("/models/:name", read, async (c) => {
+    const d = await modelDetail(deps.registry, c.req.param("name"));
+    return c.html(page(d.model.name, nonceOf(c), modelBody(d)));
+  });
+  ui.get("/jobs", read, async (c) => {
+    const jobs = await deps.jobs.list();
+    return c.html(page("Jobs", nonceOf(c), jobsBody(jobs, nonceOf(c))));
+  });
+  return ui;
+}
+
+const link = (name: string) => `/models/${encodeURIComponent(name)}`;
+
+function modelsBody(q: string, models: Awaited<ReturnType<typeof modelSummaries>>): Html {
+  const rows = models.map(
+    (m) => html`<tr><td><a href="${link(m.name)}">${m.name}</a></td><td>${m.version ?? ""}</td>
+<td>${m.tags.join(", ")}</td><td>${m.parents}</td><td>${badge(m.status)}</td><td><code>${m.contentId.slice(0, 16)}</code></td></tr>`,
+  );
+  return html`<h1>Models</h1>
+<form method="get" action="/models" role="search"><label>Search <input type="search" name="q" value="${q}"
+ placeholder="name, tag, claim or content id"></label> <button>Search</button></form>
+<p class="muted">${models.length} model(s)${q ? html` matching “${q}”` : ""}</p>
+<table><thead><tr><th>Name</th><th>Version</th><th>Tags</th><th>Declared parents</th><th>Status</th><th>Content id</th></tr></thead>
+<tbody>${rows}</tbody></table>`;
+}
+
+function modelBody(d: ModelDetail): Html {
+  const m = d.model;
+  const parents = d.parentStatus.map(
+    (p) => html`<tr><td><a href="${link(p.parentName)}">${p.parentName}</a></td><td>${badge(p.status)}</td>
+<td>${p.log10P === null ? "" : p.log10P.toFixed(1)}</td><td>${log10pWords(p.log10P)}</td></tr>`,
+  );
+  const kin = d.undeclared.map(
+    (
+      u,
+    ) => html`<li><a href="${link(u.otherName)}">${u.otherName}</a> (${u.asParent ? "likely parent" : "likely child"}):
+${log10pWords(u.log10P)}</li>`,
+  );
+  return html`<h1>${m.name}${m.version ? html` <span class="muted">${m.version}</span>` : ""}</h1>
+<table><tbody><tr><th>Content id</th><td><code>${m.contentId}</code></td></tr>
+<tr><th>Added</th><td>${m.addedAt} (log entry ${m.seq})</td></tr>
+<tr><th>Tags</th><td>${m.tags.join(", ")}</td></tr>
+<tr><th>Claims</th><td>${m.claims.map((c) => html`<div>“${c}”</div>`)}</td></tr></tbody></table>
+<h2>Declared parents</h2>
+${parents.length ? html`<table><thead><tr><th>Parent</th><th>Check</th><th>log10 p</th><th>In plain words</th></tr></thead><tbody>${parents}</tbody></table>` : html`<p class="muted">None declared.</p>`}
+<h2>Undeclared kinship found</h2>
+${kin.length ? html`<ul>${kin}</ul>` : html`<p class="muted">None found (run verify to look).</p>`}
+<h2>Declared children</h2>
+${d.children.length ? html`<ul>${d.children.map((c) => html`<li><a href="${link(c.childName)}">${c.childName}</a> (${c.relation})</li>`)}</ul>` : html`<p class="muted">None.</p>`}
+<h2>Training logs</h2>
+${d.trainLogs.length ? html`<ul>${d.trainLogs.map((t) => html`<li><code>${t.sha256.slice(0, 16)}</code>: from scratch ${t.fromScratch}. ${t.summary}</li>`)}</ul>` : html`<p class="muted">None attached.</p>`}`;
+}
+
+function jobsBody(jobs: Awaited<ReturnType<JobQueue["list"]>>, nonce: string): Html {
+  const rows = jobs.map(
+    (j) => html`<tr id="job-${j.id}"><td><code>${j.id.slice(0, 8)}</code></td><td>${j.kind}</td>
+<td class="state">${badge(j.state)}</td><td class="progress">${j.progress ? `${j.progress.phase} ${j.progress.done}/${j.progress.total}` : ""}</td>
+<td class="error">${j.error ? `${j.error.code}: ${j.error.message}` : ""}</td><td>${j.createdAt}</td></tr>`,
+  );
+  return html`<h1>Jobs</h1><p class="muted" id="live">Live updates connecting…</p>
+<table><thead><tr><th>Id</th><th>Kind</th><th>State</th><th>Progress</th><th>Error</th><th>Created</th></tr></thead>
+<tbody id="jobs">${rows}</tbody></table>
+<script nonce="${nonce}">${JOBS_SCRIPT}</script>`;
+}
+
+/**
+ * Live job rows over server-sent events. It writes with textContent only, so a job's strings can
+ * never become markup; a job it has not seen yet reloads the page (rendered, escaped, by the server).
+ */
+const JOBS_SCRIPT = html`(() => {
+  const live = document.getElementById("live");
+  const es = new EventSource("/api/jobs/all/events");
+  es.onopen = () => { live.textContent = "Live updates on."; };
+  es.onerror = () => { live.textContent = "Live updates paused (reconnecting)."; };
+  const onEvent = (ev) => {
+    const j = JSON.parse(ev.data);
+    const row = document.getElementById("job-" + j.id);
+    if (!row) { location.reload(); return; }
+    const b = row.querySelector(".state .badge");
+    b.textContent = j.state; b.className = "badge " + j.state;
+    row.querySelector(".progress").textContent = j.progress ? j.progress.phase + " " + j.progress.done + "/" + j.progress.total : "";
+    row.querySelector(".error").textContent = j.error ? j.error.code + ": " + j.error.message : "";
+  };
+  es.addEventListener("state", onEvent);
+  es.addEventListener("progress", onEvent);
+})();`;

@@ -1,0 +1,60 @@
+import { z } from "zod";
+import { PedigreeError } from "../errors.js";
+
+/** Names, versions, tags and claims are capped so one request cannot store megabytes of text. */
+const MAX_TEXT = 512;
+const text = z.string().min(1).max(MAX_TEXT);
+
+/**
+ * A model source a user may ask the server to fetch: remote only. A local path would let any
+ * writer read the server's own files; http(s) and hf:// go through the SSRF guard when opened.
+ */
+const remoteSource = z
+  .string()
+  .max(4096)
+  .regex(/^(https?|hf):\/\//i, "source must be an http(s):// URL or hf://org/repo");
+
+export const addModelBody = z.strictObject({
+  source: remoteSource,
+  name: text.optional(),
+  version: text.optional(),
+  tags: z.array(text).max(64).optional(),
+  claims: z.array(text).max(64).optional(),
+  /** Idempotency key: the same key returns the same job. */
+  key: text.optional(),
+});
+
+const side = z.union([
+  z.strictObject({ model: text }),
+  /** A fingerprint file's bytes, base64 (the body limit caps its size). */
+  z.strictObject({
+    fingerprint: z
+      .string()
+      .min(1)
+      .regex(/^[A-Za-z0-9+/=\s]+$/),
+  }),
+]);
+
+export const compareBody = z.strictObject({ a: side, b: side, key: text.optional() });
+
+export const verifyBody = z.strictObject({ model: text.optional(), key: text.optional() });
+
+export const jobStates = z.enum(["queued", "running", "succeeded", "failed", "cancelled"]);
+export const jobsQuery = z.strictObject({
+  kind: z.enum(["fingerprint", "compare", "verify"]).optional(),
+  state: jobStates.optional(),
+});
+
+/** Parses with `schema`; a mismatch is SERVER_BAD_REQUEST naming the first field that failed. */
+export function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const where = issue?.path.length ? issue.path.join(".") : "body";
+  throw new PedigreeError("SERVER_BAD_REQUEST", `Invalid request: ${where}: ${issue?.message ?? "invalid"}`, {
+    details: {
+      issues: r.error.issues.slice(0, 5).map((i) => ({ path: i.path.join("."), message: i.message })),
+    },
+    hint: "See docs/serve.md for the request bodies",
+  });
+}

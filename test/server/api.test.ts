@@ -1,0 +1,246 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startServer } from "../../src/server/app.js";
+import { synthFingerprint } from "../registry/helpers.js";
+import { makeServer, type TestServer, waitJob } from "./helpers.js";
+
+const HOSTILE = `<script>alert(1)</script>\u001b[31m"x'&`;
+
+describe("pedigree serve API", () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await makeServer();
+    await t.server.registry.addModel(synthFingerprint({ name: "base", family: "llama" }), { name: "base" });
+    await t.server.registry.addModel(synthFingerprint({ name: "child", family: "llama", generation: 1 }), {
+      name: "child",
+    });
+    await t.server.registry.addModel(synthFingerprint({ name: "other", family: "qwen" }), {
+      name: "other",
+      version: HOSTILE,
+      tags: [HOSTILE],
+      claims: [HOSTILE],
+    });
+    await t.server.registry.declare("child", "base", "continued_training");
+  });
+  afterAll(async () => t?.close());
+
+  it("needs a token, refuses unknown ones, and keeps readers from writing", async () => {
+    const none = await t.call("/api/models", { as: null });
+    expect(none.status).toBe(401);
+    expect(((await none.json()) as { error: { code: string } }).error.code).toBe("SERVER_UNAUTHORIZED");
+    const bad = await fetch(`${t.url}/api/models`, { headers: { authorization: "Bearer pdg_nope" } });
+    expect(bad.status).toBe(401);
+    const list = await t.call("/api/models");
+    expect(list.status).toBe(200);
+    expect(((await list.json()) as { data: unknown[] }).data).toHaveLength(3);
+    const write = await t.call("/api/verify", { method: "POST", body: "{}" });
+    expect(write.status).toBe(403);
+    expect(((await write.json()) as { error: { code: string } }).error.code).toBe("SERVER_FORBIDDEN");
+  });
+
+  it("sends security headers with a nonce-based Content-Security-Policy", async () => {
+    const r = await t.call("/models");
+    const csp = r.headers.get("content-security-policy") ?? "";
+    expect(csp).toMatch(/default-src 'none'/);
+    expect(csp).toMatch(/script-src 'nonce-/);
+    expect(csp).not.toMatch(/unsafe-inline/);
+    expect(r.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(r.headers.get("x-frame-options")).toBe("SAMEORIGIN");
+  });
+
+  it("escapes hostile model names in pages and JSON", async () => {
+    const page = await (await t.call("/models")).text();
+    expect(page).not.toContain("<script>alert(1)");
+    expect(page).not.toContain("\u001b");
+    expect(page).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
+    const one = await t.call("/models/other");
+    expect(one.status).toBe(200);
+    expect(await one.text()).not.toMatch(/<script>alert|\u001b/);
+    const raw = await (await t.call("/api/models/other")).text();
+    expect(raw).not.toMatch(/[<>\u001b]/);
+    expect((JSON.parse(raw) as { data: { model: { claims: string[] } } }).data.model.claims).toEqual([
+      HOSTILE,
+    ]);
+    const missing = await (await t.call(`/models/${encodeURIComponent(HOSTILE)}`)).text();
+    expect(missing).not.toContain("<script>alert(1)");
+  });
+
+  it("shows a model's declared parents with their check state", async () => {
+    const r = (await (await t.call("/api/models/child")).json()) as {
+      data: { parentStatus: { parentName: string; status: string }[] };
+    };
+    expect(r.data.parentStatus).toEqual([
+      expect.objectContaining({ parentName: "base", status: "unchecked" }),
+    ]);
+    expect((await t.call("/api/models/nope")).status).toBe(404);
+  });
+
+  it("runs a verify job to completion and records its evidence", async () => {
+    const r = await t.call("/api/verify", { method: "POST", body: "{}", as: "writer" });
+    expect(r.status).toBe(202);
+    const { job } = ((await r.json()) as { data: { job: string } }).data;
+    const done = await waitJob(t, job);
+    expect(done.state).toBe("succeeded");
+    expect((done.result as { findings: unknown[] }).findings).toEqual([]);
+    const child = (await (await t.call("/api/models/child")).json()) as {
+      data: { parentStatus: { status: string }[] };
+    };
+    expect(child.data.parentStatus[0]?.status).toBe("verified");
+  });
+
+  it("registers a model by URL as a job; the same key gives the same job", async () => {
+    const body = JSON.stringify({ source: "https://example.org/m/gemma-new", name: "gemma-new", key: "k1" });
+    const a = (await (await t.call("/api/models", { method: "POST", body, as: "writer" })).json()) as {
+      data: { job: string };
+    };
+    const b = (await (await t.call("/api/models", { method: "POST", body, as: "writer" })).json()) as {
+      data: { job: string };
+    };
+    expect(b.data.job).toBe(a.data.job);
+    const done = await waitJob(t, a.data.job);
+    expect(done.state).toBe("succeeded");
+    expect(done.progress).toEqual({ done: 3, total: 3, phase: "fingerprint" });
+    expect((await t.call("/api/models/gemma-new")).status).toBe(200);
+  });
+
+  it("compares two registered models as a job", async () => {
+    const body = JSON.stringify({ a: { model: "base" }, b: { model: "child" } });
+    const r = await t.call("/api/compare", { method: "POST", body, as: "writer" });
+    const done = await waitJob(t, ((await r.json()) as { data: { job: string } }).data.job);
+    expect(done.state).toBe("succeeded");
+    expect((done.result as { verdict: string }).verdict).toBe("related");
+  });
+
+  it("validates bodies and refuses local paths as sources", async () => {
+    for (const body of [
+      "{",
+      JSON.stringify({ source: "/etc/passwd" }),
+      JSON.stringify({ source: "https://x", extra: 1 }),
+    ]) {
+      const r = await t.call("/api/models", { method: "POST", body, as: "writer" });
+      expect(r.status).toBe(400);
+      expect(((await r.json()) as { error: { code: string } }).error.code).toBe("SERVER_BAD_REQUEST");
+    }
+  });
+
+  it("refuses metadata and loopback URLs (SSRF guard) before queueing", async () => {
+    for (const source of [
+      "http://169.254.169.254/latest/meta-data",
+      "http://2852039166/x",
+      "http://[::ffff:169.254.169.254]/x",
+      "http://127.0.0.1:1/x",
+      "http://localhost:1/x",
+    ]) {
+      const r = await t.call("/api/models", {
+        method: "POST",
+        body: JSON.stringify({ source }),
+        as: "writer",
+      });
+      expect(r.status, source).toBe(400);
+      expect(((await r.json()) as { error: { code: string } }).error.code, source).toBe(
+        "HTTP_ADDRESS_FORBIDDEN",
+      );
+    }
+  });
+
+  it("streams a job's progress as server-sent events until it finishes", async () => {
+    const r = await t.call("/api/models", {
+      method: "POST",
+      body: JSON.stringify({ source: "https://example.org/m/phi-sse" }),
+      as: "writer",
+    });
+    const { job } = ((await r.json()) as { data: { job: string } }).data;
+    const events = await t.call(`/api/jobs/${job}/events`);
+    expect(events.headers.get("content-type")).toMatch(/text\/event-stream/);
+    const text = await events.text();
+    expect(text).toMatch(/event: progress/);
+    expect(text).toMatch(/"state":"succeeded"/);
+  });
+});
+
+describe("pedigree serve jobs: cancel and retry", () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await makeServer({ concurrency: 1 }, 200);
+  });
+  afterAll(async () => t?.close());
+
+  it("cancels a running job and a queued one, then retries", async () => {
+    const post = async (name: string) =>
+      (
+        (await (
+          await t.call("/api/models", {
+            method: "POST",
+            body: JSON.stringify({ source: `https://example.org/${name}` }),
+            as: "writer",
+          })
+        ).json()) as { data: { job: string } }
+      ).data.job;
+    const running = await post("a-1");
+    const queued = await post("b-1");
+    const q = (await (
+      await t.call(`/api/jobs/${queued}/cancel`, { method: "POST", as: "writer" })
+    ).json()) as {
+      data: { state: string };
+    };
+    expect(q.data.state).toBe("cancelled");
+    await new Promise((r) => setTimeout(r, 50));
+    await t.call(`/api/jobs/${running}/cancel`, { method: "POST", as: "writer" });
+    const done = await waitJob(t, running);
+    expect(done.state).toBe("cancelled");
+    expect((done.error as { code: string }).code).toBe("JOB_CANCELLED");
+    const again = await t.call(`/api/jobs/${running}/retry`, { method: "POST", as: "writer" });
+    expect(((await again.json()) as { data: { state: string; attempts: number } }).data.state).toMatch(
+      /queued|running/,
+    );
+    const notRetryable = await t.call(`/api/jobs/${running}/retry`, { method: "POST", as: "writer" });
+    expect(notRetryable.status).toBe(409);
+    await t.call(`/api/jobs/${running}/cancel`, { method: "POST", as: "writer" });
+    expect((await t.call("/api/jobs/nope")).status).toBe(404);
+  });
+});
+
+describe("pedigree serve with --allow-local and anonymous reads", () => {
+  it("lets a local URL through when allowed (the job reaches the local server)", async () => {
+    let hits = 0;
+    const local = http.createServer((_req, res) => {
+      hits++;
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => local.listen(0, "127.0.0.1", r));
+    const port = (local.address() as AddressInfo).port;
+    const { fingerprintSource } = await import("../../src/fingerprint/index.js");
+    const t = await makeServer({ allowLocal: true, fingerprint: fingerprintSource });
+    try {
+      const r = await t.call("/api/models", {
+        method: "POST",
+        body: JSON.stringify({ source: `http://127.0.0.1:${port}/model.safetensors` }),
+        as: "writer",
+      });
+      expect(r.status).toBe(202);
+      const done = await waitJob(t, ((await r.json()) as { data: { job: string } }).data.job);
+      expect(done.state).toBe("failed");
+      expect((done.error as { code: string }).code).not.toBe("HTTP_ADDRESS_FORBIDDEN");
+      expect(hits).toBeGreaterThan(0);
+    } finally {
+      await t.close();
+      local.close();
+    }
+  });
+
+  it("allows anonymous reads only when enabled, never writes, and refuses it on a public bind", async () => {
+    const t = await makeServer({ anonymousRead: true });
+    try {
+      expect((await t.call("/api/models", { as: null })).status).toBe(200);
+      expect((await t.call("/api/verify", { method: "POST", body: "{}", as: null })).status).toBe(401);
+    } finally {
+      await t.close();
+    }
+    await expect(
+      startServer({ db: "/nonexistent/x.db", host: "0.0.0.0", anonymousRead: true }),
+    ).rejects.toMatchObject({
+      code: "SERVER_INSECURE_BIND",
+    });
+  });
+});
