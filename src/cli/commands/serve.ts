@@ -60,7 +60,8 @@ export const define: CommandModule["define"] = (cmd: Command) => {
       .option("--label <text>", "who or what the token is for")
       .option("--db <file>", "registry SQLite file (default PEDIGREE_DB or ./pedigree.db)"),
     async (_ctx, ...a) => {
-      const o = a[0] as { role: string; label?: string; db?: string };
+      // `serve` itself takes --db too, and commander gives the parent the option: read both levels.
+      const o = (a.at(-1) as Command).optsWithGlobals() as { role: string; label?: string; db?: string };
       const db = resolveDbSpec(o.db);
       const store = TokenStore.open(db);
       try {
