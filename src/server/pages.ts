@@ -18,6 +18,8 @@ export function pageRoutes(deps: PageDeps): Hono<AuthEnv> {
     c.get("secureHeadersNonce") ?? "";
 
   ui.get("/", (c) => c.redirect("/models"));
+  // Browsers ask for it on every page; an empty answer keeps their consoles (and logs) clean.
+  ui.get("/favicon.ico", (c) => c.body(null, 204));
   ui.get("/models", read, async (c) => {
     const q = c.req.query("q") ?? "";
     const models = await modelSummaries(deps.registry, q);

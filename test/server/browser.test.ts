@@ -1,0 +1,58 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { synthFingerprint } from "../registry/helpers.js";
+import { makeServer, type TestServer } from "./helpers.js";
+
+/** Debian's chromium package (never a downloaded browser build); the test skips visibly without it. */
+const CHROMIUM = process.env.PEDIGREE_CHROMIUM ?? "/usr/bin/chromium";
+const HAS_CHROMIUM = fs.existsSync(CHROMIUM);
+if (!HAS_CHROMIUM)
+  console.warn(`[pedigree tests] ${CHROMIUM} not found: the browser test of pedigree serve is skipped`);
+const SHOTS = path.resolve("test-output/serve");
+
+describe.skipIf(!HAS_CHROMIUM)("pedigree serve in a browser", () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await makeServer({ anonymousRead: true });
+    const reg = t.server.registry;
+    await reg.addModel(synthFingerprint({ name: "base", family: "llama" }), { name: "base" });
+    await reg.addModel(synthFingerprint({ name: "child", family: "llama", generation: 1 }), {
+      name: "child",
+      claims: ['<img src=x onerror="alert(1)">'],
+    });
+    await reg.declare("child", "base", "continued_training");
+    fs.mkdirSync(SHOTS, { recursive: true });
+  });
+  afterAll(async () => t?.close());
+
+  it("opens the models page, a model page and the jobs page with live updates, and screenshots them", async () => {
+    const { chromium } = await import("playwright-core");
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(e.message));
+      page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+      page.on("dialog", (d) => errors.push(`dialog: ${d.message()}`));
+      await page.goto(`${t.url}/models`);
+      expect(await page.locator("tbody tr").count()).toBe(2);
+      await page.screenshot({ path: path.join(SHOTS, "models.png"), fullPage: true });
+      await page.click("text=child");
+      await page.waitForURL(/\/models\/child$/);
+      expect(await page.locator("h1").textContent()).toBe("child");
+      expect(await page.locator("text=<img src=x").count()).toBe(1);
+      await page.screenshot({ path: path.join(SHOTS, "model.png"), fullPage: true });
+      await page.goto(`${t.url}/jobs`);
+      await page.locator("#live", { hasText: "on" }).waitFor({ timeout: 5_000 });
+      // Queued after the page loaded: only the server-sent events can bring it onto the page.
+      await t.server.jobs.enqueue("verify", {});
+      await page.locator("#jobs .badge.succeeded").waitFor({ timeout: 10_000 });
+      await page.screenshot({ path: path.join(SHOTS, "jobs.png"), fullPage: true });
+      // No CSP violations (the inline style and script carry the nonce), no script ran from data.
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
+});
