@@ -54,12 +54,12 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         hint: "Drop --anonymous-read, or bind to 127.0.0.1 and put an authenticating proxy in front",
       },
     );
-  const tokens = TokenStore.open(o.db);
   const registry = await Registry.open({
     db: o.db,
     ...(o.keysDir ? { keysDir: o.keysDir } : {}),
     ...(o.actor ? { actor: o.actor } : {}),
   });
+  const tokens = TokenStore.open(o.db);
   const allowLocal = o.allowLocal ?? false;
   const jobs = new MemoryJobQueue({
     ...(o.concurrency ? { concurrency: o.concurrency } : {}),
@@ -71,18 +71,15 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     }),
   });
   const app = createApp({ registry, jobs, tokens, allowLocal, anonymousRead: o.anonymousRead ?? false });
-  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: o.port ?? 8080, hostname: host }, () => resolve(s));
-    s.once("error", (e) =>
-      reject(
-        new PedigreeError("SERVER_LISTEN_FAILED", `Cannot listen on ${host}:${o.port ?? 8080}`, {
-          details: { host, port: o.port ?? 8080 },
-          hint: "Pick another --port, or stop the process using it",
-          cause: e,
-        }),
-      ),
-    );
-  });
+  let server: ReturnType<typeof serve>;
+  try {
+    server = await listen(app.fetch, host, o.port ?? 8080);
+  } catch (e) {
+    await jobs.close();
+    await registry.close();
+    tokens.close();
+    throw e;
+  }
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : (o.port ?? 8080);
   return {
@@ -100,6 +97,21 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       tokens.close();
     },
   };
+}
+
+function listen(fetch: Hono["fetch"], host: string, port: number): Promise<ReturnType<typeof serve>> {
+  return new Promise((resolve, reject) => {
+    const s = serve({ fetch, port, hostname: host }, () => resolve(s));
+    s.once("error", (e) =>
+      reject(
+        new PedigreeError("SERVER_LISTEN_FAILED", `Cannot listen on ${host}:${port}`, {
+          details: { host, port },
+          hint: "Pick another --port, or stop the process using it",
+          cause: e,
+        }),
+      ),
+    );
+  });
 }
 
 export interface AppDeps {

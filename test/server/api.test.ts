@@ -22,6 +22,9 @@ describe("pedigree serve API", () => {
       claims: [HOSTILE],
     });
     await t.server.registry.declare("child", "base", "continued_training");
+    await t.server.registry.addModel(synthFingerprint({ name: "org", family: "mistral" }), {
+      name: "org/m-7b",
+    });
   });
   afterAll(async () => t?.close());
 
@@ -33,7 +36,7 @@ describe("pedigree serve API", () => {
     expect(bad.status).toBe(401);
     const list = await t.call("/api/models");
     expect(list.status).toBe(200);
-    expect(((await list.json()) as { data: unknown[] }).data).toHaveLength(3);
+    expect(((await list.json()) as { data: unknown[] }).data).toHaveLength(4);
     const write = await t.call("/api/verify", { method: "POST", body: "{}" });
     expect(write.status).toBe(403);
     expect(((await write.json()) as { error: { code: string } }).error.code).toBe("SERVER_FORBIDDEN");
@@ -74,6 +77,11 @@ describe("pedigree serve API", () => {
       expect.objectContaining({ parentName: "base", status: "unchecked" }),
     ]);
     expect((await t.call("/api/models/nope")).status).toBe(404);
+    // Names with a slash (org/model) are one path segment when encoded, as the pages link them.
+    expect((await t.call(`/api/models/${encodeURIComponent("org/m-7b")}`)).status).toBe(200);
+    expect((await t.call(`/models/${encodeURIComponent("org/m-7b")}`)).status).toBe(200);
+    const search = (await (await t.call("/api/models?q=M-7")).json()) as { data: { name: string }[] };
+    expect(search.data.map((m) => m.name)).toEqual(["org/m-7b"]);
   });
 
   it("runs a verify job to completion and records its evidence", async () => {
@@ -234,6 +242,11 @@ describe("pedigree serve with --allow-local and anonymous reads", () => {
     try {
       expect((await t.call("/api/models", { as: null })).status).toBe(200);
       expect((await t.call("/api/verify", { method: "POST", body: "{}", as: null })).status).toBe(401);
+      // A second server on the same port fails with a coded error and leaves nothing open.
+      const port = Number(new URL(t.url).port);
+      await expect(startServer({ db: t.reg.spec, keysDir: t.reg.keysDir, port })).rejects.toMatchObject({
+        code: "SERVER_LISTEN_FAILED",
+      });
     } finally {
       await t.close();
     }
