@@ -1,6 +1,7 @@
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { csrf } from "hono/csrf";
 import { NONCE, secureHeaders } from "hono/secure-headers";
 import { PedigreeError } from "../errors.js";
 import type { fingerprintSource } from "../fingerprint/index.js";
@@ -155,6 +156,11 @@ export function createApp(d: AppDeps): Hono<AuthEnv> {
       },
     }),
   );
+  // The pages' form posts (login, logout, job buttons) from another origin are refused before
+  // anything runs. /api is left to `authenticate`: bearer scripts send no Origin, and the cookie
+  // there needs this origin anyway.
+  const forms = csrf();
+  app.use((c, next) => (c.req.path.startsWith("/api/") ? next() : forms(c, next)));
   app.use(authenticate({ tokens: d.tokens, anonymousRead: d.anonymousRead }));
   app.route("/api", apiRoutes(d));
   app.route("/", pageRoutes(d));

@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from "hono";
+import { getCookie } from "hono/cookie";
 import { PedigreeError } from "../errors.js";
 import { type Role, roleRank, type TokenStore } from "./tokens.js";
 
@@ -12,24 +13,41 @@ export interface AuthOptions {
 export type Caller = Role | "anonymous" | null;
 export type AuthEnv = { Variables: { role: Caller; secureHeadersNonce?: string } };
 
+/** The UI's session cookie: the token itself, HttpOnly and SameSite=Strict (scripts and other sites never see it). */
+export const SESSION_COOKIE = "pedigree_token";
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
 /**
- * Resolves the caller from `Authorization: Bearer …`. Cookies are deliberately not read yet: a
- * cookie session needs CSRF protection on every form post, which the UI does not have so far.
+ * Resolves the caller from `Authorization: Bearer …`, else from the UI's session cookie. A cookie
+ * is sent by the browser on its own, so a state-changing request that relies on it must also come
+ * from this origin (Origin header): SameSite=Strict already keeps other sites' forms from sending
+ * it, and the Origin check holds even where a browser ignores SameSite.
  */
 export function authenticate(opts: AuthOptions): MiddlewareHandler<AuthEnv> {
   return async (c, next) => {
     const header = c.req.header("authorization");
     const bearer = header?.match(/^Bearer\s+(\S+)$/i)?.[1];
-    const token = bearer;
     if (header && !bearer)
       throw new PedigreeError("SERVER_UNAUTHORIZED", "The Authorization header is not a bearer token", {
         hint: "Send Authorization: Bearer <token> (pedigree serve token create)",
       });
+    const cookie = bearer ? undefined : getCookie(c, SESSION_COOKIE);
+    if (cookie && !SAFE_METHODS.has(c.req.method) && c.req.header("origin") !== new URL(c.req.url).origin)
+      throw new PedigreeError(
+        "SERVER_CSRF",
+        "A cookie-authenticated change must come from this site's own pages",
+        {
+          details: { origin: c.req.header("origin") ?? null },
+          hint: "Scripts should send Authorization: Bearer <token> instead of the session cookie",
+        },
+      );
+    const token = bearer ?? cookie;
     const info = token ? opts.tokens.lookup(token) : null;
-    if (token && !info)
+    if (bearer && !info)
       throw new PedigreeError("SERVER_UNAUTHORIZED", "Unknown API token", {
         hint: "Create one with pedigree serve token create --role reader",
       });
+    // A stale cookie (its token revoked) counts as no credential: the login page stays reachable.
     c.set("role", info?.role ?? (opts.anonymousRead ? "anonymous" : null));
     await next();
   };

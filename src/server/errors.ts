@@ -1,6 +1,7 @@
 import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { type PedigreeError, toPedigreeError } from "../errors.js";
+import { PedigreeError, toPedigreeError } from "../errors.js";
 import { html, page } from "./html.js";
 import { sendJson } from "./json.js";
 
@@ -8,6 +9,7 @@ import { sendJson } from "./json.js";
 const CODE_STATUS: Record<string, ContentfulStatusCode> = {
   SERVER_UNAUTHORIZED: 401,
   SERVER_FORBIDDEN: 403,
+  SERVER_CSRF: 403,
   SERVER_NOT_FOUND: 404,
   SERVER_BODY_TOO_LARGE: 413,
   JOB_NOT_FOUND: 404,
@@ -51,12 +53,24 @@ export function errorBody(err: PedigreeError): {
   };
 }
 
+/** Hono's own middleware throws HTTPException: csrf (403) and malformed requests (400). */
+function fromHttpException(e: HTTPException): PedigreeError {
+  return e.status === 403
+    ? new PedigreeError("SERVER_CSRF", "Form posts must come from this site's own pages", {
+        hint: "Scripts should send JSON with Authorization: Bearer <token>",
+      })
+    : new PedigreeError("SERVER_BAD_REQUEST", e.message || "Malformed request", {
+        details: { status: e.status },
+        hint: "See docs/serve.md for the request formats",
+      });
+}
+
 /**
  * Hono's onError: every failure leaves with the status its code maps to, as coded JSON under /api
  * and as an escaped HTML page elsewhere.
  */
 export function onApiError(e: unknown, c: Context): Response {
-  const err = toPedigreeError(e);
+  const err = toPedigreeError(e instanceof HTTPException ? fromHttpException(e) : e);
   const status = statusFor(err.code);
   if (status === 500) console.error(`pedigree serve: ${err.code}: ${err.message}`, err.cause ?? "");
   const body = errorBody(err);

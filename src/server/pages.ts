@@ -1,14 +1,20 @@
 import { Hono } from "hono";
+import { deleteCookie, setCookie } from "hono/cookie";
 import type { JobQueue } from "../jobs/index.js";
 import type { Registry } from "../registry/index.js";
-import { type AuthEnv, requireRole } from "./auth.js";
+import { type AuthEnv, requireRole, SESSION_COOKIE } from "./auth.js";
 import { badge, type Html, html, page } from "./html.js";
+import type { TokenStore } from "./tokens.js";
 import { log10pWords, type ModelDetail, modelDetail, modelSummaries } from "./views.js";
 
 export interface PageDeps {
   registry: Registry;
   jobs: JobQueue;
+  tokens: TokenStore;
 }
+
+/** A UI session lasts a working day; the token itself stays valid for scripts. */
+const SESSION_SECONDS = 12 * 3600;
 
 /** Server-rendered pages: no build step, no external resources; the jobs page has one small script. */
 export function pageRoutes(deps: PageDeps): Hono<AuthEnv> {
@@ -32,6 +38,30 @@ export function pageRoutes(deps: PageDeps): Hono<AuthEnv> {
   ui.get("/jobs", read, async (c) => {
     const jobs = await deps.jobs.list();
     return c.html(page("Jobs", nonceOf(c), jobsBody(jobs, nonceOf(c))));
+  });
+  ui.post("/jobs/:id/:action{cancel|retry}", requireRole("writer"), async (c) => {
+    const id = c.req.param("id");
+    await (c.req.param("action") === "cancel" ? deps.jobs.cancel(id) : deps.jobs.retry(id));
+    return c.redirect("/jobs", 303);
+  });
+  ui.get("/login", (c) => c.html(page("Log in", nonceOf(c), loginBody(null))));
+  ui.post("/login", async (c) => {
+    const form = await c.req.parseBody();
+    const token = typeof form.token === "string" ? form.token.trim() : "";
+    if (!deps.tokens.lookup(token))
+      return c.html(page("Log in", nonceOf(c), loginBody("Unknown token")), 401);
+    setCookie(c, SESSION_COOKIE, token, {
+      httpOnly: true,
+      sameSite: "Strict",
+      path: "/",
+      secure: new URL(c.req.url).protocol === "https:",
+      maxAge: SESSION_SECONDS,
+    });
+    return c.redirect("/models", 303);
+  });
+  ui.post("/logout", (c) => {
+    deleteCookie(c, SESSION_COOKIE, { path: "/" });
+    return c.redirect("/login", 303);
   });
   return ui;
 }
@@ -82,12 +112,27 @@ function jobsBody(jobs: Awaited<ReturnType<JobQueue["list"]>>, nonce: string): H
   const rows = jobs.map(
     (j) => html`<tr id="job-${j.id}"><td><code>${j.id.slice(0, 8)}</code></td><td>${j.kind}</td>
 <td class="state">${badge(j.state)}</td><td class="progress">${j.progress ? `${j.progress.phase} ${j.progress.done}/${j.progress.total}` : ""}</td>
-<td class="error">${j.error ? `${j.error.code}: ${j.error.message}` : ""}</td><td>${j.createdAt}</td></tr>`,
+<td class="error">${j.error ? `${j.error.code}: ${j.error.message}` : ""}</td><td>${j.createdAt}</td>
+<td>${jobAction(j.id, j.state === "queued" || j.state === "running" ? "cancel" : j.state === "succeeded" ? null : "retry")}</td></tr>`,
   );
   return html`<h1>Jobs</h1><p class="muted" id="live">Live updates connecting…</p>
-<table><thead><tr><th>Id</th><th>Kind</th><th>State</th><th>Progress</th><th>Error</th><th>Created</th></tr></thead>
+<table><thead><tr><th>Id</th><th>Kind</th><th>State</th><th>Progress</th><th>Error</th><th>Created</th><th></th></tr></thead>
 <tbody id="jobs">${rows}</tbody></table>
 <script nonce="${nonce}">${JOBS_SCRIPT}</script>`;
+}
+
+function jobAction(id: string, action: "cancel" | "retry" | null): Html | string {
+  return action
+    ? html`<form method="post" action="/jobs/${encodeURIComponent(id)}/${action}"><button>${action}</button></form>`
+    : "";
+}
+
+function loginBody(error: string | null): Html {
+  return html`<h1>Log in</h1>${error ? html`<p class="badge failed">${error}</p>` : ""}
+<form method="post" action="/login"><label>API token <input type="password" name="token" autocomplete="off" required></label>
+<button>Log in</button></form>
+<p class="muted">Create a token with <code>pedigree serve token create --role reader</code>.
+The browser keeps it in an HttpOnly, SameSite=Strict cookie.</p>`;
 }
 
 /**

@@ -257,3 +257,57 @@ describe("pedigree serve with --allow-local and anonymous reads", () => {
     });
   });
 });
+
+describe("pedigree serve UI sessions", () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await makeServer();
+  });
+  afterAll(async () => t?.close());
+
+  const form = (fields: Record<string, string>, origin?: string) => ({
+    method: "POST",
+    redirect: "manual" as const,
+    body: new URLSearchParams(fields).toString(),
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      ...(origin ? { origin } : {}),
+    },
+  });
+
+  it("logs in with a token into an HttpOnly SameSite=Strict cookie, and guards cookie writes", async () => {
+    const bad = await fetch(`${t.url}/login`, form({ token: "pdg_wrong" }, t.url));
+    expect(bad.status).toBe(401);
+    const cross = await fetch(`${t.url}/login`, form({ token: t.tokens.writer }, "https://evil.example"));
+    expect(cross.status).toBe(403);
+    const ok = await fetch(`${t.url}/login`, form({ token: t.tokens.writer }, t.url));
+    expect(ok.status).toBe(303);
+    const setCookie = ok.headers.get("set-cookie") ?? "";
+    expect(setCookie).toMatch(/HttpOnly/);
+    expect(setCookie).toMatch(/SameSite=Strict/);
+    const cookie = setCookie.split(";")[0] as string;
+    expect((await fetch(`${t.url}/api/models`, { headers: { cookie } })).status).toBe(200);
+    // A JSON write riding on the cookie needs this site's Origin (no-cors text/plain posts too).
+    for (const headers of <Record<string, string>[]>[
+      { cookie, "content-type": "application/json" },
+      { cookie, "content-type": "text/plain", origin: "https://evil.example" },
+    ]) {
+      const r = await fetch(`${t.url}/api/verify`, { method: "POST", body: "{}", headers });
+      expect(r.status).toBe(403);
+      expect(((await r.json()) as { error: { code: string } }).error.code).toBe("SERVER_CSRF");
+    }
+    const same = await fetch(`${t.url}/api/verify`, {
+      method: "POST",
+      body: "{}",
+      headers: { cookie, "content-type": "application/json", origin: t.url },
+    });
+    expect(same.status).toBe(202);
+    const { job } = ((await same.json()) as { data: { job: string } }).data;
+    await waitJob(t, job);
+    const retry = await fetch(`${t.url}/jobs/${job}/cancel`, {
+      ...form({}, t.url),
+      headers: { ...form({}, t.url).headers, cookie },
+    });
+    expect(retry.status).toBe(303);
+  });
+});
