@@ -7,7 +7,7 @@ import { FINISHED } from "../jobs/index.js";
 import type { Registry } from "../registry/index.js";
 import { type AuthEnv, requireRole } from "./auth.js";
 import { publicJob, safeJsonText, sendJson } from "./json.js";
-import { addModelBody, compareBody, jobsQuery, parse, verifyBody } from "./schemas.js";
+import { addModelBody, compareBody, jobsQuery, modelsQuery, parse, verifyBody } from "./schemas.js";
 import { modelDetail, modelSummaries } from "./views.js";
 
 export interface ApiDeps {
@@ -26,8 +26,8 @@ export function apiRoutes(deps: ApiDeps): Hono<AuthEnv> {
   const write = requireRole("writer");
 
   api.get("/models", read, async (c) => {
-    const q = c.req.query("q") ?? "";
-    return sendJson(c, { ok: true, data: await modelSummaries(deps.registry, q) });
+    const { q, status } = parse(modelsQuery, c.req.query());
+    return sendJson(c, { ok: true, data: await modelSummaries(deps.registry, q, status) });
   });
   api.get("/models/:name", read, async (c) =>
     sendJson(c, { ok: true, data: await modelDetail(deps.registry, c.req.param("name")) }),

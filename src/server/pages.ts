@@ -4,6 +4,7 @@ import type { JobQueue } from "../jobs/index.js";
 import type { Registry } from "../registry/index.js";
 import { type AuthEnv, requireRole, SESSION_COOKIE } from "./auth.js";
 import { badge, type Html, html, page } from "./html.js";
+import { modelsQuery, parse } from "./schemas.js";
 import type { TokenStore } from "./tokens.js";
 import { log10pWords, type ModelDetail, modelDetail, modelSummaries } from "./views.js";
 
@@ -27,9 +28,9 @@ export function pageRoutes(deps: PageDeps): Hono<AuthEnv> {
   // Browsers ask for it on every page; an empty answer keeps their consoles (and logs) clean.
   ui.get("/favicon.ico", (c) => c.body(null, 204));
   ui.get("/models", read, async (c) => {
-    const q = c.req.query("q") ?? "";
-    const models = await modelSummaries(deps.registry, q);
-    return c.html(page("Models", nonceOf(c), modelsBody(q, models)));
+    const { q = "", status } = parse(modelsQuery, c.req.query());
+    const models = await modelSummaries(deps.registry, q, status);
+    return c.html(page("Models", nonceOf(c), modelsBody(q, status ?? "", models)));
   });
   ui.get("/models/:name", read, async (c) => {
     const d = await modelDetail(deps.registry, c.req.param("name"));
@@ -68,14 +69,18 @@ export function pageRoutes(deps: PageDeps): Hono<AuthEnv> {
 
 const link = (name: string) => `/models/${encodeURIComponent(name)}`;
 
-function modelsBody(q: string, models: Awaited<ReturnType<typeof modelSummaries>>): Html {
+const STATUSES = ["", "verified", "unsupported", "undeclared", "unchecked", "none"];
+
+function modelsBody(q: string, status: string, models: Awaited<ReturnType<typeof modelSummaries>>): Html {
   const rows = models.map(
     (m) => html`<tr><td><a href="${link(m.name)}">${m.name}</a></td><td>${m.version ?? ""}</td>
 <td>${m.tags.join(", ")}</td><td>${m.parents}</td><td>${badge(m.status)}</td><td><code>${m.contentId.slice(0, 16)}</code></td></tr>`,
   );
   return html`<h1>Models</h1>
 <form method="get" action="/models" role="search"><label>Search <input type="search" name="q" value="${q}"
- placeholder="name, tag, claim or content id"></label> <button>Search</button></form>
+ placeholder="name, tag, claim or content id"></label>
+<label>Status <select name="status">${STATUSES.map((s) => html`<option value="${s}"${s === status ? html` selected` : ""}>${s || "any"}</option>`)}</select></label>
+<button>Search</button></form>
 <p class="muted">${models.length} model(s)${q ? html` matching “${q}”` : ""}</p>
 <table><thead><tr><th>Name</th><th>Version</th><th>Tags</th><th>Declared parents</th><th>Status</th><th>Content id</th></tr></thead>
 <tbody>${rows}</tbody></table>`;

@@ -39,6 +39,15 @@ export const compareBody = z.strictObject({ a: side, b: side, key: text.optional
 
 export const verifyBody = z.strictObject({ model: text.optional(), key: text.optional() });
 
+export const modelsQuery = z.strictObject({
+  q: z.string().max(MAX_TEXT).optional(),
+  // The page's "any" option sends an empty value.
+  status: z.preprocess(
+    (v) => (v === "" ? undefined : v),
+    z.enum(["verified", "unsupported", "undeclared", "unchecked", "none"]).optional(),
+  ),
+});
+
 export const jobStates = z.enum(["queued", "running", "succeeded", "failed", "cancelled"]);
 export const jobsQuery = z.strictObject({
   kind: z.enum(["fingerprint", "compare", "verify"]).optional(),

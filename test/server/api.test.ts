@@ -82,6 +82,12 @@ describe("pedigree serve API", () => {
     expect((await t.call(`/models/${encodeURIComponent("org/m-7b")}`)).status).toBe(200);
     const search = (await (await t.call("/api/models?q=M-7")).json()) as { data: { name: string }[] };
     expect(search.data.map((m) => m.name)).toEqual(["org/m-7b"]);
+    const unchecked = (await (await t.call("/api/models?status=unchecked")).json()) as {
+      data: { name: string }[];
+    };
+    expect(unchecked.data.map((m) => m.name)).toEqual(["child"]);
+    expect((await t.call("/models?q=&status=")).status).toBe(200);
+    expect((await t.call("/api/models?status=bogus")).status).toBe(400);
   });
 
   it("runs a verify job to completion and records its evidence", async () => {
