@@ -70,6 +70,11 @@ export class TokenStore {
     ).map((r) => ({ id: r.id, role: r.role, label: r.label, createdAt: r.created_at }));
   }
 
+  /** Removes a token by its id (the first 12 hex digits of its hash); false when there is none. */
+  revoke(id: string): boolean {
+    return this.db.prepare("delete from tokens where id = ?").run(id).changes > 0;
+  }
+
   close(): void {
     this.db.close();
   }

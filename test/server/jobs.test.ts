@@ -73,6 +73,21 @@ describe("pedigree serve token create", () => {
         err: () => {},
       });
       expect(bad).toBe(2);
+      const listed: string[] = [];
+      await main(["serve", "token", "list", "--db", db, "--json"], {
+        out: (t) => listed.push(t),
+        err: () => {},
+      });
+      const ids = (JSON.parse(listed.join("")) as { data: { id: string; token?: string }[] }).data;
+      expect(ids).toHaveLength(1);
+      expect(ids[0]?.token).toBeUndefined();
+      const revoke = (id: string) =>
+        main(["serve", "token", "revoke", id, "--db", db], { out: () => {}, err: () => {} });
+      expect(await revoke(ids[0]?.id as string)).toBe(0);
+      expect(await revoke(ids[0]?.id as string)).toBe(1);
+      const again = TokenStore.open(db);
+      expect(again.lookup(data.token)).toBeNull();
+      again.close();
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

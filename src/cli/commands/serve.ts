@@ -52,36 +52,77 @@ export const define: CommandModule["define"] = (cmd: Command) => {
       await server.close();
     });
   const token = cmd.command("token").description("API tokens");
+  const dbOption = (c: Command) =>
+    c.option("--db <file>", "registry SQLite file (default PEDIGREE_DB or ./pedigree.db)");
   subcommandAction(
-    token
-      .command("create")
-      .description("create an API token (printed once; only its SHA-256 is stored)")
-      .requiredOption("--role <role>", "reader | writer | admin")
-      .option("--label <text>", "who or what the token is for")
-      .option("--db <file>", "registry SQLite file (default PEDIGREE_DB or ./pedigree.db)"),
+    dbOption(
+      token
+        .command("create")
+        .description("create an API token (printed once; only its SHA-256 is stored)")
+        .requiredOption("--role <role>", "reader | writer | admin")
+        .option("--label <text>", "who or what the token is for"),
+    ),
     async (_ctx, ...a) => {
-      // `serve` itself takes --db too, and commander gives the parent the option: read both levels.
-      const o = (a.at(-1) as Command).optsWithGlobals() as { role: string; label?: string; db?: string };
-      const db = resolveDbSpec(o.db);
-      const store = TokenStore.open(db);
-      try {
-        const t = store.create(parseRole(o.role), o.label ?? null);
+      const o = globalOpts<{ role: string; label?: string; db?: string }>(a);
+      return withTokens(o.db, (store, file) => {
+        const t = { ...store.create(parseRole(o.role), o.label ?? null), store: file };
         return {
-          data: { ...t, store: tokensPath(db) },
-          render: (d: unknown) => {
-            const x = d as typeof t;
-            return `${x.token}\n${escapeTerminalText(`(${x.role} token ${x.id}; shown once, store it now)`)}`;
-          },
+          data: t,
+          render: () =>
+            `${t.token}\n${escapeTerminalText(`(${t.role} token ${t.id}; shown once, store it now)`)}`,
         };
-      } finally {
-        store.close();
-      }
+      });
+    },
+  );
+  subcommandAction(
+    dbOption(token.command("list").description("list tokens (ids and roles, never secrets)")),
+    async (_ctx, ...a) =>
+      withTokens(globalOpts<{ db?: string }>(a).db, (store) => {
+        const tokens = store.list();
+        return {
+          data: tokens,
+          render: () =>
+            escapeTerminalText(
+              tokens
+                .map((t) => `${t.id}  ${t.role.padEnd(6)}  ${t.createdAt}  ${t.label ?? ""}`)
+                .join("\n") || "no tokens",
+            ),
+        };
+      }),
+  );
+  subcommandAction(
+    dbOption(token.command("revoke <id>").description("remove a token by its id")),
+    async (_ctx, ...a) => {
+      const id = a[0] as string;
+      return withTokens(globalOpts<{ db?: string }>(a).db, (store) => {
+        if (!store.revoke(id))
+          throw new PedigreeError("SERVER_UNKNOWN_TOKEN", `No token with id ${id}`, {
+            details: { id },
+            hint: "List them with pedigree serve token list",
+          });
+        return { data: { id, revoked: true }, render: () => `token ${escapeTerminalText(id)} revoked` };
+      });
     },
   );
   return async () => {
     throw new PedigreeError("INTERNAL_UNREACHABLE", "serve runs from its own action");
   };
 };
+
+/** `serve` itself takes --db too, and commander gives the parent the option: read every level. */
+function globalOpts<T>(args: unknown[]): T {
+  return (args.at(-1) as Command).optsWithGlobals() as T;
+}
+
+function withTokens<T>(db: string | undefined, fn: (store: TokenStore, file: string) => T): T {
+  const spec = resolveDbSpec(db);
+  const store = TokenStore.open(spec);
+  try {
+    return fn(store, tokensPath(spec));
+  } finally {
+    store.close();
+  }
+}
 
 function parsePort(v: string): number {
   const n = Number(v);
