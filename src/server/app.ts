@@ -11,6 +11,7 @@ import { type Comparator, Registry } from "../registry/index.js";
 import { apiRoutes } from "./api.js";
 import { type AuthEnv, authenticate } from "./auth.js";
 import { onApiError } from "./errors.js";
+import { openApiDocument } from "./openapi.js";
 import { pageRoutes } from "./pages.js";
 import { TokenStore } from "./tokens.js";
 
@@ -161,6 +162,9 @@ export function createApp(d: AppDeps): Hono<AuthEnv> {
   // there needs this origin anyway.
   const forms = csrf();
   app.use((c, next) => (c.req.path.startsWith("/api/") ? next() : forms(c, next)));
+  // The API's description is public (it holds no registry data) and computed once.
+  const openapi = openApiDocument();
+  app.get("/openapi.json", (c) => c.json(openapi));
   app.use(authenticate({ tokens: d.tokens, anonymousRead: d.anonymousRead }));
   app.route("/api", apiRoutes(d));
   app.route("/", pageRoutes(d));

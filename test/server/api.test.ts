@@ -42,6 +42,18 @@ describe("pedigree serve API", () => {
     expect(((await write.json()) as { error: { code: string } }).error.code).toBe("SERVER_FORBIDDEN");
   });
 
+  it("publishes an OpenAPI 3.1 document generated from the request schemas", async () => {
+    const r = await t.call("/openapi.json", { as: null });
+    expect(r.status).toBe(200);
+    // biome-ignore lint/suspicious/noExplicitAny: a JSON document navigated field by field
+    const doc = (await r.json()) as any;
+    expect(doc.openapi).toBe("3.1.0");
+    const add = doc.paths["/api/models"].post.requestBody.content["application/json"].schema;
+    expect(add.required).toEqual(["source"]);
+    expect(add.additionalProperties).toBe(false);
+    expect(Object.keys(doc.paths)).toContain("/api/jobs/{id}/events");
+  });
+
   it("sends security headers with a nonce-based Content-Security-Policy", async () => {
     const r = await t.call("/models");
     const csp = r.headers.get("content-security-policy") ?? "";
