@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { PedigreeError, toPedigreeError } from "../errors.js";
 import {
+  type EnqueueOptions,
   FINISHED,
   type Job,
   type JobError,
@@ -40,7 +41,7 @@ export class MemoryJobQueue implements JobQueue {
     this.concurrency = Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY);
   }
 
-  async enqueue(kind: string, payload: unknown, opts: { key?: string } = {}): Promise<string> {
+  async enqueue(kind: string, payload: unknown, opts: EnqueueOptions = {}): Promise<string> {
     if (!this.opts.handlers[kind])
       throw new PedigreeError("JOB_UNKNOWN_KIND", `No handler for job kind "${kind}"`, {
         details: { kind, known: Object.keys(this.opts.handlers) },
@@ -59,6 +60,7 @@ export class MemoryJobQueue implements JobQueue {
       kind,
       payload,
       key: opts.key ?? null,
+      owner: opts.owner ?? null,
       state: "queued",
       progress: null,
       result: null,
@@ -85,7 +87,12 @@ export class MemoryJobQueue implements JobQueue {
   async list(filter: JobFilter = {}): Promise<Job[]> {
     const limit = Math.min(Math.max(1, filter.limit ?? LIST_LIMIT), LIST_LIMIT);
     return [...this.jobs.values()]
-      .filter((j) => (!filter.kind || j.kind === filter.kind) && (!filter.state || j.state === filter.state))
+      .filter(
+        (j) =>
+          (!filter.kind || j.kind === filter.kind) &&
+          (!filter.state || j.state === filter.state) &&
+          (!filter.owner || j.owner === filter.owner),
+      )
       .reverse()
       .slice(0, limit)
       .map(snapshot);

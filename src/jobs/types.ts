@@ -25,6 +25,8 @@ export interface Job<P = unknown, R = unknown> {
   payload: P;
   /** Idempotency key: enqueueing the same kind and key again returns this job. */
   key: string | null;
+  /** Who queued it (a token id or client address), for per-client limits; null when not said. */
+  owner: string | null;
   state: JobState;
   progress: JobProgress | null;
   result: R | null;
@@ -47,6 +49,7 @@ export type JobListener = (event: JobEvent) => void;
 export interface JobFilter {
   kind?: string;
   state?: JobState;
+  owner?: string;
   /** Newest first; default and maximum are the queue's. */
   limit?: number;
 }
@@ -61,9 +64,14 @@ export interface JobContext<P = unknown> {
 
 export type JobHandler<P = unknown, R = unknown> = (ctx: JobContext<P>) => Promise<R>;
 
+export interface EnqueueOptions {
+  key?: string;
+  owner?: string;
+}
+
 export interface JobQueue {
   /** Queues a job (or returns the existing one with the same kind and key) and gives its id. */
-  enqueue(kind: string, payload: unknown, opts?: { key?: string }): Promise<string>;
+  enqueue(kind: string, payload: unknown, opts?: EnqueueOptions): Promise<string>;
   get(id: string): Promise<Job | null>;
   list(filter?: JobFilter): Promise<Job[]>;
   /** Queued jobs never start; running ones see their signal abort. Finished jobs are left as they are. */

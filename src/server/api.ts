@@ -7,6 +7,7 @@ import { FINISHED } from "../jobs/index.js";
 import type { Registry } from "../registry/index.js";
 import { type AuthEnv, requireRole } from "./auth.js";
 import { publicJob, safeJsonText, sendJson } from "./json.js";
+import { apiRateLimit, checkActiveJobs } from "./limits.js";
 import { addModelBody, compareBody, jobsQuery, modelsQuery, parse, verifyBody } from "./schemas.js";
 import { modelDetail, modelSummaries } from "./views.js";
 
@@ -14,6 +15,8 @@ export interface ApiDeps {
   registry: Registry;
   jobs: JobQueue;
   allowLocal: AllowLocal;
+  requestsPerMinute?: number;
+  maxActiveJobs?: number;
 }
 
 /** SSE keep-alive: proxies close idle streams after 60 s or so; a comment line every 15 s keeps it open. */
@@ -22,6 +25,7 @@ const SSE_PING_MS = 15_000;
 /** The JSON API under /api. Reads need `reader`, anything that starts or stops work needs `writer`. */
 export function apiRoutes(deps: ApiDeps): Hono<AuthEnv> {
   const api = new Hono<AuthEnv>();
+  api.use(apiRateLimit(deps.requestsPerMinute));
   const read = requireRole("reader");
   const write = requireRole("writer");
 
@@ -38,15 +42,15 @@ export function apiRoutes(deps: ApiDeps): Hono<AuthEnv> {
     // connect time and on every redirect, so DNS rebinding gains nothing.
     if (/^https?:/i.test(body.source)) await checkUrl(new URL(body.source), deps.allowLocal);
     const { key, ...payload } = body;
-    return accepted(c, await deps.jobs.enqueue("fingerprint", payload, key ? { key } : {}));
+    return accepted(c, await start(deps, c.get("client"), "fingerprint", payload, key));
   });
   api.post("/compare", write, async (c) => {
     const { key, ...payload } = parse(compareBody, await jsonBody(c.req.raw));
-    return accepted(c, await deps.jobs.enqueue("compare", payload, key ? { key } : {}));
+    return accepted(c, await start(deps, c.get("client"), "compare", payload, key));
   });
   api.post("/verify", write, async (c) => {
     const { key, ...payload } = parse(verifyBody, await jsonBody(c.req.raw));
-    return accepted(c, await deps.jobs.enqueue("verify", payload, key ? { key } : {}));
+    return accepted(c, await start(deps, c.get("client"), "verify", payload, key));
   });
 
   api.get("/jobs", read, async (c) => {
@@ -97,6 +101,12 @@ export function apiRoutes(deps: ApiDeps): Hono<AuthEnv> {
     });
   });
   return api;
+}
+
+/** Queues a job for `client` within its cap of unfinished jobs. */
+async function start(deps: ApiDeps, client: string, kind: string, payload: unknown, key?: string) {
+  await checkActiveJobs(deps.jobs, client, deps.maxActiveJobs);
+  return deps.jobs.enqueue(kind, payload, { owner: client, ...(key ? { key } : {}) });
 }
 
 async function mustGet(jobs: JobQueue, id: string) {

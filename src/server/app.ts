@@ -29,6 +29,10 @@ export interface ServerOptions {
   keysDir?: string;
   actor?: string;
   concurrency?: number;
+  /** API requests per client per minute (default API_REQUESTS_PER_MINUTE). */
+  requestsPerMinute?: number;
+  /** Unfinished jobs per client (default MAX_ACTIVE_JOBS_PER_CLIENT). */
+  maxActiveJobs?: number;
   /** Test seams: a fast comparison and a fingerprinting stand-in. */
   comparator?: Comparator;
   fingerprint?: typeof fingerprintSource;
@@ -72,7 +76,15 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       ...(o.fingerprint ? { fingerprint: o.fingerprint } : {}),
     }),
   });
-  const app = createApp({ registry, jobs, tokens, allowLocal, anonymousRead: o.anonymousRead ?? false });
+  const app = createApp({
+    registry,
+    jobs,
+    tokens,
+    allowLocal,
+    anonymousRead: o.anonymousRead ?? false,
+    ...(o.requestsPerMinute ? { requestsPerMinute: o.requestsPerMinute } : {}),
+    ...(o.maxActiveJobs ? { maxActiveJobs: o.maxActiveJobs } : {}),
+  });
   let server: ReturnType<typeof serve>;
   try {
     server = await listen(app.fetch, host, o.port ?? 8080);
@@ -122,6 +134,8 @@ export interface AppDeps {
   tokens: TokenStore;
   allowLocal: AllowLocal;
   anonymousRead: boolean;
+  requestsPerMinute?: number;
+  maxActiveJobs?: number;
 }
 
 /** The Hono app: security headers, body limit, authentication, then /api and the pages. */

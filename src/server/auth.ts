@@ -1,4 +1,5 @@
-import type { MiddlewareHandler } from "hono";
+import { getConnInfo } from "@hono/node-server/conninfo";
+import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import { PedigreeError } from "../errors.js";
 import { type Role, roleRank, type TokenStore } from "./tokens.js";
@@ -11,7 +12,14 @@ export interface AuthOptions {
 
 /** Who is calling: a token's role, an anonymous reader (when enabled), or nobody (null). */
 export type Caller = Role | "anonymous" | null;
-export type AuthEnv = { Variables: { role: Caller; secureHeadersNonce?: string } };
+export type AuthEnv = {
+  Variables: {
+    role: Caller;
+    /** Who to count limits against: `token:<id>`, or `ip:<address>` without a token. */
+    client: string;
+    secureHeadersNonce?: string;
+  };
+};
 
 /** The UI's session cookie: the token itself, HttpOnly and SameSite=Strict (scripts and other sites never see it). */
 export const SESSION_COOKIE = "pedigree_token";
@@ -49,8 +57,18 @@ export function authenticate(opts: AuthOptions): MiddlewareHandler<AuthEnv> {
       });
     // A stale cookie (its token revoked) counts as no credential: the login page stays reachable.
     c.set("role", info?.role ?? (opts.anonymousRead ? "anonymous" : null));
+    c.set("client", info ? `token:${info.id}` : `ip:${clientAddress(c)}`);
     await next();
   };
+}
+
+function clientAddress(c: Context): string {
+  try {
+    return getConnInfo(c).remote.address ?? "unknown";
+  } catch {
+    // Not behind @hono/node-server (app.request in a test): one shared bucket.
+    return "unknown";
+  }
 }
 
 /** Admits callers whose role ranks at least `need`; anonymous callers pass only for `reader`. */

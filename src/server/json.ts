@@ -21,7 +21,9 @@ export function sendJson(c: Context, value: unknown, status: ContentfulStatusCod
 }
 
 /** A job as clients see it: uploaded fingerprint bytes are summarised, never echoed back. */
-export function publicJob(job: Job): Job {
+export function publicJob(raw: Job): Job {
+  // Owners are token ids or client addresses; addresses are nobody else's business.
+  const job = raw.owner?.startsWith("ip:") ? { ...raw, owner: "anonymous" } : raw;
   if (job.kind !== "compare" || typeof job.payload !== "object" || job.payload === null) return job;
   const p = job.payload as Record<string, unknown>;
   const side = (s: unknown) =>

@@ -329,3 +329,33 @@ describe("pedigree serve UI sessions", () => {
     expect(retry.status).toBe(303);
   });
 });
+
+describe("pedigree serve limits", () => {
+  it("caps unfinished jobs and requests per client with 429s", async () => {
+    const t = await makeServer({ maxActiveJobs: 1, requestsPerMinute: 6 }, 200);
+    try {
+      const post = () =>
+        t.call("/api/models", {
+          method: "POST",
+          body: JSON.stringify({ source: "https://example.org/slow-1" }),
+          as: "writer",
+        });
+      expect((await post()).status).toBe(202);
+      const second = await post();
+      expect(second.status).toBe(429);
+      expect(((await second.json()) as { error: { code: string } }).error.code).toBe("JOB_TOO_MANY");
+      // Another client (the reader token) has its own budget; the writer's is spent after 6 requests.
+      expect((await t.call("/api/jobs")).status).toBe(200);
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) statuses.push((await t.call("/api/jobs", { as: "writer" })).status);
+      expect(statuses.slice(0, 4)).toEqual([200, 200, 200, 200]);
+      const limited = await t.call("/api/jobs", { as: "writer" });
+      expect(limited.status).toBe(429);
+      expect(((await limited.json()) as { error: { code: string } }).error.code).toBe("SERVER_RATE_LIMITED");
+      const jobs = await t.server.jobs.list();
+      for (const j of jobs) await t.server.jobs.cancel(j.id);
+    } finally {
+      await t.close();
+    }
+  });
+});
