@@ -153,7 +153,8 @@ export function createApp(d: AppDeps): Hono<AuthEnv> {
         frameAncestors: ["'none'"],
         baseUri: ["'none'"],
       },
-      referrerPolicy: "no-referrer",
+      // same-origin: other sites learn nothing, and our own form posts keep their Origin header.
+      referrerPolicy: "same-origin",
     }),
   );
   app.use(

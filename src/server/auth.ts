@@ -40,7 +40,7 @@ export function authenticate(opts: AuthOptions): MiddlewareHandler<AuthEnv> {
         hint: "Send Authorization: Bearer <token> (pedigree serve token create)",
       });
     const cookie = bearer ? undefined : getCookie(c, SESSION_COOKIE);
-    if (cookie && !SAFE_METHODS.has(c.req.method) && c.req.header("origin") !== new URL(c.req.url).origin)
+    if (cookie && !SAFE_METHODS.has(c.req.method) && !sameOrigin(c))
       throw new PedigreeError(
         "SERVER_CSRF",
         "A cookie-authenticated change must come from this site's own pages",
@@ -60,6 +60,16 @@ export function authenticate(opts: AuthOptions): MiddlewareHandler<AuthEnv> {
     c.set("client", info ? `token:${info.id}` : `ip:${clientAddress(c)}`);
     await next();
   };
+}
+
+/**
+ * Sec-Fetch-Site is set by the browser and cannot be set by a page's scripts; Origin covers
+ * browsers without it. (With a strict Referrer-Policy a browser may send `Origin: null`.)
+ */
+function sameOrigin(c: Context): boolean {
+  return (
+    c.req.header("sec-fetch-site") === "same-origin" || c.req.header("origin") === new URL(c.req.url).origin
+  );
 }
 
 function clientAddress(c: Context): string {

@@ -4,6 +4,7 @@ import type { JobQueue } from "../jobs/index.js";
 import type { Registry } from "../registry/index.js";
 import { type AuthEnv, requireRole, SESSION_COOKIE } from "./auth.js";
 import { badge, type Html, html, page } from "./html.js";
+import { addComparePages } from "./pages-compare.js";
 import { modelsQuery, parse } from "./schemas.js";
 import type { TokenStore } from "./tokens.js";
 import { log10pWords, type ModelDetail, modelDetail, modelSummaries } from "./views.js";
@@ -45,6 +46,7 @@ export function pageRoutes(deps: PageDeps): Hono<AuthEnv> {
     await (c.req.param("action") === "cancel" ? deps.jobs.cancel(id) : deps.jobs.retry(id));
     return c.redirect("/jobs", 303);
   });
+  addComparePages(ui, deps, nonceOf);
   ui.get("/login", (c) => c.html(page("Log in", nonceOf(c), loginBody(null))));
   ui.post("/login", async (c) => {
     const form = await c.req.parseBody();
@@ -115,7 +117,9 @@ ${d.trainLogs.length ? html`<ul>${d.trainLogs.map((t) => html`<li><code>${t.sha2
 
 function jobsBody(jobs: Awaited<ReturnType<JobQueue["list"]>>, nonce: string): Html {
   const rows = jobs.map(
-    (j) => html`<tr id="job-${j.id}"><td><code>${j.id.slice(0, 8)}</code></td><td>${j.kind}</td>
+    (
+      j,
+    ) => html`<tr id="job-${j.id}"><td><a href="/jobs/${encodeURIComponent(j.id)}"><code>${j.id.slice(0, 8)}</code></a></td><td>${j.kind}</td>
 <td class="state">${badge(j.state)}</td><td class="progress">${j.progress ? `${j.progress.phase} ${j.progress.done}/${j.progress.total}` : ""}</td>
 <td class="error">${j.error ? `${j.error.code}: ${j.error.message}` : ""}</td><td>${j.createdAt}</td>
 <td>${jobAction(j.id, j.state === "queued" || j.state === "running" ? "cancel" : j.state === "succeeded" ? null : "retry")}</td></tr>`,

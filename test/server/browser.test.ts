@@ -49,6 +49,22 @@ describe.skipIf(!HAS_CHROMIUM)("pedigree serve in a browser", () => {
       await t.server.jobs.enqueue("verify", {});
       await page.locator("#jobs .badge.succeeded").waitFor({ timeout: 10_000 });
       await page.screenshot({ path: path.join(SHOTS, "jobs.png"), fullPage: true });
+      // Log in as a writer, compare two models from the compare page, read the verdict.
+      await page.goto(`${t.url}/login`);
+      await page.fill("input[name=token]", t.tokens.writer);
+      await page.click("form[action='/login'] button");
+      await page.waitForURL(/\/models$/);
+      await page.goto(`${t.url}/compare`);
+      await page.selectOption("select[name=a]", "base");
+      await page.selectOption("select[name=b]", "child");
+      await page.click("form[action='/compare'] button");
+      await page.waitForURL(/\/jobs\/[0-9a-f-]+$/);
+      for (let i = 0; i < 50 && (await page.locator("h2 .badge").count()) === 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        await page.reload();
+      }
+      expect(await page.locator("h2 .badge").textContent()).toBe("related");
+      await page.screenshot({ path: path.join(SHOTS, "compare-job.png"), fullPage: true });
       // No CSP violations (the inline style and script carry the nonce), no script ran from data.
       expect(errors).toEqual([]);
     } finally {
