@@ -4,7 +4,7 @@ import { PedigreeError } from "../errors.js";
 import { type AllowLocal, checkUrl } from "../io/http/guard.js";
 import type { JobEvent, JobQueue } from "../jobs/index.js";
 import { FINISHED } from "../jobs/index.js";
-import type { Registry } from "../registry/index.js";
+import { lineageGraph, type Registry } from "../registry/index.js";
 import { type AuthEnv, requireRole } from "./auth.js";
 import { publicJob, safeJsonText, sendJson } from "./json.js";
 import { apiRateLimit, checkActiveJobs } from "./limits.js";
@@ -36,6 +36,7 @@ export function apiRoutes(deps: ApiDeps): Hono<AuthEnv> {
   api.get("/models/:name", read, async (c) =>
     sendJson(c, { ok: true, data: await modelDetail(deps.registry, c.req.param("name")) }),
   );
+  api.get("/graph", read, async (c) => sendJson(c, { ok: true, data: await lineageGraph(deps.registry) }));
   api.post("/models", write, async (c) => {
     const body = parse(addModelBody, await jsonBody(c.req.raw));
     // Refused now when the host is (or resolves to) a forbidden address; the job checks again at

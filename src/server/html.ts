@@ -45,14 +45,15 @@ th{background:#f6f8fa}code{font-size:12px;word-break:break-all}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;color:#fff;background:#6e7781}
 .verified,.succeeded{background:#1a7f37}.unsupported,.failed{background:#cf222e}.undeclared{background:#9a6700}
 .running{background:#0969da}.cancelled{background:#57606a}.muted{color:#57606a}
-input[type=search]{padding:5px 8px;width:320px}`;
+input[type=search]{padding:5px 8px;width:320px}.legend{list-style:none;padding:0;font-size:13px}
+svg a:hover rect{stroke:#0969da;stroke-width:2}main>svg{max-width:100%;height:auto}`;
 
 /** The page frame. Its inline style and scripts run only with the request's CSP nonce. */
 export function page(title: string, nonce: string, body: Html): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><title>${text(title)} · Pedigree</title>
 <style nonce="${esc(nonce)}">${STYLE}</style></head><body>
-<header><strong>Pedigree</strong><a href="/models">Models</a><a href="/compare">Compare</a><a href="/jobs">Jobs</a><a href="/login">Log in</a>
+<header><strong>Pedigree</strong><a href="/models">Models</a><a href="/graph">Graph</a><a href="/compare">Compare</a><a href="/jobs">Jobs</a><a href="/login">Log in</a>
 <form method="post" action="/logout"><button>Log out</button></form></header>
 <main>${body.text}</main></body></html>\n`;
 }

@@ -1,8 +1,9 @@
 import { Hono } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
 import type { JobQueue } from "../jobs/index.js";
-import type { Registry } from "../registry/index.js";
+import { lineageGraph, type Registry } from "../registry/index.js";
 import { type AuthEnv, requireRole, SESSION_COOKIE } from "./auth.js";
+import { around, lineageSvg } from "./graph-svg.js";
 import { badge, type Html, html, page } from "./html.js";
 import { addComparePages } from "./pages-compare.js";
 import { modelsQuery, parse } from "./schemas.js";
@@ -35,7 +36,18 @@ export function pageRoutes(deps: PageDeps): Hono<AuthEnv> {
   });
   ui.get("/models/:name", read, async (c) => {
     const d = await modelDetail(deps.registry, c.req.param("name"));
-    return c.html(page(d.model.name, nonceOf(c), modelBody(d)));
+    const graph = around(await lineageGraph(deps.registry), d.model.contentId);
+    return c.html(
+      page(
+        d.model.name,
+        nonceOf(c),
+        html`${modelBody(d)}<h2>Lineage around it</h2>${lineageSvg(graph, d.model.contentId)}`,
+      ),
+    );
+  });
+  ui.get("/graph", read, async (c) => {
+    const graph = await lineageGraph(deps.registry);
+    return c.html(page("Lineage graph", nonceOf(c), html`<h1>Lineage graph</h1>${lineageSvg(graph)}`));
   });
   ui.get("/jobs", read, async (c) => {
     const jobs = await deps.jobs.list();

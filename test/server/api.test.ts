@@ -89,6 +89,11 @@ describe("pedigree serve API", () => {
       expect.objectContaining({ parentName: "base", status: "unchecked" }),
     ]);
     expect((await t.call("/api/models/nope")).status).toBe(404);
+    const graph = (await (await t.call("/api/graph")).json()) as {
+      data: { nodes: unknown[]; edges: unknown[] };
+    };
+    expect([graph.data.nodes.length, graph.data.edges.length]).toEqual([4, 1]);
+    expect(await (await t.call("/graph")).text()).toContain("<svg");
     // Names with a slash (org/model) are one path segment when encoded, as the pages link them.
     expect((await t.call(`/api/models/${encodeURIComponent("org/m-7b")}`)).status).toBe(200);
     expect((await t.call(`/models/${encodeURIComponent("org/m-7b")}`)).status).toBe(200);

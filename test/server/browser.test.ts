@@ -22,6 +22,9 @@ describe.skipIf(!HAS_CHROMIUM)("pedigree serve in a browser", () => {
       claims: ['<img src=x onerror="alert(1)">'],
     });
     await reg.declare("child", "base", "continued_training");
+    // A false declaration: the weights of "stranger" are of another family.
+    await reg.addModel(synthFingerprint({ name: "stranger", family: "qwen" }), { name: "stranger" });
+    await reg.declare("stranger", "base", "continued_training");
     fs.mkdirSync(SHOTS, { recursive: true });
   });
   afterAll(async () => t?.close());
@@ -36,7 +39,7 @@ describe.skipIf(!HAS_CHROMIUM)("pedigree serve in a browser", () => {
       page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
       page.on("dialog", (d) => errors.push(`dialog: ${d.message()}`));
       await page.goto(`${t.url}/models`);
-      expect(await page.locator("tbody tr").count()).toBe(2);
+      expect(await page.locator("tbody tr").count()).toBe(3);
       await page.screenshot({ path: path.join(SHOTS, "models.png"), fullPage: true });
       await page.click("text=child");
       await page.waitForURL(/\/models\/child$/);
@@ -49,6 +52,11 @@ describe.skipIf(!HAS_CHROMIUM)("pedigree serve in a browser", () => {
       await t.server.jobs.enqueue("verify", {});
       await page.locator("#jobs .badge.succeeded").waitFor({ timeout: 10_000 });
       await page.screenshot({ path: path.join(SHOTS, "jobs.png"), fullPage: true });
+      // After verify, the false edge is drawn as unsupported and the true one as verified.
+      await page.goto(`${t.url}/graph`);
+      expect(await page.locator('svg path[marker-end="url(#arrow-unsupported)"]').count()).toBe(1);
+      expect(await page.locator('svg path[marker-end="url(#arrow-verified)"]').count()).toBe(1);
+      await page.screenshot({ path: path.join(SHOTS, "graph.png"), fullPage: true });
       // Log in as a writer, compare two models from the compare page, read the verdict.
       await page.goto(`${t.url}/login`);
       await page.fill("input[name=token]", t.tokens.writer);
