@@ -48,7 +48,7 @@ export function lineageSvg(g: LineageGraph, focus?: string): Html {
   );
   const w = Math.ceil(size.width ?? 0);
   const h = Math.ceil(size.height ?? 0);
-  return html`<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" role="img" aria-label="Lineage graph"><defs>${markers}</defs>${lines}${boxes}</svg>
+  return html`<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" role="group" aria-label="Lineage graph"><defs>${markers}</defs>${lines}${boxes}</svg>
 ${legend()}${g.nodes.length > MAX_GRAPH_NODES ? html`<p class="muted">Only the first ${MAX_GRAPH_NODES} of ${g.nodes.length} models are drawn.</p>` : ""}`;
 }
 
