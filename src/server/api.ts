@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import { PedigreeError } from "../errors.js";
+import { decodeFingerprint } from "../fingerprint/index.js";
 import { type AllowLocal, checkUrl } from "../io/http/guard.js";
 import type { JobEvent, JobQueue } from "../jobs/index.js";
 import { FINISHED } from "../jobs/index.js";
@@ -8,7 +9,15 @@ import { lineageGraph, type Registry } from "../registry/index.js";
 import { type AuthEnv, requireRole } from "./auth.js";
 import { publicJob, safeJsonText, sendJson } from "./json.js";
 import { apiRateLimit, checkActiveJobs } from "./limits.js";
-import { addModelBody, compareBody, jobsQuery, modelsQuery, parse, verifyBody } from "./schemas.js";
+import {
+  addModelBody,
+  compareBody,
+  declareBody,
+  jobsQuery,
+  modelsQuery,
+  parse,
+  verifyBody,
+} from "./schemas.js";
 import { modelDetail, modelSummaries } from "./views.js";
 
 export interface ApiDeps {
@@ -39,11 +48,26 @@ export function apiRoutes(deps: ApiDeps): Hono<AuthEnv> {
   api.get("/graph", read, async (c) => sendJson(c, { ok: true, data: await lineageGraph(deps.registry) }));
   api.post("/models", write, async (c) => {
     const body = parse(addModelBody, await jsonBody(c.req.raw));
+    if ("fingerprint" in body) {
+      const { fingerprint, ...input } = body;
+      const fp = decodeFingerprint(Buffer.from(fingerprint, "base64"), "uploaded fingerprint");
+      const r = await deps.registry.addModel(fp, {
+        ...input,
+        tags: input.tags ?? [],
+        claims: input.claims ?? [],
+      });
+      return sendJson(c, { ok: true, data: { model: r.model, created: r.created } }, r.created ? 201 : 200);
+    }
     // Refused now when the host is (or resolves to) a forbidden address; the job checks again at
     // connect time and on every redirect, so DNS rebinding gains nothing.
     if (/^https?:/i.test(body.source)) await checkUrl(new URL(body.source), deps.allowLocal);
     const { key, ...payload } = body;
     return accepted(c, await start(deps, c.get("client"), "fingerprint", payload, key));
+  });
+  api.post("/edges", write, async (c) => {
+    const { child, parent, relation } = parse(declareBody, await jsonBody(c.req.raw));
+    const r = await deps.registry.declare(child, parent, relation);
+    return sendJson(c, { ok: true, data: r }, r.created ? 201 : 200);
   });
   api.post("/compare", write, async (c) => {
     const { key, ...payload } = parse(compareBody, await jsonBody(c.req.raw));

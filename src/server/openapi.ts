@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { VERSION } from "../version.js";
-import { addModelBody, compareBody, jobStates, modelsQuery, verifyBody } from "./schemas.js";
+import { addModelBody, compareBody, declareBody, jobStates, modelsQuery, verifyBody } from "./schemas.js";
 
 /** The job as the API returns it (documentation of `Job` in src/jobs/types.ts). */
 const jobSchema = z.object({
@@ -53,6 +53,16 @@ const OPS: Record<string, Record<string, Op>> = {
   "/api/models/{name}": {
     get: { summary: "One model with its lineage", ok: ok(z.unknown()), role: "reader" },
   },
+  "/api/edges": {
+    post: {
+      summary: "Declare that child derives from parent",
+      body: declareBody,
+      ok: ok(z.unknown()),
+      status: 201,
+      role: "writer",
+    },
+  },
+  "/api/graph": { get: { summary: "The lineage graph", ok: ok(z.unknown()), role: "reader" } },
   "/api/compare": {
     post: {
       summary: "Compare two models or fingerprints (job)",

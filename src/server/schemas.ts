@@ -4,6 +4,11 @@ import { PedigreeError } from "../errors.js";
 /** Names, versions, tags and claims are capped so one request cannot store megabytes of text. */
 const MAX_TEXT = 512;
 const text = z.string().min(1).max(MAX_TEXT);
+/** A fingerprint file's bytes; the body limit caps its size. */
+const base64 = z
+  .string()
+  .min(1)
+  .regex(/^[A-Za-z0-9+/=\s]+$/, "not base64");
 
 /**
  * A model source a user may ask the server to fetch: remote only. A local path would let any
@@ -14,15 +19,27 @@ const remoteSource = z
   .max(4096)
   .regex(/^(https?|hf):\/\//i, "source must be an http(s):// URL or hf://org/repo");
 
-export const addModelBody = z.strictObject({
-  source: remoteSource,
+const modelFields = {
   name: text.optional(),
   version: text.optional(),
   tags: z.array(text).max(64).optional(),
   claims: z.array(text).max(64).optional(),
+};
+
+/** Register by URL (a job: the weights are fetched and fingerprinted). */
+export const addModelByUrl = z.strictObject({
+  source: remoteSource,
+  ...modelFields,
   /** Idempotency key: the same key returns the same job. */
   key: text.optional(),
 });
+
+/** Register an uploaded fingerprint file (base64): quick, answered at once. */
+export const addModelByFingerprint = z.strictObject({ fingerprint: base64, ...modelFields });
+
+export const addModelBody = z.union([addModelByUrl, addModelByFingerprint]);
+
+export const declareBody = z.strictObject({ child: text, parent: text, relation: text });
 
 const side = z.union([
   z.strictObject({ model: text }),

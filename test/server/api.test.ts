@@ -1,6 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { encodeFingerprint } from "../../src/fingerprint/index.js";
 import { startServer } from "../../src/server/app.js";
 import { synthFingerprint } from "../registry/helpers.js";
 import { makeServer, type TestServer, waitJob } from "./helpers.js";
@@ -49,8 +50,8 @@ describe("pedigree serve API", () => {
     const doc = (await r.json()) as any;
     expect(doc.openapi).toBe("3.1.0");
     const add = doc.paths["/api/models"].post.requestBody.content["application/json"].schema;
-    expect(add.required).toEqual(["source"]);
-    expect(add.additionalProperties).toBe(false);
+    expect(add.anyOf.map((b: { required: string[] }) => b.required)).toEqual([["source"], ["fingerprint"]]);
+    expect(add.anyOf[0].additionalProperties).toBe(false);
     expect(Object.keys(doc.paths)).toContain("/api/jobs/{id}/events");
   });
 
@@ -133,6 +134,31 @@ describe("pedigree serve API", () => {
     expect(done.state).toBe("succeeded");
     expect(done.progress).toEqual({ done: 3, total: 3, phase: "fingerprint" });
     expect((await t.call("/api/models/gemma-new")).status).toBe(200);
+  });
+
+  it("registers an uploaded fingerprint at once and declares an edge", async () => {
+    const fp = encodeFingerprint(synthFingerprint({ name: "up", family: "llama", generation: 2 }));
+    const body = JSON.stringify({ fingerprint: Buffer.from(fp).toString("base64"), name: "uploaded" });
+    const r = await t.call("/api/models", { method: "POST", body, as: "writer" });
+    expect(r.status).toBe(201);
+    const bad = await t.call("/api/models", {
+      method: "POST",
+      body: JSON.stringify({ fingerprint: Buffer.from("not a fingerprint").toString("base64") }),
+      as: "writer",
+    });
+    expect(bad.status).toBeGreaterThanOrEqual(400);
+    expect(bad.status).toBeLessThan(500);
+    const edge = (e: Record<string, string>) =>
+      t.call("/api/edges", { method: "POST", body: JSON.stringify(e), as: "writer" });
+    expect((await edge({ child: "uploaded", parent: "child", relation: "continued_training" })).status).toBe(
+      201,
+    );
+    expect((await edge({ child: "uploaded", parent: "child", relation: "continued_training" })).status).toBe(
+      200,
+    );
+    const badRelation = await edge({ child: "uploaded", parent: "child", relation: "stolen" });
+    expect(((await badRelation.json()) as { error: { code: string } }).error.code).toBe("USAGE_BAD_RELATION");
+    expect((await edge({ child: "uploaded", parent: "ghost", relation: "merge" })).status).toBe(404);
   });
 
   it("compares two registered models as a job", async () => {
