@@ -15,7 +15,7 @@ export interface JobDeps {
   comparator?: Comparator;
   /** Local addresses for source URLs; always explicit, so PEDIGREE_ALLOW_LOCAL cannot widen a server. */
   allowLocal: AllowLocal;
-  /** Fingerprint worker threads per job (default 0: on the server's thread, jobs bound concurrency). */
+  /** Fingerprint worker threads per job (default: the library's, all cores, so the server's own thread stays free). */
   threads?: number;
   /** Fingerprints a source; default the library's `fingerprintSource` (tests inject a small one). */
   fingerprint?: typeof fingerprintSource;
@@ -58,7 +58,7 @@ async function fingerprintJob(
   const run = deps.fingerprint ?? fingerprintSource;
   const fp = await withSourceDefaults({ allowLocal: deps.allowLocal }, () =>
     run(p.source, {
-      threads: deps.threads ?? 0,
+      ...(deps.threads !== undefined ? { threads: deps.threads } : {}),
       onProgress: (done, total) => {
         throwIfCancelled(ctx.signal);
         ctx.progress(done, total, "fingerprint");

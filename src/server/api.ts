@@ -1,9 +1,9 @@
 import { Hono } from "hono";
-import { streamSSE } from "hono/streaming";
+import { type SSEStreamingApi, streamSSE } from "hono/streaming";
 import { PedigreeError } from "../errors.js";
 import { decodeFingerprint } from "../fingerprint/index.js";
 import { type AllowLocal, checkUrl } from "../io/http/guard.js";
-import type { JobEvent, JobQueue } from "../jobs/index.js";
+import type { Job, JobEvent, JobQueue } from "../jobs/index.js";
 import { FINISHED } from "../jobs/index.js";
 import { lineageGraph, type Registry } from "../registry/index.js";
 import { type AuthEnv, requireRole } from "./auth.js";
@@ -31,13 +31,24 @@ export interface ApiDeps {
 /** SSE keep-alive: proxies close idle streams after 60 s or so; a comment line every 15 s keeps it open. */
 const SSE_PING_MS = 15_000;
 
-/** The JSON API under /api. Reads need `reader`, anything that starts or stops work needs `writer`. */
+const read = requireRole("reader");
+const write = requireRole("writer");
+
+/** The JSON API under /api. Reads need `reader`, anything that changes the registry or work needs `writer`. */
 export function apiRoutes(deps: ApiDeps): Hono<AuthEnv> {
   const api = new Hono<AuthEnv>();
   api.use(apiRateLimit(deps.requestsPerMinute));
-  const read = requireRole("reader");
-  const write = requireRole("writer");
+  registryRoutes(api, deps);
+  jobRoutes(api, deps);
+  api.all("*", () => {
+    throw new PedigreeError("SERVER_NOT_FOUND", "No such API route", {
+      hint: "See docs/serve.md for the API",
+    });
+  });
+  return api;
+}
 
+function registryRoutes(api: Hono<AuthEnv>, deps: ApiDeps): void {
   api.get("/models", read, async (c) => {
     const { q, status } = parse(modelsQuery, c.req.query());
     return sendJson(c, { ok: true, data: await modelSummaries(deps.registry, q, status) });
@@ -77,7 +88,9 @@ export function apiRoutes(deps: ApiDeps): Hono<AuthEnv> {
     const { key, ...payload } = parse(verifyBody, await jsonBody(c.req.raw));
     return accepted(c, await start(deps, c.get("client"), "verify", payload, key));
   });
+}
 
+function jobRoutes(api: Hono<AuthEnv>, deps: ApiDeps): void {
   api.get("/jobs", read, async (c) => {
     const filter = parse(jobsQuery, c.req.query());
     return sendJson(c, { ok: true, data: (await deps.jobs.list(filter)).map(publicJob) });
@@ -93,39 +106,41 @@ export function apiRoutes(deps: ApiDeps): Hono<AuthEnv> {
   );
   api.get("/jobs/:id/events", read, async (c) => {
     const id = c.req.param("id");
-    const all = id === "all";
-    const first = all ? null : await mustGet(deps.jobs, id);
-    return streamSSE(c, async (stream) => {
-      let wake: () => void = () => {};
-      const queue: JobEvent[] = first ? [{ type: "state", job: first }] : [];
-      const unsubscribe = deps.jobs.subscribe(all ? "*" : id, (e) => {
-        queue.push(e);
-        wake();
-      });
-      stream.onAbort(() => wake());
-      try {
-        while (!stream.aborted) {
-          for (let e = queue.shift(); e; e = queue.shift()) {
-            await stream.writeSSE({ event: e.type, data: safeJsonText(publicJob(e.job)) });
-            if (!all && FINISHED.includes(e.job.state)) return;
-          }
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-            setTimeout(resolve, SSE_PING_MS);
-          });
-          if (queue.length === 0 && !stream.aborted) await stream.write(": ping\n\n");
-        }
-      } finally {
-        unsubscribe();
+    const first = id === "all" ? null : await mustGet(deps.jobs, id);
+    return streamSSE(c, (stream) => pipeEvents(deps.jobs, id, first, stream));
+  });
+}
+
+/** Writes a job's (or, for "all", every job's) events until it finishes or the client leaves. */
+async function pipeEvents(
+  jobs: JobQueue,
+  id: string,
+  first: Job | null,
+  stream: SSEStreamingApi,
+): Promise<void> {
+  const all = id === "all";
+  let wake: () => void = () => {};
+  const queue: JobEvent[] = first ? [{ type: "state", job: first }] : [];
+  const unsubscribe = jobs.subscribe(all ? "*" : id, (e) => {
+    queue.push(e);
+    wake();
+  });
+  stream.onAbort(() => wake());
+  try {
+    while (!stream.aborted) {
+      for (let e = queue.shift(); e; e = queue.shift()) {
+        await stream.writeSSE({ event: e.type, data: safeJsonText(publicJob(e.job)) });
+        if (!all && FINISHED.includes(e.job.state)) return;
       }
-    });
-  });
-  api.all("*", () => {
-    throw new PedigreeError("SERVER_NOT_FOUND", "No such API route", {
-      hint: "See docs/serve.md for the API",
-    });
-  });
-  return api;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, SSE_PING_MS);
+      });
+      if (queue.length === 0 && !stream.aborted) await stream.write(": ping\n\n");
+    }
+  } finally {
+    unsubscribe();
+  }
 }
 
 /** Queues a job for `client` within its cap of unfinished jobs. */

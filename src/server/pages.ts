@@ -59,12 +59,21 @@ export function pageRoutes(deps: PageDeps): Hono<AuthEnv> {
     return c.redirect("/jobs", 303);
   });
   addComparePages(ui, deps, nonceOf);
+  addLoginPages(ui, deps.tokens, nonceOf);
+  return ui;
+}
+
+/** Login and logout: the token goes into an HttpOnly, SameSite=Strict cookie (see auth.ts). */
+function addLoginPages(
+  ui: Hono<AuthEnv>,
+  tokens: TokenStore,
+  nonceOf: (c: { get(k: "secureHeadersNonce"): string | undefined }) => string,
+): void {
   ui.get("/login", (c) => c.html(page("Log in", nonceOf(c), loginBody(null))));
   ui.post("/login", async (c) => {
     const form = await c.req.parseBody();
     const token = typeof form.token === "string" ? form.token.trim() : "";
-    if (!deps.tokens.lookup(token))
-      return c.html(page("Log in", nonceOf(c), loginBody("Unknown token")), 401);
+    if (!tokens.lookup(token)) return c.html(page("Log in", nonceOf(c), loginBody("Unknown token")), 401);
     setCookie(c, SESSION_COOKIE, token, {
       httpOnly: true,
       sameSite: "Strict",
@@ -78,7 +87,6 @@ export function pageRoutes(deps: PageDeps): Hono<AuthEnv> {
     deleteCookie(c, SESSION_COOKIE, { path: "/" });
     return c.redirect("/login", 303);
   });
-  return ui;
 }
 
 const link = (name: string) => `/models/${encodeURIComponent(name)}`;
