@@ -5,15 +5,18 @@ import { decodeFingerprint } from "../fingerprint/index.js";
 import { type AllowLocal, checkUrl } from "../io/http/guard.js";
 import type { Job, JobEvent, JobQueue } from "../jobs/index.js";
 import { FINISHED } from "../jobs/index.js";
-import { lineageGraph, type Registry } from "../registry/index.js";
+import { exportInclusionProof, lineageGraph, type Registry } from "../registry/index.js";
 import { type AuthEnv, requireRole } from "./auth.js";
 import { publicJob, safeJsonText, sendJson } from "./json.js";
 import { apiRateLimit, checkActiveJobs } from "./limits.js";
+import { logView } from "./log-view.js";
 import {
   addModelBody,
   compareBody,
   declareBody,
+  entryParam,
   jobsQuery,
+  logQuery,
   modelsQuery,
   parse,
   verifyBody,
@@ -56,6 +59,14 @@ function registryRoutes(api: Hono<AuthEnv>, deps: ApiDeps): void {
   api.get("/models/:name", read, async (c) =>
     sendJson(c, { ok: true, data: await modelDetail(deps.registry, c.req.param("name")) }),
   );
+  api.get("/log", read, async (c) => {
+    const { before } = parse(logQuery, c.req.query());
+    return sendJson(c, { ok: true, data: await logView(deps.registry, before) });
+  });
+  api.get("/log/proof/:seq", read, async (c) => {
+    const seq = parse(entryParam, c.req.param("seq"));
+    return sendJson(c, { ok: true, data: await exportInclusionProof(deps.registry.db, seq) });
+  });
   api.get("/graph", read, async (c) => sendJson(c, { ok: true, data: await lineageGraph(deps.registry) }));
   api.post("/models", write, async (c) => {
     const body = parse(addModelBody, await jsonBody(c.req.raw));

@@ -53,7 +53,7 @@ export function page(title: string, nonce: string, body: Html): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><title>${text(title)} · Pedigree</title>
 <style nonce="${esc(nonce)}">${STYLE}</style></head><body>
-<header><strong>Pedigree</strong><a href="/models">Models</a><a href="/graph">Graph</a><a href="/compare">Compare</a><a href="/jobs">Jobs</a><a href="/login">Log in</a>
+<header><strong>Pedigree</strong><a href="/models">Models</a><a href="/graph">Graph</a><a href="/compare">Compare</a><a href="/jobs">Jobs</a><a href="/log">Log</a><a href="/login">Log in</a>
 <form method="post" action="/logout"><button>Log out</button></form></header>
 <main>${body.text}</main></body></html>\n`;
 }

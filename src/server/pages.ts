@@ -6,6 +6,7 @@ import { type AuthEnv, requireRole, SESSION_COOKIE } from "./auth.js";
 import { around, lineageSvg } from "./graph-svg.js";
 import { badge, type Html, html, page } from "./html.js";
 import { addComparePages } from "./pages-compare.js";
+import { addLogPage } from "./pages-log.js";
 import { modelsQuery, parse } from "./schemas.js";
 import type { TokenStore } from "./tokens.js";
 import { log10pWords, type ModelDetail, modelDetail, modelSummaries } from "./views.js";
@@ -59,6 +60,7 @@ export function pageRoutes(deps: PageDeps): Hono<AuthEnv> {
     return c.redirect("/jobs", 303);
   });
   addComparePages(ui, deps, nonceOf);
+  addLogPage(ui, deps.registry, nonceOf);
   addLoginPages(ui, deps.tokens, nonceOf);
   return ui;
 }

@@ -65,6 +65,9 @@ export const modelsQuery = z.strictObject({
   ),
 });
 
+export const logQuery = z.strictObject({ before: z.coerce.number().int().min(1).optional() });
+export const entryParam = z.coerce.number().int().min(0);
+
 export const jobStates = z.enum(["queued", "running", "succeeded", "failed", "cancelled"]);
 export const jobsQuery = z.strictObject({
   kind: z.enum(["fingerprint", "compare", "verify"]).optional(),

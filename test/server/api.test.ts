@@ -78,6 +78,9 @@ describe("pedigree serve API", () => {
     expect((JSON.parse(raw) as { data: { model: { claims: string[] } } }).data.model.claims).toEqual([
       HOSTILE,
     ]);
+    const log = await (await t.call("/log")).text();
+    expect(log).toContain("model.add");
+    expect(log).not.toMatch(/<script>alert|\u001b/);
     const missing = await (await t.call(`/models/${encodeURIComponent(HOSTILE)}`)).text();
     expect(missing).not.toContain("<script>alert(1)");
   });
@@ -106,6 +109,19 @@ describe("pedigree serve API", () => {
     expect(unchecked.data.map((m) => m.name)).toEqual(["child"]);
     expect((await t.call("/models?q=&status=")).status).toBe(200);
     expect((await t.call("/api/models?status=bogus")).status).toBe(400);
+  });
+
+  it("shows the signed log with inclusion proofs", async () => {
+    const log = (await (await t.call("/api/log")).json()) as {
+      data: { head: { size: number }; entries: { seq: number; op: string }[] };
+    };
+    expect(log.data.head.size).toBe(log.data.entries.length);
+    expect(log.data.entries.at(-1)).toMatchObject({ seq: 0, op: "init" });
+    const proof = (await (await t.call("/api/log/proof/1")).json()) as { data: { leafIndex: number } };
+    expect(proof.data.leafIndex).toBe(1);
+    const bad = await t.call("/api/log/proof/999");
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe("USAGE_BAD_ENTRY");
   });
 
   it("runs a verify job to completion and records its evidence", async () => {

@@ -74,6 +74,10 @@ describe.skipIf(!HAS_CHROMIUM)("pedigree serve in a browser", () => {
       expect(await page.locator('svg path[marker-end="url(#arrow-verified)"]').count()).toBe(1);
       await page.screenshot({ path: path.join(SHOTS, "graph.png"), fullPage: true });
       expect(await seriousA11yViolations(page), "graph").toEqual([]);
+      await page.goto(`${t.url}/log`);
+      expect(await page.locator("text=edge.declare").count()).toBe(2);
+      await page.screenshot({ path: path.join(SHOTS, "log.png"), fullPage: true });
+      expect(await seriousA11yViolations(page), "log").toEqual([]);
       // Log in as a writer, compare two models from the compare page, read the verdict.
       await page.goto(`${t.url}/login`);
       await page.fill("input[name=token]", t.tokens.writer);
