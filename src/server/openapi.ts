@@ -1,6 +1,14 @@
 import { z } from "zod";
 import { VERSION } from "../version.js";
-import { addModelBody, compareBody, declareBody, jobStates, modelsQuery, verifyBody } from "./schemas.js";
+import {
+  addModelBody,
+  compareBody,
+  declareBody,
+  jobStates,
+  logQuery,
+  modelsQuery,
+  verifyBody,
+} from "./schemas.js";
 
 /** The job as the API returns it (documentation of `Job` in src/jobs/types.ts). */
 const jobSchema = z.object({
@@ -61,6 +69,17 @@ const OPS: Record<string, Record<string, Op>> = {
       status: 201,
       role: "writer",
     },
+  },
+  "/api/log": {
+    get: {
+      summary: "Signed tree head and newest log entries",
+      query: logQuery,
+      ok: ok(z.unknown()),
+      role: "reader",
+    },
+  },
+  "/api/log/proof/{seq}": {
+    get: { summary: "Inclusion proof of one log entry", ok: ok(z.unknown()), role: "reader" },
   },
   "/api/graph": { get: { summary: "The lineage graph", ok: ok(z.unknown()), role: "reader" } },
   "/api/compare": {
