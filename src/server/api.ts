@@ -5,7 +5,7 @@ import { decodeFingerprint } from "../fingerprint/index.js";
 import { type AllowLocal, checkUrl } from "../io/http/guard.js";
 import type { Job, JobEvent, JobQueue } from "../jobs/index.js";
 import { FINISHED } from "../jobs/index.js";
-import { exportInclusionProof, lineageGraph, type Registry } from "../registry/index.js";
+import { exportInclusionProof, type Registry } from "../registry/index.js";
 import { type AuthEnv, requireRole } from "./auth.js";
 import { publicJob, safeJsonText, sendJson } from "./json.js";
 import { apiRateLimit, checkActiveJobs } from "./limits.js";
@@ -21,10 +21,11 @@ import {
   parse,
   verifyBody,
 } from "./schemas.js";
-import { modelDetail, modelSummaries } from "./views.js";
+import { modelDetail, modelSummaries, type RegistrySnapshot } from "./views.js";
 
 export interface ApiDeps {
   registry: Registry;
+  snapshot: RegistrySnapshot;
   jobs: JobQueue;
   allowLocal: AllowLocal;
   requestsPerMinute?: number;
@@ -54,10 +55,10 @@ export function apiRoutes(deps: ApiDeps): Hono<AuthEnv> {
 function registryRoutes(api: Hono<AuthEnv>, deps: ApiDeps): void {
   api.get("/models", read, async (c) => {
     const { q, status } = parse(modelsQuery, c.req.query());
-    return sendJson(c, { ok: true, data: await modelSummaries(deps.registry, q, status) });
+    return sendJson(c, { ok: true, data: await modelSummaries(deps.snapshot, q, status) });
   });
   api.get("/models/:name", read, async (c) =>
-    sendJson(c, { ok: true, data: await modelDetail(deps.registry, c.req.param("name")) }),
+    sendJson(c, { ok: true, data: await modelDetail(deps.snapshot, c.req.param("name")) }),
   );
   api.get("/log", read, async (c) => {
     const { before } = parse(logQuery, c.req.query());
@@ -67,7 +68,7 @@ function registryRoutes(api: Hono<AuthEnv>, deps: ApiDeps): void {
     const seq = parse(entryParam, c.req.param("seq"));
     return sendJson(c, { ok: true, data: await exportInclusionProof(deps.registry.db, seq) });
   });
-  api.get("/graph", read, async (c) => sendJson(c, { ok: true, data: await lineageGraph(deps.registry) }));
+  api.get("/graph", read, async (c) => sendJson(c, { ok: true, data: (await deps.snapshot.get()).graph }));
   api.post("/models", write, async (c) => {
     const body = parse(addModelBody, await jsonBody(c.req.raw));
     if ("fingerprint" in body) {

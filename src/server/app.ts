@@ -14,6 +14,7 @@ import { onApiError } from "./errors.js";
 import { openApiDocument } from "./openapi.js";
 import { pageRoutes } from "./pages.js";
 import { TokenStore } from "./tokens.js";
+import { RegistrySnapshot } from "./views.js";
 
 /** Largest request body: two uploaded fingerprint files (base64) fit; anything larger is refused unread. */
 export const MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -181,8 +182,9 @@ export function createApp(d: AppDeps): Hono<AuthEnv> {
   const openapi = openApiDocument();
   app.get("/openapi.json", (c) => c.json(openapi));
   app.use(authenticate({ tokens: d.tokens, anonymousRead: d.anonymousRead }));
-  app.route("/api", apiRoutes(d));
-  app.route("/", pageRoutes(d));
+  const withSnapshot = { ...d, snapshot: new RegistrySnapshot(d.registry) };
+  app.route("/api", apiRoutes(withSnapshot));
+  app.route("/", pageRoutes(withSnapshot));
   app.notFound((c) =>
     onApiError(new PedigreeError("SERVER_NOT_FOUND", "No such page", { hint: "Start at /models" }), c),
   );

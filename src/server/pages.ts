@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
 import type { JobQueue } from "../jobs/index.js";
-import { lineageGraph, type Registry } from "../registry/index.js";
+import type { Registry } from "../registry/index.js";
 import { type AuthEnv, requireRole, SESSION_COOKIE } from "./auth.js";
 import { around, lineageSvg } from "./graph-svg.js";
 import { badge, type Html, html, page } from "./html.js";
@@ -9,10 +9,17 @@ import { addComparePages } from "./pages-compare.js";
 import { addLogPage } from "./pages-log.js";
 import { modelsQuery, parse } from "./schemas.js";
 import type { TokenStore } from "./tokens.js";
-import { log10pWords, type ModelDetail, modelDetail, modelSummaries } from "./views.js";
+import {
+  log10pWords,
+  type ModelDetail,
+  modelDetail,
+  modelSummaries,
+  type RegistrySnapshot,
+} from "./views.js";
 
 export interface PageDeps {
   registry: Registry;
+  snapshot: RegistrySnapshot;
   jobs: JobQueue;
   tokens: TokenStore;
 }
@@ -32,12 +39,12 @@ export function pageRoutes(deps: PageDeps): Hono<AuthEnv> {
   ui.get("/favicon.ico", (c) => c.body(null, 204));
   ui.get("/models", read, async (c) => {
     const { q = "", status } = parse(modelsQuery, c.req.query());
-    const models = await modelSummaries(deps.registry, q, status);
+    const models = await modelSummaries(deps.snapshot, q, status);
     return c.html(page("Models", nonceOf(c), modelsBody(q, status ?? "", models)));
   });
   ui.get("/models/:name", read, async (c) => {
-    const d = await modelDetail(deps.registry, c.req.param("name"));
-    const graph = around(await lineageGraph(deps.registry), d.model.contentId);
+    const d = await modelDetail(deps.snapshot, c.req.param("name"));
+    const graph = around((await deps.snapshot.get()).graph, d.model.contentId);
     return c.html(
       page(
         d.model.name,
@@ -47,7 +54,7 @@ export function pageRoutes(deps: PageDeps): Hono<AuthEnv> {
     );
   });
   ui.get("/graph", read, async (c) => {
-    const graph = await lineageGraph(deps.registry);
+    const { graph } = await deps.snapshot.get();
     return c.html(page("Lineage graph", nonceOf(c), html`<h1>Lineage graph</h1>${lineageSvg(graph)}`));
   });
   ui.get("/jobs", read, async (c) => {

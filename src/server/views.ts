@@ -1,6 +1,37 @@
-import { type GraphEdge, lineageGraph, type Registry } from "../registry/index.js";
+import { evidenceKey } from "../registry/evidence.js";
+import { type GraphEdge, type LineageGraph, lineageGraph, type Registry } from "../registry/index.js";
+import { edgeFromRow, evidenceFromRow } from "../registry/rows.js";
 import type { ModelRecord } from "../registry/types.js";
-import { type ShowData, showData } from "../report/registry.js";
+import type { ShowData } from "../report/registry.js";
+
+/**
+ * The whole-registry views (model list, lineage graph) rebuilt only when the log grows: every
+ * change to models, edges, evidence or training logs is a log entry, so the log's size is the
+ * registry's version. Without this each page view would scan every model and edge.
+ */
+export class RegistrySnapshot {
+  private cached: {
+    size: number;
+    graph: LineageGraph;
+    models: ModelRecord[];
+    names: Map<string, string>;
+  } | null = null;
+
+  constructor(readonly registry: Registry) {}
+
+  async get() {
+    const row = await this.registry.db
+      .selectFrom("log_entries")
+      .select((eb) => eb.fn.max("seq").as("last"))
+      .executeTakeFirst();
+    const size = Number(row?.last ?? -1) + 1;
+    if (this.cached?.size !== size) {
+      const [graph, models] = [await lineageGraph(this.registry), await this.registry.models()];
+      this.cached = { size, graph, models, names: new Map(models.map((m) => [m.contentId, m.name])) };
+    }
+    return this.cached;
+  }
+}
 
 /** Rows a list returns at most: the UI pages through search, never through 10,000 rows at once. */
 export const MODELS_PAGE = 200;
@@ -29,8 +60,12 @@ const RANK: Record<ModelStatus, number> = {
 };
 
 /** Models matching `q` (name, content id prefix, tag, claim; case-insensitive), with their status. */
-export async function modelSummaries(reg: Registry, q = "", status?: ModelStatus): Promise<ModelSummary[]> {
-  const graph = await lineageGraph(reg);
+export async function modelSummaries(
+  snap: RegistrySnapshot,
+  q = "",
+  status?: ModelStatus,
+): Promise<ModelSummary[]> {
+  const { graph, models } = await snap.get();
   const byModel = new Map<string, { status: ModelStatus; parents: number }>();
   for (const e of graph.edges) {
     const ids = e.status === "undeclared" ? [e.child, e.parent] : [e.child];
@@ -47,18 +82,17 @@ export async function modelSummaries(reg: Registry, q = "", status?: ModelStatus
     m.name.toLowerCase().includes(needle) ||
     m.contentId.startsWith(needle) ||
     [...m.tags, ...m.claims].some((t) => t.toLowerCase().includes(needle));
-  return (await reg.models())
+  return models
     .filter(match)
     .map((m) => ({ ...m, ...(byModel.get(m.contentId) ?? { status: "none" as const, parents: 0 }) }))
     .filter((m) => !status || m.status === status)
     .slice(0, MODELS_PAGE);
 }
 
-export async function modelDetail(reg: Registry, ref: string): Promise<ModelDetail> {
-  const data = await showData(reg, ref);
+export async function modelDetail(snap: RegistrySnapshot, ref: string): Promise<ModelDetail> {
+  const { graph, names } = await snap.get();
+  const data = await showOne(snap.registry, ref, names);
   const id = data.model.contentId;
-  const graph = await lineageGraph(reg);
-  const names = new Map(graph.nodes.map((n) => [n.id, n.name]));
   const name = (x: string) => names.get(x) ?? x;
   return {
     ...data,
@@ -71,6 +105,29 @@ export async function modelDetail(reg: Registry, ref: string): Promise<ModelDeta
         const other = e.child === id ? e.parent : e.child;
         return { other, otherName: name(other), log10P: e.log10P, asParent: e.parent === other };
       }),
+  };
+}
+
+/** `registry show`'s data for one model, by indexed queries on that model only. */
+async function showOne(reg: Registry, ref: string, names: Map<string, string>): Promise<ShowData> {
+  const model = await reg.resolve(ref);
+  const id = model.contentId;
+  const [asChild, asParent, evidence, logs] = [
+    await reg.db.selectFrom("edges").selectAll().where("child", "=", id).orderBy("seq").execute(),
+    await reg.db.selectFrom("edges").selectAll().where("parent", "=", id).orderBy("seq").execute(),
+    await reg.db.selectFrom("evidence").selectAll().where("child", "=", id).orderBy("seq").execute(),
+    await reg.db.selectFrom("trainlogs").selectAll().where("model", "=", id).execute(),
+  ];
+  const ev = new Map(evidence.map((r) => [evidenceKey(r.parent, r.child), evidenceFromRow(r)]));
+  return {
+    model,
+    parents: asChild.map(edgeFromRow).map((e) => ({
+      ...e,
+      parentName: names.get(e.parent) ?? e.parent,
+      evidence: ev.get(evidenceKey(e.parent, e.child)) ?? null,
+    })),
+    children: asParent.map(edgeFromRow).map((e) => ({ ...e, childName: names.get(e.child) ?? e.child })),
+    trainLogs: logs.map((l) => ({ sha256: l.sha256, fromScratch: l.from_scratch, summary: l.summary })),
   };
 }
 
