@@ -14,6 +14,7 @@ interface ServeOpts {
   host?: string;
   allowLocal?: boolean;
   anonymousRead?: boolean;
+  jobs?: string;
   keys?: string;
   actor?: string;
 }
@@ -31,6 +32,7 @@ export const define: CommandModule["define"] = (cmd: Command) => {
     .option("--host <addr>", "address to bind", "127.0.0.1")
     .option("--allow-local", "let model URLs reach loopback, private and link-local addresses")
     .option("--anonymous-read", "allow reads without a token (loopback binds only)")
+    .option("--jobs <n>", "background jobs run at once (default 2)")
     .option("--keys <dir>", "folder of actor private keys (default PEDIGREE_KEYS or ~/.pedigree/keys)")
     .option("--actor <name>", "actor who signs registry changes made through the server")
     .action(async (o: ServeOpts) => {
@@ -41,6 +43,7 @@ export const define: CommandModule["define"] = (cmd: Command) => {
         // Explicit false: PEDIGREE_ALLOW_LOCAL in the server's environment must not open it up.
         allowLocal: o.allowLocal ? parseAllowLocal("1", "--allow-local") : false,
         anonymousRead: o.anonymousRead ?? false,
+        ...(o.jobs !== undefined ? { concurrency: parseCount(o.jobs, "--jobs") } : {}),
         ...(o.keys ? { keysDir: o.keys } : {}),
         ...(o.actor ? { actor: o.actor } : {}),
       });
@@ -105,7 +108,9 @@ export const define: CommandModule["define"] = (cmd: Command) => {
     },
   );
   return async () => {
-    throw new PedigreeError("INTERNAL_UNREACHABLE", "serve runs from its own action");
+    throw new PedigreeError("USAGE_MISSING_SUBCOMMAND", "pedigree serve token needs a subcommand", {
+      hint: 'Run "pedigree serve token --help"',
+    });
   };
 };
 
@@ -122,6 +127,19 @@ function withTokens<T>(db: string | undefined, fn: (store: TokenStore, file: str
   } finally {
     store.close();
   }
+}
+
+/** Jobs at once: each may use every core, so more than a few only queues work in another place. */
+const MAX_JOBS = 64;
+
+function parseCount(v: string, option: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_JOBS)
+    throw new PedigreeError("USAGE_INVALID_OPTION", `${option} must be 1–${MAX_JOBS}, got "${v}"`, {
+      details: { option, value: v },
+      hint: `e.g. ${option} 2`,
+    });
+  return n;
 }
 
 function parsePort(v: string): number {
