@@ -7,7 +7,7 @@ import type { Job, JobEvent, JobQueue } from "../jobs/index.js";
 import { FINISHED } from "../jobs/index.js";
 import { exportInclusionProof, type Registry } from "../registry/index.js";
 import { type AuthEnv, requireRole } from "./auth.js";
-import { publicJob, safeJsonText, sendJson } from "./json.js";
+import { listedJob, publicJob, safeJsonText, sendJson } from "./json.js";
 import { apiRateLimit, checkActiveJobs } from "./limits.js";
 import { logView } from "./log-view.js";
 import {
@@ -105,7 +105,7 @@ function registryRoutes(api: Hono<AuthEnv>, deps: ApiDeps): void {
 function jobRoutes(api: Hono<AuthEnv>, deps: ApiDeps): void {
   api.get("/jobs", read, async (c) => {
     const filter = parse(jobsQuery, c.req.query());
-    return sendJson(c, { ok: true, data: (await deps.jobs.list(filter)).map(publicJob) });
+    return sendJson(c, { ok: true, data: (await deps.jobs.list(filter)).map(listedJob) });
   });
   api.get("/jobs/:id", read, async (c) =>
     sendJson(c, { ok: true, data: publicJob(await mustGet(deps.jobs, c.req.param("id"))) }),

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { jsonReplacer } from "../cli/main.js";
+import { redactUrl } from "../io/http/url.js";
 import type { Job } from "../jobs/index.js";
 import { jsonForTerminal } from "../report/terminal.js";
 
@@ -20,15 +21,26 @@ export function sendJson(c: Context, value: unknown, status: ContentfulStatusCod
   return c.body(safeJsonText(value), status, { "content-type": "application/json; charset=utf-8" });
 }
 
-/** A job as clients see it: uploaded fingerprint bytes are summarised, never echoed back. */
+/**
+ * A job as clients see it: uploaded fingerprint bytes are summarised, never echoed back, and a
+ * source URL loses its user, password and query (they may carry credentials).
+ */
 export function publicJob(raw: Job): Job {
   // Owners are token ids or client addresses; addresses are nobody else's business.
   const job = raw.owner?.startsWith("ip:") ? { ...raw, owner: "anonymous" } : raw;
-  if (job.kind !== "compare" || typeof job.payload !== "object" || job.payload === null) return job;
+  if (typeof job.payload !== "object" || job.payload === null) return job;
   const p = job.payload as Record<string, unknown>;
+  if (job.kind === "fingerprint" && typeof p.source === "string" && /^https?:/i.test(p.source))
+    return { ...job, payload: { ...p, source: redactUrl(p.source) } };
+  if (job.kind !== "compare") return job;
   const side = (s: unknown) =>
     s && typeof s === "object" && "fingerprint" in s
       ? { fingerprint: `${String((s as { fingerprint: string }).fingerprint).length} base64 chars` }
       : s;
   return { ...job, payload: { a: side(p.a), b: side(p.b) } };
+}
+
+/** A job in a list: without its result (fetch the job itself for that), so lists stay small. */
+export function listedJob(job: Job): Job {
+  return { ...publicJob(job), result: null };
 }

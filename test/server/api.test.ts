@@ -149,6 +149,14 @@ describe("pedigree serve API", () => {
     const done = await waitJob(t, a.data.job);
     expect(done.state).toBe("succeeded");
     expect(done.progress).toEqual({ done: 3, total: 3, phase: "fingerprint" });
+    // Credentials in a source URL never come back to clients.
+    const secret = await t.call("/api/models", {
+      method: "POST",
+      body: JSON.stringify({ source: "https://user:pw@example.org/m/pw-model?token=s3cret" }),
+      as: "writer",
+    });
+    const job = await waitJob(t, ((await secret.json()) as { data: { job: string } }).data.job);
+    expect(JSON.stringify(job)).not.toMatch(/pw@|s3cret/);
     expect((await t.call("/api/models/gemma-new")).status).toBe(200);
   });
 

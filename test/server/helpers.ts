@@ -26,7 +26,7 @@ export function fakeFingerprint(steps = 3) {
       await new Promise((r) => setTimeout(r, 10));
       opts.onProgress?.(i, steps);
     }
-    const name = decodeURIComponent(spec.split("/").pop() ?? "m");
+    const name = decodeURIComponent(new URL(spec).pathname.split("/").pop() ?? "m");
     return synthFingerprint({ name, family: name.split("-")[0] ?? name });
   };
 }
