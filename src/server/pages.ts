@@ -131,7 +131,7 @@ ${log10pWords(u.log10P)}</li>`,
   );
   return html`<h1>${m.name}${m.version ? html` <span class="muted">${m.version}</span>` : ""}</h1>
 <table><tbody><tr><th>Content id</th><td><code>${m.contentId}</code></td></tr>
-<tr><th>Added</th><td>${m.addedAt} (log entry ${m.seq})</td></tr>
+<tr><th>Added</th><td>${m.addedAt}, signed log entry ${m.seq} (<a href="/api/log/proof/${m.seq}">inclusion proof</a>)</td></tr>
 <tr><th>Tags</th><td>${m.tags.join(", ")}</td></tr>
 <tr><th>Claims</th><td>${m.claims.map((c) => html`<div>“${c}”</div>`)}</td></tr></tbody></table>
 <h2>Declared parents</h2>
