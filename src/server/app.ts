@@ -13,7 +13,7 @@ import { type AuthEnv, authenticate } from "./auth.js";
 import { onApiError } from "./errors.js";
 import { openApiDocument } from "./openapi.js";
 import { pageRoutes } from "./pages.js";
-import { TokenStore } from "./tokens.js";
+import { TokenStore, tokensPath } from "./tokens.js";
 import { RegistrySnapshot } from "./views.js";
 
 /** Largest request body: two uploaded fingerprint files (base64) fit; anything larger is refused unread. */
@@ -61,6 +61,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         hint: "Drop --anonymous-read, or bind to 127.0.0.1 and put an authenticating proxy in front",
       },
     );
+  // The token path refuses a PostgreSQL registry before any connection is made.
+  tokensPath(o.db);
   const registry = await Registry.open({
     db: o.db,
     ...(o.keysDir ? { keysDir: o.keysDir } : {}),

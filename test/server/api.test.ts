@@ -323,6 +323,9 @@ describe("pedigree serve with --allow-local and anonymous reads", () => {
     } finally {
       await t.close();
     }
+    await expect(startServer({ db: "postgres://nobody@127.0.0.1:1/x" })).rejects.toMatchObject({
+      code: "UNSUPPORTED_SERVER_POSTGRES",
+    });
     await expect(
       startServer({ db: "/nonexistent/x.db", host: "0.0.0.0", anonymousRead: true }),
     ).rejects.toMatchObject({
