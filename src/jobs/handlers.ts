@@ -4,7 +4,13 @@ import { decodeFingerprint, fingerprintSource } from "../fingerprint/index.js";
 import type { Fingerprint } from "../fingerprint/types.js";
 import type { AllowLocal } from "../io/http/guard.js";
 import { withSourceDefaults } from "../io/limits.js";
-import { type Comparator, defaultComparator, type Registry, verifyLineage } from "../registry/index.js";
+import {
+  type Comparator,
+  defaultComparator,
+  identify,
+  type Registry,
+  verifyLineage,
+} from "../registry/index.js";
 import type { ModelRecord } from "../registry/types.js";
 import type { JobContext, JobHandler } from "./types.js";
 
@@ -37,6 +43,9 @@ export interface ComparePayload {
   b: CompareSide;
 }
 
+/** A model to identify: a remote source to fingerprint, or a fingerprint file's bytes (base64). */
+export type IdentifyPayload = ({ source: string } | { fingerprint: string }) & { all?: boolean };
+
 export interface VerifyPayload {
   model?: string;
 }
@@ -47,17 +56,19 @@ export function jobHandlers(deps: JobDeps): Record<string, JobHandler> {
     fingerprint: (ctx) => fingerprintJob(deps, ctx as JobContext<FingerprintPayload>),
     compare: (ctx) => compareJob(deps, ctx as JobContext<ComparePayload>),
     verify: (ctx) => verifyJob(deps, ctx as JobContext<VerifyPayload>),
+    identify: (ctx) => identifyJob(deps, ctx as JobContext<IdentifyPayload>),
   };
 }
 
-async function fingerprintJob(
+/** Fingerprints a remote source under the server's network policy, reporting progress. */
+async function fetchFingerprint(
   deps: JobDeps,
-  ctx: JobContext<FingerprintPayload>,
-): Promise<{ model: ModelRecord; created: boolean }> {
-  const p = ctx.payload;
+  ctx: JobContext<unknown>,
+  source: string,
+): Promise<Fingerprint> {
   const run = deps.fingerprint ?? fingerprintSource;
   const fp = await withSourceDefaults({ allowLocal: deps.allowLocal }, () =>
-    run(p.source, {
+    run(source, {
       ...(deps.threads !== undefined ? { threads: deps.threads } : {}),
       onProgress: (done, total) => {
         throwIfCancelled(ctx.signal);
@@ -66,6 +77,15 @@ async function fingerprintJob(
     }),
   );
   throwIfCancelled(ctx.signal);
+  return fp;
+}
+
+async function fingerprintJob(
+  deps: JobDeps,
+  ctx: JobContext<FingerprintPayload>,
+): Promise<{ model: ModelRecord; created: boolean }> {
+  const p = ctx.payload;
+  const fp = await fetchFingerprint(deps, ctx, p.source);
   const r = await deps.registry.addModel(fp, {
     ...(p.name ? { name: p.name } : {}),
     ...(p.version ? { version: p.version } : {}),
@@ -100,6 +120,20 @@ async function verifyJob(deps: JobDeps, ctx: JobContext<VerifyPayload>) {
       ctx.progress(done, total, "verify");
     },
   });
+}
+
+async function identifyJob(deps: JobDeps, ctx: JobContext<IdentifyPayload>) {
+  const p = ctx.payload;
+  const fp =
+    "source" in p
+      ? await fetchFingerprint(deps, ctx, p.source)
+      : decodeFingerprint(Buffer.from(p.fingerprint, "base64"), "uploaded fingerprint");
+  ctx.progress(0, 1, "identify");
+  const r = await identify(deps.registry, deps.comparator ?? defaultComparator(), fp, {
+    all: p.all === true,
+  });
+  ctx.progress(1, 1, "identify");
+  return r;
 }
 
 function throwIfCancelled(signal: AbortSignal): void {

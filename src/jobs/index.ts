@@ -5,6 +5,7 @@ export {
   type ComparePayload,
   type CompareSide,
   type FingerprintPayload,
+  type IdentifyPayload,
   type JobDeps,
   jobHandlers,
   type VerifyPayload,

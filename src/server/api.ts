@@ -15,6 +15,7 @@ import {
   compareBody,
   declareBody,
   entryParam,
+  identifyBody,
   jobsQuery,
   logQuery,
   modelsQuery,
@@ -95,6 +96,12 @@ function registryRoutes(api: Hono<AuthEnv>, deps: ApiDeps): void {
   api.post("/compare", write, async (c) => {
     const { key, ...payload } = parse(compareBody, await jsonBody(c.req.raw));
     return accepted(c, await start(deps, c.get("client"), "compare", payload, key));
+  });
+  api.post("/identify", write, async (c) => {
+    const { key, ...payload } = parse(identifyBody, await jsonBody(c.req.raw));
+    if ("source" in payload && /^https?:/i.test(payload.source))
+      await checkUrl(new URL(payload.source), deps.allowLocal);
+    return accepted(c, await start(deps, c.get("client"), "identify", payload, key));
   });
   api.post("/verify", write, async (c) => {
     const { key, ...payload } = parse(verifyBody, await jsonBody(c.req.raw));

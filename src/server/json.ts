@@ -30,8 +30,10 @@ export function publicJob(raw: Job): Job {
   const job = raw.owner?.startsWith("ip:") ? { ...raw, owner: "anonymous" } : raw;
   if (typeof job.payload !== "object" || job.payload === null) return job;
   const p = job.payload as Record<string, unknown>;
-  if (job.kind === "fingerprint" && typeof p.source === "string" && /^https?:/i.test(p.source))
+  if (typeof p.source === "string" && /^https?:/i.test(p.source))
     return { ...job, payload: { ...p, source: redactUrl(p.source) } };
+  if (job.kind === "identify" && typeof p.fingerprint === "string")
+    return { ...job, payload: { ...p, fingerprint: `${p.fingerprint.length} base64 chars` } };
   if (job.kind !== "compare") return job;
   const side = (s: unknown) =>
     s && typeof s === "object" && "fingerprint" in s

@@ -4,6 +4,7 @@ import {
   addModelBody,
   compareBody,
   declareBody,
+  identifyBody,
   jobStates,
   logQuery,
   modelsQuery,
@@ -13,7 +14,7 @@ import {
 /** The job as the API returns it (documentation of `Job` in src/jobs/types.ts). */
 const jobSchema = z.object({
   id: z.string(),
-  kind: z.enum(["fingerprint", "compare", "verify"]),
+  kind: z.enum(["fingerprint", "compare", "verify", "identify"]),
   payload: z.unknown(),
   key: z.string().nullable(),
   state: jobStates,
@@ -86,6 +87,15 @@ const OPS: Record<string, Record<string, Op>> = {
     post: {
       summary: "Compare two models or fingerprints (job)",
       body: compareBody,
+      ok: accepted,
+      status: 202,
+      role: "writer",
+    },
+  },
+  "/api/identify": {
+    post: {
+      summary: "Rank registered models likely to be this model's ancestors (job)",
+      body: identifyBody,
       ok: accepted,
       status: 202,
       role: "writer",

@@ -54,6 +54,11 @@ const side = z.union([
 
 export const compareBody = z.strictObject({ a: side, b: side, key: text.optional() });
 
+export const identifyBody = z.union([
+  z.strictObject({ source: remoteSource, all: z.boolean().optional(), key: text.optional() }),
+  z.strictObject({ fingerprint: base64, all: z.boolean().optional(), key: text.optional() }),
+]);
+
 export const verifyBody = z.strictObject({ model: text.optional(), key: text.optional() });
 
 export const modelsQuery = z.strictObject({
@@ -70,7 +75,7 @@ export const entryParam = z.coerce.number().int().min(0);
 
 export const jobStates = z.enum(["queued", "running", "succeeded", "failed", "cancelled"]);
 export const jobsQuery = z.strictObject({
-  kind: z.enum(["fingerprint", "compare", "verify"]).optional(),
+  kind: z.enum(["fingerprint", "compare", "verify", "identify"]).optional(),
   state: jobStates.optional(),
 });
 

@@ -185,6 +185,19 @@ describe("pedigree serve API", () => {
     expect((await edge({ child: "uploaded", parent: "ghost", relation: "merge" })).status).toBe(404);
   });
 
+  it("identifies an uploaded fingerprint's likely ancestors as a job", async () => {
+    const fp = encodeFingerprint(synthFingerprint({ name: "anon", family: "llama", generation: 3 }));
+    const body = JSON.stringify({ fingerprint: Buffer.from(fp).toString("base64") });
+    const r = await t.call("/api/identify", { method: "POST", body, as: "writer" });
+    expect(r.status).toBe(202);
+    const done = await waitJob(t, ((await r.json()) as { data: { job: string } }).data.job);
+    expect(done.state).toBe("succeeded");
+    expect(JSON.stringify(done.payload)).toMatch(/base64 chars/);
+    const top = (done.result as { candidates: { model: string; verdict: string }[] }).candidates[0];
+    expect(["base", "child", "uploaded"]).toContain(top?.model);
+    expect(top?.verdict).toBe("related");
+  });
+
   it("compares two registered models as a job", async () => {
     const body = JSON.stringify({ a: { model: "base" }, b: { model: "child" } });
     const r = await t.call("/api/compare", { method: "POST", body, as: "writer" });
