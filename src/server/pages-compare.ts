@@ -4,7 +4,8 @@ import { PedigreeError } from "../errors.js";
 import type { Job, JobQueue } from "../jobs/index.js";
 import type { Registry } from "../registry/index.js";
 import { type AuthEnv, requireRole } from "./auth.js";
-import { badge, type Html, html, page } from "./html.js";
+import { badge, Html, html, page } from "./html.js";
+import { safeJsonText } from "./json.js";
 import { checkActiveJobs } from "./limits.js";
 import { log10pWords } from "./views.js";
 
@@ -37,7 +38,7 @@ export function addComparePages(
       throw new PedigreeError("JOB_NOT_FOUND", "No such job", {
         hint: "Jobs are forgotten when the server restarts",
       });
-    return c.html(page(`Job ${job.id.slice(0, 8)}`, nonceOf(c), jobBody(job)));
+    return c.html(page(`Job ${job.id.slice(0, 8)}`, nonceOf(c), jobBody(job, nonceOf(c))));
   });
 }
 
@@ -50,13 +51,31 @@ function compareForm(names: string[]): Html {
 <p class="muted">Runs as a job; the page of the job shows the verdict when it is done.</p>`;
 }
 
-function jobBody(job: Job): Html {
+function jobBody(job: Job, nonce: string): Html {
   const refresh = job.state === "queued" || job.state === "running";
   return html`<h1>${job.kind} job ${badge(job.state)}</h1>
 <p class="muted"><code>${job.id}</code> · created ${job.createdAt}${job.progress ? ` · ${job.progress.phase} ${job.progress.done}/${job.progress.total}` : ""}</p>
 ${refresh ? html`<p>Still working: <a href="/jobs/${encodeURIComponent(job.id)}">reload</a> or follow it on <a href="/jobs">Jobs</a>.</p>` : ""}
 ${job.error ? html`<p><span class="badge failed">${job.error.code}</span> ${job.error.message}</p><p class="muted">${job.error.hint ?? ""}</p>` : ""}
-${job.kind === "compare" && job.result ? compareSummary(job.result as CompareResult) : ""}`;
+${job.kind === "compare" && job.result ? compareSummary(job.result as CompareResult) : ""}
+${refresh ? html`<p class="muted" id="live"></p><script nonce="${nonce}">${jobScript(job.id)}</script>` : ""}`;
+}
+
+/** Shows progress as it comes and reloads the (server-rendered, escaped) page once the job ends. */
+function jobScript(id: string): Html {
+  // The id is a UUID the server made; JSON-encoding keeps it a plain string literal all the same.
+  return html`(() => {
+  const live = document.getElementById("live");
+  const es = new EventSource("/api/jobs/" + ${new Html(safeJsonText(id))} + "/events");
+  es.addEventListener("progress", (ev) => {
+    const j = JSON.parse(ev.data);
+    live.textContent = j.progress ? j.progress.phase + " " + j.progress.done + "/" + j.progress.total : "";
+  });
+  es.addEventListener("state", (ev) => {
+    const j = JSON.parse(ev.data);
+    if (j.state !== "queued" && j.state !== "running") { es.close(); location.reload(); }
+  });
+})();`;
 }
 
 function compareSummary(r: CompareResult): Html {

@@ -88,10 +88,8 @@ describe.skipIf(!HAS_CHROMIUM)("pedigree serve in a browser", () => {
       await page.selectOption("select[name=b]", "child");
       await page.click("form[action='/compare'] button");
       await page.waitForURL(/\/jobs\/[0-9a-f-]+$/);
-      for (let i = 0; i < 50 && (await page.locator("h2 .badge").count()) === 0; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        await page.reload();
-      }
+      // The job page follows the job over server-sent events and reloads itself when it ends.
+      await page.locator("h2 .badge").waitFor({ timeout: 10_000 });
       expect(await page.locator("h2 .badge").textContent()).toBe("related");
       await page.screenshot({ path: path.join(SHOTS, "compare-job.png"), fullPage: true });
       expect(await seriousA11yViolations(page), "compare-job").toEqual([]);
