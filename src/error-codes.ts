@@ -31,6 +31,8 @@ export type ErrorFamily =
   | "REGISTRY"
   | "LOG"
   | "ATTEST"
+  | "SERVER"
+  | "JOB"
   | "INTERNAL";
 
 export interface ErrorCodeInfo {
@@ -288,6 +290,15 @@ export const ERROR_CODES = {
   IO_TRUNCATED_BODY: { exit: F, hint: "The connection dropped mid-transfer; run again" },
   IO_WRITE_FAILED: { exit: F, hint: "Check that the folder exists and is writable" },
 
+  JOB_CANCELLED: { exit: F, hint: "Retry the job to run it again" },
+  JOB_NOT_FOUND: {
+    exit: F,
+    hint: "List jobs with GET /api/jobs; finished jobs are kept until the server restarts",
+  },
+  JOB_NOT_RETRYABLE: { exit: F, hint: "Wait for the job to finish, or cancel it first" },
+  JOB_QUEUE_FULL: { exit: F, hint: "Wait for queued jobs to finish, then submit again" },
+  JOB_TOO_MANY: { exit: F, hint: "Wait for some of your jobs to finish, or cancel them" },
+  JOB_UNKNOWN_KIND: { exit: F, hint: "Use one of the job kinds listed in docs/serve.md" },
   LOG_BAD_PUBLIC_KEY: { exit: F, hint: "An Ed25519 public key is 32 bytes (44 characters of base64)" },
   LOG_BAD_VERIFIER_KEY: {
     exit: F,
@@ -465,6 +476,28 @@ export const ERROR_CODES = {
   SAFETENSORS_SIZE_MISMATCH: { exit: F, hint: CORRUPT_SAFETENSORS },
   SAFETENSORS_TRAILING_BYTES: { exit: F, hint: CORRUPT_SAFETENSORS },
 
+  SERVER_BAD_REQUEST: { exit: F, hint: "See docs/serve.md or /openapi.json for the request format" },
+  SERVER_BODY_TOO_LARGE: { exit: F, hint: "Register large models by URL; upload only fingerprint files" },
+  SERVER_CSRF: {
+    exit: F,
+    hint: "Scripts should send Authorization: Bearer <token>; pages post from the same origin",
+  },
+  SERVER_FORBIDDEN: {
+    exit: F,
+    hint: "Use a token created with a role that allows this (pedigree serve token create --role …)",
+  },
+  SERVER_INSECURE_BIND: { exit: F, hint: "Drop --anonymous-read, or bind to 127.0.0.1" },
+  SERVER_LISTEN_FAILED: { exit: F, hint: "Pick another --port, or stop the process that holds this one" },
+  SERVER_NOT_FOUND: { exit: F, hint: "See docs/serve.md for the pages and the API" },
+  SERVER_RATE_LIMITED: {
+    exit: F,
+    hint: "Wait a minute, or follow a job over /api/jobs/:id/events instead of polling",
+  },
+  SERVER_UNAUTHORIZED: {
+    exit: F,
+    hint: "Send Authorization: Bearer <token> (pedigree serve token create …), or log in",
+  },
+  SERVER_UNKNOWN_TOKEN: { exit: F, hint: "List tokens with pedigree serve token list" },
   TOKENIZER_BAD_ID: { exit: F, hint: "The tokenizer file is corrupt or not a tokenizer" },
   TOKENIZER_BAD_JSON: { exit: F, hint: "The file may be truncated; download it again" },
   TOKENIZER_ENCODER_FAILED: {
@@ -527,6 +560,10 @@ export const ERROR_CODES = {
   UNSUPPORTED_OMS_HASH: { exit: F, hint: "Sign with SHA-256 file hashes (OMS v1.0 default)" },
   UNSUPPORTED_OMS_METHOD: { exit: F, hint: "Only the OMS `key` method is verified here" },
   UNSUPPORTED_OMS_SYMLINKS: { exit: F, hint: "Bundles that follow symbolic links are not verified" },
+  UNSUPPORTED_SERVER_POSTGRES: {
+    exit: F,
+    hint: "Serve an SQLite registry (--db <file>.db); team mode on PostgreSQL is not built yet",
+  },
   UNSUPPORTED_SPLIT_GGUF: {
     exit: F,
     hint: "Merge the parts first: llama-gguf-split --merge <first part> merged.gguf",

@@ -1,7 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { EXIT, exitCodeFor, PedigreeError, toPedigreeError } from "../errors.js";
 import { parseDuration, withSourceDefaults } from "../io/limits.js";
-import { escapeTerminalText, jsonForTerminal } from "../report/terminal.js";
+import { escapeTerminalText, jsonForTerminal, jsonReplacer } from "../report/terminal.js";
 import { VERSION } from "../version.js";
 import { addCommonOptions, type CommandContext, type CommandResult, subcommandActionOf } from "./command.js";
 import { commands } from "./commands/index.js";
@@ -178,14 +178,4 @@ function usage(): string {
 
 function ensureNewline(s: string): string {
   return s.endsWith("\n") ? s : `${s}\n`;
-}
-
-/** JSON for results: bigint as number when safe, typed arrays as plain arrays, -Infinity kept visible. */
-export function jsonReplacer(_key: string, value: unknown): unknown {
-  if (typeof value === "bigint")
-    return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView))
-    return Array.from(value as unknown as ArrayLike<number>);
-  if (value instanceof Map) return Object.fromEntries(value);
-  return value;
 }

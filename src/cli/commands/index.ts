@@ -76,4 +76,9 @@ export const commands: CommandEntry[] = [
     summary: "Print a shell completion script (bash, zsh, fish)",
     load: () => import("./completion.js"),
   },
+  {
+    name: "serve",
+    summary: "Serve the registry over HTTP: JSON API, pages, background jobs",
+    load: () => import("./serve.js"),
+  },
 ];
