@@ -31,7 +31,7 @@ describe("error codes", () => {
 
   it("lists every code that src/ names, and only those", () => {
     const families =
-      "USAGE|IO|HTTP|FORMAT|PICKLE|GGUF|SAFETENSORS|UNSUPPORTED|MODEL|FINGERPRINT|COMPARE|TOKENIZER|TRAINLOG|REGISTRY|LOG|ATTEST|INTERNAL";
+      "USAGE|IO|HTTP|FORMAT|PICKLE|GGUF|SAFETENSORS|UNSUPPORTED|MODEL|FINGERPRINT|COMPARE|TOKENIZER|TRAINLOG|REGISTRY|LOG|ATTEST|SERVER|JOB|INTERNAL";
     const out = execSync(`git grep -hoE '"(${families})_[A-Z0-9_]+"' -- 'src/*.ts' ':!src/error-codes.ts'`, {
       encoding: "utf8",
     });
