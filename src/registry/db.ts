@@ -131,6 +131,10 @@ function openSqlite(file: string, create: boolean): RegistryDb {
 
 function openPostgres(url: string): RegistryDb {
   const pool = new pg.Pool({ connectionString: url, max: PG_POOL_SIZE });
+  // An idle pooled connection that the server ends (restart, admin termination, a dropped database)
+  // is discarded by the pool; without a listener its 'error' event would end the process. The next
+  // query opens a fresh connection and fails with a coded error if the server is really gone.
+  pool.on("error", () => {});
   const db = new Kysely<RegistryTables>({ dialect: new PostgresDialect({ pool }) });
   return { db, dialect: "postgres", location: url.replace(/:[^:@/]*@/, ":***@"), close: () => db.destroy() };
 }
