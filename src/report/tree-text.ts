@@ -1,20 +1,10 @@
-import type { Relation } from "../compare/types.js";
+import type { LineageEdge } from "../compare/tree.js";
 
 /** The `pedigree tree --json` document (data). */
 export interface TreeData {
   nodes: { source: string; contentId: string }[];
   /** parent/child: sources exactly as given; a merge has one edge per parent (with its weight). */
-  edges: {
-    parent: string;
-    child: string;
-    relations: Relation[];
-    log10P: number;
-    directed: boolean;
-    reason: string;
-    drift: number | null;
-    weight?: number;
-    residual?: number;
-  }[];
+  edges: (Omit<LineageEdge, "parent" | "child"> & { parent: string; child: string })[];
   roots: string[];
   merges: { child: string; parents: string[]; weights: number[]; residual: number; ratio: number }[];
   /** Pairwise results, indexed like `sources` (null on the diagonal). */
