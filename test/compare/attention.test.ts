@@ -2,11 +2,9 @@ import { describe, expect, it } from "vitest";
 import { embeddingTest } from "../../src/compare/align.js";
 import type { ComponentFinding } from "../../src/compare/components.js";
 import { compareFingerprints } from "../../src/compare/index.js";
-import { buildSketches } from "../../src/fingerprint/sketch/build.js";
 import { gaussianMatrix } from "../../src/fingerprint/sketch/project.js";
-import type { Sketches } from "../../src/fingerprint/sketch/types.js";
-import type { Fingerprint } from "../../src/fingerprint/types.js";
 import type { ModelView, TensorRef } from "../../src/model/types.js";
+import { sketchFingerprint, sketchWeights, type Weights } from "../helpers/memory-sketch.js";
 
 /**
  * E7 (attention units), E2's null and the "no false clearance" rule, on in-memory models (no I/O):
@@ -17,8 +15,6 @@ const N = 96;
 const V = 300;
 const LAYERS = 2;
 const HD = 16;
-
-type Weights = Map<string, Float32Array>;
 
 function randomWeights(seed: number): Weights {
   const w: Weights = new Map();
@@ -103,22 +99,9 @@ function view(): ModelView {
   return { dims, embed: ref("embed", [V, D]), layers } as unknown as ModelView;
 }
 
-async function sketch(w: Weights): Promise<Sketches> {
-  return buildSketches(view(), null, async (r, start = 0, count) => {
-    const x = w.get(r.tensor)!;
-    const cols = r.shape[1] ?? x.length;
-    return x.subarray(start * cols, (start + (count ?? (r.shape[0] ?? 1) - start)) * cols);
-  });
-}
+const sketch = (w: Weights) => sketchWeights(view(), w);
 
-const fingerprint = (s: Sketches) =>
-  ({
-    sketches: s,
-    tensors: [],
-    layerProfiles: {},
-    tokenizer: null,
-    source: { format: "safetensors" },
-  }) as unknown as Fingerprint;
+const fingerprint = sketchFingerprint;
 
 const e = (r: ReturnType<typeof compareFingerprints>, m: string) =>
   r.evidence.find((x) => x.method.startsWith(m))!;

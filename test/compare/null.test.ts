@@ -2,11 +2,9 @@ import { describe, expect, it } from "vitest";
 import { featureSpace } from "../../src/compare/features.js";
 import { compareFingerprints } from "../../src/compare/index.js";
 import { testNeurons } from "../../src/compare/neurons.js";
-import { buildSketches } from "../../src/fingerprint/sketch/build.js";
 import { gaussianMatrix } from "../../src/fingerprint/sketch/project.js";
-import type { Sketches } from "../../src/fingerprint/sketch/types.js";
-import type { Fingerprint } from "../../src/fingerprint/types.js";
 import type { ModelView, TensorRef } from "../../src/model/types.js";
+import { sketchFingerprint, sketchWeights, type Weights } from "../helpers/memory-sketch.js";
 
 /**
  * The E3 null, checked by simulation on in-memory models (no I/O): independent random models must
@@ -17,8 +15,6 @@ const N = 160;
 const V = 300;
 const LAYERS = 2;
 const HEAD_DIM = 16;
-
-type Weights = Map<string, Float32Array>;
 
 function randomWeights(seed: number): Weights {
   const w: Weights = new Map();
@@ -70,22 +66,9 @@ function view(): ModelView {
   return { dims, embed: ref("embed", [V, D]), layers } as unknown as ModelView;
 }
 
-async function sketch(w: Weights): Promise<Sketches> {
-  return buildSketches(view(), null, async (r, start = 0, count) => {
-    const x = w.get(r.tensor)!;
-    const cols = r.shape[1] ?? x.length;
-    return x.subarray(start * cols, (start + (count ?? (r.shape[0] ?? 1) - start)) * cols);
-  });
-}
+const sketch = (w: Weights) => sketchWeights(view(), w);
 
-const fingerprint = (s: Sketches) =>
-  ({
-    sketches: s,
-    tensors: [],
-    layerProfiles: {},
-    tokenizer: null,
-    source: { format: "safetensors" },
-  }) as unknown as Fingerprint;
+const fingerprint = sketchFingerprint;
 
 describe("E3 under H0 (simulation)", () => {
   it("agreement counts of independent models look like Poisson(1) and never reach a verdict", async () => {
