@@ -9,7 +9,7 @@ import { storedCount } from "./rows.js";
 const MAX_NEURON_LIST = 65_536;
 
 /**
- * What B reused from A: layers, neurons (where widths differ), experts ← dense FFN, bit-identical
+ * What B reused from A: layers, neurons (every mapped MLP pair, same width or not), experts ← dense FFN, bit-identical
  * tensors and the hidden permutation. Index conventions: `parentToChild[i]` = B's neuron carrying A's
  * neuron i (−1 = not found). When a sketch stores a neuron subset (fingerprint/sketch/budget.ts) the
  * maps are partial: `sample: true`, only stored neurons can be matched, and `overlap` is how many of
@@ -59,7 +59,8 @@ export function buildReuse(
           compared,
           ...(sampled ? { overlap: round(overlap) } : {}),
         });
-      if (na === nb) continue;
+      // Experts of the same width are listed in expertMaps already; a map per expert would bloat the JSON.
+      if (na === nb && (lb.mlps.length > 1 || la.mlps.length > 1)) continue;
       const parentToChild = new Array<number>(na).fill(-1);
       t.test.bToA.forEach((j, i) => {
         if (j >= 0) parentToChild[j] = i;

@@ -1,4 +1,5 @@
 import type { CompareResult, Evidence } from "../compare/types.js";
+import { evidenceInOrder, reuseOf, statisticUnit } from "./compare-evidence.js";
 import { escapeForTerminal as esc } from "./terminal.js";
 
 /**
@@ -27,7 +28,7 @@ export function renderCompareText(r: CompareResult): string {
   const parts = componentsText(r);
   if (parts) lines.push(`components: ${parts}`);
   lines.push("", "evidence:");
-  for (const e of r.evidence) lines.push(`  ${e.method.padEnd(50)} ${evidenceValue(e)}`);
+  for (const e of evidenceInOrder(r)) lines.push(`  ${e.method.padEnd(50)} ${evidenceValue(e)}`);
   const cov = r.coverage as
     | { compared: number; missingInACount: number; missingInBCount: number; shapeMismatch: unknown[] }
     | undefined;
@@ -75,21 +76,20 @@ function layerMapText(map: { b: number; a: number[] }[]): string {
 }
 
 function reuseLines(r: CompareResult): string[] {
-  const reuse = r.reuse as
-    | {
-        neuronMaps: { b: number; matched: number; neuronsA: number; neuronsB: number }[];
-        expertMaps: { b: number; expert: number; agreements: number; compared: number }[];
-        identicalTensors: unknown[];
-        hiddenPermutation: unknown;
-      }
-    | null
-    | undefined;
+  const reuse = reuseOf(r);
   if (!reuse) return [];
   const out: string[] = [];
-  if (reuse.neuronMaps.length) {
-    const m = reuse.neuronMaps[0]!;
+  const widened = reuse.neuronMaps.filter((m) => m.neuronsA !== m.neuronsB);
+  const first = widened[0];
+  if (first)
     out.push(
-      `neurons:    ${reuse.neuronMaps.length} layers change FFN width ${m.neuronsA}→${m.neuronsB}; e.g. layer ${m.b}: ${m.matched} of A's neurons found in B`,
+      `neurons:    ${widened.length} layers change FFN width ${first.neuronsA}→${first.neuronsB}; e.g. layer ${first.b}: ${first.matched} of A's neurons found in B`,
+    );
+  else if (reuse.neuronMaps.length) {
+    const matched = reuse.neuronMaps.reduce((s, m) => s + m.matched, 0);
+    const total = reuse.neuronMaps.reduce((s, m) => s + m.neuronsA, 0);
+    out.push(
+      `neurons:    ${matched} of ${total} FFN neurons carried over (${reuse.neuronMaps.length} layer pairs)`,
     );
   }
   if (reuse.expertMaps.length) {
@@ -98,12 +98,13 @@ function reuseLines(r: CompareResult): string[] {
   }
   if (reuse.identicalTensors.length)
     out.push(`frozen:     ${reuse.identicalTensors.length} non-constant tensors bit-identical`);
-  if (reuse.hiddenPermutation)
+  if (reuse.hiddenPermuted)
     out.push("hidden:     the residual stream is permuted (recovered permutation in --json)");
   return out;
 }
 
 function evidenceValue(e: Evidence): string {
   const p = e.log10P === null ? "context" : `log10 p ${fmtP(e.log10P)}`;
-  return `${p.padEnd(18)} statistic ${Number.isFinite(e.statistic) ? e.statistic.toFixed(3) : "n/a"}`;
+  const unit = statisticUnit(e);
+  return `${p.padEnd(18)} ${Number.isFinite(e.statistic) ? unit.format(e.statistic) : "n/a"} (${unit.means})`;
 }

@@ -10,6 +10,9 @@ export interface PlotSeries {
   x: ArrayLike<number>;
   y: ArrayLike<number>;
   color: string;
+  /** Draw a dot at every point (and no line when `line` is false): e.g. mapped layers that repeat. */
+  dots?: boolean;
+  line?: boolean;
 }
 
 export interface PlotOptions {
@@ -45,7 +48,10 @@ export function linePlot(series: PlotSeries[], opts: PlotOptions): string {
     .defined(([a, b]) => Number.isFinite(a) && Number.isFinite(b) && (!opts.logY || b > 0))
     .x(([a]) => x(a))
     .y(([, b]) => y(b));
-  const parts: string[] = [];
+  const xTicks = opts.integerX ? x.ticks(8).filter(Number.isInteger) : x.ticks(8);
+  const yTicks = opts.logY ? logTicks(y.ticks(6)) : y.ticks(6);
+  // Grid first: everything drawn later (bands, data, markers) lies on top of it.
+  const parts: string[] = [grid(yTicks, (v) => y(v), width)];
   for (const band of opts.bands ?? []) {
     const x0 = x(band.from);
     const w = Math.max(2, x(band.to) - x0);
@@ -54,8 +60,13 @@ export function linePlot(series: PlotSeries[], opts: PlotOptions): string {
     );
   }
   for (const s of series) {
-    const pts = Array.from(s.x, (v, i) => [v, s.y[i] as number] as [number, number]);
-    parts.push(`<path d="${path(pts) ?? ""}" fill="none" stroke="${s.color}" stroke-width="1.2"/>`);
+    const pts = Array.from(s.x, (v, i) => [v, s.y[i] ?? Number.NaN] as [number, number]);
+    if (s.line !== false)
+      parts.push(`<path d="${path(pts) ?? ""}" fill="none" stroke="${s.color}" stroke-width="1.2"/>`);
+    if (s.dots)
+      for (const [px, py] of pts)
+        if (Number.isFinite(px) && Number.isFinite(py) && (!opts.logY || py > 0))
+          parts.push(`<circle cx="${f(x(px))}" cy="${f(y(py))}" r="2.5" fill="${s.color}"/>`);
   }
   for (const m of opts.markers ?? []) {
     const mx = f(x(m.x));
@@ -68,9 +79,9 @@ export function linePlot(series: PlotSeries[], opts: PlotOptions): string {
   }
   parts.push(
     axes(
-      opts.integerX ? x.ticks(8).filter(Number.isInteger) : x.ticks(8),
+      xTicks,
       (v) => x(v),
-      opts.logY ? logTicks(y.ticks(6)) : y.ticks(6),
+      yTicks,
       (v) => y(v),
       width,
       height,
@@ -104,15 +115,21 @@ function axes(
     out.push(
       `<text x="${f(xf(t))}" y="${bottom + 14}" font-size="10" text-anchor="middle">${tick(t)}</text>`,
     );
-  for (const t of yt) {
+  for (const t of yt)
     out.push(
       `<text x="${MARGIN.left - 6}" y="${f(yf(t) + 3)}" font-size="10" text-anchor="end">${tick(t)}</text>`,
     );
-    out.push(
-      `<line x1="${MARGIN.left}" x2="${width - MARGIN.right}" y1="${f(yf(t))}" y2="${f(yf(t))}" stroke="#eee"/>`,
-    );
-  }
   return out.join("");
+}
+
+/** Horizontal grid lines at the y ticks, drawn before (under) the data. */
+function grid(yt: number[], yf: (v: number) => number, width: number): string {
+  return yt
+    .map(
+      (t) =>
+        `<line class="grid" x1="${MARGIN.left}" x2="${width - MARGIN.right}" y1="${f(yf(t))}" y2="${f(yf(t))}" stroke="#eee"/>`,
+    )
+    .join("");
 }
 
 function legend(series: PlotSeries[], width: number): string {
@@ -163,6 +180,17 @@ export function esc(s: string): string {
   );
 }
 
+/**
+ * Styles the report bodies need wherever they are shown (the `--html` pages and the server's pages
+ * include them): badges, wrapping of long ids and paths, plots that shrink instead of scrolling.
+ */
+export const REPORT_STYLE = `.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:13px;color:#fff;background:#57606a}
+.badge.related{background:#1a7f37}.badge.unrelated{background:#57606a}.badge.inconclusive{background:#9a6700}
+.content-id,.wrap{overflow-wrap:anywhere;word-break:break-all}.log-title{overflow-wrap:anywhere}
+figure.plot{margin:12px 0}figure.plot figcaption{font-weight:600;font-size:14px;margin-bottom:4px}
+svg{max-width:100%;height:auto}.combined-note,.unrelated-note{background:#fff8c5;padding:6px 10px;border-left:3px solid #bf8700}
+table.data td.num{text-align:right;font-variant-numeric:tabular-nums}`;
+
 /** The one shell of every HTML report: a complete self-contained page (inline CSS, no scripts, no external resources). */
 export function htmlPage(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title><style>
@@ -170,5 +198,6 @@ body{font-family:system-ui,sans-serif;margin:24px auto;max-width:960px;color:#22
 pre{background:#f6f8fa;padding:1em;overflow:auto}
 table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f5f5f5}.ok{color:#1a7f37}.bad{color:#cf222e}.muted{color:#666}
+${REPORT_STYLE}
 </style></head><body>${body}</body></html>\n`;
 }

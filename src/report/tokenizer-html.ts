@@ -4,19 +4,14 @@ import type { AuditReport } from "../tokenizer/audit/index.js";
 import type { TokenizerComparison } from "../tokenizer/compare.js";
 import type { EfficiencyReport } from "../tokenizer/efficiency.js";
 import { esc, htmlPage } from "./svg.js";
-import {
-  renderTokenizerAudit,
-  renderTokenizerCompare,
-  renderTokenizerEfficiency,
-  shortNames,
-} from "./tokenizer.js";
+import { renderTokenizerAudit, renderTokenizerCompare, shortNames } from "./tokenizer.js";
 
 const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"];
 const MARGIN = { top: 30, right: 150, bottom: 40, left: 56 };
 
 /**
- * Bytes per token of every tokenizer on every sample: grouped bars (d3-scale bands) with each
- * tokenizer's profile drawn as a line (d3-shape) over them. Plain SVG, no script.
+ * Bytes per token of every tokenizer on every sample: grouped bars (d3-scale bands), one colour per
+ * tokenizer. Plain SVG, no script.
  */
 export function efficiencyPlot(r: EfficiencyReport, width = 860, height = 340): string {
   const names = shortNames(r.tokenizers);
@@ -43,22 +38,16 @@ export function efficiencyPlot(r: EfficiencyReport, width = 860, height = 340): 
     const x0 = (x(row.sample) ?? 0) + (inner(row.tokenizer) ?? 0);
     const y0 = y(row.bytesPerToken);
     parts.push(
-      `<rect x="${f(x0)}" y="${f(y0)}" width="${f(inner.bandwidth())}" height="${f(y(0) - y0)}" fill="${color(row.tokenizer)}" opacity="0.35"><title>${esc(`${row.tokenizer} · ${row.sample}: ${row.bytesPerToken.toFixed(2)} bytes/token (${row.tokens} tokens)`)}</title></rect>`,
+      `<rect x="${f(x0)}" y="${f(y0)}" width="${f(inner.bandwidth())}" height="${f(y(0) - y0)}" fill="${color(row.tokenizer)}"><title>${esc(`${row.tokenizer} · ${row.sample}: ${row.bytesPerToken.toFixed(2)} bytes/token (${row.tokens} tokens)`)}</title></rect>`,
     );
   }
-  const profile = line<[number, number]>()
-    .x(([a]) => a)
-    .y(([, b]) => b);
+  // A legend, not lines from bar top to bar top: the samples are unrelated categories, and a line
+  // between them would suggest a trend along an axis that has no order.
   r.tokenizers.forEach((t, i) => {
-    const pts = r.rows
-      .filter((q) => q.tokenizer === t)
-      .map((q): [number, number] => [
-        (x(q.sample) ?? 0) + (inner(t) ?? 0) + inner.bandwidth() / 2,
-        y(q.bytesPerToken),
-      ]);
-    parts.push(`<path d="${profile(pts) ?? ""}" fill="none" stroke="${color(t)}" stroke-width="1.5"/>`);
+    const ly = MARGIN.top + 16 * i;
     parts.push(
-      `<text x="${width - MARGIN.right + 8}" y="${MARGIN.top + 14 * i + 10}" font-size="11" fill="${color(t)}">${esc(names[i]!)}</text>`,
+      `<rect x="${width - MARGIN.right + 8}" y="${ly}" width="10" height="10" fill="${color(t)}"/>`,
+      `<text x="${width - MARGIN.right + 22}" y="${ly + 9}" font-size="11">${esc(names[i] ?? t)}</text>`,
     );
   });
   for (const s of samples)
@@ -78,8 +67,38 @@ function f(v: number): string {
 export function renderEfficiencyHtml(r: EfficiencyReport): string {
   return htmlPage(
     "Tokenizer efficiency",
-    `<h1>Tokenizer efficiency</h1>${efficiencyPlot(r)}<pre>${esc(renderTokenizerEfficiency(r))}</pre>`,
+    `<h1>Tokenizer efficiency</h1>${efficiencyPlot(r)}${efficiencyTables(r)}`,
   );
+}
+
+/** The numbers behind the plot as HTML tables (bytes per token and token counts, then the probes). */
+export function efficiencyTables(r: EfficiencyReport): string {
+  const names = shortNames(r.tokenizers);
+  const head = `<tr><th scope="col">sample</th><th scope="col">chars</th><th scope="col">bytes</th>${names.map((n) => `<th scope="col">${esc(n)} bytes/token (tokens)</th>`).join("")}</tr>`;
+  const cell = (v: string) => `<td class="num">${v}</td>`;
+  const body = r.samples.map((s) => {
+    const per = r.tokenizers.map((t) => {
+      const x = r.rows.find((q) => q.tokenizer === t && q.sample === s.name);
+      return cell(x ? `${x.bytesPerToken.toFixed(2)} (${x.tokens})` : "");
+    });
+    return `<tr><th scope="row">${esc(s.name)}</th>${cell(String(s.chars))}${cell(String(s.bytes))}${per.join("")}</tr>`;
+  });
+  const totals = r.tokenizers.map((t) => {
+    const x = r.totals.find((q) => q.tokenizer === t);
+    return cell(x ? `${x.bytesPerToken.toFixed(2)} (${x.tokens})` : "");
+  });
+  const probeRows = r.tokenizers.map((t, i) => {
+    const probe = (p: string) => {
+      const x = r.probes.find((q) => q.tokenizer === t && q.probe === p);
+      return cell(x ? `${x.units} → ${x.tokens}${x.flagged ? " (flagged)" : ""}` : "");
+    };
+    return `<tr><th scope="row">${esc(names[i] ?? t)}</th>${probe("cjk")}${probe("digits")}${probe("spaces")}</tr>`;
+  });
+  const patho = r.pathologies.length
+    ? `<h2>Pathologies</h2><ul>${r.pathologies.map((p) => `<li>${esc(p)}</li>`).join("")}</ul>`
+    : "";
+  return `<table class="data efficiency"><caption>Bytes per token (higher is better) and token counts</caption><thead>${head}</thead><tbody>${body.join("")}<tr><th scope="row">all</th><td></td><td></td>${totals.join("")}</tr></tbody></table>
+<table class="data probes"><caption>Probes: units → tokens</caption><thead><tr><th scope="col">tokenizer</th><th scope="col">CJK chars</th><th scope="col">digits</th><th scope="col">spaces</th></tr></thead><tbody>${probeRows.join("")}</tbody></table>${patho}`;
 }
 
 /**

@@ -93,6 +93,11 @@ export function findings(r: TrainLogReport): string[] {
 
 /** One self-contained page: loss, learning rate and grad norm over steps, spikes shaded, rollback points marked. */
 export function renderTrainLogHtml(log: TrainLog, r: TrainLogReport): string {
+  return htmlPage(`Training log ${r.source}`, trainLogReportBody(log, r));
+}
+
+/** The page's body, shared by `trainlog check --html` and the server's training-log page. */
+export function trainLogReportBody(log: TrainLog, r: TrainLogReport): string {
   const plotted = forPlot(log);
   const steps = plotted.steps;
   const bands = r.spikes.map((s) => ({
@@ -106,13 +111,9 @@ export function renderTrainLogHtml(log: TrainLog, r: TrainLogReport): string {
     color: "#0969da",
     label: `rollback ${s.rollbackStep}`,
   }));
-  const jumpMarkers = r.spikes
-    .filter((s) => s.lrJump)
-    .map((s) => ({
-      x: s.lrJump?.step as number,
-      color: "#bf8700",
-      label: `lr ×${fmt(s.lrJump?.ratio as number)}`,
-    }));
+  const jumpMarkers = r.spikes.flatMap((s) =>
+    s.lrJump ? [{ x: s.lrJump.step, color: "#bf8700", label: `lr ×${fmt(s.lrJump.ratio)}` }] : [],
+  );
   const lossPlot = linePlot([{ label: "loss", x: steps, y: plotted.loss, color: "#333" }], {
     title: "Training loss",
     xLabel: "step",
@@ -153,13 +154,12 @@ export function renderTrainLogHtml(log: TrainLog, r: TrainLogReport): string {
     fromScratchTable(r),
     `<p class="muted">Detector: trailing window ${r.detector.window} points, z ≥ ${r.detector.peakZ} for one point or a run at z ≥ ${r.detector.enterZ}; excess ≥ ${100 * r.detector.minRelativeExcess}% of the trend.</p>`,
   ];
-  return htmlPage(`Training log ${r.source}`, body.join("\n"));
+  return body.join("\n");
 }
 
-/** A long path must not widen the page: it is cut with an ellipsis, the full path in the tooltip. */
+/** A long path must not widen the page: it wraps anywhere (a path has no spaces to break at). */
 function title(source: string): string {
-  const style = "overflow:hidden;text-overflow:ellipsis;white-space:nowrap;max-width:100%";
-  return `<h1 class="log-title" title="${esc(source)}" style="${style}">Training log: ${esc(source)}</h1>`;
+  return `<h1 class="log-title">Training log: <span class="wrap">${esc(source)}</span></h1>`;
 }
 
 function findingsHtml(r: TrainLogReport): string {
@@ -203,8 +203,8 @@ function forPlot(log: TrainLog): TrainLog {
   const opt = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? undefined : v);
   for (let i = 0; i < log.steps.length; i++) {
     k.push({
-      step: log.steps[i] as number,
-      loss: log.loss[i] as number,
+      step: log.steps[i] ?? Number.NaN,
+      loss: log.loss[i] ?? Number.NaN,
       lr: opt(log.lr[i]),
       gradNorm: opt(log.gradNorm[i]),
     });

@@ -36,7 +36,8 @@ function depths(d: TreeData): Map<string, number> {
   for (const e of d.edges) parents.set(e.child, [...(parents.get(e.child) ?? []), e.parent]);
   const memo = new Map<string, number>();
   const depth = (n: string, guard: number): number => {
-    if (memo.has(n)) return memo.get(n)!;
+    const known = memo.get(n);
+    if (known !== undefined) return known;
     const ps = parents.get(n) ?? [];
     const v = ps.length && guard < d.nodes.length ? 1 + Math.max(...ps.map((p) => depth(p, guard + 1))) : 0;
     memo.set(n, v);
@@ -60,7 +61,10 @@ function treeSvg(d: TreeData): string {
   };
   for (const r of d.roots) visit(r);
   for (const n of d.nodes) visit(n.source);
-  for (const n of order) rows.set(depth.get(n)!, [...(rows.get(depth.get(n)!) ?? []), n]);
+  for (const n of order) {
+    const k = depth.get(n) ?? 0;
+    rows.set(k, [...(rows.get(k) ?? []), n]);
+  }
   const cols = Math.max(...[...rows.values()].map((r) => r.length));
   const width = cols * (NODE_W + GAP_X) + GAP_X;
   const height = rows.size * (NODE_H + GAP_Y) + GAP_Y / 2;
@@ -71,13 +75,13 @@ function treeSvg(d: TreeData): string {
       pos.set(n, [x, GAP_Y / 4 + k * (NODE_H + GAP_Y)]);
     });
   const lines = d.edges.map((e) => {
-    const [px, py] = pos.get(e.parent)!;
-    const [cx, cy] = pos.get(e.child)!;
+    const [px, py] = pos.get(e.parent) ?? [0, 0];
+    const [cx, cy] = pos.get(e.child) ?? [0, 0];
     const merge = e.weight !== undefined;
     const color = merge ? "#e4572e" : "#1f4e9c";
     const dash = e.directed ? "" : ' stroke-dasharray="5 4"';
     const label = merge
-      ? `${e.weight!.toFixed(2)}`
+      ? `${e.weight?.toFixed(2)}`
       : e.relations.filter((r) => r !== "continued_training").join(", ");
     const [x1, y1, x2, y2] = [px + NODE_W / 2, py + NODE_H, cx + NODE_W / 2, cy];
     return [
@@ -109,13 +113,13 @@ function matrixSvg(d: TreeData): string {
   const cells: string[] = [];
   for (let i = 0; i < n; i++)
     for (let j = 0; j < n; j++) {
-      const v = d.matrix.verdict[i]![j];
-      const drift = d.matrix.drift[i]![j];
+      const v = d.matrix.verdict[i]?.[j];
+      const drift = d.matrix.drift[i]?.[j] ?? null;
       const sim = i === j ? 1 : v === "related" ? 1 - (drift ?? 1) : 0;
       const tip =
         i === j
-          ? d.matrix.sources[i]!
-          : `${d.matrix.sources[i]} vs ${d.matrix.sources[j]}: ${v}, log10 p ${d.matrix.log10P[i]![j]}${drift === null ? "" : `, drift ${drift}`}`;
+          ? (d.matrix.sources[i] ?? "")
+          : `${d.matrix.sources[i]} vs ${d.matrix.sources[j]}: ${v}, log10 p ${d.matrix.log10P[i]?.[j]}${drift === null ? "" : `, drift ${drift}`}`;
       const fill = v === "inconclusive" ? "#fde68a" : shade(sim);
       cells.push(
         `<rect x="${left + j * size}" y="${top + i * size}" width="${size - 1}" height="${size - 1}" fill="${fill}"><title>${esc(tip)}</title></rect>`,
