@@ -5,6 +5,7 @@ import type { Fingerprint } from "../fingerprint/types.js";
 import type { AllowLocal } from "../io/http/guard.js";
 import { withSourceDefaults } from "../io/limits.js";
 import {
+  attachTrainLog,
   type Comparator,
   defaultComparator,
   identify,
@@ -12,6 +13,7 @@ import {
   verifyLineage,
 } from "../registry/index.js";
 import type { ModelRecord } from "../registry/types.js";
+import { type TrainLogFiles, type TrainLogFormat, uploadFormat } from "./trainlog-files.js";
 import type { JobContext, JobHandler } from "./types.js";
 
 /** Where the jobs of one server read and write: its registry, its comparison, its network policy. */
@@ -25,6 +27,16 @@ export interface JobDeps {
   threads?: number;
   /** Fingerprints a source; default the library's `fingerprintSource` (tests inject a small one). */
   fingerprint?: typeof fingerprintSource;
+  /** Where uploaded training logs are kept (their pages plot them); without it attach-log is refused. */
+  trainLogs?: TrainLogFiles;
+}
+
+/** A training log uploaded for a model: its bytes (base64), the name it had, its format. */
+export interface AttachLogPayload {
+  model: string;
+  log: string;
+  name: string;
+  format?: TrainLogFormat;
 }
 
 export interface FingerprintPayload {
@@ -57,6 +69,7 @@ export function jobHandlers(deps: JobDeps): Record<string, JobHandler> {
     compare: (ctx) => compareJob(deps, ctx as JobContext<ComparePayload>),
     verify: (ctx) => verifyJob(deps, ctx as JobContext<VerifyPayload>),
     identify: (ctx) => identifyJob(deps, ctx as JobContext<IdentifyPayload>),
+    "attach-log": (ctx) => attachLogJob(deps, ctx as JobContext<AttachLogPayload>),
   };
 }
 
@@ -133,6 +146,28 @@ async function identifyJob(deps: JobDeps, ctx: JobContext<IdentifyPayload>) {
     all: p.all === true,
   });
   ctx.progress(1, 1, "identify");
+  return r;
+}
+
+/** Keeps the uploaded log (so its page can plot it), then analyses and attaches it as the CLI does. */
+async function attachLogJob(deps: JobDeps, ctx: JobContext<AttachLogPayload>) {
+  const p = ctx.payload;
+  if (!deps.trainLogs)
+    throw new PedigreeError("SERVER_BAD_REQUEST", "This server keeps no training logs", {
+      hint: "Attach the log with pedigree registry attach-log",
+    });
+  const model = await deps.registry.resolve(p.model);
+  ctx.progress(0, 2, "store");
+  const format = uploadFormat(p.name, p.format);
+  const { file } = await deps.trainLogs.put(Buffer.from(p.log, "base64"), {
+    name: p.name,
+    model: model.contentId,
+    format,
+  });
+  throwIfCancelled(ctx.signal);
+  ctx.progress(1, 2, "analyse");
+  const r = await attachTrainLog(deps.registry, model.contentId, file);
+  ctx.progress(2, 2, "analyse");
   return r;
 }
 

@@ -1,6 +1,7 @@
 // The lineage registry (DESIGN §2 use 2–3, §3): models by content, verified declarations, identify,
 // and the append-only signed Merkle log with its proofs.
 
+export { type AnnotateInput, annotateModel, MAX_LABELS } from "./annotate.js";
 export { checkProof, type ProofCheck } from "./check-proof.js";
 export { DEFAULT_DB, isPostgresSpec, openRegistryDb, type RegistryDb, resolveDbSpec, writeTx } from "./db.js";
 export { defaultComparator, evidenceFor, pooledComparator } from "./evidence.js";

@@ -84,6 +84,14 @@ export function changesOf(e: LogEntry): Change[] {
           row: { content_id: str(d.contentId), fingerprint: str(d.fingerprint), prefilter: str(d.prefilter) },
         },
       ];
+    case "model.annotate":
+      return [
+        {
+          table: "models",
+          mode: "merge",
+          row: { content_id: str(d.contentId), tags: json(d.tags), claims: json(d.claims) },
+        },
+      ];
     case "model.alias":
       return [
         put("artifacts", {

@@ -5,13 +5,17 @@ import { decodeFingerprint } from "../fingerprint/index.js";
 import { type AllowLocal, checkUrl } from "../io/http/guard.js";
 import type { Job, JobEvent, JobQueue } from "../jobs/index.js";
 import { FINISHED } from "../jobs/index.js";
-import { exportInclusionProof, type Registry } from "../registry/index.js";
+import { annotateModel, exportInclusionProof, type Registry } from "../registry/index.js";
 import { type AuthEnv, requireRole } from "./auth.js";
+import { checkpointOf } from "./checkpoint.js";
 import { listedJob, publicJob, safeJsonText, sendJson } from "./json.js";
 import { apiRateLimit, checkActiveJobs } from "./limits.js";
 import { logView } from "./log-view.js";
+import { listModels } from "./model-facts.js";
 import {
   addModelBody,
+  attachLogBody,
+  claimsBody,
   compareBody,
   declareBody,
   entryParam,
@@ -20,9 +24,10 @@ import {
   logQuery,
   modelsQuery,
   parse,
+  tagsBody,
   verifyBody,
 } from "./schemas.js";
-import { modelDetail, modelSummaries, type RegistrySnapshot } from "./views.js";
+import { modelDetail, type RegistrySnapshot } from "./views.js";
 
 export interface ApiDeps {
   registry: Registry;
@@ -55,12 +60,18 @@ export function apiRoutes(deps: ApiDeps): Hono<AuthEnv> {
 
 function registryRoutes(api: Hono<AuthEnv>, deps: ApiDeps): void {
   api.get("/models", read, async (c) => {
-    const { q, status } = parse(modelsQuery, c.req.query());
-    return sendJson(c, { ok: true, data: await modelSummaries(deps.snapshot, q, status) });
+    const query = parse(modelsQuery, c.req.query());
+    return sendJson(c, { ok: true, data: await listModels(deps.snapshot, query) });
   });
-  api.get("/models/:name", read, async (c) =>
-    sendJson(c, { ok: true, data: await modelDetail(deps.snapshot, c.req.param("name")) }),
-  );
+  // Reads that depend only on the registry's version are memoised per version and carry it as an
+  // ETag: a client that sends it back gets 304 with no body.
+  api.get("/models/:name", read, async (c) => {
+    const name = c.req.param("name");
+    const { value, size } = await deps.snapshot.memo(`api:model:${name}`, async () =>
+      safeJsonText({ ok: true, data: await modelDetail(deps.snapshot, name) }),
+    );
+    return versioned(c, size, value);
+  });
   api.get("/log", read, async (c) => {
     const { before } = parse(logQuery, c.req.query());
     return sendJson(c, { ok: true, data: await logView(deps.registry, before) });
@@ -69,7 +80,39 @@ function registryRoutes(api: Hono<AuthEnv>, deps: ApiDeps): void {
     const seq = parse(entryParam, c.req.param("seq"));
     return sendJson(c, { ok: true, data: await exportInclusionProof(deps.registry.db, seq) });
   });
-  api.get("/graph", read, async (c) => sendJson(c, { ok: true, data: (await deps.snapshot.get()).graph }));
+  api.get("/graph", read, async (c) => {
+    const { value, size } = await deps.snapshot.memo("api:graph", (s) =>
+      safeJsonText({ ok: true, data: s.graph }),
+    );
+    return versioned(c, size, value);
+  });
+  api.get("/log/checkpoint", read, async (c) => {
+    const cp = await checkpointOf(deps.snapshot);
+    return c.body(cp.text, 200, { "content-type": "text/plain; charset=utf-8" });
+  });
+  api.post("/models/:name/tags", write, async (c) => {
+    const { add, remove } = parse(tagsBody, await jsonBody(c.req.raw));
+    const r = await annotateModel(deps.registry, c.req.param("name"), {
+      ...(add ? { addTags: add } : {}),
+      ...(remove ? { removeTags: remove } : {}),
+    });
+    return sendJson(c, { ok: true, data: { model: r.model, changed: r.changed } });
+  });
+  api.post("/models/:name/claims", write, async (c) => {
+    const { add, remove } = parse(claimsBody, await jsonBody(c.req.raw));
+    const r = await annotateModel(deps.registry, c.req.param("name"), {
+      ...(add ? { addClaims: add } : {}),
+      ...(remove ? { removeClaims: remove } : {}),
+    });
+    return sendJson(c, { ok: true, data: { model: r.model, changed: r.changed } });
+  });
+  // Analysing a log reads all of it: a job, like the other long work.
+  api.post("/models/:name/trainlogs", write, async (c) => {
+    const { key, name, ...rest } = parse(attachLogBody, await jsonBody(c.req.raw));
+    const model = await deps.registry.resolve(c.req.param("name"));
+    const payload = { ...rest, model: model.contentId, name: name ?? "upload.jsonl" };
+    return accepted(c, await start(deps, c.get("client"), "attach-log", payload, key));
+  });
   api.post("/models", write, async (c) => {
     const body = parse(addModelBody, await jsonBody(c.req.raw));
     if ("fingerprint" in body) {
@@ -176,6 +219,14 @@ async function mustGet(jobs: JobQueue, id: string) {
       hint: "List jobs with GET /api/jobs; jobs are forgotten when the server restarts",
     });
   return job;
+}
+
+/** A memoised JSON text with the registry's version as its ETag (304 when the client has it). */
+function versioned(c: Parameters<typeof sendJson>[0], size: number, text: string): Response {
+  const etag = `W/"registry-${size}"`;
+  const headers = { etag, "cache-control": "private, no-cache" };
+  if (c.req.header("if-none-match") === etag) return c.body(null, 304, headers);
+  return c.body(text, 200, { ...headers, "content-type": "application/json; charset=utf-8" });
 }
 
 function accepted(c: Parameters<typeof sendJson>[0], id: string): Response {

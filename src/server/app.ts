@@ -6,7 +6,7 @@ import { NONCE, secureHeaders } from "hono/secure-headers";
 import { PedigreeError } from "../errors.js";
 import type { fingerprintSource } from "../fingerprint/index.js";
 import type { AllowLocal } from "../io/http/guard.js";
-import { type JobQueue, jobHandlers, MemoryJobQueue } from "../jobs/index.js";
+import { type JobQueue, jobHandlers, MemoryJobQueue, TrainLogFiles } from "../jobs/index.js";
 import { type Comparator, Registry } from "../registry/index.js";
 import { apiRoutes } from "./api.js";
 import { type AuthEnv, authenticate } from "./auth.js";
@@ -70,11 +70,13 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   });
   const tokens = TokenStore.open(o.db);
   const allowLocal = o.allowLocal ?? false;
+  const trainLogs = TrainLogFiles.besideRegistry(o.db);
   const jobs = new MemoryJobQueue({
     ...(o.concurrency ? { concurrency: o.concurrency } : {}),
     handlers: jobHandlers({
       registry,
       allowLocal,
+      trainLogs,
       ...(o.comparator ? { comparator: o.comparator } : {}),
       ...(o.fingerprint ? { fingerprint: o.fingerprint } : {}),
     }),
@@ -84,6 +86,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     jobs,
     tokens,
     allowLocal,
+    trainLogs,
     anonymousRead: o.anonymousRead ?? false,
     ...(o.requestsPerMinute ? { requestsPerMinute: o.requestsPerMinute } : {}),
     ...(o.maxActiveJobs ? { maxActiveJobs: o.maxActiveJobs } : {}),
@@ -136,6 +139,8 @@ export interface AppDeps {
   jobs: JobQueue;
   tokens: TokenStore;
   allowLocal: AllowLocal;
+  /** Uploaded training logs, kept so their pages can plot them. */
+  trainLogs?: TrainLogFiles;
   anonymousRead: boolean;
   requestsPerMinute?: number;
   maxActiveJobs?: number;

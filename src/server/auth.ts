@@ -17,6 +17,8 @@ export type AuthEnv = {
     role: Caller;
     /** Who to count limits against: `token:<id>`, or `ip:<address>` without a token. */
     client: string;
+    /** The caller came with a valid UI session cookie (the nav then offers "Log out"). */
+    session: boolean;
     secureHeadersNonce?: string;
   };
 };
@@ -58,6 +60,7 @@ export function authenticate(opts: AuthOptions): MiddlewareHandler<AuthEnv> {
     // A stale cookie (its token revoked) counts as no credential: the login page stays reachable.
     c.set("role", info?.role ?? (opts.anonymousRead ? "anonymous" : null));
     c.set("client", info ? `token:${info.id}` : `ip:${clientAddress(c)}`);
+    c.set("session", !bearer && info !== null);
     await next();
   };
 }

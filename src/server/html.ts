@@ -1,4 +1,4 @@
-import { esc } from "../report/svg.js";
+import { esc, REPORT_STYLE } from "../report/svg.js";
 
 export { esc };
 
@@ -38,7 +38,8 @@ function render(v: Part): string {
 
 const STYLE = `body{font-family:system-ui,sans-serif;margin:0;color:#1f2328}
 header{background:#24292f;color:#fff;padding:10px 24px;display:flex;gap:20px;align-items:center}
-header a{color:#fff;text-decoration:none}header strong{margin-right:12px}
+header a{color:#fff;text-decoration:none}header strong{margin-right:12px}header nav{display:flex;gap:20px;flex:1}
+.nav-form{margin:0}.filters{display:flex;flex-wrap:wrap;gap:12px;align-items:end}pre{overflow-x:auto;white-space:pre-wrap;overflow-wrap:anywhere}
 main{margin:20px auto;max-width:1000px;padding:0 16px}
 table{border-collapse:collapse;font-size:14px;width:100%}td,th{border:1px solid #d0d7de;padding:5px 8px;text-align:left;vertical-align:top}
 th{background:#f6f8fa}code{font-size:12px;word-break:break-all}
@@ -48,13 +49,18 @@ th{background:#f6f8fa}code{font-size:12px;word-break:break-all}
 input[type=search]{padding:5px 8px;width:320px}.legend{list-style:none;padding:0;font-size:13px}
 svg a:hover rect{stroke:#0969da;stroke-width:2}main>svg{max-width:100%;height:auto}`;
 
-/** The page frame. Its inline style and scripts run only with the request's CSP nonce. */
-export function page(title: string, nonce: string, body: Html): string {
+/**
+ * The page frame. Its inline style and scripts run only with the request's CSP nonce. The nav offers
+ * "Log out" to a browser session and "Log in" to anyone else, never both.
+ */
+export function page(title: string, nonce: string, body: Html, signedIn = false): string {
+  const account = signedIn
+    ? `<form method="post" action="/logout" class="nav-form"><button>Log out</button></form>`
+    : `<a href="/login">Log in</a>`;
   return `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><title>${text(title)} · Pedigree</title>
-<style nonce="${esc(nonce)}">${STYLE}</style></head><body>
-<header><strong>Pedigree</strong><a href="/models">Models</a><a href="/graph">Graph</a><a href="/compare">Compare</a><a href="/jobs">Jobs</a><a href="/log">Log</a><a href="/login">Log in</a>
-<form method="post" action="/logout"><button>Log out</button></form></header>
+<style nonce="${esc(nonce)}">${REPORT_STYLE}${STYLE}</style></head><body>
+<header><strong>Pedigree</strong><nav><a href="/models">Models</a><a href="/graph">Graph</a><a href="/compare">Compare</a><a href="/jobs">Jobs</a><a href="/log">Log</a></nav>${account}</header>
 <main>${body.text}</main></body></html>\n`;
 }
 

@@ -32,3 +32,42 @@ export async function logView(reg: Registry, before?: number, limit = LOG_PAGE):
     }),
   };
 }
+
+/** A log entry's signature as a model page shows it: who signed which operation, when, with what key. */
+export interface EntrySignature {
+  seq: number;
+  op: string;
+  actor: string;
+  time: string;
+  /** Ed25519 signature (base64) over the entry's canonical JSON. */
+  sig: string;
+  /** The actor's public key as the registry holds it. */
+  publicKey: string | null;
+}
+
+export async function entrySignatures(reg: Registry, seqs: readonly number[]): Promise<EntrySignature[]> {
+  if (seqs.length === 0) return [];
+  const rows = await reg.db
+    .selectFrom("log_entries")
+    .select(["seq", "leaf"])
+    .where("seq", "in", [...seqs])
+    .execute();
+  const out: EntrySignature[] = [];
+  for (const r of rows.sort((a, b) => a.seq - b.seq)) {
+    const { entry, sig } = parseLeaf(r.leaf, `log entry ${r.seq}`);
+    const actor = await reg.db
+      .selectFrom("actors")
+      .select("public_key")
+      .where("name", "=", entry.actor)
+      .executeTakeFirst();
+    out.push({
+      seq: entry.seq,
+      op: entry.op,
+      actor: entry.actor,
+      time: entry.time,
+      sig,
+      publicKey: actor?.public_key ?? null,
+    });
+  }
+  return out;
+}

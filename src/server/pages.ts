@@ -1,27 +1,32 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
-import type { JobQueue } from "../jobs/index.js";
+import type { JobQueue, TrainLogFiles } from "../jobs/index.js";
 import type { Registry } from "../registry/index.js";
 import { type AuthEnv, requireRole, SESSION_COOKIE } from "./auth.js";
-import { around, lineageSvg } from "./graph-svg.js";
+import { lineageSvg } from "./graph-svg.js";
 import { badge, type Html, html, page } from "./html.js";
+import { type EntrySignature, entrySignatures } from "./log-view.js";
+import { type ListedModel, listModels, modelFacts, paramsText } from "./model-facts.js";
 import { addComparePages } from "./pages-compare.js";
 import { addLogPage } from "./pages-log.js";
-import { modelsQuery, parse } from "./schemas.js";
+import { addTrainLogPage } from "./pages-trainlog.js";
+import { modelsQuery, parse, type SIZE_BANDS } from "./schemas.js";
 import type { TokenStore } from "./tokens.js";
-import {
-  log10pWords,
-  type ModelDetail,
-  modelDetail,
-  modelSummaries,
-  type RegistrySnapshot,
-} from "./views.js";
+import { aroundModel, log10pWords, type ModelDetail, modelDetail, type RegistrySnapshot } from "./views.js";
 
 export interface PageDeps {
   registry: Registry;
   snapshot: RegistrySnapshot;
   jobs: JobQueue;
   tokens: TokenStore;
+  trainLogs?: TrainLogFiles;
+}
+
+type PageContext = Context<AuthEnv>;
+
+/** Frames a page body for this request: its CSP nonce, and the nav for a signed-in browser or not. */
+export function render(c: PageContext, title: string, body: Html, status: 200 | 401 = 200): Response {
+  return c.html(page(title, c.get("secureHeadersNonce") ?? "", body, c.get("session") === true), status);
 }
 
 /** A UI session lasts a working day; the token itself stays valid for scripts. */
@@ -38,28 +43,35 @@ export function pageRoutes(deps: PageDeps): Hono<AuthEnv> {
   // Browsers ask for it on every page; an empty answer keeps their consoles (and logs) clean.
   ui.get("/favicon.ico", (c) => c.body(null, 204));
   ui.get("/models", read, async (c) => {
-    const { q = "", status } = parse(modelsQuery, c.req.query());
-    const models = await modelSummaries(deps.snapshot, q, status);
-    return c.html(page("Models", nonceOf(c), modelsBody(q, status ?? "", models)));
+    const query = parse(modelsQuery, c.req.query());
+    const models = await listModels(deps.snapshot, query);
+    return render(c, "Models", modelsBody(query, models));
   });
+  // A model page is the same for every reader until the registry changes: rendered once per version.
   ui.get("/models/:name", read, async (c) => {
-    const d = await modelDetail(deps.snapshot, c.req.param("name"));
-    const graph = around((await deps.snapshot.get()).graph, d.model.contentId);
-    return c.html(
-      page(
-        d.model.name,
-        nonceOf(c),
-        html`${modelBody(d)}<h2>Lineage around it</h2>${lineageSvg(graph, d.model.contentId)}`,
-      ),
-    );
+    const name = c.req.param("name");
+    const { value } = await deps.snapshot.memo(`page:model:${name}`, async (s) => {
+      const d = await modelDetail(deps.snapshot, name);
+      const facts = await modelFacts(deps.snapshot, d.model.contentId).catch(() => null);
+      const signatures = await entrySignatures(deps.registry, [
+        d.model.seq,
+        ...d.trainLogs.map((t) => t.seq),
+      ]);
+      const graph = aroundModel(s, d.model.contentId);
+      return {
+        title: d.model.name,
+        body: html`${modelBody(d, facts, signatures)}<h2>Lineage around it</h2>${lineageSvg(graph, d.model.contentId)}`,
+      };
+    });
+    return render(c, value.title, value.body);
   });
   ui.get("/graph", read, async (c) => {
-    const { graph } = await deps.snapshot.get();
-    return c.html(page("Lineage graph", nonceOf(c), html`<h1>Lineage graph</h1>${lineageSvg(graph)}`));
+    const { value } = await deps.snapshot.memo("page:graph", (s) => lineageSvg(s.graph));
+    return render(c, "Lineage graph", html`<h1>Lineage graph</h1>${value}`);
   });
   ui.get("/jobs", read, async (c) => {
     const jobs = await deps.jobs.list();
-    return c.html(page("Jobs", nonceOf(c), jobsBody(jobs, nonceOf(c))));
+    return render(c, "Jobs", jobsBody(jobs, nonceOf(c)));
   });
   ui.post("/jobs/:id/:action{cancel|retry}", requireRole("writer"), async (c) => {
     const id = c.req.param("id");
@@ -67,22 +79,19 @@ export function pageRoutes(deps: PageDeps): Hono<AuthEnv> {
     return c.redirect("/jobs", 303);
   });
   addComparePages(ui, deps, nonceOf);
-  addLogPage(ui, deps.registry, nonceOf);
-  addLoginPages(ui, deps.tokens, nonceOf);
+  addLogPage(ui, deps.registry, deps.snapshot);
+  addTrainLogPage(ui, deps);
+  addLoginPages(ui, deps.tokens);
   return ui;
 }
 
 /** Login and logout: the token goes into an HttpOnly, SameSite=Strict cookie (see auth.ts). */
-function addLoginPages(
-  ui: Hono<AuthEnv>,
-  tokens: TokenStore,
-  nonceOf: (c: { get(k: "secureHeadersNonce"): string | undefined }) => string,
-): void {
-  ui.get("/login", (c) => c.html(page("Log in", nonceOf(c), loginBody(null))));
+function addLoginPages(ui: Hono<AuthEnv>, tokens: TokenStore): void {
+  ui.get("/login", (c) => render(c, "Log in", loginBody(null)));
   ui.post("/login", async (c) => {
     const form = await c.req.parseBody();
     const token = typeof form.token === "string" ? form.token.trim() : "";
-    if (!tokens.lookup(token)) return c.html(page("Log in", nonceOf(c), loginBody("Unknown token")), 401);
+    if (!tokens.lookup(token)) return render(c, "Log in", loginBody("Unknown token"), 401);
     setCookie(c, SESSION_COOKIE, token, {
       httpOnly: true,
       sameSite: "Strict",
@@ -101,23 +110,47 @@ function addLoginPages(
 const link = (name: string) => `/models/${encodeURIComponent(name)}`;
 
 const STATUSES = ["", "verified", "unsupported", "undeclared", "unchecked", "none"];
+const SIZE_LABELS: Record<keyof typeof SIZE_BANDS, string> = {
+  "lt-1b": "under 1B",
+  "1b-10b": "1B–10B",
+  "10b-100b": "10B–100B",
+  "ge-100b": "100B or more",
+};
 
-function modelsBody(q: string, status: string, models: Awaited<ReturnType<typeof modelSummaries>>): Html {
+function modelsBody(
+  query: {
+    q?: string | undefined;
+    status?: string | undefined;
+    arch?: string | undefined;
+    size?: string | undefined;
+  },
+  models: ListedModel[],
+): Html {
+  const q = query.q ?? "";
   const rows = models.map(
     (m) => html`<tr><td><a href="${link(m.name)}">${m.name}</a></td><td>${m.version ?? ""}</td>
+<td>${m.architecture}</td><td class="num">${paramsText(m.params)}</td>
 <td>${m.tags.join(", ")}</td><td>${m.parents}</td><td>${badge(m.status)}</td><td><code>${m.contentId.slice(0, 16)}</code></td></tr>`,
   );
+  const option = (value: string, label: string, selected: string | undefined) =>
+    html`<option value="${value}"${value === (selected ?? "") ? html` selected` : ""}>${label}</option>`;
   return html`<h1>Models</h1>
-<form method="get" action="/models" role="search"><label>Search <input type="search" name="q" value="${q}"
+<form method="get" action="/models" role="search" class="filters"><label>Search <input type="search" name="q" value="${q}"
  placeholder="name, tag, claim or content id"></label>
-<label>Status <select name="status">${STATUSES.map((s) => html`<option value="${s}"${s === status ? html` selected` : ""}>${s || "any"}</option>`)}</select></label>
+<label>Status <select name="status">${STATUSES.map((s) => option(s, s || "any", query.status))}</select></label>
+<label>Architecture <input name="arch" value="${query.arch ?? ""}" placeholder="e.g. llama" size="12"></label>
+<label>Size <select name="size">${option("", "any", query.size)}${Object.entries(SIZE_LABELS).map(([v, l]) => option(v, l, query.size))}</select></label>
 <button>Search</button></form>
 <p class="muted">${models.length} model(s)${q ? html` matching “${q}”` : ""}</p>
-<table><thead><tr><th>Name</th><th>Version</th><th>Tags</th><th>Declared parents</th><th>Status</th><th>Content id</th></tr></thead>
+<table><thead><tr><th>Name</th><th>Version</th><th>Architecture</th><th>Parameters</th><th>Tags</th><th>Declared parents</th><th>Status</th><th>Content id</th></tr></thead>
 <tbody>${rows}</tbody></table>`;
 }
 
-function modelBody(d: ModelDetail): Html {
+function modelBody(
+  d: ModelDetail,
+  facts: { architecture: string; params: number } | null,
+  signatures: EntrySignature[],
+): Html {
   const m = d.model;
   const parents = d.parentStatus.map(
     (p) => html`<tr><td><a href="${link(p.parentName)}">${p.parentName}</a></td><td>${badge(p.status)}</td>
@@ -129,8 +162,18 @@ function modelBody(d: ModelDetail): Html {
     ) => html`<li><a href="${link(u.otherName)}">${u.otherName}</a> (${u.asParent ? "likely parent" : "likely child"}):
 ${log10pWords(u.log10P)}</li>`,
   );
+  const logs = d.trainLogs.map(
+    (t) =>
+      html`<li><a href="${link(m.name)}/trainlogs/${t.sha256}"><code>${t.sha256.slice(0, 16)}</code></a>: from scratch ${t.fromScratch}. ${t.summary}</li>`,
+  );
+  const sigs = signatures.map(
+    (s) =>
+      html`<tr><td>${s.seq}</td><td>${s.op}</td><td>${s.actor}</td><td>${s.time}</td><td><code class="wrap">${s.sig}</code></td><td><code class="wrap">${s.publicKey ?? "unknown"}</code></td></tr>`,
+  );
   return html`<h1>${m.name}${m.version ? html` <span class="muted">${m.version}</span>` : ""}</h1>
 <table><tbody><tr><th>Content id</th><td><code>${m.contentId}</code></td></tr>
+${facts ? html`<tr><th>Architecture</th><td>${facts.architecture}, ${paramsText(facts.params)} parameters</td></tr>` : ""}
+${m.hfId ? html`<tr><th>Hugging Face</th><td>${m.hfId}</td></tr>` : ""}
 <tr><th>Added</th><td>${m.addedAt}, signed log entry ${m.seq} (<a href="/api/log/proof/${m.seq}">inclusion proof</a>)</td></tr>
 <tr><th>Tags</th><td>${m.tags.join(", ")}</td></tr>
 <tr><th>Claims</th><td>${m.claims.map((c) => html`<div>“${c}”</div>`)}</td></tr></tbody></table>
@@ -141,7 +184,10 @@ ${kin.length ? html`<ul>${kin}</ul>` : html`<p class="muted">None found (run ver
 <h2>Declared children</h2>
 ${d.children.length ? html`<ul>${d.children.map((c) => html`<li><a href="${link(c.childName)}">${c.childName}</a> (${c.relation})</li>`)}</ul>` : html`<p class="muted">None.</p>`}
 <h2>Training logs</h2>
-${d.trainLogs.length ? html`<ul>${d.trainLogs.map((t) => html`<li><code>${t.sha256.slice(0, 16)}</code>: from scratch ${t.fromScratch}. ${t.summary}</li>`)}</ul>` : html`<p class="muted">None attached.</p>`}`;
+${logs.length ? html`<ul>${logs}</ul>` : html`<p class="muted">None attached.</p>`}
+<h2>Signatures</h2>
+<p class="muted">Each change is a signed entry of the registry's log (Ed25519 over the entry's canonical JSON); the log page shows the current C2SP checkpoint.</p>
+<table class="signatures"><thead><tr><th>Entry</th><th>Operation</th><th>Signed by</th><th>Time</th><th>Signature</th><th>Public key</th></tr></thead><tbody>${sigs}</tbody></table>`;
 }
 
 function jobsBody(jobs: Awaited<ReturnType<JobQueue["list"]>>, nonce: string): Html {

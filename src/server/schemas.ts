@@ -61,8 +61,22 @@ export const identifyBody = z.union([
 
 export const verifyBody = z.strictObject({ model: text.optional(), key: text.optional() });
 
+/** Size bands of the model list's filter, by parameter count. */
+export const SIZE_BANDS = {
+  "lt-1b": [0, 1e9],
+  "1b-10b": [1e9, 1e10],
+  "10b-100b": [1e10, 1e11],
+  "ge-100b": [1e11, Number.POSITIVE_INFINITY],
+} as const;
+export type SizeBand = keyof typeof SIZE_BANDS;
+
 export const modelsQuery = z.strictObject({
   q: z.string().max(MAX_TEXT).optional(),
+  arch: z.preprocess((v) => (v === "" ? undefined : v), z.string().max(128).optional()),
+  size: z.preprocess(
+    (v) => (v === "" ? undefined : v),
+    z.enum(["lt-1b", "1b-10b", "10b-100b", "ge-100b"]).optional(),
+  ),
   // The page's "any" option sends an empty value.
   status: z.preprocess(
     (v) => (v === "" ? undefined : v),
@@ -70,12 +84,28 @@ export const modelsQuery = z.strictObject({
   ),
 });
 
+/** Tags or claims to add to and remove from a registered model (the result is logged in full). */
+const labelEdit = z
+  .strictObject({ add: z.array(text).max(64).optional(), remove: z.array(text).max(64).optional() })
+  .refine((v) => (v.add?.length ?? 0) + (v.remove?.length ?? 0) > 0, "give add or remove");
+export const tagsBody = labelEdit;
+export const claimsBody = labelEdit;
+
+/** A training log uploaded for a model (base64 bytes; the body limit caps its size). */
+export const attachLogBody = z.strictObject({
+  log: base64,
+  /** The file's name, shown on its page; it also tells the format unless `format` does. */
+  name: text.optional(),
+  format: z.enum(["jsonl", "csv", "tsv", "tfevents"]).optional(),
+  key: text.optional(),
+});
+
 export const logQuery = z.strictObject({ before: z.coerce.number().int().min(1).optional() });
 export const entryParam = z.coerce.number().int().min(0);
 
 export const jobStates = z.enum(["queued", "running", "succeeded", "failed", "cancelled"]);
 export const jobsQuery = z.strictObject({
-  kind: z.enum(["fingerprint", "compare", "verify", "identify"]).optional(),
+  kind: z.enum(["fingerprint", "compare", "verify", "identify", "attach-log"]).optional(),
   state: jobStates.optional(),
 });
 
