@@ -128,7 +128,8 @@ async function main(): Promise<void> {
       try {
         const r = await request(`${url}${target}`, {
           dispatcher: agent,
-          headers: { authorization: `Bearer ${token}` },
+          // As browsers do: the large graph JSON then comes gzipped.
+          headers: { authorization: `Bearer ${token}`, "accept-encoding": "gzip" },
         });
         await r.body.arrayBuffer();
         if (r.statusCode !== 200)

@@ -119,6 +119,8 @@ function combinedNote(r: CompareResult): string {
 
 function reuseSection(r: CompareResult): string {
   const reuse = reuseOf(r);
+  if (r.verdict === "related" && !reuse)
+    return `<section class="reuse"><h2>What was reused</h2><p class="muted">Not recorded by this comparison.</p></section>`;
   if (r.verdict !== "related" || !reuse)
     return `<section class="reuse"><h2>What was reused</h2><p class="muted">Nothing: the models are not found related, so no layers, neurons, experts or tensors are attributed to A.</p></section>`;
   const items: string[] = [];

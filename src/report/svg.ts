@@ -172,12 +172,16 @@ function tick(v: number): string {
     : String(Number(v.toPrecision(4)));
 }
 
-/** Escapes text for HTML/SVG content and attributes. */
+const MARKUP: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+/** Controls and bidi overrides a model name or path may carry: shown as visible \uXXXX, never obeyed. */
+const INVISIBLE =
+  /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+
+/** Escapes text for HTML/SVG content and attributes; control and bidi characters become visible. */
 export function esc(s: string): string {
-  return s.replace(
-    /[&<>"']/g,
-    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string,
-  );
+  return s
+    .replace(/[&<>"']/g, (c) => MARKUP[c] ?? c)
+    .replace(INVISIBLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { gzipSync } from "node:zlib";
 import { Hono } from "hono";
 import { type SSEStreamingApi, streamSSE } from "hono/streaming";
 import { PedigreeError } from "../errors.js";
@@ -80,11 +81,17 @@ function registryRoutes(api: Hono<AuthEnv>, deps: ApiDeps): void {
     const seq = parse(entryParam, c.req.param("seq"));
     return sendJson(c, { ok: true, data: await exportInclusionProof(deps.registry.db, seq) });
   });
+  // The whole graph is megabytes at 10,000 models: it is also kept gzipped, for clients that take it.
   api.get("/graph", read, async (c) => {
-    const { value, size } = await deps.snapshot.memo("api:graph", (s) =>
-      safeJsonText({ ok: true, data: s.graph }),
-    );
-    return versioned(c, size, value);
+    const { value, size } = await deps.snapshot.memo("api:graph", (s) => {
+      const text = safeJsonText({ ok: true, data: s.graph });
+      return { text, gzip: new Uint8Array(gzipSync(text)) };
+    });
+    if (!/\bgzip\b/.test(c.req.header("accept-encoding") ?? "")) return versioned(c, size, value.text);
+    const res = versioned(c, size, value.gzip);
+    if (res.status === 200) res.headers.set("content-encoding", "gzip");
+    res.headers.set("vary", "accept-encoding");
+    return res;
   });
   api.get("/log/checkpoint", read, async (c) => {
     const cp = await checkpointOf(deps.snapshot);
@@ -222,7 +229,7 @@ async function mustGet(jobs: JobQueue, id: string) {
 }
 
 /** A memoised JSON text with the registry's version as its ETag (304 when the client has it). */
-function versioned(c: Parameters<typeof sendJson>[0], size: number, text: string): Response {
+function versioned(c: Parameters<typeof sendJson>[0], size: number, text: string | Uint8Array<ArrayBuffer>): Response {
   const etag = `W/"registry-${size}"`;
   const headers = { etag, "cache-control": "private, no-cache" };
   if (c.req.header("if-none-match") === etag) return c.body(null, 304, headers);

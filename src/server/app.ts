@@ -189,7 +189,10 @@ export function createApp(d: AppDeps): Hono<AuthEnv> {
   const openapi = openApiDocument();
   app.get("/openapi.json", (c) => c.json(openapi));
   app.use(authenticate({ tokens: d.tokens, anonymousRead: d.anonymousRead }));
-  const withSnapshot = { ...d, snapshot: new RegistrySnapshot(d.registry) };
+  const snapshot = new RegistrySnapshot(d.registry);
+  // Built now, not by the first visitors (at 10,000 models it takes a moment); a failure surfaces on use.
+  snapshot.get().catch(() => {});
+  const withSnapshot = { ...d, snapshot };
   app.route("/api", apiRoutes(withSnapshot));
   app.route("/", pageRoutes(withSnapshot));
   app.notFound((c) =>

@@ -28,6 +28,8 @@ export interface TokenInfo {
  * 256 bits of entropy, so a plain hash (no salt, no slow KDF) is enough and lookups stay O(1).
  */
 export class TokenStore {
+  private lookupStatement: Database.Statement | null = null;
+
   private constructor(private readonly db: Database.Database) {}
 
   static open(registryDb: string): TokenStore {
@@ -53,9 +55,13 @@ export class TokenStore {
   /** The token's role, or null when it is unknown. */
   lookup(token: string): TokenInfo | null {
     if (!token.startsWith(TOKEN_PREFIX)) return null;
-    const row = this.db
-      .prepare("select id, role, label, created_at from tokens where sha256 = ?")
-      .get(sha256(token)) as { id: string; role: Role; label: string | null; created_at: string } | undefined;
+    // Every request looks its token up: the statement is prepared once.
+    this.lookupStatement ??= this.db.prepare(
+      "select id, role, label, created_at from tokens where sha256 = ?",
+    );
+    const row = this.lookupStatement.get(sha256(token)) as
+      | { id: string; role: Role; label: string | null; created_at: string }
+      | undefined;
     return row ? { id: row.id, role: row.role, label: row.label, createdAt: row.created_at } : null;
   }
 
