@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { synthFingerprint } from "../registry/helpers.js";
-import { makeServer, type TestServer } from "./helpers.js";
+import { makeServer, type TestServer, waitJob } from "./helpers.js";
 
 /** Debian's chromium package (never a downloaded browser build); the test skips visibly without it. */
 const CHROMIUM = process.env.PEDIGREE_CHROMIUM ?? "/usr/bin/chromium";
@@ -24,8 +24,16 @@ async function seriousA11yViolations(page: import("playwright-core").Page): Prom
     .map((v) => `${v.id}: ${JSON.stringify(v.nodes.map((n) => n.target))}`);
 }
 
+/** A page at the default 1280 px viewport must not scroll sideways (long ids and paths wrap). */
+async function noHorizontalScroll(page: import("playwright-core").Page): Promise<boolean> {
+  return (await page.evaluate(
+    "document.documentElement.scrollWidth <= document.documentElement.clientWidth",
+  )) as boolean;
+}
+
 describe.skipIf(!HAS_CHROMIUM)("pedigree serve in a browser", () => {
   let t: TestServer;
+  let trainLogSha = "";
   beforeAll(async () => {
     t = await makeServer({ anonymousRead: true });
     const reg = t.server.registry;
@@ -38,6 +46,26 @@ describe.skipIf(!HAS_CHROMIUM)("pedigree serve in a browser", () => {
     // A false declaration: the weights of "stranger" are of another family.
     await reg.addModel(synthFingerprint({ name: "stranger", family: "qwen" }), { name: "stranger" });
     await reg.declare("stranger", "base", "continued_training");
+    // A training log with a 20× learning-rate jump before a loss spike, uploaded under a long name.
+    const rows = Array.from({ length: 400 }, (_, i) => {
+      const step = i + 1;
+      const spike = step >= 200 && step < 205 ? 1.5 : 0;
+      return JSON.stringify({
+        step,
+        loss: 3 + 3.9 * Math.exp(-step / 60) + spike,
+        lr: step >= 190 ? 0.02 : 0.001,
+      });
+    });
+    const upload = await t.call("/api/models/child/trainlogs", {
+      method: "POST",
+      as: "writer",
+      body: JSON.stringify({
+        log: Buffer.from(`${rows.join("\n")}\n`).toString("base64"),
+        name: `/data/${"a-very-long-folder-name/".repeat(12)}train_log.jsonl`,
+      }),
+    });
+    const job = await waitJob(t, ((await upload.json()) as { data: { job: string } }).data.job);
+    trainLogSha = (job.result as { sha256: string }).sha256;
     fs.mkdirSync(SHOTS, { recursive: true });
   });
   afterAll(async () => t?.close());
@@ -53,6 +81,8 @@ describe.skipIf(!HAS_CHROMIUM)("pedigree serve in a browser", () => {
       page.on("dialog", (d) => errors.push(`dialog: ${d.message()}`));
       await page.goto(`${t.url}/models`);
       expect(await page.locator("tbody tr").count()).toBe(3);
+      expect(await page.locator("header a[href='/login']").count()).toBe(1);
+      expect(await page.locator("header form[action='/logout']").count()).toBe(0);
       await page.screenshot({ path: path.join(SHOTS, "models.png"), fullPage: true });
       expect(await seriousA11yViolations(page), "models").toEqual([]);
       await page.click("text=child");
@@ -65,7 +95,10 @@ describe.skipIf(!HAS_CHROMIUM)("pedigree serve in a browser", () => {
       await page.locator("#live", { hasText: "on" }).waitFor({ timeout: 5_000 });
       // Queued after the page loaded: only the server-sent events can bring it onto the page.
       await t.server.jobs.enqueue("verify", {});
-      await page.locator("#jobs .badge.succeeded").waitFor({ timeout: 10_000 });
+      await page
+        .locator("#jobs tr", { hasText: "verify" })
+        .locator(".badge.succeeded")
+        .waitFor({ timeout: 10_000 });
       await page.screenshot({ path: path.join(SHOTS, "jobs.png"), fullPage: true });
       expect(await seriousA11yViolations(page), "jobs").toEqual([]);
       // After verify, the false edge is drawn as unsupported and the true one as verified.
@@ -89,10 +122,23 @@ describe.skipIf(!HAS_CHROMIUM)("pedigree serve in a browser", () => {
       await page.click("form[action='/compare'] button");
       await page.waitForURL(/\/jobs\/[0-9a-f-]+$/);
       // The job page follows the job over server-sent events and reloads itself when it ends.
-      await page.locator("h2 .badge").waitFor({ timeout: 10_000 });
-      expect(await page.locator("h2 .badge").textContent()).toBe("related");
+      await page.locator(".verdict-badge").waitFor({ timeout: 10_000 });
+      expect(await page.locator(".verdict-badge").textContent()).toBe("RELATED");
+      expect(await page.locator("section.reuse h2").textContent()).toBe("What was reused");
+      // Signed in: the nav offers Log out, not Log in.
+      expect(await page.locator("header form[action='/logout']").count()).toBe(1);
+      expect(await page.locator("header a[href='/login']").count()).toBe(0);
+      expect(await noHorizontalScroll(page), "compare report").toBe(true);
       await page.screenshot({ path: path.join(SHOTS, "compare-job.png"), fullPage: true });
       expect(await seriousA11yViolations(page), "compare-job").toEqual([]);
+      // The training log's page: plots with the learning rate, and a long path that wraps.
+      await page.goto(`${t.url}/models/child/trainlogs/${trainLogSha}`);
+      expect(await page.locator("h1.log-title").count()).toBe(1);
+      expect(await page.getByText("Learning rate", { exact: true }).count()).toBe(1);
+      expect(await page.locator(".findings li", { hasText: "20× learning-rate jump" }).count()).toBeGreaterThan(0);
+      expect(await noHorizontalScroll(page), "training log").toBe(true);
+      await page.screenshot({ path: path.join(SHOTS, "trainlog.png"), fullPage: true });
+      expect(await seriousA11yViolations(page), "trainlog").toEqual([]);
       // No CSP violations (the inline style and script carry the nonce), no script ran from data.
       expect(errors).toEqual([]);
     } finally {
