@@ -41,6 +41,22 @@ export function modelFacts(snap: RegistrySnapshot, contentId: string): Promise<M
   return facts;
 }
 
+/**
+ * The facts when already known, else null (and they are read in the background for the next
+ * view): a model page never waits on decoding a fingerprint, which for a real model is megabytes.
+ */
+export function knownFacts(snap: RegistrySnapshot, contentId: string): ModelFacts | null {
+  const known = SETTLED.get(contentId);
+  if (known) return known;
+  modelFacts(snap, contentId).then(
+    (f) => SETTLED.set(contentId, f),
+    () => {},
+  );
+  return null;
+}
+
+const SETTLED = new Map<string, ModelFacts>();
+
 export interface ModelListQuery {
   q?: string | undefined;
   status?: ModelStatus | undefined;

@@ -6,7 +6,7 @@ import { type AuthEnv, requireRole, SESSION_COOKIE } from "./auth.js";
 import { lineageSvg } from "./graph-svg.js";
 import { badge, type Html, html, page } from "./html.js";
 import { type EntrySignature, entrySignatures } from "./log-view.js";
-import { type ListedModel, listModels, modelFacts, paramsText } from "./model-facts.js";
+import { knownFacts, type ListedModel, listModels, paramsText } from "./model-facts.js";
 import { addComparePages } from "./pages-compare.js";
 import { addLogPage } from "./pages-log.js";
 import { addTrainLogPage } from "./pages-trainlog.js";
@@ -52,7 +52,6 @@ export function pageRoutes(deps: PageDeps): Hono<AuthEnv> {
     const name = c.req.param("name");
     const { value } = await deps.snapshot.memo(`page:model:${name}`, async (s) => {
       const d = await modelDetail(deps.snapshot, name);
-      const facts = await modelFacts(deps.snapshot, d.model.contentId).catch(() => null);
       const signatures = await entrySignatures(deps.registry, [
         d.model.seq,
         ...d.trainLogs.map((t) => t.seq),
@@ -60,10 +59,17 @@ export function pageRoutes(deps: PageDeps): Hono<AuthEnv> {
       const graph = aroundModel(s, d.model.contentId);
       return {
         title: d.model.name,
-        body: html`${modelBody(d, facts, signatures)}<h2>Lineage around it</h2>${lineageSvg(graph, d.model.contentId)}`,
+        contentId: d.model.contentId,
+        head: modelHead(d),
+        body: html`${modelBody(d, signatures)}<h2>Lineage around it</h2>${lineageSvg(graph, d.model.contentId)}`,
       };
     });
-    return render(c, value.title, value.body);
+    // Architecture and size come from the fingerprint: shown once known, never waited for.
+    const facts = knownFacts(deps.snapshot, value.contentId);
+    const factsLine = facts
+      ? html`<p class="facts">${facts.architecture}, ${paramsText(facts.params)} parameters</p>`
+      : html`<p class="facts muted">Architecture and size: being read from the fingerprint (reload to see them).</p>`;
+    return render(c, value.title, html`${value.head}${factsLine}${value.body}`);
   });
   ui.get("/graph", read, async (c) => {
     const { value } = await deps.snapshot.memo("page:graph", (s) => lineageSvg(s.graph));
@@ -146,11 +152,12 @@ function modelsBody(
 <tbody>${rows}</tbody></table>`;
 }
 
-function modelBody(
-  d: ModelDetail,
-  facts: { architecture: string; params: number } | null,
-  signatures: EntrySignature[],
-): Html {
+function modelHead(d: ModelDetail): Html {
+  const m = d.model;
+  return html`<h1>${m.name}${m.version ? html` <span class="muted">${m.version}</span>` : ""}</h1>`;
+}
+
+function modelBody(d: ModelDetail, signatures: EntrySignature[]): Html {
   const m = d.model;
   const parents = d.parentStatus.map(
     (p) => html`<tr><td><a href="${link(p.parentName)}">${p.parentName}</a></td><td>${badge(p.status)}</td>
@@ -170,9 +177,7 @@ ${log10pWords(u.log10P)}</li>`,
     (s) =>
       html`<tr><td>${s.seq}</td><td>${s.op}</td><td>${s.actor}</td><td>${s.time}</td><td><code class="wrap">${s.sig}</code></td><td><code class="wrap">${s.publicKey ?? "unknown"}</code></td></tr>`,
   );
-  return html`<h1>${m.name}${m.version ? html` <span class="muted">${m.version}</span>` : ""}</h1>
-<table><tbody><tr><th>Content id</th><td><code>${m.contentId}</code></td></tr>
-${facts ? html`<tr><th>Architecture</th><td>${facts.architecture}, ${paramsText(facts.params)} parameters</td></tr>` : ""}
+  return html`<table><tbody><tr><th>Content id</th><td><code>${m.contentId}</code></td></tr>
 ${m.hfId ? html`<tr><th>Hugging Face</th><td>${m.hfId}</td></tr>` : ""}
 <tr><th>Added</th><td>${m.addedAt}, signed log entry ${m.seq} (<a href="/api/log/proof/${m.seq}">inclusion proof</a>)</td></tr>
 <tr><th>Tags</th><td>${m.tags.join(", ")}</td></tr>
