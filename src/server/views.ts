@@ -66,7 +66,23 @@ export class RegistrySnapshot {
     return { value, size: s.size };
   }
 
-  private async logSize(): Promise<number> {
+  private sizeCheck: Promise<number> | null = null;
+
+  /**
+   * Requests that arrive together (one turn of the event loop) share one look at the log's size; the
+   * next turn looks again, so a read that follows a finished write always sees it.
+   */
+  private logSize(): Promise<number> {
+    if (!this.sizeCheck) {
+      this.sizeCheck = this.querySize();
+      setImmediate(() => {
+        this.sizeCheck = null;
+      });
+    }
+    return this.sizeCheck;
+  }
+
+  private async querySize(): Promise<number> {
     const row = await this.registry.db
       .selectFrom("log_entries")
       .select((eb) => eb.fn.max("seq").as("last"))
