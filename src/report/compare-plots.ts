@@ -9,8 +9,8 @@ import { esc } from "./svg.js";
  */
 
 const M = { top: 12, right: 16, bottom: 44, left: 56 };
-/** Room right of the heatmap for its colour scale and the legend of the dots. */
-const SCALE_WIDTH = 190;
+/** Room right of the heatmap for its colour scale. */
+const SCALE_WIDTH = 60;
 const LOW = "#f4f6fb";
 const HIGH = "#1f4e9c";
 const MAP_COLOR = "#e4572e";
@@ -70,14 +70,15 @@ export function heatmap(
       ...yt,
       `<text x="${M.left + (la * size) / 2}" y="${M.top + lb * size + 32}" font-size="11" text-anchor="middle">layer of A</text>`,
       `<text x="14" y="${M.top + (lb * size) / 2}" font-size="11" transform="rotate(-90 14 ${M.top + (lb * size) / 2})" text-anchor="middle">layer of B</text>`,
-      colourScale(plotRight + 24, M.top, valueMeans, map !== null && pts.length > 0),
+      colourScale(plotRight + 24, M.top),
       "</svg>",
     ].join(""),
+    `<p class="plot-legend">Colour: ${esc(valueMeans)}, from 0 (pale) to 1 (dark).${pts.length ? ` <span class="map-dot-legend">Orange dots: the layer map (B layer ← A layer).</span>` : ""}</p>`,
   );
 }
 
-/** A vertical 0–1 colour bar with ticks, and what the dots mean. */
-function colourScale(x0: number, y0: number, valueMeans: string, withDots: boolean): string {
+/** A vertical 0–1 colour bar with ticks; what colour and dots mean is said under the plot, in HTML. */
+function colourScale(x0: number, y0: number): string {
   const h = 100;
   const stops = [0, 0.25, 0.5, 0.75, 1];
   const shade = scaleLinear<string>().domain([0, 1]).range([LOW, HIGH]);
@@ -90,11 +91,7 @@ function colourScale(x0: number, y0: number, valueMeans: string, withDots: boole
     (v) =>
       `<text x="${x0 + 20}" y="${y0 + (1 - v) * h + 3}" font-size="10">${v === 0 || v === 1 ? v : v.toFixed(2)}</text>`,
   );
-  const label = `<text class="scale-label" x="${x0}" y="${y0 + h + 16}" font-size="10">colour: ${esc(valueMeans)}</text>`;
-  const dot = withDots
-    ? `<circle cx="${x0 + 5}" cy="${y0 + h + 32}" r="4" fill="${MAP_COLOR}"/><text x="${x0 + 14}" y="${y0 + h + 35}" font-size="10">dot: B layer ← A layer chosen by the map</text>`
-    : "";
-  return `<g class="colour-scale"><rect x="${x0 - 0.5}" y="${y0 - 0.5}" width="15" height="${h + 1}" fill="none" stroke="#888"/>${bands.join("")}${ticks.join("")}${label}${dot}</g>`;
+  return `<g class="colour-scale"><rect x="${x0 - 0.5}" y="${y0 - 0.5}" width="15" height="${h + 1}" fill="none" stroke="#888"/>${bands.join("")}${ticks.join("")}</g>`;
 }
 
 /** One bar per B layer: agreements / compared neurons, with the log10 p in the tooltip. */

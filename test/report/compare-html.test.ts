@@ -124,13 +124,10 @@ describe("compare HTML report", () => {
     expect(fig).toBeDefined();
     expect(fig?.querySelector("figcaption")?.text).toMatch(/Neuron agreement of each B layer/);
     const scale = fig?.querySelectorAll(".colour-scale text").map((t) => t.text) ?? [];
-    expect(scale).toEqual(
-      expect.arrayContaining([
-        "0",
-        "1",
-        expect.stringMatching(/^colour: /),
-        "dot: B layer ← A layer chosen by the map",
-      ]),
+    expect(scale).toEqual(["0", "0.25", "0.50", "0.75", "1"]);
+    expect(fig?.querySelector(".plot-legend")?.text).toMatch(/^Colour: .+ from 0 \(pale\) to 1 \(dark\)\./);
+    expect(fig?.querySelector(".map-dot-legend")?.text).toBe(
+      "Orange dots: the layer map (B layer ← A layer).",
     );
     expect(fig?.querySelectorAll("circle.map-dot").length).toBe(5);
   });
