@@ -85,11 +85,14 @@ async function startServerProcess(db: string, keysDir: string) {
   return { child, url, next };
 }
 
-async function stop(child: ChildProcess, next: () => Promise<Record<string, unknown>>): Promise<number> {
+async function ask(
+  child: ChildProcess,
+  next: () => Promise<Record<string, unknown>>,
+  what: "cpu" | "stop",
+): Promise<{ peakRss?: number; cpuMs: number }> {
   const done = next();
-  child.stdin?.write("stop\n");
-  const { peakRss } = (await done) as { peakRss: number };
-  return peakRss;
+  child.stdin?.write(`${what}\n`);
+  return (await done) as { peakRss?: number; cpuMs: number };
 }
 
 async function main(): Promise<void> {
@@ -154,11 +157,19 @@ async function main(): Promise<void> {
       lat.set(route, list);
     }
   };
+  const cpuBefore = (await ask(child, next, "cpu")).cpuMs;
+  const clientCpu = process.cpuUsage();
   const t1 = performance.now();
   await Promise.all(Array.from({ length: CLIENTS }, client));
   const elapsed = (performance.now() - t1) / 1000;
+  const clientCpuMs = (() => {
+    const u = process.cpuUsage(clientCpu);
+    return (u.user + u.system) / 1000;
+  })();
   await agent.close();
-  const peakRss = await stop(child, next);
+  const end2 = await ask(child, next, "stop");
+  const peakRss = end2.peakRss ?? 0;
+  const serverCpuMs = end2.cpuMs - cpuBefore;
   if (!DB_DIR) fs.rmSync(dir, { recursive: true, force: true });
   const all = [...lat.values()].flat().sort((a, b) => a - b);
   const nErrors = [...errors.values()].reduce((s, x) => s + x, 0);
@@ -166,6 +177,10 @@ async function main(): Promise<void> {
     `n=${N} clients=${CLIENTS} seconds=${SECONDS} requests=${all.length} (${(all.length / elapsed).toFixed(0)}/s) errors=${nErrors} server peak RSS=${(peakRss / 2 ** 20).toFixed(0)} MiB`,
   );
   for (const [k, v] of errors) console.log(`  error ${k}: ${v}`);
+  // CPU time per request does not depend on how busy the machine is; latency does.
+  console.log(
+    `server CPU ${(serverCpuMs / 1000).toFixed(1)} s = ${(serverCpuMs / all.length).toFixed(2)} ms/request (≈ ${(all.length / (serverCpuMs / 1000)).toFixed(0)} requests/s per core); client CPU ${(clientCpuMs / 1000).toFixed(1)} s over ${elapsed.toFixed(0)} s; load average ${os.loadavg()[0]?.toFixed(1)} on ${os.cpus().length} cores`,
+  );
   const line = (label: string, s: number[]) =>
     console.log(
       `${label.padEnd(18)} requests=${String(s.length).padStart(7)} p50=${quantile(s, 0.5).toFixed(1)} ms p95=${quantile(s, 0.95).toFixed(1)} ms p99=${quantile(s, 0.99).toFixed(1)} ms`,
