@@ -229,7 +229,11 @@ async function mustGet(jobs: JobQueue, id: string) {
 }
 
 /** A memoised JSON text with the registry's version as its ETag (304 when the client has it). */
-function versioned(c: Parameters<typeof sendJson>[0], size: number, text: string | Uint8Array<ArrayBuffer>): Response {
+function versioned(
+  c: Parameters<typeof sendJson>[0],
+  size: number,
+  text: string | Uint8Array<ArrayBuffer>,
+): Response {
   const etag = `W/"registry-${size}"`;
   const headers = { etag, "cache-control": "private, no-cache" };
   if (c.req.header("if-none-match") === etag) return c.body(null, 304, headers);

@@ -135,7 +135,9 @@ describe.skipIf(!HAS_CHROMIUM)("pedigree serve in a browser", () => {
       await page.goto(`${t.url}/models/child/trainlogs/${trainLogSha}`);
       expect(await page.locator("h1.log-title").count()).toBe(1);
       expect(await page.getByText("Learning rate", { exact: true }).count()).toBe(1);
-      expect(await page.locator(".findings li", { hasText: "20× learning-rate jump" }).count()).toBeGreaterThan(0);
+      expect(
+        await page.locator(".findings li", { hasText: "20× learning-rate jump" }).count(),
+      ).toBeGreaterThan(0);
       expect(await noHorizontalScroll(page), "training log").toBe(true);
       await page.screenshot({ path: path.join(SHOTS, "trainlog.png"), fullPage: true });
       expect(await seriousA11yViolations(page), "trainlog").toEqual([]);
