@@ -21,7 +21,7 @@ export function sendJson(c: Context, value: unknown, status: ContentfulStatusCod
 }
 
 /**
- * A job as clients see it: uploaded fingerprint bytes are summarised, never echoed back, and a
+ * A job as clients see it: uploaded fingerprint and log bytes are summarised, never echoed back, and a
  * source URL loses its user, password and query (they may carry credentials).
  */
 export function publicJob(raw: Job): Job {
@@ -31,6 +31,8 @@ export function publicJob(raw: Job): Job {
   const p = job.payload as Record<string, unknown>;
   if (typeof p.source === "string" && /^https?:/i.test(p.source))
     return { ...job, payload: { ...p, source: redactUrl(p.source) } };
+  if (job.kind === "attach-log" && typeof p.log === "string")
+    return { ...job, payload: { ...p, log: `${p.log.length} base64 chars` } };
   if (job.kind === "identify" && typeof p.fingerprint === "string")
     return { ...job, payload: { ...p, fingerprint: `${p.fingerprint.length} base64 chars` } };
   if (job.kind !== "compare") return job;

@@ -41,7 +41,9 @@ export function addTrainLogPage(
         html`<h1>Training log of ${model.name}</h1><p>Log <code>${sha}</code> is attached, but this server does not hold its bytes
 (it was attached with the command line). Attach it through the API (<code>POST /api/models/:name/trainlogs</code>) to see its plots here.</p>`,
       );
-    let body = rendered.get(sha);
+    // The analysis depends on the model's vocabulary size: one rendering per model and log.
+    const key = `${model.contentId}:${sha}`;
+    let body = rendered.get(key);
     if (!body) {
       const vocabSize = await deps.registry
         .fingerprint(model.contentId)
@@ -51,9 +53,9 @@ export function addTrainLogPage(
         // The report names the log by the name it was uploaded under, not the server's file path.
         trainLogReportBody({ ...log, source: stored.meta.name }, { ...report, source: stored.meta.name }),
       );
-      body.catch(() => rendered.delete(sha));
+      body.catch(() => rendered.delete(key));
       if (rendered.size >= MAX_RENDERED) rendered.clear();
-      rendered.set(sha, body);
+      rendered.set(key, body);
     }
     return render(
       c,

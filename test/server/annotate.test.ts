@@ -97,6 +97,8 @@ describe("pedigree serve: tags, claims, training logs, filters, reports", () => 
     expect(r.status).toBe(202);
     const job = await waitJob(t, ((await r.json()) as { data: { job: string } }).data.job);
     expect(job.state).toBe("succeeded");
+    // The log's bytes are not echoed back in the job.
+    expect((job.payload as { log: string }).log).toMatch(/^\d+ base64 chars$/);
     const { sha256 } = job.result as { sha256: string };
     const model = await (await t.call("/models/child")).text();
     expect(model).toContain(`/models/child/trainlogs/${sha256}`);
