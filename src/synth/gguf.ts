@@ -1,5 +1,6 @@
 import fs from "node:fs/promises";
 import path from "node:path";
+import { last } from "../checked.js";
 import { PedigreeError } from "../errors.js";
 import { ggmlTypeByName } from "../formats/gguf/constants.js";
 import type { GgufValue } from "../formats/gguf/types.js";
@@ -119,7 +120,7 @@ function ggufTensors(model: SynthModel, type: string): GgufWriteTensor[] {
 
 function tensorOf(name: string, shape: number[], type: string, data: () => Float32Array): GgufWriteTensor {
   const info = ggmlTypeByName(type);
-  const inner = shape[shape.length - 1] as number;
+  const inner = last(shape, `tensor ${name} shape`);
   if (info && inner % info.blockSize !== 0) {
     throw new PedigreeError(
       "USAGE_INVALID_OPTION",
