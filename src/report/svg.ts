@@ -54,7 +54,7 @@ export function linePlot(series: PlotSeries[], opts: PlotOptions): string {
     );
   }
   for (const s of series) {
-    const pts = Array.from(s.x, (v, i) => [v, s.y[i] as number] as [number, number]);
+    const pts = Array.from(s.x, (v, i): [number, number] => [v, s.y[i] ?? Number.NaN]);
     parts.push(`<path d="${path(pts) ?? ""}" fill="none" stroke="${s.color}" stroke-width="1.2"/>`);
   }
   for (const m of opts.markers ?? []) {
