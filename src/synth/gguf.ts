@@ -134,7 +134,8 @@ function tensorOf(name: string, shape: number[], type: string, data: () => Float
   return { name, shape, type, data };
 }
 
-function ggufName(hf: string): string | null {
+/** llama.cpp's name of a Hugging Face LLaMA / Qwen2 tensor; null for names without one (MoE experts are stacked). */
+export function ggufName(hf: string): string | null {
   if (hf === "model.embed_tokens.weight") return "token_embd.weight";
   if (hf === "model.norm.weight") return "output_norm.weight";
   if (hf === "lm_head.weight") return "output.weight";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Xoshiro128 } from "../../src/synth/random.js";
-import type { DenseModel, DenseTensor } from "../helpers/derive.js";
+import type { DenseModel, DenseTensor } from "../helpers/dense-model.js";
 import { applyUpdate, distilMlps, replaceMlps } from "../helpers/derive-reuse.js";
 import { expectCloseForDtype } from "../helpers/tolerance.js";
 

@@ -5,29 +5,26 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openCheckpoint } from "../../src/formats/open.js";
 import { buildModelView, readMatrix, type TensorRef } from "../../src/model/index.js";
 import { Xoshiro128 } from "../../src/synth/random.js";
+import { type DenseModel, type DenseTensor, loadDense, moments, tensorOf } from "../helpers/dense-model.js";
+import { randomOrthogonal, rotateHidden } from "../helpers/derive-rotation.js";
 import {
   addRelativeNoise,
-  type DenseModel,
-  type DenseTensor,
   dropLayers,
   freezeBottom,
-  ggufTypeFor,
-  loadDense,
   mergeModels,
-  moments,
   permuteFfn,
   pickLayers,
   pruneFfn,
   randomLike,
-  randomOrthogonal,
   rescaleNeurons,
-  rotateHidden,
-  tensorOf,
+} from "../helpers/derive-weights.js";
+import { expectCloseForDtype } from "../helpers/tolerance.js";
+import {
+  ggufTypeFor,
   writeDenseGguf,
   writeDensePytorch,
   writeDenseSafetensors,
-} from "../helpers/derive.js";
-import { expectCloseForDtype } from "../helpers/tolerance.js";
+} from "../helpers/write-dense.js";
 
 /**
  * The held-out builders must do what they claim: obfuscations preserve the function (checked by a

@@ -1,31 +1,11 @@
-import { PedigreeError } from "../../src/errors.js";
 import { Xoshiro128 } from "../../src/synth/random.js";
-import type { DenseModel, DenseTensor } from "./derive.js";
+import { type DenseModel, type DenseTensor, tensorOf, withTensors } from "./dense-model.js";
 
 /**
  * Derivations for the attention / heavy-washing / distillation held-out cases. There is no training
  * loop here; "trained" is a stated proxy: the update a real continued pre-training applied to the
  * same parent (kinship-dev's cpt_heavy − Ap, drift 0.23), added tensor by tensor.
  */
-
-function get(m: DenseModel, name: string): DenseTensor {
-  const t = m.tensors.get(name);
-  if (!t)
-    throw new PedigreeError("MODEL_TENSOR_NOT_FOUND", `tensor "${name}" is not in the model`, {
-      details: { tensor: name },
-    });
-  return t;
-}
-
-const withTensors = (
-  m: DenseModel,
-  tensors: Map<string, DenseTensor>,
-  cfg: Record<string, unknown> = {},
-) => ({
-  config: { ...m.config, ...cfg },
-  tensors,
-  tokenizerFrom: m.tokenizerFrom,
-});
 
 /** m + (to − from) on every tensor the three share by name and size: a real training update, replayed. */
 export function applyUpdate(m: DenseModel, from: DenseModel, to: DenseModel): DenseModel {
@@ -47,7 +27,7 @@ const isMlp = (name: string) => /\.mlp\./.test(name);
 /** Every MLP tensor from `mlps` (a re-initialised model), everything else (embeddings, attention, norms) from `keep`. */
 export function replaceMlps(keep: DenseModel, mlps: DenseModel): DenseModel {
   const out = new Map<string, DenseTensor>();
-  for (const [name, t] of keep.tensors) out.set(name, isMlp(name) ? get(mlps, name) : t);
+  for (const [name, t] of keep.tensors) out.set(name, isMlp(name) ? tensorOf(mlps, name) : t);
   return withTensors(keep, out);
 }
 
@@ -55,9 +35,9 @@ const silu = (x: number) => x / (1 + Math.exp(-x));
 
 /** RMS-normalised rows of `tokens` embedding rows, scaled by a norm weight g (the MLP's input). */
 function mlpInputs(teacher: DenseModel, layer: number, tokens: Int32Array): Float32Array {
-  const e = get(teacher, "model.embed_tokens.weight");
+  const e = tensorOf(teacher, "model.embed_tokens.weight");
   const d = e.shape[1]!;
-  const g = get(teacher, `model.layers.${layer}.post_attention_layernorm.weight`).data;
+  const g = tensorOf(teacher, `model.layers.${layer}.post_attention_layernorm.weight`).data;
   const x = new Float32Array(tokens.length * d);
   tokens.forEach((tok, r) => {
     const row = e.data.subarray(tok * d, (tok + 1) * d);
@@ -145,8 +125,8 @@ export function distilMlps(
 ): DenseModel {
   const out = new Map(student.tensors);
   const layers = student.config.num_hidden_layers as number;
-  const vocab = get(teacher, "model.embed_tokens.weight").shape[0]!;
-  const d = get(teacher, "model.embed_tokens.weight").shape[1]!;
+  const vocab = tensorOf(teacher, "model.embed_tokens.weight").shape[0]!;
+  const d = tensorOf(teacher, "model.embed_tokens.weight").shape[1]!;
   const rng = new Xoshiro128(seed);
   for (let l = 0; l < layers; l++) {
     const p = `model.layers.${l}.mlp`;
@@ -156,10 +136,10 @@ export function distilMlps(
       x,
       samples,
       d,
-      get(teacher, `${p}.gate_proj.weight`),
-      get(teacher, `${p}.up_proj.weight`),
+      tensorOf(teacher, `${p}.gate_proj.weight`),
+      tensorOf(teacher, `${p}.up_proj.weight`),
     );
-    const down = get(teacher, `${p}.down_proj.weight`);
+    const down = tensorOf(teacher, `${p}.down_proj.weight`);
     const wt = down.shape[1]!;
     const y = new Float64Array(samples * d);
     for (let r = 0; r < samples; r++)
@@ -168,9 +148,9 @@ export function distilMlps(
         for (let j = 0; j < wt; j++) s += ht[r * wt + j]! * down.data[c * wt + j]!;
         y[r * d + c] = s;
       }
-    const gs = get(student, `${p}.gate_proj.weight`);
+    const gs = tensorOf(student, `${p}.gate_proj.weight`);
     const ws = gs.shape[0]!;
-    const hs = hiddenActs(x, samples, d, gs, get(student, `${p}.up_proj.weight`));
+    const hs = hiddenActs(x, samples, d, gs, tensorOf(student, `${p}.up_proj.weight`));
     const fit = ridge(hs, y, samples, ws, d, 1e-3); // ws × d: row j = down column j
     const data = new Float32Array(d * ws);
     for (let c = 0; c < d; c++) for (let j = 0; j < ws; j++) data[c * ws + j] = fit[j * d + c]!;
