@@ -134,17 +134,29 @@ export function onFp8Grid(v: Float32Array, eps: number): boolean {
   return on >= ON_GRID * v.length;
 }
 
+/** Tallies of one block size over the sampled rows. */
+interface BlockTally {
+  size: number;
+  blocks: number;
+  fit: number;
+  sym: number;
+  fp8: number;
+  levels: number[];
+}
+
 /** Accumulates blocks of sampled rows. */
 export class GridAccumulator {
   private rows = 0;
-  private readonly acc = GRID_BLOCKS.map((size) => ({
-    size,
-    blocks: 0,
-    fit: 0,
-    sym: 0,
-    fp8: 0,
-    levels: [] as number[],
-  }));
+  private readonly acc = GRID_BLOCKS.map(
+    (size): BlockTally => ({
+      size,
+      blocks: 0,
+      fit: 0,
+      sym: 0,
+      fp8: 0,
+      levels: [],
+    }),
+  );
 
   add(row: Float32Array, dtype: DType | string): void {
     const eps = storageEpsilon(dtype);
