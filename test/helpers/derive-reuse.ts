@@ -1,5 +1,5 @@
 import { Xoshiro128 } from "../../src/synth/random.js";
-import { type DenseModel, type DenseTensor, tensorOf, withTensors } from "./dense-model.js";
+import { cfgInt, type DenseModel, type DenseTensor, tensorOf, withTensors } from "./dense-model.js";
 
 /**
  * Derivations for the attention / heavy-washing / distillation held-out cases. There is no training
@@ -124,7 +124,7 @@ export function distilMlps(
   seed: number,
 ): DenseModel {
   const out = new Map(student.tensors);
-  const layers = student.config.num_hidden_layers as number;
+  const layers = cfgInt(student, "num_hidden_layers");
   const vocab = tensorOf(teacher, "model.embed_tokens.weight").shape[0]!;
   const d = tensorOf(teacher, "model.embed_tokens.weight").shape[1]!;
   const rng = new Xoshiro128(seed);

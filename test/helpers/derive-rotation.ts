@@ -1,3 +1,4 @@
+import { at } from "../../src/checked.js";
 import { PedigreeError } from "../../src/errors.js";
 import { Xoshiro128 } from "../../src/synth/random.js";
 import { cfgInt, type DenseModel, type DenseTensor, LAYER, tensorOf, withTensors } from "./dense-model.js";
@@ -15,23 +16,23 @@ export function randomOrthogonal(d: number, seed: number): Float64Array {
       for (let j = 0; j < i; j++) {
         const prev = q.subarray(j * d, (j + 1) * d);
         let dot = 0;
-        for (let k = 0; k < d; k++) dot += (row[k] as number) * (prev[k] as number);
-        for (let k = 0; k < d; k++) row[k] = (row[k] as number) - dot * (prev[k] as number);
+        for (let k = 0; k < d; k++) dot += (row[k] ?? Number.NaN) * (prev[k] ?? Number.NaN);
+        for (let k = 0; k < d; k++) row[k] = (row[k] ?? Number.NaN) - dot * (prev[k] ?? Number.NaN);
       }
     const norm = Math.hypot(...row);
-    for (let k = 0; k < d; k++) row[k] = (row[k] as number) / norm;
+    for (let k = 0; k < d; k++) row[k] = (row[k] ?? Number.NaN) / norm;
   }
   return q;
 }
 
 /** W·Rᵀ for W [rows, d]: the input side of a matrix that reads the rotated residual stream. */
 function rotateIn(t: DenseTensor, r: Float64Array, d: number): DenseTensor {
-  const rows = t.shape[0] as number;
+  const rows = at(t.shape, 0, "shape");
   const data = new Float32Array(rows * d);
   for (let o = 0; o < rows; o++)
     for (let i = 0; i < d; i++) {
       let s = 0;
-      for (let k = 0; k < d; k++) s += (t.data[o * d + k] as number) * (r[i * d + k] as number);
+      for (let k = 0; k < d; k++) s += (t.data[o * d + k] ?? Number.NaN) * (r[i * d + k] ?? Number.NaN);
       data[o * d + i] = s;
     }
   return { shape: [...t.shape], data };
@@ -39,21 +40,21 @@ function rotateIn(t: DenseTensor, r: Float64Array, d: number): DenseTensor {
 
 /** R·W for W [d, cols]: the output side of a matrix that writes into the residual stream. */
 function rotateOut(t: DenseTensor, r: Float64Array, d: number): DenseTensor {
-  const cols = t.shape[1] as number;
+  const cols = at(t.shape, 1, "shape");
   const data = new Float32Array(d * cols);
   for (let i = 0; i < d; i++)
     for (let k = 0; k < d; k++) {
-      const rik = r[i * d + k] as number;
+      const rik = r[i * d + k] ?? Number.NaN;
       for (let c = 0; c < cols; c++)
-        data[i * cols + c] = (data[i * cols + c] as number) + rik * (t.data[k * cols + c] as number);
+        data[i * cols + c] = (data[i * cols + c] ?? Number.NaN) + rik * (t.data[k * cols + c] ?? Number.NaN);
     }
   return { shape: [...t.shape], data };
 }
 
 /** W·diag(g): folds an RMSNorm weight into the matrix that reads the normalised stream. */
 function scaleCols(t: DenseTensor, g: Float32Array): DenseTensor {
-  const cols = t.shape[1] as number;
-  return { shape: [...t.shape], data: t.data.map((v, i) => v * (g[i % cols] as number)) };
+  const cols = at(t.shape, 1, "shape");
+  return { shape: [...t.shape], data: t.data.map((v, i) => v * (g[i % cols] ?? Number.NaN)) };
 }
 
 /**

@@ -1,3 +1,4 @@
+import { at } from "../../src/checked.js";
 import { PedigreeError } from "../../src/errors.js";
 import { Xoshiro128 } from "../../src/synth/random.js";
 import {
@@ -53,7 +54,7 @@ export function dropLayers(m: DenseModel, drop: readonly number[]): { model: Den
 
 /** Rows `idx` of a [rows, cols] matrix. */
 function takeRows(t: DenseTensor, idx: Int32Array): DenseTensor {
-  const cols = t.shape[1] as number;
+  const cols = at(t.shape, 1, "shape");
   const data = new Float32Array(idx.length * cols);
   idx.forEach((r, i) => {
     data.set(t.data.subarray(r * cols, (r + 1) * cols), i * cols);
@@ -67,7 +68,7 @@ function takeCols(t: DenseTensor, idx: Int32Array): DenseTensor {
   const data = new Float32Array(rows * idx.length);
   for (let r = 0; r < rows; r++)
     for (let c = 0; c < idx.length; c++)
-      data[r * idx.length + c] = t.data[r * cols + (idx[c] as number)] as number;
+      data[r * idx.length + c] = t.data[r * cols + (idx[c] ?? -1)] ?? Number.NaN;
   return { shape: [rows, idx.length], data };
 }
 
@@ -128,31 +129,31 @@ export function rescaleNeurons(m: DenseModel, seed: number, maxScale = 4): Dense
     const p = `model.layers.${l}`;
     const up = tensorOf(m, `${p}.mlp.up_proj.weight`);
     const down = tensorOf(m, `${p}.mlp.down_proj.weight`);
-    const s = Float64Array.from({ length: up.shape[0] as number }, draw);
-    const upCols = up.shape[1] as number;
-    const downCols = down.shape[1] as number;
+    const s = Float64Array.from({ length: at(up.shape, 0, "shape") }, draw);
+    const upCols = at(up.shape, 1, "shape");
+    const downCols = at(down.shape, 1, "shape");
     out.set(`${p}.mlp.up_proj.weight`, {
       shape: [...up.shape],
-      data: up.data.map((v, i) => v * (s[Math.floor(i / upCols)] as number)),
+      data: up.data.map((v, i) => v * (s[Math.floor(i / upCols)] ?? Number.NaN)),
     });
     out.set(`${p}.mlp.down_proj.weight`, {
       shape: [...down.shape],
-      data: down.data.map((v, i) => v / (s[i % downCols] as number)),
+      data: down.data.map((v, i) => v / (s[i % downCols] ?? Number.NaN)),
     });
     const q = tensorOf(m, `${p}.self_attn.q_proj.weight`);
     const k = tensorOf(m, `${p}.self_attn.k_proj.weight`);
     const t = Float64Array.from({ length: kvHeads }, draw);
     // Rows per KV group: q has heads/kvHeads heads per group, k one head per group.
-    const qRows = (q.shape[0] as number) / kvHeads;
-    const kRows = (k.shape[0] as number) / kvHeads;
-    const qc = q.shape[1] as number;
+    const qRows = at(q.shape, 0, "shape") / kvHeads;
+    const kRows = at(k.shape, 0, "shape") / kvHeads;
+    const qc = at(q.shape, 1, "shape");
     out.set(`${p}.self_attn.q_proj.weight`, {
       shape: [...q.shape],
-      data: q.data.map((v, i) => v * (t[Math.floor(i / qc / qRows)] as number)),
+      data: q.data.map((v, i) => v * (t[Math.floor(i / qc / qRows)] ?? Number.NaN)),
     });
     out.set(`${p}.self_attn.k_proj.weight`, {
       shape: [...k.shape],
-      data: k.data.map((v, i) => v / (t[Math.floor(i / qc / kRows)] as number)),
+      data: k.data.map((v, i) => v / (t[Math.floor(i / qc / kRows)] ?? Number.NaN)),
     });
     if (heads % kvHeads !== 0)
       throw new PedigreeError("MODEL_CONFIG_MISMATCH", "attention heads are not a multiple of KV heads", {
@@ -173,7 +174,7 @@ export function mergeModels(a: DenseModel, b: DenseModel, wA: number): DenseMode
       });
     const data = new Float32Array(ta.data.length);
     for (let i = 0; i < data.length; i++)
-      data[i] = wA * (ta.data[i] as number) + (1 - wA) * (tb.data[i] as number);
+      data[i] = wA * (ta.data[i] ?? Number.NaN) + (1 - wA) * (tb.data[i] ?? Number.NaN);
     out.set(name, { shape: [...ta.shape], data });
   }
   return withTensors(a, out);
@@ -191,7 +192,7 @@ export function quantizeDense(m: DenseModel, bits: number, block: number, symmet
       out.set(name, t);
       continue;
     }
-    const cols = t.shape[1] as number;
+    const cols = at(t.shape, 1, "shape");
     const size = block || cols;
     const data = new Float32Array(t.data.length);
     for (let s = 0; s < data.length; s += size) {
@@ -268,7 +269,7 @@ export function addRelativeNoise(m: DenseModel, rel: number, seed: number): Dens
   for (const [name, t] of m.tensors) {
     const noise = new Float32Array(t.data.length);
     rng.fillGaussian(noise, rel * moments(t.data).std);
-    out.set(name, { shape: [...t.shape], data: noise.map((v, i) => v + (t.data[i] as number)) });
+    out.set(name, { shape: [...t.shape], data: noise.map((v, i) => v + (t.data[i] ?? Number.NaN)) });
   }
   return withTensors(m, out);
 }
@@ -284,7 +285,7 @@ export function randomLike(m: DenseModel, seed: number): DenseModel {
     const { mean, std } = moments(t.data);
     const data = new Float32Array(t.data.length);
     rng.fillGaussian(data, std);
-    for (let i = 0; i < data.length; i++) data[i] = (data[i] as number) + mean;
+    for (let i = 0; i < data.length; i++) data[i] = (data[i] ?? Number.NaN) + mean;
     out.set(name, { shape: [...t.shape], data });
   }
   return { config: { ...m.config }, tensors: out, tokenizerFrom: m.tokenizerFrom };

@@ -1,5 +1,6 @@
 import fs from "node:fs/promises";
 import path from "node:path";
+import { last } from "../../src/checked.js";
 import { PedigreeError } from "../../src/errors.js";
 import type { GgufValue } from "../../src/formats/gguf/types.js";
 import { type GgufWriteTensor, writeGgufFile } from "../../src/formats/gguf/write.js";
@@ -82,7 +83,7 @@ const LEGACY_BLOCK = 32;
  */
 export function ggufTypeFor(shape: readonly number[], wanted: string): string {
   if (shape.length === 1) return "F32";
-  const inner = shape[shape.length - 1] as number;
+  const inner = last(shape, "shape");
   if ((wanted === "Q4_K" || wanted === "Q6_K") && inner % K_QUANT_BLOCK !== 0)
     return wanted === "Q4_K" ? "Q4_0" : "Q8_0";
   if ((wanted === "Q8_0" || wanted === "Q4_0") && inner % LEGACY_BLOCK !== 0) return "F16";
