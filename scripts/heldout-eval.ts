@@ -17,7 +17,8 @@ import { type CompareResult, compareFingerprints } from "../src/compare/index.js
 import { type LineageForest, lineageForest, type PairResult } from "../src/compare/tree.js";
 import { fingerprintSource } from "../src/fingerprint/index.js";
 import type { Fingerprint } from "../src/fingerprint/types.js";
-import { cfgInt, type DenseModel, HELDOUT_RECIPES, HeldoutFamily, tensorOf } from "../test/helpers/derive.js";
+import { cfgInt, type DenseModel, tensorOf } from "../test/helpers/dense-model.js";
+import { HELDOUT_RECIPES, HeldoutFamily } from "../test/helpers/heldout-family.js";
 import { KINSHIP_DIR, kinshipModel } from "../test/shared.js";
 
 /** DESIGN §4 thresholds: related at combined log10 p ≤ −12, unrelated when ≥ −2. */

@@ -53,10 +53,10 @@ export function rootDigest(resources: readonly { digest: string }[]): string {
 
 /** Code-point order (spec §5.2.1); JavaScript's default sort is UTF-16 order, which differs above U+FFFF. */
 export function byCodePoint(a: string, b: string): number {
-  const x = Array.from(a);
-  const y = Array.from(b);
+  const x = Array.from(a, (c) => c.codePointAt(0) ?? 0);
+  const y = Array.from(b, (c) => c.codePointAt(0) ?? 0);
   for (let i = 0; i < Math.min(x.length, y.length); i++) {
-    const d = (x[i] as string).codePointAt(0)! - (y[i] as string).codePointAt(0)!;
+    const d = (x[i] ?? 0) - (y[i] ?? 0);
     if (d !== 0) return d;
   }
   return x.length - y.length;

@@ -147,16 +147,11 @@ function decodeTyped(o: Record<string, unknown>, blob: Uint8Array, path: string)
   if (typeof t !== "string" || !Object.hasOwn(TYPED_ARRAYS, t))
     throw corrupt(path, `unknown typed array ${String(t)}`);
   const Ctor = TYPED_ARRAYS[t as TypedArrayName];
-  if (
-    !Number.isSafeInteger(offset) ||
-    !Number.isSafeInteger(n) ||
-    (offset as number) < 0 ||
-    (n as number) < 0
-  ) {
+  if (!isCount(offset) || !isCount(n)) {
     throw corrupt(path, "typed array offset/length are not non-negative integers");
   }
-  const start = offset as number;
-  const byteLength = (n as number) * Ctor.BYTES_PER_ELEMENT;
+  const start = offset;
+  const byteLength = n * Ctor.BYTES_PER_ELEMENT;
   if (start % 8 !== 0 || start + byteLength > blob.length) {
     throw corrupt(
       path,
@@ -166,7 +161,11 @@ function decodeTyped(o: Record<string, unknown>, blob: Uint8Array, path: string)
   // A fresh, aligned copy (Buffer#slice would share, and misalign, the payload's memory).
   const copy = new Uint8Array(byteLength);
   copy.set(blob.subarray(start, start + byteLength));
-  return new Ctor(copy.buffer, 0, n as number);
+  return new Ctor(copy.buffer, 0, n);
+}
+
+function isCount(x: unknown): x is number {
+  return typeof x === "number" && Number.isSafeInteger(x) && x >= 0;
 }
 
 export function corrupt(path: string, why: string): PedigreeError {

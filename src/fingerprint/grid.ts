@@ -1,3 +1,4 @@
+import { at } from "../checked.js";
 import type { Checkpoint, DType } from "../formats/types.js";
 import { readMatrix } from "../model/read.js";
 import type { ModelView } from "../model/types.js";
@@ -58,16 +59,21 @@ export function storageEpsilon(dtype: DType | string): number {
 /** Levels of the integer grid the values sit on, its offset-is-zero flag; null when there is none. */
 export function latticeOf(v: Float32Array, eps: number): { levels: number; symmetric: boolean } | null {
   const u = [...new Set(v)].sort((x, y) => x - y);
-  if (u.length < 2) return null;
-  const range = u[u.length - 1]! - u[0]!;
+  const [lowest] = u;
+  const highest = u.at(-1);
+  if (u.length < 2 || lowest === undefined || highest === undefined) return null;
+  const range = highest - lowest;
   // Anchor on the value nearest zero, and take the first spacing from values near it: their storage
   // rounding is the smallest (BF16 rounds a level 100 steps out by ≈ 0.2 of a step).
-  const anchor = u.reduce((a, x) => (Math.abs(x) < Math.abs(a) ? x : a), u[0]!);
-  const amax = Math.max(Math.abs(u[0]!), Math.abs(u[u.length - 1]!));
+  const anchor = u.reduce((a, x) => (Math.abs(x) < Math.abs(a) ? x : a), lowest);
+  const amax = Math.max(Math.abs(lowest), Math.abs(highest));
   const near = u.filter((x) => Math.abs(x) <= 0.25 * amax);
   const base = near.length >= 3 ? near : u;
   let dmin = Number.POSITIVE_INFINITY;
-  for (let i = 1; i < base.length; i++) dmin = Math.min(dmin, base[i]! - base[i - 1]!);
+  base.reduce((prev, x) => {
+    dmin = Math.min(dmin, x - prev);
+    return x;
+  });
   // δ may be a divisor of the smallest gap when no two values are adjacent levels.
   for (let k = 1; k <= 4; k++) {
     const delta = refine(u, anchor, dmin / k);
@@ -128,17 +134,29 @@ export function onFp8Grid(v: Float32Array, eps: number): boolean {
   return on >= ON_GRID * v.length;
 }
 
+/** Tallies of one block size over the sampled rows. */
+interface BlockTally {
+  size: number;
+  blocks: number;
+  fit: number;
+  sym: number;
+  fp8: number;
+  levels: number[];
+}
+
 /** Accumulates blocks of sampled rows. */
 export class GridAccumulator {
   private rows = 0;
-  private readonly acc = GRID_BLOCKS.map((size) => ({
-    size,
-    blocks: 0,
-    fit: 0,
-    sym: 0,
-    fp8: 0,
-    levels: [] as number[],
-  }));
+  private readonly acc = GRID_BLOCKS.map(
+    (size): BlockTally => ({
+      size,
+      blocks: 0,
+      fit: 0,
+      sym: 0,
+      fp8: 0,
+      levels: [],
+    }),
+  );
 
   add(row: Float32Array, dtype: DType | string): void {
     const eps = storageEpsilon(dtype);
@@ -173,7 +191,7 @@ export class GridAccumulator {
             size: a.size,
             blocks: a.blocks,
             fit: r(a.fit / a.blocks),
-            levels: lv.length ? lv[Math.min(lv.length - 1, Math.floor(0.9 * lv.length))]! : 0,
+            levels: lv[Math.min(lv.length - 1, Math.floor(0.9 * lv.length))] ?? 0,
             symmetric: a.fit ? r(a.sym / a.fit) : 0,
             fp8: r(a.fp8 / a.blocks),
           };
@@ -199,12 +217,12 @@ export async function measureGrid(ckpt: Checkpoint, view: ModelView): Promise<Gr
     ),
   ];
   for (const li of picks) {
-    const layer = view.layers[li]!;
+    const layer = at(view.layers, li, "layers");
     const mlp = layer.mlp ?? layer.moe?.experts[0] ?? null;
     const ref = mlp ? (mlp.gate ?? mlp.up) : null;
     const info = ref ? ckpt.tensors.get(ref.tensor) : undefined;
     if (!ref || !info || ref.transforms.length > 0 || ref.shape.length !== 2) continue;
-    const rows = ref.shape[0]!;
+    const [rows = 0] = ref.shape;
     for (let k = 0; k < Math.min(GRID_ROWS_PER_LAYER, rows); k++) {
       const r = Math.floor((k * rows) / Math.min(GRID_ROWS_PER_LAYER, rows));
       acc.add(await readMatrix(ckpt, ref, r, 1), info.dtype);

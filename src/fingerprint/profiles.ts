@@ -119,7 +119,7 @@ function momentsOfStats(s: TensorStats | undefined): Moments {
 
 async function readMoments(ckpt: Checkpoint, ref: TensorRef): Promise<Moments> {
   const rows = ref.shape[0] ?? 1;
-  const cols = ref.shape.length > 1 ? (ref.shape[1] as number) : 1;
+  const cols = ref.shape[1] ?? 1;
   const block = Math.max(1, Math.floor(PROFILE_BLOCK_VALUES / cols));
   let m = emptyMoments();
   for (let r = 0; r < rows; r += block) {

@@ -110,9 +110,9 @@ function validateMlp(m: Obj, path: string, widths: Record<"anchor" | "native" | 
     if (!(m.rows instanceof Int32Array)) throw corrupt(`${path}.rows`, "expected an Int32Array or null");
     const rows = m.rows;
     if (rows.length > neurons) throw corrupt(`${path}.rows`, `${rows.length} rows for ${neurons} neurons`);
-    for (let r = 0; r < rows.length; r++)
-      if (rows[r]! < 0 || rows[r]! >= neurons || (r > 0 && rows[r]! <= rows[r - 1]!))
-        throw corrupt(`${path}.rows[${r}]`, `expected strictly ascending neuron indices in [0, ${neurons})`);
+    const r = firstNotAscendingBelow(rows, neurons);
+    if (r >= 0)
+      throw corrupt(`${path}.rows[${r}]`, `expected strictly ascending neuron indices in [0, ${neurons})`);
     stored = rows.length;
   }
   const fields: [string, number | null][] = [
@@ -131,6 +131,17 @@ function validateMlp(m: Obj, path: string, widths: Record<"anchor" | "native" | 
   for (const k of ["gate", "up", "down"]) rowsOf(norms[k], stored, 1, `${path}.norms.${k}`);
 }
 
+/** Index of the first entry that is negative, ≥ limit or not above the previous one; -1 when none is. */
+function firstNotAscendingBelow(a: Int32Array, limit: number): number {
+  let prev = -1;
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i] ?? -1; // i < a.length: always present
+    if (v <= prev || v >= limit) return i;
+    prev = v;
+  }
+  return -1;
+}
+
 /** Attention units (sketch version 8): kvHeads × dims.length rows per view, dims within headDim. */
 function validateAttention(
   x: Obj,
@@ -141,9 +152,8 @@ function validateAttention(
   const headDim = num(x.headDim, `${path}.headDim`);
   if (!(x.dims instanceof Int32Array)) throw corrupt(`${path}.dims`, "expected an Int32Array");
   const dims = x.dims;
-  for (let r = 0; r < dims.length; r++)
-    if (dims[r]! < 0 || dims[r]! >= headDim || (r > 0 && dims[r]! <= dims[r - 1]!))
-      throw corrupt(`${path}.dims[${r}]`, `expected strictly ascending dims in [0, ${headDim})`);
+  const r = firstNotAscendingBelow(dims, headDim);
+  if (r >= 0) throw corrupt(`${path}.dims[${r}]`, `expected strictly ascending dims in [0, ${headDim})`);
   if (!Number.isSafeInteger(kv) || kv < 0) throw corrupt(`${path}.kvHeads`, "expected a count");
   const units = kv * dims.length;
   for (const v of ["q", "k", "v", "o"]) {

@@ -16,10 +16,13 @@ export function scaleTensorName(name: string): string {
 export function fp8BlockSize(config: Record<string, unknown> | null): [number, number] {
   const q = config?.quantization_config as { weight_block_size?: unknown } | undefined;
   const b = q?.weight_block_size;
-  if (Array.isArray(b) && b.length === 2 && b.every((x) => Number.isSafeInteger(x) && (x as number) > 0)) {
-    return [b[0] as number, b[1] as number];
-  }
+  const [rows, cols]: unknown[] = Array.isArray(b) && b.length === 2 ? b : [];
+  if (isBlockSide(rows) && isBlockSide(cols)) return [rows, cols];
   return [DEFAULT_FP8_BLOCK[0], DEFAULT_FP8_BLOCK[1]];
+}
+
+function isBlockSide(x: unknown): x is number {
+  return typeof x === "number" && Number.isSafeInteger(x) && x > 0;
 }
 
 /**
@@ -62,8 +65,9 @@ export async function dequantizeBlockScaled(
   let r = Math.floor(start / cols);
   let c = start % cols;
   for (let i = 0; i < values.length; i++) {
-    const s = scales[(Math.floor(r / b0) - firstBlockRow) * sCols + Math.floor(c / b1)] as number;
-    values[i] = (values[i] as number) * s;
+    // readScale returned every block row the elements touch: the fallbacks never apply.
+    const s = scales[(Math.floor(r / b0) - firstBlockRow) * sCols + Math.floor(c / b1)] ?? Number.NaN;
+    values[i] = (values[i] ?? Number.NaN) * s;
     if (++c === cols) {
       c = 0;
       r++;

@@ -40,14 +40,15 @@ export async function dequantizeChannelScaled(
     );
   }
   if (n === 1) {
-    const s = (await readScale(0, 1))[0] as number;
-    for (let i = 0; i < values.length; i++) values[i] = (values[i] as number) * s;
+    const [s = Number.NaN] = await readScale(0, 1);
+    for (let i = 0; i < values.length; i++) values[i] = (values[i] ?? Number.NaN) * s;
     return;
   }
   const r0 = Math.floor(start / cols);
   const r1 = Math.floor((start + values.length - 1) / cols);
   const scales = await readScale(r0, r1 - r0 + 1);
+  // readScale returned rows r0..r1, every row the elements touch: the fallbacks never apply.
   for (let i = 0; i < values.length; i++) {
-    values[i] = (values[i] as number) * (scales[Math.floor((start + i) / cols) - r0] as number);
+    values[i] = (values[i] ?? Number.NaN) * (scales[Math.floor((start + i) / cols) - r0] ?? Number.NaN);
   }
 }

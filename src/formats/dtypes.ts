@@ -105,7 +105,11 @@ export function decodeToFloat32(dtype: ElementDType, bytes: Uint8Array, out?: Fl
   return dst;
 }
 
-/** Typed-array fast paths for the dtypes real checkpoints use; false when there is none. */
+/**
+ * Typed-array fast paths for the dtypes real checkpoints use; false when there is none. Indices stay
+ * below n, the length of every view, and the lookup tables cover every bit pattern: the `??`
+ * fallbacks never apply.
+ */
 function decodeFast(dtype: ElementDType, bytes: Uint8Array, dst: Float32Array, n: number): boolean {
   switch (dtype) {
     case "BF16": {
@@ -113,14 +117,14 @@ function decodeFast(dtype: ElementDType, bytes: Uint8Array, dst: Float32Array, n
       const src = aligned(bytes, 2);
       const u16 = new Uint16Array(src.buffer, src.byteOffset, n);
       const u32 = new Uint32Array(dst.buffer, dst.byteOffset, n);
-      for (let i = 0; i < n; i++) u32[i] = (u16[i] as number) << 16;
+      for (let i = 0; i < n; i++) u32[i] = (u16[i] ?? 0) << 16;
       return true;
     }
     case "F16": {
       const src = aligned(bytes, 2);
       const u16 = new Uint16Array(src.buffer, src.byteOffset, n);
       const t = f16Table();
-      for (let i = 0; i < n; i++) dst[i] = t[u16[i] as number] as number;
+      for (let i = 0; i < n; i++) dst[i] = t[u16[i] ?? 0] ?? Number.NaN;
       return true;
     }
     case "F32": {
@@ -131,7 +135,7 @@ function decodeFast(dtype: ElementDType, bytes: Uint8Array, dst: Float32Array, n
     case "F8_E4M3":
     case "F8_E5M2": {
       const t = dtype === "F8_E4M3" ? e4m3Table() : e5m2Table();
-      for (let i = 0; i < n; i++) dst[i] = t[bytes[i] as number] as number;
+      for (let i = 0; i < n; i++) dst[i] = t[bytes[i] ?? 0] ?? Number.NaN;
       return true;
     }
     default:
@@ -169,7 +173,7 @@ function elementGetter(dtype: ElementDType, dv: DataView): (i: number) => number
       return (i) => dv.getUint32(i * 8 + 4, true) * 4294967296 + dv.getUint32(i * 8, true);
     case "F16": {
       const t = f16Table();
-      return (i) => t[dv.getUint16(i * 2, true)] as number;
+      return (i) => t[dv.getUint16(i * 2, true)] ?? Number.NaN;
     }
     case "BF16":
       return (i) => bf16Bits(dv.getUint16(i * 2, true));
@@ -179,11 +183,11 @@ function elementGetter(dtype: ElementDType, dv: DataView): (i: number) => number
       return (i) => dv.getFloat64(i * 8, true);
     case "F8_E4M3": {
       const t = e4m3Table();
-      return (i) => t[dv.getUint8(i)] as number;
+      return (i) => t[dv.getUint8(i)] ?? Number.NaN;
     }
     case "F8_E5M2": {
       const t = e5m2Table();
-      return (i) => t[dv.getUint8(i)] as number;
+      return (i) => t[dv.getUint8(i)] ?? Number.NaN;
     }
   }
 }

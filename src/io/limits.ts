@@ -31,14 +31,19 @@ export function resolveLimits(options: HttpLimits, env: NodeJS.ProcessEnv): Http
   };
 }
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
 /** Longer than a day is not a timeout any more; it also keeps setTimeout within its 2^31 ms range. */
 export const MAX_TIMEOUT_MS = 24 * 3_600_000;
+
+function isUnit(u: string): u is keyof typeof UNIT_MS {
+  return Object.hasOwn(UNIT_MS, u);
+}
 
 /** "90" (seconds), "500ms", "30s", "30m", "1.5h" → milliseconds; anything else is a usage error. */
 export function parseDuration(text: string, what: string): number {
   const m = text.trim().match(/^(\d+(?:\.\d+)?)(ms|s|m|h)?$/);
-  const ms = m ? Number(m[1]) * (UNIT_MS[m[2] ?? "s"] as number) : Number.NaN;
+  const unit = m?.[2] ?? "s";
+  const ms = m && isUnit(unit) ? Number(m[1]) * UNIT_MS[unit] : Number.NaN;
   if (!(ms > 0 && ms <= MAX_TIMEOUT_MS)) {
     throw new PedigreeError("USAGE_INVALID_OPTION", `${what}: "${text}" is not a duration`, {
       details: { option: what, value: text, maxMs: MAX_TIMEOUT_MS },

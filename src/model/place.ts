@@ -1,3 +1,4 @@
+import { must } from "../checked.js";
 import { PedigreeError } from "../errors.js";
 import type { TensorInfo } from "../formats/types.js";
 import { matchRule, type NameRule, type Placed, paramOf, roleLevel } from "./roles.js";
@@ -98,12 +99,13 @@ function placeOne(
     transpose: rule.transpose === true,
   };
   if (level === "model") return put(out.model, p);
-  const bag = bagOf(out.layers, layer as number);
+  const bag = bagOf(out.layers, must(layer, "layer index"));
   if (level === "layer") return put(bag.roles, p);
-  let ex = bag.experts.get(expert as number);
+  const e = must(expert, "expert index");
+  let ex = bag.experts.get(e);
   if (!ex) {
     ex = new Map();
-    bag.experts.set(expert as number, ex);
+    bag.experts.set(e, ex);
   }
   put(ex, p);
 }

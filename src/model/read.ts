@@ -1,3 +1,4 @@
+import { at } from "../checked.js";
 import { PedigreeError } from "../errors.js";
 import type { Checkpoint } from "../formats/types.js";
 import { type IndexedLayout, layoutOf } from "./transforms.js";
@@ -68,7 +69,7 @@ function runs(
 ): { at: number; start: number; length: number }[] {
   const out: { at: number; start: number; length: number }[] = [];
   for (let i = 0; i < indices.length; ) {
-    const start = indices[i] as number;
+    const start = at(indices, i, "row indices");
     let n = 1;
     while (i + n < indices.length && n < maxLength && indices[i + n] === start + n) n++;
     out.push({ at: i, start, length: n });
@@ -108,7 +109,8 @@ async function readDirect(
     for (let i = 0; i < run.length; i++) {
       const src = i * l.storedCols;
       const dst = (run.at + i) * l.cols;
-      for (let c = 0; c < l.cols; c++) out[dst + c] = data[src + (colIdx[c] as number)] as number;
+      // c < l.cols = colIdx.length and colIdx holds stored columns: the fallbacks never apply.
+      for (let c = 0; c < l.cols; c++) out[dst + c] = data[src + (colIdx[c] ?? -1)] ?? Number.NaN;
     }
   }
 }
@@ -146,7 +148,8 @@ async function readTransposed(
     for (let k = 0; k < run.length; k++) {
       const c = run.at + k;
       const src = k * width - first;
-      for (let i = 0; i < count; i++) out[i * l.cols + c] = block[src + (storedCols[i] as number)] as number;
+      // i < count = storedCols.length, columns inside the block read: the fallbacks never apply.
+      for (let i = 0; i < count; i++) out[i * l.cols + c] = block[src + (storedCols[i] ?? -1)] ?? Number.NaN;
     }
   }
 }

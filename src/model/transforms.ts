@@ -1,3 +1,4 @@
+import { at } from "../checked.js";
 import { PedigreeError } from "../errors.js";
 import { ropeUnpermutationRows } from "../formats/gguf/rope.js";
 import type { TensorTransform } from "./types.js";
@@ -90,12 +91,16 @@ function step(l: IndexedLayout, t: TensorTransform, stored: readonly number[]): 
       for (const r of rows)
         if (!Number.isInteger(r) || r < 0 || r >= l.rows)
           throw bad(`gathered row ${r} outside 0..${l.rows - 1}`, { stored });
-      return { ...l, rows: rows.length, rowMap: (r) => prev(rows[r] as number) };
+      return {
+        ...l,
+        rows: rows.length,
+        rowMap: (r) => prev(at(rows, r, "gathered rows", "USAGE_RANGE_OUT_OF_BOUNDS")),
+      };
     }
     case "unpermuteRope": {
       // Gather indices GGUF → HF (validates heads against the row count); one Int32 per row.
       const index = ropeUnpermutationRows(l.rows, t.heads);
-      return { ...l, rowMap: (r) => prev(index[r] as number) };
+      return { ...l, rowMap: (r) => prev(at(index, r, "RoPE row order", "USAGE_RANGE_OUT_OF_BOUNDS")) };
     }
     case "index0":
       throw bad("index0 is only valid as the first transform", { stored });

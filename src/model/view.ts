@@ -68,7 +68,7 @@ function missingError(missing: string[]): PedigreeError {
 /** Splits layer indices into the main stack [0, layers) and MTP modules [layers, …). */
 function stackIndices(p: Placement, cfg: ArchConfig, opts: AssembleOptions, missing: string[]) {
   const found = [...p.layers.keys()].sort((a, b) => a - b);
-  const count = cfg.layers ?? (found.length ? (found[found.length - 1] as number) + 1 : 0);
+  const count = cfg.layers ?? (found.at(-1) ?? -1) + 1;
   if (!Number.isInteger(count) || count < 0 || count > MAX_INDEX) {
     throw new PedigreeError("MODEL_CONFIG_MISMATCH", `the config states ${count} layers`, {
       details: { layers: count, max: MAX_INDEX },

@@ -1,3 +1,4 @@
+import { at } from "../checked.js";
 import { compareFingerprints } from "../compare/index.js";
 import { type ComparePool, createComparePool } from "../compare/pool.js";
 import type { CompareResult } from "../compare/types.js";
@@ -137,7 +138,7 @@ export async function evidenceFor(
         },
       })),
     );
-    return records.map((r, i) => ({ ...r, seq: seqs[i] as number, checkedAt: time }));
+    return records.map((r, i) => ({ ...r, seq: at(seqs, i, "log sequence numbers"), checkedAt: time }));
   });
   for (const r of stored) out.set(key(r), r);
   return out;

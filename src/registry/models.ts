@@ -1,4 +1,5 @@
 import type { Kysely } from "kysely";
+import { at } from "../checked.js";
 import { PedigreeError } from "../errors.js";
 import { contentIdOf } from "../fingerprint/kernels/merkle.js";
 import type { Fingerprint } from "../fingerprint/types.js";
@@ -62,13 +63,13 @@ export async function insertModel(
       const { seqs } = await record(trx, key, [
         { op: "model.refresh", data: { contentId, ...digests }, blobs },
       ]);
-      return { model, created: false, refreshed: true, seq: seqs[0] as number };
+      return { model, created: false, refreshed: true, seq: at(seqs, 0, "log sequence numbers") };
     }
     // Same weights under another name (a re-upload, a format copy): record the name as an artifact.
     await requireFreeName(trx, p.name);
     const data = { contentId, name: p.name, source: p.source, hfId: input.hfId ?? null };
     const { seqs } = await record(trx, key, [{ op: "model.alias", data }]);
-    const seq = seqs[0] as number;
+    const seq = at(seqs, 0, "log sequence numbers");
     return { model, created: false, alias: { name: p.name, source: p.source, hfId: data.hfId, seq }, seq };
   }
   await requireFreeName(trx, p.name);
@@ -90,7 +91,7 @@ export async function insertModel(
     tags: JSON.stringify(data.tags),
     claims: JSON.stringify(data.claims),
     added_at: time,
-    seq: seqs[0] as number,
+    seq: at(seqs, 0, "log sequence numbers"),
     source: p.source,
     hf_id: data.hfId,
   };

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import os from "node:os";
 import type { Kysely } from "kysely";
+import { at } from "../checked.js";
 import type { Relation } from "../compare/types.js";
 import { PedigreeError } from "../errors.js";
 import { encodeFingerprint } from "../fingerprint/file.js";
@@ -169,7 +170,7 @@ export class Registry {
       const { seqs, head } = await record(trx, key, [
         { op: "actor.add", data: { name: key.actor, publicKey: key.publicKey } },
       ]);
-      const seq = seqs[0] as number;
+      const seq = at(seqs, 0, "log sequence numbers");
       return { actor: key.actor, publicKey: key.publicKey, seq, head };
     });
   }

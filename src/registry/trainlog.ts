@@ -1,3 +1,4 @@
+import { at } from "../checked.js";
 import { analyzeTrainLogFile, digestTrainLog } from "../trainlog/index.js";
 import type { FromScratchAssessment } from "../trainlog/types.js";
 import { record } from "./record.js";
@@ -29,7 +30,7 @@ export async function attachTrainLog(reg: Registry, modelRef: string, file: stri
       reason: fromScratch.reason,
     };
     const { seqs } = await record(trx, key, [{ op: "trainlog.attach", data }]);
-    return seqs[0] as number;
+    return at(seqs, 0, "log sequence numbers");
   });
   return { model: model.name, sha256, fromScratch, seq };
 }

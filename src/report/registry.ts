@@ -90,9 +90,10 @@ export function renderIdentify(r: IdentifyResult): string {
     );
     if (c.rankReason && r.candidates.length > 1) lines.push(`    ${c.rankReason}`);
   }
-  if (r.merge)
+  const merge = r.merge;
+  if (merge)
     lines.push(
-      `merge: the query ≈ ${r.merge.parents.map((m, i) => `${r.merge!.weights[i]}·${esc(m)}`).join(" + ")} (fit residual ${r.merge.residual}, ${r.merge.ratio} of the best single parent's)`,
+      `merge: the query ≈ ${merge.parents.map((m, i) => `${merge.weights[i]}·${esc(m)}`).join(" + ")} (fit residual ${merge.residual}, ${merge.ratio} of the best single parent's)`,
     );
   return lines.join("\n");
 }

@@ -134,12 +134,13 @@ export function renderTokenizerEfficiency(r: EfficiencyReport): string {
   lines.push("", "probes (units → tokens):");
   const probeRows = [["tokenizer", "CJK chars", "digits", "spaces"]];
   r.tokenizers.forEach((t, i) => {
+    const name = names[i] ?? t;
     const get = (p: string) => r.probes.find((x) => x.tokenizer === t && x.probe === p);
     const cell = (p: string) => {
       const x = get(p);
       return x ? `${x.units}→${x.tokens}${x.flagged ? " !" : ""}` : "";
     };
-    probeRows.push([names[i]!, cell("cjk"), cell("digits"), cell("spaces")]);
+    probeRows.push([name, cell("cjk"), cell("digits"), cell("spaces")]);
   });
   lines.push(...textTable(probeRows, [false, true, true, true]).map((l) => `  ${l}`));
   if (r.pathologies.length) lines.push("", "pathologies:", ...r.pathologies.map((p) => `  ! ${esc(p)}`));

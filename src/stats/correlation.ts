@@ -1,3 +1,5 @@
+// Indices stay below min(|x|, |y|); the NaN fallbacks are unreachable and match what arithmetic on a
+// missing element would give.
 /** Pearson correlation of the first min(|x|, |y|) pairs; NaN when either side has no variance or n < 2. */
 export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number {
   const n = Math.min(x.length, y.length);
@@ -5,8 +7,8 @@ export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number {
   let mx = 0;
   let my = 0;
   for (let i = 0; i < n; i++) {
-    mx += x[i] as number;
-    my += y[i] as number;
+    mx += x[i] ?? Number.NaN;
+    my += y[i] ?? Number.NaN;
   }
   mx /= n;
   my /= n;
@@ -14,8 +16,8 @@ export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number {
   let sxx = 0;
   let syy = 0;
   for (let i = 0; i < n; i++) {
-    const dx = (x[i] as number) - mx;
-    const dy = (y[i] as number) - my;
+    const dx = (x[i] ?? Number.NaN) - mx;
+    const dy = (y[i] ?? Number.NaN) - my;
     sxy += dx * dy;
     sxx += dx * dx;
     syy += dy * dy;

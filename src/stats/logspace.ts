@@ -25,11 +25,12 @@ export function logSumExp(xs: readonly number[]): number {
   return m + Math.log(s);
 }
 
-// Lanczos approximation (g = 7, n = 9 coefficients); relative error < 1e-15 for x > 0.
+// Lanczos approximation (g = 7, n = 9 coefficients: LANCZOS_0, then LANCZOS[k] divides by z + k + 1); relative error < 1e-15 for x > 0.
 const LANCZOS_G = 7;
+const LANCZOS_0 = 0.99999999999980993;
 const LANCZOS = [
-  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-  12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905,
+  -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
 ];
 
 /** ln Γ(x) for x > 0. */
@@ -37,16 +38,20 @@ export function lnGamma(x: number): number {
   if (!(x > 0)) throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `lnGamma needs x > 0, got ${x}`);
   if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - lnGamma(1 - x);
   const z = x - 1;
-  let a = LANCZOS[0]!;
+  let a = LANCZOS_0;
   const t = z + LANCZOS_G + 0.5;
-  for (let i = 1; i < LANCZOS.length; i++) a += LANCZOS[i]! / (z + i);
+  for (const [i, c] of LANCZOS.entries()) a += c / (z + i + 1);
   return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(a);
 }
 
 // Exact table for small n keeps ln n! exact where tests compare against brute force.
 const LN_FACT_TABLE: number[] = (() => {
   const t = [0];
-  for (let n = 1; n <= 170; n++) t.push(t[n - 1]! + Math.log(n));
+  let sum = 0;
+  for (let n = 1; n <= 170; n++) {
+    sum += Math.log(n);
+    t.push(sum);
+  }
   return t;
 })();
 
@@ -54,7 +59,7 @@ const LN_FACT_TABLE: number[] = (() => {
 export function lnFactorial(n: number): number {
   if (!Number.isInteger(n) || n < 0)
     throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `lnFactorial needs an integer ≥ 0, got ${n}`);
-  return n < LN_FACT_TABLE.length ? LN_FACT_TABLE[n]! : lnGamma(n + 1);
+  return LN_FACT_TABLE[n] ?? lnGamma(n + 1);
 }
 
 /** ln C(n, k). */

@@ -1,5 +1,14 @@
+import { at } from "../checked.js";
 import { PedigreeError } from "../errors.js";
-import { type Axis, colsOf, gaussianTensor, rowSeed, type SynthModel, type SynthTensor } from "./model.js";
+import {
+  type Axis,
+  colsOf,
+  gaussianTensor,
+  rowSeed,
+  rowsOf,
+  type SynthModel,
+  type SynthTensor,
+} from "./model.js";
 import { GaussianStream, Xoshiro128 } from "./random.js";
 
 /**
@@ -27,7 +36,7 @@ export function permuteModel(
   const sizes = new Map<string, number>();
   for (const t of model.tensors) {
     for (const [ax, len] of [
-      [t.rowAxis, t.shape.length === 1 ? 0 : (t.shape[0] as number)],
+      [t.rowAxis, t.shape.length === 1 ? 0 : rowsOf(t)],
       [t.colAxis, colsOf(t)],
     ] as const) {
       if (ax && len > 0) sizes.set(ax.key, len / ax.unit);
@@ -46,14 +55,15 @@ function expand(ax: Axis | null, perms: Permutations, len: number): Int32Array |
   const p = ax ? perms.get(ax.key) : undefined;
   if (!ax || !p) return null;
   const out = new Int32Array(len);
-  for (let u = 0; u < p.length; u++)
-    for (let j = 0; j < ax.unit; j++) out[u * ax.unit + j] = (p[u] as number) * ax.unit + j;
+  p.forEach((from, u) => {
+    for (let j = 0; j < ax.unit; j++) out[u * ax.unit + j] = from * ax.unit + j;
+  });
   return out;
 }
 
 function permuteTensor(t: SynthTensor, perms: Permutations): SynthTensor {
   const cols = colsOf(t);
-  const rowMap = t.shape.length === 1 ? null : expand(t.rowAxis, perms, t.shape[0] as number);
+  const rowMap = t.shape.length === 1 ? null : expand(t.rowAxis, perms, rowsOf(t));
   const colMap = expand(t.colAxis, perms, cols);
   if (!rowMap && !colMap) return t;
   return {
@@ -61,10 +71,11 @@ function permuteTensor(t: SynthTensor, perms: Permutations): SynthTensor {
     rows(start, count) {
       const out = new Float32Array(count * cols);
       for (let r = 0; r < count; r++) {
-        const src = rowMap ? (rowMap[start + r] as number) : start + r;
+        const src = rowMap ? at(rowMap, start + r, `${t.name} rows`, "USAGE_RANGE_OUT_OF_BOUNDS") : start + r;
         const row = t.rows(src, 1);
         if (!colMap) out.set(row, r * cols);
-        else for (let c = 0; c < cols; c++) out[r * cols + c] = row[colMap[c] as number] as number;
+        // colMap is a permutation of 0..cols-1, the indices of `row`.
+        else for (let c = 0; c < cols; c++) out[r * cols + c] = row[colMap[c] ?? -1] ?? Number.NaN;
       }
       return out;
     },
@@ -117,7 +128,8 @@ export function addNoise(model: SynthModel, rel: number, seed: number): SynthMod
         const noise = new Float32Array(cols);
         for (let r = 0; r < count; r++) {
           new GaussianStream(rowSeed(seed, `noise:${t.name}`, start + r)).fill(noise, rel * t.scale);
-          for (let c = 0; c < cols; c++) v[r * cols + c] = (v[r * cols + c] as number) + (noise[c] as number);
+          for (let c = 0; c < cols; c++)
+            v[r * cols + c] = (v[r * cols + c] ?? Number.NaN) + (noise[c] ?? Number.NaN);
         }
         return v;
       },
@@ -140,7 +152,8 @@ export function mixModels(models: SynthModel[], weights: number[]): SynthModel {
     ...first,
     tensors: first.tensors.map((t) => {
       const parts = byName.map((m) => m.get(t.name));
-      if (parts.some((p) => !p || p.shape.join() !== t.shape.join()))
+      const present = parts.filter((p) => p !== undefined);
+      if (present.length !== parts.length || present.some((p) => p.shape.join() !== t.shape.join()))
         throw new PedigreeError(
           "USAGE_INVALID_OPTION",
           `cannot merge ${t.name}: missing or of another shape`,
@@ -152,10 +165,10 @@ export function mixModels(models: SynthModel[], weights: number[]): SynthModel {
         ...t,
         rows(start, count) {
           const out = new Float32Array(count * colsOf(t));
-          parts.forEach((p, k) => {
-            const v = p!.rows(start, count);
-            for (let i = 0; i < out.length; i++)
-              out[i] = (out[i] as number) + (weights[k] as number) * (v[i] as number);
+          present.forEach((p, k) => {
+            const w = at(weights, k, "merge weights");
+            const v = p.rows(start, count);
+            for (let i = 0; i < out.length; i++) out[i] = (out[i] ?? Number.NaN) + w * (v[i] ?? Number.NaN);
           });
           return out;
         },
@@ -182,10 +195,11 @@ export function widenFfn(model: SynthModel, width: number, seed: number, freshSc
     if (!m) return t;
     const fresh = gaussianTensor(seed, `widen:${t.name}`, t.shape, t.scale * freshScale, null, null);
     if (m[1] !== "down") {
-      const extra = { ...fresh, shape: [width - old, t.shape[1] as number] };
-      return { ...t, shape: [width, t.shape[1] as number], rows: (s, n) => concatRows(t, extra, old, s, n) };
+      const cols = at(t.shape, 1, `${t.name} shape`);
+      const extra = { ...fresh, shape: [width - old, cols] };
+      return { ...t, shape: [width, cols], rows: (s, n) => concatRows(t, extra, old, s, n) };
     }
-    const rows = t.shape[0] as number;
+    const rows = rowsOf(t);
     const extra = gaussianTensor(
       seed,
       `widen:${t.name}`,

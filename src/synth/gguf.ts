@@ -1,5 +1,6 @@
 import fs from "node:fs/promises";
 import path from "node:path";
+import { last } from "../checked.js";
 import { PedigreeError } from "../errors.js";
 import { ggmlTypeByName } from "../formats/gguf/constants.js";
 import type { GgufValue } from "../formats/gguf/types.js";
@@ -119,7 +120,7 @@ function ggufTensors(model: SynthModel, type: string): GgufWriteTensor[] {
 
 function tensorOf(name: string, shape: number[], type: string, data: () => Float32Array): GgufWriteTensor {
   const info = ggmlTypeByName(type);
-  const inner = shape[shape.length - 1] as number;
+  const inner = last(shape, `tensor ${name} shape`);
   if (info && inner % info.blockSize !== 0) {
     throw new PedigreeError(
       "USAGE_INVALID_OPTION",
@@ -133,7 +134,8 @@ function tensorOf(name: string, shape: number[], type: string, data: () => Float
   return { name, shape, type, data };
 }
 
-function ggufName(hf: string): string | null {
+/** llama.cpp's name of a Hugging Face LLaMA / Qwen2 tensor; null for names without one (MoE experts are stacked). */
+export function ggufName(hf: string): string | null {
   if (hf === "model.embed_tokens.weight") return "token_embd.weight";
   if (hf === "model.norm.weight") return "output_norm.weight";
   if (hf === "lm_head.weight") return "output.weight";

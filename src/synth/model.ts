@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { at } from "../checked.js";
 import { GaussianStream, Xoshiro128 } from "./random.js";
 import type { SynthArch } from "./shapes.js";
 
@@ -33,10 +34,10 @@ export interface SynthModel {
 }
 
 export function rowsOf(t: { shape: number[] }): number {
-  return t.shape.length === 1 ? 1 : (t.shape[0] as number);
+  return t.shape.length === 1 ? 1 : at(t.shape, 0, "tensor shape");
 }
 export function colsOf(t: { shape: number[] }): number {
-  return t.shape.length === 1 ? (t.shape[0] as number) : t.shape.slice(1).reduce((a, b) => a * b, 1);
+  return t.shape.length === 1 ? at(t.shape, 0, "tensor shape") : t.shape.slice(1).reduce((a, b) => a * b, 1);
 }
 
 /** Seed of one row: independent of generation order, so any row can be produced on its own. */
@@ -86,7 +87,7 @@ export function normTensor(
     ...g,
     rows(start, count) {
       const v = g.rows(start, count);
-      for (let i = 0; i < v.length; i++) v[i] = Math.abs(mean + (v[i] as number));
+      for (let i = 0; i < v.length; i++) v[i] = Math.abs(mean + (v[i] ?? Number.NaN));
       return v;
     },
   };

@@ -5,6 +5,8 @@
  */
 export class Xoshiro128 {
   /** State in an Int32Array: plain fields would leave V8's 31-bit small integers and allocate. */
+  // Reads of s[0..3] fall back to `?? 0`, what a bitwise operator makes of a missing element; the
+  // array always has four.
   private readonly s = new Int32Array(4);
   private spare = Number.NaN;
 
@@ -18,19 +20,19 @@ export class Xoshiro128 {
       return (z ^ (z >>> 16)) >>> 0;
     };
     for (let i = 0; i < 4; i++) this.s[i] = next();
-    if ((this.s[0]! | this.s[1]! | this.s[2]! | this.s[3]!) === 0) this.s[0] = 1; // all-zero is a fixed point
+    if (this.s.every((v) => v === 0)) this.s[0] = 1; // all-zero is a fixed point
   }
 
   /** Next 32-bit unsigned integer. */
   nextU32(): number {
     const s = this.s;
-    const s1 = s[1] as number;
+    const s1 = s[1] ?? 0;
     const result = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
     const t = s1 << 9;
-    const s2 = (s[2] as number) ^ (s[0] as number);
-    const s3 = (s[3] as number) ^ s1;
+    const s2 = (s[2] ?? 0) ^ (s[0] ?? 0);
+    const s3 = (s[3] ?? 0) ^ s1;
     s[1] = s1 ^ s2;
-    s[0] = (s[0] as number) ^ s3;
+    s[0] = (s[0] ?? 0) ^ s3;
     s[2] = s2 ^ t;
     s[3] = rotl(s3, 11);
     return result;
@@ -39,10 +41,10 @@ export class Xoshiro128 {
   /** Fills `out` with the next values of the stream (state in locals: the fast path). */
   fillU32(out: Uint32Array): void {
     const s = this.s;
-    let s0 = s[0] as number;
-    let s1 = s[1] as number;
-    let s2 = s[2] as number;
-    let s3 = s[3] as number;
+    let s0 = s[0] ?? 0;
+    let s1 = s[1] ?? 0;
+    let s2 = s[2] ?? 0;
+    let s3 = s[3] ?? 0;
     for (let i = 0; i < out.length; i++) {
       out[i] = Math.imul(rotl(Math.imul(s1, 5), 7), 9);
       const t = s1 << 9;
@@ -100,8 +102,9 @@ export class Xoshiro128 {
     const p = Int32Array.from({ length: n }, (_, i) => i);
     for (let i = n - 1; i > 0; i--) {
       const j = this.below(i + 1);
-      const t = p[i] as number;
-      p[i] = p[j] as number;
+      // Both indices lie in 0..n-1 (j ≤ i < n).
+      const t = p[i] ?? 0;
+      p[i] = p[j] ?? 0;
       p[j] = t;
     }
     return p;
@@ -115,8 +118,8 @@ function rotl(x: number, k: number): number {
 /** Float32 → BF16 with round-to-nearest-even (NaN kept quiet), as PyTorch's `.to(torch.bfloat16)`. */
 export function float32ToBf16(src: Float32Array, dst: Uint16Array): void {
   const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
-  for (let i = 0; i < src.length; i++) {
-    const b = bits[i] as number;
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i] ?? 0;
     if ((b & 0x7fffffff) > 0x7f800000) dst[i] = (b >>> 16) | 0x40;
     else dst[i] = (b + 0x7fff + ((b >>> 16) & 1)) >>> 16;
   }
@@ -141,8 +144,10 @@ export class GaussianStream {
     if (!GaussianStream.edges) {
       const e = new Float64Array(65537);
       for (let i = 1; i < 65536; i++) e[i] = inverseNormal(i / 65536);
-      e[0] = 2 * (e[1] as number) - (e[2] as number);
-      e[65536] = -(e[0] as number);
+      const first = inverseNormal(1 / 65536);
+      const second = inverseNormal(2 / 65536);
+      e[0] = 2 * first - second;
+      e[65536] = -(2 * first - second);
       GaussianStream.edges = e;
     }
     return GaussianStream.edges;
@@ -155,10 +160,11 @@ export class GaussianStream {
       const n = Math.min(bits.length, out.length - done);
       this.rng.fillU32(bits.subarray(0, n));
       for (let i = 0; i < n; i++) {
-        const b = bits[i] as number;
+        // i < n ≤ bits.length and k + 1 ≤ 65536 < e.length: the fallbacks never apply.
+        const b = bits[i] ?? 0;
         const k = b >>> 16;
-        const lo = e[k] as number;
-        out[done + i] = scale * (lo + ((e[k + 1] as number) - lo) * ((b & 0xffff) + 0.5) * (1 / 65536));
+        const lo = e[k] ?? Number.NaN;
+        out[done + i] = scale * (lo + ((e[k + 1] ?? Number.NaN) - lo) * ((b & 0xffff) + 0.5) * (1 / 65536));
       }
     }
   }

@@ -23,7 +23,7 @@ export function applyRecipe(model: SynthModel, steps: string[], seed: number): S
         heads: parts.has("heads"),
       }).model;
     } else if (op === "duplicate") m = duplicateLayers(m, ints(step, arg));
-    else if (op === "widen") m = widenFfn(m, (ints(step, arg)[0] as number) ?? 0, s);
+    else if (op === "widen") m = widenFfn(m, ints(step, arg)[0] ?? 0, s);
     else if (op === "upcycle") {
       const [experts = 0, topK = 2] = ints(step, arg);
       m = upcycleExperts(m, experts, Math.min(topK, experts), 0.01, s);

@@ -32,7 +32,7 @@ export function encodeValues(values: Float32Array, dtype: SynthDType): Uint8Arra
   if (dtype === "F32") return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
   const out = new Uint16Array(values.length);
   if (dtype === "BF16") float32ToBf16(values, out);
-  else for (let i = 0; i < values.length; i++) out[i] = f32ToF16(values[i] as number);
+  else for (let i = 0; i < values.length; i++) out[i] = f32ToF16(values[i] ?? Number.NaN);
   return new Uint8Array(out.buffer);
 }
 

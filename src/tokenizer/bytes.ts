@@ -42,7 +42,7 @@ export function byteLevelToBinary(token: string): string | null {
   const codes = new Array<number>(token.length);
   for (let i = 0; i < token.length; i++) {
     const u = token.charCodeAt(i);
-    const b = u < 0x144 ? UNIT_TO_BYTE[u]! : -1;
+    const b = UNIT_TO_BYTE[u] ?? -1; // beyond the table: not a byte-level unit
     if (b < 0) return null;
     codes[i] = b;
   }
@@ -90,7 +90,7 @@ export function binaryToText(bin: string): string | null {
 /** Metaspace spelling (▁ for space) → binary string; "<0xNN>" byte-fallback pieces → one byte. */
 export function metaspaceToBinary(piece: string): string {
   const m = BYTE_FALLBACK.exec(piece);
-  if (m) return String.fromCharCode(Number.parseInt(m[1]!, 16));
+  if (m) return String.fromCharCode(Number.parseInt(m[1] ?? "", 16));
   return textToBinary(piece.split(METASPACE).join(" "));
 }
 
@@ -113,7 +113,7 @@ export function displayToken(bin: string): string {
       .slice(1, -1)
       .replace(
         /[\p{Cf}\p{Co}\p{Cn}\u00a0\u2000-\u200a\u3000]/gu,
-        (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`,
+        (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`,
       );
   let out = "";
   for (let i = 0; i < bin.length; i++) {

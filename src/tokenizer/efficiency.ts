@@ -1,3 +1,4 @@
+import { at } from "../checked.js";
 import { createEncoder } from "./encode.js";
 import { BUILTIN_SAMPLES, PROBES, type Sample } from "./samples/index.js";
 import type { LoadedTokenizer } from "./types.js";
@@ -59,7 +60,7 @@ export function measureEfficiency(
     let sumTokens = 0;
     samples.forEach((s, i) => {
       const n = enc.encode(s.text).length;
-      const size = sizes[i]!;
+      const size = at(sizes, i, "sample sizes");
       sumTokens += n;
       rows.push({
         tokenizer: tok.name,

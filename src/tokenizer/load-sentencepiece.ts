@@ -88,7 +88,7 @@ export function countPieces(bytes: Uint8Array): number {
     let v = 0;
     let mul = 1;
     for (let k = 0; k < 10 && i < bytes.length; k++) {
-      const b = bytes[i++] as number;
+      const b = bytes[i++] ?? 0; // i < bytes.length: always present
       v += (b & 0x7f) * mul;
       if (b < 0x80) return v;
       mul *= 128;
@@ -186,7 +186,7 @@ function spToHfJson(
           m.pieces.map((p) => p.piece ?? ""),
           m.pieces.map((p) => p.score ?? 0),
         ),
-        unk_token: unk >= 0 ? m.pieces[unk]!.piece : null,
+        unk_token: unk >= 0 ? m.pieces[unk]?.piece : null,
         byte_fallback: byteFallback,
         fuse_unk: true,
       }

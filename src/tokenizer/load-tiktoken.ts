@@ -41,8 +41,8 @@ export async function loadBuiltinTiktoken(spec: string): Promise<LoadedTokenizer
 export function loadTiktokenFile(text: string, name: string): LoadedTokenizer {
   const ranks: [string, number][] = [];
   const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!.trim();
+  for (const [i, raw] of lines.entries()) {
+    const line = raw.trim();
     if (!line) continue;
     const [b64, rankStr, extra] = line.split(/\s+/);
     const rank = Number(rankStr);

@@ -1,3 +1,4 @@
+import { at } from "../checked.js";
 import { pearson } from "../stats/correlation.js";
 import type { LoadedTokenizer, Vocabulary } from "./types.js";
 
@@ -56,11 +57,13 @@ export function mergeOrderAgreement(
   const ys: number[] = [];
   for (let id = 0; id < a.length; id++) {
     const t = aTokens[id];
-    if (a[id]! < 0 || t === null || t === undefined) continue;
+    const rankA = a[id] ?? -1; // id < a.length: always present
+    if (rankA < 0 || t === null || t === undefined) continue;
     const j = idInB.get(t);
-    if (j !== undefined && b[j]! >= 0) {
-      xs.push(a[id]!);
-      ys.push(b[j]!);
+    const rankB = j === undefined ? -1 : (b[j] ?? -1);
+    if (rankB >= 0) {
+      xs.push(rankA);
+      ys.push(rankB);
     }
   }
   if (xs.length < 3) return { sharedMerges: xs.length, spearman: null };
@@ -71,7 +74,7 @@ export function mergeOrderAgreement(
 
 /** Ranks 0..n-1 (merge indices are distinct per side, so there are no ties to average). */
 function ranks(v: number[]): Float64Array {
-  const idx = Uint32Array.from(v.keys()).sort((i, j) => v[i]! - v[j]!);
+  const idx = Uint32Array.from(v.keys()).sort((i, j) => at(v, i, "ranks") - at(v, j, "ranks"));
   const r = new Float64Array(v.length);
   idx.forEach((i, k) => {
     r[i] = k;

@@ -41,7 +41,7 @@ export async function findTokenizer(location: ModelLocation): Promise<TokenizerR
   const byExt = (ext: string) => files.filter((f) => f.endsWith(ext)).sort(byDepth)[0];
   const json =
     byBase("tokenizer.json") ??
-    (files.length === 1 && !NOT_TOKENIZER_JSON.has(path.posix.basename(files[0]!))
+    (files.length === 1 && !NOT_TOKENIZER_JSON.has(path.posix.basename(files[0] ?? ""))
       ? byExt(".json")
       : undefined);
   if (json) return { kind: "hf-tokenizer-json", file: json };

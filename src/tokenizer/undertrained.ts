@@ -1,3 +1,4 @@
+import { at } from "../checked.js";
 import { PedigreeError } from "../errors.js";
 import { openCheckpoint } from "../formats/open.js";
 import type { Checkpoint } from "../formats/types.js";
@@ -92,11 +93,13 @@ async function firstPass(
     rows,
     cols,
     (block, start, count) => {
+      // Indices stay inside the block (count rows of cols) and the cols-long sums: the `??`
+      // fallbacks never apply.
       for (let r = 0; r < count; r++) {
         let n = 0;
         for (let c = 0; c < cols; c++) {
-          const v = block[r * cols + c]!;
-          sum[c]! += v;
+          const v = block[r * cols + c] ?? Number.NaN;
+          sum[c] = (sum[c] ?? 0) + v;
           n += v * v;
         }
         norms[start + r] = Math.sqrt(n);
@@ -120,7 +123,7 @@ function referenceSet(
     return { ids: unreachable.filter((i) => i < rows), from: "unreachable" };
   if (noToken.length >= MIN_REFERENCE) return { ids: noToken, from: "no-token" };
   const k = Math.max(MIN_REFERENCE, Math.round(LOW_NORM_REFERENCE_SHARE * rows));
-  const order = Array.from(norms.keys()).sort((a, b) => norms[a]! - norms[b]!);
+  const order = Array.from(norms.keys()).sort((a, b) => at(norms, a, "norms") - at(norms, b, "norms"));
   return { ids: order.slice(0, k), from: "lowest-norm" };
 }
 
@@ -140,7 +143,8 @@ async function scoreRows(
   const sortedRef = [...refSet].sort((a, b) => a - b);
   for (const id of sortedRef) {
     const row = await readMatrix(ckpt, ref, id, 1);
-    for (let c = 0; c < cols; c++) refSum[c]! += row[c]! - mean[c]!;
+    for (let c = 0; c < cols; c++)
+      refSum[c] = (refSum[c] ?? 0) + ((row[c] ?? Number.NaN) - (mean[c] ?? Number.NaN));
   }
   const dir = unit(refSum);
   const scores = new Float64Array(rows);
@@ -151,10 +155,11 @@ async function scoreRows(
     cols,
     (block, start, count) => {
       for (let r = 0; r < count; r++) {
-        for (let c = 0; c < cols; c++) centred[c] = block[r * cols + c]! - mean[c]!;
+        for (let c = 0; c < cols; c++)
+          centred[c] = (block[r * cols + c] ?? Number.NaN) - (mean[c] ?? Number.NaN);
         const u = unit(centred);
         let dot = 0;
-        for (let c = 0; c < cols; c++) dot += u[c]! * dir[c]!;
+        for (let c = 0; c < cols; c++) dot += (u[c] ?? Number.NaN) * (dir[c] ?? Number.NaN);
         scores[start + r] = dot;
       }
     },
@@ -181,11 +186,12 @@ function summarise(
 ): UnderTrainedReport {
   // A candidate is closer to the reference rows' typical score than to the bulk's: the threshold
   // is midway between the two medians (empirical, from this matrix; no constant to tune).
-  const threshold = (median(refIds.map((i) => scores[i]!)) + median(Array.from(scores))) / 2;
+  const score = (i: number) => at(scores, i, "token scores");
+  const threshold = (median(refIds.map(score)) + median(Array.from(scores))) / 2;
   const refSet = new Set(refIds);
   const above = Array.from(scores.keys())
-    .filter((i) => scores[i]! >= threshold)
-    .sort((a, b) => scores[b]! - scores[a]!);
+    .filter((i) => score(i) >= threshold)
+    .sort((a, b) => score(b) - score(a));
   return {
     indicator: "cosine of the mean-removed row to the mean of reference rows",
     ...where,
@@ -200,8 +206,8 @@ function summarise(
       return {
         id,
         token: t === null || t === undefined ? "(no token)" : displayToken(t),
-        score: scores[id]!,
-        norm: norms[id]!,
+        score: score(id),
+        norm: at(norms, id, "norms"),
         reference: refSet.has(id),
       };
     }),
@@ -212,7 +218,8 @@ function median(v: number[]): number {
   if (v.length === 0) return 1;
   const s = [...v].sort((a, b) => a - b);
   const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  const upper = at(s, m, "median");
+  return s.length % 2 ? upper : (at(s, m - 1, "median") + upper) / 2;
 }
 
 function badShape(ref: TensorRef): PedigreeError {

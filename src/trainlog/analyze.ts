@@ -121,7 +121,7 @@ export class TrainLogAnalyzer implements RowSink {
 export function analyzeTrainLog(log: TrainLog, opts: AnalyzeOptions = {}): TrainLogReport {
   const a = new TrainLogAnalyzer(opts);
   for (let i = 0; i < log.steps.length; i++) {
-    const at = (s: Float64Array | undefined) => (s && i < s.length ? (s[i] as number) : Number.NaN);
+    const at = (s: Float64Array | undefined) => s?.[i] ?? Number.NaN;
     const opt = (v: number) => (Number.isNaN(v) ? undefined : v);
     a.push({
       step: at(log.steps),

@@ -53,7 +53,7 @@ export interface EarlyCurve {
 
 export function assessFromScratch(curve: EarlyCurve, vocabSize: number | null): FromScratchAssessment {
   const lnV = vocabSize && vocabSize > 1 ? Math.log(vocabSize) : null;
-  const firstStep = curve.steps.length ? (curve.steps[0] as number) : null;
+  const firstStep = curve.steps[0] ?? null;
   const initial = startLevel(curve.steps, curve.loss);
   const hasClean = curve.cleanLoss.some(Number.isFinite);
   const base = {
@@ -106,11 +106,13 @@ function verdictOf(
  * START_POINTS finite values among the early steps. Null when there are none.
  */
 function startLevel(steps: number[], values: number[]): number | null {
-  if ((steps[0] as number) <= 1 && Number.isFinite(values[0])) return values[0] as number;
+  const [firstStep = Number.NaN] = steps;
+  const [firstValue = Number.NaN] = values;
+  if (firstStep <= 1 && Number.isFinite(firstValue)) return firstValue;
   const xs: number[] = [];
-  for (let i = 0; i < values.length && xs.length < START_POINTS; i++) {
-    if ((steps[i] as number) > EARLY_STEP_LIMIT) break;
-    if (Number.isFinite(values[i])) xs.push(values[i] as number);
+  for (const [i, value] of values.entries()) {
+    if (xs.length >= START_POINTS || (steps[i] ?? Number.NaN) > EARLY_STEP_LIMIT) break;
+    if (Number.isFinite(value)) xs.push(value);
   }
   return xs.length ? median(xs) : null;
 }
@@ -155,8 +157,10 @@ function startCheck(
 function dropCheck(steps: number[], values: number[], end: number | null, lnV: number): FromScratchCheck {
   const bounds = `collapse: ≥ ${COLLAPSE.minDrop}·ln V and ≥ ${100 * COLLAPSE.share}% of the whole descent by step ${COLLAPSE.step}`;
   const early: number[] = [];
-  for (let i = 0; i < values.length && (steps[i] as number) <= COLLAPSE.step; i++)
-    if (Number.isFinite(values[i])) early.push(values[i] as number);
+  for (const [i, value] of values.entries()) {
+    if (!((steps[i] ?? Number.NaN) <= COLLAPSE.step)) break;
+    if (Number.isFinite(value)) early.push(value);
+  }
   const start = startLevel(steps, values);
   if (start === null || end === null || early.length < 2 * START_POINTS) {
     const detail = `early drop not measured (fewer than ${2 * START_POINTS} points by step ${COLLAPSE.step})`;
@@ -226,7 +230,8 @@ function dirtyOf(
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+  const upper = s[m] ?? Number.NaN;
+  return s.length % 2 ? upper : ((s[m - 1] ?? Number.NaN) + upper) / 2;
 }
 
 function r4(x: number | null): number | null {

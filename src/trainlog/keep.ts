@@ -19,9 +19,13 @@ interface Bucket {
 }
 
 /** A loss counts as "high" when it is NaN or infinite (a divergence must stay visible). */
-const high = (r: StepRow) => (Number.isFinite(r.loss) ? (r.loss as number) : Number.POSITIVE_INFINITY);
-const low = (r: StepRow) => (Number.isFinite(r.loss) ? (r.loss as number) : Number.POSITIVE_INFINITY);
-const grad = (r: StepRow | null) => (r && Number.isFinite(r.gradNorm) ? (r.gradNorm as number) : -1);
+const high = (r: StepRow) => finiteOr(r.loss, Number.POSITIVE_INFINITY);
+const low = (r: StepRow) => finiteOr(r.loss, Number.POSITIVE_INFINITY);
+const grad = (r: StepRow | null) => finiteOr(r?.gradNorm, -1);
+
+function finiteOr(x: number | undefined, fallback: number): number {
+  return x !== undefined && Number.isFinite(x) ? x : fallback;
+}
 
 /**
  * Keeps a bounded picture of the series for plotting and for library callers: consecutive points

@@ -177,7 +177,7 @@ export function detectSpikes(
 ): DetectedSpike[] {
   const d = new SpikeDetector(opts);
   for (let i = 0; i < values.length; i++)
-    d.push(steps[i] as number, values[i] as number, i, i > 0 ? (steps[i - 1] as number) : Number.NaN);
+    d.push(steps[i] ?? Number.NaN, values[i] ?? Number.NaN, i, steps[i - 1] ?? Number.NaN);
   return d.finish();
 }
 

@@ -41,14 +41,15 @@ export class TrendWindow {
     const n = this.size;
     const { xs, ys, scratch, scratch2 } = this;
     // x is centred on one of the window's points so the raw moments stay exact at large steps.
-    const x0 = xs[0] as number;
+    // k < n = this.size ≤ the window's length: the `?? NaN` fallbacks below never apply.
+    const x0 = xs[0] ?? Number.NaN;
     let sx = 0;
     let sy = 0;
     let sxx = 0;
     let sxy = 0;
     for (let k = 0; k < n; k++) {
-      const x = (xs[k] as number) - x0;
-      const y = ys[k] as number;
+      const x = (xs[k] ?? Number.NaN) - x0;
+      const y = ys[k] ?? Number.NaN;
       sx += x;
       sy += y;
       sxx += x * x;
@@ -59,8 +60,8 @@ export class TrendWindow {
     const vxx = sxx - n * mx * mx;
     const slope = vxx > 0 ? (sxy - n * mx * my) / vxx : 0;
     for (let k = 0; k < n; k++) {
-      const y = ys[k] as number;
-      scratch[k] = Math.abs(y - (my + slope * ((xs[k] as number) - x0 - mx)));
+      const y = ys[k] ?? Number.NaN;
+      scratch[k] = Math.abs(y - (my + slope * ((xs[k] ?? Number.NaN) - x0 - mx)));
       scratch2[k] = y;
     }
     const sigma = Math.max(1.4826 * medianInPlace(scratch, n), 1e-6 * Math.abs(my), 1e-12);
@@ -69,29 +70,35 @@ export class TrendWindow {
   }
 }
 
-/** Median of a[0..n) (mean of the two middle values for even n); reorders a. */
+/**
+ * Median of a[0..n) (mean of the two middle values for even n); reorders a. Here and in select()
+ * every index lies in [0, n) ⊆ [0, a.length): the `?? NaN` fallbacks never apply.
+ */
 export function medianInPlace(a: Float64Array, n: number): number {
   const k = n >> 1;
   select(a, 0, n - 1, k);
-  const upper = a[k] as number;
+  const upper = a[k] ?? Number.NaN;
   if (n % 2) return upper;
   let lower = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < k; i++) if ((a[i] as number) > lower) lower = a[i] as number;
+  for (let i = 0; i < k; i++) {
+    const v = a[i] ?? Number.NaN;
+    if (v > lower) lower = v;
+  }
   return (lower + upper) / 2;
 }
 
 /** Quickselect (Hoare partition, middle pivot): afterwards a[k] is the k-th smallest, a[<k] ≤ a[k]. */
 function select(a: Float64Array, lo: number, hi: number, k: number): void {
   while (lo < hi) {
-    const pivot = a[(lo + hi) >> 1] as number;
+    const pivot = a[(lo + hi) >> 1] ?? Number.NaN;
     let i = lo;
     let j = hi;
     while (i <= j) {
-      while ((a[i] as number) < pivot) i++;
-      while ((a[j] as number) > pivot) j--;
+      while ((a[i] ?? Number.NaN) < pivot) i++;
+      while ((a[j] ?? Number.NaN) > pivot) j--;
       if (i <= j) {
-        const t = a[i] as number;
-        a[i] = a[j] as number;
+        const t = a[i] ?? Number.NaN;
+        a[i] = a[j] ?? Number.NaN;
         a[j] = t;
         i++;
         j--;

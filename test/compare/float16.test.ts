@@ -17,7 +17,7 @@ describe("float16 norms", () => {
     expect(toFloat16(65504)).toBe(0x7bff);
     expect(toFloat16(1e6)).toBe(0x7c00); // overflow → +Inf
     expect(toFloat16(2 ** -24)).toBe(1); // smallest subnormal
-    expect(fromFloat16(0x3555)).toBeCloseTo(0.33325195, 8);
+    expect(fromFloat16(0x3555)).toBe(1365 / 4096); // (1 + 341/1024) · 2^-2, exactly
     expect(Number.isNaN(fromFloat16(toFloat16(Number.NaN)))).toBe(true);
   });
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CompareResult, compareFingerprints } from "../../src/compare/index.js";
 import { fingerprintSource } from "../../src/fingerprint/index.js";
 import type { Fingerprint } from "../../src/fingerprint/types.js";
-import { HeldoutFamily } from "../helpers/derive.js";
+import { HeldoutFamily } from "../helpers/heldout-family.js";
 import { HAS_SHARED, kinshipModel } from "../shared.js";
 
 /**

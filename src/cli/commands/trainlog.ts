@@ -78,16 +78,15 @@ export function parseCheckpoints(spec: string | undefined): number[] {
     });
   const every = /^every:(\d+)$/.exec(spec);
   const range = /^(\d+):(\d+):(\d+)$/.exec(spec);
-  const [start, end, stride] = every ? [0, 1e7, Number(every[1])] : range ? range.slice(1).map(Number) : [];
+  const [start = 0, end = 0, stride] = every
+    ? [0, 1e7, Number(every[1])]
+    : range
+      ? range.slice(1).map(Number)
+      : [];
   if (stride !== undefined) {
-    if (
-      !(stride > 0) ||
-      (end as number) < (start as number) ||
-      ((end as number) - (start as number)) / stride > 1e6
-    )
-      throw bad();
+    if (!(stride > 0) || end < start || (end - start) / stride > 1e6) throw bad();
     const out: number[] = [];
-    for (let s = start as number; s <= (end as number); s += stride) out.push(s);
+    for (let s = start; s <= end; s += stride) out.push(s);
     return out;
   }
   const steps = spec.split(",").map((s) => Number(s.trim()));

@@ -1,6 +1,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
+import { at } from "../../checked.js";
 import { DEFAULT_RELATED_LOG10P } from "../../compare/index.js";
 import { createComparePool } from "../../compare/pool.js";
 import { lineageForest, type PairResult } from "../../compare/tree.js";
@@ -86,7 +87,7 @@ export const define: CommandModule["define"] = (cmd: Command) => {
       { fromScratch: await scratchLogs(models) },
     );
     const t3 = performance.now();
-    const data = treeData(models, pairs, forest, [t0, t1, t2, t3]);
+    const data = treeData(models, pairs, forest, { t0, t1, t2, t3 });
     if (opts.html) await writeHtml(opts.html, data);
     return { data, render: (d: unknown) => renderTreeText(d as TreeData) };
   };
@@ -101,12 +102,12 @@ async function loadAll(ctx: CommandContext, sources: string[], threads?: number)
   const exec = createExecutor(threads);
   try {
     const out = new Array<Model>(sources.length);
-    let next = 0;
+    const queue = [...sources.entries()];
     const worker = async () => {
-      while (next < sources.length) {
-        const i = next++;
-        ctx.progress.log(`fingerprint ${sources[i]}`);
-        out[i] = { source: sources[i]!, fp: await loadOne(sources[i]!, exec) };
+      for (let job = queue.shift(); job; job = queue.shift()) {
+        const [i, source] = job;
+        ctx.progress.log(`fingerprint ${source}`);
+        out[i] = { source, fp: await loadOne(source, exec) };
       }
     };
     await Promise.all(Array.from({ length: Math.min(FINGERPRINT_CONCURRENCY, sources.length) }, worker));
@@ -174,15 +175,16 @@ async function registered(db: string | undefined, others: number): Promise<Model
 
 /** Each pair once, A = the model named first, on the compare worker pool. */
 async function compareAll(fps: Fingerprint[], threshold: number, threads?: number): Promise<PairResult[]> {
-  const jobs: { a: number; b: number }[] = [];
-  for (let a = 0; a < fps.length; a++) for (let b = a + 1; b < fps.length; b++) jobs.push({ a, b });
+  const jobs: { a: number; b: number; fa: Fingerprint; fb: Fingerprint }[] = [];
+  for (const [a, fa] of fps.entries())
+    for (const [b, fb] of fps.entries()) if (b > a) jobs.push({ a, b, fa, fb });
   const pool = createComparePool(Math.min(threads ?? defaultThreads(), jobs.length));
   try {
     return await Promise.all(
-      jobs.map(async ({ a, b }) => ({
+      jobs.map(async ({ a, b, fa, fb }) => ({
         a,
         b,
-        result: await pool.compare(fps[a]!, fps[b]!, { relatedThreshold: threshold }),
+        result: await pool.compare(fa, fb, { relatedThreshold: threshold }),
       })),
     );
   } finally {
@@ -194,9 +196,9 @@ function treeData(
   models: Model[],
   pairs: PairResult[],
   forest: ReturnType<typeof lineageForest>,
-  t: number[],
+  t: { t0: number; t1: number; t2: number; t3: number },
 ): TreeData {
-  const src = (i: number) => models[i]!.source;
+  const src = (i: number) => at(models, i, "tree node").source;
   const n = models.length;
   const log10P = Array.from({ length: n }, () => new Array<number | null>(n).fill(null));
   const drift = Array.from({ length: n }, () => new Array<number | null>(n).fill(null));
@@ -206,9 +208,9 @@ function treeData(
       [p.a, p.b],
       [p.b, p.a],
     ] as const) {
-      log10P[i]![j] = p.result.log10P;
-      drift[i]![j] = typeof p.result.drift === "number" ? p.result.drift : null;
-      verdict[i]![j] = p.result.verdict;
+      at(log10P, i, "matrix row")[j] = p.result.log10P;
+      at(drift, i, "matrix row")[j] = typeof p.result.drift === "number" ? p.result.drift : null;
+      at(verdict, i, "matrix row")[j] = p.result.verdict;
     }
   }
   const s = (x: number) => Math.round(x) / 1000;
@@ -219,9 +221,9 @@ function treeData(
     merges: forest.merges.map((m) => ({ ...m, child: src(m.child), parents: m.parents.map(src) })),
     matrix: { sources: models.map((m) => m.source), verdict, log10P, drift },
     timing: {
-      fingerprintSeconds: s(t[1]! - t[0]!),
-      compareSeconds: s(t[2]! - t[1]!),
-      treeSeconds: s(t[3]! - t[2]!),
+      fingerprintSeconds: s(t.t1 - t.t0),
+      compareSeconds: s(t.t2 - t.t1),
+      treeSeconds: s(t.t3 - t.t2),
       pairs: pairs.length,
     },
   };

@@ -3,6 +3,8 @@
  * block at byte `o` of `dv` into y[yo … yo+31]. Arithmetic is float32 step by step (Math.fround), as
  * ggml's reference `dequantize_row_*` computes it, so results match it bit for bit.
  * Byte order: the f16 scale fields follow the file's byte order; byte arrays (qs, qh) have none.
+ * Every offset stays inside the block whose size the caller checked: the `?? 0` on byte reads never
+ * applies (it only satisfies the index type).
  */
 import { f16ToF32 } from "./half.js";
 
@@ -22,7 +24,7 @@ const f = Math.fround;
 export const decodeQ4_0: BlockDecoder = (b, dv, o, le, y, yo) => {
   const d = f16ToF32(dv.getUint16(o, le));
   for (let j = 0; j < 16; j++) {
-    const q = b[o + 2 + j] as number;
+    const q = b[o + 2 + j] ?? 0;
     y[yo + j] = f(((q & 0xf) - 8) * d);
     y[yo + j + 16] = f(((q >> 4) - 8) * d);
   }
@@ -33,7 +35,7 @@ export const decodeQ4_1: BlockDecoder = (b, dv, o, le, y, yo) => {
   const d = f16ToF32(dv.getUint16(o, le));
   const m = f16ToF32(dv.getUint16(o + 2, le));
   for (let j = 0; j < 16; j++) {
-    const q = b[o + 4 + j] as number;
+    const q = b[o + 4 + j] ?? 0;
     y[yo + j] = f(f((q & 0xf) * d) + m);
     y[yo + j + 16] = f(f((q >> 4) * d) + m);
   }
@@ -49,7 +51,7 @@ export const decodeQ5_0: BlockDecoder = (b, dv, o, le, y, yo) => {
   const d = f16ToF32(dv.getUint16(o, le));
   const qh = fifthBits(dv, o + 2);
   for (let j = 0; j < 16; j++) {
-    const q = b[o + 6 + j] as number;
+    const q = b[o + 6 + j] ?? 0;
     const h0 = ((qh >>> j) & 1) << 4;
     const h1 = ((qh >>> (j + 16)) & 1) << 4;
     y[yo + j] = f((((q & 0xf) | h0) - 16) * d);
@@ -63,7 +65,7 @@ export const decodeQ5_1: BlockDecoder = (b, dv, o, le, y, yo) => {
   const m = f16ToF32(dv.getUint16(o + 2, le));
   const qh = fifthBits(dv, o + 4);
   for (let j = 0; j < 16; j++) {
-    const q = b[o + 8 + j] as number;
+    const q = b[o + 8 + j] ?? 0;
     const h0 = ((qh >>> j) & 1) << 4;
     const h1 = ((qh >>> (j + 16)) & 1) << 4;
     y[yo + j] = f(f(((q & 0xf) | h0) * d) + m);
@@ -72,7 +74,7 @@ export const decodeQ5_1: BlockDecoder = (b, dv, o, le, y, yo) => {
 };
 
 /** Q8_0: f16 d; i8 qs[32]; value q·d. */
-export const decodeQ8_0: BlockDecoder = (b, dv, o, le, y, yo) => {
+export const decodeQ8_0: BlockDecoder = (_b, dv, o, le, y, yo) => {
   const d = f16ToF32(dv.getUint16(o, le));
-  for (let j = 0; j < 32; j++) y[yo + j] = f(((((b[o + 2 + j] as number) << 24) >> 24) as number) * d);
+  for (let j = 0; j < 32; j++) y[yo + j] = f(dv.getInt8(o + 2 + j) * d);
 };

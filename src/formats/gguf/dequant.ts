@@ -41,10 +41,10 @@ function decodeElementsFast(name: string, bytes: Uint8Array, y: Float32Array, n:
     if (name === "BF16") {
       // bf16 is the top half of an f32: shift the bits into place through a uint32 view of the output.
       const u32 = new Uint32Array(y.buffer, y.byteOffset, n);
-      for (let i = 0; i < n; i++) u32[i] = (u16[i] as number) << 16;
+      for (let i = 0; i < n; i++) u32[i] = (u16[i] ?? 0) << 16;
     } else {
       const table = halfTable();
-      for (let i = 0; i < n; i++) y[i] = table[u16[i] as number] as number;
+      for (let i = 0; i < n; i++) y[i] = table[u16[i] ?? 0] ?? Number.NaN;
     }
     return true;
   }

@@ -121,10 +121,15 @@ export class ByteWriter {
   }
 
   private items(t: GgufValueTypeName, items: GgufArrayItems): void {
-    for (const item of items as Iterable<unknown>) {
-      if (t === "string") this.string(item as string);
-      else if (t === "array") this.value(item as GgufValue);
-      else this.scalar(t, item as number | bigint | boolean);
+    for (const item of items) {
+      if (t === "string" && typeof item === "string") this.string(item);
+      else if (t === "array" && typeof item === "object") this.value(item);
+      else if (typeof item !== "string" && typeof item !== "object") this.scalar(t, item);
+      else
+        throw new PedigreeError("GGUF_WRITE_INVALID", `an array of ${t} holds a ${typeof item}`, {
+          details: { type: t },
+          hint: "Give each metadata value a type that can hold it",
+        });
     }
   }
 

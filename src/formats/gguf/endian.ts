@@ -22,8 +22,9 @@ const BLOCK_HALF_FIELDS: Record<string, readonly number[]> = {
 
 function swapRun(b: Uint8Array, at: number, width: number): void {
   for (let i = 0; i < width / 2; i++) {
-    const t = b[at + i] as number;
-    b[at + i] = b[at + width - 1 - i] as number;
+    // Both offsets lie in the run, which the caller took from inside `b`.
+    const t = b[at + i] ?? 0;
+    b[at + i] = b[at + width - 1 - i] ?? 0;
     b[at + width - 1 - i] = t;
   }
 }

@@ -21,22 +21,23 @@ function halfBitsToNumber(h: number): number {
 }
 
 export function f16ToF32(bits: number): number {
-  return halfTable()[bits & 0xffff] as number;
+  // The table has all 65536 entries: the fallback never applies.
+  return halfTable()[bits & 0xffff] ?? Number.NaN;
 }
 
-const f32Buf = new Float32Array(1);
-const u32Buf = new Uint32Array(f32Buf.buffer);
+/** Four bytes to reinterpret a float32's bits (both sides little-endian, so any platform agrees). */
+const bitsOf = new DataView(new ArrayBuffer(4));
 
 /** bfloat16 bits → float: the top half of a float32. */
 export function bf16ToF32(bits: number): number {
-  u32Buf[0] = (bits & 0xffff) << 16;
-  return f32Buf[0] as number;
+  bitsOf.setUint32(0, (bits & 0xffff) << 16, true);
+  return bitsOf.getFloat32(0, true);
 }
 
 /** float → bfloat16 bits, round to nearest even; NaN stays a quiet NaN (as torch and ggml do). */
 export function f32ToBf16(x: number): number {
-  f32Buf[0] = x;
-  const u = u32Buf[0] as number;
+  bitsOf.setFloat32(0, x, true);
+  const u = bitsOf.getUint32(0, true);
   if ((u & 0x7fffffff) > 0x7f800000) return ((u >>> 16) | 0x40) & 0xffff;
   return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
 }
@@ -46,8 +47,8 @@ export function f32ToBf16(x: number): number {
  * overflow goes to ±Inf, tiny values to subnormals or ±0.
  */
 export function f32ToF16(x: number): number {
-  f32Buf[0] = x;
-  const u = u32Buf[0] as number;
+  bitsOf.setFloat32(0, x, true);
+  const u = bitsOf.getUint32(0, true);
   const sign = (u >>> 16) & 0x8000;
   const exp = (u >>> 23) & 0xff;
   const mant = u & 0x7fffff;

@@ -2,6 +2,8 @@
  * Quantisers for the GGUF writer: float32 → ggml blocks (little-endian layout, as ggml-common.h).
  * Q8_0 and Q4_0 follow ggml's reference rounding; Q4_K and Q6_K use a simple min/max fit per
  * sub-block (ggml searches harder for the scales, so its error is somewhat lower; the layout is the same).
+ * Every index stays inside the block (`x` holds whole blocks, the scratch arrays their fixed sizes):
+ * the `??` fallbacks on reads never apply.
  */
 import { PedigreeError } from "../../errors.js";
 import { f16ToF32, f32ToF16 } from "./half.js";
@@ -19,11 +21,11 @@ function roundAway(x: number): number {
 /** Q8_0: d = max|x| / 127, q = round(x / d) in [-127, 127]. */
 function quantQ8_0(x: Float32Array, xo: number, dv: DataView, o: number): void {
   let amax = 0;
-  for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[xo + j] as number));
+  for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[xo + j] ?? Number.NaN));
   const d = Math.fround(amax / 127);
   const id = d ? 1 / d : 0;
   dv.setUint16(o, f32ToF16(d), true);
-  for (let j = 0; j < 32; j++) dv.setInt8(o + 2 + j, roundAway((x[xo + j] as number) * id));
+  for (let j = 0; j < 32; j++) dv.setInt8(o + 2 + j, roundAway((x[xo + j] ?? Number.NaN) * id));
 }
 
 /** Q4_0: d = (value of largest magnitude) / −8, q = min(15, trunc(x / d + 8.5)). */
@@ -31,7 +33,7 @@ function quantQ4_0(x: Float32Array, xo: number, dv: DataView, o: number): void {
   let amax = 0;
   let max = 0;
   for (let j = 0; j < 32; j++) {
-    const v = x[xo + j] as number;
+    const v = x[xo + j] ?? Number.NaN;
     if (Math.abs(v) > amax) {
       amax = Math.abs(v);
       max = v;
@@ -41,8 +43,8 @@ function quantQ4_0(x: Float32Array, xo: number, dv: DataView, o: number): void {
   const id = d ? 1 / d : 0;
   dv.setUint16(o, f32ToF16(d), true);
   for (let j = 0; j < 16; j++) {
-    const lo = Math.min(15, Math.trunc((x[xo + j] as number) * id + 8.5));
-    const hi = Math.min(15, Math.trunc((x[xo + j + 16] as number) * id + 8.5));
+    const lo = Math.min(15, Math.trunc((x[xo + j] ?? Number.NaN) * id + 8.5));
+    const hi = Math.min(15, Math.trunc((x[xo + j + 16] ?? Number.NaN) * id + 8.5));
     dv.setUint8(o + 2 + j, lo | (hi << 4));
   }
 }
@@ -55,7 +57,7 @@ function quantQ4_K(x: Float32Array, xo: number, dv: DataView, o: number): void {
     let lo = 0; // the min is subtracted, so it must be ≤ 0 (m ≥ 0 is stored)
     let hi = 0;
     for (let l = 0; l < 32; l++) {
-      const v = x[xo + 32 * s + l] as number;
+      const v = x[xo + 32 * s + l] ?? Number.NaN;
       lo = Math.min(lo, v);
       hi = Math.max(hi, v);
     }
@@ -71,26 +73,26 @@ function quantQ4_K(x: Float32Array, xo: number, dv: DataView, o: number): void {
   packScaleMinK4(sc, mn, dv, o + 4);
   const q = new Uint8Array(256);
   for (let s = 0; s < 8; s++) {
-    const step = d * (sc[s] as number);
-    const offset = dmin * (mn[s] as number);
+    const step = d * (sc[s] ?? 0);
+    const offset = dmin * (mn[s] ?? 0);
     for (let l = 0; l < 32; l++) {
-      const v = ((x[xo + 32 * s + l] as number) + offset) / (step || 1);
+      const v = ((x[xo + 32 * s + l] ?? Number.NaN) + offset) / (step || 1);
       q[32 * s + l] = Math.max(0, Math.min(15, Math.round(step ? v : 0)));
     }
   }
   for (let j = 0; j < 4; j++) {
     for (let l = 0; l < 32; l++)
-      dv.setUint8(o + 16 + 32 * j + l, (q[64 * j + l] as number) | ((q[64 * j + 32 + l] as number) << 4));
+      dv.setUint8(o + 16 + 32 * j + l, (q[64 * j + l] ?? 0) | ((q[64 * j + 32 + l] ?? 0) << 4));
   }
 }
 
 /** Inverse of ggml's get_scale_min_k4: 8 (scale, min) 6-bit pairs into 12 bytes. */
 function packScaleMinK4(sc: Float64Array, mn: Float64Array, dv: DataView, o: number): void {
   for (let j = 0; j < 4; j++) {
-    const s4 = sc[j + 4] as number;
-    const m4 = mn[j + 4] as number;
-    dv.setUint8(o + j, (sc[j] as number) | ((s4 >> 4) << 6));
-    dv.setUint8(o + j + 4, (mn[j] as number) | ((m4 >> 4) << 6));
+    const s4 = sc[j + 4] ?? 0;
+    const m4 = mn[j + 4] ?? 0;
+    dv.setUint8(o + j, (sc[j] ?? 0) | ((s4 >> 4) << 6));
+    dv.setUint8(o + j + 4, (mn[j] ?? 0) | ((m4 >> 4) << 6));
     dv.setUint8(o + j + 8, (s4 & 0xf) | ((m4 & 0xf) << 4));
   }
 }
@@ -103,29 +105,27 @@ function quantQ6_K(x: Float32Array, xo: number, dv: DataView, o: number): void {
   const sub = new Float64Array(16); // per-sub-block step: max|x| / 31 (q − 32 spans −32…31)
   for (let s = 0; s < 16; s++) {
     let amax = 0;
-    for (let l = 0; l < 16; l++) amax = Math.max(amax, Math.abs(x[xo + 16 * s + l] as number));
+    for (let l = 0; l < 16; l++) amax = Math.max(amax, Math.abs(x[xo + 16 * s + l] ?? Number.NaN));
     sub[s] = amax / 31;
   }
   const d = f16ToF32(f32ToF16(Math.max(...sub) / 127));
   dv.setUint16(o + 208, f32ToF16(d), true);
   const q = new Uint8Array(256);
   for (let s = 0; s < 16; s++) {
-    const sc = d ? Math.min(127, Math.round((sub[s] as number) / d)) : 0;
+    const sc = d ? Math.min(127, Math.round((sub[s] ?? Number.NaN) / d)) : 0;
     dv.setInt8(o + 192 + s, sc);
     const step = Math.fround(d * sc);
     for (let l = 0; l < 16; l++) {
-      const v = step ? Math.round((x[xo + 16 * s + l] as number) / step) : 0;
+      const v = step ? Math.round((x[xo + 16 * s + l] ?? Number.NaN) / step) : 0;
       q[16 * s + l] = Math.max(-32, Math.min(31, v)) + 32;
     }
   }
   for (let h = 0; h < 2; h++) {
     for (let l = 0; l < 32; l++) {
-      const [q1, q2, q3, q4] = [0, 32, 64, 96].map((k) => q[128 * h + k + l] as number) as [
-        number,
-        number,
-        number,
-        number,
-      ];
+      const q1 = q[128 * h + l] ?? 0;
+      const q2 = q[128 * h + 32 + l] ?? 0;
+      const q3 = q[128 * h + 64 + l] ?? 0;
+      const q4 = q[128 * h + 96 + l] ?? 0;
       dv.setUint8(o + 64 * h + l, (q1 & 0xf) | ((q3 & 0xf) << 4));
       dv.setUint8(o + 64 * h + l + 32, (q2 & 0xf) | ((q4 & 0xf) << 4));
       dv.setUint8(o + 128 + 32 * h + l, (q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6));

@@ -11,6 +11,8 @@
  * i.e. GGUF row  h·headDim + 2i + p  holds HF row  h·headDim + p·headDim/2 + i   (p ∈ {0,1}, i < headDim/2).
  * Both functions return gather indices: `out[r] = in[index[r]]`.
  */
+
+import { at } from "../../checked.js";
 import { PedigreeError } from "../../errors.js";
 
 function checkGeometry(rows: number, heads: number): number {
@@ -45,7 +47,9 @@ export function ropePermutationRows(rows: number, heads: number): Int32Array {
 export function ropeUnpermutationRows(rows: number, heads: number): Int32Array {
   const forward = ropePermutationRows(rows, heads);
   const index = new Int32Array(rows);
-  for (let r = 0; r < rows; r++) index[forward[r] as number] = r;
+  forward.forEach((to, r) => {
+    index[to] = r;
+  });
   return index;
 }
 
@@ -53,7 +57,7 @@ export function ropeUnpermutationRows(rows: number, heads: number): Int32Array {
 export function gatherRowBytes(data: Uint8Array, rowBytes: number, index: Int32Array): Uint8Array {
   const out = new Uint8Array(data.length);
   for (let r = 0; r < index.length; r++) {
-    const src = (index[r] as number) * rowBytes;
+    const src = at(index, r, "row index") * rowBytes;
     out.set(data.subarray(src, src + rowBytes), r * rowBytes);
   }
   return out;

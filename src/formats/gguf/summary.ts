@@ -1,4 +1,4 @@
-import type { GgufValue } from "./types.js";
+import type { GgufArrayValue, GgufValue } from "./types.js";
 
 /** Items of an array shown in summaries: enough to recognise it, small enough for `inspect --json`. */
 export const SUMMARY_ARRAY_ITEMS = 8;
@@ -23,15 +23,13 @@ function scalarOf(v: bigint | number | boolean | string): number | boolean | str
 /** A value for Checkpoint.metadata: scalars as is, arrays as {type, length, first items}. */
 export function summariseValue(v: GgufValue): unknown {
   if (v.type !== "array") return scalarOf(v.value);
-  const items = v.value as ArrayLike<unknown>;
-  const head = Array.from({ length: Math.min(items.length, SUMMARY_ARRAY_ITEMS) }, (_, i) => items[i]);
-  return {
-    type: `array<${v.itemType}>`,
-    length: v.value.length,
-    first: head.map((x) =>
-      typeof x === "object" && x !== null ? summariseValue(x as GgufValue) : scalarOf(x as number),
-    ),
-  };
+  const items: ArrayLike<GgufArrayValue | bigint | number | boolean | string> = v.value;
+  const first: unknown[] = [];
+  for (let i = 0; i < Math.min(items.length, SUMMARY_ARRAY_ITEMS); i++) {
+    const x = items[i];
+    if (x !== undefined) first.push(typeof x === "object" ? summariseValue(x) : scalarOf(x));
+  }
+  return { type: `array<${v.itemType}>`, length: v.value.length, first };
 }
 
 export function summariseMetadata(metadata: Map<string, GgufValue>): Record<string, unknown> {

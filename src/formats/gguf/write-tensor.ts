@@ -3,6 +3,8 @@
  * through, byte order applied, llama.cpp's q/k permutation applied — one chunk at a time when the
  * caller streams a tensor, so even a single huge tensor never has to be in memory whole.
  */
+
+import { at } from "../../checked.js";
 import { PedigreeError } from "../../errors.js";
 import type { GgmlTypeInfo } from "./constants.js";
 import { swapTensorBytes } from "./endian.js";
@@ -69,7 +71,7 @@ export async function writeTensorData(
   }
   if (p.ropeHeads !== null) {
     const whole = new Uint8Array(Buffer.concat(parts));
-    const rows = p.shape[0] as number;
+    const rows = at(p.shape, 0, `tensor ${p.name} shape`);
     const permuted = gatherRowBytes(whole, whole.length / rows, ropePermutationRows(rows, p.ropeHeads));
     await sink(littleEndian ? permuted : swapTensorBytes(p.type, permuted));
   }
@@ -112,7 +114,7 @@ function encodeFloats(type: GgmlTypeInfo, x: Float32Array): Uint8Array {
   if (type.name === "F16" || type.name === "BF16") {
     const conv = type.name === "F16" ? f32ToF16 : f32ToBf16;
     const out = new Uint16Array(x.length);
-    for (let i = 0; i < x.length; i++) out[i] = conv(x[i] as number);
+    for (let i = 0; i < x.length; i++) out[i] = conv(x[i] ?? Number.NaN);
     return new Uint8Array(out.buffer);
   }
   throw writeInvalid(`cannot encode floats as ${type.name}; pass raw blocks`, { type: type.name });

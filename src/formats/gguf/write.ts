@@ -5,6 +5,7 @@
  * Little- or big-endian, v2 or v3.
  */
 import fs from "node:fs/promises";
+import { last } from "../../checked.js";
 import {
   GGUF_DEFAULT_ALIGNMENT,
   GGUF_VALUE_TYPES,
@@ -122,7 +123,7 @@ function checkShape(name: string, shape: number[], type: GgmlTypeInfo): void {
       shape,
     });
   }
-  const inner = shape[shape.length - 1] as number;
+  const inner = last(shape, `tensor "${name}" shape`);
   if (inner % type.blockSize !== 0) {
     throw invalid(
       `tensor "${name}": innermost dimension ${inner} is not a multiple of the ${type.name} block size ${type.blockSize}`,

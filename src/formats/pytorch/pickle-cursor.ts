@@ -51,7 +51,7 @@ export class PickleCursor {
 
   u8(): number {
     this.need(1);
-    return this.data[this.pos++] as number;
+    return this.data[this.pos++] ?? 0; // need() checked that the byte exists
   }
 
   u16(): number {
@@ -97,8 +97,9 @@ export class PickleCursor {
       });
     this.need(n);
     let v = 0n;
-    for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(this.data[this.pos + i] as number);
-    if (n > 0 && (this.data[this.pos + n - 1] as number) & 0x80) v -= 1n << BigInt(8 * n);
+    // need(n) checked that the n bytes exist: the fallbacks never apply.
+    for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(this.data[this.pos + i] ?? 0);
+    if (n > 0 && (this.data[this.pos + n - 1] ?? 0) & 0x80) v -= 1n << BigInt(8 * n);
     this.pos += n;
     if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
       throw this.fail("PICKLE_MALFORMED", `integer ${v} at byte ${at} exceeds 2^53`, { at });

@@ -69,13 +69,12 @@ export class PickleWriter {
     if (n >= -(2 ** 31) && n < 2 ** 31) return this.op(0x4a, ...u32le(n >>> 0));
     let v = BigInt(n);
     const bytes: number[] = [];
+    let top = 0; // the last byte pushed: its high bit is the sign the reader will see
     do {
-      bytes.push(Number(v & 0xffn));
+      top = Number(v & 0xffn);
+      bytes.push(top);
       v >>= 8n;
-    } while (
-      !(v === 0n && ((bytes[bytes.length - 1] as number) & 0x80) === 0) &&
-      !(v === -1n && ((bytes[bytes.length - 1] as number) & 0x80) !== 0)
-    );
+    } while (!(v === 0n && (top & 0x80) === 0) && !(v === -1n && (top & 0x80) !== 0));
     return this.op(0x8a, bytes.length, ...bytes);
   }
 

@@ -1,4 +1,5 @@
 import { inflateRawSync } from "node:zlib";
+import { at, got } from "../../checked.js";
 import { fileError, PedigreeError } from "../../errors.js";
 import type { ByteSource } from "../../io/types.js";
 import { DTYPE_BYTES } from "../dtypes.js";
@@ -35,12 +36,14 @@ export async function indexPytorchFile(src: ByteSource, file: string): Promise<F
   const entryOf = new Map(
     [...views.values()].map((v) => [v.storage.key, storageEntry(entries, prefix, v, file)]),
   );
-  const starts = await mapLimited(keys, HEADER_READ_CONCURRENCY, (k) =>
-    entryDataOffset(src, entryOf.get(k) as ZipEntry, src.size),
+  const startOf = new Map(
+    await mapLimited(keys, HEADER_READ_CONCURRENCY, async (k) => {
+      const start = await entryDataOffset(src, got(entryOf, k, "storage entry"), src.size);
+      return [k, start] as const;
+    }),
   );
-  const startOf = new Map(keys.map((k, i) => [k, starts[i] as number]));
   const tensors = [...views].map(([name, v]) =>
-    tensorInfo(name, v, file, startOf.get(v.storage.key) as number),
+    tensorInfo(name, v, file, got(startOf, v.storage.key, "storage offset")),
   );
   tensors.sort((a, b) => a.offset - b.offset || a.name.localeCompare(b.name));
   return { tensors, metadata: { archive: prefix.slice(0, -1) } };
@@ -160,7 +163,7 @@ function tensorInfo(name: string, v: TensorView, file: string, storageStart: num
     );
   let expected = 1;
   for (let i = v.shape.length - 1; i >= 0; i--) {
-    const size = v.shape[i] as number;
+    const size = at(v.shape, i, `tensor "${name}" shape`);
     if (size > 1 && v.stride[i] !== expected && numel > 0) {
       throw new PedigreeError(
         "UNSUPPORTED_NONCONTIGUOUS_TENSOR",

@@ -1,3 +1,4 @@
+import { at } from "../../checked.js";
 import { writeFileAtomic } from "../../io/atomic-write.js";
 import type { ElementDType } from "../dtypes.js";
 import {
@@ -34,7 +35,7 @@ export function contiguousStrides(shape: readonly number[]): number[] {
   let acc = 1;
   for (let i = shape.length - 1; i >= 0; i--) {
     s[i] = acc;
-    acc *= shape[i] as number;
+    acc *= at(shape, i, "shape");
   }
   return s;
 }

@@ -22,7 +22,8 @@ const CRC_TABLE = (() => {
 export function crc32(data: Uint8Array, crc = 0): number {
   let c = ~crc >>> 0;
   for (let i = 0; i < data.length; i++)
-    c = (CRC_TABLE[(c ^ (data[i] as number)) & 0xff] as number) ^ (c >>> 8);
+    // i < data.length and the table has all 256 entries: the fallbacks never apply.
+    c = (CRC_TABLE[(c ^ (data[i] ?? 0)) & 0xff] ?? 0) ^ (c >>> 8);
   return ~c >>> 0;
 }
 
@@ -51,7 +52,7 @@ class Bytes {
     return this.u32(n % 2 ** 32).u32(Math.floor(n / 2 ** 32));
   }
   raw(x: ArrayLike<number>): this {
-    for (let i = 0; i < x.length; i++) this.b.push(x[i] as number);
+    for (let i = 0; i < x.length; i++) this.b.push(x[i] ?? 0);
     return this;
   }
   get length(): number {

@@ -161,7 +161,8 @@ function parseEntry(name: string, value: unknown, file: string): SafetensorsEntr
   }
   const v = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
   const dtype = parseElementDType(v.dtype, `${file}: tensor "${name}"`);
-  if (!Array.isArray(v.shape) || !v.shape.every(isIndex)) {
+  const shape = v.shape;
+  if (!Array.isArray(shape) || !shape.every(isIndex)) {
     throw fileError(
       "SAFETENSORS_BAD_SHAPE",
       file,
@@ -192,7 +193,6 @@ function parseEntry(name: string, value: unknown, file: string): SafetensorsEntr
       },
     );
   }
-  const shape = v.shape as number[];
   const nbytes = checkedByteLength(shape, DTYPE_BYTES[dtype], name, file);
   if (nbytes !== end - begin) {
     throw fileError(

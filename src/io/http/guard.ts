@@ -1,6 +1,7 @@
 import dns from "node:dns";
 import type { LookupFunction } from "node:net";
 import ipaddr from "ipaddr.js";
+import { at } from "../../checked.js";
 import { PedigreeError } from "../../errors.js";
 import { redactUrl } from "./url.js";
 
@@ -61,7 +62,7 @@ function embeddedIPv4(a: ipaddr.IPv4 | ipaddr.IPv6): ipaddr.IPv4[] {
   if (a.kind() !== "ipv6") return [];
   const b = (a as ipaddr.IPv6).toByteArray();
   const v4 = (o: number, flip = 0) =>
-    new ipaddr.IPv4([0, 1, 2, 3].map((i) => ((b[o + i] as number) ^ flip) & 0xff));
+    new ipaddr.IPv4([0, 1, 2, 3].map((i) => (at(b, o + i, "IPv6 bytes") ^ flip) & 0xff));
   const zeros = (from: number, to: number) => b.slice(from, to).every((x) => x === 0);
   const out: ipaddr.IPv4[] = [];
   if (zeros(0, 10) && b[10] === 0xff && b[11] === 0xff) out.push(v4(12)); // ::ffff:a.b.c.d

@@ -1,4 +1,5 @@
 import { createHash, createPublicKey, type KeyObject, sign, verify } from "node:crypto";
+import { at } from "../../checked.js";
 import { PedigreeError } from "../../errors.js";
 
 /**
@@ -120,7 +121,7 @@ export function parseVerifierKey(vkey: string): Verifier {
   if (!/^[0-9a-f]{8}$/.test(idHex)) throw bad("the key id is not 8 lower-case hex digits");
   const raw = Buffer.from(b64, "base64");
   if (raw.length < 2) throw bad("no key material");
-  const type = raw[0] as number;
+  const type = at(raw, 0, "verifier key type byte");
   const publicKey = raw.subarray(1);
   if ((type === SIG_ED25519 || type === SIG_COSIGNATURE_V1) && publicKey.length !== 32)
     throw bad(`an Ed25519 key is 32 bytes, got ${publicKey.length}`);

@@ -1,3 +1,4 @@
+import { at } from "../../checked.js";
 import { isByteFallbackPiece } from "../bytes.js";
 import type { LoadedTokenizer } from "../types.js";
 import { MAX_EXAMPLES } from "./structure.js";
@@ -120,7 +121,7 @@ function offsetRuns(ids: number[]): Pick<MergeFindings, "offsetRuns" | "mainOffs
     null,
   );
   // Healthy: every long run follows the previous one upwards. Report all runs when any goes back.
-  const descends = long.some((r, i) => i > 0 && r.startId < long[i - 1]!.endId);
+  const descends = long.some((r, i) => i > 0 && r.startId < at(long, i - 1, "offset runs").endId);
   return {
     offsetRuns: descends || long.length > 1 ? long.slice(0, MAX_EXAMPLES) : [],
     mainOffset: main?.offset ?? null,

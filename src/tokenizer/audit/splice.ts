@@ -1,3 +1,4 @@
+import { at } from "../../checked.js";
 import type { LoadedTokenizer } from "../types.js";
 import { MAX_EXAMPLES } from "./structure.js";
 
@@ -86,11 +87,14 @@ export function scoreResets(tok: LoadedTokenizer): { id: number; from: number; t
     if (p !== null && !skip.has(id) && !/^<0x[0-9A-Fa-f]{2}>$/.test(p)) ids.push(id);
   });
   const rises: { id: number; from: number; to: number }[] = [];
-  for (let k = 1; k < ids.length; k++) {
-    const from = tok.scores[ids[k - 1]!]!;
-    const to = tok.scores[ids[k]!]!;
-    if (to > from) rises.push({ id: ids[k]!, from, to });
-  }
+  const scores = tok.scores;
+  const scoreOf = (id: number) => at(scores, id, "SentencePiece scores", "TOKENIZER_MALFORMED");
+  ids.forEach((id, k) => {
+    if (k === 0) return;
+    const from = scoreOf(at(ids, k - 1, "piece ids"));
+    const to = scoreOf(id);
+    if (to > from) rises.push({ id, from, to });
+  });
   const inOrder = ids.length > 1 ? 1 - rises.length / (ids.length - 1) : 1;
   return inOrder >= SCORE_ORDER_MIN_SHARE ? rises.slice(0, MAX_EXAMPLES) : [];
 }

@@ -8,6 +8,7 @@ import type { GgufValue } from "../../../src/formats/gguf/types.js";
 import { type GgufWriteTensor, writeGgufFile } from "../../../src/formats/gguf/write.js";
 import type { Checkpoint } from "../../../src/formats/types.js";
 import { LocalLocation } from "../../../src/io/local.js";
+import { expectCloseForDtype } from "../../helpers/tolerance.js";
 import { gaussian } from "./builder.js";
 
 /** A tiny llama: hidden 256 (one Q4_K super-block per row), 4 heads of 64, 2 KV heads, FFN 512, vocab 32. */
@@ -138,7 +139,7 @@ describe("a quantised tiny llama GGUF as a Checkpoint", () => {
       tie_word_embeddings: true,
       bos_token_id: 1,
     });
-    expect(c.config?.rms_norm_eps).toBeCloseTo(1e-5, 10);
+    expectCloseForDtype(Number(c.config?.rms_norm_eps), 1e-5, "F32"); // stored as float32
   });
 
   it("summarises metadata arrays and finds the embedded tokenizer", async () => {

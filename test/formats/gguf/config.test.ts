@@ -3,6 +3,7 @@ import { ggufConfig } from "../../../src/formats/gguf/config.js";
 import { ggmlTypeByName } from "../../../src/formats/gguf/constants.js";
 import { SUMMARY_STRING_CHARS, summariseMetadata } from "../../../src/formats/gguf/summary.js";
 import type { GgufTensorInfo, GgufValue } from "../../../src/formats/gguf/types.js";
+import { expectCloseForDtype } from "../../helpers/tolerance.js";
 
 const u32 = (value: number): GgufValue => ({ type: "uint32", value });
 const f32 = (value: number): GgufValue => ({ type: "float32", value: Math.fround(value) });
@@ -139,7 +140,7 @@ describe("config.json synthesised from GGUF metadata", () => {
       "rope.freq_base": f32(1000000),
     });
     expect(c).toMatchObject({ model_type: "qwen3", num_attention_heads: 8, rope_theta: 1000000 });
-    expect(c?.rms_norm_eps).toBeCloseTo(1e-6, 12);
+    expectCloseForDtype(Number(c?.rms_norm_eps), 1e-6, "F32"); // stored as float32
   });
 
   it("a hostile per-layer array of millions of entries is handled without exhausting the stack", () => {

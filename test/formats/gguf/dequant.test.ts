@@ -93,6 +93,11 @@ describe("GGUF dequantisation against the independent numpy reference", () => {
   });
 
   it("refuses a partial block", () => {
-    expect(() => dequantize(ggmlTypeByName("Q8_0")!, new Uint8Array(33))).toThrow(/whole number/);
+    expect(() => dequantize(ggmlTypeByName("Q8_0")!, new Uint8Array(33))).toThrow(
+      expect.objectContaining({
+        code: "INTERNAL_MISALIGNED_DECODE",
+        details: expect.objectContaining({ bytes: 33, blockBytes: 34 }),
+      }),
+    );
   });
 });

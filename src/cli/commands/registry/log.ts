@@ -11,6 +11,7 @@ import { rebuildTables } from "../../../registry/rebuild.js";
 import { exportHead, parseSavedHead } from "../../../registry/saved-head.js";
 import { renderLogVerifyWithCheckpoint } from "../../../report/c2sp.js";
 import * as report from "../../../report/registry.js";
+import { parseIntOption } from "../../options.js";
 import { type CheckpointOpts, checkpointOptions, defineC2spLog, withCheckpoint } from "./c2sp.js";
 import { collect, type DbOpts, intOpt, leaf, readBytes, readText, result, withRegistry } from "./common.js";
 
@@ -98,9 +99,9 @@ function defineProofs(log: Command): void {
       const size = intOpt(o.size, "--size");
       const proof = await withRegistry(o, async (reg) => {
         if (o.entry !== undefined)
-          return exportInclusionProof(reg.db, intOpt(o.entry, "--entry") as number, size);
+          return exportInclusionProof(reg.db, parseIntOption(o.entry, "--entry"), size);
         if (o.from !== undefined)
-          return exportConsistencyProof(reg.db, intOpt(o.from, "--from") as number, size);
+          return exportConsistencyProof(reg.db, parseIntOption(o.from, "--from"), size);
         throw new PedigreeError("USAGE_MISSING_OPTION", "log proof needs --entry <n> or --from <size>", {
           hint: "e.g. pedigree registry log proof --entry 3 --out p.json",
         });
