@@ -4,6 +4,7 @@ import { round } from "./evidence.js";
 import type { IdentityResult } from "./identity.js";
 import type { LayerAlignment } from "./layers.js";
 import { storedCount } from "./rows.js";
+import type { Reuse } from "./types.js";
 
 /** Neuron lists longer than this are summarised (counts only) to keep the JSON bounded. */
 const MAX_NEURON_LIST = 65_536;
@@ -21,25 +22,9 @@ export function buildReuse(
   layers: LayerAlignment,
   identity: IdentityResult,
   hidden: HiddenAlignment | null,
-) {
-  const neuronMaps: {
-    b: number;
-    a: number;
-    neuronsA: number;
-    neuronsB: number;
-    matched: number;
-    parentToChild?: number[];
-    sample?: { storedA: number; storedB: number; compared: number; overlap: number };
-  }[] = [];
-  const expertMaps: {
-    b: number;
-    expert: number;
-    a: number;
-    aMlp: number;
-    agreements: number;
-    compared: number;
-    overlap?: number;
-  }[] = [];
+): Reuse {
+  const neuronMaps: Reuse["neuronMaps"] = [];
+  const expertMaps: Reuse["expertMaps"] = [];
   for (const p of layers.pairs) {
     const la = a.sketches.layers[p.a]!;
     const lb = b.sketches.layers[p.b]!;

@@ -1,4 +1,4 @@
-import type { CompareResult } from "../compare/types.js";
+import { type CompareResult, evidenceOf } from "../compare/types.js";
 import type { Fingerprint } from "../fingerprint/types.js";
 import { agreementBars, heatmap } from "./compare-plots.js";
 import { renderCompareText } from "./compare-text.js";
@@ -42,14 +42,13 @@ interface PerLayer {
 }
 
 function perLayer(r: CompareResult): PerLayer[] {
-  const e3 = r.evidence.find((e) => e.method.startsWith("E3"));
-  return ((e3?.detail as { perLayer?: PerLayer[] })?.perLayer ?? []).slice().sort((x, y) => x.b - y.b);
+  const e3 = evidenceOf(r.evidence, "E3");
+  return (e3?.detail.perLayer ?? []).slice().sort((x, y) => x.b - y.b);
 }
 
 function layerHeatmap(r: CompareResult): string {
-  const e4 = r.evidence.find((e) => e.method.startsWith("E4"));
-  let cells = (e4?.detail as { screen?: number[][] })?.screen ?? [];
-  const models = r.models as { a: { layers: number }; b: { layers: number } } | undefined;
+  let cells = evidenceOf(r.evidence, "E4")?.detail.screen ?? [];
+  const models = r.models;
   if (cells.length === 0 && models) {
     // Diagonal fast path: only the in-place pairs were tested; show their agreement fractions.
     cells = Array.from({ length: models.b.layers }, () => new Array<number>(models.a.layers).fill(0));
@@ -73,7 +72,7 @@ function neuronBars(r: CompareResult): string {
 function evidenceTable(r: CompareResult): string {
   const rows = r.evidence.map(
     (e) =>
-      `<tr><td>${esc(e.method)}</td><td>${e.log10P === null ? "context" : e.log10P.toFixed(1)}</td><td>${Number.isFinite(e.statistic) ? e.statistic.toFixed(3) : "n/a"}</td><td><details><summary>detail</summary><pre>${esc(JSON.stringify(e.detail, null, 1).slice(0, 20000))}</pre></details></td></tr>`,
+      `<tr><td>${esc(e.method)}</td><td>${e.log10P === null ? "context" : e.log10P.toFixed(1)}</td><td>${e.statistic !== null && Number.isFinite(e.statistic) ? e.statistic.toFixed(3) : "n/a"}</td><td><details><summary>detail</summary><pre>${esc(JSON.stringify(e.detail, null, 1).slice(0, 20000))}</pre></details></td></tr>`,
   );
   return `<h2>Evidence</h2><table><tr><th>method</th><th>log10 p</th><th>statistic</th><th>detail</th></tr>${rows.join("")}</table>`;
 }

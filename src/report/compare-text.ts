@@ -21,16 +21,13 @@ export function renderCompareText(r: CompareResult): string {
     lines.push(...reuseLines(r));
   }
   // Why a verdict is inconclusive, the merge fit, partial freezes…: the comparison's own notes.
-  const notes = Array.isArray(r.notes) ? (r.notes as string[]) : [];
-  for (const [i, note] of notes.slice(0, MAX_NOTES).entries())
+  for (const [i, note] of r.notes.slice(0, MAX_NOTES).entries())
     lines.push(`${i === 0 ? "notes:     " : "           "} ${esc(note)}`);
   const parts = componentsText(r);
   if (parts) lines.push(`components: ${parts}`);
   lines.push("", "evidence:");
   for (const e of r.evidence) lines.push(`  ${e.method.padEnd(50)} ${evidenceValue(e)}`);
-  const cov = r.coverage as
-    | { compared: number; missingInACount: number; missingInBCount: number; shapeMismatch: unknown[] }
-    | undefined;
+  const cov = r.coverage;
   if (cov)
     lines.push(
       "",
@@ -44,8 +41,8 @@ export function renderCompareText(r: CompareResult): string {
 
 /** Per component class: its state and, when tested, its log10 p (e.g. "attention changed (−475)"). */
 function componentsText(r: CompareResult): string | null {
-  const c = r.components as { class: string; state: string; log10P: number | null }[] | undefined;
-  if (!Array.isArray(c) || c.length === 0) return null;
+  const c = r.components;
+  if (c.length === 0) return null;
   return c.map((x) => `${x.class} ${x.state}${x.log10P === null ? "" : ` (${fmtP(x.log10P)})`}`).join(" · ");
 }
 
@@ -75,19 +72,11 @@ function layerMapText(map: { b: number; a: number[] }[]): string {
 }
 
 function reuseLines(r: CompareResult): string[] {
-  const reuse = r.reuse as
-    | {
-        neuronMaps: { b: number; matched: number; neuronsA: number; neuronsB: number }[];
-        expertMaps: { b: number; expert: number; agreements: number; compared: number }[];
-        identicalTensors: unknown[];
-        hiddenPermutation: unknown;
-      }
-    | null
-    | undefined;
+  const reuse = r.reuse;
   if (!reuse) return [];
   const out: string[] = [];
-  if (reuse.neuronMaps.length) {
-    const m = reuse.neuronMaps[0]!;
+  const m = reuse.neuronMaps[0];
+  if (m) {
     out.push(
       `neurons:    ${reuse.neuronMaps.length} layers change FFN width ${m.neuronsA}→${m.neuronsB}; e.g. layer ${m.b}: ${m.matched} of A's neurons found in B`,
     );
@@ -105,5 +94,5 @@ function reuseLines(r: CompareResult): string[] {
 
 function evidenceValue(e: Evidence): string {
   const p = e.log10P === null ? "context" : `log10 p ${fmtP(e.log10P)}`;
-  return `${p.padEnd(18)} statistic ${Number.isFinite(e.statistic) ? e.statistic.toFixed(3) : "n/a"}`;
+  return `${p.padEnd(18)} statistic ${e.statistic !== null && Number.isFinite(e.statistic) ? e.statistic.toFixed(3) : "n/a"}`;
 }
