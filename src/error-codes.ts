@@ -256,6 +256,7 @@ export const ERROR_CODES = {
   INTERNAL_BAD_ARGUMENT: { exit: I, hint: BUG },
   INTERNAL_BAD_ATTESTATION: { exit: I, hint: BUG },
   INTERNAL_DECODE_BUFFER: { exit: I, hint: BUG },
+  INTERNAL_INVARIANT: { exit: I, hint: BUG },
   INTERNAL_JSON_SCAN: { exit: I, hint: BUG },
   INTERNAL_MISALIGNED_DECODE: { exit: I, hint: BUG },
   INTERNAL_SCHEMA_MISSING: { exit: I, hint: BUG },
