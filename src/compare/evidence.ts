@@ -1,3 +1,4 @@
+import { at } from "../checked.js";
 import type { Fingerprint } from "../fingerprint/types.js";
 import { fisherCombineLog10 } from "../stats/index.js";
 import type { EmbeddingTest, HiddenAlignment } from "./align.js";
@@ -145,8 +146,8 @@ export function contextEvidence(
       qkInvariantCorrelation(
         a.sketches.featureTokens,
         b.sketches.featureTokens,
-        a.sketches.layers[p.a]!,
-        b.sketches.layers[p.b]!,
+        at(a.sketches.layers, p.a, "layer of A"),
+        at(b.sketches.layers, p.b, "layer of B"),
       ),
     )
     .filter(Number.isFinite);

@@ -1,3 +1,4 @@
+import { at } from "../checked.js";
 import type { Fingerprint } from "../fingerprint/types.js";
 import { type HiddenAlignment, isHiddenPermuted } from "./align.js";
 import { round } from "./evidence.js";
@@ -26,11 +27,11 @@ export function buildReuse(
   const neuronMaps: Reuse["neuronMaps"] = [];
   const expertMaps: Reuse["expertMaps"] = [];
   for (const p of layers.pairs) {
-    const la = a.sketches.layers[p.a]!;
-    const lb = b.sketches.layers[p.b]!;
+    const la = at(a.sketches.layers, p.a, "layer of A");
+    const lb = at(b.sketches.layers, p.b, "layer of B");
     for (const t of p.tests) {
-      const ma = la.mlps[t.aMlp]!;
-      const mb = lb.mlps[t.bMlp]!;
+      const ma = at(la.mlps, t.aMlp, "MLP of A");
+      const mb = at(lb.mlps, t.bMlp, "MLP of B");
       const na = ma.neurons;
       const nb = mb.neurons;
       const { sampled, compared, overlap } = t.test;
