@@ -5,6 +5,7 @@ import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI_OUTPUTS, strictCliJsonSchema } from "../../src/cli/json-output/index.js";
 import { main } from "../../src/cli/main.js";
+import { compareResultSchema } from "../../src/compare/schema.js";
 
 /**
  * Real `--json` outputs of every command, run in-process on examples/models and small synthetic
@@ -101,7 +102,7 @@ describe("every --json output validates against its published JSON Schema", () =
       "--merge-with",
       pfp("independent"),
     );
-    expect((dataOf(merge).evidence as { id: string }[]).map((e) => e.id)).toContain("E5-merge");
+    expect(compareResultSchema.parse(dataOf(merge)).evidence.map((e) => e.id)).toContain("E5-merge");
     expect((await run("tree", "tree", pfp("parent"), pfp("child"), pfp("independent"))).ok).toBe(true);
     // A failure is the shared error envelope.
     expect((await run("compare", "compare", pfp("parent"), path.join(dir, "missing.pfp"))).error?.code).toBe(
@@ -136,7 +137,7 @@ describe("every --json output validates against its published JSON Schema", () =
       "--threads",
       "0",
     );
-    expect((dataOf(wide).reuse as { neuronMaps: unknown[] }).neuronMaps.length).toBeGreaterThan(0);
+    expect(compareResultSchema.parse(dataOf(wide)).reuse?.neuronMaps.length).toBeGreaterThan(0);
     const moe = await run(
       "compare",
       "compare",
@@ -145,7 +146,7 @@ describe("every --json output validates against its published JSON Schema", () =
       "--threads",
       "0",
     );
-    expect((dataOf(moe).reuse as { expertMaps: unknown[] }).expertMaps.length).toBeGreaterThan(0);
+    expect(compareResultSchema.parse(dataOf(moe)).reuse?.expertMaps.length).toBeGreaterThan(0);
   }, 120_000);
 
   it("tokenizer compare, audit, efficiency; trainlog check; completion", async () => {
