@@ -17,7 +17,7 @@ import path from "node:path";
 import { embeddingTest } from "../src/compare/align.js";
 import { testUnits } from "../src/compare/attention.js";
 import { featureSpace } from "../src/compare/features.js";
-import { compareFingerprints } from "../src/compare/index.js";
+import { compareFingerprints, type EvidenceId, evidenceOf } from "../src/compare/index.js";
 import { testNeurons } from "../src/compare/neurons.js";
 import { fingerprintSource } from "../src/fingerprint/index.js";
 import type { Fingerprint } from "../src/fingerprint/types.js";
@@ -60,7 +60,7 @@ const unitsH0: { source: string; test: string; layer: number; k: number; n: numb
 
 function record(source: string, a: string, b: string, label: Row["label"], fa: Fingerprint, fb: Fingerprint) {
   const r = compareFingerprints(fa, fb);
-  const byMethod = (m: string) => r.evidence.find((e) => e.method.startsWith(m))?.log10P ?? null;
+  const byId = (id: EvidenceId) => evidenceOf(r.evidence, id)?.log10P ?? null;
   rows.push({
     source,
     a,
@@ -68,9 +68,9 @@ function record(source: string, a: string, b: string, label: Row["label"], fa: F
     label,
     verdict: r.verdict,
     log10P: r.log10P,
-    e2: byMethod("E2"),
-    e3: byMethod("E3"),
-    e7: byMethod("E7"),
+    e2: byId("E2"),
+    e3: byId("E3"),
+    e7: byId("E7"),
   });
   if (label === "unrelated" && fa.sketches.layers.length === fb.sketches.layers.length) {
     rawAgreements(source, fa, fb);

@@ -3,8 +3,16 @@
  * (source → checkpoint → model view → fingerprint → compare). Each concept also has a subpath export
  * with its full surface (`pedigree/formats`, `pedigree/compare`, …). The CLI stays private.
  */
-export type { CompareOptions, CompareResult, Evidence, Relation, Verdict } from "./compare/index.js";
-export { compareFingerprints } from "./compare/index.js";
+export type {
+  CompareOptions,
+  CompareResult,
+  Evidence,
+  EvidenceId,
+  EvidenceOf,
+  Relation,
+  Verdict,
+} from "./compare/index.js";
+export { compareFingerprints, compareResultSchema, evidenceOf } from "./compare/index.js";
 export { type ComparePool, createComparePool } from "./compare/pool.js";
 export type { ErrorCode } from "./errors.js";
 export { isPedigreeError, PedigreeError } from "./errors.js";

@@ -1,3 +1,4 @@
+import { at } from "../checked.js";
 import type { Sketches } from "../fingerprint/sketch/types.js";
 import { dotRows } from "../kernels/dot-rows.js";
 import { pearson } from "../stats/correlation.js";
@@ -67,22 +68,27 @@ interface Rows {
   embed: Float32Array;
 }
 
+/*
+ * The loops below run over typed arrays with indices bounded by the shapes they were built with:
+ * `?? NaN` / `?? -1` never fire and only satisfy the checker (src/checked.ts).
+ */
+
 /** Column matrix of the shared tokens' embedding rows: d rows (units) × t columns (tokens), standardised. */
 function unitColumns(embed: Float32Array, d: number, rows: number[], negate = false): FeatureMatrix {
   const t = rows.length;
   const out = new Float32Array(d * t);
   for (let u = 0; u < d; u++) {
     let mean = 0;
-    for (let r = 0; r < t; r++) mean += embed[rows[r]! * d + u]!;
+    for (let r = 0; r < t; r++) mean += embed[(rows[r] ?? Number.NaN) * d + u] ?? Number.NaN;
     mean /= t;
     let ss = 0;
     for (let r = 0; r < t; r++) {
-      const x = embed[rows[r]! * d + u]! - mean;
+      const x = (embed[(rows[r] ?? Number.NaN) * d + u] ?? Number.NaN) - mean;
       out[u * t + r] = x;
       ss += x * x;
     }
     const inv = ss > 0 ? (negate ? -1 : 1) / Math.sqrt(ss) : 0;
-    for (let r = 0; r < t; r++) out[u * t + r] = out[u * t + r]! * inv;
+    for (let r = 0; r < t; r++) out[u * t + r] = (out[u * t + r] ?? Number.NaN) * inv;
   }
   return { data: out, rows: d, cols: t };
 }
@@ -133,12 +139,13 @@ export function alignHidden(a: Sketches, b: Sketches, mode: AnchorMode = "token"
   let identityQuality = 0;
   let identity = 0;
   for (let u = 0; u < d; u++) {
-    const j = m.bToA[u]!;
+    const j = m.bToA[u] ?? -1;
     perm[u] = j >= d ? j - d : j;
     sign[u] = j >= d ? -1 : 1;
-    quality += Math.abs(m.score[u]!) || 0;
+    quality += Math.abs(m.score[u] ?? Number.NaN) || 0;
     let s = 0;
-    for (let r = 0; r < ca.cols; r++) s += ca.data[u * ca.cols + r]! * cb.data[u * ca.cols + r]!;
+    for (let r = 0; r < ca.cols; r++)
+      s += (ca.data[u * ca.cols + r] ?? Number.NaN) * (cb.data[u * ca.cols + r] ?? Number.NaN);
     identityQuality += Math.abs(s);
     if (perm[u] === u && sign[u] === 1) identity++;
   }
@@ -193,13 +200,16 @@ export function embeddingTest(a: Sketches, b: Sketches, mode: AnchorMode = "toke
   const d = a.hidden;
   const { ea, eb, rowsA, rowsB } = sharedRows(a, b, mode);
   if (rowsA.length < MIN_SHARED_TOKENS) return null;
-  const half = (k: number) => [rowsA.filter((_, i) => i % 2 === k), rowsB.filter((_, i) => i % 2 === k)];
+  const half = (k: number): [number[], number[]] => [
+    rowsA.filter((_, i) => i % 2 === k),
+    rowsB.filter((_, i) => i % 2 === k),
+  ];
   const [a0, b0] = half(0);
   const [a1, b1] = half(1);
-  const m0 = signedMatch(ea.embed, eb.embed, d, a0!, b0!);
-  const m1 = signedMatch(ea.embed, eb.embed, d, a1!, b1!);
+  const m0 = signedMatch(ea.embed, eb.embed, d, a0, b0);
+  const m1 = signedMatch(ea.embed, eb.embed, d, a1, b1);
   let agreements = 0;
-  for (let u = 0; u < d; u++) if (m0.bToA[u]! >= 0 && m0.bToA[u] === m1.bToA[u]) agreements++;
+  for (let u = 0; u < d; u++) if ((m0.bToA[u] ?? -1) >= 0 && m0.bToA[u] === m1.bToA[u]) agreements++;
   const discounted = Math.ceil(CONVERGENT_UNIT_FRACTION * d);
   return {
     sharedTokens: rowsA.length,
@@ -219,10 +229,11 @@ function gramUpper(embed: Float32Array, d: number, rows: number[]): Float64Array
   });
   const g = new Float32Array(t * t);
   dotRows(x, t, x, t, d, g);
-  const norm = (i: number) => Math.sqrt(g[i * t + i]!) || 1;
+  const norm = (i: number) => Math.sqrt(g[i * t + i] ?? Number.NaN) || 1;
   const out = new Float64Array((t * (t - 1)) / 2);
   let k = 0;
-  for (let i = 0; i < t; i++) for (let j = i + 1; j < t; j++) out[k++] = g[i * t + j]! / (norm(i) * norm(j));
+  for (let i = 0; i < t; i++)
+    for (let j = i + 1; j < t; j++) out[k++] = (g[i * t + j] ?? Number.NaN) / (norm(i) * norm(j));
   return out;
 }
 
@@ -250,13 +261,13 @@ function alignedRowCosine(
 ) {
   let total = 0;
   rowsA.forEach((ra, k) => {
-    const rb = rowsB[k]!;
+    const rb = at(rowsB, k, "paired row of B");
     let dot = 0;
     let na = 0;
     let nb = 0;
     for (let u = 0; u < d; u++) {
-      const x = ea[ra * d + perm[u]!]!;
-      const y = sign[u]! * eb[rb * d + u]!;
+      const x = ea[ra * d + (perm[u] ?? Number.NaN)] ?? Number.NaN;
+      const y = (sign[u] ?? Number.NaN) * (eb[rb * d + u] ?? Number.NaN);
       dot += x * y;
       na += x * x;
       nb += y * y;

@@ -1,3 +1,4 @@
+import { at } from "../checked.js";
 import { dequantizeRows } from "../fingerprint/sketch/project.js";
 import type { AttentionSketch, Sketches, UnitFeatures } from "../fingerprint/sketch/types.js";
 import { bonferroniLog10, fisherCombineLog10, fixedPointsLog10UpperBound } from "../stats/index.js";
@@ -103,17 +104,15 @@ export function testUnits(
   const bToA = new Int32Array(nb).fill(-1);
   let agreements = 0;
   let cos = 0;
+  // Per unit, indices bounded by nb: `?? -1` / `?? NaN` never fire (src/checked.ts).
   for (let u = 0; u < nb; u++) {
-    const j = m1.bToA[u]!;
-    if (
-      j < 0 ||
-      j !== m2.bToA[u] ||
-      !(Math.abs(m1.score[u]!) > MIN_SCORE && Math.abs(m2.score[u]!) > MIN_SCORE)
-    )
+    const j = m1.bToA[u] ?? -1;
+    const score = Math.abs(m1.score[u] ?? Number.NaN);
+    if (j < 0 || j !== m2.bToA[u] || !(score > MIN_SCORE && Math.abs(m2.score[u] ?? Number.NaN) > MIN_SCORE))
       continue;
     bToA[u] = j;
     agreements++;
-    cos += Math.abs(m1.score[u]!);
+    cos += score;
   }
   const compared = Math.min(na, nb);
   const discounted = Math.ceil(CONVERGENT_UNIT_FRACTION * compared);
@@ -147,9 +146,12 @@ function kvHeadMap(xa: AttentionSketch, xb: AttentionSketch, bToA: Int32Array): 
   const [pa, pb] = [xa.dims.length, xb.dims.length];
   return Array.from({ length: xb.kvHeads }, (_, g) => {
     const votes = new Map<number, number>();
-    for (let u = g * pb; u < (g + 1) * pb; u++)
-      if (bToA[u]! >= 0)
-        votes.set(Math.floor(bToA[u]! / pa), (votes.get(Math.floor(bToA[u]! / pa)) ?? 0) + 1);
+    for (let u = g * pb; u < (g + 1) * pb; u++) {
+      const unit = bToA[u] ?? -1;
+      if (unit < 0) continue;
+      const head = Math.floor(unit / pa);
+      votes.set(head, (votes.get(head) ?? 0) + 1);
+    }
     let best = -1;
     let n = 0;
     for (const [h, c] of votes) if (c > n) [best, n] = [h, c];
@@ -167,8 +169,8 @@ function candidates(j: number, la: number, lb: number, layers: LayerAlignment): 
   const mapped = layers.layerMap.find((e) => e.b === j)?.a ?? [];
   if (mapped.length) return mapped;
   if (la === lb) return [j];
-  const at = Math.min(la - 1, Math.round((j * (la - 1)) / Math.max(1, lb - 1)));
-  return [at - 1, at, at + 1].filter((i) => i >= 0 && i < la);
+  const mid = Math.min(la - 1, Math.round((j * (la - 1)) / Math.max(1, lb - 1)));
+  return [mid - 1, mid, mid + 1].filter((i) => i >= 0 && i < la);
 }
 
 export function alignAttention(
@@ -182,7 +184,7 @@ export function alignAttention(
   const pairs: AttentionLayerResult[] = [];
   let invariantRan = false;
   for (let j = 0; j < lb; j++) {
-    const xb = b.layers[j]!.attn;
+    const xb = at(b.layers, j, "layer of B").attn;
     if (!xb) continue;
     let chosen: AttentionLayerResult | null = null;
     const cands = candidates(j, la, lb, layers);

@@ -72,8 +72,9 @@ export function qkInvariantCorrelation(
   const y: number[] = [];
   for (const [i1, j1] of pairs)
     for (const [i2, j2] of pairs) {
-      x.push(la.qk[i1 * la.invariantTokens + i2]!);
-      y.push(lb.qk[j1 * lb.invariantTokens + j2]!);
+      // Token positions below invariantTokens² of each side's stored matrix: `?? NaN` never fires.
+      x.push(la.qk[i1 * la.invariantTokens + i2] ?? Number.NaN);
+      y.push(lb.qk[j1 * lb.invariantTokens + j2] ?? Number.NaN);
     }
   return pearson(x, y);
 }

@@ -4,7 +4,7 @@ import type { EmbeddingTest } from "./align.js";
 import { type AttentionAlignment, attentionLog10P } from "./attention.js";
 import { round } from "./evidence.js";
 import type { LayerAlignment } from "./layers.js";
-import type { Evidence } from "./types.js";
+import type { ComponentFinding, EvidenceOf } from "./types.js";
 
 /**
  * Per component class (embeddings, attention, MLPs, experts): whether both models have it, whether a
@@ -13,27 +13,8 @@ import type { Evidence } from "./types.js";
  * parent's attention and embeddings must not be cleared by MLP evidence alone.
  */
 
-export type ComponentClass = "embeddings" | "attention" | "mlp" | "experts";
-
-export interface ComponentFinding {
-  class: ComponentClass;
-  /** Whether a test of this class with a stated null ran (basis-free for attention and MLPs). */
-  tested: boolean;
-  log10P: number | null;
-  /** log10 p ≤ −2 (the DESIGN §4 bar below which "unrelated" is excluded). */
-  kinship: boolean;
-  /** B's non-constant tensors of this class that are bit-identical to one of A's, of how many. */
-  identicalTensors: number;
-  tensorsB: number;
-  /**
-   * "frozen": every tensor of the class kept byte for byte; "partly frozen": some; "changed": kinship
-   * without identical bytes (trained on, noised, re-based); "no kinship"; "untested".
-   */
-  state: "frozen" | "partly frozen" | "changed" | "no kinship" | "untested";
-  /** 1 − mean cosine of matched units/neurons (attention, MLPs), or 1 − aligned row cosine (embeddings). */
-  drift: number | null;
-  note?: string;
-}
+export type { ComponentFinding };
+export type ComponentClass = ComponentFinding["class"];
 
 const CLASS_OF: [ComponentClass, RegExp][] = [
   ["embeddings", /(embed|token_embd|wte|wpe|lm_head|^output\.weight)/],
@@ -150,7 +131,7 @@ export function untestedClasses(findings: ComponentFinding[]): ComponentClass[] 
 }
 
 /** The E7 evidence row: attention units matched on q/k and v/o views. */
-export function attentionEvidence(x: AttentionAlignment): Evidence {
+export function attentionEvidence(x: AttentionAlignment): EvidenceOf<"E7"> {
   let agree = 0;
   let compared = 0;
   for (const p of x.pairs) {
@@ -158,6 +139,7 @@ export function attentionEvidence(x: AttentionAlignment): Evidence {
     compared += p.best.compared;
   }
   return {
+    id: "E7",
     method: "E7 attention unit matching (q/k and v/o agreement)",
     log10P: x.pairs.length ? round(attentionLog10P(x)) : null,
     statistic: compared ? round(agree / compared) : 0,

@@ -1,3 +1,4 @@
+import { at } from "../checked.js";
 import type { Fingerprint } from "../fingerprint/types.js";
 import { fisherCombineLog10 } from "../stats/index.js";
 import type { EmbeddingTest, HiddenAlignment } from "./align.js";
@@ -8,11 +9,11 @@ import type { IdentityResult } from "./identity.js";
 import type { LayerAlignment } from "./layers.js";
 import { MERGE_RULE, type MergeTest } from "./merge.js";
 import { RESCALE_RULE, type RescaleFacts } from "./rescale.js";
-import type { Evidence } from "./types.js";
+import type { EvidenceOf } from "./types.js";
 
 /** Evidence rows of the §5 contract, one per method (E0–E7; E7 in components.ts). E0, E2, E3 and E7 carry p-values. */
 
-export function neuronEvidence(layers: LayerAlignment, space: FeatureSpace): Evidence {
+export function neuronEvidence(layers: LayerAlignment, space: FeatureSpace): EvidenceOf<"E3"> {
   const perLayer = layers.pairs.map((p) => ({
     b: p.b,
     a: p.a,
@@ -42,9 +43,10 @@ export function neuronEvidence(layers: LayerAlignment, space: FeatureSpace): Evi
   const kinds = [...new Set(layers.pairs.flatMap((p) => p.tests.map((t) => t.test.views)))].sort((x, y) =>
     x === "gate/up" ? -1 : y === "gate/up" ? 1 : 0,
   );
-  const views = kinds.length ? kinds : (["gate/up"] as const);
+  const views: typeof kinds = kinds.length ? kinds : ["gate/up"];
   const named = views.map((k) => (k === "gate/up" ? "gate vs up" : "down vs up")).join(", ");
   return {
+    id: "E3",
     method: `E3 neuron matching (${named} agreement)`,
     log10P: layers.pairs.length ? round(fisherCombineLog10(layers.pairs.map((p) => p.log10P))) : null,
     statistic: compared ? agree / compared : 0,
@@ -79,8 +81,9 @@ function viewsText(kind: string): string {
     : "non-gated MLPs: down columns vs up rows, both signed cosine (GELU/ReLU are not odd)";
 }
 
-export function identityEvidence(id: IdentityResult): Evidence {
+export function identityEvidence(id: IdentityResult): EvidenceOf<"E0"> {
   return {
+    id: "E0",
     method: "E0 bit-identical tensors",
     log10P: round(id.log10P),
     statistic: id.identical.length,
@@ -94,9 +97,10 @@ export function identityEvidence(id: IdentityResult): Evidence {
   };
 }
 
-export function layerEvidence(layers: LayerAlignment): Evidence {
+export function layerEvidence(layers: LayerAlignment): EvidenceOf<"E4"> {
   const mapped = layers.layerMap.filter((e) => e.a.length > 0).length;
   return {
+    id: "E4",
     method: "E4 layer alignment",
     log10P: null,
     statistic: layers.layerMap.length ? mapped / layers.layerMap.length : 0,
@@ -108,8 +112,9 @@ export function layerEvidence(layers: LayerAlignment): Evidence {
   };
 }
 
-export function hiddenEvidence(h: HiddenAlignment | null, t: EmbeddingTest | null): Evidence {
+export function hiddenEvidence(h: HiddenAlignment | null, t: EmbeddingTest | null): EvidenceOf<"E2"> {
   return {
+    id: "E2",
     method: "E2 hidden-basis alignment",
     log10P: t ? round(t.log10P) : null,
     statistic: h ? round(h.quality) : 0,
@@ -134,20 +139,21 @@ export function contextEvidence(
   b: Fingerprint,
   layers: LayerAlignment,
   tok: ReturnType<typeof tokenizerKinship>,
-): Evidence[] {
+): [EvidenceOf<"E1">, EvidenceOf<"E6-std-profile">, EvidenceOf<"E6-huref">] {
   const std = stdProfileCorrelation(a, b);
   const huref = layers.pairs
     .map((p) =>
       qkInvariantCorrelation(
         a.sketches.featureTokens,
         b.sketches.featureTokens,
-        a.sketches.layers[p.a]!,
-        b.sketches.layers[p.b]!,
+        at(a.sketches.layers, p.a, "layer of A"),
+        at(b.sketches.layers, p.b, "layer of B"),
       ),
     )
     .filter(Number.isFinite);
   return [
     {
+      id: "E1",
       method: "E1 tokenizer kinship",
       log10P: null,
       statistic: tok ? round(tok.jaccard) : 0,
@@ -158,15 +164,18 @@ export function contextEvidence(
       },
     },
     {
+      id: "E6-std-profile",
       method: "E6 std-profile correlation (HonestAGI 2025)",
       log10P: null,
-      statistic: round(std.mean),
+      // NaN (no common profile) was written as null; say so in the type.
+      statistic: Number.isFinite(std.mean) ? round(std.mean) : null,
       detail: {
         roles: std.roles,
         why: "context only: smooth std curves correlate for independent same-shape models (no null)",
       },
     },
     {
+      id: "E6-huref",
       method: "E6 HuRef-style q·k invariant",
       log10P: null,
       statistic: huref.length ? round(huref.reduce((s, x) => s + x, 0) / huref.length) : 0,
@@ -178,8 +187,9 @@ export function contextEvidence(
   ];
 }
 
-export function rescaleEvidence(r: RescaleFacts): Evidence {
+export function rescaleEvidence(r: RescaleFacts): EvidenceOf<"E5-rescale"> {
   return {
+    id: "E5-rescale",
     method: "E5 function-preserving rescaling (stored norms)",
     log10P: null,
     statistic: round(r.upSpread),
@@ -196,8 +206,9 @@ export function rescaleEvidence(r: RescaleFacts): Evidence {
   };
 }
 
-export function mergeEvidence(m: MergeTest | null): Evidence {
+export function mergeEvidence(m: MergeTest | null): EvidenceOf<"E5-merge"> {
   return {
+    id: "E5-merge",
     method: "E5 merge test (B ≈ αA + (1−α)C)",
     log10P: null,
     statistic: m ? round(m.ratio) : 1,

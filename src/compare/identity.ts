@@ -1,4 +1,5 @@
 import type { Fingerprint, TensorFingerprint } from "../fingerprint/types.js";
+import type { Coverage } from "./types.js";
 
 /**
  * E0 identity (DESIGN §4): bit-identical tensors found by SHA-256, plus the coverage of the comparison
@@ -11,15 +12,8 @@ import type { Fingerprint, TensorFingerprint } from "../fingerprint/types.js";
  */
 const BITS_PER_MATCH_DIVISOR = 16;
 
-export interface Coverage {
-  compared: number;
-  /** Names present only in A / only in B (the first MAX_LISTED; counts are exact). */
-  missingInB: string[];
-  missingInA: string[];
-  missingInBCount: number;
-  missingInACount: number;
-  shapeMismatch: { name: string; a: number[]; b: number[] }[];
-}
+/** Which tensors exist on both sides with the same shape (the contract type, compare/schema.ts). */
+export type { Coverage };
 
 export interface IdentityResult {
   coverage: Coverage;

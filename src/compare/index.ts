@@ -28,12 +28,24 @@ import { mergeWithCandidate } from "./merge.js";
 import { inferRelations } from "./relations.js";
 import { detectRescaling } from "./rescale.js";
 import { buildReuse } from "./reuse.js";
-import type { CompareResult } from "./types.js";
+import type { CompareResult, Evidence } from "./types.js";
 import { verdictOf } from "./verdict.js";
 
 export { mergeAmong } from "./merge-set.js";
+export { compareResultSchema, evidenceSchema } from "./schema.js";
 export { type LineageForest, lineageForest, type PairResult } from "./tree.js";
-export type { CompareResult, Evidence, Relation, Verdict } from "./types.js";
+export {
+  type CompareResult,
+  type ComponentFinding,
+  type Coverage,
+  type Evidence,
+  type EvidenceId,
+  type EvidenceOf,
+  evidenceOf,
+  type Relation,
+  type Reuse,
+  type Verdict,
+} from "./types.js";
 
 /** DESIGN §4: related at combined log10 p ≤ −12. */
 export const DEFAULT_RELATED_LOG10P = -12;
@@ -113,7 +125,7 @@ export function compareFingerprints(
     ...(embedding ? [embedding.log10P] : []),
   ];
   const log10P = round(fisherCombineLog10(pValues));
-  const evidence = [
+  const evidence: Evidence[] = [
     e0,
     e3,
     layerEvidence(layers),
@@ -203,7 +215,7 @@ export function expertsOnlyInA(a: Fingerprint, b: Fingerprint): boolean {
   return moe(a) && !moe(b);
 }
 
-function describe(fp: Fingerprint) {
+function describe(fp: Fingerprint): CompareResult["models"]["a"] {
   return {
     spec: fp.source?.spec,
     format: fp.source?.format,

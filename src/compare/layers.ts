@@ -1,3 +1,4 @@
+import { at } from "../checked.js";
 import type { LayerSketch, Sketches } from "../fingerprint/sketch/types.js";
 import { bonferroniLog10 } from "../stats/index.js";
 import { type Family, type FeatureSpace, mlpFeatures, type NeuronViews, viewsOf } from "./features.js";
@@ -60,8 +61,8 @@ export function testLayerPair(
   space: FeatureSpace,
   candidates: number,
 ): LayerPairResult | null {
-  const la = a.layers[i]!;
-  const lb = b.layers[j]!;
+  const la = at(a.layers, i, "layer of A");
+  const lb = at(b.layers, j, "layer of B");
   if (la.mlps.length === 0 || lb.mlps.length === 0) return null;
   const tests: LayerPairResult["tests"] = [];
   const bList = lb.mlps.length === 1 && la.mlps.length > 1 ? [0] : lb.mlps.map((_, e) => e);
@@ -70,7 +71,9 @@ export function testLayerPair(
     let looked = 0;
     for (const group of candidatesFor(la, lb, bm)) {
       for (const am of group) {
-        const t = bestNeuronTest(a, la.mlps[am]!, b, lb.mlps[bm]!, space, { expert: lb.mlps.length > 1 });
+        const ma = at(la.mlps, am, "candidate MLP of A");
+        const mb = at(lb.mlps, bm, "MLP of B");
+        const t = bestNeuronTest(a, ma, b, mb, space, { expert: lb.mlps.length > 1 });
         looked++;
         if (t && (!best || t.log10P < best.test.log10P)) best = { bMlp: bm, aMlp: am, test: t };
       }
@@ -116,8 +119,8 @@ function screenScores(a: Sketches, b: Sketches, space: FeatureSpace): number[][]
       for (const { layer, from, count } of stack.spans) {
         let agree = 0;
         for (let r = from; r < from + count; r++) if (byFirst[r] === bySecond[r]) agree++;
-        const row = screen[layer]!;
-        row[i] = Math.max(row[i]!, agree / count);
+        const row = at(screen, layer, "screen row");
+        row[i] = Math.max(row[i] ?? 0, agree / count);
       }
     });
   }
@@ -152,13 +155,13 @@ function stackedSamples(b: Sketches, f: Family, space: FeatureSpace, pair: Neuro
 }
 
 function stackRows(parts: FeatureMatrix[]): FeatureMatrix {
-  const cols = parts[0]!.cols;
+  const cols = at(parts, 0, "stacked feature matrices").cols;
   const rows = parts.reduce((n, p) => n + p.rows, 0);
   const data = new Float32Array(rows * cols);
-  let at = 0;
+  let offset = 0;
   for (const p of parts) {
-    data.set(p.data, at);
-    at += p.data.length;
+    data.set(p.data, offset);
+    offset += p.data.length;
   }
   return { data, rows, cols };
 }
@@ -168,7 +171,15 @@ function rowArgmax(sim: Float32Array, n: number, m: number): Int32Array {
   const out = new Int32Array(n);
   for (let r = 0; r < n; r++) {
     let best = 0;
-    for (let c = 1; c < m; c++) if (sim[r * m + c]! > sim[r * m + best]!) best = c;
+    // Indices bounded by n × m: `?? NaN` never fires (src/checked.ts).
+    let top = sim[r * m] ?? Number.NaN;
+    for (let c = 1; c < m; c++) {
+      const s = sim[r * m + c] ?? Number.NaN;
+      if (s > top) {
+        top = s;
+        best = c;
+      }
+    }
     out[r] = best;
   }
   return out;
@@ -188,7 +199,7 @@ export function alignLayers(a: Sketches, b: Sketches, space: FeatureSpace): Laye
   const screen = screenScores(a, b, space);
   const pairs: LayerPairResult[] = [];
   const layerMap = b.layers.map((_, j) => {
-    const row = screen[j]!;
+    const row = at(screen, j, "screen row");
     const i = row.indexOf(maxOf(row));
     // The diagonal, when it was tried first, is one more look: count it among the candidates.
     const pair = i >= 0 ? testLayerPair(a, b, i, j, space, la + (la === lb ? 1 : 0)) : null;

@@ -96,23 +96,25 @@ export function testNeurons(
   let agreements = 0;
   let kept = 0;
   let cosSum = 0;
+  // Per neuron, indices bounded by the matchings' length: `?? -1` / `?? NaN` never fire (src/checked.ts).
   for (let r = 0; r < byFirst.bToA.length; r++) {
-    const i = neuronOf(mb, sample ? sample[r]! : r);
-    const j = byFirst.bToA[r]!;
+    const i = neuronOf(mb, sample ? (sample[r] ?? -1) : r);
+    const j = byFirst.bToA[r] ?? -1;
+    const score = byFirst.score[r] ?? Number.NaN;
     tested.push(i);
     // Degenerate rows (all-zero features: dead or zeroed neurons) match by tie-breaking order alone,
     // identically in both matchings; they never count as agreements.
     if (
       j >= 0 &&
       j === bySecond.bToA[r] &&
-      Math.abs(byFirst.score[r]!) > MIN_SCORE &&
-      Math.abs(bySecond.score[r]!) > MIN_SCORE
+      Math.abs(score) > MIN_SCORE &&
+      Math.abs(bySecond.score[r] ?? Number.NaN) > MIN_SCORE
     ) {
       const parent = neuronOf(ma, j);
       bToA[i] = parent;
       if (parent === i) kept++;
       agreements++;
-      cosSum += byFirst.score[r]!;
+      cosSum += score;
     }
   }
   const compared = Math.min(storedCount(ma), tested.length);
@@ -155,7 +157,7 @@ function expectedOverlap(ma: MlpSketch, tested: number[], compared: number, perm
   if (permuted) return Math.min(compared, (tested.length * storedCount(ma)) / Math.max(1, ma.neurons));
   const rowOfA = storedRowOf(ma);
   let n = 0;
-  for (const i of tested) if (i < ma.neurons && rowOfA[i]! >= 0) n++;
+  for (const i of tested) if (i < ma.neurons && (rowOfA[i] ?? -1) >= 0) n++;
   return Math.min(compared, n);
 }
 

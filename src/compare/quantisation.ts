@@ -41,12 +41,15 @@ function ggufLike(bits: number, size: number, symmetric: boolean): string {
 export function gridScheme(g: GridStats): string | null {
   const sizes = [...g.blocks].sort((x, y) => (x.size || 1e9) - (y.size || 1e9));
   const first = sizes.findIndex((b) => b.fit >= GRID_HOLDS);
-  if (first >= 0) {
-    const bits = bitsOf(sizes[first]!.levels);
-    let at = first;
-    while (at + 1 < sizes.length && sizes[at + 1]!.fit >= GRID_HOLDS && bitsOf(sizes[at + 1]!.levels) <= bits)
-      at++;
-    const b = sizes[at]!;
+  const finest = sizes[first];
+  if (finest) {
+    const bits = bitsOf(finest.levels);
+    // Follow the grid to coarser blocks while it holds with no more bits.
+    let b = finest;
+    for (const next of sizes.slice(first + 1)) {
+      if (!(next.fit >= GRID_HOLDS && bitsOf(next.levels) <= bits)) break;
+      b = next;
+    }
     const sym = b.symmetric >= 0.8 ? "symmetric" : b.symmetric <= 0.4 ? "asymmetric" : "symmetric or not";
     const where = b.size === 0 ? "per row (output channel)" : `per ${b.size}-value block`;
     return `int${bits} ${sym} ${where}${b.size ? ggufLike(bits, b.size, b.symmetric >= 0.8) : ""}`;

@@ -1,3 +1,4 @@
+import { at } from "../checked.js";
 import type { Fingerprint } from "../fingerprint/types.js";
 import { HIDDEN_TRUST, type HiddenAlignment, IDENTITY_KEEP, isHiddenPermuted } from "./align.js";
 import { type DirectionClue, decideDirection, depthClue, widthClue } from "./direction.js";
@@ -77,10 +78,11 @@ export function inferRelations(x: RelationInput): StructureFacts {
   }
   depthFacts(x, rel, clues);
   widthFacts(x, rel, clues);
-  if (quantA !== quantB) {
+  // Exactly one side quantised: that side is the child.
+  const how = quantA === quantB ? null : (qb ?? qa);
+  if (how) {
     rel.add("quantize");
     const q = quantB ? "B" : "A";
-    const how = (quantB ? qb : qa)!;
     clues.push({
       parent: quantB ? "A" : "B",
       reason:
@@ -193,8 +195,8 @@ function sameDepthSurgery(x: RelationInput, rel: Set<Relation>): void {
 function widthFacts(x: RelationInput, rel: Set<Relation>, clues: DirectionClue[]): void {
   for (const p of x.layers.pairs) {
     if (p.log10P > -4) continue;
-    const na = x.a.sketches.layers[p.a]!.mlps[0]?.neurons ?? 0;
-    const nb = x.b.sketches.layers[p.b]!.mlps[0]?.neurons ?? 0;
+    const na = x.a.sketches.layers[p.a]?.mlps[0]?.neurons ?? 0;
+    const nb = x.b.sketches.layers[p.b]?.mlps[0]?.neurons ?? 0;
     if (nb > na && na > 0) rel.add("width_expand");
     else if (nb < na && nb > 0) rel.add("prune");
   }
@@ -217,8 +219,8 @@ function isObfuscated(x: RelationInput): boolean {
   if (h && h.quality < HIDDEN_TRUST && h.identityQuality < HIDDEN_TRUST && anchorWins) return true;
   for (const p of x.layers.pairs) {
     for (const t of p.tests) {
-      const na = x.a.sketches.layers[p.a]!.mlps[t.aMlp]!.neurons;
-      const nb = x.b.sketches.layers[p.b]!.mlps[t.bMlp]!.neurons;
+      const na = at(at(x.a.sketches.layers, p.a, "layer of A").mlps, t.aMlp, "MLP of A").neurons;
+      const nb = at(at(x.b.sketches.layers, p.b, "layer of B").mlps, t.bMlp, "MLP of B").neurons;
       // Widths are the full `neurons`; "most neurons carried over" counts against the expected overlap,
       // which differs from `compared` when a sketch stores a neuron subset (neurons.ts).
       if (na !== nb || !isNearCopy(t.test)) continue;

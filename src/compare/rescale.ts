@@ -1,3 +1,4 @@
+import { at } from "../checked.js";
 import { fromFloat16Array } from "../fingerprint/sketch/project.js";
 import type { LayerSketch, Sketches } from "../fingerprint/sketch/types.js";
 import type { LayerAlignment } from "./layers.js";
@@ -64,13 +65,20 @@ function ffnLogRatios(la: LayerSketch, lb: LayerSketch, bToA: Int32Array, up: nu
   // bToA holds neuron indices; norms are stored per stored row (a subset when the sketch has `rows`).
   const rowA = storedRowOf(ma);
   const rowB = storedRowOf(mb);
+  // Indices come from the matching and the stored-row maps (bounded); a missing norm reads as 0 and
+  // the neuron is skipped like one whose norm is 0.
   bToA.forEach((neuronA, neuronB) => {
-    const i = neuronA < 0 ? -1 : rowA[neuronA]!;
-    const j = rowB[neuronB]!;
-    if (i < 0 || j < 0 || !(ua[i]! > 0 && ub[j]! > 0 && da[i]! > 0 && db[j]! > 0)) return;
-    const lu = Math.log(ub[j]! / ua[i]!);
+    const i = neuronA < 0 ? -1 : (rowA[neuronA] ?? -1);
+    const j = rowB[neuronB] ?? -1;
+    if (i < 0 || j < 0) return;
+    const upA = ua[i] ?? 0;
+    const upB = ub[j] ?? 0;
+    const downA = da[i] ?? 0;
+    const downB = db[j] ?? 0;
+    if (!(upA > 0 && upB > 0 && downA > 0 && downB > 0)) return;
+    const lu = Math.log(upB / upA);
     up.push(lu);
-    sum.push(lu + Math.log(db[j]! / da[i]!));
+    sum.push(lu + Math.log(downB / downA));
   });
 }
 
@@ -87,11 +95,14 @@ function qkGroups(la: LayerSketch, lb: LayerSketch): { lq: number; lk: number }[
   const meanLog = (x: Float32Array, y: Float32Array, from: number, to: number) => {
     let s = 0;
     let n = 0;
-    for (let r = from; r < to; r++)
-      if (x[r]! > 0 && y[r]! > 0) {
-        s += Math.log(y[r]! / x[r]!);
+    for (let r = from; r < to; r++) {
+      const xr = x[r] ?? 0;
+      const yr = y[r] ?? 0;
+      if (xr > 0 && yr > 0) {
+        s += Math.log(yr / xr);
         n++;
       }
+    }
     return n ? s / n : 0;
   };
   return Array.from({ length: a.kvHeads }, (_, g) => ({
@@ -106,8 +117,8 @@ export function detectRescaling(a: Sketches, b: Sketches, layers: LayerAlignment
   let groups = 0;
   let rescaled = 0;
   for (const p of layers.pairs) {
-    const la = a.layers[p.a]!;
-    const lb = b.layers[p.b]!;
+    const la = at(a.layers, p.a, "aligned layer of A");
+    const lb = at(b.layers, p.b, "aligned layer of B");
     const t = p.tests[0];
     if (t && p.tests.length === 1 && la.mlps.length === 1 && lb.mlps.length === 1)
       ffnLogRatios(la, lb, t.test.bToA, up, sum);

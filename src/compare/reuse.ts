@@ -1,9 +1,11 @@
+import { at } from "../checked.js";
 import type { Fingerprint } from "../fingerprint/types.js";
 import { type HiddenAlignment, isHiddenPermuted } from "./align.js";
 import { round } from "./evidence.js";
 import type { IdentityResult } from "./identity.js";
 import type { LayerAlignment } from "./layers.js";
 import { storedCount } from "./rows.js";
+import type { Reuse } from "./types.js";
 
 /** Neuron lists longer than this are summarised (counts only) to keep the JSON bounded. */
 const MAX_NEURON_LIST = 65_536;
@@ -21,31 +23,15 @@ export function buildReuse(
   layers: LayerAlignment,
   identity: IdentityResult,
   hidden: HiddenAlignment | null,
-) {
-  const neuronMaps: {
-    b: number;
-    a: number;
-    neuronsA: number;
-    neuronsB: number;
-    matched: number;
-    parentToChild?: number[];
-    sample?: { storedA: number; storedB: number; compared: number; overlap: number };
-  }[] = [];
-  const expertMaps: {
-    b: number;
-    expert: number;
-    a: number;
-    aMlp: number;
-    agreements: number;
-    compared: number;
-    overlap?: number;
-  }[] = [];
+): Reuse {
+  const neuronMaps: Reuse["neuronMaps"] = [];
+  const expertMaps: Reuse["expertMaps"] = [];
   for (const p of layers.pairs) {
-    const la = a.sketches.layers[p.a]!;
-    const lb = b.sketches.layers[p.b]!;
+    const la = at(a.sketches.layers, p.a, "layer of A");
+    const lb = at(b.sketches.layers, p.b, "layer of B");
     for (const t of p.tests) {
-      const ma = la.mlps[t.aMlp]!;
-      const mb = lb.mlps[t.bMlp]!;
+      const ma = at(la.mlps, t.aMlp, "MLP of A");
+      const mb = at(lb.mlps, t.bMlp, "MLP of B");
       const na = ma.neurons;
       const nb = mb.neurons;
       const { sampled, compared, overlap } = t.test;

@@ -11,9 +11,9 @@ export function storedCount(m: MlpSketch): number {
   return m.rows ? m.rows.length : m.neurons;
 }
 
-/** The neuron index of stored row r. */
+/** The neuron index of stored row r (called per neuron: r is a stored row, −1 never comes back). */
 export function neuronOf(m: MlpSketch, r: number): number {
-  return m.rows ? m.rows[r]! : r;
+  return m.rows ? (m.rows[r] ?? -1) : r;
 }
 
 /** For each neuron index, its stored row, or −1 when the neuron is not stored (inverse of `rows`). */

@@ -1,37 +1,34 @@
-/** The JSON contract of `pedigree compare --json` (DESIGN §5). Other tools parse it: extend, never break. */
+import type { z } from "zod";
+import type {
+  compareResultSchema,
+  componentFindingSchema,
+  coverageSchema,
+  evidenceSchema,
+  relationSchema,
+  reuseSchema,
+  verdictSchema,
+} from "./schema.js";
 
-export type Verdict = "related" | "unrelated" | "inconclusive";
+/** The JSON contract of `pedigree compare --json` (DESIGN §5), derived from the schemas in schema.ts. */
 
-export type Relation =
-  | "identical"
-  | "continued_training"
-  | "depth_upscale"
-  | "width_expand"
-  | "prune"
-  | "vocab_swap"
-  | "obfuscation"
-  | "partial_freeze"
-  | "moe_upcycle"
-  | "merge"
-  | "quantize"
-  | "format_convert";
+export type Verdict = z.infer<typeof verdictSchema>;
+export type Relation = z.infer<typeof relationSchema>;
 
-export interface Evidence {
-  method: string;
-  log10P: number | null;
-  statistic: number;
-  detail: Record<string, unknown>;
-}
+/** One evidence row; narrow on `id` ("E0" … "E7", see evidenceSchema) to reach its typed `detail`. */
+export type Evidence = z.infer<typeof evidenceSchema>;
+export type EvidenceId = Evidence["id"];
+/** The evidence row with this id. */
+export type EvidenceOf<Id extends EvidenceId> = Extract<Evidence, { id: Id }>;
 
-export interface CompareResult {
-  verdict: Verdict;
-  /** Combined log10 p under H0 "independently initialised and trained"; ≤ 0, never -Infinity. */
-  log10P: number;
-  relations: Relation[];
-  /** For each layer j of B, its source layer(s) in A ([] = new layer); null when not established. */
-  layerMap: { b: number; a: number[] }[] | null;
-  evidence: Evidence[];
-  /** Which model is the parent, when it can be told. */
-  direction: { parent: "A" | "B" | "unknown"; reason: string };
-  [key: string]: unknown;
+export type Coverage = z.infer<typeof coverageSchema>;
+export type ComponentFinding = z.infer<typeof componentFindingSchema>;
+export type Reuse = z.infer<typeof reuseSchema>;
+export type CompareResult = z.infer<typeof compareResultSchema>;
+
+/** The row with this id, if the result carries one. */
+export function evidenceOf<Id extends EvidenceId>(
+  evidence: readonly Evidence[],
+  id: Id,
+): EvidenceOf<Id> | undefined {
+  return evidence.find((e): e is EvidenceOf<Id> => e.id === id);
 }

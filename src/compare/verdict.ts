@@ -3,7 +3,7 @@ import { idPairingCorrelation } from "./align.js";
 import { round } from "./evidence.js";
 import { anchorsUsable, type FeatureSpace } from "./features.js";
 import type { LayerAlignment } from "./layers.js";
-import type { Evidence, Verdict } from "./types.js";
+import { type Evidence, evidenceOf, type Verdict } from "./types.js";
 
 /** DESIGN §4: unrelated when every test stays at or above log10 p −2. */
 export const UNRELATED_LOG10P = -2;
@@ -75,7 +75,7 @@ export function verdictOf(
   untested: readonly string[] = [],
 ): { verdict: Verdict; reason: string | null } {
   const pairing = space.mode === "id" ? idPairingCorrelation(a, b) : null;
-  const e3 = evidence.find((e) => e.method.startsWith("E3"));
+  const e3 = evidenceOf(evidence, "E3");
   if (space.mode === "id" && e3)
     e3.detail.idPairingGramCorrelation = pairing === null ? null : round(pairing);
   // The pairing must be confirmed when it replaces a real tokenizer's strings (one side has one); two

@@ -155,7 +155,7 @@ function reuseSection(r: CompareResult): string {
           .join("")}</ul></details></li>`
       : "<li><b>Tensors:</b> none bit-identical (every tensor was changed, e.g. by training or conversion).</li>",
   );
-  if (reuse.hiddenPermuted)
+  if (reuse.hiddenPermutation)
     items.push(
       "<li><b>Hidden basis:</b> the residual stream is permuted; the recovered permutation is in the JSON.</li>",
     );
@@ -254,7 +254,7 @@ function neuronBars(r: CompareResult): string {
 function evidenceTable(r: CompareResult): string {
   const rows = evidenceInOrder(r).map((e) => {
     const unit = statisticUnit(e);
-    const stat = Number.isFinite(e.statistic) ? unit.format(e.statistic) : "n/a";
+    const stat = e.statistic !== null && Number.isFinite(e.statistic) ? unit.format(e.statistic) : "n/a";
     const p = e.log10P === null ? "context (no null)" : fmtP(e.log10P);
     return `<tr><td>${esc(e.method)}</td><td>${p}</td><td>${stat}</td><td>${esc(unit.means)}</td><td><details><summary>detail</summary><pre>${esc(JSON.stringify(e.detail, null, 1).slice(0, 20000))}</pre></details></td></tr>`;
   });

@@ -22,8 +22,7 @@ export function renderCompareText(r: CompareResult): string {
     lines.push(...reuseLines(r));
   }
   // Why a verdict is inconclusive, the merge fit, partial freezes…: the comparison's own notes.
-  const notes = Array.isArray(r.notes) ? (r.notes as string[]) : [];
-  for (const [i, note] of notes.slice(0, MAX_NOTES).entries())
+  for (const [i, note] of r.notes.slice(0, MAX_NOTES).entries())
     lines.push(`${i === 0 ? "notes:     " : "           "} ${esc(note)}`);
   const parts = componentsText(r);
   if (parts) lines.push(`components: ${parts}`);
@@ -45,8 +44,8 @@ export function renderCompareText(r: CompareResult): string {
 
 /** Per component class: its state and, when tested, its log10 p (e.g. "attention changed (−475)"). */
 function componentsText(r: CompareResult): string | null {
-  const c = r.components as { class: string; state: string; log10P: number | null }[] | undefined;
-  if (!Array.isArray(c) || c.length === 0) return null;
+  const c = r.components;
+  if (c.length === 0) return null;
   return c.map((x) => `${x.class} ${x.state}${x.log10P === null ? "" : ` (${fmtP(x.log10P)})`}`).join(" · ");
 }
 
@@ -98,7 +97,7 @@ function reuseLines(r: CompareResult): string[] {
   }
   if (reuse.identicalTensors.length)
     out.push(`frozen:     ${reuse.identicalTensors.length} non-constant tensors bit-identical`);
-  if (reuse.hiddenPermuted)
+  if (reuse.hiddenPermutation)
     out.push("hidden:     the residual stream is permuted (recovered permutation in --json)");
   return out;
 }
@@ -106,5 +105,5 @@ function reuseLines(r: CompareResult): string[] {
 function evidenceValue(e: Evidence): string {
   const p = e.log10P === null ? "context" : `log10 p ${fmtP(e.log10P)}`;
   const unit = statisticUnit(e);
-  return `${p.padEnd(18)} ${Number.isFinite(e.statistic) ? unit.format(e.statistic) : "n/a"} (${unit.means})`;
+  return `${p.padEnd(18)} ${e.statistic !== null && Number.isFinite(e.statistic) ? unit.format(e.statistic) : "n/a"} (${unit.means})`;
 }

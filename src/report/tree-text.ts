@@ -1,4 +1,5 @@
 import type { LineageEdge } from "../compare/tree.js";
+import type { Verdict } from "../compare/types.js";
 
 /** The `pedigree tree --json` document (data). */
 export interface TreeData {
@@ -10,7 +11,7 @@ export interface TreeData {
   /** Pairwise results, indexed like `sources` (null on the diagonal). */
   matrix: {
     sources: string[];
-    verdict: (string | null)[][];
+    verdict: (Verdict | null)[][];
     log10P: (number | null)[][];
     drift: (number | null)[][];
   };

@@ -1,35 +1,36 @@
 import { z } from "zod";
+import { compareResultSchema } from "../compare/schema.js";
+import {
+  addModelResultSchema,
+  declareResultSchema,
+  inclusionProofSchema,
+  lineageGraphSchema,
+  modelRecordSchema,
+  signedTreeHeadSchema,
+} from "../registry/contract.js";
 import { VERSION } from "../version.js";
 import {
   addModelBody,
   compareBody,
   declareBody,
   identifyBody,
-  jobStates,
+  jobResponse,
   logQuery,
+  logViewResponse,
+  modelDetailResponse,
+  modelSummaryResponse,
   modelsQuery,
   verifyBody,
 } from "./schemas.js";
 
-/** The job as the API returns it (documentation of `Job` in src/jobs/types.ts). */
-const jobSchema = z.object({
-  id: z.string(),
-  kind: z.enum(["fingerprint", "compare", "verify", "identify"]),
-  payload: z.unknown(),
-  key: z.string().nullable(),
-  state: jobStates,
-  progress: z.object({ done: z.number(), total: z.number(), phase: z.string() }).nullable(),
-  result: z.unknown(),
-  error: z.object({ code: z.string(), message: z.string(), hint: z.string().nullable() }).nullable(),
-  attempts: z.number().int(),
-  createdAt: z.string(),
-  startedAt: z.string().nullable(),
-  finishedAt: z.string().nullable(),
-});
-
 const errorEnvelope = z.object({
   ok: z.literal(false),
-  error: z.object({ code: z.string(), message: z.string(), hint: z.string().nullable() }),
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    details: z.record(z.string(), z.unknown()).optional(),
+    hint: z.string().nullable(),
+  }),
 });
 const ok = (data: z.ZodType) => z.object({ ok: z.literal(true), data });
 const accepted = ok(z.object({ job: z.string() }));
@@ -40,6 +41,8 @@ type Op = {
   query?: z.ZodObject;
   ok: z.ZodType;
   status?: number;
+  /** Other success responses (status → body), e.g. an upload answered at once beside a queued job. */
+  also?: Record<number, { description: string; body: z.ZodType }>;
   role: string;
 };
 
@@ -48,26 +51,37 @@ const OPS: Record<string, Record<string, Op>> = {
     get: {
       summary: "List and search models",
       query: modelsQuery,
-      ok: ok(z.array(z.unknown())),
+      ok: ok(z.array(modelSummaryResponse)),
       role: "reader",
     },
     post: {
-      summary: "Register a model by URL (job)",
+      summary: "Register a model by URL (job), or an uploaded fingerprint at once",
       body: addModelBody,
       ok: accepted,
       status: 202,
+      also: {
+        201: {
+          description: "fingerprint registered",
+          body: ok(addModelResultSchema.pick({ model: true, created: true })),
+        },
+        200: {
+          description: "already registered",
+          body: ok(addModelResultSchema.pick({ model: true, created: true })),
+        },
+      },
       role: "writer",
     },
   },
   "/api/models/{name}": {
-    get: { summary: "One model with its lineage", ok: ok(z.unknown()), role: "reader" },
+    get: { summary: "One model with its lineage", ok: ok(modelDetailResponse), role: "reader" },
   },
   "/api/edges": {
     post: {
       summary: "Declare that child derives from parent",
       body: declareBody,
-      ok: ok(z.unknown()),
+      ok: ok(declareResultSchema),
       status: 201,
+      also: { 200: { description: "already declared", body: ok(declareResultSchema) } },
       role: "writer",
     },
   },
@@ -75,14 +89,14 @@ const OPS: Record<string, Record<string, Op>> = {
     get: {
       summary: "Signed tree head and newest log entries",
       query: logQuery,
-      ok: ok(z.unknown()),
+      ok: ok(logViewResponse),
       role: "reader",
     },
   },
   "/api/log/proof/{seq}": {
-    get: { summary: "Inclusion proof of one log entry", ok: ok(z.unknown()), role: "reader" },
+    get: { summary: "Inclusion proof of one log entry", ok: ok(inclusionProofSchema), role: "reader" },
   },
-  "/api/graph": { get: { summary: "The lineage graph", ok: ok(z.unknown()), role: "reader" } },
+  "/api/graph": { get: { summary: "The lineage graph", ok: ok(lineageGraphSchema), role: "reader" } },
   "/api/compare": {
     post: {
       summary: "Compare two models or fingerprints (job)",
@@ -110,20 +124,57 @@ const OPS: Record<string, Record<string, Op>> = {
       role: "writer",
     },
   },
-  "/api/jobs": { get: { summary: "List jobs", ok: ok(z.array(jobSchema)), role: "reader" } },
-  "/api/jobs/{id}": { get: { summary: "One job", ok: ok(jobSchema), role: "reader" } },
-  "/api/jobs/{id}/cancel": { post: { summary: "Cancel a job", ok: ok(jobSchema), role: "writer" } },
+  "/api/jobs": {
+    get: {
+      summary: "List jobs (results left out: read one job)",
+      ok: ok(z.array(jobResponse)),
+      role: "reader",
+    },
+  },
+  "/api/jobs/{id}": { get: { summary: "One job", ok: ok(jobResponse), role: "reader" } },
+  "/api/jobs/{id}/cancel": { post: { summary: "Cancel a job", ok: ok(jobResponse), role: "writer" } },
   "/api/jobs/{id}/retry": {
-    post: { summary: "Retry a failed or cancelled job", ok: ok(jobSchema), role: "writer" },
+    post: { summary: "Retry a failed or cancelled job", ok: ok(jobResponse), role: "writer" },
   },
   "/api/jobs/{id}/events": {
     get: { summary: "Server-sent events of a job ('all' for every job)", ok: z.string(), role: "reader" },
   },
 };
 
+/**
+ * Schemas that several responses carry, written once under components.schemas and referenced (a
+ * compare result alone is ~60 kB of JSON Schema).
+ */
+const COMPONENTS = new Map<z.core.$ZodType, string>([
+  [jobResponse, "Job"],
+  [compareResultSchema, "CompareResult"],
+  [modelRecordSchema, "ModelRecord"],
+  [signedTreeHeadSchema, "SignedTreeHead"],
+]);
+
+/** JSON Schema of `s`, with every shared schema below it replaced by a $ref to its component. */
+function jsonSchema(s: z.ZodType): Record<string, unknown> {
+  return z.toJSONSchema(s, {
+    io: "input",
+    unrepresentable: "any",
+    override: (ctx) => {
+      const name = COMPONENTS.get(ctx.zodSchema);
+      if (!name || ctx.zodSchema === (s as z.core.$ZodType)) return;
+      for (const k of Object.keys(ctx.jsonSchema)) delete (ctx.jsonSchema as Record<string, unknown>)[k];
+      ctx.jsonSchema.$ref = `#/components/schemas/${name}`;
+    },
+  }) as Record<string, unknown>;
+}
+
+/** A component's schema, without the "$schema" key (the document's dialect applies). */
+function component(s: z.ZodType): Record<string, unknown> {
+  const { $schema: _dialect, ...rest } = jsonSchema(s);
+  return rest;
+}
+
 /** OpenAPI 3.1 (its schemas are JSON Schema 2020-12, generated from the zod schemas the server validates with). */
 export function openApiDocument(): Record<string, unknown> {
-  const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: "input", unrepresentable: "any" });
+  const schema = jsonSchema;
   const paths: Record<string, Record<string, unknown>> = {};
   for (const [path, ops] of Object.entries(OPS)) {
     paths[path] = {};
@@ -149,6 +200,12 @@ export function openApiDocument(): Record<string, unknown> {
           ? { requestBody: { required: true, content: { "application/json": { schema: schema(op.body) } } } }
           : {}),
         responses: {
+          ...Object.fromEntries(
+            Object.entries(op.also ?? {}).map(([status, r]) => [
+              status,
+              { description: r.description, content: { "application/json": { schema: schema(r.body) } } },
+            ]),
+          ),
           [String(op.status ?? 200)]: {
             description: "ok",
             content: {
@@ -168,7 +225,10 @@ export function openApiDocument(): Record<string, unknown> {
   return {
     openapi: "3.1.0",
     info: { title: "Pedigree", version: VERSION },
-    components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+    components: {
+      securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+      schemas: Object.fromEntries([...COMPONENTS].map(([s, name]) => [name, component(s as z.ZodType)])),
+    },
     security: [{ bearer: [] }],
     paths,
   };

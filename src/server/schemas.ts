@@ -1,5 +1,16 @@
 import { z } from "zod";
+import { compareResultSchema } from "../compare/schema.js";
 import { PedigreeError } from "../errors.js";
+import {
+  addModelResultSchema,
+  edgeStatusSchema,
+  identifyResultSchema,
+  logEntrySchema,
+  modelRecordSchema,
+  showDataSchema,
+  signedTreeHeadSchema,
+  verifyResultSchema,
+} from "../registry/contract.js";
 
 /** Names, versions, tags and claims are capped so one request cannot store megabytes of text. */
 const MAX_TEXT = 512;
@@ -122,3 +133,67 @@ export function parse<T>(schema: z.ZodType<T>, value: unknown): T {
     hint: "See docs/serve.md for the request bodies",
   });
 }
+
+/*
+ * Response bodies, for the OpenAPI document: built from the same definitions as the CLI's JSON
+ * Schemas (compare/schema.ts, registry/contract.ts), plus the views only the server returns.
+ */
+
+export const modelStatus = z.enum(["verified", "unsupported", "undeclared", "unchecked", "none"]);
+
+/** GET /api/models: a model with the worst state of its declared parents (views.ts ModelSummary). */
+export const modelSummaryResponse = modelRecordSchema.extend({
+  status: modelStatus,
+  parents: z.number().int(),
+});
+
+/** GET /api/models/{name}: `registry show` plus the check state of each declared parent and undeclared kin. */
+export const modelDetailResponse = showDataSchema.extend({
+  parentStatus: z.array(
+    z.object({
+      parent: z.string(),
+      parentName: z.string(),
+      status: edgeStatusSchema,
+      log10P: z.number().nullable(),
+    }),
+  ),
+  undeclared: z.array(
+    z.object({
+      other: z.string(),
+      otherName: z.string(),
+      log10P: z.number().nullable(),
+      asParent: z.boolean(),
+    }),
+  ),
+});
+
+/** GET /api/log: the current signed tree head and the newest entries (log-view.ts). */
+export const logViewResponse = z.object({
+  head: signedTreeHeadSchema.nullable(),
+  entries: z.array(logEntrySchema.extend({ sig: z.string() })),
+});
+
+const jobFields = {
+  id: z.string(),
+  payload: z.unknown(),
+  key: z.string().nullable(),
+  /** A token id, "anonymous" for an address, or null. */
+  owner: z.string().nullable(),
+  state: jobStates,
+  progress: z.object({ done: z.number(), total: z.number(), phase: z.string() }).nullable(),
+  error: z.object({ code: z.string(), message: z.string(), hint: z.string().nullable() }).nullable(),
+  attempts: z.number().int(),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+};
+const jobOf = <K extends string, R extends z.ZodType>(kind: K, result: R) =>
+  z.object({ ...jobFields, kind: z.literal(kind), result: result.nullable() });
+
+/** A job as the API returns it; `result` (null until it succeeds, and in lists) by kind. */
+export const jobResponse = z.discriminatedUnion("kind", [
+  jobOf("fingerprint", addModelResultSchema.pick({ model: true, created: true })),
+  jobOf("compare", compareResultSchema),
+  jobOf("verify", verifyResultSchema),
+  jobOf("identify", identifyResultSchema),
+]);

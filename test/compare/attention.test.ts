@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { embeddingTest } from "../../src/compare/align.js";
-import type { ComponentFinding } from "../../src/compare/components.js";
 import { compareFingerprints } from "../../src/compare/index.js";
 import { gaussianMatrix } from "../../src/fingerprint/sketch/project.js";
 import type { ModelView, TensorRef } from "../../src/model/types.js";
 import { sketchFingerprint, sketchWeights, type Weights } from "../helpers/memory-sketch.js";
+import { evidenceRow } from "./evidence-row.js";
 
 /**
  * E7 (attention units), E2's null and the "no false clearance" rule, on in-memory models (no I/O):
@@ -103,10 +103,11 @@ const sketch = (w: Weights) => sketchWeights(view(), w);
 
 const fingerprint = sketchFingerprint;
 
-const e = (r: ReturnType<typeof compareFingerprints>, m: string) =>
-  r.evidence.find((x) => x.method.startsWith(m))!;
-const comp = (r: ReturnType<typeof compareFingerprints>, c: string) =>
-  (r.components as ComponentFinding[]).find((x) => x.class === c)!;
+const comp = (r: ReturnType<typeof compareFingerprints>, c: string) => {
+  const found = r.components.find((x) => x.class === c);
+  if (!found) throw new Error(`no ${c} component finding`);
+  return found;
+};
 
 describe("attention units (E7) and component coverage", () => {
   it("finds attention-only reuse (MLPs replaced, everything noised) with a KV-head map", async () => {
@@ -114,11 +115,11 @@ describe("attention units (E7) and component coverage", () => {
     const b = mix(a, randomWeights(2), 0.3, 5);
     const r = compareFingerprints(fingerprint(await sketch(a)), fingerprint(await sketch(b)));
     expect(r.verdict).toBe("related");
-    expect(e(r, "E7").log10P!).toBeLessThan(-12);
-    expect(e(r, "E3").log10P!).toBeGreaterThanOrEqual(-2);
+    expect(evidenceRow(r, "E7").log10P).toBeLessThan(-12);
+    expect(evidenceRow(r, "E3").log10P).toBeGreaterThanOrEqual(-2);
     expect(comp(r, "attention").kinship).toBe(true);
     expect(comp(r, "mlp").kinship).toBe(false);
-    const perLayer = e(r, "E7").detail.perLayer as { kvHeadMap: number[] }[];
+    const perLayer = evidenceRow(r, "E7").detail.perLayer;
     expect(perLayer.map((p) => p.kvHeadMap)).toEqual([
       [0, 1],
       [0, 1],
@@ -128,7 +129,7 @@ describe("attention units (E7) and component coverage", () => {
   it("maps permuted KV heads", async () => {
     const a = randomWeights(3);
     const r = compareFingerprints(fingerprint(await sketch(a)), fingerprint(await sketch(swapKvHeads(a))));
-    const perLayer = e(r, "E7").detail.perLayer as { kvHeadMap: number[]; agreements: number }[];
+    const perLayer = evidenceRow(r, "E7").detail.perLayer;
     expect(perLayer.map((p) => p.kvHeadMap)).toEqual([
       [1, 0],
       [1, 0],
@@ -141,7 +142,7 @@ describe("attention units (E7) and component coverage", () => {
     const b = await sketch(randomWeights(5));
     const r = compareFingerprints(fingerprint(a), fingerprint(b));
     expect(r.verdict).toBe("unrelated");
-    expect(e(r, "E7").log10P).toBe(0);
+    expect(evidenceRow(r, "E7").log10P).toBe(0);
     const blind = { ...b, layers: b.layers.map((l) => ({ ...l, attn: null })) };
     const r2 = compareFingerprints(fingerprint(a), fingerprint(blind));
     expect(r2.verdict).toBe("inconclusive");

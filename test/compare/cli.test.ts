@@ -82,6 +82,7 @@ describe("pedigree compare (CLI)", () => {
     ]);
     for (const e of doc.data.evidence) {
       expect(typeof e.method).toBe("string");
+      expect(e.method.startsWith(e.id.slice(0, 2))).toBe(true);
       expect(e.log10P === null || e.log10P <= 0).toBe(true);
     }
   }, 60_000);
@@ -164,7 +165,7 @@ describe("pedigree compare (CLI)", () => {
     const doc = JSON.parse(r.out);
     expect(doc.data.verdict).toBe("related");
     expect(doc.data.relations).toContain("merge");
-    const m = doc.data.evidence.find((e: { method: string }) => e.method.startsWith("E5 merge"));
+    const m = doc.data.evidence.find((e: { id: string }) => e.id === "E5-merge");
     expect(m.detail.alpha).toBeGreaterThan(0.55);
     expect(m.detail.alpha).toBeLessThan(0.65);
   }, 60_000);

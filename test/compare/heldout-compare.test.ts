@@ -7,6 +7,7 @@ import { fingerprintSource } from "../../src/fingerprint/index.js";
 import type { Fingerprint } from "../../src/fingerprint/types.js";
 import { HeldoutFamily } from "../helpers/heldout-family.js";
 import { HAS_SHARED, kinshipModel } from "../shared.js";
+import { evidenceRow } from "./evidence-row.js";
 
 /**
  * Held-out evidence for issue 4: derivations kinship-dev does not contain, built in code from its REAL
@@ -146,14 +147,17 @@ describe.skipIf(!HAS_SHARED)("compare on held-out derivations of real kinship-de
   });
 
   describe("attention reuse and distillation (every component class tested)", () => {
-    const comp = (r: CompareResult, c: string) =>
-      (r.components as { class: string; state: string; kinship: boolean }[]).find((x) => x.class === c)!;
+    const comp = (r: CompareResult, c: string) => {
+      const found = r.components.find((x) => x.class === c);
+      if (!found) throw new Error(`no ${c} component finding`);
+      return found;
+    };
     it(
       "embeddings + attention kept, MLPs re-initialised, trained on: related through E7/E2, not cleared",
       () => {
         const r = cmp("Ap", "attn_reuse");
         expectRelated(r);
-        expect(r.evidence.find((e) => e.method.startsWith("E7"))!.log10P!).toBeLessThan(RELATED_MAX);
+        expect(evidenceRow(r, "E7").log10P).toBeLessThan(RELATED_MAX);
         expect(comp(r, "attention").kinship).toBe(true);
         expect(comp(r, "mlp").state).toBe("no kinship");
         expect(cmp("Bp", "attn_reuse").verdict).toBe("unrelated");
@@ -196,11 +200,8 @@ describe.skipIf(!HAS_SHARED)("compare on held-out derivations of real kinship-de
         });
         expectRelated(r);
         expect(r.relations).toContain("merge");
-        const m = r.evidence.find((e) => e.method.startsWith("E5 merge"))?.detail as {
-          alpha: number;
-          ratio: number;
-          perLayer: { mixed: boolean }[];
-        };
+        const m = evidenceRow(r, "E5-merge").detail;
+        if (!("alpha" in m)) throw new Error(`merge test not computed: ${m.note}`);
         // Features re-scaled by the stored row norms: α 0.701 measured (0.63 from unit directions alone).
         expect(m.alpha).toBeGreaterThan(0.67);
         expect(m.alpha).toBeLessThan(0.73);
@@ -265,11 +266,7 @@ describe.skipIf(!HAS_SHARED)("compare on held-out derivations of real kinship-de
     it("rescaling is named obfuscation from the stored norms: up ×s undone by down ÷s, q ×t by k ÷t", () => {
       const r = cmp("Ap", "ap_rescaled");
       expect(r.relations).toContain("obfuscation");
-      const d = r.evidence.find((e) => e.method.startsWith("E5 function-preserving"))?.detail as {
-        upLogRatioSd: number;
-        upTimesDownLogRatioSd: number;
-        qkRescaled: boolean;
-      };
+      const d = evidenceRow(r, "E5-rescale").detail;
       // s log-uniform-ish in [¼, 4]: sd ln s ≈ 0.8 (measured 0.81); the product is kept to float16 precision.
       expect(d.upLogRatioSd).toBeGreaterThan(0.5);
       expect(d.upTimesDownLogRatioSd).toBeLessThan(0.01);
@@ -301,10 +298,10 @@ describe.skipIf(!HAS_SHARED)("compare on held-out derivations of real kinship-de
         const r = cmp("Ap", "rot_gguf_notok");
         expectRelated(r);
         expect(r.relations).toContain("obfuscation");
-        const e3 = r.evidence.find((e) => e.method.startsWith("E3"));
-        expect(e3?.detail.anchorMode).toBe("id");
+        const e3 = evidenceRow(r, "E3");
+        expect(e3.detail.anchorMode).toBe("id");
         // The id pairing is confirmed basis-free: the Gram matrices of id-paired rows agree.
-        expect(e3?.detail.idPairingGramCorrelation as number).toBeGreaterThan(0.9);
+        expect(e3.detail.idPairingGramCorrelation).toBeGreaterThan(0.9);
       },
       COMPARE_TIMEOUT_MS,
     );
@@ -324,9 +321,9 @@ describe.skipIf(!HAS_SHARED)("compare on held-out derivations of real kinship-de
           },
         };
         const r = compareFingerprints(fps.get("Ap") as Fingerprint, shuffled);
-        const e3 = r.evidence.find((e) => e.method.startsWith("E3"));
-        expect(e3?.detail.anchorMode).toBe("id");
-        expect(e3?.detail.idPairingGramCorrelation as number).toBeLessThan(0.15);
+        const e3 = evidenceRow(r, "E3");
+        expect(e3.detail.anchorMode).toBe("id");
+        expect(e3.detail.idPairingGramCorrelation).toBeLessThan(0.15);
         expect(r.log10P).toBeGreaterThan(-2);
         expect(r.verdict).toBe("inconclusive");
         expect(String(r.notes)).toMatch(/unconfirmed token-id pairing/);
@@ -361,19 +358,18 @@ describe.skipIf(!HAS_SHARED)("compare on held-out derivations of real kinship-de
   describe("E1 tokenizer kinship (context only)", () => {
     it("comes from the tokenizer module: Ap and Bp share one tokenizer, yet the verdict is unrelated", () => {
       const r = cmp("Bp", "ap_rotated");
-      const e1 = r.evidence.find((e) => e.method.startsWith("E1"));
-      if (!e1) throw new Error("no E1 row");
+      const e1 = evidenceRow(r, "E1");
       expect(e1.log10P).toBeNull();
       expect(e1.statistic).toBe(1);
-      expect(e1.detail.relation).toBe("identical");
-      expect((e1.detail.blockTotals as { sameIdTokens: number }).sameIdTokens).toBe(
-        (e1.detail.overlap as { shared: number }).shared,
-      );
+      const d = e1.detail;
+      if (!("relation" in d)) throw new Error(`no tokenizer comparison: ${d.note}`);
+      expect(d.relation).toBe("identical");
+      expect(d.blockTotals.sameIdTokens).toBe(d.overlap.shared);
       expect(r.verdict).toBe("unrelated");
     });
     it("says so when a side has no tokenizer", () => {
-      const e1 = cmp("Ap", "rot_gguf_notok").evidence.find((e) => e.method.startsWith("E1"));
-      expect(e1?.detail.note).toBe("a tokenizer is missing");
+      const e1 = evidenceRow(cmp("Ap", "rot_gguf_notok"), "E1");
+      expect("note" in e1.detail && e1.detail.note).toBe("a tokenizer is missing");
     });
   });
 

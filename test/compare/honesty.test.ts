@@ -6,6 +6,7 @@ import { compareFingerprints } from "../../src/compare/index.js";
 import { fingerprintSource } from "../../src/fingerprint/index.js";
 import type { Fingerprint } from "../../src/fingerprint/types.js";
 import { scaleArch, synthModel, writeSynthSafetensors } from "../../src/synth/index.js";
+import { evidenceRow } from "./evidence-row.js";
 
 /**
  * The verdict's honesty rule (docs/compare.md): "unrelated" needs a basis-invariant test (anchor
@@ -57,9 +58,9 @@ describe("unrelated only when a basis-invariant test ran", () => {
     expect(base.sketches.tokenized).toBe(false);
     const r = compareFingerprints(base, other);
     expect(r.verdict).toBe("unrelated");
-    const e3 = r.evidence.find((e) => e.method.startsWith("E3"));
-    expect(e3?.detail.anchorMode).toBe("id");
-    expect(e3?.detail.assumption).toMatch(/token id i is assumed to be token id i/);
+    const e3 = evidenceRow(r, "E3");
+    expect(e3.detail.anchorMode).toBe("id");
+    expect(e3.detail.assumption).toMatch(/token id i is assumed to be token id i/);
   });
 
   it("no shared anchors (tokenizer on one side, vocab sizes differ): inconclusive with a reason", () => {
@@ -67,7 +68,7 @@ describe("unrelated only when a basis-invariant test ran", () => {
     expect(r.log10P).toBeGreaterThan(-2);
     expect(r.verdict).toBe("inconclusive");
     expect(String(r.notes)).toMatch(/no basis-invariant test/);
-    expect(r.evidence.find((e) => e.method.startsWith("E3"))?.detail.anchorMode).toBe("none");
+    expect(evidenceRow(r, "E3").detail.anchorMode).toBe("none");
   });
 
   it("without anchors a copy is still found by the native features (the rule only blocks 'unrelated')", () => {

@@ -12,6 +12,7 @@ import type { MlpSketch } from "../../src/fingerprint/sketch/types.js";
 import type { Fingerprint } from "../../src/fingerprint/types.js";
 import { scaleArch, synthModel, writeSynthSafetensors } from "../../src/synth/index.js";
 import { expectCloseForDtype } from "../helpers/tolerance.js";
+import { evidenceRow } from "./evidence-row.js";
 import {
   addNoise,
   buildModel,
@@ -82,12 +83,8 @@ afterAll(async () => {
 const cmp = (family: NgFamily, a: string, b: string) =>
   compareFingerprints(fps.get(`${family}/${a}`)!, fps.get(`${family}/${b}`)!);
 
-interface LayerRow {
-  log10P: number;
-  mlps: { views: string; agreements: number; log10P: number }[];
-}
-const e3 = (r: CompareResult) => r.evidence.find((e) => e.method.startsWith("E3"))!;
-const perLayer = (r: CompareResult) => e3(r).detail.perLayer as LayerRow[];
+const e3 = (r: CompareResult) => evidenceRow(r, "E3");
+const perLayer = (r: CompareResult) => e3(r).detail.perLayer;
 
 describe.each(["gpt2", "gpt_neox"] as const)("%s: E3 on down columns vs up rows", (family) => {
   it("stores down features for the same rows as up, and no gate", () => {

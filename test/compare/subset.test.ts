@@ -20,6 +20,7 @@ import {
   widenFfn,
   writeSynthSafetensors,
 } from "../../src/synth/index.js";
+import { evidenceRow } from "./evidence-row.js";
 
 /**
  * compare on sketches that store a neuron subset (the byte budget of fingerprint/sketch/budget.ts,
@@ -123,13 +124,7 @@ afterAll(async () => {
 const cmp = (a: string, b: string, c?: string) =>
   compareFingerprints(fps.get(a)!, fps.get(b)!, c ? { mergeWith: fps.get(c)! } : {});
 
-interface E3Row {
-  perLayer: {
-    mlps: { agreements: number; compared: number; expectedOverlap?: number; log10P: number }[];
-  }[];
-}
-const e3 = (r: ReturnType<typeof cmp>) =>
-  r.evidence.find((e) => e.method.startsWith("E3"))!.detail as unknown as E3Row;
+const e3 = (r: ReturnType<typeof cmp>) => evidenceRow(r, "E3").detail;
 const stored = (name: string, layer = 0, mlp = 0) => fps.get(name)!.sketches.layers[layer]!.mlps[mlp]!.rows!;
 
 describe("compare with neuron subsets", () => {
@@ -192,17 +187,7 @@ describe("compare with neuron subsets", () => {
     expect(r.log10P).toBeLessThan(-12);
     expect(r.relations).toContain("width_expand");
     expect(r.direction.parent).toBe("A");
-    const maps = (
-      r.reuse as {
-        neuronMaps: {
-          neuronsA: number;
-          neuronsB: number;
-          matched: number;
-          parentToChild: number[];
-          sample?: { storedA: number; storedB: number; compared: number; overlap: number };
-        }[];
-      }
-    ).neuronMaps;
+    const maps = r.reuse?.neuronMaps ?? [];
     expect(maps).toHaveLength(4);
     const parentRows = new Set(stored("base"));
     for (const m of maps) {
@@ -215,7 +200,9 @@ describe("compare with neuron subsets", () => {
       expect(m.matched).toBeGreaterThanOrEqual(0.95 * m.sample!.overlap);
       // Real indices, not stored positions: widen keeps every parent neuron's index. The B rows left
       // over (new neurons, A rows B did not store) may agree by chance on a few (≈ Poisson(1)).
-      const mapped = m.parentToChild.flatMap((child, parent) => (child >= 0 ? [[parent, child]] : []));
+      const mapped = (m.parentToChild ?? []).flatMap((child, parent) =>
+        child >= 0 ? [[parent, child]] : [],
+      );
       expect(mapped.length).toBe(m.matched);
       expect(mapped.filter(([p, c]) => p !== c).length).toBeLessThanOrEqual(4);
     }
@@ -232,7 +219,7 @@ describe("compare with neuron subsets", () => {
     expect(moe.verdict).toBe("related");
     expect(moe.log10P).toBeLessThan(-12);
     expect(moe.relations).toContain("moe_upcycle");
-    const experts = (moe.reuse as { expertMaps: { agreements: number; overlap?: number }[] }).expertMaps;
+    const experts = moe.reuse?.expertMaps ?? [];
     expect(experts.length).toBe(16);
     for (const e of experts) expect(e.agreements).toBeGreaterThanOrEqual(0.9 * e.overlap!);
   });
@@ -241,18 +228,12 @@ describe("compare with neuron subsets", () => {
     const r = cmp("base", "rescaled");
     expect(r.verdict).toBe("related");
     expect(r.relations).toContain("obfuscation");
-    const row = r.evidence.find((e) => e.method.startsWith("E5 function"))!.detail as {
-      upLogRatioSd: number;
-      upTimesDownLogRatioSd: number;
-      neurons: number;
-    };
+    const row = evidenceRow(r, "E5-rescale").detail;
     // ln s = ±0.7 by index parity: sd ≈ 0.7 on up, ≈ 0 on the product.
     expect(row.upLogRatioSd).toBeGreaterThan(0.6);
     expect(row.upTimesDownLogRatioSd).toBeLessThan(0.05);
     expect(row.neurons).toBeGreaterThan(3 * 0.9 * stored("base").length);
-    const plain = cmp("base", "cpt").evidence.find((e) => e.method.startsWith("E5 function"))!.detail as {
-      upLogRatioSd: number;
-    };
+    const plain = evidenceRow(cmp("base", "cpt"), "E5-rescale").detail;
     expect(plain.upLogRatioSd).toBeLessThan(0.1);
   });
 
@@ -260,10 +241,8 @@ describe("compare with neuron subsets", () => {
     const r = cmp("base", "merged", "other");
     expect(r.verdict).toBe("related");
     expect(r.relations).toContain("merge");
-    const m = r.evidence.find((e) => e.method.startsWith("E5 merge"))!.detail as {
-      alpha: number;
-      ratio: number;
-    };
+    const m = evidenceRow(r, "E5-merge").detail;
+    if (!("alpha" in m)) throw new Error(`merge test not computed: ${m.note}`);
     expect(m.alpha).toBeGreaterThan(0.45);
     expect(m.alpha).toBeLessThan(0.55);
     expect(m.ratio).toBeLessThan(0.2);

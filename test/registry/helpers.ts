@@ -188,6 +188,22 @@ export function familyComparator(): Comparator & { calls: number } {
         layerMap: null,
         evidence: [],
         direction: { parent: related ? parent : "unknown", reason: "test" },
+        threshold: -12,
+        notes: [],
+        coverage: {
+          compared: 0,
+          missingInA: [],
+          missingInB: [],
+          missingInACount: 0,
+          missingInBCount: 0,
+          shapeMismatch: [],
+        },
+        components: [],
+        reuse: null,
+        models: {
+          a: { contentId: a.contentId, layers: 0, hidden: 0 },
+          b: { contentId: b.contentId, layers: 0, hidden: 0 },
+        },
       };
     },
   };

@@ -58,7 +58,7 @@ export const define: CommandModule["define"] = (cmd: Command) => {
     });
     ctx.progress.log(`compared in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const self = selfNote(sameFile, fa, fb);
-    if (self) result.notes = [self, ...(Array.isArray(result.notes) ? (result.notes as string[]) : [])];
+    if (self) result.notes = [self, ...result.notes];
     if (opts.html) await writeHtml(opts.html, result, fa, fb);
     return {
       data: result,

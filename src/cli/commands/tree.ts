@@ -202,7 +202,9 @@ function treeData(
   const n = models.length;
   const log10P = Array.from({ length: n }, () => new Array<number | null>(n).fill(null));
   const drift = Array.from({ length: n }, () => new Array<number | null>(n).fill(null));
-  const verdict = Array.from({ length: n }, () => new Array<string | null>(n).fill(null));
+  const verdict = Array.from({ length: n }, () =>
+    new Array<TreeData["matrix"]["verdict"][number][number]>(n).fill(null),
+  );
   for (const p of pairs) {
     for (const [i, j] of [
       [p.a, p.b],

@@ -21,6 +21,8 @@ export function solveLapMin(cost: Float64Array | Float32Array, n: number, m: num
   const way = new Int32Array(m + 1);
   const minv = new Float64Array(m + 1);
   const used = new Uint8Array(m + 1);
+  // Hot loops: every index is bounded by n and m, so a read never misses; `?? NaN` (floats) and
+  // `?? 0` (row numbers, 0 = none) only satisfy the checker at no cost (src/checked.ts).
   for (let i = 1; i <= n; i++) {
     p[0] = i;
     let j0 = 0;
@@ -28,39 +30,45 @@ export function solveLapMin(cost: Float64Array | Float32Array, n: number, m: num
     used.fill(0);
     do {
       used[j0] = 1;
-      const i0 = p[j0]!;
+      const i0 = p[j0] ?? 0;
       let delta = Number.POSITIVE_INFINITY;
       let j1 = 0;
       const rowBase = (i0 - 1) * m;
-      const ui0 = u[i0]!;
+      const ui0 = u[i0] ?? Number.NaN;
       for (let j = 1; j <= m; j++) {
         if (used[j]) continue;
-        const cur = cost[rowBase + j - 1]! - ui0 - v[j]!;
-        if (cur < minv[j]!) {
+        const cur = (cost[rowBase + j - 1] ?? Number.NaN) - ui0 - (v[j] ?? Number.NaN);
+        let mj = minv[j] ?? Number.NaN;
+        if (cur < mj) {
+          mj = cur;
           minv[j] = cur;
           way[j] = j0;
         }
-        if (minv[j]! < delta) {
-          delta = minv[j]!;
+        if (mj < delta) {
+          delta = mj;
           j1 = j;
         }
       }
       for (let j = 0; j <= m; j++) {
         if (used[j]) {
-          u[p[j]!] = u[p[j]!]! + delta;
-          v[j] = v[j]! - delta;
-        } else minv[j] = minv[j]! - delta;
+          const row = p[j] ?? 0;
+          u[row] = (u[row] ?? Number.NaN) + delta;
+          v[j] = (v[j] ?? Number.NaN) - delta;
+        } else minv[j] = (minv[j] ?? Number.NaN) - delta;
       }
       j0 = j1;
     } while (p[j0] !== 0);
     do {
-      const j1 = way[j0]!;
-      p[j0] = p[j1]!;
+      const j1 = way[j0] ?? 0;
+      p[j0] = p[j1] ?? 0;
       j0 = j1;
     } while (j0 !== 0);
   }
   const rowToCol = new Int32Array(n).fill(-1);
-  for (let j = 1; j <= m; j++) if (p[j]! > 0) rowToCol[p[j]! - 1] = j - 1;
+  for (let j = 1; j <= m; j++) {
+    const row = p[j] ?? 0;
+    if (row > 0) rowToCol[row - 1] = j - 1;
+  }
   return rowToCol;
 }
 
@@ -72,11 +80,11 @@ export function solveLapMin(cost: Float64Array | Float32Array, n: number, m: num
 export function assignMaxSimilarity(sim: Float32Array | Float64Array, n: number, m: number): Int32Array {
   if (n <= m) {
     const cost = new Float64Array(n * m);
-    for (let i = 0; i < n * m; i++) cost[i] = -sim[i]!;
+    for (let i = 0; i < n * m; i++) cost[i] = -(sim[i] ?? Number.NaN);
     return solveLapMin(cost, n, m);
   }
   const costT = new Float64Array(n * m);
-  for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) costT[j * n + i] = -sim[i * m + j]!;
+  for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) costT[j * n + i] = -(sim[i * m + j] ?? Number.NaN);
   const colToRow = solveLapMin(costT, m, n);
   const rowToCol = new Int32Array(n).fill(-1);
   colToRow.forEach((r, c) => {

@@ -1,3 +1,4 @@
+import { at } from "../../checked.js";
 import { assignMaxSimilarity } from "./lap.js";
 import { type FeatureMatrix, normalizeRows, rowDot, selectColumns, similarityMatrix } from "./similarity.js";
 
@@ -54,11 +55,11 @@ export function matchRows(
 
 function denseMatch(a: FeatureMatrix, b: FeatureMatrix, abs: boolean): MatchResult {
   const sim = similarityMatrix(b, a);
-  if (abs) for (let i = 0; i < sim.length; i++) sim[i] = Math.abs(sim[i]!);
+  if (abs) for (let i = 0; i < sim.length; i++) sim[i] = Math.abs(sim[i] ?? Number.NaN);
   const bToA = assignMaxSimilarity(sim, b.rows, a.rows);
   const score = new Float32Array(b.rows).fill(Number.NaN);
   bToA.forEach((j, i) => {
-    if (j >= 0) score[i] = sim[i * a.rows + j]!;
+    if (j >= 0) score[i] = sim[i * a.rows + j] ?? Number.NaN;
   });
   return { bToA, score, method: "dense", mutual: 0 };
 }
@@ -85,7 +86,7 @@ function scanTop(a: FeatureMatrix, b: FeatureMatrix, abs: boolean, t: number) {
     const rows = Math.min(BLOCK, b.rows - start);
     const block = { data: b.data.subarray(start * b.cols, (start + rows) * b.cols), rows, cols: b.cols };
     const sim = similarityMatrix(block, a);
-    if (abs) for (let q = 0; q < sim.length; q++) sim[q] = Math.abs(sim[q]!);
+    if (abs) for (let q = 0; q < sim.length; q++) sim[q] = Math.abs(sim[q] ?? Number.NaN);
     for (let r = 0; r < rows; r++) topOfRow(sim, r * na, na, idx, val, (start + r) * t, t);
     columnMaxima(sim, rows, na, start, bestValForA, bestBForA);
   }
@@ -94,7 +95,8 @@ function scanTop(a: FeatureMatrix, b: FeatureMatrix, abs: boolean, t: number) {
 
 /**
  * The hot loops of the scan (rows × na values per block), kept as small monomorphic functions: the
- * row's current t-th best stays in a local, so most values cost one comparison.
+ * row's current t-th best stays in a local, so most values cost one comparison. Their indices are
+ * bounded by the loops: `?? NaN` / `?? -1` never fire and only satisfy the checker (src/checked.ts).
  */
 function topOfRow(
   sim: Float32Array,
@@ -105,12 +107,12 @@ function topOfRow(
   base: number,
   t: number,
 ): void {
-  let threshold = val[base + t - 1]!;
+  let threshold = val[base + t - 1] ?? Number.NaN;
   for (let j = 0; j < na; j++) {
-    const s = sim[off + j]!;
+    const s = sim[off + j] ?? Number.NaN;
     if (s > threshold) {
       insertTop(idx, val, base, t, j, s);
-      threshold = val[base + t - 1]!;
+      threshold = val[base + t - 1] ?? Number.NaN;
     }
   }
 }
@@ -127,8 +129,8 @@ function columnMaxima(
   for (let r = 0; r < rows; r++) {
     const off = r * na;
     for (let j = 0; j < na; j++) {
-      const s = sim[off + j]!;
-      if (s > best[j]!) {
+      const s = sim[off + j] ?? Number.NaN;
+      if (s > (best[j] ?? Number.NaN)) {
         best[j] = s;
         bestRow[j] = start + r;
       }
@@ -156,11 +158,11 @@ function prefilteredScan(a: FeatureMatrix, b: FeatureMatrix, abs: boolean) {
   const bestValForA = new Float32Array(a.rows).fill(Number.NEGATIVE_INFINITY);
   for (let i = 0; i < b.rows; i++) {
     for (let t = 0; t < PREFILTER_T; t++) {
-      const j = pre.cand.idx[i * PREFILTER_T + t]!;
+      const j = pre.cand.idx[i * PREFILTER_T + t] ?? -1;
       if (j < 0) continue;
       const d = rowDot(b, i, a, j);
       const s = abs ? Math.abs(d) : d;
-      if (s > bestValForA[j]!) {
+      if (s > (bestValForA[j] ?? Number.NaN)) {
         bestValForA[j] = s;
         bestBForA[j] = i;
       }
@@ -172,11 +174,13 @@ function prefilteredScan(a: FeatureMatrix, b: FeatureMatrix, abs: boolean) {
 
 /** Keeps the t largest (value, index) pairs of one row sorted descending. */
 function insertTop(idx: Int32Array, val: Float32Array, base: number, t: number, j: number, s: number): void {
-  if (s <= val[base + t - 1]!) return;
+  if (s <= (val[base + t - 1] ?? Number.NaN)) return;
   let p = t - 1;
-  while (p > 0 && val[base + p - 1]! < s) {
-    val[base + p] = val[base + p - 1]!;
-    idx[base + p] = idx[base + p - 1]!;
+  while (p > 0) {
+    const prev = val[base + p - 1] ?? Number.NaN;
+    if (!(prev < s)) break;
+    val[base + p] = prev;
+    idx[base + p] = idx[base + p - 1] ?? -1;
     p--;
   }
   val[base + p] = s;
@@ -190,7 +194,7 @@ function sparseMatch(a: FeatureMatrix, b: FeatureMatrix, abs: boolean): MatchRes
   const aTaken = new Uint8Array(a.rows);
   let mutual = 0;
   for (let i = 0; i < b.rows; i++) {
-    const j = cand.idx[i * TOP_T]!;
+    const j = cand.idx[i * TOP_T] ?? -1;
     if (j >= 0 && bestBForA[j] === i) {
       bToA[i] = j;
       aTaken[j] = 1;
@@ -210,14 +214,15 @@ function sparseMatch(a: FeatureMatrix, b: FeatureMatrix, abs: boolean): MatchRes
 function greedyOverCandidates(cand: Candidates, bToA: Int32Array, aTaken: Uint8Array): void {
   const edges: number[] = [];
   for (let i = 0; i < bToA.length; i++) {
-    if (bToA[i]! >= 0) continue;
-    for (let t = 0; t < TOP_T; t++) if (cand.idx[i * TOP_T + t]! >= 0) edges.push(i * TOP_T + t);
+    if ((bToA[i] ?? -1) >= 0) continue;
+    for (let t = 0; t < TOP_T; t++) if ((cand.idx[i * TOP_T + t] ?? -1) >= 0) edges.push(i * TOP_T + t);
   }
-  edges.sort((x, y) => cand.val[y]! - cand.val[x]! || x - y);
+  const value = (e: number) => cand.val[e] ?? Number.NaN;
+  edges.sort((x, y) => value(y) - value(x) || x - y);
   for (const e of edges) {
     const i = Math.floor(e / TOP_T);
-    const j = cand.idx[e]!;
-    if (bToA[i]! >= 0 || aTaken[j]) continue;
+    const j = cand.idx[e] ?? -1;
+    if (j < 0 || (bToA[i] ?? -1) >= 0 || aTaken[j]) continue;
     bToA[i] = j;
     aTaken[j] = 1;
   }
@@ -232,7 +237,7 @@ function finishRemainder(
   dot: (i: number, j: number) => number,
 ) {
   const rows: number[] = [];
-  for (let i = 0; i < b.rows; i++) if (bToA[i]! < 0) rows.push(i);
+  for (let i = 0; i < b.rows; i++) if ((bToA[i] ?? -1) < 0) rows.push(i);
   const cols: number[] = [];
   for (let j = 0; j < a.rows; j++) if (!aTaken[j]) cols.push(j);
   if (rows.length === 0 || cols.length === 0) return;
@@ -249,7 +254,7 @@ function finishRemainder(
     });
     const sub = assignMaxSimilarity(sim, rows.length, cols.length);
     sub.forEach((c, r) => {
-      if (c >= 0) bToA[rows[r]!] = cols[c]!;
+      if (c >= 0) bToA[at(rows, r, "leftover row")] = at(cols, c, "leftover column");
     });
     return;
   }
