@@ -11,6 +11,9 @@ import {
 import { VERSION } from "../version.js";
 import {
   addModelBody,
+  annotateResponse,
+  attachLogBody,
+  claimsBody,
   compareBody,
   declareBody,
   identifyBody,
@@ -20,6 +23,7 @@ import {
   modelDetailResponse,
   modelSummaryResponse,
   modelsQuery,
+  tagsBody,
   verifyBody,
 } from "./schemas.js";
 
@@ -44,6 +48,8 @@ type Op = {
   /** Other success responses (status → body), e.g. an upload answered at once beside a queued job. */
   also?: Record<number, { description: string; body: z.ZodType }>;
   role: string;
+  /** The success body's media type when it is not JSON. */
+  contentType?: string;
 };
 
 const OPS: Record<string, Record<string, Op>> = {
@@ -75,6 +81,31 @@ const OPS: Record<string, Record<string, Op>> = {
   "/api/models/{name}": {
     get: { summary: "One model with its lineage", ok: ok(modelDetailResponse), role: "reader" },
   },
+  "/api/models/{name}/tags": {
+    post: {
+      summary: "Add and remove tags (a signed log entry)",
+      body: tagsBody,
+      ok: ok(annotateResponse),
+      role: "writer",
+    },
+  },
+  "/api/models/{name}/claims": {
+    post: {
+      summary: "Add and remove claims (a signed log entry)",
+      body: claimsBody,
+      ok: ok(annotateResponse),
+      role: "writer",
+    },
+  },
+  "/api/models/{name}/trainlogs": {
+    post: {
+      summary: "Attach an uploaded training log (job)",
+      body: attachLogBody,
+      ok: accepted,
+      status: 202,
+      role: "writer",
+    },
+  },
   "/api/edges": {
     post: {
       summary: "Declare that child derives from parent",
@@ -95,6 +126,14 @@ const OPS: Record<string, Record<string, Op>> = {
   },
   "/api/log/proof/{seq}": {
     get: { summary: "Inclusion proof of one log entry", ok: ok(inclusionProofSchema), role: "reader" },
+  },
+  "/api/log/checkpoint": {
+    get: {
+      summary: "The log's current C2SP checkpoint (a signed note)",
+      ok: z.string(),
+      contentType: "text/plain",
+      role: "reader",
+    },
   },
   "/api/graph": { get: { summary: "The lineage graph", ok: ok(lineageGraphSchema), role: "reader" } },
   "/api/compare": {
@@ -137,7 +176,12 @@ const OPS: Record<string, Record<string, Op>> = {
     post: { summary: "Retry a failed or cancelled job", ok: ok(jobResponse), role: "writer" },
   },
   "/api/jobs/{id}/events": {
-    get: { summary: "Server-sent events of a job ('all' for every job)", ok: z.string(), role: "reader" },
+    get: {
+      summary: "Server-sent events of a job ('all' for every job)",
+      ok: z.string(),
+      contentType: "text/event-stream",
+      role: "reader",
+    },
   },
 };
 
@@ -209,7 +253,7 @@ export function openApiDocument(): Record<string, unknown> {
           [String(op.status ?? 200)]: {
             description: "ok",
             content: {
-              [path.endsWith("/events") ? "text/event-stream" : "application/json"]: {
+              [op.contentType ?? "application/json"]: {
                 schema: schema(op.ok),
               },
             },

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { registryAttachLogOutput } from "../cli/json-output/registry.js";
 import { compareResultSchema } from "../compare/schema.js";
 import { PedigreeError } from "../errors.js";
 import {
@@ -196,4 +197,8 @@ export const jobResponse = z.discriminatedUnion("kind", [
   jobOf("compare", compareResultSchema),
   jobOf("verify", verifyResultSchema),
   jobOf("identify", identifyResultSchema),
+  jobOf("attach-log", registryAttachLogOutput),
 ]);
+
+/** What a tags or claims edit answers: the model as it is now, and whether anything changed. */
+export const annotateResponse = z.object({ model: modelRecordSchema, changed: z.boolean() });

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeFingerprint } from "../../src/fingerprint/index.js";
@@ -66,6 +67,18 @@ describe("OpenAPI response schemas", () => {
     expect(models({ ok: true, data: [{ name: "x" }] })).toBe(false);
     const job = ajv.compile({ $ref: "#/components/schemas/Job", components: doc.components });
     expect(job({ id: "j", kind: "nope" })).toBe(false);
+  });
+
+  it("documents every route the API serves", () => {
+    const source = readFileSync(new URL("../../src/server/api.ts", import.meta.url), "utf8");
+    const routes = [...source.matchAll(/api\.(get|post|put|delete)\("([^"]+)"/g)].map(
+      (m) => `${m[1]} /api${(m[2] ?? "").replace(/:(\w+)/g, "{$1}")}`,
+    );
+    expect(routes.length).toBeGreaterThan(15);
+    const documented = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.keys(ops as object).map((method) => `${method} ${path}`),
+    );
+    expect(routes.filter((r) => !documented.includes(r))).toEqual([]);
   });
 
   it("registry reads and writes validate", async () => {
