@@ -63,6 +63,11 @@ export interface NeuronTest {
   bToA: Int32Array;
   /** Mean first-view (gate, or down) feature cosine over agreeing neurons (1 = unchanged). */
   meanCosine: number;
+  /**
+   * Median of the same cosines: what the carried-over neurons kept, untouched by the few chance
+   * agreements (≈ Poisson(1)) among neurons one side added, which pull the mean down (direction.ts).
+   */
+  medianCosine: number;
 }
 
 /**
@@ -96,6 +101,7 @@ export function testNeurons(
   let agreements = 0;
   let kept = 0;
   let cosSum = 0;
+  const cosines: number[] = [];
   for (let r = 0; r < byFirst.bToA.length; r++) {
     const i = neuronOf(mb, sample ? sample[r]! : r);
     const j = byFirst.bToA[r]!;
@@ -113,6 +119,7 @@ export function testNeurons(
       if (parent === i) kept++;
       agreements++;
       cosSum += byFirst.score[r]!;
+      cosines.push(byFirst.score[r]!);
     }
   }
   const compared = Math.min(storedCount(ma), tested.length);
@@ -129,7 +136,16 @@ export function testNeurons(
     log10P: fixedPointsLog10UpperBound(agreements - discounted),
     bToA,
     meanCosine: agreements ? cosSum / agreements : 0,
+    medianCosine: medianOf(cosines),
   };
+}
+
+function medianOf(xs: number[]): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  const hi = s[m] ?? 0;
+  return s.length % 2 ? hi : ((s[m - 1] ?? 0) + hi) / 2;
 }
 
 /** Agreements discounted as convergent neurons (see the top of this file); ⌈0.05·n⌉ without a subset. */

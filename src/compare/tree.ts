@@ -3,7 +3,7 @@ import { minArborescence } from "./arborescence.js";
 import { round } from "./evidence.js";
 import { featureSpace } from "./features.js";
 import { findMerge, MAX_MERGE_CANDIDATES, type MixFit, mixCandidates } from "./merge-set.js";
-import { mergeEdge, namedParent, treeEdge } from "./tree-edges.js";
+import { linealParent, mergeEdge, treeEdge } from "./tree-edges.js";
 import type { CompareResult, Relation } from "./types.js";
 
 /**
@@ -140,7 +140,7 @@ function spanning(
   const arcs: { from: number; to: number; cost: number }[] = [];
   for (const p of pairs) {
     if (!related(p.result) || mergeOf.has(p.a) || mergeOf.has(p.b)) continue;
-    const named = namedParent(p);
+    const named = linealParent(p);
     // An arc P → C is not allowed when the pair names C as the parent, or C started from scratch.
     if (named !== p.a && !scratch.has(p.a)) arcs.push({ from: p.b, to: p.a, cost: pairCost(p.result) });
     if (named !== p.b && !scratch.has(p.b)) arcs.push({ from: p.a, to: p.b, cost: pairCost(p.result) });
@@ -180,7 +180,7 @@ function adoptByMerges(
     const blocked = ancestors(m.child);
     for (const p of pairs) {
       const v = p.a === m.child ? p.b : p.b === m.child ? p.a : -1;
-      if (v < 0 || blocked.has(v) || !related(p.result) || namedParent(p) === v || parent[v]! < 0) continue;
+      if (v < 0 || blocked.has(v) || !related(p.result) || linealParent(p) === v || parent[v]! < 0) continue;
       if (mergeOf.has(v)) continue;
       const now = pairOf(parent[v]!, v)!;
       if (pairCost(p.result) < pairCost(now.result)) parent[v] = m.child;
@@ -198,7 +198,7 @@ function findMerges(
     // A relative that the pair names as b's child cannot be one of its parents.
     // An element-wise merge needs parents of B's shape whose hidden basis is B's (native features).
     const cands = relatives(b)
-      .filter((c) => namedParent(pairOf(b, c)!) !== b && sameShape(nodes[b]!, nodes[c]!))
+      .filter((c) => linealParent(pairOf(b, c)!) !== b && sameShape(nodes[b]!, nodes[c]!))
       .filter((c) => featureSpace(nodes[c]!.sketches, nodes[b]!.sketches).nativeComparable)
       .slice(0, MAX_MERGE_CANDIDATES);
     if (cands.length < 2) continue;

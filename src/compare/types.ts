@@ -31,7 +31,10 @@ export interface CompareResult {
   /** For each layer j of B, its source layer(s) in A ([] = new layer); null when not established. */
   layerMap: { b: number; a: number[] }[] | null;
   evidence: Evidence[];
-  /** Which model is the parent, when it can be told. */
-  direction: { parent: "A" | "B" | "unknown"; reason: string };
+  /**
+   * Which model is the parent, when it can be told; `parentIfLineal`: the parent if one of the two
+   * descends from the other (structure rules out the reverse, but a sibling would look the same).
+   */
+  direction: { parent: "A" | "B" | "unknown"; reason: string; parentIfLineal?: "A" | "B" };
   [key: string]: unknown;
 }

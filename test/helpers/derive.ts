@@ -685,6 +685,9 @@ export const HELDOUT_RECIPES: Readonly<Record<string, Recipe>> = {
   cpt_heavy: { real: "cpt_heavy", what: "kinship-dev: Ap + heavy continued pre-training" },
   wide: { real: "wide", what: "kinship-dev: Ap with FFN widened 352→528, trained" },
   deep: { real: "deep", what: "kinship-dev: Ap up-scaled to 8 layers [0,1,2,3,2,4,5,4], trained" },
+  moe_upcycle: { real: "moe_upcycle", what: "kinship-dev: Ap up-cycled to 4 experts per layer, trained" },
+  vocab_swap: { real: "vocab_swap", what: "kinship-dev: Ap with a new tokenizer and embeddings, trained" },
+  obfuscated: { real: "obfuscated", what: "kinship-dev: Ap permuted (hidden basis, neurons), F16, trained" },
   ap_q8: {
     from: ["Ap"],
     what: "GGUF Q8_0 of Ap",
