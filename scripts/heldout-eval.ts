@@ -160,7 +160,7 @@ export const CASES: HeldoutCase[] = [
   siblings("obfuscated", "ap_int4_b32a", ["quantize"]),
   siblings("obfuscated", "ap_q4k", ["quantize"]),
   siblings("ap_noise50", "ap_q8", ["quantize"]),
-  siblings("ap_upscaled", "ap_int8_row", ["depth_upscale", "quantize"]),
+  siblings("ap_upscaled", "ap_int8_row", ["prune", "quantize"]),
   // noise-washed
   pos("Ap", "ap_noise50", ["continued_training"]),
   pos("Ap", "ap_noise100", ["continued_training"]),

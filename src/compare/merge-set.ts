@@ -1,4 +1,4 @@
-import type { Sketches } from "../fingerprint/sketch/types.js";
+import type { MlpSketch, Sketches } from "../fingerprint/sketch/types.js";
 import type { Fingerprint } from "../fingerprint/types.js";
 import { commonViews, type FeatureSpace, featureSpace, mlpFeatures } from "./features.js";
 import { alignLayers, type LayerAlignment } from "./layers.js";
@@ -60,46 +60,66 @@ interface Sums {
   bb: number;
   rows: number;
 }
+type NeuronMap = { a: number; bToA: Int32Array };
 const zero = (k: number): Sums => ({ g: new Float64Array(k * k), h: new Float64Array(k), bb: 0, rows: 0 });
 
 /** Normal-equation sums of B's layer j against each candidate's aligned layer; null when one is missing. */
 function layerSums(b: Sketches, j: number, cands: MixCandidate[]): Sums | null {
-  const maps = cands.map((c) => neuronMaps(c.layers).get(j));
   const lb = b.layers[j]?.mlps[0];
-  if (!lb || maps.some((m) => !m)) return null;
-  const mlps = cands.map((c, i) => c.sketches.layers[maps[i]!.a]?.mlps[0]);
-  if (mlps.some((m) => !m)) return null;
-  const pair = commonViews(mlps[0]!, lb);
-  if (!pair || mlps.some((m) => commonViews(m!, lb) !== pair)) return null;
+  if (!lb) return null;
+  const parts: { map: NeuronMap; mlp: MlpSketch; rowOf: Int32Array }[] = [];
+  for (const c of cands) {
+    const map = neuronMaps(c.layers).get(j);
+    const mlp = map ? c.sketches.layers[map.a]?.mlps[0] : undefined;
+    if (!map || !mlp) return null;
+    parts.push({ map, mlp, rowOf: storedRowOf(mlp) });
+  }
+  const first = parts[0];
+  const pair = first ? commonViews(first.mlp, lb) : null;
+  if (!pair || parts.some((p) => commonViews(p.mlp, lb) !== pair)) return null;
   const k = cands.length;
   const s = zero(k);
-  const rowsOf = mlps.map((m) => storedRowOf(m!));
   for (const [v, which] of pair.views.entries()) {
-    const fb = mlpFeatures(b, lb, which, "native", cands[0]!.space, "b");
-    const fs = cands.map((c, i) => mlpFeatures(c.sketches, mlps[i]!, which, "native", c.space, "a"));
+    const space = cands[0]?.space;
+    const fb = space ? mlpFeatures(b, lb, which, "native", space, "b") : null;
+    const fs = parts.map((p, i) => {
+      const c = cands[i];
+      return c ? mlpFeatures(c.sketches, p.mlp, which, "native", c.space, "a") : null;
+    });
     if (!fb || fs.some((f) => !f)) continue;
+    const feats = fs.filter((f): f is NonNullable<typeof f> => f !== null);
     const nb = rowScale(lb, which);
-    const ns = mlps.map((m) => rowScale(m!, which));
+    const ns = parts.map((p) => rowScale(p.mlp, which));
     const cols = fb.cols;
     const x = cands.map(() => new Float64Array(cols));
+    const z = new Float64Array(cols);
     for (let r = 0; r < storedCount(lb); r++) {
       const n = neuronOf(lb, r);
-      const rows = maps.map((m, i) => (m!.bToA[n]! < 0 ? -1 : rowsOf[i]![m!.bToA[n]!]!));
+      const rows = parts.map((p) => {
+        const a = p.map.bToA[n] ?? -1;
+        return a < 0 ? -1 : (p.rowOf[a] ?? -1);
+      });
       if (rows.some((q) => q < 0)) continue;
       for (let i = 0; i < k; i++) {
-        const f = fs[i]!;
+        const f = feats[i]?.data;
+        const xi = x[i];
+        const row = rows[i] ?? 0;
+        if (!f || !xi) continue;
         let dot = 0;
-        for (let t = 0; t < cols; t++) dot += f.data[rows[i]! * cols + t]! * fb.data[r * cols + t]!;
+        for (let t = 0; t < cols; t++) dot += (f[row * cols + t] ?? 0) * (fb.data[r * cols + t] ?? 0);
         // SwiGLU up rows may flip sign with their down column: align each parent's sign to B's.
-        const sign = (pair.abs[v] && dot < 0 ? -1 : 1) * ns[i]![rows[i]!]!;
-        for (let t = 0; t < cols; t++) x[i]![t] = sign * f.data[rows[i]! * cols + t]!;
+        const sign = (pair.abs[v] && dot < 0 ? -1 : 1) * (ns[i]?.[row] ?? 0);
+        for (let t = 0; t < cols; t++) xi[t] = sign * (f[row * cols + t] ?? 0);
       }
+      const scaleB = nb[r] ?? 0;
+      for (let t = 0; t < cols; t++) z[t] = scaleB * (fb.data[r * cols + t] ?? 0);
       for (let t = 0; t < cols; t++) {
-        const z = nb[r]! * fb.data[r * cols + t]!;
-        s.bb += z * z;
+        const zt = z[t] ?? 0;
+        s.bb += zt * zt;
         for (let i = 0; i < k; i++) {
-          s.h[i]! += x[i]![t]! * z;
-          for (let m = 0; m < k; m++) s.g[i * k + m]! += x[i]![t]! * x[m]![t]!;
+          const xit = x[i]?.[t] ?? 0;
+          s.h[i] = (s.h[i] ?? 0) + xit * zt;
+          for (let m = 0; m < k; m++) s.g[i * k + m] = (s.g[i * k + m] ?? 0) + xit * (x[m]?.[t] ?? 0);
         }
       }
       s.rows++;
@@ -110,38 +130,46 @@ function layerSums(b: Sketches, j: number, cands: MixCandidate[]): Sums | null {
 
 /** Solves G w = h (k ≤ 4) by Gaussian elimination with partial pivoting; null when singular. */
 export function solveSmall(g: Float64Array, h: Float64Array, k: number): Float64Array | null {
-  const m = Array.from({ length: k }, (_, i) => [...g.subarray(i * k, i * k + k), h[i]!]);
+  const m = Array.from({ length: k }, (_, i) => [...g.subarray(i * k, i * k + k), h[i] ?? 0]);
+  const at = (r: number, c: number) => m[r]?.[c] ?? 0;
   for (let c = 0; c < k; c++) {
     let p = c;
-    for (let r = c + 1; r < k; r++) if (Math.abs(m[r]![c]!) > Math.abs(m[p]![c]!)) p = r;
-    if (Math.abs(m[p]![c]!) < 1e-12 * Math.max(1, Math.abs(m[c]![c]!))) return null;
-    [m[c], m[p]] = [m[p]!, m[c]!];
+    for (let r = c + 1; r < k; r++) if (Math.abs(at(r, c)) > Math.abs(at(p, c))) p = r;
+    if (Math.abs(at(p, c)) < 1e-12 * Math.max(1, Math.abs(at(c, c)))) return null;
+    const rowC = m[c];
+    const rowP = m[p];
+    if (!rowC || !rowP) return null;
+    m[c] = rowP;
+    m[p] = rowC;
+    const pivot = rowP;
     for (let r = 0; r < k; r++) {
-      if (r === c) continue;
-      const f = m[r]![c]! / m[c]![c]!;
-      for (let q = c; q <= k; q++) m[r]![q]! -= f * m[c]![q]!;
+      const row = m[r];
+      if (r === c || !row) continue;
+      const f = (row[c] ?? 0) / (pivot[c] ?? 1);
+      for (let q = c; q <= k; q++) row[q] = (row[q] ?? 0) - f * (pivot[q] ?? 0);
     }
   }
-  return Float64Array.from({ length: k }, (_, i) => m[i]![k]! / m[i]![i]!);
+  return Float64Array.from({ length: k }, (_, i) => at(i, k) / at(i, i));
 }
 
 function judge(s: Sums, k: number, free: number | null) {
   const w = solveSmall(s.g, s.h, k);
   if (!w) return null;
   let explained = 0;
-  for (let i = 0; i < k; i++) explained += w[i]! * s.h[i]!;
+  for (let i = 0; i < k; i++) explained += (w[i] ?? 0) * (s.h[i] ?? 0);
   const residual = Math.max(0, s.bb - explained) / s.bb;
   const singles = Array.from({ length: k }, (_, i) => {
-    const gi = s.g[i * k + i]!;
-    return Math.max(0, s.bb - (gi > 0 ? (s.h[i]! * s.h[i]!) / gi : 0)) / s.bb;
+    const gi = s.g[i * k + i] ?? 0;
+    const hi = s.h[i] ?? 0;
+    return Math.max(0, s.bb - (gi > 0 ? (hi * hi) / gi : 0)) / s.bb;
   });
   const best = Math.min(...singles.filter((_, i) => i !== free));
   const ratio = best > 0 ? residual / best : 1;
   const idx = [...w.keys()].filter((i) => i !== free);
-  const sum = idx.reduce((t, i) => t + w[i]!, 0);
-  const shares = idx.map((i) => (sum !== 0 ? w[i]! / sum : Number.NaN));
+  const sum = idx.reduce((t, i) => t + (w[i] ?? 0), 0);
+  const shares = idx.map((i) => (sum !== 0 ? (w[i] ?? 0) / sum : Number.NaN));
   const mixed =
-    idx.every((i) => w[i]! > 0) && shares.every((x) => x >= MIN_ALPHA) && ratio <= MERGE_RESIDUAL_RATIO;
+    idx.every((i) => (w[i] ?? 0) > 0) && shares.every((x) => x >= MIN_ALPHA) && ratio <= MERGE_RESIDUAL_RATIO;
   return { weights: Array.from(w), shares, residual, singles, ratio, mixed };
 }
 
@@ -150,9 +178,9 @@ function subSums(s: Sums, k: number, pick: number[]): Sums {
   const m = pick.length;
   const out = zero(m);
   pick.forEach((i, r) => {
-    out.h[r] = s.h[i]!;
+    out.h[r] = s.h[i] ?? 0;
     pick.forEach((j, c) => {
-      out.g[r * m + c] = s.g[i * k + j]!;
+      out.g[r * m + c] = s.g[i * k + j] ?? 0;
     });
   });
   out.bb = s.bb;
@@ -176,8 +204,8 @@ export function mixSums(b: Sketches, cands: MixCandidate[]): MixSums | null {
     const s = layerSums(b, j, cands);
     if (!s) continue;
     layers.push(s);
-    for (let i = 0; i < k * k; i++) total.g[i]! += s.g[i]!;
-    for (let i = 0; i < k; i++) total.h[i]! += s.h[i]!;
+    for (let i = 0; i < k * k; i++) total.g[i] = (total.g[i] ?? 0) + (s.g[i] ?? 0);
+    for (let i = 0; i < k; i++) total.h[i] = (total.h[i] ?? 0) + (s.h[i] ?? 0);
     total.bb += s.bb;
     total.rows += s.rows;
   }
@@ -230,6 +258,7 @@ function subsets(n: number, k: number): number[][] {
  */
 export function findMerge(b: Sketches, cands: MixCandidate[]): MixFit | null {
   const n = Math.min(cands.length, MAX_MERGE_CANDIDATES);
+  if (n < 2) return null;
   const sums = mixSums(b, cands.slice(0, n));
   if (!sums) return null;
   let best: MixFit | null = null;
@@ -256,7 +285,7 @@ export function mergeAmong(
 ): { parents: number[]; weights: number[]; residual: number; ratio: number } | null {
   const usable = candidates
     .map((c, i) => ({ c, i }))
-    .filter(({ c }) => featureSpace(c.sketches, b.sketches).nativeComparable)
+    .filter(({ c }) => sameShape(b, c) && featureSpace(c.sketches, b.sketches).nativeComparable)
     .slice(0, MAX_MERGE_CANDIDATES);
   const fit = findMerge(
     b.sketches,
@@ -267,9 +296,45 @@ export function mergeAmong(
   );
   if (!fit) return null;
   return {
-    parents: fit.parents.map((k) => usable[k]!.i),
+    parents: fit.parents.flatMap((k) => usable[k]?.i ?? []),
     weights: fit.shares,
     residual: fit.residual,
     ratio: fit.ratio,
   };
+}
+
+/**
+ * The fit of B on exactly the given parents (a declared merge): the least-squares mix, its residual
+ * and ratio, and whether it passes the merge rules (`merge`). Null when the parents cannot be fitted
+ * (another hidden basis, too few neurons matched in all of them).
+ */
+export function fitParents(b: Fingerprint, parents: Fingerprint[]): MixFit | null {
+  if (parents.length === 0) return null;
+  if (parents.some((p) => !sameShape(b, p) || !featureSpace(p.sketches, b.sketches).nativeComparable))
+    return null;
+  const sums = mixSums(
+    b.sketches,
+    mixCandidates(
+      b.sketches,
+      parents.map((p) => p.sketches),
+    ),
+  );
+  return sums ? fitMix(sums, [...parents.keys()]) : null;
+}
+
+/**
+ * Same hidden size, depth and FFN width in every layer (dense, one MLP each): an element-wise merge
+ * needs parents of B's shape.
+ */
+export function sameShape(x: Fingerprint, y: Fingerprint): boolean {
+  const lx = x.sketches.layers;
+  const ly = y.sketches.layers;
+  return (
+    x.sketches.hidden === y.sketches.hidden &&
+    lx.length === ly.length &&
+    lx.every((l, i) => {
+      const m = ly[i]?.mlps;
+      return l.mlps.length === 1 && m?.length === 1 && l.mlps[0]?.neurons === m[0]?.neurons;
+    })
+  );
 }

@@ -2,7 +2,7 @@ import type { Fingerprint } from "../fingerprint/types.js";
 import { minArborescence } from "./arborescence.js";
 import { round } from "./evidence.js";
 import { featureSpace } from "./features.js";
-import { findMerge, MAX_MERGE_CANDIDATES, type MixFit, mixCandidates } from "./merge-set.js";
+import { findMerge, MAX_MERGE_CANDIDATES, type MixFit, mixCandidates, sameShape } from "./merge-set.js";
 import { linealParent, mergeEdge, treeEdge } from "./tree-edges.js";
 import type { CompareResult, Relation } from "./types.js";
 
@@ -219,18 +219,4 @@ function findMerges(
     });
   }
   return out;
-}
-
-/** Same depth and the same FFN width in every layer (dense, one MLP each). */
-function sameShape(x: Fingerprint, y: Fingerprint): boolean {
-  const lx = x.sketches.layers;
-  const ly = y.sketches.layers;
-  return (
-    x.sketches.hidden === y.sketches.hidden &&
-    lx.length === ly.length &&
-    lx.every(
-      (l, i) =>
-        l.mlps.length === 1 && ly[i]!.mlps.length === 1 && l.mlps[0]!.neurons === ly[i]!.mlps[0]!.neurons,
-    )
-  );
 }
