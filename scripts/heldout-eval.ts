@@ -200,6 +200,11 @@ export const SET_CASES: SetCase[] = [
     set: ["Ap", "cpt_light", "cpt_heavy", "ap_noise100", "merge_3p"],
     merge: { child: "merge_3p", weights: { Ap: 0.4, cpt_heavy: 0.3, ap_noise100: 0.3 } },
   },
+  // task arithmetic relative to Ap, λ = 1.4: Ap's weight is 1 − λ
+  {
+    set: ["Ap", "cpt_light", "cpt_heavy", "ap_noise50", "task_merge"],
+    merge: { child: "task_merge", weights: { cpt_heavy: 0.8, ap_noise50: 0.6, Ap: -0.4 } },
+  },
 ];
 
 function judgeSet(c: SetCase, f: LineageForest): string[] {

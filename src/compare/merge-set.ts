@@ -10,9 +10,10 @@ import { neuronOf, storedCount, storedRowOf } from "./rows.js";
  * merge.ts's two-parent test, on the same data: native features of both E3 views of every B neuron
  * matched in all k candidates, scaled back by the stored norms, least squares over all of them (one
  * weight per parent: an element-wise merge uses one mixing weight per model). A task-vector merge
- * relative to a common ancestor O (B = O + Σ λᵢ(Pᵢ − O)) is the same linear family with O among the
- * candidates; its weight is then 1 − Σλᵢ and may be negative, so it is fitted separately
- * (`ancestor`), without the positivity rule on O.
+ * relative to a common ancestor C (task arithmetic, TIES-style: B = C + Σ wᵢ·(Pᵢ − C), Σwᵢ ≠ 1) is
+ * fitted separately (`fitTaskVector`), only with an ancestor C the set's tree already established:
+ * C's weight is fixed by the form (1 − Σwᵢ), never free — with it free, any linear relation among four
+ * models can be solved for any of them, and a parent comes out as "its children minus their tasks".
  */
 
 /** At most this many nearest relatives are tried as parents (subsets of 2 and 3 of them). */
@@ -50,8 +51,6 @@ export interface MixFit {
   layers: number;
   mixedLayers: number;
   merge: boolean;
-  /** Index of a common ancestor fitted with a free weight (task-vector form), when one was given. */
-  ancestor?: number;
 }
 
 interface Sums {
@@ -213,17 +212,17 @@ export function mixSums(b: Sketches, cands: MixCandidate[]): MixSums | null {
 }
 
 /**
- * Fits B ≈ Σ wᵢ·Pᵢ over the candidates in `parents`. `ancestor`: a position in `parents` whose weight
- * is free (task-vector form). Merge when every other weight is positive with a share ≥ 0.1, the mix
- * leaves ≤ 0.5 of the best single parent's residual, overall and in ≥ 75 % of the layers.
+ * Fits B ≈ Σ wᵢ·Pᵢ over the candidates in `parents`. Merge when every weight is positive with a share
+ * ≥ 0.1, the mix leaves ≤ 0.5 of the best single parent's residual, overall and in ≥ 75 % of the layers.
  */
-export function fitMix(sums: MixSums, parents: number[], ancestor?: number): MixFit | null {
-  const free = ancestor ?? null;
-  const fit = judge(subSums(sums.total, sums.k, parents), parents.length, free);
+export function fitMix(sums: MixSums, parents: number[]): MixFit | null {
+  return fitSums(sums, (s) => subSums(s, sums.k, parents), parents);
+}
+
+function fitSums(sums: MixSums, view: (s: Sums) => Sums, parents: number[]): MixFit | null {
+  const fit = judge(view(sums.total), parents.length, null);
   if (!fit) return null;
-  const mixedLayers = sums.layers.filter(
-    (l) => judge(subSums(l, sums.k, parents), parents.length, free)?.mixed,
-  ).length;
+  const mixedLayers = sums.layers.filter((l) => judge(view(l), parents.length, null)?.mixed).length;
   return {
     parents,
     ...fit,
@@ -231,8 +230,61 @@ export function fitMix(sums: MixSums, parents: number[], ancestor?: number): Mix
     layers: sums.layers.length,
     mixedLayers,
     merge: fit.mixed && mixedLayers >= MIXED_LAYER_FRACTION * sums.layers.length,
-    ...(ancestor !== undefined ? { ancestor } : {}),
   };
+}
+
+/**
+ * The task-vector form's mix must leave at most this fraction of the plain form's residual (absolute,
+ * on the same neurons) over the same parents: it adds an ancestor, so it must explain clearly more.
+ */
+export const TASK_VECTOR_GAIN = 0.5;
+
+export interface TaskVectorFit extends MixFit {
+  /** Candidate index of the common ancestor C; its weight is 1 − Σ weights. */
+  ancestor: number;
+  /** Σ wᵢ: the task vectors' total scale (1 = a plain convex merge). */
+  lambda: number;
+  /** Absolute residual of this fit over that of the plain form B ≈ Σ xᵢ·Pᵢ on the same parents. */
+  gain: number;
+}
+
+/**
+ * Sums of B − C against each Pᵢ − C, from the sums of B against the Pᵢ and C (the normal equations of
+ * the task-vector form are a linear transform of the plain ones: no new pass over the neurons).
+ */
+function taskVectorSums(s: Sums, k: number, pick: number[], c: number): Sums {
+  const m = pick.length;
+  const out = zero(m);
+  const g = (i: number, j: number) => s.g[i * k + j] ?? 0;
+  const h = (i: number) => s.h[i] ?? 0;
+  pick.forEach((i, r) => {
+    out.h[r] = h(i) - h(c) - g(i, c) + g(c, c);
+    pick.forEach((j, q) => {
+      out.g[r * m + q] = g(i, j) - g(i, c) - g(c, j) + g(c, c);
+    });
+  });
+  out.bb = s.bb - 2 * h(c) + g(c, c);
+  out.rows = s.rows;
+  return out;
+}
+
+/**
+ * B − C ≈ Σ wᵢ·(Pᵢ − C) for a common ancestor C (candidate index `ancestor`, not among `parents`).
+ * Residuals and the single-parent baselines are relative to |B − C|²; `merge` as in fitMix (positive
+ * weights, shares ≥ 0.1, ≤ 0.5 of the best single task vector's residual, in ≥ 75 % of the layers)
+ * and, in addition, `gain` ≤ TASK_VECTOR_GAIN.
+ */
+export function fitTaskVector(sums: MixSums, parents: number[], ancestor: number): TaskVectorFit | null {
+  if (parents.includes(ancestor)) return null;
+  const fit = fitSums(sums, (s) => taskVectorSums(s, sums.k, parents, ancestor), parents);
+  const plain = judge(subSums(sums.total, sums.k, parents), parents.length, null);
+  if (!fit || !plain) return null;
+  const tvTotal = taskVectorSums(sums.total, sums.k, parents, ancestor);
+  const absTv = fit.residual * tvTotal.bb;
+  const absPlain = plain.residual * sums.total.bb;
+  const gain = absPlain > 0 ? absTv / absPlain : 1;
+  const lambda = fit.weights.reduce((t, w) => t + w, 0);
+  return { ...fit, ancestor, lambda, gain, merge: fit.merge && gain <= TASK_VECTOR_GAIN };
 }
 
 /** Aligns each candidate's layers to B once (candidate as A). */
@@ -243,7 +295,7 @@ export function mixCandidates(b: Sketches, cands: Sketches[]): MixCandidate[] {
   });
 }
 
-function subsets(n: number, k: number): number[][] {
+export function subsets(n: number, k: number): number[][] {
   if (k === 0) return [[]];
   const out: number[][] = [];
   for (let i = k - 1; i < n; i++) for (const s of subsets(i, k - 1)) out.push([...s, i]);

@@ -23,7 +23,13 @@ export function mergeEdge(
   pair: PairResult,
   labels: string[],
 ): LineageEdge {
-  const mix = m.parents.map((p, i) => `${m.weights[i]}·${labels[p]}`).join(" + ");
+  const c = m.ancestor;
+  const mix =
+    c === undefined
+      ? m.parents.map((p, i) => `${m.weights[i]}·${labels[p]}`).join(" + ")
+      : `${labels[c]} + ${m.parents
+          .flatMap((p, i) => (p === c ? [] : [`${m.weights[i]}·(${labels[p]} − ${labels[c]})`]))
+          .join(" + ")} (task vectors relative to their common ancestor ${labels[c]})`;
   return {
     parent,
     child,

@@ -249,6 +249,32 @@ export function mergeModels(a: DenseModel, b: DenseModel, wA: number): DenseMode
 }
 
 /**
+ * Task arithmetic: `base + Σ wᵢ·(childᵢ − base)` over models with the same tensors and shapes (task
+ * vectors relative to a common ancestor, scaled; Σwᵢ ≠ 1 is what a plain soup cannot express).
+ */
+export function addTaskVectors(base: DenseModel, tasks: [DenseModel, number][]): DenseModel {
+  const out = new Map<string, DenseTensor>();
+  for (const [name, t0] of base.tensors) {
+    const data = Float32Array.from(t0.data);
+    for (const [child, w] of tasks) {
+      const tc = tensorOf(child, name);
+      if (tc.data.length !== data.length)
+        throw new PedigreeError(
+          "MODEL_SHAPE_MISMATCH",
+          `cannot add the task vector of ${name}: shapes differ`,
+          {
+            details: { tensor: name, base: t0.shape, child: tc.shape },
+          },
+        );
+      for (let i = 0; i < data.length; i++)
+        data[i] = (data[i] ?? 0) + w * ((tc.data[i] ?? 0) - (t0.data[i] ?? 0));
+    }
+    out.set(name, { shape: [...t0.shape], data });
+  }
+  return withTensors(base, out);
+}
+
+/**
  * Round-to-nearest quantisation of every 2-D tensor but the embeddings, written back de-quantised:
  * `bits`-bit integers per row (block 0) or per `block` consecutive values of a row, symmetric
  * (q·d, d = max|x|/(2^(bits−1)−1)) or asymmetric (lo + q·d over [lo, hi]).
@@ -793,6 +819,15 @@ export const HELDOUT_RECIPES: Readonly<Record<string, Recipe>> = {
     what: "0.4·Ap + 0.3·cpt_heavy + 0.3·ap_noise100 (a soup of three parents)",
     make: async (g) =>
       mergeModels(mergeModels(await g("Ap"), await g("cpt_heavy"), 0.4 / 0.7), await g("ap_noise100"), 0.7),
+  },
+  task_merge: {
+    from: ["Ap", "cpt_heavy", "ap_noise50"],
+    what: "task arithmetic: Ap + 0.8·(cpt_heavy − Ap) + 0.6·(ap_noise50 − Ap) (scale λ = 1.4)",
+    make: async (g) =>
+      addTaskVectors(await g("Ap"), [
+        [await g("cpt_heavy"), 0.8],
+        [await g("ap_noise50"), 0.6],
+      ]),
   },
   ap_rescaled: {
     from: ["Ap"],
