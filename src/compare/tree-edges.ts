@@ -56,10 +56,12 @@ export function treeEdge(
   const fromScratch = named === null && scratch !== undefined;
   const directed = named === parent || fromScratch;
   const sides = `A = ${labels[pair.a]}, B = ${labels[pair.b]}`;
+  const fp = nodes[parent];
+  const fc = nodes[child];
   return {
     parent,
     child,
-    relations: orient(r.relations, pair.a === parent, nodes[parent]!, nodes[child]!),
+    relations: fp && fc ? orient(r.relations, pair.a === parent, fp, fc) : r.relations,
     log10P: r.log10P,
     directed,
     reason: fromScratch
