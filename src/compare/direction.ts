@@ -148,7 +148,7 @@ export function depthClue(deepMap: { a: number[] }[], deeper: Side): DirectionCl
  * the quantiser's error). A sibling cannot produce that: both sides trained on after the split, and the
  * weights they share differ by both trainings. Measured on kinship-dev (docs/compare.md "Direction"):
  * a trained grown child and a sibling of it are not told apart by drift — the obfuscated sibling
- * (itself 0.0075 from Ap) is nearer to `deep`, `wide` and `moe_upcycle` than Ap is, and the copies of
+ * (itself 0.0075 from Ap) is nearer to `deep` and `wide` than Ap is, about as near to `moe_upcycle`, and the copies of
  * a duplicated layer drift together (0.016–0.025 apart, 0.025–0.038 from Ap) — so beyond the
  * allowance the parent is "unknown" and the clue is kept as `parentIfLineal`.
  */
