@@ -37,6 +37,11 @@ interface HeldoutCase {
    * weights only, which a widening at the trained scale would also give, so no parent is owed.
    */
   parentIfNamed?: "A" | "B";
+  /**
+   * Siblings (children of one parent): neither is the other's parent, so the only correct direction is
+   * "unknown" — structure (growth, up-cycling, quantisation) on one side must not make the other its parent.
+   */
+  sibling?: boolean;
   /** Relations a correct answer must contain (DESIGN §5 vocabulary). */
   relations?: string[];
   /** Relations a correct answer must NOT contain. */
@@ -57,6 +62,10 @@ const pos = (a: string, b: string, relations: string[] = [], layerMap?: number[]
 const neg = (a: string, b: string): HeldoutCase => ({ a, b, verdict: "unrelated" });
 const fromA = (c: HeldoutCase): HeldoutCase => ({ ...c, direction: "A" });
 const maybeFromA = (c: HeldoutCase): HeldoutCase => ({ ...c, parentIfNamed: "A" });
+const siblings = (a: string, b: string, relations: string[] = []): HeldoutCase => ({
+  ...pos(a, b, relations),
+  sibling: true,
+});
 
 /** Every Ap-derived child (Bp must stay unrelated to each). */
 const AP_CHILDREN = [
@@ -130,10 +139,29 @@ export const CASES: HeldoutCase[] = [
   pos("Ap", "ap_rescaled", ["obfuscation"]),
   // chains (grandchildren)
   pos("wide", "wide_obf", ["obfuscation"]),
-  fromA(pos("Ap", "wide_obf", ["width_expand", "obfuscation"])),
+  // wide was trained after the widening: its kept neurons drifted, as a sibling's would.
+  maybeFromA(pos("Ap", "wide_obf", ["width_expand", "obfuscation"])),
   pos("Ap", "deep_pruned", ["depth_upscale", "prune"], [[0], [2], [3], [2], [4], [4]]),
   fromA(pos("Ap", "rot_q4k", ["obfuscation", "quantize"])),
   pos("Ap", "rot_gguf_notok", ["obfuscation"]),
+  // siblings of a grown, up-cycled or quantised model: no parent (kinship-dev's own children, and
+  // untouched derivations of Ap against a trained or noised sibling)
+  siblings("cpt_light", "deep", ["depth_upscale"]),
+  siblings("cpt_heavy", "deep", ["depth_upscale"]),
+  siblings("obfuscated", "deep", ["depth_upscale"]),
+  siblings("cpt_light", "wide", ["width_expand"]),
+  siblings("obfuscated", "wide", ["width_expand"]),
+  siblings("deep", "wide"),
+  siblings("cpt_light", "moe_upcycle", ["moe_upcycle"]),
+  siblings("obfuscated", "moe_upcycle", ["moe_upcycle"]),
+  siblings("wide", "moe_upcycle", ["moe_upcycle"]),
+  siblings("ap_noise50", "ap_upscaled", ["depth_upscale"]),
+  siblings("cpt_light", "ap_upscaled", ["depth_upscale"]),
+  siblings("cpt_light", "ap_int8_row", ["quantize"]),
+  siblings("obfuscated", "ap_int4_b32a", ["quantize"]),
+  siblings("obfuscated", "ap_q4k", ["quantize"]),
+  siblings("ap_noise50", "ap_q8", ["quantize"]),
+  siblings("ap_upscaled", "ap_int8_row", ["prune", "quantize"]),
   // noise-washed
   pos("Ap", "ap_noise50", ["continued_training"]),
   pos("Ap", "ap_noise100", ["continued_training"]),
@@ -173,6 +201,11 @@ export const SET_CASES: SetCase[] = [
     set: ["Ap", "cpt_light", "cpt_heavy", "ap_noise100", "merge_3p"],
     merge: { child: "merge_3p", weights: { Ap: 0.4, cpt_heavy: 0.3, ap_noise100: 0.3 } },
   },
+  // task arithmetic relative to Ap, λ = 1.4: Ap's weight is 1 − λ
+  {
+    set: ["Ap", "cpt_light", "cpt_heavy", "ap_noise50", "task_merge"],
+    merge: { child: "task_merge", weights: { cpt_heavy: 0.8, ap_noise50: 0.6, Ap: -0.4 } },
+  },
 ];
 
 function judgeSet(c: SetCase, f: LineageForest): string[] {
@@ -197,6 +230,7 @@ function judge(c: HeldoutCase, r: CompareResult): string[] {
   const out: string[] = [];
   if (c.verdict === "measure") return out;
   if (c.direction && r.direction.parent !== c.direction) out.push(`direction ${r.direction.parent}`);
+  if (c.sibling && r.direction.parent !== "unknown") out.push(`sibling named parent ${r.direction.parent}`);
   const wrongParent = c.parentIfNamed === "A" ? "B" : "A";
   if (c.parentIfNamed && r.direction.parent === wrongParent) out.push(`direction ${wrongParent}`);
   if (r.verdict !== c.verdict) out.push(`verdict ${r.verdict}`);
@@ -293,7 +327,7 @@ function expected(c: HeldoutCase): string {
     (c.relations?.length ? ` +${c.relations.join(",")}` : "") +
     (c.forbid?.length ? ` −${c.forbid.join(",")}` : "");
   const lm = c.layerMap ? ` map ${JSON.stringify(c.layerMap)}` : "";
-  const dir = c.direction ? ` parent ${c.direction}` : "";
+  const dir = c.direction ? ` parent ${c.direction}` : c.sibling ? " parent unknown" : "";
   return `${c.verdict}${rel}${lm}${dir}`;
 }
 

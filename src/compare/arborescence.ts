@@ -33,40 +33,42 @@ export function minArborescence(n: number, root: number, arcs: ArcIn[]): number[
 
 function solve(n: number, root: number, arcs: Arc[]): Map<number, Arc> {
   const best = new Array<Arc | undefined>(n);
-  for (const a of arcs)
-    if (a.from !== a.to && a.to !== root && (!best[a.to] || a.cost < best[a.to]!.cost)) best[a.to] = a;
+  for (const a of arcs) {
+    const cur = best[a.to];
+    if (a.from !== a.to && a.to !== root && (!cur || a.cost < cur.cost)) best[a.to] = a;
+  }
   const comp = new Int32Array(n).fill(-1);
   const seen = new Int32Array(n).fill(-1);
   let count = 0;
   for (let v = 0; v < n; v++) {
     let x = v;
-    while (x !== root && best[x] && seen[x] !== v && comp[x] === -1) {
+    for (let b = best[x]; x !== root && b && seen[x] !== v && comp[x] === -1; b = best[x]) {
       seen[x] = v;
-      x = best[x]!.from;
+      x = b.from;
     }
-    if (x === root || !best[x] || comp[x] !== -1 || seen[x] !== v) continue;
+    const bx = best[x];
+    if (x === root || !bx || comp[x] !== -1 || seen[x] !== v) continue;
     // x lies on a cycle of cheapest arcs: label it.
     comp[x] = count;
-    for (let y = best[x]!.from; y !== x; y = best[y]!.from) comp[y] = count;
+    for (let y = bx.from; y !== x; y = best[y]?.from ?? x) comp[y] = count;
     count++;
   }
   const result = new Map<number, Arc>();
-  for (let v = 0; v < n; v++) if (best[v]) result.set(v, best[v]!);
+  best.forEach((a, v) => {
+    if (a) result.set(v, a);
+  });
   if (count === 0) return result;
   for (let v = 0; v < n; v++) if (comp[v] === -1) comp[v] = count++;
   const contracted: Arc[] = [];
   for (const a of arcs) {
-    const from = comp[a.from]!;
-    const to = comp[a.to]!;
+    const from = comp[a.from] ?? -1;
+    const to = comp[a.to] ?? -1;
     if (from === to) continue;
-    const enter = a.to !== root && best[a.to] ? best[a.to]!.cost : 0;
+    const enter = a.to !== root ? (best[a.to]?.cost ?? 0) : 0;
     contracted.push({ from, to, cost: a.cost - enter, src: a, top: a.top });
   }
-  const sub = solve(count, comp[root]!, contracted);
+  const sub = solve(count, comp[root] ?? -1, contracted);
   // Expand: an arc entering a contracted cycle replaces the cycle arc into the node it enters.
-  for (const arc of sub.values()) {
-    const a = arc.src!;
-    result.set(a.to, a);
-  }
+  for (const arc of sub.values()) if (arc.src) result.set(arc.src.to, arc.src);
   return result;
 }

@@ -19,6 +19,13 @@ export interface DirectionClue {
 export interface Direction {
   parent: Side | "unknown";
   reason: string;
+  /**
+   * Set when structure shows which side cannot descend from the other (the grown, up-cycled or
+   * quantised side is never the other's ancestor) but not that the two are parent and child: the
+   * parent IF one of the two descends from the other. A set (`pedigree tree`) that places them as
+   * parent and child may use it; the pair alone names no parent from it.
+   */
+  parentIfLineal?: Side;
 }
 
 /**
@@ -41,7 +48,8 @@ export function decideDirection(clues: DirectionClue[], checked: string): Direct
     return { parent: "unknown", reason: `no asymmetric evidence (checked: ${checked})` };
   const parents = new Set(clues.map((c) => c.parent));
   const reasons = [...new Set(clues.map((c) => c.reason))];
-  if (parents.size === 1) return { parent: clues[0]!.parent, reason: reasons.join("; ") };
+  const first = clues[0];
+  if (parents.size === 1 && first) return { parent: first.parent, reason: reasons.join("; ") };
   return { parent: "unknown", reason: `conflicting asymmetric evidence: ${reasons.join("; ")}` };
 }
 
@@ -49,7 +57,8 @@ function median(xs: number[]): number {
   if (xs.length === 0) return Number.NaN;
   const s = [...xs].sort((x, y) => x - y);
   const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  const hi = s[m] ?? Number.NaN;
+  return s.length % 2 ? hi : ((s[m - 1] ?? Number.NaN) + hi) / 2;
 }
 
 /** Per-neuron size of a stored row: the up-row norm (both gated and non-gated MLPs store it). */
@@ -67,9 +76,10 @@ export function freshNeuronRatio(wide: MlpSketch, matchedWide: Set<number>): num
   const matched: number[] = [];
   const unmatched: number[] = [];
   for (let i = 0; i < wide.neurons; i++) {
-    const r = rowOf[i]!;
-    if (r < 0) continue;
-    (matchedWide.has(i) ? matched : unmatched).push(norms[r]!);
+    const r = rowOf[i] ?? -1;
+    const norm = norms[r];
+    if (r < 0 || norm === undefined) continue;
+    (matchedWide.has(i) ? matched : unmatched).push(norm);
   }
   if (matched.length < MIN_NEURONS_FOR_RATIO || unmatched.length < MIN_NEURONS_FOR_RATIO) return Number.NaN;
   const mm = median(matched);
@@ -129,5 +139,26 @@ export function depthClue(deepMap: { a: number[] }[], deeper: Side): DirectionCl
   return {
     parent: shallow,
     reason: `${deeper} repeats ${shallow}'s layers (duplicated for depth up-scaling)`,
+  };
+}
+
+/**
+ * A structural clue says which side is not the other's descendant; it names that side the parent only
+ * when the other still holds its weights up to what the storage explains (`allowance`: the cast, or
+ * the quantiser's error). A sibling cannot produce that: both sides trained on after the split, and the
+ * weights they share differ by both trainings. Measured on kinship-dev (docs/compare.md "Direction"):
+ * a trained grown child and a sibling of it are not told apart by drift — the obfuscated sibling
+ * (itself 0.0075 from Ap) is nearer to `deep` and `wide` than Ap is, about as near to `moe_upcycle`, and the copies of
+ * a duplicated layer drift together (0.016–0.025 apart, 0.025–0.038 from Ap) — so beyond the
+ * allowance the parent is "unknown" and the clue is kept as `parentIfLineal`.
+ */
+export function confirmParent(d: Direction, drift: number, allowance: number): Direction {
+  if (d.parent === "unknown" || drift <= allowance) return d;
+  const parent = d.parent;
+  const child = other(parent);
+  return {
+    parent: "unknown",
+    parentIfLineal: parent,
+    reason: `${d.reason} — so ${child} is not ${parent}'s ancestor; but the weights they share differ by drift ${Number.isFinite(drift) ? drift.toFixed(4) : "unmeasured"} (> ${allowance.toFixed(4)}, what the storage explains): ${parent} may be ${child}'s parent or a relative that trained on (a sibling shows the same), which the pair alone cannot tell; the relations say how B differs from A, not that B derives from A`,
   };
 }

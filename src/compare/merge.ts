@@ -88,15 +88,16 @@ function accumulate(
   let ab = 0;
   let cb = 0;
   for (let t = 0; t < k; t++) {
-    ab += a.data[ia * k + t]! * b.data[ib * k + t]!;
-    cb += c.data[ic * k + t]! * b.data[ib * k + t]!;
+    const bt = b.data[ib * k + t] ?? 0;
+    ab += (a.data[ia * k + t] ?? 0) * bt;
+    cb += (c.data[ic * k + t] ?? 0) * bt;
   }
   const sa = (abs && ab < 0 ? -1 : 1) * scale[0];
   const sc = (abs && cb < 0 ? -1 : 1) * scale[1];
   for (let t = 0; t < k; t++) {
-    const x = sa * a.data[ia * k + t]!;
-    const y = sc * c.data[ic * k + t]!;
-    const z = scale[2] * b.data[ib * k + t]!;
+    const x = sa * (a.data[ia * k + t] ?? 0);
+    const y = sc * (c.data[ic * k + t] ?? 0);
+    const z = scale[2] * (b.data[ib * k + t] ?? 0);
     s.aa += x * x;
     s.cc += y * y;
     s.ac += x * y;
@@ -162,10 +163,12 @@ export function testMerge(
       const rowC = storedRowOf(lc);
       for (let r = 0; r < storedCount(lb); r++) {
         const i = neuronOf(lb, r);
-        const ia = ma.bToA[i]! < 0 ? -1 : rowA[ma.bToA[i]!]!;
-        const ic = mc.bToA[i]! < 0 ? -1 : rowC[mc.bToA[i]!]!;
+        const pa = ma.bToA[i] ?? -1;
+        const pc = mc.bToA[i] ?? -1;
+        const ia = pa < 0 ? -1 : (rowA[pa] ?? -1);
+        const ic = pc < 0 ? -1 : (rowC[pc] ?? -1);
         if (ia >= 0 && ic >= 0)
-          accumulate(s, fa, ia, fc, ic, fb, r, pair.abs[v]!, [na[ia]!, nc[ic]!, nb[r]!]);
+          accumulate(s, fa, ia, fc, ic, fb, r, pair.abs[v] ?? false, [na[ia] ?? 0, nc[ic] ?? 0, nb[r] ?? 0]);
       }
     }
     if (s.rows === 0) continue;

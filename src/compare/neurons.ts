@@ -63,6 +63,11 @@ export interface NeuronTest {
   bToA: Int32Array;
   /** Mean first-view (gate, or down) feature cosine over agreeing neurons (1 = unchanged). */
   meanCosine: number;
+  /**
+   * Median of the same cosines: what the carried-over neurons kept, untouched by the few chance
+   * agreements (≈ Poisson(1)) among neurons one side added, which pull the mean down (direction.ts).
+   */
+  medianCosine: number;
 }
 
 /**
@@ -97,6 +102,7 @@ export function testNeurons(
   let kept = 0;
   let cosSum = 0;
   // Per neuron, indices bounded by the matchings' length: `?? -1` / `?? NaN` never fire (src/checked.ts).
+  const cosines: number[] = [];
   for (let r = 0; r < byFirst.bToA.length; r++) {
     const i = neuronOf(mb, sample ? (sample[r] ?? -1) : r);
     const j = byFirst.bToA[r] ?? -1;
@@ -115,6 +121,7 @@ export function testNeurons(
       if (parent === i) kept++;
       agreements++;
       cosSum += score;
+      cosines.push(score);
     }
   }
   const compared = Math.min(storedCount(ma), tested.length);
@@ -131,7 +138,16 @@ export function testNeurons(
     log10P: fixedPointsLog10UpperBound(agreements - discounted),
     bToA,
     meanCosine: agreements ? cosSum / agreements : 0,
+    medianCosine: medianOf(cosines),
   };
+}
+
+function medianOf(xs: number[]): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  const hi = s[m] ?? 0;
+  return s.length % 2 ? hi : ((s[m - 1] ?? 0) + hi) / 2;
 }
 
 /** Agreements discounted as convergent neurons (see the top of this file); ⌈0.05·n⌉ without a subset. */

@@ -88,3 +88,18 @@ export function quantisationNote(side: "A" | "B", fp: Fingerprint, q: QuantSchem
 function dtypesOf(fp: Fingerprint): string {
   return [...new Set(fp.tensors.filter((t) => t.shape.length === 2).map((t) => t.dtype))].join(", ");
 }
+
+/**
+ * Drift (1 − cosine of matched neuron features) a quantiser's rounding explains: its error variance
+ * scales as 4^−bits; QUANT4_DRIFT is what 4 bits cost on kinship-dev's Ap (GGUF Q4_0 0.0062, int4 per
+ * 32-value block 0.0025; int8 and fp8 ≤ 0.0003). 0 when unquantised. The bits are the fewest the
+ * scheme names (int4, Q4_K, …); a quantised dtype whose bits are not named counts as 8 (the strictest).
+ */
+export const QUANT4_DRIFT = 0.006;
+
+export function quantisationDrift(q: QuantScheme | null): number {
+  if (!q) return 0;
+  const bits = [...q.scheme.matchAll(/(?:int|\bI?Q|\bI)(\d)(?!\d)/g)].map((m) => Number(m[1]));
+  const fewest = bits.length ? Math.min(...bits) : 8;
+  return QUANT4_DRIFT * 4 ** (4 - fewest);
+}

@@ -33,6 +33,11 @@ export const directionSchema = z.object({
   parent: z.enum(["A", "B", "unknown"]),
   /** The asymmetric evidence a parent is named from, or what was checked. */
   reason: z.string(),
+  /**
+   * The side structure rules in as the parent if one model descends from the other; a sibling pair
+   * looks the same, so `parent` is not named from it alone (`pedigree tree` uses it to direct edges).
+   */
+  parentIfLineal: z.enum(["A", "B"]).optional(),
 });
 
 export const coverageSchema = z.object({

@@ -4,9 +4,15 @@ import type { Relation } from "./types.js";
 
 /** The edges of a lineage forest (tree.ts): from a pair's comparison, or from a merge fit. */
 
-/** The model a pair's direction names as parent (an index), or null. */
-export function namedParent(p: PairResult): number | null {
-  return p.result.direction.parent === "A" ? p.a : p.result.direction.parent === "B" ? p.b : null;
+/**
+ * The parent of the pair when the two are parent and child, as a tree edge says they are: the named
+ * parent, else the side structure rules in (`parentIfLineal`: the grown, up-cycled or quantised side is
+ * never the other's ancestor), else null.
+ */
+export function linealParent(p: PairResult): number | null {
+  const d = p.result.direction;
+  const side = d.parent === "unknown" ? d.parentIfLineal : d.parent;
+  return side === "A" ? p.a : side === "B" ? p.b : null;
 }
 
 export function mergeEdge(
@@ -17,7 +23,13 @@ export function mergeEdge(
   pair: PairResult,
   labels: string[],
 ): LineageEdge {
-  const mix = m.parents.map((p, i) => `${m.weights[i]}·${labels[p]}`).join(" + ");
+  const c = m.ancestor;
+  const mix =
+    c === undefined
+      ? m.parents.map((p, i) => `${m.weights[i]}·${labels[p]}`).join(" + ")
+      : `${labels[c]} + ${m.parents
+          .flatMap((p, i) => (p === c ? [] : [`${m.weights[i]}·(${labels[p]} − ${labels[c]})`]))
+          .join(" + ")} (task vectors relative to their common ancestor ${labels[c]})`;
   return {
     parent,
     child,
@@ -26,7 +38,7 @@ export function mergeEdge(
     directed: true,
     reason: `${labels[child]} ≈ ${mix} (residual ${m.residual}, ${m.ratio} of the best single parent's)`,
     drift: typeof pair.result.drift === "number" ? pair.result.drift : null,
-    weight: m.weights[k]!,
+    weight: m.weights[k] ?? Number.NaN,
     residual: m.residual,
   };
 }
@@ -40,14 +52,16 @@ export function treeEdge(
   scratch?: string,
 ): LineageEdge {
   const r = pair.result;
-  const named = namedParent(pair);
+  const named = linealParent(pair);
   const fromScratch = named === null && scratch !== undefined;
   const directed = named === parent || fromScratch;
   const sides = `A = ${labels[pair.a]}, B = ${labels[pair.b]}`;
+  const fp = nodes[parent];
+  const fc = nodes[child];
   return {
     parent,
     child,
-    relations: orient(r.relations, pair.a === parent, nodes[parent]!, nodes[child]!),
+    relations: fp && fc ? orient(r.relations, pair.a === parent, fp, fc) : r.relations,
     log10P: r.log10P,
     directed,
     reason: fromScratch

@@ -2,8 +2,20 @@ import type { Fingerprint } from "../fingerprint/types.js";
 import { minArborescence } from "./arborescence.js";
 import { round } from "./evidence.js";
 import { featureSpace } from "./features.js";
-import { findMerge, MAX_MERGE_CANDIDATES, type MixFit, mixCandidates } from "./merge-set.js";
-import { mergeEdge, namedParent, treeEdge } from "./tree-edges.js";
+import {
+  findMerge,
+  fitTaskVector,
+  MAX_MERGE_CANDIDATES,
+  type MixFit,
+  mixCandidates,
+  mixSums,
+  SET_MERGE_RATIO,
+  sameShape,
+  subsets,
+  type TaskVectorFit,
+  THIRD_PARENT_RATIO,
+} from "./merge-set.js";
+import { linealParent, mergeEdge, treeEdge } from "./tree-edges.js";
 import type { CompareResult, Relation } from "./types.js";
 
 /**
@@ -56,10 +68,24 @@ export interface LineageEdge {
   residual?: number;
 }
 
+export interface ForestMerge {
+  child: number;
+  /** B = Σ weights[k]·nodes[parents[k]]; the weights sum to 1. */
+  parents: number[];
+  weights: number[];
+  residual: number;
+  ratio: number;
+  /**
+   * Task-vector form (B = C + Σ wᵢ·(Pᵢ − C)): C, the parents' common ancestor in the tree, is the last
+   * parent, with weight 1 − Σwᵢ (negative when the task vectors are scaled up); absent for a plain mix.
+   */
+  ancestor?: number;
+}
+
 export interface LineageForest {
   edges: LineageEdge[];
   roots: number[];
-  merges: { child: number; parents: number[]; weights: number[]; residual: number; ratio: number }[];
+  merges: ForestMerge[];
 }
 
 const related = (r: CompareResult | undefined): r is CompareResult => r?.verdict === "related";
@@ -68,7 +94,8 @@ function events(r: CompareResult): number {
   return r.relations.filter((x) => EVENTS.has(x)).length;
 }
 
-function pairCost(r: CompareResult): number {
+function pairCost(r: CompareResult | undefined): number {
+  if (!r) return ROOT_COST;
   return events(r) + Math.min(typeof r.drift === "number" ? r.drift : 1, 0.999);
 }
 
@@ -97,7 +124,7 @@ export function lineageForest(
   const relatives = (i: number) =>
     [...Array(n).keys()]
       .filter((j) => j !== i && related(pairOf(i, j)?.result))
-      .sort((x, y) => pairCost(pairOf(i, x)!.result) - pairCost(pairOf(i, y)!.result));
+      .sort((x, y) => pairCost(pairOf(i, x)?.result) - pairCost(pairOf(i, y)?.result));
   const scratch = new Map(opts.fromScratch ?? []);
   for (const p of pairs)
     if (related(p.result) && scratch.has(p.a) && scratch.has(p.b)) {
@@ -105,19 +132,34 @@ export function lineageForest(
       scratch.delete(p.b);
     }
   const merges = findMerges(nodes, relatives, pairOf).filter((m) => !scratch.has(m.child));
-  const mergeOf = new Map(merges.map((m) => [m.child, m]));
-  const parent = spanning(n, pairs, mergeOf, relatives, pairOf, scratch);
+  let mergeOf = new Map(merges.map((m) => [m.child, m]));
+  let parent = spanning(n, pairs, mergeOf, relatives, pairOf, scratch);
+  // Task-vector merges need the tree's ancestors: fitted on the tree without them, then the tree is
+  // built again with their children as merges.
+  const without = (b: number) =>
+    spanning(n, pairs, new Map<number, unknown>([...mergeOf, [b, null]]), relatives, pairOf, scratch);
+  const vectors = findTaskVectorMerges(nodes, parent, without, mergeOf, relatives, pairOf).filter(
+    (m) => !scratch.has(m.child),
+  );
+  if (vectors.length) {
+    merges.push(...vectors);
+    mergeOf = new Map(merges.map((m) => [m.child, m]));
+    parent = spanning(n, pairs, mergeOf, relatives, pairOf, scratch);
+  }
   adoptByMerges(parent, merges, pairs, pairOf);
   const edges: LineageEdge[] = [];
   const roots: number[] = [];
   for (let v = 0; v < n; v++) {
     const m = mergeOf.get(v);
+    const up = parent[v] ?? -1;
+    const pair = pairOf(up, v);
     if (m) {
       m.parents.forEach((p, k) => {
-        edges.push(mergeEdge(p, v, m, k, pairOf(p, v)!, labels));
+        const withParent = pairOf(p, v);
+        if (withParent) edges.push(mergeEdge(p, v, m, k, withParent, labels));
       });
-    } else if (parent[v]! < 0) roots.push(v);
-    else edges.push(treeEdge(parent[v]!, v, pairOf(parent[v]!, v)!, nodes, labels, scratch.get(parent[v]!)));
+    } else if (up < 0 || !pair) roots.push(v);
+    else edges.push(treeEdge(up, v, pair, nodes, labels, scratch.get(up)));
   }
   return { edges, roots, merges };
 }
@@ -140,7 +182,7 @@ function spanning(
   const arcs: { from: number; to: number; cost: number }[] = [];
   for (const p of pairs) {
     if (!related(p.result) || mergeOf.has(p.a) || mergeOf.has(p.b)) continue;
-    const named = namedParent(p);
+    const named = linealParent(p);
     // An arc P → C is not allowed when the pair names C as the parent, or C started from scratch.
     if (named !== p.a && !scratch.has(p.a)) arcs.push({ from: p.b, to: p.a, cost: pairCost(p.result) });
     if (named !== p.b && !scratch.has(p.b)) arcs.push({ from: p.a, to: p.b, cost: pairCost(p.result) });
@@ -148,11 +190,14 @@ function spanning(
   for (let i = 0; i < n; i++) {
     if (mergeOf.has(i)) continue;
     const rel = relatives(i).filter((j) => !mergeOf.has(j));
-    const central = rel.length ? rel.reduce((s, j) => s + pairCost(pairOf(i, j)!.result), 0) / rel.length : 0;
+    const central = rel.length ? rel.reduce((s, j) => s + pairCost(pairOf(i, j)?.result), 0) / rel.length : 0;
     arcs.push({ from: n, to: i, cost: ROOT_COST + (scratch.has(i) ? 0 : central) });
   }
   const chosen = minArborescence(n + 1, n, arcs);
-  return chosen.slice(0, n).map((k) => (k < 0 || arcs[k]!.from === n ? -1 : arcs[k]!.from));
+  return chosen.slice(0, n).map((k) => {
+    const from = arcs[k]?.from ?? n;
+    return k < 0 || from === n ? -1 : from;
+  });
 }
 
 /**
@@ -161,14 +206,15 @@ function spanning(
  */
 function adoptByMerges(
   parent: number[],
-  merges: LineageForest["merges"],
+  merges: ForestMerge[],
   pairs: PairResult[],
   pairOf: PairLookup,
 ): void {
   const mergeOf = new Map(merges.map((m) => [m.child, m]));
   // Ancestors through spanning parents and through every parent of a merge.
   const ancestors = (v: number, out = new Set<number>()): Set<number> => {
-    const up = mergeOf.get(v)?.parents ?? (parent[v]! >= 0 ? [parent[v]!] : []);
+    const p = parent[v] ?? -1;
+    const up = mergeOf.get(v)?.parents ?? (p >= 0 ? [p] : []);
     for (const x of up) {
       if (out.has(x)) continue;
       out.add(x);
@@ -180,57 +226,164 @@ function adoptByMerges(
     const blocked = ancestors(m.child);
     for (const p of pairs) {
       const v = p.a === m.child ? p.b : p.b === m.child ? p.a : -1;
-      if (v < 0 || blocked.has(v) || !related(p.result) || namedParent(p) === v || parent[v]! < 0) continue;
+      const up = parent[v] ?? -1;
+      if (v < 0 || blocked.has(v) || !related(p.result) || linealParent(p) === v || up < 0) continue;
       if (mergeOf.has(v)) continue;
-      const now = pairOf(parent[v]!, v)!;
-      if (pairCost(p.result) < pairCost(now.result)) parent[v] = m.child;
+      if (pairCost(p.result) < pairCost(pairOf(up, v)?.result)) parent[v] = m.child;
     }
   }
+}
+
+/**
+ * B's candidate parents for an element-wise merge: its nearest relatives of B's shape whose hidden
+ * basis is B's (native features), never one the pair names as B's child.
+ */
+function mergeCandidates(
+  nodes: Fingerprint[],
+  b: number,
+  relatives: (i: number) => number[],
+  pairOf: PairLookup,
+): number[] {
+  const fb = nodes[b];
+  if (!fb) return [];
+  return relatives(b).filter((c) => {
+    const fc = nodes[c];
+    const pair = pairOf(b, c);
+    return (
+      fc !== undefined &&
+      pair !== undefined &&
+      linealParent(pair) !== b &&
+      sameShape(fb, fc) &&
+      featureSpace(fc.sketches, fb.sketches).nativeComparable
+    );
+  });
 }
 
 function findMerges(
   nodes: Fingerprint[],
   relatives: (i: number) => number[],
   pairOf: PairLookup,
-): LineageForest["merges"] {
-  const out: LineageForest["merges"] = [];
-  for (let b = 0; b < nodes.length; b++) {
-    // A relative that the pair names as b's child cannot be one of its parents.
-    // An element-wise merge needs parents of B's shape whose hidden basis is B's (native features).
-    const cands = relatives(b)
-      .filter((c) => namedParent(pairOf(b, c)!) !== b && sameShape(nodes[b]!, nodes[c]!))
-      .filter((c) => featureSpace(nodes[c]!.sketches, nodes[b]!.sketches).nativeComparable)
-      .slice(0, MAX_MERGE_CANDIDATES);
-    if (cands.length < 2) continue;
+): ForestMerge[] {
+  const out: ForestMerge[] = [];
+  nodes.forEach((fb, b) => {
+    const cands = mergeCandidates(nodes, b, relatives, pairOf).slice(0, MAX_MERGE_CANDIDATES);
+    if (cands.length < 2) return;
     const fit: MixFit | null = findMerge(
-      nodes[b]!.sketches,
+      fb.sketches,
       mixCandidates(
-        nodes[b]!.sketches,
-        cands.map((c) => nodes[c]!.sketches),
+        fb.sketches,
+        cands.flatMap((c) => nodes[c]?.sketches ?? []),
       ),
     );
-    if (!fit) continue;
+    if (!fit) return;
     out.push({
       child: b,
-      parents: fit.parents.map((k) => cands[k]!),
+      parents: fit.parents.flatMap((k) => cands[k] ?? []),
       weights: fit.shares.map(round),
       residual: round(fit.residual),
       ratio: round(fit.ratio),
     });
-  }
+  });
   return out;
 }
 
-/** Same depth and the same FFN width in every layer (dense, one MLP each). */
-function sameShape(x: Fingerprint, y: Fingerprint): boolean {
-  const lx = x.sketches.layers;
-  const ly = y.sketches.layers;
-  return (
-    x.sketches.hidden === y.sketches.hidden &&
-    lx.length === ly.length &&
-    lx.every(
-      (l, i) =>
-        l.mlps.length === 1 && ly[i]!.mlps.length === 1 && l.mlps[0]!.neurons === ly[i]!.mlps[0]!.neurons,
-    )
-  );
+/**
+ * Task-vector merges B = C + Σ wᵢ·(Pᵢ − C) (merge-set.ts `fitTaskVector`), for models the plain form
+ * did not name. For each pair or triple of B's merge candidates, C is their lowest common ancestor in
+ * the tree of the set without B (`without(b)`: with B in it, an undirected tree may hang a parent
+ * under the mix it went into); C must also be B's ancestor in the tree with B (otherwise any of four
+ * linearly related models solves for the others: a root or a parent "is" its children minus their
+ * tasks), related to B and of B's shape, and B must not be an ancestor
+ * of any Pᵢ by directed edges of the tree (a parent is never explained by its children). A triple is
+ * kept over the best pair only when it halves the residual, as for plain merges.
+ */
+function findTaskVectorMerges(
+  nodes: Fingerprint[],
+  parent: number[],
+  without: (b: number) => number[],
+  mergeOf: Map<number, ForestMerge>,
+  relatives: (i: number) => number[],
+  pairOf: PairLookup,
+): ForestMerge[] {
+  const chainIn = (tree: number[], v: number): number[] => {
+    const out: number[] = [];
+    for (let u = tree[v] ?? -1; u >= 0 && !out.includes(u); u = tree[u] ?? -1) out.push(u);
+    return out;
+  };
+  // Ancestors reached through edges whose pair names (or structure rules in) the parent.
+  const directedChain = (v: number): number[] => {
+    const out: number[] = [];
+    for (let c = v, u = parent[v] ?? -1; u >= 0 && !out.includes(u); c = u, u = parent[u] ?? -1) {
+      const pair = pairOf(u, c);
+      if (!pair || linealParent(pair) !== u) break;
+      out.push(u);
+    }
+    return out;
+  };
+  const out: ForestMerge[] = [];
+  nodes.forEach((_, b) => {
+    if (mergeOf.has(b)) return;
+    const cands = mergeCandidates(nodes, b, relatives, pairOf).slice(0, MAX_MERGE_CANDIDATES);
+    if (cands.length < 2) return;
+    const tree = without(b);
+    const above = chainIn(parent, b);
+    const chain = (v: number) => chainIn(tree, v);
+    let best: VectorCandidate | null = null;
+    for (const k of [2, 3]) {
+      let bestK: VectorCandidate | null = null;
+      for (const pick of subsets(cands.length, k)) {
+        const ps = pick.flatMap((i) => cands[i] ?? []);
+        const c = lowestCommonAncestor(ps.map(chain), ps);
+        if (c === null || c === b || ps.includes(c) || !above.includes(c)) continue;
+        if (ps.some((p) => directedChain(p).includes(b))) continue;
+        const fit = fitWithAncestor(nodes, b, ps, c, pairOf);
+        if (fit && (!bestK || fit.residual < bestK.fit.residual)) bestK = { fit, parents: ps, ancestor: c };
+      }
+      if (bestK && (!best || bestK.fit.residual <= THIRD_PARENT_RATIO * best.fit.residual)) best = bestK;
+    }
+    if (!best) return;
+    const { fit, parents, ancestor } = best;
+    out.push({
+      child: b,
+      parents: [...parents, ancestor],
+      weights: [...fit.weights, 1 - fit.lambda].map(round),
+      residual: round(fit.residual),
+      ratio: round(fit.ratio),
+      ancestor,
+    });
+  });
+  return out;
+}
+
+interface VectorCandidate {
+  fit: TaskVectorFit;
+  parents: number[];
+  ancestor: number;
+}
+
+/** The deepest node on every chain (each listed from the node's parent up), or null. */
+function lowestCommonAncestor(chains: number[][], nodes: number[]): number | null {
+  // A node may be an ancestor of another candidate: count each node itself as the start of its chain.
+  const full = chains.map((c, i) => [nodes[i] ?? -1, ...c]);
+  const first = full[0] ?? [];
+  for (const u of first) if (full.every((c) => c.includes(u))) return u;
+  return null;
+}
+
+function fitWithAncestor(
+  nodes: Fingerprint[],
+  b: number,
+  parents: number[],
+  ancestor: number,
+  pairOf: PairLookup,
+): TaskVectorFit | null {
+  const fb = nodes[b];
+  const fc = nodes[ancestor];
+  if (!fb || !fc || !related(pairOf(b, ancestor)?.result) || !sameShape(fb, fc)) return null;
+  if (!featureSpace(fc.sketches, fb.sketches).nativeComparable) return null;
+  const list = [...parents, ancestor].flatMap((i) => nodes[i]?.sketches ?? []);
+  const sums = mixSums(fb.sketches, mixCandidates(fb.sketches, list));
+  if (!sums) return null;
+  const fit = fitTaskVector(sums, [...parents.keys()], parents.length);
+  return fit?.merge && fit.ratio <= SET_MERGE_RATIO ? fit : null;
 }

@@ -126,12 +126,26 @@ export const verifyResultSchema = z.object({
   }),
   findings: z.array(
     z.object({
-      kind: z.enum(["unsupported_declaration", "undeclared_kinship", "from_scratch_contradicted"]),
+      kind: z.enum([
+        "unsupported_declaration",
+        "undeclared_kinship",
+        "undeclared_merge",
+        "from_scratch_contradicted",
+      ]),
       child: z.string(),
       parent: z.string().nullable(),
       relation: z.string().nullable(),
       log10P: z.number().nullable(),
       message: z.string(),
+      /** Merge findings: the fitted mix (parent names, their shares, residual, ratio to the best single parent). */
+      merge: z
+        .object({
+          parents: z.array(z.string()),
+          weights: z.array(z.number()),
+          residual: z.number(),
+          ratio: z.number(),
+        })
+        .optional(),
     }),
   ),
   evidence: z.array(

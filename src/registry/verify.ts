@@ -6,13 +6,18 @@ import { loadIndex, shortlist } from "./shortlist.js";
 import type { Comparator, EdgeRecord, EvidenceRecord, ModelRecord } from "./types.js";
 import { undeclared } from "./undeclared.js";
 import { requireVerifiedLog } from "./verify-guard.js";
+import { type MergeFit, mergeFindings } from "./verify-merges.js";
 
 /** Models compared with each model when looking for undeclared kinship (prefilter short list). */
 export const VERIFY_SHORTLIST = 16;
 /** Claims that the weights must show no ancestor for. */
 const FROM_SCRATCH = /from[\s_-]*scratch/i;
 
-export type FindingKind = "unsupported_declaration" | "undeclared_kinship" | "from_scratch_contradicted";
+export type FindingKind =
+  | "unsupported_declaration"
+  | "undeclared_kinship"
+  | "undeclared_merge"
+  | "from_scratch_contradicted";
 
 export interface Finding {
   kind: FindingKind;
@@ -22,6 +27,8 @@ export interface Finding {
   relation: string | null;
   log10P: number | null;
   message: string;
+  /** Merge findings: the fitted mix (parent names, their shares, residual, ratio to the best single parent). */
+  merge?: MergeFit;
 }
 
 export interface VerifyResult {
@@ -78,12 +85,24 @@ export async function verifyLineage(
   const pairs = await candidatePairs(reg, scope, byId, lineage, new Set(claimants.map((c) => c.contentId)));
   const evidence = await evidenceFor(reg, cmp, pairs, { ...evOpts, onProgress: progress("candidate pairs") });
   for (const [k, v] of edgeEvidence) evidence.set(k, v);
+  const merges = await mergeFindings(
+    reg,
+    cmp,
+    scope,
+    byId,
+    await reg.edges(),
+    evidence,
+    failures,
+    !!opts.recompute,
+  );
+  for (const [k, v] of merges.evidence) if (!evidence.has(k)) evidence.set(k, v);
   const name = (id: string) => byId.get(id)?.name ?? id;
   const findings = [
     ...edges.flatMap((e) => unsupported(e, evidence.get(evidenceKey(e.parent, e.child)), failures, name)),
     ...undeclared(pairs, evidence, lineage, byId),
     ...sameWeights(scope, await reg.artifacts(), await reg.edges()),
     ...(await fromScratch(reg, claimants, pairs, evidence, lineage, name)),
+    ...merges.findings,
   ];
   const used = [
     ...new Set([

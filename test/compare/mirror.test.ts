@@ -89,6 +89,19 @@ describe("compare mirrors under a swap of its arguments", () => {
       expect(r.direction.reason.length).toBeGreaterThan(0);
       expectMirror(r, cmp(y, x));
     });
+  // Siblings: "tuned" is base + noise, the others are untouched derivations of base. Structure says
+  // which side is not the other's ancestor, but the shared weights differ by the sibling's own drift.
+  for (const grown of ["deep", "wide_fresh", "moe", "q8"])
+    it(`tuned vs ${grown} (siblings): no parent, the structural side kept as parentIfLineal`, () => {
+      const r = cmp("tuned", grown);
+      expect(r.verdict).toBe("related");
+      expect(r.direction.parent).toBe("unknown");
+      expect(r.direction.parentIfLineal).toBe("A");
+      expect(r.direction.reason).toContain("a sibling shows the same");
+      const back = cmp(grown, "tuned");
+      expect(back.direction.parent).toBe("unknown");
+      expect(back.direction.parentIfLineal).toBe("B");
+    });
   it("names prune one way and the growth the other for a shallower copy", () => {
     expect(cmp("base", "shallow").relations).toContain("prune");
     expect(cmp("shallow", "base").relations).toContain("depth_upscale");

@@ -24,6 +24,8 @@ const arch = scaleArch("llama-3.2-1b", { scale: 1 / 32, layers: 4, vocab: 512 })
 const names = ["parent", "child", "grandchild", "sib1", "sib2", "soup", "deep", "other"];
 let dir = "";
 let forest: LineageForest;
+let taskForest: LineageForest;
+const TASK_NAMES = ["parent", "sib1", "sib2", "child", "tasks"];
 let fps: Fingerprint[] = [];
 
 async function fingerprint(name: string, model: SynthModel): Promise<Fingerprint> {
@@ -56,6 +58,15 @@ beforeAll(async () => {
     for (let b = a + 1; b < fps.length; b++)
       pairs.push({ a, b, result: compareFingerprints(fps[a]!, fps[b]!) });
   forest = lineageForest(fps, pairs, names);
+  // Task arithmetic on the siblings relative to their parent, scale λ = 1.4 (a plain mix cannot fit it).
+  const tasks = await fingerprint("tasks", mixModels([sib1, sib2, parent], [0.8, 0.6, -0.4]));
+  const at = (n: string) => fps[names.indexOf(n)] as Fingerprint;
+  const set = [at("parent"), at("sib1"), at("sib2"), at("child"), tasks];
+  const setPairs: PairResult[] = [];
+  for (let a = 0; a < set.length; a++)
+    for (let b = a + 1; b < set.length; b++)
+      setPairs.push({ a, b, result: compareFingerprints(set[a] as Fingerprint, set[b] as Fingerprint) });
+  taskForest = lineageForest(set, setPairs, TASK_NAMES);
 }, 240_000);
 
 afterAll(async () => {
@@ -104,5 +115,25 @@ describe("pedigree tree on a family built in code", () => {
   });
   it("gives every model but the roots exactly one parent, the merge two", () => {
     expect(forest.edges).toHaveLength(names.length - 2 + 1);
+  });
+});
+
+describe("task-vector merges in a set", () => {
+  it("names parent + 0.8·(sib1 − parent) + 0.6·(sib2 − parent) with the parent's weight 1 − λ", () => {
+    expect(taskForest.merges).toHaveLength(1);
+    const m = taskForest.merges[0];
+    expect(m && TASK_NAMES[m.child]).toBe("tasks");
+    const w = Object.fromEntries((m?.parents ?? []).map((p, i) => [TASK_NAMES[p], m?.weights[i]]));
+    expect(w.sib1).toBeCloseTo(0.8, 1);
+    expect(w.sib2).toBeCloseTo(0.6, 1);
+    expect(w.parent).toBeCloseTo(-0.4, 1);
+    expect(m?.ancestor).toBe(0);
+    expect(m?.residual).toBeLessThan(0.05);
+  });
+  it("explains no parent by its children: the parent stays a root", () => {
+    expect(taskForest.roots.map((i) => TASK_NAMES[i])).toEqual(["parent"]);
+    expect(
+      taskForest.edges.filter((e) => TASK_NAMES[e.child] === "child").map((e) => TASK_NAMES[e.parent]),
+    ).toEqual(["parent"]);
   });
 });

@@ -181,6 +181,32 @@ export function mergeModels(a: DenseModel, b: DenseModel, wA: number): DenseMode
 }
 
 /**
+ * Task arithmetic: `base + Σ wᵢ·(childᵢ − base)` over models with the same tensors and shapes (task
+ * vectors relative to a common ancestor, scaled; Σwᵢ ≠ 1 is what a plain soup cannot express).
+ */
+export function addTaskVectors(base: DenseModel, tasks: [DenseModel, number][]): DenseModel {
+  const out = new Map<string, DenseTensor>();
+  for (const [name, t0] of base.tensors) {
+    const data = Float32Array.from(t0.data);
+    for (const [child, w] of tasks) {
+      const tc = tensorOf(child, name);
+      if (tc.data.length !== data.length)
+        throw new PedigreeError(
+          "MODEL_SHAPE_MISMATCH",
+          `cannot add the task vector of ${name}: shapes differ`,
+          {
+            details: { tensor: name, base: t0.shape, child: tc.shape },
+          },
+        );
+      for (let i = 0; i < data.length; i++)
+        data[i] = (data[i] ?? Number.NaN) + w * ((tc.data[i] ?? Number.NaN) - (t0.data[i] ?? Number.NaN));
+    }
+    out.set(name, { shape: [...t0.shape], data });
+  }
+  return withTensors(base, out);
+}
+
+/**
  * Round-to-nearest quantisation of every 2-D tensor but the embeddings, written back de-quantised:
  * `bits`-bit integers per row (block 0) or per `block` consecutive values of a row, symmetric
  * (q·d, d = max|x|/(2^(bits−1)−1)) or asymmetric (lo + q·d over [lo, hi]).

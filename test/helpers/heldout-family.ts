@@ -6,6 +6,7 @@ import { applyUpdate, distilMlps, replaceMlps } from "./derive-reuse.js";
 import { rotateHidden } from "./derive-rotation.js";
 import {
   addRelativeNoise,
+  addTaskVectors,
   dropLayers,
   freezeBottom,
   mergeModels,
@@ -47,6 +48,9 @@ export const HELDOUT_RECIPES: Readonly<Record<string, Recipe>> = {
   cpt_heavy: { real: "cpt_heavy", what: "kinship-dev: Ap + heavy continued pre-training" },
   wide: { real: "wide", what: "kinship-dev: Ap with FFN widened 352→528, trained" },
   deep: { real: "deep", what: "kinship-dev: Ap up-scaled to 8 layers [0,1,2,3,2,4,5,4], trained" },
+  moe_upcycle: { real: "moe_upcycle", what: "kinship-dev: Ap up-cycled to 4 experts per layer, trained" },
+  vocab_swap: { real: "vocab_swap", what: "kinship-dev: Ap with a new tokenizer and embeddings, trained" },
+  obfuscated: { real: "obfuscated", what: "kinship-dev: Ap permuted (hidden basis, neurons), F16, trained" },
   ap_q8: {
     from: ["Ap"],
     what: "GGUF Q8_0 of Ap",
@@ -152,6 +156,15 @@ export const HELDOUT_RECIPES: Readonly<Record<string, Recipe>> = {
     what: "0.4·Ap + 0.3·cpt_heavy + 0.3·ap_noise100 (a soup of three parents)",
     make: async (g) =>
       mergeModels(mergeModels(await g("Ap"), await g("cpt_heavy"), 0.4 / 0.7), await g("ap_noise100"), 0.7),
+  },
+  task_merge: {
+    from: ["Ap", "cpt_heavy", "ap_noise50"],
+    what: "task arithmetic: Ap + 0.8·(cpt_heavy − Ap) + 0.6·(ap_noise50 − Ap) (scale λ = 1.4)",
+    make: async (g) =>
+      addTaskVectors(await g("Ap"), [
+        [await g("cpt_heavy"), 0.8],
+        [await g("ap_noise50"), 0.6],
+      ]),
   },
   ap_rescaled: {
     from: ["Ap"],

@@ -220,7 +220,12 @@ function treeData(
     nodes: models.map((m) => ({ source: m.source, contentId: m.fp.contentId })),
     edges: forest.edges.map((e) => ({ ...e, parent: src(e.parent), child: src(e.child) })),
     roots: forest.roots.map(src),
-    merges: forest.merges.map((m) => ({ ...m, child: src(m.child), parents: m.parents.map(src) })),
+    merges: forest.merges.map((m) => ({
+      ...m,
+      child: src(m.child),
+      parents: m.parents.map(src),
+      ...(m.ancestor !== undefined ? { ancestor: src(m.ancestor) } : {}),
+    })),
     matrix: { sources: models.map((m) => m.source), verdict, log10P, drift },
     timing: {
       fingerprintSeconds: s(t.t1 - t.t0),
