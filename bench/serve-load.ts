@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   const names = await seed(db, path.join(dir, "keys"));
   console.log(`registered ${N} models in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const server = await startServer({ db, keysDir: path.join(dir, "keys"), port: 0, requestsPerMinute: 1e9 });
-  const token = server.tokens.create("reader").token;
+  const token = (await server.tokens.create("reader")).token;
   const lat = new Map<string, number[]>();
   let errors = 0;
   let peakRss = process.memoryUsage().rss;

@@ -1,3 +1,6 @@
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { type CompareResult, compareFingerprints } from "../compare/index.js";
 import { PedigreeError } from "../errors.js";
 import { decodeFingerprint, fingerprintSource } from "../fingerprint/index.js";
@@ -5,6 +8,8 @@ import type { Fingerprint } from "../fingerprint/types.js";
 import type { AllowLocal } from "../io/http/guard.js";
 import { withSourceDefaults } from "../io/limits.js";
 import {
+  type AttachedLog,
+  attachTrainLog,
   type Comparator,
   defaultComparator,
   identify,
@@ -25,6 +30,11 @@ export interface JobDeps {
   threads?: number;
   /** Fingerprints a source; default the library's `fingerprintSource` (tests inject a small one). */
   fingerprint?: typeof fingerprintSource;
+  /**
+   * Let fingerprint jobs open local paths. Off for servers (a writer must not read the server's
+   * files); `registry add-batch` on SQLite and a worker started with --allow-local-paths turn it on.
+   */
+  allowLocalPaths?: boolean;
 }
 
 export interface FingerprintPayload {
@@ -50,15 +60,34 @@ export interface VerifyPayload {
   model?: string;
 }
 
-/** The job kinds `pedigree serve` runs. */
-export function jobHandlers(deps: JobDeps): Record<string, JobHandler> {
+/** A training log to attach: its bytes travel with the job (base64), so any worker can read them. */
+export interface TrainLogPayload {
+  model: string;
+  /** The log file's name: its extension tells the reader the format (.jsonl, .csv, …). */
+  fileName: string;
+  log: string;
+}
+
+/** The job kinds, in the order `pedigree worker --queues` lists them. */
+export const JOB_KINDS = ["fingerprint", "compare", "verify", "identify", "trainlog"] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+
+/**
+ * The job kinds `pedigree serve` and `pedigree worker` run. Each is safe to run twice: the registry
+ * writes it makes are checked inside their write transaction (an existing model, evidence on the same
+ * files, an attached log with the same digest) and then write nothing.
+ */
+export function jobHandlers(deps: JobDeps): Record<JobKind, JobHandler> {
   return {
     fingerprint: (ctx) => fingerprintJob(deps, ctx as JobContext<FingerprintPayload>),
     compare: (ctx) => compareJob(deps, ctx as JobContext<ComparePayload>),
     verify: (ctx) => verifyJob(deps, ctx as JobContext<VerifyPayload>),
     identify: (ctx) => identifyJob(deps, ctx as JobContext<IdentifyPayload>),
+    trainlog: (ctx) => trainLogJob(deps, ctx as JobContext<TrainLogPayload>),
   };
 }
+
+const REMOTE_SOURCE = /^(https?|hf):\/\//i;
 
 /** Fingerprints a remote source under the server's network policy, reporting progress. */
 async function fetchFingerprint(
@@ -66,6 +95,10 @@ async function fetchFingerprint(
   ctx: JobContext<unknown>,
   source: string,
 ): Promise<Fingerprint> {
+  if (!REMOTE_SOURCE.test(source) && deps.allowLocalPaths !== true)
+    throw new PedigreeError("JOB_LOCAL_SOURCE", `The source "${source}" is a local path; jobs fetch remote sources`, {
+      details: { source },
+    });
   const run = deps.fingerprint ?? fingerprintSource;
   const fp = await withSourceDefaults({ allowLocal: deps.allowLocal }, () =>
     run(source, {
@@ -134,6 +167,31 @@ async function identifyJob(deps: JobDeps, ctx: JobContext<IdentifyPayload>) {
   });
   ctx.progress(1, 1, "identify");
   return r;
+}
+
+/** Largest training log a job carries (bytes, decoded): the queue row holds it, so it stays small. */
+export const MAX_JOB_LOG_BYTES = 16 * 1024 * 1024;
+
+async function trainLogJob(deps: JobDeps, ctx: JobContext<TrainLogPayload>): Promise<AttachedLog> {
+  const p = ctx.payload;
+  const bytes = Buffer.from(p.log, "base64");
+  if (bytes.byteLength > MAX_JOB_LOG_BYTES)
+    throw new PedigreeError("USAGE_LIMIT_EXCEEDED", `The training log is ${bytes.byteLength} bytes; jobs carry at most ${MAX_JOB_LOG_BYTES}`, {
+      details: { bytes: bytes.byteLength, max: MAX_JOB_LOG_BYTES },
+      hint: "Attach it with pedigree registry trainlog on a machine that reaches the registry",
+    });
+  // The reader works on files (format by extension, streaming); the bytes go to a private temp folder.
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "pedigree-job-log-"));
+  try {
+    const file = path.join(dir, path.basename(p.fileName).replace(/[^A-Za-z0-9._-]/g, "_") || "train_log.jsonl");
+    await fs.writeFile(file, bytes);
+    ctx.progress(0, 1, "trainlog");
+    const r = await attachTrainLog(deps.registry, p.model, file);
+    ctx.progress(1, 1, "trainlog");
+    return r;
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 }
 
 function throwIfCancelled(signal: AbortSignal): void {

@@ -1,0 +1,605 @@
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import { PgBoss } from "pg-boss";
+import { PedigreeError } from "../errors.js";
+import { JOB_KINDS } from "./handlers.js";
+import { jobError } from "./memory.js";
+import { isTransientError, MAX_ATTEMPTS, RETRY_DELAY_MAX_SECONDS, RETRY_DELAY_SECONDS } from "./retry.js";
+import {
+  type EnqueueOptions,
+  FINISHED,
+  type Job,
+  type JobError,
+  type JobFilter,
+  type JobHandler,
+  type JobListener,
+  type JobQueue,
+  type JobState,
+} from "./types.js";
+
+/**
+ * The job queue of team mode, on the registry's own PostgreSQL database, built on pg-boss.
+ *
+ * Why pg-boss (over graphile-worker): it gives each running job a heartbeat-kept lease (a worker that
+ * dies loses it and the job runs again elsewhere), a per-job AbortSignal that fires when the job is
+ * cancelled or its lease is lost, capped exponential back-off, and per-job terminal failure
+ * (`deadletter`) so input errors are never retried; graphile-worker only frees a crashed worker's
+ * jobs after a fixed 4-hour lock timeout. Both need Node 22 by their `engines`; pg-boss 12 runs on
+ * Node 20 as tested here (the project's floor), so the pin is exact and its tests guard upgrades.
+ *
+ * pg-boss keeps delivery state (queued, active, retry, completed, failed, cancelled) in its schema
+ * `pedigree_queue`; what the job interface adds (owner, idempotency key, attempts, progress, the
+ * result or coded error) lives in `pedigree_server.jobs`, keyed by the same id. Progress and state
+ * changes are announced with NOTIFY on `pedigree_jobs`, which `subscribe` LISTENs to.
+ */
+
+export const QUEUE_SCHEMA = "pedigree_queue";
+export const SERVER_SCHEMA = "pedigree_server";
+const CHANNEL = "pedigree_jobs";
+/** Seconds a running job may go without a heartbeat before its lease is lost (pg-boss minimum 10). */
+export const DEFAULT_LEASE_SECONDS = 30;
+export const MIN_LEASE_SECONDS = 10;
+/** A job's whole run may take this long (a 400B model over a slow link); the lease catches dead workers. */
+const MAX_RUN_SECONDS = 24 * 3600;
+/** Progress writes per job per second at most: each is an UPDATE and a NOTIFY. */
+const PROGRESS_EVERY_MS = 250;
+/** While someone watches a job, its state is also polled this often: the supervisor fails lost jobs silently. */
+const WATCH_POLL_MS = 2000;
+export const LIST_LIMIT = 200;
+/** Idle workers look for due retries this often (s); new jobs wake them at once through NOTIFY. */
+const DEFAULT_POLL_SECONDS = 2;
+/** Our own statements need few connections; pg-boss keeps its own pool. */
+const POOL_SIZE = 4;
+/** Serialises creating our tables when several processes start at once. */
+const DDL_LOCK = 0x7065_6471;
+
+export interface PgQueueOptions {
+  url: string;
+  /** Heartbeat lease of the jobs this process enqueues (s, ≥ 10). */
+  leaseSeconds?: number;
+  /** How often this process looks for jobs whose lease ran out (s); default a quarter of the lease. */
+  superviseSeconds?: number;
+  /** How often idle workers poll when no NOTIFY woke them (s). */
+  pollSeconds?: number;
+  /** Attempts per job in all (transient failures only). */
+  maxAttempts?: number;
+  /** Retry delay base and cap (s); tests shorten them. */
+  retryDelaySeconds?: number;
+  retryDelayMaxSeconds?: number;
+}
+
+export interface WorkOptions {
+  handlers: Partial<Record<string, JobHandler>>;
+  /** Jobs run at once by this process, over all its queues. */
+  concurrency: number;
+  /** Job kinds this process takes; default every kind it has a handler for. */
+  kinds?: readonly string[];
+}
+
+interface Row {
+  id: string;
+  kind: string;
+  key: string | null;
+  owner: string | null;
+  own_state: JobState;
+  boss_state: string | null;
+  payload: unknown;
+  progress: Job["progress"];
+  result: unknown;
+  error: JobError | null;
+  attempts: number;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+export class PgJobQueue implements JobQueue {
+  private readonly listeners = new Map<string, Set<JobListener>>();
+  private listener: pg.Client | null = null;
+  private listening: Promise<void> | null = null;
+  private watchTimer: NodeJS.Timeout | null = null;
+  private readonly lastState = new Map<string, JobState>();
+  private readonly running = new Set<Promise<unknown>>();
+  private closed = false;
+  private readonly lease: number;
+  private readonly maxAttempts: number;
+
+  private constructor(
+    private readonly boss: PgBoss,
+    private readonly pool: pg.Pool,
+    private readonly opts: PgQueueOptions,
+  ) {
+    this.lease = Math.max(MIN_LEASE_SECONDS, Math.round(opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS));
+    this.maxAttempts = Math.max(1, opts.maxAttempts ?? MAX_ATTEMPTS);
+  }
+
+  /** Connects, installs or migrates pg-boss's schema and ours (both idempotent), creates the queues. */
+  static async open(opts: PgQueueOptions): Promise<PgJobQueue> {
+    const lease = Math.max(MIN_LEASE_SECONDS, opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS);
+    const pool = new pg.Pool({ connectionString: opts.url, max: POOL_SIZE });
+    // An idle connection the server ends must not end the process (see registry/db.ts).
+    pool.on("error", () => {});
+    const boss = new PgBoss({
+      connectionString: opts.url,
+      schema: QUEUE_SCHEMA,
+      max: POOL_SIZE,
+      useListenNotify: true,
+      superviseIntervalSeconds: Math.max(1, Math.round(opts.superviseSeconds ?? lease / 4)),
+    });
+    // pg-boss reports background failures (a dropped connection it will retry) as events; without a
+    // listener Node would end the process on the first one.
+    boss.on("error", () => {});
+    try {
+      await boss.start();
+      await createTables(pool);
+      const existing = new Set((await boss.getQueues()).map((q) => q.name));
+      for (const kind of JOB_KINDS)
+        if (!existing.has(kind)) await boss.createQueue(kind, { notify: true }).catch(ignoreExists);
+    } catch (e) {
+      await boss.stop({ graceful: false }).catch(() => undefined);
+      await pool.end().catch(() => undefined);
+      throw connectError(e, opts.url);
+    }
+    return new PgJobQueue(boss, pool, opts);
+  }
+
+  async enqueue(kind: string, payload: unknown, opts: EnqueueOptions = {}): Promise<string> {
+    if (!(JOB_KINDS as readonly string[]).includes(kind))
+      throw new PedigreeError("JOB_UNKNOWN_KIND", `No handler for job kind "${kind}"`, {
+        details: { kind, known: [...JOB_KINDS] },
+        hint: `Use one of: ${JOB_KINDS.join(", ")}`,
+      });
+    const key = opts.key ?? null;
+    if (key !== null) {
+      const found = await this.idForKey(kind, key);
+      if (found) return found;
+    }
+    const id = randomUUID();
+    const client = await this.pool.connect();
+    try {
+      await client.query("begin");
+      const inserted = await client.query(
+        `insert into ${SERVER_SCHEMA}.jobs (id, kind, key, owner, state) values ($1, $2, $3, $4, 'queued')
+         on conflict (kind, key) do nothing returning id`,
+        [id, kind, key, opts.owner ?? null],
+      );
+      if (inserted.rowCount === 0) {
+        // Another process queued the same key between our look-up and this insert: theirs stands.
+        await client.query("rollback");
+        const found = key === null ? null : await this.idForKey(kind, key);
+        if (found) return found;
+        throw new PedigreeError("INTERNAL_UNEXPECTED", `Job key ${key} vanished while being queued`);
+      }
+      // Sent in the same transaction: a job row never exists without its delivery, nor the reverse.
+      await this.boss.send(kind, { payload } as object, {
+        id,
+        retryLimit: this.maxAttempts - 1,
+        retryDelay: this.opts.retryDelaySeconds ?? RETRY_DELAY_SECONDS,
+        retryBackoff: true,
+        retryDelayMax: this.opts.retryDelayMaxSeconds ?? RETRY_DELAY_MAX_SECONDS,
+        heartbeatSeconds: this.lease,
+        expireInSeconds: MAX_RUN_SECONDS,
+        db: { executeSql: (text: string, values?: unknown[]) => client.query(text, values) },
+      });
+      await client.query("select pg_notify($1, $2)", [CHANNEL, `${id}:state`]);
+      await client.query("commit");
+      return id;
+    } catch (e) {
+      await client.query("rollback").catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
+  }
+
+  private async idForKey(kind: string, key: string): Promise<string | null> {
+    const r = await this.pool.query(`select id from ${SERVER_SCHEMA}.jobs where kind = $1 and key = $2`, [
+      kind,
+      key,
+    ]);
+    return (r.rows[0] as { id: string } | undefined)?.id ?? null;
+  }
+
+  async get(id: string): Promise<Job | null> {
+    if (!UUID.test(id)) return null;
+    const rows = await this.select("where j.id = $1", [id]);
+    return rows[0] ?? null;
+  }
+
+  async list(filter: JobFilter = {}): Promise<Job[]> {
+    const where: string[] = [];
+    const values: unknown[] = [];
+    if (filter.kind) where.push(`j.kind = $${values.push(filter.kind)}`);
+    if (filter.owner) where.push(`j.owner = $${values.push(filter.owner)}`);
+    const limit = Math.min(Math.max(1, filter.limit ?? LIST_LIMIT), LIST_LIMIT);
+    // State is derived (pg-boss's delivery state first), so it is filtered after the join.
+    const state = filter.state ? `where s.state = $${values.push(filter.state)}` : "";
+    const sql = `${where.length ? `where ${where.join(" and ")}` : ""} order by j.created_at desc`;
+    const inner = this.selectSql(sql);
+    const r = await this.pool.query(
+      `select * from (${inner}) s ${state} order by s.created_at desc limit ${limit}`,
+      values,
+    );
+    return r.rows.map((row) => toJob(row as Row & { state: JobState }));
+  }
+
+  async cancel(id: string): Promise<Job> {
+    const job = await this.must(id);
+    if (job.state === "queued" || job.state === "running") {
+      await this.boss.cancel(job.kind, id);
+      // The worker running it sees its lease gone at the next heartbeat and aborts the handler.
+      await this.setOwnState(id, "cancelled", { error: cancelledError() });
+    }
+    return (await this.get(id)) ?? job;
+  }
+
+  async retry(id: string): Promise<Job> {
+    const job = await this.must(id);
+    if (job.state !== "failed" && job.state !== "cancelled")
+      throw new PedigreeError(
+        "JOB_NOT_RETRYABLE",
+        `Job ${id} is ${job.state}; only failed or cancelled jobs are retried`,
+        { details: { id, state: job.state }, hint: "Wait for the job to finish, or cancel it first" },
+      );
+    if (job.state === "failed") await this.boss.retry(job.kind, id);
+    else await this.boss.resume(job.kind, id);
+    await this.pool.query(
+      `update ${SERVER_SCHEMA}.jobs set state = 'queued', error = null, result = null, progress = null,
+         finished_at = null where id = $1`,
+      [id],
+    );
+    await this.notify(id, "state");
+    return (await this.get(id)) ?? job;
+  }
+
+  subscribe(id: string, listener: JobListener): () => void {
+    const set = this.listeners.get(id) ?? new Set<JobListener>();
+    this.listeners.set(id, set);
+    set.add(listener);
+    this.listening ??= this.listen().catch(() => {
+      this.listening = null;
+    });
+    this.watchTimer ??= setInterval(() => void this.pollWatched(), WATCH_POLL_MS);
+    this.watchTimer.unref();
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) {
+        this.listeners.delete(id);
+        this.lastState.delete(id);
+      }
+    };
+  }
+
+  /**
+   * Takes jobs of `kinds` and runs them with `handlers`, at most `concurrency` at once in this
+   * process. Returns once the workers are registered; `close` stops them.
+   */
+  async work(o: WorkOptions): Promise<void> {
+    const kinds = o.kinds ?? Object.keys(o.handlers);
+    const slots = new Semaphore(Math.max(1, o.concurrency));
+    for (const kind of kinds) {
+      const handler = o.handlers[kind];
+      if (!handler)
+        throw new PedigreeError("JOB_UNKNOWN_KIND", `No handler for job kind "${kind}"`, {
+          details: { kind, known: Object.keys(o.handlers) },
+        });
+      await this.boss.work(
+        kind,
+        {
+          batchSize: 1,
+          localConcurrency: Math.max(1, o.concurrency),
+          // Retries and lost leases are not announced by NOTIFY (only new jobs are), so the
+          // notify-mode poll must be as frequent as the plain one.
+          pollingIntervalSeconds: this.opts.pollSeconds ?? DEFAULT_POLL_SECONDS,
+          notifyPollingIntervalSeconds: this.opts.pollSeconds ?? DEFAULT_POLL_SECONDS,
+          // A cancel reaches a running handler within about a second (the heartbeat is fenced to
+          // this attempt, so a cancelled or re-leased job fails it and pg-boss aborts job.signal).
+          heartbeatRefreshSeconds: 1,
+          perJobResults: true,
+        },
+        async (jobs) => {
+          await slots.acquire();
+          try {
+            const out = [];
+            for (const job of jobs) out.push(await this.runOne(handler, job));
+            return out;
+          } finally {
+            slots.release();
+          }
+        },
+      );
+    }
+  }
+
+  private async runOne(
+    handler: JobHandler,
+    job: { id: string; name: string; data: unknown; retryCount: number; signal: AbortSignal },
+  ): Promise<{ id: string; status: "completed" | "failed" | "deadletter"; output?: object }> {
+    const run = (async () => {
+      await this.pool.query(
+        `update ${SERVER_SCHEMA}.jobs set state = 'running', attempts = attempts + 1, started_at = now(),
+           finished_at = null, error = null where id = $1`,
+        [job.id],
+      );
+      await this.notify(job.id, "state");
+      const progress = new ProgressWriter((p) => this.writeProgress(job.id, p));
+      try {
+        const payload = (job.data as { payload?: unknown } | null)?.payload;
+        const result = await handler({
+          id: job.id,
+          payload,
+          signal: job.signal,
+          progress: (done, total, phase) => progress.push({ done, total, phase }),
+        });
+        await progress.flush();
+        if (job.signal.aborted) return { id: job.id, status: "failed" as const };
+        await this.setOwnState(job.id, "succeeded", { result: result ?? null });
+        return { id: job.id, status: "completed" as const };
+      } catch (e) {
+        await progress.flush().catch(() => undefined);
+        // Cancelled, or the lease was lost (another worker runs it now): this attempt no longer owns
+        // the job, and pg-boss ignores its outcome; the row was already set by whoever took it.
+        if (job.signal.aborted) return { id: job.id, status: "failed" as const };
+        const error = jobError(e);
+        const transient = isTransientError(e);
+        const again = transient && job.retryCount + 1 < this.maxAttempts;
+        await this.setOwnState(job.id, again ? "queued" : "failed", { error });
+        // `deadletter` fails the job for good (the queue has no dead-letter queue): no retry.
+        return { id: job.id, status: transient ? ("failed" as const) : ("deadletter" as const), output: error };
+      }
+    })();
+    this.running.add(run);
+    try {
+      return await run;
+    } finally {
+      this.running.delete(run);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.watchTimer) clearInterval(this.watchTimer);
+    // Running handlers get their signal aborted; their jobs go back to the queue (retry) for others.
+    await this.boss.stop({ graceful: true, timeout: 5000 }).catch(() => undefined);
+    await Promise.allSettled([...this.running]);
+    await this.listener?.end().catch(() => undefined);
+    await this.pool.end().catch(() => undefined);
+  }
+
+  private async must(id: string): Promise<Job> {
+    const job = await this.get(id);
+    if (!job)
+      throw new PedigreeError("JOB_NOT_FOUND", `No job with id ${id}`, {
+        details: { id },
+        hint: "List jobs with GET /api/jobs",
+      });
+    return job;
+  }
+
+  private selectSql(where: string): string {
+    // pg-boss's job table (partitioned by queue name) holds the delivery state; its columns are part
+    // of the pinned pg-boss version's schema.
+    return `select j.id, j.kind, j.key, j.owner, j.state as own_state, b.state::text as boss_state,
+        b.data -> 'payload' as payload, j.progress, j.result, j.error, j.attempts, j.created_at,
+        j.started_at, j.finished_at,
+        ${DERIVED_STATE} as state
+      from ${SERVER_SCHEMA}.jobs j
+      left join ${QUEUE_SCHEMA}.job b on b.name = j.kind and b.id = j.id
+      ${where}`;
+  }
+
+  private async select(where: string, values: unknown[]): Promise<Job[]> {
+    const r = await this.pool.query(this.selectSql(where), values);
+    return r.rows.map((row) => toJob(row as Row & { state: JobState }));
+  }
+
+  private async setOwnState(
+    id: string,
+    state: JobState,
+    o: { result?: unknown; error?: JobError },
+  ): Promise<void> {
+    const finished = FINISHED.includes(state);
+    await this.pool.query(
+      `update ${SERVER_SCHEMA}.jobs set state = $2, result = $3, error = $4,
+         finished_at = case when $5 then now() else null end where id = $1`,
+      [
+        id,
+        state,
+        o.result === undefined ? null : JSON.stringify(o.result),
+        o.error ? JSON.stringify(o.error) : null,
+        finished,
+      ],
+    );
+    await this.notify(id, "state");
+  }
+
+  private async writeProgress(id: string, p: NonNullable<Job["progress"]>): Promise<void> {
+    await this.pool.query(`update ${SERVER_SCHEMA}.jobs set progress = $2 where id = $1`, [
+      id,
+      JSON.stringify(p),
+    ]);
+    await this.notify(id, "progress");
+  }
+
+  private async notify(id: string, type: "state" | "progress"): Promise<void> {
+    await this.pool.query("select pg_notify($1, $2)", [CHANNEL, `${id}:${type}`]);
+  }
+
+  private async listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.opts.url });
+    client.on("error", () => {
+      // A dropped listener is reopened by the next subscribe; the watch poll covers the gap.
+      this.listener = null;
+      this.listening = null;
+    });
+    client.on("notification", (n) => {
+      const [id, type] = (n.payload ?? "").split(":");
+      if (id && (type === "state" || type === "progress")) void this.deliver(id, type);
+    });
+    await client.connect();
+    await client.query(`listen ${CHANNEL}`);
+    this.listener = client;
+  }
+
+  private async deliver(id: string, type: "state" | "progress"): Promise<void> {
+    if (!this.listeners.has(id) && !this.listeners.has("*")) return;
+    const job = await this.get(id).catch(() => null);
+    if (!job) return;
+    this.lastState.set(id, job.state);
+    const event = { type, job };
+    for (const key of [id, "*"])
+      for (const l of this.listeners.get(key) ?? []) {
+        try {
+          l(event);
+        } catch {
+          // A listener that throws (a closed SSE stream) must not stop the others.
+        }
+      }
+  }
+
+  /** Jobs someone watches, checked for state changes no NOTIFY announced (a lease that ran out). */
+  private async pollWatched(): Promise<void> {
+    for (const id of this.listeners.keys()) {
+      if (id === "*") continue;
+      const job = await this.get(id).catch(() => null);
+      if (job && this.lastState.get(id) !== job.state) await this.deliver(id, "state");
+    }
+  }
+}
+
+/**
+ * The state a client sees: pg-boss's delivery state where it decides (a job waiting for its retry is
+ * queued, a job failed by the supervisor after its lease ran out is failed), else the row's own.
+ */
+const DERIVED_STATE = `case b.state::text
+    when 'created' then 'queued'
+    when 'retry' then 'queued'
+    when 'active' then 'running'
+    when 'completed' then 'succeeded'
+    when 'failed' then 'failed'
+    when 'cancelled' then 'cancelled'
+    else j.state end`;
+
+function toJob(r: Row & { state: JobState }): Job {
+  const lost = r.state === "failed" && r.error === null;
+  return {
+    id: r.id,
+    kind: r.kind,
+    payload: r.payload ?? null,
+    key: r.key,
+    owner: r.owner,
+    state: r.state,
+    progress: r.progress ?? null,
+    result: r.state === "succeeded" ? (r.result ?? null) : null,
+    error: lost
+      ? {
+          code: "JOB_WORKER_LOST",
+          message: "The worker running the job stopped answering and no attempts were left",
+          hint: "Retry the job",
+        }
+      : r.state === "succeeded" || r.state === "queued"
+        ? null
+        : r.error,
+    attempts: r.attempts,
+    createdAt: r.created_at.toISOString(),
+    startedAt: r.started_at?.toISOString() ?? null,
+    finishedAt: FINISHED.includes(r.state) ? (r.finished_at?.toISOString() ?? null) : null,
+  };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function cancelledError(): JobError {
+  return { code: "JOB_CANCELLED", message: "The job was cancelled", hint: "Retry it to run it again" };
+}
+
+async function createTables(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query("begin");
+    await client.query("select pg_advisory_xact_lock($1)", [DDL_LOCK]);
+    await client.query(`create schema if not exists ${SERVER_SCHEMA}`);
+    await client.query(`create table if not exists ${SERVER_SCHEMA}.jobs (
+      id uuid primary key, kind text not null, key text, owner text, state text not null,
+      progress jsonb, result jsonb, error jsonb, attempts integer not null default 0,
+      created_at timestamptz not null default now(), started_at timestamptz, finished_at timestamptz,
+      unique (kind, key))`);
+    await client.query(`create index if not exists jobs_created on ${SERVER_SCHEMA}.jobs (created_at desc)`);
+    await client.query("commit");
+  } catch (e) {
+    await client.query("rollback").catch(() => undefined);
+    throw e;
+  } finally {
+    client.release();
+  }
+}
+
+function ignoreExists(e: unknown): void {
+  if (!/already exists/i.test(e instanceof Error ? e.message : String(e))) throw e;
+}
+
+function connectError(e: unknown, url: string): unknown {
+  if (e instanceof PedigreeError) return e;
+  const where = url.replace(/:[^:@/]*@/, ":***@");
+  return new PedigreeError("REGISTRY_CONNECT_FAILED", `Cannot open the job queue on ${where}: ${String((e as Error)?.message ?? e)}`, {
+    details: { db: where },
+    hint: "Check the PostgreSQL URL, that the server runs, and the credentials",
+    cause: e,
+  });
+}
+
+/** Coalesces progress updates to one write per PROGRESS_EVERY_MS; `flush` writes the last one. */
+class ProgressWriter {
+  private pending: NonNullable<Job["progress"]> | null = null;
+  private last = 0;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(private readonly write: (p: NonNullable<Job["progress"]>) => Promise<void>) {}
+
+  push(p: NonNullable<Job["progress"]>): void {
+    this.pending = p;
+    const now = Date.now();
+    if (now - this.last >= PROGRESS_EVERY_MS) {
+      this.last = now;
+      this.drain();
+    }
+  }
+
+  async flush(): Promise<void> {
+    this.drain();
+    await this.chain;
+  }
+
+  private drain(): void {
+    const p = this.pending;
+    if (!p) return;
+    this.pending = null;
+    // Failures to store progress are not the job's failure: the next update or the result wins.
+    this.chain = this.chain.then(() => this.write(p)).catch(() => undefined);
+  }
+}
+
+/** At most `n` holders at once, first come first served. */
+class Semaphore {
+  private readonly waiting: (() => void)[] = [];
+  private free: number;
+
+  constructor(n: number) {
+    this.free = n;
+  }
+
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
