@@ -44,6 +44,8 @@ export interface FingerprintPayload {
   version?: string;
   tags?: string[];
   claims?: string[];
+  /** Hugging Face repo id ("org/name") recorded with the model. */
+  hfId?: string;
 }
 
 /** A side of a comparison: a registered model, or a fingerprint file's bytes (base64). */
@@ -122,6 +124,7 @@ async function fingerprintJob(
   const r = await deps.registry.addModel(fp, {
     ...(p.name ? { name: p.name } : {}),
     ...(p.version ? { version: p.version } : {}),
+    ...(p.hfId ? { hfId: p.hfId } : {}),
     tags: p.tags ?? [],
     claims: p.claims ?? [],
   });

@@ -47,7 +47,7 @@ const PROGRESS_EVERY_MS = 250;
 const WATCH_POLL_MS = 2000;
 export const LIST_LIMIT = 200;
 /** Idle workers look for due retries this often (s); new jobs wake them at once through NOTIFY. */
-const DEFAULT_POLL_SECONDS = 2;
+const DEFAULT_POLL_SECONDS = 1;
 /** Our own statements need few connections; pg-boss keeps its own pool. */
 const POOL_SIZE = 4;
 /** Serialises creating our tables when several processes start at once. */
@@ -223,6 +223,15 @@ export class PgJobQueue implements JobQueue {
     return r.rows.map((row) => toJob(row as Row & { state: JobState }));
   }
 
+  /** The state of each of `ids` (one query, for following a large batch). */
+  async states(ids: readonly string[]): Promise<Map<string, JobState>> {
+    const r = await this.pool.query(
+      `select s.id, s.state from (${this.selectSql("where j.id = any($1::uuid[])")}) s`,
+      [ids],
+    );
+    return new Map((r.rows as { id: string; state: JobState }[]).map((x) => [x.id, x.state]));
+  }
+
   async cancel(id: string): Promise<Job> {
     const job = await this.must(id);
     if (job.state === "queued" || job.state === "running") {
@@ -276,7 +285,8 @@ export class PgJobQueue implements JobQueue {
    */
   async work(o: WorkOptions): Promise<void> {
     const kinds = o.kinds ?? Object.keys(o.handlers);
-    const slots = new Semaphore(Math.max(1, o.concurrency));
+    const concurrency = Math.max(1, o.concurrency);
+    const slots = new Semaphore(concurrency);
     for (const kind of kinds) {
       const handler = o.handlers[kind];
       if (!handler)
@@ -286,8 +296,12 @@ export class PgJobQueue implements JobQueue {
       await this.boss.work(
         kind,
         {
-          batchSize: 1,
-          localConcurrency: Math.max(1, o.concurrency),
+          // One fetch loop per queue claims up to `concurrency` jobs and runs them side by side
+          // (the semaphore caps the whole process). pg-boss fetches again at once after a full batch
+          // and waits its poll interval after a short one, so a busy queue is drained without gaps.
+          localConcurrency: 1,
+          batchSize: Math.max(2, concurrency),
+          burstWhenBatchFull: true,
           // Retries and lost leases are not announced by NOTIFY (only new jobs are), so the
           // notify-mode poll must be as frequent as the plain one.
           pollingIntervalSeconds: this.opts.pollSeconds ?? DEFAULT_POLL_SECONDS,
@@ -297,16 +311,17 @@ export class PgJobQueue implements JobQueue {
           heartbeatRefreshSeconds: 1,
           perJobResults: true,
         },
-        async (jobs) => {
-          await slots.acquire();
-          try {
-            const out = [];
-            for (const job of jobs) out.push(await this.runOne(handler, job));
-            return out;
-          } finally {
-            slots.release();
-          }
-        },
+        async (jobs) =>
+          Promise.all(
+            jobs.map(async (job) => {
+              await slots.acquire();
+              try {
+                return await this.runOne(handler, job);
+              } finally {
+                slots.release();
+              }
+            }),
+          ),
       );
     }
   }
