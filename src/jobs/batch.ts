@@ -27,10 +27,14 @@ export function parseBatch(text: string, file: string): BatchItem[] {
       hint: "Put one source per line, or a JSON list of sources",
     });
   if (items.length > MAX_BATCH_SOURCES)
-    throw new PedigreeError("USAGE_LIMIT_EXCEEDED", `${file} names ${items.length} sources; a batch takes at most ${MAX_BATCH_SOURCES}`, {
-      details: { file, sources: items.length, max: MAX_BATCH_SOURCES },
-      hint: "Split the file",
-    });
+    throw new PedigreeError(
+      "USAGE_LIMIT_EXCEEDED",
+      `${file} names ${items.length} sources; a batch takes at most ${MAX_BATCH_SOURCES}`,
+      {
+        details: { file, sources: items.length, max: MAX_BATCH_SOURCES },
+        hint: "Split the file",
+      },
+    );
   return items;
 }
 
@@ -60,7 +64,8 @@ function fromJson(text: string, file: string): BatchItem[] {
 
 function fromJsonItem(v: unknown, file: string, at: number): BatchItem {
   if (typeof v === "string") return { source: v, at };
-  if (!v || typeof v !== "object" || Array.isArray(v)) throw badItem(file, at, "each item is a string or an object");
+  if (!v || typeof v !== "object" || Array.isArray(v))
+    throw badItem(file, at, "each item is a string or an object");
   const o = v as Record<string, unknown>;
   const str = (k: string) => {
     const x = o[k];
@@ -71,7 +76,8 @@ function fromJsonItem(v: unknown, file: string, at: number): BatchItem {
   const strs = (k: string) => {
     const x = o[k];
     if (x === undefined) return undefined;
-    if (!Array.isArray(x) || !x.every((t) => typeof t === "string")) throw badItem(file, at, `"${k}" must be a list of strings`);
+    if (!Array.isArray(x) || !x.every((t) => typeof t === "string"))
+      throw badItem(file, at, `"${k}" must be a list of strings`);
     return x as string[];
   };
   const hf = str("hf") ?? str("hfId");
@@ -123,6 +129,8 @@ export interface BatchOptions {
   onProgress?: (phase: "enqueue" | "run", done: number, total: number) => void;
 }
 
+/** Sources queued per transaction: one round trip for many, short enough to show progress. */
+const ENQUEUE_CHUNK = 500;
 /** How often a followed batch's states are read. */
 const BATCH_POLL_MS = 1000;
 
@@ -138,21 +146,32 @@ export async function enqueueBatch(
   wait: boolean,
   opts: BatchOptions = {},
 ): Promise<BatchOutcome> {
-  const out: BatchOutcome = { sources: items.length, queued: 0, existing: 0, succeeded: 0, failed: [], jobs: [] };
+  const out: BatchOutcome = {
+    sources: items.length,
+    queued: 0,
+    existing: 0,
+    succeeded: 0,
+    failed: [],
+    jobs: [],
+  };
   const seen = new Set<string>();
-  const startedAt = Date.now();
-  for (const [i, item] of items.entries()) {
-    const id = await queue.enqueue("fingerprint", payloadOf(item), {
-      key: fingerprintKey(item),
-      ...(opts.owner ? { owner: opts.owner } : {}),
-    });
-    if (!seen.has(id)) {
+  for (let i = 0; i < items.length; i += ENQUEUE_CHUNK) {
+    const chunk = items.slice(i, i + ENQUEUE_CHUNK);
+    const ids = await queue.enqueueMany(
+      "fingerprint",
+      chunk.map((item) => ({
+        payload: payloadOf(item),
+        key: fingerprintKey(item),
+        ...(opts.owner ? { owner: opts.owner } : {}),
+      })),
+    );
+    for (const { id, created } of ids) {
+      // A key already queued by an earlier run (not by this file's own repeats) is an existing job.
+      if (!created && !seen.has(id)) out.existing++;
       seen.add(id);
-      const job = await queue.get(id);
-      if (job && Date.parse(job.createdAt) < startedAt) out.existing++;
+      out.jobs.push(id);
     }
-    out.jobs.push(id);
-    opts.onProgress?.("enqueue", i + 1, items.length);
+    opts.onProgress?.("enqueue", Math.min(items.length, i + ENQUEUE_CHUNK), items.length);
   }
   out.queued = seen.size;
   if (!wait) return out;
@@ -202,7 +221,14 @@ export async function runBatch(
   window: number,
   opts: BatchOptions = {},
 ): Promise<BatchOutcome> {
-  const out: BatchOutcome = { sources: items.length, queued: 0, existing: 0, succeeded: 0, failed: [], jobs: [] };
+  const out: BatchOutcome = {
+    sources: items.length,
+    queued: 0,
+    existing: 0,
+    succeeded: 0,
+    failed: [],
+    jobs: [],
+  };
   const open = new Map<string, Promise<void>>();
   const finished = new Map<string, JobState>();
   let done = 0;

@@ -98,9 +98,13 @@ async function fetchFingerprint(
   source: string,
 ): Promise<Fingerprint> {
   if (!REMOTE_SOURCE.test(source) && deps.allowLocalPaths !== true)
-    throw new PedigreeError("JOB_LOCAL_SOURCE", `The source "${source}" is a local path; jobs fetch remote sources`, {
-      details: { source },
-    });
+    throw new PedigreeError(
+      "JOB_LOCAL_SOURCE",
+      `The source "${source}" is a local path; jobs fetch remote sources`,
+      {
+        details: { source },
+      },
+    );
   const run = deps.fingerprint ?? fingerprintSource;
   const fp = await withSourceDefaults({ allowLocal: deps.allowLocal }, () =>
     run(source, {
@@ -179,14 +183,21 @@ async function trainLogJob(deps: JobDeps, ctx: JobContext<TrainLogPayload>): Pro
   const p = ctx.payload;
   const bytes = Buffer.from(p.log, "base64");
   if (bytes.byteLength > MAX_JOB_LOG_BYTES)
-    throw new PedigreeError("USAGE_LIMIT_EXCEEDED", `The training log is ${bytes.byteLength} bytes; jobs carry at most ${MAX_JOB_LOG_BYTES}`, {
-      details: { bytes: bytes.byteLength, max: MAX_JOB_LOG_BYTES },
-      hint: "Attach it with pedigree registry trainlog on a machine that reaches the registry",
-    });
+    throw new PedigreeError(
+      "USAGE_LIMIT_EXCEEDED",
+      `The training log is ${bytes.byteLength} bytes; jobs carry at most ${MAX_JOB_LOG_BYTES}`,
+      {
+        details: { bytes: bytes.byteLength, max: MAX_JOB_LOG_BYTES },
+        hint: "Attach it with pedigree registry trainlog on a machine that reaches the registry",
+      },
+    );
   // The reader works on files (format by extension, streaming); the bytes go to a private temp folder.
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "pedigree-job-log-"));
   try {
-    const file = path.join(dir, path.basename(p.fileName).replace(/[^A-Za-z0-9._-]/g, "_") || "train_log.jsonl");
+    const file = path.join(
+      dir,
+      path.basename(p.fileName).replace(/[^A-Za-z0-9._-]/g, "_") || "train_log.jsonl",
+    );
     await fs.writeFile(file, bytes);
     ctx.progress(0, 1, "trainlog");
     const r = await attachTrainLog(deps.registry, p.model, file);

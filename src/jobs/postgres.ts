@@ -6,6 +6,7 @@ import { JOB_KINDS } from "./handlers.js";
 import { jobError } from "./memory.js";
 import { isTransientError, MAX_ATTEMPTS, RETRY_DELAY_MAX_SECONDS, RETRY_DELAY_SECONDS } from "./retry.js";
 import {
+  type BatchEntry,
   type EnqueueOptions,
   FINISHED,
   type Job,
@@ -144,60 +145,80 @@ export class PgJobQueue implements JobQueue {
   }
 
   async enqueue(kind: string, payload: unknown, opts: EnqueueOptions = {}): Promise<string> {
+    const [r] = await this.enqueueMany(kind, [{ payload, ...opts }]);
+    if (!r) throw new PedigreeError("INTERNAL_UNEXPECTED", "enqueueMany returned no id");
+    return r.id;
+  }
+
+  async enqueueMany(
+    kind: string,
+    entries: readonly BatchEntry[],
+  ): Promise<{ id: string; created: boolean }[]> {
     if (!(JOB_KINDS as readonly string[]).includes(kind))
       throw new PedigreeError("JOB_UNKNOWN_KIND", `No handler for job kind "${kind}"`, {
         details: { kind, known: [...JOB_KINDS] },
         hint: `Use one of: ${JOB_KINDS.join(", ")}`,
       });
-    const key = opts.key ?? null;
-    if (key !== null) {
-      const found = await this.idForKey(kind, key);
-      if (found) return found;
-    }
-    const id = randomUUID();
+    if (entries.length === 0) return [];
+    const fresh = entries.map((e) => ({ ...e, id: randomUUID(), key: e.key ?? null }));
     const client = await this.pool.connect();
     try {
       await client.query("begin");
+      // Rows whose key is already queued (by anyone, now or earlier) are skipped: theirs stand.
       const inserted = await client.query(
-        `insert into ${SERVER_SCHEMA}.jobs (id, kind, key, owner, state) values ($1, $2, $3, $4, 'queued')
+        `insert into ${SERVER_SCHEMA}.jobs (id, kind, key, owner, state)
+         select id, $1, key, owner, 'queued'
+         from unnest($2::uuid[], $3::text[], $4::text[]) as t(id, key, owner)
          on conflict (kind, key) do nothing returning id`,
-        [id, kind, key, opts.owner ?? null],
+        [kind, fresh.map((e) => e.id), fresh.map((e) => e.key), fresh.map((e) => e.owner ?? null)],
       );
-      if (inserted.rowCount === 0) {
-        // Another process queued the same key between our look-up and this insert: theirs stands.
-        await client.query("rollback");
-        const found = key === null ? null : await this.idForKey(kind, key);
-        if (found) return found;
-        throw new PedigreeError("INTERNAL_UNEXPECTED", `Job key ${key} vanished while being queued`);
+      const created = new Set((inserted.rows as { id: string }[]).map((r) => r.id));
+      const jobs = fresh.filter((e) => created.has(e.id));
+      // Delivered in the same transaction: a job row never exists without its delivery, nor the reverse.
+      if (jobs.length)
+        await this.boss.insert(
+          kind,
+          jobs.map((e) => ({
+            id: e.id,
+            data: { payload: e.payload } as object,
+            retryLimit: this.maxAttempts - 1,
+            retryDelay: this.opts.retryDelaySeconds ?? RETRY_DELAY_SECONDS,
+            retryBackoff: true,
+            retryDelayMax: this.opts.retryDelayMaxSeconds ?? RETRY_DELAY_MAX_SECONDS,
+            heartbeatSeconds: this.lease,
+            expireInSeconds: MAX_RUN_SECONDS,
+          })),
+          { db: { executeSql: (text: string, values?: unknown[]) => client.query(text, values) } },
+        );
+      const keys = fresh.filter((e) => !created.has(e.id) && e.key !== null).map((e) => e.key as string);
+      const existing = new Map<string, string>();
+      if (keys.length) {
+        const r = await client.query(
+          `select key, id from ${SERVER_SCHEMA}.jobs where kind = $1 and key = any($2)`,
+          [kind, keys],
+        );
+        for (const row of r.rows as { key: string; id: string }[]) existing.set(row.key, row.id);
       }
-      // Sent in the same transaction: a job row never exists without its delivery, nor the reverse.
-      await this.boss.send(kind, { payload } as object, {
-        id,
-        retryLimit: this.maxAttempts - 1,
-        retryDelay: this.opts.retryDelaySeconds ?? RETRY_DELAY_SECONDS,
-        retryBackoff: true,
-        retryDelayMax: this.opts.retryDelayMaxSeconds ?? RETRY_DELAY_MAX_SECONDS,
-        heartbeatSeconds: this.lease,
-        expireInSeconds: MAX_RUN_SECONDS,
-        db: { executeSql: (text: string, values?: unknown[]) => client.query(text, values) },
-      });
-      await client.query("select pg_notify($1, $2)", [CHANNEL, `${id}:state`]);
+      if (jobs.length) await client.query("select pg_notify($1, $2)", [CHANNEL, `${jobs[0]?.id}:state`]);
       await client.query("commit");
-      return id;
+      // Within one call a key given twice maps to the first entry's job.
+      const firstOfKey = new Map<string, string>();
+      return fresh.map((e) => {
+        if (created.has(e.id)) {
+          if (e.key !== null) firstOfKey.set(e.key, e.id);
+          return { id: e.id, created: true };
+        }
+        const id = (e.key !== null && (existing.get(e.key) ?? firstOfKey.get(e.key))) || null;
+        if (!id)
+          throw new PedigreeError("INTERNAL_UNEXPECTED", `Job key ${e.key} vanished while being queued`);
+        return { id, created: false };
+      });
     } catch (e) {
       await client.query("rollback").catch(() => undefined);
       throw e;
     } finally {
       client.release();
     }
-  }
-
-  private async idForKey(kind: string, key: string): Promise<string | null> {
-    const r = await this.pool.query(`select id from ${SERVER_SCHEMA}.jobs where kind = $1 and key = $2`, [
-      kind,
-      key,
-    ]);
-    return (r.rows[0] as { id: string } | undefined)?.id ?? null;
   }
 
   async get(id: string): Promise<Job | null> {
@@ -360,7 +381,11 @@ export class PgJobQueue implements JobQueue {
         const again = transient && job.retryCount + 1 < this.maxAttempts;
         await this.setOwnState(job.id, again ? "queued" : "failed", { error });
         // `deadletter` fails the job for good (the queue has no dead-letter queue): no retry.
-        return { id: job.id, status: transient ? ("failed" as const) : ("deadletter" as const), output: error };
+        return {
+          id: job.id,
+          status: transient ? ("failed" as const) : ("deadletter" as const),
+          output: error,
+        };
       }
     })();
     this.running.add(run);
@@ -557,11 +582,15 @@ function ignoreExists(e: unknown): void {
 function connectError(e: unknown, url: string): unknown {
   if (e instanceof PedigreeError) return e;
   const where = url.replace(/:[^:@/]*@/, ":***@");
-  return new PedigreeError("REGISTRY_CONNECT_FAILED", `Cannot open the job queue on ${where}: ${String((e as Error)?.message ?? e)}`, {
-    details: { db: where },
-    hint: "Check the PostgreSQL URL, that the server runs, and the credentials",
-    cause: e,
-  });
+  return new PedigreeError(
+    "REGISTRY_CONNECT_FAILED",
+    `Cannot open the job queue on ${where}: ${String((e as Error)?.message ?? e)}`,
+    {
+      details: { db: where },
+      hint: "Check the PostgreSQL URL, that the server runs, and the credentials",
+      cause: e,
+    },
+  );
 }
 
 /** Coalesces progress updates to one write per PROGRESS_EVERY_MS; `flush` writes the last one. */

@@ -41,13 +41,12 @@ const TRANSIENT_SYSTEM_CODES: ReadonlySet<string> = new Set([
  * (40001 serialization failure, 40P01 deadlock).
  */
 function transientSqlState(code: string): boolean {
-  return (
-    code.startsWith("08") || ["57P01", "57P02", "57P03", "53300", "40001", "40P01"].includes(code)
-  );
+  return code.startsWith("08") || ["57P01", "57P02", "57P03", "53300", "40001", "40P01"].includes(code);
 }
 
 /** node-postgres reports a dropped socket with these messages and no code. */
-const PG_CONNECTION_LOST = /Connection terminated|connection timeout|Client has encountered a connection error/i;
+const PG_CONNECTION_LOST =
+  /Connection terminated|connection timeout|Client has encountered a connection error/i;
 
 /** True when `e` is a transient failure (see above); walks `cause` for uncoded wrappers only. */
 export function isTransientError(e: unknown): boolean {

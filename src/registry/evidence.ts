@@ -129,27 +129,24 @@ export async function evidenceFor(
           trx,
           signer,
           todo.map((r) => ({
-        op: "evidence.record" as const,
-        data: {
-          parent: r.parent,
-          child: r.child,
-          tool: cmp.id,
-          verdict: r.verdict,
-          log10P: r.log10P,
-          drift: r.drift,
-          relations: r.relations,
-          direction: r.direction,
-          sketchVersion: r.sketchVersion,
+            op: "evidence.record" as const,
+            data: {
+              parent: r.parent,
+              child: r.child,
+              tool: cmp.id,
+              verdict: r.verdict,
+              log10P: r.log10P,
+              drift: r.drift,
+              relations: r.relations,
+              direction: r.direction,
+              sketchVersion: r.sketchVersion,
               parentFp: r.parentFp,
               childFp: r.childFp,
             },
           })),
         )
       : { seqs: [], time: "" };
-    return [
-      ...already.values(),
-      ...todo.map((r, i) => ({ ...r, seq: seqs[i] as number, checkedAt: time })),
-    ];
+    return [...already.values(), ...todo.map((r, i) => ({ ...r, seq: seqs[i] as number, checkedAt: time }))];
   });
   for (const r of stored) out.set(key(r), r);
   return out;
@@ -167,11 +164,7 @@ async function storedSince(
     .selectFrom("evidence")
     .selectAll()
     .where("tool", "=", cmp.id)
-    .where(
-      "child",
-      "in",
-      [...new Set(records.map((r) => r.child))],
-    )
+    .where("child", "in", [...new Set(records.map((r) => r.child))])
     .execute();
   for (const row of rows) {
     const ev = evidenceFromRow(row);

@@ -124,10 +124,14 @@ export class PgTokenStore implements TokenStore {
     pool.on("error", () => {});
     const client = await pool.connect().catch(async (cause) => {
       await pool.end().catch(() => undefined);
-      throw new PedigreeError("REGISTRY_CONNECT_FAILED", `Cannot connect to ${redact(url)} for the API tokens`, {
-        details: { db: redact(url) },
-        cause,
-      });
+      throw new PedigreeError(
+        "REGISTRY_CONNECT_FAILED",
+        `Cannot connect to ${redact(url)} for the API tokens`,
+        {
+          details: { db: redact(url) },
+          cause,
+        },
+      );
     });
     try {
       await client.query("begin");
@@ -166,7 +170,9 @@ export class PgTokenStore implements TokenStore {
   }
 
   async list(): Promise<TokenInfo[]> {
-    const r = await this.pool.query(`select id, role, label, created_at from ${PG_TABLE} order by created_at`);
+    const r = await this.pool.query(
+      `select id, role, label, created_at from ${PG_TABLE} order by created_at`,
+    );
     return (r.rows as TokenRow[]).map(toInfo);
   }
 

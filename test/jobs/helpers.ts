@@ -11,12 +11,18 @@ import { scaleArch, synthModel, writeSynthSafetensors } from "../../src/synth/in
 export const ROOT = path.resolve(import.meta.dirname, "../..");
 export const BIN = path.join(ROOT, "bin", "pedigree.js");
 export const HAS_DIST = fs.existsSync(path.join(ROOT, "dist", "cli", "commands", "worker.js"));
-if (!HAS_DIST) console.warn("[pedigree tests] dist/ lacks the worker command (npm run build): worker process tests are skipped");
+if (!HAS_DIST)
+  console.warn(
+    "[pedigree tests] dist/ lacks the worker command (npm run build): worker process tests are skipped",
+  );
 
 /** A tiny llama checkpoint (1 layer, hidden 32, vocab 64, ≈ 34 kB): fingerprinted in ≈ 20 ms. */
 export async function writeTinyModel(dir: string, seed: number): Promise<string> {
   fs.mkdirSync(dir, { recursive: true });
-  await writeSynthSafetensors(synthModel(scaleArch("llama-3.2-1b", { scale: 0.01, layers: 1, vocab: 64 }), seed), dir);
+  await writeSynthSafetensors(
+    synthModel(scaleArch("llama-3.2-1b", { scale: 0.01, layers: 1, vocab: 64 }), seed),
+    dir,
+  );
   return dir;
 }
 
@@ -24,7 +30,13 @@ export async function writeTinyModel(dir: string, seed: number): Promise<string>
 export function trainLogText(seed: number, steps = 40): string {
   const lines: string[] = [];
   for (let s = 1; s <= steps; s++)
-    lines.push(JSON.stringify({ step: s, loss: 4 - Math.log(s) * 0.3 + ((seed * 7919 + s * 104729) % 1000) / 1e5, lr: 1e-4 }));
+    lines.push(
+      JSON.stringify({
+        step: s,
+        loss: 4 - Math.log(s) * 0.3 + ((seed * 7919 + s * 104729) % 1000) / 1e5,
+        lr: 1e-4,
+      }),
+    );
   return `${lines.join("\n")}\n`;
 }
 

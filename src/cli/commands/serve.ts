@@ -64,7 +64,10 @@ export const define: CommandModule["define"] = (cmd: Command) => {
     });
   const token = cmd.command("token").description("API tokens");
   const dbOption = (c: Command) =>
-    c.option("--db <file|url>", "registry: SQLite file or postgres:// URL (default PEDIGREE_DB or ./pedigree.db)");
+    c.option(
+      "--db <file|url>",
+      "registry: SQLite file or postgres:// URL (default PEDIGREE_DB or ./pedigree.db)",
+    );
   subcommandAction(
     dbOption(
       token

@@ -30,12 +30,19 @@ export const define: CommandModule["define"] = (cmd: Command) => {
     .description("run jobs from the PostgreSQL job queue of a team registry")
     .option("--db <url>", "the team registry: postgres:// URL (default PEDIGREE_DB)")
     .option("--concurrency <n>", "jobs run at once by this worker (default 1)")
-    .option("--queues <kinds>", `job kinds to take, comma-separated (default all: ${JOB_KINDS.join(",")})`, list)
+    .option(
+      "--queues <kinds>",
+      `job kinds to take, comma-separated (default all: ${JOB_KINDS.join(",")})`,
+      list,
+    )
     .option("--keys <dir>", "folder of actor private keys (default PEDIGREE_KEYS or ~/.pedigree/keys)")
     .option("--actor <name>", "actor who signs the registry changes this worker makes")
     .option("--allow-local-paths", "let fingerprint jobs open paths on this machine (trusted queues only)")
     .option("--threads <n>", "fingerprint worker threads per job (default all cores)")
-    .option("--lease <s>", "seconds a running job may go without a heartbeat; also how often leases are checked (÷4)");
+    .option(
+      "--lease <s>",
+      "seconds a running job may go without a heartbeat; also how often leases are checked (÷4)",
+    );
   return async (ctx) => {
     const o = cmd.opts<WorkerOpts>();
     const db = resolveDbSpec(o.db);
@@ -88,10 +95,14 @@ export const define: CommandModule["define"] = (cmd: Command) => {
 function checkKinds(kinds: string[]): string[] {
   const unknown = kinds.filter((k) => !(JOB_KINDS as readonly string[]).includes(k));
   if (unknown.length || kinds.length === 0)
-    throw new PedigreeError("USAGE_INVALID_OPTION", `--queues names unknown job kinds: ${unknown.join(", ")}`, {
-      details: { option: "--queues", unknown, known: [...JOB_KINDS] },
-      hint: `Use some of: ${JOB_KINDS.join(",")}`,
-    });
+    throw new PedigreeError(
+      "USAGE_INVALID_OPTION",
+      `--queues names unknown job kinds: ${unknown.join(", ")}`,
+      {
+        details: { option: "--queues", unknown, known: [...JOB_KINDS] },
+        hint: `Use some of: ${JOB_KINDS.join(",")}`,
+      },
+    );
   return [...new Set(kinds)];
 }
 

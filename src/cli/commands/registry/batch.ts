@@ -61,7 +61,10 @@ async function onQueue(
 ): Promise<BatchOutcome> {
   const queue = await PgJobQueue.open({ url: db, ...(o.lease ? { leaseSeconds: parseLease(o.lease) } : {}) });
   try {
-    return await enqueueBatch(queue, items, o.wait !== false, { owner: "cli:add-batch", ...(onProgress ? { onProgress } : {}) });
+    return await enqueueBatch(queue, items, o.wait !== false, {
+      owner: "cli:add-batch",
+      ...(onProgress ? { onProgress } : {}),
+    });
   } finally {
     await queue.close();
   }
