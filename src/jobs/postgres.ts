@@ -117,6 +117,7 @@ export class PgJobQueue implements JobQueue {
   /** Connects, installs or migrates pg-boss's schema and ours (both idempotent), creates the queues. */
   static async open(opts: PgQueueOptions): Promise<PgJobQueue> {
     const lease = Math.max(MIN_LEASE_SECONDS, opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS);
+    const supervise = Math.max(1, Math.round(opts.superviseSeconds ?? lease / 4));
     const pool = new pg.Pool({ connectionString: opts.url, max: POOL_SIZE });
     // An idle connection the server ends must not end the process (see registry/db.ts).
     pool.on("error", () => {});
@@ -125,7 +126,10 @@ export class PgJobQueue implements JobQueue {
       schema: QUEUE_SCHEMA,
       max: POOL_SIZE,
       useListenNotify: true,
-      superviseIntervalSeconds: Math.max(1, Math.round(opts.superviseSeconds ?? lease / 4)),
+      // Lost leases are failed (and retried) by the supervisor's monitor pass, which runs per queue
+      // at most every monitorIntervalSeconds (default 60): both follow the lease.
+      superviseIntervalSeconds: supervise,
+      monitorIntervalSeconds: supervise,
     });
     // pg-boss reports background failures (a dropped connection it will retry) as events; without a
     // listener Node would end the process on the first one.
