@@ -568,10 +568,6 @@ export const ERROR_CODES = {
   UNSUPPORTED_OMS_HASH: { exit: F, hint: "Sign with SHA-256 file hashes (OMS v1.0 default)" },
   UNSUPPORTED_OMS_METHOD: { exit: F, hint: "Only the OMS `key` method is verified here" },
   UNSUPPORTED_OMS_SYMLINKS: { exit: F, hint: "Bundles that follow symbolic links are not verified" },
-  UNSUPPORTED_SERVER_POSTGRES: {
-    exit: F,
-    hint: "Serve an SQLite registry (--db <file>.db); team mode on PostgreSQL is not built yet",
-  },
   UNSUPPORTED_SPLIT_GGUF: {
     exit: F,
     hint: "Merge the parts first: llama-gguf-split --merge <first part> merged.gguf",

@@ -94,11 +94,16 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}) {
   return { child, exited, output: () => output };
 }
 
-export async function until(what: string, ms: number, check: () => Promise<boolean>): Promise<void> {
+export async function until(
+  what: string,
+  ms: number,
+  check: () => Promise<boolean>,
+  every = 200,
+): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (await check()) return;
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, every));
   }
   throw new Error(`timed out after ${ms} ms waiting for ${what}`);
 }
