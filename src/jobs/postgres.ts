@@ -356,12 +356,12 @@ export class PgJobQueue implements JobQueue {
     job: { id: string; name: string; data: unknown; retryCount: number; signal: AbortSignal },
   ): Promise<{ id: string; status: "completed" | "failed" | "deadletter"; output?: object }> {
     const run = (async () => {
-      await this.pool.query(
-        `update ${SERVER_SCHEMA}.jobs set state = 'running', attempts = attempts + 1, started_at = now(),
-           finished_at = null, error = null where id = $1`,
-        [job.id],
+      await this.change(
+        job.id,
+        "state",
+        "state = 'running', attempts = attempts + 1, started_at = now(), finished_at = null, error = null",
+        [],
       );
-      await this.notify(job.id, "state");
       const progress = new ProgressWriter((p) => this.writeProgress(job.id, p));
       try {
         const payload = (job.data as { payload?: unknown } | null)?.payload;
@@ -444,26 +444,35 @@ export class PgJobQueue implements JobQueue {
     o: { result?: unknown; error?: JobError },
   ): Promise<void> {
     const finished = FINISHED.includes(state);
-    await this.pool.query(
-      `update ${SERVER_SCHEMA}.jobs set state = $2, result = $3, error = $4,
-         finished_at = case when $5 then now() else null end where id = $1`,
+    await this.change(
+      id,
+      "state",
+      "state = $2, result = $3, error = $4, finished_at = case when $5 then now() else null end",
       [
-        id,
         state,
         o.result === undefined ? null : JSON.stringify(o.result),
         o.error ? JSON.stringify(o.error) : null,
         finished,
       ],
     );
-    await this.notify(id, "state");
   }
 
   private async writeProgress(id: string, p: NonNullable<Job["progress"]>): Promise<void> {
-    await this.pool.query(`update ${SERVER_SCHEMA}.jobs set progress = $2 where id = $1`, [
-      id,
-      JSON.stringify(p),
-    ]);
-    await this.notify(id, "progress");
+    await this.change(id, "progress", "progress = $2", [JSON.stringify(p)]);
+  }
+
+  /** Updates a job row and announces it, in one statement (one round trip per state change). */
+  private async change(
+    id: string,
+    type: "state" | "progress",
+    set: string,
+    values: unknown[],
+  ): Promise<void> {
+    await this.pool.query(
+      `with changed as (update ${SERVER_SCHEMA}.jobs set ${set} where id = $1 returning id)
+       select pg_notify('${CHANNEL}', id::text || ':${type}') from changed`,
+      [id, ...values],
+    );
   }
 
   private async notify(id: string, type: "state" | "progress"): Promise<void> {
