@@ -146,7 +146,7 @@ export async function evidenceFor(
           })),
         )
       : { seqs: [], time: "" };
-    return [...already.values(), ...todo.map((r, i) => ({ ...r, seq: seqs[i] as number, checkedAt: time }))];
+    return [...already.values(), ...todo.map((r, i) => ({ ...r, seq: seqs[i] ?? -1, checkedAt: time }))];
   });
   for (const r of stored) out.set(key(r), r);
   return out;
