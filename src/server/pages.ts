@@ -82,7 +82,8 @@ function addLoginPages(
   ui.post("/login", async (c) => {
     const form = await c.req.parseBody();
     const token = typeof form.token === "string" ? form.token.trim() : "";
-    if (!(await tokens.lookup(token))) return c.html(page("Log in", nonceOf(c), loginBody("Unknown token")), 401);
+    if (!(await tokens.lookup(token)))
+      return c.html(page("Log in", nonceOf(c), loginBody("Unknown token")), 401);
     setCookie(c, SESSION_COOKIE, token, {
       httpOnly: true,
       sameSite: "Strict",

@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { parseBatch } from "../../src/jobs/batch.js";
-import { makeRegistry, PG_URL, type TestRegistry } from "../registry/helpers.js";
+import { makeRegistry, PG_URL } from "../registry/helpers.js";
 import { writeTinyModel } from "./helpers.js";
 
 async function run(...argv: string[]): Promise<{ code: number; data: unknown; err: string }> {
@@ -102,24 +102,24 @@ describe("pedigree registry add-batch", () => {
     }
   });
 
-  describe.skipIf(!PG_URL)("on PostgreSQL", () => {
-    let reg: TestRegistry;
-    beforeAll(async () => {
-      reg = await makeRegistry("postgres");
+  it.skipIf(!PG_URL)(
+    "on PostgreSQL, queues each source once as a keyed fingerprint job; again, nothing",
+    async () => {
+      const reg = await makeRegistry("postgres");
       await reg.registry.close();
-    });
-    afterAll(async () => reg?.cleanup());
-
-    it("queues each source once as a keyed fingerprint job; running the file again queues nothing", async () => {
-      const args = ["registry", "add-batch", list, "--db", reg.spec, "--no-wait"];
-      const first = await run(...args);
-      expect(first.code).toBe(0);
-      expect(first.data).toMatchObject({ sources: 5, queued: 4, existing: 0 });
-      const again = await run(...args);
-      expect(again.data).toMatchObject({ sources: 5, queued: 4, existing: 4 });
-      const ids = (first.data as { jobs: string[] }).jobs;
-      expect((again.data as { jobs: string[] }).jobs).toEqual(ids);
-      expect(new Set(ids).size).toBe(4);
-    });
-  });
+      try {
+        const args = ["registry", "add-batch", list, "--db", reg.spec, "--no-wait"];
+        const first = await run(...args);
+        expect(first.code).toBe(0);
+        expect(first.data).toMatchObject({ sources: 5, queued: 4, existing: 0 });
+        const again = await run(...args);
+        expect(again.data).toMatchObject({ sources: 5, queued: 4, existing: 4 });
+        const ids = (first.data as { jobs: string[] }).jobs;
+        expect((again.data as { jobs: string[] }).jobs).toEqual(ids);
+        expect(new Set(ids).size).toBe(4);
+      } finally {
+        await reg.cleanup();
+      }
+    },
+  );
 });
