@@ -203,7 +203,12 @@ export class PgJobQueue implements JobQueue {
         );
         for (const row of r.rows as { key: string; id: string }[]) existing.set(row.key, row.id);
       }
-      if (jobs.length) await client.query("select pg_notify($1, $2)", [CHANNEL, `${jobs[0]?.id}:state`]);
+      // One announcement per new job (delivered at commit), so a live jobs page shows each.
+      if (jobs.length)
+        await client.query("select pg_notify($1, id::text || ':state') from unnest($2::uuid[]) as t(id)", [
+          CHANNEL,
+          jobs.map((e) => e.id),
+        ]);
       await client.query("commit");
       // Within one call a key given twice maps to the first entry's job.
       const firstOfKey = new Map<string, string>();
