@@ -67,6 +67,11 @@ export interface PgQueueOptions {
   /** Retry delay base and cap (s); tests shorten them. */
   retryDelaySeconds?: number;
   retryDelayMaxSeconds?: number;
+  /**
+   * Background failures of the queue (a heartbeat or poll that could not reach the database; pg-boss
+   * retries them itself). Default: dropped, so a library user's process is not ended by one.
+   */
+  onError?: (e: Error) => void;
 }
 
 export interface WorkOptions {
@@ -133,7 +138,7 @@ export class PgJobQueue implements JobQueue {
     });
     // pg-boss reports background failures (a dropped connection it will retry) as events; without a
     // listener Node would end the process on the first one.
-    boss.on("error", () => {});
+    boss.on("error", (e: Error) => opts.onError?.(e));
     try {
       await boss.start();
       await createTables(pool);

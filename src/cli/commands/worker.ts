@@ -3,7 +3,6 @@ import { PedigreeError } from "../../errors.js";
 import { parseAllowLocal } from "../../io/http/guard.js";
 import { JOB_KINDS, jobHandlers, PgJobQueue } from "../../jobs/index.js";
 import { isPostgresSpec, Registry, resolveDbSpec } from "../../registry/index.js";
-import { escapeTerminalText } from "../../report/terminal.js";
 import type { CommandModule } from "../command.js";
 import { list } from "./registry/common.js";
 import { parseCount, parseLease } from "./serve.js";
@@ -63,7 +62,12 @@ export const define: CommandModule["define"] = (cmd: Command) => {
     try {
       // Fail now, not at the first job, when this machine cannot sign for the registry.
       const signer = await registry.signer();
-      queue = await PgJobQueue.open({ url: db, ...(o.lease ? { leaseSeconds: parseLease(o.lease) } : {}) });
+      queue = await PgJobQueue.open({
+        url: db,
+        ...(o.lease ? { leaseSeconds: parseLease(o.lease) } : {}),
+        // The queue retries these itself; they are shown so an operator sees a flapping database.
+        onError: (e) => ctx.progress.log(`pedigree worker: queue: ${e.message}`),
+      });
       await queue.work({
         handlers: jobHandlers({
           registry,
@@ -76,9 +80,7 @@ export const define: CommandModule["define"] = (cmd: Command) => {
         kinds,
       });
       ctx.progress.log(
-        escapeTerminalText(
-          `pedigree worker: ${kinds.join(",")} jobs from ${registry.handle.location}, ${concurrency} at once, signing as ${signer.actor} (Ctrl-C stops)`,
-        ),
+        `pedigree worker: ${kinds.join(",")} jobs from ${registry.handle.location}, ${concurrency} at once, signing as ${signer.actor} (Ctrl-C stops)`,
       );
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);
