@@ -4,6 +4,19 @@ import { PgBoss } from "pg-boss";
 import { PedigreeError } from "../errors.js";
 import { JOB_KINDS } from "./handlers.js";
 import { jobError } from "./memory.js";
+import {
+  cancelledError,
+  connectError,
+  createTables,
+  DERIVED_STATE,
+  ignoreExists,
+  QUEUE_SCHEMA,
+  type Row,
+  SERVER_SCHEMA,
+  toJob,
+  UUID,
+} from "./pg-rows.js";
+import { ProgressWriter, Semaphore } from "./pg-throttle.js";
 import { isTransientError, MAX_ATTEMPTS, RETRY_DELAY_MAX_SECONDS, RETRY_DELAY_SECONDS } from "./retry.js";
 import {
   type BatchEntry,
@@ -34,16 +47,12 @@ import {
  * changes are announced with NOTIFY on `pedigree_jobs`, which `subscribe` LISTENs to.
  */
 
-export const QUEUE_SCHEMA = "pedigree_queue";
-export const SERVER_SCHEMA = "pedigree_server";
 const CHANNEL = "pedigree_jobs";
 /** Seconds a running job may go without a heartbeat before its lease is lost (pg-boss minimum 10). */
 export const DEFAULT_LEASE_SECONDS = 30;
 export const MIN_LEASE_SECONDS = 10;
 /** A job's whole run may take this long (a 400B model over a slow link); the lease catches dead workers. */
 const MAX_RUN_SECONDS = 24 * 3600;
-/** Progress writes per job per second at most: each is an UPDATE and a NOTIFY. */
-const PROGRESS_EVERY_MS = 250;
 /** While someone watches a job, its state is also polled this often: the supervisor fails lost jobs silently. */
 const WATCH_POLL_MS = 2000;
 export const LIST_LIMIT = 200;
@@ -51,8 +60,6 @@ export const LIST_LIMIT = 200;
 const DEFAULT_POLL_SECONDS = 1;
 /** Our own statements need few connections; pg-boss keeps its own pool. */
 const POOL_SIZE = 4;
-/** Serialises creating our tables when several processes start at once. */
-const DDL_LOCK = 0x7065_6471;
 
 export interface PgQueueOptions {
   url: string;
@@ -80,23 +87,6 @@ export interface WorkOptions {
   concurrency: number;
   /** Job kinds this process takes; default every kind it has a handler for. */
   kinds?: readonly string[];
-}
-
-interface Row {
-  id: string;
-  kind: string;
-  key: string | null;
-  owner: string | null;
-  own_state: JobState;
-  boss_state: string | null;
-  payload: unknown;
-  progress: Job["progress"];
-  result: unknown;
-  error: JobError | null;
-  attempts: number;
-  created_at: Date;
-  started_at: Date | null;
-  finished_at: Date | null;
 }
 
 export class PgJobQueue implements JobQueue {
@@ -528,145 +518,5 @@ export class PgJobQueue implements JobQueue {
       const job = await this.get(id).catch(() => null);
       if (job && this.lastState.get(id) !== job.state) await this.deliver(id, "state");
     }
-  }
-}
-
-/**
- * The state a client sees: pg-boss's delivery state where it decides (a job waiting for its retry is
- * queued, a job failed by the supervisor after its lease ran out is failed), else the row's own.
- */
-const DERIVED_STATE = `case b.state::text
-    when 'created' then 'queued'
-    when 'retry' then 'queued'
-    when 'active' then 'running'
-    when 'completed' then 'succeeded'
-    when 'failed' then 'failed'
-    when 'cancelled' then 'cancelled'
-    else j.state end`;
-
-function toJob(r: Row & { state: JobState }): Job {
-  const lost = r.state === "failed" && r.error === null;
-  return {
-    id: r.id,
-    kind: r.kind,
-    payload: r.payload ?? null,
-    key: r.key,
-    owner: r.owner,
-    state: r.state,
-    progress: r.progress ?? null,
-    result: r.state === "succeeded" ? (r.result ?? null) : null,
-    error: lost
-      ? {
-          code: "JOB_WORKER_LOST",
-          message: "The worker running the job stopped answering and no attempts were left",
-          hint: "Retry the job",
-        }
-      : r.state === "succeeded" || r.state === "queued"
-        ? null
-        : r.error,
-    attempts: r.attempts,
-    createdAt: r.created_at.toISOString(),
-    startedAt: r.started_at?.toISOString() ?? null,
-    finishedAt: FINISHED.includes(r.state) ? (r.finished_at?.toISOString() ?? null) : null,
-  };
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-function cancelledError(): JobError {
-  return { code: "JOB_CANCELLED", message: "The job was cancelled", hint: "Retry it to run it again" };
-}
-
-async function createTables(pool: pg.Pool): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query("begin");
-    await client.query("select pg_advisory_xact_lock($1)", [DDL_LOCK]);
-    await client.query(`create schema if not exists ${SERVER_SCHEMA}`);
-    await client.query(`create table if not exists ${SERVER_SCHEMA}.jobs (
-      id uuid primary key, kind text not null, key text, owner text, state text not null,
-      progress jsonb, result jsonb, error jsonb, attempts integer not null default 0,
-      created_at timestamptz not null default now(), started_at timestamptz, finished_at timestamptz,
-      unique (kind, key))`);
-    await client.query(`create index if not exists jobs_created on ${SERVER_SCHEMA}.jobs (created_at desc)`);
-    await client.query("commit");
-  } catch (e) {
-    await client.query("rollback").catch(() => undefined);
-    throw e;
-  } finally {
-    client.release();
-  }
-}
-
-function ignoreExists(e: unknown): void {
-  if (!/already exists/i.test(e instanceof Error ? e.message : String(e))) throw e;
-}
-
-function connectError(e: unknown, url: string): unknown {
-  if (e instanceof PedigreeError) return e;
-  const where = url.replace(/:[^:@/]*@/, ":***@");
-  return new PedigreeError(
-    "REGISTRY_CONNECT_FAILED",
-    `Cannot open the job queue on ${where}: ${String((e as Error)?.message ?? e)}`,
-    {
-      details: { db: where },
-      hint: "Check the PostgreSQL URL, that the server runs, and the credentials",
-      cause: e,
-    },
-  );
-}
-
-/** Coalesces progress updates to one write per PROGRESS_EVERY_MS; `flush` writes the last one. */
-class ProgressWriter {
-  private pending: NonNullable<Job["progress"]> | null = null;
-  private last = 0;
-  private chain: Promise<void> = Promise.resolve();
-
-  constructor(private readonly write: (p: NonNullable<Job["progress"]>) => Promise<void>) {}
-
-  push(p: NonNullable<Job["progress"]>): void {
-    this.pending = p;
-    const now = Date.now();
-    if (now - this.last >= PROGRESS_EVERY_MS) {
-      this.last = now;
-      this.drain();
-    }
-  }
-
-  async flush(): Promise<void> {
-    this.drain();
-    await this.chain;
-  }
-
-  private drain(): void {
-    const p = this.pending;
-    if (!p) return;
-    this.pending = null;
-    // Failures to store progress are not the job's failure: the next update or the result wins.
-    this.chain = this.chain.then(() => this.write(p)).catch(() => undefined);
-  }
-}
-
-/** At most `n` holders at once, first come first served. */
-class Semaphore {
-  private readonly waiting: (() => void)[] = [];
-  private free: number;
-
-  constructor(n: number) {
-    this.free = n;
-  }
-
-  async acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-
-  release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.free++;
   }
 }
