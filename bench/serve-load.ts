@@ -17,7 +17,7 @@ import path from "node:path";
 import readline from "node:readline";
 import { Agent, request } from "undici";
 import { Registry } from "../src/registry/registry.js";
-import { TokenStore } from "../src/server/tokens.js";
+import { SqliteTokenStore } from "../src/server/tokens.js";
 import { synthFingerprint } from "../test/registry/helpers.js";
 
 const argv = process.argv;
@@ -105,9 +105,9 @@ async function main(): Promise<void> {
     await seed(db, keysDir);
     console.log(`registered ${N} models in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   } else console.log(`reusing ${db}`);
-  const tokens = TokenStore.open(db);
-  const token = tokens.create("reader", "serve-load").token;
-  tokens.close();
+  const tokens = SqliteTokenStore.open(db);
+  const token = (await tokens.create("reader", "serve-load")).token;
+  await tokens.close();
   const { child, url, next } = await startServerProcess(db, keysDir);
   const agent = new Agent({ connections: CLIENTS, pipelining: 1, keepAliveTimeout: 30_000 });
   // One request first: it waits for the server's first registry snapshot (built at start), which is

@@ -292,6 +292,10 @@ export const ERROR_CODES = {
   IO_WRITE_FAILED: { exit: F, hint: "Check that the folder exists and is writable" },
 
   JOB_CANCELLED: { exit: F, hint: "Retry the job to run it again" },
+  JOB_LOCAL_SOURCE: {
+    exit: F,
+    hint: "Give an http(s):// or hf:// source, or start the worker with --allow-local-paths",
+  },
   JOB_NOT_FOUND: {
     exit: F,
     hint: "List jobs with GET /api/jobs; finished jobs are kept until the server restarts",
@@ -300,6 +304,10 @@ export const ERROR_CODES = {
   JOB_QUEUE_FULL: { exit: F, hint: "Wait for queued jobs to finish, then submit again" },
   JOB_TOO_MANY: { exit: F, hint: "Wait for some of your jobs to finish, or cancel them" },
   JOB_UNKNOWN_KIND: { exit: F, hint: "Use one of the job kinds listed in docs/serve.md" },
+  JOB_WORKER_LOST: {
+    exit: F,
+    hint: "The worker running it stopped answering and no attempts were left; retry the job",
+  },
   LOG_BAD_PUBLIC_KEY: { exit: F, hint: "An Ed25519 public key is 32 bytes (44 characters of base64)" },
   LOG_BAD_VERIFIER_KEY: {
     exit: F,
@@ -561,10 +569,6 @@ export const ERROR_CODES = {
   UNSUPPORTED_OMS_HASH: { exit: F, hint: "Sign with SHA-256 file hashes (OMS v1.0 default)" },
   UNSUPPORTED_OMS_METHOD: { exit: F, hint: "Only the OMS `key` method is verified here" },
   UNSUPPORTED_OMS_SYMLINKS: { exit: F, hint: "Bundles that follow symbolic links are not verified" },
-  UNSUPPORTED_SERVER_POSTGRES: {
-    exit: F,
-    hint: "Serve an SQLite registry (--db <file>.db); team mode on PostgreSQL is not built yet",
-  },
   UNSUPPORTED_SPLIT_GGUF: {
     exit: F,
     hint: "Merge the parts first: llama-gguf-split --merge <first part> merged.gguf",

@@ -1,3 +1,6 @@
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { type CompareResult, compareFingerprints } from "../compare/index.js";
 import { PedigreeError } from "../errors.js";
 import { decodeFingerprint, fingerprintSource } from "../fingerprint/index.js";
@@ -5,6 +8,7 @@ import type { Fingerprint } from "../fingerprint/types.js";
 import type { AllowLocal } from "../io/http/guard.js";
 import { withSourceDefaults } from "../io/limits.js";
 import {
+  type AttachedLog,
   attachTrainLog,
   type Comparator,
   defaultComparator,
@@ -27,12 +31,21 @@ export interface JobDeps {
   threads?: number;
   /** Fingerprints a source; default the library's `fingerprintSource` (tests inject a small one). */
   fingerprint?: typeof fingerprintSource;
-  /** Where uploaded training logs are kept (their pages plot them); without it attach-log is refused. */
+  /**
+   * Where uploaded training logs are kept so their pages can plot them (a server on SQLite); without it
+   * (workers, team mode) an attach-log job analyses the bytes from a private temporary folder.
+   */
   trainLogs?: TrainLogFiles;
+  /**
+   * Let fingerprint jobs open local paths. Off for servers (a writer must not read the server's
+   * files); `registry add-batch` on SQLite and a worker started with --allow-local-paths turn it on.
+   */
+  allowLocalPaths?: boolean;
 }
 
 /** A training log uploaded for a model: its bytes (base64), the name it had, its format. */
 export interface AttachLogPayload {
+  /** Model name or content id. */
   model: string;
   log: string;
   name: string;
@@ -46,6 +59,8 @@ export interface FingerprintPayload {
   version?: string;
   tags?: string[];
   claims?: string[];
+  /** Hugging Face repo id ("org/name") recorded with the model. */
+  hfId?: string;
 }
 
 /** A side of a comparison: a registered model, or a fingerprint file's bytes (base64). */
@@ -62,8 +77,16 @@ export interface VerifyPayload {
   model?: string;
 }
 
-/** The job kinds `pedigree serve` runs. */
-export function jobHandlers(deps: JobDeps): Record<string, JobHandler> {
+/** The job kinds, in the order `pedigree worker --queues` lists them. */
+export const JOB_KINDS = ["fingerprint", "compare", "verify", "identify", "attach-log"] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+
+/**
+ * The job kinds `pedigree serve` and `pedigree worker` run. Each is safe to run twice: the registry
+ * writes it makes are checked inside their write transaction (an existing model, evidence on the same
+ * files, an attached log with the same digest) and then write nothing.
+ */
+export function jobHandlers(deps: JobDeps): Record<JobKind, JobHandler> {
   return {
     fingerprint: (ctx) => fingerprintJob(deps, ctx as JobContext<FingerprintPayload>),
     compare: (ctx) => compareJob(deps, ctx as JobContext<ComparePayload>),
@@ -73,12 +96,22 @@ export function jobHandlers(deps: JobDeps): Record<string, JobHandler> {
   };
 }
 
+const REMOTE_SOURCE = /^(https?|hf):\/\//i;
+
 /** Fingerprints a remote source under the server's network policy, reporting progress. */
 async function fetchFingerprint(
   deps: JobDeps,
   ctx: JobContext<unknown>,
   source: string,
 ): Promise<Fingerprint> {
+  if (!REMOTE_SOURCE.test(source) && deps.allowLocalPaths !== true)
+    throw new PedigreeError(
+      "JOB_LOCAL_SOURCE",
+      `The source "${source}" is a local path; jobs fetch remote sources`,
+      {
+        details: { source },
+      },
+    );
   const run = deps.fingerprint ?? fingerprintSource;
   const fp = await withSourceDefaults({ allowLocal: deps.allowLocal }, () =>
     run(source, {
@@ -102,6 +135,7 @@ async function fingerprintJob(
   const r = await deps.registry.addModel(fp, {
     ...(p.name ? { name: p.name } : {}),
     ...(p.version ? { version: p.version } : {}),
+    ...(p.hfId ? { hfId: p.hfId } : {}),
     tags: p.tags ?? [],
     claims: p.claims ?? [],
   });
@@ -149,26 +183,48 @@ async function identifyJob(deps: JobDeps, ctx: JobContext<IdentifyPayload>) {
   return r;
 }
 
-/** Keeps the uploaded log (so its page can plot it), then analyses and attaches it as the CLI does. */
-async function attachLogJob(deps: JobDeps, ctx: JobContext<AttachLogPayload>) {
+/** Largest training log a job carries (bytes, decoded): a queue row holds it, so it stays small. */
+export const MAX_JOB_LOG_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Attaches an uploaded log as the CLI does. A server keeps the file (its page plots it); a worker
+ * analyses it from a private temporary folder (the readers work on files: format by name, streaming).
+ */
+async function attachLogJob(deps: JobDeps, ctx: JobContext<AttachLogPayload>): Promise<AttachedLog> {
   const p = ctx.payload;
-  if (!deps.trainLogs)
-    throw new PedigreeError("SERVER_BAD_REQUEST", "This server keeps no training logs", {
-      hint: "Attach the log with pedigree registry attach-log",
-    });
+  const bytes = Buffer.from(p.log, "base64");
+  if (bytes.byteLength > MAX_JOB_LOG_BYTES)
+    throw new PedigreeError(
+      "USAGE_LIMIT_EXCEEDED",
+      `The training log is ${bytes.byteLength} bytes; jobs carry at most ${MAX_JOB_LOG_BYTES}`,
+      {
+        details: { bytes: bytes.byteLength, max: MAX_JOB_LOG_BYTES },
+        hint: "Attach it with pedigree registry attach-log on a machine that reaches the registry",
+      },
+    );
   const model = await deps.registry.resolve(p.model);
-  ctx.progress(0, 2, "store");
   const format = uploadFormat(p.name, p.format);
-  const { file } = await deps.trainLogs.put(Buffer.from(p.log, "base64"), {
-    name: p.name,
-    model: model.contentId,
-    format,
-  });
-  throwIfCancelled(ctx.signal);
-  ctx.progress(1, 2, "analyse");
-  const r = await attachTrainLog(deps.registry, model.contentId, file);
-  ctx.progress(2, 2, "analyse");
-  return r;
+  ctx.progress(0, 2, "store");
+  if (deps.trainLogs) {
+    const { file } = await deps.trainLogs.put(bytes, { name: p.name, model: model.contentId, format });
+    throwIfCancelled(ctx.signal);
+    ctx.progress(1, 2, "analyse");
+    const r = await attachTrainLog(deps.registry, model.contentId, file);
+    ctx.progress(2, 2, "analyse");
+    return r;
+  }
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "pedigree-job-log-"));
+  try {
+    const file = path.join(dir, format === "tfevents" ? "events.out.tfevents.upload" : `upload.${format}`);
+    await fs.writeFile(file, bytes);
+    throwIfCancelled(ctx.signal);
+    ctx.progress(1, 2, "analyse");
+    const r = await attachTrainLog(deps.registry, model.contentId, file);
+    ctx.progress(2, 2, "analyse");
+    return r;
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 }
 
 function throwIfCancelled(signal: AbortSignal): void {

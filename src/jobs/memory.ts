@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { PedigreeError, toPedigreeError } from "../errors.js";
 import {
+  type BatchEntry,
   type EnqueueOptions,
   FINISHED,
   type Job,
@@ -77,6 +78,19 @@ export class MemoryJobQueue implements JobQueue {
     this.forgetOld();
     this.pump();
     return job.id;
+  }
+
+  async enqueueMany(
+    kind: string,
+    entries: readonly BatchEntry[],
+  ): Promise<{ id: string; created: boolean }[]> {
+    const out: { id: string; created: boolean }[] = [];
+    for (const { payload, ...opts } of entries) {
+      const before = this.jobs.size;
+      const id = await this.enqueue(kind, payload, opts);
+      out.push({ id, created: this.jobs.size > before || !this.jobs.has(id) });
+    }
+    return out;
   }
 
   async get(id: string): Promise<Job | null> {

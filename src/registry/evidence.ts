@@ -1,4 +1,4 @@
-import { at } from "../checked.js";
+import type { Kysely } from "kysely";
 import { compareFingerprints } from "../compare/index.js";
 import { type ComparePool, createComparePool } from "../compare/pool.js";
 import type { CompareResult } from "../compare/types.js";
@@ -9,6 +9,7 @@ import { VERSION } from "../version.js";
 import { record } from "./record.js";
 import type { Registry } from "./registry.js";
 import { evidenceFromRow } from "./rows.js";
+import type { RegistryTables } from "./schema.js";
 import type { Comparator, EvidenceRecord } from "./types.js";
 
 /** A combined log10 p below this is stored as this (the log holds finite numbers only). */
@@ -118,29 +119,64 @@ export async function evidenceFor(
       childFp: await reg.fingerprintDigest(f.pair.child),
     });
   const stored = await reg.write(async (trx, signer) => {
-    const { seqs, time } = await record(
-      trx,
-      signer,
-      records.map((r) => ({
-        op: "evidence.record" as const,
-        data: {
-          parent: r.parent,
-          child: r.child,
-          tool: cmp.id,
-          verdict: r.verdict,
-          log10P: r.log10P,
-          drift: r.drift,
-          relations: r.relations,
-          direction: r.direction,
-          sketchVersion: r.sketchVersion,
-          parentFp: r.parentFp,
-          childFp: r.childFp,
-        },
-      })),
-    );
-    return records.map((r, i) => ({ ...r, seq: at(seqs, i, "log sequence numbers"), checkedAt: time }));
+    // Another process (a second worker, a retried job) may have stored the same evidence since it was
+    // looked up above: under the write lock, pairs whose row is already there and still describes
+    // these files are taken as stored, so the log never records the same comparison twice.
+    const already = await storedSince(trx, cmp, records);
+    const todo = records.filter((r) => !already.has(key(r)));
+    const { seqs, time } = todo.length
+      ? await record(
+          trx,
+          signer,
+          todo.map((r) => ({
+            op: "evidence.record" as const,
+            data: {
+              parent: r.parent,
+              child: r.child,
+              tool: cmp.id,
+              verdict: r.verdict,
+              log10P: r.log10P,
+              drift: r.drift,
+              relations: r.relations,
+              direction: r.direction,
+              sketchVersion: r.sketchVersion,
+              parentFp: r.parentFp,
+              childFp: r.childFp,
+            },
+          })),
+        )
+      : { seqs: [], time: "" };
+    return [...already.values(), ...todo.map((r, i) => ({ ...r, seq: seqs[i] ?? -1, checkedAt: time }))];
   });
   for (const r of stored) out.set(key(r), r);
+  return out;
+}
+
+/** Evidence rows of `records`' pairs already stored by this tool on the same sketch version and files. */
+async function storedSince(
+  trx: Kysely<RegistryTables>,
+  cmp: Comparator,
+  records: readonly EvidenceRecord[],
+): Promise<Map<string, EvidenceRecord>> {
+  const out = new Map<string, EvidenceRecord>();
+  const wanted = new Map(records.map((r) => [key(r), r]));
+  const rows = await trx
+    .selectFrom("evidence")
+    .selectAll()
+    .where("tool", "=", cmp.id)
+    .where("child", "in", [...new Set(records.map((r) => r.child))])
+    .execute();
+  for (const row of rows) {
+    const ev = evidenceFromRow(row);
+    const want = wanted.get(key(ev));
+    if (
+      want &&
+      ev.sketchVersion === want.sketchVersion &&
+      ev.parentFp === want.parentFp &&
+      ev.childFp === want.childFp
+    )
+      out.set(key(ev), ev);
+  }
   return out;
 }
 

@@ -13,7 +13,8 @@ export interface AttachedLog {
 
 /**
  * Attaches a training log to a model: the log is analysed (src/trainlog) with the model's vocabulary
- * size, and its digest and from-scratch verdict are stored and logged. `verify` reports a "trained
+ * size, and its digest and from-scratch verdict are stored and logged (once: attaching the same log
+ * again returns the entry that recorded it). `verify` reports a "trained
  * from scratch" claim whose attached log is implausible for a fresh start.
  */
 export async function attachTrainLog(reg: Registry, modelRef: string, file: string): Promise<AttachedLog> {
@@ -23,6 +24,15 @@ export async function attachTrainLog(reg: Registry, modelRef: string, file: stri
   const sha256 = await digestTrainLog(file);
   const fromScratch = report.fromScratch;
   const seq = await reg.write(async (trx, key) => {
+    // Attaching the same log again (a retried or duplicated job) writes nothing: the row is keyed by
+    // (model, digest), and checking under the write lock keeps concurrent writers from both adding it.
+    const same = await trx
+      .selectFrom("trainlogs")
+      .select("seq")
+      .where("model", "=", model.contentId)
+      .where("sha256", "=", sha256)
+      .executeTakeFirst();
+    if (same) return Number(same.seq);
     const data = {
       model: model.contentId,
       sha256,

@@ -6,14 +6,14 @@ import { NONCE, secureHeaders } from "hono/secure-headers";
 import { PedigreeError } from "../errors.js";
 import type { fingerprintSource } from "../fingerprint/index.js";
 import type { AllowLocal } from "../io/http/guard.js";
-import { type JobQueue, jobHandlers, MemoryJobQueue, TrainLogFiles } from "../jobs/index.js";
-import { type Comparator, Registry } from "../registry/index.js";
+import { type JobQueue, jobHandlers, MemoryJobQueue, PgJobQueue, TrainLogFiles } from "../jobs/index.js";
+import { type Comparator, isPostgresSpec, Registry } from "../registry/index.js";
 import { apiRoutes } from "./api.js";
 import { type AuthEnv, authenticate } from "./auth.js";
 import { onApiError } from "./errors.js";
 import { openApiDocument } from "./openapi.js";
 import { pageRoutes } from "./pages.js";
-import { TokenStore, tokensPath } from "./tokens.js";
+import { openTokenStore, type TokenStore } from "./tokens.js";
 import { RegistrySnapshot } from "./views.js";
 
 /** Largest request body: two uploaded fingerprint files (base64) fit; anything larger is refused unread. */
@@ -29,7 +29,13 @@ export interface ServerOptions {
   anonymousRead?: boolean;
   keysDir?: string;
   actor?: string;
+  /**
+   * Jobs this process runs at once. SQLite: the in-process runner's (default 2). PostgreSQL: jobs go
+   * to the shared queue for `pedigree worker`s, and the server runs none itself unless this is set.
+   */
   concurrency?: number;
+  /** PostgreSQL queue: seconds a running job may go without a heartbeat before it runs elsewhere. */
+  leaseSeconds?: number;
   /** API requests per client per minute (default API_REQUESTS_PER_MINUTE). */
   requestsPerMinute?: number;
   /** Unfinished jobs per client (default MAX_ACTIVE_JOBS_PER_CLIENT). */
@@ -61,26 +67,47 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         hint: "Drop --anonymous-read, or bind to 127.0.0.1 and put an authenticating proxy in front",
       },
     );
-  // The token path refuses a PostgreSQL registry before any connection is made.
-  tokensPath(o.db);
   const registry = await Registry.open({
     db: o.db,
     ...(o.keysDir ? { keysDir: o.keysDir } : {}),
     ...(o.actor ? { actor: o.actor } : {}),
   });
-  const tokens = TokenStore.open(o.db);
   const allowLocal = o.allowLocal ?? false;
-  const trainLogs = TrainLogFiles.besideRegistry(o.db);
-  const jobs = new MemoryJobQueue({
-    ...(o.concurrency ? { concurrency: o.concurrency } : {}),
-    handlers: jobHandlers({
+  // Uploaded training logs are kept beside an SQLite registry (their pages plot them); in team mode
+  // the workers that attach them may run elsewhere, so they analyse the upload and keep no file.
+  const trainLogs = isPostgresSpec(o.db) ? undefined : TrainLogFiles.besideRegistry(o.db);
+  const handlers = () =>
+    jobHandlers({
       registry,
       allowLocal,
-      trainLogs,
+      ...(trainLogs ? { trainLogs } : {}),
       ...(o.comparator ? { comparator: o.comparator } : {}),
       ...(o.fingerprint ? { fingerprint: o.fingerprint } : {}),
-    }),
-  });
+    });
+  let tokens: TokenStore | null = null;
+  let jobs: JobQueue | null = null;
+  try {
+    tokens = await openTokenStore(o.db);
+    if (isPostgresSpec(o.db)) {
+      // Team mode: jobs go to the database's queue; `pedigree worker`s (and this server only when
+      // asked with --jobs) take them.
+      const queue = await PgJobQueue.open({
+        url: o.db,
+        ...(o.leaseSeconds ? { leaseSeconds: o.leaseSeconds } : {}),
+      });
+      jobs = queue;
+      if (o.concurrency) await queue.work({ handlers: handlers(), concurrency: o.concurrency });
+    } else
+      jobs = new MemoryJobQueue({
+        ...(o.concurrency ? { concurrency: o.concurrency } : {}),
+        handlers: handlers(),
+      });
+  } catch (e) {
+    await jobs?.close().catch(() => undefined);
+    await tokens?.close().catch(() => undefined);
+    await registry.close();
+    throw e;
+  }
   const app = createApp({
     registry,
     jobs,
@@ -97,7 +124,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   } catch (e) {
     await jobs.close();
     await registry.close();
-    tokens.close();
+    await tokens.close();
     throw e;
   }
   const addr = server.address();
@@ -114,7 +141,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
       await registry.close();
-      tokens.close();
+      await tokens.close();
     },
   };
 }

@@ -52,7 +52,7 @@ export function authenticate(opts: AuthOptions): MiddlewareHandler<AuthEnv> {
         },
       );
     const token = bearer ?? cookie;
-    const info = token ? opts.tokens.lookup(token) : null;
+    const info = token ? await opts.tokens.lookup(token) : null;
     if (bearer && !info)
       throw new PedigreeError("SERVER_UNAUTHORIZED", "Unknown API token", {
         hint: "Create one with pedigree serve token create --role reader",

@@ -97,7 +97,7 @@ function addLoginPages(ui: Hono<AuthEnv>, tokens: TokenStore): void {
   ui.post("/login", async (c) => {
     const form = await c.req.parseBody();
     const token = typeof form.token === "string" ? form.token.trim() : "";
-    if (!tokens.lookup(token)) return render(c, "Log in", loginBody("Unknown token"), 401);
+    if (!(await tokens.lookup(token))) return render(c, "Log in", loginBody("Unknown token"), 401);
     setCookie(c, SESSION_COOKIE, token, {
       httpOnly: true,
       sameSite: "Strict",

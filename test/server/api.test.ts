@@ -337,7 +337,7 @@ describe("pedigree serve with --allow-local and anonymous reads", () => {
       await t.close();
     }
     await expect(startServer({ db: "postgres://nobody@127.0.0.1:1/x" })).rejects.toMatchObject({
-      code: "UNSUPPORTED_SERVER_POSTGRES",
+      code: "REGISTRY_CONNECT_FAILED",
     });
     await expect(
       startServer({ db: "/nonexistent/x.db", host: "0.0.0.0", anonymousRead: true }),

@@ -45,9 +45,9 @@ export async function makeServer(opts: Partial<ServerOptions> = {}, steps = 3): 
     ...opts,
   });
   const tokens = {
-    reader: server.tokens.create("reader").token,
-    writer: server.tokens.create("writer").token,
-    admin: server.tokens.create("admin").token,
+    reader: (await server.tokens.create("reader")).token,
+    writer: (await server.tokens.create("writer")).token,
+    admin: (await server.tokens.create("admin")).token,
   };
   return {
     server,

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { PedigreeError } from "../../src/errors.js";
 import { type JobEvent, MemoryJobQueue } from "../../src/jobs/index.js";
-import { TokenStore } from "../../src/server/tokens.js";
+import { SqliteTokenStore } from "../../src/server/tokens.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -64,10 +64,10 @@ describe("pedigree serve token create", () => {
       expect(data.role).toBe("writer");
       expect(data.store).toBe(path.join(dir, "reg.tokens.db"));
       expect(fs.readFileSync(data.store).includes(Buffer.from(data.token))).toBe(false);
-      const store = TokenStore.open(db);
-      expect(store.lookup(data.token)?.role).toBe("writer");
-      expect(store.lookup(`${data.token}x`)).toBeNull();
-      store.close();
+      const store = SqliteTokenStore.open(db);
+      expect((await store.lookup(data.token))?.role).toBe("writer");
+      expect(await store.lookup(`${data.token}x`)).toBeNull();
+      await store.close();
       const bad = await main(["serve", "token", "create", "--role", "root", "--db", db, "--json"], {
         out: () => {},
         err: () => {},
@@ -85,9 +85,9 @@ describe("pedigree serve token create", () => {
         main(["serve", "token", "revoke", id, "--db", db], { out: () => {}, err: () => {} });
       expect(await revoke(ids[0]?.id as string)).toBe(0);
       expect(await revoke(ids[0]?.id as string)).toBe(1);
-      const again = TokenStore.open(db);
-      expect(again.lookup(data.token)).toBeNull();
-      again.close();
+      const again = SqliteTokenStore.open(db);
+      expect(await again.lookup(data.token)).toBeNull();
+      await again.close();
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -81,4 +81,9 @@ export const commands: CommandEntry[] = [
     summary: "Serve the registry over HTTP: JSON API, pages, background jobs",
     load: () => import("./serve.js"),
   },
+  {
+    name: "worker",
+    summary: "Run jobs from a team registry's PostgreSQL job queue",
+    load: () => import("./worker.js"),
+  },
 ];

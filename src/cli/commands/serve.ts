@@ -4,7 +4,7 @@ import { parseAllowLocal } from "../../io/http/guard.js";
 import { resolveDbSpec } from "../../registry/index.js";
 import { escapeTerminalText } from "../../report/terminal.js";
 import { startServer } from "../../server/app.js";
-import { parseRole, TokenStore, tokensPath } from "../../server/tokens.js";
+import { openTokenStore, parseRole, type TokenStore, tokensPath } from "../../server/tokens.js";
 import { type CommandModule, subcommandAction } from "../command.js";
 
 interface ServeOpts {
@@ -16,6 +16,7 @@ interface ServeOpts {
   jobs?: string;
   keys?: string;
   actor?: string;
+  lease?: string;
 }
 
 /**
@@ -26,12 +27,19 @@ interface ServeOpts {
 export const define: CommandModule["define"] = (cmd: Command) => {
   cmd
     .description("serve the registry over HTTP: JSON API, pages and background jobs")
-    .option("--db <file>", "registry SQLite file (default PEDIGREE_DB or ./pedigree.db)")
+    .option(
+      "--db <file|url>",
+      "registry: SQLite file, or postgres:// URL for team mode (default PEDIGREE_DB or ./pedigree.db)",
+    )
     .option("--port <n>", "TCP port", "8080")
     .option("--host <addr>", "address to bind", "127.0.0.1")
     .option("--allow-local", "let model URLs reach loopback, private and link-local addresses")
     .option("--anonymous-read", "allow reads without a token (loopback binds only)")
-    .option("--jobs <n>", "background jobs run at once (default 2)")
+    .option(
+      "--jobs <n>",
+      "background jobs this process runs at once (default 2; on PostgreSQL none: pedigree worker runs them)",
+    )
+    .option("--lease <s>", "PostgreSQL: seconds a running job may go without a heartbeat (default 30)")
     .option("--keys <dir>", "folder of actor private keys (default PEDIGREE_KEYS or ~/.pedigree/keys)")
     .option("--actor <name>", "actor who signs registry changes made through the server")
     .action(async (o: ServeOpts) => {
@@ -45,6 +53,7 @@ export const define: CommandModule["define"] = (cmd: Command) => {
         ...(o.jobs !== undefined ? { concurrency: parseCount(o.jobs, "--jobs") } : {}),
         ...(o.keys ? { keysDir: o.keys } : {}),
         ...(o.actor ? { actor: o.actor } : {}),
+        ...(o.lease !== undefined ? { leaseSeconds: parseLease(o.lease) } : {}),
       });
       process.stderr.write(`pedigree serve: listening on ${server.url} (Ctrl-C stops)\n`);
       await new Promise<void>((resolve) => {
@@ -55,7 +64,10 @@ export const define: CommandModule["define"] = (cmd: Command) => {
     });
   const token = cmd.command("token").description("API tokens");
   const dbOption = (c: Command) =>
-    c.option("--db <file>", "registry SQLite file (default PEDIGREE_DB or ./pedigree.db)");
+    c.option(
+      "--db <file|url>",
+      "registry: SQLite file or postgres:// URL (default PEDIGREE_DB or ./pedigree.db)",
+    );
   subcommandAction(
     dbOption(
       token
@@ -66,8 +78,8 @@ export const define: CommandModule["define"] = (cmd: Command) => {
     ),
     async (_ctx, ...a) => {
       const o = globalOpts<{ role: string; label?: string; db?: string }>(a);
-      return withTokens(o.db, (store, file) => {
-        const t = { ...store.create(parseRole(o.role), o.label ?? null), store: file };
+      return withTokens(o.db, async (store, file) => {
+        const t = { ...(await store.create(parseRole(o.role), o.label ?? null)), store: file };
         return {
           data: t,
           render: () =>
@@ -79,8 +91,8 @@ export const define: CommandModule["define"] = (cmd: Command) => {
   subcommandAction(
     dbOption(token.command("list").description("list tokens (ids and roles, never secrets)")),
     async (_ctx, ...a) =>
-      withTokens(globalOpts<{ db?: string }>(a).db, (store) => {
-        const tokens = store.list();
+      withTokens(globalOpts<{ db?: string }>(a).db, async (store) => {
+        const tokens = await store.list();
         return {
           data: tokens,
           render: () =>
@@ -96,8 +108,8 @@ export const define: CommandModule["define"] = (cmd: Command) => {
     dbOption(token.command("revoke <id>").description("remove a token by its id")),
     async (_ctx, ...a) => {
       const id = a[0] as string;
-      return withTokens(globalOpts<{ db?: string }>(a).db, (store) => {
-        if (!store.revoke(id))
+      return withTokens(globalOpts<{ db?: string }>(a).db, async (store) => {
+        if (!(await store.revoke(id)))
           throw new PedigreeError("SERVER_UNKNOWN_TOKEN", `No token with id ${id}`, {
             details: { id },
             hint: "List them with pedigree serve token list",
@@ -118,20 +130,34 @@ function globalOpts<T>(args: unknown[]): T {
   return (args.at(-1) as Command).optsWithGlobals() as T;
 }
 
-function withTokens<T>(db: string | undefined, fn: (store: TokenStore, file: string) => T): T {
+async function withTokens<T>(
+  db: string | undefined,
+  fn: (store: TokenStore, where: string) => Promise<T>,
+): Promise<T> {
   const spec = resolveDbSpec(db);
-  const store = TokenStore.open(spec);
+  const store = await openTokenStore(spec);
   try {
-    return fn(store, tokensPath(spec));
+    return await fn(store, tokensPath(spec));
   } finally {
-    store.close();
+    await store.close();
   }
+}
+
+/** pg-boss checks heartbeats no finer than 10 s; a day without one is a dead worker, not a slow one. */
+export function parseLease(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 10 || n > 86_400)
+    throw new PedigreeError("USAGE_INVALID_OPTION", `--lease must be 10–86400 seconds, got "${v}"`, {
+      details: { option: "--lease", value: v },
+      hint: "e.g. --lease 30",
+    });
+  return n;
 }
 
 /** Jobs at once: each may use every core, so more than a few only queues work in another place. */
 const MAX_JOBS = 64;
 
-function parseCount(v: string, option: string): number {
+export function parseCount(v: string, option: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > MAX_JOBS)
     throw new PedigreeError("USAGE_INVALID_OPTION", `${option} must be 1–${MAX_JOBS}, got "${v}"`, {

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { PedigreeError } from "../../../errors.js";
 import type { CommandModule } from "../../command.js";
+import { defineBatch } from "./batch.js";
 import { withRegistry } from "./common.js";
 import { defineDeclare } from "./declare.js";
 import { defineExport } from "./export.js";
@@ -17,6 +18,7 @@ export const define: CommandModule["define"] = (cmd: Command) => {
   cmd.description("lineage registry: models by content, verified declarations, a signed tamper-evident log");
   defineSetup(cmd);
   defineModels(cmd);
+  defineBatch(cmd);
   defineDeclare(cmd);
   defineVerify(cmd);
   defineLog(cmd);
