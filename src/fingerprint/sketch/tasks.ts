@@ -268,3 +268,9 @@ export class TensorSketcher {
 
 /** Dtypes a task decodes from stored bytes (what readMatrix returns for them unchanged). */
 export const STREAMED_DTYPES: ReadonlySet<string> = new Set(["BF16", "F16", "F32"]);
+
+/** The element dtype of a streamed tensor; other dtypes are not fed to sketch tasks as bytes. */
+export function streamedDType(dtype: string): ElementDType {
+  if (dtype === "BF16" || dtype === "F16" || dtype === "F32") return dtype;
+  throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `sketch tasks do not decode ${dtype} bytes`);
+}
