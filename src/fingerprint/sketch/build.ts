@@ -176,6 +176,12 @@ function countBelow(align: Anchor[], names: readonly (string | null)[], expected
   return n;
 }
 
+/**
+ * Embedding rows of the anchors, read in ascending row order as runs (rows at most RUN_GAP_ROWS
+ * apart share one read) with up to ROW_READS_IN_FLIGHT reads at a time: a remote source answers each
+ * read with one Range request, and a thousand of them one after another would cost a thousand
+ * round trips.
+ */
 async function readRows(
   read: MatrixReader,
   ref: TensorRef,
@@ -183,9 +189,31 @@ async function readRows(
   d: number,
 ): Promise<Float32Array> {
   const out = new Float32Array(anchors.length * d);
-  for (const [i, a] of anchors.entries()) out.set(await read(ref, a.id, 1), i * d);
+  const order = anchors.map((a, i) => ({ id: a.id, at: i })).sort((a, b) => a.id - b.id);
+  const runs: { from: number; rows: { id: number; at: number }[] }[] = [];
+  for (const r of order) {
+    const last = runs.at(-1);
+    const prev = last?.rows.at(-1);
+    if (last && prev && r.id - prev.id <= RUN_GAP_ROWS) last.rows.push(r);
+    else runs.push({ from: r.id, rows: [r] });
+  }
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < runs.length; i = next++) {
+      const run = runs[i];
+      if (!run) continue;
+      const count = (run.rows.at(-1)?.id ?? run.from) - run.from + 1;
+      const block = await read(ref, run.from, count);
+      for (const r of run.rows)
+        out.set(block.subarray((r.id - run.from) * d, (r.id - run.from + 1) * d), r.at * d);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(ROW_READS_IN_FLIGHT, runs.length) }, worker));
   return out;
 }
+
+const ROW_READS_IN_FLIGHT = 16;
+const RUN_GAP_ROWS = 8;
 
 type AddTask = (ref: TensorRef, task: SketchTask) => number;
 
