@@ -71,9 +71,12 @@ export function unitPlan(layer: LayerView, view: ModelView, d: number): UnitPlan
   return {
     dims,
     units: kvHeads * per,
-    own: (u) => [Math.floor(u / per) * headDim + dims[u % per]!],
+    own: (u) => [Math.floor(u / per) * headDim + (dims[u % per] ?? 0)],
     grouped: (u) =>
-      Array.from({ length: group }, (_, t) => (Math.floor(u / per) * group + t) * headDim + dims[u % per]!),
+      Array.from(
+        { length: group },
+        (_, t) => (Math.floor(u / per) * group + t) * headDim + (dims[u % per] ?? 0),
+      ),
   };
 }
 
@@ -88,7 +91,8 @@ export function rowSummer(units: number, rowsOf: (u: number) => number[], d: num
   const collect = (block: Float32Array, start: number, count: number) => {
     for (let r = start; r < start + count; r++)
       for (const u of byRow.get(r) ?? [])
-        for (let c = 0; c < d; c++) out[u * d + c] = out[u * d + c]! + block[(r - start) * d + c]!;
+        for (let c = 0; c < d; c++)
+          out[u * d + c] = (out[u * d + c] ?? 0) + (block[(r - start) * d + c] ?? 0);
   };
   return { out, collect };
 }
