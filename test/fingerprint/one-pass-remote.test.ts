@@ -9,7 +9,7 @@ import { scaleArch, synthModel, writeSynthSafetensors } from "../../src/synth/in
 import { TestHttpServer } from "../helpers/http-server.js";
 
 /**
- * One pass over remote bytes: a fingerprint of a Hub-style safetensors repository (two BF16 shards,
+ * One pass over remote bytes: a fingerprint of a Hub-style safetensors repository (16 MB of BF16 shards,
  * config.json) reads each weight byte once — the sketches are computed from the chunks the scan
  * reads, apart from the anchor embedding rows and norm weights read before it — and equals the local
  * fingerprint of the same files.
