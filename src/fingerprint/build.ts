@@ -45,9 +45,10 @@ export interface FingerprintOptions {
   fileDigests?: boolean;
   onProgress?: (done: number, total: number) => void;
   /**
-   * Sketch layers on the pool's workers too (default true; local sources only: remote ones are
-   * sketched on the calling thread so each byte is fetched once). ≈ threads× faster sketches; each
-   * worker holds its own row blocks (a few MB). False sketches on the calling thread.
+   * Two-pass path only (models whose sketched matrices are not stored plainly; the one-pass path
+   * always sketches on the scan's workers): sketch layers on the pool's workers too (default true;
+   * local sources only: remote ones are sketched on the calling thread). ≈ threads× faster sketches;
+   * each worker holds its own row blocks (a few MB). False sketches on the calling thread.
    */
   parallelSketches?: boolean;
   /** Set by runFingerprint: the local path workers reopen for parallel sketches. */
