@@ -1,10 +1,16 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { encodeValue } from "../../src/fingerprint/codec.js";
 import { createExecutor, fingerprintCheckpoint } from "../../src/fingerprint/index.js";
+import { computeSketches } from "../../src/fingerprint/sketch/index.js";
+import { tokenizerSignature } from "../../src/fingerprint/tokenizer-signature.js";
 import { openCheckpoint } from "../../src/formats/open.js";
+import { buildModelView } from "../../src/model/view.js";
+import { scaleArch, synthModel, writeSynthSafetensors } from "../../src/synth/index.js";
+import { loadVocabulary } from "../../src/tokenizer/vocab.js";
 
 /**
  * The one-pass fingerprint (sketches computed from the scan's chunks) is byte-identical to the
@@ -27,6 +33,13 @@ const EXPECTED: Record<string, string> = {
 };
 const hasKinship = fs.existsSync(KINSHIP);
 if (!hasKinship) console.warn(`one-pass identity: ${KINSHIP} is absent, kinship-dev models skipped`);
+
+function digestOf(value: unknown): string {
+  const e = encodeValue(value);
+  const h = createHash("sha256").update(e.json);
+  for (const b of e.blobs) h.update(b);
+  return h.digest("hex");
+}
 
 async function digest(dir: string, threads: number): Promise<{ digest: string; streamed: number }> {
   const ckpt = await openCheckpoint(dir);
@@ -63,4 +76,38 @@ describe("one-pass fingerprints equal the two-pass ones", () => {
       60_000,
     );
   }
+});
+
+describe("one-pass sketches equal sketches read after the scan", () => {
+  it("on an F32 checkpoint (whole tensors sent to one worker) and a F16 one, 0 and 2 threads", async () => {
+    for (const dtype of ["F32", "F16"] as const) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pedigree-onepass-id-"));
+      try {
+        const arch = scaleArch("qwen2.5-0.5b", { scale: 0.125, layers: 2, vocab: 512 });
+        await writeSynthSafetensors(synthModel(arch, 3), dir, { dtype });
+        const ckpt = await openCheckpoint(dir);
+        try {
+          const view = buildModelView(ckpt);
+          const tokenizer = ckpt.tokenizer
+            ? tokenizerSignature(await loadVocabulary(ckpt.location, ckpt.tokenizer))
+            : null;
+          const read = digestOf(await computeSketches({ ckpt, view, tokenizer }));
+          for (const threads of [0, 2]) {
+            const exec = createExecutor(threads);
+            try {
+              const { fingerprint, scan } = await fingerprintCheckpoint(ckpt, exec, { fileDigests: false });
+              expect(scan.sketchParts.size).toBeGreaterThan(0);
+              expect(digestOf(fingerprint.sketches)).toBe(read);
+            } finally {
+              await exec.close();
+            }
+          }
+        } finally {
+          await ckpt.close();
+        }
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  }, 120_000);
 });
