@@ -1,12 +1,15 @@
 /**
  * One measured run for bench/fingerprint.ts, in its own process so its peak RSS is its own. Plain
  * JavaScript on the compiled dist/ (what `pedigree` runs; tsx would add ≈ 50 MB and its own startup):
- *   node bench/fingerprint-child.mjs scan|fingerprint|read <model dir> [threads]
+ *   node bench/fingerprint-child.mjs scan|fingerprint|read|sha256 <model dir> [threads]
+ * sha256: Node's SHA-256 alone over every tensor's bytes (8 MiB reads), tensors shared round-robin
+ * over `threads` worker threads (default all cores) — the floor of the scan's cost on the same cores.
  * Prints one JSON line: {seconds, bytes, maxRssMB, contentId?, fingerprintBytes?}.
  */
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { Worker } from "node:worker_threads";
 import {
   contentIdOf,
   createExecutor,
@@ -35,6 +38,45 @@ if (mode === "read") {
     await fh.close();
   }
   out = { bytes };
+} else if (mode === "sha256") {
+  const ckpt = await openCheckpoint(dir);
+  const ranges = [...ckpt.tensors.values()].map((t) => ({
+    file: path.join(dir, t.file),
+    offset: t.offset,
+    length: t.byteLength,
+  }));
+  await ckpt.close();
+  const n = threads ?? os.availableParallelism();
+  const code = `
+    const { parentPort, workerData } = require("node:worker_threads");
+    const fs = require("node:fs");
+    const { createHash } = require("node:crypto");
+    const buf = Buffer.alloc(8 << 20);
+    let bytes = 0;
+    for (const r of workerData) {
+      const fd = fs.openSync(r.file, "r");
+      const h = createHash("sha256");
+      for (let o = 0; o < r.length; o += buf.length) {
+        const got = fs.readSync(fd, buf, 0, Math.min(buf.length, r.length - o), r.offset + o);
+        h.update(buf.subarray(0, got));
+        bytes += got;
+      }
+      h.digest();
+      fs.closeSync(fd);
+    }
+    parentPort.postMessage(bytes);`;
+  const shares = Array.from({ length: n }, (_, w) => ranges.filter((_, i) => i % n === w));
+  const counts = await Promise.all(
+    shares.map(
+      (share) =>
+        new Promise((resolve, reject) => {
+          const w = new Worker(code, { eval: true, workerData: share });
+          w.once("message", resolve);
+          w.once("error", reject);
+        }),
+    ),
+  );
+  out = { bytes: counts.reduce((a, b) => a + b, 0) };
 } else if (mode === "scan") {
   // Statistics + per-tensor SHA-256 + Merkle root (no file digests, profiles or sketches).
   const ckpt = await openCheckpoint(dir);

@@ -1,8 +1,10 @@
 /**
- * `npm run bench:fingerprint` (issue 3, DESIGN §6): on the same page-cached ≈2.5 GB BF16
- * llama-3.2-1b-shaped checkpoint, in one run: raw sequential read throughput (the ceiling),
- * Pedigree's scan (statistics + per-tensor SHA-256 + Merkle root) and whole fingerprint, a NumPy
- * reference doing the same scan, their ratios, and peak RSS for this checkpoint and an ≈8 GB one.
+ * `npm run bench:fingerprint` (DESIGN §6): on the same page-cached BF16 llama-3.2-1b-shaped
+ * checkpoints — the tied ≈2.47 GB one and an untied ≈3.0 GB one (its own 128,256 × 2048 lm_head) —
+ * in one run each: raw sequential read throughput (the ceiling), Node's SHA-256 alone over the same
+ * tensor bytes on the same cores (the scan's floor), Pedigree's scan (statistics + per-tensor SHA-256
+ * + Merkle root) and whole one-pass fingerprint, a NumPy reference doing the same scan, their ratios,
+ * and peak RSS; then an ≈8 GB checkpoint.
  * Checkpoints are generated with `synth` into bench/out/ when absent.
  *   tsx bench/fingerprint.ts [--threads N] [--skip-8gb] [--quick]
  * --quick skips the whole fingerprint of the 8 GB checkpoint. Runs the compiled dist/ (npm run build first;
@@ -17,7 +19,16 @@ import { scaleArch, synthModel, writeSynthSafetensors } from "../src/synth/index
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const OUT = path.join(ROOT, "bench", "out");
-const PYTHON = "/usr/bin/python3"; // Debian's, where python3-numpy installs (a pyenv python3 may lack it)
+/** The first python3 that imports NumPy: the one on PATH, else Debian's (where python3-numpy installs). */
+const PYTHON =
+  ["python3", "/usr/bin/python3"].find((p) => {
+    try {
+      execFileSync(p, ["-c", "import numpy"], { stdio: "ignore" });
+      return true;
+    } catch {
+      return false;
+    }
+  }) ?? "python3";
 const args = process.argv.slice(2);
 const threadsArg = args.includes("--threads") ? args[args.indexOf("--threads") + 1] : undefined;
 
@@ -31,14 +42,26 @@ interface Run {
 }
 
 /** The named shape, seed 1, BF16; regenerated if the marker does not match. */
-async function ensure(name: string, shape: string, layers: number | undefined): Promise<string> {
+async function ensure(
+  name: string,
+  shape: string,
+  layers: number | undefined,
+  untied = false,
+): Promise<string> {
   const dir = path.join(OUT, name);
-  const marker = JSON.stringify({ shape, layers: layers ?? null, seed: 1, dtype: "BF16" });
+  const marker = JSON.stringify({
+    shape,
+    layers: layers ?? null,
+    seed: 1,
+    dtype: "BF16",
+    ...(untied ? { untied } : {}),
+  });
   const markerFile = path.join(dir, "synth.json");
   if (fs.existsSync(markerFile) && fs.readFileSync(markerFile, "utf8") === marker) return dir;
   process.stderr.write(`generating ${name} with synth (one time)…\n`);
   const t0 = performance.now();
-  await writeSynthSafetensors(synthModel(scaleArch(shape, layers ? { layers } : {}), 1), dir, {
+  const arch = scaleArch(shape, layers ? { layers } : {});
+  await writeSynthSafetensors(synthModel(untied ? { ...arch, tied: false } : arch, 1), dir, {
     dtype: "BF16",
   });
   fs.writeFileSync(markerFile, marker);
@@ -83,31 +106,42 @@ const row = (label: string, r: Run) =>
 /** Results are printed as they come, so a long run still shows what it measured. */
 const say = (line: string) => console.log(line);
 
-const small = await ensure("llama-3.2-1b-bf16", "llama-3.2-1b", undefined);
-const size = fs.statSync(path.join(small, "model.safetensors")).size;
-say(
-  `checkpoint: ${small} (${(size / 1e9).toFixed(2)} GB, BF16, page-cached), threads: ${threadsArg ?? "all cores"}`,
-);
-child("read", small); // warm the page cache
-const read = child("read", small);
-say(row("raw sequential read", read));
-const ref = numpy(small);
-if (ref) say(row("NumPy reference scan", ref));
-const scan = child("scan", small);
-say(row("Pedigree scan (stats+sha256+merkle)", scan));
-say(`scan / raw read:           ${(gbps(scan) / gbps(read)).toFixed(3)}  (target ≥ 0.15)`);
-if (ref) say(`scan / NumPy:              ${(gbps(scan) / gbps(ref)).toFixed(2)}  (target ≥ 2)`);
-const whole = child("fingerprint", small);
-say(row("Pedigree whole fingerprint", whole));
-say(
-  `fingerprint file: ${whole.fingerprintBytes} bytes = ${((100 * (whole.fingerprintBytes ?? 0)) / size).toFixed(3)}% of the checkpoint`,
-);
-if (ref) {
-  say(`fingerprint time / NumPy:  ${(whole.seconds / ref.seconds).toFixed(2)}  (target ≤ 2)`);
+/** The read, NumPy, scan and whole-fingerprint rows of one checkpoint, with their ratios. */
+function benchCheckpoint(dir: string, label: string): void {
+  const size = fs.statSync(path.join(dir, "model.safetensors")).size;
   say(
-    `content id agrees with NumPy: ${ref.contentId === scan.contentId && scan.contentId === whole.contentId}`,
+    `checkpoint: ${dir} (${label}, ${(size / 1e9).toFixed(2)} GB, BF16, page-cached), threads: ${threadsArg ?? "all cores"}`,
   );
+  child("read", dir); // warm the page cache
+  const read = child("read", dir);
+  say(row("raw sequential read", read));
+  const ref = numpy(dir);
+  if (ref) say(row("NumPy reference scan", ref));
+  const sha = child("sha256", dir);
+  say(row("SHA-256 alone (Node crypto)", sha));
+  const scan = child("scan", dir);
+  say(row("Pedigree scan (stats+sha256+merkle)", scan));
+  say(`scan / SHA-256 alone:      ${(gbps(scan) / gbps(sha)).toFixed(3)}  (target ≥ 0.8)`);
+  say(`scan / raw read:           ${(gbps(scan) / gbps(read)).toFixed(3)}`);
+  if (ref) say(`scan / NumPy:              ${(gbps(scan) / gbps(ref)).toFixed(2)}  (target ≥ 2)`);
+  const whole = child("fingerprint", dir);
+  say(row("Pedigree whole fingerprint", whole));
+  say(
+    `fingerprint file: ${whole.fingerprintBytes} bytes = ${((100 * (whole.fingerprintBytes ?? 0)) / size).toFixed(3)}% of the checkpoint`,
+  );
+  if (ref) {
+    say(`fingerprint time / NumPy:  ${(whole.seconds / ref.seconds).toFixed(2)}  (target ≤ 1.0)`);
+    say(
+      `content id agrees with NumPy: ${ref.contentId === scan.contentId && scan.contentId === whole.contentId}`,
+    );
+  }
 }
+
+benchCheckpoint(await ensure("llama-3.2-1b-bf16", "llama-3.2-1b", undefined), "tied");
+benchCheckpoint(
+  await ensure("llama-3.2-1b-untied-bf16", "llama-3.2-1b", undefined, true),
+  "untied: 128,256 × 2048 lm_head",
+);
 if (!args.includes("--skip-8gb")) {
   const big = await ensure("qwen2.5-7b-12l-bf16", "qwen2.5-7b", 12);
   const bigSize = fs.statSync(path.join(big, "model.safetensors")).size;

@@ -1,6 +1,8 @@
+import { PedigreeError } from "../errors.js";
 import { openCheckpoint } from "../formats/open.js";
 import type { Checkpoint } from "../formats/types.js";
 import type { ModelLocation } from "../io/types.js";
+import { readMatrix } from "../model/read.js";
 import type { ModelView } from "../model/types.js";
 import { type ArchitectureMapping, buildModelView } from "../model/view.js";
 import { loadVocabulary } from "../tokenizer/vocab.js";
@@ -10,7 +12,9 @@ import { contentIdOf } from "./kernels/merkle.js";
 import { createExecutor, type ScanExecutor } from "./pool.js";
 import { layerProfiles } from "./profiles.js";
 import { type ScanResult, scanCheckpoint } from "./scan.js";
+import { planSketches, type SketchPlan } from "./sketch/build.js";
 import { computeSketches, type Sketches } from "./sketch/index.js";
+import { type SketchPart, type SketchTask, STREAMED_DTYPES } from "./sketch/tasks.js";
 import { sketchesInParallel } from "./sketch-layers.js";
 import { tokenizerSignature } from "./tokenizer-signature.js";
 import type { Fingerprint, TensorStats, TokenizerSignature } from "./types.js";
@@ -41,9 +45,10 @@ export interface FingerprintOptions {
   fileDigests?: boolean;
   onProgress?: (done: number, total: number) => void;
   /**
-   * Sketch layers on the pool's workers too (default true; local sources only: remote ones are
-   * sketched on the calling thread so each byte is fetched once). ≈ threads× faster sketches; each
-   * worker holds its own row blocks (a few MB). False sketches on the calling thread.
+   * Two-pass path only (models whose sketched matrices are not stored plainly; the one-pass path
+   * always sketches on the scan's workers): sketch layers on the pool's workers too (default true;
+   * local sources only: remote ones are sketched on the calling thread). ≈ threads× faster sketches;
+   * each worker holds its own row blocks (a few MB). False sketches on the calling thread.
    */
   parallelSketches?: boolean;
   /** Set by runFingerprint: the local path workers reopen for parallel sketches. */
@@ -97,16 +102,28 @@ export async function fingerprintCheckpoint(
   const tokenizer: TokenizerSignature | null = ckpt.tokenizer
     ? tokenizerSignature(await loadVocabulary(ckpt.location, ckpt.tokenizer))
     : null;
+  // One pass: the anchors and norm weights are read first (a few MB), then every sketched matrix
+  // is sketched from the chunks the scan reads, when all of them are stored plainly.
+  const plan = await planSketches(
+    view,
+    tokenizer?.tokens ?? null,
+    (ref, rowStart, rowCount) => readMatrix(ckpt, ref, rowStart, rowCount),
+    { budgetBytes: opts.sketchBudgetBytes, tensorCount: ckpt.tensors.size },
+  );
+  const streamed = streamedTasks(ckpt, plan);
   opts.onPhase?.("scan");
   const scan = await scanCheckpoint(ckpt, exec, {
     fileDigests: opts.fileDigests ?? true,
     onProgress: opts.onProgress,
+    ...(streamed ? { sketches: { basis: plan.basis, tasks: streamed } } : {}),
   });
   const stats = new Map<string, TensorStats>(scan.tensors.map((t) => [t.name, t.stats]));
   opts.onPhase?.("profiles");
   const profiles = await layerProfiles(ckpt, view, stats);
   opts.onPhase?.("sketches");
-  const sketches = await sketchAll(ckpt, view, tokenizer, exec, opts);
+  const sketches = streamed
+    ? plan.assemble(plan.tasks.map((t) => streamedPart(scan.sketchParts, t.ref.tensor)))
+    : await sketchAll(ckpt, view, tokenizer, exec, opts);
   const grid = await measureGrid(ckpt, view);
   const fingerprint: Fingerprint = {
     formatVersion: FORMAT_VERSION,
@@ -122,6 +139,30 @@ export async function fingerprintCheckpoint(
     grid,
   };
   return { fingerprint, scan };
+}
+
+/**
+ * The plan's tasks by tensor name when the scan can run all of them: every sketched matrix a
+ * safetensors tensor stored as the task reads it (no transform) in a dtype the tasks decode, and no
+ * tensor sketched twice. Null otherwise: the sketches then read the matrices after the scan.
+ */
+function streamedTasks(ckpt: Checkpoint, plan: SketchPlan): Map<string, SketchTask> | null {
+  if (ckpt.format !== "safetensors") return null;
+  const tasks = new Map<string, SketchTask>();
+  for (const { ref, task } of plan.tasks) {
+    const info = ckpt.tensors.get(ref.tensor);
+    if (!info || ref.transforms.length > 0 || !STREAMED_DTYPES.has(info.dtype) || tasks.has(ref.tensor))
+      return null;
+    if (info.shape.length !== 2 || info.shape[0] !== task.rows || info.shape[1] !== task.cols) return null;
+    tasks.set(ref.tensor, task);
+  }
+  return tasks;
+}
+
+function streamedPart(parts: ReadonlyMap<string, SketchPart>, tensor: string): SketchPart {
+  const part = parts.get(tensor);
+  if (!part) throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `the scan returned no sketch of ${tensor}`);
+  return part;
 }
 
 /** In parallel on the pool when it has several workers and they can reopen the source; else inline. */

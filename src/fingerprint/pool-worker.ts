@@ -4,6 +4,13 @@ import { PedigreeError } from "../errors.js";
 import type { DType } from "../formats/types.js";
 import { CodeShare, TensorAccumulator } from "./kernels/accumulator.js";
 import type { LayerSketch } from "./sketch/index.js";
+import {
+  type SketchBasis,
+  type SketchPart,
+  type SketchTask,
+  streamedDType,
+  TensorSketcher,
+} from "./sketch/tasks.js";
 import type { SketchLayersRequest } from "./sketch-layers.js";
 
 /**
@@ -14,10 +21,19 @@ import type { SketchLayersRequest } from "./sketch-layers.js";
  * 16- and 8-bit tensors are split (pool.ts): their owner only hashes ("hash", in order), and the
  * pattern counts of each chunk ("count") go to whichever worker is least busy, reading the same
  * shared buffer; each worker keeps its share of a tensor's counts until "countEnd". Each "hash",
- * "count" and "countEnd" gets exactly one "chunk" reply, in the order received.
+ * "count", "countEnd" and "sketchBytes" gets exactly one "chunk" reply, in the order received.
+ *
+ * A sketched tensor (one-pass fingerprint) also runs its sketch task on one worker: for split tensors
+ * "sketchBegin", a "sketchBytes" per chunk (the same shared buffer) and "sketchEnd" (answered by
+ * "sketchDone"); other tensors carry the task in "begin" and return its part with "done". The task's
+ * directions ("sketchBasis") are sent once per worker.
  */
 export type WorkerRequest =
-  | { op: "begin"; id: number; dtype: DType }
+  | { op: "begin"; id: number; dtype: DType; sketch?: { task: SketchTask; basis: number } }
+  | { op: "sketchBasis"; id: number; basis: SketchBasis }
+  | { op: "sketchBegin"; id: number; dtype: DType; task: SketchTask; basis: number }
+  | { op: "sketchBytes"; id: number; sab: SharedArrayBuffer; length: number }
+  | { op: "sketchEnd"; id: number }
   | { op: "bytes"; id: number; buf: ArrayBuffer }
   | { op: "values"; id: number; buf: ArrayBuffer }
   | { op: "end"; id: number }
@@ -31,7 +47,14 @@ export type WorkerRequest =
 export type WorkerReply =
   /** `buf`: the chunk's buffer, handed back for the next read (the scan recycles its buffers). */
   | { op: "ack"; id: number; buf?: ArrayBuffer }
-  | { op: "done"; id: number; sha256: string; stats: import("./types.js").TensorStats }
+  | {
+      op: "done";
+      id: number;
+      sha256: string;
+      stats: import("./types.js").TensorStats;
+      sketch?: SketchPart;
+    }
+  | { op: "sketchDone"; id: number; part: SketchPart }
   | { op: "error"; id: number; message: string; code?: string }
   | { op: "sketched"; id: number; layers: LayerSketch[] }
   | { op: "chunk"; id: number; counts?: Uint32Array; error?: string }
@@ -39,7 +62,11 @@ export type WorkerReply =
 
 const port = parentPort;
 if (!port) throw new PedigreeError("INTERNAL_WORKER_FAILED", "pool-worker must run in a worker thread");
-const open = new Map<number, TensorAccumulator>();
+const open = new Map<number, { acc: TensorAccumulator; sketcher: TensorSketcher | null }>();
+/** Sketch bases by id (the latest few: a batch sends one per model) and split tensors' sketch tasks. */
+const bases = new Map<number, SketchBasis>();
+const sketchers = new Map<number, TensorSketcher>();
+const BASES_KEPT = 4;
 const failed = new Set<number>();
 const hashes = new Map<number, Hash>();
 /** This worker's share of split tensors' pattern counts, by tensor id. */
@@ -61,6 +88,10 @@ port.on("message", (m: WorkerRequest) => {
             code: (e as { code?: string }).code,
           }),
       );
+    return;
+  }
+  if (m.op === "sketchBasis" || m.op === "sketchBegin" || m.op === "sketchBytes" || m.op === "sketchEnd") {
+    sketchOp(m);
     return;
   }
   if (
@@ -90,21 +121,77 @@ port.on("message", (m: WorkerRequest) => {
 
 function handle(m: WorkerRequest): void {
   if (m.op === "begin") {
-    open.set(m.id, new TensorAccumulator(m.dtype));
+    const sketcher = m.sketch
+      ? new TensorSketcher(m.sketch.task, basisOf(m.sketch.basis), streamedDType(m.dtype))
+      : null;
+    open.set(m.id, { acc: new TensorAccumulator(m.dtype), sketcher });
     return;
   }
-  const acc = open.get(m.id);
-  if (!acc) throw new PedigreeError("INTERNAL_WORKER_FAILED", `no open tensor ${m.id}`);
+  const job = open.get(m.id);
+  if (!job) throw new PedigreeError("INTERNAL_WORKER_FAILED", `no open tensor ${m.id}`);
   if (m.op === "bytes") {
-    acc.addBytes(new Uint8Array(m.buf)); // keeps no reference to the chunk: its buffer can go back
+    const bytes = new Uint8Array(m.buf);
+    job.acc.addBytes(bytes); // keeps no reference to the chunk: its buffer can go back
+    job.sketcher?.bytes(bytes);
     ack(m.id, m.buf);
   } else if (m.op === "values") {
-    acc.addValues(new Float32Array(m.buf));
+    job.acc.addValues(new Float32Array(m.buf));
     ack(m.id, m.buf);
   } else {
     open.delete(m.id);
-    const { sha256, stats } = acc.finish();
-    port?.postMessage({ op: "done", id: m.id, sha256, stats } satisfies WorkerReply);
+    const { sha256, stats } = job.acc.finish();
+    const sketch = job.sketcher?.finish();
+    const reply: WorkerReply = { op: "done", id: m.id, sha256, stats, ...(sketch ? { sketch } : {}) };
+    port?.postMessage(reply, sketch ? transferables(sketch) : []);
+  }
+}
+
+function basisOf(id: number): SketchBasis {
+  const basis = bases.get(id);
+  if (!basis) throw new PedigreeError("INTERNAL_WORKER_FAILED", `no sketch basis ${id}`);
+  return basis;
+}
+
+/** The one-pass sketch operations; a failure is reported on the chunk (or the end) it happened to. */
+function sketchOp(
+  m: Extract<WorkerRequest, { op: "sketchBasis" | "sketchBegin" | "sketchBytes" | "sketchEnd" }>,
+): void {
+  if (m.op === "sketchBasis") {
+    bases.set(m.id, m.basis);
+    for (const old of bases.keys()) if (bases.size > BASES_KEPT) bases.delete(old);
+    return;
+  }
+  if (m.op === "sketchBegin") {
+    try {
+      sketchers.set(m.id, new TensorSketcher(m.task, basisOf(m.basis), streamedDType(m.dtype)));
+    } catch {
+      // Reported by the first chunk (no task) and by sketchEnd.
+    }
+    return;
+  }
+  const sketcher = sketchers.get(m.id);
+  try {
+    if (!sketcher) throw new PedigreeError("INTERNAL_WORKER_FAILED", `no open sketch task ${m.id}`);
+    if (m.op === "sketchBytes") {
+      sketcher.bytes(new Uint8Array(m.sab, 0, m.length));
+      port?.postMessage({ op: "chunk", id: m.id } satisfies WorkerReply);
+      return;
+    }
+    sketchers.delete(m.id);
+    const part = sketcher.finish();
+    port?.postMessage({ op: "sketchDone", id: m.id, part } satisfies WorkerReply, transferables(part));
+  } catch (e) {
+    if (m.op === "sketchBytes")
+      port?.postMessage({ op: "chunk", id: m.id, error: (e as Error).message } satisfies WorkerReply);
+    else {
+      sketchers.delete(m.id);
+      port?.postMessage({
+        op: "error",
+        id: m.id,
+        message: (e as Error).message,
+        code: (e as { code?: string }).code,
+      } satisfies WorkerReply);
+    }
   }
 }
 

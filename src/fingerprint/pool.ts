@@ -8,18 +8,33 @@ import { scanKindOf } from "./kernels/dtype-tables.js";
 import type { WorkerReply, WorkerRequest } from "./pool-worker.js";
 import { SCAN_CHUNK_BYTES } from "./scan.js";
 import type { LayerSketch } from "./sketch/index.js";
+import {
+  type SketchBasis,
+  type SketchPart,
+  type SketchTask,
+  streamedDType,
+  TensorSketcher,
+} from "./sketch/tasks.js";
 import type { SketchLayersRequest } from "./sketch-layers.js";
 
 /** Where the scan sends a tensor's bytes; `push` resolves when there is room for another chunk. */
 export interface TensorJob {
   push(bytes: Uint8Array): Promise<void>;
   pushValues(values: Float32Array): Promise<void>;
-  end(): Promise<TensorDigest>;
+  /** The digest, and the sketch task's part when the tensor was begun with one. */
+  end(): Promise<TensorDigest & { sketch?: SketchPart }>;
+}
+
+/** A sketch task fed the same bytes as the scan of its tensor (one pass over the weights). */
+export interface StreamedSketch {
+  task: SketchTask;
+  basis: SketchBasis;
 }
 
 export interface ScanExecutor {
   readonly threads: number;
-  begin(dtype: DType, byteLength: number): TensorJob;
+  /** `sketch` (BF16, F16 and F32 tensors only): also run that task on the tensor's bytes. */
+  begin(dtype: DType, byteLength: number, sketch?: StreamedSketch): TensorJob;
   /**
    * A buffer of exactly `byteLength` bytes, for the next read of a chunk of a `dtype` tensor, that a
    * pushed chunk no longer needs (none yet: allocate). Recycling keeps the scan from allocating,
@@ -76,16 +91,18 @@ function inlineExecutor(): ScanExecutor {
   return {
     threads: 0,
     spareBuffer: (n) => spare.take(n),
-    begin(dtype) {
+    begin(dtype, _byteLength, sketch) {
       const acc = new TensorAccumulator(dtype);
+      const sketcher = sketch ? new TensorSketcher(sketch.task, sketch.basis, streamedDType(dtype)) : null;
       return {
         push: async (b) => {
           acc.addBytes(b);
+          sketcher?.bytes(b);
           if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer)
             spare.put(b.buffer);
         },
         pushValues: async (v) => acc.addValues(v),
-        end: async () => acc.finish(),
+        end: async () => (sketcher ? { ...acc.finish(), sketch: sketcher.finish() } : acc.finish()),
       };
     },
     close: async () => {},
@@ -100,8 +117,12 @@ interface Slot {
   sent: number[];
   /** Pending tensor digests and sketch requests by id. */
   jobs: Map<number, { resolve: (d: unknown) => void; reject: (e: unknown) => void }>;
-  /** Handlers of sent "hash"/"count" operations: a worker answers each once, in order. */
+  /** Handlers of sent "hash"/"count"/"sketchBytes" operations: a worker answers each once, in order. */
   chunkReplies: ((m: Extract<WorkerReply, { op: "chunk" }>) => void)[];
+  /** Bytes of sketched tensors assigned to this worker and not yet finished. */
+  sketchLoad: number;
+  /** Sketch bases this worker holds (by id). */
+  bases: Set<number>;
 }
 
 /**
@@ -122,6 +143,7 @@ class WorkerPool implements ScanExecutor {
   private drains: (() => void)[] = [];
   private fatal: unknown = null;
   private closed = false;
+  private readonly basisIds = new WeakMap<SketchBasis, number>();
 
   constructor(readonly threads: number) {
     this.maxInflight = 2 * threads + 2;
@@ -137,6 +159,8 @@ class WorkerPool implements ScanExecutor {
       sent: [],
       jobs: new Map(),
       chunkReplies: [],
+      sketchLoad: 0,
+      bases: new Set(),
     };
     slot.worker.on("message", (m: WorkerReply) => this.onReply(slot, m));
     slot.worker.on("error", (e) => this.fail(e));
@@ -161,7 +185,9 @@ class WorkerPool implements ScanExecutor {
       return;
     }
     slot.jobs.delete(m.id);
-    if (m.op === "done") job?.resolve({ sha256: m.sha256, stats: m.stats });
+    if (m.op === "done")
+      job?.resolve({ sha256: m.sha256, stats: m.stats, ...(m.sketch ? { sketch: m.sketch } : {}) });
+    else if (m.op === "sketchDone") job?.resolve(m.part);
     else if (m.op === "digest") job?.resolve(m.sha256);
     else if (m.op === "sketched") job?.resolve(m.layers);
     else if (m.code)
@@ -180,19 +206,24 @@ class WorkerPool implements ScanExecutor {
     for (const d of this.drains.splice(0)) d();
   }
 
-  begin(dtype: DType, byteLength: number): TensorJob {
+  begin(dtype: DType, byteLength: number, sketch?: StreamedSketch): TensorJob {
     const kind = scanKindOf(dtype);
     const elements = byteLength / (kind === "code16" ? 2 : 1);
     if ((kind === "code16" || kind === "code8") && elements < 2 ** 32)
-      return this.beginSplit(dtype, byteLength);
+      return this.beginSplit(dtype, byteLength, sketch);
     const slot = this.slots.reduce((a, b) => (b.load < a.load ? b : a));
     const id = this.nextId++;
     slot.load += byteLength;
-    const done = new Promise<TensorDigest>((resolve, reject) =>
+    const done = new Promise<TensorDigest & { sketch?: SketchPart }>((resolve, reject) =>
       slot.jobs.set(id, { resolve: resolve as (d: unknown) => void, reject }),
     );
     done.catch(() => {}); // surfaced by end(); avoids an unhandled rejection while chunks still flow
-    this.post(slot, { op: "begin", id, dtype });
+    this.post(slot, {
+      op: "begin",
+      id,
+      dtype,
+      ...(sketch ? { sketch: { task: sketch.task, basis: this.basisOn(slot, sketch.basis) } } : {}),
+    });
     const send = async (op: "bytes" | "values", view: Uint8Array | Float32Array): Promise<void> => {
       if (this.fatal) throw this.fatal;
       while (this.inflight >= this.maxInflight && !this.fatal)
@@ -236,7 +267,7 @@ class WorkerPool implements ScanExecutor {
    * worker busy instead of one. Each worker sums its share; "countEnd" collects the shares. Counts are
    * exact integers, summed in any order (CodeCounts), so the result is the same for any thread count.
    */
-  private beginSplit(dtype: DType, byteLength: number): TensorJob {
+  private beginSplit(dtype: DType, byteLength: number, sketch?: StreamedSketch): TensorJob {
     const owner = this.slots.reduce((a, b) => (b.load < a.load ? b : a));
     const id = this.nextId++;
     owner.load += byteLength;
@@ -245,6 +276,31 @@ class WorkerPool implements ScanExecutor {
     );
     digest.catch(() => {}); // surfaced by end()
     this.post(owner, { op: "hashBegin", id });
+    // A sketched tensor's task runs on one worker (it sees the rows in order): the one with the
+    // least sketch work pending, so the projections, the heaviest part, spread over the pool.
+    const sketcher = sketch ? this.slots.reduce((a, b) => (b.sketchLoad < a.sketchLoad ? b : a)) : null;
+    let part: Promise<SketchPart> | null = null;
+    let sketchId = 0;
+    if (sketch && sketcher) {
+      const sid = this.nextId++;
+      sketcher.sketchLoad += byteLength;
+      part = new Promise<SketchPart>((resolve, reject) =>
+        sketcher.jobs.set(sid, { resolve: resolve as (d: unknown) => void, reject }),
+      );
+      part.catch(() => {}); // surfaced by end()
+      const basis = this.basisOn(sketcher, sketch.basis);
+      this.post(sketcher, { op: "sketchBegin", id: sid, dtype, task: sketch.task, basis });
+      sketchId = sid;
+    }
+    const finishSketch = async (): Promise<SketchPart | undefined> => {
+      if (!sketcher || !part) return undefined;
+      this.post(sketcher, { op: "sketchEnd", id: sketchId });
+      try {
+        return await part;
+      } finally {
+        sketcher.sketchLoad -= byteLength;
+      }
+    };
     const counts = new CodeCounts(dtype);
     let pending = 0;
     let failure: string | null = null;
@@ -262,8 +318,8 @@ class WorkerPool implements ScanExecutor {
         if (this.fatal) throw this.fatal;
         const sab = this.sharedOf(bytes);
         this.inflight++;
-        pending += 2;
-        let refs = 2;
+        pending += sketcher ? 3 : 2;
+        let refs = sketcher ? 3 : 2;
         const release = (m: Extract<WorkerReply, { op: "chunk" }>) => {
           settle(m);
           if (--refs > 0) return;
@@ -280,6 +336,10 @@ class WorkerPool implements ScanExecutor {
         this.post(owner, { op: "hash", id, sab, length: bytes.length });
         counter.chunkReplies.push(release);
         this.post(counter, { op: "count", id, dtype, sab, length: bytes.length });
+        if (sketcher) {
+          sketcher.chunkReplies.push(release);
+          this.post(sketcher, { op: "sketchBytes", id: sketchId, sab, length: bytes.length });
+        }
       },
       pushValues: async () => {
         throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `${dtype} tensors are scanned from their bytes`);
@@ -296,7 +356,8 @@ class WorkerPool implements ScanExecutor {
         const sha256 = await digest;
         if (failure)
           throw new PedigreeError("FINGERPRINT_SCAN_FAILED", `scan of a tensor failed: ${failure}`);
-        return { sha256, stats: counts.finish() };
+        const sketched = await finishSketch();
+        return { sha256, stats: counts.finish(), ...(sketched ? { sketch: sketched } : {}) };
       },
     };
   }
@@ -312,6 +373,20 @@ class WorkerPool implements ScanExecutor {
   private post(slot: Slot, m: WorkerRequest, transfer: ArrayBuffer[] = []): void {
     if (this.fatal) throw this.fatal;
     slot.worker.postMessage(m, transfer);
+  }
+
+  /** The id of `basis` on `slot`, sent there first if the worker does not hold it yet. */
+  private basisOn(slot: Slot, basis: SketchBasis): number {
+    let id = this.basisIds.get(basis);
+    if (id === undefined) {
+      id = this.nextId++;
+      this.basisIds.set(basis, id);
+    }
+    if (!slot.bases.has(id)) {
+      slot.bases.add(id);
+      this.post(slot, { op: "sketchBasis", id, basis });
+    }
+    return id;
   }
 
   /** Sketches of some layers on worker `w` (see sketch-layers.ts). */

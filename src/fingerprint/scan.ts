@@ -1,9 +1,11 @@
 import { createHash, type Hash } from "node:crypto";
+import { PedigreeError } from "../errors.js";
 import type { Checkpoint, TensorInfo } from "../formats/types.js";
 import type { ByteSource } from "../io/types.js";
 import type { TensorDigest } from "./kernels/accumulator.js";
 import { scanKindOf } from "./kernels/dtype-tables.js";
 import type { ScanExecutor, TensorJob } from "./pool.js";
+import type { SketchBasis, SketchPart, SketchTask } from "./sketch/tasks.js";
 import type { FileDigest, TensorFingerprint } from "./types.js";
 
 /**
@@ -20,6 +22,12 @@ export interface ScanOptions {
   /** Also compute per-file SHA-256 (default true); the content id needs only per-tensor digests. */
   fileDigests?: boolean;
   onProgress?: (doneBytes: number, totalBytes: number) => void;
+  /**
+   * Sketch tasks by tensor name, run on the same chunks as the tensor's scan (one pass over the
+   * weights; BF16, F16 and F32 tensors stored as the task's matrix). Their parts come back in
+   * ScanResult.sketchParts.
+   */
+  sketches?: { basis: SketchBasis; tasks: ReadonlyMap<string, SketchTask> };
 }
 
 export interface ScanResult {
@@ -28,6 +36,8 @@ export interface ScanResult {
   files: FileDigest[];
   /** Bytes this scan read from its sources. */
   bytesRead: number;
+  /** Parts of the ScanOptions.sketches tasks, by tensor name. */
+  sketchParts: Map<string, SketchPart>;
 }
 
 /** One positional read of the scan plan: a piece of a tensor, or bytes between tensors (file hash only). */
@@ -47,7 +57,7 @@ export async function scanCheckpoint(
   for (const t of ckpt.tensors.values()) byFile.set(t.file, [...(byFile.get(t.file) ?? []), t]);
   const total = [...ckpt.tensors.values()].reduce((a, t) => a + t.byteLength, 0);
   const progress = { done: 0, total, report: opts.onProgress };
-  const digests = new Map<string, TensorDigest>();
+  const digests = new Map<string, TensorDigest & { sketch?: SketchPart }>();
   const files: FileDigest[] = [];
   let bytesRead = 0;
   for (const f of ckpt.files) {
@@ -55,17 +65,20 @@ export async function scanCheckpoint(
     if (tensors.length === 0 && !(withFiles && DIGESTED_ROLES.has(f.role))) continue;
     const src = await ckpt.openFile(f.path);
     const fileHash = withFiles && DIGESTED_ROLES.has(f.role) ? createHash("sha256") : null;
-    const r = await scanFile(ckpt, src, tensors, exec, fileHash, progress);
+    const r = await scanFile(ckpt, src, tensors, exec, fileHash, progress, opts.sketches);
     bytesRead += r.bytesRead;
     for (const [name, d] of r.digests) digests.set(name, d);
     if (fileHash) files.push({ path: f.path, size: src.size, sha256: fileHash.digest("hex") });
   }
   const out: TensorFingerprint[] = [];
+  const sketchParts = new Map<string, SketchPart>();
   for (const t of ckpt.tensors.values()) {
-    const d = digests.get(t.name) as TensorDigest;
+    const d = digests.get(t.name);
+    if (!d) throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `tensor ${t.name} was not scanned`);
     out.push({ name: t.name, dtype: t.dtype, shape: [...t.shape], sha256: d.sha256, stats: d.stats });
+    if (d.sketch) sketchParts.set(t.name, d.sketch);
   }
-  return { tensors: out, files, bytesRead };
+  return { tensors: out, files, bytesRead, sketchParts };
 }
 
 /** Reads a file front to back (holes between tensors only when the file hash needs them). */
@@ -97,11 +110,12 @@ async function scanFile(
   exec: ScanExecutor,
   fileHash: Hash | null,
   progress: { done: number; total: number; report: ScanOptions["onProgress"] },
-): Promise<{ digests: Map<string, TensorDigest>; bytesRead: number }> {
+  sketches: ScanOptions["sketches"],
+): Promise<{ digests: Map<string, TensorDigest & { sketch?: SketchPart }>; bytesRead: number }> {
   const tensors = [...unsorted].sort((a, b) => a.offset - b.offset || a.name.localeCompare(b.name));
   const pieces = planFile(src.size, tensors, fileHash !== null);
   const jobs = new Map<number, TensorJob>();
-  const results: Promise<[string, TensorDigest]>[] = [];
+  const results: Promise<[string, TensorDigest & { sketch?: SketchPart }]>[] = [];
   let hashedTo = 0; // file bytes already fed to the file hash (tensors may overlap or alias)
   let bytesRead = 0;
   const read = (p: Piece) => {
@@ -133,7 +147,8 @@ async function scanFile(
     const t = tensors[p.tensor] as TensorInfo;
     let job = jobs.get(p.tensor);
     if (!job) {
-      job = exec.begin(t.dtype, t.byteLength);
+      const task = sketches?.tasks.get(t.name);
+      job = exec.begin(t.dtype, t.byteLength, task && sketches ? { task, basis: sketches.basis } : undefined);
       jobs.set(p.tensor, job);
     }
     const n = bytes.length; // read before push: the buffer is transferred to a worker
@@ -161,7 +176,7 @@ async function finishTensor(
   ckpt: Checkpoint,
   t: TensorInfo,
   job: TensorJob,
-): Promise<[string, TensorDigest]> {
+): Promise<[string, TensorDigest & { sketch?: SketchPart }]> {
   if (scanKindOf(t.dtype) === "external") {
     const n = t.shape.reduce((a, b) => a * b, 1);
     const per = SCAN_CHUNK_BYTES / 4;

@@ -1,5 +1,5 @@
-import type { LayerView, ModelView, TensorRef } from "../../model/types.js";
-import { projectRows, quantizeRows, scaleColumns } from "./project.js";
+import type { LayerView, ModelView } from "../../model/types.js";
+import { projectRows, quantizeRows } from "./project.js";
 import type { AttentionSketch, UnitFeatures } from "./types.js";
 
 /**
@@ -47,8 +47,6 @@ export function attentionBytesPerLayer(kvHeads: number, headDim: number, cols: n
   return kvHeads * attentionDims(kvHeads, headDim).length * 4 * cols;
 }
 
-type Reader = (ref: TensorRef, rowStart?: number, rowCount?: number) => Promise<Float32Array>;
-
 /** Which rows of q/k/v (and columns of o) make each unit; null when the layer's shapes do not fit. */
 export interface UnitPlan {
   dims: Int32Array;
@@ -73,9 +71,12 @@ export function unitPlan(layer: LayerView, view: ModelView, d: number): UnitPlan
   return {
     dims,
     units: kvHeads * per,
-    own: (u) => [Math.floor(u / per) * headDim + dims[u % per]!],
+    own: (u) => [Math.floor(u / per) * headDim + (dims[u % per] ?? 0)],
     grouped: (u) =>
-      Array.from({ length: group }, (_, t) => (Math.floor(u / per) * group + t) * headDim + dims[u % per]!),
+      Array.from(
+        { length: group },
+        (_, t) => (Math.floor(u / per) * group + t) * headDim + (dims[u % per] ?? 0),
+      ),
   };
 }
 
@@ -90,80 +91,19 @@ export function rowSummer(units: number, rowsOf: (u: number) => number[], d: num
   const collect = (block: Float32Array, start: number, count: number) => {
     for (let r = start; r < start + count; r++)
       for (const u of byRow.get(r) ?? [])
-        for (let c = 0; c < d; c++) out[u * d + c] = out[u * d + c]! + block[(r - start) * d + c]!;
+        for (let c = 0; c < d; c++)
+          out[u * d + c] = (out[u * d + c] ?? 0) + (block[(r - start) * d + c] ?? 0);
   };
   return { out, collect };
 }
 
-/**
- * The attention units of one layer from the q and k unit sums (collected while q and k were read) and
- * v and o, read here by row blocks.
- */
-export async function sketchAttentionUnits(
-  layer: LayerView,
-  plan: UnitPlan,
-  sums: { q: Float32Array; k: Float32Array },
-  view: ModelView,
-  basis: ProjectionBasis,
-  read: Reader,
-): Promise<AttentionSketch> {
-  const { v, o } = layer.attention as { v: TensorRef; o: TensorRef };
-  const d = basis.d;
-  const gIn = layer.norms.input ? await read(layer.norms.input) : null;
-  const reading = scaleColumns(basis.all, basis.all.length / d, d, gIn);
-  const vs = rowSummer(plan.units, plan.own, d);
-  await streamRows(v, read, vs.collect);
-  const { attentionHeads: heads, kvHeads, headDim } = view.dims;
-  return {
-    heads,
-    kvHeads,
-    headDim,
-    dims: plan.dims,
-    q: project(sums.q, plan.units, reading, basis),
-    k: project(sums.k, plan.units, reading, basis),
-    v: project(vs.out, plan.units, reading, basis),
-    o: project(await sumColumns(o, plan.units, plan.grouped, read), plan.units, basis.all, basis),
-  };
-}
-
-/** Reads a canonical [rows, cols] matrix in row blocks and hands each block to `use`. */
-async function streamRows(
-  ref: TensorRef,
-  read: Reader,
-  use: (block: Float32Array, start: number, count: number) => void,
-) {
-  const [rows, cols] = ref.shape as [number, number];
-  const step = Math.max(1, Math.floor(BLOCK_VALUES / Math.max(1, cols)));
-  for (let start = 0; start < rows; start += step) {
-    const count = Math.min(step, rows - start);
-    use(await read(ref, start, count), start, count);
-  }
-}
-
-/** Values per read of o (4 MiB as float32), so memory stays one block whatever the width. */
-const BLOCK_VALUES = 1 << 20;
-
-/** units × d: for each unit, the sum of the listed columns of a canonical [d, cols] matrix, by row blocks. */
-async function sumColumns(ref: TensorRef, units: number, colsOf: (u: number) => number[], read: Reader) {
-  const [d, cols] = ref.shape as [number, number];
-  const out = new Float32Array(units * d);
-  const lists = Array.from({ length: units }, (_, u) => colsOf(u));
-  const step = Math.max(1, Math.floor(BLOCK_VALUES / Math.max(1, cols)));
-  for (let start = 0; start < d; start += step) {
-    const count = Math.min(step, d - start);
-    const block = await read(ref, start, count);
-    for (let h = 0; h < count; h++)
-      for (let u = 0; u < units; u++) {
-        let s = 0;
-        for (const c of lists[u]!) s += block[h * cols + c]!;
-        out[u * d + start + h] = s;
-      }
-  }
-  return out;
-}
-
 /** The anchor, native and id features of units × d vectors (8-bit directions per row). */
-function project(w: Float32Array, units: number, dirs: Float32Array, basis: ProjectionBasis): UnitFeatures {
+export function projectUnits(
+  w: Float32Array,
+  units: number,
+  dirs: Float32Array,
+  basis: ProjectionBasis,
+): UnitFeatures {
   const width = basis.kf + basis.native + basis.ki;
   const all = projectRows(w, units, basis.d, dirs, width);
   return {

@@ -1,19 +1,11 @@
 import { PedigreeError } from "../../errors.js";
 import type { LayerView, MlpView, ModelView, TensorRef } from "../../model/types.js";
 import { type Anchor, selectAnchors } from "./anchors.js";
-import { attentionBytesPerLayer, rowSummer, sketchAttentionUnits, unitPlan } from "./attention.js";
-import { featureBudget, keepThreshold, keptNeurons, type NeuronBudget, pick, selectRows } from "./budget.js";
-import {
-  addColumnSquares,
-  float16Array,
-  gaussianMatrix,
-  projectRows,
-  qkInvariant,
-  quantizeRows,
-  rowNorms,
-  scaleColumns,
-} from "./project.js";
-import type { LayerSketch, MlpSketch, Sketches } from "./types.js";
+import { attentionBytesPerLayer, projectUnits, unitPlan } from "./attention.js";
+import { featureBudget, keepThreshold, type NeuronBudget, pick } from "./budget.js";
+import { float16Array, gaussianMatrix, qkInvariant, scaleColumns } from "./project.js";
+import { blockRows, type SketchBasis, type SketchPart, type SketchTask, TensorSketcher } from "./tasks.js";
+import type { AttentionSketch, LayerSketch, MlpSketch, Sketches } from "./types.js";
 
 /**
  * Bumped whenever any sketch value would change for the same weights. "6": MLP sketches carry `rows`
@@ -56,21 +48,8 @@ export const INVARIANT_TOKENS = 24;
  * per worker stays the same for a 2048-wide q and an 18944-wide down_proj. Results do not depend on
  * it: every dot product and every column sum runs over whole rows in row order.
  */
-const BLOCK_VALUES = 1 << 20;
-const blockRows = (cols: number) => Math.max(1, Math.floor(BLOCK_VALUES / Math.max(1, cols)));
-
 /** Reads rows [rowStart, rowStart+rowCount) of a canonical matrix (or a whole vector) as float32. */
 export type MatrixReader = (ref: TensorRef, rowStart?: number, rowCount?: number) => Promise<Float32Array>;
-
-interface Basis {
-  d: number;
-  feature: Float32Array; // kf × d embedding rows of the feature tokens
-  kf: number;
-  id: Float32Array; // ki × d embedding rows of the id anchors (ki = 0 without a tokenizer)
-  ki: number;
-  /** [feature; native (NATIVE_COLS × d); id]: every direction a row is projected on, in one pass. */
-  all: Float32Array;
-}
 
 /** The id name of token i, used for anchors when a model has no tokenizer. */
 export function idName(i: number): string {
@@ -91,13 +70,57 @@ export interface SketchOptions {
 }
 
 /** Computes the sketches of one model from its canonical view (tokens: canonical strings by id, or null). */
+
+/** One matrix pass of a sketch plan: the matrix (a canonical [rows, cols] ref) and what it computes. */
+export interface PlannedTask {
+  ref: TensorRef;
+  task: SketchTask;
+}
+
+/**
+ * A model's sketches split into matrix passes: the small reads (anchor embedding rows, norm weights)
+ * are done, `tasks` remain — each sees one matrix once, in row order, so a scan can feed them the
+ * bytes it hashes (one pass over the weights) — and `assemble` turns their parts into the sketches.
+ */
+export interface SketchPlan {
+  basis: SketchBasis;
+  tasks: PlannedTask[];
+  /** parts[i] is the result of tasks[i]. */
+  assemble(parts: readonly SketchPart[]): Sketches;
+}
+
+/** Computes the sketches of one model from its canonical view (tokens: canonical strings by id, or null). */
 export async function buildSketches(
   view: ModelView,
   tokens: readonly (string | null)[] | null,
   read: MatrixReader,
   opts: SketchOptions = {},
 ): Promise<Sketches> {
-  const [rows, d] = view.embed.shape as [number, number];
+  const plan = await planSketches(view, tokens, read, opts);
+  const parts: SketchPart[] = [];
+  for (const t of plan.tasks) parts.push(await runTask(t, plan.basis, read));
+  return plan.assemble(parts);
+}
+
+/** Runs one planned task by reading its matrix in row blocks. */
+export async function runTask(t: PlannedTask, basis: SketchBasis, read: MatrixReader): Promise<SketchPart> {
+  const { rows, cols } = t.task;
+  const sketcher = new TensorSketcher(t.task, basis);
+  for (let start = 0; start < rows; start += blockRows(cols)) {
+    const count = Math.min(blockRows(cols), rows - start);
+    sketcher.rows(await read(t.ref, start, count), start, count);
+  }
+  return sketcher.finish();
+}
+
+/** Reads the anchors and norm weights and plans the matrix passes (see SketchPlan). */
+export async function planSketches(
+  view: ModelView,
+  tokens: readonly (string | null)[] | null,
+  read: MatrixReader,
+  opts: SketchOptions = {},
+): Promise<SketchPlan> {
+  const [rows = 0, d = 0] = view.embed.shape;
   const idNames = Array.from({ length: rows }, (_, i) => idName(i));
   const names = tokens ?? idNames;
   const anchors = selectAnchors(names, ALIGN_EXPECTED).filter((a) => a.id < rows);
@@ -112,7 +135,7 @@ export async function buildSketches(
   all.set(feature);
   all.set(gaussianMatrix(NATIVE_COLS, d, NATIVE_SEED), feature.length);
   all.set(idEmbed, feature.length + NATIVE_COLS * d);
-  const basis: Basis = { d, feature, kf: featureCount, id: idEmbed, ki: ids.length, all };
+  const basis: SketchBasis = { d, kf: featureCount, native: NATIVE_COLS, ki: ids.length, all };
   const cols = featureCount + NATIVE_COLS + ids.length;
   // Attention units come out of the same byte budget as the neurons (one head layout per model).
   const { kvHeads, headDim } = view.dims;
@@ -120,21 +143,27 @@ export async function buildSketches(
     (opts.budgetLayers ?? view.layers).length * attentionBytesPerLayer(kvHeads, headDim, cols);
   const bytes = featureBudget(opts.tensorCount ?? 0, opts.budgetBytes) - attnBytes;
   const budget = keepThreshold(opts.budgetLayers ?? view.layers, cols, bytes);
-  const layers: LayerSketch[] = [];
-  for (const layer of view.layers) layers.push(await sketchLayer(layer, view, basis, budget, read));
+  const tasks: PlannedTask[] = [];
+  const add = (ref: TensorRef, task: SketchTask) => tasks.push({ ref, task }) - 1;
+  const layers: ((parts: readonly SketchPart[]) => LayerSketch)[] = [];
+  for (const layer of view.layers) layers.push(await planLayer(layer, view, basis, budget, read, add));
   return {
-    version: SKETCH_VERSION,
-    hidden: d,
-    vocabSize: rows,
-    tokenized: tokens !== null,
-    idTokens: ids.map((a) => a.token),
-    idEmbed,
-    alignTokens: align.map((a) => a.token),
-    alignEmbed,
-    featureTokens: align.slice(0, featureCount).map((a) => a.token),
-    nativeCols: NATIVE_COLS,
-    nativeSeed: NATIVE_SEED,
-    layers,
+    basis,
+    tasks,
+    assemble: (parts) => ({
+      version: SKETCH_VERSION,
+      hidden: d,
+      vocabSize: rows,
+      tokenized: tokens !== null,
+      idTokens: ids.map((a) => a.token),
+      idEmbed,
+      alignTokens: align.map((a) => a.token),
+      alignEmbed,
+      featureTokens: align.slice(0, featureCount).map((a) => a.token),
+      nativeCols: NATIVE_COLS,
+      nativeSeed: NATIVE_SEED,
+      layers: layers.map((finish) => finish(parts)),
+    }),
   };
 }
 
@@ -143,10 +172,16 @@ function countBelow(align: Anchor[], names: readonly (string | null)[], expected
   const present = names.filter((t) => t !== null).length;
   const limit = present <= expected ? 2 ** 32 : (expected / present) * 2 ** 32;
   let n = 0;
-  while (n < align.length && align[n]!.hash < limit) n++;
+  while (n < align.length && (align[n]?.hash ?? Number.POSITIVE_INFINITY) < limit) n++;
   return n;
 }
 
+/**
+ * Embedding rows of the anchors, read in ascending row order as runs (rows at most RUN_GAP_ROWS
+ * apart share one read) with up to ROW_READS_IN_FLIGHT reads at a time: a remote source answers each
+ * read with one Range request, and a thousand of them one after another would cost a thousand
+ * round trips.
+ */
 async function readRows(
   read: MatrixReader,
   ref: TensorRef,
@@ -154,45 +189,76 @@ async function readRows(
   d: number,
 ): Promise<Float32Array> {
   const out = new Float32Array(anchors.length * d);
-  for (let i = 0; i < anchors.length; i++) out.set(await read(ref, anchors[i]!.id, 1), i * d);
+  const order = anchors.map((a, i) => ({ id: a.id, at: i })).sort((a, b) => a.id - b.id);
+  const runs: { from: number; rows: { id: number; at: number }[] }[] = [];
+  for (const r of order) {
+    const last = runs.at(-1);
+    const prev = last?.rows.at(-1);
+    if (last && prev && r.id - prev.id <= RUN_GAP_ROWS) last.rows.push(r);
+    else runs.push({ from: r.id, rows: [r] });
+  }
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < runs.length; i = next++) {
+      const run = runs[i];
+      if (!run) continue;
+      const count = (run.rows.at(-1)?.id ?? run.from) - run.from + 1;
+      const block = await read(ref, run.from, count);
+      for (const r of run.rows)
+        out.set(block.subarray((r.id - run.from) * d, (r.id - run.from + 1) * d), r.at * d);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(ROW_READS_IN_FLIGHT, runs.length) }, worker));
   return out;
 }
 
-async function sketchLayer(
+const ROW_READS_IN_FLIGHT = 16;
+const RUN_GAP_ROWS = 8;
+
+type AddTask = (ref: TensorRef, task: SketchTask) => number;
+
+/** A task's part, which must be there once the plan's tasks have run. */
+function partOf(parts: readonly SketchPart[], i: number): SketchPart {
+  const p = parts[i];
+  if (!p) throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `sketch task ${i} has no result`);
+  return p;
+}
+
+/** Plans one layer's passes; the returned function assembles its sketch from their parts. */
+async function planLayer(
   layer: LayerView,
   view: ModelView,
-  basis: Basis,
+  basis: SketchBasis,
   budget: NeuronBudget,
   read: MatrixReader,
-) {
+  add: AddTask,
+): Promise<(parts: readonly SketchPart[]) => LayerSketch> {
   const normRef = layer.norms.post_attention ?? layer.norms.pre_feedforward ?? null;
   const g = normRef ? await read(normRef) : null;
   const mlpViews: MlpView[] = layer.mlp ? [layer.mlp] : layer.moe ? layer.moe.experts : [];
-  const directions = scaleColumns(basis.all, basis.all.length / basis.d, basis.d, g);
-  const mlps: MlpSketch[] = [];
-  for (const m of mlpViews) mlps.push(await sketchMlp(m, directions, basis, budget, read));
+  const mlps = mlpViews.map((m) => planMlp(m, g, basis, budget, add));
   const kind: LayerSketch["kind"] = layer.mlp ? "dense" : layer.moe ? "moe" : "other";
   const m = Math.min(INVARIANT_TOKENS, basis.kf);
-  return {
+  const attention = await planAttention(layer, view, basis, m, read, add);
+  return (parts) => ({
     index: layer.index,
     kind,
-    mlps,
-    ...(await sketchAttention(layer, view, basis, m, read)),
+    mlps: mlps.map((finish) => finish(parts)),
+    ...attention(parts),
     invariantTokens: m,
-  };
+  });
 }
 
-/** `directions`: basis.all with the pre-MLP norm weight folded in (see scaleColumns). */
-async function sketchMlp(
+/** `g`: the pre-MLP norm weight, folded into the directions of gate and up rows (see scaleColumns). */
+function planMlp(
   m: MlpView,
-  directions: Float32Array,
-  basis: Basis,
+  g: Float32Array | null,
+  basis: SketchBasis,
   budget: NeuronBudget,
-  read: MatrixReader,
-): Promise<MlpSketch> {
-  const neurons = m.up.shape[0]!;
-  const rows = keptNeurons(neurons, budget);
-  const up = await features(m.up, directions, basis, rows, read);
+  add: AddTask,
+): (parts: readonly SketchPart[]) => MlpSketch {
+  const [neurons = 0] = m.up.shape;
+  const up = add(m.up, featureTask(m.up, g, basis, budget));
   if (!m.gate) {
     // Non-gated MLP: the down column is the neuron's second view (E3 matches it against the up row).
     // Projected on the plain directions (basis.all), with no norm weight folded in: the column is
@@ -200,87 +266,69 @@ async function sketchMlp(
     // The next layer's norm weight shapes what that layer reads, not the stream; a copy whose hidden
     // basis was rotated has that weight folded into the next layer's matrices (set to 1), so folding
     // it here would make the feature depend on the basis. ⟨down column, e⟩ is rotation-invariant as is.
-    const down = await downFeatures(m.down, basis, rows, read);
+    const down = add(...downTask(m.down, basis, budget));
+    return (parts) => {
+      const u = partOf(parts, up);
+      const dn = partOf(parts, down);
+      return {
+        neurons,
+        rows: u.rows ?? null,
+        gate: null,
+        up: u.anchor ?? new Uint8Array(0),
+        gateNative: null,
+        upNative: u.native ?? new Uint8Array(0),
+        gateId: null,
+        upId: u.id ?? null,
+        down: dn.anchor ?? null,
+        downNative: dn.native ?? null,
+        downId: dn.id ?? null,
+        norms: { gate: null, up: u.norms16 ?? new Uint16Array(0), down: dn.norms16 ?? new Uint16Array(0) },
+      };
+    };
+  }
+  const gate = add(m.gate, featureTask(m.gate, g, basis, budget));
+  const [dRows = 0, dCols = 0] = m.down.shape;
+  const down = add(m.down, { kind: "columnNorms", rows: dRows, cols: dCols });
+  return (parts) => {
+    const u = partOf(parts, up);
+    const gt = partOf(parts, gate);
+    const all = partOf(parts, down).norms16 ?? new Uint16Array(0);
+    const rows = u.rows ?? null;
     return {
       neurons,
       rows,
-      gate: null,
-      up: up.anchor,
-      gateNative: null,
-      upNative: up.native,
-      gateId: null,
-      upId: up.id,
-      down: down.anchor,
-      downNative: down.native,
-      downId: down.id,
-      norms: { gate: null, up: up.norms, down: down.norms },
+      gate: gt.anchor ?? null,
+      up: u.anchor ?? new Uint8Array(0),
+      gateNative: gt.native ?? null,
+      upNative: u.native ?? new Uint8Array(0),
+      gateId: gt.id ?? null,
+      upId: u.id ?? null,
+      norms: {
+        gate: gt.norms16 ?? null,
+        up: u.norms16 ?? new Uint16Array(0),
+        down: rows ? pick(all, rows) : all,
+      },
     };
-  }
-  const gate = await features(m.gate, directions, basis, rows, read);
-  const down = await columnNorms(m.down, read);
-  return {
-    neurons,
-    rows,
-    gate: gate.anchor,
-    up: up.anchor,
-    gateNative: gate.native,
-    upNative: up.native,
-    gateId: gate.id,
-    upId: up.id,
-    norms: { gate: gate.norms, up: up.norms, down: rows ? pick(down, rows) : down },
   };
 }
 
 /**
- * Features of the stored rows of a gate or up matrix: all rows, or the ascending subset `rows`.
- * Blocks are still read whole (sequential reads), but only the kept rows are projected, which is
- * where the time goes.
+ * Features of the stored rows of a gate or up matrix: all rows, or the budget's subset. Blocks are
+ * still read whole (sequential reads), but only the kept rows are projected, which is where the time goes.
  */
-async function features(
+function featureTask(
   ref: TensorRef,
-  directions: Float32Array,
-  basis: Basis,
-  rows: Int32Array | null,
-  read: MatrixReader,
-) {
-  const [n, d] = ref.shape as [number, number];
-  if (d !== basis.d)
+  g: Float32Array | null,
+  basis: SketchBasis,
+  budget: NeuronBudget,
+): SketchTask {
+  const [rows = 0, cols = 0] = ref.shape;
+  if (cols !== basis.d)
     throw new PedigreeError(
       "MODEL_SHAPE_MISMATCH",
-      `${ref.tensor}: ${d} input columns, hidden size is ${basis.d}`,
+      `${ref.tensor}: ${cols} input columns, hidden size is ${basis.d}`,
     );
-  const out = featureRows(rows ? rows.length : n, basis);
-  let at = 0; // stored rows written so far
-  for (let start = 0; start < n; start += blockRows(d)) {
-    const count = Math.min(blockRows(d), n - start);
-    const block = await read(ref, start, count);
-    const { w, count: m } = rows ? selectRows(block, d, rows, start, count) : { w: block, count };
-    if (m === 0) continue;
-    out.norms.set(rowNorms(w, m, d), at);
-    out.put(projectRows(w, m, d, directions, out.width), m, at);
-    at += m;
-  }
-  return out.done();
-}
-
-/**
- * Output of a feature pass over `stored` neurons: the anchor, native and id column groups of one
- * projection on basis.all, each quantised per row, and the float32 norms (float16 when done).
- */
-function featureRows(stored: number, basis: Basis) {
-  const width = basis.kf + NATIVE_COLS + basis.ki;
-  const anchor = new Uint8Array(stored * basis.kf);
-  const native = new Uint8Array(stored * NATIVE_COLS);
-  const id = basis.ki > 0 ? new Uint8Array(stored * basis.ki) : null;
-  const norms = new Float32Array(stored);
-  /** Stores m projected rows (m × width) from stored row `at` on. */
-  const put = (all: Float32Array, m: number, at: number) => {
-    anchor.set(quantizeRows(all, m, width, 0, basis.kf), at * basis.kf);
-    native.set(quantizeRows(all, m, width, basis.kf, NATIVE_COLS), at * NATIVE_COLS);
-    id?.set(quantizeRows(all, m, width, basis.kf + NATIVE_COLS, basis.ki), at * basis.ki);
-  };
-  const done = () => ({ anchor, native, id, norms: float16Array(norms) });
-  return { width, norms, put, done };
+  return { kind: "features", rows, cols, budget, g };
 }
 
 /**
@@ -291,119 +339,84 @@ function featureRows(stored: number, basis: Basis) {
  * block's share P[:, h]·W[h, stored] is summed into a stored × width float32 accumulator, so memory is
  * that result plus one block, whatever the model size.
  */
-async function downFeatures(ref: TensorRef, basis: Basis, rows: Int32Array | null, read: MatrixReader) {
-  const [d, n] = ref.shape as [number, number];
+function downTask(ref: TensorRef, basis: SketchBasis, budget: NeuronBudget): [TensorRef, SketchTask] {
+  const [d = 0, n = 0] = ref.shape;
   if (d !== basis.d)
     throw new PedigreeError(
       "MODEL_SHAPE_MISMATCH",
       `${ref.tensor}: ${d} output rows, hidden size is ${basis.d}`,
     );
-  if (ref.transforms.length === 1 && ref.transforms[0]!.kind === "transpose")
-    return features({ tensor: ref.tensor, shape: [n, d], transforms: [] }, basis.all, basis, rows, read);
-  const stored = rows ? rows.length : n;
-  const out = featureRows(stored, basis);
-  const k = out.width;
-  const acc = new Float32Array(stored * k);
-  const squares = new Float64Array(stored);
-  for (let start = 0; start < d; start += blockRows(n)) {
-    const count = Math.min(blockRows(n), d - start);
-    const block = await read(ref, start, count); // count × n
-    // The stored columns as rows (stored × count) and the directions' matching columns (k × count).
-    const cols = new Float32Array(stored * count);
-    for (let h = 0; h < count; h++)
-      for (let r = 0; r < stored; r++) {
-        const v = block[h * n + (rows ? rows[r]! : r)]!;
-        cols[r * count + h] = v;
-        squares[r] = squares[r]! + v * v;
-      }
-    const p = new Float32Array(k * count);
-    for (let c = 0; c < k; c++) p.set(basis.all.subarray(c * d + start, c * d + start + count), c * count);
-    const part = projectRows(cols, stored, count, p, k);
-    for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! + part[i]!;
+  const [only] = ref.transforms;
+  if (ref.transforms.length === 1 && only?.kind === "transpose") {
+    const stored: TensorRef = { tensor: ref.tensor, shape: [n, d], transforms: [] };
+    return [stored, featureTask(stored, null, basis, budget)];
   }
-  out.norms.set(squares.map(Math.sqrt));
-  out.put(acc, stored, 0);
-  return out.done();
-}
-
-/** Column norms of a canonical [out, in] matrix (down_proj: one per FFN neuron), read by row blocks. */
-async function columnNorms(ref: TensorRef, read: MatrixReader): Promise<Uint16Array> {
-  const [rows, cols] = ref.shape as [number, number];
-  const acc = new Float64Array(cols);
-  for (let start = 0; start < rows; start += blockRows(cols)) {
-    const count = Math.min(blockRows(cols), rows - start);
-    addColumnSquares(await read(ref, start, count), count, cols, acc);
-  }
-  return float16Array(acc.map(Math.sqrt));
+  return [ref, { kind: "downFeatures", rows: d, cols: n, budget }];
 }
 
 /**
- * The q·k invariant and the q/k row norms of a layer, from q and k read once each by row blocks (so
- * memory stays at one block whatever the model's width); both null without separate q/k of the
+ * The q·k invariant and the q/k row norms of a layer, from q and k read once each (the attention
+ * units' q and k sums are collected in the same passes); all null without separate q/k of the
  * expected shapes, the invariant null with fewer than 2 invariant tokens.
  */
-async function sketchAttention(
+async function planAttention(
   layer: LayerView,
   view: ModelView,
-  basis: Basis,
+  basis: SketchBasis,
   m: number,
   read: MatrixReader,
-): Promise<Pick<LayerSketch, "qk" | "qkNorms" | "attn">> {
-  const { q, k } = layer.attention;
+  add: AddTask,
+): Promise<(parts: readonly SketchPart[]) => Pick<LayerSketch, "qk" | "qkNorms" | "attn">> {
+  const { q, k, v, o } = layer.attention;
   const { attentionHeads: heads, kvHeads, headDim } = view.dims;
   if (!q || !k || q.shape[0] !== heads * headDim || k.shape[0] !== kvHeads * headDim)
-    return { qk: null, qkNorms: null, attn: null };
-  let e: Float32Array | null = null;
-  if (m >= 2) {
-    const gIn = layer.norms.input ? await read(layer.norms.input) : null;
-    e = scaleColumns(basis.feature.subarray(0, m * basis.d), m, basis.d, gIn);
-  }
-  // Attention units (attention.ts): their q and k sums are collected in the same pass over q and k.
+    return () => ({ qk: null, qkNorms: null, attn: null });
   const plan = unitPlan(layer, view, basis.d);
-  const qSum = plan ? rowSummer(plan.units, plan.grouped, basis.d) : null;
-  const kSum = plan ? rowSummer(plan.units, plan.own, basis.d) : null;
-  const qs = await projectStreamed(q, e, m, read, qSum?.collect);
-  const ks = await projectStreamed(k, e, m, read, kSum?.collect);
-  const attn =
-    plan && qSum && kSum
-      ? await sketchAttentionUnits(
-          layer,
-          plan,
-          { q: qSum.out, k: kSum.out },
-          view,
-          { ...basis, native: NATIVE_COLS },
-          read,
-        )
-      : null;
-  return {
-    qk: qs.proj && ks.proj ? qkInvariant(qs.proj, ks.proj, m, heads, kvHeads, headDim) : null,
-    qkNorms: { q: float16Array(qs.norms), k: float16Array(ks.norms), heads, kvHeads, headDim },
-    attn,
+  const gIn = (m >= 2 || plan) && layer.norms.input ? await read(layer.norms.input) : null;
+  const lists = (of: (u: number) => number[]) => Array.from({ length: plan?.units ?? 0 }, (_, u) => of(u));
+  const attention = (ref: TensorRef, sums: number[][] | null) => {
+    const [rows = 0, cols = 0] = ref.shape;
+    return add(ref, { kind: "attention", rows, cols, m, gIn: m >= 2 ? gIn : null, sums });
   };
-}
-
-/**
- * Row norms of a matrix W and, when e (m × d) is given, E·Wᵀ (m × rows), by row blocks of W; each block
- * is also handed to `collect` (the attention units' row sums).
- */
-async function projectStreamed(
-  ref: TensorRef,
-  e: Float32Array | null,
-  m: number,
-  read: MatrixReader,
-  collect?: (block: Float32Array, start: number, count: number) => void,
-) {
-  const [rows, cols] = ref.shape as [number, number];
-  const norms = new Float32Array(rows);
-  const proj = e ? new Float32Array(m * rows) : null;
-  for (let start = 0; start < rows; start += blockRows(cols)) {
-    const count = Math.min(blockRows(cols), rows - start);
-    const w = await read(ref, start, count);
-    norms.set(rowNorms(w, count, cols), start);
-    collect?.(w, start, count);
-    if (!proj || !e) continue;
-    const part = projectRows(e, m, cols, w, count); // m × count
-    for (let i = 0; i < m; i++) proj.set(part.subarray(i * count, (i + 1) * count), i * rows + start);
+  const qi = attention(q, plan ? lists(plan.grouped) : null);
+  const ki = attention(k, plan ? lists(plan.own) : null);
+  let units: ((parts: readonly SketchPart[]) => AttentionSketch) | null = null;
+  if (plan && v && o) {
+    const [vRows = 0, vCols = 0] = v.shape;
+    const [oRows = 0, oCols = 0] = o.shape;
+    const vi = add(v, { kind: "unitRows", rows: vRows, cols: vCols, sums: lists(plan.own) });
+    const oi = add(o, { kind: "unitColumns", rows: oRows, cols: oCols, sums: lists(plan.grouped) });
+    const d = basis.d;
+    units = (parts) => {
+      // Rows that read the residual stream (q, k, v) get the input norm weight folded in; o columns
+      // are written into the stream and projected as they are (attention.ts).
+      const reading = scaleColumns(basis.all, basis.all.length / d, d, gIn);
+      const sums = (i: number) => partOf(parts, i).sums ?? new Float32Array(plan.units * d);
+      return {
+        heads,
+        kvHeads,
+        headDim,
+        dims: plan.dims,
+        q: projectUnits(sums(qi), plan.units, reading, basis),
+        k: projectUnits(sums(ki), plan.units, reading, basis),
+        v: projectUnits(sums(vi), plan.units, reading, basis),
+        o: projectUnits(sums(oi), plan.units, basis.all, basis),
+      };
+    };
   }
-  return { proj, norms };
+  return (parts) => {
+    const qs = partOf(parts, qi);
+    const ks = partOf(parts, ki);
+    return {
+      qk: qs.proj && ks.proj ? qkInvariant(qs.proj, ks.proj, m, heads, kvHeads, headDim) : null,
+      qkNorms: {
+        q: float16Array(qs.norms ?? new Float32Array(0)),
+        k: float16Array(ks.norms ?? new Float32Array(0)),
+        heads,
+        kvHeads,
+        headDim,
+      },
+      attn: units ? units(parts) : null,
+    };
+  };
 }

@@ -1,0 +1,17 @@
+"""OpenBLAS sgemm through NumPy for bench/kernel.ts: X (n x k) @ Y.T (k x m), float32, best of 5.
+Run with OPENBLAS_NUM_THREADS=1 for one core. Prints {"gflops": ...}."""
+import json
+import sys
+import time
+
+import numpy as np
+
+n, k, m = (int(a) for a in sys.argv[1:4])
+x = np.sin(np.arange(n * k, dtype=np.float32)).reshape(n, k)
+y = np.cos(np.arange(m * k, dtype=np.float32)).reshape(m, k)
+best = float("inf")
+for _ in range(5):
+    t0 = time.perf_counter()
+    x @ y.T
+    best = min(best, time.perf_counter() - t0)
+print(json.dumps({"gflops": 2 * n * m * k / best / 1e9}))

@@ -1,0 +1,276 @@
+import { PedigreeError } from "../../errors.js";
+import { DTYPE_BYTES, decodeToFloat32, type ElementDType } from "../../formats/dtypes.js";
+import { rowSummer } from "./attention.js";
+import { keptNeurons, type NeuronBudget, selectRows } from "./budget.js";
+import {
+  addColumnSquares,
+  float16Array,
+  projectRows,
+  quantizeRows,
+  rowNorms,
+  scaleColumns,
+} from "./project.js";
+
+/**
+ * What one matrix contributes to the sketches, as a task that sees the matrix's rows once, in order,
+ * in blocks (sketch/build.ts plans the tasks and assembles their parts). A task is plain data, so it
+ * can be sent to a scan worker: the one-pass fingerprint (scan.ts) feeds each task the same chunks it
+ * hashes, and a reader-driven build feeds it blocks read from the checkpoint — the same code computes
+ * the same bytes either way.
+ *
+ * Blocks: every task cuts its matrix into blocks of blockRows(cols) rows from row 0, as the reads of
+ * sketch version 8 did; only the non-gated down features depend on it (their float32 accumulator
+ * adds one partial product per block), the other results are per row or summed in row order.
+ */
+
+/** Values per block (4 MiB as float32), so memory per task stays the same for any matrix width. */
+export const BLOCK_VALUES = 1 << 20;
+export const blockRows = (cols: number) => Math.max(1, Math.floor(BLOCK_VALUES / Math.max(1, cols)));
+
+/** The directions every row is projected on: [feature anchors (kf); native (native); id anchors (ki)] × d. */
+export interface SketchBasis {
+  d: number;
+  kf: number;
+  native: number;
+  ki: number;
+  all: Float32Array;
+}
+
+export type SketchTask =
+  /** Gate/up rows (or transposed down columns): features on basis.all ⊙ g of the kept rows, row norms. */
+  | { kind: "features"; rows: number; cols: number; budget: NeuronBudget; g: Float32Array | null }
+  /** Non-gated down [d, n]: features of its kept columns on basis.all, column norms. */
+  | { kind: "downFeatures"; rows: number; cols: number; budget: NeuronBudget }
+  /** Gated down [d, n]: column norms (float16, all columns). */
+  | { kind: "columnNorms"; rows: number; cols: number }
+  /**
+   * q or k: row norms, E·Wᵀ for the first m feature anchors ⊙ gIn (m ≥ 2), and the attention units'
+   * row sums (`sums[u]`: the rows summed into unit u; null without units).
+   */
+  | {
+      kind: "attention";
+      rows: number;
+      cols: number;
+      m: number;
+      gIn: Float32Array | null;
+      sums: number[][] | null;
+    }
+  /** v: the units' row sums. */
+  | { kind: "unitRows"; rows: number; cols: number; sums: number[][] }
+  /** o [d, inner]: for each unit, the sum of its columns (units × d). */
+  | { kind: "unitColumns"; rows: number; cols: number; sums: number[][] };
+
+/** A task's result; which fields are set depends on its kind. */
+export interface SketchPart {
+  /** features / downFeatures: the stored rows (null = all) and their 8-bit features, float16 norms. */
+  rows?: Int32Array | null;
+  anchor?: Uint8Array;
+  native?: Uint8Array;
+  id?: Uint8Array | null;
+  /** features, downFeatures, columnNorms: float16 norms. */
+  norms16?: Uint16Array;
+  /** attention: float32 row norms and the projection (m × rows, or null). */
+  norms?: Float32Array;
+  proj?: Float32Array | null;
+  /** attention (with units), unitRows, unitColumns: units × d sums. */
+  sums?: Float32Array | null;
+}
+
+/** Output of a feature pass over `stored` rows: anchor, native and id column groups, and norms. */
+function featureRows(stored: number, basis: SketchBasis) {
+  const width = basis.kf + basis.native + basis.ki;
+  const anchor = new Uint8Array(stored * basis.kf);
+  const native = new Uint8Array(stored * basis.native);
+  const id = basis.ki > 0 ? new Uint8Array(stored * basis.ki) : null;
+  const norms = new Float32Array(stored);
+  /** Stores m projected rows (m × width) from stored row `at` on. */
+  const put = (all: Float32Array, m: number, at: number) => {
+    anchor.set(quantizeRows(all, m, width, 0, basis.kf), at * basis.kf);
+    native.set(quantizeRows(all, m, width, basis.kf, basis.native), at * basis.native);
+    id?.set(quantizeRows(all, m, width, basis.kf + basis.native, basis.ki), at * basis.ki);
+  };
+  const done = (): SketchPart => ({ anchor, native, id, norms16: float16Array(norms) });
+  return { width, norms, put, done };
+}
+
+/** The per-block work and the result of one task. */
+interface Consumer {
+  block(w: Float32Array, start: number, count: number): void;
+  finish(): SketchPart;
+}
+
+function consumerOf(task: SketchTask, basis: SketchBasis): Consumer {
+  const d = basis.d;
+  switch (task.kind) {
+    case "features": {
+      const keep = keptNeurons(task.rows, task.budget);
+      const directions = scaleColumns(basis.all, basis.all.length / d, d, task.g);
+      const out = featureRows(keep ? keep.length : task.rows, basis);
+      let at = 0;
+      return {
+        block(block, start, count) {
+          const { w, count: m } = keep ? selectRows(block, d, keep, start, count) : { w: block, count };
+          if (m === 0) return;
+          out.norms.set(rowNorms(w, m, d), at);
+          out.put(projectRows(w, m, d, directions, out.width), m, at);
+          at += m;
+        },
+        finish: () => ({ rows: keep, ...out.done() }),
+      };
+    }
+    case "downFeatures": {
+      const n = task.cols;
+      const keep = keptNeurons(n, task.budget);
+      const stored = keep ? keep.length : n;
+      const out = featureRows(stored, basis);
+      const k = out.width;
+      const acc = new Float32Array(stored * k);
+      const squares = new Float64Array(stored);
+      return {
+        block(block, start, count) {
+          // The stored columns as rows (stored × count) and the directions' matching columns (k × count).
+          const cols = new Float32Array(stored * count);
+          for (let h = 0; h < count; h++)
+            for (let r = 0; r < stored; r++) {
+              const v = block[h * n + (keep ? (keep[r] ?? 0) : r)] ?? 0;
+              cols[r * count + h] = v;
+              squares[r] = (squares[r] ?? 0) + v * v;
+            }
+          const p = new Float32Array(k * count);
+          for (let c = 0; c < k; c++)
+            p.set(basis.all.subarray(c * d + start, c * d + start + count), c * count);
+          const part = projectRows(cols, stored, count, p, k);
+          for (let i = 0; i < acc.length; i++) acc[i] = (acc[i] ?? 0) + (part[i] ?? 0);
+        },
+        finish() {
+          out.norms.set(squares.map(Math.sqrt));
+          out.put(acc, stored, 0);
+          return { rows: keep, ...out.done() };
+        },
+      };
+    }
+    case "columnNorms": {
+      const acc = new Float64Array(task.cols);
+      return {
+        block: (w, _start, count) => addColumnSquares(w, count, task.cols, acc),
+        finish: () => ({ norms16: float16Array(acc.map(Math.sqrt)) }),
+      };
+    }
+    case "attention": {
+      const { rows, cols, m } = task;
+      const e = m >= 2 ? scaleColumns(basis.all.subarray(0, m * d), m, d, task.gIn) : null;
+      const norms = new Float32Array(rows);
+      const proj = e ? new Float32Array(m * rows) : null;
+      const summer = task.sums ? summerOf(task.sums, cols) : null;
+      return {
+        block(w, start, count) {
+          norms.set(rowNorms(w, count, cols), start);
+          summer?.collect(w, start, count);
+          if (!proj || !e) return;
+          const part = projectRows(e, m, cols, w, count); // m × count
+          for (let i = 0; i < m; i++) proj.set(part.subarray(i * count, (i + 1) * count), i * rows + start);
+        },
+        finish: () => ({ norms, proj, sums: summer ? summer.out : null }),
+      };
+    }
+    case "unitRows": {
+      const summer = summerOf(task.sums, task.cols);
+      return { block: summer.collect, finish: () => ({ sums: summer.out }) };
+    }
+    case "unitColumns": {
+      const { rows, cols, sums } = task;
+      const units = sums.length;
+      const out = new Float32Array(units * rows);
+      return {
+        block(w, start, count) {
+          for (let h = 0; h < count; h++)
+            for (let u = 0; u < units; u++) {
+              let s = 0;
+              for (const c of sums[u] ?? []) s += w[h * cols + c] ?? 0;
+              out[u * rows + start + h] = s;
+            }
+        },
+        finish: () => ({ sums: out }),
+      };
+    }
+  }
+}
+
+function summerOf(sums: number[][], cols: number) {
+  return rowSummer(sums.length, (u) => sums[u] ?? [], cols);
+}
+
+/**
+ * Runs one task over its matrix: `rows(block, start, count)` with whole row blocks (a reader), or
+ * `bytes(chunk)` with the stored little-endian bytes in order (the scan), then `finish()`.
+ */
+export class TensorSketcher {
+  private readonly consumer: Consumer;
+  private readonly width: number;
+  private readonly buffer: Float32Array;
+  /** Values decoded into `buffer` so far, and the matrix row at its start. */
+  private fill = 0;
+  private start = 0;
+
+  constructor(
+    private readonly task: SketchTask,
+    basis: SketchBasis,
+    private readonly dtype: ElementDType | null = null,
+  ) {
+    this.consumer = consumerOf(task, basis);
+    this.width = task.cols;
+    this.buffer = dtype ? new Float32Array(blockRows(task.cols) * task.cols) : new Float32Array(0);
+  }
+
+  /** Rows [start, start+count) as float32 (count × cols); blocks must follow blockRows from row 0. */
+  rows(block: Float32Array, start: number, count: number): void {
+    this.consumer.block(block, start, count);
+  }
+
+  /** The next stored bytes of the matrix (whole elements). */
+  bytes(chunk: Uint8Array): void {
+    const dtype = this.dtype;
+    if (!dtype) throw new PedigreeError("INTERNAL_BAD_ARGUMENT", "sketch task fed bytes without a dtype");
+    const size = DTYPE_BYTES[dtype];
+    if (chunk.length % size !== 0)
+      throw new PedigreeError(
+        "INTERNAL_MISALIGNED_DECODE",
+        `${chunk.length} bytes is not a whole number of ${dtype}`,
+      );
+    let at = 0;
+    while (at < chunk.length) {
+      const room = this.buffer.length - this.fill;
+      const take = Math.min(room, (chunk.length - at) / size);
+      decodeToFloat32(dtype, chunk.subarray(at, at + take * size), this.buffer.subarray(this.fill));
+      this.fill += take;
+      at += take * size;
+      if (this.fill === this.buffer.length) this.flush();
+    }
+  }
+
+  finish(): SketchPart {
+    if (this.fill > 0) this.flush();
+    if (this.dtype && this.start !== this.task.rows)
+      throw new PedigreeError(
+        "INTERNAL_BAD_ARGUMENT",
+        `sketch task saw ${this.start} of ${this.task.rows} rows`,
+      );
+    return this.consumer.finish();
+  }
+
+  private flush(): void {
+    const count = this.fill / this.width;
+    this.consumer.block(this.buffer.subarray(0, this.fill), this.start, count);
+    this.start += count;
+    this.fill = 0;
+  }
+}
+
+/** Dtypes a task decodes from stored bytes (what readMatrix returns for them unchanged). */
+export const STREAMED_DTYPES: ReadonlySet<string> = new Set(["BF16", "F16", "F32"]);
+
+/** The element dtype of a streamed tensor; other dtypes are not fed to sketch tasks as bytes. */
+export function streamedDType(dtype: string): ElementDType {
+  if (dtype === "BF16" || dtype === "F16" || dtype === "F32") return dtype;
+  throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `sketch tasks do not decode ${dtype} bytes`);
+}
