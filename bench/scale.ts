@@ -9,6 +9,9 @@
  *   tsx bench/scale.ts [--shapes 1b,70b,671b] [--layers N] [--layers-671b N] [--threads N]
  *                      [--inspect-only] [--out DIR]
  *
+ * --shapes takes `name:layers` items too (`--shapes 1b,70b:2,70b:4,671b:3,671b:4`): when one shape
+ * is run at two depths, the cost of one more layer and the fixed cost (embeddings, head, start-up)
+ * are fitted from the two runs and the full depth is extrapolated from them.
  * --layers N fingerprints a depth-limited prefix of each shape (full widths, N layers; quick runs);
  * --layers-671b N does so for the DeepSeek-V3 shape only (its full depth is ~673 GB). A
  * depth-limited run also prints its figures extrapolated to the full depth (time ∝ bytes). Results
@@ -34,11 +37,13 @@ const ALIASES: Record<string, ScaleShapeName> = {
   "tiny-70b": "tiny-70b",
   "tiny-deepseek": "tiny-deepseek",
 };
-const shapes = (opt("--shapes") ?? "1b,70b,671b").split(",").map((s) => {
+/** `name` or `name:layers` (a depth-limited prefix of that shape); a shape may be listed twice. */
+const runs = (opt("--shapes") ?? "1b,70b,671b").split(",").map((item) => {
+  const [s = "", depth] = item.split(":");
   const name =
     ALIASES[s] ?? (Object.values(ALIASES).includes(s as ScaleShapeName) ? (s as ScaleShapeName) : null);
   if (!name) throw new Error(`unknown shape ${s}; use ${Object.keys(ALIASES).join(", ")}`);
-  return name;
+  return { name, depth: depth === undefined ? undefined : Number(depth) };
 });
 const layersAll = opt("--layers");
 const layers671 = opt("--layers-671b");
@@ -81,9 +86,9 @@ const env = (endpoint: string): NodeJS.ProcessEnv => {
 };
 
 const results: ShapeResult[] = [];
-for (const name of shapes) {
+for (const { name, depth } of runs) {
   const fullShape = scaleShape(name);
-  const wantLayers = name === "deepseek-v3" && layers671 ? layers671 : layersAll;
+  const wantLayers = depth ?? (name === "deepseek-v3" && layers671 ? layers671 : layersAll);
   const shape = scaleShape(name, wantLayers === undefined ? undefined : Number(wantLayers));
   const limited = shape.arch.layers < fullShape.arch.layers;
   const repoName = `scale/${name}${limited ? `-${shape.arch.layers}l` : ""}`;
@@ -182,5 +187,23 @@ if (base?.fingerprint) {
       `  ${r.shape}${r.layers < r.fullLayers ? ` (${r.layers} layers)` : ""}: wall ${(perGb(r, "seconds") / perGb(base, "seconds")).toFixed(2)}×, CPU ${(perGb(r, "cpuSeconds") / perGb(base, "cpuSeconds")).toFixed(2)}×`,
     );
   }
+}
+// Two depths of one shape: cost = fixed + per-layer × layers, fitted through both points.
+for (const name of new Set(results.map((r) => r.shape))) {
+  const pts = results.filter((r) => r.shape === name && r.fingerprint && r.layers < r.fullLayers);
+  const a = pts[0];
+  const b = pts.find((r) => a && r.layers !== a.layers);
+  if (!a?.fingerprint || !b?.fingerprint) continue;
+  const fa = a.fingerprint;
+  const fb = b.fingerprint;
+  const full = a.fullLayers;
+  const line = (ya: number, yb: number) => ya + ((yb - ya) / (b.layers - a.layers)) * (full - a.layers);
+  const wall = line(fa.seconds, fb.seconds);
+  const cpu = line(fa.cpuSeconds, fb.cpuSeconds);
+  const sent = line(fa.serverWeightBytes, fb.serverWeightBytes);
+  const rss = Math.max(fa.maxRssMB, fb.maxRssMB);
+  say(
+    `\n${name}, full depth (${full} layers, ${(a.fullWeightBytes / GB).toFixed(1)} GB) from the ${a.layers}- and ${b.layers}-layer runs: ${(wall / 3600).toFixed(2)} h wall, ${(cpu / 3600).toFixed(2)} CPU-h, ${(cpu / (a.fullWeightBytes / GB)).toFixed(2)} CPU-s/GB, ${(sent / GB).toFixed(0)} GB sent (${(sent / a.fullWeightBytes).toFixed(3)}× the weights); per extra layer ${((fb.cpuSeconds - fa.cpuSeconds) / (b.layers - a.layers)).toFixed(1)} CPU-s; peak RSS so far ${rss.toFixed(0)} MB (${fb.maxRssMB > fa.maxRssMB + 20 ? "grows with depth" : "flat in depth"})`,
+  );
 }
 say(`\nresults: ${outDir}; machine: ${os.cpus().length} CPUs, load ${os.loadavg()[0]?.toFixed(2)}`);

@@ -49,8 +49,10 @@ export interface ScaleShape {
   arch: SynthArch;
   /** Linear weights of the decoder layers in FP8 E4M3 with 128×128 block scales (DeepSeek-V3's release). */
   fp8: boolean;
-  /** Shards of the full-depth published checkpoint (the pack budget is total / this). */
+  /** Shards of the full-depth published checkpoint (the pack budget is its total / this). */
   shards: number;
+  /** Layers of the full-depth checkpoint: a depth-limited prefix keeps its shard size. */
+  fullLayers: number;
   tokenizer: "llama3" | "deepseek_v3" | null;
 }
 
@@ -62,14 +64,23 @@ export function scaleShape(name: ScaleShapeName, layers?: number): ScaleShape {
       arch: { ...(SHAPES["llama-3.2-1b"] as SynthArch) },
       fp8: false,
       shards: 1,
+      fullLayers: 16,
       tokenizer: "llama3",
     },
-    "llama-3-70b": { name, arch: { ...LLAMA_3_70B }, fp8: false, shards: 30, tokenizer: "llama3" },
+    "llama-3-70b": {
+      name,
+      arch: { ...LLAMA_3_70B },
+      fp8: false,
+      shards: 30,
+      fullLayers: 80,
+      tokenizer: "llama3",
+    },
     "deepseek-v3": {
       name,
       arch: { ...(SHAPES["deepseek-v3"] as SynthArch) },
       fp8: true,
       shards: 163,
+      fullLayers: 61,
       tokenizer: "deepseek_v3",
     },
     // CI shapes: 70B's proportions (GQA 8:1, FFN 3.5× hidden, untied) and DeepSeek's structure
@@ -88,6 +99,7 @@ export function scaleShape(name: ScaleShapeName, layers?: number): ScaleShape {
       },
       fp8: false,
       shards: 3,
+      fullLayers: 2,
       tokenizer: null,
     },
     "tiny-deepseek": {
@@ -95,15 +107,14 @@ export function scaleShape(name: ScaleShapeName, layers?: number): ScaleShape {
       arch: { ...scaleArch("deepseek-v3", { scale: 0.0625, layers: 2, experts: 4, vocab: 4096 }) },
       fp8: true,
       shards: 3,
+      fullLayers: 2,
       tokenizer: null,
     },
   };
   const s = base[name];
   if (!s) throw new Error(`unknown scale shape ${name}; known: ${Object.keys(base).join(", ")}`);
   if (layers === undefined || layers >= s.arch.layers) return s;
-  const full = s.arch.layers;
-  const arch = { ...s.arch, layers };
-  return { ...s, arch, shards: Math.max(1, Math.round((s.shards * layers) / full)) };
+  return { ...s, arch: { ...s.arch, layers } };
 }
 
 type Fill = "bf16-pool" | "fp8-pool" | "norm" | "scale" | "bias";
@@ -208,6 +219,14 @@ export function planRepo(repo: string, shape: ScaleShape): PlannedRepo {
   const commit = createHash("sha1").update(`${repo}\0${shape.name}\0${shape.arch.layers}`).digest("hex");
   const tensors = plannedTensors(shape);
   const total = tensors.reduce((a, t) => a + t.bytes, 0);
+  const fullTotal =
+    shape.arch.layers === shape.fullLayers
+      ? total
+      : plannedTensors({ ...shape, arch: { ...shape.arch, layers: shape.fullLayers } }).reduce(
+          (a, t) => a + t.bytes,
+          0,
+        );
+  const shards = Math.max(1, Math.round((shape.shards * total) / fullTotal));
   // Greedy packing in file order, as transformers' save_pretrained does with max_shard_size; the
   // budget grows until the published shard count is reached.
   const pack = (budget: number) => {
@@ -225,9 +244,9 @@ export function planRepo(repo: string, shape: ScaleShape): PlannedRepo {
     }
     return groups;
   };
-  let budget = Math.ceil(total / shape.shards);
+  let budget = Math.ceil(total / shards);
   let groups = pack(budget);
-  while (groups.length > shape.shards) {
+  while (groups.length > shards) {
     budget = Math.ceil(budget * 1.005);
     groups = pack(budget);
   }
