@@ -54,6 +54,16 @@ fs.mkdirSync(outDir, { recursive: true });
 const GB = 1e9;
 const say = (line: string) => console.log(line);
 
+/** The fields of `pedigree fingerprint --json` this benchmark reads. */
+interface FingerprintSummary {
+  bytesRead: number;
+  bytes: number;
+  threads: number;
+  architecture: string;
+  layers: number;
+  tensors: number;
+}
+
 interface ShapeResult {
   shape: ScaleShapeName;
   layers: number;
@@ -74,6 +84,8 @@ interface ShapeResult {
     fileBytes: number;
     serverCpuSeconds: number;
     threads: number;
+    architecture: string;
+    fingerprintLayers: number;
   };
   machine: { cpus: number; loadAvg1: number; node: string };
   date: string;
@@ -134,8 +146,7 @@ for (const { name, depth } of runs) {
       const fp = await runCli(fpArgs, env(server.endpoint));
       const cpu = process.cpuUsage(cpu0);
       if (fp.code !== 0) throw new Error(`fingerprint failed (${fp.code}): ${fp.stderr.slice(-2000)}`);
-      const data = (JSON.parse(fp.stdout) as { data: { bytesRead: number; bytes: number; threads: number } })
-        .data;
+      const data = (JSON.parse(fp.stdout) as { data: FingerprintSummary }).data;
       fs.rmSync(pfp, { force: true });
       const f = {
         seconds: fp.seconds,
@@ -148,6 +159,8 @@ for (const { name, depth } of runs) {
         fileBytes: data.bytes,
         serverCpuSeconds: (cpu.user + cpu.system) / 1e6,
         threads: data.threads,
+        architecture: data.architecture,
+        fingerprintLayers: data.layers,
       };
       result.fingerprint = f;
       const gb = repo.weightBytes / GB;
@@ -160,6 +173,7 @@ for (const { name, depth } of runs) {
       say(
         `  peak RSS:    ${f.maxRssMB.toFixed(0)} MB (target ≤ 512)   fingerprint file: ${(f.fileBytes / 1e6).toFixed(2)} MB (target ≤ 64)`,
       );
+      say(`  fingerprint: ${data.architecture}, ${data.layers} layers, ${data.tensors} tensors`);
       say(`  server CPU:  ${f.serverCpuSeconds.toFixed(1)} s (this process, synthesising and sending)`);
       if (limited) {
         const k = fullBytes / repo.weightBytes;
