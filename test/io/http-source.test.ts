@@ -49,6 +49,20 @@ describe("http Range reads", () => {
     expect(gets.every((r) => typeof r.headers["if-range"] === "string")).toBe(true);
   });
 
+  it("reads into a caller's recycled buffer (a scan's chunk buffer), allocating none", async () => {
+    const p = fresh();
+    const { src } = await openFile(p);
+    const into = new Uint8Array(new SharedArrayBuffer(4096));
+    const got = await src.read(1000, 3000, into);
+    expect(got.buffer).toBe(into.buffer);
+    expect(got.byteLength).toBe(3000);
+    expect(got).toEqual(DATA.subarray(1000, 4000));
+    // Too small a buffer is not used.
+    const fresh2 = await src.read(0, 8192, into);
+    expect(fresh2.buffer).not.toBe(into.buffer);
+    expect(fresh2).toEqual(DATA.subarray(0, 8192));
+  });
+
   it("streams a range in chunks that concatenate to the file", async () => {
     const p = fresh();
     const { src } = await openFile(p);

@@ -72,8 +72,9 @@ export async function readWindow(
   skip: number,
   length: number,
   expectedTotal: number | null,
+  into?: Uint8Array,
 ): Promise<Uint8Array> {
-  const out = new Uint8Array(length);
+  const out = into && into.byteLength >= length ? into.subarray(0, length) : new Uint8Array(length);
   let pos = 0; // body bytes seen so far
   try {
     for await (const c of chunks(x)) {
@@ -91,9 +92,9 @@ export async function readWindow(
   throw truncated(x, expectedTotal ?? skip + length, pos);
 }
 
-/** Exactly `length` bytes: the whole body of a 206 answer. */
-export function readExact(x: Exchange, length: number): Promise<Uint8Array> {
-  return readWindow(x, 0, length, length);
+/** Exactly `length` bytes: the whole body of a 206 answer (into `into` when it is large enough). */
+export function readExact(x: Exchange, length: number, into?: Uint8Array): Promise<Uint8Array> {
+  return readWindow(x, 0, length, length, into);
 }
 
 /** The whole body, refused above `cap` bytes before and while reading. */

@@ -87,16 +87,22 @@ export class HttpByteSource implements ByteSource {
     return src;
   }
 
-  async read(offset: number, length: number): Promise<Uint8Array> {
+  /**
+   * `into` (a scan's recycled chunk buffer, possibly shared with workers) receives a 206 body in
+   * place: a scan that is handed fresh buffers instead allocates and drops one chunk buffer per
+   * chunk, and that garbage (collected late: it lives outside the JS heap) took the peak RSS of a
+   * remote fingerprint of a 2.5 GB model to 1.4 GB.
+   */
+  async read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     this.checkBounds(offset, length);
     if (length === 0) return new Uint8Array(0);
-    if (this.cached || (await this.inCache())) return (await this.wholeFile()).read(offset, length);
+    if (this.cached || (await this.inCache())) return (await this.wholeFile()).read(offset, length, into);
     if (this.rangeIgnoredReads > 0) return this.readWithoutRange(offset, length);
     const headers: Record<string, string> = { range: `bytes=${offset}-${offset + length - 1}` };
     const ifRange = ifRangeValue(this.validator);
     if (ifRange) headers["if-range"] = ifRange;
     return this.send({ method: "GET", headers, stats: this.stats }, (x) =>
-      this.consumeRange(x, offset, length),
+      this.consumeRange(x, offset, length, into),
     );
   }
 
@@ -153,7 +159,12 @@ export class HttpByteSource implements ByteSource {
     }
   }
 
-  private async consumeRange(x: Exchange, offset: number, length: number): Promise<Uint8Array> {
+  private async consumeRange(
+    x: Exchange,
+    offset: number,
+    length: number,
+    into?: Uint8Array,
+  ): Promise<Uint8Array> {
     const h = x.res.headers;
     if (x.res.status === 206) {
       this.checkVersion(x, false);
@@ -163,7 +174,7 @@ export class HttpByteSource implements ByteSource {
       if (cr.start !== offset || cr.end !== offset + length - 1) {
         throw badResponse(x, `Content-Range bytes ${offset}-${offset + length - 1}`);
       }
-      return readExact(x, length);
+      return readExact(x, length, into);
     }
     if (x.res.status === 200) {
       // A 200 to If-Range means "another version" (§13.1.5) unless the validator is unchanged,
