@@ -105,8 +105,8 @@ export class TensorAccumulator {
   private flushCodes(): void {
     if (!this.codes || !this.codeTotals || !this.codesOdd) return;
     for (let c = 0; c < this.codes.length; c++) {
-      const both = (this.codes[c] as number) + (this.codesOdd[c] as number);
-      this.codeTotals[c] = (this.codeTotals[c] as number) + both;
+      const both = (this.codes[c] ?? 0) + (this.codesOdd[c] ?? 0);
+      this.codeTotals[c] = (this.codeTotals[c] ?? 0) + both;
     }
     this.codes.fill(0);
     this.codesOdd.fill(0);
@@ -156,8 +156,7 @@ export class CodeShare {
     else accumulateCodes(bytes, this.even);
   }
   total(): Uint32Array {
-    for (let c = 0; c < this.even.length; c++)
-      this.even[c] = (this.even[c] as number) + (this.odd[c] as number);
+    for (let c = 0; c < this.even.length; c++) this.even[c] = (this.even[c] ?? 0) + (this.odd[c] ?? 0);
     return this.even;
   }
 }
@@ -173,8 +172,7 @@ export class CodeCounts {
     this.totals = new Float64Array(scanKindOf(dtype) === "code16" ? 65536 : 256);
   }
   add(counts: Uint32Array): void {
-    for (let c = 0; c < this.totals.length; c++)
-      this.totals[c] = (this.totals[c] as number) + (counts[c] as number);
+    for (let c = 0; c < this.totals.length; c++) this.totals[c] = (this.totals[c] ?? 0) + (counts[c] ?? 0);
   }
   finish(): TensorStats {
     return finalizeCodes(this.totals, this.dtype);

@@ -68,7 +68,7 @@ function buildTable(dtype: DType): Float64Array {
     switch (dtype) {
       case "BF16":
         u32[0] = c << 16;
-        t[c] = f32[0] as number;
+        t[c] = f32[0] ?? Number.NaN;
         break;
       case "F16":
         t[c] = decodeMinifloat(c, 5, 10, true);
@@ -124,7 +124,7 @@ export function valueOrder(table: Float64Array): Uint32Array {
   if (!o) {
     const codes: number[] = [];
     for (let c = 0; c < table.length; c++) if (!Number.isNaN(table[c])) codes.push(c);
-    codes.sort((a, b) => (table[a] as number) - (table[b] as number) || a - b);
+    codes.sort((a, b) => (table[a] ?? Number.NaN) - (table[b] ?? Number.NaN) || a - b);
     o = Uint32Array.from(codes);
     orderCache.set(table, o);
   }
@@ -146,7 +146,7 @@ export function floatBinMidpoints(): Float64Array {
     midpoints = new Float64Array(65536);
     for (let k = 0; k < 65536; k++) {
       u32[0] = ((k << 16) | 0x8000) >>> 0;
-      midpoints[k] = Number.isFinite(bf16[k] as number) ? (f32[0] as number) : Number.NaN;
+      midpoints[k] = Number.isFinite(bf16[k]) ? (f32[0] ?? Number.NaN) : Number.NaN;
     }
   }
   return midpoints;

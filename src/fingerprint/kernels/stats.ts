@@ -77,7 +77,7 @@ export function accumulateFloats(values: Float32Array | Float64Array): FloatPart
   let nan = 0;
   let inf = 0;
   for (let i = 0; i < values.length; i++) {
-    const v = values[i] as number;
+    const v = values[i] ?? Number.NaN;
     if (Number.isNaN(v)) nan++;
     else if (v === Number.POSITIVE_INFINITY || v === Number.NEGATIVE_INFINITY) inf++;
     else {
@@ -86,14 +86,14 @@ export function accumulateFloats(values: Float32Array | Float64Array): FloatPart
       if (v < min) min = v;
       if (v > max) max = v;
       f32[0] = v;
-      const key = (bits[0] as number) >>> 16;
-      hist[key] = (hist[key] as number) + 1;
+      const key = (bits[0] ?? 0) >>> 16;
+      hist[key] = (hist[key] ?? 0) + 1;
     }
   }
   const mean = n === 0 ? 0 : sum / n;
   let m2 = 0;
   for (let i = 0; i < values.length; i++) {
-    const v = values[i] as number;
+    const v = values[i] ?? Number.NaN;
     if (v - v === 0) m2 += (v - mean) * (v - mean); // finite values only (Inf - Inf and NaN are NaN)
   }
   return { moments: { n, mean, m2, min, max, nan, inf }, hist };
@@ -101,7 +101,7 @@ export function accumulateFloats(values: Float32Array | Float64Array): FloatPart
 
 export function mergeFloatPartials(a: FloatPartial, b: FloatPartial): FloatPartial {
   const hist = new Float64Array(65536);
-  for (let k = 0; k < 65536; k++) hist[k] = (a.hist[k] as number) + (b.hist[k] as number);
+  for (let k = 0; k < 65536; k++) hist[k] = (a.hist[k] ?? 0) + (b.hist[k] ?? 0);
   return { moments: mergeMoments(a.moments, b.moments), hist };
 }
 
@@ -136,8 +136,8 @@ function statsFromMoments(m: Moments, total: number, quantiles: number[]): Tenso
 /** Adds the codes of a chunk to an exact pattern histogram (8-bit dtypes; 16-bit ones use accumulateCodes16). */
 export function accumulateCodes(codes: Uint16Array | Uint8Array, hist: Uint32Array): void {
   for (let i = 0; i < codes.length; i++) {
-    const c = codes[i] as number;
-    hist[c] = (hist[c] as number) + 1;
+    const c = codes[i] ?? 0;
+    hist[c] = (hist[c] ?? 0) + 1;
   }
 }
 
@@ -149,22 +149,22 @@ export function accumulateCodes(codes: Uint16Array | Uint8Array, hist: Uint32Arr
 export function accumulateCodes16(codes: Uint16Array, a: Uint32Array, b: Uint32Array): void {
   let start = 0;
   if (codes.byteOffset % 4 !== 0 && codes.length > 0) {
-    const c = codes[0] as number;
-    a[c] = (a[c] as number) + 1;
+    const c = codes[0] ?? 0;
+    a[c] = (a[c] ?? 0) + 1;
     start = 1;
   }
   const pairs = (codes.length - start) >> 1;
   const words = new Uint32Array(codes.buffer, codes.byteOffset + 2 * start, pairs);
   for (let i = 0; i < pairs; i++) {
-    const w = words[i] as number;
+    const w = words[i] ?? 0;
     const lo = w & 0xffff;
     const hi = w >>> 16;
-    a[lo] = (a[lo] as number) + 1;
-    b[hi] = (b[hi] as number) + 1;
+    a[lo] = (a[lo] ?? 0) + 1;
+    b[hi] = (b[hi] ?? 0) + 1;
   }
   if (start + 2 * pairs < codes.length) {
-    const c = codes[codes.length - 1] as number;
-    a[c] = (a[c] as number) + 1;
+    const c = codes[codes.length - 1] ?? 0;
+    a[c] = (a[c] ?? 0) + 1;
   }
 }
 
@@ -176,9 +176,9 @@ export function finalizeCodes(hist: Float64Array, dtype: DType): TensorStats {
   let nan = 0;
   let inf = 0;
   for (let c = 0; c < hist.length; c++) {
-    const k = hist[c] as number;
+    const k = hist[c] ?? 0;
     if (k === 0) continue;
-    const v = table[c] as number;
+    const v = table[c] ?? Number.NaN;
     if (Number.isNaN(v)) nan += k;
     else if (!Number.isFinite(v)) inf += k;
     else {
@@ -197,8 +197,8 @@ export function finalizeCodes(hist: Float64Array, dtype: DType): TensorStats {
     inf,
   };
   for (let c = 0; c < hist.length; c++) {
-    const k = hist[c] as number;
-    const v = table[c] as number;
+    const k = hist[c] ?? 0;
+    const v = table[c] ?? Number.NaN;
     if (k === 0 || !Number.isFinite(v)) continue;
     m.m2 += k * (v - mean) * (v - mean);
     if (v < m.min) m.min = v;
@@ -222,13 +222,13 @@ export function histogramQuantiles(
   let cum = 0;
   let li = 0;
   for (let i = 0; i < order.length && li < QUANTILE_LEVELS.length; i++) {
-    const code = order[i] as number;
-    const v = values[code] as number;
+    const code = order[i] ?? -1;
+    const v = values[code] ?? Number.NaN;
     if (!Number.isFinite(v)) continue;
-    cum += hist[code] as number;
+    cum += hist[code] ?? 0;
     while (
       li < QUANTILE_LEVELS.length &&
-      cum >= Math.max(1, Math.ceil((QUANTILE_LEVELS[li] as number) * n))
+      cum >= Math.max(1, Math.ceil((QUANTILE_LEVELS[li] ?? Number.NaN) * n))
     ) {
       out.push(v);
       li++;

@@ -71,7 +71,7 @@ export function keepThreshold(
   for (const layer of layers) {
     const mlps = layer.mlp ? [layer.mlp] : (layer.moe?.experts ?? []);
     for (const m of mlps) {
-      const n = m.up.shape[0]!;
+      const [n = 0] = m.up.shape;
       need += n * featureBytesPerNeuron(m.gate !== null, cols);
       neurons += n;
     }
@@ -108,7 +108,7 @@ function lowerBound(rows: Int32Array, x: number): number {
   let hi = rows.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (rows[mid]! < x) lo = mid + 1;
+    if ((rows[mid] ?? -1) < x) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -129,7 +129,7 @@ export function selectRows(
   const to = lowerBound(rows, start + count);
   const w = new Float32Array((to - from) * d);
   for (let p = from; p < to; p++) {
-    const r = rows[p]! - start;
+    const r = (rows[p] ?? -1) - start;
     w.set(block.subarray(r * d, (r + 1) * d), (p - from) * d);
   }
   return { w, count: to - from };
@@ -138,6 +138,6 @@ export function selectRows(
 /** Values at the stored indices (e.g. the down-column norms of the kept neurons). */
 export function pick(values: Uint16Array, rows: Int32Array): Uint16Array {
   const out = new Uint16Array(rows.length);
-  for (let p = 0; p < rows.length; p++) out[p] = values[rows[p]!]!;
+  for (let p = 0; p < rows.length; p++) out[p] = values[rows[p] ?? -1] ?? 0;
   return out;
 }

@@ -22,7 +22,8 @@ export function projectRows(w: Float32Array, n: number, d: number, p: Float32Arr
 export function scaleColumns(p: Float32Array, k: number, d: number, g: Float32Array | null): Float32Array {
   if (!g) return p;
   const out = new Float32Array(k * d);
-  for (let r = 0; r < k; r++) for (let c = 0; c < d; c++) out[r * d + c] = p[r * d + c]! * g[c]!;
+  for (let r = 0; r < k; r++)
+    for (let c = 0; c < d; c++) out[r * d + c] = (p[r * d + c] ?? Number.NaN) * (g[c] ?? Number.NaN);
   return out;
 }
 
@@ -35,9 +36,9 @@ export function quantizeRows(x: Float32Array, n: number, k: number, from = 0, wi
   for (let i = 0; i < n; i++) {
     const row = i * k + from;
     let m = 0;
-    for (let c = 0; c < width; c++) m = Math.max(m, Math.abs(x[row + c]!));
+    for (let c = 0; c < width; c++) m = Math.max(m, Math.abs(x[row + c] ?? Number.NaN));
     const s = m > 0 ? 127 / m : 0;
-    for (let c = 0; c < width; c++) out[i * width + c] = Math.round(x[row + c]! * s) + 128;
+    for (let c = 0; c < width; c++) out[i * width + c] = Math.round((x[row + c] ?? Number.NaN) * s) + 128;
   }
   return out;
 }
@@ -45,7 +46,7 @@ export function quantizeRows(x: Float32Array, n: number, k: number, from = 0, wi
 /** Inverse of quantizeRows up to each row's scale. */
 export function dequantizeRows(q: Uint8Array): Float32Array {
   const out = new Float32Array(q.length);
-  for (let i = 0; i < q.length; i++) out[i] = q[i]! - 128;
+  for (let i = 0; i < q.length; i++) out[i] = (q[i] ?? Number.NaN) - 128;
   return out;
 }
 
@@ -62,17 +63,21 @@ export function gaussianMatrix(k: number, d: number, seed: number): Float32Array
     z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
     return (z ^ (z >>> 16)) >>> 0;
   };
-  const s = [splitmix(), splitmix(), splitmix(), splitmix()];
+  // The four state words of xoshiro128**, seeded in this order.
+  let s0 = splitmix();
+  let s1 = splitmix();
+  let s2 = splitmix();
+  let s3 = splitmix();
   const rotl = (v: number, r: number) => ((v << r) | (v >>> (32 - r))) >>> 0;
   const next = (): number => {
-    const result = Math.imul(rotl(Math.imul(s[1]!, 5) >>> 0, 7), 9) >>> 0;
-    const t = (s[1]! << 9) >>> 0;
-    s[2] = (s[2]! ^ s[0]!) >>> 0;
-    s[3] = (s[3]! ^ s[1]!) >>> 0;
-    s[1] = (s[1]! ^ s[2]!) >>> 0;
-    s[0] = (s[0]! ^ s[3]!) >>> 0;
-    s[2] = (s[2]! ^ t) >>> 0;
-    s[3] = rotl(s[3]!, 11);
+    const result = Math.imul(rotl(Math.imul(s1, 5) >>> 0, 7), 9) >>> 0;
+    const t = (s1 << 9) >>> 0;
+    s2 = (s2 ^ s0) >>> 0;
+    s3 = (s3 ^ s1) >>> 0;
+    s1 = (s1 ^ s2) >>> 0;
+    s0 = (s0 ^ s3) >>> 0;
+    s2 = (s2 ^ t) >>> 0;
+    s3 = rotl(s3, 11);
     return (result + 0.5) / 2 ** 32;
   };
   const out = new Float32Array(k * d);
@@ -105,8 +110,10 @@ export function qkInvariant(
       for (let j = 0; j < m; j++) {
         let s = 0;
         for (let c = 0; c < headDim; c++)
-          s += q[i * heads * headDim + h * headDim + c]! * k[j * kvHeads * headDim + g * headDim + c]!;
-        out[i * m + j] = out[i * m + j]! + s;
+          s +=
+            (q[i * heads * headDim + h * headDim + c] ?? Number.NaN) *
+            (k[j * kvHeads * headDim + g * headDim + c] ?? Number.NaN);
+        out[i * m + j] = (out[i * m + j] ?? Number.NaN) + s;
       }
   }
   return out;
@@ -117,7 +124,7 @@ export function rowNorms(w: Float32Array, n: number, d: number): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     let s = 0;
-    for (let c = 0; c < d; c++) s += w[i * d + c]! ** 2;
+    for (let c = 0; c < d; c++) s += (w[i * d + c] ?? Number.NaN) ** 2;
     out[i] = Math.sqrt(s);
   }
   return out;
@@ -125,7 +132,8 @@ export function rowNorms(w: Float32Array, n: number, d: number): Float32Array {
 
 /** Adds the squares of each column of an n×d block into acc (length d): column norms by row blocks. */
 export function addColumnSquares(w: Float32Array, n: number, d: number, acc: Float64Array): void {
-  for (let i = 0; i < n; i++) for (let c = 0; c < d; c++) acc[c] = acc[c]! + w[i * d + c]! ** 2;
+  for (let i = 0; i < n; i++)
+    for (let c = 0; c < d; c++) acc[c] = (acc[c] ?? Number.NaN) + (w[i * d + c] ?? Number.NaN) ** 2;
 }
 
 const F32 = new Float32Array(1);
@@ -137,7 +145,7 @@ const U32 = new Uint32Array(F32.buffer);
  */
 export function toFloat16(x: number): number {
   F32[0] = x;
-  const b = U32[0]!;
+  const b = U32[0] ?? 0;
   const sign = (b >>> 16) & 0x8000;
   const exp = (b >>> 23) & 0xff;
   let mant = b & 0x7fffff;
@@ -168,12 +176,12 @@ export function fromFloat16(h: number): number {
 
 export function float16Array(x: Float32Array | Float64Array): Uint16Array {
   const out = new Uint16Array(x.length);
-  for (let i = 0; i < x.length; i++) out[i] = toFloat16(x[i]!);
+  for (let i = 0; i < x.length; i++) out[i] = toFloat16(x[i] ?? Number.NaN);
   return out;
 }
 
 export function fromFloat16Array(u: Uint16Array): Float32Array {
   const out = new Float32Array(u.length);
-  for (let i = 0; i < u.length; i++) out[i] = fromFloat16(u[i]!);
+  for (let i = 0; i < u.length; i++) out[i] = fromFloat16(u[i] ?? 0);
   return out;
 }
