@@ -111,7 +111,7 @@ describe.skipIf(!PG_URL)("PostgreSQL job queue", () => {
         concurrency: 2,
         kinds: ["identify", "attach-log"],
         handlers: {
-          trainlog: async (ctx) => {
+          "attach-log": async (ctx) => {
             const p = ctx.payload as { fail: string };
             if (p.fail === "input") throw new PedigreeError("REGISTRY_UNKNOWN_MODEL", "no such model");
             if (++flaky < 3) throw new PedigreeError("HTTP_SERVER_ERROR", "503 from the hub");
