@@ -44,7 +44,10 @@ export const define: CommandModule["define"] = (cmd: Command) => {
     )
     .option("--threads <n>", "worker threads (default: all cores; the output is identical for any count)")
     .option("--batch", "each source is a folder whose entries are models")
-    .option("--no-parallel-sketches", "sketch layers on the main thread only (slower; for comparison runs)")
+    .option(
+      "--no-parallel-sketches",
+      "models sketched in a second pass (GGUF, fused or quantised tensors): sketch on the main thread only (slower; for comparison runs)",
+    )
     .option("--no-file-digests", "skip per-file SHA-256 (tensor digests and the content id are kept)")
     .option(
       "--mapping <file>",
