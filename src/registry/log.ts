@@ -39,6 +39,7 @@ export type LogOp =
   | "model.add"
   | "model.refresh"
   | "model.alias"
+  | "model.remove"
   | "edge.declare"
   | "evidence.record"
   | "trainlog.attach";

@@ -66,30 +66,43 @@ interface AnchorSketch {
 
 /** Centred, normalised anchor rows → upper-triangle cosines, int8 (x ↦ round(127x)), base64. */
 function gramSketch(s: Partial<AnchorSketch> | undefined): Prefilter["gram"] {
+  const g = anchorGram(s);
+  return g && { tokens: g.tokens, sims: Buffer.from(g.sims.buffer).toString("base64") };
+}
+
+/**
+ * The anchor Gram sketch as numbers: the first GRAM_TOKENS anchor tokens and the int8 cosines of
+ * every pair (row-major upper triangle), or null without anchor embeddings. Shared with the kinship
+ * index (kinship-index.ts), which hashes the same vector.
+ */
+export function anchorGram(s: Partial<AnchorSketch> | undefined): { tokens: string[]; sims: Int8Array } | null {
   const d = s?.hidden ?? 0;
   const E = s?.alignEmbed;
   const all = s?.alignTokens ?? [];
   if (!d || !E || all.length < 2 || E.length < all.length * d) return null;
   const mean = new Float64Array(d);
   for (let i = 0; i < all.length; i++)
-    for (let j = 0; j < d; j++) mean[j] = (mean[j] as number) + (E[i * d + j] as number) / all.length;
+    for (let j = 0; j < d; j++) mean[j] = (mean[j] ?? 0) + (E[i * d + j] ?? 0) / all.length;
   const tokens = all.slice(0, GRAM_TOKENS);
   const rows = tokens.map((_, i) => {
     const r = new Float64Array(d);
-    for (let j = 0; j < d; j++) r[j] = (E[i * d + j] as number) - (mean[j] as number);
+    for (let j = 0; j < d; j++) r[j] = (E[i * d + j] ?? 0) - (mean[j] ?? 0);
+    // Math.hypot as before: index rows are logged by digest, so their bytes must not change.
     const norm = Math.hypot(...r) || 1;
     return r.map((x) => x / norm);
   });
   const sims = new Int8Array((tokens.length * (tokens.length - 1)) / 2);
   let k = 0;
-  for (let a = 0; a < rows.length; a++)
+  for (let a = 0; a < rows.length; a++) {
+    const ra = rows[a] ?? new Float64Array(d);
     for (let b = a + 1; b < rows.length; b++) {
+      const rb = rows[b] ?? new Float64Array(d);
       let dot = 0;
-      for (let j = 0; j < d; j++)
-        dot += ((rows[a] as Float64Array)[j] as number) * ((rows[b] as Float64Array)[j] as number);
+      for (let j = 0; j < d; j++) dot += (ra[j] ?? 0) * (rb[j] ?? 0);
       sims[k++] = Math.round(127 * Math.max(-1, Math.min(1, dot)));
     }
-  return { tokens, sims: Buffer.from(sims.buffer).toString("base64") };
+  }
+  return { tokens, sims };
 }
 
 /** Pearson correlation of the similarities of token pairs both sketches hold. */

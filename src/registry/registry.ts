@@ -16,6 +16,7 @@ import {
   insertModel,
 } from "./models.js";
 import { checkHfId, checkModelName, checkRelation, resolveArtifact, resolveModel } from "./names.js";
+import { kinshipKeys, unindexModel } from "./kinship-index.js";
 import { buildPrefilter } from "./prefilter.js";
 import { record } from "./record.js";
 import { artifactFromRow, edgeFromRow, MODEL_COLUMNS, modelFromRow } from "./rows.js";
@@ -188,6 +189,7 @@ export class Registry {
       blob: encodeFingerprint(fp),
       prefilter: JSON.stringify(buildPrefilter(fp)),
       source: fp.source?.spec ?? null,
+      kinshipKeys: kinshipKeys(fp).keys,
     }));
     return this.write(async (trx, key) => {
       const out: AddModelResult[] = [];
@@ -199,6 +201,31 @@ export class Registry {
           this.stored.replaced(r.model.contentId, sha256Hex((prepared[i] as { blob: Buffer }).blob));
       return out;
     });
+  }
+
+  /**
+   * Removes a model (by name, artifact name or content id) with a logged `model.remove`: its row, its
+   * further names, the edges, evidence and training logs that name it, and its kinship index rows.
+   */
+  async removeModel(ref: string): Promise<{ model: ModelRecord; seq: number }> {
+    const model = await this.resolve(ref);
+    const seq = await this.write(async (trx, key) => {
+      const row = await trx
+        .selectFrom("models")
+        .select("seq")
+        .where("content_id", "=", model.contentId)
+        .executeTakeFirst();
+      if (!row)
+        throw new PedigreeError("REGISTRY_UNKNOWN_MODEL", `No registered model "${ref}"`, {
+          details: { ref },
+          hint: "It was removed meanwhile; list the models with `pedigree registry list`",
+        });
+      const { seqs } = await record(trx, key, [{ op: "model.remove", data: { contentId: model.contentId } }]);
+      await unindexModel(trx, Number(row.seq));
+      return seqs[0] ?? 0;
+    });
+    this.stored.forget(model.contentId);
+    return { model, seq };
   }
 
   async declare(

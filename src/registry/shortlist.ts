@@ -1,4 +1,13 @@
+import { decodeFingerprint } from "../fingerprint/file.js";
+import type { Fingerprint } from "../fingerprint/types.js";
 import { writeTx } from "./db.js";
+import {
+  indexVersion,
+  KINSHIP_INDEX_VERSION,
+  kinshipCandidates,
+  kinshipKeys,
+  rebuildKinshipIndex,
+} from "./kinship-index.js";
 import {
   buildPrefilter,
   PREFILTER_VERSION,
@@ -19,8 +28,13 @@ export interface IndexRow {
  * The identify index of every registered model (about 2 KB each). Rows written by an older index
  * version are rebuilt from the stored fingerprint and saved (derived data: no log entry needed).
  */
-export async function loadIndex(reg: Registry): Promise<IndexRow[]> {
-  const rows = await reg.db.selectFrom("models").select(["content_id", "name", "seq", "prefilter"]).execute();
+export async function loadIndex(reg: Registry, seqs?: readonly number[]): Promise<IndexRow[]> {
+  const select = () => reg.db.selectFrom("models").select(["content_id", "name", "seq", "prefilter"]);
+  const rows = [];
+  if (!seqs) rows.push(...(await select().execute()));
+  // Bounded IN lists: SQLite allows 32,766 bound parameters per statement.
+  else for (let i = 0; i < seqs.length; i += 500)
+      rows.push(...(await select().where("seq", "in", seqs.slice(i, i + 500)).execute()));
   const out: IndexRow[] = [];
   for (const r of rows) {
     let prefilter = JSON.parse(r.prefilter) as Prefilter;
@@ -55,4 +69,45 @@ export function shortlist(
     if (best.length > k) best.pop();
   }
   return best;
+}
+
+/**
+ * Registries up to this many models are scanned whole (every prefilter row scored, ≈ 0.1 s at
+ * 5,000); larger ones go through the kinship index, whose cost does not grow with the registry.
+ */
+export const SCAN_MAX_MODELS = 5000;
+/** Models the kinship index hands to the prefilter score (the most shared band keys). */
+export const KINSHIP_CANDIDATES = 64;
+
+/** How candidates are found: the whole-registry scan, the kinship index, or by registry size. */
+export type CandidateSource = "scan" | "index" | "auto";
+
+/**
+ * The index rows worth scoring against `fp`: every registered model (scan), or the models that share
+ * the most kinship band keys with it (index). `auto` scans registries of up to SCAN_MAX_MODELS.
+ */
+export async function candidateRows(
+  reg: Registry,
+  fp: Fingerprint,
+  source: CandidateSource = "auto",
+): Promise<{ rows: IndexRow[]; via: "scan" | "index" }> {
+  if (source === "scan" || (source === "auto" && (await isSmall(reg))))
+    return { rows: await loadIndex(reg), via: "scan" };
+  await ensureKinshipIndex(reg);
+  const hits = await kinshipCandidates(reg.db, kinshipKeys(fp).probes, KINSHIP_CANDIDATES + 1);
+  return { rows: await loadIndex(reg, hits.map((h) => h.seq)), via: "index" };
+}
+
+async function isSmall(reg: Registry): Promise<boolean> {
+  const rows = await reg.db.selectFrom("models").select("seq").limit(SCAN_MAX_MODELS + 1).execute();
+  return rows.length <= SCAN_MAX_MODELS;
+}
+
+/** Builds the kinship index when it is missing or of another version (a registry from an older build). */
+export async function ensureKinshipIndex(reg: Registry): Promise<void> {
+  if ((await indexVersion(reg.db)) === KINSHIP_INDEX_VERSION) return;
+  await writeTx(reg.handle, async (trx) => {
+    if ((await indexVersion(trx)) === KINSHIP_INDEX_VERSION) return;
+    await rebuildKinshipIndex(trx, decodeFingerprint);
+  });
 }

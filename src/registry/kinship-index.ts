@@ -1,0 +1,333 @@
+import { type Kysely, sql } from "kysely";
+import type { Fingerprint } from "../fingerprint/types.js";
+import { anchorGram } from "./prefilter.js";
+import type { RegistryTables } from "./schema.js";
+
+/**
+ * The kinship index: a sublinear way to find the registered models related to a fingerprint, on
+ * SQLite and PostgreSQL alike (plain integer columns, a B-tree on the key). Each model is reduced to
+ * a few dozen integer band keys; a query looks up its own keys, counts the hits per model and keeps
+ * the best-scoring few. Two families of keys, chosen for what survives each derivation:
+ *
+ *  - **Gram bands** (locality-sensitive hashing of the anchor Gram sketch, prefilter.ts): the centred
+ *    cosines among the embeddings of the first GRAM_TOKENS anchor tokens are invariant to permutations
+ *    and rotations of the hidden basis, untouched by widening, pruning, deepening and up-cycling (none
+ *    of them changes the embeddings) and move slowly under continued training. Random-hyperplane
+ *    signs (SimHash) of that vector are cut into GRAM_BANDS bands of GRAM_BAND_BITS bits: two vectors
+ *    at angle θ agree on a band with probability (1 − θ/π)^bits. Hyperplane coefficients are seeded by
+ *    the token strings of each pair, so models with different vocabularies still share coordinates
+ *    for the tokens they share.
+ *  - **Neuron slots** (MinHash of the set of MLP neuron signatures): each neuron's basis-free anchor
+ *    features (row · embedding of each feature token; sketch/types.ts) become a NEURON_BITS-bit SimHash
+ *    code, again with token-seeded hyperplanes. A model's neurons form a set, so permuting neurons
+ *    changes nothing, widening adds and pruning removes a few members, deepening and up-cycling copy
+ *    members; NEURON_SLOTS MinHash slots estimate the Jaccard similarity of the two sets.
+ *
+ * The index is derived data (the log is the record): written with each `model.add` / `model.refresh`,
+ * removed with `model.remove`, rewritten by `registry rebuild`, and not a view table of the log.
+ */
+
+/** Bumped whenever `kinshipKeys` would give other keys for the same fingerprint: the index is rebuilt. */
+export const KINSHIP_INDEX_VERSION = "1";
+/** Bands of the Gram SimHash (one stored key each). */
+const GRAM_BANDS = 20;
+/**
+ * Bits per Gram band. Unrelated models share a band with probability 2^-10 (≈ 1,000 postings per key
+ * at a million models); a relative at Gram correlation 0.9 with (1 − 0.14)^10 ≈ 0.21 per band.
+ */
+const GRAM_BAND_BITS = 10;
+/**
+ * Neighbouring buckets a query also probes per Gram band: the band key with each of its PROBE_FLIPS
+ * least certain bits (smallest projection magnitude) flipped. Raises recall for far relatives at the
+ * price of reading PROBE_FLIPS + 1 postings lists per band instead of one; nothing more is stored.
+ */
+const PROBE_FLIPS = 3;
+/** SimHash bits per neuron: 24 bits keep codes of unrelated neurons apart (2^-24 per pair). */
+const NEURON_BITS = 24;
+const NEURON_SLOTS = 12;
+/** Key ranges: neuron slot keys below 2^28, Gram band keys from 2^29; both fit PostgreSQL's integer. */
+const GRAM_KEY_BASE = 2 ** 29;
+
+export interface KinshipKeys {
+  /** Stored keys (one row each). */
+  keys: number[];
+  /** Keys a query looks up: the stored ones plus the multi-probe neighbours of its Gram bands. */
+  probes: number[];
+}
+
+/** The band keys of a fingerprint (empty when its sketches hold neither anchors nor MLP features). */
+export function kinshipKeys(fp: Fingerprint): KinshipKeys {
+  const gram = gramBands(fp);
+  const neurons = neuronSlots(fp);
+  return { keys: [...gram.keys, ...neurons], probes: [...gram.probes, ...neurons] };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hashing. Seeded 32-bit mixing (murmur3's finaliser) and FNV-1a over the UTF-16 code units of a
+// string: stable across platforms, cheap, and enough for hyperplane signs and MinHash permutations.
+
+function fnv1a(s: string, seed = 0x811c9dc5): number {
+  let h = seed >>> 0;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+function mix32(x: number): number {
+  let h = x >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** `words` 32-bit words of pseudo-random signs derived from a seed (one bit per hyperplane). */
+function signWords(seed: number, words: number): Uint32Array {
+  const out = new Uint32Array(words);
+  let x = seed >>> 0;
+  for (let w = 0; w < words; w++) {
+    x = (x + 0x9e3779b9) >>> 0;
+    out[w] = mix32(x);
+  }
+  return out;
+}
+
+/**
+ * Sign matrices are a function of the token strings only, and every model of a family has the same
+ * anchor tokens: a few recent ones are kept (identify, rebuild and the generator hash many models of
+ * one vocabulary in a row).
+ */
+class SignCache {
+  private readonly entries = new Map<string, Uint32Array>();
+  constructor(private readonly size: number) {}
+  get(key: string, make: () => Uint32Array): Uint32Array {
+    const hit = this.entries.get(key);
+    if (hit) return hit;
+    const v = make();
+    this.entries.set(key, v);
+    if (this.entries.size > this.size) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    return v;
+  }
+}
+
+const gramSigns = new SignCache(16);
+const neuronSigns = new SignCache(16);
+const GRAM_BITS = GRAM_BANDS * GRAM_BAND_BITS;
+const GRAM_WORDS = Math.ceil(GRAM_BITS / 32);
+
+// ---------------------------------------------------------------------------------------------
+// Gram bands
+
+function gramBands(fp: Fingerprint): KinshipKeys {
+  const g = anchorGram(fp.sketches as unknown as Parameters<typeof anchorGram>[0]);
+  if (!g) return { keys: [], probes: [] };
+  const { tokens, sims } = g;
+  const n = tokens.length;
+  // Coefficient signs of pair (a, b) depend on the two strings only (order-free), so a model whose
+  // anchors differ (a vocabulary swap) keeps the coordinates of the pairs it shares.
+  const signs = gramSigns.get(tokens.join("\u0000"), () => {
+    const out = new Uint32Array(sims.length * GRAM_WORDS);
+    let k = 0;
+    for (let a = 0; a < n; a++)
+      for (let b = a + 1; b < n; b++) {
+        const [x, y] = [tokens[a] ?? "", tokens[b] ?? ""].sort();
+        out.set(signWords(fnv1a(`${x}\u0001${y}`), GRAM_WORDS), k * GRAM_WORDS);
+        k++;
+      }
+    return out;
+  });
+  let mean = 0;
+  for (const s of sims) mean += s;
+  mean /= Math.max(1, sims.length);
+  const acc = new Float64Array(GRAM_BITS);
+  for (let k = 0; k < sims.length; k++) {
+    const x = (sims[k] ?? 0) - mean;
+    if (x === 0) continue;
+    for (let w = 0; w < GRAM_WORDS; w++) {
+      const bits = signs[k * GRAM_WORDS + w] ?? 0;
+      const top = Math.min(32, GRAM_BITS - w * 32);
+      for (let j = 0; j < top; j++) {
+        const i = w * 32 + j;
+        acc[i] = (acc[i] ?? 0) + ((bits >>> j) & 1 ? x : -x);
+      }
+    }
+  }
+  const keys: number[] = [];
+  const probes: number[] = [];
+  for (let band = 0; band < GRAM_BANDS; band++) {
+    let code = 0;
+    const margins: { bit: number; m: number }[] = [];
+    for (let j = 0; j < GRAM_BAND_BITS; j++) {
+      const v = acc[band * GRAM_BAND_BITS + j] ?? 0;
+      if (v > 0) code |= 1 << j;
+      margins.push({ bit: j, m: Math.abs(v) });
+    }
+    const key = GRAM_KEY_BASE + band * 2 ** GRAM_BAND_BITS + code;
+    keys.push(key);
+    probes.push(key);
+    margins.sort((p, q) => p.m - q.m);
+    for (const { bit } of margins.slice(0, PROBE_FLIPS))
+      probes.push(GRAM_KEY_BASE + band * 2 ** GRAM_BAND_BITS + (code ^ (1 << bit)));
+  }
+  return { keys, probes };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Neuron slots
+
+interface NeuronSketchView {
+  featureTokens?: string[];
+  layers?: { mlps?: { gate?: Uint8Array | null; up?: Uint8Array; rows?: Int32Array | null }[] }[];
+}
+
+function neuronSlots(fp: Fingerprint): number[] {
+  const s = fp.sketches as unknown as NeuronSketchView | undefined;
+  const tokens = s?.featureTokens ?? [];
+  const f = tokens.length;
+  if (f === 0 || !s?.layers?.length) return [];
+  // Per feature token: NEURON_BITS signs for the up view and NEURON_BITS for the gate view.
+  const signs = neuronSigns.get(tokens.join("\u0000"), () => {
+    const out = new Uint32Array(f * 2);
+    tokens.forEach((t, i) => {
+      out[2 * i] = mix32(fnv1a(t, 0x6e657572));
+      out[2 * i + 1] = mix32(fnv1a(t, 0x67617465));
+    });
+    return out;
+  });
+  const codes = new Set<number>();
+  const acc = new Float64Array(NEURON_BITS);
+  for (const layer of s.layers)
+    for (const mlp of layer.mlps ?? []) {
+      const up = mlp.up;
+      if (!up) continue;
+      const rows = Math.floor(up.length / f);
+      const gate = mlp.gate && mlp.gate.length === up.length ? mlp.gate : null;
+      for (let r = 0; r < rows; r++) {
+        acc.fill(0);
+        let energy = 0;
+        for (let t = 0; t < f; t++) {
+          const u = (up[r * f + t] ?? 128) - 128;
+          const g = gate ? (gate[r * f + t] ?? 128) - 128 : 0;
+          energy += u * u + g * g;
+          const su = signs[2 * t] ?? 0;
+          const sg = signs[2 * t + 1] ?? 0;
+          for (let j = 0; j < NEURON_BITS; j++)
+            acc[j] = (acc[j] ?? 0) + ((su >>> j) & 1 ? u : -u) + ((sg >>> j) & 1 ? g : -g);
+        }
+        // An all-zero row (a dead or padding neuron) has no direction to hash.
+        if (energy === 0) continue;
+        let code = 0;
+        for (let j = 0; j < NEURON_BITS; j++) if ((acc[j] ?? 0) > 0) code |= 1 << j;
+        codes.add(code >>> 0);
+      }
+    }
+  if (codes.size === 0) return [];
+  const out: number[] = [];
+  for (let slot = 0; slot < NEURON_SLOTS; slot++) {
+    let best = 0;
+    let bestHash = Number.POSITIVE_INFINITY;
+    const salt = mix32(0x51ed2701 + slot);
+    for (const c of codes) {
+      const h = mix32(c ^ salt);
+      if (h < bestHash || (h === bestHash && c < best)) {
+        bestHash = h;
+        best = c;
+      }
+    }
+    out.push(slot * 2 ** NEURON_BITS + best);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storage
+
+type Db = Kysely<RegistryTables>;
+
+/** Rows per INSERT statement: well under SQLite's 32,766 bound parameters and PostgreSQL's 65,535. */
+const INSERT_ROWS = 2000;
+
+/** Replaces the index rows of one model (by its `models.seq`). */
+export async function indexModel(db: Db, seq: number, keys: readonly number[]): Promise<void> {
+  await db.deleteFrom("kinship_index").where("model_seq", "=", seq).execute();
+  await insertKeys(
+    db,
+    [...new Set(keys)].map((k) => ({ band_key: k, model_seq: seq })),
+  );
+}
+
+export async function unindexModel(db: Db, seq: number): Promise<void> {
+  await db.deleteFrom("kinship_index").where("model_seq", "=", seq).execute();
+}
+
+/** Appends index rows (bulk loads: the generator, rebuild). */
+export async function insertKeys(db: Db, rows: readonly { band_key: number; model_seq: number }[]) {
+  for (let i = 0; i < rows.length; i += INSERT_ROWS)
+    await db
+      .insertInto("kinship_index")
+      .values(rows.slice(i, i + INSERT_ROWS))
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+}
+
+export interface KinshipHit {
+  seq: number;
+  hits: number;
+}
+
+/**
+ * The `limit` models sharing the most keys with `probes` (ties: the earlier registered), best first.
+ * Reads one postings list per probe through the (band_key, model_seq) primary key.
+ */
+export async function kinshipCandidates(
+  db: Db,
+  probes: readonly number[],
+  limit: number,
+): Promise<KinshipHit[]> {
+  if (probes.length === 0) return [];
+  const rows = await db
+    .selectFrom("kinship_index")
+    .select(["model_seq", sql<number | string>`count(*)`.as("hits")])
+    .where("band_key", "in", [...new Set(probes)])
+    .groupBy("model_seq")
+    .orderBy(sql`count(*)`, "desc")
+    .orderBy("model_seq")
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({ seq: Number(r.model_seq), hits: Number(r.hits) }));
+}
+
+/** The index's version as stored (null: never built, e.g. a registry created before the index). */
+export async function indexVersion(db: Db): Promise<string | null> {
+  const row = await db
+    .selectFrom("kinship_index_state")
+    .select("value")
+    .where("key", "=", "version")
+    .executeTakeFirst();
+  return row?.value ?? null;
+}
+
+export async function setIndexVersion(db: Db): Promise<void> {
+  await db.deleteFrom("kinship_index_state").where("key", "=", "version").execute();
+  await db.insertInto("kinship_index_state").values({ key: "version", value: KINSHIP_INDEX_VERSION }).execute();
+}
+
+/**
+ * Rewrites the whole index from the stored fingerprints (inside the caller's write transaction):
+ * `registry rebuild`, and the first query against a registry whose index is missing or outdated.
+ * `decode` turns a stored fingerprint file into a Fingerprint.
+ */
+export async function rebuildKinshipIndex(db: Db, decode: (blob: Buffer) => Fingerprint): Promise<number> {
+  await db.deleteFrom("kinship_index").execute();
+  const models = await db.selectFrom("models").select(["seq", "fingerprint"]).execute();
+  const rows: { band_key: number; model_seq: number }[] = [];
+  for (const m of models) {
+    const seq = Number(m.seq);
+    for (const k of new Set(kinshipKeys(decode(Buffer.from(m.fingerprint))).keys))
+      rows.push({ band_key: k, model_seq: seq });
+  }
+  await insertKeys(db, rows);
+  await setIndexVersion(db);
+  return models.length;
+}
