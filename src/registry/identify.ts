@@ -73,7 +73,7 @@ export async function identify(
   opts: IdentifyOptions = {},
 ): Promise<IdentifyResult> {
   const t0 = performance.now();
-  const { rows: index, via } = await candidateRows(reg, fp, opts.candidates);
+  const { rows: index, via, boost } = await candidateRows(reg, fp, opts.candidates);
   const registered =
     index.find((r) => r.contentId === fp.contentId) ??
     (await reg.db
@@ -81,7 +81,13 @@ export async function identify(
       .select("name")
       .where("content_id", "=", fp.contentId)
       .executeTakeFirst());
-  const short = shortlist(buildPrefilter(fp), index, opts.shortlist ?? IDENTIFY_SHORTLIST, fp.contentId);
+  const short = shortlist(
+    buildPrefilter(fp),
+    index,
+    opts.shortlist ?? IDENTIFY_SHORTLIST,
+    fp.contentId,
+    boost,
+  );
   const t1 = performance.now();
   // All short-listed comparisons at once: a pooled comparator runs them on its workers in parallel.
   const judged = await Promise.all(

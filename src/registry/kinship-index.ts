@@ -96,9 +96,9 @@ function signWords(seed: number, words: number): Uint32Array {
  * one vocabulary in a row).
  */
 class SignCache {
-  private readonly entries = new Map<string, Uint32Array>();
+  private readonly entries = new Map<string, Float32Array>();
   constructor(private readonly size: number) {}
-  get(key: string, make: () => Uint32Array): Uint32Array {
+  get(key: string, make: () => Float32Array): Float32Array {
     const hit = this.entries.get(key);
     if (hit) return hit;
     const v = make();
@@ -125,33 +125,32 @@ function gramBands(fp: Fingerprint): KinshipKeys {
   const { tokens, sims } = g;
   const n = tokens.length;
   // Coefficient signs of pair (a, b) depend on the two strings only (order-free), so a model whose
-  // anchors differ (a vocabulary swap) keeps the coordinates of the pairs it shares.
-  const signs = gramSigns.get(tokens.join("\u0000"), () => {
-    const out = new Uint32Array(sims.length * GRAM_WORDS);
+  // anchors differ (a vocabulary swap) keeps the coordinates of the pairs it shares. Stored as one
+  // ±1 row per hyperplane (GRAM_BITS × pairs), so each bit is one tight dot product.
+  const pairs = sims.length;
+  const coef = gramSigns.get(tokens.join("\u0000"), () => {
+    const out = new Float32Array(GRAM_BITS * pairs);
     let k = 0;
     for (let a = 0; a < n; a++)
       for (let b = a + 1; b < n; b++) {
         const [x, y] = [tokens[a] ?? "", tokens[b] ?? ""].sort();
-        out.set(signWords(fnv1a(`${x}\u0001${y}`), GRAM_WORDS), k * GRAM_WORDS);
+        const words = signWords(fnv1a(`${x}\u0001${y}`), GRAM_WORDS);
+        for (let i = 0; i < GRAM_BITS; i++)
+          out[i * pairs + k] = ((words[i >>> 5] ?? 0) >>> (i & 31)) & 1 ? 1 : -1;
         k++;
       }
     return out;
   });
   let mean = 0;
-  for (const s of sims) mean += s;
-  mean /= Math.max(1, sims.length);
+  for (const x of sims) mean += x;
+  mean /= Math.max(1, pairs);
+  const centred = Float32Array.from(sims, (x) => x - mean);
   const acc = new Float64Array(GRAM_BITS);
-  for (let k = 0; k < sims.length; k++) {
-    const x = (sims[k] ?? 0) - mean;
-    if (x === 0) continue;
-    for (let w = 0; w < GRAM_WORDS; w++) {
-      const bits = signs[k * GRAM_WORDS + w] ?? 0;
-      const top = Math.min(32, GRAM_BITS - w * 32);
-      for (let j = 0; j < top; j++) {
-        const i = w * 32 + j;
-        acc[i] = (acc[i] ?? 0) + ((bits >>> j) & 1 ? x : -x);
-      }
-    }
+  for (let i = 0; i < GRAM_BITS; i++) {
+    let dot = 0;
+    const base = i * pairs;
+    for (let k = 0; k < pairs; k++) dot += (coef[base + k] ?? 0) * (centred[k] ?? 0);
+    acc[i] = dot;
   }
   const keys: number[] = [];
   const probes: number[] = [];
@@ -186,17 +185,23 @@ function neuronSlots(fp: Fingerprint): number[] {
   const tokens = s?.featureTokens ?? [];
   const f = tokens.length;
   if (f === 0 || !s?.layers?.length) return [];
-  // Per feature token: NEURON_BITS signs for the up view and NEURON_BITS for the gate view.
-  const signs = neuronSigns.get(tokens.join("\u0000"), () => {
-    const out = new Uint32Array(f * 2);
+  // Per hyperplane (NEURON_BITS of them) and view (up, gate): ±1 per feature token, seeded by the
+  // token string. Row j·2f … holds the up view's signs, the next f the gate view's.
+  const coef = neuronSigns.get(tokens.join("\u0000"), () => {
+    const out = new Float32Array(NEURON_BITS * 2 * f);
     tokens.forEach((t, i) => {
-      out[2 * i] = mix32(fnv1a(t, 0x6e657572));
-      out[2 * i + 1] = mix32(fnv1a(t, 0x67617465));
+      const su = mix32(fnv1a(t, 0x6e657572));
+      const sg = mix32(fnv1a(t, 0x67617465));
+      for (let j = 0; j < NEURON_BITS; j++) {
+        out[j * 2 * f + i] = (su >>> j) & 1 ? 1 : -1;
+        out[j * 2 * f + f + i] = (sg >>> j) & 1 ? 1 : -1;
+      }
     });
     return out;
   });
   const codes = new Set<number>();
-  const acc = new Float64Array(NEURON_BITS);
+  const u = new Float32Array(f);
+  const g = new Float32Array(f);
   for (const layer of s.layers)
     for (const mlp of layer.mlps ?? []) {
       const up = mlp.up;
@@ -204,21 +209,22 @@ function neuronSlots(fp: Fingerprint): number[] {
       const rows = Math.floor(up.length / f);
       const gate = mlp.gate && mlp.gate.length === up.length ? mlp.gate : null;
       for (let r = 0; r < rows; r++) {
-        acc.fill(0);
         let energy = 0;
         for (let t = 0; t < f; t++) {
-          const u = (up[r * f + t] ?? 128) - 128;
-          const g = gate ? (gate[r * f + t] ?? 128) - 128 : 0;
-          energy += u * u + g * g;
-          const su = signs[2 * t] ?? 0;
-          const sg = signs[2 * t + 1] ?? 0;
-          for (let j = 0; j < NEURON_BITS; j++)
-            acc[j] = (acc[j] ?? 0) + ((su >>> j) & 1 ? u : -u) + ((sg >>> j) & 1 ? g : -g);
+          u[t] = (up[r * f + t] ?? 128) - 128;
+          g[t] = gate ? (gate[r * f + t] ?? 128) - 128 : 0;
+          energy += (u[t] ?? 0) ** 2 + (g[t] ?? 0) ** 2;
         }
         // An all-zero row (a dead or padding neuron) has no direction to hash.
         if (energy === 0) continue;
         let code = 0;
-        for (let j = 0; j < NEURON_BITS; j++) if ((acc[j] ?? 0) > 0) code |= 1 << j;
+        for (let j = 0; j < NEURON_BITS; j++) {
+          const base = j * 2 * f;
+          let dot = 0;
+          for (let t = 0; t < f; t++) dot += (coef[base + t] ?? 0) * (u[t] ?? 0);
+          if (gate) for (let t = 0; t < f; t++) dot += (coef[base + f + t] ?? 0) * (g[t] ?? 0);
+          if (dot > 0) code |= 1 << j;
+        }
         codes.add(code >>> 0);
       }
     }
@@ -277,24 +283,23 @@ export interface KinshipHit {
 }
 
 /**
- * The `limit` models sharing the most keys with `probes` (ties: the earlier registered), best first.
+ * The `limit` models (null: all) sharing the most keys with `probes` (ties: the earlier registered), best first.
  * Reads one postings list per probe through the (band_key, model_seq) primary key.
  */
 export async function kinshipCandidates(
   db: Db,
   probes: readonly number[],
-  limit: number,
+  limit: number | null,
 ): Promise<KinshipHit[]> {
   if (probes.length === 0) return [];
-  const rows = await db
+  const q = db
     .selectFrom("kinship_index")
     .select(["model_seq", sql<number | string>`count(*)`.as("hits")])
     .where("band_key", "in", [...new Set(probes)])
     .groupBy("model_seq")
     .orderBy(sql`count(*)`, "desc")
-    .orderBy("model_seq")
-    .limit(limit)
-    .execute();
+    .orderBy("model_seq");
+  const rows = await (limit === null ? q : q.limit(limit)).execute();
   return rows.map((r) => ({ seq: Number(r.model_seq), hits: Number(r.hits) }));
 }
 
@@ -310,7 +315,10 @@ export async function indexVersion(db: Db): Promise<string | null> {
 
 export async function setIndexVersion(db: Db): Promise<void> {
   await db.deleteFrom("kinship_index_state").where("key", "=", "version").execute();
-  await db.insertInto("kinship_index_state").values({ key: "version", value: KINSHIP_INDEX_VERSION }).execute();
+  await db
+    .insertInto("kinship_index_state")
+    .values({ key: "version", value: KINSHIP_INDEX_VERSION })
+    .execute();
 }
 
 /**
@@ -330,4 +338,33 @@ export async function rebuildKinshipIndex(db: Db, decode: (blob: Buffer) => Fing
   await insertKeys(db, rows);
   await setIndexVersion(db);
   return models.length;
+}
+
+/** Rows per statement of a bulk load (two array parameters on PostgreSQL, one JSON text on SQLite). */
+const BULK_ROWS = 50_000;
+
+/**
+ * Loads many index rows at once (the generator, benchmarks): parallel arrays of keys and model seqs,
+ * best sorted by key so the primary-key B-tree is appended to rather than split at random.
+ * PostgreSQL takes them as two integer arrays (unnest), SQLite as one JSON text (json_each): one
+ * statement per BULK_ROWS rows instead of one per row.
+ */
+export async function bulkInsertKeys(
+  db: Db,
+  dialect: "sqlite" | "postgres",
+  keys: Int32Array,
+  seqs: Int32Array,
+): Promise<void> {
+  for (let i = 0; i < keys.length; i += BULK_ROWS) {
+    const k = Array.from(keys.subarray(i, i + BULK_ROWS));
+    const s = Array.from(seqs.subarray(i, i + BULK_ROWS));
+    if (dialect === "postgres")
+      await sql`insert into kinship_index (band_key, model_seq)
+        select * from unnest(${k}::integer[], ${s}::integer[]) on conflict do nothing`.execute(db);
+    else
+      await sql`insert or ignore into kinship_index (band_key, model_seq)
+        select json_extract(value, '$[0]'), json_extract(value, '$[1]') from json_each(${JSON.stringify(k.map((x, j) => [x, s[j] ?? 0]))})`.execute(
+        db,
+      );
+  }
 }

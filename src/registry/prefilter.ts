@@ -75,7 +75,9 @@ function gramSketch(s: Partial<AnchorSketch> | undefined): Prefilter["gram"] {
  * every pair (row-major upper triangle), or null without anchor embeddings. Shared with the kinship
  * index (kinship-index.ts), which hashes the same vector.
  */
-export function anchorGram(s: Partial<AnchorSketch> | undefined): { tokens: string[]; sims: Int8Array } | null {
+export function anchorGram(
+  s: Partial<AnchorSketch> | undefined,
+): { tokens: string[]; sims: Int8Array } | null {
   const d = s?.hidden ?? 0;
   const E = s?.alignEmbed;
   const all = s?.alignTokens ?? [];

@@ -7,6 +7,7 @@ import { encodeFingerprint } from "../fingerprint/file.js";
 import type { Fingerprint } from "../fingerprint/types.js";
 import { openRegistryDb, type RegistryDb, resolveDbSpec, writeTx } from "./db.js";
 import { type ActorKey, checkActorName, defaultKeysDir, generateActorKey, loadActorKey } from "./keys.js";
+import { kinshipKeys, setIndexVersion, unindexModel } from "./kinship-index.js";
 import { LOG_VERSION, type LogEntry, parseLeaf, type SignedTreeHead } from "./log.js";
 import {
   type AddModelInput,
@@ -16,7 +17,6 @@ import {
   insertModel,
 } from "./models.js";
 import { checkHfId, checkModelName, checkRelation, resolveArtifact, resolveModel } from "./names.js";
-import { kinshipKeys, unindexModel } from "./kinship-index.js";
 import { buildPrefilter } from "./prefilter.js";
 import { record } from "./record.js";
 import { artifactFromRow, edgeFromRow, MODEL_COLUMNS, modelFromRow } from "./rows.js";
@@ -76,6 +76,8 @@ export class Registry {
         if (existing) return { created: false, registryId: existing.value };
         const registryId = randomUUID();
         await record(trx, key, [{ op: "init", data: { registryId, actor, publicKey: key.publicKey } }]);
+        // A new registry's (empty) kinship index is current; an older registry's is built on first use.
+        await setIndexVersion(trx);
         return { created: true, registryId };
       });
       return { registry, ...result, actor };

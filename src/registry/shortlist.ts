@@ -33,8 +33,13 @@ export async function loadIndex(reg: Registry, seqs?: readonly number[]): Promis
   const rows = [];
   if (!seqs) rows.push(...(await select().execute()));
   // Bounded IN lists: SQLite allows 32,766 bound parameters per statement.
-  else for (let i = 0; i < seqs.length; i += 500)
-      rows.push(...(await select().where("seq", "in", seqs.slice(i, i + 500)).execute()));
+  else
+    for (let i = 0; i < seqs.length; i += 500)
+      rows.push(
+        ...(await select()
+          .where("seq", "in", seqs.slice(i, i + 500))
+          .execute()),
+      );
   const out: IndexRow[] = [];
   for (const r of rows) {
     let prefilter = JSON.parse(r.prefilter) as Prefilter;
@@ -56,12 +61,13 @@ export function shortlist(
   rows: readonly IndexRow[],
   k: number,
   exclude?: string,
+  boost: (row: IndexRow) => number = () => 0,
 ): { row: IndexRow; score: number }[] {
   const prepared = prepareQuery(query);
   const best: { row: IndexRow; score: number }[] = [];
   for (const row of rows) {
     if (row.contentId === exclude) continue;
-    const score = prefilterScore(query, row.prefilter, prepared);
+    const score = prefilterScore(query, row.prefilter, prepared) + boost(row);
     if (best.length === k && score <= (best[k - 1] as { score: number }).score) continue;
     let i = best.length;
     while (i > 0 && (best[i - 1] as { score: number }).score < score) i--;
@@ -79,6 +85,14 @@ export const SCAN_MAX_MODELS = 5000;
 /** Models the kinship index hands to the prefilter score (the most shared band keys). */
 export const KINSHIP_CANDIDATES = 64;
 
+/**
+ * Weight of the kinship index's share of matching band keys in the short-list score. The prefilter
+ * ranks a family above strangers but barely orders its members (their Gram sketches agree to within
+ * a few hundredths); the neuron slots do: a parent shares more neuron signatures with its child than
+ * a sibling or grandparent does. 2 × (share) spans more than the prefilter's spread within a family.
+ */
+export const KINSHIP_WEIGHT = 2;
+
 /** How candidates are found: the whole-registry scan, the kinship index, or by registry size. */
 export type CandidateSource = "scan" | "index" | "auto";
 
@@ -90,16 +104,31 @@ export async function candidateRows(
   reg: Registry,
   fp: Fingerprint,
   source: CandidateSource = "auto",
-): Promise<{ rows: IndexRow[]; via: "scan" | "index" }> {
-  if (source === "scan" || (source === "auto" && (await isSmall(reg))))
-    return { rows: await loadIndex(reg), via: "scan" };
+): Promise<{ rows: IndexRow[]; via: "scan" | "index"; boost: (row: IndexRow) => number }> {
   await ensureKinshipIndex(reg);
-  const hits = await kinshipCandidates(reg.db, kinshipKeys(fp).probes, KINSHIP_CANDIDATES + 1);
-  return { rows: await loadIndex(reg, hits.map((h) => h.seq)), via: "index" };
+  const keys = kinshipKeys(fp);
+  const scan = source === "scan" || (source === "auto" && (await isSmall(reg)));
+  // A scan scores every model, so it needs every model's hit count (no limit); the index keeps the best.
+  const hits = await kinshipCandidates(reg.db, keys.probes, scan ? null : KINSHIP_CANDIDATES + 1);
+  const share = new Map(hits.map((h) => [h.seq, h.hits / Math.max(1, keys.keys.length)]));
+  const boost = (row: IndexRow) => KINSHIP_WEIGHT * Math.min(1, share.get(row.seq) ?? 0);
+  if (scan) return { rows: await loadIndex(reg), via: "scan", boost };
+  return {
+    rows: await loadIndex(
+      reg,
+      hits.map((h) => h.seq),
+    ),
+    via: "index",
+    boost,
+  };
 }
 
 async function isSmall(reg: Registry): Promise<boolean> {
-  const rows = await reg.db.selectFrom("models").select("seq").limit(SCAN_MAX_MODELS + 1).execute();
+  const rows = await reg.db
+    .selectFrom("models")
+    .select("seq")
+    .limit(SCAN_MAX_MODELS + 1)
+    .execute();
   return rows.length <= SCAN_MAX_MODELS;
 }
 

@@ -18,19 +18,30 @@ export async function likelyRelatives(
   k: number,
 ): Promise<Map<string, IndexRow[]>> {
   const out = new Map<string, IndexRow[]>();
-  const total = await reg.db.selectFrom("models").select("seq").limit(SCAN_MAX_MODELS + 1).execute();
+  const total = await reg.db
+    .selectFrom("models")
+    .select("seq")
+    .limit(SCAN_MAX_MODELS + 1)
+    .execute();
   if (total.length <= SCAN_MAX_MODELS) {
     const index = await loadIndex(reg);
     for (const m of scope) {
       const self = index.find((r) => r.contentId === m.contentId);
-      if (self) out.set(m.contentId, shortlist(self.prefilter, index, k, m.contentId).map((x) => x.row));
+      if (self)
+        out.set(
+          m.contentId,
+          shortlist(self.prefilter, index, k, m.contentId).map((x) => x.row),
+        );
     }
     return out;
   }
   for (const m of scope) {
     const fp = await reg.fingerprint(m.contentId);
-    const { rows } = await candidateRows(reg, fp, "index");
-    out.set(m.contentId, shortlist(buildPrefilter(fp), rows, k, m.contentId).map((x) => x.row));
+    const { rows, boost } = await candidateRows(reg, fp, "index");
+    out.set(
+      m.contentId,
+      shortlist(buildPrefilter(fp), rows, k, m.contentId, boost).map((x) => x.row),
+    );
   }
   return out;
 }
