@@ -28,12 +28,9 @@ import {
   saveRows,
   scaleQueries,
 } from "../scripts/gen-identify-index.js";
-import type { CompareResult } from "../src/compare/types.js";
-import type { Fingerprint } from "../src/fingerprint/types.js";
 import { identify } from "../src/registry/identify.js";
 import { Registry } from "../src/registry/registry.js";
-import type { Comparator } from "../src/registry/types.js";
-import { sketchKinship } from "../src/synth/sketch-family.js";
+import { sketchTruthComparator } from "../test/registry/helpers.js";
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -41,21 +38,7 @@ function arg(name: string, fallback: string): string {
 }
 
 /** The full comparison, answered from the models' known lineage (related within a family). */
-export const truthComparator: Comparator = {
-  id: "synthetic-truth",
-  compare(a: Fingerprint, b: Fingerprint): CompareResult {
-    const k = sketchKinship(a, b);
-    return {
-      verdict: k ? "related" : "unrelated",
-      log10P: k ? -40 : -0.4,
-      drift: k ? k.drift : null,
-      relations: k ? ["continued_training"] : [],
-      layerMap: null,
-      evidence: [],
-      direction: { parent: k ? k.parent : "unknown", reason: "synthetic lineage" },
-    };
-  },
-};
+const truthComparator = sketchTruthComparator;
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);

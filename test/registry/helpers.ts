@@ -7,6 +7,7 @@ import type { CompareResult, Relation } from "../../src/compare/types.js";
 import { contentIdOf } from "../../src/fingerprint/kernels/merkle.js";
 import type { Fingerprint } from "../../src/fingerprint/types.js";
 import { Registry } from "../../src/registry/registry.js";
+import { sketchKinship } from "../../src/synth/sketch-family.js";
 import type { Comparator } from "../../src/registry/types.js";
 
 /** Set by scripts/start-postgres.sh (sourced by .ci/run). PostgreSQL tests skip visibly without it. */
@@ -193,3 +194,23 @@ export function familyComparator(): Comparator & { calls: number } {
   };
   return c;
 }
+
+/**
+ * Injected comparison for sketch-level synthetic families (src/synth/sketch-family.ts): related
+ * within a family, drift summed along the known tree, the ancestor named as parent.
+ */
+export const sketchTruthComparator: Comparator = {
+  id: "synthetic-truth",
+  compare(a: Fingerprint, b: Fingerprint): CompareResult {
+    const k = sketchKinship(a, b);
+    return {
+      verdict: k ? "related" : "unrelated",
+      log10P: k ? -40 : -0.4,
+      drift: k ? k.drift : null,
+      relations: k ? ["continued_training"] : [],
+      layerMap: null,
+      evidence: [],
+      direction: { parent: k ? k.parent : "unknown", reason: "synthetic lineage" },
+    };
+  },
+};
