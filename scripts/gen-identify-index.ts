@@ -1,14 +1,19 @@
 /**
  * Fills a registry with a hub's worth of kinship index entries without a hub's worth of fingerprints:
- * `--models N` synthetic models in families of FAMILY_SIZE (a base and its permuted, continued-trained,
- * widened, pruned, deepened and up-cycled descendants, src/synth/sketch-family.ts). The first
- * `--full-families` families have REGISTERED_PER_FAMILY members registered through the registry with
- * complete fingerprints (the models identify can compare); every other model exists only as index
- * rows, keyed by the same `kinshipKeys` that identify applies to real fingerprints and loaded in bulk.
+ * `--models N` synthetic models. The first `--computed` of them form families of FAMILY_SIZE (a base
+ * and its permuted, continued-trained, widened, pruned, deepened and up-cycled descendants,
+ * src/synth/sketch-family.ts), keyed by the same `kinshipKeys` that identify applies to real
+ * fingerprints; the first `--full-families` families have REGISTERED_PER_FAMILY members registered
+ * through the registry with complete fingerprints (the models identify can compare). The remaining
+ * models are strangers (unrelated to every family), whose keys are drawn as an unrelated model's are
+ * distributed: each Gram band key from a real base's key at that band (uniform over the band's
+ * codes), each neuron slot key with a uniformly random 24-bit code. Synthesising and hashing a model
+ * costs ≈ 4 ms of CPU; a stranger's keys ≈ 1 µs, so a million-model index is built in minutes.
  * Index-only models have seqs from INDEX_ONLY_SEQ, beyond any registered model's.
  *
- *   npx tsx scripts/gen-identify-index.ts --db FILE|postgres://… [--models 1000000] [--full-families 100]
- *       [--workers 2] [--keys-cache FILE]
+ *   npx tsx scripts/gen-identify-index.ts --db FILE|postgres://… [--models 1000000] [--computed N]
+ *       [--full-families 100] [--workers 2] [--keys-cache FILE]
+ * (default --computed: all models.)
  * Key computation runs in `--workers` child processes; `--keys-cache` keeps the computed rows for a
  * second database (the benchmark loads SQLite and PostgreSQL from one computation).
  */
@@ -18,7 +23,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Fingerprint } from "../src/fingerprint/types.js";
-import { bulkInsertKeys, kinshipKeys } from "../src/registry/kinship-index.js";
+import { bulkInsertKeys, kinshipKeys, NEURON_KEY_LIMIT } from "../src/registry/kinship-index.js";
 import { Registry } from "../src/registry/registry.js";
 import { ensureKinshipIndex } from "../src/registry/shortlist.js";
 import { Xoshiro128 } from "../src/synth/random.js";
@@ -41,10 +46,13 @@ const PARENT_POOL = 40;
 export interface ScalePlan {
   models: number;
   fullFamilies: number;
+  /** Models synthesised in families (the rest are strangers); default: all. */
+  computed?: number;
 }
 
-export const familyCount = (plan: ScalePlan) => Math.ceil(plan.models / FAMILY_SIZE);
-const membersOf = (plan: ScalePlan, f: number) => Math.min(FAMILY_SIZE, plan.models - f * FAMILY_SIZE);
+const computedOf = (plan: ScalePlan) => Math.min(plan.models, plan.computed ?? plan.models);
+export const familyCount = (plan: ScalePlan) => Math.ceil(computedOf(plan) / FAMILY_SIZE);
+const membersOf = (plan: ScalePlan, f: number) => Math.min(FAMILY_SIZE, computedOf(plan) - f * FAMILY_SIZE);
 
 /** The members of family f, base first; each member's parent comes earlier in the list. */
 export function familyMembers(f: number, size: number): SketchModel[] {
@@ -133,7 +141,15 @@ export async function computeIndexRows(
       await new Promise<void>((resolve, reject) => {
         const child = fork(
           self,
-          ["--worker", String(plan.models), String(plan.fullFamilies), String(from), String(to), out],
+          [
+            "--worker",
+            String(plan.models),
+            String(plan.fullFamilies),
+            String(computedOf(plan)),
+            String(from),
+            String(to),
+            out,
+          ],
           {
             execArgv: ["--import", "tsx"],
             stdio: "inherit",
@@ -152,7 +168,37 @@ export async function computeIndexRows(
   };
   await Promise.all(Array.from({ length: Math.max(1, workers) }, runWorker));
   fs.rmSync(dir, { recursive: true, force: true });
+  parts.push(strangerRows(plan));
   return sortRows(parts);
+}
+
+/** Strangers' rows: models plan.computed … plan.models − 1 (see the header). */
+export function strangerRows(plan: ScalePlan): { keys: Int32Array; seqs: Int32Array } {
+  const first = familyCount(plan) * FAMILY_SIZE;
+  const count = Math.max(0, plan.models - computedOf(plan));
+  const pool = Array.from(
+    { length: 1000 },
+    (_, i) => kinshipKeys({ sketches: sketchesOf(sketchBase(1_000_000 + i)) } as unknown as Fingerprint).keys,
+  );
+  const width = pool[0]?.length ?? 0;
+  const rng = new Xoshiro128(0x5742);
+  const keys = new Int32Array(count * width);
+  const seqs = new Int32Array(count * width);
+  let at = 0;
+  for (let m = 0; m < count; m++) {
+    const seq = INDEX_ONLY_SEQ + first + m;
+    const own = new Set<number>();
+    for (let j = 0; j < width; j++) {
+      const k = pool[rng.below(pool.length)]?.[j] ?? 0;
+      own.add(k < NEURON_KEY_LIMIT ? k - (k % 2 ** 24) + (rng.nextU32() % 2 ** 24) : k);
+    }
+    for (const k of own) {
+      keys[at] = k;
+      seqs[at] = seq;
+      at++;
+    }
+  }
+  return { keys: keys.subarray(0, at), seqs: seqs.subarray(0, at) };
 }
 
 function sortRows(parts: { keys: Int32Array; seqs: Int32Array }[]): { keys: Int32Array; seqs: Int32Array } {
@@ -230,9 +276,9 @@ function arg(name: string, fallback: string): string {
 
 async function main(): Promise<void> {
   if (process.argv[2] === "--worker") {
-    const [models, full, from, to, out] = process.argv.slice(3);
+    const [models, full, computed, from, to, out] = process.argv.slice(3);
     const rows = indexOnlyRows(
-      { models: Number(models), fullFamilies: Number(full) },
+      { models: Number(models), fullFamilies: Number(full), computed: Number(computed) },
       Number(from),
       Number(to),
     );

@@ -47,6 +47,8 @@ const NEURON_BITS = 24;
 const NEURON_SLOTS = 12;
 /** Key ranges: neuron slot keys below 2^28, Gram band keys from 2^29; both fit PostgreSQL's integer. */
 const GRAM_KEY_BASE = 2 ** 29;
+/** Keys below this are neuron slot keys (slot · 2^24 + code); the rest are Gram band keys. */
+export const NEURON_KEY_LIMIT = 2 ** 28;
 
 export interface KinshipKeys {
   /** Stored keys (one row each). */

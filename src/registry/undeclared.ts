@@ -3,7 +3,14 @@ import { DRIFT_TIE } from "./identify.js";
 import type { Lineage } from "./lineage.js";
 import { buildPrefilter } from "./prefilter.js";
 import type { Registry } from "./registry.js";
-import { candidateRows, type IndexRow, loadIndex, SCAN_MAX_MODELS, shortlist } from "./shortlist.js";
+import {
+  type CandidateSource,
+  candidateRows,
+  type IndexRow,
+  loadIndex,
+  SCAN_MAX_MODELS,
+  shortlist,
+} from "./shortlist.js";
 import type { EvidenceRecord, ModelRecord } from "./types.js";
 import type { Finding } from "./verify.js";
 
@@ -16,6 +23,7 @@ export async function likelyRelatives(
   reg: Registry,
   scope: readonly ModelRecord[],
   k: number,
+  source: CandidateSource = "auto",
 ): Promise<Map<string, IndexRow[]>> {
   const out = new Map<string, IndexRow[]>();
   const total = await reg.db
@@ -23,7 +31,7 @@ export async function likelyRelatives(
     .select("seq")
     .limit(SCAN_MAX_MODELS + 1)
     .execute();
-  if (total.length <= SCAN_MAX_MODELS) {
+  if (source === "scan" || (source === "auto" && total.length <= SCAN_MAX_MODELS)) {
     const index = await loadIndex(reg);
     for (const m of scope) {
       const self = index.find((r) => r.contentId === m.contentId);

@@ -7,8 +7,8 @@ import type { CompareResult, Relation } from "../../src/compare/types.js";
 import { contentIdOf } from "../../src/fingerprint/kernels/merkle.js";
 import type { Fingerprint } from "../../src/fingerprint/types.js";
 import { Registry } from "../../src/registry/registry.js";
-import { sketchKinship } from "../../src/synth/sketch-family.js";
 import type { Comparator } from "../../src/registry/types.js";
+import { sketchKinship } from "../../src/synth/sketch-family.js";
 
 /** Set by scripts/start-postgres.sh (sourced by .ci/run). PostgreSQL tests skip visibly without it. */
 export const PG_URL = process.env.PEDIGREE_TEST_PG;

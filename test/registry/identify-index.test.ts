@@ -1,14 +1,5 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Fingerprint } from "../../src/fingerprint/types.js";
-import { identify } from "../../src/registry/identify.js";
-import { bulkInsertKeys, kinshipKeys } from "../../src/registry/kinship-index.js";
-import { verifyLog } from "../../src/registry/log-verify.js";
-import { rebuildTables } from "../../src/registry/rebuild.js";
-import { Registry } from "../../src/registry/registry.js";
-import { KINSHIP_CANDIDATES } from "../../src/registry/shortlist.js";
-import { deriveSketch, SKETCH_DERIVATIONS, sketchBase, sketchesOf, sketchFingerprint } from "../../src/synth/sketch-family.js";
-import { Xoshiro128 } from "../../src/synth/random.js";
 import {
   familyMembers,
   generate,
@@ -17,7 +8,22 @@ import {
   registeredMembers,
   scaleQueries,
 } from "../../scripts/gen-identify-index.js";
-import { DIALECTS, makeRegistry, sketchTruthComparator as truth, type TestRegistry } from "./helpers.js";
+import type { Fingerprint } from "../../src/fingerprint/types.js";
+import { identify } from "../../src/registry/identify.js";
+import { bulkInsertKeys, kinshipKeys } from "../../src/registry/kinship-index.js";
+import { verifyLog } from "../../src/registry/log-verify.js";
+import { rebuildTables } from "../../src/registry/rebuild.js";
+import { Registry } from "../../src/registry/registry.js";
+import { KINSHIP_CANDIDATES } from "../../src/registry/shortlist.js";
+import { Xoshiro128 } from "../../src/synth/random.js";
+import {
+  deriveSketch,
+  SKETCH_DERIVATIONS,
+  sketchBase,
+  sketchesOf,
+  sketchFingerprint,
+} from "../../src/synth/sketch-family.js";
+import { DIALECTS, makeRegistry, type TestRegistry, sketchTruthComparator as truth } from "./helpers.js";
 
 const keysOf = (sketches: ReturnType<typeof sketchesOf>) =>
   kinshipKeys({ sketches } as unknown as Fingerprint).keys;
@@ -89,7 +95,9 @@ describe.each(DIALECTS)("identify's kinship index on $dialect", ({ dialect, skip
       expect(parentFirst / queries.length).toBeGreaterThanOrEqual(0.9);
     }, 120_000);
   });
+});
 
+describe.each(DIALECTS)("identify's kinship index on $dialect, while models change", ({ dialect, skip }) => {
   describe.skipIf(skip)("models added and removed while queries run", () => {
     let t: TestRegistry;
     let reader: Registry;
@@ -127,7 +135,12 @@ describe.each(DIALECTS)("identify's kinship index on $dialect", ({ dialect, skip
             const f = i % plan.fullFamilies;
             const members = registeredMembers(f);
             const parent = members[1 + i] ?? sketchBase(f);
-            const added = deriveSketch(parent, SKETCH_DERIVATIONS[i % 6] ?? "continued", `added-${i}`, 900 + i);
+            const added = deriveSketch(
+              parent,
+              SKETCH_DERIVATIONS[i % 6] ?? "continued",
+              `added-${i}`,
+              900 + i,
+            );
             await t.registry.addModel(sketchFingerprint(added), { name: added.name });
             // Found at once, through the index, by a fresh child of it.
             const child = sketchFingerprint(deriveSketch(added, "continued", `child-${i}`, 950 + i));
@@ -136,7 +149,10 @@ describe.each(DIALECTS)("identify's kinship index on $dialect", ({ dialect, skip
             const gone = members[REGISTERED_PER_FAMILY - 1 - i] ?? sketchBase(f);
             await t.registry.removeModel(gone.name);
             removed.push({ name: gone.name, at: performance.now() });
-            const again = await identify(reader, truth, sketchFingerprint(gone), { candidates: "index", all: true });
+            const again = await identify(reader, truth, sketchFingerprint(gone), {
+              candidates: "index",
+              all: true,
+            });
             expect(again.registeredAs).toBeNull();
             expect(again.candidates.map((c) => c.model)).not.toContain(gone.name);
           }
