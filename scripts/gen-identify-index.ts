@@ -127,7 +127,8 @@ export async function computeIndexRows(
 ): Promise<{ keys: Int32Array; seqs: Int32Array }> {
   const total = familyCount(plan);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pedigree-genindex-"));
-  const chunk = 40;
+  // Small enough chunks that the workers finish together (a family takes ≈ 1 s of CPU).
+  const chunk = Math.max(1, Math.min(40, Math.ceil(total / (4 * Math.max(1, workers)))));
   let next = 0;
   let done = 0;
   const parts: { keys: Int32Array; seqs: Int32Array }[] = [];

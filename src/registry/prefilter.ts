@@ -132,8 +132,8 @@ export function gramCorrelation(
     for (let b = a + 1; b < common.length; b++) {
       const [ca, qa] = common[a] as [number, number];
       const [cb, qb] = common[b] as [number, number];
-      const x = cs[triIndex(ca, cb, c.tokens.length)] as number;
-      const y = qs[triIndex(Math.min(qa, qb), Math.max(qa, qb), q.tokens.length)] as number;
+      const x = cs[triIndex(ca, cb, c.tokens.length)] ?? 0;
+      const y = qs[triIndex(Math.min(qa, qb), Math.max(qa, qb), q.tokens.length)] ?? 0;
       n++;
       sx += x;
       sy += y;
@@ -161,7 +161,7 @@ function minHash(tokens: readonly string[]): number[] {
       // Eight 32-bit words per digest, mixed with the seed index: a cheap family of hash functions.
       const w = h.readUInt32LE((i % 8) * 4);
       const v = Math.imul(w ^ (i * 0x9e3779b9), 0x85ebca6b) >>> 0;
-      if (v < (mins[i] as number)) mins[i] = v;
+      if (v < (mins[i] ?? 0xffffffff)) mins[i] = v;
     }
   }
   return mins;
@@ -178,12 +178,12 @@ function flattenProfiles(profiles: Record<string, number[]>): number[] {
 /** Linear interpolation of a per-layer profile onto `n` evenly spaced depths (0 … 1). */
 function resample(xs: readonly number[], n: number): number[] {
   if (xs.length === 0) return new Array<number>(n).fill(0);
-  if (xs.length === 1) return new Array<number>(n).fill(xs[0] as number);
+  if (xs.length === 1) return new Array<number>(n).fill(xs[0] ?? 0);
   return Array.from({ length: n }, (_, i) => {
     const at = (i / (n - 1)) * (xs.length - 1);
     const lo = Math.floor(at);
     const hi = Math.min(xs.length - 1, lo + 1);
-    return (xs[lo] as number) * (1 - (at - lo)) + (xs[hi] as number) * (at - lo);
+    return (xs[lo] ?? 0) * (1 - (at - lo)) + (xs[hi] ?? 0) * (at - lo);
   });
 }
 
@@ -245,8 +245,8 @@ function pearson(a: readonly number[], b: readonly number[]): number {
   let nb = 0;
   // Profiles are z-scored per role already, so the plain cosine is the correlation.
   for (let i = 0; i < a.length; i++) {
-    const x = a[i] as number;
-    const y = b[i] as number;
+    const x = a[i] ?? 0;
+    const y = b[i] ?? 0;
     dot += x * y;
     na += x * x;
     nb += y * y;
