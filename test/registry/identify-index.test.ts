@@ -185,6 +185,32 @@ describe.each(DIALECTS)("identify's kinship index on $dialect, while models chan
   });
 });
 
+describe("registry remove", () => {
+  let t: TestRegistry;
+  afterAll(async () => t?.cleanup());
+  it("drops the model's names, edges, evidence and index rows in one logged entry that replays", async () => {
+    t = await makeRegistry("sqlite");
+    const base = sketchBase(5);
+    const child = deriveSketch(base, "widened", "child", 5);
+    await t.registry.addModel(sketchFingerprint(base), { name: "base" });
+    await t.registry.addModel(sketchFingerprint(child), { name: "child" });
+    await t.registry.declare("child", "base", "continued_training");
+    const seqOf = async (name: string) => (await t.registry.resolve(name)).seq;
+    const childSeq = await seqOf("child");
+    const removed = await t.registry.removeModel("child");
+    expect(removed.model.name).toBe("child");
+    expect((await t.registry.models()).map((m) => m.name)).toEqual(["base"]);
+    expect(await t.registry.edges()).toEqual([]);
+    const rows = await t.registry.db.selectFrom("kinship_index").select("model_seq").distinct().execute();
+    expect(rows.map((r) => Number(r.model_seq))).toEqual([await seqOf("base")]);
+    expect(rows.map((r) => Number(r.model_seq))).not.toContain(childSeq);
+    expect((await verifyLog(t.registry.db)).problems).toEqual([]);
+    await expect(t.registry.removeModel("child")).rejects.toMatchObject({ code: "REGISTRY_UNKNOWN_MODEL" });
+    await rebuildTables(t.registry);
+    expect((await t.registry.models()).map((m) => m.name)).toEqual(["base"]);
+  });
+});
+
 describe("kinship keys", () => {
   it("survive every derivation: a child shares far more keys with its parent than with a stranger", () => {
     const base = sketchBase(1);
