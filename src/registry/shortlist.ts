@@ -4,6 +4,7 @@ import { writeTx } from "./db.js";
 import {
   indexVersion,
   KINSHIP_INDEX_VERSION,
+  type KinshipKeys,
   kinshipCandidates,
   kinshipKeys,
   rebuildKinshipIndex,
@@ -102,25 +103,30 @@ export type CandidateSource = "scan" | "index" | "auto";
  */
 export async function candidateRows(
   reg: Registry,
-  fp: Fingerprint,
+  fp: Fingerprint | KinshipKeys,
   source: CandidateSource = "auto",
 ): Promise<{ rows: IndexRow[]; via: "scan" | "index"; boost: (row: IndexRow) => number }> {
   await ensureKinshipIndex(reg);
-  const keys = kinshipKeys(fp);
+  const keys = "probes" in fp ? fp : kinshipKeys(fp);
   const scan = source === "scan" || (source === "auto" && (await isSmall(reg)));
   // A scan scores every model, so it needs every model's hit count (no limit); the index keeps the best.
   const hits = await kinshipCandidates(reg.db, keys.probes, scan ? null : KINSHIP_CANDIDATES + 1);
   const share = new Map(hits.map((h) => [h.seq, h.hits / Math.max(1, keys.keys.length)]));
   const boost = (row: IndexRow) => KINSHIP_WEIGHT * Math.min(1, share.get(row.seq) ?? 0);
   if (scan) return { rows: await loadIndex(reg), via: "scan", boost };
-  return {
-    rows: await loadIndex(
-      reg,
-      hits.map((h) => h.seq),
-    ),
-    via: "index",
-    boost,
-  };
+  const seqs = hits.map((h) => h.seq);
+  return { rows: await loadIndex(reg, seqs), via: "index", boost };
+}
+
+/** A registered model's stored band keys (its probes are the same keys: no projection margins are kept). */
+export async function storedKinshipKeys(reg: Registry, seq: number): Promise<KinshipKeys> {
+  const rows = await reg.db
+    .selectFrom("kinship_index")
+    .select("band_key")
+    .where("model_seq", "=", seq)
+    .execute();
+  const keys = rows.map((r) => Number(r.band_key));
+  return { keys, probes: keys };
 }
 
 async function isSmall(reg: Registry): Promise<boolean> {

@@ -1,15 +1,16 @@
 import { evidenceKey, type Pair } from "./evidence.js";
 import { DRIFT_TIE } from "./identify.js";
 import type { Lineage } from "./lineage.js";
-import { buildPrefilter } from "./prefilter.js";
 import type { Registry } from "./registry.js";
 import {
   type CandidateSource,
   candidateRows,
+  ensureKinshipIndex,
   type IndexRow,
   loadIndex,
   SCAN_MAX_MODELS,
   shortlist,
+  storedKinshipKeys,
 } from "./shortlist.js";
 import type { EvidenceRecord, ModelRecord } from "./types.js";
 import type { Finding } from "./verify.js";
@@ -43,12 +44,15 @@ export async function likelyRelatives(
     }
     return out;
   }
+  // From stored data only (no fingerprint is decoded): the model's own index rows and prefilter row.
+  await ensureKinshipIndex(reg);
   for (const m of scope) {
-    const fp = await reg.fingerprint(m.contentId);
-    const { rows, boost } = await candidateRows(reg, fp, "index");
+    const [self] = await loadIndex(reg, [m.seq]);
+    if (!self) continue;
+    const { rows, boost } = await candidateRows(reg, await storedKinshipKeys(reg, m.seq), "index");
     out.set(
       m.contentId,
-      shortlist(buildPrefilter(fp), rows, k, m.contentId, boost).map((x) => x.row),
+      shortlist(self.prefilter, rows, k, m.contentId, boost).map((x) => x.row),
     );
   }
   return out;
