@@ -347,9 +347,10 @@ const BULK_ROWS = 50_000;
 
 /**
  * Loads many index rows at once (the generator, benchmarks): parallel arrays of keys and model seqs,
- * best sorted by key so the primary-key B-tree is appended to rather than split at random.
- * PostgreSQL takes them as two integer arrays (unnest), SQLite as one JSON text (json_each): one
- * statement per BULK_ROWS rows instead of one per row.
+ * sorted by key, without duplicates. PostgreSQL takes them as two integer arrays (unnest), SQLite as
+ * one JSON text (json_each): one statement per BULK_ROWS rows instead of one per row. The indexes are
+ * dropped for the load and built again after it (one sort each instead of tens of millions of random
+ * B-tree inserts: the model_seq index receives seqs in no order).
  */
 export async function bulkInsertKeys(
   db: Db,
@@ -357,16 +358,24 @@ export async function bulkInsertKeys(
   keys: Int32Array,
   seqs: Int32Array,
 ): Promise<void> {
+  const pg = dialect === "postgres";
+  await sql`drop index if exists kinship_index_model`.execute(db);
+  if (pg) await sql`alter table kinship_index drop constraint if exists kinship_index_pk`.execute(db);
   for (let i = 0; i < keys.length; i += BULK_ROWS) {
     const k = Array.from(keys.subarray(i, i + BULK_ROWS));
     const s = Array.from(seqs.subarray(i, i + BULK_ROWS));
-    if (dialect === "postgres")
+    if (pg)
       await sql`insert into kinship_index (band_key, model_seq)
-        select * from unnest(${k}::integer[], ${s}::integer[]) on conflict do nothing`.execute(db);
+        select * from unnest(${k}::integer[], ${s}::integer[])`.execute(db);
     else
       await sql`insert or ignore into kinship_index (band_key, model_seq)
         select json_extract(value, '$[0]'), json_extract(value, '$[1]') from json_each(${JSON.stringify(k.map((x, j) => [x, s[j] ?? 0]))})`.execute(
         db,
       );
   }
+  if (pg)
+    await sql`alter table kinship_index add constraint kinship_index_pk primary key (band_key, model_seq)`.execute(
+      db,
+    );
+  await sql`create index kinship_index_model on kinship_index (model_seq)`.execute(db);
 }

@@ -265,7 +265,7 @@ describe("kinship keys", () => {
 describe("bulk index load", () => {
   let t: TestRegistry;
   afterAll(async () => t?.cleanup());
-  it("inserts many rows in few statements and ignores duplicates", async () => {
+  it("inserts many rows in few statements, rebuilds the indexes, and (SQLite) ignores duplicates", async () => {
     t = await makeRegistry("sqlite");
     const keys = Int32Array.from({ length: 120_000 }, (_, i) => i % 100_000);
     const seqs = Int32Array.from({ length: 120_000 }, (_, i) => INDEX_ONLY_SEQ + (i % 100_000));
