@@ -202,8 +202,6 @@ async function main(): Promise<void> {
   const keysS = (performance.now() - t0) / 1000;
   process.stderr.write(`\nindex keys of ${plan.models} models: ${keysS.toFixed(0)} s\n`);
   const queries = scaleQueries(plan, nQueries);
-  const out: Figures[] = [];
-  for (const d of dialects) out.push(await runDialect(d, dir, plan, rows, queries));
   const f1 = (x: number) => x.toFixed(1);
   console.log(
     `\nidentify at scale: ${plan.models.toLocaleString("en")} models (${(plan.computed ?? plan.models).toLocaleString("en")} synthesised in families of 250, ${plan.fullFamilies} of them with 20 registered fingerprints, the rest strangers), ${nQueries} queries; machine: ${os.cpus().length} cores, load ${os.loadavg()[0]?.toFixed(1)}`,
@@ -211,7 +209,9 @@ async function main(): Promise<void> {
   console.log(
     `key computation: ${f1(keysS)} s (${Math.round(plan.models / keysS)} models/s incl. synthesis)`,
   );
-  for (const f of out) {
+  // Each dialect's figures as soon as it is done (a long run keeps what it has measured).
+  for (const d of dialects) {
+    const f = await runDialect(d, dir, plan, rows, queries);
     const n = f.gen.registered + f.gen.indexOnly;
     // The scan's index stage grows with the rows scanned; its comparisons do not.
     const scanAtN = (f.scanIndexP50 / Math.max(1, f.scanRows)) * n + (f.scanP50 - f.scanIndexP50);
