@@ -31,7 +31,9 @@ import {
   scaleQueries,
 } from "../scripts/gen-identify-index.js";
 import { identify } from "../src/registry/identify.js";
+import { buildPrefilter } from "../src/registry/prefilter.js";
 import { Registry } from "../src/registry/registry.js";
+import { loadIndex, shortlist } from "../src/registry/shortlist.js";
 import { sketchTruthComparator } from "../test/registry/helpers.js";
 
 function arg(name: string, fallback: string): string {
@@ -96,7 +98,7 @@ interface Figures {
   top1: number;
   byKind: Record<string, { n: number; ok: number }>;
   scanP50: number;
-  /** The scan's index stage (every prefilter row scored): the part that grows with the registry. */
+  /** Reading and scoring every registered prefilter row: the part of a scan that grows with the registry. */
   scanIndexP50: number;
   scanRows: number;
   agree: number;
@@ -153,7 +155,10 @@ async function runDialect(
       const t = performance.now();
       const r = await identify(reg, truthComparator, q.fp, { candidates: "scan" });
       scanMs.push(performance.now() - t);
-      scanIndexMs.push(r.ms.index);
+      // The part that grows with the registry: reading and scoring every prefilter row.
+      const t1 = performance.now();
+      shortlist(buildPrefilter(q.fp), await loadIndex(reg), 4, q.fp.contentId);
+      scanIndexMs.push(performance.now() - t1);
       scanRows = r.scanned;
       agree += Number(r.candidates[0]?.model === top1.get(i));
     }
@@ -213,8 +218,8 @@ async function main(): Promise<void> {
   for (const d of dialects) {
     const f = await runDialect(d, dir, plan, rows, queries);
     const n = f.gen.registered + f.gen.indexOnly;
-    // The scan's index stage grows with the rows scanned; its comparisons do not.
-    const scanAtN = (f.scanIndexP50 / Math.max(1, f.scanRows)) * n + (f.scanP50 - f.scanIndexP50);
+    // A scan reads and scores every row (linear in the registry), then compares as the index path does.
+    const scanAtN = (f.scanIndexP50 / Math.max(1, f.scanRows)) * n + (f.p50 - f.indexP50);
     console.log(
       `\n[${f.dialect}] ${n.toLocaleString("en")} models, ${f.gen.rows.toLocaleString("en")} index rows`,
     );
@@ -229,7 +234,7 @@ async function main(): Promise<void> {
       `  bulk insert: ${Math.round(f.gen.indexOnly / (f.gen.insertMs / 1000)).toLocaleString("en")} models/s (index rows only); registry add with fingerprints: ${Math.round(f.gen.registered / (f.gen.registerMs / 1000))} models/s`,
     );
     console.log(
-      `  exhaustive scan of ${f.scanRows} registered rows: p50 ${f1(f.scanP50)} ms (scoring ${f1(f.scanIndexP50)} ms) → ${f1(scanAtN / 1000)} s at ${n.toLocaleString("en")} (scoring linear in rows); index/scan ratio ${(f.p50 / scanAtN).toFixed(4)} (${f1(scanAtN / f.p50)}× faster); same top-1 as the scan: ${f.agree}/${f.agreeOf}`,
+      `  exhaustive scan of ${f.scanRows} registered rows: p50 ${f1(f.scanP50)} ms (reading and scoring the rows ${f1(f.scanIndexP50)} ms) → ${f1(scanAtN / 1000)} s at ${n.toLocaleString("en")} (scoring linear in rows); index/scan ratio ${(f.p50 / scanAtN).toFixed(4)} (${f1(scanAtN / f.p50)}× faster); same top-1 as the scan: ${f.agree}/${f.agreeOf}`,
     );
   }
 }
