@@ -186,7 +186,10 @@ export const identifyResultSchema = z.object({
     })
     .nullable(),
   registeredAs: z.string().nullable(),
+  /** Index rows scored: every registered model (scan) or the kinship index's candidates. */
   scanned: z.number().int(),
+  /** How those rows were found. */
+  via: z.enum(["scan", "index"]),
   compared: z.number().int(),
   cached: z.number().int(),
   ms: z.object({ index: z.number(), compare: z.number() }),

@@ -8,7 +8,7 @@ import { declaredLineage, type Lineage } from "./lineage.js";
 import { buildPrefilter } from "./prefilter.js";
 import type { Registry } from "./registry.js";
 import { evidenceFromRow } from "./rows.js";
-import { loadIndex, shortlist } from "./shortlist.js";
+import { type CandidateSource, candidateRows, shortlist } from "./shortlist.js";
 import type { Comparator } from "./types.js";
 
 /**
@@ -44,7 +44,10 @@ export interface IdentifyResult {
   merge: { parents: string[]; weights: number[]; residual: number; ratio: number } | null;
   /** Set when the query itself is registered (it is never its own candidate). */
   registeredAs: string | null;
+  /** Index rows scored: every registered model (scan) or the kinship index's candidates. */
   scanned: number;
+  /** How those rows were found. */
+  via: "scan" | "index";
   compared: number;
   /** Comparisons answered from stored evidence (the query is registered and was verified). */
   cached: number;
@@ -55,6 +58,8 @@ export interface IdentifyOptions {
   shortlist?: number;
   /** Keep `unrelated` candidates too. */
   all?: boolean;
+  /** Where the short list is drawn from (default: scan small registries, the kinship index above). */
+  candidates?: CandidateSource;
 }
 
 /**
@@ -68,9 +73,21 @@ export async function identify(
   opts: IdentifyOptions = {},
 ): Promise<IdentifyResult> {
   const t0 = performance.now();
-  const index = await loadIndex(reg);
-  const registered = index.find((r) => r.contentId === fp.contentId);
-  const short = shortlist(buildPrefilter(fp), index, opts.shortlist ?? IDENTIFY_SHORTLIST, fp.contentId);
+  const { rows: index, via, boost } = await candidateRows(reg, fp, opts.candidates);
+  const registered =
+    index.find((r) => r.contentId === fp.contentId) ??
+    (await reg.db
+      .selectFrom("models")
+      .select("name")
+      .where("content_id", "=", fp.contentId)
+      .executeTakeFirst());
+  const short = shortlist(
+    buildPrefilter(fp),
+    index,
+    opts.shortlist ?? IDENTIFY_SHORTLIST,
+    fp.contentId,
+    boost,
+  );
   const t1 = performance.now();
   // All short-listed comparisons at once: a pooled comparator runs them on its workers in parallel.
   const judged = await Promise.all(
@@ -105,6 +122,7 @@ export async function identify(
     registeredAs: registered?.name ?? null,
     failures,
     scanned: index.length,
+    via,
     compared: short.length,
     cached,
     ms: { index: Math.round(t1 - t0), compare: Math.round(performance.now() - t1) },
@@ -132,7 +150,7 @@ async function mergeOf(
     if (!m) return null;
     const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
     return {
-      parents: m.parents.map((i) => related[i]!.model),
+      parents: m.parents.map((i) => related[i]?.model ?? ""),
       weights: m.weights.map(r4),
       residual: r4(m.residual),
       ratio: r4(m.ratio),

@@ -89,8 +89,14 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
     },
   };
   const v3 = logBoundTables();
+  const v4 = kinshipIndexTables(dialect);
   return {
-    getMigrations: async () => ({ "0001_registry": v1, "0002_evidence_drift": v2, "0003_log_bound": v3 }),
+    getMigrations: async () => ({
+      "0001_registry": v1,
+      "0002_evidence_drift": v2,
+      "0003_log_bound": v3,
+      "0004_kinship_index": v4,
+    }),
   };
 }
 
@@ -137,6 +143,33 @@ function logBoundTables(): Migration {
       );
       await db.schema.dropTable("edges").execute();
       await db.schema.alterTable("edges_named").renameTo("edges").execute();
+    },
+  };
+}
+
+/**
+ * 0004: the kinship index (kinship-index.ts), derived data outside the log's view: (band_key,
+ * model_seq) as the primary key serves the lookups, a second index the removal of one model's rows,
+ * and an index on models.seq the join from a hit to its model. Filled on the first identify.
+ */
+function kinshipIndexTables(dialect: DialectName): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      let table = db.schema
+        .createTable("kinship_index")
+        .addColumn("band_key", "integer", (c) => c.notNull())
+        .addColumn("model_seq", "integer", (c) => c.notNull())
+        .addPrimaryKeyConstraint("kinship_index_pk", ["band_key", "model_seq"]);
+      // SQLite: the rows live in the primary-key B-tree itself (no separate rowid table to read).
+      if (dialect === "sqlite") table = table.modifyEnd(sql`without rowid`);
+      await table.execute();
+      await db.schema.createIndex("kinship_index_model").on("kinship_index").column("model_seq").execute();
+      await db.schema
+        .createTable("kinship_index_state")
+        .addColumn("key", "text", (c) => c.primaryKey())
+        .addColumn("value", "text", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("models_seq").on("models").column("seq").execute();
     },
   };
 }

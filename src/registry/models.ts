@@ -4,6 +4,7 @@ import { PedigreeError } from "../errors.js";
 import { contentIdOf } from "../fingerprint/kernels/merkle.js";
 import type { Fingerprint } from "../fingerprint/types.js";
 import type { ActorKey } from "./keys.js";
+import { indexModel } from "./kinship-index.js";
 import { record } from "./record.js";
 import { MODEL_COLUMNS, modelFromRow } from "./rows.js";
 import type { RegistryTables } from "./schema.js";
@@ -37,6 +38,8 @@ export interface PreparedModel {
   blob: Buffer;
   prefilter: string;
   source: string | null;
+  /** Kinship index keys of the fingerprint (kinship-index.ts), written beside the model row. */
+  kinshipKeys: readonly number[];
 }
 
 /** One model (or a new name of registered weights, or a refreshed fingerprint) with its log entry. */
@@ -63,6 +66,7 @@ export async function insertModel(
       const { seqs } = await record(trx, key, [
         { op: "model.refresh", data: { contentId, ...digests }, blobs },
       ]);
+      await indexModel(trx, Number(same.seq), p.kinshipKeys);
       return { model, created: false, refreshed: true, seq: at(seqs, 0, "log sequence numbers") };
     }
     // Same weights under another name (a re-upload, a format copy): record the name as an artifact.
@@ -84,6 +88,7 @@ export async function insertModel(
     ...digests,
   };
   const { seqs, time } = await record(trx, key, [{ op: "model.add", data, blobs }]);
+  await indexModel(trx, seqs[0] ?? 0, p.kinshipKeys);
   const row = {
     content_id: contentId,
     name: p.name,

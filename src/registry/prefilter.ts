@@ -66,30 +66,45 @@ interface AnchorSketch {
 
 /** Centred, normalised anchor rows → upper-triangle cosines, int8 (x ↦ round(127x)), base64. */
 function gramSketch(s: Partial<AnchorSketch> | undefined): Prefilter["gram"] {
+  const g = anchorGram(s);
+  return g && { tokens: g.tokens, sims: Buffer.from(g.sims.buffer).toString("base64") };
+}
+
+/**
+ * The anchor Gram sketch as numbers: the first GRAM_TOKENS anchor tokens and the int8 cosines of
+ * every pair (row-major upper triangle), or null without anchor embeddings. Shared with the kinship
+ * index (kinship-index.ts), which hashes the same vector.
+ */
+export function anchorGram(
+  s: Partial<AnchorSketch> | undefined,
+): { tokens: string[]; sims: Int8Array } | null {
   const d = s?.hidden ?? 0;
   const E = s?.alignEmbed;
   const all = s?.alignTokens ?? [];
   if (!d || !E || all.length < 2 || E.length < all.length * d) return null;
   const mean = new Float64Array(d);
   for (let i = 0; i < all.length; i++)
-    for (let j = 0; j < d; j++) mean[j] = (mean[j] as number) + (E[i * d + j] as number) / all.length;
+    for (let j = 0; j < d; j++) mean[j] = (mean[j] ?? 0) + (E[i * d + j] ?? 0) / all.length;
   const tokens = all.slice(0, GRAM_TOKENS);
   const rows = tokens.map((_, i) => {
     const r = new Float64Array(d);
-    for (let j = 0; j < d; j++) r[j] = (E[i * d + j] as number) - (mean[j] as number);
+    for (let j = 0; j < d; j++) r[j] = (E[i * d + j] ?? 0) - (mean[j] ?? 0);
+    // Math.hypot as before: index rows are logged by digest, so their bytes must not change.
     const norm = Math.hypot(...r) || 1;
     return r.map((x) => x / norm);
   });
   const sims = new Int8Array((tokens.length * (tokens.length - 1)) / 2);
   let k = 0;
-  for (let a = 0; a < rows.length; a++)
+  for (let a = 0; a < rows.length; a++) {
+    const ra = rows[a] ?? new Float64Array(d);
     for (let b = a + 1; b < rows.length; b++) {
+      const rb = rows[b] ?? new Float64Array(d);
       let dot = 0;
-      for (let j = 0; j < d; j++)
-        dot += ((rows[a] as Float64Array)[j] as number) * ((rows[b] as Float64Array)[j] as number);
+      for (let j = 0; j < d; j++) dot += (ra[j] ?? 0) * (rb[j] ?? 0);
       sims[k++] = Math.round(127 * Math.max(-1, Math.min(1, dot)));
     }
-  return { tokens, sims: Buffer.from(sims.buffer).toString("base64") };
+  }
+  return { tokens, sims };
 }
 
 /** Pearson correlation of the similarities of token pairs both sketches hold. */
@@ -117,8 +132,8 @@ export function gramCorrelation(
     for (let b = a + 1; b < common.length; b++) {
       const [ca, qa] = common[a] as [number, number];
       const [cb, qb] = common[b] as [number, number];
-      const x = cs[triIndex(ca, cb, c.tokens.length)] as number;
-      const y = qs[triIndex(Math.min(qa, qb), Math.max(qa, qb), q.tokens.length)] as number;
+      const x = cs[triIndex(ca, cb, c.tokens.length)] ?? 0;
+      const y = qs[triIndex(Math.min(qa, qb), Math.max(qa, qb), q.tokens.length)] ?? 0;
       n++;
       sx += x;
       sy += y;
@@ -146,7 +161,7 @@ function minHash(tokens: readonly string[]): number[] {
       // Eight 32-bit words per digest, mixed with the seed index: a cheap family of hash functions.
       const w = h.readUInt32LE((i % 8) * 4);
       const v = Math.imul(w ^ (i * 0x9e3779b9), 0x85ebca6b) >>> 0;
-      if (v < (mins[i] as number)) mins[i] = v;
+      if (v < (mins[i] ?? 0xffffffff)) mins[i] = v;
     }
   }
   return mins;
@@ -163,12 +178,12 @@ function flattenProfiles(profiles: Record<string, number[]>): number[] {
 /** Linear interpolation of a per-layer profile onto `n` evenly spaced depths (0 … 1). */
 function resample(xs: readonly number[], n: number): number[] {
   if (xs.length === 0) return new Array<number>(n).fill(0);
-  if (xs.length === 1) return new Array<number>(n).fill(xs[0] as number);
+  if (xs.length === 1) return new Array<number>(n).fill(xs[0] ?? 0);
   return Array.from({ length: n }, (_, i) => {
     const at = (i / (n - 1)) * (xs.length - 1);
     const lo = Math.floor(at);
     const hi = Math.min(xs.length - 1, lo + 1);
-    return (xs[lo] as number) * (1 - (at - lo)) + (xs[hi] as number) * (at - lo);
+    return (xs[lo] ?? 0) * (1 - (at - lo)) + (xs[hi] ?? 0) * (at - lo);
   });
 }
 
@@ -230,8 +245,8 @@ function pearson(a: readonly number[], b: readonly number[]): number {
   let nb = 0;
   // Profiles are z-scored per role already, so the plain cosine is the correlation.
   for (let i = 0; i < a.length; i++) {
-    const x = a[i] as number;
-    const y = b[i] as number;
+    const x = a[i] ?? 0;
+    const y = b[i] ?? 0;
     dot += x * y;
     na += x * x;
     nb += y * y;

@@ -1,6 +1,7 @@
 import { PedigreeError } from "../errors.js";
 import { decodeFingerprint } from "../fingerprint/file.js";
 import { writeTx } from "./db.js";
+import { rebuildKinshipIndex } from "./kinship-index.js";
 import { verifyLogReplay } from "./log-verify.js";
 import { buildPrefilter } from "./prefilter.js";
 import type { Registry } from "./registry.js";
@@ -62,6 +63,8 @@ export async function rebuildTables(reg: Registry, files: readonly Buffer[] = []
         await applyToDb(trx, { table: spec.name, mode: "put", row }, blobs.get(String(row.content_id)));
       tables[spec.name] = rows.length;
     }
+    // Derived from the fingerprints just written, not from the log: the kinship index.
+    await rebuildKinshipIndex(trx, decodeFingerprint);
   });
   return { entries: result.entries, tables };
 }

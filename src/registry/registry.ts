@@ -8,6 +8,7 @@ import { encodeFingerprint } from "../fingerprint/file.js";
 import type { Fingerprint } from "../fingerprint/types.js";
 import { openRegistryDb, type RegistryDb, resolveDbSpec, writeTx } from "./db.js";
 import { type ActorKey, checkActorName, defaultKeysDir, generateActorKey, loadActorKey } from "./keys.js";
+import { kinshipKeys, setIndexVersion, unindexModel } from "./kinship-index.js";
 import { LOG_VERSION, type LogEntry, parseLeaf, type SignedTreeHead } from "./log.js";
 import {
   type AddModelInput,
@@ -76,6 +77,8 @@ export class Registry {
         if (existing) return { created: false, registryId: existing.value };
         const registryId = randomUUID();
         await record(trx, key, [{ op: "init", data: { registryId, actor, publicKey: key.publicKey } }]);
+        // A new registry's (empty) kinship index is current; an older registry's is built on first use.
+        await setIndexVersion(trx);
         return { created: true, registryId };
       });
       return { registry, ...result, actor };
@@ -189,6 +192,7 @@ export class Registry {
       blob: encodeFingerprint(fp),
       prefilter: JSON.stringify(buildPrefilter(fp)),
       source: fp.source?.spec ?? null,
+      kinshipKeys: kinshipKeys(fp).keys,
     }));
     return this.write(async (trx, key) => {
       const out: AddModelResult[] = [];
@@ -200,6 +204,31 @@ export class Registry {
           this.stored.replaced(r.model.contentId, sha256Hex((prepared[i] as { blob: Buffer }).blob));
       return out;
     });
+  }
+
+  /**
+   * Removes a model (by name, artifact name or content id) with a logged `model.remove`: its row, its
+   * further names, the edges, evidence and training logs that name it, and its kinship index rows.
+   */
+  async removeModel(ref: string): Promise<{ model: ModelRecord; seq: number }> {
+    const model = await this.resolve(ref);
+    const seq = await this.write(async (trx, key) => {
+      const row = await trx
+        .selectFrom("models")
+        .select("seq")
+        .where("content_id", "=", model.contentId)
+        .executeTakeFirst();
+      if (!row)
+        throw new PedigreeError("REGISTRY_UNKNOWN_MODEL", `No registered model "${ref}"`, {
+          details: { ref },
+          hint: "It was removed meanwhile; list the models with `pedigree registry list`",
+        });
+      const { seqs } = await record(trx, key, [{ op: "model.remove", data: { contentId: model.contentId } }]);
+      await unindexModel(trx, Number(row.seq));
+      return seqs[0] ?? 0;
+    });
+    this.stored.forget(model.contentId);
+    return { model, seq };
   }
 
   async declare(

@@ -64,4 +64,11 @@ export interface RegistryTables {
   trainlogs: { model: string; sha256: string; from_scratch: string; summary: string; seq: number };
   log_entries: { seq: number; leaf: string; leaf_hash: string };
   tree_heads: { size: number; root: string; sth: string; frontier: string };
+  /**
+   * The kinship index (kinship-index.ts): band keys of each model, by `models.seq`. Derived data, not
+   * a view of the log: written with the models, rebuilt from the stored fingerprints.
+   */
+  kinship_index: { band_key: number; model_seq: number };
+  /** `version`: KINSHIP_INDEX_VERSION of the keys stored (absent: the index must be built). */
+  kinship_index_state: { key: string; value: string };
 }

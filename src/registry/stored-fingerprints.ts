@@ -63,6 +63,13 @@ export class StoredFingerprints {
     return fp;
   }
 
+  /** A logged removal: nothing of the model is kept. */
+  forget(contentId: string): void {
+    this.decoded.delete(contentId);
+    this.digests.delete(contentId);
+    this.trusted?.delete(contentId);
+  }
+
   /** A logged refresh replaced the file: forget the old one, trust the new digest. */
   replaced(contentId: string, digest: string): void {
     this.decoded.delete(contentId);

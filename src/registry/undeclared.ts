@@ -1,8 +1,62 @@
 import { evidenceKey, type Pair } from "./evidence.js";
 import { DRIFT_TIE } from "./identify.js";
 import type { Lineage } from "./lineage.js";
+import type { Registry } from "./registry.js";
+import {
+  type CandidateSource,
+  candidateRows,
+  ensureKinshipIndex,
+  type IndexRow,
+  loadIndex,
+  SCAN_MAX_MODELS,
+  shortlist,
+  storedKinshipKeys,
+} from "./shortlist.js";
 import type { EvidenceRecord, ModelRecord } from "./types.js";
 import type { Finding } from "./verify.js";
+
+/**
+ * Each model's `k` most likely relatives among the registered models (never itself), best first: the
+ * prefilter short list that identify draws, over every model on a small registry and over the kinship
+ * index's candidates on a large one (so looking for undeclared kinship is not all-pairs).
+ */
+export async function likelyRelatives(
+  reg: Registry,
+  scope: readonly ModelRecord[],
+  k: number,
+  source: CandidateSource = "auto",
+): Promise<Map<string, IndexRow[]>> {
+  const out = new Map<string, IndexRow[]>();
+  const total = await reg.db
+    .selectFrom("models")
+    .select("seq")
+    .limit(SCAN_MAX_MODELS + 1)
+    .execute();
+  if (source === "scan" || (source === "auto" && total.length <= SCAN_MAX_MODELS)) {
+    const index = await loadIndex(reg);
+    for (const m of scope) {
+      const self = index.find((r) => r.contentId === m.contentId);
+      if (self)
+        out.set(
+          m.contentId,
+          shortlist(self.prefilter, index, k, m.contentId).map((x) => x.row),
+        );
+    }
+    return out;
+  }
+  // From stored data only (no fingerprint is decoded): the model's own index rows and prefilter row.
+  await ensureKinshipIndex(reg);
+  for (const m of scope) {
+    const [self] = await loadIndex(reg, [m.seq]);
+    if (!self) continue;
+    const { rows, boost } = await candidateRows(reg, await storedKinshipKeys(reg, m.seq), "index");
+    out.set(
+      m.contentId,
+      shortlist(self.prefilter, rows, k, m.contentId, boost).map((x) => x.row),
+    );
+  }
+  return out;
+}
 
 /** log10 p values this close are treated as a tie when choosing which relative to name (decades). */
 const LOG10P_TIE = 1;

@@ -2,9 +2,8 @@ import { type CompareFailure, evidenceFor, evidenceKey, type Pair } from "./evid
 import { Lineage, supportedEdges } from "./lineage.js";
 import type { Registry } from "./registry.js";
 import { sameWeights } from "./same-weights.js";
-import { loadIndex, shortlist } from "./shortlist.js";
 import type { Comparator, EdgeRecord, EvidenceRecord, ModelRecord } from "./types.js";
-import { undeclared } from "./undeclared.js";
+import { likelyRelatives, undeclared } from "./undeclared.js";
 import { requireVerifiedLog } from "./verify-guard.js";
 import { type MergeFit, mergeFindings } from "./verify-merges.js";
 
@@ -147,12 +146,10 @@ async function candidatePairs(
   lineage: Lineage,
   claimants: Set<string>,
 ): Promise<Pair[]> {
-  const index = await loadIndex(reg);
+  const relatives = await likelyRelatives(reg, scope, VERIFY_SHORTLIST);
   const pairs = new Map<string, Pair>();
   for (const m of scope) {
-    const self = index.find((r) => r.contentId === m.contentId);
-    if (!self) continue;
-    for (const { row } of shortlist(self.prefilter, index, VERIFY_SHORTLIST, m.contentId)) {
+    for (const row of relatives.get(m.contentId) ?? []) {
       const sameFamily = lineage.family(row.contentId) === lineage.family(m.contentId);
       if (sameFamily && !claimants.has(m.contentId) && !claimants.has(row.contentId)) continue;
       // Earlier registration plays the parent; the comparison's own direction can overrule it later.

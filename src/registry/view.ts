@@ -33,10 +33,13 @@ export const VIEW_TABLES: readonly TableSpec[] = [
 
 export const specOf = (t: ViewTable): TableSpec => VIEW_TABLES.find((s) => s.name === t) as TableSpec;
 
-/** `put` replaces the row with the same key; `merge` updates some columns of an existing row. */
+/**
+ * `put` replaces the row with the same key; `merge` updates some columns of an existing row; `drop`
+ * deletes every row whose columns equal all of `row`'s (any columns, not only the key).
+ */
 export interface Change {
   table: ViewTable;
-  mode: "put" | "merge";
+  mode: "put" | "merge" | "drop";
   row: Row;
 }
 
@@ -92,6 +95,20 @@ export function changesOf(e: LogEntry): Change[] {
           row: { content_id: str(d.contentId), tags: json(d.tags), claims: json(d.claims) },
         },
       ];
+    case "model.remove": {
+      // The model, its further names, and every edge, verdict and training log that names it.
+      const id = str(d.contentId);
+      const drop = (table: ViewTable, row: Row): Change => ({ table, mode: "drop", row });
+      return [
+        drop("models", { content_id: id }),
+        drop("artifacts", { content_id: id }),
+        drop("edges", { child: id }),
+        drop("edges", { parent: id }),
+        drop("evidence", { parent: id }),
+        drop("evidence", { child: id }),
+        drop("trainlogs", { model: id }),
+      ];
+    }
     case "model.alias":
       return [
         put("artifacts", {
@@ -164,6 +181,17 @@ export function emptyState(): ViewState {
 export function applyChange(state: ViewState, c: Change): boolean {
   const spec = specOf(c.table);
   const rows = state.get(c.table) as Map<string, Row>;
+  if (c.mode === "drop") {
+    const match = Object.entries(c.row);
+    let dropped = 0;
+    for (const [k, row] of rows)
+      if (match.every(([col, v]) => row[col] === v)) {
+        rows.delete(k);
+        dropped++;
+      }
+    // Only the model itself must exist: it may have no further names, edges or verdicts.
+    return dropped > 0 || c.table !== "models";
+  }
   const k = rowKey(spec, c.row);
   if (c.mode === "put") {
     rows.set(k, { ...c.row });
@@ -185,6 +213,12 @@ export async function applyToDb(trx: Kysely<RegistryTables>, c: Change, blobs: B
   for (const col of spec.digested) if (col in row) row[col] = blobs[col];
   // biome-ignore lint/suspicious/noExplicitAny: the table is chosen at run time; rows come from changesOf
   const db = trx as any;
+  if (c.mode === "drop") {
+    let d = db.deleteFrom(c.table);
+    for (const [col, v] of Object.entries(c.row)) d = d.where(col, "=", v);
+    await d.execute();
+    return;
+  }
   let q = c.mode === "put" ? db.deleteFrom(c.table) : db.updateTable(c.table).set(row);
   for (const k of spec.key) q = q.where(k, "=", c.row[k]);
   await q.execute();

@@ -8,6 +8,7 @@ import { contentIdOf } from "../../src/fingerprint/kernels/merkle.js";
 import type { Fingerprint } from "../../src/fingerprint/types.js";
 import { Registry } from "../../src/registry/registry.js";
 import type { Comparator } from "../../src/registry/types.js";
+import { sketchKinship } from "../../src/synth/sketch-family.js";
 
 /** Set by scripts/start-postgres.sh (sourced by .ci/run). PostgreSQL tests skip visibly without it. */
 export const PG_URL = process.env.PEDIGREE_TEST_PG;
@@ -209,3 +210,39 @@ export function familyComparator(): Comparator & { calls: number } {
   };
   return c;
 }
+
+/**
+ * Injected comparison for sketch-level synthetic families (src/synth/sketch-family.ts): related
+ * within a family, drift summed along the known tree, the ancestor named as parent.
+ */
+export const sketchTruthComparator: Comparator = {
+  id: "synthetic-truth",
+  compare(a: Fingerprint, b: Fingerprint): CompareResult {
+    const k = sketchKinship(a, b);
+    return {
+      verdict: k ? "related" : "unrelated",
+      log10P: k ? -40 : -0.4,
+      drift: k ? k.drift : null,
+      relations: k ? ["continued_training"] : [],
+      layerMap: null,
+      evidence: [],
+      direction: { parent: k ? k.parent : "unknown", reason: "synthetic lineage" },
+      threshold: -12,
+      notes: [],
+      coverage: {
+        compared: 0,
+        missingInA: [],
+        missingInB: [],
+        missingInACount: 0,
+        missingInBCount: 0,
+        shapeMismatch: [],
+      },
+      components: [],
+      reuse: null,
+      models: {
+        a: { contentId: a.contentId, layers: 0, hidden: 0 },
+        b: { contentId: b.contentId, layers: 0, hidden: 0 },
+      },
+    };
+  },
+};

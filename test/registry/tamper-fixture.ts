@@ -109,7 +109,11 @@ export interface Column {
   type: string;
 }
 
-/** Every column of every table, read from the database itself (new columns are covered automatically). */
+/**
+ * Every column of every table, read from the database itself (new columns are covered automatically),
+ * except the kinship index's tables: derived from the fingerprints, not from the log, and rebuilt by
+ * `registry rebuild` (docs/registry.md "Kinship index").
+ */
 export async function schemaColumns(
   db: Kysely<RegistryTables>,
   dialect: "sqlite" | "postgres",
@@ -117,13 +121,14 @@ export async function schemaColumns(
   if (dialect === "postgres") {
     const { rows } = await sql<{ table_name: string; column_name: string; data_type: string }>`
       select table_name, column_name, data_type from information_schema.columns
-      where table_schema = 'public' and table_name not like 'kysely%' order by table_name, ordinal_position`.execute(
+      where table_schema = 'public' and table_name not like 'kysely%' and table_name not like 'kinship%' order by table_name, ordinal_position`.execute(
       db,
     );
     return rows.map((r) => ({ table: r.table_name, column: r.column_name, type: r.data_type.toLowerCase() }));
   }
   const { rows: tables } = await sql<{ name: string }>`
     select name from sqlite_master where type = 'table' and name not like 'kysely%' and name not like 'sqlite%'
+      and name not like 'kinship%'
     order by name`.execute(db);
   const out: Column[] = [];
   for (const { name } of tables) {

@@ -32,6 +32,7 @@ import {
   registryLogVerifyOutput,
   registryLogWitnessOutput,
   registryRebuildOutput,
+  registryRemoveOutput,
 } from "./registry.js";
 import {
   attestOutput,
@@ -133,6 +134,7 @@ export const CLI_OUTPUTS: readonly CliOutput[] = [
     command: "pedigree registry attach-log <model> <log>",
     data: registryAttachLogOutput,
   },
+  { file: "registry-remove", command: "pedigree registry remove <model>", data: registryRemoveOutput },
   { file: "registry-ls", command: "pedigree registry ls", data: modelListSchema },
   { file: "registry-show", command: "pedigree registry show <model>", data: showDataSchema },
   { file: "registry-verify", command: "pedigree registry verify [model]", data: verifyResultSchema },

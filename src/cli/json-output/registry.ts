@@ -22,6 +22,8 @@ export const registryInitOutput = z.object({
 
 export const registryKeygenOutput = z.object({ actor: z.string(), publicKey: z.string(), seq: int });
 
+export const registryRemoveOutput = z.object({ model: z.string(), contentId: z.string(), seq: int });
+
 export const registryAttachLogOutput = z.object({
   model: z.string(),
   sha256: z.string(),

@@ -7,7 +7,7 @@ import { collect, type DbOpts, leaf, list, progressOf, result, withRegistry } fr
 
 type AddOpts = DbOpts & { name?: string; version?: string; tags?: string[]; claim?: string[]; hfId?: string };
 
-/** `registry add`, `ls`, `show`, `attach-log`: models, their names and what is attached to them. */
+/** `registry add`, `remove`, `ls`, `show`, `attach-log`: models, their names and what is attached to them. */
 export function defineModels(cmd: Command): void {
   leaf(
     cmd,
@@ -33,6 +33,19 @@ export function defineModels(cmd: Command): void {
     .option("--hf-id <org/name>", "Hugging Face repo id of this upload")
     .option("--tags <a,b>", "tags (comma-separated, repeatable)", list)
     .option("--claim <text>", 'free-text claim, e.g. "trained from scratch" (repeatable)', collect);
+  leaf(
+    cmd,
+    "remove <model>",
+    "remove a model with its names, edges, evidence and training logs (logged as model.remove)",
+    async (_ctx, ...a) => {
+      const [model, o] = a as [string, DbOpts];
+      const r = await withRegistry(o, (reg) => reg.removeModel(model));
+      return result(
+        { model: r.model.name, contentId: r.model.contentId, seq: r.seq },
+        (d) => `${d.model} (${d.contentId.slice(0, 12)}…) removed (log entry ${d.seq})`,
+      );
+    },
+  );
   leaf(
     cmd,
     "attach-log <model> <log>",
