@@ -208,6 +208,8 @@ describe("every --json output validates against its published JSON Schema", () =
     await run("registry-log-proof", "registry", "log", "proof", "--from", "2", ...reg);
     await run("registry-log-check-proof", "registry", "log", "check-proof", proof, ...reg);
     await run("registry-rebuild", "registry", "rebuild", ...reg);
+    const removed = await run("registry-remove", "registry", "remove", "independent", ...reg);
+    expect(dataOf(removed).model).toBe("independent");
     await run(
       "registry-log-checkpoint",
       "registry",
