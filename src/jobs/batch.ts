@@ -136,6 +136,10 @@ const BATCH_POLL_MS = 1000;
 
 const payloadOf = ({ at: _at, ...p }: BatchItem): FingerprintPayload => p;
 
+function emptyOutcome(sources: number): BatchOutcome {
+  return { sources, queued: 0, existing: 0, succeeded: 0, failed: [], jobs: [] };
+}
+
 /**
  * Enqueues the batch on the PostgreSQL queue; with `wait`, follows it until every job has finished
  * (polling their states in one query a second).
@@ -146,14 +150,7 @@ export async function enqueueBatch(
   wait: boolean,
   opts: BatchOptions = {},
 ): Promise<BatchOutcome> {
-  const out: BatchOutcome = {
-    sources: items.length,
-    queued: 0,
-    existing: 0,
-    succeeded: 0,
-    failed: [],
-    jobs: [],
-  };
+  const out = emptyOutcome(items.length);
   const seen = new Set<string>();
   for (let i = 0; i < items.length; i += ENQUEUE_CHUNK) {
     const chunk = items.slice(i, i + ENQUEUE_CHUNK);
@@ -221,14 +218,7 @@ export async function runBatch(
   window: number,
   opts: BatchOptions = {},
 ): Promise<BatchOutcome> {
-  const out: BatchOutcome = {
-    sources: items.length,
-    queued: 0,
-    existing: 0,
-    succeeded: 0,
-    failed: [],
-    jobs: [],
-  };
+  const out = emptyOutcome(items.length);
   const open = new Map<string, Promise<void>>();
   const finished = new Map<string, JobState>();
   let done = 0;

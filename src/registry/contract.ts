@@ -109,6 +109,14 @@ export const lineageGraphSchema = z.object({
   ),
 });
 
+/** A fitted merge: the parents, their shares, the residual and its ratio to the best single parent's. */
+const mergeFitSchema = z.object({
+  parents: z.array(z.string()),
+  weights: z.array(z.number()),
+  residual: z.number(),
+  ratio: z.number(),
+});
+
 const compareFailureSchema = z.object({
   parent: z.string(),
   child: z.string(),
@@ -138,14 +146,7 @@ export const verifyResultSchema = z.object({
       log10P: z.number().nullable(),
       message: z.string(),
       /** Merge findings: the fitted mix (parent names, their shares, residual, ratio to the best single parent). */
-      merge: z
-        .object({
-          parents: z.array(z.string()),
-          weights: z.array(z.number()),
-          residual: z.number(),
-          ratio: z.number(),
-        })
-        .optional(),
+      merge: mergeFitSchema.optional(),
     }),
   ),
   evidence: z.array(
@@ -177,14 +178,7 @@ export const identifyResultSchema = z.object({
     }),
   ),
   failures: z.array(z.object({ model: z.string(), code: z.string(), message: z.string() })),
-  merge: z
-    .object({
-      parents: z.array(z.string()),
-      weights: z.array(z.number()),
-      residual: z.number(),
-      ratio: z.number(),
-    })
-    .nullable(),
+  merge: mergeFitSchema.nullable(),
   registeredAs: z.string().nullable(),
   /** Index rows scored: every registered model (scan) or the kinship index's candidates. */
   scanned: z.number().int(),
@@ -205,21 +199,26 @@ export const signedTreeHeadSchema = z.object({
   sig: z.string(),
 });
 
+/** Every operation a log entry may record (registry/view.ts turns each into table rows). */
+export const logOpSchema = z.enum([
+  "init",
+  "actor.add",
+  "model.add",
+  "model.refresh",
+  "model.alias",
+  "model.annotate",
+  "model.remove",
+  "edge.declare",
+  "evidence.record",
+  "trainlog.attach",
+]);
+
 export const logEntrySchema = z.object({
   v: z.number().int(),
   seq: z.number().int(),
   time: z.string(),
   actor: z.string(),
-  op: z.enum([
-    "init",
-    "actor.add",
-    "model.add",
-    "model.refresh",
-    "model.alias",
-    "edge.declare",
-    "evidence.record",
-    "trainlog.attach",
-  ]),
+  op: logOpSchema,
   data: z.record(z.string(), z.unknown()),
   prev: z.string(),
   txEnd: z.boolean(),

@@ -1,6 +1,8 @@
 import type { Kysely } from "kysely";
+import type { z } from "zod";
 import { PedigreeError } from "../errors.js";
 import { canonicalJson } from "./canonical.js";
+import type { logOpSchema } from "./contract.js";
 import { type ActorKey, signBytes } from "./keys.js";
 import { Frontier, hex, leafHash, unhex } from "./merkle.js";
 import type { RegistryTables } from "./schema.js";
@@ -33,17 +35,7 @@ export interface LogEntry {
   txEnd: boolean;
 }
 
-export type LogOp =
-  | "init"
-  | "actor.add"
-  | "model.add"
-  | "model.refresh"
-  | "model.alias"
-  | "model.annotate"
-  | "model.remove"
-  | "edge.declare"
-  | "evidence.record"
-  | "trainlog.attach";
+export type LogOp = z.infer<typeof logOpSchema>;
 
 export interface SignedLeaf {
   entry: LogEntry;

@@ -1,21 +1,9 @@
+import { relationSchema } from "../compare/schema.js";
 import type { CompareResult, Relation } from "../compare/types.js";
 import type { Fingerprint } from "../fingerprint/types.js";
 
-/** DESIGN §5 relation vocabulary: the only relations a declaration may name. */
-export const RELATIONS: readonly Relation[] = [
-  "identical",
-  "continued_training",
-  "depth_upscale",
-  "width_expand",
-  "prune",
-  "vocab_swap",
-  "obfuscation",
-  "partial_freeze",
-  "moe_upcycle",
-  "merge",
-  "quantize",
-  "format_convert",
-];
+/** DESIGN §5 relation vocabulary: the only relations a declaration may name (compare's own list). */
+export const RELATIONS: readonly Relation[] = relationSchema.options;
 
 export interface ModelRecord {
   /** Merkle root of the model's tensor digests (the fingerprint's contentId), hex. */

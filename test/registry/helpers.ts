@@ -169,6 +169,28 @@ export function synthFingerprint(s: SynthSpec): Fingerprint {
   } as unknown as Fingerprint;
 }
 
+/** The parts of a compare result an injected comparator leaves empty (it decides only the verdict). */
+function emptyParts(a: Fingerprint, b: Fingerprint) {
+  return {
+    threshold: -12,
+    notes: [],
+    coverage: {
+      compared: 0,
+      missingInA: [],
+      missingInB: [],
+      missingInACount: 0,
+      missingInBCount: 0,
+      shapeMismatch: [],
+    },
+    components: [],
+    reuse: null,
+    models: {
+      a: { contentId: a.contentId, layers: 0, hidden: 0 },
+      b: { contentId: b.contentId, layers: 0, hidden: 0 },
+    },
+  };
+}
+
 /** Injected comparison: related within a family (log10 p −40), unrelated across (−0.4). Counts its calls. */
 export function familyComparator(): Comparator & { calls: number } {
   const c = {
@@ -189,22 +211,7 @@ export function familyComparator(): Comparator & { calls: number } {
         layerMap: null,
         evidence: [],
         direction: { parent: related ? parent : "unknown", reason: "test" },
-        threshold: -12,
-        notes: [],
-        coverage: {
-          compared: 0,
-          missingInA: [],
-          missingInB: [],
-          missingInACount: 0,
-          missingInBCount: 0,
-          shapeMismatch: [],
-        },
-        components: [],
-        reuse: null,
-        models: {
-          a: { contentId: a.contentId, layers: 0, hidden: 0 },
-          b: { contentId: b.contentId, layers: 0, hidden: 0 },
-        },
+        ...emptyParts(a, b),
       };
     },
   };
@@ -227,22 +234,7 @@ export const sketchTruthComparator: Comparator = {
       layerMap: null,
       evidence: [],
       direction: { parent: k ? k.parent : "unknown", reason: "synthetic lineage" },
-      threshold: -12,
-      notes: [],
-      coverage: {
-        compared: 0,
-        missingInA: [],
-        missingInB: [],
-        missingInACount: 0,
-        missingInBCount: 0,
-        shapeMismatch: [],
-      },
-      components: [],
-      reuse: null,
-      models: {
-        a: { contentId: a.contentId, layers: 0, hidden: 0 },
-        b: { contentId: b.contentId, layers: 0, hidden: 0 },
-      },
+      ...emptyParts(a, b),
     };
   },
 };
