@@ -40,6 +40,7 @@ export type LogOp =
   | "model.refresh"
   | "model.alias"
   | "model.annotate"
+  | "model.attest"
   | "model.remove"
   | "edge.declare"
   | "evidence.record"
