@@ -79,11 +79,31 @@ export const modelListSchema = z.object({
   artifacts: z.array(artifactRecordSchema),
 });
 
+/** A lineage attestation attached to a model (`registry attach-attestation`, registry/attestations.ts). */
+export const attachedAttestationSchema = z.object({
+  sha256: z.string(),
+  payloadType: z.string(),
+  predicateType: z.string(),
+  subjectDigest: z.string(),
+  keyId: z.string(),
+  verified: z.boolean(),
+  attachedBy: z.string(),
+  attachedAt: z.string(),
+  seq: z.number().int(),
+});
+
+export const attachAttestationResultSchema = z.object({
+  model: z.string(),
+  attestation: attachedAttestationSchema,
+  created: z.boolean(),
+});
+
 export const showDataSchema = z.object({
   model: modelRecordSchema,
   parents: z.array(edgeRecordSchema.extend({ evidence: evidenceRecordSchema.nullable() })),
   children: z.array(edgeRecordSchema),
   trainLogs: z.array(z.object({ sha256: z.string(), fromScratch: z.string(), summary: z.string() })),
+  attestations: z.array(attachedAttestationSchema),
 });
 
 export const edgeStatusSchema = z.enum(["verified", "unsupported", "unchecked", "undeclared"]);
@@ -207,6 +227,7 @@ export const logOpSchema = z.enum([
   "model.refresh",
   "model.alias",
   "model.annotate",
+  "model.attest",
   "model.remove",
   "edge.declare",
   "evidence.record",

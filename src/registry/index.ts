@@ -2,6 +2,12 @@
 // and the append-only signed Merkle log with its proofs.
 
 export { type AnnotateInput, annotateModel, MAX_LABELS } from "./annotate.js";
+export {
+  type AttachedAttestation,
+  attachAttestation,
+  listAttestations,
+  parsePublicKeyPem,
+} from "./attestations.js";
 export { checkProof, type ProofCheck } from "./check-proof.js";
 export { DEFAULT_DB, isPostgresSpec, openRegistryDb, type RegistryDb, resolveDbSpec, writeTx } from "./db.js";
 export { defaultComparator, evidenceFor, pooledComparator } from "./evidence.js";

@@ -90,12 +90,14 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
   };
   const v3 = logBoundTables();
   const v4 = kinshipIndexTables(dialect);
+  const v5 = attestationTable();
   return {
     getMigrations: async () => ({
       "0001_registry": v1,
       "0002_evidence_drift": v2,
       "0003_log_bound": v3,
       "0004_kinship_index": v4,
+      "0005_attestations": v5,
     }),
   };
 }
@@ -170,6 +172,30 @@ function kinshipIndexTables(dialect: DialectName): Migration {
         .addColumn("value", "text", (c) => c.notNull())
         .execute();
       await db.schema.createIndex("models_seq").on("models").column("seq").execute();
+    },
+  };
+}
+
+/** 0005: lineage attestations attached to models (`model.attest`), keyed by model and envelope digest. */
+function attestationTable(): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("attestations")
+        .addColumn("model", "text", (c) => c.notNull())
+        .addColumn("sha256", "text", (c) => c.notNull())
+        .addColumn("payload_type", "text", (c) => c.notNull())
+        .addColumn("predicate_type", "text", (c) => c.notNull())
+        .addColumn("subject_digest", "text", (c) => c.notNull())
+        .addColumn("key_id", "text", (c) => c.notNull())
+        .addColumn("public_key", "text", (c) => c.notNull())
+        .addColumn("envelope", "text", (c) => c.notNull())
+        .addColumn("verified", "integer", (c) => c.notNull())
+        .addColumn("attached_by", "text", (c) => c.notNull())
+        .addColumn("attached_at", "text", (c) => c.notNull())
+        .addColumn("seq", "integer", (c) => c.notNull())
+        .addPrimaryKeyConstraint("attestations_pk", ["model", "sha256"])
+        .execute();
     },
   };
 }

@@ -62,6 +62,22 @@ export interface RegistryTables {
     child_fp: string | null;
   };
   trainlogs: { model: string; sha256: string; from_scratch: string; summary: string; seq: number };
+  /** Lineage attestations attached to models (attestations.ts): the DSSE envelope and its checks. */
+  attestations: {
+    model: string;
+    sha256: string;
+    payload_type: string;
+    predicate_type: string;
+    subject_digest: string;
+    key_id: string;
+    public_key: string;
+    envelope: string;
+    /** 1: signature valid under `public_key` and subject this model, when attached. */
+    verified: number;
+    attached_by: string;
+    attached_at: string;
+    seq: number;
+  };
   log_entries: { seq: number; leaf: string; leaf_hash: string };
   tree_heads: { size: number; root: string; sth: string; frontier: string };
   /**

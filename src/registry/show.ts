@@ -1,3 +1,4 @@
+import { type AttachedAttestation, listAttestations } from "./attestations.js";
 import { evidenceKey } from "./evidence.js";
 import type { Registry } from "./registry.js";
 import { edgeFromRow, evidenceFromRow } from "./rows.js";
@@ -9,6 +10,7 @@ export interface ShowData {
   parents: (EdgeRecord & { parentName: string; evidence: EvidenceRecord | null })[];
   children: (EdgeRecord & { childName: string })[];
   trainLogs: { sha256: string; fromScratch: string; summary: string }[];
+  attestations: AttachedAttestation[];
 }
 
 export async function showData(reg: Registry, ref: string): Promise<ShowData> {
@@ -29,5 +31,6 @@ export async function showData(reg: Registry, ref: string): Promise<ShowData> {
       .map((e) => ({ ...e, evidence: ev.get(evidenceKey(e.parent, e.child)) ?? null })),
     children: asParent.map(edgeFromRow),
     trainLogs: logs.map((l) => ({ sha256: l.sha256, fromScratch: l.from_scratch, summary: l.summary })),
+    attestations: await listAttestations(reg, id),
   };
 }

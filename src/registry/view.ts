@@ -11,7 +11,15 @@ import type { RegistryTables } from "./schema.js";
  * represented in the log by their SHA-256; everything else is held in the entry itself.
  */
 
-export type ViewTable = "meta" | "actors" | "models" | "artifacts" | "edges" | "evidence" | "trainlogs";
+export type ViewTable =
+  | "meta"
+  | "actors"
+  | "models"
+  | "artifacts"
+  | "edges"
+  | "evidence"
+  | "trainlogs"
+  | "attestations";
 export type Row = Record<string, string | number | null>;
 
 export interface TableSpec {
@@ -29,6 +37,7 @@ export const VIEW_TABLES: readonly TableSpec[] = [
   { name: "edges", key: ["child_name", "parent_name", "relation"], digested: [] },
   { name: "evidence", key: ["parent", "child", "tool"], digested: [] },
   { name: "trainlogs", key: ["model", "sha256"], digested: [] },
+  { name: "attestations", key: ["model", "sha256"], digested: [] },
 ];
 
 export const specOf = (t: ViewTable): TableSpec => VIEW_TABLES.find((s) => s.name === t) as TableSpec;
@@ -107,6 +116,7 @@ export function changesOf(e: LogEntry): Change[] {
         drop("evidence", { parent: id }),
         drop("evidence", { child: id }),
         drop("trainlogs", { model: id }),
+        drop("attestations", { model: id }),
       ];
     }
     case "model.alias":
@@ -159,6 +169,23 @@ export function changesOf(e: LogEntry): Change[] {
           sha256: str(d.sha256),
           from_scratch: str(d.fromScratch),
           summary: str(d.reason),
+          seq: e.seq,
+        }),
+      ];
+    case "model.attest":
+      return [
+        put("attestations", {
+          model: str(d.model),
+          sha256: str(d.sha256),
+          payload_type: str(d.payloadType),
+          predicate_type: str(d.predicateType),
+          subject_digest: str(d.subjectDigest),
+          key_id: str(d.keyId),
+          public_key: str(d.publicKey),
+          envelope: str(d.envelope),
+          verified: d.verified === true ? 1 : 0,
+          attached_by: e.actor,
+          attached_at: e.time,
           seq: e.seq,
         }),
       ];

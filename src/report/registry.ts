@@ -56,6 +56,10 @@ export function renderShow(d: ShowData): string {
     ...d.trainLogs.map(
       (l) => `training log ${short(l.sha256)}: from scratch ${esc(l.fromScratch)} (${esc(l.summary)})`,
     ),
+    ...d.attestations.map(
+      (a) =>
+        `attestation ${short(a.sha256)}: ${esc(a.predicateType)}, signer ${short(a.keyId)}, ${a.verified ? "verified" : "NOT verified"} (attached ${esc(a.attachedAt)} by ${esc(a.attachedBy)})`,
+    ),
   ].join("\n");
 }
 

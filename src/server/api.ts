@@ -6,7 +6,13 @@ import { decodeFingerprint } from "../fingerprint/index.js";
 import { type AllowLocal, checkUrl } from "../io/http/guard.js";
 import type { Job, JobEvent, JobQueue } from "../jobs/index.js";
 import { FINISHED } from "../jobs/index.js";
-import { annotateModel, exportInclusionProof, type Registry } from "../registry/index.js";
+import {
+  annotateModel,
+  attachAttestation,
+  exportInclusionProof,
+  parsePublicKeyPem,
+  type Registry,
+} from "../registry/index.js";
 import { type AuthEnv, requireRole } from "./auth.js";
 import { checkpointOf } from "./checkpoint.js";
 import { listedJob, publicJob, safeJsonText, sendJson } from "./json.js";
@@ -15,6 +21,7 @@ import { logView } from "./log-view.js";
 import { listModels } from "./model-facts.js";
 import {
   addModelBody,
+  attachAttestationBody,
   attachLogBody,
   claimsBody,
   compareBody,
@@ -112,6 +119,16 @@ function registryRoutes(api: Hono<AuthEnv>, deps: ApiDeps): void {
       ...(remove ? { removeClaims: remove } : {}),
     });
     return sendJson(c, { ok: true, data: { model: r.model, changed: r.changed } });
+  });
+  // Checking a signature is quick: answered at once, no job.
+  api.post("/models/:name/attestations", write, async (c) => {
+    const body = parse(attachAttestationBody, await jsonBody(c.req.raw));
+    const key = parsePublicKeyPem(body.publicKey);
+    const bytes = Buffer.from(
+      typeof body.envelope === "string" ? body.envelope : JSON.stringify(body.envelope),
+    );
+    const r = await attachAttestation(deps.registry, c.req.param("name"), bytes, key);
+    return sendJson(c, { ok: true, data: r }, r.created ? 201 : 200);
   });
   // Analysing a log reads all of it: a job, like the other long work.
   api.post("/models/:name/trainlogs", write, async (c) => {

@@ -24,6 +24,7 @@ const CODE_STATUS: Record<string, ContentfulStatusCode> = {
   REGISTRY_NAME_TAKEN: 409,
   REGISTRY_MODEL_EXISTS: 409,
   HTTP_ADDRESS_FORBIDDEN: 400,
+  ATTEST_BAD_KEY: 400,
 };
 
 /** Input errors are the client's (4xx); network failures upstream are 502; the rest is ours (500). */
@@ -33,6 +34,7 @@ const FAMILY_STATUS: Record<string, ContentfulStatusCode> = {
   FORMAT: 422,
   FINGERPRINT: 422,
   UNSUPPORTED: 422,
+  ATTEST: 422,
   HTTP: 502,
 };
 

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { compareResultSchema } from "../compare/schema.js";
 import {
   addModelResultSchema,
+  attachAttestationResultSchema,
   declareResultSchema,
   inclusionProofSchema,
   lineageGraphSchema,
@@ -12,6 +13,7 @@ import { VERSION } from "../version.js";
 import {
   addModelBody,
   annotateResponse,
+  attachAttestationBody,
   attachLogBody,
   claimsBody,
   compareBody,
@@ -94,6 +96,16 @@ const OPS: Record<string, Record<string, Op>> = {
       summary: "Add and remove claims (a signed log entry)",
       body: claimsBody,
       ok: ok(annotateResponse),
+      role: "writer",
+    },
+  },
+  "/api/models/{name}/attestations": {
+    post: {
+      summary: "Attach a lineage attestation (DSSE envelope), checked with the signer's public key",
+      body: attachAttestationBody,
+      ok: ok(attachAttestationResultSchema),
+      status: 201,
+      also: { 200: { description: "already attached", body: ok(attachAttestationResultSchema) } },
       role: "writer",
     },
   },

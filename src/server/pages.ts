@@ -55,6 +55,7 @@ export function pageRoutes(deps: PageDeps): Hono<AuthEnv> {
       const signatures = await entrySignatures(deps.registry, [
         d.model.seq,
         ...d.trainLogs.map((t) => t.seq),
+        ...d.attestations.map((a) => a.seq),
       ]);
       const graph = aroundModel(s, d.model.contentId);
       return {
@@ -173,6 +174,12 @@ ${log10pWords(u.log10P)}</li>`,
     (t) =>
       html`<li><a href="${link(m.name)}/trainlogs/${t.sha256}"><code>${t.sha256.slice(0, 16)}</code></a>: from scratch ${t.fromScratch}. ${t.summary}</li>`,
   );
+  const attestations = d.attestations.map(
+    (a) =>
+      html`<tr><td><code class="wrap">${a.predicateType}</code></td><td><code title="${a.keyId}">${a.keyId.slice(0, 16)}…</code></td>
+<td>${a.verified ? html`<span class="badge verified">✓ verified</span>` : html`<span class="badge unsupported">✗ not verified</span>`}</td>
+<td>${a.attachedAt}</td><td>${a.attachedBy}</td><td><code title="${a.sha256}">${a.sha256.slice(0, 16)}…</code></td></tr>`,
+  );
   const sigs = signatures.map(
     (s) =>
       html`<tr><td>${s.seq}</td><td>${s.op}</td><td>${s.actor}</td><td>${s.time}</td><td><code class="wrap">${s.sig}</code></td><td><code class="wrap">${s.publicKey ?? "unknown"}</code></td></tr>`,
@@ -190,6 +197,13 @@ ${kin.length ? html`<ul>${kin}</ul>` : html`<p class="muted">None found (run ver
 ${d.children.length ? html`<ul>${d.children.map((c) => html`<li><a href="${link(c.childName)}">${c.childName}</a> (${c.relation})</li>`)}</ul>` : html`<p class="muted">None.</p>`}
 <h2>Training logs</h2>
 ${logs.length ? html`<ul>${logs}</ul>` : html`<p class="muted">None attached.</p>`}
+<h2>Attestations</h2>
+${
+  attestations.length
+    ? html`<p class="muted">Lineage attestations (in-toto statements in DSSE envelopes from <code>pedigree attest</code>), checked when attached: signature valid under the signer's key, and about this model's weights; re-checked against the stored key on each view.</p>
+<table class="attestations"><thead><tr><th>Predicate type</th><th>Signer key id</th><th>Verified</th><th>Attached</th><th>By</th><th>Envelope SHA-256</th></tr></thead><tbody>${attestations}</tbody></table>`
+    : html`<p class="muted">None attached.</p>`
+}
 <h2>Signatures</h2>
 <p class="muted">Each change is a signed entry of the registry's log (Ed25519 over the entry's canonical JSON); the log page shows the current C2SP checkpoint.</p>
 <table class="signatures"><thead><tr><th>Entry</th><th>Operation</th><th>Signed by</th><th>Time</th><th>Signature</th><th>Public key</th></tr></thead><tbody>${sigs}</tbody></table>`;

@@ -16,6 +16,8 @@ import {
 /** Names, versions, tags and claims are capped so one request cannot store megabytes of text. */
 const MAX_TEXT = 512;
 const text = z.string().min(1).max(MAX_TEXT);
+/** An uploaded document given as text; the body limit caps the request as a whole. */
+const MAX_BODY_TEXT = 32 * 1024 * 1024;
 /** A fingerprint file's bytes; the body limit caps its size. */
 const base64 = z
   .string()
@@ -110,6 +112,16 @@ export const attachLogBody = z.strictObject({
   name: text.optional(),
   format: z.enum(["jsonl", "csv", "tsv", "tfevents"]).optional(),
   key: text.optional(),
+});
+
+/**
+ * A lineage attestation to attach: the DSSE envelope `pedigree attest` wrote (as the JSON object, or
+ * the file's text) and the signer's PEM public key. Whether it is a valid envelope is checked by the
+ * attestation reader, so a malformed one gets its FORMAT_ATTESTATION_* code rather than a schema error.
+ */
+export const attachAttestationBody = z.strictObject({
+  envelope: z.union([z.string().min(1).max(MAX_BODY_TEXT), z.record(z.string(), z.unknown())]),
+  publicKey: z.string().min(1).max(16_384),
 });
 
 export const logQuery = z.strictObject({ before: z.coerce.number().int().min(1).optional() });

@@ -1,5 +1,11 @@
 import { evidenceKey } from "../registry/evidence.js";
-import { type GraphEdge, type LineageGraph, lineageGraph, type Registry } from "../registry/index.js";
+import {
+  type GraphEdge,
+  type LineageGraph,
+  lineageGraph,
+  listAttestations,
+  type Registry,
+} from "../registry/index.js";
 import { evidenceFromRow } from "../registry/rows.js";
 import type { ShowData } from "../registry/show.js";
 import type { EdgeRecord, EvidenceRecord, ModelRecord } from "../registry/types.js";
@@ -222,6 +228,7 @@ export async function modelDetail(snap: RegistrySnapshot, ref: string): Promise<
       summary: l.summary,
       seq: l.seq,
     })),
+    attestations: await listAttestations(snap.registry, id),
     parentStatus: mine
       .filter((e) => e.declared && e.child === id)
       .map((e) => ({ parent: e.parent, parentName: name(e.parent), status: e.status, log10P: e.log10P })),

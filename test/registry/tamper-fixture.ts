@@ -1,14 +1,20 @@
+import { generateKeyPairSync } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { type Kysely, sql } from "kysely";
 import pg from "pg";
 import { expect } from "vitest";
+import { LINEAGE_PREDICATE_TYPE, type LineageStatement, signLineage } from "../../src/attest/lineage.js";
+import { rootDigest } from "../../src/attest/manifest.js";
+import { INTOTO_STATEMENT_TYPE } from "../../src/attest/oms.js";
 import { isPedigreeError } from "../../src/errors.js";
+import { attachAttestation } from "../../src/registry/attestations.js";
 import { generateActorKey } from "../../src/registry/keys.js";
 import { Registry } from "../../src/registry/registry.js";
 import type { RegistryTables } from "../../src/registry/schema.js";
 import { attachTrainLog } from "../../src/registry/trainlog.js";
+import type { ModelRecord } from "../../src/registry/types.js";
 import { verifyLineage } from "../../src/registry/verify.js";
 import { familyComparator, PG_URL, synthFingerprint } from "./helpers.js";
 
@@ -86,7 +92,42 @@ async function populate(reg: Registry, dir: string, keysDir: string): Promise<vo
     Array.from({ length: 40 }, (_, i) => JSON.stringify({ step: i + 1, loss: 5.7 - i * 0.05 })).join("\n"),
   );
   await attachTrainLog(reg, "B", log);
+  await attachAttestation(
+    reg,
+    "C",
+    attestationFor(await reg.resolve("C"), await reg.resolve("A")),
+    ATTESTATION_KEY.publicKey,
+  );
   await verifyLineage(reg, familyComparator());
+}
+
+const ATTESTATION_KEY = generateKeyPairSync("ed25519");
+
+/**
+ * A signed lineage statement about `model` (the shape `pedigree attest` writes; the files are made up,
+ * the subject digest is their root): the fixture needs a row in the attestations table, not real weights.
+ */
+function attestationFor(model: ModelRecord, parent: ModelRecord): Buffer {
+  const resources = [{ name: "model.safetensors", algorithm: "sha256", digest: "ab".repeat(32) }];
+  const digest = { sha256: rootDigest(resources) };
+  const st = {
+    _type: INTOTO_STATEMENT_TYPE,
+    subject: [{ name: model.name, digest }],
+    predicateType: LINEAGE_PREDICATE_TYPE,
+    predicate: {
+      parent: { name: parent.name, digest: { sha256: "cd".repeat(32) }, contentId: parent.contentId },
+      child: { contentId: model.contentId, resources },
+      verdict: "related",
+      log10P: -20,
+      relations: ["continued_training"],
+      direction: "parent",
+      layerMap: null,
+      tool: { name: "pedigree", version: "0" },
+      sketches: { parent: {}, child: {} },
+      evaluatedAt: "2026-01-01T00:00:00.000Z",
+    },
+  };
+  return Buffer.from(JSON.stringify(signLineage(st as LineageStatement, ATTESTATION_KEY.privateKey)));
 }
 
 /** Runs `sql` on the server (admin connection); returns the URL of database `db` when given. */

@@ -27,6 +27,7 @@ const KEYS: Record<string, string[]> = {
   edges: ["child_name", "parent_name", "relation"],
   evidence: ["parent", "child", "tool"],
   trainlogs: ["model", "sha256"],
+  attestations: ["model", "sha256"],
 };
 
 describe.each(DIALECTS)("tamper suite on $dialect", ({ dialect, skip }) => {
@@ -331,6 +332,7 @@ describe.each(DIALECTS)("tamper suite on $dialect", ({ dialect, skip }) => {
           "edges",
           "evidence",
           "trainlogs",
+          "attestations",
           "log_entries",
           "tree_heads",
         ])

@@ -253,6 +253,20 @@ describe("every --json output validates against its published JSON Schema", () =
       "0",
     );
     await run("attest-verify", "attest", "verify", att, "--model", `${M}/child`, ...reg);
+    // The actor's PEM private key stands for its public half.
+    const attached = await run(
+      "registry-attach-attestation",
+      "registry",
+      "attach-attestation",
+      "child",
+      att,
+      "--key",
+      path.join(dir, "keys", "ci.key"),
+      ...reg,
+    );
+    expect(dataOf(attached).created).toBe(true);
+    const shown = dataOf(await run("registry-show", "registry", "show", "child", ...reg));
+    expect(shown.attestations).toHaveLength(1);
     const model = path.join(dir, "signed");
     fs.cpSync(`${M}/child`, model, { recursive: true });
     await run("sign", "sign", model, "--keys", path.join(dir, "keys"));

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { compareResultSchema } from "../../compare/schema.js";
 import {
   addModelResultSchema,
+  attachAttestationResultSchema,
   consistencyProofSchema,
   declareResultSchema,
   identifyResultSchema,
@@ -133,6 +134,11 @@ export const CLI_OUTPUTS: readonly CliOutput[] = [
     file: "registry-attach-log",
     command: "pedigree registry attach-log <model> <log>",
     data: registryAttachLogOutput,
+  },
+  {
+    file: "registry-attach-attestation",
+    command: "pedigree registry attach-attestation <model> <envelope> --key <pubkey.pem>",
+    data: attachAttestationResultSchema,
   },
   { file: "registry-remove", command: "pedigree registry remove <model>", data: registryRemoveOutput },
   { file: "registry-ls", command: "pedigree registry ls", data: modelListSchema },

@@ -1,6 +1,9 @@
+import fs from "node:fs";
 import type { Command } from "commander";
+import { loadPublicKey } from "../../../attest/dsse.js";
+import { PedigreeError } from "../../../errors.js";
 import { loadFingerprint } from "../../../fingerprint/index.js";
-import { attachTrainLog } from "../../../registry/index.js";
+import { attachAttestation, attachTrainLog } from "../../../registry/index.js";
 import { showData } from "../../../registry/show.js";
 import * as report from "../../../report/registry.js";
 import { collect, type DbOpts, leaf, list, progressOf, result, withRegistry } from "./common.js";
@@ -60,6 +63,31 @@ export function defineModels(cmd: Command): void {
       );
     },
   );
+  leaf(
+    cmd,
+    "attach-attestation <model> <envelope>",
+    "attach a lineage attestation (from `pedigree attest`), checked with the signer's public key",
+    async (_ctx, ...a) => {
+      const [model, file, o] = a as [string, string, DbOpts & { key: string }];
+      const key = loadPublicKey(o.key);
+      let bytes: Buffer;
+      try {
+        bytes = fs.readFileSync(file);
+      } catch (cause) {
+        throw new PedigreeError("IO_NOT_FOUND", `Cannot read ${file}`, {
+          details: { file },
+          cause,
+          hint: "Check the path",
+        });
+      }
+      const r = await withRegistry(o, (reg) => attachAttestation(reg, model, bytes, key));
+      return result(
+        r,
+        (d) =>
+          `${d.model}: attestation ${d.attestation.sha256.slice(0, 12)}… ${d.created ? "attached" : "already attached"} (signer ${d.attestation.keyId.slice(0, 16)}…, log entry ${d.attestation.seq})`,
+      );
+    },
+  ).requiredOption("--key <pubkey.pem>", "the signer's PEM public key (or its private key)");
   leaf(cmd, "ls", "list registered models", async (_ctx, ...a) => {
     const data = await withRegistry(a[0] as DbOpts, async (reg) => ({
       models: await reg.models(),
