@@ -1,5 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { parseRange } from "../../test/helpers/http-server.js";
 import { filePieces, type PlannedFile, type PlannedRepo, warmPools } from "./synth-repo.js";
 
 /**
@@ -217,21 +218,4 @@ export class SynthHubServer {
     };
     next();
   }
-}
-
-/** A single `bytes=a-b` / `bytes=a-` / `bytes=-n` range (RFC 9110 §14.1.2); null = no usable Range. */
-function parseRange(
-  h: string | undefined,
-  size: number,
-): { start: number; end: number } | "unsatisfiable" | null {
-  const m = h?.match(/^bytes=(\d*)-(\d*)$/);
-  if (!m || (m[1] === "" && m[2] === "")) return null;
-  if (m[1] === "") {
-    const n = Math.min(Number(m[2]), size);
-    return n === 0 ? "unsatisfiable" : { start: size - n, end: size - 1 };
-  }
-  const start = Number(m[1]);
-  const end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1);
-  if (start >= size || end < start) return "unsatisfiable";
-  return { start, end };
 }

@@ -341,7 +341,7 @@ function cdnPath(r: { repo: string; commit: string }, file: string): string {
 }
 
 /** A single `bytes=a-b` / `bytes=a-` / `bytes=-n` range (RFC 9110 §14.1.2); null = no usable Range. */
-function parseRange(
+export function parseRange(
   h: string | undefined,
   size: number,
 ): { start: number; end: number } | "unsatisfiable" | null {
