@@ -103,8 +103,10 @@ export async function identify(
         };
         return { candidate, cached: known !== null };
       } catch (e) {
-        // e.g. a fingerprint stored by an older version (COMPARE_SKETCH_VERSION): report, go on.
         if (!(e instanceof PedigreeError)) throw e;
+        // Removed while this query ran (the index named it a moment earlier): no longer a candidate.
+        if (e.code === "REGISTRY_UNKNOWN_MODEL") return {};
+        // e.g. a fingerprint stored by an older version (COMPARE_SKETCH_VERSION): report, go on.
         return { failure: { model: row.name, code: e.code, message: e.message } };
       }
     }),

@@ -42,7 +42,12 @@ export class StoredFingerprints {
       .selectFrom("models")
       .select("fingerprint")
       .where("content_id", "=", contentId)
-      .executeTakeFirstOrThrow();
+      .executeTakeFirst();
+    // A model removed since the caller found it (a query racing a `registry remove`): coded, not a crash.
+    if (!row)
+      throw new PedigreeError("REGISTRY_UNKNOWN_MODEL", `No registered model has content id ${contentId}`, {
+        details: { contentId },
+      });
     const expected = this.trusted?.get(contentId);
     const actual = sha256Hex(row.fingerprint);
     if (expected !== undefined && actual !== expected)

@@ -54,6 +54,17 @@ describe("damaged SQLite files get coded errors, never exit 70", () => {
     await c.drop();
   });
 
+  it("a fingerprint asked for after its model is gone (a query racing a removal) is a coded error", async () => {
+    const c = await fx.copy();
+    const reg = await Registry.open({ db: c.spec, keysDir: fx.keysDir });
+    try {
+      await expect(reg.fingerprint("0".repeat(64))).rejects.toMatchObject({ code: "REGISTRY_UNKNOWN_MODEL" });
+    } finally {
+      await reg.close();
+      await c.drop();
+    }
+  });
+
   it("a file failing PRAGMA integrity_check is reported by log verify and refused by verify", async () => {
     const c = await fx.copy();
     // One byte of a content id inside the primary-key index of models: the index no longer matches.
