@@ -6,6 +6,7 @@ import { PedigreeError } from "../errors.js";
 import { canonicalJson } from "./canonical.js";
 import { record } from "./record.js";
 import type { Registry } from "./registry.js";
+import type { RegistryTables } from "./schema.js";
 import { sha256Hex } from "./view.js";
 
 /** One attestation attached to a registered model, as stored (and as `registry show` lists it). */
@@ -25,20 +26,8 @@ export interface AttachedAttestation {
   seq: number;
 }
 
-export interface AttestationRow {
-  model: string;
-  sha256: string;
-  payload_type: string;
-  predicate_type: string;
-  subject_digest: string;
-  key_id: string;
-  public_key: string;
-  envelope: string;
-  verified: number;
-  attached_by: string;
-  attached_at: string;
-  seq: number;
-}
+/** A row of the `attestations` table, as schema.ts declares it. */
+export type AttestationRow = RegistryTables["attestations"];
 
 export function attestationFromRow(r: AttestationRow): AttachedAttestation {
   return {
