@@ -4,7 +4,7 @@
  *   node bench/fingerprint-child.mjs scan|fingerprint|read|sha256 <model dir> [threads]
  * sha256: Node's SHA-256 alone over every tensor's bytes (8 MiB reads), tensors shared round-robin
  * over `threads` worker threads (default all cores) — the floor of the scan's cost on the same cores.
- * Prints one JSON line: {seconds, bytes, maxRssMB, contentId?, fingerprintBytes?}.
+ * Prints one JSON line: {seconds, cpuSeconds, bytes, maxRssMB, contentId?, fingerprintBytes?}.
  */
 import fs from "node:fs/promises";
 import os from "node:os";
@@ -95,4 +95,6 @@ if (mode === "read") {
   throw new Error(`unknown mode ${mode}`);
 }
 const seconds = (performance.now() - t0) / 1000;
-console.log(JSON.stringify({ mode, seconds, maxRssMB: process.resourceUsage().maxRSS / 1024, ...out }));
+const ru = process.resourceUsage(); // all threads: what the run cost, less sensitive to other load than `seconds`
+const cpuSeconds = (ru.userCPUTime + ru.systemCPUTime) / 1e6;
+console.log(JSON.stringify({ mode, seconds, cpuSeconds, maxRssMB: ru.maxRSS / 1024, ...out }));

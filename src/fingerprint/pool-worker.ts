@@ -18,9 +18,10 @@ import type { SketchLayersRequest } from "./sketch-layers.js";
  * in order, so each tensor sees its chunks in file order and the result does not depend on which
  * worker (or how many) ran it. Every chunk is acknowledged so the main thread can bound memory.
  *
- * 16- and 8-bit tensors are split (pool.ts): their owner only hashes ("hash", in order), and the
+ * 16- and 8-bit tensors are split (pool.ts): their owner hashes ("hash", in order), and the
  * pattern counts of each chunk ("count") go to whichever worker is least busy, reading the same
- * shared buffer; each worker keeps its share of a tensor's counts until "countEnd". Each "hash",
+ * shared buffer, or to the owner itself, which then counts each cache-sized piece as it hashes it
+ * ("hash" with `count`); each worker keeps its share of a tensor's counts until "countEnd". Each "hash",
  * "count", "countEnd" and "sketchBytes" gets exactly one "chunk" reply, in the order received.
  *
  * A sketched tensor (one-pass fingerprint) also runs its sketch task on one worker: for split tensors
@@ -39,7 +40,8 @@ export type WorkerRequest =
   | { op: "end"; id: number }
   | { op: "sketch"; id: number; req: SketchLayersRequest }
   | { op: "hashBegin"; id: number }
-  | { op: "hash"; id: number; sab: SharedArrayBuffer; length: number }
+  /** `count`: also count the chunk's codes into this worker's share, piece by piece as it is hashed. */
+  | { op: "hash"; id: number; sab: SharedArrayBuffer; length: number; count?: DType }
   | { op: "count"; id: number; dtype: DType; sab: SharedArrayBuffer; length: number }
   | { op: "countEnd"; id: number }
   | { op: "hashEnd"; id: number };
@@ -215,15 +217,11 @@ function splitOp(
     if (m.op === "hash") {
       const h = hashes.get(m.id);
       if (!h) throw new PedigreeError("INTERNAL_WORKER_FAILED", `no open hash ${m.id}`);
-      h.update(bytes);
+      if (m.count) shareOf(m.id, m.count).add(bytes, (piece) => h.update(piece));
+      else h.update(bytes);
       port?.postMessage({ op: "chunk", id: m.id } satisfies WorkerReply);
     } else if (m.op === "count") {
-      let share = shares.get(m.id);
-      if (!share) {
-        share = new CodeShare(m.dtype);
-        shares.set(m.id, share);
-      }
-      share.add(bytes);
+      shareOf(m.id, m.dtype).add(bytes);
       port?.postMessage({ op: "chunk", id: m.id } satisfies WorkerReply);
     } else {
       const counts = shares.get(m.id)?.total();
@@ -236,6 +234,15 @@ function splitOp(
   } catch (e) {
     port?.postMessage({ op: "chunk", id: m.id, error: (e as Error).message } satisfies WorkerReply);
   }
+}
+
+function shareOf(id: number, dtype: DType): CodeShare {
+  let share = shares.get(id);
+  if (!share) {
+    share = new CodeShare(dtype);
+    shares.set(id, share);
+  }
+  return share;
 }
 
 function ack(id: number, buf: ArrayBuffer | undefined): void {

@@ -317,9 +317,14 @@ class WorkerPool implements ScanExecutor {
           await new Promise<void>((r) => this.waiters.push(r));
         if (this.fatal) throw this.fatal;
         const sab = this.sharedOf(bytes);
+        // Counted by the owner as it hashes (one pass through the cache) unless another worker
+        // has clearly less queued.
+        const least = this.slots.reduce((a, b) => (b.chunkReplies.length < a.chunkReplies.length ? b : a));
+        const counter = owner.chunkReplies.length <= least.chunkReplies.length + 1 ? owner : least;
+        const ops = (counter === owner ? 1 : 2) + (sketcher ? 1 : 0);
         this.inflight++;
-        pending += sketcher ? 3 : 2;
-        let refs = sketcher ? 3 : 2;
+        pending += ops;
+        let refs = ops;
         const release = (m: Extract<WorkerReply, { op: "chunk" }>) => {
           settle(m);
           if (--refs > 0) return;
@@ -327,15 +332,17 @@ class WorkerPool implements ScanExecutor {
           this.inflight--;
           this.waiters.shift()?.();
         };
-        const counter = this.slots.reduce((a, b) => (b.chunkReplies.length < a.chunkReplies.length ? b : a));
         counters.add(counter);
         owner.chunkReplies.push((m) => {
           owner.load -= bytes.length;
           release(m);
         });
-        this.post(owner, { op: "hash", id, sab, length: bytes.length });
-        counter.chunkReplies.push(release);
-        this.post(counter, { op: "count", id, dtype, sab, length: bytes.length });
+        if (counter === owner) this.post(owner, { op: "hash", id, sab, length: bytes.length, count: dtype });
+        else {
+          this.post(owner, { op: "hash", id, sab, length: bytes.length });
+          counter.chunkReplies.push(release);
+          this.post(counter, { op: "count", id, dtype, sab, length: bytes.length });
+        }
         if (sketcher) {
           sketcher.chunkReplies.push(release);
           this.post(sketcher, { op: "sketchBytes", id: sketchId, sab, length: bytes.length });

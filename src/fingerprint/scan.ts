@@ -81,8 +81,35 @@ export async function scanCheckpoint(
   return { tensors: out, files, bytesRead, sketchParts };
 }
 
+/**
+ * The order of a file's reads. With a file hash, front to back (holes between tensors included, as
+ * the hash needs them). Without one, `lanes` tensors are read at a time, their chunks interleaved:
+ * a tensor's SHA-256 is sequential, so a long tensor read alone (the 525 MB embedding at the head of
+ * a llama file) would leave every worker but its owner idle. Each lane takes the next tensor in file
+ * order when its own ends, and the lane with the fewest bytes read goes next; every tensor still sees
+ * its own chunks in order, so the results do not depend on the lanes.
+ */
+function planFile(size: number, tensors: TensorInfo[], withGaps: boolean, lanes: number): Piece[] {
+  const pieces = planFront(size, tensors, withGaps);
+  if (withGaps || lanes <= 1) return pieces;
+  const byTensor: Piece[][] = tensors.map(() => []);
+  for (const p of pieces) byTensor[p.tensor as number]?.push(p);
+  const queue = byTensor.filter((q) => q.length > 0).reverse(); // popped in file order
+  const lane = Array.from({ length: lanes }, () => ({ todo: [] as Piece[], read: 0 }));
+  const out: Piece[] = [];
+  for (;;) {
+    for (const l of lane) if (l.todo.length === 0 && queue.length > 0) l.todo = [...(queue.pop() as Piece[])];
+    const busy = lane.filter((l) => l.todo.length > 0);
+    if (busy.length === 0) return out;
+    const l = busy.reduce((a, b) => (b.read < a.read ? b : a));
+    const p = l.todo.shift() as Piece;
+    l.read += p.length;
+    out.push(p);
+  }
+}
+
 /** Reads a file front to back (holes between tensors only when the file hash needs them). */
-function planFile(size: number, tensors: TensorInfo[], withGaps: boolean): Piece[] {
+function planFront(size: number, tensors: TensorInfo[], withGaps: boolean): Piece[] {
   const pieces: Piece[] = [];
   let pos = 0;
   const gap = (end: number) => {
@@ -113,7 +140,7 @@ async function scanFile(
   sketches: ScanOptions["sketches"],
 ): Promise<{ digests: Map<string, TensorDigest & { sketch?: SketchPart }>; bytesRead: number }> {
   const tensors = [...unsorted].sort((a, b) => a.offset - b.offset || a.name.localeCompare(b.name));
-  const pieces = planFile(src.size, tensors, fileHash !== null);
+  const pieces = planFile(src.size, tensors, fileHash !== null, exec.threads);
   const jobs = new Map<number, TensorJob>();
   const results: Promise<[string, TensorDigest & { sketch?: SketchPart }]>[] = [];
   let hashedTo = 0; // file bytes already fed to the file hash (tensors may overlap or alias)

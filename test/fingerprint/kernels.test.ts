@@ -4,8 +4,8 @@ import { TensorAccumulator } from "../../src/fingerprint/kernels/accumulator.js"
 import { codeTable } from "../../src/fingerprint/kernels/dtype-tables.js";
 import {
   accumulateCodes,
-  accumulateCodes16,
   accumulateFloats,
+  finalizeCodes,
   finalizeFloat,
   type Moments,
   mergeFloatPartials,
@@ -172,14 +172,24 @@ describe("statistics kernels", () => {
     }
   });
 
-  it("the paired 16-bit histogram loop counts like the plain one for any alignment and length", () => {
-    const codes = gaussianBf16(1001, 9);
-    for (const view of [codes, codes.subarray(1), codes.subarray(1, 998), codes.subarray(2, 2)]) {
-      const plain = new Uint32Array(65536);
-      accumulateCodes(view, plain);
-      const [a, b] = [new Uint32Array(65536), new Uint32Array(65536)];
-      accumulateCodes16(view, a, b);
-      expect(a.map((x, i) => x + (b[i] as number))).toEqual(plain);
+  it("the accumulator's fused hash and counts match the plain loop for any chunking", () => {
+    const codes = gaussianBf16(300_001, 9);
+    const bytes = new Uint8Array(codes.buffer);
+    const plain = new Uint32Array(65536);
+    accumulateCodes(codes, plain);
+    const counts = new Float64Array(plain);
+    const expected = {
+      sha256: createHash("sha256").update(bytes).digest("hex"),
+      stats: finalizeCodes(counts, "BF16"),
+    };
+    for (const cuts of [[], [1], [3, 5, 100_001], [262_144, 524_289, 524_290]]) {
+      const acc = new TensorAccumulator("BF16");
+      let at = 0;
+      for (const c of [...cuts, bytes.length]) {
+        acc.addBytes(bytes.subarray(at, c));
+        at = c;
+      }
+      expect(acc.finish()).toEqual(expected);
     }
   });
 

@@ -1,11 +1,10 @@
 import { createHash, type Hash } from "node:crypto";
 import { PedigreeError } from "../../errors.js";
 import type { DType } from "../../formats/types.js";
+import { addCodeCounts, settleCodeCounts } from "../../kernels/code-counts.js";
 import type { TensorStats } from "../types.js";
 import { elementBytes, type ScanKind, scanKindOf } from "./dtype-tables.js";
 import {
-  accumulateCodes,
-  accumulateCodes16,
   accumulateFloats,
   emptyFloatPartial,
   type FloatPartial,
@@ -34,8 +33,6 @@ export class TensorAccumulator {
   private readonly hash: Hash;
   private carry = new Uint8Array(0);
   private codes: Uint32Array | null = null;
-  /** Second histogram for odd positions of 16-bit codes (see accumulateCodes16). */
-  private codesOdd: Uint32Array | null = null;
   private codeTotals: Float64Array | null = null;
   private sinceFlush = 0;
   private floats: FloatPartial = emptyFloatPartial();
@@ -48,13 +45,20 @@ export class TensorAccumulator {
     if (this.kind === "code16" || this.kind === "code8") {
       const bins = this.kind === "code16" ? 65536 : 256;
       this.codes = new Uint32Array(bins);
-      this.codesOdd = new Uint32Array(bins);
       this.codeTotals = new Float64Array(bins);
     }
   }
 
   /** Stored bytes, in order. */
   addBytes(chunk: Uint8Array): void {
+    if (this.codes && this.carry.length === 0) {
+      // The common case: hash and count each cache-sized piece while it is in cache.
+      const whole = chunk.length - (chunk.length % this.width);
+      if (whole > 0) this.addCodes(chunk.subarray(0, whole), (piece) => this.hash.update(piece));
+      this.hash.update(chunk.subarray(whole));
+      this.carry = chunk.slice(whole);
+      return;
+    }
     this.hash.update(chunk);
     if (this.kind === "external") return;
     let bytes = chunk;
@@ -92,32 +96,30 @@ export class TensorAccumulator {
   private addElements(bytes: Uint8Array): void {
     const n = bytes.length / this.width;
     if (this.codes) {
-      if (this.sinceFlush + n > FLUSH_EVERY_ELEMENTS) this.flushCodes();
-      if (this.kind === "code16") accumulateCodes16(view16(bytes), this.codes, this.codesOdd as Uint32Array);
-      else accumulateCodes(bytes, this.codes);
-      this.sinceFlush += n;
+      this.addCodes(bytes);
       return;
     }
     this.total += n;
     this.floats = mergeFloatPartials(this.floats, accumulateFloats(decodeWide(bytes, this.dtype)));
   }
 
+  /** Whole codes into the pattern counts; `onPiece` sees every byte first, in order. */
+  private addCodes(bytes: Uint8Array, onPiece?: (piece: Uint8Array) => void): void {
+    const codes = this.codes as Uint32Array;
+    const n = bytes.length / this.width;
+    if (this.sinceFlush + n > FLUSH_EVERY_ELEMENTS) this.flushCodes();
+    addCodeCounts(bytes, this.width === 2 ? 2 : 1, codes, onPiece);
+    this.sinceFlush += n;
+  }
+
   private flushCodes(): void {
-    if (!this.codes || !this.codeTotals || !this.codesOdd) return;
-    for (let c = 0; c < this.codes.length; c++) {
-      const both = (this.codes[c] ?? 0) + (this.codesOdd[c] ?? 0);
-      this.codeTotals[c] = (this.codeTotals[c] ?? 0) + both;
-    }
+    if (!this.codes || !this.codeTotals) return;
+    settleCodeCounts(this.codes);
+    for (let c = 0; c < this.codes.length; c++)
+      this.codeTotals[c] = (this.codeTotals[c] ?? 0) + (this.codes[c] ?? 0);
     this.codes.fill(0);
-    this.codesOdd.fill(0);
     this.sinceFlush = 0;
   }
-}
-
-/** Little-endian 16-bit view; copies only when the chunk is not 2-byte aligned. */
-function view16(bytes: Uint8Array): Uint16Array {
-  const b = bytes.byteOffset % 2 === 0 ? bytes : bytes.slice();
-  return new Uint16Array(b.buffer, b.byteOffset, b.length / 2);
 }
 
 /** F32/F64 as typed-array views (aligned copies when needed); 32/64-bit integers decoded to float64. */
@@ -144,20 +146,33 @@ function decodeWide(bytes: Uint8Array, dtype: DType): Float32Array | Float64Arra
  * Callers split only tensors under 2³² elements, so no bin can overflow.
  */
 export class CodeShare {
-  private readonly even: Uint32Array;
-  private readonly odd: Uint32Array;
-  constructor(private readonly dtype: DType) {
-    const bins = scanKindOf(dtype) === "code16" ? 65536 : 256;
-    this.even = new Uint32Array(bins);
-    this.odd = new Uint32Array(bins);
+  private readonly counts: Uint32Array;
+  private readonly width: 1 | 2;
+  constructor(dtype: DType) {
+    this.width = scanKindOf(dtype) === "code16" ? 2 : 1;
+    this.counts = new Uint32Array(this.width === 2 ? 65536 : 256);
   }
-  add(bytes: Uint8Array): void {
-    if (scanKindOf(this.dtype) === "code16") accumulateCodes16(view16(bytes), this.even, this.odd);
-    else accumulateCodes(bytes, this.even);
+  /** `onPiece` sees every byte first, in order (a caller that also hashes the chunk). */
+  add(bytes: Uint8Array, onPiece?: (piece: Uint8Array) => void): void {
+    addCodeCounts(bytes, this.width, this.counts, onPiece);
   }
+  /**
+   * The share as (code, count) pairs of its non-empty bins, in code order: a few thousand bins of
+   * 65,536 for real weights, so the thread that sums the shares touches only those.
+   */
   total(): Uint32Array {
-    for (let c = 0; c < this.even.length; c++) this.even[c] = (this.even[c] ?? 0) + (this.odd[c] ?? 0);
-    return this.even;
+    const counts = this.counts;
+    settleCodeCounts(counts);
+    let used = 0;
+    for (let c = 0; c < counts.length; c++) if ((counts[c] as number) !== 0) used++;
+    const pairs = new Uint32Array(2 * used);
+    for (let c = 0, i = 0; c < counts.length; c++) {
+      const k = counts[c] as number;
+      if (k === 0) continue;
+      pairs[i++] = c;
+      pairs[i++] = k;
+    }
+    return pairs;
   }
 }
 
@@ -171,8 +186,15 @@ export class CodeCounts {
   constructor(private readonly dtype: DType) {
     this.totals = new Float64Array(scanKindOf(dtype) === "code16" ? 65536 : 256);
   }
-  add(counts: Uint32Array): void {
-    for (let c = 0; c < this.totals.length; c++) this.totals[c] = (this.totals[c] ?? 0) + (counts[c] ?? 0);
+  /** A share from CodeShare.total(): (code, count) pairs. */
+  add(pairs: Uint32Array): void {
+    const totals = this.totals;
+    for (let i = 0; i + 1 < pairs.length; i += 2) {
+      const c = pairs[i] as number;
+      if (c >= totals.length)
+        throw new PedigreeError("INTERNAL_WORKER_FAILED", `pattern code ${c} out of range for ${this.dtype}`);
+      totals[c] = (totals[c] as number) + (pairs[i + 1] as number);
+    }
   }
   finish(): TensorStats {
     return finalizeCodes(this.totals, this.dtype);

@@ -133,7 +133,7 @@ function statsFromMoments(m: Moments, total: number, quantiles: number[]): Tenso
   };
 }
 
-/** Adds the codes of a chunk to an exact pattern histogram (8-bit dtypes; 16-bit ones use accumulateCodes16). */
+/** Adds the codes of a chunk to an exact pattern histogram (the plain loop; the scan runs src/kernels/code-counts.ts). */
 export function accumulateCodes(codes: Uint16Array | Uint8Array, hist: Uint32Array): void {
   for (let i = 0; i < codes.length; i++) {
     const c = codes[i] ?? 0;
@@ -142,43 +142,22 @@ export function accumulateCodes(codes: Uint16Array | Uint8Array, hist: Uint32Arr
 }
 
 /**
- * The hot loop of BF16/F16 scans: two codes per 32-bit load, counted into two histograms (`a` for
- * even positions, `b` for odd) so runs of equal values do not serialise on one counter. The caller
- * sums a + b. Measured ≈ 1.4× the one-histogram loop.
+ * Exact statistics of a 16/8-bit dtype from its pattern counts. Both sums run over the non-empty
+ * bins in code order (the empty ones add exact zeros), so listing those first changes no bit.
  */
-export function accumulateCodes16(codes: Uint16Array, a: Uint32Array, b: Uint32Array): void {
-  let start = 0;
-  if (codes.byteOffset % 4 !== 0 && codes.length > 0) {
-    const c = codes[0] ?? 0;
-    a[c] = (a[c] ?? 0) + 1;
-    start = 1;
-  }
-  const pairs = (codes.length - start) >> 1;
-  const words = new Uint32Array(codes.buffer, codes.byteOffset + 2 * start, pairs);
-  for (let i = 0; i < pairs; i++) {
-    const w = words[i] ?? 0;
-    const lo = w & 0xffff;
-    const hi = w >>> 16;
-    a[lo] = (a[lo] ?? 0) + 1;
-    b[hi] = (b[hi] ?? 0) + 1;
-  }
-  if (start + 2 * pairs < codes.length) {
-    const c = codes[codes.length - 1] ?? 0;
-    a[c] = (a[c] ?? 0) + 1;
-  }
-}
-
-/** Exact statistics of a 16/8-bit dtype from its pattern counts. */
 export function finalizeCodes(hist: Float64Array, dtype: DType): TensorStats {
   const table = codeTable(dtype);
+  const used = new Int32Array(hist.length);
+  let bins = 0;
+  for (let c = 0; c < hist.length; c++) if ((hist[c] as number) !== 0) used[bins++] = c;
   let n = 0;
   let sum = 0;
   let nan = 0;
   let inf = 0;
-  for (let c = 0; c < hist.length; c++) {
-    const k = hist[c] ?? 0;
-    if (k === 0) continue;
-    const v = table[c] ?? Number.NaN;
+  for (let i = 0; i < bins; i++) {
+    const c = used[i] as number;
+    const k = hist[c] as number;
+    const v = table[c] as number;
     if (Number.isNaN(v)) nan += k;
     else if (!Number.isFinite(v)) inf += k;
     else {
@@ -196,14 +175,21 @@ export function finalizeCodes(hist: Float64Array, dtype: DType): TensorStats {
     nan,
     inf,
   };
-  for (let c = 0; c < hist.length; c++) {
-    const k = hist[c] ?? 0;
-    const v = table[c] ?? Number.NaN;
-    if (k === 0 || !Number.isFinite(v)) continue;
-    m.m2 += k * (v - mean) * (v - mean);
-    if (v < m.min) m.min = v;
-    if (v > m.max) m.max = v;
+  let m2 = 0;
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < bins; i++) {
+    const c = used[i] as number;
+    const k = hist[c] as number;
+    const v = table[c] as number;
+    if (!Number.isFinite(v)) continue;
+    m2 += k * (v - mean) * (v - mean);
+    if (v < min) min = v;
+    if (v > max) max = v;
   }
+  m.m2 = m2;
+  m.min = min;
+  m.max = max;
   return statsFromMoments(m, n + nan + inf, histogramQuantiles(hist, valueOrder(table), table, n));
 }
 

@@ -1,0 +1,90 @@
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { accumulateCodes } from "../../src/fingerprint/kernels/stats.js";
+import { addCodeCounts, PIECE_BYTES, settleCodeCounts } from "../../src/kernels/code-counts.js";
+import { Xoshiro128 } from "../../src/synth/random.js";
+
+function randomBytes(n: number, seed: number): Uint8Array {
+  const rng = new Xoshiro128(seed);
+  const out = new Uint8Array(n);
+  // Skewed values, as weights are: many repeats of a few codes, some rare ones.
+  for (let i = 0; i < n; i++) out[i] = rng.uniform() < 0.7 ? 0x3c : rng.below(256);
+  return out;
+}
+
+function plain(bytes: Uint8Array, width: 1 | 2): Uint32Array {
+  const out = new Uint32Array(width === 2 ? 65536 : 256);
+  const even = bytes.length - (bytes.length % 2);
+  accumulateCodes(width === 2 ? new Uint16Array(bytes.slice(0, even).buffer) : bytes, out);
+  return out;
+}
+
+describe("code-counts kernel", () => {
+  it("counts 16- and 8-bit codes like the plain loop, for any offset and length", () => {
+    const bytes = randomBytes(2 * PIECE_BYTES + 1001, 3);
+    for (const width of [2, 1] as const) {
+      for (const [from, to] of [
+        [0, 0],
+        [0, 2],
+        [1, 7],
+        [3, 1003],
+        [0, PIECE_BYTES],
+        [5, 2 * PIECE_BYTES + 1001],
+      ] as const) {
+        const view = bytes.subarray(from, to - ((to - from) % width));
+        const into = new Uint32Array(width === 2 ? 65536 : 256);
+        addCodeCounts(view, width, into);
+        settleCodeCounts(into);
+        expect(into).toEqual(plain(view, width));
+      }
+    }
+  });
+
+  it("keeps targets apart when counts for several are interleaved, and adds to what a target holds", () => {
+    const a = randomBytes(40_000, 4);
+    const b = randomBytes(30_000, 5);
+    const c = randomBytes(20_000, 6);
+    const ta = new Uint32Array(65536);
+    const tb = new Uint32Array(65536);
+    const tc = new Uint32Array(256);
+    ta[7] = 5;
+    addCodeCounts(a.subarray(0, 20_000), 2, ta);
+    addCodeCounts(b, 2, tb);
+    addCodeCounts(c, 1, tc);
+    addCodeCounts(a.subarray(20_000), 2, ta);
+    for (const t of [ta, tb, tc]) settleCodeCounts(t);
+    const expectA = plain(a, 2);
+    expectA[7] = (expectA[7] ?? 0) + 5;
+    expect(ta).toEqual(expectA);
+    expect(tb).toEqual(plain(b, 2));
+    expect(tc).toEqual(plain(c, 1));
+  });
+
+  it("shows every byte to onPiece once, in order", () => {
+    const bytes = randomBytes(PIECE_BYTES + 10, 7);
+    const seen: Uint8Array[] = [];
+    addCodeCounts(bytes, 2, new Uint32Array(65536), (p) => seen.push(p.slice()));
+    expect(Buffer.concat(seen)).toEqual(Buffer.from(bytes));
+  });
+
+  it("refuses a partial code or a wrong-sized target", () => {
+    expect(() => addCodeCounts(new Uint8Array(3), 2, new Uint32Array(65536))).toThrow(
+      expect.objectContaining({ code: "INTERNAL_BAD_ARGUMENT" }),
+    );
+    expect(() => addCodeCounts(new Uint8Array(4), 1, new Uint32Array(65536))).toThrow(
+      expect.objectContaining({ code: "INTERNAL_BAD_ARGUMENT" }),
+    );
+  });
+
+  it("the committed binary is the compiled code-counts.wat (no drift)", () => {
+    const root = path.resolve(import.meta.dirname, "..", "..");
+    expect(() =>
+      execFileSync(
+        process.execPath,
+        [path.join(root, "node_modules", "tsx", "dist", "cli.mjs"), "scripts/build-wasm.ts", "--check"],
+        { cwd: root, stdio: "pipe" },
+      ),
+    ).not.toThrow();
+  });
+});
