@@ -21,7 +21,7 @@ import { WASM_BASE64 } from "./code-counts.wasm.js";
  */
 
 /** Bytes copied into the module per call of the kernel; measured best of 64 KiB … 2 MiB. */
-export const PIECE_BYTES = 256 << 10;
+export const PIECE_BYTES = 64 << 10;
 
 const TABLES_BYTES = 1 << 20;
 /** [TABLES_BYTES, +PIECE_BYTES): the piece; then a 256 KiB target being drained. */

@@ -1,12 +1,13 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { TensorAccumulator } from "../../src/fingerprint/kernels/accumulator.js";
-import { codeTable } from "../../src/fingerprint/kernels/dtype-tables.js";
+import { CodeCounts, TensorAccumulator } from "../../src/fingerprint/kernels/accumulator.js";
+import { codeTable, valueOrder } from "../../src/fingerprint/kernels/dtype-tables.js";
 import {
   accumulateCodes,
   accumulateFloats,
   finalizeCodes,
   finalizeFloat,
+  histogramQuantiles,
   type Moments,
   mergeFloatPartials,
   mergeMoments,
@@ -32,6 +33,45 @@ function reference(values: ArrayLike<number>) {
     nanCount: all.filter((v) => Number.isNaN(v)).length,
     infCount: all.filter((v) => v === Infinity || v === -Infinity).length,
     quantiles: QUANTILE_LEVELS.map((q) => finite[Math.max(1, Math.ceil(q * n)) - 1]),
+  };
+}
+
+/** The statistics of a pattern histogram by the plain walk over every bin (the scan's former code). */
+function denseCodeStats(hist: Float64Array, table: Float64Array) {
+  let [n, sum, nan, inf] = [0, 0, 0, 0];
+  for (let c = 0; c < hist.length; c++) {
+    const k = hist[c] ?? 0;
+    const v = table[c] ?? Number.NaN;
+    if (k === 0) continue;
+    if (Number.isNaN(v)) nan += k;
+    else if (!Number.isFinite(v)) inf += k;
+    else {
+      n += k;
+      sum += k * v;
+    }
+  }
+  const mean = n === 0 ? 0 : sum / n;
+  let [m2, min, max] = [0, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+  for (let c = 0; c < hist.length; c++) {
+    const k = hist[c] ?? 0;
+    const v = table[c] ?? Number.NaN;
+    if (k === 0 || !Number.isFinite(v)) continue;
+    m2 += k * (v - mean) * (v - mean);
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const finite = n > 0;
+  const variance = finite ? m2 / n : 0;
+  return {
+    count: n + nan + inf,
+    mean: finite ? mean : Number.NaN,
+    std: finite ? Math.sqrt(variance) : Number.NaN,
+    rms: finite ? Math.sqrt(variance + mean * mean) : Number.NaN,
+    min: finite ? min : Number.NaN,
+    max: finite ? max : Number.NaN,
+    nanCount: nan,
+    infCount: inf,
+    quantiles: histogramQuantiles(hist, valueOrder(table), table, n),
   };
 }
 
@@ -190,6 +230,35 @@ describe("statistics kernels", () => {
         at = c;
       }
       expect(acc.finish()).toEqual(expected);
+    }
+  });
+
+  it("statistics from sparse count shares equal the dense walk over all bins, bit for bit", () => {
+    const rng = new Xoshiro128(11);
+    for (const dtype of ["BF16", "F16", "I16", "F8_E4M3", "F8_E5M2", "U8"] as const) {
+      const table = codeTable(dtype);
+      const hist = new Float64Array(table.length);
+      const bump = (c: number, k: number) => {
+        hist[c % hist.length] = (hist[c % hist.length] ?? 0) + k;
+      };
+      for (let i = 0; i < 3000; i++) {
+        // Mostly a narrow band of codes, a few anywhere (NaN and Inf patterns included).
+        bump((rng.uniform() < 0.9 ? 0x3c00 : rng.below(hist.length)) + rng.below(64), 1 + rng.below(5));
+      }
+      bump(0x7fc0, 3);
+      const pairs = (part: (k: number) => number) =>
+        Uint32Array.from(
+          [...hist.keys()].flatMap((c) => (part(hist[c] ?? 0) > 0 ? [c, part(hist[c] ?? 0)] : [])),
+        );
+      const expected = denseCodeStats(hist, table);
+      const two = new CodeCounts(dtype); // two workers' shares, each bin split between them
+      two.add(pairs((k) => Math.floor(k / 2)));
+      two.add(pairs((k) => k - Math.floor(k / 2)));
+      expect(two.finish()).toEqual(expected);
+      const one = new CodeCounts(dtype);
+      one.add(pairs((k) => k));
+      expect(one.finish()).toEqual(expected);
+      expect(finalizeCodes(hist, dtype)).toEqual(expected);
     }
   });
 

@@ -8,6 +8,7 @@ import {
   accumulateFloats,
   emptyFloatPartial,
   type FloatPartial,
+  finalizeCodeCounts,
   finalizeCodes,
   finalizeFloat,
   mergeFloatPartials,
@@ -177,26 +178,41 @@ export class CodeShare {
 }
 
 /**
- * A tensor's pattern counts summed from its chunks' counts. Sums of integers below 2⁵³ are exact in
- * float64, so the totals — and the statistics — do not depend on the order chunks arrive in, and
- * equal TensorAccumulator's for the same bytes.
+ * A tensor's pattern counts summed from its workers' shares. Sums of integers below 2⁵³ are exact
+ * in float64, so the totals — and the statistics — do not depend on the order shares arrive in,
+ * and equal TensorAccumulator's for the same bytes. Kept as the shares' (code, count) pairs until
+ * `finish`, so a tensor costs its non-empty bins, not 2^16 of them.
  */
 export class CodeCounts {
-  private readonly totals: Float64Array;
+  private readonly shares: Uint32Array[] = [];
+  private readonly bins: number;
   constructor(private readonly dtype: DType) {
-    this.totals = new Float64Array(scanKindOf(dtype) === "code16" ? 65536 : 256);
+    this.bins = scanKindOf(dtype) === "code16" ? 65536 : 256;
   }
-  /** A share from CodeShare.total(): (code, count) pairs. */
+  /** A share from CodeShare.total(): (code, count) pairs in code order. */
   add(pairs: Uint32Array): void {
-    const totals = this.totals;
-    for (let i = 0; i + 1 < pairs.length; i += 2) {
-      const c = pairs[i] as number;
-      if (c >= totals.length)
-        throw new PedigreeError("INTERNAL_WORKER_FAILED", `pattern code ${c} out of range for ${this.dtype}`);
-      totals[c] = (totals[c] as number) + (pairs[i + 1] as number);
-    }
+    for (let i = 0; i < pairs.length; i += 2)
+      if ((pairs[i] as number) >= this.bins || i + 1 >= pairs.length)
+        throw new PedigreeError("INTERNAL_WORKER_FAILED", `malformed pattern counts for ${this.dtype}`);
+    this.shares.push(pairs);
   }
   finish(): TensorStats {
-    return finalizeCodes(this.totals, this.dtype);
+    if (this.shares.length === 1) {
+      const pairs = this.shares[0] as Uint32Array;
+      const codes = new Uint32Array(pairs.length / 2);
+      const counts = new Float64Array(pairs.length / 2);
+      for (let i = 0; i < codes.length; i++) {
+        codes[i] = pairs[2 * i] as number;
+        counts[i] = pairs[2 * i + 1] as number;
+      }
+      return finalizeCodeCounts(codes, counts, this.dtype);
+    }
+    const totals = new Float64Array(this.bins);
+    for (const pairs of this.shares)
+      for (let i = 0; i < pairs.length; i += 2) {
+        const c = pairs[i] as number;
+        totals[c] = (totals[c] as number) + (pairs[i + 1] as number);
+      }
+    return finalizeCodes(totals, this.dtype);
   }
 }

@@ -131,6 +131,20 @@ export function valueOrder(table: Float64Array): Uint32Array {
   return o;
 }
 
+const rankCache = new Map<Float64Array, Int32Array>();
+
+/** Each code's position in valueOrder(table); -1 for NaN codes. */
+export function valueRank(table: Float64Array): Int32Array {
+  let r = rankCache.get(table);
+  if (!r) {
+    const order = valueOrder(table);
+    r = new Int32Array(table.length).fill(-1);
+    for (let i = 0; i < order.length; i++) r[order[i] as number] = i;
+    rankCache.set(table, r);
+  }
+  return r;
+}
+
 let midpoints: Float64Array | null = null;
 
 /**

@@ -1,6 +1,6 @@
 import type { DType } from "../../formats/types.js";
 import type { TensorStats } from "../types.js";
-import { codeTable, floatBinMidpoints, valueOrder } from "./dtype-tables.js";
+import { codeTable, floatBinMidpoints, valueOrder, valueRank } from "./dtype-tables.js";
 
 /**
  * Per-tensor statistics kernels (pure functions on typed arrays, docs/fingerprint-format.md §stats).
@@ -141,23 +141,36 @@ export function accumulateCodes(codes: Uint16Array | Uint8Array, hist: Uint32Arr
   }
 }
 
-/**
- * Exact statistics of a 16/8-bit dtype from its pattern counts. Both sums run over the non-empty
- * bins in code order (the empty ones add exact zeros), so listing those first changes no bit.
- */
+/** Exact statistics of a 16/8-bit dtype from its pattern counts (a dense histogram). */
 export function finalizeCodes(hist: Float64Array, dtype: DType): TensorStats {
-  const table = codeTable(dtype);
-  const used = new Int32Array(hist.length);
   let bins = 0;
-  for (let c = 0; c < hist.length; c++) if ((hist[c] as number) !== 0) used[bins++] = c;
+  for (let c = 0; c < hist.length; c++) if ((hist[c] as number) !== 0) bins++;
+  const codes = new Uint32Array(bins);
+  const counts = new Float64Array(bins);
+  for (let c = 0, i = 0; c < hist.length; c++) {
+    const k = hist[c] as number;
+    if (k === 0) continue;
+    codes[i] = c;
+    counts[i++] = k;
+  }
+  return finalizeCodeCounts(codes, counts, dtype);
+}
+
+/**
+ * Exact statistics of a 16/8-bit dtype from the counts of its non-empty bins (`codes` ascending,
+ * `counts[i]` of `codes[i]`). Every sum runs in code order, and the empty bins would add exact
+ * zeros, so this equals the walk over all 2^16 bins bit for bit; the quantile walk visits the same
+ * bins in value order, and an empty bin can never be the one a rank falls in.
+ */
+export function finalizeCodeCounts(codes: Uint32Array, counts: Float64Array, dtype: DType): TensorStats {
+  const table = codeTable(dtype);
   let n = 0;
   let sum = 0;
   let nan = 0;
   let inf = 0;
-  for (let i = 0; i < bins; i++) {
-    const c = used[i] as number;
-    const k = hist[c] as number;
-    const v = table[c] as number;
+  for (let i = 0; i < codes.length; i++) {
+    const k = counts[i] as number;
+    const v = table[codes[i] as number] as number;
     if (Number.isNaN(v)) nan += k;
     else if (!Number.isFinite(v)) inf += k;
     else {
@@ -166,31 +179,50 @@ export function finalizeCodes(hist: Float64Array, dtype: DType): TensorStats {
     }
   }
   const mean = n === 0 ? 0 : sum / n;
-  const m: Moments = {
-    n,
-    mean,
-    m2: 0,
-    min: Number.POSITIVE_INFINITY,
-    max: Number.NEGATIVE_INFINITY,
-    nan,
-    inf,
-  };
   let m2 = 0;
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < bins; i++) {
-    const c = used[i] as number;
-    const k = hist[c] as number;
-    const v = table[c] as number;
-    if (!Number.isFinite(v)) continue;
+  for (let i = 0; i < codes.length; i++) {
+    const k = counts[i] as number;
+    const v = table[codes[i] as number] as number;
+    if (k === 0 || !Number.isFinite(v)) continue;
     m2 += k * (v - mean) * (v - mean);
     if (v < min) min = v;
     if (v > max) max = v;
   }
-  m.m2 = m2;
-  m.min = min;
-  m.max = max;
-  return statsFromMoments(m, n + nan + inf, histogramQuantiles(hist, valueOrder(table), table, n));
+  const m: Moments = { n, mean, m2, min, max, nan, inf };
+  return statsFromMoments(m, n + nan + inf, codeQuantiles(codes, counts, table, n));
+}
+
+/** histogramQuantiles over the non-empty bins only: they are put in value order by rank. */
+function codeQuantiles(codes: Uint32Array, counts: Float64Array, table: Float64Array, n: number): number[] {
+  if (n === 0) return QUANTILE_LEVELS.map(() => Number.NaN);
+  const rank = valueRank(table);
+  // rank × 2^16 + index: one numeric sort puts the bins in value order (both parts < 2^16).
+  const keys = new Float64Array(codes.length);
+  let used = 0;
+  for (let i = 0; i < codes.length; i++) {
+    const r = rank[codes[i] as number] as number;
+    if (r >= 0) keys[used++] = r * 65536 + i;
+  }
+  const sorted = keys.subarray(0, used).sort();
+  const out: number[] = [];
+  let cum = 0;
+  let li = 0;
+  for (let j = 0; j < sorted.length && li < QUANTILE_LEVELS.length; j++) {
+    const i = (sorted[j] as number) % 65536;
+    const v = table[codes[i] as number] as number;
+    if (!Number.isFinite(v)) continue;
+    cum += counts[i] as number;
+    while (
+      li < QUANTILE_LEVELS.length &&
+      cum >= Math.max(1, Math.ceil((QUANTILE_LEVELS[li] ?? Number.NaN) * n))
+    ) {
+      out.push(v);
+      li++;
+    }
+  }
+  return out;
 }
 
 /**
