@@ -24,10 +24,11 @@ import { WASM_BASE64 } from "./code-counts.wasm.js";
 export const PIECE_BYTES = 64 << 10;
 
 const TABLES_BYTES = 1 << 20;
-/** [TABLES_BYTES, +PIECE_BYTES): the piece; then a 256 KiB target being drained. */
+/** [TABLES_BYTES, +PIECE_BYTES): the piece; then a 256 KiB target being drained; then its pairs. */
 const PIECE_AT = TABLES_BYTES;
 const DRAIN_AT = PIECE_AT + PIECE_BYTES;
-const MEMORY_BYTES = DRAIN_AT + 4 * 65536;
+const PAIRS_AT = DRAIN_AT + 4 * 65536;
+const MEMORY_BYTES = PAIRS_AT + 8 * 65536;
 const PAGE = 65_536;
 
 interface WasmMemory {
@@ -44,6 +45,7 @@ interface Kernel {
   count16: (p: number, n: number) => void;
   count8: (p: number, n: number) => void;
   drain: (dst: number, bins: number) => void;
+  pairs: (src: number, bins: number, dst: number) => number;
   /** The target the tables' counts belong to, if any. */
   owner: Uint32Array | null;
 }
@@ -57,7 +59,8 @@ function load(): Kernel {
   const ex = new WebAssembly.Instance(module, {}).exports as unknown as Omit<Kernel, "owner">;
   if (ex.memory.buffer.byteLength < MEMORY_BYTES)
     ex.memory.grow(Math.ceil((MEMORY_BYTES - ex.memory.buffer.byteLength) / PAGE));
-  kernel = { memory: ex.memory, count16: ex.count16, count8: ex.count8, drain: ex.drain, owner: null };
+  const { memory, count16, count8, drain, pairs } = ex;
+  kernel = { memory, count16, count8, drain, pairs, owner: null };
   return kernel;
 }
 
@@ -113,4 +116,16 @@ export function addCodeCounts(
 export function settleCodeCounts(into: Uint32Array): void {
   const k = load();
   if (k.owner === into) drainOwner(k);
+}
+
+/**
+ * All the counts of `into` (drained from the module if it holds some) as (code, count) pairs of its
+ * non-empty bins, in code order.
+ */
+export function codeCountPairs(into: Uint32Array): Uint32Array {
+  const k = load();
+  if (k.owner === into) drainOwner(k);
+  new Uint32Array(k.memory.buffer, DRAIN_AT, into.length).set(into);
+  const used = k.pairs(DRAIN_AT, into.length, PAIRS_AT);
+  return new Uint32Array(k.memory.buffer, PAIRS_AT, 2 * used).slice();
 }

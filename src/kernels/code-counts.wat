@@ -74,4 +74,28 @@
       (v128.store offset=786432 (local.get $o) (local.get $zero))
       (local.set $o (i32.add (local.get $o) (i32.const 16)))
       (br $next))))
+;; Writes (code, count) u32 pairs of the non-zero bins of the u32 counts at [src, src + 4·bins)
+  ;; to dst, in code order (bins a multiple of 4, src 16-byte aligned); returns how many pairs.
+  (func (export "pairs") (param $src i32) (param $bins i32) (param $dst i32) (result i32)
+    (local $c i32) (local $k i32) (local $used i32) (local $j i32)
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $c) (local.get $bins)))
+      (if (v128.any_true (v128.load (i32.add (local.get $src) (i32.shl (local.get $c) (i32.const 2)))))
+        (then
+          (local.set $j (i32.const 0))
+          (block $four (loop $each
+            (br_if $four (i32.ge_u (local.get $j) (i32.const 4)))
+            (local.set $k (i32.load
+              (i32.add (local.get $src) (i32.shl (i32.add (local.get $c) (local.get $j)) (i32.const 2)))))
+            (if (local.get $k)
+              (then
+                (i32.store (local.get $dst) (i32.add (local.get $c) (local.get $j)))
+                (i32.store offset=4 (local.get $dst) (local.get $k))
+                (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
+                (local.set $used (i32.add (local.get $used) (i32.const 1)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $each)))))
+      (local.set $c (i32.add (local.get $c) (i32.const 4)))
+      (br $next)))
+    (local.get $used))
 )

@@ -2,7 +2,12 @@ import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { accumulateCodes } from "../../src/fingerprint/kernels/stats.js";
-import { addCodeCounts, PIECE_BYTES, settleCodeCounts } from "../../src/kernels/code-counts.js";
+import {
+  addCodeCounts,
+  codeCountPairs,
+  PIECE_BYTES,
+  settleCodeCounts,
+} from "../../src/kernels/code-counts.js";
 import { Xoshiro128 } from "../../src/synth/random.js";
 
 function randomBytes(n: number, seed: number): Uint8Array {
@@ -59,6 +64,19 @@ describe("code-counts kernel", () => {
     expect(ta).toEqual(expectA);
     expect(tb).toEqual(plain(b, 2));
     expect(tc).toEqual(plain(c, 1));
+  });
+
+  it("lists the non-empty bins as (code, count) pairs in code order", () => {
+    const bytes = randomBytes(50_001, 8).subarray(0, 50_000);
+    for (const width of [2, 1] as const) {
+      const into = new Uint32Array(width === 2 ? 65536 : 256);
+      into[65535 % into.length] = 9; // the last bin, outside every count
+      addCodeCounts(bytes, width, into);
+      const expected = plain(bytes, width);
+      expected[65535 % into.length] = (expected[65535 % into.length] ?? 0) + 9;
+      const pairs = [...expected.entries()].filter(([, k]) => k > 0).flat();
+      expect([...codeCountPairs(into)]).toEqual(pairs);
+    }
   });
 
   it("shows every byte to onPiece once, in order", () => {

@@ -1,7 +1,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { PedigreeError } from "../../errors.js";
 import type { DType } from "../../formats/types.js";
-import { addCodeCounts, settleCodeCounts } from "../../kernels/code-counts.js";
+import { addCodeCounts, codeCountPairs, settleCodeCounts } from "../../kernels/code-counts.js";
 import type { TensorStats } from "../types.js";
 import { elementBytes, type ScanKind, scanKindOf } from "./dtype-tables.js";
 import {
@@ -162,18 +162,7 @@ export class CodeShare {
    * 65,536 for real weights, so the thread that sums the shares touches only those.
    */
   total(): Uint32Array {
-    const counts = this.counts;
-    settleCodeCounts(counts);
-    let used = 0;
-    for (let c = 0; c < counts.length; c++) if ((counts[c] as number) !== 0) used++;
-    const pairs = new Uint32Array(2 * used);
-    for (let c = 0, i = 0; c < counts.length; c++) {
-      const k = counts[c] as number;
-      if (k === 0) continue;
-      pairs[i++] = c;
-      pairs[i++] = k;
-    }
-    return pairs;
+    return codeCountPairs(this.counts);
   }
 }
 
