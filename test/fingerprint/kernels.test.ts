@@ -262,6 +262,15 @@ describe("statistics kernels", () => {
     }
   });
 
+  it("orders every code table by (value, code), NaN codes left out", () => {
+    for (const dtype of ["BF16", "F16", "I16", "U16", "F8_E4M3", "F8_E5M2", "I8", "U8", "BOOL"] as const) {
+      const table = codeTable(dtype);
+      const codes = [...table.keys()].filter((c) => !Number.isNaN(table[c]));
+      codes.sort((a, b) => (table[a] ?? 0) - (table[b] ?? 0) || a - b);
+      expect([...valueOrder(table)]).toEqual(codes);
+    }
+  });
+
   it("rejects a tensor whose bytes end inside an element", () => {
     const acc = new TensorAccumulator("F32");
     acc.addBytes(new Uint8Array(6));
