@@ -262,9 +262,10 @@ class WorkerPool implements ScanExecutor {
   }
 
   /**
-   * 16/8-bit tensors: the owner (least-loaded worker) hashes every chunk in order, while each chunk's
-   * pattern counts go to the worker with the fewest pending operations — so a long tensor keeps every
-   * worker busy instead of one. Each worker sums its share; "countEnd" collects the shares. Counts are
+   * 16/8-bit tensors: the owner (least-loaded worker) hashes every chunk in order, and counts its
+   * patterns in the same pass unless another worker has clearly fewer pending operations, which then
+   * counts it — so a long tensor read alone still keeps every worker busy. Each worker sums its share;
+   * "countEnd" collects the shares. Counts are
    * exact integers, summed in any order (CodeCounts), so the result is the same for any thread count.
    */
   private beginSplit(dtype: DType, byteLength: number, sketch?: StreamedSketch): TensorJob {

@@ -5,22 +5,26 @@ import { WASM_BASE64 } from "./code-counts.wasm.js";
  * Exact pattern counts of 16- and 8-bit codes (BF16, F16, I16, U16; FP8, I8, U8, BOOL): the hot
  * loop of the scan (src/fingerprint/kernels/accumulator.ts), whose statistics all derive from them.
  *
- * Why WebAssembly: the JavaScript loop (two tables, bounds-checked typed-array stores) ran at
- * ≈ 1.5 ns per code, as slow as the SHA-256 beside it; the four-table loop in code-counts.wat runs
- * at ≈ 0.5 (bench/code-counts.ts). Counts are integers, so the result is the same whatever the
- * kernel, the piece size or the order: only speed is chosen here.
+ * Why WebAssembly: the JavaScript loop (two tables, bounds-checked typed-array stores) cost
+ * ≈ 1.05 ns of CPU per code, two thirds of the SHA-256 beside it; the four-table loop in
+ * code-counts.wat costs ≈ 0.55 (bench/code-counts.ts). Counts are integers, so the result is the
+ * same whatever the kernel, the piece size or the order: only speed is chosen here.
  *
- * Bytes reach the kernel through its own memory, copied in pieces of PIECE_BYTES (a quarter of the
- * L2 cache of the bench machine): `onPiece` sees each piece first, so a caller that also hashes
- * the chunk touches every byte once from memory and twice from cache. The chunk itself is never
- * copied whole.
+ * Bytes reach the kernel through its own memory, copied in pieces of PIECE_BYTES: `onPiece` sees
+ * each piece first, so a caller that also hashes the chunk reads every byte once from memory and
+ * then from cache. Measured, hashing and counting fused cost no more CPU than the hash alone over
+ * the same 8 MiB chunks (0.85–0.98× in bench/code-counts.ts; presumably the prefetcher fetches the
+ * next piece while the kernel counts one). The chunk itself is never copied whole.
  *
  * The module's four tables belong to one target array at a time (per thread). Counting for another
  * target first drains them into the previous one; `settleCodeCounts` drains them on request. So a
  * thread that counts one tensor's chunks in a row pays one drain, not one per chunk.
  */
 
-/** Bytes copied into the module per call of the kernel; measured best of 64 KiB … 2 MiB. */
+/**
+ * Bytes copied into the module per call of the kernel. Fused hash + counts over the hash alone, in
+ * CPU time: 16–64 KiB 0.85–0.93×, 128 KiB 0.97–0.99×, 256 KiB 1.15×, 512 KiB 1.23×, 1 MiB 1.27×.
+ */
 export const PIECE_BYTES = 64 << 10;
 
 const TABLES_BYTES = 1 << 20;
