@@ -1,4 +1,3 @@
-import { PedigreeError } from "../errors.js";
 import { openCheckpoint } from "../formats/open.js";
 import type { Checkpoint } from "../formats/types.js";
 import type { ModelLocation } from "../io/types.js";
@@ -111,19 +110,21 @@ export async function fingerprintCheckpoint(
     { budgetBytes: opts.sketchBudgetBytes, tensorCount: ckpt.tensors.size },
   );
   const streamed = streamedTasks(ckpt, plan);
+  // Each layer is assembled as soon as the scan has sketched its matrices (see SketchPlan.collector).
+  const parts = plan.collector();
+  const taskOf = new Map(plan.tasks.map((t, i) => [t.ref.tensor, i]));
+  const onPart = (tensor: string, part: SketchPart) => parts.add(taskOf.get(tensor) ?? -1, part);
   opts.onPhase?.("scan");
   const scan = await scanCheckpoint(ckpt, exec, {
     fileDigests: opts.fileDigests ?? true,
     onProgress: opts.onProgress,
-    ...(streamed ? { sketches: { basis: plan.basis, tasks: streamed } } : {}),
+    ...(streamed ? { sketches: { basis: plan.basis, tasks: streamed, onPart } } : {}),
   });
   const stats = new Map<string, TensorStats>(scan.tensors.map((t) => [t.name, t.stats]));
   opts.onPhase?.("profiles");
   const profiles = await layerProfiles(ckpt, view, stats);
   opts.onPhase?.("sketches");
-  const sketches = streamed
-    ? plan.assemble(plan.tasks.map((t) => streamedPart(scan.sketchParts, t.ref.tensor)))
-    : await sketchAll(ckpt, view, tokenizer, exec, opts);
+  const sketches = streamed ? parts.finish() : await sketchAll(ckpt, view, tokenizer, exec, opts);
   const grid = await measureGrid(ckpt, view);
   const fingerprint: Fingerprint = {
     formatVersion: FORMAT_VERSION,
@@ -157,12 +158,6 @@ function streamedTasks(ckpt: Checkpoint, plan: SketchPlan): Map<string, SketchTa
     tasks.set(ref.tensor, task);
   }
   return tasks;
-}
-
-function streamedPart(parts: ReadonlyMap<string, SketchPart>, tensor: string): SketchPart {
-  const part = parts.get(tensor);
-  if (!part) throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `the scan returned no sketch of ${tensor}`);
-  return part;
 }
 
 /** In parallel on the pool when it has several workers and they can reopen the source; else inline. */
