@@ -6,6 +6,7 @@ import type { ModelView } from "../model/types.js";
 import { type ArchitectureMapping, buildModelView } from "../model/view.js";
 import { loadVocabulary } from "../tokenizer/vocab.js";
 import { VERSION } from "../version.js";
+import { collectGarbage } from "./collect-garbage.js";
 import { GRID_VERSION, measureGrid } from "./grid.js";
 import { contentIdOf } from "./kernels/merkle.js";
 import { createExecutor, type ScanExecutor } from "./pool.js";
@@ -96,7 +97,7 @@ export async function fingerprintCheckpoint(
   ckpt: Checkpoint,
   exec: ScanExecutor,
   opts: FingerprintOptions = {},
-): Promise<{ fingerprint: Fingerprint; scan: ScanResult }> {
+): Promise<{ fingerprint: Fingerprint; scan: ScanResult; peakHeldParts: number }> {
   const view = buildModelView(ckpt, opts.mapping ? { mapping: opts.mapping } : {}); // first: an unknown architecture fails before the long scan
   const tokenizer: TokenizerSignature | null = ckpt.tokenizer
     ? tokenizerSignature(await loadVocabulary(ckpt.location, ckpt.tokenizer))
@@ -114,6 +115,7 @@ export async function fingerprintCheckpoint(
   const parts = plan.collector();
   const taskOf = new Map(plan.tasks.map((t, i) => [t.ref.tensor, i]));
   const onPart = (tensor: string, part: SketchPart) => parts.add(taskOf.get(tensor) ?? -1, part);
+  collectGarbage(); // the tokenizer's parse garbage goes before the scan's buffers come (collect-garbage.ts)
   opts.onPhase?.("scan");
   const scan = await scanCheckpoint(ckpt, exec, {
     fileDigests: opts.fileDigests ?? true,
@@ -139,7 +141,7 @@ export async function fingerprintCheckpoint(
     sketches,
     grid,
   };
-  return { fingerprint, scan };
+  return { fingerprint, scan, peakHeldParts: parts.peakHeld };
 }
 
 /**

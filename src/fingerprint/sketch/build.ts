@@ -99,8 +99,8 @@ export interface SketchPlan {
 export interface PartCollector {
   /** The result of tasks[task]. */
   add(task: number, part: SketchPart): void;
-  /** Parts received and not yet assembled into their layer (bounded by the tasks of a few layers). */
-  readonly held: number;
+  /** Most parts held at once, received and not yet assembled: the tasks of a layer or two, at any depth. */
+  readonly peakHeld: number;
   /** The sketches, once every part has been added. */
   finish(): Sketches;
 }
@@ -197,6 +197,7 @@ function collectParts(
   sketches: (done: LayerSketch[]) => Sketches,
 ): PartCollector {
   const pending = new Map<number, SketchPart>();
+  let peakHeld = 0;
   const tasksOf: number[][] = layers.map(() => []);
   layerOf.forEach((l, i) => {
     tasksOf[l]?.push(i);
@@ -219,11 +220,12 @@ function collectParts(
       if (l === undefined || pending.has(task))
         throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `unexpected part of sketch task ${task}`);
       pending.set(task, part);
+      peakHeld = Math.max(peakHeld, pending.size);
       missing[l] = (missing[l] ?? 0) - 1;
       if (missing[l] === 0) finishLayer(l);
     },
-    get held() {
-      return pending.size;
+    get peakHeld() {
+      return peakHeld;
     },
     finish() {
       layers.forEach((_, l) => {
