@@ -10,7 +10,7 @@ let collector: (() => void) | null | undefined;
  * 9 MB, 280k merges) leaves ≈ 100 MB of dead objects on the main heap; V8 collects them only once it
  * notices that the heap has gone quiet (its memory reducer, ≈ 10 s later) — just when the scan has
  * allocated its chunk buffers and the workers their blocks, so both counted in the peak RSS (remote
- * 1B fingerprint: 480 MB with, 456 MB without; a collection of that heap takes ≈ 0.1–0.3 s). The
+ * 1B fingerprint: 480 MB before this collection was added, 456 MB after; it takes ≈ 0.1–0.3 s). The
  * collector is V8's own `gc`, which Node exposes to a new context once the flag is set (as Jest does
  * for its heap checks); the flag changes nothing else.
  */
