@@ -216,8 +216,12 @@ for (const name of new Set(results.map((r) => r.shape))) {
   const cpu = line(fa.cpuSeconds, fb.cpuSeconds);
   const sent = line(fa.serverWeightBytes, fb.serverWeightBytes);
   const rss = Math.max(fa.maxRssMB, fb.maxRssMB);
+  // The stored features are held until the file is written and grow with depth until the neuron
+  // budget binds (≈ 4 layers of 70B): that much growth is by design; more means something leaks.
+  const dRss = fb.maxRssMB - fa.maxRssMB;
+  const dFile = (fb.fileBytes - fa.fileBytes) / 1e6;
   say(
-    `\n${name}, full depth (${full} layers, ${(a.fullWeightBytes / GB).toFixed(1)} GB) from the ${a.layers}- and ${b.layers}-layer runs: ${(wall / 3600).toFixed(2)} h wall, ${(cpu / 3600).toFixed(2)} CPU-h, ${(cpu / (a.fullWeightBytes / GB)).toFixed(2)} CPU-s/GB, ${(sent / GB).toFixed(0)} GB sent (${(sent / a.fullWeightBytes).toFixed(3)}× the weights); per extra layer ${((fb.cpuSeconds - fa.cpuSeconds) / (b.layers - a.layers)).toFixed(1)} CPU-s; peak RSS so far ${rss.toFixed(0)} MB (${fb.maxRssMB > fa.maxRssMB + 20 ? "grows with depth" : "flat in depth"})`,
+    `\n${name}, full depth (${full} layers, ${(a.fullWeightBytes / GB).toFixed(1)} GB) from the ${a.layers}- and ${b.layers}-layer runs: ${(wall / 3600).toFixed(2)} h wall, ${(cpu / 3600).toFixed(2)} CPU-h, ${(cpu / (a.fullWeightBytes / GB)).toFixed(2)} CPU-s/GB, ${(sent / GB).toFixed(0)} GB sent (${(sent / a.fullWeightBytes).toFixed(3)}× the weights); per extra layer ${((fb.cpuSeconds - fa.cpuSeconds) / (b.layers - a.layers)).toFixed(1)} CPU-s; peak RSS so far ${rss.toFixed(0)} MB (${dRss >= 0 ? "+" : ""}${dRss.toFixed(0)} MB from ${a.layers} to ${b.layers} layers, the stored features ${dFile >= 0 ? "+" : ""}${dFile.toFixed(0)} MB: ${dRss > 20 + Math.max(0, dFile) ? "grows with depth" : "flat in depth"})`,
   );
 }
 say(`\nresults: ${outDir}; machine: ${os.cpus().length} CPUs, load ${os.loadavg()[0]?.toFixed(2)}`);

@@ -1,4 +1,3 @@
-import { PedigreeError } from "../errors.js";
 import { openCheckpoint } from "../formats/open.js";
 import type { Checkpoint } from "../formats/types.js";
 import type { ModelLocation } from "../io/types.js";
@@ -7,6 +6,7 @@ import type { ModelView } from "../model/types.js";
 import { type ArchitectureMapping, buildModelView } from "../model/view.js";
 import { loadVocabulary } from "../tokenizer/vocab.js";
 import { VERSION } from "../version.js";
+import { collectGarbage } from "./collect-garbage.js";
 import { GRID_VERSION, measureGrid } from "./grid.js";
 import { contentIdOf } from "./kernels/merkle.js";
 import { createExecutor, type ScanExecutor } from "./pool.js";
@@ -97,7 +97,7 @@ export async function fingerprintCheckpoint(
   ckpt: Checkpoint,
   exec: ScanExecutor,
   opts: FingerprintOptions = {},
-): Promise<{ fingerprint: Fingerprint; scan: ScanResult }> {
+): Promise<{ fingerprint: Fingerprint; scan: ScanResult; peakHeldParts: number }> {
   const view = buildModelView(ckpt, opts.mapping ? { mapping: opts.mapping } : {}); // first: an unknown architecture fails before the long scan
   const tokenizer: TokenizerSignature | null = ckpt.tokenizer
     ? tokenizerSignature(await loadVocabulary(ckpt.location, ckpt.tokenizer))
@@ -111,19 +111,22 @@ export async function fingerprintCheckpoint(
     { budgetBytes: opts.sketchBudgetBytes, tensorCount: ckpt.tensors.size },
   );
   const streamed = streamedTasks(ckpt, plan);
+  // Each layer is assembled as soon as the scan has sketched its matrices (see SketchPlan.collector).
+  const parts = plan.collector();
+  const taskOf = new Map(plan.tasks.map((t, i) => [t.ref.tensor, i]));
+  const onPart = (tensor: string, part: SketchPart) => parts.add(taskOf.get(tensor) ?? -1, part);
+  collectGarbage(); // the tokenizer's parse garbage goes before the scan's buffers come (collect-garbage.ts)
   opts.onPhase?.("scan");
   const scan = await scanCheckpoint(ckpt, exec, {
     fileDigests: opts.fileDigests ?? true,
     onProgress: opts.onProgress,
-    ...(streamed ? { sketches: { basis: plan.basis, tasks: streamed } } : {}),
+    ...(streamed ? { sketches: { basis: plan.basis, tasks: streamed, onPart } } : {}),
   });
   const stats = new Map<string, TensorStats>(scan.tensors.map((t) => [t.name, t.stats]));
   opts.onPhase?.("profiles");
   const profiles = await layerProfiles(ckpt, view, stats);
   opts.onPhase?.("sketches");
-  const sketches = streamed
-    ? plan.assemble(plan.tasks.map((t) => streamedPart(scan.sketchParts, t.ref.tensor)))
-    : await sketchAll(ckpt, view, tokenizer, exec, opts);
+  const sketches = streamed ? parts.finish() : await sketchAll(ckpt, view, tokenizer, exec, opts);
   const grid = await measureGrid(ckpt, view);
   const fingerprint: Fingerprint = {
     formatVersion: FORMAT_VERSION,
@@ -138,7 +141,7 @@ export async function fingerprintCheckpoint(
     sketches,
     grid,
   };
-  return { fingerprint, scan };
+  return { fingerprint, scan, peakHeldParts: parts.peakHeld };
 }
 
 /**
@@ -157,12 +160,6 @@ function streamedTasks(ckpt: Checkpoint, plan: SketchPlan): Map<string, SketchTa
     tasks.set(ref.tensor, task);
   }
   return tasks;
-}
-
-function streamedPart(parts: ReadonlyMap<string, SketchPart>, tensor: string): SketchPart {
-  const part = parts.get(tensor);
-  if (!part) throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `the scan returned no sketch of ${tensor}`);
-  return part;
 }
 
 /** In parallel on the pool when it has several workers and they can reopen the source; else inline. */

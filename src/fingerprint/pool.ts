@@ -41,9 +41,21 @@ export interface ScanExecutor {
    * zeroing and faulting in a fresh 8 MiB buffer per chunk.
    */
   spareBuffer(byteLength: number, dtype: DType): Uint8Array | undefined;
+  /** Present on worker pools: what its chunk buffers did so far (bounded whatever the model size). */
+  bufferStats?: () => ChunkBufferStats;
   /** Present on worker pools: sketches of some layers on one worker. */
   sketchLayers?: (req: SketchLayersRequest, worker: number) => Promise<LayerSketch[]>;
   close(): Promise<void>;
+}
+
+export interface ChunkBufferStats {
+  /** Most chunks in flight (sent to workers, not yet released) at once; at most `limit`. */
+  peakInflight: number;
+  limit: number;
+  /** Shared chunk buffers allocated: at most limit + 2 when every chunk is read in place. */
+  sharedBuffers: number;
+  /** Chunks of 16/8-bit tensors that arrived in a buffer of their own and were copied into a shared one. */
+  copied: number;
 }
 
 /** More threads than this is a typo, not a machine (each holds up to two chunks in flight). */
@@ -134,6 +146,7 @@ class WorkerPool implements ScanExecutor {
   private nextId = 1;
   private inflight = 0;
   private readonly maxInflight: number;
+  private readonly stats = { peakInflight: 0, copied: 0 };
   private waiters: (() => void)[] = [];
   private readonly spare: SpareBuffers;
   /** Shared chunk buffers (split tensors): free ones, and how many exist (at most maxInflight + 2). */
@@ -231,6 +244,7 @@ class WorkerPool implements ScanExecutor {
       const buf = ownBuffer(view);
       if (view.buffer instanceof SharedArrayBuffer) this.shared.push(view.buffer); // copied out: free again
       this.inflight++;
+      this.stats.peakInflight = Math.max(this.stats.peakInflight, this.inflight);
       slot.sent.push(op === "bytes" ? view.byteLength : 0);
       this.post(slot, { op, id, buf }, [buf]);
     };
@@ -324,6 +338,7 @@ class WorkerPool implements ScanExecutor {
         const counter = owner.chunkReplies.length <= least.chunkReplies.length + 1 ? owner : least;
         const ops = (counter === owner ? 1 : 2) + (sketcher ? 1 : 0);
         this.inflight++;
+        this.stats.peakInflight = Math.max(this.stats.peakInflight, this.inflight);
         pending += ops;
         let refs = ops;
         const release = (m: Extract<WorkerReply, { op: "chunk" }>) => {
@@ -374,8 +389,13 @@ class WorkerPool implements ScanExecutor {
   private sharedOf(bytes: Uint8Array): SharedArrayBuffer {
     if (bytes.buffer instanceof SharedArrayBuffer && bytes.byteOffset === 0) return bytes.buffer;
     const sab = this.takeShared(true) as SharedArrayBuffer;
+    this.stats.copied++;
     new Uint8Array(sab).set(bytes);
     return sab;
+  }
+
+  bufferStats(): ChunkBufferStats {
+    return { ...this.stats, limit: this.maxInflight, sharedBuffers: this.sharedCount };
   }
 
   private post(slot: Slot, m: WorkerRequest, transfer: ArrayBuffer[] = []): void {

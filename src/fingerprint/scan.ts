@@ -24,10 +24,15 @@ export interface ScanOptions {
   onProgress?: (doneBytes: number, totalBytes: number) => void;
   /**
    * Sketch tasks by tensor name, run on the same chunks as the tensor's scan (one pass over the
-   * weights; BF16, F16 and F32 tensors stored as the task's matrix). Their parts come back in
-   * ScanResult.sketchParts.
+   * weights; BF16, F16 and F32 tensors stored as the task's matrix). Their parts go to `onPart` as
+   * each tensor ends (so a caller can reduce them at once instead of holding all), else come back
+   * in ScanResult.sketchParts.
    */
-  sketches?: { basis: SketchBasis; tasks: ReadonlyMap<string, SketchTask> };
+  sketches?: {
+    basis: SketchBasis;
+    tasks: ReadonlyMap<string, SketchTask>;
+    onPart?: (tensor: string, part: SketchPart) => void;
+  };
 }
 
 export interface ScanResult {
@@ -36,9 +41,14 @@ export interface ScanResult {
   files: FileDigest[];
   /** Bytes this scan read from its sources. */
   bytesRead: number;
-  /** Parts of the ScanOptions.sketches tasks, by tensor name. */
+  /** Parts of the ScanOptions.sketches tasks, by tensor name (none when they went to onPart). */
   sketchParts: Map<string, SketchPart>;
+  /** Tensors sketched from the scan's chunks. */
+  sketched: number;
 }
+
+/** A tensor's digest, and its sketch part unless that went to ScanOptions.sketches.onPart. */
+type Scanned = TensorDigest & { sketch?: SketchPart; sketched?: true };
 
 /** One positional read of the scan plan: a piece of a tensor, or bytes between tensors (file hash only). */
 interface Piece {
@@ -57,7 +67,7 @@ export async function scanCheckpoint(
   for (const t of ckpt.tensors.values()) byFile.set(t.file, [...(byFile.get(t.file) ?? []), t]);
   const total = [...ckpt.tensors.values()].reduce((a, t) => a + t.byteLength, 0);
   const progress = { done: 0, total, report: opts.onProgress };
-  const digests = new Map<string, TensorDigest & { sketch?: SketchPart }>();
+  const digests = new Map<string, Scanned>();
   const files: FileDigest[] = [];
   let bytesRead = 0;
   for (const f of ckpt.files) {
@@ -72,13 +82,15 @@ export async function scanCheckpoint(
   }
   const out: TensorFingerprint[] = [];
   const sketchParts = new Map<string, SketchPart>();
+  let sketched = 0;
   for (const t of ckpt.tensors.values()) {
     const d = digests.get(t.name);
     if (!d) throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `tensor ${t.name} was not scanned`);
     out.push({ name: t.name, dtype: t.dtype, shape: [...t.shape], sha256: d.sha256, stats: d.stats });
     if (d.sketch) sketchParts.set(t.name, d.sketch);
+    if (d.sketch || d.sketched) sketched++;
   }
-  return { tensors: out, files, bytesRead, sketchParts };
+  return { tensors: out, files, bytesRead, sketchParts, sketched };
 }
 
 /**
@@ -138,11 +150,11 @@ async function scanFile(
   fileHash: Hash | null,
   progress: { done: number; total: number; report: ScanOptions["onProgress"] },
   sketches: ScanOptions["sketches"],
-): Promise<{ digests: Map<string, TensorDigest & { sketch?: SketchPart }>; bytesRead: number }> {
+): Promise<{ digests: Map<string, Scanned>; bytesRead: number }> {
   const tensors = [...unsorted].sort((a, b) => a.offset - b.offset || a.name.localeCompare(b.name));
   const pieces = planFile(src.size, tensors, fileHash !== null, exec.threads);
   const jobs = new Map<number, TensorJob>();
-  const results: Promise<[string, TensorDigest & { sketch?: SketchPart }]>[] = [];
+  const results: Promise<[string, Scanned]>[] = [];
   let hashedTo = 0; // file bytes already fed to the file hash (tensors may overlap or alias)
   let bytesRead = 0;
   const read = (p: Piece) => {
@@ -186,10 +198,10 @@ async function scanFile(
       jobs.delete(p.tensor);
       if (scanKindOf(t.dtype) === "external") {
         // Dequantising reads the tensor again; one tensor at a time keeps memory bounded.
-        results.push(Promise.resolve(await finishTensor(ckpt, t, job)));
+        results.push(Promise.resolve(await finishTensor(ckpt, t, job, sketches?.onPart)));
         bytesRead += t.byteLength;
       } else {
-        const r = finishTensor(ckpt, t, job);
+        const r = finishTensor(ckpt, t, job, sketches?.onPart);
         r.catch(() => {}); // surfaced by Promise.all below, or by the error that ended the loop
         results.push(r);
       }
@@ -203,12 +215,16 @@ async function finishTensor(
   ckpt: Checkpoint,
   t: TensorInfo,
   job: TensorJob,
-): Promise<[string, TensorDigest & { sketch?: SketchPart }]> {
+  onPart: ((tensor: string, part: SketchPart) => void) | undefined,
+): Promise<[string, Scanned]> {
   if (scanKindOf(t.dtype) === "external") {
     const n = t.shape.reduce((a, b) => a * b, 1);
     const per = SCAN_CHUNK_BYTES / 4;
     for (let s = 0; s < n; s += per)
       await job.pushValues(await ckpt.readTensorFloat32(t.name, s, Math.min(per, n - s)));
   }
-  return [t.name, await job.end()];
+  const d = await job.end();
+  if (!d.sketch || !onPart) return [t.name, d];
+  onPart(t.name, d.sketch);
+  return [t.name, { sha256: d.sha256, stats: d.stats, sketched: true }];
 }

@@ -15,7 +15,7 @@ export async function writeFileAtomic<T>(file: string, fill: (fh: FileHandle) =>
   await fs.mkdir(dir, { recursive: true });
   // A unique name: two processes (or two writers in one) may target the same file at once.
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-  const fh = await fs.open(tmp, "w");
+  const fh = await fs.open(tmp, "w+"); // readable too: a writer may read back what it wrote (checksums)
   try {
     const result = await fill(fh);
     await fh.sync();

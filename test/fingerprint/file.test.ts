@@ -133,6 +133,25 @@ describe("fingerprint file", () => {
     expect(Object.is(back.tensors[0]?.stats.min, -0)).toBe(true);
   });
 
+  it("writes a file (deflate streamed into it) byte for byte equal to encodeFingerprint", async () => {
+    const file = await tmpFile("big.pfp");
+    const fp = sample();
+    // Several MB of mixed compressible and random bytes: many deflate blocks and output chunks.
+    const rnd = new Uint8Array(3 << 20);
+    for (let i = 0, x = 1; i < rnd.length; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      rnd[i] = i % 3 === 0 ? 7 : x >>> 24;
+    }
+    fp.sketches = {
+      ...fp.sketches,
+      big: [rnd, new Float32Array(rnd.buffer, 0, 1 << 18), new Uint16Array(5)],
+    } as never;
+    const size = await writeFingerprint(fp, file);
+    const bytes = await fs.readFile(file);
+    expect(size).toBe(bytes.length);
+    expect(bytes.equals(encodeFingerprint(fp))).toBe(true);
+  });
+
   it("writes identical bytes for equal fingerprints, whatever the key order", () => {
     const a = sample();
     const b = sample();

@@ -87,6 +87,22 @@ export interface SketchPlan {
   tasks: PlannedTask[];
   /** parts[i] is the result of tasks[i]. */
   assemble(parts: readonly SketchPart[]): Sketches;
+  /**
+   * The same sketches from parts handed over one at a time, in any order: a layer is assembled as
+   * soon as its last part arrives, and its parts are dropped. A one-pass scan of a 70B model would
+   * otherwise hold every layer's attention-unit sums (units × d float32 for q, k, v and o: 16 MB a
+   * layer) until the end — 1.3 GB of its 1.9 GB peak RSS.
+   */
+  collector(): PartCollector;
+}
+
+export interface PartCollector {
+  /** The result of tasks[task]. */
+  add(task: number, part: SketchPart): void;
+  /** Most parts held at once, received and not yet assembled: the tasks of a layer or two, at any depth. */
+  readonly peakHeld: number;
+  /** The sketches, once every part has been added. */
+  finish(): Sketches;
 }
 
 /** Computes the sketches of one model from its canonical view (tokens: canonical strings by id, or null). */
@@ -146,24 +162,77 @@ export async function planSketches(
   const tasks: PlannedTask[] = [];
   const add = (ref: TensorRef, task: SketchTask) => tasks.push({ ref, task }) - 1;
   const layers: ((parts: readonly SketchPart[]) => LayerSketch)[] = [];
-  for (const layer of view.layers) layers.push(await planLayer(layer, view, basis, budget, read, add));
+  /** The layer each task belongs to. */
+  const layerOf: number[] = [];
+  for (const layer of view.layers) {
+    layers.push(await planLayer(layer, view, basis, budget, read, add));
+    while (layerOf.length < tasks.length) layerOf.push(layers.length - 1);
+  }
+  const sketches = (done: LayerSketch[]): Sketches => ({
+    version: SKETCH_VERSION,
+    hidden: d,
+    vocabSize: rows,
+    tokenized: tokens !== null,
+    idTokens: ids.map((a) => a.token),
+    idEmbed,
+    alignTokens: align.map((a) => a.token),
+    alignEmbed,
+    featureTokens: align.slice(0, featureCount).map((a) => a.token),
+    nativeCols: NATIVE_COLS,
+    nativeSeed: NATIVE_SEED,
+    layers: done,
+  });
   return {
     basis,
     tasks,
-    assemble: (parts) => ({
-      version: SKETCH_VERSION,
-      hidden: d,
-      vocabSize: rows,
-      tokenized: tokens !== null,
-      idTokens: ids.map((a) => a.token),
-      idEmbed,
-      alignTokens: align.map((a) => a.token),
-      alignEmbed,
-      featureTokens: align.slice(0, featureCount).map((a) => a.token),
-      nativeCols: NATIVE_COLS,
-      nativeSeed: NATIVE_SEED,
-      layers: layers.map((finish) => finish(parts)),
-    }),
+    assemble: (parts) => sketches(layers.map((finish) => finish(parts))),
+    collector: () => collectParts(layers, layerOf, sketches),
+  };
+}
+
+/** See SketchPlan.collector. */
+function collectParts(
+  layers: readonly ((parts: readonly SketchPart[]) => LayerSketch)[],
+  layerOf: readonly number[],
+  sketches: (done: LayerSketch[]) => Sketches,
+): PartCollector {
+  const pending = new Map<number, SketchPart>();
+  let peakHeld = 0;
+  const tasksOf: number[][] = layers.map(() => []);
+  layerOf.forEach((l, i) => {
+    tasksOf[l]?.push(i);
+  });
+  const missing = tasksOf.map((t) => t.length);
+  const done: (LayerSketch | null)[] = layers.map(() => null);
+  const finishLayer = (l: number) => {
+    // A sparse array of this layer's parts: a layer reads the parts of its own tasks only.
+    const parts: SketchPart[] = [];
+    for (const i of tasksOf[l] ?? []) {
+      const p = pending.get(i);
+      if (p) parts[i] = p;
+      pending.delete(i);
+    }
+    done[l] = (layers[l] as (parts: readonly SketchPart[]) => LayerSketch)(parts);
+  };
+  return {
+    add(task, part) {
+      const l = layerOf[task];
+      if (l === undefined || pending.has(task))
+        throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `unexpected part of sketch task ${task}`);
+      pending.set(task, part);
+      peakHeld = Math.max(peakHeld, pending.size);
+      missing[l] = (missing[l] ?? 0) - 1;
+      if (missing[l] === 0) finishLayer(l);
+    },
+    get peakHeld() {
+      return peakHeld;
+    },
+    finish() {
+      layers.forEach((_, l) => {
+        if (!done[l]) finishLayer(l); // a layer without tasks, or one missing a part (partOf throws)
+      });
+      return sketches(done.map((s) => s as LayerSketch));
+    },
   };
 }
 
