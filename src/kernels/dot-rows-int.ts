@@ -1,0 +1,189 @@
+import { PedigreeError } from "../errors.js";
+import { WASM_BASE64 } from "./dot-rows-int.wasm.js";
+
+/**
+ * The sketches' projection in integers: out (n × m) ≈ x (n × k) · y (m × k)ᵀ, with every row of x
+ * and of y first quantised to int16 codes round(v · levels / max|row|) and the products summed
+ * exactly (i32x4.dot_i16x8_s, WebAssembly SIMD), then scaled back by the two rows' factors.
+ *
+ * Why integers: standard WebAssembly SIMD has no fused multiply-add, so the float kernel
+ * (dot-rows.wat) does one multiply and one add instruction per four products; dot_i16x8_s does
+ * eight products and half their sums in one (pmaddwd), ≈ 3× the float kernel's throughput. And an
+ * integer sum is exact, so the result is the same on every machine and for any blocking, split or
+ * thread count — which the format needs (relaxed SIMD's fused multiply-add is not, see
+ * docs/performance.md).
+ *
+ * Precision: WEIGHT_LEVELS and DIRECTION_LEVELS are part of the sketch format (SKETCH_VERSION "9"):
+ * 12 and 11 signed bits. The rounding error of a feature is ≈ 0.3 × max/rms of the rows ÷ levels
+ * of its spread (≈ 0.2 % at max/rms = 10), well below the uint8 step the features are stored with.
+ *
+ * Exactness: one i32 lane adds 2·levelsX·levelsY per instruction at most; the kernel widens its lanes
+ * to i64 every `chunk` bytes of a row, chosen so a lane stays below 2³¹. Totals are below 2⁵³
+ * (k·levelsX·levelsY ≤ 2⁵³ for any k under 10⁹), so the float64 they come back as is exact.
+ * The scaled value is fround(S · fx · fy) in float64, one fixed formula.
+ */
+
+/** Levels of a weight row's int16 codes (±2047: BF16's 8 significant bits kept for values ≥ max/16). */
+export const WEIGHT_LEVELS = 2047;
+/** Levels of a direction's codes (±1023). */
+export const DIRECTION_LEVELS = 1023;
+
+/** Rows quantised once for many products (the directions of a sketch task). */
+export interface QuantizedRows {
+  rows: number;
+  /** Codes per row: k rounded up to a multiple of 8 (zeros after k). */
+  width: number;
+  levels: number;
+  codes: Int16Array;
+  /** 1 / scale of each row: value ≈ code · factor. */
+  factor: Float64Array;
+}
+
+const PAGE = 65_536;
+/** Rows of x quantised and multiplied per kernel call: memory stays ≈ |y| + 12 MB whatever n is. */
+const BLOCK_VALUES = 1 << 20;
+
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+};
+
+interface Kernel {
+  memory: WasmMemory;
+  quantize: (src: number, n: number, k: number, levels: number, dst: number, factor: number) => void;
+  dot: (x: number, n: number, y: number, m: number, k: number, chunk: number, out: number) => void;
+  rowBlock: number;
+  colBlock: number;
+}
+
+let kernel: Kernel | null = null;
+
+function load(): Kernel {
+  if (kernel) return kernel;
+  const module = new WebAssembly.Module(Buffer.from(WASM_BASE64, "base64"));
+  const e = new WebAssembly.Instance(module, {}).exports as unknown as {
+    memory: WasmMemory;
+    quantize_rows: Kernel["quantize"];
+    dot_i16: Kernel["dot"];
+    row_block: { value: number };
+    col_block: { value: number };
+  };
+  kernel = {
+    memory: e.memory,
+    quantize: e.quantize_rows,
+    dot: e.dot_i16,
+    rowBlock: e.row_block.value,
+    colBlock: e.col_block.value,
+  };
+  return kernel;
+}
+
+const roundUp = (v: number, q: number) => Math.ceil(v / q) * q;
+
+function ensure(memory: WasmMemory, bytes: number): void {
+  if (memory.buffer.byteLength < bytes) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE));
+}
+
+function checkLevels(levels: number): void {
+  if (!Number.isInteger(levels) || levels < 1 || levels > 32_767)
+    throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `quantisation levels ${levels} outside 1..32767`);
+}
+
+/** Rows [from, from+rows) of x (k wide) into f32 memory at `at` (floats), `width` wide, zeros after k. */
+function copyRows(x: Float32Array, from: number, rows: number, k: number, mem: Float32Array, at: number, width: number) {
+  if (k === width) mem.set(x.subarray(from * k, (from + rows) * k), at);
+  else
+    for (let r = 0; r < rows; r++) {
+      mem.set(x.subarray((from + r) * k, (from + r + 1) * k), at + r * width);
+      mem.fill(0, at + r * width + k, at + (r + 1) * width);
+    }
+}
+
+/** Quantises n rows of x (k wide) to `levels` (see the module comment). */
+export function quantizeRows16(x: Float32Array, n: number, k: number, levels: number): QuantizedRows {
+  checkLevels(levels);
+  if (x.length < n * k)
+    throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `quantizeRows16: ${x.length} values, expected ${n}×${k}`);
+  const width = roundUp(Math.max(k, 1), 8);
+  const codes = new Int16Array(n * width);
+  const factor = new Float64Array(n);
+  const { memory, quantize } = load();
+  const block = Math.max(1, Math.floor(BLOCK_VALUES / width));
+  for (let i0 = 0; i0 < n; i0 += block) {
+    const rows = Math.min(block, n - i0);
+    const srcAt = 0;
+    const dstAt = rows * width * 4;
+    const facAt = dstAt + rows * width * 2;
+    ensure(memory, facAt + rows * 8);
+    copyRows(x, i0, rows, k, new Float32Array(memory.buffer), srcAt / 4, width);
+    quantize(srcAt, rows, width, levels, dstAt, facAt);
+    codes.set(new Int16Array(memory.buffer, dstAt, rows * width), i0 * width);
+    factor.set(new Float64Array(memory.buffer, facAt, rows), i0);
+  }
+  return { rows: n, width, levels, codes, factor };
+}
+
+/**
+ * out (n × y.rows, row-major float32) = x · yᵀ, with x's rows (k wide, k ≤ y.width) quantised to
+ * `levels` here and y quantised already (quantizeRows16). See the module comment for what it computes.
+ */
+export function dotRowsQuantized(
+  x: Float32Array,
+  n: number,
+  k: number,
+  levels: number,
+  y: QuantizedRows,
+  out: Float32Array,
+): void {
+  checkLevels(levels);
+  const m = y.rows;
+  const width = y.width;
+  if (x.length < n * k || out.length < n * m || roundUp(Math.max(k, 1), 8) !== width)
+    throw new PedigreeError(
+      "INTERNAL_BAD_ARGUMENT",
+      `dotRowsQuantized: buffers smaller than ${n}×${k}, ${n}×${m}, or rows of ${k} against codes ${width} wide`,
+    );
+  if (n === 0 || m === 0) return;
+  const kn = load();
+  const { memory } = kn;
+  const mPad = roundUp(m, kn.colBlock);
+  const block = Math.max(
+    kn.rowBlock,
+    Math.min(roundUp(n, kn.rowBlock), Math.floor(BLOCK_VALUES / width / kn.rowBlock) * kn.rowBlock),
+  );
+  // Products per i32 lane before it is widened: two per instruction, each at most levels·y.levels.
+  const perLane = Math.floor((2 ** 31 - 1) / (2 * levels * y.levels));
+  const chunk = Math.max(1, Math.min(perLane, width / 8)) * 16;
+  const yAt = 0;
+  const xfAt = yAt + mPad * width * 2;
+  const xqAt = xfAt + block * width * 4;
+  const fxAt = xqAt + block * width * 2;
+  const outAt = fxAt + block * 8;
+  ensure(memory, outAt + block * mPad * 8);
+  const buf = memory.buffer;
+  const yCodes = new Int16Array(buf, yAt, mPad * width);
+  yCodes.set(y.codes.subarray(0, m * width));
+  yCodes.fill(0, m * width);
+  const mem = new Float32Array(buf);
+  const fx = new Float64Array(buf, fxAt, block);
+  const sums = new Float64Array(buf, outAt, block * mPad);
+  const fy = y.factor;
+  for (let i0 = 0; i0 < n; i0 += block) {
+    const rows = Math.min(block, n - i0);
+    const rowsPad = roundUp(rows, kn.rowBlock);
+    copyRows(x, i0, rows, k, mem, xfAt / 4, width);
+    mem.fill(0, xfAt / 4 + rows * width, xfAt / 4 + rowsPad * width);
+    kn.quantize(xfAt, rowsPad, width, levels, xqAt, fxAt);
+    kn.dot(xqAt, rowsPad, yAt, mPad, width, chunk, outAt);
+    for (let r = 0; r < rows; r++) {
+      const f = fx[r] ?? Number.NaN;
+      const o = (i0 + r) * m;
+      const s = r * mPad;
+      for (let j = 0; j < m; j++) out[o + j] = (sums[s + j] ?? Number.NaN) * f * (fy[j] ?? Number.NaN);
+    }
+  }
+}
