@@ -26,32 +26,50 @@ export function dotRowsIntWat(R: number, C: number): string {
   p(`  (global (export "row_block") i32 (i32.const ${R}))`);
   p(`  (global (export "col_block") i32 (i32.const ${C}))`);
   p('  (func (export "quantize_rows")');
-  p("    (param $src i32) (param $n i32) (param $k i32) (param $levels f32) (param $dst i32) (param $factor i32)");
-  p("    (local $i i32) (local $c i32) (local $row i32) (local $qrow i32) (local $mx v128) (local $m f32) (local $s f32) (local $vs v128)");
+  p(
+    "    (param $src i32) (param $n i32) (param $k i32) (param $levels f32) (param $dst i32) (param $factor i32)",
+  );
+  p(
+    "    (local $i i32) (local $c i32) (local $row i32) (local $qrow i32) (local $mx v128) (local $m f32) (local $s f32) (local $vs v128)",
+  );
   p("    (local.set $i (i32.const 0))");
   p("    (block $done (loop $rows");
   p("      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))");
-  p("      (local.set $row (i32.add (local.get $src) (i32.shl (i32.mul (local.get $i) (local.get $k)) (i32.const 2))))");
-  p("      (local.set $qrow (i32.add (local.get $dst) (i32.shl (i32.mul (local.get $i) (local.get $k)) (i32.const 1))))");
+  p(
+    "      (local.set $row (i32.add (local.get $src) (i32.shl (i32.mul (local.get $i) (local.get $k)) (i32.const 2))))",
+  );
+  p(
+    "      (local.set $qrow (i32.add (local.get $dst) (i32.shl (i32.mul (local.get $i) (local.get $k)) (i32.const 1))))",
+  );
   p("      (local.set $mx (v128.const i32x4 0 0 0 0))");
   p("      (local.set $c (i32.const 0))");
   p("      (block $maxDone (loop $max");
   p("        (br_if $maxDone (i32.ge_u (local.get $c) (local.get $k)))");
-  p("        (local.set $mx (f32x4.max (local.get $mx) (f32x4.abs (v128.load (i32.add (local.get $row) (i32.shl (local.get $c) (i32.const 2)))))))");
+  p(
+    "        (local.set $mx (f32x4.max (local.get $mx) (f32x4.abs (v128.load (i32.add (local.get $row) (i32.shl (local.get $c) (i32.const 2)))))))",
+  );
   p("        (local.set $c (i32.add (local.get $c) (i32.const 4)))");
   p("        (br $max)))");
-  p("      (local.set $m (f32.max (f32.max (f32x4.extract_lane 0 (local.get $mx)) (f32x4.extract_lane 1 (local.get $mx)))");
-  p("                             (f32.max (f32x4.extract_lane 2 (local.get $mx)) (f32x4.extract_lane 3 (local.get $mx)))))");
+  p(
+    "      (local.set $m (f32.max (f32.max (f32x4.extract_lane 0 (local.get $mx)) (f32x4.extract_lane 1 (local.get $mx)))",
+  );
+  p(
+    "                             (f32.max (f32x4.extract_lane 2 (local.get $mx)) (f32x4.extract_lane 3 (local.get $mx)))))",
+  );
   p(";; A zero row has codes 0 and factor 0; a row holding NaN or ±Inf codes 0 and factor NaN.");
   p("      (local.set $s (f32.const 0))");
   p("      (if (f32.eq (local.get $m) (f32.const 0))");
-  p("        (then (f64.store (i32.add (local.get $factor) (i32.shl (local.get $i) (i32.const 3))) (f64.const 0)))");
+  p(
+    "        (then (f64.store (i32.add (local.get $factor) (i32.shl (local.get $i) (i32.const 3))) (f64.const 0)))",
+  );
   p("        (else (if (f32.lt (local.get $m) (f32.const inf))");
   p("          (then");
   p("            (local.set $s (f32.div (local.get $levels) (local.get $m)))");
   p("            (f64.store (i32.add (local.get $factor) (i32.shl (local.get $i) (i32.const 3)))");
   p("              (f64.div (f64.const 1) (f64.promote_f32 (local.get $s)))))");
-  p("          (else (f64.store (i32.add (local.get $factor) (i32.shl (local.get $i) (i32.const 3))) (f64.const nan))))))");
+  p(
+    "          (else (f64.store (i32.add (local.get $factor) (i32.shl (local.get $i) (i32.const 3))) (f64.const nan))))))",
+  );
   p(";; |v·s| ≤ max·fl(levels/max) rounds to at most levels: no clamp is needed.");
   p("      (local.set $vs (f32x4.splat (local.get $s)))");
   p("      (local.set $c (i32.const 0))");
@@ -62,13 +80,53 @@ export function dotRowsIntWat(R: number, C: number): string {
   p("            (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $vs)");
   p("              (v128.load (i32.add (local.get $row) (i32.shl (local.get $c) (i32.const 2)))))))");
   p("            (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $vs)");
-  p("              (v128.load offset=16 (i32.add (local.get $row) (i32.shl (local.get $c) (i32.const 2)))))))))");
+  p(
+    "              (v128.load offset=16 (i32.add (local.get $row) (i32.shl (local.get $c) (i32.const 2)))))))))",
+  );
   p("        (local.set $c (i32.add (local.get $c) (i32.const 8)))");
   p("        (br $q)))");
   p("      (local.set $i (i32.add (local.get $i) (i32.const 1)))");
   p("      (br $rows))))");
+  p(";; add_rows: dst (rows × k, contiguous) = a + b, or a − b when sub ≠ 0; a and b rows `aStride` /");
+  p(";; `bStride` bytes apart, k a multiple of 8. The operands of a Strassen product (dot-rows-int.ts).");
+  p('  (func (export "add_rows")');
+  p(
+    "    (param $a i32) (param $aStride i32) (param $b i32) (param $bStride i32) (param $rows i32) (param $k i32) (param $sub i32) (param $dst i32)",
+  );
+  p(
+    "    (local $r i32) (local $c i32) (local $rowBytes i32) (local $pa i32) (local $pb i32) (local $pd i32)",
+  );
+  p("    (local.set $rowBytes (i32.shl (local.get $k) (i32.const 1)))");
+  p("    (local.set $r (i32.const 0))");
+  p("    (block $done (loop $rows");
+  p("      (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))");
+  p("      (local.set $pa (i32.add (local.get $a) (i32.mul (local.get $r) (local.get $aStride))))");
+  p("      (local.set $pb (i32.add (local.get $b) (i32.mul (local.get $r) (local.get $bStride))))");
+  p("      (local.set $pd (i32.add (local.get $dst) (i32.mul (local.get $r) (local.get $rowBytes))))");
+  p("      (local.set $c (i32.const 0))");
+  p("      (if (local.get $sub)");
+  p("        (then (block $sDone (loop $s");
+  p("          (br_if $sDone (i32.ge_u (local.get $c) (local.get $rowBytes)))");
+  p("          (v128.store (i32.add (local.get $pd) (local.get $c)) (i16x8.sub");
+  p(
+    "            (v128.load (i32.add (local.get $pa) (local.get $c))) (v128.load (i32.add (local.get $pb) (local.get $c)))))",
+  );
+  p("          (local.set $c (i32.add (local.get $c) (i32.const 16)))");
+  p("          (br $s))))");
+  p("        (else (block $aDone (loop $add");
+  p("          (br_if $aDone (i32.ge_u (local.get $c) (local.get $rowBytes)))");
+  p("          (v128.store (i32.add (local.get $pd) (local.get $c)) (i16x8.add");
+  p(
+    "            (v128.load (i32.add (local.get $pa) (local.get $c))) (v128.load (i32.add (local.get $pb) (local.get $c)))))",
+  );
+  p("          (local.set $c (i32.add (local.get $c) (i32.const 16)))");
+  p("          (br $add)))))");
+  p("      (local.set $r (i32.add (local.get $r) (i32.const 1)))");
+  p("      (br $rows))))");
   p('  (func (export "dot_i16")');
-  p("    (param $x i32) (param $n i32) (param $y i32) (param $m i32) (param $k i32) (param $chunk i32) (param $out i32)");
+  p(
+    "    (param $x i32) (param $xStride i32) (param $n i32) (param $y i32) (param $yStride i32) (param $m i32) (param $k i32) (param $chunk i32) (param $out i32)",
+  );
   p("    (local $rowBytes i32) (local $i i32) (local $j i32) (local $c i32) (local $c1 i32) (local $t v128)");
   for (let r = 0; r < R; r++) p(`    (local $x${r} i32) (local $vx${r} v128)`);
   for (let c = 0; c < C; c++) p(`    (local $y${c} i32) (local $vy${c} v128)`);
@@ -77,19 +135,23 @@ export function dotRowsIntWat(R: number, C: number): string {
   p("    (local.set $i (i32.const 0))");
   p("    (block $rowsDone (loop $rows");
   p("      (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $n)))");
-  p("      (local.set $x0 (i32.add (local.get $x) (i32.mul (local.get $i) (local.get $rowBytes))))");
-  for (let r = 1; r < R; r++) p(`      (local.set $x${r} (i32.add (local.get $x${r - 1}) (local.get $rowBytes)))`);
+  p("      (local.set $x0 (i32.add (local.get $x) (i32.mul (local.get $i) (local.get $xStride))))");
+  for (let r = 1; r < R; r++)
+    p(`      (local.set $x${r} (i32.add (local.get $x${r - 1}) (local.get $xStride)))`);
   p("      (local.set $j (i32.const 0))");
   p("      (block $colsDone (loop $cols");
   p("        (br_if $colsDone (i32.ge_u (local.get $j) (local.get $m)))");
-  p("        (local.set $y0 (i32.add (local.get $y) (i32.mul (local.get $j) (local.get $rowBytes))))");
-  for (let c = 1; c < C; c++) p(`        (local.set $y${c} (i32.add (local.get $y${c - 1}) (local.get $rowBytes)))`);
+  p("        (local.set $y0 (i32.add (local.get $y) (i32.mul (local.get $j) (local.get $yStride))))");
+  for (let c = 1; c < C; c++)
+    p(`        (local.set $y${c} (i32.add (local.get $y${c - 1}) (local.get $yStride)))`);
   for (const [r, c] of pairs) p(`        (local.set $s${r}${c} (i64.const 0))`);
   p("        (local.set $c (i32.const 0))");
   p("        (block $chunksDone (loop $chunks");
   p("          (br_if $chunksDone (i32.ge_u (local.get $c) (local.get $rowBytes)))");
   p("          (local.set $c1 (i32.add (local.get $c) (local.get $chunk)))");
-  p("          (if (i32.gt_u (local.get $c1) (local.get $rowBytes)) (then (local.set $c1 (local.get $rowBytes))))");
+  p(
+    "          (if (i32.gt_u (local.get $c1) (local.get $rowBytes)) (then (local.set $c1 (local.get $rowBytes))))",
+  );
   for (const [r, c] of pairs) p(`          (local.set $a${r}${c} (v128.const i32x4 0 0 0 0))`);
   p("          (block $dotDone (loop $dot");
   p("            (br_if $dotDone (i32.ge_u (local.get $c) (local.get $c1)))");
@@ -126,6 +188,12 @@ export function dotRowsIntWat(R: number, C: number): string {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const [R = 4, C = 2] = process.argv.slice(2).map(Number);
-  const out = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "src", "kernels", "dot-rows-int.wat");
+  const out = path.resolve(
+    path.dirname(fileURLToPath(import.meta.url)),
+    "..",
+    "src",
+    "kernels",
+    "dot-rows-int.wat",
+  );
   fs.writeFileSync(out, dotRowsIntWat(R, C));
 }

@@ -1,6 +1,11 @@
 import { PedigreeError } from "../../errors.js";
 import { DTYPE_BYTES, decodeToFloat32, type ElementDType } from "../../formats/dtypes.js";
-import { DIRECTION_LEVELS, dotRowsQuantized, quantizeRows16, WEIGHT_LEVELS } from "../../kernels/dot-rows-int.js";
+import {
+  DIRECTION_LEVELS,
+  dotRowsQuantized,
+  quantizeRows16,
+  WEIGHT_LEVELS,
+} from "../../kernels/dot-rows-int.js";
 import { rowSummer } from "./attention.js";
 import { keptNeurons, type NeuronBudget, selectRows } from "./budget.js";
 import {
