@@ -356,12 +356,17 @@ export function dotRowsQuantized(
       kn.dot(xo.at, xo.stride, nh, yo.at, yo.stride, mh, wh, chunk, outAt + t * nh * mh * 8);
     });
     const prods = new Float64Array(buf, outAt, 7 * nh * mh);
-    const quads: [number, number][][] = [[], [], [], []];
-    STRASSEN.forEach((p, t) => {
-      for (const [q, sign] of p.into) quads[q]?.push([t * nh * mh, sign]);
-    });
     for (let q = 0; q < 4; q++) {
-      const terms = quads[q] ?? [];
+      // Up to four products add into a quadrant; missing ones are product 0 with sign 0 (the
+      // products are finite integers, so 0·p adds an exact 0).
+      const terms = STRASSEN.flatMap((p, t) =>
+        p.into.filter(([to]) => to === q).map(([, sign]) => [t, sign]),
+      );
+      const [t0 = 0, s0 = 0] = terms[0] ?? [];
+      const [t1 = 0, s1 = 0] = terms[1] ?? [];
+      const [t2 = 0, s2 = 0] = terms[2] ?? [];
+      const [t3 = 0, s3 = 0] = terms[3] ?? [];
+      const size = nh * mh;
       const r0 = (q >> 1) * nh;
       const c0 = (q & 1) * mh;
       const rEnd = Math.min(nh, rows - r0);
@@ -369,9 +374,13 @@ export function dotRowsQuantized(
       for (let r = 0; r < rEnd; r++) {
         const f = fx[r0 + r] ?? Number.NaN;
         const o = (i0 + r0 + r) * m + c0;
+        const at = r * mh;
         for (let j = 0; j < cEnd; j++) {
-          let s = 0;
-          for (const [at, sign] of terms) s += sign * (prods[at + r * mh + j] ?? Number.NaN);
+          const s =
+            s0 * (prods[t0 * size + at + j] ?? Number.NaN) +
+            s1 * (prods[t1 * size + at + j] ?? Number.NaN) +
+            s2 * (prods[t2 * size + at + j] ?? Number.NaN) +
+            s3 * (prods[t3 * size + at + j] ?? Number.NaN);
           out[o + j] = s * f * (fy[c0 + j] ?? Number.NaN);
         }
       }
