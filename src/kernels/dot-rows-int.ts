@@ -34,14 +34,18 @@ export interface QuantizedRows {
   /** Codes per row: k rounded up to a multiple of 8 (zeros after k). */
   width: number;
   levels: number;
+  /**
+   * The codes in the kernel's layout (panels of the kernel's y block, see dot-rows-int.wat), rows
+   * padded with zeros to a whole number of Strassen halves.
+   */
   codes: Int16Array;
   /** 1 / scale of each row: value ≈ code · factor. */
   factor: Float64Array;
 }
 
 const PAGE = 65_536;
-/** Rows of x quantised and multiplied per kernel call: memory stays ≈ |y| + 12 MB whatever n is. */
-const BLOCK_VALUES = 1 << 20;
+/** Values of x per kernel call (1 MB as float32: the block stays in L2 while it is quantised). */
+const BLOCK_VALUES = 1 << 18;
 
 interface WasmMemory {
   readonly buffer: ArrayBuffer;
@@ -54,15 +58,23 @@ declare const WebAssembly: {
 
 interface Kernel {
   memory: WasmMemory;
-  quantize: (src: number, n: number, k: number, levels: number, dst: number, factor: number) => void;
+  quantize: (
+    src: number,
+    n: number,
+    k: number,
+    levels: number,
+    g: number,
+    dst: number,
+    factor: number,
+  ) => void;
   dot: (
     x: number,
-    xStride: number,
+    xPanel: number,
     n: number,
     y: number,
-    yStride: number,
+    yPanel: number,
     m: number,
-    k: number,
+    blocks: number,
     chunk: number,
     out: number,
   ) => void;
@@ -75,6 +87,30 @@ interface Kernel {
     k: number,
     sub: number,
     dst: number,
+  ) => void;
+  combine: (
+    p0: number,
+    p1: number,
+    p2: number,
+    p3: number,
+    s0: number,
+    s1: number,
+    s2: number,
+    s3: number,
+    rows: number,
+    cols: number,
+    srcStride: number,
+    dst: number,
+    dstStride: number,
+  ) => void;
+  scale: (
+    sums: number,
+    rows: number,
+    cols: number,
+    sumStride: number,
+    fx: number,
+    fy: number,
+    out: number,
   ) => void;
   rowBlock: number;
   colBlock: number;
@@ -90,6 +126,8 @@ function load(): Kernel {
     quantize_rows: Kernel["quantize"];
     dot_i16: Kernel["dot"];
     add_rows: Kernel["add"];
+    combine: Kernel["combine"];
+    scale: Kernel["scale"];
     row_block: { value: number };
     col_block: { value: number };
   };
@@ -98,6 +136,8 @@ function load(): Kernel {
     quantize: e.quantize_rows,
     dot: e.dot_i16,
     add: e.add_rows,
+    combine: e.combine,
+    scale: e.scale,
     rowBlock: e.row_block.value,
     colBlock: e.col_block.value,
   };
@@ -142,7 +182,7 @@ function copyRows(
     }
 }
 
-/** Quantises n rows of x (k wide) to `levels` (see the module comment). */
+/** Quantises n rows of x (k wide) to `levels` (see the module comment), for the y side of dotRowsQuantized. */
 export function quantizeRows16(x: Float32Array, n: number, k: number, levels: number): QuantizedRows {
   checkLevels(levels);
   if (x.length < n * k)
@@ -150,21 +190,26 @@ export function quantizeRows16(x: Float32Array, n: number, k: number, levels: nu
       "INTERNAL_BAD_ARGUMENT",
       `quantizeRows16: ${x.length} values, expected ${n}×${k}`,
     );
+  const kn = load();
   const width = roundUp(Math.max(k, 1), 8);
-  const codes = new Int16Array(n * width);
+  const g = kn.colBlock;
+  const padded = roundUp(Math.max(n, 1), 2 * g);
+  const codes = new Int16Array(padded * width);
   const factor = new Float64Array(n);
-  const { memory, quantize } = load();
-  const block = Math.max(1, Math.floor(BLOCK_VALUES / width));
-  for (let i0 = 0; i0 < n; i0 += block) {
-    const rows = Math.min(block, n - i0);
-    const srcAt = 0;
+  // Whole panels per call, so each call's codes land as one contiguous range.
+  const block = Math.max(g, Math.floor(BLOCK_VALUES / width / g) * g);
+  for (let i0 = 0; i0 < padded; i0 += block) {
+    const rows = Math.min(block, padded - i0);
+    const real = Math.max(0, Math.min(rows, n - i0));
     const dstAt = rows * width * 4;
     const facAt = dstAt + rows * width * 2;
-    ensure(memory, facAt + rows * 8);
-    copyRows(x, i0, rows, k, new Float32Array(memory.buffer), srcAt / 4, width);
-    quantize(srcAt, rows, width, levels, dstAt, facAt);
-    codes.set(new Int16Array(memory.buffer, dstAt, rows * width), i0 * width);
-    factor.set(new Float64Array(memory.buffer, facAt, rows), i0);
+    ensure(kn.memory, facAt + rows * 8);
+    const mem = new Float32Array(kn.memory.buffer);
+    copyRows(x, i0, real, k, mem, 0, width);
+    mem.fill(0, real * width, rows * width);
+    kn.quantize(0, rows, width, levels, g, dstAt, facAt);
+    codes.set(new Int16Array(kn.memory.buffer, dstAt, rows * width), i0 * width);
+    if (real > 0) factor.set(new Float64Array(kn.memory.buffer, facAt, real), i0);
   }
   return { rows: n, width, levels, codes, factor };
 }
@@ -263,6 +308,10 @@ const STRASSEN: readonly {
     into: [[0, 1]],
   },
 ];
+/** For each output quadrant, the products that add into it: [product, sign]. */
+const QUADRANT_TERMS: readonly (readonly [number, number])[][] = [0, 1, 2, 3].map((q) =>
+  STRASSEN.flatMap((p, t) => p.into.filter(([to]) => to === q).map(([, sign]) => [t, sign] as const)),
+);
 /** Below these sizes the direct product is used (the result is the same either way). */
 const STRASSEN_MIN_ROWS = 32;
 const STRASSEN_MIN_COLS = 32;
@@ -289,101 +338,86 @@ export function dotRowsQuantized(
     );
   if (n === 0 || m === 0) return;
   const kn = load();
-  const { memory } = kn;
+  const { memory, rowBlock: R, colBlock: C } = kn;
   const strassen = width % 16 === 0 && n >= STRASSEN_MIN_ROWS && m >= STRASSEN_MIN_COLS;
-  // Row and column padding: whole register blocks, in each half when the product is split.
-  const rq = strassen ? 2 * kn.rowBlock : kn.rowBlock;
-  const mPad = roundUp(m, strassen ? 2 * kn.colBlock : kn.colBlock);
+  // Rows in whole panels, in each half when the product is split (y's codes are padded so already).
+  const rq = strassen ? 2 * R : R;
+  const mPad = y.codes.length / width;
   const block = Math.max(rq, Math.min(roundUp(n, rq), Math.floor(BLOCK_VALUES / width / rq) * rq));
-  // Products per i32 lane before it is widened: two per instruction, each at most the product of
-  // the operands' largest codes (doubled by a Strassen sum on each side).
+  // Products per i32 lane before it is widened: two per instruction (one instruction per run of 8
+  // columns), each at most the product of the operands' largest codes (doubled by a Strassen sum).
   const grow = strassen ? 4 : 1;
   const perLane = Math.floor((2 ** 31 - 1) / (2 * grow * levels * y.levels));
   const wh = strassen ? width / 2 : width;
-  const chunk = Math.max(1, Math.min(perLane, wh / 8)) * 16;
-  const nh = block / (strassen ? 2 : 1);
-  const mh = mPad / (strassen ? 2 : 1);
+  const chunk = Math.max(1, Math.min(perLane, wh / 8));
+  const nh = strassen ? block / 2 : block;
+  const mh = strassen ? mPad / 2 : mPad;
+  const xPanel = width * R * 2;
+  const yPanel = width * C * 2;
   const yAt = 0;
   const ySumAt = yAt + mPad * width * 2;
   const xfAt = ySumAt + (strassen ? 7 * mh * wh * 2 : 0);
   const xqAt = xfAt + block * width * 4;
   const xSumAt = xqAt + block * width * 2;
   const fxAt = xSumAt + (strassen ? 7 * nh * wh * 2 : 0);
-  const outAt = fxAt + block * 8;
-  ensure(memory, outAt + (strassen ? 7 : 1) * nh * mh * 8);
+  const fyAt = fxAt + block * 8;
+  const prodAt = fyAt + mPad * 8;
+  const sumAt = prodAt + (strassen ? 7 * nh * mh * 8 : 0);
+  const outAt = sumAt + block * mPad * 8;
+  ensure(memory, outAt + block * m * 4);
   const buf = memory.buffer;
-  const yCodes = new Int16Array(buf, yAt, mPad * width);
-  yCodes.set(y.codes.subarray(0, m * width));
-  yCodes.fill(0, m * width);
+  new Int16Array(buf, yAt, mPad * width).set(y.codes);
+  new Float64Array(buf, fyAt, m).set(y.factor);
   const mem = new Float32Array(buf);
-  const fx = new Float64Array(buf, fxAt, block);
-  const fy = y.factor;
-  // The operand of one side of a Strassen product: a quadrant in place, or a sum written at `at`.
-  const operand = (base: number, rows: number, terms: readonly [number, number][], at: number) => {
-    const stride = width * 2;
-    const quad = (b: number) => base + (b >> 1) * rows * stride + (b & 1) * wh * 2;
+  /**
+   * One side of a Strassen product: a quadrant in place, or the sum of two written at `at`. Codes
+   * are in panels of g rows (panel bytes apart); quadrant b covers panel half b >> 1 and column
+   * half b & 1, i.e. in each of `panels` panels one contiguous span of g·wh codes.
+   */
+  const operand = (
+    base: number,
+    panels: number,
+    g: number,
+    panel: number,
+    terms: readonly [number, number][],
+    at: number,
+  ) => {
+    const quad = (b: number) => base + (b >> 1) * panels * panel + (b & 1) * wh * g * 2;
     const [first, second] = terms;
-    if (!first) throw new PedigreeError("INTERNAL_BAD_ARGUMENT", "empty Strassen operand");
-    if (!second) return { at: quad(first[0]), stride };
-    if (first[1] < 0) throw new PedigreeError("INTERNAL_BAD_ARGUMENT", "Strassen operand starts negative");
-    kn.add(quad(first[0]), stride, quad(second[0]), stride, rows, wh, second[1] < 0 ? 1 : 0, at);
-    return { at, stride: wh * 2 };
+    if (!first || first[1] < 0) throw new PedigreeError("INTERNAL_BAD_ARGUMENT", "bad Strassen operand");
+    if (!second) return { at: quad(first[0]), panel };
+    kn.add(quad(first[0]), panel, quad(second[0]), panel, panels, g * wh, second[1] < 0 ? 1 : 0, at);
+    return { at, panel: g * wh * 2 };
   };
   const yOps = strassen
-    ? STRASSEN.map((p, t) => operand(yAt, mh, p.y, ySumAt + t * mh * wh * 2))
-    : [{ at: yAt, stride: width * 2 }];
+    ? STRASSEN.map((p, t) => operand(yAt, mh / C, C, yPanel, p.y, ySumAt + t * mh * wh * 2))
+    : [];
   for (let i0 = 0; i0 < n; i0 += block) {
     const rows = Math.min(block, n - i0);
+    // A last, short block still runs at full height (zero rows) when split: the halves must be equal.
     const rowsPad = strassen ? block : roundUp(rows, rq);
     copyRows(x, i0, rows, k, mem, xfAt / 4, width);
     mem.fill(0, xfAt / 4 + rows * width, xfAt / 4 + rowsPad * width);
-    kn.quantize(xfAt, rowsPad, width, levels, xqAt, fxAt);
-    if (!strassen) {
-      kn.dot(xqAt, width * 2, rowsPad, yAt, width * 2, mPad, width, chunk, outAt);
-      const sums = new Float64Array(buf, outAt, rowsPad * mPad);
-      for (let r = 0; r < rows; r++) {
-        const f = fx[r] ?? Number.NaN;
-        const o = (i0 + r) * m;
-        const s = r * mPad;
-        for (let j = 0; j < m; j++) out[o + j] = (sums[s + j] ?? Number.NaN) * f * (fy[j] ?? Number.NaN);
-      }
-      continue;
-    }
-    // A last, short block still runs at full height (zero rows): the halves must split evenly.
-    STRASSEN.forEach((p, t) => {
-      const xo = operand(xqAt, nh, p.x, xSumAt + t * nh * wh * 2);
-      const yo = yOps[t] ?? { at: 0, stride: 0 };
-      kn.dot(xo.at, xo.stride, nh, yo.at, yo.stride, mh, wh, chunk, outAt + t * nh * mh * 8);
-    });
-    const prods = new Float64Array(buf, outAt, 7 * nh * mh);
-    for (let q = 0; q < 4; q++) {
-      // Up to four products add into a quadrant; missing ones are product 0 with sign 0 (the
-      // products are finite integers, so 0·p adds an exact 0).
-      const terms = STRASSEN.flatMap((p, t) =>
-        p.into.filter(([to]) => to === q).map(([, sign]) => [t, sign]),
-      );
-      const [t0 = 0, s0 = 0] = terms[0] ?? [];
-      const [t1 = 0, s1 = 0] = terms[1] ?? [];
-      const [t2 = 0, s2 = 0] = terms[2] ?? [];
-      const [t3 = 0, s3 = 0] = terms[3] ?? [];
-      const size = nh * mh;
-      const r0 = (q >> 1) * nh;
-      const c0 = (q & 1) * mh;
-      const rEnd = Math.min(nh, rows - r0);
-      const cEnd = Math.min(mh, m - c0);
-      for (let r = 0; r < rEnd; r++) {
-        const f = fx[r0 + r] ?? Number.NaN;
-        const o = (i0 + r0 + r) * m + c0;
-        const at = r * mh;
-        for (let j = 0; j < cEnd; j++) {
-          const s =
-            s0 * (prods[t0 * size + at + j] ?? Number.NaN) +
-            s1 * (prods[t1 * size + at + j] ?? Number.NaN) +
-            s2 * (prods[t2 * size + at + j] ?? Number.NaN) +
-            s3 * (prods[t3 * size + at + j] ?? Number.NaN);
-          out[o + j] = s * f * (fy[c0 + j] ?? Number.NaN);
-        }
+    kn.quantize(xfAt, rowsPad, width, levels, R, xqAt, fxAt);
+    if (!strassen) kn.dot(xqAt, xPanel, rowsPad, yAt, yPanel, mPad, width / 8, chunk, sumAt);
+    else {
+      STRASSEN.forEach((p, t) => {
+        const xo = operand(xqAt, nh / R, R, xPanel, p.x, xSumAt + t * nh * wh * 2);
+        const yo = yOps[t] ?? { at: 0, panel: 0 };
+        kn.dot(xo.at, xo.panel, nh, yo.at, yo.panel, mh, wh / 8, chunk, prodAt + t * nh * mh * 8);
+      });
+      for (const [q, terms] of QUADRANT_TERMS.entries()) {
+        // Missing terms are product 0 with sign 0: the products are finite integers, 0·p is 0.
+        const [t0 = 0, s0 = 0] = terms[0] ?? [];
+        const [t1 = 0, s1 = 0] = terms[1] ?? [];
+        const [t2 = 0, s2 = 0] = terms[2] ?? [];
+        const [t3 = 0, s3 = 0] = terms[3] ?? [];
+        const prod = (t: number) => prodAt + t * nh * mh * 8;
+        const dst = sumAt + ((q >> 1) * nh * mPad + (q & 1) * mh) * 8;
+        kn.combine(prod(t0), prod(t1), prod(t2), prod(t3), s0, s1, s2, s3, nh, mh, mh * 8, dst, mPad * 8);
       }
     }
+    kn.scale(sumAt, rows, m, mPad * 8, fxAt, fyAt, outAt);
+    out.set(new Float32Array(buf, outAt, rows * m), i0 * m);
   }
 }
