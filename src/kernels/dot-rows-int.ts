@@ -117,6 +117,12 @@ interface Kernel {
 }
 
 let kernel: Kernel | null = null;
+/**
+ * The y whose codes (and Strassen sums) sit at the start of the module's memory: a sketch task
+ * multiplies block after block by the same directions, so they are copied once, not per block.
+ * Anything else that writes there (quantizeRows16) clears it.
+ */
+let resident: { y: QuantizedRows; strassen: boolean } | null = null;
 
 function load(): Kernel {
   if (kernel) return kernel;
@@ -191,6 +197,7 @@ export function quantizeRows16(x: Float32Array, n: number, k: number, levels: nu
       `quantizeRows16: ${x.length} values, expected ${n}×${k}`,
     );
   const kn = load();
+  resident = null;
   const width = roundUp(Math.max(k, 1), 8);
   const g = kn.colBlock;
   const padded = roundUp(Math.max(n, 1), 2 * g);
@@ -366,7 +373,8 @@ export function dotRowsQuantized(
   const outAt = sumAt + block * mPad * 8;
   ensure(memory, outAt + block * m * 4);
   const buf = memory.buffer;
-  new Int16Array(buf, yAt, mPad * width).set(y.codes);
+  const fresh = resident?.y !== y || resident.strassen !== strassen;
+  if (fresh) new Int16Array(buf, yAt, mPad * width).set(y.codes);
   new Float64Array(buf, fyAt, m).set(y.factor);
   const mem = new Float32Array(buf);
   /**
@@ -390,8 +398,13 @@ export function dotRowsQuantized(
     return { at, panel: g * wh * 2 };
   };
   const yOps = strassen
-    ? STRASSEN.map((p, t) => operand(yAt, mh / C, C, yPanel, p.y, ySumAt + t * mh * wh * 2))
+    ? STRASSEN.map((p, t) =>
+        fresh || p.y.length === 1
+          ? operand(yAt, mh / C, C, yPanel, p.y, ySumAt + t * mh * wh * 2)
+          : { at: ySumAt + t * mh * wh * 2, panel: C * wh * 2 },
+      )
     : [];
+  resident = { y, strassen };
   for (let i0 = 0; i0 < n; i0 += block) {
     const rows = Math.min(block, n - i0);
     // A last, short block still runs at full height (zero rows) when split: the halves must be equal.

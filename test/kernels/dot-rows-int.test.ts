@@ -95,6 +95,26 @@ describe("dotRowsQuantized (integer WebAssembly SIMD kernel)", () => {
     expect([...whole.subarray(5 * m, 6 * m)].every((v) => v === 0)).toBe(true);
   });
 
+  it("keeps the same results when calls alternate between directions (codes kept resident)", () => {
+    const k = 256;
+    const x = random(64 * k, 8);
+    const q1 = quantizeRows16(random(40 * k, 9), 40, k, DIRECTION_LEVELS);
+    const q2 = quantizeRows16(random(48 * k, 10), 48, k, DIRECTION_LEVELS);
+    const run = (q: typeof q1, rows: number) => {
+      const out = new Float32Array(rows * q.rows);
+      dotRowsQuantized(x, rows, k, WEIGHT_LEVELS, q, out);
+      return Buffer.from(out.buffer);
+    };
+    const first = run(q1, 64);
+    const second = run(q2, 64);
+    run(q1, 8); // the direct product in between
+    expect(run(q1, 64)).toEqual(first);
+    expect(run(q2, 64)).toEqual(second);
+    expect(run(q2, 64)).toEqual(second);
+    quantizeRows16(random(8 * k, 11), 8, k, DIRECTION_LEVELS); // overwrites the module's memory
+    expect(run(q2, 64)).toEqual(second);
+  });
+
   it("a row holding NaN gives NaN, and bad arguments are refused", () => {
     const x = random(2 * 8, 5);
     x[3] = Number.NaN;
