@@ -14,6 +14,7 @@
  *   npx tsx bench/kernel.ts [--rows 8192] [--cols 2048] [--dirs 256]
  */
 import { execFileSync } from "node:child_process";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { dotRows } from "../src/kernels/dot-rows.js";
@@ -69,7 +70,12 @@ const python = ["python3", "/usr/bin/python3"].find((p) => {
     return false;
   }
 });
-console.log(`projection ${n} × ${k} rows on ${m} directions (${(flops / 1e9).toFixed(1)} GFLOP), one core`);
+console.log(
+  `projection ${n} × ${k} rows on ${m} directions (${(flops / 1e9).toFixed(1)} GFLOP), one core; load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ")}`,
+);
 console.log(`Pedigree dot-rows-int (int16, exact):      ${fmt(wasm)}`);
 console.log(`  the same, directions quantised per call: ${fmt(withDirections)}`);
 console.log(`Pedigree dot-rows (WebAssembly f32x4):    ${fmt(float)}`);
