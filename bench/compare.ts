@@ -109,6 +109,12 @@ const pair = await makePair();
 console.log(
   `pair: llama-3.2-1b shape ×${scale}, ${layers} layers, hidden ${pair.arch.hidden}, FFN ${pair.arch.intermediate}, in ${dir}`,
 );
+console.log(
+  `load average before: ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ")}`,
+);
 const weights = compareCli(path.join(dir, "parent"), path.join(dir, "child"));
 console.log(
   `from the weights:      ${weights.seconds.toFixed(1)} s  ${weights.verdict} log10P ${weights.log10P} [${weights.relations}]`,
@@ -132,7 +138,10 @@ console.log(
   `reference (Zhu et al.): ${sZhu.toFixed(1)} s  (statistic time ${zhu.seconds.toFixed(1)} s, Fisher p ${zhu.fisherP}: blind to permuted neurons)`,
 );
 console.log(
-  `ratio weights/reference: ${(weights.seconds / sZhu).toFixed(2)} (target ≤ 1.5); fingerprints ${fps.seconds.toFixed(1)} s (target ≤ 10)`,
+  `ratio weights/reference: ${(weights.seconds / sZhu).toFixed(2)} (target ≤ 0.5, issue 16; ≤ 1.5, issue 4); fingerprints ${fps.seconds.toFixed(1)} s (target ≤ 10); load average now ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ")}`,
 );
 const layer = layerCheck(pair);
 console.log(

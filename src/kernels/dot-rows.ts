@@ -3,8 +3,9 @@ import { WASM_BASE64 } from "./dot-rows.wasm.js";
 
 /**
  * out (n × m) = x (n × k) · y (m × k)ᵀ for row-major float32 matrices: every row of x dotted with
- * every row of y. It is the one heavy kernel of the sketches (weight rows × anchor embeddings) and
- * of neuron matching (feature rows × feature rows).
+ * every row of y. It is the heavy kernel of neuron matching (feature rows × feature rows) and of the
+ * sketches' smaller float products (attention, non-gated down columns); gate/up rows are projected by
+ * the integer kernel (dot-rows-int.ts) since sketch version 9.
  *
  * Why hand-written WebAssembly: V8 does not vectorise JavaScript loops, and no npm BLAS runs SIMD in
  * Node 20 without a native build; the 4×3-blocked f32x4 kernel in dot-rows.wat does ≈ 17 GFLOP/s per

@@ -15,8 +15,11 @@ import type { AttentionSketch, LayerSketch, MlpSketch, Sketches } from "./types.
  * `downId`); gated MLPs are unchanged byte for byte.
  * "8": native features are 64 columns wide (32 before: a copy washed with 200 % noise kept too
  * little signal in 32), and every layer carries attention units (`attn`, attention.ts).
+ * "9": weight rows (gate, up, non-gated up, GPT-2 Conv1D down columns) are projected in integers —
+ * rows and directions quantised to ±2047 / ±1023 codes and summed exactly (kernels/dot-rows-int.ts)
+ * — so their 8-bit features can differ by a step from version 8's float32 ones; the rest is unchanged.
  */
-export const SKETCH_VERSION = "8";
+export const SKETCH_VERSION = "9";
 /** Expected alignment tokens: enough shared rows to fit a d×d map for d up to ~1k, 4 MB at d = 1024. */
 export const ALIGN_EXPECTED = 1024;
 /**

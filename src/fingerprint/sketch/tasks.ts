@@ -1,5 +1,11 @@
 import { PedigreeError } from "../../errors.js";
 import { DTYPE_BYTES, decodeToFloat32, type ElementDType } from "../../formats/dtypes.js";
+import {
+  DIRECTION_LEVELS,
+  dotRowsQuantized,
+  quantizeRows16,
+  WEIGHT_LEVELS,
+} from "../../kernels/dot-rows-int.js";
 import { rowSummer } from "./attention.js";
 import { keptNeurons, type NeuronBudget, selectRows } from "./budget.js";
 import {
@@ -104,15 +110,24 @@ function consumerOf(task: SketchTask, basis: SketchBasis): Consumer {
   switch (task.kind) {
     case "features": {
       const keep = keptNeurons(task.rows, task.budget);
-      const directions = scaleColumns(basis.all, basis.all.length / d, d, task.g);
       const out = featureRows(keep ? keep.length : task.rows, basis);
+      // The directions are quantised once per matrix; each block's rows are quantised as they come
+      // (integer projection, kernels/dot-rows-int.ts: exact sums, so any blocking gives the same bytes).
+      const directions = quantizeRows16(
+        scaleColumns(basis.all, out.width, d, task.g),
+        out.width,
+        d,
+        DIRECTION_LEVELS,
+      );
       let at = 0;
       return {
         block(block, start, count) {
           const { w, count: m } = keep ? selectRows(block, d, keep, start, count) : { w: block, count };
           if (m === 0) return;
           out.norms.set(rowNorms(w, m, d), at);
-          out.put(projectRows(w, m, d, directions, out.width), m, at);
+          const all = new Float32Array(m * out.width);
+          dotRowsQuantized(w, m, d, WEIGHT_LEVELS, directions, all);
+          out.put(all, m, at);
           at += m;
         },
         finish: () => ({ rows: keep, ...out.done() }),
