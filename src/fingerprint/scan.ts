@@ -27,7 +27,12 @@ export interface ScanOptions {
    * weights; BF16, F16 and F32 tensors stored as the task's matrix). Their parts come back in
    * ScanResult.sketchParts.
    */
-  sketches?: { basis: SketchBasis; tasks: ReadonlyMap<string, SketchTask> };
+  sketches?: {
+    basis: SketchBasis;
+    tasks: ReadonlyMap<string, SketchTask>;
+    /** Called before the scan of each file (FP8 tasks get their scale tensors then). */
+    prepare?: (file: string) => Promise<void>;
+  };
 }
 
 export interface ScanResult {
@@ -65,6 +70,7 @@ export async function scanCheckpoint(
     if (tensors.length === 0 && !(withFiles && DIGESTED_ROLES.has(f.role))) continue;
     const src = await ckpt.openFile(f.path);
     const fileHash = withFiles && DIGESTED_ROLES.has(f.role) ? createHash("sha256") : null;
+    await opts.sketches?.prepare?.(f.path);
     const r = await scanFile(ckpt, src, tensors, exec, fileHash, progress, opts.sketches);
     bytesRead += r.bytesRead;
     for (const [name, d] of r.digests) digests.set(name, d);

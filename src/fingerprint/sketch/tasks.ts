@@ -1,5 +1,7 @@
 import { PedigreeError } from "../../errors.js";
-import { DTYPE_BYTES, decodeToFloat32, type ElementDType } from "../../formats/dtypes.js";
+import { type BlockGrid, scaleBlocks } from "../../formats/block-scales.js";
+import { scaleRows } from "../../formats/channel-scales.js";
+import { DTYPE_BYTES, decodeToFloat32, type ElementDType, isElementDType } from "../../formats/dtypes.js";
 import { rowSummer } from "./attention.js";
 import { keptNeurons, type NeuronBudget, selectRows } from "./budget.js";
 import {
@@ -36,7 +38,24 @@ export interface SketchBasis {
   all: Float32Array;
 }
 
-export type SketchTask =
+/**
+ * The scale tensor of a streamed FP8 matrix (formats/block-scales.ts, channel-scales.ts), applied to
+ * the decoded chunks as Checkpoint.readTensorFloat32 applies it: every decoded float32 times its
+ * float32 scale, rounded once, so the values are the ones a reader gets. `scales` is read before the
+ * scan reaches the matrix (fingerprint/build.ts); null until then.
+ */
+export type StoredScales =
+  /** DeepSeek-style `weight_scale_inv`: one scale per grid.b0 × grid.b1 block, [sRows, sCols]. */
+  | { kind: "block"; grid: BlockGrid; scales: Float32Array | null }
+  /** `weight_scale`: one value per row (`perRow`), or one for the whole matrix. */
+  | { kind: "channel"; perRow: boolean; scales: Float32Array | null };
+
+export type SketchTask = SketchWork & {
+  /** Streamed FP8 matrices with a scale tensor: how their decoded codes become values. */
+  scales?: StoredScales;
+};
+
+type SketchWork =
   /** Gate/up rows (or transposed down columns): features on basis.all ⊙ g of the kept rows, row norms. */
   | { kind: "features"; rows: number; cols: number; budget: NeuronBudget; g: Float32Array | null }
   /** Non-gated down [d, n]: features of its kept columns on basis.all, column norms. */
@@ -97,6 +116,8 @@ function featureRows(stored: number, basis: SketchBasis) {
 interface Consumer {
   block(w: Float32Array, start: number, count: number): void;
   finish(): SketchPart;
+  /** The only rows block() reads (ascending); absent: all. Streamed bytes of other rows are not decoded. */
+  reads?: Int32Array | null;
 }
 
 function consumerOf(task: SketchTask, basis: SketchBasis): Consumer {
@@ -116,6 +137,7 @@ function consumerOf(task: SketchTask, basis: SketchBasis): Consumer {
           at += m;
         },
         finish: () => ({ rows: keep, ...out.done() }),
+        reads: keep,
       };
     }
     case "downFeatures": {
@@ -211,6 +233,8 @@ export class TensorSketcher {
   /** Values decoded into `buffer` so far, and the matrix row at its start. */
   private fill = 0;
   private start = 0;
+  /** needed[r] = 1 for the rows the consumer reads (null: all rows). */
+  private readonly needed: Uint8Array | null = null;
 
   constructor(
     private readonly task: SketchTask,
@@ -220,6 +244,16 @@ export class TensorSketcher {
     this.consumer = consumerOf(task, basis);
     this.width = task.cols;
     this.buffer = dtype ? new Float32Array(blockRows(task.cols) * task.cols) : new Float32Array(0);
+    const reads = this.consumer.reads;
+    if (dtype && reads) {
+      this.needed = new Uint8Array(task.rows);
+      for (const r of reads) this.needed[r] = 1;
+    }
+    if (dtype && task.scales && !task.scales.scales)
+      throw new PedigreeError(
+        "INTERNAL_BAD_ARGUMENT",
+        "sketch task of a scaled matrix sent without its scales",
+      );
   }
 
   /** Rows [start, start+count) as float32 (count × cols); blocks must follow blockRows from row 0. */
@@ -241,7 +275,7 @@ export class TensorSketcher {
     while (at < chunk.length) {
       const room = this.buffer.length - this.fill;
       const take = Math.min(room, (chunk.length - at) / size);
-      decodeToFloat32(dtype, chunk.subarray(at, at + take * size), this.buffer.subarray(this.fill));
+      this.decode(dtype, chunk.subarray(at, at + take * size), take);
       this.fill += take;
       at += take * size;
       if (this.fill === this.buffer.length) this.flush();
@@ -258,6 +292,49 @@ export class TensorSketcher {
     return this.consumer.finish();
   }
 
+  /**
+   * Decodes the next `n` stored elements into the buffer at `fill`: only the rows the consumer reads
+   * (a budget keeps a few of an expert's neurons; the rest are never projected), each run of rows
+   * decoded and then scaled in place when the matrix has a scale tensor.
+   */
+  private decode(dtype: ElementDType, bytes: Uint8Array, n: number): void {
+    const size = DTYPE_BYTES[dtype];
+    const cols = this.width;
+    const first = this.start * cols + this.fill; // element index in the matrix
+    const needed = this.needed;
+    let i = 0;
+    while (i < n) {
+      let end = n;
+      let take = true;
+      if (needed) {
+        // The run of rows from the one holding element first + i with the same flag.
+        let r = Math.floor((first + i) / cols);
+        take = needed[r] === 1;
+        while (++r * cols < first + n && (needed[r] === 1) === take);
+        end = Math.min(n, r * cols - first);
+      }
+      if (take) {
+        const out = this.buffer.subarray(this.fill + i, this.fill + end);
+        decodeToFloat32(dtype, bytes.subarray(i * size, end * size), out);
+        this.applyScales(out, first + i);
+      }
+      i = end;
+    }
+  }
+
+  /** Scales decoded values (elements `first`… of the matrix) by the task's scale tensor, in place. */
+  private applyScales(values: Float32Array, first: number): void {
+    const scaled = this.task.scales;
+    const scales = scaled?.scales;
+    if (!scaled || !scales) return;
+    if (scaled.kind === "block") scaleBlocks(values, first, this.width, scaled.grid, scales);
+    else if (scaled.perRow) scaleRows(values, first, this.width, scales);
+    else {
+      const s = scales[0] ?? Number.NaN;
+      for (let i = 0; i < values.length; i++) values[i] = (values[i] ?? Number.NaN) * s;
+    }
+  }
+
   private flush(): void {
     const count = this.fill / this.width;
     this.consumer.block(this.buffer.subarray(0, this.fill), this.start, count);
@@ -266,11 +343,16 @@ export class TensorSketcher {
   }
 }
 
-/** Dtypes a task decodes from stored bytes (what readMatrix returns for them unchanged). */
-export const STREAMED_DTYPES: ReadonlySet<string> = new Set(["BF16", "F16", "F32"]);
+/**
+ * Whether a task can decode a tensor of `dtype` from its stored bytes: every element dtype, which
+ * readMatrix decodes with the same decodeToFloat32 (FP8 ones with their StoredScales).
+ */
+export function isStreamedDType(dtype: string): dtype is ElementDType {
+  return isElementDType(dtype);
+}
 
 /** The element dtype of a streamed tensor; other dtypes are not fed to sketch tasks as bytes. */
 export function streamedDType(dtype: string): ElementDType {
-  if (dtype === "BF16" || dtype === "F16" || dtype === "F32") return dtype;
+  if (isStreamedDType(dtype)) return dtype;
   throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `sketch tasks do not decode ${dtype} bytes`);
 }
