@@ -116,3 +116,36 @@ export function scaleBlocks(
     c = 0;
   }
 }
+
+/**
+ * Decodes 8-bit codes and scales them in one pass: out[i] = table[bytes[i]] × the scale of element
+ * start + i, exactly what decoding and then scaleBlocks computes (each product rounded once), with
+ * one sweep over the output instead of two. `table`: the float32 value of each of the 256 codes.
+ */
+export function decodeBlockScaled(
+  bytes: Uint8Array,
+  out: Float32Array,
+  table: Float32Array,
+  start: number,
+  cols: number,
+  grid: BlockGrid,
+  scales: Float32Array,
+): void {
+  let r = Math.floor(start / cols);
+  let c = start - r * cols;
+  const n = Math.min(bytes.length, out.length);
+  for (let i = 0; i < n; ) {
+    const rowScales = Math.floor(r / grid.b0) * grid.sCols;
+    const rowEnd = Math.min(n, i + cols - c);
+    while (i < rowEnd) {
+      const block = Math.floor(c / grid.b1);
+      const runEnd = Math.min(rowEnd, i + (block + 1) * grid.b1 - c);
+      // Every scale of the grid is there and the table has all 256 codes: the fallbacks never apply.
+      const s = scales[rowScales + block] ?? Number.NaN;
+      for (; i < runEnd; i++) out[i] = (table[bytes[i] ?? 0] ?? Number.NaN) * s;
+      c = (block + 1) * grid.b1;
+    }
+    r++;
+    c = 0;
+  }
+}

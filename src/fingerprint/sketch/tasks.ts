@@ -1,7 +1,8 @@
 import { PedigreeError } from "../../errors.js";
-import { type BlockGrid, scaleBlocks } from "../../formats/block-scales.js";
+import { type BlockGrid, decodeBlockScaled, scaleBlocks } from "../../formats/block-scales.js";
 import { scaleRows } from "../../formats/channel-scales.js";
 import { DTYPE_BYTES, decodeToFloat32, type ElementDType, isElementDType } from "../../formats/dtypes.js";
+import { e4m3Table, e5m2Table } from "../../formats/fp8.js";
 import { rowSummer } from "./attention.js";
 import { keptNeurons, type NeuronBudget, selectRows } from "./budget.js";
 import {
@@ -315,8 +316,15 @@ export class TensorSketcher {
       }
       if (take) {
         const out = this.buffer.subarray(this.fill + i, this.fill + end);
-        decodeToFloat32(dtype, bytes.subarray(i * size, end * size), out);
-        this.applyScales(out, first + i);
+        const part = bytes.subarray(i * size, end * size);
+        const scaled = this.task.scales;
+        const fp8 = dtype === "F8_E4M3" ? e4m3Table() : dtype === "F8_E5M2" ? e5m2Table() : null;
+        if (fp8 && scaled?.kind === "block" && scaled.scales)
+          decodeBlockScaled(part, out, fp8, first + i, cols, scaled.grid, scaled.scales);
+        else {
+          decodeToFloat32(dtype, part, out);
+          this.applyScales(out, first + i);
+        }
       }
       i = end;
     }
