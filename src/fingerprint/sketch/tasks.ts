@@ -126,7 +126,7 @@ function consumerOf(task: SketchTask, basis: SketchBasis): Consumer {
   switch (task.kind) {
     case "features": {
       const keep = keptNeurons(task.rows, task.budget);
-      const directions = scaleColumns(basis.all, basis.all.length / d, d, task.g);
+      const directions = directionsOf(basis, task.g);
       const out = featureRows(keep ? keep.length : task.rows, basis);
       let at = 0;
       return {
@@ -217,6 +217,31 @@ function consumerOf(task: SketchTask, basis: SketchBasis): Consumer {
       };
     }
   }
+}
+
+/**
+ * basis.all ⊙ g (scaleColumns), kept for the next features task with the same basis and norm
+ * weight: the experts of an MoE layer (256 in DeepSeek-V3, gate and up each) share one g, and
+ * rebuilding 7 MB of directions per expert matrix cost a copy each and left that much off-heap
+ * garbage per matrix, which is collected late and raised the peak RSS.
+ */
+let lastDirections: { all: Float32Array; g: Float32Array | null; out: Float32Array } | null = null;
+
+function directionsOf(basis: SketchBasis, g: Float32Array | null): Float32Array {
+  const last = lastDirections;
+  if (last && last.all === basis.all && sameBits(last.g, g)) return last.out;
+  const out = scaleColumns(basis.all, basis.all.length / basis.d, basis.d, g);
+  lastDirections = { all: basis.all, g: g ? g.slice() : null, out };
+  return out;
+}
+
+function sameBits(a: Float32Array | null, b: Float32Array | null): boolean {
+  if (!a || !b) return a === b;
+  if (a.length !== b.length) return false;
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
 }
 
 function summerOf(sums: number[][], cols: number) {
