@@ -249,6 +249,20 @@ function summerOf(sums: number[][], cols: number) {
 }
 
 /**
+ * Row-block buffers of finished streamed tasks, handed to the next task of the same size: a worker
+ * runs an MoE layer's expert matrices (768 in DeepSeek-V3) one after another, and a fresh 4 MiB
+ * buffer each is off-heap garbage that is collected late (peak RSS). Rows a task does not decode
+ * keep stale values, which its consumer never reads.
+ */
+const spareBlocks: Float32Array[] = [];
+const SPARE_BLOCKS = 4;
+
+function blockBuffer(length: number): Float32Array {
+  const i = spareBlocks.findIndex((b) => b.length === length);
+  return i < 0 ? new Float32Array(length) : (spareBlocks.splice(i, 1)[0] ?? new Float32Array(length));
+}
+
+/**
  * Runs one task over its matrix: `rows(block, start, count)` with whole row blocks (a reader), or
  * `bytes(chunk)` with the stored little-endian bytes in order (the scan), then `finish()`.
  */
@@ -269,7 +283,7 @@ export class TensorSketcher {
   ) {
     this.consumer = consumerOf(task, basis);
     this.width = task.cols;
-    this.buffer = dtype ? new Float32Array(blockRows(task.cols) * task.cols) : new Float32Array(0);
+    this.buffer = dtype ? blockBuffer(blockRows(task.cols) * task.cols) : new Float32Array(0);
     const reads = this.consumer.reads;
     if (dtype && reads) {
       this.needed = new Uint8Array(task.rows);
@@ -315,7 +329,10 @@ export class TensorSketcher {
         "INTERNAL_BAD_ARGUMENT",
         `sketch task saw ${this.start} of ${this.task.rows} rows`,
       );
-    return this.consumer.finish();
+    const part = this.consumer.finish();
+    // No consumer keeps a reference to a block (they copy what they store): the buffer can go back.
+    if (this.dtype && spareBlocks.length < SPARE_BLOCKS) spareBlocks.push(this.buffer);
+    return part;
   }
 
   /**
