@@ -338,7 +338,7 @@ export class TensorSketcher {
   /**
    * Decodes the next `n` stored elements into the buffer at `fill`: only the rows the consumer reads
    * (a budget keeps a few of an expert's neurons; the rest are never projected), each run of rows
-   * decoded and then scaled in place when the matrix has a scale tensor.
+   * decoded and scaled by the matrix's scale tensor if it has one (FP8 block scales in the same sweep).
    */
   private decode(dtype: ElementDType, bytes: Uint8Array, n: number): void {
     const size = DTYPE_BYTES[dtype];
