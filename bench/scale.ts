@@ -143,8 +143,10 @@ for (const { name, depth } of runs) {
       const cpu0 = process.cpuUsage();
       const fpArgs = ["fingerprint", spec, "--allow-local", "--json", "--quiet", "-o", pfp];
       if (threads) fpArgs.push("--threads", threads);
+      const load0 = os.loadavg()[0] ?? 0;
       const fp = await runCli(fpArgs, env(server.endpoint));
       const cpu = process.cpuUsage(cpu0);
+      const load1 = os.loadavg()[0] ?? 0;
       if (fp.code !== 0) throw new Error(`fingerprint failed (${fp.code}): ${fp.stderr.slice(-2000)}`);
       const data = (JSON.parse(fp.stdout) as { data: FingerprintSummary }).data;
       fs.rmSync(pfp, { force: true });
@@ -161,6 +163,8 @@ for (const { name, depth } of runs) {
         threads: data.threads,
         architecture: data.architecture,
         fingerprintLayers: data.layers,
+        /** 1-minute load average when the run started and ended (timings on a shared machine). */
+        loadAvg1: [load0, load1],
       };
       result.fingerprint = f;
       const gb = repo.weightBytes / GB;
@@ -173,7 +177,9 @@ for (const { name, depth } of runs) {
       say(
         `  peak RSS:    ${f.maxRssMB.toFixed(0)} MB (target ≤ 512)   fingerprint file: ${(f.fileBytes / 1e6).toFixed(2)} MB (target ≤ 64)`,
       );
-      say(`  fingerprint: ${data.architecture}, ${data.layers} layers, ${data.tensors} tensors`);
+      say(
+        `  fingerprint: ${data.architecture}, ${data.layers} layers, ${data.tensors} tensors; load ${load0.toFixed(1)} → ${load1.toFixed(1)} on ${os.cpus().length} CPUs`,
+      );
       say(`  server CPU:  ${f.serverCpuSeconds.toFixed(1)} s (this process, synthesising and sending)`);
       if (limited) {
         const k = fullBytes / repo.weightBytes;

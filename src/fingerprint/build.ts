@@ -1,3 +1,6 @@
+import { PedigreeError } from "../errors.js";
+import { blockGrid, scaleTensorName } from "../formats/block-scales.js";
+import { channelScaleName, perRowScale } from "../formats/channel-scales.js";
 import { openCheckpoint } from "../formats/open.js";
 import type { Checkpoint } from "../formats/types.js";
 import type { ModelLocation } from "../io/types.js";
@@ -14,7 +17,7 @@ import { layerProfiles } from "./profiles.js";
 import { type ScanResult, scanCheckpoint } from "./scan.js";
 import { planSketches, type SketchPlan } from "./sketch/build.js";
 import { computeSketches, type Sketches } from "./sketch/index.js";
-import { type SketchPart, type SketchTask, STREAMED_DTYPES } from "./sketch/tasks.js";
+import { isStreamedDType, type SketchPart, type SketchTask, type StoredScales } from "./sketch/tasks.js";
 import { sketchesInParallel } from "./sketch-layers.js";
 import { tokenizerSignature } from "./tokenizer-signature.js";
 import type { Fingerprint, TensorStats, TokenizerSignature } from "./types.js";
@@ -120,7 +123,7 @@ export async function fingerprintCheckpoint(
   const scan = await scanCheckpoint(ckpt, exec, {
     fileDigests: opts.fileDigests ?? true,
     onProgress: opts.onProgress,
-    ...(streamed ? { sketches: { basis: plan.basis, tasks: streamed, onPart } } : {}),
+    ...(streamed ? { sketches: { basis: plan.basis, ...streamed, onPart } } : {}),
   });
   const stats = new Map<string, TensorStats>(scan.tensors.map((t) => [t.name, t.stats]));
   opts.onPhase?.("profiles");
@@ -146,21 +149,95 @@ export async function fingerprintCheckpoint(
 
 /**
  * The plan's tasks by tensor name when the scan can run all of them: every sketched matrix a
- * safetensors tensor stored as the task reads it (no transform) in a dtype the tasks decode, and no
- * tensor sketched twice. Null otherwise: the sketches then read the matrices after the scan.
+ * safetensors tensor stored as the task reads it (no transform) in an element dtype, and no tensor
+ * sketched twice. Null otherwise: the sketches then read the matrices after the scan.
+ *
+ * An FP8 matrix with a scale tensor (`_scale_inv` blocks, else `_scale`, as readTensorFloat32
+ * chooses) is streamed with its scales, which `prepare(file)` reads just before the scan starts
+ * that file — a checkpoint stores a weight's scales after the weight, and all of a model's scales
+ * are ≈ 1/4096 of its FP8 bytes (164 MB at 671B), too many to hold at once. It also reads the next
+ * file's scales ahead, and drops those of files already scanned.
  */
-function streamedTasks(ckpt: Checkpoint, plan: SketchPlan): Map<string, SketchTask> | null {
+function streamedTasks(
+  ckpt: Checkpoint,
+  plan: SketchPlan,
+): { tasks: Map<string, SketchTask>; prepare: (file: string) => Promise<void> } | null {
   if (ckpt.format !== "safetensors") return null;
   const tasks = new Map<string, SketchTask>();
+  /** Scaled tasks (without their scales) by file, and the scale tensor each needs. */
+  const scaled = new Map<string, { tensor: string; scale: string; task: SketchTask }[]>();
   for (const { ref, task } of plan.tasks) {
     const info = ckpt.tensors.get(ref.tensor);
-    if (!info || ref.transforms.length > 0 || !STREAMED_DTYPES.has(info.dtype) || tasks.has(ref.tensor))
+    if (!info || ref.transforms.length > 0 || !isStreamedDType(info.dtype) || tasks.has(ref.tensor))
       return null;
     if (info.shape.length !== 2 || info.shape[0] !== task.rows || info.shape[1] !== task.cols) return null;
-    tasks.set(ref.tensor, task);
+    const isFp8 = info.dtype === "F8_E4M3" || info.dtype === "F8_E5M2";
+    const block = isFp8 ? ckpt.tensors.get(scaleTensorName(info.name)) : undefined;
+    const channel = isFp8 && !block ? ckpt.tensors.get(channelScaleName(info.name)) : undefined;
+    let scales: StoredScales | null = null;
+    if (block) scales = { kind: "block", grid: blockGrid(info, block, ckpt.config), scales: null };
+    else if (channel) scales = { kind: "channel", perRow: perRowScale(info, channel), scales: null };
+    if (!scales) {
+      tasks.set(ref.tensor, task);
+      continue;
+    }
+    const withScales: SketchTask = { ...task, scales };
+    tasks.set(ref.tensor, withScales);
+    const list = scaled.get(info.file) ?? [];
+    list.push({ tensor: ref.tensor, scale: (block ?? channel)?.name ?? "", task: withScales });
+    scaled.set(info.file, list);
   }
-  return tasks;
+  const order = ckpt.files.map((f) => f.path).filter((f) => scaled.has(f));
+  const loads = new Map<string, Promise<Map<string, Float32Array>>>();
+  const load = (file: string) => {
+    let p = loads.get(file);
+    if (!p) {
+      p = readScales(ckpt, scaled.get(file) ?? []);
+      p.catch(() => {}); // a read ahead the scan never reaches must not crash the process
+      loads.set(file, p);
+    }
+    return p;
+  };
+  const position = new Map(ckpt.files.map((f, i) => [f.path, i]));
+  const before = (a: string, b: string) => (position.get(a) ?? 0) < (position.get(b) ?? 0);
+  const prepare = async (file: string) => {
+    for (const done of loads.keys()) {
+      if (!before(done, file)) continue; // this file's scales, or the next one's read ahead
+      loads.delete(done);
+      for (const t of scaled.get(done) ?? []) tasks.set(t.tensor, t.task); // back to no scales
+    }
+    const list = scaled.get(file);
+    if (!list) return;
+    const next = order[order.indexOf(file) + 1];
+    const got = await load(file);
+    if (next) load(next);
+    for (const t of list) {
+      const s = t.task.scales;
+      if (s) tasks.set(t.tensor, { ...t.task, scales: { ...s, scales: got.get(t.tensor) ?? null } });
+    }
+  };
+  return { tasks, prepare };
 }
+
+/** The scale tensors of `list`, whole, by weight name (SCALE_READS_IN_FLIGHT reads at a time). */
+async function readScales(
+  ckpt: Checkpoint,
+  list: readonly { tensor: string; scale: string }[],
+): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < list.length; i = next++) {
+      const t = list[i];
+      if (t) out.set(t.tensor, await ckpt.readTensorFloat32(t.scale));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(SCALE_READS_IN_FLIGHT, list.length) }, worker));
+  return out;
+}
+
+/** A remote source answers each read with one Range request: overlap their round trips. */
+const SCALE_READS_IN_FLIGHT = 16;
 
 /** In parallel on the pool when it has several workers and they can reopen the source; else inline. */
 function sketchAll(

@@ -32,6 +32,8 @@ export interface ScanOptions {
     basis: SketchBasis;
     tasks: ReadonlyMap<string, SketchTask>;
     onPart?: (tensor: string, part: SketchPart) => void;
+    /** Called before the scan of each file (FP8 tasks get their scale tensors then). */
+    prepare?: (file: string) => Promise<void>;
   };
 }
 
@@ -75,6 +77,7 @@ export async function scanCheckpoint(
     if (tensors.length === 0 && !(withFiles && DIGESTED_ROLES.has(f.role))) continue;
     const src = await ckpt.openFile(f.path);
     const fileHash = withFiles && DIGESTED_ROLES.has(f.role) ? createHash("sha256") : null;
+    await opts.sketches?.prepare?.(f.path);
     const r = await scanFile(ckpt, src, tensors, exec, fileHash, progress, opts.sketches);
     bytesRead += r.bytesRead;
     for (const [name, d] of r.digests) digests.set(name, d);

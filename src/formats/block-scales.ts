@@ -25,19 +25,20 @@ function isBlockSide(x: unknown): x is number {
   return typeof x === "number" && Number.isSafeInteger(x) && x > 0;
 }
 
-/**
- * Multiplies `values` (elements [start, start+values.length) of `weight`, already decoded) by their
- * block scales in place. Reads only the scale rows those elements touch.
- */
-export async function dequantizeBlockScaled(
-  values: Float32Array,
+/** The block grid of `weight` and its scale tensor: block sides and the scale tensor's [rows, cols]. */
+export interface BlockGrid {
+  b0: number;
+  b1: number;
+  sRows: number;
+  sCols: number;
+}
+
+/** The block grid, or FORMAT_BAD_SCALE_SHAPE when the scale tensor's shape does not fit the weight's. */
+export function blockGrid(
   weight: TensorInfo,
   scale: TensorInfo,
-  start: number,
   config: Record<string, unknown> | null,
-  readScale: (elementStart: number, count: number) => Promise<Float32Array>,
-): Promise<void> {
-  if (values.length === 0) return;
+): BlockGrid {
   const [b0, b1] = fp8BlockSize(config);
   const [rows, cols] = weight.shape.length === 2 ? (weight.shape as [number, number]) : [0, 0];
   const sRows = Math.ceil(rows / b0);
@@ -59,18 +60,92 @@ export async function dequantizeBlockScaled(
       },
     );
   }
-  const firstBlockRow = Math.floor(Math.floor(start / cols) / b0);
-  const lastBlockRow = Math.floor(Math.floor((start + values.length - 1) / cols) / b0);
-  const scales = await readScale(firstBlockRow * sCols, (lastBlockRow - firstBlockRow + 1) * sCols);
+  return { b0, b1, sRows, sCols };
+}
+
+/**
+ * Multiplies `values` (elements [start, start+values.length) of `weight`, already decoded) by their
+ * block scales in place. Reads only the scale rows those elements touch.
+ */
+export async function dequantizeBlockScaled(
+  values: Float32Array,
+  weight: TensorInfo,
+  scale: TensorInfo,
+  start: number,
+  config: Record<string, unknown> | null,
+  readScale: (elementStart: number, count: number) => Promise<Float32Array>,
+): Promise<void> {
+  if (values.length === 0) return;
+  const grid = blockGrid(weight, scale, config);
+  const cols = weight.shape[1] ?? 0;
+  const firstBlockRow = Math.floor(Math.floor(start / cols) / grid.b0);
+  const lastBlockRow = Math.floor(Math.floor((start + values.length - 1) / cols) / grid.b0);
+  const scales = await readScale(firstBlockRow * grid.sCols, (lastBlockRow - firstBlockRow + 1) * grid.sCols);
+  scaleBlocks(values, start, cols, grid, scales, firstBlockRow);
+}
+
+/**
+ * Multiplies values[i] by the scale of element start + i in place. `scales` holds the scale rows
+ * from block row `firstBlockRow` on. Each float32 × float32 product is exact in a double and rounded
+ * once when stored, so the result does not depend on how a tensor is cut into calls. Runs of one
+ * block share a scale (no division per element).
+ */
+export function scaleBlocks(
+  values: Float32Array,
+  start: number,
+  cols: number,
+  grid: BlockGrid,
+  scales: Float32Array,
+  firstBlockRow = 0,
+): void {
   let r = Math.floor(start / cols);
-  let c = start % cols;
-  for (let i = 0; i < values.length; i++) {
-    // readScale returned every block row the elements touch: the fallbacks never apply.
-    const s = scales[(Math.floor(r / b0) - firstBlockRow) * sCols + Math.floor(c / b1)] ?? Number.NaN;
-    values[i] = (values[i] ?? Number.NaN) * s;
-    if (++c === cols) {
-      c = 0;
-      r++;
+  let c = start - r * cols;
+  const n = values.length;
+  for (let i = 0; i < n; ) {
+    const rowScales = (Math.floor(r / grid.b0) - firstBlockRow) * grid.sCols;
+    const rowEnd = Math.min(n, i + cols - c);
+    while (i < rowEnd) {
+      const block = Math.floor(c / grid.b1);
+      const runEnd = Math.min(rowEnd, i + (block + 1) * grid.b1 - c);
+      // The caller passes every scale row the elements touch: the fallbacks never apply.
+      const s = scales[rowScales + block] ?? Number.NaN;
+      for (; i < runEnd; i++) values[i] = (values[i] ?? Number.NaN) * s;
+      c = (block + 1) * grid.b1;
     }
+    r++;
+    c = 0;
+  }
+}
+
+/**
+ * Decodes 8-bit codes and scales them in one pass: out[i] = table[bytes[i]] × the scale of element
+ * start + i, exactly what decoding and then scaleBlocks computes (each product rounded once), with
+ * one sweep over the output instead of two. `table`: the float32 value of each of the 256 codes.
+ */
+export function decodeBlockScaled(
+  bytes: Uint8Array,
+  out: Float32Array,
+  table: Float32Array,
+  start: number,
+  cols: number,
+  grid: BlockGrid,
+  scales: Float32Array,
+): void {
+  let r = Math.floor(start / cols);
+  let c = start - r * cols;
+  const n = Math.min(bytes.length, out.length);
+  for (let i = 0; i < n; ) {
+    const rowScales = Math.floor(r / grid.b0) * grid.sCols;
+    const rowEnd = Math.min(n, i + cols - c);
+    while (i < rowEnd) {
+      const block = Math.floor(c / grid.b1);
+      const runEnd = Math.min(rowEnd, i + (block + 1) * grid.b1 - c);
+      // Every scale of the grid is there and the table has all 256 codes: the fallbacks never apply.
+      const s = scales[rowScales + block] ?? Number.NaN;
+      for (; i < runEnd; i++) out[i] = (table[bytes[i] ?? 0] ?? Number.NaN) * s;
+      c = (block + 1) * grid.b1;
+    }
+    r++;
+    c = 0;
   }
 }

@@ -11,17 +11,12 @@ export function channelScaleName(name: string): string {
   return `${name}_scale`;
 }
 
-/** Multiplies `values` (elements [start, …) of `weight`) in place by their per-tensor or per-row scale. */
-export async function dequantizeChannelScaled(
-  values: Float32Array,
-  weight: TensorInfo,
-  scale: TensorInfo,
-  start: number,
-  readScale: (elementStart: number, count: number) => Promise<Float32Array>,
-): Promise<void> {
-  if (values.length === 0) return;
+/**
+ * True when `scale` holds one value per row of `weight`, false for one value for the whole tensor;
+ * FORMAT_BAD_SCALE_SHAPE when it is neither.
+ */
+export function perRowScale(weight: TensorInfo, scale: TensorInfo): boolean {
   const rows = weight.shape[0] ?? 1;
-  const cols = weight.shape.length === 0 ? 1 : weight.shape.slice(1).reduce((a, b) => a * b, 1);
   const n = scale.shape.reduce((a, b) => a * b, 1);
   const perRow =
     n === rows && rows > 1 && scale.shape.length <= 2 && (scale.shape.length < 2 || scale.shape[1] === 1);
@@ -39,16 +34,51 @@ export async function dequantizeChannelScaled(
       },
     );
   }
-  if (n === 1) {
+  return n !== 1;
+}
+
+/** Columns of one row of `weight` (all elements after the first dimension). */
+export function rowWidth(weight: TensorInfo): number {
+  return weight.shape.length === 0 ? 1 : weight.shape.slice(1).reduce((a, b) => a * b, 1);
+}
+
+/** Multiplies `values` (elements [start, …) of `weight`) in place by their per-tensor or per-row scale. */
+export async function dequantizeChannelScaled(
+  values: Float32Array,
+  weight: TensorInfo,
+  scale: TensorInfo,
+  start: number,
+  readScale: (elementStart: number, count: number) => Promise<Float32Array>,
+): Promise<void> {
+  if (values.length === 0) return;
+  const cols = rowWidth(weight);
+  if (!perRowScale(weight, scale)) {
     const [s = Number.NaN] = await readScale(0, 1);
     for (let i = 0; i < values.length; i++) values[i] = (values[i] ?? Number.NaN) * s;
     return;
   }
   const r0 = Math.floor(start / cols);
   const r1 = Math.floor((start + values.length - 1) / cols);
-  const scales = await readScale(r0, r1 - r0 + 1);
-  // readScale returned rows r0..r1, every row the elements touch: the fallbacks never apply.
-  for (let i = 0; i < values.length; i++) {
-    values[i] = (values[i] ?? Number.NaN) * (scales[Math.floor((start + i) / cols) - r0] ?? Number.NaN);
+  scaleRows(values, start, cols, await readScale(r0, r1 - r0 + 1), r0);
+}
+
+/**
+ * Multiplies values[i] by the scale of the row of element start + i in place (`scales` from row
+ * `firstRow` on); each float32 product rounded once, as dequantizeChannelScaled does.
+ */
+export function scaleRows(
+  values: Float32Array,
+  start: number,
+  cols: number,
+  scales: Float32Array,
+  firstRow = 0,
+): void {
+  let r = Math.floor(start / cols);
+  let i = 0;
+  for (let c = start - r * cols; i < values.length; r++, c = 0) {
+    const end = Math.min(values.length, i + cols - c);
+    // The caller passes every row the elements touch: the fallback never applies.
+    const s = scales[r - firstRow] ?? Number.NaN;
+    for (; i < end; i++) values[i] = (values[i] ?? Number.NaN) * s;
   }
 }

@@ -126,9 +126,14 @@ describe.skipIf(!BUILT)(
           expect(run.code, run.stderr).toBe(0);
           const data = JSON.parse(run.stdout).data as { bytesRead: number; bytes: number; layers: number };
           const c = server.counter(repo.repo);
-          // Every weight byte is hashed once; the sketches' second reads stay below 2.5×.
+          // One pass: every weight byte is read once by the scan, which also feeds the sketches
+          // (FP8 matrices too; two passes read ≈ 2×). Read before the scan: the anchor rows — at a
+          // 4096-token vocabulary nearly the whole embedding, at full size 0.2 % — norms and FP8 scales.
+          const embed = [...repo.files.values()]
+            .flatMap((f) => f.tensors ?? [])
+            .find((t) => t.name === "model.embed_tokens.weight");
           expect(c.weightBytes).toBeGreaterThanOrEqual(repo.weightBytes);
-          expect(c.weightBytes).toBeLessThan(2.5 * repo.weightBytes);
+          expect(c.weightBytes).toBeLessThanOrEqual(1.02 * repo.weightBytes + (embed?.bytes ?? 0));
           // The client counts exactly the body bytes the server sent.
           expect(data.bytesRead).toBe(c.weightBytes + c.otherBytes);
           expect(data.layers).toBe(2);

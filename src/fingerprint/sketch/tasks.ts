@@ -1,8 +1,12 @@
 import { PedigreeError } from "../../errors.js";
-import { DTYPE_BYTES, decodeToFloat32, type ElementDType } from "../../formats/dtypes.js";
+import { type BlockGrid, decodeBlockScaled, scaleBlocks } from "../../formats/block-scales.js";
+import { scaleRows } from "../../formats/channel-scales.js";
+import { DTYPE_BYTES, decodeToFloat32, type ElementDType, isElementDType } from "../../formats/dtypes.js";
+import { e4m3Table, e5m2Table } from "../../formats/fp8.js";
 import {
   DIRECTION_LEVELS,
   dotRowsQuantized,
+  type QuantizedRows,
   quantizeRows16,
   WEIGHT_LEVELS,
 } from "../../kernels/dot-rows-int.js";
@@ -42,7 +46,24 @@ export interface SketchBasis {
   all: Float32Array;
 }
 
-export type SketchTask =
+/**
+ * The scale tensor of a streamed FP8 matrix (formats/block-scales.ts, channel-scales.ts), applied to
+ * the decoded chunks as Checkpoint.readTensorFloat32 applies it: every decoded float32 times its
+ * float32 scale, rounded once, so the values are the ones a reader gets. `scales` is read before the
+ * scan reaches the matrix (fingerprint/build.ts); null until then.
+ */
+export type StoredScales =
+  /** DeepSeek-style `weight_scale_inv`: one scale per grid.b0 × grid.b1 block, [sRows, sCols]. */
+  | { kind: "block"; grid: BlockGrid; scales: Float32Array | null }
+  /** `weight_scale`: one value per row (`perRow`), or one for the whole matrix. */
+  | { kind: "channel"; perRow: boolean; scales: Float32Array | null };
+
+export type SketchTask = SketchWork & {
+  /** Streamed FP8 matrices with a scale tensor: how their decoded codes become values. */
+  scales?: StoredScales;
+};
+
+type SketchWork =
   /** Gate/up rows (or transposed down columns): features on basis.all ⊙ g of the kept rows, row norms. */
   | { kind: "features"; rows: number; cols: number; budget: NeuronBudget; g: Float32Array | null }
   /** Non-gated down [d, n]: features of its kept columns on basis.all, column norms. */
@@ -103,6 +124,8 @@ function featureRows(stored: number, basis: SketchBasis) {
 interface Consumer {
   block(w: Float32Array, start: number, count: number): void;
   finish(): SketchPart;
+  /** The only rows block() reads (ascending); absent: all. Streamed bytes of other rows are not decoded. */
+  reads?: Int32Array | null;
 }
 
 function consumerOf(task: SketchTask, basis: SketchBasis): Consumer {
@@ -111,14 +134,10 @@ function consumerOf(task: SketchTask, basis: SketchBasis): Consumer {
     case "features": {
       const keep = keptNeurons(task.rows, task.budget);
       const out = featureRows(keep ? keep.length : task.rows, basis);
-      // The directions are quantised once per matrix; each block's rows are quantised as they come
-      // (integer projection, kernels/dot-rows-int.ts: exact sums, so any blocking gives the same bytes).
-      const directions = quantizeRows16(
-        scaleColumns(basis.all, out.width, d, task.g),
-        out.width,
-        d,
-        DIRECTION_LEVELS,
-      );
+      // The directions are quantised once per basis and norm weight (directionsOf); each block's rows
+      // are quantised as they come (integer projection, kernels/dot-rows-int.ts: exact sums, so any
+      // blocking gives the same bytes).
+      const directions = directionsOf(basis, task.g);
       let at = 0;
       return {
         block(block, start, count) {
@@ -131,6 +150,7 @@ function consumerOf(task: SketchTask, basis: SketchBasis): Consumer {
           at += m;
         },
         finish: () => ({ rows: keep, ...out.done() }),
+        reads: keep,
       };
     }
     case "downFeatures": {
@@ -211,8 +231,48 @@ function consumerOf(task: SketchTask, basis: SketchBasis): Consumer {
   }
 }
 
+/**
+ * basis.all ⊙ g (scaleColumns) quantised for the integer kernel, kept for the next features task with the same basis and norm
+ * weight: the experts of an MoE layer (256 in DeepSeek-V3, gate and up each) share one g, and
+ * rebuilding 7 MB of directions per expert matrix cost a copy each and left that much off-heap
+ * garbage per matrix, which is collected late and raised the peak RSS.
+ */
+let lastDirections: { all: Float32Array; g: Float32Array | null; out: QuantizedRows } | null = null;
+
+function directionsOf(basis: SketchBasis, g: Float32Array | null): QuantizedRows {
+  const last = lastDirections;
+  if (last && last.all === basis.all && sameBits(last.g, g)) return last.out;
+  const k = basis.all.length / basis.d;
+  const out = quantizeRows16(scaleColumns(basis.all, k, basis.d, g), k, basis.d, DIRECTION_LEVELS);
+  lastDirections = { all: basis.all, g: g ? g.slice() : null, out };
+  return out;
+}
+
+function sameBits(a: Float32Array | null, b: Float32Array | null): boolean {
+  if (!a || !b) return a === b;
+  if (a.length !== b.length) return false;
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
 function summerOf(sums: number[][], cols: number) {
   return rowSummer(sums.length, (u) => sums[u] ?? [], cols);
+}
+
+/**
+ * Row-block buffers of finished streamed tasks, handed to the next task of the same size: a worker
+ * runs an MoE layer's expert matrices (768 in DeepSeek-V3) one after another, and a fresh 4 MiB
+ * buffer each is off-heap garbage that is collected late (peak RSS). Rows a task does not decode
+ * keep stale values, which its consumer never reads.
+ */
+const spareBlocks: Float32Array[] = [];
+const SPARE_BLOCKS = 4;
+
+function blockBuffer(length: number): Float32Array {
+  const i = spareBlocks.findIndex((b) => b.length === length);
+  return i < 0 ? new Float32Array(length) : (spareBlocks.splice(i, 1)[0] ?? new Float32Array(length));
 }
 
 /**
@@ -226,6 +286,8 @@ export class TensorSketcher {
   /** Values decoded into `buffer` so far, and the matrix row at its start. */
   private fill = 0;
   private start = 0;
+  /** needed[r] = 1 for the rows the consumer reads (null: all rows). */
+  private readonly needed: Uint8Array | null = null;
 
   constructor(
     private readonly task: SketchTask,
@@ -234,7 +296,17 @@ export class TensorSketcher {
   ) {
     this.consumer = consumerOf(task, basis);
     this.width = task.cols;
-    this.buffer = dtype ? new Float32Array(blockRows(task.cols) * task.cols) : new Float32Array(0);
+    this.buffer = dtype ? blockBuffer(blockRows(task.cols) * task.cols) : new Float32Array(0);
+    const reads = this.consumer.reads;
+    if (dtype && reads) {
+      this.needed = new Uint8Array(task.rows);
+      for (const r of reads) this.needed[r] = 1;
+    }
+    if (dtype && task.scales && !task.scales.scales)
+      throw new PedigreeError(
+        "INTERNAL_BAD_ARGUMENT",
+        "sketch task of a scaled matrix sent without its scales",
+      );
   }
 
   /** Rows [start, start+count) as float32 (count × cols); blocks must follow blockRows from row 0. */
@@ -256,7 +328,7 @@ export class TensorSketcher {
     while (at < chunk.length) {
       const room = this.buffer.length - this.fill;
       const take = Math.min(room, (chunk.length - at) / size);
-      decodeToFloat32(dtype, chunk.subarray(at, at + take * size), this.buffer.subarray(this.fill));
+      this.decode(dtype, chunk.subarray(at, at + take * size), take);
       this.fill += take;
       at += take * size;
       if (this.fill === this.buffer.length) this.flush();
@@ -270,7 +342,60 @@ export class TensorSketcher {
         "INTERNAL_BAD_ARGUMENT",
         `sketch task saw ${this.start} of ${this.task.rows} rows`,
       );
-    return this.consumer.finish();
+    const part = this.consumer.finish();
+    // No consumer keeps a reference to a block (they copy what they store): the buffer can go back.
+    if (this.dtype && spareBlocks.length < SPARE_BLOCKS) spareBlocks.push(this.buffer);
+    return part;
+  }
+
+  /**
+   * Decodes the next `n` stored elements into the buffer at `fill`: only the rows the consumer reads
+   * (a budget keeps a few of an expert's neurons; the rest are never projected), each run of rows
+   * decoded and scaled by the matrix's scale tensor if it has one (FP8 block scales in the same sweep).
+   */
+  private decode(dtype: ElementDType, bytes: Uint8Array, n: number): void {
+    const size = DTYPE_BYTES[dtype];
+    const cols = this.width;
+    const first = this.start * cols + this.fill; // element index in the matrix
+    const needed = this.needed;
+    let i = 0;
+    while (i < n) {
+      let end = n;
+      let take = true;
+      if (needed) {
+        // The run of rows from the one holding element first + i with the same flag.
+        let r = Math.floor((first + i) / cols);
+        take = needed[r] === 1;
+        while (++r * cols < first + n && (needed[r] === 1) === take);
+        end = Math.min(n, r * cols - first);
+      }
+      if (take) {
+        const out = this.buffer.subarray(this.fill + i, this.fill + end);
+        const part = bytes.subarray(i * size, end * size);
+        const scaled = this.task.scales;
+        const fp8 = dtype === "F8_E4M3" ? e4m3Table() : dtype === "F8_E5M2" ? e5m2Table() : null;
+        if (fp8 && scaled?.kind === "block" && scaled.scales)
+          decodeBlockScaled(part, out, fp8, first + i, cols, scaled.grid, scaled.scales);
+        else {
+          decodeToFloat32(dtype, part, out);
+          this.applyScales(out, first + i);
+        }
+      }
+      i = end;
+    }
+  }
+
+  /** Scales decoded values (elements `first`… of the matrix) by the task's scale tensor, in place. */
+  private applyScales(values: Float32Array, first: number): void {
+    const scaled = this.task.scales;
+    const scales = scaled?.scales;
+    if (!scaled || !scales) return;
+    if (scaled.kind === "block") scaleBlocks(values, first, this.width, scaled.grid, scales);
+    else if (scaled.perRow) scaleRows(values, first, this.width, scales);
+    else {
+      const s = scales[0] ?? Number.NaN;
+      for (let i = 0; i < values.length; i++) values[i] = (values[i] ?? Number.NaN) * s;
+    }
   }
 
   private flush(): void {
@@ -281,11 +406,16 @@ export class TensorSketcher {
   }
 }
 
-/** Dtypes a task decodes from stored bytes (what readMatrix returns for them unchanged). */
-export const STREAMED_DTYPES: ReadonlySet<string> = new Set(["BF16", "F16", "F32"]);
+/**
+ * Whether a task can decode a tensor of `dtype` from its stored bytes: every element dtype, which
+ * readMatrix decodes with the same decodeToFloat32 (FP8 ones with their StoredScales).
+ */
+export function isStreamedDType(dtype: string): dtype is ElementDType {
+  return isElementDType(dtype);
+}
 
 /** The element dtype of a streamed tensor; other dtypes are not fed to sketch tasks as bytes. */
 export function streamedDType(dtype: string): ElementDType {
-  if (dtype === "BF16" || dtype === "F16" || dtype === "F32") return dtype;
+  if (isStreamedDType(dtype)) return dtype;
   throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `sketch tasks do not decode ${dtype} bytes`);
 }
