@@ -8,14 +8,22 @@ import { declaredLineage, type Lineage } from "./lineage.js";
 import { buildPrefilter } from "./prefilter.js";
 import type { Registry } from "./registry.js";
 import { evidenceFromRow } from "./rows.js";
+import { type ScreenScore, screenMatched, screenOrder, screenPair, screenWords } from "./screen.js";
 import { type CandidateSource, candidateRows, shortlist } from "./shortlist.js";
 import type { Comparator } from "./types.js";
 
 /**
- * Full comparisons run per query: the prefilter short list. The 1 s budget for 10,000 registered
- * models (bench/identify.ts) is the index scan plus this many comparisons.
+ * Candidates screened per query (screen.ts: one layer pair's neuron test each): the prefilter short
+ * list. The index and prefilter rank a family above strangers but barely order its members, so the
+ * list is wide enough to hold the parent beside its look-alike siblings.
  */
-export const IDENTIFY_SHORTLIST = 4;
+export const IDENTIFY_SHORTLIST = 8;
+/**
+ * Full comparisons per query: the best-screened candidates. The screen orders family members by the
+ * statistic the comparison ranks them by (drift); the full comparison confirms kinship, names the
+ * relations and the direction. Two leave a near-tie (parent against grandparent, say) to it.
+ */
+export const IDENTIFY_FULL = 2;
 
 export interface Candidate {
   model: string;
@@ -49,13 +57,19 @@ export interface IdentifyResult {
   /** How those rows were found. */
   via: "scan" | "index";
   compared: number;
+  /** Short-listed candidates screened (one layer pair each) before the full comparisons. */
+  screened?: number;
   /** Comparisons answered from stored evidence (the query is registered and was verified). */
   cached: number;
+  /** Index and short list; screen and full comparisons. */
   ms: { index: number; compare: number };
 }
 
 export interface IdentifyOptions {
+  /** Candidates screened (default IDENTIFY_SHORTLIST). */
   shortlist?: number;
+  /** Of those, compared in full (default IDENTIFY_FULL; at least the short list: no screen). */
+  full?: number;
   /** Keep `unrelated` candidates too. */
   all?: boolean;
   /** Where the short list is drawn from (default: scan small registries, the kinship index above). */
@@ -89,12 +103,41 @@ export async function identify(
     boost,
   );
   const t1 = performance.now();
-  // All short-listed comparisons at once: a pooled comparator runs them on its workers in parallel.
+  const full = opts.full ?? IDENTIFY_FULL;
+  // The screen: each short-listed candidate's fingerprint against the query on one layer pair; the
+  // best `full` go on to the full comparison. A short list no longer than `full` skips it.
+  const loaded = await Promise.all(
+    short.map(async (s) => {
+      try {
+        return { ...s, fp: await reg.fingerprint(s.row.contentId) };
+      } catch (e) {
+        // Removed while this query ran (the index named it a moment earlier): no longer a candidate.
+        if (!(e instanceof PedigreeError)) throw e;
+        if (e.code === "REGISTRY_UNKNOWN_MODEL") return null;
+        return { failure: { model: s.row.name, code: e.code, message: e.message } };
+      }
+    }),
+  );
+  const present = loaded.flatMap((l) => (l && "fp" in l ? [l] : []));
+  const unreadable = loaded.flatMap((l) => (l && "failure" in l && l.failure ? [l.failure] : []));
+  const screened = present.length > full;
+  // Screen scores also order the compared candidates (rankOrder): one statistic for all of them.
+  const screens = new Map(present.map((l) => [l.row.contentId, screenPair(l.fp, fp)]));
+  const picked = screened
+    ? present
+        .map((l, order) => ({ ...l, order }))
+        .sort(
+          (x, y) =>
+            screenOrder(screens.get(x.row.contentId), screens.get(y.row.contentId)) || x.order - y.order,
+        )
+        .slice(0, full)
+    : present;
+  // The full comparisons at once: a pooled comparator runs them on its workers in parallel.
   const judged = await Promise.all(
-    short.map(async ({ row, score }) => {
+    picked.map(async ({ row, score, fp: stored }) => {
       const known = registered ? await storedEvidence(reg, cmp, row.contentId, fp.contentId) : null;
       try {
-        const r = known ?? fresh(await cmp.compare(await reg.fingerprint(row.contentId), fp));
+        const r = known ?? fresh(await cmp.compare(stored, fp));
         const candidate: Candidate = {
           model: row.name,
           contentId: row.contentId,
@@ -104,20 +147,19 @@ export async function identify(
         return { candidate, cached: known !== null };
       } catch (e) {
         if (!(e instanceof PedigreeError)) throw e;
-        // Removed while this query ran (the index named it a moment earlier): no longer a candidate.
-        if (e.code === "REGISTRY_UNKNOWN_MODEL") return {};
         // e.g. a fingerprint stored by an older version (COMPARE_SKETCH_VERSION): report, go on.
         return { failure: { model: row.name, code: e.code, message: e.message } };
       }
     }),
   );
   const candidates = judged.flatMap((j) => (j.candidate ? [j.candidate] : []));
-  const failures = judged.flatMap((j) => (j.failure ? [j.failure] : []));
+  const failures = [...unreadable, ...judged.flatMap((j) => (j.failure ? [j.failure] : []))];
   const cached = judged.filter((j) => j.cached).length;
   const lineage = await declaredLineage(reg, cmp.id);
-  candidates.sort(ranker(lineage));
+  const rank = { lineage, screens };
+  candidates.sort((a, b) => rankOrder(a, b, rank).order);
   const shown = opts.all ? candidates : candidates.filter((c) => c.verdict !== "unrelated");
-  explainRanks(shown, lineage);
+  explainRanks(shown, rank);
   return {
     candidates: shown,
     merge: await mergeOf(reg, fp, candidates),
@@ -125,7 +167,8 @@ export async function identify(
     failures,
     scanned: index.length,
     via,
-    compared: short.length,
+    compared: picked.length,
+    ...(screened ? { screened: present.length } : {}),
     cached,
     ms: { index: Math.round(t1 - t0), compare: Math.round(performance.now() - t1) },
   };
@@ -215,24 +258,42 @@ const VERDICT_ORDER = { related: 0, inconclusive: 1, unrelated: 2 } as const;
 /** Drifts within this relative difference are a near-tie (measured drift is not exactly additive). */
 export const DRIFT_TIE = 0.25;
 
-/**
- * Among related candidates: one the comparison names as the query's child goes last; then the
- * clearly smaller drift (a sibling or grandparent is farther than the parent: drifts add up, while
- * the log10 p of every close relative saturates). In a near-tie, a candidate that is the other's
- * declared ancestor first: the younger one inherited its kinship with the query from it.
- */
-function ranker(lineage: Lineage): (a: Candidate, b: Candidate) => number {
-  return (a, b) => rankOrder(a, b, lineage).order;
+interface RankContext {
+  lineage: Lineage;
+  /** Screen scores by content id (screen.ts). */
+  screens: Map<string, ScreenScore | null>;
 }
 
-/** The ranking rule that orders a before b (order < 0) or after it, and the rule in words. */
-function rankOrder(a: Candidate, b: Candidate, lineage: Lineage): { order: number; why: string } {
+/**
+ * Among related candidates: one the comparison names as the query's child goes last; then the
+ * nearer relative by the screen (one statistic for every candidate: a match on the query's own hidden
+ * basis first, then the clearly smaller screen drift; compare's own drift is measured on whichever
+ * feature family served the pair best, so two candidates' drifts may be on different scales); then
+ * the clearly smaller drift (a sibling or grandparent is farther than the parent: drifts add up,
+ * while the log10 p of every close relative saturates). In a near-tie, a candidate that is the
+ * other's declared ancestor first: the younger one inherited its kinship with the query from it.
+ *
+ * The ranking order and IDENTIFY_SHORTLIST / IDENTIFY_FULL were chosen on bench:identify-scale's
+ * queries drawn with --query-seed 1 (tuning); the figures in docs/registry.md are on the default seed.
+ */
+function rankOrder(a: Candidate, b: Candidate, ctx: RankContext): { order: number; why: string } {
+  const { lineage } = ctx;
   const v = VERDICT_ORDER[a.verdict] - VERDICT_ORDER[b.verdict];
   if (v !== 0) return { order: v, why: `verdict ${a.verdict} vs ${b.verdict}` };
   const drifts = `drift ${fmt(a.drift)} vs ${fmt(b.drift)}`;
   if (a.verdict === "related") {
     const q = Number(a.direction === "query") - Number(b.direction === "query");
     if (q !== 0) return { order: q, why: "the comparison names the query as the parent of the later one" };
+    const sa = ctx.screens.get(a.contentId);
+    const sb = ctx.screens.get(b.contentId);
+    const screen = screenOrder(sa, sb);
+    const screenWhy = `${screenWords(sa)} vs ${screenWords(sb)}`;
+    const clear =
+      !screenMatched(sa) ||
+      !screenMatched(sb) ||
+      sa?.family !== sb?.family ||
+      Math.abs((sa?.drift ?? 0) - (sb?.drift ?? 0)) > DRIFT_TIE * Math.max(sa?.drift ?? 0, sb?.drift ?? 0);
+    if (screen !== 0 && clear) return { order: screen, why: `nearer by the screen (${screenWhy})` };
     if (
       a.drift !== null &&
       b.drift !== null &&
@@ -243,6 +304,7 @@ function rankOrder(a: Candidate, b: Candidate, lineage: Lineage): { order: numbe
       return { order: -1, why: `declared ancestor of the other, drifts near-tied (${drifts})` };
     if (lineage.isAncestor(b.contentId, a.contentId))
       return { order: 1, why: `the other is its declared ancestor, drifts near-tied (${drifts})` };
+    if (screen !== 0) return { order: screen, why: `near-tie broken by the screen (${screenWhy})` };
     if (a.drift !== null && b.drift !== null && a.drift !== b.drift)
       return { order: a.drift - b.drift, why: `near-tie broken by drift (${drifts})` };
   }
@@ -259,12 +321,12 @@ function fmt(x: number | null): string {
 }
 
 /** Why each candidate stands where it does: the rule that put it ahead of the next one (or behind the first). */
-function explainRanks(sorted: Candidate[], lineage: Lineage): void {
+function explainRanks(sorted: Candidate[], ctx: RankContext): void {
   sorted.forEach((c, i) => {
     const next = sorted[i + 1];
     const prev = sorted[i - 1];
-    if (next) c.rankReason = `ahead of ${next.model}: ${rankOrder(c, next, lineage).why}`;
-    else if (prev) c.rankReason = `behind ${prev.model}: ${rankOrder(prev, c, lineage).why}`;
+    if (next) c.rankReason = `ahead of ${next.model}: ${rankOrder(c, next, ctx).why}`;
+    else if (prev) c.rankReason = `behind ${prev.model}: ${rankOrder(prev, c, ctx).why}`;
     else c.rankReason = "the only candidate";
   });
 }
