@@ -31,6 +31,7 @@ import {
 } from "../scripts/gen-identify-index.js";
 import { defaultComparator } from "../src/registry/evidence.js";
 import { identify } from "../src/registry/identify.js";
+import { KINSHIP_INDEX_VERSION } from "../src/registry/kinship-index.js";
 import { buildPrefilter } from "../src/registry/prefilter.js";
 import { Registry } from "../src/registry/registry.js";
 import { loadIndex, shortlist } from "../src/registry/shortlist.js";
@@ -205,7 +206,10 @@ async function main(): Promise<void> {
   const dir = arg("--dir", "") || fs.mkdtempSync(path.join(os.tmpdir(), "pedigree-scale-"));
   fs.mkdirSync(dir, { recursive: true });
   // The families' rows do not depend on --models: one computation serves every registry size.
-  const cache = path.join(dir, `family-keys-${plan.computed}-${plan.fullFamilies}.bin`);
+  const cache = path.join(
+    dir,
+    `family-keys-v${KINSHIP_INDEX_VERSION}-${plan.computed}-${plan.fullFamilies}.bin`,
+  );
   const t0 = performance.now();
   const rows = await indexRows(plan, Number(arg("--workers", "2")), cache, (d, t) =>
     process.stderr.write(`\rindex keys: ${d}/${t} families`),

@@ -23,7 +23,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Fingerprint } from "../src/fingerprint/types.js";
-import { bulkInsertKeys, kinshipKeys, NATIVE_KEY_LIMIT } from "../src/registry/kinship-index.js";
+import { bulkInsertKeys, kinshipKeys, slotCodes } from "../src/registry/kinship-index.js";
 import { Registry } from "../src/registry/registry.js";
 import { ensureKinshipIndex } from "../src/registry/shortlist.js";
 import { Xoshiro128 } from "../src/synth/random.js";
@@ -212,7 +212,8 @@ export function strangerRows(plan: ScalePlan): { keys: Int32Array; seqs: Int32Ar
     for (let j = 0; j < width; j++) {
       const k = pool[rng.below(pool.length)]?.[j] ?? 0;
       // Neuron and native slot keys: the slot kept, a random code (an unrelated model's neurons).
-      own.add(k < NATIVE_KEY_LIMIT ? k - (k % 2 ** 24) + (rng.nextU32() % 2 ** 24) : k);
+      const codes = slotCodes(k);
+      own.add(codes > 1 ? k - (k % codes) + (rng.nextU32() % codes) : k);
     }
     for (const k of own) {
       keys[at] = k;

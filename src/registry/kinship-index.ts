@@ -51,21 +51,33 @@ const PROBE_FLIPS = 3;
 const NEURON_BITS = 24;
 const NEURON_SLOTS = 12;
 /**
- * Native slots: more than the anchor-keyed neuron slots, because for a vocabulary-swapped child they
- * are the only keys it shares with its parent. A stranger shares a Gram band by chance (about 80
- * probes at 2^-10 each), so at a million models about 76 strangers reach 3 hits and one reaches 4;
- * a relative's native Jaccard of ≈ 0.3 gives it ≈ 5 of 16.
+ * Native slots: twice the anchor-keyed neuron slots, because for a vocabulary-swapped child they are
+ * the only keys it shares with its parent. A stranger shares a Gram band by chance (about 80 probes
+ * at 2^-10 each), so at a million models about 76 strangers reach 3 hits and one reaches 4; on the
+ * synthetic families a vocabulary-swapped child's native Jaccard with its parent is ≈ 0.3, ≈ 7 of 24
+ * slots (with 16, one child in ten had 2 or fewer).
  */
-const NATIVE_SLOTS = 16;
+const NATIVE_SLOTS = 24;
+/**
+ * SimHash bits per native code: 22 (not 24) so that NATIVE_SLOTS slots fit between the neuron slot
+ * keys and the Gram band keys, and a relative's neuron keeps its code a little more often (0.97^22
+ * against 0.97^24 at a 0.1 rad drift).
+ */
+const NATIVE_BITS = 22;
 /**
  * Key ranges, all within PostgreSQL's integer: neuron slot keys below 2^28 (slot · 2^24 + code),
- * native slot keys from 2^28 (same layout), Gram band keys from 2^29.
+ * native slot keys from 2^28 (2^28 + slot · 2^22 + code), Gram band keys from 2^29.
  */
 const GRAM_KEY_BASE = 2 ** 29;
 /** Keys below this are neuron slot keys (slot · 2^24 + code). */
 export const NEURON_KEY_LIMIT = 2 ** 28;
-/** Keys from NEURON_KEY_LIMIT below this are native slot keys (2^28 + slot · 2^24 + code). */
+/** Keys from NEURON_KEY_LIMIT below this are native slot keys (2^28 + slot · 2^22 + code). */
 export const NATIVE_KEY_LIMIT = GRAM_KEY_BASE;
+
+/** The code range of a slot key (2^24 neuron, 2^22 native), or 1 for a Gram band key (generators draw codes). */
+export function slotCodes(key: number): number {
+  return key < NEURON_KEY_LIMIT ? 2 ** NEURON_BITS : key < NATIVE_KEY_LIMIT ? 2 ** NATIVE_BITS : 1;
+}
 
 export interface KinshipKeys {
   /** Stored keys (one row each). */
@@ -226,13 +238,13 @@ function neuronSlots(fp: Fingerprint): number[] {
       const up = mlp.up;
       if (!up) continue;
       const gate = mlp.gate && mlp.gate.length === up.length ? mlp.gate : null;
-      hashRows(up, gate, f, coef, codes);
+      hashRows(up, gate, f, coef, NEURON_BITS, codes);
     }
-  return minhashSlots(codes, NEURON_SLOTS, 0);
+  return minhashSlots(codes, NEURON_SLOTS, 0, NEURON_BITS);
 }
 
-/** MinHash of a set of NEURON_BITS-bit codes: one key (base + slot · 2^24 + code) per slot; none for an empty set. */
-function minhashSlots(codes: ReadonlySet<number>, slots: number, base: number): number[] {
+/** MinHash of a set of `bits`-bit codes: one key (base + slot · 2^bits + code) per slot; none for an empty set. */
+function minhashSlots(codes: ReadonlySet<number>, slots: number, base: number, bits: number): number[] {
   if (codes.size === 0) return [];
   const out: number[] = [];
   for (let slot = 0; slot < slots; slot++) {
@@ -246,7 +258,7 @@ function minhashSlots(codes: ReadonlySet<number>, slots: number, base: number): 
         best = c;
       }
     }
-    out.push(base + slot * 2 ** NEURON_BITS + best);
+    out.push(base + slot * 2 ** bits + best);
   }
   return out;
 }
@@ -267,11 +279,11 @@ function nativeSlots(fp: Fingerprint): number[] {
   // ±1 per hyperplane and column, seeded by the projection's seed and the column index: two models
   // hash alike only when their native columns are the same projection.
   const coef = nativeSigns.get(`${s.nativeSeed ?? 0}:${k}`, () => {
-    const out = new Float32Array(NEURON_BITS * 2 * k);
+    const out = new Float32Array(NATIVE_BITS * 2 * k);
     for (let i = 0; i < k; i++) {
       const su = mix32(fnv1a(`${s.nativeSeed ?? 0}:${i}`, 0x6e617475));
       const sg = mix32(fnv1a(`${s.nativeSeed ?? 0}:${i}`, 0x6e617467));
-      for (let j = 0; j < NEURON_BITS; j++) {
+      for (let j = 0; j < NATIVE_BITS; j++) {
         out[j * 2 * k + i] = (su >>> j) & 1 ? 1 : -1;
         out[j * 2 * k + k + i] = (sg >>> j) & 1 ? 1 : -1;
       }
@@ -284,17 +296,18 @@ function nativeSlots(fp: Fingerprint): number[] {
       const up = mlp.upNative;
       if (!up || up.length === 0) continue;
       const gate = mlp.gateNative && mlp.gateNative.length === up.length ? mlp.gateNative : null;
-      hashRows(up, gate, k, coef, codes);
+      hashRows(up, gate, k, coef, NATIVE_BITS, codes);
     }
-  return minhashSlots(codes, NATIVE_SLOTS, NEURON_KEY_LIMIT);
+  return minhashSlots(codes, NATIVE_SLOTS, NEURON_KEY_LIMIT, NATIVE_BITS);
 }
 
-/** Adds the SimHash code of each (up, gate) feature row pair of width f to `codes` (coef: NEURON_BITS × 2f signs). */
+/** Adds the `bits`-bit SimHash code of each (up, gate) feature row pair of width f to `codes` (coef: bits × 2f signs). */
 function hashRows(
   up: Uint8Array,
   gate: Uint8Array | null,
   f: number,
   coef: Float32Array,
+  bits: number,
   codes: Set<number>,
 ): void {
   const u = new Float32Array(f);
@@ -310,7 +323,7 @@ function hashRows(
     // An all-zero row (a dead or padding neuron) has no direction to hash.
     if (energy === 0) continue;
     let code = 0;
-    for (let j = 0; j < NEURON_BITS; j++) {
+    for (let j = 0; j < bits; j++) {
       const base = j * 2 * f;
       let dot = 0;
       for (let t = 0; t < f; t++) dot += (coef[base + t] ?? 0) * (u[t] ?? 0);

@@ -102,12 +102,13 @@ describe.each(DIALECTS)("identify's kinship index on $dialect", ({ dialect, skip
       expect(parentFirst / queries.length).toBeGreaterThanOrEqual(0.9);
     }, 120_000);
 
-    it("a vocabulary-swapped child of a registered model, above the scan's size: found through the index, its parent first", async () => {
+    it("a vocabulary-swapped child of a registered model among 20,000: found through the index, its parent first", async () => {
       const cmp = defaultComparator();
       for (let f = 0; f < plan.fullFamilies; f++) {
         const parent = registeredMembers(f)[2 + f] ?? sketchBase(f);
         const child = sketchFingerprint(deriveSketch(parent, "vocabswap", `swap${f}`, 880 + f));
-        const r = await identify(t.registry, cmp, child);
+        // The index path (the registered models alone are few enough for a scan: "auto" would scan).
+        const r = await identify(t.registry, cmp, child, { candidates: "index" });
         expect(r.via).toBe("index");
         expect(r.candidates[0]?.model, parent.name).toBe(parent.name);
         expect(r.candidates[0]?.relations).toContain("vocab_swap");
@@ -216,9 +217,14 @@ describe("verify's kinship search", () => {
     const viaIndex = await likelyRelatives(t.registry, models, 8, "index");
     const viaScan = await likelyRelatives(t.registry, models, 8, "scan");
     let sameFirst = 0;
+    let full = 0;
     for (const m of models) {
       const rel = viaIndex.get(m.contentId) ?? [];
-      expect(rel.length, m.name).toBe(8);
+      // Two steps that each break a key family (a vocabulary swap, then a permuted copy of it) leave
+      // a model sharing keys with its own branch only: fewer than 8 relatives for a few.
+      expect(rel.length, m.name).toBeGreaterThan(0);
+      expect(rel.length, m.name).toBeLessThanOrEqual(8);
+      full += Number(rel.length === 8);
       expect(
         rel.map((r) => family(r.name)),
         m.name,
@@ -230,6 +236,7 @@ describe("verify's kinship search", () => {
     // The index adds the neuron-slot share to the score, the verify scan does not: the index's best
     // relative is among the scan's 8 for nearly every model.
     expect(sameFirst / models.length).toBeGreaterThanOrEqual(0.9);
+    expect(full / models.length).toBeGreaterThanOrEqual(0.9);
   }, 120_000);
 });
 
@@ -279,7 +286,7 @@ describe("kinship keys", () => {
       const own = new Set(keysOf(sketchesOf(parent)));
       const child = kinshipKeys(sketchFingerprint(deriveSketch(parent, "vocabswap", `v${i}`, 60 + i)));
       const shared = child.probes.filter((k) => own.has(k));
-      expect(shared.length).toBeGreaterThanOrEqual(3);
+      expect(shared.length).toBeGreaterThanOrEqual(4);
       for (const k of shared) {
         expect(k).toBeGreaterThanOrEqual(NEURON_KEY_LIMIT);
         expect(k).toBeLessThan(NATIVE_KEY_LIMIT);
