@@ -8,7 +8,14 @@ import { declaredLineage, type Lineage } from "./lineage.js";
 import { buildPrefilter } from "./prefilter.js";
 import type { Registry } from "./registry.js";
 import { evidenceFromRow } from "./rows.js";
-import { type ScreenScore, screenMatched, screenOrder, screenPair, screenWords } from "./screen.js";
+import {
+  type ScreenScore,
+  screenClear,
+  screenMatched,
+  screenOrder,
+  screenPair,
+  screenWords,
+} from "./screen.js";
 import { type CandidateSource, candidateRows, shortlist } from "./shortlist.js";
 import type { Comparator } from "./types.js";
 
@@ -24,6 +31,8 @@ export const IDENTIFY_SHORTLIST = 8;
  * relations and the direction. Two leave a near-tie (parent against grandparent, say) to it.
  */
 export const IDENTIFY_FULL = 2;
+/** Screened relatives beyond the fully compared ones offered to the merge fit. */
+const MERGE_EXTRA = 2;
 
 export interface Candidate {
   model: string;
@@ -123,15 +132,15 @@ export async function identify(
   const screened = present.length > full;
   // Screen scores also order the compared candidates (rankOrder): one statistic for all of them.
   const screens = new Map(present.map((l) => [l.row.contentId, screenPair(l.fp, fp)]));
-  const picked = screened
+  const lineage = await declaredLineage(reg, cmp.id);
+  const ordered = screened
     ? present
         .map((l, order) => ({ ...l, order }))
         .sort(
-          (x, y) =>
-            screenOrder(screens.get(x.row.contentId), screens.get(y.row.contentId)) || x.order - y.order,
+          (x, y) => selectOrder(x.row.contentId, y.row.contentId, { lineage, screens }) || x.order - y.order,
         )
-        .slice(0, full)
     : present;
+  const picked = ordered.slice(0, full);
   // The full comparisons at once: a pooled comparator runs them on its workers in parallel.
   const judged = await Promise.all(
     picked.map(async ({ row, score, fp: stored }) => {
@@ -155,14 +164,20 @@ export async function identify(
   const candidates = judged.flatMap((j) => (j.candidate ? [j.candidate] : []));
   const failures = [...unreadable, ...judged.flatMap((j) => (j.failure ? [j.failure] : []))];
   const cached = judged.filter((j) => j.cached).length;
-  const lineage = await declaredLineage(reg, cmp.id);
   const rank = { lineage, screens };
   candidates.sort((a, b) => rankOrder(a, b, rank).order);
   const shown = opts.all ? candidates : candidates.filter((c) => c.verdict !== "unrelated");
   explainRanks(shown, rank);
   return {
     candidates: shown,
-    merge: await mergeOf(reg, fp, candidates),
+    merge: await mergeOf(
+      reg,
+      fp,
+      candidates,
+      // Screened relatives the full comparison did not reach may be a merge's second parent.
+      // (the next MERGE_EXTRA by the screen: a merge of two or three is what mergeAmong fits).
+      ordered.slice(full, full + MERGE_EXTRA).filter((l) => screenMatched(screens.get(l.row.contentId))),
+    ),
     registeredAs: registered?.name ?? null,
     failures,
     scanned: index.length,
@@ -183,11 +198,17 @@ async function mergeOf(
   reg: Registry,
   fp: Fingerprint,
   candidates: Candidate[],
+  screenedOnly: { row: { name: string; contentId: string }; fp: Fingerprint }[] = [],
 ): Promise<IdentifyResult["merge"]> {
-  const related = candidates.filter((c) => c.verdict === "related" && c.direction !== "query");
+  const related = [
+    ...candidates
+      .filter((c) => c.verdict === "related" && c.direction !== "query")
+      .map((c) => ({ model: c.model, contentId: c.contentId, fp: null as Fingerprint | null })),
+    ...screenedOnly.map((s) => ({ model: s.row.name, contentId: s.row.contentId, fp: s.fp })),
+  ];
   if (related.length < 2) return null;
   try {
-    const fps = await Promise.all(related.map((c) => reg.fingerprint(c.contentId)));
+    const fps = await Promise.all(related.map((c) => c.fp ?? reg.fingerprint(c.contentId)));
     // Only sketches this build reads can be fitted (a comparator other than compare may have ranked them).
     if (![fp, ...fps].every((x) => x.sketches?.version === SKETCH_VERSION && x.sketches.layers?.length))
       return null;
@@ -276,6 +297,53 @@ interface RankContext {
  * The ranking order and IDENTIFY_SHORTLIST / IDENTIFY_FULL were chosen on bench:identify-scale's
  * queries drawn with --query-seed 1 (tuning); the figures in docs/registry.md are on the default seed.
  */
+/**
+ * Which screened candidates go on to the full comparison: rankOrder's rules on what is known before
+ * it (the screen, then the declared lineage in a near-tie), so a parent that the screen only
+ * near-ties with its own children (a heavily trained query: every relative is about as far) is
+ * compared, as the final ranking would put it first.
+ */
+function selectOrder(a: string, b: string, ctx: RankContext): number {
+  return screenRank(a, b, ctx)?.order ?? 0;
+}
+
+/**
+ * Screen drifts within this relative difference are a near-tie. Narrower than DRIFT_TIE: the screen's
+ * median over one layer pair is not pulled by a widening's new neurons as compare's mean is.
+ */
+export const SCREEN_TIE = 0.15;
+/** In a near-tie, a screen match this many orders of magnitude more significant decides (more neurons carried over). */
+const SCREEN_LOG10P_GAP = 10;
+
+/**
+ * The screen's rules, by content id (null: the screen does not order them): a clear difference
+ * (screen.ts screenOrder: matched first, native before anchor, drift beyond SCREEN_TIE); in a
+ * near-tie, the clearly more significant neuron match (a parent shares more unchanged neurons with
+ * its child than a sibling or grandparent, which lost some to their own pruning or widening); then
+ * a declared ancestor of the other (the younger inherited its kinship with the query from it);
+ * then the smaller screen drift.
+ */
+function screenRank(a: string, b: string, ctx: RankContext): { order: number; why: string } | null {
+  const sa = ctx.screens.get(a);
+  const sb = ctx.screens.get(b);
+  const order = screenOrder(sa, sb);
+  const words = `${screenWords(sa)} vs ${screenWords(sb)}`;
+  if (order !== 0 && screenClear(sa, sb, SCREEN_TIE))
+    return { order, why: `nearer by the screen (${words})` };
+  if (!screenMatched(sa) || !screenMatched(sb)) return null;
+  const gap = (sa?.log10P ?? 0) - (sb?.log10P ?? 0);
+  if (Math.abs(gap) >= SCREEN_LOG10P_GAP)
+    return {
+      order: gap,
+      why: `screen drifts near-tied (${words}), more neurons matched (log10 p ${sa?.log10P.toFixed(0)} vs ${sb?.log10P.toFixed(0)})`,
+    };
+  if (ctx.lineage.isAncestor(a, b))
+    return { order: -1, why: `declared ancestor of the other, screen drifts near-tied (${words})` };
+  if (ctx.lineage.isAncestor(b, a))
+    return { order: 1, why: `the other is its declared ancestor, screen drifts near-tied (${words})` };
+  return order !== 0 ? { order, why: `near-tie broken by the screen (${words})` } : null;
+}
+
 function rankOrder(a: Candidate, b: Candidate, ctx: RankContext): { order: number; why: string } {
   const { lineage } = ctx;
   const v = VERDICT_ORDER[a.verdict] - VERDICT_ORDER[b.verdict];
@@ -284,16 +352,10 @@ function rankOrder(a: Candidate, b: Candidate, ctx: RankContext): { order: numbe
   if (a.verdict === "related") {
     const q = Number(a.direction === "query") - Number(b.direction === "query");
     if (q !== 0) return { order: q, why: "the comparison names the query as the parent of the later one" };
-    const sa = ctx.screens.get(a.contentId);
-    const sb = ctx.screens.get(b.contentId);
-    const screen = screenOrder(sa, sb);
-    const screenWhy = `${screenWords(sa)} vs ${screenWords(sb)}`;
-    const clear =
-      !screenMatched(sa) ||
-      !screenMatched(sb) ||
-      sa?.family !== sb?.family ||
-      Math.abs((sa?.drift ?? 0) - (sb?.drift ?? 0)) > DRIFT_TIE * Math.max(sa?.drift ?? 0, sb?.drift ?? 0);
-    if (screen !== 0 && clear) return { order: screen, why: `nearer by the screen (${screenWhy})` };
+    // The screen's statistic first: compare's drift is a mean over every matched neuron, on whichever
+    // feature family served the pair best; it orders the candidates the screen could not.
+    const screen = screenRank(a.contentId, b.contentId, ctx);
+    if (screen) return screen;
     if (
       a.drift !== null &&
       b.drift !== null &&
@@ -304,7 +366,6 @@ function rankOrder(a: Candidate, b: Candidate, ctx: RankContext): { order: numbe
       return { order: -1, why: `declared ancestor of the other, drifts near-tied (${drifts})` };
     if (lineage.isAncestor(b.contentId, a.contentId))
       return { order: 1, why: `the other is its declared ancestor, drifts near-tied (${drifts})` };
-    if (screen !== 0) return { order: screen, why: `near-tie broken by the screen (${screenWhy})` };
     if (a.drift !== null && b.drift !== null && a.drift !== b.drift)
       return { order: a.drift - b.drift, why: `near-tie broken by drift (${drifts})` };
   }

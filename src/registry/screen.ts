@@ -1,6 +1,7 @@
-import { anchorsUsable, featureSpace } from "../compare/features.js";
+import { anchorsUsable, type FeatureSpace, featureSpace } from "../compare/features.js";
 import { testNeurons } from "../compare/neurons.js";
 import { SKETCH_VERSION } from "../fingerprint/sketch/build.js";
+import type { MlpSketch, Sketches } from "../fingerprint/sketch/types.js";
 import type { Fingerprint } from "../fingerprint/types.js";
 
 /**
@@ -41,11 +42,33 @@ export function screenPair(candidate: Fingerprint, query: Fingerprint): ScreenSc
   const space = featureSpace(a, b);
   const j = Math.floor(b.layers.length / 2);
   const i = Math.min(a.layers.length - 1, Math.floor(((j + 0.5) * a.layers.length) / b.layers.length));
-  const ma = a.layers[i]?.mlps[0];
   const mb = b.layers[j]?.mlps[0];
   const none: ScreenScore = { family: null, drift: null, log10P: 0 };
-  if (!ma || !mb) return none;
+  if (!mb) return none;
   const expert = (b.layers[j]?.mlps.length ?? 0) > 1;
+  // The layer at the same relative depth first; when it does not match (a depth up-scaling moves
+  // the copied block), the others, nearest first, until one does.
+  const order = a.layers.map((_, k) => k).sort((x, y) => Math.abs(x - i) - Math.abs(y - i) || x - y);
+  let best = none;
+  for (const k of order) {
+    const ma = a.layers[k]?.mlps[0];
+    if (!ma) continue;
+    const score = screenLayers(a, ma, b, mb, space, expert);
+    if (screenMatched(score)) return score;
+    if (score.log10P < best.log10P) best = score;
+  }
+  return best;
+}
+
+function screenLayers(
+  a: Sketches,
+  ma: MlpSketch,
+  b: Sketches,
+  mb: MlpSketch,
+  space: FeatureSpace,
+  expert: boolean,
+): ScreenScore {
+  const none: ScreenScore = { family: null, drift: null, log10P: 0 };
   // Native first: a shared hidden basis is what a parent and its fine-tuned child have; anchors
   // where it is not shared (a permuted copy, or a stranger).
   const families = [
@@ -81,6 +104,21 @@ export function screenOrder(x: ScreenScore | null | undefined, y: ScreenScore | 
   if (!mx || !x || !y) return 0;
   if (x.family !== y.family) return x.family === "native" ? -1 : 1;
   return (x.drift ?? 0) - (y.drift ?? 0);
+}
+
+/**
+ * Whether the screen tells x and y apart, not a near-tie: one matched and the other not, matched on
+ * different families, or drifts differing by more than `tie` of the larger.
+ */
+export function screenClear(
+  x: ScreenScore | null | undefined,
+  y: ScreenScore | null | undefined,
+  tie: number,
+): boolean {
+  if (!screenMatched(x) || !screenMatched(y) || x?.family !== y?.family) return true;
+  const dx = x?.drift ?? 0;
+  const dy = y?.drift ?? 0;
+  return Math.abs(dx - dy) > tie * Math.max(dx, dy);
 }
 
 /** The screen score in words (identify's rank reasons). */
