@@ -68,7 +68,7 @@ async function openDb(dialect: string, dir: string): Promise<{ spec: string; dro
   }
   const base = process.env.PEDIGREE_TEST_PG;
   if (!base) throw new Error("PEDIGREE_TEST_PG is not set (source scripts/start-postgres.sh)");
-  const name = `pedigree_scale_${process.pid}`;
+  const name = `identify_scale_${process.pid}`;
   const admin = new pg.Client({ connectionString: base });
   await admin.connect();
   await admin.query(`drop database if exists ${name}`);
