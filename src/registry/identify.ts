@@ -133,13 +133,7 @@ export async function identify(
   // Screen scores also order the compared candidates (rankOrder): one statistic for all of them.
   const screens = new Map(present.map((l) => [l.row.contentId, screenPair(l.fp, fp)]));
   const lineage = await declaredLineage(reg, cmp.id);
-  const ordered = screened
-    ? present
-        .map((l, order) => ({ ...l, order }))
-        .sort(
-          (x, y) => selectOrder(x.row.contentId, y.row.contentId, { lineage, screens }) || x.order - y.order,
-        )
-    : present;
+  const ordered = screened ? selectionOrder(present, { lineage, screens }) : present;
   const picked = ordered.slice(0, full);
   // The full comparisons at once: a pooled comparator runs them on its workers in parallel.
   const judged = await Promise.all(
@@ -303,8 +297,34 @@ interface RankContext {
  * near-ties with its own children (a heavily trained query: every relative is about as far) is
  * compared, as the final ranking would put it first.
  */
-function selectOrder(a: string, b: string, ctx: RankContext): number {
-  return screenRank(a, b, ctx)?.order ?? 0;
+function selectionOrder<T extends { row: { contentId: string } }>(items: T[], ctx: RankContext): T[] {
+  const screenOf = (x: T) => ctx.screens.get(x.row.contentId);
+  // A total order first (screenOrder is transitive; ties keep the short-list order), then the near-tie
+  // group of the best: its members with no declared ancestor inside the group go first. Pairwise
+  // near-tie rules would not be transitive, and a sort with them may bury the ancestor.
+  const byScreen = [...items].sort((x, y) => screenOrder(screenOf(x), screenOf(y)));
+  const best = byScreen[0];
+  if (!best || !screenMatched(screenOf(best))) return byScreen;
+  const group = byScreen.filter(
+    (x) => screenMatched(screenOf(x)) && !screenClear(screenOf(best), screenOf(x), SCREEN_TIE),
+  );
+  const inGroup = new Set(group);
+  const rest = byScreen.filter((x) => !inGroup.has(x));
+  const hasAncestorIn = (x: T) =>
+    group.some((y) => y !== x && ctx.lineage.isAncestor(y.row.contentId, x.row.contentId));
+  // Within the group a much more significant match still goes first (screenRank's rule).
+  const roots = group.filter((x) => !hasAncestorIn(x));
+  const others = group.filter((x) => hasAncestorIn(x));
+  const gap = (x: T) => screenOf(x)?.log10P ?? 0;
+  const strongest = Math.min(...group.map(gap));
+  const strong = (x: T) => gap(x) - strongest < SCREEN_LOG10P_GAP;
+  return [
+    ...roots.filter(strong),
+    ...others.filter(strong),
+    ...roots.filter((x) => !strong(x)),
+    ...others.filter((x) => !strong(x)),
+    ...rest,
+  ];
 }
 
 /**
