@@ -24,5 +24,7 @@ console.log(
     compare: r.ms.compare,
     compared: r.compared,
     first: r.candidates[0]?.model ?? null,
+    // Why the first two stand where they do (printed for a wrong first).
+    why: r.candidates.slice(0, 2).map((c) => `${c.model}: ${c.rankReason ?? ""}`),
   }),
 );

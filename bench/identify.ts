@@ -154,10 +154,12 @@ for (const name of query) {
     compare: number;
     compared: number;
     first: string | null;
+    why: string[];
   };
   lines.push(
     `${name.padEnd(12)} index ${r.index} ms (${(r.index / rawMs).toFixed(2)}× reference)  compare ${r.compared}× ${r.compare} ms  total ${r.ms.toFixed(0)} ms${r.ms <= 1000 ? "" : " (over 1 s)"}  first: ${r.first ?? "-"}${dev.size ? (r.first === "Ap" ? " (true parent)" : " (WRONG)") : ""}`,
   );
+  if (dev.size && r.first !== "Ap") lines.push(...r.why.map((w) => `    ${w}`));
 }
 process.stdout.write(`${lines.join("\n")}\n`);
 await reg.close();

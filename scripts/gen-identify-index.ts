@@ -7,15 +7,15 @@
  * through the registry with complete fingerprints (the models identify can compare). The remaining
  * models are strangers (unrelated to every family), whose keys are drawn as an unrelated model's are
  * distributed: each Gram band key from a real base's key at that band (uniform over the band's
- * codes), each neuron slot key with a uniformly random 24-bit code. Synthesising and hashing a model
+ * codes), each neuron and native slot key with a uniformly random 24-bit code. Synthesising and hashing a model
  * costs ≈ 4 ms of CPU; a stranger's keys ≈ 1 µs, so a million-model index is built in minutes.
  * Index-only models have seqs from INDEX_ONLY_SEQ, beyond any registered model's.
  *
  *   npx tsx scripts/gen-identify-index.ts --db FILE|postgres://… [--models 1000000] [--computed N]
  *       [--full-families 100] [--workers 2] [--keys-cache FILE]
  * (default --computed: all models.)
- * Key computation runs in `--workers` child processes; `--keys-cache` keeps the computed rows for a
- * second database (the benchmark loads SQLite and PostgreSQL from one computation).
+ * Key computation runs in `--workers` child processes; `--keys-cache` keeps the families' rows for a
+ * second database or registry size (the benchmark loads SQLite and PostgreSQL from one computation).
  */
 import { fork } from "node:child_process";
 import fs from "node:fs";
@@ -23,7 +23,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Fingerprint } from "../src/fingerprint/types.js";
-import { bulkInsertKeys, kinshipKeys, NEURON_KEY_LIMIT } from "../src/registry/kinship-index.js";
+import { bulkInsertKeys, kinshipKeys, slotCodes } from "../src/registry/kinship-index.js";
 import { Registry } from "../src/registry/registry.js";
 import { ensureKinshipIndex } from "../src/registry/shortlist.js";
 import { Xoshiro128 } from "../src/synth/random.js";
@@ -74,13 +74,15 @@ export function registeredMembers(f: number): SketchModel[] {
 /**
  * `count` queries derived from registered models of the full families, every derivation kind in
  * turn: fresh models (not registered) whose true parent is the registered model they came from.
+ * `seed` draws another set (tuning on one seed, evaluating on another).
  */
 export function scaleQueries(
   plan: ScalePlan,
   count: number,
+  seed = 0,
 ): { fp: Fingerprint; parent: string; kind: string }[] {
   const out: { fp: Fingerprint; parent: string; kind: string }[] = [];
-  const rng = new Xoshiro128(0x9e11);
+  const rng = new Xoshiro128(0x9e11 + seed * 0x10000);
   const families = new Map<number, SketchModel[]>();
   for (let q = 0; q < count; q++) {
     const f = q % plan.fullFamilies;
@@ -92,7 +94,7 @@ export function scaleQueries(
     const parent = members[rng.below(members.length)] ?? sketchBase(f);
     const kind = SKETCH_DERIVATIONS[q % SKETCH_DERIVATIONS.length] ?? "continued";
     out.push({
-      fp: sketchFingerprint(deriveSketch(parent, kind, `q${q}`, 0x7000_0000 + q)),
+      fp: sketchFingerprint(deriveSketch(parent, kind, `q${q}`, 0x7000_0000 + seed * 0x100000 + q)),
       parent: parent.name,
       kind,
     });
@@ -169,8 +171,26 @@ export async function computeIndexRows(
   };
   await Promise.all(Array.from({ length: Math.max(1, workers) }, runWorker));
   fs.rmSync(dir, { recursive: true, force: true });
-  parts.push(strangerRows(plan));
   return sortRows(parts);
+}
+
+/**
+ * All index-only rows: the families' (computed once per --computed and --full-families and kept in
+ * `cache` when given: they do not depend on --models) and the strangers', sorted by (key, seq).
+ */
+export async function indexRows(
+  plan: ScalePlan,
+  workers: number,
+  cache: string | null,
+  onProgress?: (done: number, total: number) => void,
+): Promise<{ keys: Int32Array; seqs: Int32Array }> {
+  let families: { keys: Int32Array; seqs: Int32Array };
+  if (cache && fs.existsSync(cache)) families = loadRows(cache);
+  else {
+    families = await computeIndexRows(plan, workers, onProgress);
+    if (cache) saveRows(cache, families);
+  }
+  return sortRows([families, strangerRows(plan)]);
 }
 
 /** Strangers' rows: models plan.computed … plan.models − 1 (see the header). */
@@ -191,7 +211,9 @@ export function strangerRows(plan: ScalePlan): { keys: Int32Array; seqs: Int32Ar
     const own = new Set<number>();
     for (let j = 0; j < width; j++) {
       const k = pool[rng.below(pool.length)]?.[j] ?? 0;
-      own.add(k < NEURON_KEY_LIMIT ? k - (k % 2 ** 24) + (rng.nextU32() % 2 ** 24) : k);
+      // Neuron and native slot keys: the slot kept, a random code (an unrelated model's neurons).
+      const codes = slotCodes(k);
+      own.add(codes > 1 ? k - (k % codes) + (rng.nextU32() % codes) : k);
     }
     for (const k of own) {
       keys[at] = k;
@@ -294,13 +316,9 @@ async function main(): Promise<void> {
   if (!db) throw new Error("--db FILE|postgres://… is required");
   const cache = arg("--keys-cache", "");
   const t0 = performance.now();
-  const rows =
-    cache && fs.existsSync(cache)
-      ? loadRows(cache)
-      : await computeIndexRows(plan, Number(arg("--workers", "2")), (d, t) =>
-          process.stderr.write(`\rkeys: ${d}/${t} families`),
-        );
-  if (cache && !fs.existsSync(cache)) saveRows(cache, rows);
+  const rows = await indexRows(plan, Number(arg("--workers", "2")), cache || null, (d, t) =>
+    process.stderr.write(`\rkeys: ${d}/${t} families`),
+  );
   process.stderr.write(`\nkeys computed in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   const keysDir = fs.mkdtempSync(path.join(os.tmpdir(), "pedigree-genkeys-"));
   const { registry } = await Registry.init({ db, keysDir, actor: "generator" });

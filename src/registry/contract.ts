@@ -204,6 +204,8 @@ export const identifyResultSchema = z.object({
   scanned: z.number().int(),
   /** How those rows were found. */
   via: z.enum(["scan", "index"]),
+  /** Short-listed candidates screened on one layer pair before the full comparisons (absent: none). */
+  screened: z.number().int().optional(),
   compared: z.number().int(),
   cached: z.number().int(),
   ms: z.object({ index: z.number(), compare: z.number() }),

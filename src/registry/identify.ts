@@ -8,14 +8,31 @@ import { declaredLineage, type Lineage } from "./lineage.js";
 import { buildPrefilter } from "./prefilter.js";
 import type { Registry } from "./registry.js";
 import { evidenceFromRow } from "./rows.js";
+import {
+  type ScreenScore,
+  screenClear,
+  screenMatched,
+  screenOrder,
+  screenPair,
+  screenWords,
+} from "./screen.js";
 import { type CandidateSource, candidateRows, shortlist } from "./shortlist.js";
 import type { Comparator } from "./types.js";
 
 /**
- * Full comparisons run per query: the prefilter short list. The 1 s budget for 10,000 registered
- * models (bench/identify.ts) is the index scan plus this many comparisons.
+ * Candidates screened per query (screen.ts: one layer pair's neuron test each): the prefilter short
+ * list. The index and prefilter rank a family above strangers but barely order its members, so the
+ * list is wide enough to hold the parent beside its look-alike siblings.
  */
-export const IDENTIFY_SHORTLIST = 4;
+export const IDENTIFY_SHORTLIST = 8;
+/**
+ * Full comparisons per query: the best-screened candidates. The screen orders family members by the
+ * statistic the comparison ranks them by (drift); the full comparison confirms kinship, names the
+ * relations and the direction. Two leave a near-tie (parent against grandparent, say) to it.
+ */
+export const IDENTIFY_FULL = 2;
+/** Screened relatives beyond the fully compared ones offered to the merge fit. */
+const MERGE_EXTRA = 2;
 
 export interface Candidate {
   model: string;
@@ -49,13 +66,19 @@ export interface IdentifyResult {
   /** How those rows were found. */
   via: "scan" | "index";
   compared: number;
+  /** Short-listed candidates screened (one layer pair each) before the full comparisons. */
+  screened?: number;
   /** Comparisons answered from stored evidence (the query is registered and was verified). */
   cached: number;
+  /** Index and short list; screen and full comparisons. */
   ms: { index: number; compare: number };
 }
 
 export interface IdentifyOptions {
+  /** Candidates screened (default IDENTIFY_SHORTLIST). */
   shortlist?: number;
+  /** Of those, compared in full (default IDENTIFY_FULL; at least the short list: no screen). */
+  full?: number;
   /** Keep `unrelated` candidates too. */
   all?: boolean;
   /** Where the short list is drawn from (default: scan small registries, the kinship index above). */
@@ -89,12 +112,35 @@ export async function identify(
     boost,
   );
   const t1 = performance.now();
-  // All short-listed comparisons at once: a pooled comparator runs them on its workers in parallel.
+  const full = opts.full ?? IDENTIFY_FULL;
+  // The screen: each short-listed candidate's fingerprint against the query on one layer pair; the
+  // best `full` go on to the full comparison. A short list no longer than `full` skips it.
+  const loaded = await Promise.all(
+    short.map(async (s) => {
+      try {
+        return { ...s, fp: await reg.fingerprint(s.row.contentId) };
+      } catch (e) {
+        // Removed while this query ran (the index named it a moment earlier): no longer a candidate.
+        if (!(e instanceof PedigreeError)) throw e;
+        if (e.code === "REGISTRY_UNKNOWN_MODEL") return null;
+        return { failure: { model: s.row.name, code: e.code, message: e.message } };
+      }
+    }),
+  );
+  const present = loaded.flatMap((l) => (l && "fp" in l ? [l] : []));
+  const unreadable = loaded.flatMap((l) => (l && "failure" in l && l.failure ? [l.failure] : []));
+  const screened = present.length > full;
+  // Screen scores also order the compared candidates (rankOrder): one statistic for all of them.
+  const screens = new Map(present.map((l) => [l.row.contentId, screenPair(l.fp, fp)]));
+  const lineage = await declaredLineage(reg, cmp.id);
+  const ordered = screened ? selectionOrder(present, { lineage, screens }) : present;
+  const picked = ordered.slice(0, full);
+  // The full comparisons at once: a pooled comparator runs them on its workers in parallel.
   const judged = await Promise.all(
-    short.map(async ({ row, score }) => {
+    picked.map(async ({ row, score, fp: stored }) => {
       const known = registered ? await storedEvidence(reg, cmp, row.contentId, fp.contentId) : null;
       try {
-        const r = known ?? fresh(await cmp.compare(await reg.fingerprint(row.contentId), fp));
+        const r = known ?? fresh(await cmp.compare(stored, fp));
         const candidate: Candidate = {
           model: row.name,
           contentId: row.contentId,
@@ -104,28 +150,34 @@ export async function identify(
         return { candidate, cached: known !== null };
       } catch (e) {
         if (!(e instanceof PedigreeError)) throw e;
-        // Removed while this query ran (the index named it a moment earlier): no longer a candidate.
-        if (e.code === "REGISTRY_UNKNOWN_MODEL") return {};
         // e.g. a fingerprint stored by an older version (COMPARE_SKETCH_VERSION): report, go on.
         return { failure: { model: row.name, code: e.code, message: e.message } };
       }
     }),
   );
   const candidates = judged.flatMap((j) => (j.candidate ? [j.candidate] : []));
-  const failures = judged.flatMap((j) => (j.failure ? [j.failure] : []));
+  const failures = [...unreadable, ...judged.flatMap((j) => (j.failure ? [j.failure] : []))];
   const cached = judged.filter((j) => j.cached).length;
-  const lineage = await declaredLineage(reg, cmp.id);
-  candidates.sort(ranker(lineage));
+  const rank = { lineage, screens };
+  candidates.sort((a, b) => rankOrder(a, b, rank).order);
   const shown = opts.all ? candidates : candidates.filter((c) => c.verdict !== "unrelated");
-  explainRanks(shown, lineage);
+  explainRanks(shown, rank);
   return {
     candidates: shown,
-    merge: await mergeOf(reg, fp, candidates),
+    merge: await mergeOf(
+      reg,
+      fp,
+      candidates,
+      // Screened relatives the full comparison did not reach may be a merge's second parent.
+      // (the next MERGE_EXTRA by the screen: a merge of two or three is what mergeAmong fits).
+      ordered.slice(full, full + MERGE_EXTRA).filter((l) => screenMatched(screens.get(l.row.contentId))),
+    ),
     registeredAs: registered?.name ?? null,
     failures,
     scanned: index.length,
     via,
-    compared: short.length,
+    compared: picked.length,
+    ...(screened ? { screened: present.length } : {}),
     cached,
     ms: { index: Math.round(t1 - t0), compare: Math.round(performance.now() - t1) },
   };
@@ -140,11 +192,17 @@ async function mergeOf(
   reg: Registry,
   fp: Fingerprint,
   candidates: Candidate[],
+  screenedOnly: { row: { name: string; contentId: string }; fp: Fingerprint }[] = [],
 ): Promise<IdentifyResult["merge"]> {
-  const related = candidates.filter((c) => c.verdict === "related" && c.direction !== "query");
+  const related = [
+    ...candidates
+      .filter((c) => c.verdict === "related" && c.direction !== "query")
+      .map((c) => ({ model: c.model, contentId: c.contentId, fp: null as Fingerprint | null })),
+    ...screenedOnly.map((s) => ({ model: s.row.name, contentId: s.row.contentId, fp: s.fp })),
+  ];
   if (related.length < 2) return null;
   try {
-    const fps = await Promise.all(related.map((c) => reg.fingerprint(c.contentId)));
+    const fps = await Promise.all(related.map((c) => c.fp ?? reg.fingerprint(c.contentId)));
     // Only sketches this build reads can be fitted (a comparator other than compare may have ranked them).
     if (![fp, ...fps].every((x) => x.sketches?.version === SKETCH_VERSION && x.sketches.layers?.length))
       return null;
@@ -215,24 +273,109 @@ const VERDICT_ORDER = { related: 0, inconclusive: 1, unrelated: 2 } as const;
 /** Drifts within this relative difference are a near-tie (measured drift is not exactly additive). */
 export const DRIFT_TIE = 0.25;
 
-/**
- * Among related candidates: one the comparison names as the query's child goes last; then the
- * clearly smaller drift (a sibling or grandparent is farther than the parent: drifts add up, while
- * the log10 p of every close relative saturates). In a near-tie, a candidate that is the other's
- * declared ancestor first: the younger one inherited its kinship with the query from it.
- */
-function ranker(lineage: Lineage): (a: Candidate, b: Candidate) => number {
-  return (a, b) => rankOrder(a, b, lineage).order;
+interface RankContext {
+  lineage: Lineage;
+  /** Screen scores by content id (screen.ts). */
+  screens: Map<string, ScreenScore | null>;
 }
 
-/** The ranking rule that orders a before b (order < 0) or after it, and the rule in words. */
-function rankOrder(a: Candidate, b: Candidate, lineage: Lineage): { order: number; why: string } {
+/**
+ * Among related candidates: one the comparison names as the query's child goes last; then the
+ * nearer relative by the screen (one statistic for every candidate: a match on the query's own hidden
+ * basis first, then the clearly smaller screen drift; compare's own drift is measured on whichever
+ * feature family served the pair best, so two candidates' drifts may be on different scales); then
+ * the clearly smaller drift (a sibling or grandparent is farther than the parent: drifts add up,
+ * while the log10 p of every close relative saturates). In a near-tie, a candidate that is the
+ * other's declared ancestor first: the younger one inherited its kinship with the query from it.
+ *
+ * The ranking order and IDENTIFY_SHORTLIST / IDENTIFY_FULL were chosen on bench:identify-scale's
+ * queries drawn with --query-seed 1 (tuning); the figures in docs/registry.md are on the default seed.
+ */
+/**
+ * Which screened candidates go on to the full comparison: rankOrder's rules on what is known before
+ * it (the screen, then the declared lineage in a near-tie), so a parent that the screen only
+ * near-ties with its own children (a heavily trained query: every relative is about as far) is
+ * compared, as the final ranking would put it first.
+ */
+function selectionOrder<T extends { row: { contentId: string } }>(items: T[], ctx: RankContext): T[] {
+  const screenOf = (x: T) => ctx.screens.get(x.row.contentId);
+  // A total order first (screenOrder is transitive; ties keep the short-list order), then the near-tie
+  // group of the best: its members with no declared ancestor inside the group go first. Pairwise
+  // near-tie rules would not be transitive, and a sort with them may bury the ancestor.
+  const byScreen = [...items].sort((x, y) => screenOrder(screenOf(x), screenOf(y)));
+  const best = byScreen[0];
+  if (!best || !screenMatched(screenOf(best))) return byScreen;
+  const group = byScreen.filter(
+    (x) => screenMatched(screenOf(x)) && !screenClear(screenOf(best), screenOf(x), SCREEN_TIE),
+  );
+  const inGroup = new Set(group);
+  const rest = byScreen.filter((x) => !inGroup.has(x));
+  const hasAncestorIn = (x: T) =>
+    group.some((y) => y !== x && ctx.lineage.isAncestor(y.row.contentId, x.row.contentId));
+  // Within the group a much more significant match still goes first (screenRank's rule).
+  const roots = group.filter((x) => !hasAncestorIn(x));
+  const others = group.filter((x) => hasAncestorIn(x));
+  const gap = (x: T) => screenOf(x)?.log10P ?? 0;
+  const strongest = Math.min(...group.map(gap));
+  const strong = (x: T) => gap(x) - strongest < SCREEN_LOG10P_GAP;
+  return [
+    ...roots.filter(strong),
+    ...others.filter(strong),
+    ...roots.filter((x) => !strong(x)),
+    ...others.filter((x) => !strong(x)),
+    ...rest,
+  ];
+}
+
+/**
+ * Screen drifts within this relative difference are a near-tie. Narrower than DRIFT_TIE: the screen's
+ * median over one layer pair is not pulled by a widening's new neurons as compare's mean is.
+ */
+export const SCREEN_TIE = 0.15;
+/** In a near-tie, a screen match this many orders of magnitude more significant decides (more neurons carried over). */
+const SCREEN_LOG10P_GAP = 10;
+
+/**
+ * The screen's rules, by content id (null: the screen does not order them): a clear difference
+ * (screen.ts screenOrder: matched first, native before anchor, drift beyond SCREEN_TIE); in a
+ * near-tie, the clearly more significant neuron match (a parent shares more unchanged neurons with
+ * its child than a sibling or grandparent, which lost some to their own pruning or widening); then
+ * a declared ancestor of the other (the younger inherited its kinship with the query from it);
+ * then the smaller screen drift.
+ */
+function screenRank(a: string, b: string, ctx: RankContext): { order: number; why: string } | null {
+  const sa = ctx.screens.get(a);
+  const sb = ctx.screens.get(b);
+  const order = screenOrder(sa, sb);
+  const words = `${screenWords(sa)} vs ${screenWords(sb)}`;
+  if (order !== 0 && screenClear(sa, sb, SCREEN_TIE))
+    return { order, why: `nearer by the screen (${words})` };
+  if (!screenMatched(sa) || !screenMatched(sb)) return null;
+  const gap = (sa?.log10P ?? 0) - (sb?.log10P ?? 0);
+  if (Math.abs(gap) >= SCREEN_LOG10P_GAP)
+    return {
+      order: gap,
+      why: `screen drifts near-tied (${words}), more neurons matched (log10 p ${sa?.log10P.toFixed(0)} vs ${sb?.log10P.toFixed(0)})`,
+    };
+  if (ctx.lineage.isAncestor(a, b))
+    return { order: -1, why: `declared ancestor of the other, screen drifts near-tied (${words})` };
+  if (ctx.lineage.isAncestor(b, a))
+    return { order: 1, why: `the other is its declared ancestor, screen drifts near-tied (${words})` };
+  return order !== 0 ? { order, why: `near-tie broken by the screen (${words})` } : null;
+}
+
+function rankOrder(a: Candidate, b: Candidate, ctx: RankContext): { order: number; why: string } {
+  const { lineage } = ctx;
   const v = VERDICT_ORDER[a.verdict] - VERDICT_ORDER[b.verdict];
   if (v !== 0) return { order: v, why: `verdict ${a.verdict} vs ${b.verdict}` };
   const drifts = `drift ${fmt(a.drift)} vs ${fmt(b.drift)}`;
   if (a.verdict === "related") {
     const q = Number(a.direction === "query") - Number(b.direction === "query");
     if (q !== 0) return { order: q, why: "the comparison names the query as the parent of the later one" };
+    // The screen's statistic first: compare's drift is a mean over every matched neuron, on whichever
+    // feature family served the pair best; it orders the candidates the screen could not.
+    const screen = screenRank(a.contentId, b.contentId, ctx);
+    if (screen) return screen;
     if (
       a.drift !== null &&
       b.drift !== null &&
@@ -259,12 +402,12 @@ function fmt(x: number | null): string {
 }
 
 /** Why each candidate stands where it does: the rule that put it ahead of the next one (or behind the first). */
-function explainRanks(sorted: Candidate[], lineage: Lineage): void {
+function explainRanks(sorted: Candidate[], ctx: RankContext): void {
   sorted.forEach((c, i) => {
     const next = sorted[i + 1];
     const prev = sorted[i - 1];
-    if (next) c.rankReason = `ahead of ${next.model}: ${rankOrder(c, next, lineage).why}`;
-    else if (prev) c.rankReason = `behind ${prev.model}: ${rankOrder(prev, c, lineage).why}`;
+    if (next) c.rankReason = `ahead of ${next.model}: ${rankOrder(c, next, ctx).why}`;
+    else if (prev) c.rankReason = `behind ${prev.model}: ${rankOrder(prev, c, ctx).why}`;
     else c.rankReason = "the only candidate";
   });
 }

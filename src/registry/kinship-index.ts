@@ -22,13 +22,18 @@ import type { RegistryTables } from "./schema.js";
  *    code, again with token-seeded hyperplanes. A model's neurons form a set, so permuting neurons
  *    changes nothing, widening adds and pruning removes a few members, deepening and up-cycling copy
  *    members; NEURON_SLOTS MinHash slots estimate the Jaccard similarity of the two sets.
+ *  - **Native slots** (MinHash of the set of native neuron signatures): the same over each neuron's
+ *    native features (row · the build's seeded Gaussian columns, sketch/types.ts), hashed with
+ *    hyperplanes seeded by the column index. They depend on the hidden basis (a permuted copy shares
+ *    none) but on no token: a vocabulary swap, which replaces the embeddings and every token string
+ *    the two families above are keyed by, keeps the transformer's hidden basis and so these keys.
  *
  * The index is derived data (the log is the record): written with each `model.add` / `model.refresh`,
  * removed with `model.remove`, rewritten by `registry rebuild`, and not a view table of the log.
  */
 
 /** Bumped whenever `kinshipKeys` would give other keys for the same fingerprint: the index is rebuilt. */
-export const KINSHIP_INDEX_VERSION = "1";
+export const KINSHIP_INDEX_VERSION = "2";
 /** Bands of the Gram SimHash (one stored key each). */
 const GRAM_BANDS = 20;
 /**
@@ -45,10 +50,34 @@ const PROBE_FLIPS = 3;
 /** SimHash bits per neuron: 24 bits keep codes of unrelated neurons apart (2^-24 per pair). */
 const NEURON_BITS = 24;
 const NEURON_SLOTS = 12;
-/** Key ranges: neuron slot keys below 2^28, Gram band keys from 2^29; both fit PostgreSQL's integer. */
+/**
+ * Native slots: twice the anchor-keyed neuron slots, because for a vocabulary-swapped child they are
+ * the only keys it shares with its parent. A stranger shares a Gram band by chance (about 80 probes
+ * at 2^-10 each), so at a million models about 76 strangers reach 3 hits and one reaches 4; on the
+ * synthetic families a vocabulary-swapped child's native Jaccard with its parent is ≈ 0.3, ≈ 7 of 24
+ * slots (with 16, one child in ten had 2 or fewer).
+ */
+const NATIVE_SLOTS = 24;
+/**
+ * SimHash bits per native code: 22 (not 24) so that NATIVE_SLOTS slots fit between the neuron slot
+ * keys and the Gram band keys, and a relative's neuron keeps its code a little more often (0.97^22
+ * against 0.97^24 at a 0.1 rad drift).
+ */
+const NATIVE_BITS = 22;
+/**
+ * Key ranges, all within PostgreSQL's integer: neuron slot keys below 2^28 (slot · 2^24 + code),
+ * native slot keys from 2^28 (2^28 + slot · 2^22 + code), Gram band keys from 2^29.
+ */
 const GRAM_KEY_BASE = 2 ** 29;
-/** Keys below this are neuron slot keys (slot · 2^24 + code); the rest are Gram band keys. */
+/** Keys below this are neuron slot keys (slot · 2^24 + code). */
 export const NEURON_KEY_LIMIT = 2 ** 28;
+/** Keys from NEURON_KEY_LIMIT below this are native slot keys (2^28 + slot · 2^22 + code). */
+export const NATIVE_KEY_LIMIT = GRAM_KEY_BASE;
+
+/** The code range of a slot key (2^24 neuron, 2^22 native), or 1 for a Gram band key (generators draw codes). */
+export function slotCodes(key: number): number {
+  return key < NEURON_KEY_LIMIT ? 2 ** NEURON_BITS : key < NATIVE_KEY_LIMIT ? 2 ** NATIVE_BITS : 1;
+}
 
 export interface KinshipKeys {
   /** Stored keys (one row each). */
@@ -61,7 +90,8 @@ export interface KinshipKeys {
 export function kinshipKeys(fp: Fingerprint): KinshipKeys {
   const gram = gramBands(fp);
   const neurons = neuronSlots(fp);
-  return { keys: [...gram.keys, ...neurons], probes: [...gram.probes, ...neurons] };
+  const native = nativeSlots(fp);
+  return { keys: [...gram.keys, ...neurons, ...native], probes: [...gram.probes, ...neurons, ...native] };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -115,6 +145,7 @@ class SignCache {
 
 const gramSigns = new SignCache(16);
 const neuronSigns = new SignCache(16);
+const nativeSigns = new SignCache(4);
 const GRAM_BITS = GRAM_BANDS * GRAM_BAND_BITS;
 const GRAM_WORDS = Math.ceil(GRAM_BITS / 32);
 
@@ -202,37 +233,21 @@ function neuronSlots(fp: Fingerprint): number[] {
     return out;
   });
   const codes = new Set<number>();
-  const u = new Float32Array(f);
-  const g = new Float32Array(f);
   for (const layer of s.layers)
     for (const mlp of layer.mlps ?? []) {
       const up = mlp.up;
       if (!up) continue;
-      const rows = Math.floor(up.length / f);
       const gate = mlp.gate && mlp.gate.length === up.length ? mlp.gate : null;
-      for (let r = 0; r < rows; r++) {
-        let energy = 0;
-        for (let t = 0; t < f; t++) {
-          u[t] = (up[r * f + t] ?? 128) - 128;
-          g[t] = gate ? (gate[r * f + t] ?? 128) - 128 : 0;
-          energy += (u[t] ?? 0) ** 2 + (g[t] ?? 0) ** 2;
-        }
-        // An all-zero row (a dead or padding neuron) has no direction to hash.
-        if (energy === 0) continue;
-        let code = 0;
-        for (let j = 0; j < NEURON_BITS; j++) {
-          const base = j * 2 * f;
-          let dot = 0;
-          for (let t = 0; t < f; t++) dot += (coef[base + t] ?? 0) * (u[t] ?? 0);
-          if (gate) for (let t = 0; t < f; t++) dot += (coef[base + f + t] ?? 0) * (g[t] ?? 0);
-          if (dot > 0) code |= 1 << j;
-        }
-        codes.add(code >>> 0);
-      }
+      hashRows(up, gate, f, coef, NEURON_BITS, codes);
     }
+  return minhashSlots(codes, NEURON_SLOTS, 0, NEURON_BITS);
+}
+
+/** MinHash of a set of `bits`-bit codes: one key (base + slot · 2^bits + code) per slot; none for an empty set. */
+function minhashSlots(codes: ReadonlySet<number>, slots: number, base: number, bits: number): number[] {
   if (codes.size === 0) return [];
   const out: number[] = [];
-  for (let slot = 0; slot < NEURON_SLOTS; slot++) {
+  for (let slot = 0; slot < slots; slot++) {
     let best = 0;
     let bestHash = Number.POSITIVE_INFINITY;
     const salt = mix32(0x51ed2701 + slot);
@@ -243,9 +258,80 @@ function neuronSlots(fp: Fingerprint): number[] {
         best = c;
       }
     }
-    out.push(slot * 2 ** NEURON_BITS + best);
+    out.push(base + slot * 2 ** bits + best);
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Native slots
+
+interface NativeSketchView {
+  nativeCols?: number;
+  nativeSeed?: number;
+  layers?: { mlps?: { gateNative?: Uint8Array | null; upNative?: Uint8Array }[] }[];
+}
+
+function nativeSlots(fp: Fingerprint): number[] {
+  const s = fp.sketches as unknown as NativeSketchView | undefined;
+  const k = s?.nativeCols ?? 0;
+  if (k === 0 || !s?.layers?.length) return [];
+  // ±1 per hyperplane and column, seeded by the projection's seed and the column index: two models
+  // hash alike only when their native columns are the same projection.
+  const coef = nativeSigns.get(`${s.nativeSeed ?? 0}:${k}`, () => {
+    const out = new Float32Array(NATIVE_BITS * 2 * k);
+    for (let i = 0; i < k; i++) {
+      const su = mix32(fnv1a(`${s.nativeSeed ?? 0}:${i}`, 0x6e617475));
+      const sg = mix32(fnv1a(`${s.nativeSeed ?? 0}:${i}`, 0x6e617467));
+      for (let j = 0; j < NATIVE_BITS; j++) {
+        out[j * 2 * k + i] = (su >>> j) & 1 ? 1 : -1;
+        out[j * 2 * k + k + i] = (sg >>> j) & 1 ? 1 : -1;
+      }
+    }
+    return out;
+  });
+  const codes = new Set<number>();
+  for (const layer of s.layers)
+    for (const mlp of layer.mlps ?? []) {
+      const up = mlp.upNative;
+      if (!up || up.length === 0) continue;
+      const gate = mlp.gateNative && mlp.gateNative.length === up.length ? mlp.gateNative : null;
+      hashRows(up, gate, k, coef, NATIVE_BITS, codes);
+    }
+  return minhashSlots(codes, NATIVE_SLOTS, NEURON_KEY_LIMIT, NATIVE_BITS);
+}
+
+/** Adds the `bits`-bit SimHash code of each (up, gate) feature row pair of width f to `codes` (coef: bits × 2f signs). */
+function hashRows(
+  up: Uint8Array,
+  gate: Uint8Array | null,
+  f: number,
+  coef: Float32Array,
+  bits: number,
+  codes: Set<number>,
+): void {
+  const u = new Float32Array(f);
+  const g = new Float32Array(f);
+  const rows = Math.floor(up.length / f);
+  for (let r = 0; r < rows; r++) {
+    let energy = 0;
+    for (let t = 0; t < f; t++) {
+      u[t] = (up[r * f + t] ?? 128) - 128;
+      g[t] = gate ? (gate[r * f + t] ?? 128) - 128 : 0;
+      energy += (u[t] ?? 0) ** 2 + (g[t] ?? 0) ** 2;
+    }
+    // An all-zero row (a dead or padding neuron) has no direction to hash.
+    if (energy === 0) continue;
+    let code = 0;
+    for (let j = 0; j < bits; j++) {
+      const base = j * 2 * f;
+      let dot = 0;
+      for (let t = 0; t < f; t++) dot += (coef[base + t] ?? 0) * (u[t] ?? 0);
+      if (gate) for (let t = 0; t < f; t++) dot += (coef[base + f + t] ?? 0) * (g[t] ?? 0);
+      if (dot > 0) code |= 1 << j;
+    }
+    codes.add(code >>> 0);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -83,7 +83,7 @@ export function renderVerify(r: VerifyResult): string {
 
 export function renderIdentify(r: IdentifyResult): string {
   const lines = [
-    `${r.via === "index" ? `scored the kinship index's ${r.scanned} candidate(s)` : `scanned ${r.scanned} registered model(s)`}, compared ${r.compared} in full (${r.ms.index} ms index, ${r.ms.compare} ms compare)${r.registeredAs ? `; the query is registered as ${r.registeredAs}` : ""}`,
+    `${r.via === "index" ? `scored the kinship index's ${r.scanned} candidate(s)` : `scanned ${r.scanned} registered model(s)`}, ${r.screened ? `screened ${r.screened}, ` : ""}compared ${r.compared} in full (${r.ms.index} ms index, ${r.ms.compare} ms compare)${r.registeredAs ? `; the query is registered as ${r.registeredAs}` : ""}`,
   ];
   if (r.candidates.length === 0) lines.push("no registered model is related to it");
   for (const f of r.failures)

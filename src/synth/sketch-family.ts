@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
 import { contentIdOf } from "../fingerprint/kernels/merkle.js";
+import { NATIVE_COLS, NATIVE_SEED, SKETCH_VERSION } from "../fingerprint/sketch/build.js";
+import { gaussianMatrix, toFloat16 } from "../fingerprint/sketch/project.js";
 import type { Sketches } from "../fingerprint/sketch/types.js";
 import type { Fingerprint } from "../fingerprint/types.js";
 import { Xoshiro128 } from "./random.js";
@@ -9,8 +11,10 @@ import { Xoshiro128 } from "./random.js";
  * related models: a model is its anchor embeddings and MLP neuron rows (small: hidden 32, 3 layers of
  * 48 neurons), derived children change them as the weight-level derivations of derive.ts change real
  * weights (a hidden-basis and neuron permutation, continued training as noise, widening, pruning,
- * deepening, up-cycling into experts), and `sketchFingerprint` computes the basis-free sketch values
- * a real fingerprint carries for them (anchor features = neuron row · anchor embedding). Nothing is
+ * deepening, up-cycling into experts, a vocabulary swap), and `sketchFingerprint` computes the sketch
+ * values a real fingerprint carries for them (anchor features = neuron row · anchor embedding, native
+ * features = neuron row · the build's seeded Gaussian columns, row norms), at this build's sketch
+ * version, so src/compare reads them as it reads any fingerprint. Nothing is
  * written or read: a million models take minutes, not days. Every model carries its ground truth
  * (family and chain of ancestors with the drift of each step) for a comparator that knows the answer.
  */
@@ -22,6 +26,7 @@ export const SKETCH_DERIVATIONS = [
   "pruned",
   "deepened",
   "upcycled",
+  "vocabswap",
 ] as const;
 export type SketchDerivation = (typeof SKETCH_DERIVATIONS)[number];
 
@@ -33,6 +38,8 @@ const ANCHORS = 64;
 const FEATURE_TOKENS = 32;
 /** Tokenizers the families are spread over: overlapping windows of one token list. */
 const VOCABS = 8;
+/** Tokens of a model's vocabulary (the anchors are its first ANCHORS). */
+const VOCAB_SIZE = 256;
 
 export interface SketchModel {
   name: string;
@@ -41,10 +48,12 @@ export interface SketchModel {
   /** Ancestors from the base, then the model itself, each with the drift of the step that made it. */
   lineage: { name: string; drift: number }[];
   d: number;
+  /** The tokenizer's tokens; the anchors are the first ANCHORS of them. */
+  vocab: string[];
   tokens: string[];
   /** tokens × d, row-major. */
   embed: Float32Array;
-  /** Per layer, per expert (one for a dense MLP): neurons × d rows. */
+  /** Per layer, per expert (one for a dense MLP): neurons × 2d values, each neuron its gate row then its up row. */
   layers: Float32Array[][];
   /** One id per stored tensor; a tensor a derivation leaves untouched keeps its id (shared digest). */
   tensorIds: string[];
@@ -67,7 +76,7 @@ function noisy(x: Float32Array, rng: Xoshiro128, sigma: number): Float32Array {
 export function sketchBase(family: number): SketchModel {
   const rng = new Xoshiro128(0x5eed0000 + family);
   const v = family % VOCABS;
-  const tokens = Array.from({ length: ANCHORS }, (_, i) => `tok${v * 8 + i}`);
+  const vocab = Array.from({ length: VOCAB_SIZE }, (_, i) => `tok${v * 8 + i}`);
   const name = `f${family}`;
   return {
     name,
@@ -75,9 +84,10 @@ export function sketchBase(family: number): SketchModel {
     kind: "base",
     lineage: [{ name, drift: 0 }],
     d: HIDDEN,
-    tokens,
+    vocab,
+    tokens: vocab.slice(0, ANCHORS),
     embed: gaussianArray(rng, ANCHORS * HIDDEN, 1),
-    layers: Array.from({ length: LAYERS }, () => [gaussianArray(rng, NEURONS * HIDDEN, 1)]),
+    layers: Array.from({ length: LAYERS }, () => [gaussianArray(rng, NEURONS * 2 * HIDDEN, 1)]),
     tensorIds: [`${name}:embed`, ...Array.from({ length: LAYERS }, (_, l) => `${name}:mlp${l}`)],
   };
 }
@@ -97,6 +107,7 @@ export function deriveSketch(
   const d = parent.d;
   let embed = parent.embed;
   let layers = parent.layers;
+  let vocab = parent.vocab;
   // Training after the structural change: as much as a short fine-tune moves weights.
   let sigma = 0.05 + 0.05 * rng.uniform();
   let tensorIds = parent.tensorIds.map((t) => `${t}>${name}`);
@@ -112,10 +123,11 @@ export function deriveSketch(
     layers = layers.map((experts) =>
       experts.map((w) => {
         const cols = permuteCols(w);
-        const n = w.length / d;
+        const n = w.length / (2 * d);
         const q = rng.permutation(n);
         const out = new Float32Array(w.length);
-        for (let r = 0; r < n; r++) out.set(cols.subarray((q[r] ?? 0) * d, ((q[r] ?? 0) + 1) * d), r * d);
+        for (let r = 0; r < n; r++)
+          out.set(cols.subarray((q[r] ?? 0) * 2 * d, ((q[r] ?? 0) + 1) * 2 * d), r * 2 * d);
         return out;
       }),
     );
@@ -125,20 +137,20 @@ export function deriveSketch(
     // New neurons start small, as real widenings do.
     layers = layers.map((experts) =>
       experts.map((w) => {
-        const out = new Float32Array(w.length + (NEURONS / 4) * d);
+        const out = new Float32Array(w.length + (NEURONS / 4) * 2 * d);
         out.set(w);
-        out.set(gaussianArray(rng, (NEURONS / 4) * d, 0.05), w.length);
+        out.set(gaussianArray(rng, (NEURONS / 4) * 2 * d, 0.05), w.length);
         return out;
       }),
     );
   } else if (kind === "pruned") {
     layers = layers.map((experts) =>
       experts.map((w) => {
-        const n = w.length / d;
+        const n = w.length / (2 * d);
         const keep = [...rng.permutation(n)].slice(0, Math.ceil(n * 0.8)).sort((a, b) => a - b);
-        const out = new Float32Array(keep.length * d);
+        const out = new Float32Array(keep.length * 2 * d);
         keep.forEach((r, i) => {
-          out.set(w.subarray(r * d, (r + 1) * d), i * d);
+          out.set(w.subarray(r * 2 * d, (r + 1) * 2 * d), i * 2 * d);
         });
         return out;
       }),
@@ -150,6 +162,11 @@ export function deriveSketch(
   } else if (kind === "upcycled") {
     layers = layers.map((experts) => experts.flatMap((w) => [0, 1, 2, 3].map(() => noisy(w, rng, 0.01))));
     tensorIds = [...tensorIds, ...tensorIds.map((t) => `${t}:experts`)];
+  } else if (kind === "vocabswap") {
+    // A new tokenizer: none of the parent's token strings survive, the new embedding rows are fresh
+    // (trained in the same hidden basis, so the transformer layers keep theirs).
+    vocab = Array.from({ length: VOCAB_SIZE }, (_, i) => `${name}:w${i}`);
+    embed = gaussianArray(rng, ANCHORS * d, 1);
   }
   return {
     name,
@@ -157,7 +174,8 @@ export function deriveSketch(
     kind,
     lineage: [...parent.lineage, { name, drift: sigma }],
     d,
-    tokens: parent.tokens,
+    vocab,
+    tokens: vocab.slice(0, ANCHORS),
     embed: noisy(embed, rng, sigma),
     layers: layers.map((experts) => experts.map((w) => noisy(w, rng, sigma))),
     tensorIds,
@@ -177,32 +195,52 @@ export function sketchesOf(m: SketchModel): Sketches {
   const d = m.d;
   const f = Math.min(FEATURE_TOKENS, m.tokens.length);
   const row = new Float64Array(f);
-  const mlp = (w: Float32Array) => {
-    const n = w.length / d;
-    const up = new Uint8Array(n * f);
+  const nat = new Float64Array(NATIVE_COLS);
+  const g = nativeMatrix(d);
+  // One view (gate or up rows) of n neurons: anchor and native features and row norms.
+  const view = (w: Float32Array, n: number, offset: number) => {
+    const anchor = new Uint8Array(n * f);
+    const native = new Uint8Array(n * NATIVE_COLS);
+    const norms = new Uint16Array(n);
     for (let r = 0; r < n; r++) {
+      const at = r * 2 * d + offset;
       for (let t = 0; t < f; t++) {
         let s = 0;
-        for (let j = 0; j < d; j++) s += (w[r * d + j] ?? 0) * (m.embed[t * d + j] ?? 0);
+        for (let j = 0; j < d; j++) s += (w[at + j] ?? 0) * (m.embed[t * d + j] ?? 0);
         row[t] = s;
       }
-      quantizeRow(row, up, r * f);
+      quantizeRow(row, anchor, r * f);
+      for (let c = 0; c < NATIVE_COLS; c++) {
+        let s = 0;
+        for (let j = 0; j < d; j++) s += (w[at + j] ?? 0) * (g[c * d + j] ?? 0);
+        nat[c] = s;
+      }
+      quantizeRow(nat, native, r * NATIVE_COLS);
+      let sq = 0;
+      for (let j = 0; j < d; j++) sq += (w[at + j] ?? 0) ** 2;
+      norms[r] = toFloat16(Math.sqrt(sq));
     }
+    return { anchor, native, norms };
+  };
+  const mlp = (w: Float32Array) => {
+    const n = w.length / (2 * d);
+    const gate = view(w, n, 0);
+    const up = view(w, n, d);
     return {
       neurons: n,
       rows: null,
-      gate: null,
-      up,
-      gateNative: null,
-      upNative: new Uint8Array(0),
+      gate: gate.anchor,
+      up: up.anchor,
+      gateNative: gate.native,
+      upNative: up.native,
       gateId: null,
       upId: null,
-      // float16 1.0: the features keep directions only; norms are not what the index reads.
-      norms: { gate: null, up: new Uint16Array(n).fill(0x3c00), down: new Uint16Array(n).fill(0x3c00) },
+      // The synthetic MLP has no down matrix: its columns are taken as unit norm.
+      norms: { gate: gate.norms, up: up.norms, down: new Uint16Array(n).fill(0x3c00) },
     };
   };
   return {
-    version: "synthetic",
+    version: SKETCH_VERSION,
     hidden: d,
     vocabSize: m.tokens.length,
     tokenized: true,
@@ -211,8 +249,8 @@ export function sketchesOf(m: SketchModel): Sketches {
     alignTokens: m.tokens,
     alignEmbed: m.embed,
     featureTokens: m.tokens.slice(0, f),
-    nativeCols: 0,
-    nativeSeed: 0,
+    nativeCols: NATIVE_COLS,
+    nativeSeed: NATIVE_SEED,
     layers: m.layers.map((experts, index) => ({
       index,
       kind: experts.length > 1 ? "moe" : "dense",
@@ -223,6 +261,17 @@ export function sketchesOf(m: SketchModel): Sketches {
       attn: null,
     })),
   };
+}
+
+/** The build's native projection (NATIVE_COLS × d), made once per hidden size. */
+const nativeMatrices = new Map<number, Float32Array>();
+function nativeMatrix(d: number): Float32Array {
+  let g = nativeMatrices.get(d);
+  if (!g) {
+    g = gaussianMatrix(NATIVE_COLS, d, NATIVE_SEED);
+    nativeMatrices.set(d, g);
+  }
+  return g;
 }
 
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");
@@ -239,7 +288,7 @@ export function sketchFingerprint(m: SketchModel): Fingerprint {
     sha256: sha(id),
     stats: { count: 1, mean: 0, std: 1, rms: 1, min: 0, max: 0, nanCount: 0, infCount: 0, quantiles: [] },
   }));
-  const vocab = Array.from({ length: 256 }, (_, i) => `tok${(m.family % VOCABS) * 8 + i}`);
+  const vocab = m.vocab;
   const experts = m.layers[0]?.length ?? 1;
   return {
     formatVersion: 1,
@@ -250,7 +299,7 @@ export function sketchFingerprint(m: SketchModel): Fingerprint {
     dims: {
       architecture: "llama",
       hiddenSize: m.d,
-      intermediateSize: (m.layers[0]?.[0]?.length ?? 0) / m.d,
+      intermediateSize: (m.layers[0]?.[0]?.length ?? 0) / (2 * m.d),
       moeIntermediateSize: 0,
       layers: m.layers.length,
       attentionHeads: 4,

@@ -42,7 +42,7 @@ export function defineVerify(cmd: Command): void {
   ).option("--recompute", "compare every pair again instead of using stored evidence");
   leaf(cmd, "identify <source>", "rank registered models likely to be this model's ancestors", identifyAction)
     .option("--all", "also list candidates the comparison found unrelated")
-    .option("--shortlist <n>", "models compared in full after the index scan");
+    .option("--shortlist <n>", "models screened after the index scan (the best 2 are compared in full)");
   leaf(cmd, "graph", "the lineage DAG (declared and verified edges marked)", async (_ctx, ...a) => {
     const o = a[0] as DbOpts & { format?: string };
     const format = o.format ?? "mermaid";
@@ -85,6 +85,6 @@ export function defineIdentify(cmd: Command): Action {
       "registry: SQLite file or postgres:// URL (default PEDIGREE_DB or ./pedigree.db)",
     )
     .option("--all", "also list candidates the comparison found unrelated")
-    .option("--shortlist <n>", "models compared in full after the index scan");
+    .option("--shortlist <n>", "models screened after the index scan (the best 2 are compared in full)");
   return identifyAction;
 }
