@@ -1,5 +1,6 @@
 import { PedigreeError } from "../errors.js";
 import { WASM_BASE64 } from "./code-counts.wasm.js";
+import { ensureMemory, instantiateKernel, type WasmMemory } from "./wasm.js";
 
 /**
  * Exact pattern counts of 16- and 8-bit codes (BF16, F16, I16, U16; FP8, I8, U8, BOOL): the hot
@@ -33,16 +34,6 @@ const PIECE_AT = TABLES_BYTES;
 const DRAIN_AT = PIECE_AT + PIECE_BYTES;
 const PAIRS_AT = DRAIN_AT + 4 * 65536;
 const MEMORY_BYTES = PAIRS_AT + 8 * 65536;
-const PAGE = 65_536;
-
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-};
 
 interface Kernel {
   memory: WasmMemory;
@@ -59,10 +50,8 @@ let kernel: Kernel | null = null;
 /** One instance per thread, compiled on first use (the module is under a kilobyte). */
 function load(): Kernel {
   if (kernel) return kernel;
-  const module = new WebAssembly.Module(Buffer.from(WASM_BASE64, "base64"));
-  const ex = new WebAssembly.Instance(module, {}).exports as unknown as Omit<Kernel, "owner">;
-  if (ex.memory.buffer.byteLength < MEMORY_BYTES)
-    ex.memory.grow(Math.ceil((MEMORY_BYTES - ex.memory.buffer.byteLength) / PAGE));
+  const ex = instantiateKernel<Omit<Kernel, "owner">>(WASM_BASE64);
+  ensureMemory(ex.memory, MEMORY_BYTES);
   const { memory, count16, count8, drain, pairs } = ex;
   kernel = { memory, count16, count8, drain, pairs, owner: null };
   return kernel;

@@ -1,5 +1,6 @@
 import { PedigreeError } from "../errors.js";
 import { WASM_BASE64 } from "./dot-rows-int.wasm.js";
+import { ensureMemory, instantiateKernel, type WasmMemory } from "./wasm.js";
 
 /**
  * The sketches' projection in integers: out (n × m) ≈ x (n × k) · y (m × k)ᵀ, with every row of x
@@ -43,18 +44,8 @@ export interface QuantizedRows {
   factor: Float64Array;
 }
 
-const PAGE = 65_536;
 /** Values of x per kernel call (1 MB as float32: the block stays in L2 while it is quantised). */
 const BLOCK_VALUES = 1 << 18;
-
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-};
 
 interface Kernel {
   memory: WasmMemory;
@@ -126,8 +117,7 @@ let resident: { y: QuantizedRows; strassen: boolean } | null = null;
 
 function load(): Kernel {
   if (kernel) return kernel;
-  const module = new WebAssembly.Module(Buffer.from(WASM_BASE64, "base64"));
-  const e = new WebAssembly.Instance(module, {}).exports as unknown as {
+  const e = instantiateKernel<{
     memory: WasmMemory;
     quantize_rows: Kernel["quantize"];
     dot_i16: Kernel["dot"];
@@ -136,7 +126,7 @@ function load(): Kernel {
     scale: Kernel["scale"];
     row_block: { value: number };
     col_block: { value: number };
-  };
+  }>(WASM_BASE64);
   kernel = {
     memory: e.memory,
     quantize: e.quantize_rows,
@@ -151,10 +141,6 @@ function load(): Kernel {
 }
 
 const roundUp = (v: number, q: number) => Math.ceil(v / q) * q;
-
-function ensure(memory: WasmMemory, bytes: number): void {
-  if (memory.buffer.byteLength < bytes) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE));
-}
 
 /**
  * Codes stay within ±8191, so a Strassen sum of two (±16382) is still an int16, and one
@@ -210,7 +196,7 @@ export function quantizeRows16(x: Float32Array, n: number, k: number, levels: nu
     const real = Math.max(0, Math.min(rows, n - i0));
     const dstAt = rows * width * 4;
     const facAt = dstAt + rows * width * 2;
-    ensure(kn.memory, facAt + rows * 8);
+    ensureMemory(kn.memory, facAt + rows * 8);
     const mem = new Float32Array(kn.memory.buffer);
     copyRows(x, i0, real, k, mem, 0, width);
     mem.fill(0, real * width, rows * width);
@@ -371,7 +357,7 @@ export function dotRowsQuantized(
   const prodAt = fyAt + mPad * 8;
   const sumAt = prodAt + (strassen ? 7 * nh * mh * 8 : 0);
   const outAt = sumAt + block * mPad * 8;
-  ensure(memory, outAt + block * m * 4);
+  ensureMemory(memory, outAt + block * m * 4);
   const buf = memory.buffer;
   const fresh = resident?.y !== y || resident.strassen !== strassen;
   if (fresh) new Int16Array(buf, yAt, mPad * width).set(y.codes);

@@ -1,5 +1,6 @@
 import { PedigreeError } from "../errors.js";
 import { WASM_BASE64 } from "./dot-rows.wasm.js";
+import { ensureMemory, instantiateKernel, type WasmMemory } from "./wasm.js";
 
 /**
  * out (n × m) = x (n × k) · y (m × k)ᵀ for row-major float32 matrices: every row of x dotted with
@@ -19,17 +20,6 @@ import { WASM_BASE64 } from "./dot-rows.wasm.js";
  */
 
 const BLOCK_FLOATS = 2 << 20;
-const PAGE = 65_536;
-
-/** The slice of the WebAssembly JS API used here (the project's TypeScript lib has no DOM types). */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-};
 
 interface Kernel {
   memory: WasmMemory;
@@ -41,11 +31,10 @@ let kernel: Kernel | null = null;
 /** One instance per thread, compiled on first use (the module is a few kilobytes). */
 function load(): Kernel {
   if (kernel) return kernel;
-  const module = new WebAssembly.Module(Buffer.from(WASM_BASE64, "base64"));
-  const exports = new WebAssembly.Instance(module, {}).exports as unknown as {
+  const exports = instantiateKernel<{
     memory: WasmMemory;
     dot_rows: Kernel["dotRows"];
-  };
+  }>(WASM_BASE64);
   kernel = { memory: exports.memory, dotRows: exports.dot_rows };
   return kernel;
 }
@@ -74,8 +63,7 @@ export function dotRows(
   const xAt = m3 * k4;
   const outAt = xAt + block * k4;
   const needBytes = (outAt + block * m3) * 4;
-  if (memory.buffer.byteLength < needBytes)
-    memory.grow(Math.ceil((needBytes - memory.buffer.byteLength) / PAGE));
+  ensureMemory(memory, needBytes);
   const mem = new Float32Array(memory.buffer);
   copyPadded(y, 0, m, k, mem, yAt, m3, k4);
   for (let i0 = 0; i0 < n; i0 += block) {

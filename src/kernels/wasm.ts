@@ -1,0 +1,29 @@
+/**
+ * What the hand-written WebAssembly kernels share: the slice of the WebAssembly JS API they use (the
+ * project's TypeScript lib has no DOM types) and their instantiation from the base64 modules that
+ * scripts/build-wasm.ts generates.
+ */
+
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+};
+
+export const WASM_PAGE = 65_536;
+
+/** Compiles and instantiates a kernel module (no imports); the caller states its exports' shape. */
+export function instantiateKernel<Exports>(base64: string): Exports {
+  const module = new WebAssembly.Module(Buffer.from(base64, "base64"));
+  return new WebAssembly.Instance(module, {}).exports as unknown as Exports;
+}
+
+/** Grows `memory` to at least `bytes`. */
+export function ensureMemory(memory: WasmMemory, bytes: number): void {
+  if (memory.buffer.byteLength < bytes)
+    memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / WASM_PAGE));
+}
