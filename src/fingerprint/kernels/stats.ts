@@ -206,23 +206,10 @@ function codeQuantiles(codes: Uint32Array, counts: Float64Array, table: Float64A
     if (r >= 0) keys[used++] = r * 65536 + i;
   }
   const sorted = keys.subarray(0, used).sort();
-  const out: number[] = [];
-  let cum = 0;
-  let li = 0;
-  for (let j = 0; j < sorted.length && li < QUANTILE_LEVELS.length; j++) {
+  return walkQuantiles(sorted.length, n, (j) => {
     const i = (sorted[j] as number) % 65536;
-    const v = table[codes[i] as number] as number;
-    if (!Number.isFinite(v)) continue;
-    cum += counts[i] as number;
-    while (
-      li < QUANTILE_LEVELS.length &&
-      cum >= Math.max(1, Math.ceil((QUANTILE_LEVELS[li] ?? Number.NaN) * n))
-    ) {
-      out.push(v);
-      li++;
-    }
-  }
-  return out;
+    return [table[codes[i] as number] as number, counts[i] as number];
+  });
 }
 
 /**
@@ -235,15 +222,25 @@ export function histogramQuantiles(
   values: Float64Array,
   n: number,
 ): number[] {
-  const out: number[] = [];
   if (n === 0) return QUANTILE_LEVELS.map(() => Number.NaN);
+  return walkQuantiles(order.length, n, (i) => {
+    const code = order[i] ?? -1;
+    return [values[code] ?? Number.NaN, hist[code] ?? 0];
+  });
+}
+
+/**
+ * The quantile walk both histogram forms share: `bin(j)` gives the value and count of the j-th bin in
+ * value order; non-finite values are skipped; level q is the value of the bin holding rank ⌈q·n⌉.
+ */
+function walkQuantiles(bins: number, n: number, bin: (j: number) => [number, number]): number[] {
+  const out: number[] = [];
   let cum = 0;
   let li = 0;
-  for (let i = 0; i < order.length && li < QUANTILE_LEVELS.length; i++) {
-    const code = order[i] ?? -1;
-    const v = values[code] ?? Number.NaN;
+  for (let j = 0; j < bins && li < QUANTILE_LEVELS.length; j++) {
+    const [v, count] = bin(j);
     if (!Number.isFinite(v)) continue;
-    cum += hist[code] ?? 0;
+    cum += count;
     while (
       li < QUANTILE_LEVELS.length &&
       cum >= Math.max(1, Math.ceil((QUANTILE_LEVELS[li] ?? Number.NaN) * n))
