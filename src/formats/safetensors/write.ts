@@ -160,7 +160,8 @@ export async function writeShardedSafetensors(
     return { files: [file], indexFile: null };
   }
   const files: string[] = [];
-  const weightMap: Record<string, string> = {};
+  // No prototype: a tensor named "__proto__" must become a key, not a prototype assignment.
+  const weightMap: Record<string, string> = Object.create(null);
   const pad = (i: number) => String(i).padStart(5, "0");
   for (const [i, shard] of shards.entries()) {
     const file = `${prefix}-${pad(i + 1)}-of-${pad(shards.length)}.safetensors`;

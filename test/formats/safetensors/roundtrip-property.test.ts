@@ -67,3 +67,20 @@ describe("writers and readers agree on random models", () => {
     },
   );
 });
+
+// A counterexample fast-check found (seed 2068051024): the sharded writer built its weight_map as a
+// plain object, so a tensor named "__proto__" set the prototype instead of becoming a key and was lost.
+it("sharded: a tensor named __proto__ is indexed like any other", async () => {
+  const specs: TensorSpec[] = [
+    { name: "__proto__", dtype: "BOOL", shape: [] },
+    { name: "é", dtype: "U64", shape: [2, 4] },
+  ];
+  const dir = path.join(tmp, "proto");
+  await writeShardedSafetensors(dir, specs, (s) => bytesFor(s, 0), { maxShardBytes: 64 });
+  const c = await openCheckpoint(dir);
+  try {
+    expect([...c.tensors.keys()].sort()).toEqual(["__proto__", "é"]);
+  } finally {
+    await c.close();
+  }
+});
