@@ -9,6 +9,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
+/** i8x16.shuffle's byte indices that pick 64-bit lanes a and b of its two operands (0–1 first, 2–3 second). */
+const lanes64 = (a: number, b: number) =>
+  [a, b].flatMap((l) => Array.from({ length: 8 }, (_, i) => l * 8 + i)).join(" ");
+
 export function dotRowsIntWat(R: number, C: number): string {
   const L: string[] = [];
   const p = (s: string) => L.push(s);
@@ -27,7 +31,8 @@ export function dotRowsIntWat(R: number, C: number): string {
 ;; apart in a and b, contiguous in dst: the Strassen operands (quadrants of panel-packed codes).
 ;; dot_i16: out[i][j] (float64, row-major n × m) = Σ x[i][c]·y[j][c] over \`blocks\` runs of 8
 ;; columns, exactly: i32x4.dot_i16x8_s sums into i32 lanes for at most \`chunk\` runs (the caller
-;; picks it so no lane can overflow), then each lane pair is widened and added to an i64 total.
+;; picks it so no lane can overflow), then the lanes are widened to float64 pairs — exact, every
+;; partial sum is an integer below 2⁵³ — and each pair's halves added when the block is stored.
 ;; x: panels of ${R} rows xPanel bytes apart; y: panels of ${C} rows yPanel bytes apart.
 ;; Integer sums do not depend on order, so the result is the same for any blocking or machine.
 (module
@@ -174,67 +179,86 @@ export function dotRowsIntWat(R: number, C: number): string {
         (br $jl)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rowsLoop))))
-  (func (export "dot_i16")
+`;
+  p(text);
+  dot();
+  p(")");
+  return `${L.join("\n")}\n`;
+
+  /** dot_i16: for each R-row panel of x, each C-row panel of y, the R×C block of out. */
+  function dot() {
+    p(`  (func (export "dot_i16")
     (param $x i32) (param $xPanel i32) (param $n i32) (param $y i32) (param $yPanel i32) (param $m i32)
     (param $blocks i32) (param $chunk i32) (param $out i32)
-    (local $i i32) (local $j i32) (local $b i32) (local $b1 i32) (local $xp i32) (local $yp i32) (local $t v128) (local $vx v128)`;
-  p(text);
-  for (let c = 0; c < C; c++) p(`    (local $vy${c} v128)`);
-  for (const [r, c] of pairs) p(`    (local $a${r}${c} v128) (local $s${r}${c} i64)`);
-  p("    (local.set $i (i32.const 0))");
-  p("    (block $rowsDone (loop $rows");
-  p("      (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $n)))");
-  p("      (local.set $j (i32.const 0))");
-  p("      (block $colsDone (loop $cols");
-  p("        (br_if $colsDone (i32.ge_u (local.get $j) (local.get $m)))");
-  for (const [r, c] of pairs) p(`        (local.set $s${r}${c} (i64.const 0))`);
-  p(
-    `        (local.set $xp (i32.add (local.get $x) (i32.mul (i32.div_u (local.get $i) (i32.const ${R})) (local.get $xPanel))))`,
-  );
-  p(
-    `        (local.set $yp (i32.add (local.get $y) (i32.mul (i32.div_u (local.get $j) (i32.const ${C})) (local.get $yPanel))))`,
-  );
-  p("        (local.set $b (i32.const 0))");
-  p("        (block $chunksDone (loop $chunks");
-  p("          (br_if $chunksDone (i32.ge_u (local.get $b) (local.get $blocks)))");
-  p("          (local.set $b1 (i32.add (local.get $b) (local.get $chunk)))");
-  p(
-    "          (if (i32.gt_u (local.get $b1) (local.get $blocks)) (then (local.set $b1 (local.get $blocks))))",
-  );
-  for (const [r, c] of pairs) p(`          (local.set $a${r}${c} (v128.const i32x4 0 0 0 0))`);
-  p("          (block $dotDone (loop $dot");
-  p("            (br_if $dotDone (i32.ge_u (local.get $b) (local.get $b1)))");
-  for (let c = 0; c < C; c++)
-    p(`            (local.set $vy${c} (v128.load offset=${c * 16} (local.get $yp)))`);
-  for (let r = 0; r < R; r++) {
-    p(`            (local.set $vx (v128.load offset=${r * 16} (local.get $xp)))`);
+    (local $i i32) (local $j i32) (local $b i32) (local $b1 i32) (local $xp i32) (local $yp i32) (local $o i32) (local $vx v128)`);
+    for (let c = 0; c < C; c++) p(`    (local $vy${c} v128)`);
+    for (const [r, c] of pairs) p(`    (local $a${r}${c} v128) (local $s${r}${c} v128)`);
+    p("    (local.set $i (i32.const 0))");
+    p("    (block $rowsDone (loop $rows");
+    p("      (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $n)))");
+    p("      (local.set $j (i32.const 0))");
+    p("      (block $colsDone (loop $cols");
+    p("        (br_if $colsDone (i32.ge_u (local.get $j) (local.get $m)))");
+    for (const [r, c] of pairs) p(`        (local.set $s${r}${c} (v128.const f64x2 0 0))`);
+    p(
+      `        (local.set $xp (i32.add (local.get $x) (i32.mul (i32.div_u (local.get $i) (i32.const ${R})) (local.get $xPanel))))`,
+    );
+    p(
+      `        (local.set $yp (i32.add (local.get $y) (i32.mul (i32.div_u (local.get $j) (i32.const ${C})) (local.get $yPanel))))`,
+    );
+    p("        (local.set $b (i32.const 0))");
+    p("        (block $chunksDone (loop $chunks");
+    p("          (br_if $chunksDone (i32.ge_u (local.get $b) (local.get $blocks)))");
+    p("          (local.set $b1 (i32.add (local.get $b) (local.get $chunk)))");
+    p(
+      "          (if (i32.gt_u (local.get $b1) (local.get $blocks)) (then (local.set $b1 (local.get $blocks))))",
+    );
+    for (const [r, c] of pairs) p(`          (local.set $a${r}${c} (v128.const i32x4 0 0 0 0))`);
+    p("          (block $dotDone (loop $dot");
+    p("            (br_if $dotDone (i32.ge_u (local.get $b) (local.get $b1)))");
     for (let c = 0; c < C; c++)
+      p(`            (local.set $vy${c} (v128.load offset=${c * 16} (local.get $yp)))`);
+    for (let r = 0; r < R; r++) {
+      p(`            (local.set $vx (v128.load offset=${r * 16} (local.get $xp)))`);
+      for (let c = 0; c < C; c++)
+        p(
+          `            (local.set $a${r}${c} (i32x4.add (local.get $a${r}${c}) (i32x4.dot_i16x8_s (local.get $vx) (local.get $vy${c}))))`,
+        );
+    }
+    p(`            (local.set $xp (i32.add (local.get $xp) (i32.const ${R * 16})))`);
+    p(`            (local.set $yp (i32.add (local.get $yp) (i32.const ${C * 16})))`);
+    p("            (local.set $b (i32.add (local.get $b) (i32.const 1)))");
+    p("            (br $dot)))");
+    // Widening: each i32 lane to float64, exact (totals stay below 2⁵³, see dot-rows-int.ts), added
+    // lane 0 + 2 and 1 + 3 into a float64 pair: two conversions, a swizzle and two adds per accumulator.
+    for (const [r, c] of pairs)
       p(
-        `            (local.set $a${r}${c} (i32x4.add (local.get $a${r}${c}) (i32x4.dot_i16x8_s (local.get $vx) (local.get $vy${c}))))`,
+        `          (local.set $s${r}${c} (f64x2.add (local.get $s${r}${c}) (f64x2.add (f64x2.convert_low_i32x4_s (local.get $a${r}${c})) (f64x2.convert_low_i32x4_s (i8x16.shuffle ${lanes64(1, 0)} (local.get $a${r}${c}) (local.get $a${r}${c}))))))`,
       );
+    p("          (br $chunks)))");
+    // Each row's outputs: the two halves of each pair added, two outputs (adjacent in out) per store.
+    p(
+      "        (local.set $o (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $m)) (local.get $j)) (i32.const 3))))",
+    );
+    for (let r = 0; r < R; r++) {
+      const at =
+        r === 0
+          ? "(local.get $o)"
+          : `(i32.add (local.get $o) (i32.shl (i32.mul (local.get $m) (i32.const ${r})) (i32.const 3)))`;
+      for (let c = 0; c + 1 < C; c += 2)
+        p(
+          `        (v128.store offset=${c * 8} ${at} (f64x2.add (i8x16.shuffle ${lanes64(0, 2)} (local.get $s${r}${c}) (local.get $s${r}${c + 1})) (i8x16.shuffle ${lanes64(1, 3)} (local.get $s${r}${c}) (local.get $s${r}${c + 1}))))`,
+        );
+      if (C % 2 === 1)
+        p(
+          `        (f64.store offset=${(C - 1) * 8} ${at} (f64.add (f64x2.extract_lane 0 (local.get $s${r}${C - 1})) (f64x2.extract_lane 1 (local.get $s${r}${C - 1}))))`,
+        );
+    }
+    p(`        (local.set $j (i32.add (local.get $j) (i32.const ${C})))`);
+    p("        (br $cols)))");
+    p(`      (local.set $i (i32.add (local.get $i) (i32.const ${R})))`);
+    p("      (br $rows))))");
   }
-  p(`            (local.set $xp (i32.add (local.get $xp) (i32.const ${R * 16})))`);
-  p(`            (local.set $yp (i32.add (local.get $yp) (i32.const ${C * 16})))`);
-  p("            (local.set $b (i32.add (local.get $b) (i32.const 1)))");
-  p("            (br $dot)))");
-  for (const [r, c] of pairs) {
-    p(
-      `          (local.set $t (i64x2.add (i64x2.extend_low_i32x4_s (local.get $a${r}${c})) (i64x2.extend_high_i32x4_s (local.get $a${r}${c}))))`,
-    );
-    p(
-      `          (local.set $s${r}${c} (i64.add (local.get $s${r}${c}) (i64.add (i64x2.extract_lane 0 (local.get $t)) (i64x2.extract_lane 1 (local.get $t)))))`,
-    );
-  }
-  p("          (br $chunks)))");
-  for (const [r, c] of pairs)
-    p(
-      `        (f64.store (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (i32.add (local.get $i) (i32.const ${r})) (local.get $m)) (i32.add (local.get $j) (i32.const ${c}))) (i32.const 3))) (f64.convert_i64_s (local.get $s${r}${c})))`,
-    );
-  p(`        (local.set $j (i32.add (local.get $j) (i32.const ${C})))`);
-  p("        (br $cols)))");
-  p(`      (local.set $i (i32.add (local.get $i) (i32.const ${R})))`);
-  p("      (br $rows)))))");
-  return `${L.join("\n")}\n`;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {

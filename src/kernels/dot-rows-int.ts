@@ -18,9 +18,11 @@ import { ensureMemory, instantiateKernel, type WasmMemory } from "./wasm.js";
  * 12 and 11 signed bits. The rounding error of a feature is ≈ 0.3 × max/rms of the rows ÷ levels
  * of its spread (≈ 0.2 % at max/rms = 10), well below the uint8 step the features are stored with.
  *
- * Exactness: one i32 lane adds 2·levelsX·levelsY per instruction at most; the kernel widens its lanes
- * to i64 every `chunk` bytes of a row, chosen so a lane stays below 2³¹. Totals are below 2⁵³
- * (k·levelsX·levelsY ≤ 2⁵³ for any k under 10⁹), so the float64 they come back as is exact.
+ * Exactness: one i32 lane adds 2·levelsX·levelsY per instruction at most (times the number of codes
+ * a Strassen operand sums on each side); the kernel widens its lanes to float64 every `chunk` runs
+ * of 8 columns, chosen per product so a lane stays below 2³¹. Every partial sum is an integer below
+ * 2⁵³ (k·levelsX·levelsY·16 < 2⁵³ for any k under 10⁸), so float64 holds it exactly, and the
+ * Strassen combinations of products (sums and differences of four) stay below it too.
  * The scaled value is fround(S · fx · fy) in float64, one fixed formula.
  */
 
@@ -113,7 +115,7 @@ let kernel: Kernel | null = null;
  * multiplies block after block by the same directions, so they are copied once, not per block.
  * Anything else that writes there (quantizeRows16) clears it.
  */
-let resident: { y: QuantizedRows; strassen: boolean } | null = null;
+let resident: { y: QuantizedRows; levels: number; leaves: { v: View; terms: number }[] } | null = null;
 
 function load(): Kernel {
   if (kernel) return kernel;
@@ -143,8 +145,9 @@ function load(): Kernel {
 const roundUp = (v: number, q: number) => Math.ceil(v / q) * q;
 
 /**
- * Codes stay within ±8191, so a Strassen sum of two (±16382) is still an int16, and one
- * instruction's pair of products (≤ 2·(2·8191)² < 2³¹) cannot overflow a lane.
+ * Codes stay within ±8191, so a Strassen operand two levels deep (a sum of up to four codes, ±32764)
+ * is still an int16, and one instruction's pair of products (≤ 2·(4·8191)² < 2³¹) cannot overflow a
+ * lane.
  */
 const MAX_LEVELS = 8191;
 
@@ -186,7 +189,7 @@ export function quantizeRows16(x: Float32Array, n: number, k: number, levels: nu
   resident = null;
   const width = roundUp(Math.max(k, 1), 8);
   const g = kn.colBlock;
-  const padded = roundUp(Math.max(n, 1), 2 * g);
+  const padded = roundUp(Math.max(n, 1), g << MAX_STRASSEN);
   const codes = new Int16Array(padded * width);
   const factor = new Float64Array(n);
   // Whole panels per call, so each call's codes land as one contiguous range.
@@ -305,13 +308,56 @@ const STRASSEN: readonly {
 const QUADRANT_TERMS: readonly (readonly [number, number])[][] = [0, 1, 2, 3].map((q) =>
   STRASSEN.flatMap((p, t) => p.into.filter(([to]) => to === q).map(([, sign]) => [t, sign] as const)),
 );
-/** Below these sizes the direct product is used (the result is the same either way). */
-const STRASSEN_MIN_ROWS = 32;
-const STRASSEN_MIN_COLS = 32;
+/**
+ * Strassen levels: at most MAX_STRASSEN (the lane and int16 budgets below allow two), by default
+ * DEFAULT_STRASSEN, each only while the halves keep at least STRASSEN_MIN rows on both sides (below
+ * that the direct product is used; the result is the same either way). One level is the default
+ * because a second measured no faster at the sketches' shapes (bench/kernel.ts --strassen 2,
+ * docs/performance.md): its 12.5 % fewer multiply-adds are spent again on twice the operand sums,
+ * 49 half-width leaf products whose operands no longer stay in L2, and products of 4×4 summed codes
+ * that must widen their lanes every 256 columns.
+ */
+export const MAX_STRASSEN = 2;
+const DEFAULT_STRASSEN = 1;
+const STRASSEN_MIN = 16;
+
+/**
+ * Panel-packed codes of a matrix or of one of its Strassen quadrants: `panels` panels of g rows,
+ * `panel` bytes apart, each holding the g rows' `w` codes as runs of 8 (w·g codes, contiguous).
+ */
+interface View {
+  at: number;
+  panel: number;
+  panels: number;
+  w: number;
+}
+
+/** Quadrant b of v (row half b >> 1, column half b & 1): in every panel of its row half, one contiguous span. */
+const quadrant = (v: View, g: number, b: number): View => ({
+  at: v.at + (b >> 1) * (v.panels / 2) * v.panel + (b & 1) * (v.w / 2) * g * 2,
+  panel: v.panel,
+  panels: v.panels / 2,
+  w: v.w / 2,
+});
+
+/** Levels of Strassen for an n × width · (m × width)ᵀ product: each level halves rows, columns and width. */
+function strassenLevels(most: number, n: number, m: number, width: number, C: number, mPad: number) {
+  let levels = 0;
+  while (
+    levels < most &&
+    width % (16 << levels) === 0 &&
+    mPad % ((2 * C) << levels) === 0 &&
+    n >> levels >= 2 * STRASSEN_MIN &&
+    m >> levels >= 2 * STRASSEN_MIN
+  )
+    levels++;
+  return levels;
+}
 
 /**
  * out (n × y.rows, row-major float32) = x · yᵀ, with x's rows (k wide, k ≤ y.width) quantised to
  * `levels` here and y quantised already (quantizeRows16). See the module comment for what it computes.
+ * `strassen`: the most Strassen levels to use (0 to MAX_STRASSEN); the bytes are the same for any.
  */
 export function dotRowsQuantized(
   x: Float32Array,
@@ -320,8 +366,14 @@ export function dotRowsQuantized(
   levels: number,
   y: QuantizedRows,
   out: Float32Array,
+  strassen = DEFAULT_STRASSEN,
 ): void {
   checkLevels(levels);
+  if (!Number.isInteger(strassen) || strassen < 0 || strassen > MAX_STRASSEN)
+    throw new PedigreeError(
+      "INTERNAL_BAD_ARGUMENT",
+      `Strassen levels ${strassen} outside 0..${MAX_STRASSEN}`,
+    );
   const m = y.rows;
   const width = y.width;
   if (x.length < n * k || out.length < n * m || roundUp(Math.max(k, 1), 8) !== width)
@@ -332,90 +384,131 @@ export function dotRowsQuantized(
   if (n === 0 || m === 0) return;
   const kn = load();
   const { memory, rowBlock: R, colBlock: C } = kn;
-  const strassen = width % 16 === 0 && n >= STRASSEN_MIN_ROWS && m >= STRASSEN_MIN_COLS;
-  // Rows in whole panels, in each half when the product is split (y's codes are padded so already).
-  const rq = strassen ? 2 * R : R;
   const mPad = y.codes.length / width;
+  const L = strassenLevels(strassen, n, m, width, C, mPad);
+  // Rows in whole panels, in each quadrant of the last level (y's codes are padded so already).
+  const rq = R << L;
   const block = Math.max(rq, Math.min(roundUp(n, rq), Math.floor(BLOCK_VALUES / width / rq) * rq));
-  // Products per i32 lane before it is widened: two per instruction (one instruction per run of 8
-  // columns), each at most the product of the operands' largest codes (doubled by a Strassen sum).
-  const grow = strassen ? 4 : 1;
-  const perLane = Math.floor((2 ** 31 - 1) / (2 * grow * levels * y.levels));
-  const wh = strassen ? width / 2 : width;
-  const chunk = Math.max(1, Math.min(perLane, wh / 8));
-  const nh = strassen ? block / 2 : block;
-  const mh = strassen ? mPad / 2 : mPad;
   const xPanel = width * R * 2;
   const yPanel = width * C * 2;
+  // Scratch per level l = 1..L: an operand sum of each side (block >> l rows, width >> l codes), and
+  // the 7 products of the level ((block >> l) × (mPad >> l) float64 each); y's sums, kept while y
+  // stays resident, for every product of every level (7^l operands of level l).
+  let ySums = 0;
+  let xSums = 0;
+  let prods = 0;
+  for (let l = 1; l <= L; l++) {
+    ySums += 7 ** l * (mPad >> l) * (width >> l) * 2;
+    xSums += (block >> l) * (width >> l) * 2;
+    prods += 7 * (block >> l) * (mPad >> l) * 8;
+  }
   const yAt = 0;
   const ySumAt = yAt + mPad * width * 2;
-  const xfAt = ySumAt + (strassen ? 7 * mh * wh * 2 : 0);
+  const xfAt = ySumAt + ySums;
   const xqAt = xfAt + block * width * 4;
   const xSumAt = xqAt + block * width * 2;
-  const fxAt = xSumAt + (strassen ? 7 * nh * wh * 2 : 0);
+  const fxAt = xSumAt + xSums;
   const fyAt = fxAt + block * 8;
   const prodAt = fyAt + mPad * 8;
-  const sumAt = prodAt + (strassen ? 7 * nh * mh * 8 : 0);
+  const sumAt = prodAt + prods;
   const outAt = sumAt + block * mPad * 8;
   ensureMemory(memory, outAt + block * m * 4);
   const buf = memory.buffer;
-  const fresh = resident?.y !== y || resident.strassen !== strassen;
-  if (fresh) new Int16Array(buf, yAt, mPad * width).set(y.codes);
-  new Float64Array(buf, fyAt, m).set(y.factor);
   const mem = new Float32Array(buf);
+  new Float64Array(buf, fyAt, m).set(y.factor);
+
   /**
-   * One side of a Strassen product: a quadrant in place, or the sum of two written at `at`. Codes
-   * are in panels of g rows (panel bytes apart); quadrant b covers panel half b >> 1 and column
-   * half b & 1, i.e. in each of `panels` panels one contiguous span of g·wh codes.
+   * One side of a Strassen product of v: a quadrant in place, or the sum (difference) of two written
+   * contiguously at `at`.
    */
-  const operand = (
-    base: number,
-    panels: number,
-    g: number,
-    panel: number,
-    terms: readonly [number, number][],
-    at: number,
-  ) => {
-    const quad = (b: number) => base + (b >> 1) * panels * panel + (b & 1) * wh * g * 2;
+  const operand = (v: View, g: number, terms: readonly [number, number][], at: number) => {
     const [first, second] = terms;
     if (!first || first[1] < 0) throw new PedigreeError("INTERNAL_BAD_ARGUMENT", "bad Strassen operand");
-    if (!second) return { at: quad(first[0]), panel };
-    kn.add(quad(first[0]), panel, quad(second[0]), panel, panels, g * wh, second[1] < 0 ? 1 : 0, at);
-    return { at, panel: g * wh * 2 };
+    const a = quadrant(v, g, first[0]);
+    if (!second) return a;
+    const b = quadrant(v, g, second[0]);
+    kn.add(a.at, v.panel, b.at, v.panel, a.panels, g * a.w, second[1] < 0 ? 1 : 0, at);
+    return { at, panel: g * a.w * 2, panels: a.panels, w: a.w };
   };
-  const yOps = strassen
-    ? STRASSEN.map((p, t) =>
-        fresh || p.y.length === 1
-          ? operand(yAt, mh / C, C, yPanel, p.y, ySumAt + t * mh * wh * 2)
-          : { at: ySumAt + t * mh * wh * 2, panel: C * wh * 2 },
-      )
-    : [];
-  resident = { y, strassen };
+
+  // y's leaf operands (one per path of products through the levels, in path order t1·7 + t2 …) and
+  // how many direction codes each of their codes sums; computed once while y stays resident.
+  let leaves = resident?.y === y && resident.levels === L ? resident.leaves : null;
+  if (!leaves) {
+    new Int16Array(buf, yAt, mPad * width).set(y.codes);
+    let level: { v: View; terms: number }[] = [
+      { v: { at: yAt, panel: yPanel, panels: mPad / C, w: width }, terms: 1 },
+    ];
+    let at = ySumAt;
+    for (let l = 1; l <= L; l++) {
+      const next: { v: View; terms: number }[] = [];
+      for (const { v, terms } of level)
+        for (const p of STRASSEN) {
+          next.push({ v: operand(v, C, p.y, at), terms: terms * p.y.length });
+          if (p.y.length > 1) at += (v.panels / 2) * C * (v.w / 2) * 2;
+        }
+      level = next;
+    }
+    leaves = level;
+  }
+  resident = { y, levels: L, leaves };
+  const yLeaves = leaves;
+
+  /**
+   * (rows × cols, float64, row-major, exact integers) = xv · (y's operand at `path`)ᵀ through the
+   * levels below `depth`: 7 products of quadrant operands, combined into the four output quadrants.
+   */
+  const product = (
+    xv: View,
+    xTerms: number,
+    path: number,
+    depth: number,
+    rows: number,
+    cols: number,
+    dst: number,
+  ): void => {
+    if (depth === L) {
+      const yo = yLeaves[path];
+      if (!yo) throw new PedigreeError("INTERNAL_BAD_ARGUMENT", "missing Strassen operand");
+      // Products per i32 lane before it is widened: two per instruction (one instruction per run of
+      // 8 columns), each at most the product of the two operands' largest codes.
+      const perLane = Math.floor((2 ** 31 - 1) / (2 * xTerms * levels * yo.terms * y.levels));
+      const chunk = Math.max(1, Math.min(perLane, xv.w / 8));
+      kn.dot(xv.at, xv.panel, rows, yo.v.at, yo.v.panel, cols, xv.w / 8, chunk, dst);
+      return;
+    }
+    const hr = rows / 2;
+    const hc = cols / 2;
+    let xScratch = xSumAt;
+    let prodBase = prodAt;
+    for (let l = 1; l <= depth; l++) {
+      xScratch += (block >> l) * (width >> l) * 2;
+      prodBase += 7 * (block >> l) * (mPad >> l) * 8;
+    }
+    const prod = (t: number) => prodBase + t * hr * hc * 8;
+    STRASSEN.forEach((p, t) => {
+      const xo = operand(xv, R, p.x, xScratch);
+      product(xo, xTerms * p.x.length, path * 7 + t, depth + 1, hr, hc, prod(t));
+    });
+    for (const [q, terms] of QUADRANT_TERMS.entries()) {
+      // Missing terms are product 0 with sign 0: the products are finite integers, 0·p is 0.
+      const [t0 = 0, s0 = 0] = terms[0] ?? [];
+      const [t1 = 0, s1 = 0] = terms[1] ?? [];
+      const [t2 = 0, s2 = 0] = terms[2] ?? [];
+      const [t3 = 0, s3 = 0] = terms[3] ?? [];
+      const to = dst + ((q >> 1) * hr * cols + (q & 1) * hc) * 8;
+      kn.combine(prod(t0), prod(t1), prod(t2), prod(t3), s0, s1, s2, s3, hr, hc, hc * 8, to, cols * 8);
+    }
+  };
+
   for (let i0 = 0; i0 < n; i0 += block) {
     const rows = Math.min(block, n - i0);
     // A last, short block still runs at full height (zero rows) when split: the halves must be equal.
-    const rowsPad = strassen ? block : roundUp(rows, rq);
+    const rowsPad = L > 0 ? block : roundUp(rows, rq);
     copyRows(x, i0, rows, k, mem, xfAt / 4, width);
     mem.fill(0, xfAt / 4 + rows * width, xfAt / 4 + rowsPad * width);
     kn.quantize(xfAt, rowsPad, width, levels, R, xqAt, fxAt);
-    if (!strassen) kn.dot(xqAt, xPanel, rowsPad, yAt, yPanel, mPad, width / 8, chunk, sumAt);
-    else {
-      STRASSEN.forEach((p, t) => {
-        const xo = operand(xqAt, nh / R, R, xPanel, p.x, xSumAt + t * nh * wh * 2);
-        const yo = yOps[t] ?? { at: 0, panel: 0 };
-        kn.dot(xo.at, xo.panel, nh, yo.at, yo.panel, mh, wh / 8, chunk, prodAt + t * nh * mh * 8);
-      });
-      for (const [q, terms] of QUADRANT_TERMS.entries()) {
-        // Missing terms are product 0 with sign 0: the products are finite integers, 0·p is 0.
-        const [t0 = 0, s0 = 0] = terms[0] ?? [];
-        const [t1 = 0, s1 = 0] = terms[1] ?? [];
-        const [t2 = 0, s2 = 0] = terms[2] ?? [];
-        const [t3 = 0, s3 = 0] = terms[3] ?? [];
-        const prod = (t: number) => prodAt + t * nh * mh * 8;
-        const dst = sumAt + ((q >> 1) * nh * mPad + (q & 1) * mh) * 8;
-        kn.combine(prod(t0), prod(t1), prod(t2), prod(t3), s0, s1, s2, s3, nh, mh, mh * 8, dst, mPad * 8);
-      }
-    }
+    product({ at: xqAt, panel: xPanel, panels: rowsPad / R, w: width }, 1, 0, 0, rowsPad, mPad, sumAt);
     kn.scale(sumAt, rows, m, mPad * 8, fxAt, fyAt, outAt);
     out.set(new Float32Array(buf, outAt, rows * m), i0 * m);
   }

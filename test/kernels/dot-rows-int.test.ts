@@ -95,6 +95,41 @@ describe("dotRowsQuantized (integer WebAssembly SIMD kernel)", () => {
     expect([...whole.subarray(5 * m, 6 * m)].every((v) => v === 0)).toBe(true);
   });
 
+  it("gives the same bits with 0, 1 or 2 Strassen levels, equal to the exact integer product", () => {
+    // Shapes where two levels apply (n, m ≥ 64, width a multiple of 32), with padding on every side:
+    // n not a multiple of the 16-row quadrant block, m not of 8 padded directions, k not of 32.
+    const shapes: [number, number, number][] = [
+      [64, 64, 32],
+      [100, 67, 220],
+      [257, 130, 1020],
+      [70, 256, 2048],
+    ];
+    for (const [n, m, k] of shapes) {
+      const x = random(n * k, n + 3);
+      const y = random(m * k, m + 5);
+      // Rows at the extremes: all at +max and all at −max (every code at ±levels), so the operand
+      // sums and lane budgets are at their bounds.
+      x.fill(1, 0, k);
+      x.fill(-1, k, 2 * k);
+      y.fill(-1, 0, k);
+      y.fill(1, k, 2 * k);
+      const q = quantizeRows16(y, m, k, DIRECTION_LEVELS);
+      const run = (strassen: number) => {
+        const out = new Float32Array(n * m).fill(Number.NaN);
+        dotRowsQuantized(x, n, k, WEIGHT_LEVELS, q, out, strassen);
+        return Buffer.from(out.buffer);
+      };
+      const expected = Buffer.from(reference(x, n, y, m, k).buffer);
+      for (const levels of [0, 1, 2, 1, 0, 2]) expect(run(levels)).toEqual(expected);
+    }
+    const q = quantizeRows16(random(64 * 32, 1), 64, 32, DIRECTION_LEVELS);
+    const out = new Float32Array(64 * 64);
+    for (const bad of [-1, 3, 1.5])
+      expect(() => dotRowsQuantized(random(64 * 32, 2), 64, 32, WEIGHT_LEVELS, q, out, bad)).toThrow(
+        expect.objectContaining({ code: "INTERNAL_BAD_ARGUMENT" }),
+      );
+  });
+
   it("keeps the same results when calls alternate between directions (codes kept resident)", () => {
     const k = 256;
     const x = random(64 * k, 8);
