@@ -5,7 +5,9 @@
  * llama-3.2-1b). Rows:
  *   - the integer kernel the sketches use (src/kernels/dot-rows-int.ts: int16 codes, exact
  *     i32x4.dot_i16x8_s sums), timed with the quantisation of the weight rows included and the
- *     directions quantised once beforehand (once per matrix in the sketches: 1/8192 of the rows);
+ *     directions quantised once beforehand (once per matrix in the sketches: 1/8192 of the rows),
+ *     then the same with 0, 1 and 2 levels of Strassen's algorithm (the default is one; the bytes
+ *     are identical, only the time differs);
  *   - the float32 kernel (src/kernels/dot-rows.wat, f32x4 multiply + add; still used by compare);
  *   - sgemm.
  * GFLOP/s are effective: 2·n·m·k (the float product's flops) over the time, best of 5 — wall clock,
@@ -21,6 +23,7 @@ import { dotRows } from "../src/kernels/dot-rows.js";
 import {
   DIRECTION_LEVELS,
   dotRowsQuantized,
+  MAX_STRASSEN,
   quantizeRows16,
   WEIGHT_LEVELS,
 } from "../src/kernels/dot-rows-int.js";
@@ -60,6 +63,10 @@ const wasm = rate(best(5, () => dotRowsQuantized(x, n, k, WEIGHT_LEVELS, directi
 const withDirections = rate(
   best(5, () => dotRowsQuantized(x, n, k, WEIGHT_LEVELS, quantizeRows16(y, m, k, DIRECTION_LEVELS), out)),
 );
+// The same product with other Strassen depths (identical bytes): what each level gains or costs here.
+const byLevels = Array.from({ length: MAX_STRASSEN + 1 }, (_, l) =>
+  rate(best(5, () => dotRowsQuantized(x, n, k, WEIGHT_LEVELS, directions, out, l))),
+);
 const fmt = (r: { wall: number; cpu: number }) =>
   `${r.wall.toFixed(1).padStart(6)} GFLOP/s  (per CPU-second ${r.cpu.toFixed(1)})`;
 const python = ["python3", "/usr/bin/python3"].find((p) => {
@@ -78,6 +85,8 @@ console.log(
 );
 console.log(`Pedigree dot-rows-int (int16, exact):      ${fmt(wasm)}`);
 console.log(`  the same, directions quantised per call: ${fmt(withDirections)}`);
+for (const [l, r] of byLevels.entries())
+  console.log(`  the same, ${l} Strassen level${l === 1 ? ": " : "s:"}             ${fmt(r)}`);
 console.log(`Pedigree dot-rows (WebAssembly f32x4):    ${fmt(float)}`);
 if (python) {
   const out = execFileSync(
