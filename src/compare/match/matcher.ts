@@ -78,7 +78,11 @@ function scan(a: FeatureMatrix, b: FeatureMatrix, abs: boolean): { cand: Candida
   return scanTop(a, b, abs, TOP_T);
 }
 
-function scanTop(a: FeatureMatrix, b: FeatureMatrix, abs: boolean, t: number) {
+/**
+ * `columns`: also find each A row's best B row (bestBForA); the prefilter does not need it, as it
+ * ranks A's rows again on all columns.
+ */
+function scanTop(a: FeatureMatrix, b: FeatureMatrix, abs: boolean, t: number, columns = true) {
   if (a.cols !== b.cols)
     throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `feature widths differ: ${b.cols} vs ${a.cols}`);
   const na = a.rows;
@@ -89,11 +93,14 @@ function scanTop(a: FeatureMatrix, b: FeatureMatrix, abs: boolean, t: number) {
   // One block of similarities, reused: a fresh one per block was a megabyte of garbage each time.
   const sim = new Float32Array(Math.min(BLOCK, b.rows) * na);
   const row = abs ? scanRowAbs : scanRowSigned;
+  const top = abs ? topOfRowAbs : topOfRowSigned;
   for (let start = 0; start < b.rows; start += BLOCK) {
     const rows = Math.min(BLOCK, b.rows - start);
     dotRows(b.data.subarray(start * b.cols, (start + rows) * b.cols), rows, a.data, na, a.cols, sim);
-    for (let r = 0; r < rows; r++)
-      row(sim, r * na, na, idx, val, (start + r) * t, t, bestValForA, bestBForA, start + r);
+    if (columns)
+      for (let r = 0; r < rows; r++)
+        row(sim, r * na, na, idx, val, (start + r) * t, t, bestValForA, bestBForA, start + r);
+    else for (let r = 0; r < rows; r++) top(sim, r * na, na, idx, val, (start + r) * t, t);
   }
   return { cand: { idx, val }, bestBForA };
 }
@@ -157,6 +164,45 @@ function scanRowAbs(
   }
 }
 
+/** scanRowSigned / scanRowAbs without the column maxima. */
+function topOfRowSigned(
+  sim: Float32Array,
+  off: number,
+  na: number,
+  idx: Int32Array,
+  val: Float32Array,
+  base: number,
+  t: number,
+): void {
+  let threshold = val[base + t - 1] ?? Number.NaN;
+  for (let j = 0; j < na; j++) {
+    const s = sim[off + j] ?? Number.NaN;
+    if (s > threshold) {
+      insertTop(idx, val, base, t, j, s);
+      threshold = val[base + t - 1] ?? Number.NaN;
+    }
+  }
+}
+
+function topOfRowAbs(
+  sim: Float32Array,
+  off: number,
+  na: number,
+  idx: Int32Array,
+  val: Float32Array,
+  base: number,
+  t: number,
+): void {
+  let threshold = val[base + t - 1] ?? Number.NaN;
+  for (let j = 0; j < na; j++) {
+    const s = Math.abs(sim[off + j] ?? Number.NaN);
+    if (s > threshold) {
+      insertTop(idx, val, base, t, j, s);
+      threshold = val[base + t - 1] ?? Number.NaN;
+    }
+  }
+}
+
 /**
  * Large layers: candidates from the first PREFILTER_COLS feature columns (a random subspace: anchor
  * tokens are ordered by hash, native columns are random projections), PREFILTER_T per row, then
@@ -170,6 +216,7 @@ function prefilteredScan(a: FeatureMatrix, b: FeatureMatrix, abs: boolean) {
     normalizeRows(selectColumns(b, cols)),
     abs,
     PREFILTER_T,
+    false,
   );
   const idx = new Int32Array(b.rows * TOP_T).fill(-1);
   const val = new Float32Array(b.rows * TOP_T).fill(Number.NEGATIVE_INFINITY);
