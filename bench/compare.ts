@@ -2,7 +2,8 @@
  * Benchmark of `pedigree compare` (issue 4) on a related pair of synthetic llama-3.2-1b-shaped BF16
  * checkpoints (the child: neurons permuted, noise added). Prints, all measured in this run:
  *   1. `pedigree compare` from the weights (both sides fingerprinted in memory), wall seconds;
- *   2. `pedigree compare` from the two fingerprint files;
+ *   2. `pedigree compare` from the two fingerprint files, and the comparison alone in this process (one
+ *      thread, then on the compare pool as the CLI runs it);
  *   3. the reference, Zhu et al.'s weight test (cosine of up_proj rows + scipy linear_sum_assignment +
  *      Spearman + Fisher, bench/compare_reference.py with Debian's python3-scipy);
  *   4. on one FFN layer (8192 neurons at full scale): the sparse matcher vs the optimal assignment —
@@ -15,8 +16,11 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { compareFingerprints } from "../src/compare/index.js";
 import { matchRows } from "../src/compare/match/matcher.js";
 import { normalizeRows } from "../src/compare/match/similarity.js";
+import { compareOnPool, createComparePool } from "../src/compare/pool.js";
+import { readFingerprintFile } from "../src/fingerprint/file.js";
 import { fingerprintSource, writeFingerprint } from "../src/fingerprint/index.js";
 import { gaussianMatrix, projectRows } from "../src/fingerprint/sketch/project.js";
 import { addNoise, permuteModel, scaleArch, synthModel, writeSynthSafetensors } from "../src/synth/index.js";
@@ -105,6 +109,27 @@ function layerCheck(pair: Awaited<ReturnType<typeof makePair>>) {
   };
 }
 
+/**
+ * compare's own step without process start or file reads: compareFingerprints on this thread, then
+ * compareOnPool (the CLI's path: diagonal layer tests on the pool, E0/E2 here meanwhile).
+ */
+async function comparisonAlone() {
+  const [fa, fb] = await Promise.all(
+    ["parent", "child"].map((n) => readFingerprintFile(path.join(dir, `${n}.pfp`))),
+  );
+  const pool = createComparePool();
+  try {
+    const [inline, sInline] = timed(() => compareFingerprints(fa!, fb!));
+    const t0 = performance.now();
+    const pooled = await compareOnPool(pool, fa!, fb!);
+    const sPooled = (performance.now() - t0) / 1000;
+    const same = JSON.stringify(pooled) === JSON.stringify(inline);
+    return { inline: sInline, pooled: sPooled, threads: pool.threads, same };
+  } finally {
+    await pool.close();
+  }
+}
+
 const pair = await makePair();
 console.log(
   `pair: llama-3.2-1b shape ×${scale}, ${layers} layers, hidden ${pair.arch.hidden}, FFN ${pair.arch.intermediate}, in ${dir}`,
@@ -125,6 +150,10 @@ for (const name of ["parent", "child"]) {
 }
 const fps = compareCli(path.join(dir, "parent.pfp"), path.join(dir, "child.pfp"));
 console.log(`from fingerprints:     ${fps.seconds.toFixed(1)} s  ${fps.verdict} log10P ${fps.log10P}`);
+const alone = await comparisonAlone();
+console.log(
+  `the comparison alone (fingerprints in memory): ${alone.inline.toFixed(1)} s on one thread, ${alone.pooled.toFixed(1)} s on the compare pool (${alone.threads} threads), same result: ${alone.same}`,
+);
 const [zhu, sZhu] = timed(() =>
   JSON.parse(
     execFileSync(

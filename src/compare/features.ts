@@ -183,6 +183,22 @@ function cacheOf(space: FeatureSpace, mlp: MlpSketch): Map<string, FeatureMatrix
   return byMlp;
 }
 
+/**
+ * mlpFeatures of the listed stored rows only, in that order: equal to selectRows(mlpFeatures(…), rows)
+ * (every step works row by row), at the cost of those rows. Not cached.
+ */
+export function mlpFeatureRows(
+  sk: Sketches,
+  mlp: MlpSketch,
+  which: View,
+  family: Family,
+  space: FeatureSpace,
+  side: "a" | "b",
+  rows: readonly number[],
+): FeatureMatrix | null {
+  return computeMlpFeatures(sk, mlp, which, family, space, side, rows);
+}
+
 function computeMlpFeatures(
   sk: Sketches,
   mlp: MlpSketch,
@@ -190,6 +206,7 @@ function computeMlpFeatures(
   family: Family,
   space: FeatureSpace,
   side: "a" | "b",
+  rows: readonly number[] | null = null,
 ): FeatureMatrix | null {
   const stored = viewArrays(mlp, which);
   if (family === "anchor") {
@@ -198,11 +215,24 @@ function computeMlpFeatures(
     const q = useId ? stored.id : stored.anchor;
     if (!q || cols.length < MIN_SHARED_ANCHORS) return null;
     const width = useId ? sk.idTokens.length : sk.featureTokens.length;
-    const full = { data: dequantizeRows(q), rows: storedCount(mlp), cols: width };
-    return normalizeRows(selectColumns(full, cols));
+    const picked = pickRows(q, width, storedCount(mlp), rows);
+    return normalizeRows(
+      selectColumns({ data: dequantizeRows(picked.q), rows: picked.rows, cols: width }, cols),
+    );
   }
   if (!stored.native) return null;
-  return normalizeRows({ data: dequantizeRows(stored.native), rows: storedCount(mlp), cols: sk.nativeCols });
+  const picked = pickRows(stored.native, sk.nativeCols, storedCount(mlp), rows);
+  return normalizeRows({ data: dequantizeRows(picked.q), rows: picked.rows, cols: sk.nativeCols });
+}
+
+/** The listed rows of an n × width byte matrix (all of it for null). */
+function pickRows(q: Uint8Array, width: number, n: number, rows: readonly number[] | null) {
+  if (!rows) return { q, rows: n };
+  const out = new Uint8Array(rows.length * width);
+  rows.forEach((r, i) => {
+    out.set(q.subarray(r * width, (r + 1) * width), i * width);
+  });
+  return { q: out, rows: rows.length };
 }
 
 /** Embedding rows of a side's id anchors (for E2 in id mode): names and rows × d values. */

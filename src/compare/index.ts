@@ -21,9 +21,9 @@ import {
   rescaleEvidence,
   round,
 } from "./evidence.js";
-import { anchorsUsable, featureSpace, viewMismatch } from "./features.js";
-import { compareTensors } from "./identity.js";
-import { alignLayers } from "./layers.js";
+import { anchorsUsable, type FeatureSpace, featureSpace, viewMismatch } from "./features.js";
+import { compareTensors, type IdentityResult } from "./identity.js";
+import { alignLayers, type LayerPairResult } from "./layers.js";
 import { mergeWithCandidate } from "./merge.js";
 import { inferRelations } from "./relations.js";
 import { detectRescaling } from "./rescale.js";
@@ -66,6 +66,31 @@ export interface CompareOptions {
   mergeWith?: Fingerprint;
 }
 
+/**
+ * Parts of a comparison computed before it, elsewhere (compareOnPool, pool.ts): the diagonal layer
+ * tests A layer i ↔ B layer i, which alignLayers would otherwise run first, one after the other.
+ */
+export interface Precomputed {
+  diagonal?: readonly (LayerPairResult | null)[];
+  identity?: IdentityResult;
+  hidden?: ReturnType<typeof alignHidden>;
+  embedding?: ReturnType<typeof embeddingTest>;
+}
+
+/** The parts of a comparison that do not depend on the layer alignment: E0 and E2. */
+export function independentParts(a: Fingerprint, b: Fingerprint, space: FeatureSpace): Precomputed {
+  return {
+    identity: compareTensors(a, b),
+    hidden: alignHidden(a.sketches, b.sketches, space.mode),
+    embedding: embeddingTest(a.sketches, b.sketches, space.mode),
+  };
+}
+
+/** True when compareFingerprints will read these sketches (its checks pass): worth precomputing for. */
+export function sketchesReadable(fp: Fingerprint): boolean {
+  return fp.sketches?.version === SKETCH_VERSION && fp.sketches.layers.length > 0;
+}
+
 function checkSketches(fp: Fingerprint, side: "A" | "B" | "C"): void {
   if (fp.sketches?.version !== SKETCH_VERSION)
     throw new PedigreeError(
@@ -88,6 +113,7 @@ export function compareFingerprints(
   a: Fingerprint,
   b: Fingerprint,
   opts: CompareOptions = {},
+  precomputed: Precomputed = {},
 ): CompareResult {
   checkSketches(a, "A");
   checkSketches(b, "B");
@@ -101,8 +127,8 @@ export function compareFingerprints(
       },
     );
   const space = featureSpace(a.sketches, b.sketches);
-  const identity = compareTensors(a, b);
-  const layers = alignLayers(a.sketches, b.sketches, space);
+  const identity = precomputed.identity ?? compareTensors(a, b);
+  const layers = alignLayers(a.sketches, b.sketches, space, precomputed.diagonal);
   // A's layers onto B's: the deeper side's map is read whichever was named first (direction.ts); at
   // equal depth it is only needed when the in-place map did not hold (a layer may repeat another).
   const la = a.sketches.layers.length;
@@ -111,8 +137,13 @@ export function compareFingerprints(
     lb < la || (lb === la && (layers.screen.length > 0 || expertsOnlyInA(a, b)))
       ? alignLayers(b.sketches, a.sketches, featureSpace(b.sketches, a.sketches))
       : null;
-  const hidden = alignHidden(a.sketches, b.sketches, space.mode);
-  const embedding = embeddingTest(a.sketches, b.sketches, space.mode);
+  // Precomputed parts may be null (no E2 in this space): only undefined means "not computed".
+  const hidden =
+    precomputed.hidden !== undefined ? precomputed.hidden : alignHidden(a.sketches, b.sketches, space.mode);
+  const embedding =
+    precomputed.embedding !== undefined
+      ? precomputed.embedding
+      : embeddingTest(a.sketches, b.sketches, space.mode);
   const attention = alignAttention(a.sketches, b.sketches, space, layers);
   const tok = tokenizerKinship(a, b);
   const e3 = neuronEvidence(layers, space);

@@ -185,12 +185,24 @@ function rowArgmax(sim: Float32Array, n: number, m: number): Int32Array {
   return out;
 }
 
-/** Aligns B's layers to A's. */
-export function alignLayers(a: Sketches, b: Sketches, space: FeatureSpace): LayerAlignment {
+/**
+ * Aligns B's layers to A's. `diagonal`, when given, holds testLayerPair(a, b, i, i, space, 1) for
+ * every i, computed elsewhere (on worker threads, layer-parallel.ts): the same values as computing
+ * them here, since a layer test is a pure function of the two layers and the space.
+ */
+export function alignLayers(
+  a: Sketches,
+  b: Sketches,
+  space: FeatureSpace,
+  diagonal?: readonly (LayerPairResult | null)[],
+): LayerAlignment {
   const la = a.layers.length;
   const lb = b.layers.length;
   if (la === lb) {
-    const diag = a.layers.map((_, i) => testLayerPair(a, b, i, i, space, 1));
+    const diag =
+      diagonal && diagonal.length === la
+        ? [...diagonal]
+        : a.layers.map((_, i) => testLayerPair(a, b, i, i, space, 1));
     if (diag.every((p) => p !== null && p.log10P <= LAYER_MATCH_LOG10P)) {
       const pairs = diag as LayerPairResult[];
       return { screen: [], pairs, layerMap: pairs.map((p) => ({ b: p.b, a: [p.a] })) };

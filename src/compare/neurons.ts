@@ -5,11 +5,11 @@ import {
   type Family,
   type FeatureSpace,
   MIN_SHARED_ANCHORS,
+  mlpFeatureRows,
   mlpFeatures,
   type NeuronViews,
 } from "./features.js";
 import { matchRows } from "./match/matcher.js";
-import { selectRows } from "./match/similarity.js";
 import { isSubset, neuronOf, storedCount, storedRowOf } from "./rows.js";
 
 /**
@@ -87,15 +87,20 @@ export function testNeurons(
   const pair = commonViews(ma, mb);
   if (!pair) return null;
   const [first, second] = pair.views;
-  const fa = mlpFeatures(a, ma, first, family, space, "a");
-  const fb = mlpFeatures(b, mb, first, family, space, "b");
-  const sa = mlpFeatures(a, ma, second, family, space, "a");
-  const sb = mlpFeatures(b, mb, second, family, space, "b");
-  if (!fa || !fb || !sa || !sb) return null;
   const sample = sampleRows(ma, mb, opts);
+  // B's features of the sampled rows only (the same values as sampling the whole matrix's rows).
+  const ofB = (view: typeof first) =>
+    sample
+      ? mlpFeatureRows(b, mb, view, family, space, "b", sample)
+      : mlpFeatures(b, mb, view, family, space, "b");
+  const fa = mlpFeatures(a, ma, first, family, space, "a");
+  const fb = ofB(first);
+  const sa = mlpFeatures(a, ma, second, family, space, "a");
+  const sb = ofB(second);
+  if (!fa || !fb || !sa || !sb) return null;
   // Signed or |cosine| per view: see NeuronViews.abs (only SwiGLU's up rows may flip sign).
-  const byFirst = matchRows(fa, sample ? selectRows(fb, sample) : fb, { abs: pair.abs[0] });
-  const bySecond = matchRows(sa, sample ? selectRows(sb, sample) : sb, { abs: pair.abs[1] });
+  const byFirst = matchRows(fa, fb, { abs: pair.abs[0] });
+  const bySecond = matchRows(sa, sb, { abs: pair.abs[1] });
   const bToA = new Int32Array(mb.neurons).fill(-1);
   const tested: number[] = []; // neuron indices of the B rows tested
   let agreements = 0;

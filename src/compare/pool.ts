@@ -3,7 +3,16 @@ import { type ErrorCode, PedigreeError } from "../errors.js";
 import { defaultThreads } from "../fingerprint/pool.js";
 import type { Fingerprint } from "../fingerprint/types.js";
 import { workerEntry } from "../workers/entry.js";
-import { type CompareOptions, compareFingerprints } from "./index.js";
+import { featureSpace } from "./features.js";
+import {
+  type CompareOptions,
+  compareFingerprints,
+  independentParts,
+  type Precomputed,
+  sketchesReadable,
+} from "./index.js";
+import { type LayerJob, layerJob, runLayerJob } from "./layer-jobs.js";
+import type { LayerPairResult } from "./layers.js";
 import type { CompareReply, CompareRequest } from "./pool-worker.js";
 import type { CompareResult } from "./types.js";
 
@@ -16,19 +25,67 @@ import type { CompareResult } from "./types.js";
 export interface ComparePool {
   readonly threads: number;
   compare(a: Fingerprint, b: Fingerprint, opts?: CompareOptions): Promise<CompareResult>;
+  /** Diagonal layer tests of a comparison (compareOnPool). */
+  layerPairs(job: LayerJob): Promise<(LayerPairResult | null)[]>;
   close(): Promise<void>;
 }
 
 /** threads = 0 compares on the calling thread. */
 export function createComparePool(threads: number = defaultThreads()): ComparePool {
   if (threads === 0)
-    return { threads, compare: async (a, b, opts) => compareFingerprints(a, b, opts), close: async () => {} };
+    return {
+      threads,
+      compare: async (a, b, opts) => compareFingerprints(a, b, opts),
+      layerPairs: async (job) => runLayerJob(job),
+      close: async () => {},
+    };
   return new WorkerComparePool(threads);
+}
+
+/**
+ * One comparison with its layers spread over the pool's threads. The diagonal layer tests (A layer i
+ * ↔ B layer i, which alignLayers runs first and which, for models of the same depth related layer by
+ * layer, are all of its work) go out at once, one job per thread with every threads-th layer, and
+ * while they run this thread does the parts that do not depend on them (identity, E2). The result
+ * equals compareFingerprints(a, b, opts) bit for bit, as each part is a pure function of the two
+ * fingerprints; if a part fails, compareFingerprints computes it again itself, so its checks and
+ * errors come in their usual order.
+ */
+export async function compareOnPool(
+  pool: ComparePool,
+  a: Fingerprint,
+  b: Fingerprint,
+  opts: CompareOptions = {},
+): Promise<CompareResult> {
+  if (pool.threads === 0 || !sketchesReadable(a) || !sketchesReadable(b))
+    return compareFingerprints(a, b, opts);
+  const space = featureSpace(a.sketches, b.sketches);
+  const depth = a.sketches.layers.length;
+  const jobs =
+    depth === b.sketches.layers.length
+      ? Array.from({ length: Math.min(pool.threads, depth) }, (_, t) => {
+          const indices = a.sketches.layers.map((_, i) => i).filter((i) => i % pool.threads === t);
+          return pool.layerPairs(layerJob(a.sketches, b.sketches, indices, space));
+        })
+      : [];
+  let pre: Precomputed = {};
+  try {
+    pre = independentParts(a, b, space);
+  } catch {
+    // compareFingerprints meets the same error again, in its own order.
+  }
+  const parts = await Promise.all(jobs).catch(() => null);
+  if (parts && parts.length > 0) {
+    const diagonal: (LayerPairResult | null)[] = new Array(depth).fill(null);
+    for (const part of parts) for (const r of part) if (r) diagonal[r.a] = r;
+    pre.diagonal = diagonal;
+  }
+  return compareFingerprints(a, b, opts, pre);
 }
 
 interface Job {
   req: CompareRequest;
-  resolve: (r: CompareResult) => void;
+  resolve: (r: never) => void;
   reject: (e: unknown) => void;
 }
 
@@ -61,10 +118,19 @@ class WorkerComparePool implements ComparePool {
   }
 
   compare(a: Fingerprint, b: Fingerprint, opts: CompareOptions = {}): Promise<CompareResult> {
+    return this.submit({ id: this.nextId++, kind: "compare", a, b, opts });
+  }
+
+  layerPairs(job: LayerJob): Promise<(LayerPairResult | null)[]> {
+    return this.submit({ id: this.nextId++, kind: "layer", job });
+  }
+
+  /** The reply's result is of the request's kind (pool-worker.ts answers each kind with its own). */
+  private submit<T>(req: CompareRequest): Promise<T> {
     if (this.closed)
       return Promise.reject(new PedigreeError("INTERNAL_WORKER_FAILED", "compare pool is closed"));
-    return new Promise((resolve, reject) => {
-      this.queue.push({ req: { id: this.nextId++, a, b, opts }, resolve, reject });
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ req, resolve: resolve as (r: never) => void, reject });
       this.dispatch();
     });
   }
@@ -83,7 +149,7 @@ class WorkerComparePool implements ComparePool {
     this.running.delete(w);
     this.idle.push(w);
     if (job?.req.id === m.id) {
-      if (m.ok) job.resolve(m.result);
+      if (m.ok) job.resolve(m.result as never);
       else if (m.code)
         job.reject(
           new PedigreeError(m.code as ErrorCode, m.message, {

@@ -3,7 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compareFingerprints } from "../../src/compare/index.js";
-import { createComparePool } from "../../src/compare/pool.js";
+import { compareOnPool, createComparePool } from "../../src/compare/pool.js";
+import { decodeFingerprint, encodeFingerprint } from "../../src/fingerprint/file.js";
 import { runFingerprint } from "../../src/fingerprint/index.js";
 import type { Fingerprint } from "../../src/fingerprint/types.js";
 import { applyRecipe, scaleArch, synthModel, writeSynthSafetensors } from "../../src/synth/index.js";
@@ -70,4 +71,54 @@ describe("compare pool", () => {
     expect((await pool.compare(parent, child)).verdict).toBe("related");
     await pool.close();
   });
+});
+
+describe("compareOnPool", () => {
+  it("equals compareFingerprints bit for bit: related, unrelated, reversed, and from decoded files", async () => {
+    const pool = createComparePool(2);
+    // A decoded fingerprint keeps its arrays as views into the payload: jobs must carry copies.
+    const decoded = decodeFingerprint(encodeFingerprint(child));
+    try {
+      for (const [a, b] of [
+        [parent, child],
+        [parent, stranger],
+        [child, parent],
+        [parent, decoded],
+      ] as [Fingerprint, Fingerprint][]) {
+        expect(await compareOnPool(pool, a, b)).toEqual(compareFingerprints(a, b));
+      }
+    } finally {
+      await pool.close();
+    }
+  }, 60_000);
+
+  it("compares models of different depths, and inline when threads = 0", async () => {
+    const shallow = {
+      ...child,
+      sketches: { ...child.sketches, layers: child.sketches.layers.slice(0, 1) },
+    } as Fingerprint;
+    const pool = createComparePool(2);
+    try {
+      expect(await compareOnPool(pool, parent, shallow)).toEqual(compareFingerprints(parent, shallow));
+    } finally {
+      await pool.close();
+    }
+    const inline = createComparePool(0);
+    expect(await compareOnPool(inline, parent, child)).toEqual(compareFingerprints(parent, child));
+  }, 60_000);
+
+  it("throws the comparison's own coded error", async () => {
+    const pool = createComparePool(1);
+    try {
+      const old = { ...child, sketches: { ...child.sketches, version: "0" } } as Fingerprint;
+      await expect(compareOnPool(pool, parent, old)).rejects.toMatchObject({
+        code: "COMPARE_SKETCH_VERSION",
+      });
+      await expect(compareOnPool(pool, parent, child, { relatedThreshold: 1 })).rejects.toMatchObject({
+        code: "USAGE_INVALID_OPTION",
+      });
+    } finally {
+      await pool.close();
+    }
+  }, 60_000);
 });

@@ -1,8 +1,10 @@
 import fs from "node:fs/promises";
 import type { Command } from "commander";
-import { type CompareResult, compareFingerprints, DEFAULT_RELATED_LOG10P } from "../../compare/index.js";
+import { type CompareResult, DEFAULT_RELATED_LOG10P } from "../../compare/index.js";
+import { compareOnPool, createComparePool } from "../../compare/pool.js";
 import { EXIT, PedigreeError } from "../../errors.js";
 import { createExecutor, loadFingerprint, type ScanExecutor } from "../../fingerprint/index.js";
+import { defaultThreads } from "../../fingerprint/pool.js";
 import type { Fingerprint } from "../../fingerprint/types.js";
 import { renderCompareHtml } from "../../report/compare-html.js";
 import { renderCompareText } from "../../report/compare-text.js";
@@ -33,7 +35,7 @@ export const define: CommandModule["define"] = (cmd: Command) => {
       "--threshold <log10p>",
       `combined log10 p at or below which the verdict is related (default ${DEFAULT_RELATED_LOG10P})`,
     )
-    .option("--threads <n>", "worker threads for fingerprinting (default: all cores)")
+    .option("--threads <n>", "worker threads for fingerprinting and comparing (default: all cores)")
     .option(
       "--merge-with <c>",
       "also test B as an element-wise merge of A and this model (source or fingerprint file)",
@@ -47,25 +49,35 @@ export const define: CommandModule["define"] = (cmd: Command) => {
         : parseNumberOption(opts.threshold, "--threshold", "e.g. --threshold -12");
     const threads = opts.threads === undefined ? undefined : parseIntOption(opts.threads, "--threads");
     const sameFile = await isSameFile(a, b);
-    // One worker pool for every side a model is fingerprinted from (started once, not per side).
+    // One worker pool for every side a model is fingerprinted from (started once, not per side); it
+    // also checks --threads.
     const exec = createExecutor(threads);
+    // The comparison's layers run on a pool of their own, started now so that its threads load their
+    // modules while the sides are read or fingerprinted (and idle there until the comparison). More
+    // threads than cores would only take turns.
+    const pool = createComparePool(Math.min(threads ?? defaultThreads(), defaultThreads()));
+    let result: CompareResult;
     let fa: Fingerprint;
     let fb: Fingerprint;
-    let fc: Fingerprint | undefined;
     try {
-      fa = await loadSide(ctx, a, "A", exec);
-      fb = sameFile ? fa : await loadSide(ctx, b, "B", exec);
-      fc = opts.mergeWith ? await loadSide(ctx, opts.mergeWith, "C", exec) : undefined;
+      let fc: Fingerprint | undefined;
+      try {
+        fa = await loadSide(ctx, a, "A", exec);
+        fb = sameFile ? fa : await loadSide(ctx, b, "B", exec);
+        fc = opts.mergeWith ? await loadSide(ctx, opts.mergeWith, "C", exec) : undefined;
+      } finally {
+        await exec.close();
+      }
+      const t0 = performance.now();
+      ctx.progress.log(`comparing A (${fa.dims.layers} layers) with B (${fb.dims.layers} layers)…`);
+      result = await compareOnPool(pool, fa, fb, {
+        relatedThreshold: threshold,
+        ...(fc ? { mergeWith: fc } : {}),
+      });
+      ctx.progress.log(`compared in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     } finally {
-      await exec.close();
+      await pool.close();
     }
-    const t0 = performance.now();
-    ctx.progress.log(`comparing A (${fa.dims.layers} layers) with B (${fb.dims.layers} layers)…`);
-    const result = compareFingerprints(fa, fb, {
-      relatedThreshold: threshold,
-      ...(fc ? { mergeWith: fc } : {}),
-    });
-    ctx.progress.log(`compared in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const self = selfNote(sameFile, fa, fb);
     if (self) result.notes = [self, ...result.notes];
     if (opts.html) await writeHtml(opts.html, result, fa, fb);

@@ -1,4 +1,6 @@
 import { at } from "../../checked.js";
+import { PedigreeError } from "../../errors.js";
+import { dotRows } from "../../kernels/dot-rows.js";
 import { assignMaxSimilarity } from "./lap.js";
 import { type FeatureMatrix, normalizeRows, rowDot, selectColumns, similarityMatrix } from "./similarity.js";
 
@@ -76,29 +78,94 @@ function scan(a: FeatureMatrix, b: FeatureMatrix, abs: boolean): { cand: Candida
   return scanTop(a, b, abs, TOP_T);
 }
 
-function scanTop(a: FeatureMatrix, b: FeatureMatrix, abs: boolean, t: number) {
+/**
+ * `columns`: also find each A row's best B row (bestBForA); the prefilter does not need it, as it
+ * ranks A's rows again on all columns.
+ */
+function scanTop(a: FeatureMatrix, b: FeatureMatrix, abs: boolean, t: number, columns = true) {
+  if (a.cols !== b.cols)
+    throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `feature widths differ: ${b.cols} vs ${a.cols}`);
   const na = a.rows;
   const idx = new Int32Array(b.rows * t).fill(-1);
   const val = new Float32Array(b.rows * t).fill(Number.NEGATIVE_INFINITY);
   const bestBForA = new Int32Array(na).fill(-1);
   const bestValForA = new Float32Array(na).fill(Number.NEGATIVE_INFINITY);
+  // One block of similarities, reused: a fresh one per block was a megabyte of garbage each time.
+  const sim = new Float32Array(Math.min(BLOCK, b.rows) * na);
+  const row = abs ? scanRowAbs : scanRowSigned;
+  const top = abs ? topOfRowAbs : topOfRowSigned;
   for (let start = 0; start < b.rows; start += BLOCK) {
     const rows = Math.min(BLOCK, b.rows - start);
-    const block = { data: b.data.subarray(start * b.cols, (start + rows) * b.cols), rows, cols: b.cols };
-    const sim = similarityMatrix(block, a);
-    if (abs) for (let q = 0; q < sim.length; q++) sim[q] = Math.abs(sim[q] ?? Number.NaN);
-    for (let r = 0; r < rows; r++) topOfRow(sim, r * na, na, idx, val, (start + r) * t, t);
-    columnMaxima(sim, rows, na, start, bestValForA, bestBForA);
+    dotRows(b.data.subarray(start * b.cols, (start + rows) * b.cols), rows, a.data, na, a.cols, sim);
+    if (columns)
+      for (let r = 0; r < rows; r++)
+        row(sim, r * na, na, idx, val, (start + r) * t, t, bestValForA, bestBForA, start + r);
+    else for (let r = 0; r < rows; r++) top(sim, r * na, na, idx, val, (start + r) * t, t);
   }
   return { cand: { idx, val }, bestBForA };
 }
 
-/**
- * The hot loops of the scan (rows × na values per block), kept as small monomorphic functions: the
- * row's current t-th best stays in a local, so most values cost one comparison. Their indices are
- * bounded by the loops: `?? NaN` / `?? -1` never fire and only satisfy the checker (src/checked.ts).
+/*
+ * The hot loops of the scan (rows × na values per block), one pass per row of similarities: the row's
+ * top t (its current t-th best stays in a local, so most values cost one comparison) and, for each
+ * column, the first row in order with the largest value. Two copies, signed and |cosine|, so that each
+ * stays monomorphic. Their indices are bounded by the loops: `?? NaN` / `?? -1` never fire and only
+ * satisfy the checker (src/checked.ts).
  */
-function topOfRow(
+function scanRowSigned(
+  sim: Float32Array,
+  off: number,
+  na: number,
+  idx: Int32Array,
+  val: Float32Array,
+  base: number,
+  t: number,
+  best: Float32Array,
+  bestRow: Int32Array,
+  rowIndex: number,
+): void {
+  let threshold = val[base + t - 1] ?? Number.NaN;
+  for (let j = 0; j < na; j++) {
+    const s = sim[off + j] ?? Number.NaN;
+    if (s > threshold) {
+      insertTop(idx, val, base, t, j, s);
+      threshold = val[base + t - 1] ?? Number.NaN;
+    }
+    if (s > (best[j] ?? Number.NaN)) {
+      best[j] = s;
+      bestRow[j] = rowIndex;
+    }
+  }
+}
+
+function scanRowAbs(
+  sim: Float32Array,
+  off: number,
+  na: number,
+  idx: Int32Array,
+  val: Float32Array,
+  base: number,
+  t: number,
+  best: Float32Array,
+  bestRow: Int32Array,
+  rowIndex: number,
+): void {
+  let threshold = val[base + t - 1] ?? Number.NaN;
+  for (let j = 0; j < na; j++) {
+    const s = Math.abs(sim[off + j] ?? Number.NaN);
+    if (s > threshold) {
+      insertTop(idx, val, base, t, j, s);
+      threshold = val[base + t - 1] ?? Number.NaN;
+    }
+    if (s > (best[j] ?? Number.NaN)) {
+      best[j] = s;
+      bestRow[j] = rowIndex;
+    }
+  }
+}
+
+/** scanRowSigned / scanRowAbs without the column maxima. */
+function topOfRowSigned(
   sim: Float32Array,
   off: number,
   na: number,
@@ -117,23 +184,21 @@ function topOfRow(
   }
 }
 
-/** For each column j, the first row (in order) with the largest value, merged into best/bestRow. */
-function columnMaxima(
+function topOfRowAbs(
   sim: Float32Array,
-  rows: number,
+  off: number,
   na: number,
-  start: number,
-  best: Float32Array,
-  bestRow: Int32Array,
+  idx: Int32Array,
+  val: Float32Array,
+  base: number,
+  t: number,
 ): void {
-  for (let r = 0; r < rows; r++) {
-    const off = r * na;
-    for (let j = 0; j < na; j++) {
-      const s = sim[off + j] ?? Number.NaN;
-      if (s > (best[j] ?? Number.NaN)) {
-        best[j] = s;
-        bestRow[j] = start + r;
-      }
+  let threshold = val[base + t - 1] ?? Number.NaN;
+  for (let j = 0; j < na; j++) {
+    const s = Math.abs(sim[off + j] ?? Number.NaN);
+    if (s > threshold) {
+      insertTop(idx, val, base, t, j, s);
+      threshold = val[base + t - 1] ?? Number.NaN;
     }
   }
 }
@@ -151,6 +216,7 @@ function prefilteredScan(a: FeatureMatrix, b: FeatureMatrix, abs: boolean) {
     normalizeRows(selectColumns(b, cols)),
     abs,
     PREFILTER_T,
+    false,
   );
   const idx = new Int32Array(b.rows * TOP_T).fill(-1);
   const val = new Float32Array(b.rows * TOP_T).fill(Number.NEGATIVE_INFINITY);

@@ -41,6 +41,13 @@ export function normalizeRows(m: FeatureMatrix): FeatureMatrix {
 /** Keeps the listed columns, in order. */
 export function selectColumns(m: FeatureMatrix, cols: readonly number[]): FeatureMatrix {
   const out = new Float32Array(m.rows * cols.length);
+  const first = cols[0] ?? 0;
+  if (cols.every((c, i) => c === first + i) && first + cols.length <= m.cols) {
+    // A run of adjacent columns (the matcher's prefilter, a space whose tokens line up): row copies.
+    for (let r = 0; r < m.rows; r++)
+      out.set(m.data.subarray(r * m.cols + first, r * m.cols + first + cols.length), r * cols.length);
+    return { data: out, rows: m.rows, cols: cols.length };
+  }
   for (let r = 0; r < m.rows; r++) {
     const src = r * m.cols;
     const dst = r * cols.length;
