@@ -1,8 +1,11 @@
 import { createHash, type Hash } from "node:crypto";
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import { PedigreeError } from "../errors.js";
 import type { DType } from "../formats/types.js";
+import { useCodeCountsMemory } from "../kernels/code-counts.js";
+import type { SharedWasmMemory } from "../kernels/wasm.js";
 import { CodeShare, TensorAccumulator } from "./kernels/accumulator.js";
+import type { ChunkRef } from "./pool.js";
 import type { LayerSketch } from "./sketch/index.js";
 import {
   type SketchBasis,
@@ -33,7 +36,7 @@ export type WorkerRequest =
   | { op: "begin"; id: number; dtype: DType; sketch?: { task: SketchTask; basis: number } }
   | { op: "sketchBasis"; id: number; basis: SketchBasis }
   | { op: "sketchBegin"; id: number; dtype: DType; task: SketchTask; basis: number }
-  | { op: "sketchBytes"; id: number; sab: SharedArrayBuffer; length: number }
+  | ({ op: "sketchBytes"; id: number } & ChunkRef)
   | { op: "sketchEnd"; id: number }
   | { op: "bytes"; id: number; buf: ArrayBuffer }
   | { op: "values"; id: number; buf: ArrayBuffer }
@@ -41,8 +44,8 @@ export type WorkerRequest =
   | { op: "sketch"; id: number; req: SketchLayersRequest }
   | { op: "hashBegin"; id: number }
   /** `count`: also count the chunk's codes into this worker's share, piece by piece as it is hashed. */
-  | { op: "hash"; id: number; sab: SharedArrayBuffer; length: number; count?: DType }
-  | { op: "count"; id: number; dtype: DType; sab: SharedArrayBuffer; length: number }
+  | ({ op: "hash"; id: number; count?: DType } & ChunkRef)
+  | ({ op: "count"; id: number; dtype: DType } & ChunkRef)
   | { op: "countEnd"; id: number }
   | { op: "hashEnd"; id: number };
 
@@ -62,8 +65,31 @@ export type WorkerReply =
   | { op: "chunk"; id: number; counts?: Uint32Array; error?: string }
   | { op: "digest"; id: number; sha256: string };
 
+/**
+ * What the pool starts a worker with: the pool's shared memory and this worker's region of it for
+ * the counting tables (its chunk buffers lie in the same memory, so chunks are counted in place).
+ */
+export interface PoolWorkerData {
+  codeCounts?: { memory: SharedWasmMemory; base: number };
+}
+
 const port = parentPort;
 if (!port) throw new PedigreeError("INTERNAL_WORKER_FAILED", "pool-worker must run in a worker thread");
+const init = (workerData ?? {}) as PoolWorkerData;
+if (init.codeCounts) useCodeCountsMemory(init.codeCounts.memory, init.codeCounts.base);
+/** The pool's memory, where chunks without a buffer of their own lie. */
+const poolBuffer = init.codeCounts?.memory.buffer ?? null;
+
+/** The bytes a chunk message points at. */
+function chunkBytes(ref: ChunkRef): Uint8Array {
+  const buf = ref.sab ?? poolBuffer;
+  if (!buf)
+    throw new PedigreeError(
+      "INTERNAL_WORKER_FAILED",
+      "a chunk without a buffer on a worker without the pool's memory",
+    );
+  return new Uint8Array(buf, ref.at, ref.length);
+}
 const open = new Map<number, { acc: TensorAccumulator; sketcher: TensorSketcher | null }>();
 /** Sketch bases by id (the latest few: a batch sends one per model) and split tensors' sketch tasks. */
 const bases = new Map<number, SketchBasis>();
@@ -175,7 +201,7 @@ function sketchOp(
   try {
     if (!sketcher) throw new PedigreeError("INTERNAL_WORKER_FAILED", `no open sketch task ${m.id}`);
     if (m.op === "sketchBytes") {
-      sketcher.bytes(new Uint8Array(m.sab, 0, m.length));
+      sketcher.bytes(chunkBytes(m));
       port?.postMessage({ op: "chunk", id: m.id } satisfies WorkerReply);
       return;
     }
@@ -213,7 +239,7 @@ function splitOp(
     return;
   }
   try {
-    const bytes = m.op === "countEnd" ? new Uint8Array(0) : new Uint8Array(m.sab, 0, m.length);
+    const bytes = m.op === "countEnd" ? new Uint8Array(0) : chunkBytes(m);
     if (m.op === "hash") {
       const h = hashes.get(m.id);
       if (!h) throw new PedigreeError("INTERNAL_WORKER_FAILED", `no open hash ${m.id}`);
