@@ -7,13 +7,7 @@ import type { SharedWasmMemory } from "../kernels/wasm.js";
 import { CodeShare, TensorAccumulator } from "./kernels/accumulator.js";
 import type { ChunkRef } from "./pool.js";
 import type { LayerSketch } from "./sketch/index.js";
-import {
-  type SketchBasis,
-  type SketchPart,
-  type SketchTask,
-  streamedDType,
-  TensorSketcher,
-} from "./sketch/tasks.js";
+import type { SketchBasis, SketchPart, SketchTask, TensorSketcher } from "./sketch/tasks.js";
 import type { SketchLayersRequest } from "./sketch-layers.js";
 
 /**
@@ -100,16 +94,61 @@ const hashes = new Map<number, Hash>();
 /** This worker's share of split tensors' pattern counts, by tensor id. */
 const shares = new Map<number, CodeShare>();
 
+/**
+ * The sketch tasks' module, loaded when the first sketched tensor begins: a scan-only worker (the
+ * `scan` command, the scan benchmark) starts without compiling the sketch readers and kernels.
+ * Messages that arrive while it loads wait, so every tensor still sees its messages in order.
+ */
+let sketchTasks: typeof import("./sketch/tasks.js") | null = null;
+let sketchTasksFailure: unknown = null;
+let held: WorkerRequest[] | null = null;
+
+function newSketcher(task: SketchTask, basis: number, dtype: DType): TensorSketcher {
+  if (!sketchTasks)
+    throw sketchTasksFailure ?? new PedigreeError("INTERNAL_WORKER_FAILED", "sketch tasks not loaded");
+  return new sketchTasks.TensorSketcher(task, basisOf(basis), sketchTasks.streamedDType(dtype));
+}
+
 port.on("message", (m: WorkerRequest) => {
+  if (held) {
+    held.push(m);
+    return;
+  }
+  const needsTasks = m.op === "sketchBegin" || (m.op === "begin" && m.sketch !== undefined);
+  if (needsTasks && !sketchTasks && !sketchTasksFailure) {
+    const waiting: WorkerRequest[] = [m];
+    held = waiting;
+    import("./sketch/tasks.js")
+      .then(
+        (mod) => {
+          sketchTasks = mod;
+        },
+        (e) => {
+          sketchTasksFailure = e; // each sketch task then fails with it, on its own tensor
+        },
+      )
+      .then(() => {
+        held = null;
+        for (const x of waiting) dispatch(x);
+      });
+    return;
+  }
+  dispatch(m);
+});
+
+function dispatch(m: WorkerRequest): void {
   if (m.op === "sketch") {
     // Loaded on first use: a scan-only worker never loads the readers and sketch kernels.
     import("./sketch-layers.js")
       .then((mod) => mod.sketchLayersFromSpec(m.req))
       .then(
         (layers) =>
-          port.postMessage({ op: "sketched", id: m.id, layers } satisfies WorkerReply, transferables(layers)),
+          port?.postMessage(
+            { op: "sketched", id: m.id, layers } satisfies WorkerReply,
+            transferables(layers),
+          ),
         (e) =>
-          port.postMessage({
+          port?.postMessage({
             op: "error",
             id: m.id,
             message: (e as Error).message,
@@ -143,15 +182,13 @@ port.on("message", (m: WorkerRequest) => {
     open.delete(m.id);
     if (m.op !== "end") failed.add(m.id);
     if (m.op === "bytes" || m.op === "values") ack(m.id, m.buf);
-    port.postMessage({ op: "error", id: m.id, message: (e as Error).message } satisfies WorkerReply);
+    port?.postMessage({ op: "error", id: m.id, message: (e as Error).message } satisfies WorkerReply);
   }
-});
+}
 
 function handle(m: WorkerRequest): void {
   if (m.op === "begin") {
-    const sketcher = m.sketch
-      ? new TensorSketcher(m.sketch.task, basisOf(m.sketch.basis), streamedDType(m.dtype))
-      : null;
+    const sketcher = m.sketch ? newSketcher(m.sketch.task, m.sketch.basis, m.dtype) : null;
     open.set(m.id, { acc: new TensorAccumulator(m.dtype), sketcher });
     return;
   }
@@ -191,7 +228,7 @@ function sketchOp(
   }
   if (m.op === "sketchBegin") {
     try {
-      sketchers.set(m.id, new TensorSketcher(m.task, basisOf(m.basis), streamedDType(m.dtype)));
+      sketchers.set(m.id, newSketcher(m.task, m.basis, m.dtype));
     } catch {
       // Reported by the first chunk (no task) and by sketchEnd.
     }
