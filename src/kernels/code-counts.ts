@@ -8,8 +8,9 @@ import { instantiateKernel, type SharedWasmMemory, sharedMemory, WASM_PAGE } fro
  *
  * Why WebAssembly: the JavaScript loop (two tables, bounds-checked typed-array stores) cost
  * ≈ 1.05 ns of CPU per code, two thirds of the SHA-256 beside it; the four-table loop in
- * code-counts.wat costs ≈ 0.55 (bench/code-counts.ts). Counts are integers, so the result is the
- * same whatever the kernel, the piece size or the order: only speed is chosen here.
+ * code-counts.wat costs ≈ 0.50 copied in, ≈ 0.59 in place (bench/code-counts.ts). Counts are
+ * integers, so the result is the same whatever the kernel, the piece size or the order: only speed
+ * is chosen here.
  *
  * Bytes are counted in pieces of PIECE_BYTES: `onPiece` sees each piece first, so a caller that also
  * hashes the chunk reads every byte once from memory and then from cache. Measured, hashing and
@@ -17,7 +18,7 @@ import { instantiateKernel, type SharedWasmMemory, sharedMemory, WASM_PAGE } fro
  * bench/code-counts.ts; presumably the prefetcher fetches the next piece while the kernel counts
  * one). Bytes outside the module's memory are copied in piece by piece; a scan pool's workers share
  * one memory that holds the chunk buffers too (useCodeCountsMemory, pool.ts), so they count the
- * chunks where they were read — the copies were ≈ 5 % of the scan's CPU.
+ * chunks where they were read — the copies were ≈ 4 % of the scan's CPU (perf).
  *
  * The module's four tables belong to one target array at a time (per thread). Counting for another
  * target first drains them into the previous one; `settleCodeCounts` drains them on request. So a
@@ -27,7 +28,8 @@ import { instantiateKernel, type SharedWasmMemory, sharedMemory, WASM_PAGE } fro
 /**
  * Bytes counted per call of the kernel (and copied into the module first unless they are already in
  * its memory). Fused hash + counts over the hash alone, in CPU time: 16–64 KiB 0.85–0.93×, 128 KiB
- * 0.97–0.99×, 256 KiB 1.15×, 512 KiB 1.23×, 1 MiB 1.27×.
+ * 0.97–0.99×, 256 KiB 1.15×, 512 KiB 1.23×, 1 MiB 1.27×; counted in place, 64 KiB 0.87–0.95×,
+ * 256 KiB 1.2×, 1 MiB 1.3× (the piece must still be in the core's cache when the kernel reads it).
  */
 export const PIECE_BYTES = 64 << 10;
 
@@ -117,10 +119,9 @@ export function addCodeCounts(
     drainOwner(k);
     k.owner = into;
   }
-  // In place when the bytes are in the module's memory and aligned for its 8-byte loads.
-  const inPlace = bytes.buffer === k.buffer && bytes.byteOffset % 8 === 0;
+  const inPlace = bytes.buffer === k.buffer;
   const mem = inPlace ? null : new Uint8Array(k.buffer, k.base + PIECE_AT, PIECE_BYTES);
-  const step = width === 2 ? 8 : 4; // the kernel's load: four codes
+  const step = width === 2 ? 16 : 8; // the kernels take eight codes a step
   const t = k.base;
   for (let o = 0; o < bytes.length; o += PIECE_BYTES) {
     const piece = bytes.subarray(o, Math.min(bytes.length, o + PIECE_BYTES));

@@ -110,7 +110,7 @@ describe("code-counts kernel", () => {
     chunk.set(bytes);
     const seen: Uint8Array[] = [];
     addCodeCounts(chunk.subarray(1000), 2, ta, (p) => seen.push(p.slice()));
-    addCodeCounts(chunk.subarray(3), 1, tb); // not 8-byte aligned: copied in
+    addCodeCounts(chunk.subarray(3), 1, tb); // at any offset
     addCodeCounts(new Uint8Array(memory.buffer, 3 * CODE_COUNTS_REGION_BYTES + 8, 4096), 1, tb);
     for (const t of [ta, tb]) settleCodeCounts(t);
     expect(Buffer.concat(seen)).toEqual(Buffer.from(bytes.subarray(1000)));
