@@ -5,10 +5,18 @@
  * chunks (CPU time), in ns per code and GB/s:
  *   tsx bench/code-counts.ts [--chunks 16] [--reps 5]
  * Rows: the JavaScript two-table loop the kernel replaced, the kernel, SHA-256 alone (one 8 MiB
- * update, as bench/fingerprint.ts's SHA-256 row does it), and SHA-256 + counts fused per piece.
+ * update, as bench/fingerprint.ts's SHA-256 row does it), SHA-256 + counts fused per piece, and the
+ * same with the chunks in the kernel's shared memory (the scan pool's case: counted in place).
  */
 import { createHash } from "node:crypto";
-import { addCodeCounts, PIECE_BYTES, settleCodeCounts } from "../src/kernels/code-counts.js";
+import {
+  addCodeCounts,
+  CODE_COUNTS_REGION_BYTES,
+  PIECE_BYTES,
+  settleCodeCounts,
+  useCodeCountsMemory,
+} from "../src/kernels/code-counts.js";
+import { sharedMemory } from "../src/kernels/wasm.js";
 
 const args = process.argv.slice(2);
 const opt = (name: string, d: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : d);
@@ -78,3 +86,23 @@ const fused = row("SHA-256 + wasm counts, fused per piece", (d) => {
 });
 settleCodeCounts(into);
 console.log(`fused / SHA-256 alone (time): ${(fused / sha).toFixed(3)}`);
+
+// The scan pool's case: the chunks lie in the kernel's (shared) memory, counted where they are.
+const memory = sharedMemory(CODE_COUNTS_REGION_BYTES + chunks * CHUNK);
+useCodeCountsMemory(memory, 0);
+const inMemory = data.map((d, c) => {
+  const v = new Uint8Array(memory.buffer, CODE_COUNTS_REGION_BYTES + c * CHUNK, CHUNK);
+  v.set(d);
+  return v;
+});
+const copied = (d: Uint8Array) => {
+  const h = createHash("sha256");
+  addCodeCounts(d, 2, into, (p) => h.update(p));
+  h.digest();
+};
+let k = 0;
+const inPlace = row("SHA-256 + wasm counts, in place", (d) => copied(inMemory[k++ % chunks] ?? d));
+const again = row("SHA-256 + wasm counts, copied (again)", copied);
+row("wasm code-counts alone, in place", (d) => addCodeCounts(inMemory[k++ % chunks] ?? d, 2, into));
+settleCodeCounts(into);
+console.log(`in place / copied (time): ${(inPlace / again).toFixed(3)}`);

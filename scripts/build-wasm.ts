@@ -19,8 +19,11 @@ export async function compileKernels(): Promise<Map<string, string>> {
     .readdirSync(KERNELS)
     .filter((f) => f.endsWith(".wat"))
     .sort()) {
-    const mod = wabt.parseWat(file, fs.readFileSync(path.join(KERNELS, file), "utf8"), { simd: true });
-    mod.validate();
+    // threads: code-counts imports a shared memory (a scan pool's chunk buffers and tables).
+    const features = { simd: true, threads: true };
+    const mod = wabt.parseWat(file, fs.readFileSync(path.join(KERNELS, file), "utf8"), features);
+    // wabt's typings omit validate's features argument; without it a shared memory fails to validate.
+    (mod as unknown as { validate(f: object): void }).validate(features);
     const { buffer } = mod.toBinary({});
     mod.destroy();
     const name = file.replace(/\.wat$/, "");

@@ -1,16 +1,13 @@
 import { createHash, type Hash } from "node:crypto";
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import { PedigreeError } from "../errors.js";
 import type { DType } from "../formats/types.js";
+import { useCodeCountsMemory } from "../kernels/code-counts.js";
+import type { SharedWasmMemory } from "../kernels/wasm.js";
 import { CodeShare, TensorAccumulator } from "./kernels/accumulator.js";
+import type { ChunkRef } from "./pool.js";
 import type { LayerSketch } from "./sketch/index.js";
-import {
-  type SketchBasis,
-  type SketchPart,
-  type SketchTask,
-  streamedDType,
-  TensorSketcher,
-} from "./sketch/tasks.js";
+import type { SketchBasis, SketchPart, SketchTask, TensorSketcher } from "./sketch/tasks.js";
 import type { SketchLayersRequest } from "./sketch-layers.js";
 
 /**
@@ -33,7 +30,7 @@ export type WorkerRequest =
   | { op: "begin"; id: number; dtype: DType; sketch?: { task: SketchTask; basis: number } }
   | { op: "sketchBasis"; id: number; basis: SketchBasis }
   | { op: "sketchBegin"; id: number; dtype: DType; task: SketchTask; basis: number }
-  | { op: "sketchBytes"; id: number; sab: SharedArrayBuffer; length: number }
+  | ({ op: "sketchBytes"; id: number } & ChunkRef)
   | { op: "sketchEnd"; id: number }
   | { op: "bytes"; id: number; buf: ArrayBuffer }
   | { op: "values"; id: number; buf: ArrayBuffer }
@@ -41,8 +38,8 @@ export type WorkerRequest =
   | { op: "sketch"; id: number; req: SketchLayersRequest }
   | { op: "hashBegin"; id: number }
   /** `count`: also count the chunk's codes into this worker's share, piece by piece as it is hashed. */
-  | { op: "hash"; id: number; sab: SharedArrayBuffer; length: number; count?: DType }
-  | { op: "count"; id: number; dtype: DType; sab: SharedArrayBuffer; length: number }
+  | ({ op: "hash"; id: number; count?: DType } & ChunkRef)
+  | ({ op: "count"; id: number; dtype: DType } & ChunkRef)
   | { op: "countEnd"; id: number }
   | { op: "hashEnd"; id: number };
 
@@ -62,8 +59,31 @@ export type WorkerReply =
   | { op: "chunk"; id: number; counts?: Uint32Array; error?: string }
   | { op: "digest"; id: number; sha256: string };
 
+/**
+ * What the pool starts a worker with: the pool's shared memory and this worker's region of it for
+ * the counting tables (its chunk buffers lie in the same memory, so chunks are counted in place).
+ */
+export interface PoolWorkerData {
+  codeCounts?: { memory: SharedWasmMemory; base: number };
+}
+
 const port = parentPort;
 if (!port) throw new PedigreeError("INTERNAL_WORKER_FAILED", "pool-worker must run in a worker thread");
+const init = (workerData ?? {}) as PoolWorkerData;
+if (init.codeCounts) useCodeCountsMemory(init.codeCounts.memory, init.codeCounts.base);
+/** The pool's memory, where chunks without a buffer of their own lie. */
+const poolBuffer = init.codeCounts?.memory.buffer ?? null;
+
+/** The bytes a chunk message points at. */
+function chunkBytes(ref: ChunkRef): Uint8Array {
+  const buf = ref.sab ?? poolBuffer;
+  if (!buf)
+    throw new PedigreeError(
+      "INTERNAL_WORKER_FAILED",
+      "a chunk without a buffer on a worker without the pool's memory",
+    );
+  return new Uint8Array(buf, ref.at, ref.length);
+}
 const open = new Map<number, { acc: TensorAccumulator; sketcher: TensorSketcher | null }>();
 /** Sketch bases by id (the latest few: a batch sends one per model) and split tensors' sketch tasks. */
 const bases = new Map<number, SketchBasis>();
@@ -74,16 +94,61 @@ const hashes = new Map<number, Hash>();
 /** This worker's share of split tensors' pattern counts, by tensor id. */
 const shares = new Map<number, CodeShare>();
 
+/**
+ * The sketch tasks' module, loaded when the first sketched tensor begins: a scan-only worker (the
+ * `scan` command, the scan benchmark) starts without compiling the sketch readers and kernels.
+ * Messages that arrive while it loads wait, so every tensor still sees its messages in order.
+ */
+let sketchTasks: typeof import("./sketch/tasks.js") | null = null;
+let sketchTasksFailure: unknown = null;
+let held: WorkerRequest[] | null = null;
+
+function newSketcher(task: SketchTask, basis: number, dtype: DType): TensorSketcher {
+  if (!sketchTasks)
+    throw sketchTasksFailure ?? new PedigreeError("INTERNAL_WORKER_FAILED", "sketch tasks not loaded");
+  return new sketchTasks.TensorSketcher(task, basisOf(basis), sketchTasks.streamedDType(dtype));
+}
+
 port.on("message", (m: WorkerRequest) => {
+  if (held) {
+    held.push(m);
+    return;
+  }
+  const needsTasks = m.op === "sketchBegin" || (m.op === "begin" && m.sketch !== undefined);
+  if (needsTasks && !sketchTasks && !sketchTasksFailure) {
+    const waiting: WorkerRequest[] = [m];
+    held = waiting;
+    import("./sketch/tasks.js")
+      .then(
+        (mod) => {
+          sketchTasks = mod;
+        },
+        (e) => {
+          sketchTasksFailure = e; // each sketch task then fails with it, on its own tensor
+        },
+      )
+      .then(() => {
+        held = null;
+        for (const x of waiting) dispatch(x);
+      });
+    return;
+  }
+  dispatch(m);
+});
+
+function dispatch(m: WorkerRequest): void {
   if (m.op === "sketch") {
     // Loaded on first use: a scan-only worker never loads the readers and sketch kernels.
     import("./sketch-layers.js")
       .then((mod) => mod.sketchLayersFromSpec(m.req))
       .then(
         (layers) =>
-          port.postMessage({ op: "sketched", id: m.id, layers } satisfies WorkerReply, transferables(layers)),
+          port?.postMessage(
+            { op: "sketched", id: m.id, layers } satisfies WorkerReply,
+            transferables(layers),
+          ),
         (e) =>
-          port.postMessage({
+          port?.postMessage({
             op: "error",
             id: m.id,
             message: (e as Error).message,
@@ -117,15 +182,13 @@ port.on("message", (m: WorkerRequest) => {
     open.delete(m.id);
     if (m.op !== "end") failed.add(m.id);
     if (m.op === "bytes" || m.op === "values") ack(m.id, m.buf);
-    port.postMessage({ op: "error", id: m.id, message: (e as Error).message } satisfies WorkerReply);
+    port?.postMessage({ op: "error", id: m.id, message: (e as Error).message } satisfies WorkerReply);
   }
-});
+}
 
 function handle(m: WorkerRequest): void {
   if (m.op === "begin") {
-    const sketcher = m.sketch
-      ? new TensorSketcher(m.sketch.task, basisOf(m.sketch.basis), streamedDType(m.dtype))
-      : null;
+    const sketcher = m.sketch ? newSketcher(m.sketch.task, m.sketch.basis, m.dtype) : null;
     open.set(m.id, { acc: new TensorAccumulator(m.dtype), sketcher });
     return;
   }
@@ -165,7 +228,7 @@ function sketchOp(
   }
   if (m.op === "sketchBegin") {
     try {
-      sketchers.set(m.id, new TensorSketcher(m.task, basisOf(m.basis), streamedDType(m.dtype)));
+      sketchers.set(m.id, newSketcher(m.task, m.basis, m.dtype));
     } catch {
       // Reported by the first chunk (no task) and by sketchEnd.
     }
@@ -175,7 +238,7 @@ function sketchOp(
   try {
     if (!sketcher) throw new PedigreeError("INTERNAL_WORKER_FAILED", `no open sketch task ${m.id}`);
     if (m.op === "sketchBytes") {
-      sketcher.bytes(new Uint8Array(m.sab, 0, m.length));
+      sketcher.bytes(chunkBytes(m));
       port?.postMessage({ op: "chunk", id: m.id } satisfies WorkerReply);
       return;
     }
@@ -213,7 +276,7 @@ function splitOp(
     return;
   }
   try {
-    const bytes = m.op === "countEnd" ? new Uint8Array(0) : new Uint8Array(m.sab, 0, m.length);
+    const bytes = m.op === "countEnd" ? new Uint8Array(0) : chunkBytes(m);
     if (m.op === "hash") {
       const h = hashes.get(m.id);
       if (!h) throw new PedigreeError("INTERNAL_WORKER_FAILED", `no open hash ${m.id}`);

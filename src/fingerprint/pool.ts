@@ -2,10 +2,12 @@ import os from "node:os";
 import { Worker } from "node:worker_threads";
 import { type ErrorCode, PedigreeError } from "../errors.js";
 import type { DType } from "../formats/types.js";
+import { CODE_COUNTS_REGION_BYTES } from "../kernels/code-counts.js";
+import { type SharedWasmMemory, sharedMemory } from "../kernels/wasm.js";
 import { workerEntry } from "../workers/entry.js";
 import { CodeCounts, TensorAccumulator, type TensorDigest } from "./kernels/accumulator.js";
 import { scanKindOf } from "./kernels/dtype-tables.js";
-import type { WorkerReply, WorkerRequest } from "./pool-worker.js";
+import type { PoolWorkerData, WorkerReply, WorkerRequest } from "./pool-worker.js";
 import { SCAN_CHUNK_BYTES } from "./scan.js";
 import type { LayerSketch } from "./sketch/index.js";
 import {
@@ -16,6 +18,13 @@ import {
   TensorSketcher,
 } from "./sketch/tasks.js";
 import type { SketchLayersRequest } from "./sketch-layers.js";
+
+/** Where a chunk lies for the workers: at `at` in the pool's shared memory, or in `sab` when given. */
+export interface ChunkRef {
+  sab?: SharedArrayBuffer;
+  at: number;
+  length: number;
+}
 
 /** Where the scan sends a tensor's bytes; `push` resolves when there is room for another chunk. */
 export interface TensorJob {
@@ -57,6 +66,13 @@ export interface ChunkBufferStats {
   /** Chunks of 16/8-bit tensors that arrived in a buffer of their own and were copied into a shared one. */
   copied: number;
 }
+
+/**
+ * The most bytes of shared memory a pool reserves for its workers' counting tables and its chunk
+ * buffers (address space; pages count only once touched). Beyond it (some hundred threads) chunks
+ * get SharedArrayBuffers of their own and the workers copy them into their tables' memory.
+ */
+const POOL_MEMORY_MAX = 1 << 30;
 
 /** More threads than this is a typo, not a machine (each holds up to two chunks in flight). */
 export const MAX_THREADS = 256;
@@ -149,9 +165,16 @@ class WorkerPool implements ScanExecutor {
   private readonly stats = { peakInflight: 0, copied: 0 };
   private waiters: (() => void)[] = [];
   private readonly spare: SpareBuffers;
-  /** Shared chunk buffers (split tensors): free ones, and how many exist (at most maxInflight + 2). */
-  private readonly shared: SharedArrayBuffer[] = [];
+  /**
+   * Shared chunk buffers (split tensors), each SCAN_CHUNK_BYTES: free ones, and how many exist (at
+   * most maxInflight + 2, the rest copies forced by chunks read elsewhere). They lie in `memory`
+   * after the workers' counting tables, so a worker counts a chunk where it was read (no copy into
+   * its kernel's memory), unless the pool is too large for one memory.
+   */
+  private readonly shared: Uint8Array[] = [];
   private sharedCount = 0;
+  private readonly memory: SharedWasmMemory | null;
+  private readonly chunksAt: number;
   /** Wake-ups of split tensors waiting for their last chunk replies (also called on failure). */
   private drains: (() => void)[] = [];
   private fatal: unknown = null;
@@ -161,13 +184,19 @@ class WorkerPool implements ScanExecutor {
   constructor(readonly threads: number) {
     this.maxInflight = 2 * threads + 2;
     this.spare = new SpareBuffers(this.maxInflight + 1);
-    this.slots = Array.from({ length: threads }, () => this.spawn());
+    this.chunksAt = threads * CODE_COUNTS_REGION_BYTES;
+    const bytes = this.chunksAt + (this.maxInflight + 2) * SCAN_CHUNK_BYTES;
+    this.memory = bytes <= POOL_MEMORY_MAX ? sharedMemory(bytes) : null;
+    this.slots = Array.from({ length: threads }, (_, i) => this.spawn(i));
   }
 
-  private spawn(): Slot {
+  private spawn(i: number): Slot {
     const { url, options } = workerEntry(import.meta.url, "pool-worker");
+    const workerData: PoolWorkerData = this.memory
+      ? { codeCounts: { memory: this.memory, base: i * CODE_COUNTS_REGION_BYTES } }
+      : {};
     const slot: Slot = {
-      worker: new Worker(url, options),
+      worker: new Worker(url, { ...options, workerData }),
       load: 0,
       sent: [],
       jobs: new Map(),
@@ -242,7 +271,8 @@ class WorkerPool implements ScanExecutor {
       while (this.inflight >= this.maxInflight && !this.fatal)
         await new Promise<void>((r) => this.waiters.push(r));
       const buf = ownBuffer(view);
-      if (view.buffer instanceof SharedArrayBuffer) this.shared.push(view.buffer); // copied out: free again
+      const chunk = this.chunkOf(view);
+      if (chunk) this.shared.push(chunk); // copied out: free again
       this.inflight++;
       this.stats.peakInflight = Math.max(this.stats.peakInflight, this.inflight);
       slot.sent.push(op === "bytes" ? view.byteLength : 0);
@@ -264,20 +294,42 @@ class WorkerPool implements ScanExecutor {
    */
   spareBuffer(byteLength: number, dtype: DType): Uint8Array | undefined {
     if (!isSplitKind(dtype)) return this.spare.take(byteLength);
-    const sab = byteLength <= SCAN_CHUNK_BYTES ? this.takeShared(false) : undefined;
-    return sab ? new Uint8Array(sab, 0, byteLength) : undefined;
+    const chunk = byteLength <= SCAN_CHUNK_BYTES ? this.takeShared(false) : undefined;
+    return chunk?.subarray(0, byteLength);
   }
 
-  private takeShared(force: boolean): SharedArrayBuffer | undefined {
+  private takeShared(force: boolean): Uint8Array | undefined {
     const free = this.shared.pop();
     if (free || (!force && this.sharedCount >= this.maxInflight + 2)) return free;
-    this.sharedCount++;
-    return new SharedArrayBuffer(SCAN_CHUNK_BYTES);
+    const i = this.sharedCount++;
+    if (this.memory && i < this.maxInflight + 2)
+      return new Uint8Array(this.memory.buffer, this.chunksAt + i * SCAN_CHUNK_BYTES, SCAN_CHUNK_BYTES);
+    return new Uint8Array(new SharedArrayBuffer(SCAN_CHUNK_BYTES));
+  }
+
+  /** The chunk buffer (whole) that `bytes` starts, if it starts one: in the pool's memory, or a shared one of its own. */
+  private chunkOf(bytes: ArrayBufferView): Uint8Array | null {
+    const b = bytes.buffer;
+    if (this.memory && b === this.memory.buffer) {
+      const o = bytes.byteOffset - this.chunksAt;
+      return o >= 0 && o % SCAN_CHUNK_BYTES === 0
+        ? new Uint8Array(b, bytes.byteOffset, SCAN_CHUNK_BYTES)
+        : null;
+    }
+    return b instanceof SharedArrayBuffer && bytes.byteOffset === 0 && b.byteLength === SCAN_CHUNK_BYTES
+      ? new Uint8Array(b)
+      : null;
+  }
+
+  /** How a worker finds `length` bytes of `chunk`: an offset in the pool's memory, else the chunk's own buffer. */
+  private chunkRef(chunk: Uint8Array, length: number): ChunkRef {
+    if (this.memory && chunk.buffer === this.memory.buffer) return { at: chunk.byteOffset, length };
+    return { sab: chunk.buffer as SharedArrayBuffer, at: chunk.byteOffset, length };
   }
 
   /**
    * 16/8-bit tensors: the owner (least-loaded worker) hashes every chunk in order, and counts its
-   * patterns in the same pass unless another worker has clearly fewer pending operations, which then
+   * patterns in the same pass unless another worker is idle while the owner has a backlog, which then
    * counts it — so a long tensor read alone still keeps every worker busy. Each worker sums its share;
    * "countEnd" collects the shares. Counts are
    * exact integers, summed in any order (CodeCounts), so the result is the same for any thread count.
@@ -331,11 +383,15 @@ class WorkerPool implements ScanExecutor {
         while (this.inflight >= this.maxInflight && !this.fatal)
           await new Promise<void>((r) => this.waiters.push(r));
         if (this.fatal) throw this.fatal;
-        const sab = this.sharedOf(bytes);
-        // Counted by the owner as it hashes (one pass through the cache) unless another worker
-        // has clearly less queued.
+        const chunk = this.sharedOf(bytes);
+        const ref = this.chunkRef(chunk, bytes.length);
+        // Counted by the owner as it hashes (one pass through the cache: the counts then cost
+        // little beyond the hash) unless another worker is idle while the owner has a backlog.
+        // Counted apart, a chunk costs its full counting time on a cold cache, so only an idle
+        // worker takes it: with lanes a fifth of the chunks went elsewhere under the former rule
+        // (owner more than one operation ahead), ≈ 6 % of the scan's CPU.
         const least = this.slots.reduce((a, b) => (b.chunkReplies.length < a.chunkReplies.length ? b : a));
-        const counter = owner.chunkReplies.length <= least.chunkReplies.length + 1 ? owner : least;
+        const counter = least.chunkReplies.length === 0 && owner.chunkReplies.length >= 2 ? least : owner;
         const ops = (counter === owner ? 1 : 2) + (sketcher ? 1 : 0);
         this.inflight++;
         this.stats.peakInflight = Math.max(this.stats.peakInflight, this.inflight);
@@ -344,7 +400,7 @@ class WorkerPool implements ScanExecutor {
         const release = (m: Extract<WorkerReply, { op: "chunk" }>) => {
           settle(m);
           if (--refs > 0) return;
-          this.shared.push(sab);
+          this.shared.push(chunk);
           this.inflight--;
           this.waiters.shift()?.();
         };
@@ -353,15 +409,15 @@ class WorkerPool implements ScanExecutor {
           owner.load -= bytes.length;
           release(m);
         });
-        if (counter === owner) this.post(owner, { op: "hash", id, sab, length: bytes.length, count: dtype });
+        if (counter === owner) this.post(owner, { op: "hash", id, ...ref, count: dtype });
         else {
-          this.post(owner, { op: "hash", id, sab, length: bytes.length });
+          this.post(owner, { op: "hash", id, ...ref });
           counter.chunkReplies.push(release);
-          this.post(counter, { op: "count", id, dtype, sab, length: bytes.length });
+          this.post(counter, { op: "count", id, dtype, ...ref });
         }
         if (sketcher) {
           sketcher.chunkReplies.push(release);
-          this.post(sketcher, { op: "sketchBytes", id: sketchId, sab, length: bytes.length });
+          this.post(sketcher, { op: "sketchBytes", id: sketchId, ...ref });
         }
       },
       pushValues: async () => {
@@ -386,12 +442,13 @@ class WorkerPool implements ScanExecutor {
   }
 
   /** The chunk's shared buffer: its own when it was read into one from spareBuffer, else a copy. */
-  private sharedOf(bytes: Uint8Array): SharedArrayBuffer {
-    if (bytes.buffer instanceof SharedArrayBuffer && bytes.byteOffset === 0) return bytes.buffer;
-    const sab = this.takeShared(true) as SharedArrayBuffer;
+  private sharedOf(bytes: Uint8Array): Uint8Array {
+    const own = this.chunkOf(bytes);
+    if (own) return own;
+    const chunk = this.takeShared(true) as Uint8Array;
     this.stats.copied++;
-    new Uint8Array(sab).set(bytes);
-    return sab;
+    chunk.set(bytes);
+    return chunk;
   }
 
   bufferStats(): ChunkBufferStats {

@@ -12,14 +12,26 @@ export interface WasmMemory {
 declare const WebAssembly: {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+  Memory: new (desc: { initial: number; maximum: number; shared: true }) => SharedWasmMemory;
 };
+
+/** A shared memory: its buffer is a SharedArrayBuffer that other threads may be given. */
+export interface SharedWasmMemory {
+  readonly buffer: SharedArrayBuffer;
+}
+
+/** A shared memory of `bytes` (whole pages), which never grows. */
+export function sharedMemory(bytes: number): SharedWasmMemory {
+  const pages = Math.ceil(bytes / WASM_PAGE);
+  return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+}
 
 export const WASM_PAGE = 65_536;
 
-/** Compiles and instantiates a kernel module (no imports); the caller states its exports' shape. */
-export function instantiateKernel<Exports>(base64: string): Exports {
+/** Compiles and instantiates a kernel module; the caller states its exports' shape. */
+export function instantiateKernel<Exports>(base64: string, imports: object = {}): Exports {
   const module = new WebAssembly.Module(Buffer.from(base64, "base64"));
-  return new WebAssembly.Instance(module, {}).exports as unknown as Exports;
+  return new WebAssembly.Instance(module, imports).exports as unknown as Exports;
 }
 
 /** Grows `memory` to at least `bytes`. */

@@ -255,6 +255,11 @@ describe("statistics kernels", () => {
       two.add(pairs((k) => Math.floor(k / 2)));
       two.add(pairs((k) => k - Math.floor(k / 2)));
       expect(two.finish()).toEqual(expected);
+      const three = new CodeCounts(dtype); // bins in one, two or all three shares (merged in code order)
+      three.add(pairs((k) => (k >= 3 ? 1 : 0)));
+      three.add(pairs((k) => k - (k >= 3 ? 1 : 0) - (k % 2)));
+      three.add(pairs((k) => k % 2));
+      expect(three.finish()).toEqual(expected);
       const one = new CodeCounts(dtype);
       one.add(pairs((k) => k));
       expect(one.finish()).toEqual(expected);

@@ -4,10 +4,13 @@ import { describe, expect, it } from "vitest";
 import { accumulateCodes } from "../../src/fingerprint/kernels/stats.js";
 import {
   addCodeCounts,
+  CODE_COUNTS_REGION_BYTES,
   codeCountPairs,
   PIECE_BYTES,
   settleCodeCounts,
+  useCodeCountsMemory,
 } from "../../src/kernels/code-counts.js";
+import { sharedMemory, WASM_PAGE } from "../../src/kernels/wasm.js";
 import { Xoshiro128 } from "../../src/synth/random.js";
 
 function randomBytes(n: number, seed: number): Uint8Array {
@@ -91,6 +94,34 @@ describe("code-counts kernel", () => {
       expect.objectContaining({ code: "INTERNAL_BAD_ARGUMENT" }),
     );
     expect(() => addCodeCounts(new Uint8Array(4), 1, new Uint32Array(65536))).toThrow(
+      expect.objectContaining({ code: "INTERNAL_BAD_ARGUMENT" }),
+    );
+  });
+
+  it("counts bytes that lie in its shared memory where they are, and keeps what a target held before the switch", () => {
+    const bytes = randomBytes(3 * PIECE_BYTES + 18, 9);
+    const ta = new Uint32Array(65536);
+    const tb = new Uint32Array(256);
+    addCodeCounts(bytes.subarray(0, 1000), 2, ta); // held by this thread's own memory's tables
+    // A pool's layout: other threads' regions, this one's (second), then chunks.
+    const memory = sharedMemory(3 * CODE_COUNTS_REGION_BYTES + bytes.length + WASM_PAGE);
+    useCodeCountsMemory(memory, CODE_COUNTS_REGION_BYTES);
+    const chunk = new Uint8Array(memory.buffer, 3 * CODE_COUNTS_REGION_BYTES, bytes.length);
+    chunk.set(bytes);
+    const seen: Uint8Array[] = [];
+    addCodeCounts(chunk.subarray(1000), 2, ta, (p) => seen.push(p.slice()));
+    addCodeCounts(chunk.subarray(3), 1, tb); // at any offset
+    addCodeCounts(new Uint8Array(memory.buffer, 3 * CODE_COUNTS_REGION_BYTES + 8, 4096), 1, tb);
+    for (const t of [ta, tb]) settleCodeCounts(t);
+    expect(Buffer.concat(seen)).toEqual(Buffer.from(bytes.subarray(1000)));
+    expect(ta).toEqual(plain(bytes, 2));
+    const expectB = plain(bytes.subarray(3), 1);
+    const more = plain(bytes.subarray(8, 8 + 4096), 1);
+    for (let c = 0; c < 256; c++) expectB[c] = (expectB[c] ?? 0) + (more[c] ?? 0);
+    expect(tb).toEqual(expectB);
+    // Nothing outside this thread's region was written: the other regions' tables are still zero.
+    expect(new Uint32Array(memory.buffer, 0, CODE_COUNTS_REGION_BYTES / 4).some((k) => k !== 0)).toBe(false);
+    expect(() => useCodeCountsMemory(memory, 3 * CODE_COUNTS_REGION_BYTES + bytes.length)).toThrow(
       expect.objectContaining({ code: "INTERNAL_BAD_ARGUMENT" }),
     );
   });

@@ -186,22 +186,32 @@ export class CodeCounts {
     this.shares.push(pairs);
   }
   finish(): TensorStats {
-    if (this.shares.length === 1) {
-      const pairs = this.shares[0] as Uint32Array;
-      const codes = new Uint32Array(pairs.length / 2);
-      const counts = new Float64Array(pairs.length / 2);
-      for (let i = 0; i < codes.length; i++) {
-        codes[i] = pairs[2 * i] as number;
-        counts[i] = pairs[2 * i + 1] as number;
-      }
-      return finalizeCodeCounts(codes, counts, this.dtype);
-    }
-    const totals = new Float64Array(this.bins);
-    for (const pairs of this.shares)
-      for (let i = 0; i < pairs.length; i += 2) {
-        const c = pairs[i] as number;
-        totals[c] = (totals[c] as number) + (pairs[i + 1] as number);
-      }
-    return finalizeCodes(totals, this.dtype);
+    // The shares merged bin by bin in code order: a tensor costs its non-empty bins (no dense
+    // 2^16-bin array per tensor on the thread that finishes the scan).
+    let codes: Uint32Array = new Uint32Array(0);
+    let counts: Float64Array = new Float64Array(0);
+    for (const pairs of this.shares) [codes, counts] = mergePairs(codes, counts, pairs);
+    return finalizeCodeCounts(codes, counts, this.dtype);
   }
+}
+
+/** Ascending (code, count) bins plus a share's ascending pairs: the union, counts of shared codes summed. */
+function mergePairs(
+  codes: Uint32Array,
+  counts: Float64Array,
+  pairs: Uint32Array,
+): [Uint32Array, Float64Array] {
+  const n = pairs.length / 2;
+  const outCodes = new Uint32Array(codes.length + n);
+  const outCounts = new Float64Array(codes.length + n);
+  let i = 0;
+  let j = 0;
+  let o = 0;
+  while (i < codes.length || j < n) {
+    const a = i < codes.length ? (codes[i] as number) : Number.POSITIVE_INFINITY;
+    const b = j < n ? (pairs[2 * j] as number) : Number.POSITIVE_INFINITY;
+    outCodes[o] = Math.min(a, b);
+    outCounts[o++] = (a <= b ? (counts[i++] as number) : 0) + (b <= a ? (pairs[2 * j++ + 1] as number) : 0);
+  }
+  return [outCodes.subarray(0, o), outCounts.subarray(0, o)];
 }
