@@ -2,6 +2,7 @@ import { createHash, type Hash } from "node:crypto";
 import { parentPort } from "node:worker_threads";
 import { PedigreeError } from "../errors.js";
 import type { DType } from "../formats/types.js";
+import { collectGarbageAbove } from "./collect-garbage.js";
 import { CodeShare, TensorAccumulator } from "./kernels/accumulator.js";
 import type { LayerSketch } from "./sketch/index.js";
 import {
@@ -69,6 +70,11 @@ const open = new Map<number, { acc: TensorAccumulator; sketcher: TensorSketcher 
 const bases = new Map<number, SketchBasis>();
 const sketchers = new Map<number, TensorSketcher>();
 const BASES_KEPT = 4;
+/**
+ * Dead ArrayBuffers a sketch worker may hold before it collects them itself (collectGarbageAbove):
+ * well under V8's own ≈ 64 MB trigger, and several layers' worth of per-matrix garbage at 70B.
+ */
+export const SKETCH_GARBAGE_BYTES = 24 << 20;
 const failed = new Set<number>();
 const hashes = new Map<number, Hash>();
 /** This worker's share of split tensors' pattern counts, by tensor id. */
@@ -177,11 +183,13 @@ function sketchOp(
     if (m.op === "sketchBytes") {
       sketcher.bytes(new Uint8Array(m.sab, 0, m.length));
       port?.postMessage({ op: "chunk", id: m.id } satisfies WorkerReply);
+      collectGarbageAbove(SKETCH_GARBAGE_BYTES);
       return;
     }
     sketchers.delete(m.id);
     const part = sketcher.finish();
     port?.postMessage({ op: "sketchDone", id: m.id, part } satisfies WorkerReply, transferables(part));
+    collectGarbageAbove(SKETCH_GARBAGE_BYTES);
   } catch (e) {
     if (m.op === "sketchBytes")
       port?.postMessage({ op: "chunk", id: m.id, error: (e as Error).message } satisfies WorkerReply);
