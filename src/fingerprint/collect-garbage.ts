@@ -47,14 +47,15 @@ let settled = Number.POSITIVE_INFINITY;
  * each worker's resident memory between collections, on top of what it holds (measured: 40–110 MB
  * of ArrayBuffers per worker in a whole 70B run). A worker's heap is a few MB: a collection takes a
  * few ms. The counter lags the collection (buffers are freed by a concurrent sweeper), which only
- * delays the next one.
+ * delays the next one. Returns whether it collected.
  */
-export function collectGarbageAbove(bytes: number): void {
+export function collectGarbageAbove(bytes: number): boolean {
   const external = v8.getHeapStatistics().external_memory;
   if (external < settled) settled = external;
-  if (external - settled <= bytes) return;
+  if (external - settled <= bytes) return false;
   const gc = gcFunction();
-  if (!gc) return;
+  if (!gc) return false;
   gc();
   settled = v8.getHeapStatistics().external_memory;
+  return true;
 }
