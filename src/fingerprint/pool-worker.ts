@@ -72,7 +72,8 @@ const sketchers = new Map<number, TensorSketcher>();
 const BASES_KEPT = 4;
 /**
  * Dead ArrayBuffers a sketch worker may hold before it collects them itself (collectGarbageAbove):
- * well under V8's own ≈ 64 MB trigger, and several layers' worth of per-matrix garbage at 70B.
+ * well under V8's own ≈ 64 MB trigger, and about two layers' worth of a 70B's per-layer garbage
+ * (the directions scaled by each layer's norm weight: 12 MB), so a collection every other layer.
  */
 export const SKETCH_GARBAGE_BYTES = 24 << 20;
 const failed = new Set<number>();
