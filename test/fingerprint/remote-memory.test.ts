@@ -105,28 +105,34 @@ function gateSketcher(fraction: number): { sketcher: TensorSketcher; rows: numbe
   return { sketcher: new TensorSketcher(task, basis), rows, d };
 }
 
-function sketchAllBlocks({ sketcher, rows, d }: ReturnType<typeof gateSketcher>): void {
+function sketchBlocks({ sketcher, rows, d }: ReturnType<typeof gateSketcher>, upTo = rows): void {
   const per = blockRows(d);
   const block = new Float32Array(per * d);
   for (let i = 0; i < block.length; i++) block[i] = Math.cos(i * 0.11);
-  for (let start = 0; start < rows; start += per) {
+  for (let start = 0; start < upTo; start += per) {
     const count = Math.min(per, rows - start);
     sketcher.rows(block.subarray(0, count * d), start, count);
   }
   sketcher.finish();
 }
 
+/** ArrayBuffer bytes the thread allocated and still holds across `run`, after a settled collection. */
+async function heldAcross(run: () => void): Promise<number> {
+  collectGarbage();
+  await new Promise((r) => setTimeout(r, 200)); // V8 frees collected buffers on a concurrent sweeper
+  const before = process.memoryUsage().arrayBuffers;
+  run();
+  return process.memoryUsage().arrayBuffers - before;
+}
+
 describe("sketch workers do not accumulate dead row data", () => {
-  it("a features task allocates no row data per block (whole-70B budget: a few kept rows per block)", () => {
-    // 5 % of the rows kept: fresh kept rows per block would be ≈ 47 MB over the 224 blocks, under
-    // V8's own trigger, so they would all still stand at the end.
-    sketchAllBlocks(gateSketcher(0.05)); // the scratch grows once
-    collectGarbage();
-    const before = process.memoryUsage().arrayBuffers;
-    sketchAllBlocks(gateSketcher(0.05));
-    const grown = process.memoryUsage().arrayBuffers - before;
-    // What remains: the task's outputs (1,434 kept rows × 96 bytes, norms) and the directions.
-    expect(grown).toBeLessThan(8 << 20);
+  it("a features task allocates no row data per block (whole-70B budget: a few kept rows per block)", async () => {
+    // 5 % of the rows kept: fresh kept rows per block would be ≈ 47 MB over the 224 blocks (27–33
+    // MB measured: V8 collects some), under its own ≈ 64 MB trigger. What a task holds after its
+    // run without them: its outputs and the quantised directions, 9.2 MB.
+    sketchBlocks(gateSketcher(0.05)); // the scratch grows once
+    const held = await heldAcross(() => sketchBlocks(gateSketcher(0.05)));
+    expect(held).toBeLessThan(16 << 20);
   }, 60_000);
 
   it("collectGarbageAbove collects once the thread's ArrayBuffers grew past the limit, well before V8 would", async () => {
