@@ -7,14 +7,20 @@
  * size; then time per GB relative to the 1B shape measured in the same run.
  *
  *   tsx bench/scale.ts [--shapes 1b,70b,671b] [--layers N] [--layers-671b N] [--threads N]
- *                      [--inspect-only] [--out DIR]
+ *                      [--inspect-only] [--budget-of-full] [--out DIR]
  *
  * --shapes takes `name:layers` items too (`--shapes 1b,70b:2,70b:4,671b:3,671b:4`): when one shape
  * is run at two depths, the cost of one more layer and the fixed cost (embeddings, head, start-up)
  * are fitted from the two runs and the full depth is extrapolated from them.
  * --layers N fingerprints a depth-limited prefix of each shape (full widths, N layers; quick runs);
  * --layers-671b N does so for the DeepSeek-V3 shape only (its full depth is ~673 GB). A
- * depth-limited run also prints its figures extrapolated to the full depth (time ∝ bytes). Results
+ * depth-limited run also prints its figures extrapolated to the full depth (time ∝ bytes).
+ * --budget-of-full fingerprints a depth-limited prefix with the neuron budget scaled to its depth
+ * (48 MB × layers / full layers, bench/scale/fingerprint-child.mjs), so every layer keeps the
+ * neurons it keeps in the full model and the sketch workers do the full depth's per-layer work
+ * (a prefix otherwise keeps more neurons per layer: all of them up to ≈ 2 layers of 70B); its
+ * memory is then that of the full run, minus what depth itself adds (dense shapes only: an MoE
+ * shape's budget also depends on its tensor count). Results
  * are written, one JSON file per shape, into --out (default bench/out/scale/) as they come. Runs
  * the compiled dist/ (npm run build first; `npm run bench:scale` does).
  */
@@ -22,6 +28,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { FEATURE_BUDGET_BYTES } from "../src/fingerprint/sketch/budget.js";
 import { runCli } from "./scale/run-cli.js";
 import { SynthHubServer } from "./scale/server.js";
 import { planRepo, type ScaleShapeName, scaleShape } from "./scale/synth-repo.js";
@@ -48,6 +55,7 @@ const runs = (opt("--shapes") ?? "1b,70b,671b").split(",").map((item) => {
 const layersAll = opt("--layers");
 const layers671 = opt("--layers-671b");
 const threads = opt("--threads");
+const byBudget = args.includes("--budget-of-full");
 const outDir = path.resolve(opt("--out") ?? path.join(ROOT, "bench", "out", "scale"));
 fs.mkdirSync(outDir, { recursive: true });
 
@@ -110,7 +118,7 @@ for (const { name, depth } of runs) {
   const spec = `hf://${repoName}`;
   const shards = [...repo.files.values()].filter((f) => f.lfs).length;
   say(
-    `\n== ${name}${limited ? ` (first ${shape.arch.layers} of ${fullShape.arch.layers} layers)` : ""}: ${(repo.weightBytes / GB).toFixed(2)} GB in ${shards} shard(s), ${repo.tensorCount} tensors, ${shape.fp8 ? "FP8 E4M3 + 128×128 block scales" : "BF16"}`,
+    `\n== ${name}${limited ? ` (first ${shape.arch.layers} of ${fullShape.arch.layers} layers)` : ""}: ${(repo.weightBytes / GB).toFixed(2)} GB in ${shards} shard(s), ${repo.tensorCount} tensors, ${shape.fp8 ? "FP8 E4M3 + 128×128 block scales" : "BF16"}${byBudget && limited ? "; neuron budget of the full depth" : ""}`,
   );
   try {
     const c = server.counter(repoName);
@@ -144,7 +152,19 @@ for (const { name, depth } of runs) {
       const fpArgs = ["fingerprint", spec, "--allow-local", "--json", "--quiet", "-o", pfp];
       if (threads) fpArgs.push("--threads", threads);
       const load0 = os.loadavg()[0] ?? 0;
-      const fp = await runCli(fpArgs, env(server.endpoint));
+      const fp =
+        byBudget && limited
+          ? await runCli(
+              [
+                spec,
+                pfp,
+                String(Math.floor((FEATURE_BUDGET_BYTES * shape.arch.layers) / fullShape.arch.layers)),
+                ...(threads ? [threads] : []),
+              ],
+              env(server.endpoint),
+              path.join(ROOT, "bench", "scale", "fingerprint-child.mjs"),
+            )
+          : await runCli(fpArgs, env(server.endpoint));
       const cpu = process.cpuUsage(cpu0);
       const load1 = os.loadavg()[0] ?? 0;
       if (fp.code !== 0) throw new Error(`fingerprint failed (${fp.code}): ${fp.stderr.slice(-2000)}`);

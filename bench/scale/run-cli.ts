@@ -21,16 +21,20 @@ export interface CliRun {
 }
 
 /**
- * Runs `node bin/pedigree.js <args>` as a child process, asynchronously (the loopback server lives
+ * Runs `node bin/pedigree.js <args>` (or another `script`) as a child process, asynchronously (the loopback server lives
  * in this process and must keep serving). CPU time and peak RSS come from the kernel's rusage of
  * the child: through GNU time when /usr/bin/time exists, else by polling /proc/<pid> (VmHWM and
  * utime+stime; up to one poll interval of CPU is missed). MALLOC_ENV is set as bin/pedigree.js
  * would set it, so the measured process is the one that does the work (no second start).
  */
-export async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
+export async function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  script = path.join(ROOT, "bin", "pedigree.js"),
+): Promise<CliRun> {
   const useTime = fs.existsSync(TIME);
   const timeFile = path.join(os.tmpdir(), `pedigree-scale-time-${process.pid}-${Date.now()}.txt`);
-  const cli = [process.execPath, path.join(ROOT, "bin", "pedigree.js"), ...args];
+  const cli = [process.execPath, script, ...args];
   const argv = useTime ? [TIME, "-o", timeFile, "-f", "%e %U %S %M", ...cli] : cli;
   const t0 = performance.now();
   const child = spawn(argv[0] as string, argv.slice(1), {

@@ -4,6 +4,7 @@ import { PedigreeError } from "../errors.js";
 import type { DType } from "../formats/types.js";
 import { useCodeCountsMemory } from "../kernels/code-counts.js";
 import type { SharedWasmMemory } from "../kernels/wasm.js";
+import { collectGarbageAbove } from "./collect-garbage.js";
 import { CodeShare, TensorAccumulator } from "./kernels/accumulator.js";
 import type { ChunkRef } from "./pool.js";
 import type { LayerSketch } from "./sketch/index.js";
@@ -89,6 +90,12 @@ const open = new Map<number, { acc: TensorAccumulator; sketcher: TensorSketcher 
 const bases = new Map<number, SketchBasis>();
 const sketchers = new Map<number, TensorSketcher>();
 const BASES_KEPT = 4;
+/**
+ * Dead ArrayBuffers a sketch worker may hold before it collects them itself (collectGarbageAbove):
+ * well under V8's own ≈ 64 MB trigger, and about two layers' worth of a 70B's per-layer garbage
+ * (the directions scaled by each layer's norm weight: 12 MB), so a collection every other layer.
+ */
+export const SKETCH_GARBAGE_BYTES = 24 << 20;
 const failed = new Set<number>();
 const hashes = new Map<number, Hash>();
 /** This worker's share of split tensors' pattern counts, by tensor id. */
@@ -240,11 +247,13 @@ function sketchOp(
     if (m.op === "sketchBytes") {
       sketcher.bytes(chunkBytes(m));
       port?.postMessage({ op: "chunk", id: m.id } satisfies WorkerReply);
+      collectGarbageAbove(SKETCH_GARBAGE_BYTES);
       return;
     }
     sketchers.delete(m.id);
     const part = sketcher.finish();
     port?.postMessage({ op: "sketchDone", id: m.id, part } satisfies WorkerReply, transferables(part));
+    collectGarbageAbove(SKETCH_GARBAGE_BYTES);
   } catch (e) {
     if (m.op === "sketchBytes")
       port?.postMessage({ op: "chunk", id: m.id, error: (e as Error).message } satisfies WorkerReply);

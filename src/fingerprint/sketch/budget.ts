@@ -116,7 +116,8 @@ function lowerBound(rows: Int32Array, x: number): number {
 
 /**
  * The kept rows of a block holding matrix rows [start, start+count), each `d` wide, packed in order:
- * the stored subset of the block, ready to project.
+ * the stored subset of the block, ready to project. Written into `into(values)` when given (a
+ * caller's reused scratch of at least that length: `w` is then a view of it), else a new array.
  */
 export function selectRows(
   block: Float32Array,
@@ -124,10 +125,12 @@ export function selectRows(
   rows: Int32Array,
   start: number,
   count: number,
+  into?: (values: number) => Float32Array,
 ): { w: Float32Array; count: number } {
   const from = lowerBound(rows, start);
   const to = lowerBound(rows, start + count);
-  const w = new Float32Array((to - from) * d);
+  const n = (to - from) * d;
+  const w = into ? into(n).subarray(0, n) : new Float32Array(n);
   for (let p = from; p < to; p++) {
     const r = (rows[p] ?? -1) - start;
     w.set(block.subarray(r * d, (r + 1) * d), (p - from) * d);

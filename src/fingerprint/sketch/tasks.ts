@@ -141,10 +141,12 @@ function consumerOf(task: SketchTask, basis: SketchBasis): Consumer {
       let at = 0;
       return {
         block(block, start, count) {
-          const { w, count: m } = keep ? selectRows(block, d, keep, start, count) : { w: block, count };
+          const { w, count: m } = keep
+            ? selectRows(block, d, keep, start, count, (n) => scratch("rows", n))
+            : { w: block, count };
           if (m === 0) return;
           out.norms.set(rowNorms(w, m, d), at);
-          const all = new Float32Array(m * out.width);
+          const all = scratch("projected", m * out.width).subarray(0, m * out.width);
           dotRowsQuantized(w, m, d, WEIGHT_LEVELS, directions, all);
           out.put(all, m, at);
           at += m;
@@ -262,17 +264,38 @@ function summerOf(sums: number[][], cols: number) {
 }
 
 /**
- * Row-block buffers of finished streamed tasks, handed to the next task of the same size: a worker
- * runs an MoE layer's expert matrices (768 in DeepSeek-V3) one after another, and a fresh 4 MiB
- * buffer each is off-heap garbage that is collected late (peak RSS). Rows a task does not decode
- * keep stale values, which its consumer never reads.
+ * Per-block scratch of the features tasks (the kept rows of a block, their projections), one of each
+ * per thread and grown to the largest block seen: a block's results are copied out before the next
+ * block comes. Fresh arrays per block were ≈ 50 MB of off-heap garbage on each sketch worker at a
+ * time in a whole 70B run (a few kept rows × 32 KB, 20,000 blocks): V8 collects ArrayBuffers only
+ * after ≈ 64 MB of them, so that much garbage stood in every worker's resident memory.
  */
-const spareBlocks: Float32Array[] = [];
+const scratches = new Map<string, Float32Array>();
+
+function scratch(name: string, length: number): Float32Array {
+  const have = scratches.get(name);
+  if (have && have.length >= length) return have;
+  const fresh = new Float32Array(length);
+  scratches.set(name, fresh);
+  return fresh;
+}
+
+/**
+ * Row-block buffers of finished streamed tasks, handed to the next task: a worker runs an MoE
+ * layer's expert matrices (768 in DeepSeek-V3) one after another, and a fresh 4 MiB buffer each is
+ * off-heap garbage that is collected late (peak RSS). Every buffer holds BLOCK_VALUES (a task uses
+ * the first blockRows(cols) × cols of them), so any spare fits any task of a model whose widths
+ * differ (8192 and 28672 at 70B): a worker then keeps one buffer, not one per width. Rows a task
+ * does not decode keep stale values, which its consumer never reads.
+ */
+const spareBlocks: ArrayBuffer[] = [];
 const SPARE_BLOCKS = 4;
 
 function blockBuffer(length: number): Float32Array {
-  const i = spareBlocks.findIndex((b) => b.length === length);
-  return i < 0 ? new Float32Array(length) : (spareBlocks.splice(i, 1)[0] ?? new Float32Array(length));
+  const bytes = Math.max(BLOCK_VALUES, length) * 4;
+  const i = spareBlocks.findIndex((b) => b.byteLength === bytes);
+  const whole = i < 0 ? undefined : spareBlocks.splice(i, 1)[0];
+  return new Float32Array(whole ?? new ArrayBuffer(bytes), 0, length);
 }
 
 /**
@@ -344,7 +367,8 @@ export class TensorSketcher {
       );
     const part = this.consumer.finish();
     // No consumer keeps a reference to a block (they copy what they store): the buffer can go back.
-    if (this.dtype && spareBlocks.length < SPARE_BLOCKS) spareBlocks.push(this.buffer);
+    if (this.dtype && spareBlocks.length < SPARE_BLOCKS && this.buffer.buffer instanceof ArrayBuffer)
+      spareBlocks.push(this.buffer.buffer);
     return part;
   }
 
