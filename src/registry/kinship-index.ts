@@ -60,13 +60,14 @@ const PROBE_FLIPS = 3;
 const NEURON_BITS = 24;
 const NEURON_SLOTS = 12;
 /**
- * Native slots: twice the anchor-keyed neuron slots, because for a vocabulary-swapped child they are
- * the only keys it shares with its parent. A stranger shares a Gram band by chance (about 80 probes
- * at 2^-10 each), so at a million models about 76 strangers reach 3 hits and one reaches 4; on the
- * synthetic families a vocabulary-swapped child's native Jaccard with its parent is ≈ 0.3, ≈ 7 of 24
- * slots (with 16, one child in ten had 2 or fewer).
+ * Native slots: the token-free keys that do not depend on neuron indices (a vocabulary swap combined
+ * with a pruning or an interleaved widening). 16, down from 24 in index version 2, where they were a
+ * vocabulary swap's only keys: the native positions now carry it (kinship-dev's real swap shares 8
+ * position keys with its parent and no native slot; a synthetic swap ≈ 15 of 16 positions and ≈ 6
+ * of 16 slots). A stranger shares a Gram band by chance (about 80 probes at 2^-10 each), so at a
+ * million models about 76 strangers reach 3 hits and one reaches 4.
  */
-const NATIVE_SLOTS = 24;
+const NATIVE_SLOTS = 16;
 /**
  * SimHash bits per native code: 22 (not 24) so that NATIVE_SLOTS slots fit between the neuron slot
  * keys and the Gram band keys, and a relative's neuron keeps its code a little more often (0.97^22
