@@ -11,7 +11,14 @@ import {
 import type { Fingerprint } from "../../src/fingerprint/types.js";
 import { defaultComparator } from "../../src/registry/evidence.js";
 import { identify } from "../../src/registry/identify.js";
-import { bulkInsertKeys, keyFamily, kinshipKeys } from "../../src/registry/kinship-index.js";
+import {
+  bulkInsertKeys,
+  indexVersion,
+  KINSHIP_INDEX_VERSION,
+  keyFamily,
+  kinshipKeys,
+  POSITION_KEY_BASE,
+} from "../../src/registry/kinship-index.js";
 import { verifyLog } from "../../src/registry/log-verify.js";
 import { rebuildTables } from "../../src/registry/rebuild.js";
 import { Registry } from "../../src/registry/registry.js";
@@ -258,6 +265,34 @@ describe("registry remove", () => {
     await expect(t.registry.removeModel("child")).rejects.toMatchObject({ code: "REGISTRY_UNKNOWN_MODEL" });
     await rebuildTables(t.registry);
     expect((await t.registry.models()).map((m) => m.name)).toEqual(["base"]);
+  });
+});
+
+describe("an index of another version", () => {
+  let t: TestRegistry;
+  afterAll(async () => t?.cleanup());
+  it("is rebuilt from the stored fingerprints on the first identify (a registry from an older build)", async () => {
+    t = await makeRegistry("sqlite");
+    const models = [sketchBase(7), deriveSketch(sketchBase(7), "continued", "c7", 7), sketchBase(8)];
+    for (const m of models) await t.registry.addModel(sketchFingerprint(m), { name: m.name });
+    const rows = async () =>
+      (await t.registry.db.selectFrom("kinship_index").selectAll().execute())
+        .map((r) => `${r.band_key}:${r.model_seq}`)
+        .sort();
+    const current = await rows();
+    // What an older build left: its version, other keys.
+    await t.registry.db.deleteFrom("kinship_index").where("band_key", ">=", POSITION_KEY_BASE).execute();
+    await t.registry.db
+      .updateTable("kinship_index_state")
+      .set({ value: "2" })
+      .where("key", "=", "version")
+      .execute();
+    expect(await indexVersion(t.registry.db)).toBe("2");
+    const query = sketchFingerprint(deriveSketch(models[1] ?? sketchBase(7), "vocabswap", "q", 70));
+    const r = await identify(t.registry, truth, query, { candidates: "index" });
+    expect(await indexVersion(t.registry.db)).toBe(KINSHIP_INDEX_VERSION);
+    expect(await rows()).toEqual(current);
+    expect(r.candidates[0]?.model).toBe("c7");
   });
 });
 
