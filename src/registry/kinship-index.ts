@@ -78,7 +78,7 @@ const NATIVE_BITS = 22;
  * Native positions per model: places (layer, neuron index) whose neuron's short native code is a key.
  * On kinship-dev's real vocabulary swap (heavily retrained: median native cosine 0.95 with its
  * parent's neuron at the same place) a place matches 42 % of the time at 16 bits with 3 probe flips,
- * so 16 places give it ≈ 7 keys where its 24 native slots gave 1.
+ * so 16 places give it ≈ 7 keys (8 measured) where index version 2's 24 native slots gave 0 or 1.
  */
 const NATIVE_POSITIONS = 16;
 /**
@@ -131,7 +131,7 @@ export function slotCodes(key: number): number {
 export interface KinshipKeys {
   /** Stored keys (one row each). */
   keys: number[];
-  /** Keys a query looks up: the stored ones plus the multi-probe neighbours of its Gram bands. */
+  /** Keys a query looks up: the stored ones plus the multi-probe neighbours of its Gram bands and native positions. */
   probes: number[];
 }
 
