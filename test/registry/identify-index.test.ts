@@ -316,8 +316,9 @@ describe("kinship keys", () => {
       const own = new Set(keysOf(sketchesOf(parent)));
       const child = kinshipKeys(sketchFingerprint(deriveSketch(parent, "vocabswap", `v${i}`, 60 + i)));
       const shared = child.probes.filter((k) => own.has(k));
-      expect(shared.filter((k) => keyFamily(k) === "native").length).toBeGreaterThanOrEqual(4);
-      expect(shared.filter((k) => keyFamily(k) === "position").length).toBeGreaterThanOrEqual(8);
+      // The positions carry it (≈ 15 of 16); the 16 native slots keep a few (≈ 7).
+      expect(shared.filter((k) => keyFamily(k) === "position").length).toBeGreaterThanOrEqual(10);
+      expect(shared.filter((k) => keyFamily(k) === "native").length).toBeGreaterThanOrEqual(2);
       for (const k of shared) expect(["native", "position"]).toContain(keyFamily(k));
     }
   });
