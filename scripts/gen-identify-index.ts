@@ -7,7 +7,8 @@
  * through the registry with complete fingerprints (the models identify can compare). The remaining
  * models are strangers (unrelated to every family), whose keys are drawn as an unrelated model's are
  * distributed: each Gram band key from a real base's key at that band (uniform over the band's
- * codes), each neuron and native slot key with a uniformly random 24-bit code. Synthesising and hashing a model
+ * codes), each neuron slot, native slot and native position key with a uniformly random code of its
+ * family's width (24, 22 and 16 bits: `slotCodes`). Synthesising and hashing a model
  * costs ≈ 4 ms of CPU; a stranger's keys ≈ 1 µs, so a million-model index is built in minutes.
  * Index-only models have seqs from INDEX_ONLY_SEQ, beyond any registered model's.
  *
@@ -211,7 +212,7 @@ export function strangerRows(plan: ScalePlan): { keys: Int32Array; seqs: Int32Ar
     const own = new Set<number>();
     for (let j = 0; j < width; j++) {
       const k = pool[rng.below(pool.length)]?.[j] ?? 0;
-      // Neuron and native slot keys: the slot kept, a random code (an unrelated model's neurons).
+      // Slot and position keys: the slot or place kept, a random code (an unrelated model's neurons).
       const codes = slotCodes(k);
       own.add(codes > 1 ? k - (k % codes) + (rng.nextU32() % codes) : k);
     }

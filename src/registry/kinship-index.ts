@@ -27,13 +27,22 @@ import type { RegistryTables } from "./schema.js";
  *    hyperplanes seeded by the column index. They depend on the hidden basis (a permuted copy shares
  *    none) but on no token: a vocabulary swap, which replaces the embeddings and every token string
  *    the two families above are keyed by, keeps the transformer's hidden basis and so these keys.
+ *  - **Native positions** (a short native code of the neurons at a few fixed places): the neuron
+ *    stored at (layer l, neuron index i) for a fixed set of places, each a NATIVE_POSITION_BITS-bit
+ *    SimHash of its native features, keyed by the place. Token-free like the native slots, and far
+ *    more robust to training: a MinHash slot matches only when the two sets' minimum is the same code,
+ *    so a relative's neuron must keep every one of 22 bits and a stranger's whole set competes for
+ *    the slot, while a place compares one neuron with its own counterpart (a vocabulary swap,
+ *    continued training, up-cycling keep neuron indices), a short code, and a query probes its least
+ *    certain bits flipped as well. They are lost where neuron indices move (pruning, permutation,
+ *    an interleaved widening), which the anchor-keyed families and the native slots cover.
  *
  * The index is derived data (the log is the record): written with each `model.add` / `model.refresh`,
  * removed with `model.remove`, rewritten by `registry rebuild`, and not a view table of the log.
  */
 
 /** Bumped whenever `kinshipKeys` would give other keys for the same fingerprint: the index is rebuilt. */
-export const KINSHIP_INDEX_VERSION = "2";
+export const KINSHIP_INDEX_VERSION = "3";
 /** Bands of the Gram SimHash (one stored key each). */
 const GRAM_BANDS = 20;
 /**
@@ -51,13 +60,14 @@ const PROBE_FLIPS = 3;
 const NEURON_BITS = 24;
 const NEURON_SLOTS = 12;
 /**
- * Native slots: twice the anchor-keyed neuron slots, because for a vocabulary-swapped child they are
- * the only keys it shares with its parent. A stranger shares a Gram band by chance (about 80 probes
- * at 2^-10 each), so at a million models about 76 strangers reach 3 hits and one reaches 4; on the
- * synthetic families a vocabulary-swapped child's native Jaccard with its parent is ≈ 0.3, ≈ 7 of 24
- * slots (with 16, one child in ten had 2 or fewer).
+ * Native slots: the token-free keys that do not depend on neuron indices (a vocabulary swap combined
+ * with a pruning or an interleaved widening). 16, down from 24 in index version 2, where they were a
+ * vocabulary swap's only keys: the native positions now carry it (kinship-dev's real swap shares 8
+ * position keys with its parent and no native slot; a synthetic swap ≈ 15 of 16 positions and ≈ 6
+ * of 16 slots). A stranger shares a Gram band by chance (about 80 probes at 2^-10 each), so at a
+ * million models about 76 strangers reach 3 hits and one reaches 4.
  */
-const NATIVE_SLOTS = 24;
+const NATIVE_SLOTS = 16;
 /**
  * SimHash bits per native code: 22 (not 24) so that NATIVE_SLOTS slots fit between the neuron slot
  * keys and the Gram band keys, and a relative's neuron keeps its code a little more often (0.97^22
@@ -65,24 +75,63 @@ const NATIVE_SLOTS = 24;
  */
 const NATIVE_BITS = 22;
 /**
- * Key ranges, all within PostgreSQL's integer: neuron slot keys below 2^28 (slot · 2^24 + code),
- * native slot keys from 2^28 (2^28 + slot · 2^22 + code), Gram band keys from 2^29.
+ * Native positions per model: places (layer, neuron index) whose neuron's short native code is a key.
+ * On kinship-dev's real vocabulary swap (heavily retrained: median native cosine 0.95 with its
+ * parent's neuron at the same place) a place matches 42 % of the time at 16 bits with 3 probe flips,
+ * so 16 places give it ≈ 7 keys (8 measured) where index version 2's 24 native slots gave 0 or 1.
+ */
+const NATIVE_POSITIONS = 16;
+/**
+ * SimHash bits of a position code. A stranger's neuron at the same place matches one probe with
+ * probability 2^-16: 16 places × 4 probes reach about 1 stranger in 1,000 (1,000 single hits and
+ * no double one at a million models), while a relative keeps a 16-bit code far more often than a
+ * 22-bit one (0.90^16 against 0.90^22 per neuron at a 0.3 rad drift, before the probes).
+ */
+const NATIVE_POSITION_BITS = 16;
+/** Least certain bits a query flips per position (as PROBE_FLIPS for the Gram bands): 4 probes per place. */
+const POSITION_PROBE_FLIPS = 3;
+/** Neuron indices are folded modulo this into the place id (a place is layer · 128 + index mod 128). */
+const POSITION_INDEX_SPAN = 128;
+/**
+ * Key ranges, all within PostgreSQL's integer and below 2^30 (the generator packs key · 2^23 + seq
+ * into a double): neuron slot keys below 2^28 (slot · 2^24 + code), native slot keys from 2^28
+ * (2^28 + slot · 2^22 + code), Gram band keys from 2^29 (2^29 + band · 2^10 + code), native position
+ * keys from 2^29 + 2^28 (+ place · 2^16 + code; places < 16 · 128 = 2^11).
  */
 const GRAM_KEY_BASE = 2 ** 29;
 /** Keys below this are neuron slot keys (slot · 2^24 + code). */
 export const NEURON_KEY_LIMIT = 2 ** 28;
 /** Keys from NEURON_KEY_LIMIT below this are native slot keys (2^28 + slot · 2^22 + code). */
 export const NATIVE_KEY_LIMIT = GRAM_KEY_BASE;
+/** Keys from this one up are native position keys (POSITION_KEY_BASE + place · 2^16 + code). */
+export const POSITION_KEY_BASE = 2 ** 29 + 2 ** 28;
 
-/** The code range of a slot key (2^24 neuron, 2^22 native), or 1 for a Gram band key (generators draw codes). */
+/** Which family a stored key belongs to (benchmarks and tests count hits per family). */
+export type KeyFamily = "neuron" | "native" | "gram" | "position";
+export function keyFamily(key: number): KeyFamily {
+  if (key < NEURON_KEY_LIMIT) return "neuron";
+  if (key < NATIVE_KEY_LIMIT) return "native";
+  return key < POSITION_KEY_BASE ? "gram" : "position";
+}
+
+/**
+ * The code range of a slot or position key (2^24 neuron, 2^22 native, 2^16 position), or 1 for a
+ * Gram band key (generators draw codes).
+ */
 export function slotCodes(key: number): number {
-  return key < NEURON_KEY_LIMIT ? 2 ** NEURON_BITS : key < NATIVE_KEY_LIMIT ? 2 ** NATIVE_BITS : 1;
+  const codes = {
+    neuron: 2 ** NEURON_BITS,
+    native: 2 ** NATIVE_BITS,
+    gram: 1,
+    position: 2 ** NATIVE_POSITION_BITS,
+  };
+  return codes[keyFamily(key)];
 }
 
 export interface KinshipKeys {
   /** Stored keys (one row each). */
   keys: number[];
-  /** Keys a query looks up: the stored ones plus the multi-probe neighbours of its Gram bands. */
+  /** Keys a query looks up: the stored ones plus the multi-probe neighbours of its Gram bands and native positions. */
   probes: number[];
 }
 
@@ -91,7 +140,11 @@ export function kinshipKeys(fp: Fingerprint): KinshipKeys {
   const gram = gramBands(fp);
   const neurons = neuronSlots(fp);
   const native = nativeSlots(fp);
-  return { keys: [...gram.keys, ...neurons, ...native], probes: [...gram.probes, ...neurons, ...native] };
+  const places = nativePositions(fp);
+  return {
+    keys: [...gram.keys, ...neurons, ...native, ...places.keys],
+    probes: [...gram.probes, ...neurons, ...native, ...places.probes],
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -146,6 +199,7 @@ class SignCache {
 const gramSigns = new SignCache(16);
 const neuronSigns = new SignCache(16);
 const nativeSigns = new SignCache(4);
+const positionSigns = new SignCache(4);
 const GRAM_BITS = GRAM_BANDS * GRAM_BAND_BITS;
 const GRAM_WORDS = Math.ceil(GRAM_BITS / 32);
 
@@ -269,7 +323,27 @@ function minhashSlots(codes: ReadonlySet<number>, slots: number, base: number, b
 interface NativeSketchView {
   nativeCols?: number;
   nativeSeed?: number;
-  layers?: { mlps?: { gateNative?: Uint8Array | null; upNative?: Uint8Array }[] }[];
+  layers?: { mlps?: { gateNative?: Uint8Array | null; upNative?: Uint8Array; rows?: Int32Array | null }[] }[];
+}
+
+/** ±1 per hyperplane (`bits`) and view: row j·2k … holds the up view's signs, the next k the gate view's. */
+function nativeSignMatrix(
+  seed: number,
+  k: number,
+  bits: number,
+  upSalt: number,
+  gateSalt: number,
+): Float32Array {
+  const out = new Float32Array(bits * 2 * k);
+  for (let i = 0; i < k; i++) {
+    const su = mix32(fnv1a(`${seed}:${i}`, upSalt));
+    const sg = mix32(fnv1a(`${seed}:${i}`, gateSalt));
+    for (let j = 0; j < bits; j++) {
+      out[j * 2 * k + i] = (su >>> j) & 1 ? 1 : -1;
+      out[j * 2 * k + k + i] = (sg >>> j) & 1 ? 1 : -1;
+    }
+  }
+  return out;
 }
 
 function nativeSlots(fp: Fingerprint): number[] {
@@ -278,18 +352,10 @@ function nativeSlots(fp: Fingerprint): number[] {
   if (k === 0 || !s?.layers?.length) return [];
   // ±1 per hyperplane and column, seeded by the projection's seed and the column index: two models
   // hash alike only when their native columns are the same projection.
-  const coef = nativeSigns.get(`${s.nativeSeed ?? 0}:${k}`, () => {
-    const out = new Float32Array(NATIVE_BITS * 2 * k);
-    for (let i = 0; i < k; i++) {
-      const su = mix32(fnv1a(`${s.nativeSeed ?? 0}:${i}`, 0x6e617475));
-      const sg = mix32(fnv1a(`${s.nativeSeed ?? 0}:${i}`, 0x6e617467));
-      for (let j = 0; j < NATIVE_BITS; j++) {
-        out[j * 2 * k + i] = (su >>> j) & 1 ? 1 : -1;
-        out[j * 2 * k + k + i] = (sg >>> j) & 1 ? 1 : -1;
-      }
-    }
-    return out;
-  });
+  const seed = s.nativeSeed ?? 0;
+  const coef = nativeSigns.get(`${seed}:${k}`, () =>
+    nativeSignMatrix(seed, k, NATIVE_BITS, 0x6e617475, 0x6e617467),
+  );
   const codes = new Set<number>();
   for (const layer of s.layers)
     for (const mlp of layer.mlps ?? []) {
@@ -299,6 +365,67 @@ function nativeSlots(fp: Fingerprint): number[] {
       hashRows(up, gate, k, coef, NATIVE_BITS, codes);
     }
   return minhashSlots(codes, NATIVE_SLOTS, NEURON_KEY_LIMIT, NATIVE_BITS);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Native positions
+
+/**
+ * The places hashed: place p is layer p mod D (D = min(layers, NATIVE_POSITIONS)) and the
+ * ⌊p / D⌋-th stored neuron of its first MLP (a MoE layer's first expert), so a shallow model spends
+ * its places on several neurons per layer and a deep one on one neuron in each of its first 16
+ * layers. Stored neurons are chosen by neuron index (sketch budget.ts), so two models of one
+ * architecture store the same ones and the place names the same neuron on both sides.
+ */
+function nativePositions(fp: Fingerprint): KinshipKeys {
+  const s = fp.sketches as unknown as NativeSketchView | undefined;
+  const k = s?.nativeCols ?? 0;
+  const layers = s?.layers ?? [];
+  if (k === 0 || layers.length === 0) return { keys: [], probes: [] };
+  const bits = NATIVE_POSITION_BITS;
+  const seed = s?.nativeSeed ?? 0;
+  const coef = positionSigns.get(`${seed}:${k}`, () =>
+    nativeSignMatrix(seed, k, bits, 0x706c6375, 0x706c6367),
+  );
+  const depth = Math.min(layers.length, NATIVE_POSITIONS);
+  const keys: number[] = [];
+  const probes: number[] = [];
+  const acc = new Float64Array(bits);
+  for (let p = 0; p < NATIVE_POSITIONS; p++) {
+    const layer = p % depth;
+    const rank = Math.floor(p / depth);
+    const mlp = layers[layer]?.mlps?.[0];
+    const up = mlp?.upNative;
+    if (!mlp || !up || up.length < (rank + 1) * k) continue;
+    const gate = mlp.gateNative && mlp.gateNative.length === up.length ? mlp.gateNative : null;
+    let energy = 0;
+    for (let j = 0; j < bits; j++) {
+      const base = j * 2 * k;
+      let dot = 0;
+      for (let t = 0; t < k; t++) {
+        const u = (up[rank * k + t] ?? 128) - 128;
+        const g = gate ? (gate[rank * k + t] ?? 128) - 128 : 0;
+        if (j === 0) energy += u * u + g * g;
+        dot += (coef[base + t] ?? 0) * u + (coef[base + k + t] ?? 0) * g;
+      }
+      acc[j] = dot;
+    }
+    // A dead or padding neuron has no direction to hash.
+    if (energy === 0) continue;
+    const neuron = mlp.rows ? (mlp.rows[rank] ?? rank) : rank;
+    const place = layer * POSITION_INDEX_SPAN + (neuron % POSITION_INDEX_SPAN);
+    let code = 0;
+    for (let j = 0; j < bits; j++) if ((acc[j] ?? 0) > 0) code |= 1 << j;
+    const key = POSITION_KEY_BASE + place * 2 ** bits + code;
+    keys.push(key);
+    probes.push(key);
+    const order = Array.from({ length: bits }, (_, j) => j).sort(
+      (a, b) => Math.abs(acc[a] ?? 0) - Math.abs(acc[b] ?? 0),
+    );
+    for (const j of order.slice(0, POSITION_PROBE_FLIPS))
+      probes.push(POSITION_KEY_BASE + place * 2 ** bits + (code ^ (1 << j)));
+  }
+  return { keys, probes };
 }
 
 /** Adds the `bits`-bit SimHash code of each (up, gate) feature row pair of width f to `codes` (coef: bits × 2f signs). */
