@@ -1,0 +1,137 @@
+;; row-stats: the exact per-element passes of the sketch path, moved out of JavaScript loops.
+;;
+;; Contract (checked by the caller, row-stats.ts, not here): every pointer inside memory and aligned
+;; to its element (2 bytes for bf16 input, 4 for float32, 8 for float64).
+;;
+;; bf16: decoding is exact (a bf16 is the top half of a float32), so vector width changes nothing.
+;; row_norms, column_squares: each sum is the same sequence of float64 operations as the
+;; JavaScript loops they replace (x promoted to float64, x·x exact there, added in row or column
+;; order), so the results are bit-identical; the speed comes from running independent sums side by
+;; side (four rows at once; two columns per f64x2 lane pair, four rows per load and store of acc).
+(module
+  (memory (export "memory") 1)
+
+  ;; dst[i] = f32 bits (src[i] << 16) for i < n: src n uint16, dst n float32.
+  (func (export "bf16")
+    (param $src i32) (param $n i32) (param $dst i32)
+    (local $i i32) (local $v v128) (local $o i32)
+    (block $done (loop $eight
+      (br_if $done (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $n)))
+      (local.set $v (v128.load (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))))
+      (local.set $o (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2))))
+      (v128.store (local.get $o) (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $v)) (i32.const 16)))
+      (v128.store offset=16 (local.get $o)
+        (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $v)) (i32.const 16)))
+      (local.set $i (i32.add (local.get $i) (i32.const 8)))
+      (br $eight)))
+    (block $tailDone (loop $tail
+      (br_if $tailDone (i32.ge_u (local.get $i) (local.get $n)))
+      (i32.store (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2)))
+        (i32.shl (i32.load16_u (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1))))
+          (i32.const 16)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $tail))))
+
+  ;; dst[i] = f32(sqrt(Σ_c f64(x[i][c])²)), summed from c = 0 up: x n×d float32 row-major, dst n float32.
+  (func (export "row_norms")
+    (param $src i32) (param $n i32) (param $d i32) (param $dst i32)
+    (local $i i32) (local $c i32) (local $rowBytes i32)
+    (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32)
+    (local $s0 f64) (local $s1 f64) (local $s2 f64) (local $s3 f64) (local $x f64)
+    (local.set $rowBytes (i32.shl (local.get $d) (i32.const 2)))
+    (block $fourDone (loop $four
+      (br_if $fourDone (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $n)))
+      (local.set $p0 (i32.add (local.get $src) (i32.mul (local.get $i) (local.get $rowBytes))))
+      (local.set $p1 (i32.add (local.get $p0) (local.get $rowBytes)))
+      (local.set $p2 (i32.add (local.get $p1) (local.get $rowBytes)))
+      (local.set $p3 (i32.add (local.get $p2) (local.get $rowBytes)))
+      (local.set $s0 (f64.const 0))
+      (local.set $s1 (f64.const 0))
+      (local.set $s2 (f64.const 0))
+      (local.set $s3 (f64.const 0))
+      (local.set $c (i32.const 0))
+      (block $colsDone (loop $cols
+        (br_if $colsDone (i32.ge_u (local.get $c) (local.get $rowBytes)))
+        (local.set $x (f64.promote_f32 (f32.load (i32.add (local.get $p0) (local.get $c)))))
+        (local.set $s0 (f64.add (local.get $s0) (f64.mul (local.get $x) (local.get $x))))
+        (local.set $x (f64.promote_f32 (f32.load (i32.add (local.get $p1) (local.get $c)))))
+        (local.set $s1 (f64.add (local.get $s1) (f64.mul (local.get $x) (local.get $x))))
+        (local.set $x (f64.promote_f32 (f32.load (i32.add (local.get $p2) (local.get $c)))))
+        (local.set $s2 (f64.add (local.get $s2) (f64.mul (local.get $x) (local.get $x))))
+        (local.set $x (f64.promote_f32 (f32.load (i32.add (local.get $p3) (local.get $c)))))
+        (local.set $s3 (f64.add (local.get $s3) (f64.mul (local.get $x) (local.get $x))))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $cols)))
+      (f32.store (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2)))
+        (f32.demote_f64 (f64.sqrt (local.get $s0))))
+      (f32.store offset=4 (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2)))
+        (f32.demote_f64 (f64.sqrt (local.get $s1))))
+      (f32.store offset=8 (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2)))
+        (f32.demote_f64 (f64.sqrt (local.get $s2))))
+      (f32.store offset=12 (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2)))
+        (f32.demote_f64 (f64.sqrt (local.get $s3))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $four)))
+    (block $restDone (loop $rest
+      (br_if $restDone (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $p0 (i32.add (local.get $src) (i32.mul (local.get $i) (local.get $rowBytes))))
+      (local.set $s0 (f64.const 0))
+      (local.set $c (i32.const 0))
+      (block $colsDone1 (loop $cols1
+        (br_if $colsDone1 (i32.ge_u (local.get $c) (local.get $rowBytes)))
+        (local.set $x (f64.promote_f32 (f32.load (i32.add (local.get $p0) (local.get $c)))))
+        (local.set $s0 (f64.add (local.get $s0) (f64.mul (local.get $x) (local.get $x))))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $cols1)))
+      (f32.store (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2)))
+        (f32.demote_f64 (f64.sqrt (local.get $s0))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $rest))))
+
+  ;; acc[c] += f64(x[i][c])² for rows i = 0, 1, … in order: x n×d float32, acc d float64.
+  (func (export "column_squares")
+    (param $src i32) (param $n i32) (param $d i32) (param $acc i32)
+    (local $i i32) (local $c i32) (local $r i32) (local $rows i32) (local $rowBytes i32)
+    (local $p i32) (local $a i32) (local $v v128) (local $x v128) (local $s f64) (local $y f64)
+    (local.set $rowBytes (i32.shl (local.get $d) (i32.const 2)))
+    (block $rowsDone (loop $rowGroups
+      (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $n)))
+      ;; Up to four rows per pass over acc: each column still adds its rows in order.
+      (local.set $rows (i32.sub (local.get $n) (local.get $i)))
+      (if (i32.gt_u (local.get $rows) (i32.const 4)) (then (local.set $rows (i32.const 4))))
+      (local.set $c (i32.const 0))
+      (block $pairsDone (loop $pairs
+        (br_if $pairsDone (i32.gt_u (i32.add (local.get $c) (i32.const 2)) (local.get $d)))
+        (local.set $a (i32.add (local.get $acc) (i32.shl (local.get $c) (i32.const 3))))
+        (local.set $v (v128.load (local.get $a)))
+        (local.set $p (i32.add (i32.add (local.get $src) (i32.mul (local.get $i) (local.get $rowBytes)))
+          (i32.shl (local.get $c) (i32.const 2))))
+        (local.set $r (i32.const 0))
+        (block $inDone (loop $in
+          (br_if $inDone (i32.ge_u (local.get $r) (local.get $rows)))
+          (local.set $x (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $v (f64x2.add (local.get $v) (f64x2.mul (local.get $x) (local.get $x))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $r (i32.add (local.get $r) (i32.const 1)))
+          (br $in)))
+        (v128.store (local.get $a) (local.get $v))
+        (local.set $c (i32.add (local.get $c) (i32.const 2)))
+        (br $pairs)))
+      ;; An odd last column.
+      (if (i32.lt_u (local.get $c) (local.get $d)) (then
+        (local.set $a (i32.add (local.get $acc) (i32.shl (local.get $c) (i32.const 3))))
+        (local.set $s (f64.load (local.get $a)))
+        (local.set $p (i32.add (i32.add (local.get $src) (i32.mul (local.get $i) (local.get $rowBytes)))
+          (i32.shl (local.get $c) (i32.const 2))))
+        (local.set $r (i32.const 0))
+        (block $in1Done (loop $in1
+          (br_if $in1Done (i32.ge_u (local.get $r) (local.get $rows)))
+          (local.set $y (f64.promote_f32 (f32.load (local.get $p))))
+          (local.set $s (f64.add (local.get $s) (f64.mul (local.get $y) (local.get $y))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $r (i32.add (local.get $r) (i32.const 1)))
+          (br $in1)))
+        (f64.store (local.get $a) (local.get $s))))
+      (local.set $i (i32.add (local.get $i) (local.get $rows)))
+      (br $rowGroups))))
+)
