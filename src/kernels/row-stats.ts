@@ -13,6 +13,7 @@ interface Kernel {
   bf16: (src: number, n: number, dst: number) => void;
   row_norms: (src: number, n: number, d: number, dst: number) => void;
   column_squares: (src: number, n: number, d: number, acc: number) => void;
+  quantize_u8: (src: number, n: number, k: number, from: number, width: number, dst: number) => void;
 }
 
 let kernel: Kernel | null = null;
@@ -100,4 +101,36 @@ export function addColumnSquaresWasm(w: Float32Array, n: number, d: number, acc:
     k.column_squares(0, m, d, at);
   }
   acc.set(sums);
+}
+
+/**
+ * Per-row uint8 quantisation x ↦ round(127·x/max|x|) + 128 of columns [from, from+width) of an n×k
+ * matrix, the bytes of the JavaScript loop it replaces (see quantize_u8 in row-stats.wat).
+ */
+export function quantizeRowsWasm(
+  x: Float32Array,
+  n: number,
+  k: number,
+  from: number,
+  width: number,
+): Uint8Array {
+  checkShape("quantizeRows", x.length, n, k);
+  if (!Number.isInteger(from) || !Number.isInteger(width) || from < 0 || width < 0 || from + width > k)
+    throw new PedigreeError("INTERNAL_BAD_ARGUMENT", `quantizeRows: columns ${from}+${width} of ${k}`);
+  const codes = new Uint8Array(n * width);
+  if (n === 0 || width === 0) return codes;
+  const kern = load();
+  const rows = rowsPerCall(n, k);
+  const out = align16(4 * rows * k);
+  ensureMemory(kern.memory, out + rows * width);
+  const mem = kern.memory.buffer;
+  const values = new Float32Array(mem, 0, rows * k);
+  const result = new Uint8Array(mem, out, rows * width);
+  for (let i = 0; i < n; i += rows) {
+    const m = Math.min(rows, n - i);
+    values.set(x.subarray(i * k, (i + m) * k));
+    kern.quantize_u8(0, m, k, from, width, out);
+    codes.set(result.subarray(0, m * width), i * width);
+  }
+  return codes;
 }

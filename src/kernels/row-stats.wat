@@ -134,4 +134,45 @@
         (f64.store (local.get $a) (local.get $s))))
       (local.set $i (i32.add (local.get $i) (local.get $rows)))
       (br $rowGroups))))
+;; dst[i][c] = byte(round(x[i][from + c] · s_i) + 128), s_i = 127 / max_c |x[i][from + c]| (0 when that
+;; max is not > 0), for c < width: x n×k float32, dst n×width bytes. The JavaScript it replaces
+;; (Math.round, a Uint8Array store) in float64 operations: round half up is floor(v) + (v − floor(v)
+;; ≥ 0.5). |v| ≤ 127 here, and v − floor(v) is exact (Sterbenz's lemma for v ≥ 1 and v ≤ −0.5, no
+;; rounding for v in [0, 1)) or, for v in (−0.5, 0), rounds to no less than 0.5, as the exact value
+;; is above it. A NaN v (an infinite or NaN x) stores 0, as ToUint8(NaN) does.
+  (func (export "quantize_u8")
+    (param $src i32) (param $n i32) (param $k i32) (param $from i32) (param $width i32) (param $dst i32)
+    (local $i i32) (local $c i32) (local $p i32) (local $o i32) (local $end i32)
+    (local $m f64) (local $s f64) (local $v f64) (local $f f64)
+    (block $rowsDone (loop $rows
+      (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $p (i32.add (local.get $src)
+        (i32.shl (i32.add (i32.mul (local.get $i) (local.get $k)) (local.get $from)) (i32.const 2))))
+      (local.set $end (i32.add (local.get $p) (i32.shl (local.get $width) (i32.const 2))))
+      (local.set $m (f64.const 0))
+      (local.set $c (local.get $p))
+      (block $maxDone (loop $max
+        (br_if $maxDone (i32.ge_u (local.get $c) (local.get $end)))
+        (local.set $m (f64.max (local.get $m) (f64.abs (f64.promote_f32 (f32.load (local.get $c))))))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $max)))
+      (local.set $s (if (result f64) (f64.gt (local.get $m) (f64.const 0))
+        (then (f64.div (f64.const 127) (local.get $m))) (else (f64.const 0))))
+      (local.set $o (i32.add (local.get $dst) (i32.mul (local.get $i) (local.get $width))))
+      (local.set $c (local.get $p))
+      (block $putDone (loop $put
+        (br_if $putDone (i32.ge_u (local.get $c) (local.get $end)))
+        (local.set $v (f64.mul (f64.promote_f32 (f32.load (local.get $c))) (local.get $s)))
+        (local.set $f (f64.floor (local.get $v)))
+        (if (f64.ge (f64.sub (local.get $v) (local.get $f)) (f64.const 0.5))
+          (then (local.set $f (f64.add (local.get $f) (f64.const 1)))))
+        (i32.store8 (local.get $o)
+          (if (result i32) (f64.ne (local.get $v) (local.get $v))
+            (then (i32.const 0))
+            (else (i32.add (i32.trunc_sat_f64_s (local.get $f)) (i32.const 128)))))
+        (local.set $o (i32.add (local.get $o) (i32.const 1)))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $put)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $rows))))
 )

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { addColumnSquaresWasm, decodeBf16, rowNormsWasm } from "../../src/kernels/row-stats.js";
+import {
+  addColumnSquaresWasm,
+  decodeBf16,
+  quantizeRowsWasm,
+  rowNormsWasm,
+} from "../../src/kernels/row-stats.js";
 import { Xoshiro128 } from "../../src/synth/random.js";
 
 /** Random float32 values over many magnitudes (and some zeros), as weights are. */
@@ -25,6 +30,18 @@ function plainRowNorms(w: Float32Array, n: number, d: number): Float32Array {
 function plainColumnSquares(w: Float32Array, n: number, d: number, acc: Float64Array): void {
   for (let i = 0; i < n; i++)
     for (let c = 0; c < d; c++) acc[c] = (acc[c] ?? Number.NaN) + (w[i * d + c] ?? Number.NaN) ** 2;
+}
+
+function plainQuantize(x: Float32Array, n: number, k: number, from: number, width: number): Uint8Array {
+  const out = new Uint8Array(n * width);
+  for (let i = 0; i < n; i++) {
+    const row = i * k + from;
+    let m = 0;
+    for (let c = 0; c < width; c++) m = Math.max(m, Math.abs(x[row + c] ?? Number.NaN));
+    const s = m > 0 ? 127 / m : 0;
+    for (let c = 0; c < width; c++) out[i * width + c] = Math.round((x[row + c] ?? Number.NaN) * s) + 128;
+  }
+  return out;
 }
 
 const bits32 = (x: Float32Array) => Array.from(new Uint32Array(x.buffer, x.byteOffset, x.length));
@@ -89,5 +106,42 @@ describe("row-stats kernel", () => {
       }
       expect(bits64(a)).toEqual(bits64(b));
     }
+  });
+
+  it("quantises rows to the plain loop's bytes: halves, tiny values, zero rows, NaN and infinities", () => {
+    const k = 40;
+    const n = 300;
+    const x = randomValues(n * k, 77);
+    // Rows whose max is 127 hit every half-integer code, both signs, and values just beside them.
+    for (let i = 0; i < 20; i++) {
+      x[i * k] = 127;
+      for (let c = 1; c < k; c++) {
+        const h = ((i * k + c) % 255) - 127 + 0.5;
+        x[i * k + c] = c % 3 === 0 ? h : c % 3 === 1 ? Math.fround(h * (1 + 2 ** -20)) : -h;
+      }
+    }
+    for (let c = 0; c < k; c++) x[20 * k + c] = 0; // a zero row
+    for (let c = 0; c < k; c++) x[21 * k + c] = c === 3 ? 1e-30 : -1e-32; // tiny values
+    x[22 * k + 5] = Number.NaN;
+    x[23 * k + 7] = Number.POSITIVE_INFINITY;
+    x[24 * k + 9] = Number.NEGATIVE_INFINITY;
+    x[24 * k + 10] = Number.POSITIVE_INFINITY;
+    x[25 * k + 1] = -0.49999997;
+    x[25 * k] = 127;
+    for (const [from, width] of [
+      [0, k],
+      [0, 17],
+      [17, 23],
+      [39, 1],
+      [5, 0],
+    ] as const)
+      expect(Array.from(quantizeRowsWasm(x, n, k, from, width))).toEqual(
+        Array.from(plainQuantize(x, n, k, from, width)),
+      );
+    // More rows than one kernel call holds.
+    const big = randomValues(9000 * 64, 5);
+    expect(Array.from(quantizeRowsWasm(big, 9000, 64, 8, 50))).toEqual(
+      Array.from(plainQuantize(big, 9000, 64, 8, 50)),
+    );
   });
 });
