@@ -126,6 +126,10 @@ describe("row-stats kernel", () => {
     x[23 * k + 7] = Number.POSITIVE_INFINITY;
     x[24 * k + 9] = Number.NEGATIVE_INFINITY;
     x[24 * k + 10] = Number.POSITIVE_INFINITY;
+    x[26 * k + 16] = Number.NaN; // in the scalar tail of width 17
+    x[27 * k + 39] = Number.NEGATIVE_INFINITY; // in the scalar tail of columns 17…39
+    x[28 * k + 38] = 127;
+    x[28 * k + 39] = -0.5;
     x[25 * k + 1] = -0.49999997;
     x[25 * k] = 127;
     for (const [from, width] of [
