@@ -1,5 +1,6 @@
 import { PedigreeError } from "../../errors.js";
 import { dotRows } from "../../kernels/dot-rows.js";
+import { addColumnSquaresWasm, quantizeRowsWasm, rowNormsWasm } from "../../kernels/row-stats.js";
 /**
  * Pure kernels that turn weight rows into per-neuron features (no I/O; see STYLE "kernels are pure").
  */
@@ -29,18 +30,11 @@ export function scaleColumns(p: Float32Array, k: number, d: number, g: Float32Ar
 
 /**
  * Per-row uint8 quantisation x ↦ round(127·x/max|x|) + 128 of columns [from, from+width) of an n×k
- * matrix (all of them by default); only each row's direction is kept. Returns n×width.
+ * matrix (all of them by default); only each row's direction is kept. Returns n×width. In
+ * WebAssembly (kernels/row-stats.ts), the same bytes as the plain loop.
  */
 export function quantizeRows(x: Float32Array, n: number, k: number, from = 0, width = k - from): Uint8Array {
-  const out = new Uint8Array(n * width);
-  for (let i = 0; i < n; i++) {
-    const row = i * k + from;
-    let m = 0;
-    for (let c = 0; c < width; c++) m = Math.max(m, Math.abs(x[row + c] ?? Number.NaN));
-    const s = m > 0 ? 127 / m : 0;
-    for (let c = 0; c < width; c++) out[i * width + c] = Math.round((x[row + c] ?? Number.NaN) * s) + 128;
-  }
-  return out;
+  return quantizeRowsWasm(x, n, k, from, width);
 }
 
 /** Inverse of quantizeRows up to each row's scale. */
@@ -116,21 +110,17 @@ export function qkInvariant(
   return out;
 }
 
-/** Euclidean norm of each of the n rows of an n×d row-major matrix. */
+/**
+ * Euclidean norm of each of the n rows of an n×d row-major matrix: float64 sums in column order,
+ * rounded to float32 (WebAssembly, kernels/row-stats.ts; same bits as the plain loop).
+ */
 export function rowNorms(w: Float32Array, n: number, d: number): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let c = 0; c < d; c++) s += (w[i * d + c] ?? Number.NaN) ** 2;
-    out[i] = Math.sqrt(s);
-  }
-  return out;
+  return rowNormsWasm(w, n, d);
 }
 
 /** Adds the squares of each column of an n×d block into acc (length d): column norms by row blocks. */
 export function addColumnSquares(w: Float32Array, n: number, d: number, acc: Float64Array): void {
-  for (let i = 0; i < n; i++)
-    for (let c = 0; c < d; c++) acc[c] = (acc[c] ?? Number.NaN) + (w[i * d + c] ?? Number.NaN) ** 2;
+  addColumnSquaresWasm(w, n, d, acc);
 }
 
 const F32 = new Float32Array(1);
