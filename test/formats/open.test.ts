@@ -152,8 +152,19 @@ describe.skipIf(!existsSync("/proc/self/fd"))("file handles", () => {
       "model.safetensors.index.json": index,
     });
     const fine = await model({ "model.safetensors": good });
-    const fds = async () => (await fs.readdir("/proc/self/fd")).length;
+    // Only descriptors on this test's own files count: the worker process may hold others that
+    // open and close on their own schedule (another file's late cleanup), which made a plain count flaky.
+    const ours = [`${await fs.realpath(broken)}/`, `${await fs.realpath(fine)}/`];
+    const fds = async () => {
+      let mine = 0;
+      for (const fd of await fs.readdir("/proc/self/fd")) {
+        const target = await fs.readlink(`/proc/self/fd/${fd}`).catch(() => "");
+        if (ours.some((dir) => target.startsWith(dir))) mine++;
+      }
+      return mine;
+    };
     const before = await fds();
+    expect(before).toBe(0);
     for (let i = 0; i < 20; i++) {
       await expect(openCheckpoint(broken)).rejects.toMatchObject({ code: "SAFETENSORS_TRAILING_BYTES" });
       const c = await openCheckpoint(fine);
