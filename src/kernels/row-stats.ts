@@ -55,6 +55,25 @@ export function decodeBf16(bytes: Uint8Array, dst: Float32Array, n: number): voi
   }
 }
 
+/**
+ * Copies the n×d matrix x into `values` (the module's input, rows·d long) a block of rows at a time
+ * and calls run(first row, rows in the block) on each block.
+ */
+function eachRowBlock(
+  x: Float32Array,
+  n: number,
+  d: number,
+  values: Float32Array,
+  run: (first: number, rows: number) => void,
+): void {
+  const rows = values.length / d;
+  for (let i = 0; i < n; i += rows) {
+    const m = Math.min(rows, n - i);
+    values.set(x.subarray(i * d, (i + m) * d));
+    run(i, m);
+  }
+}
+
 /** Rows of n×d w per call: at least one, about CHUNK_VALUES values. */
 function rowsPerCall(n: number, d: number): number {
   return Math.max(1, Math.min(n, Math.floor(CHUNK_VALUES / Math.max(1, d))));
@@ -72,12 +91,10 @@ export function rowNormsWasm(w: Float32Array, n: number, d: number): Float32Arra
   const mem = k.memory.buffer;
   const values = new Float32Array(mem, 0, rows * d);
   const result = new Float32Array(mem, out, rows);
-  for (let i = 0; i < n; i += rows) {
-    const m = Math.min(rows, n - i);
-    values.set(w.subarray(i * d, (i + m) * d));
+  eachRowBlock(w, n, d, values, (i, m) => {
     k.row_norms(0, m, d, out);
     norms.set(result.subarray(0, m), i);
-  }
+  });
   return norms;
 }
 
@@ -95,11 +112,7 @@ export function addColumnSquaresWasm(w: Float32Array, n: number, d: number, acc:
   const values = new Float32Array(mem, 0, rows * d);
   const sums = new Float64Array(mem, at, d);
   sums.set(acc.subarray(0, d));
-  for (let i = 0; i < n; i += rows) {
-    const m = Math.min(rows, n - i);
-    values.set(w.subarray(i * d, (i + m) * d));
-    k.column_squares(0, m, d, at);
-  }
+  eachRowBlock(w, n, d, values, (_, m) => k.column_squares(0, m, d, at));
   acc.set(sums);
 }
 
@@ -126,11 +139,9 @@ export function quantizeRowsWasm(
   const mem = kern.memory.buffer;
   const values = new Float32Array(mem, 0, rows * k);
   const result = new Uint8Array(mem, out, rows * width);
-  for (let i = 0; i < n; i += rows) {
-    const m = Math.min(rows, n - i);
-    values.set(x.subarray(i * k, (i + m) * k));
+  eachRowBlock(x, n, k, values, (i, m) => {
     kern.quantize_u8(0, m, k, from, width, out);
     codes.set(result.subarray(0, m * width), i * width);
-  }
+  });
   return codes;
 }
