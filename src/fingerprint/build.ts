@@ -1,4 +1,3 @@
-import { PedigreeError } from "../errors.js";
 import { blockGrid, scaleTensorName } from "../formats/block-scales.js";
 import { channelScaleName, perRowScale } from "../formats/channel-scales.js";
 import { openCheckpoint } from "../formats/open.js";

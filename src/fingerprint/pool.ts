@@ -26,6 +26,16 @@ export interface ChunkRef {
   length: number;
 }
 
+/** A tensor of a local file that a worker reads itself (ScanExecutor.scanFromFile). */
+export interface FileTensor {
+  /** The open file (ByteSource.fd), and its name for errors. */
+  fd: number;
+  name: string;
+  dtype: DType;
+  offset: number;
+  length: number;
+}
+
 /** Where the scan sends a tensor's bytes; `push` resolves when there is room for another chunk. */
 export interface TensorJob {
   push(bytes: Uint8Array): Promise<void>;
@@ -50,6 +60,13 @@ export interface ScanExecutor {
    * zeroing and faulting in a fresh 8 MiB buffer per chunk.
    */
   spareBuffer(byteLength: number, dtype: DType): Uint8Array | undefined;
+  /**
+   * Present on worker pools: the digest of a tensor that `canScanFromFile` accepts, scanned by a worker
+   * that reads the file itself. `onBytes` gets the bytes done as they are done. Requests wait for a
+   * worker in the order made (largest first keeps the workers evenly loaded); the file must stay open
+   * until the promise settles.
+   */
+  scanFromFile?: (t: FileTensor, onBytes: (n: number) => void) => Promise<TensorDigest>;
   /** Present on worker pools: what its chunk buffers did so far (bounded whatever the model size). */
   bufferStats?: () => ChunkBufferStats;
   /** Present on worker pools: sketches of some layers on one worker. */
@@ -101,6 +118,14 @@ function isSplitKind(dtype: DType): boolean {
   return kind === "code16" || kind === "code8";
 }
 
+/**
+ * Tensors whose pattern counts a worker keeps in 32-bit bins (CodeShare): 16/8-bit ones of fewer
+ * than 2^32 elements. These are split (beginSplit) or scanned from their file (scanFromFile).
+ */
+export function isCountedTensor(dtype: DType, byteLength: number): boolean {
+  return isSplitKind(dtype) && byteLength / (scanKindOf(dtype) === "code16" ? 2 : 1) < 2 ** 32;
+}
+
 /** Buffers given back by consumed chunks, handed out again by exact size; at most `max` kept. */
 class SpareBuffers {
   private readonly free: ArrayBuffer[] = [];
@@ -143,8 +168,13 @@ interface Slot {
   load: number;
   /** Sizes of sent, unacknowledged chunks (a worker acknowledges in order). */
   sent: number[];
-  /** Pending tensor digests and sketch requests by id. */
-  jobs: Map<number, { resolve: (d: unknown) => void; reject: (e: unknown) => void }>;
+  /** Pending tensor digests and sketch requests by id (scanFromFile's with their progress). */
+  jobs: Map<
+    number,
+    { resolve: (d: unknown) => void; reject: (e: unknown) => void; onBytes?: (n: number) => void }
+  >;
+  /** scanFromFile tensors sent to this worker and not yet done. */
+  fileTensors: number;
   /** Handlers of sent "hash"/"count"/"sketchBytes" operations: a worker answers each once, in order. */
   chunkReplies: ((m: Extract<WorkerReply, { op: "chunk" }>) => void)[];
   /** Bytes of sketched tensors assigned to this worker and not yet finished. */
@@ -180,6 +210,13 @@ class WorkerPool implements ScanExecutor {
   private fatal: unknown = null;
   private closed = false;
   private readonly basisIds = new WeakMap<SketchBasis, number>();
+  /** scanFromFile tensors waiting for a worker. */
+  private readonly fileQueue: {
+    t: FileTensor;
+    onBytes: (n: number) => void;
+    resolve: (d: TensorDigest) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
 
   constructor(readonly threads: number) {
     this.maxInflight = 2 * threads + 2;
@@ -203,6 +240,7 @@ class WorkerPool implements ScanExecutor {
       chunkReplies: [],
       sketchLoad: 0,
       bases: new Set(),
+      fileTensors: 0,
     };
     slot.worker.on("message", (m: WorkerReply) => this.onReply(slot, m));
     slot.worker.on("error", (e) => this.fail(e));
@@ -219,6 +257,10 @@ class WorkerPool implements ScanExecutor {
       return;
     }
     const job = slot.jobs.get(m.id);
+    if (m.op === "progress") {
+      job?.onBytes?.(m.bytes);
+      return;
+    }
     if (m.op === "ack") {
       if (m.buf) this.spare.put(m.buf);
       slot.load -= slot.sent.shift() ?? 0;
@@ -244,15 +286,13 @@ class WorkerPool implements ScanExecutor {
       { cause: e },
     );
     for (const s of this.slots) for (const j of s.jobs.values()) j.reject(this.fatal);
+    for (const q of this.fileQueue.splice(0)) q.reject(this.fatal);
     for (const w of this.waiters.splice(0)) w();
     for (const d of this.drains.splice(0)) d();
   }
 
   begin(dtype: DType, byteLength: number, sketch?: StreamedSketch): TensorJob {
-    const kind = scanKindOf(dtype);
-    const elements = byteLength / (kind === "code16" ? 2 : 1);
-    if ((kind === "code16" || kind === "code8") && elements < 2 ** 32)
-      return this.beginSplit(dtype, byteLength, sketch);
+    if (isCountedTensor(dtype, byteLength)) return this.beginSplit(dtype, byteLength, sketch);
     const slot = this.slots.reduce((a, b) => (b.load < a.load ? b : a));
     const id = this.nextId++;
     slot.load += byteLength;
@@ -439,6 +479,51 @@ class WorkerPool implements ScanExecutor {
         return { sha256, stats: counts.finish(), ...(sketched ? { sketch: sketched } : {}) };
       },
     };
+  }
+
+  scanFromFile(t: FileTensor, onBytes: (n: number) => void): Promise<TensorDigest> {
+    if (!isCountedTensor(t.dtype, t.length))
+      return Promise.reject(
+        new PedigreeError("INTERNAL_BAD_ARGUMENT", `scanFromFile: a ${t.dtype} tensor of ${t.length} bytes`),
+      );
+    if (this.fatal) return Promise.reject(this.fatal);
+    return new Promise<TensorDigest>((resolve, reject) => {
+      this.fileQueue.push({ t, onBytes, resolve, reject });
+      this.sendFileTensors();
+    });
+  }
+
+  /**
+   * Hands queued scanFromFile tensors to the least-loaded workers holding fewer than two (the second
+   * waits in the worker, so it starts the moment the first ends).
+   */
+  private sendFileTensors(): void {
+    while (!this.fatal) {
+      const free = this.slots.filter((s) => s.fileTensors < 2);
+      const q = free.length > 0 ? this.fileQueue.shift() : undefined;
+      if (!q) return;
+      const slot = free.reduce((a, b) => (b.load < a.load ? b : a));
+      const id = this.nextId++;
+      const settled = () => {
+        slot.fileTensors--;
+        slot.load -= q.t.length;
+        this.sendFileTensors();
+      };
+      slot.fileTensors++;
+      slot.load += q.t.length;
+      slot.jobs.set(id, {
+        resolve: (d) => {
+          settled();
+          q.resolve(d as TensorDigest);
+        },
+        reject: (e) => {
+          settled();
+          q.reject(e);
+        },
+        onBytes: q.onBytes,
+      });
+      this.post(slot, { op: "scanFile", id, ...q.t });
+    }
   }
 
   /** The chunk's shared buffer: its own when it was read into one from spareBuffer, else a copy. */

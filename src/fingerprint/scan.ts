@@ -4,7 +4,7 @@ import type { Checkpoint, TensorInfo } from "../formats/types.js";
 import type { ByteSource } from "../io/types.js";
 import type { TensorDigest } from "./kernels/accumulator.js";
 import { scanKindOf } from "./kernels/dtype-tables.js";
-import type { ScanExecutor, TensorJob } from "./pool.js";
+import { isCountedTensor, type ScanExecutor, type TensorJob } from "./pool.js";
 import type { SketchBasis, SketchPart, SketchTask } from "./sketch/tasks.js";
 import type { FileDigest, TensorFingerprint } from "./types.js";
 
@@ -78,7 +78,7 @@ export async function scanCheckpoint(
     const src = await ckpt.openFile(f.path);
     const fileHash = withFiles && DIGESTED_ROLES.has(f.role) ? createHash("sha256") : null;
     await opts.sketches?.prepare?.(f.path);
-    const r = await scanFile(ckpt, src, tensors, exec, fileHash, progress, opts.sketches);
+    const r = await scanFile({ ckpt, src, exec, fileHash, progress, sketches: opts.sketches }, tensors);
     bytesRead += r.bytesRead;
     for (const [name, d] of r.digests) digests.set(name, d);
     if (fileHash) files.push({ path: f.path, size: src.size, sha256: fileHash.digest("hex") });
@@ -145,19 +145,73 @@ function planFront(size: number, tensors: TensorInfo[], withGaps: boolean): Piec
   return pieces;
 }
 
+/** One file's scan: where its bytes come from and go. */
+interface FileScan {
+  ckpt: Checkpoint;
+  src: ByteSource;
+  exec: ScanExecutor;
+  fileHash: Hash | null;
+  progress: { done: number; total: number; report: ScanOptions["onProgress"] };
+  sketches: ScanOptions["sketches"];
+}
+
 async function scanFile(
-  ckpt: Checkpoint,
-  src: ByteSource,
+  f: FileScan,
   unsorted: TensorInfo[],
-  exec: ScanExecutor,
-  fileHash: Hash | null,
-  progress: { done: number; total: number; report: ScanOptions["onProgress"] },
-  sketches: ScanOptions["sketches"],
 ): Promise<{ digests: Map<string, Scanned>; bytesRead: number }> {
-  const tensors = [...unsorted].sort((a, b) => a.offset - b.offset || a.name.localeCompare(b.name));
+  const { src, exec, progress } = f;
+  const sorted = [...unsorted].sort((a, b) => a.offset - b.offset || a.name.localeCompare(b.name));
+  // A local file without a file hash: the pool's workers read its 16/8-bit tensors themselves,
+  // largest first (none with a sketch task: that needs the chunks in order on its own worker).
+  const fd = f.fileHash === null ? src.fd : undefined;
+  const scanFromFile = exec.scanFromFile?.bind(exec);
+  const fromFile = new Set(
+    fd === undefined || !scanFromFile
+      ? []
+      : sorted
+          .filter((t) => isCountedTensor(t.dtype, t.byteLength) && !f.sketches?.tasks.has(t.name))
+          .sort((a, b) => b.byteLength - a.byteLength),
+  );
+  const onBytes = (n: number) => {
+    progress.done += n;
+    progress.report?.(progress.done, progress.total);
+  };
+  let bytesRead = 0;
+  const results: Promise<[string, Scanned]>[] = [];
+  for (const t of fromFile) {
+    const at = { fd: fd as number, name: src.name, dtype: t.dtype, offset: t.offset, length: t.byteLength };
+    const r = (scanFromFile as NonNullable<typeof scanFromFile>)(at, onBytes).then((d): [string, Scanned] => [
+      t.name,
+      d,
+    ]);
+    r.catch(() => {}); // surfaced by Promise.all below
+    results.push(r);
+    bytesRead += t.byteLength;
+  }
+  try {
+    bytesRead += await streamFile(
+      f,
+      sorted.filter((t) => !fromFile.has(t)),
+      results,
+    );
+  } catch (e) {
+    await Promise.allSettled(results); // the workers stop reading the file before its caller closes it
+    throw e;
+  }
+  return { digests: new Map(await Promise.all(results)), bytesRead };
+}
+
+/**
+ * The main thread's reads of a file (`tensors`, and the file hash's bytes), each chunk pushed to its
+ * tensor's job; the tensors' results are added to `results`. Returns the bytes read.
+ */
+async function streamFile(
+  { ckpt, src, exec, fileHash, progress, sketches }: FileScan,
+  tensors: TensorInfo[],
+  results: Promise<[string, Scanned]>[],
+): Promise<number> {
   const pieces = planFile(src.size, tensors, fileHash !== null, exec.threads);
   const jobs = new Map<number, TensorJob>();
-  const results: Promise<[string, Scanned]>[] = [];
   let hashedTo = 0; // file bytes already fed to the file hash (tensors may overlap or alias)
   let bytesRead = 0;
   const read = (p: Piece) => {
@@ -210,7 +264,7 @@ async function scanFile(
       }
     }
   }
-  return { digests: new Map(await Promise.all(results)), bytesRead };
+  return bytesRead;
 }
 
 /** Block-quantised tensors: their values come dequantised from the checkpoint, in element chunks. */

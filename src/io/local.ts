@@ -1,4 +1,5 @@
-import fs from "node:fs/promises";
+import fs from "node:fs";
+import fsp from "node:fs/promises";
 import path from "node:path";
 import { PedigreeError } from "../errors.js";
 import { ioError, notRegular, openRegular, readRegularFile } from "./regular.js";
@@ -14,8 +15,12 @@ export class LocalByteSource implements ByteSource {
   private constructor(
     readonly name: string,
     readonly size: number,
-    private readonly handle: fs.FileHandle,
+    private readonly handle: fsp.FileHandle,
   ) {}
+
+  get fd(): number {
+    return this.handle.fd;
+  }
 
   /** Regular files only: a FIFO or device would block or never end (see regular.ts). */
   static async open(file: string): Promise<LocalByteSource> {
@@ -38,15 +43,7 @@ export class LocalByteSource implements ByteSource {
     let done = 0;
     while (done < length) {
       const { bytesRead } = await this.handle.read(buf, done, length - done, offset + done);
-      if (bytesRead === 0) {
-        throw new PedigreeError(
-          "FORMAT_TRUNCATED",
-          `${this.name}: file shrank while reading at offset ${offset + done}`,
-          {
-            details: { file: this.name, offset: offset + done },
-          },
-        );
-      }
+      if (bytesRead === 0) throw fileShrank(this.name, offset + done);
       done += bytesRead;
     }
     this.stats.bytesRead += length;
@@ -65,6 +62,25 @@ export class LocalByteSource implements ByteSource {
   }
 }
 
+/**
+ * Exactly `into.length` bytes of the open file `fd` from `offset`, read on the calling thread (a scan
+ * worker reading a LocalByteSource's file through its `fd`). FORMAT_TRUNCATED, as LocalByteSource.read,
+ * when the file ends first.
+ */
+export function readFileRangeSync(fd: number, name: string, into: Uint8Array, offset: number): void {
+  for (let done = 0; done < into.length; ) {
+    const n = fs.readSync(fd, into, done, into.length - done, offset + done);
+    if (n === 0) throw fileShrank(name, offset + done);
+    done += n;
+  }
+}
+
+function fileShrank(file: string, offset: number): PedigreeError {
+  return new PedigreeError("FORMAT_TRUNCATED", `${file}: file shrank while reading at offset ${offset}`, {
+    details: { file, offset },
+  });
+}
+
 /** A local folder (all regular files below it) or a single local file. */
 export class LocalLocation implements ModelLocation {
   readonly kind = "local" as const;
@@ -77,9 +93,9 @@ export class LocalLocation implements ModelLocation {
 
   static async open(spec: string): Promise<LocalLocation> {
     const abs = path.resolve(spec);
-    let stat: Awaited<ReturnType<typeof fs.stat>>;
+    let stat: Awaited<ReturnType<typeof fsp.stat>>;
     try {
-      stat = await fs.stat(abs);
+      stat = await fsp.stat(abs);
     } catch (e) {
       throw ioError(e, spec);
     }
@@ -91,7 +107,7 @@ export class LocalLocation implements ModelLocation {
   async list(): Promise<LocationFile[]> {
     if (this.single) {
       const file = path.join(this.root, this.single);
-      const stat = await fs.stat(file).catch((e) => {
+      const stat = await fsp.stat(file).catch((e) => {
         throw ioError(e, file);
       });
       if (!stat.isFile()) throw notRegular(file, stat);
@@ -134,13 +150,13 @@ export class LocalLocation implements ModelLocation {
 export const MAX_TEXT_FILE_BYTES = 512 << 20;
 
 async function walk(root: string, rel: string, out: LocationFile[]): Promise<void> {
-  const entries = await fs.readdir(path.join(root, rel), { withFileTypes: true });
+  const entries = await fsp.readdir(path.join(root, rel), { withFileTypes: true });
   for (const e of entries) {
     const child = rel ? `${rel}/${e.name}` : e.name;
     if (e.isDirectory()) {
       if (!e.name.startsWith(".")) await walk(root, child, out);
     } else if (e.isFile()) {
-      const { size } = await fs.stat(path.join(root, child));
+      const { size } = await fsp.stat(path.join(root, child));
       out.push({ path: child, size });
     }
   }

@@ -18,6 +18,13 @@ export interface ByteSource {
   stream(offset: number, length: number, chunkSize?: number): AsyncIterable<Uint8Array>;
   /** Bytes transferred so far (for remote sources: bytes that crossed the network). */
   readonly stats: { bytesRead: number; requests: number };
+  /**
+   * A local file's open descriptor, while the source is open: a scan's worker threads read the file
+   * through it themselves (positional reads, readFileRangeSync) instead of having each chunk read on
+   * the main thread and handed over. The same open file, so no second open and no race with a
+   * renamed or swapped path. Absent for sources that are not a local file.
+   */
+  readonly fd?: number;
   close(): Promise<void>;
 }
 

@@ -141,6 +141,16 @@ export function addCodeCounts(
   }
 }
 
+/**
+ * This thread's piece buffer in the module's memory (PIECE_BYTES): bytes read into it (a scan worker
+ * reading a file itself) are counted where they lie, without a copy. Counting anything but a view of
+ * it overwrites it.
+ */
+export function codeCountsPiece(): Uint8Array {
+  const k = load();
+  return new Uint8Array(k.buffer, k.base + PIECE_AT, PIECE_BYTES);
+}
+
 /** Makes `into` hold all its counts (a no-op when the module holds none of them). */
 export function settleCodeCounts(into: Uint32Array): void {
   const k = load();

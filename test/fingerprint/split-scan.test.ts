@@ -80,3 +80,62 @@ describe("split scan of long 16/8-bit tensors", () => {
     for (const threads of [2, 3]) expect(await scan(threads, false)).toEqual(inline);
   }, 120_000);
 });
+
+/**
+ * Without file digests, a local file's 16/8-bit tensors are read by the workers themselves
+ * (scanFromFile); the streamed path keeps the F32 one. Same digests and statistics, progress to the
+ * last byte, nothing through the chunk buffers, and a file that shrinks mid-scan is a coded error.
+ */
+describe("workers reading a local file themselves", () => {
+  it("scan it with the inline scan's results, report every byte, and stream only the other tensors", async () => {
+    const inline = await scan(0);
+    const ckpt = await openCheckpoint(dir);
+    const exec = createExecutor(2);
+    try {
+      const seen: number[] = [];
+      const r = await scanCheckpoint(ckpt, exec, {
+        fileDigests: false,
+        onProgress: (done, total) => seen.push(done, total),
+      });
+      expect(r.tensors).toEqual(inline);
+      const total = inline.reduce(
+        (a, t) => a + t.stats.count * (t.dtype === "F32" ? 4 : t.dtype === "BF16" ? 2 : 1),
+        0,
+      );
+      expect(r.bytesRead).toBe(total);
+      expect(seen.slice(-2)).toEqual([total, total]);
+      // progress in steps of at most 8 MiB: the 21 MB BF16 tensor alone gives three
+      expect(seen.length / 2).toBeGreaterThanOrEqual(3 + 4 + 1 + 1);
+      expect(exec.bufferStats?.()).toMatchObject({ peakInflight: 1, sharedBuffers: 0, copied: 0 });
+    } finally {
+      await exec.close();
+      await ckpt.close();
+    }
+  }, 60_000);
+
+  it("fails a file cut short after opening with FORMAT_TRUNCATED, and the pool keeps serving", async () => {
+    const elements = (2.5 * SCAN_CHUNK_BYTES) / 2;
+    const copy = await writeTempModel({
+      "model.safetensors": buildSafetensors([
+        { name: "a.bf16", dtype: "BF16", shape: [elements], data: weightBytes(elements, 1, 2) },
+      ]),
+    });
+    const ckpt = await openCheckpoint(copy); // only worker-read tensors: the main thread reads nothing
+    const exec = createExecutor(2);
+    try {
+      const a = ckpt.tensors.get("a.bf16")!;
+      await fs.truncate(`${copy}/model.safetensors`, a.offset + 3 * (1 << 20) + 1);
+      await expect(scanCheckpoint(ckpt, exec, { fileDigests: false })).rejects.toMatchObject({
+        code: "FORMAT_TRUNCATED",
+        message: expect.stringContaining("file shrank while reading"),
+      });
+      const job = exec.begin("BF16", 4);
+      await job.push(Uint8Array.of(0x80, 0x3f, 0x00, 0xc0));
+      expect((await job.end()).stats).toMatchObject({ count: 2, min: -2, max: 1 });
+    } finally {
+      await exec.close();
+      await ckpt.close();
+      await fs.rm(copy, { recursive: true, force: true });
+    }
+  }, 60_000);
+});

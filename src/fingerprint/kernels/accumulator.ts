@@ -164,6 +164,15 @@ export class CodeShare {
   total(): Uint32Array {
     return codeCountPairs(this.counts);
   }
+  /** Whether the share can count a `dtype` tensor (after `clear`): one of the same code width. */
+  fits(dtype: DType): boolean {
+    return this.width === (scanKindOf(dtype) === "code16" ? 2 : 1);
+  }
+  /** Empties the share for another tensor (pool-worker.ts keeps a few rather than allocate each). */
+  clear(): void {
+    settleCodeCounts(this.counts);
+    this.counts.fill(0);
+  }
 }
 
 /**
