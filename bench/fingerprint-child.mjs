@@ -1,7 +1,7 @@
 /**
  * One measured run for bench/fingerprint.ts, in its own process so its peak RSS is its own. Plain
  * JavaScript on the compiled dist/ (what `pedigree` runs; tsx would add ≈ 50 MB and its own startup):
- *   node bench/fingerprint-child.mjs scan|fingerprint|read|sha256 <model dir> [threads]
+ *   node bench/fingerprint-child.mjs scan|scan-streamed|fingerprint|read|sha256 <model dir> [threads]
  * sha256: Node's SHA-256 alone over every tensor's bytes (8 MiB reads), tensors shared round-robin
  * over `threads` worker threads (default all cores) — the floor of the scan's cost on the same cores.
  * Prints one JSON line: {seconds, cpuSeconds, bytes, maxRssMB, contentId?, fingerprintBytes?}.
@@ -77,9 +77,24 @@ if (mode === "read") {
     ),
   );
   out = { bytes: counts.reduce((a, b) => a + b, 0) };
-} else if (mode === "scan") {
+} else if (mode === "scan" || mode === "scan-streamed") {
   // Statistics + per-tensor SHA-256 + Merkle root (no file digests, profiles or sketches).
   const ckpt = await openCheckpoint(dir);
+  if (mode === "scan-streamed") {
+    // The file without its descriptor, as a remote one: every chunk read on the main thread.
+    const open = ckpt.openFile.bind(ckpt);
+    ckpt.openFile = async (file) => {
+      const src = await open(file);
+      return {
+        name: src.name,
+        size: src.size,
+        stats: src.stats,
+        read: (...a) => src.read(...a),
+        stream: (...a) => src.stream(...a),
+        close: () => src.close(),
+      };
+    };
+  }
   const exec = createExecutor(threads);
   const scan = await scanCheckpoint(ckpt, exec, { fileDigests: false });
   out = { bytes: scan.bytesRead, contentId: contentIdOf(scan.tensors) };

@@ -4,7 +4,9 @@
  * in one run each: raw sequential read throughput (the ceiling), Node's SHA-256 alone over the same
  * tensor bytes on the same cores (the scan's floor), Pedigree's scan (statistics + per-tensor SHA-256
  * + Merkle root) and whole one-pass fingerprint, a NumPy reference doing the same scan, their ratios,
- * and peak RSS; then an ≈8 GB checkpoint.
+ * and peak RSS; then an ≈8 GB checkpoint. The scan is also timed with every chunk read on the main
+ * thread and handed to the workers (the path of a remote file), beside the local one where the
+ * workers read the file themselves.
  * Checkpoints are generated with `synth` into bench/out/ when absent.
  *   tsx bench/fingerprint.ts [--threads N] [--skip-8gb] [--quick] [--scan-only]
  * --quick skips the whole fingerprint of the 8 GB checkpoint; --scan-only prints only the read,
@@ -137,6 +139,9 @@ function benchCheckpoint(dir: string, label: string): void {
   if (scan.cpuSeconds && sha.cpuSeconds)
     say(`  in CPU time:             ${(sha.cpuSeconds / scan.cpuSeconds).toFixed(3)}`);
   say(`scan / raw read:           ${(gbps(scan) / gbps(read)).toFixed(3)}`);
+  const streamed = measured("scan-streamed", dir);
+  say(row("  the scan, main-thread reads", streamed));
+  say(`  its scan / SHA-256 alone: ${(gbps(streamed) / gbps(sha)).toFixed(3)}  (how a remote file is read)`);
   if (scanOnly) return;
   if (ref) say(`scan / NumPy:              ${(gbps(scan) / gbps(ref)).toFixed(2)}  (target ≥ 2)`);
   const whole = child("fingerprint", dir);
