@@ -354,9 +354,10 @@ async function scanFileTensors(): Promise<void> {
 
 /**
  * Why read here, in pieces: the SHA-256 is the floor of the scan's cost, and a piece read into this
- * core's cache, then hashed and counted there, costs little more than the hash (pieces of 64 KiB:
- * the whole scan at 0.9× the SHA-256 row of bench/fingerprint.ts); a chunk read on another thread
- * and handed over arrives in the other core's cache, or already evicted.
+ * core's cache, then hashed and counted there, costs little more than the hash; a chunk read on
+ * another thread and handed over arrives in the other core's cache, or already evicted, and its read
+ * and hand-off cost CPU of their own. bench/fingerprint.ts: scan / SHA-256 alone 0.84 (tied) and
+ * 0.96–0.98 (untied) this way, 0.73–0.79 through the chunks (docs/performance.md).
  */
 async function scanFileTensor(
   m: Extract<WorkerRequest, { op: "scanFile" }>,
