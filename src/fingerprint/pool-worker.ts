@@ -164,13 +164,7 @@ function dispatch(m: WorkerRequest): void {
             { op: "sketched", id: m.id, layers } satisfies WorkerReply,
             transferables(layers),
           ),
-        (e) =>
-          port?.postMessage({
-            op: "error",
-            id: m.id,
-            message: (e as Error).message,
-            code: (e as { code?: string }).code,
-          }),
+        (e) => postError(m.id, e),
       );
     return;
   }
@@ -274,12 +268,7 @@ function sketchOp(
       port?.postMessage({ op: "chunk", id: m.id, error: (e as Error).message } satisfies WorkerReply);
     else {
       sketchers.delete(m.id);
-      port?.postMessage({
-        op: "error",
-        id: m.id,
-        message: (e as Error).message,
-        code: (e as { code?: string }).code,
-      } satisfies WorkerReply);
+      postError(m.id, e);
     }
   }
 }
@@ -341,12 +330,7 @@ async function scanFileTensors(): Promise<void> {
       const { sha256, stats } = await scanFileTensor(m);
       port?.postMessage({ op: "done", id: m.id, sha256, stats } satisfies WorkerReply);
     } catch (e) {
-      port?.postMessage({
-        op: "error",
-        id: m.id,
-        message: (e as Error).message,
-        code: (e as { code?: string }).code,
-      } satisfies WorkerReply);
+      postError(m.id, e);
     }
     fileTensors.shift();
   }
@@ -408,6 +392,16 @@ function giveBackShare(share: CodeShare): void {
   if (spareShares.length >= SPARE_SHARES) return;
   share.clear();
   spareShares.push(share);
+}
+
+/** A failed request's error, with its code when it has one (the pool rethrows it under that code). */
+function postError(id: number, e: unknown): void {
+  port?.postMessage({
+    op: "error",
+    id,
+    message: (e as Error).message,
+    code: (e as { code?: string }).code,
+  } satisfies WorkerReply);
 }
 
 function ack(id: number, buf: ArrayBuffer | undefined): void {

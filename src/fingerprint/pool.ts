@@ -61,8 +61,8 @@ export interface ScanExecutor {
    */
   spareBuffer(byteLength: number, dtype: DType): Uint8Array | undefined;
   /**
-   * Present on worker pools: the digest of a tensor that `canScanFromFile` accepts, scanned by a worker
-   * that reads the file itself. `onBytes` gets the bytes done as they are done. Requests wait for a
+   * Present on worker pools: the digest of a tensor that `isCountedTensor` accepts, scanned by a
+   * worker that reads the file itself. `onBytes` gets the bytes done as they are done. Requests wait for a
    * worker in the order made (largest first keeps the workers evenly loaded); the file must stay open
    * until the promise settles.
    */

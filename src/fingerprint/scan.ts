@@ -164,29 +164,23 @@ async function scanFile(
   // A local file without a file hash: the pool's workers read its 16/8-bit tensors themselves,
   // largest first (none with a sketch task: that needs the chunks in order on its own worker).
   const fd = f.fileHash === null ? src.fd : undefined;
-  const scanFromFile = exec.scanFromFile?.bind(exec);
-  const fromFile = new Set(
-    fd === undefined || !scanFromFile
-      ? []
-      : sorted
-          .filter((t) => isCountedTensor(t.dtype, t.byteLength) && !f.sketches?.tasks.has(t.name))
-          .sort((a, b) => b.byteLength - a.byteLength),
-  );
   const onBytes = (n: number) => {
     progress.done += n;
     progress.report?.(progress.done, progress.total);
   };
-  let bytesRead = 0;
+  const fromFile = new Set<TensorInfo>();
   const results: Promise<[string, Scanned]>[] = [];
-  for (const t of fromFile) {
-    const at = { fd: fd as number, name: src.name, dtype: t.dtype, offset: t.offset, length: t.byteLength };
-    const r = (scanFromFile as NonNullable<typeof scanFromFile>)(at, onBytes).then((d): [string, Scanned] => [
-      t.name,
-      d,
-    ]);
-    r.catch(() => {}); // surfaced by Promise.all below
-    results.push(r);
-    bytesRead += t.byteLength;
+  let bytesRead = 0;
+  if (fd !== undefined && exec.scanFromFile) {
+    for (const t of [...sorted].sort((a, b) => b.byteLength - a.byteLength)) {
+      if (!isCountedTensor(t.dtype, t.byteLength) || f.sketches?.tasks.has(t.name)) continue;
+      const at = { fd, name: src.name, dtype: t.dtype, offset: t.offset, length: t.byteLength };
+      const r = exec.scanFromFile(at, onBytes).then((d): [string, Scanned] => [t.name, d]);
+      r.catch(() => {}); // surfaced by Promise.all below
+      results.push(r);
+      fromFile.add(t);
+      bytesRead += t.byteLength;
+    }
   }
   try {
     bytesRead += await streamFile(
@@ -194,11 +188,13 @@ async function scanFile(
       sorted.filter((t) => !fromFile.has(t)),
       results,
     );
+    return { digests: new Map(await Promise.all(results)), bytesRead };
   } catch (e) {
-    await Promise.allSettled(results); // the workers stop reading the file before its caller closes it
+    // Every worker done with the file's descriptor before the caller may close it (and the number
+    // be reused for another file).
+    await Promise.allSettled(results);
     throw e;
   }
-  return { digests: new Map(await Promise.all(results)), bytesRead };
 }
 
 /**
