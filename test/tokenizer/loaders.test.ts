@@ -7,6 +7,7 @@ import {
   BYTE_TO_UNICODE,
   base64ToBinary,
   binaryToByteLevel,
+  binaryToText,
   byteLevelToBinary,
   metaspaceToBinary,
   textToBinary,
@@ -35,6 +36,15 @@ describe("canonical bytes", () => {
     expect(base64ToBinary(Buffer.from(" héllo").toString("base64"))).toBe(bytes);
     expect(metaspaceToBinary("<0xC3>")).toBe("\u00c3");
     expect(base64ToBinary("not base64!")).toBeNull();
+  });
+
+  it("text and its binary string convert both ways, the ASCII shortcut included", () => {
+    for (const text of ["", "t3f", "a\u0000\u007f", "héllo", "\u4e2d文", "emoji 🦙", "\u0080", "x\u00ff"]) {
+      const bin = textToBinary(text);
+      expect(bin).toBe(String.fromCharCode(...new TextEncoder().encode(text)));
+      expect(binaryToText(bin)).toBe(text);
+    }
+    expect(binaryToText("\u00c3")).toBeNull(); // half of "é"
   });
 });
 

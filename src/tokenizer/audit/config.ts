@@ -1,5 +1,6 @@
 import { displayToken, textToBinary } from "../bytes.js";
 import type { LoadedTokenizer } from "../types.js";
+import { pieceIds } from "./vocab-index.js";
 
 export interface ConfigFinding {
   severity: "error" | "warning" | "info";
@@ -46,15 +47,18 @@ export function checkConfigs(tok: LoadedTokenizer): ConfigFinding[] {
 
 function contentIndex(tok: LoadedTokenizer): (content: string) => number | undefined {
   const added = new Map(tok.added.map((a) => [a.content, a.id]));
-  const pieces = new Map<string, number>();
-  const canon = new Map<string, number>();
-  tok.pieces.forEach((p, id) => {
-    if (p !== null && !pieces.has(p)) pieces.set(p, id);
-  });
-  tok.tokens.forEach((t, id) => {
-    if (t !== null && !canon.has(t)) canon.set(t, id);
-  });
-  return (c) => added.get(c) ?? pieces.get(c) ?? canon.get(textToBinary(c));
+  let canon: Map<string, number> | null = null; // built on the first content that needs it
+  const canonical = (c: string) => {
+    if (!canon) {
+      const map = new Map<string, number>();
+      tok.tokens.forEach((t, id) => {
+        if (t !== null && !map.has(t)) map.set(t, id);
+      });
+      canon = map;
+    }
+    return canon.get(textToBinary(c));
+  };
+  return (c) => added.get(c) ?? pieceIds(tok).get(c) ?? canonical(c);
 }
 
 function tokenContent(v: unknown): string | null {

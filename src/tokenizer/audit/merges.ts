@@ -2,6 +2,7 @@ import { at } from "../../checked.js";
 import { isByteFallbackPiece } from "../bytes.js";
 import type { LoadedTokenizer } from "../types.js";
 import { MAX_EXAMPLES } from "./structure.js";
+import { pieceIds } from "./vocab-index.js";
 
 /**
  * Share of merges whose result id is above both parts' ids for a vocabulary to count as numbered in
@@ -33,10 +34,7 @@ export interface MergeFindings {
 
 export function checkMerges(tok: LoadedTokenizer): MergeFindings | null {
   if (!tok.merges || tok.model !== "BPE") return null;
-  const idOf = new Map<string, number>();
-  tok.pieces.forEach((p, i) => {
-    if (p !== null && !idOf.has(p)) idOf.set(p, i);
-  });
+  const idOf = pieceIds(tok);
   const f = emptyFindings(tok.merges.length);
   const seenPairs = new Set<string>();
   const produced = new Set<number>();

@@ -1,6 +1,7 @@
 import { at } from "../../checked.js";
 import type { LoadedTokenizer } from "../types.js";
 import { MAX_EXAMPLES } from "./structure.js";
+import { laterDuplicates } from "./vocab-index.js";
 
 /** Consecutive ids spelled in another family's style needed to call a range foreign (not a stray token). */
 export const MIN_FOREIGN_RUN = 8;
@@ -51,15 +52,7 @@ function foreignStyle(piece: string, spelling: string): ForeignRange["style"] | 
  * second above it, the vocabulary is two halves that overlap — the splice point is reported.
  */
 export function duplicateSplit(tok: LoadedTokenizer): { splitId: number; pairs: number } | null {
-  const special = new Set(tok.specialIds);
-  const first = new Map<string, number>();
-  const seconds: [number, number][] = [];
-  tok.tokens.forEach((t, id) => {
-    if (t === null || special.has(id) || /^<0x[0-9A-Fa-f]{2}>$/.test(tok.pieces[id] ?? "")) return;
-    const f = first.get(t);
-    if (f === undefined) first.set(t, id);
-    else seconds.push([f, id]);
-  });
+  const seconds = laterDuplicates(tok);
   if (seconds.length === 0) return null;
   // Loops, not Math.max(...xs): 200k duplicates as call arguments overflow the stack (RangeError).
   let maxFirst = -1;

@@ -1,5 +1,6 @@
-import { displayToken, isByteFallbackPiece } from "../bytes.js";
+import { displayToken } from "../bytes.js";
 import type { LoadedTokenizer } from "../types.js";
+import { laterDuplicates } from "./vocab-index.js";
 
 /** Examples listed per finding; counts always cover everything. */
 export const MAX_EXAMPLES = 20;
@@ -49,18 +50,16 @@ export function checkStructure(tok: LoadedTokenizer): StructureFindings {
 }
 
 function findDuplicates(tok: LoadedTokenizer): StructureFindings["duplicates"] {
-  const special = new Set(tok.specialIds);
-  const byToken = new Map<string, number[]>();
-  tok.tokens.forEach((t, id) => {
-    // SentencePiece byte fallback deliberately spells every byte twice ("<0x41>" and "A").
-    if (t === null || special.has(id) || isByteFallbackPiece(tok.pieces[id] ?? "")) return;
-    const ids = byToken.get(t);
+  const pairs = laterDuplicates(tok);
+  const groups = new Map<number, number[]>(); // lowest id → every id of those bytes
+  for (const [first, id] of pairs) {
+    const ids = groups.get(first);
     if (ids) ids.push(id);
-    else byToken.set(t, [id]);
-  });
-  const dups = [...byToken].filter(([, ids]) => ids.length > 1);
-  return {
-    count: dups.reduce((s, [, ids]) => s + ids.length - 1, 0),
-    examples: dups.slice(0, MAX_EXAMPLES).map(([t, ids]) => ({ token: displayToken(t), ids })),
-  };
+    else groups.set(first, [first, id]);
+  }
+  const examples = [...groups.keys()]
+    .sort((a, b) => a - b)
+    .slice(0, MAX_EXAMPLES)
+    .map((first) => ({ token: displayToken(tok.tokens[first] ?? ""), ids: groups.get(first) as number[] }));
+  return { count: pairs.length, examples };
 }
