@@ -51,7 +51,9 @@ export type WorkerRequest =
   | ({ op: "count"; id: number; dtype: DType } & ChunkRef)
   | { op: "countEnd"; id: number }
   | { op: "hashEnd"; id: number }
-  | ({ op: "scanFile"; id: number } & FileTensor);
+  | ({ op: "scanFile"; id: number } & FileTensor)
+  /** Stop that "scanFile" at its next slice (answered by its "error"); ignored once it has ended. */
+  | { op: "cancelFile"; id: number };
 
 export type WorkerReply =
   /** `buf`: the chunk's buffer, handed back for the next read (the scan recycles its buffers). */
@@ -185,6 +187,10 @@ function dispatch(m: WorkerRequest): void {
   if (m.op === "scanFile") {
     fileTensors.push(m);
     if (fileTensors.length === 1) void scanFileTensors();
+    return;
+  }
+  if (m.op === "cancelFile") {
+    if (fileTensors.some((t) => t.id === m.id)) cancelledFiles.add(m.id);
     return;
   }
   if (failed.has(m.id)) {
@@ -322,6 +328,8 @@ const FILE_SLICE_BYTES = 8 << 20;
 
 /** "scanFile" requests, the first being scanned. */
 const fileTensors: Extract<WorkerRequest, { op: "scanFile" }>[] = [];
+/** Ids of those in `fileTensors` that were cancelled. */
+const cancelledFiles = new Set<number>();
 
 async function scanFileTensors(): Promise<void> {
   while (fileTensors.length > 0) {
@@ -333,6 +341,7 @@ async function scanFileTensors(): Promise<void> {
       postError(m.id, e);
     }
     fileTensors.shift();
+    cancelledFiles.delete(m.id);
   }
 }
 
@@ -351,6 +360,10 @@ async function scanFileTensor(
   const piece = codeCountsPiece();
   const onPiece = (p: Uint8Array) => hash.update(p);
   for (let chunk = 0; chunk < m.length; chunk += FILE_SLICE_BYTES) {
+    if (cancelledFiles.has(m.id)) {
+      giveBackShare(share);
+      throw new PedigreeError("JOB_CANCELLED", `scan of ${m.name} at ${m.offset} cancelled`);
+    }
     const chunkEnd = Math.min(m.length, chunk + FILE_SLICE_BYTES);
     for (let o = chunk; o < chunkEnd; o += piece.length) {
       const bytes = chunkEnd - o >= piece.length ? piece : piece.subarray(0, chunkEnd - o);

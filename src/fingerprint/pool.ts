@@ -36,6 +36,17 @@ export interface FileTensor {
   length: number;
 }
 
+/** A scanFromFile request: waiting in the pool's queue, or `sent` to a worker. */
+interface FileRequest {
+  t: FileTensor;
+  onBytes: (n: number) => void;
+  resolve: (d: TensorDigest) => void;
+  reject: (e: unknown) => void;
+  sent: { slot: Slot; id: number } | null;
+  /** The signal's reason once cancelled: what the request rejects with. */
+  cancelled?: unknown;
+}
+
 /** Where the scan sends a tensor's bytes; `push` resolves when there is room for another chunk. */
 export interface TensorJob {
   push(bytes: Uint8Array): Promise<void>;
@@ -62,11 +73,12 @@ export interface ScanExecutor {
   spareBuffer(byteLength: number, dtype: DType): Uint8Array | undefined;
   /**
    * Present on worker pools: the digest of a tensor that `isCountedTensor` accepts, scanned by a
-   * worker that reads the file itself. `onBytes` gets the bytes done as they are done. Requests wait for a
-   * worker in the order made (largest first keeps the workers evenly loaded); the file must stay open
-   * until the promise settles.
+   * worker that reads the file itself. `onBytes` (which must not throw) gets the bytes done as they
+   * are done. Requests wait for a worker in the order made (largest first keeps the workers evenly
+   * loaded). `signal` cancels: a waiting request at once, a running one at its next 8 MiB; either way
+   * the promise rejects with the signal's reason. The file must stay open until the promise settles.
    */
-  scanFromFile?: (t: FileTensor, onBytes: (n: number) => void) => Promise<TensorDigest>;
+  scanFromFile?: (t: FileTensor, onBytes: (n: number) => void, signal?: AbortSignal) => Promise<TensorDigest>;
   /** Present on worker pools: what its chunk buffers did so far (bounded whatever the model size). */
   bufferStats?: () => ChunkBufferStats;
   /** Present on worker pools: sketches of some layers on one worker. */
@@ -211,12 +223,7 @@ class WorkerPool implements ScanExecutor {
   private closed = false;
   private readonly basisIds = new WeakMap<SketchBasis, number>();
   /** scanFromFile tensors waiting for a worker. */
-  private readonly fileQueue: {
-    t: FileTensor;
-    onBytes: (n: number) => void;
-    resolve: (d: TensorDigest) => void;
-    reject: (e: unknown) => void;
-  }[] = [];
+  private readonly fileQueue: FileRequest[] = [];
 
   constructor(readonly threads: number) {
     this.maxInflight = 2 * threads + 2;
@@ -481,16 +488,31 @@ class WorkerPool implements ScanExecutor {
     };
   }
 
-  scanFromFile(t: FileTensor, onBytes: (n: number) => void): Promise<TensorDigest> {
+  scanFromFile(t: FileTensor, onBytes: (n: number) => void, signal?: AbortSignal): Promise<TensorDigest> {
     if (!isCountedTensor(t.dtype, t.length))
       return Promise.reject(
         new PedigreeError("INTERNAL_BAD_ARGUMENT", `scanFromFile: a ${t.dtype} tensor of ${t.length} bytes`),
       );
     if (this.fatal) return Promise.reject(this.fatal);
+    if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<TensorDigest>((resolve, reject) => {
-      this.fileQueue.push({ t, onBytes, resolve, reject });
+      const q: FileRequest = { t, onBytes, resolve, reject, sent: null };
+      this.fileQueue.push(q);
+      signal?.addEventListener("abort", () => this.cancelFile(q, signal.reason), { once: true });
       this.sendFileTensors();
     });
+  }
+
+  /** A waiting request leaves the queue; a running one is told to stop (its worker then answers with an error). */
+  private cancelFile(q: FileRequest, reason: unknown): void {
+    q.cancelled = reason;
+    const i = this.fileQueue.indexOf(q);
+    if (i >= 0) {
+      this.fileQueue.splice(i, 1);
+      q.reject(reason);
+    } else if (q.sent?.slot.jobs.has(q.sent.id) && !this.fatal) {
+      this.post(q.sent.slot, { op: "cancelFile", id: q.sent.id });
+    }
   }
 
   /**
@@ -511,6 +533,7 @@ class WorkerPool implements ScanExecutor {
       };
       slot.fileTensors++;
       slot.load += q.t.length;
+      q.sent = { slot, id };
       slot.jobs.set(id, {
         resolve: (d) => {
           settled();
@@ -518,7 +541,7 @@ class WorkerPool implements ScanExecutor {
         },
         reject: (e) => {
           settled();
-          q.reject(e);
+          q.reject(q.cancelled ?? e);
         },
         onBytes: q.onBytes,
       });

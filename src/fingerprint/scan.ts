@@ -164,9 +164,15 @@ async function scanFile(
   // A local file without a file hash: the pool's workers read its 16/8-bit tensors themselves,
   // largest first (none with a sketch task: that needs the chunks in order on its own worker).
   const fd = f.fileHash === null ? src.fd : undefined;
+  // A caller cancels by throwing from onProgress: here that stops the workers' reads of this file.
+  const abort = new AbortController();
   const onBytes = (n: number) => {
     progress.done += n;
-    progress.report?.(progress.done, progress.total);
+    try {
+      progress.report?.(progress.done, progress.total);
+    } catch (e) {
+      abort.abort(e);
+    }
   };
   const fromFile = new Set<TensorInfo>();
   const results: Promise<[string, Scanned]>[] = [];
@@ -175,7 +181,7 @@ async function scanFile(
     for (const t of [...sorted].sort((a, b) => b.byteLength - a.byteLength)) {
       if (!isCountedTensor(t.dtype, t.byteLength) || f.sketches?.tasks.has(t.name)) continue;
       const at = { fd, name: src.name, dtype: t.dtype, offset: t.offset, length: t.byteLength };
-      const r = exec.scanFromFile(at, onBytes).then((d): [string, Scanned] => [t.name, d]);
+      const r = exec.scanFromFile(at, onBytes, abort.signal).then((d): [string, Scanned] => [t.name, d]);
       r.catch(() => {}); // surfaced by Promise.all below
       results.push(r);
       fromFile.add(t);
@@ -188,12 +194,15 @@ async function scanFile(
       sorted.filter((t) => !fromFile.has(t)),
       results,
     );
-    return { digests: new Map(await Promise.all(results)), bytesRead };
+    const digests = new Map(await Promise.all(results));
+    if (abort.signal.aborted) throw abort.signal.reason; // onProgress threw on the last bytes
+    return { digests, bytesRead };
   } catch (e) {
     // Every worker done with the file's descriptor before the caller may close it (and the number
-    // be reused for another file).
+    // be reused for another file); a cancelled scan rethrows what onProgress threw.
+    if (!abort.signal.aborted) abort.abort(e);
     await Promise.allSettled(results);
-    throw e;
+    throw abort.signal.reason;
   }
 }
 

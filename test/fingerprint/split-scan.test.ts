@@ -113,6 +113,41 @@ describe("workers reading a local file themselves", () => {
     }
   }, 60_000);
 
+  it("stop when onProgress throws (how jobs cancel): that error, soon, and the pool keeps serving", async () => {
+    const elements = (2.5 * SCAN_CHUNK_BYTES) / 2;
+    const tensors = Array.from({ length: 6 }, (_, i) => ({
+      name: `t${i}`,
+      dtype: "BF16" as const,
+      shape: [elements],
+      data: weightBytes(elements, 10 + i, 2),
+    }));
+    const model = await writeTempModel({ "model.safetensors": buildSafetensors(tensors) });
+    const ckpt = await openCheckpoint(model);
+    const exec = createExecutor(2);
+    try {
+      const stop = new Error("cancelled by the caller");
+      let calls = 0;
+      let last = 0;
+      const scan = scanCheckpoint(ckpt, exec, {
+        fileDigests: false,
+        onProgress: (done) => {
+          last = done;
+          if (++calls >= 2) throw stop;
+        },
+      });
+      await expect(scan).rejects.toBe(stop);
+      // Each worker stops at its next 8 MiB slice; the queued tensors never start.
+      expect(last).toBeLessThan(6 * 2 * elements * 0.5);
+      const job = exec.begin("BF16", 4);
+      await job.push(Uint8Array.of(0x80, 0x3f, 0x00, 0xc0));
+      expect((await job.end()).stats).toMatchObject({ count: 2, min: -2, max: 1 });
+    } finally {
+      await exec.close();
+      await ckpt.close();
+      await fs.rm(model, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it("fails a file cut short after opening with FORMAT_TRUNCATED, and the pool keeps serving", async () => {
     const elements = (2.5 * SCAN_CHUNK_BYTES) / 2;
     const copy = await writeTempModel({
