@@ -45,6 +45,8 @@ interface FileRequest {
   sent: { slot: Slot; id: number } | null;
   /** The signal's reason once cancelled: what the request rejects with. */
   cancelled?: unknown;
+  /** The requests sharing its signal (it leaves the set once settled). */
+  signalSet?: Set<FileRequest>;
 }
 
 /** Where the scan sends a tensor's bytes; `push` resolves when there is room for another chunk. */
@@ -224,6 +226,7 @@ class WorkerPool implements ScanExecutor {
   private readonly basisIds = new WeakMap<SketchBasis, number>();
   /** scanFromFile tensors waiting for a worker. */
   private readonly fileQueue: FileRequest[] = [];
+  private readonly bySignal = new WeakMap<AbortSignal, Set<FileRequest>>();
 
   constructor(readonly threads: number) {
     this.maxInflight = 2 * threads + 2;
@@ -498,9 +501,33 @@ class WorkerPool implements ScanExecutor {
     return new Promise<TensorDigest>((resolve, reject) => {
       const q: FileRequest = { t, onBytes, resolve, reject, sent: null };
       this.fileQueue.push(q);
-      signal?.addEventListener("abort", () => this.cancelFile(q, signal.reason), { once: true });
+      if (signal) {
+        q.signalSet = this.requestsOf(signal);
+        q.signalSet.add(q);
+      }
       this.sendFileTensors();
     });
+  }
+
+  /**
+   * The unsettled requests made with `signal`, cancelled together when it aborts: one listener per
+   * signal (a scan makes hundreds of requests with one signal).
+   */
+  private requestsOf(signal: AbortSignal): Set<FileRequest> {
+    let set = this.bySignal.get(signal);
+    if (!set) {
+      const requests = new Set<FileRequest>();
+      signal.addEventListener(
+        "abort",
+        () => {
+          for (const q of requests) this.cancelFile(q, signal.reason);
+        },
+        { once: true },
+      );
+      this.bySignal.set(signal, requests);
+      set = requests;
+    }
+    return set;
   }
 
   /** A waiting request leaves the queue; a running one is told to stop (its worker then answers with an error). */
@@ -529,6 +556,7 @@ class WorkerPool implements ScanExecutor {
       const settled = () => {
         slot.fileTensors--;
         slot.load -= q.t.length;
+        q.signalSet?.delete(q);
         this.sendFileTensors();
       };
       slot.fileTensors++;

@@ -1,9 +1,11 @@
 import fs from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createExecutor, scanCheckpoint } from "../../src/fingerprint/index.js";
+import type { ScanExecutor } from "../../src/fingerprint/pool.js";
 import { SCAN_CHUNK_BYTES } from "../../src/fingerprint/scan.js";
 import type { TensorFingerprint } from "../../src/fingerprint/types.js";
 import { openCheckpoint } from "../../src/formats/open.js";
+import type { Checkpoint } from "../../src/formats/types.js";
 import { buildSafetensors, writeTempModel } from "../helpers/build-safetensors.js";
 
 /**
@@ -113,9 +115,13 @@ describe("workers reading a local file themselves", () => {
     }
   }, 60_000);
 
-  it("stop when onProgress throws (how jobs cancel): that error, soon, and the pool keeps serving", async () => {
+  /** A model of `count` BF16 tensors of 2.5 chunks each, opened, with a 2-worker pool; all closed after `run`. */
+  async function withModel(
+    count: number,
+    run: (ckpt: Checkpoint, exec: ScanExecutor, file: string) => Promise<void>,
+  ): Promise<void> {
     const elements = (2.5 * SCAN_CHUNK_BYTES) / 2;
-    const tensors = Array.from({ length: 6 }, (_, i) => ({
+    const tensors = Array.from({ length: count }, (_, i) => ({
       name: `t${i}`,
       dtype: "BF16" as const,
       shape: [elements],
@@ -125,19 +131,8 @@ describe("workers reading a local file themselves", () => {
     const ckpt = await openCheckpoint(model);
     const exec = createExecutor(2);
     try {
-      const stop = new Error("cancelled by the caller");
-      let calls = 0;
-      let last = 0;
-      const scan = scanCheckpoint(ckpt, exec, {
-        fileDigests: false,
-        onProgress: (done) => {
-          last = done;
-          if (++calls >= 2) throw stop;
-        },
-      });
-      await expect(scan).rejects.toBe(stop);
-      // Each worker stops at its next 8 MiB slice; the queued tensors never start.
-      expect(last).toBeLessThan(6 * 2 * elements * 0.5);
+      await run(ckpt, exec, `${model}/model.safetensors`);
+      // The pool still serves after the failed scan.
       const job = exec.begin("BF16", 4);
       await job.push(Uint8Array.of(0x80, 0x3f, 0x00, 0xc0));
       expect((await job.end()).stats).toMatchObject({ count: 2, min: -2, max: 1 });
@@ -146,31 +141,40 @@ describe("workers reading a local file themselves", () => {
       await ckpt.close();
       await fs.rm(model, { recursive: true, force: true });
     }
-  }, 60_000);
+  }
 
-  it("fails a file cut short after opening with FORMAT_TRUNCATED, and the pool keeps serving", async () => {
-    const elements = (2.5 * SCAN_CHUNK_BYTES) / 2;
-    const copy = await writeTempModel({
-      "model.safetensors": buildSafetensors([
-        { name: "a.bf16", dtype: "BF16", shape: [elements], data: weightBytes(elements, 1, 2) },
-      ]),
-    });
-    const ckpt = await openCheckpoint(copy); // only worker-read tensors: the main thread reads nothing
-    const exec = createExecutor(2);
-    try {
-      const a = ckpt.tensors.get("a.bf16")!;
-      await fs.truncate(`${copy}/model.safetensors`, a.offset + 3 * (1 << 20) + 1);
-      await expect(scanCheckpoint(ckpt, exec, { fileDigests: false })).rejects.toMatchObject({
-        code: "FORMAT_TRUNCATED",
-        message: expect.stringContaining("file shrank while reading"),
-      });
-      const job = exec.begin("BF16", 4);
-      await job.push(Uint8Array.of(0x80, 0x3f, 0x00, 0xc0));
-      expect((await job.end()).stats).toMatchObject({ count: 2, min: -2, max: 1 });
-    } finally {
-      await exec.close();
-      await ckpt.close();
-      await fs.rm(copy, { recursive: true, force: true });
-    }
-  }, 60_000);
+  it(
+    "stop when onProgress throws (how jobs cancel): that error, soon, and the pool keeps serving",
+    () =>
+      withModel(6, async (ckpt, exec) => {
+        const stop = new Error("cancelled by the caller");
+        let calls = 0;
+        let last = 0;
+        const scan = scanCheckpoint(ckpt, exec, {
+          fileDigests: false,
+          onProgress: (done) => {
+            last = done;
+            if (++calls >= 2) throw stop;
+          },
+        });
+        await expect(scan).rejects.toBe(stop);
+        // Each worker stops at its next 8 MiB slice; the queued tensors never start (total 6 × 21 MB).
+        expect(last).toBeLessThan(3 * 2.5 * SCAN_CHUNK_BYTES);
+      }),
+    60_000,
+  );
+
+  it(
+    "fail a file cut short after opening with FORMAT_TRUNCATED, and the pool keeps serving",
+    () =>
+      withModel(1, async (ckpt, exec, file) => {
+        // Only worker-read tensors: the main thread reads nothing.
+        await fs.truncate(file, ckpt.tensors.get("t0")!.offset + 3 * (1 << 20) + 1);
+        await expect(scanCheckpoint(ckpt, exec, { fileDigests: false })).rejects.toMatchObject({
+          code: "FORMAT_TRUNCATED",
+          message: expect.stringContaining("file shrank while reading"),
+        });
+      }),
+    60_000,
+  );
 });
