@@ -357,26 +357,27 @@ async function scanFileTensor(
 ): Promise<{ sha256: string; stats: TensorStats }> {
   const hash = createHash("sha256");
   const share = takeShare(m.dtype);
-  const piece = codeCountsPiece();
-  const onPiece = (p: Uint8Array) => hash.update(p);
-  for (let chunk = 0; chunk < m.length; chunk += FILE_SLICE_BYTES) {
-    if (cancelledFiles.has(m.id)) {
-      giveBackShare(share);
-      throw new PedigreeError("JOB_CANCELLED", `scan of ${m.name} at ${m.offset} cancelled`);
+  try {
+    const piece = codeCountsPiece();
+    const onPiece = (p: Uint8Array) => hash.update(p);
+    for (let chunk = 0; chunk < m.length; chunk += FILE_SLICE_BYTES) {
+      if (cancelledFiles.has(m.id))
+        throw new PedigreeError("JOB_CANCELLED", `scan of ${m.name} at ${m.offset} cancelled`);
+      const chunkEnd = Math.min(m.length, chunk + FILE_SLICE_BYTES);
+      for (let o = chunk; o < chunkEnd; o += piece.length) {
+        const bytes = chunkEnd - o >= piece.length ? piece : piece.subarray(0, chunkEnd - o);
+        readFileRangeSync(m.fd, m.name, bytes, m.offset + o);
+        share.add(bytes, onPiece);
+      }
+      port?.postMessage({ op: "progress", id: m.id, bytes: chunkEnd - chunk } satisfies WorkerReply);
+      if (chunkEnd < m.length) await new Promise((r) => setImmediate(r));
     }
-    const chunkEnd = Math.min(m.length, chunk + FILE_SLICE_BYTES);
-    for (let o = chunk; o < chunkEnd; o += piece.length) {
-      const bytes = chunkEnd - o >= piece.length ? piece : piece.subarray(0, chunkEnd - o);
-      readFileRangeSync(m.fd, m.name, bytes, m.offset + o);
-      share.add(bytes, onPiece);
-    }
-    port?.postMessage({ op: "progress", id: m.id, bytes: chunkEnd - chunk } satisfies WorkerReply);
-    if (chunkEnd < m.length) await new Promise((r) => setImmediate(r));
+    const counts = new CodeCounts(m.dtype);
+    counts.add(share.total());
+    return { sha256: hash.digest("hex"), stats: counts.finish() };
+  } finally {
+    giveBackShare(share); // also after a failed read: clear() drops its partial counts
   }
-  const counts = new CodeCounts(m.dtype);
-  counts.add(share.total());
-  giveBackShare(share);
-  return { sha256: hash.digest("hex"), stats: counts.finish() };
 }
 
 function shareOf(id: number, dtype: DType): CodeShare {

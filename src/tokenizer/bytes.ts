@@ -57,31 +57,18 @@ export function binaryToByteLevel(bin: string): string {
   return out;
 }
 
-/** UTF-8 text → binary string of its bytes. */
+/**
+ * UTF-8 text → binary string of its bytes. Called once per vocabulary entry by every loader, so its
+ * cost counts at the 2²⁰-entry cap (test/hostile/rss.test.ts): ASCII is returned as it is (its own
+ * UTF-8), anything else goes through Node's Buffer, ≈ 7× TextEncoder plus String.fromCharCode on
+ * short strings (lone surrogates become U+FFFD in both).
+ */
 export function textToBinary(text: string): string {
-  // ASCII is its own UTF-8: most tokens of most vocabularies, and a million-piece one is audited
-  // within the hostile-input CPU cap only with this shortcut (test/hostile/rss.test.ts).
-  // Otherwise Node's Buffer encodes and spells the bytes natively: ≈ 7× TextEncoder plus
-  // String.fromCharCode on short strings (lone surrogates become U+FFFD in both).
   return ASCII.test(text) ? text : Buffer.from(text, "utf8").toString("latin1");
 }
 
 /** Only code units below 0x80. */
 const ASCII = /^[\x00-\x7f]*$/;
-
-export function bytesToBinary(bytes: Uint8Array): string {
-  let out = "";
-  // Chunked to keep String.fromCharCode's argument count bounded on long inputs.
-  for (let i = 0; i < bytes.length; i += 8192)
-    out += String.fromCharCode(...bytes.subarray(i, Math.min(i + 8192, bytes.length)));
-  return out;
-}
-
-export function binaryToBytes(bin: string): Uint8Array {
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
 
 const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
 
